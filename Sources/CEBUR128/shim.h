@@ -1,0 +1,2 @@
+#pragma once
+#include <ebur128.h>

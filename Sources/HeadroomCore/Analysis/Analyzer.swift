@@ -1,0 +1,421 @@
+/// The per-channel analyzer of SPEC's *Definitions*, streaming: feed it interleaved
+/// blocks of any size with ``process(_:frames:)``; state (filter delay lines, clip runs,
+/// hot bursts, open events) carries across block boundaries. Events appear in
+/// ``events`` as soon as they are final; call ``finish()`` at the end of the stream.
+///
+/// How a block is analyzed:
+/// 1. Samples are converted to float lanes, channels in SIMD lanes (4, 8 or 16 wide),
+///    while each lane's sample peak and sum of squares are taken.
+/// 2. The BS.1770-4 Annex 2 filter runs over the block, unless no interpolated point
+///    could matter: each output is at most ``TruePeakFilter/maximumGain`` times the
+///    largest input in its window, so when that bound is below every lane's running
+///    true peak and at or below the hot threshold, and nothing is near clipping, the
+///    exact answer is already known and the filter is skipped (the delay line still
+///    advances). Set `exactBlockPeaks` to run it always, for live meters.
+/// 3. Lanes where something happened (a sample near clipping, a true peak over the
+///    margin) are walked frame by frame through their ``ClipDetector``; the others
+///    skip ahead in one step.
+///
+/// All buffers are allocated in `init`; `process` does not allocate (the `events` array
+/// reserves room up front and only grows past 4096 pending events).
+public final class Analyzer {
+    public let channels: Int
+    /// Frames per second; sets `clip_hold` in frames and event times.
+    public let rate: Int
+    public let layout: SampleLayout
+    public let settings: AnalysisSettings
+    /// The largest block handed to the filter at once; longer inputs are split.
+    public let maxBlockFrames: Int
+    /// Run the filter on every block so ``ChannelLevels/blockTruePeak`` is exact.
+    public let exactBlockPeaks: Bool
+
+    /// Events that became final, oldest first. The caller takes them and empties the array.
+    public var events: [Event] = []
+    /// Frames analyzed so far.
+    public private(set) var frameCount = 0
+
+    private let width: Int
+    private let groups: Int
+    private let groupStride: Int  // floats per group in `input`
+    private let input: UnsafeMutablePointer<Float>
+    private let steps: UnsafeMutablePointer<Float>
+    private let shadow: UnsafeMutablePointer<Int32>?  // raw 32-bit samples, exact clip checks
+    private let coefficients: UnsafeMutablePointer<Float>
+    private let detectors: UnsafeMutablePointer<ClipDetector>
+    private let state: UnsafeMutablePointer<ChannelLevels>
+
+    private let clipThreshold: Float
+    private let clipCandidate: Float
+    private let exactClipCode: Int64
+    private let hotThreshold: Float
+    private let gainInterval: Int
+    private var nextGainCheck = 0
+    private var lastGain: [GainProposal]
+
+    private static let history = TruePeakFilter.historyFrames
+    private static let delay = TruePeakFilter.delayFrames
+
+    /// - Parameters:
+    ///   - channels: 1 to 64.
+    ///   - rate: frames per second, 8000 to 384000.
+    ///   - layout: how samples sit in the blocks passed to ``process(_:frames:)``.
+    ///   - maxBlockFrames: the filter's working block, frames.
+    ///   - exactBlockPeaks: run the filter on every block (for meters).
+    public init(
+        channels: Int, rate: Int, layout: SampleLayout, settings: AnalysisSettings,
+        maxBlockFrames: Int = 2048, exactBlockPeaks: Bool = false
+    ) {
+        precondition((1...64).contains(channels), "channels must be 1...64")
+        precondition((8000...384_000).contains(rate), "rate must be 8000...384000")
+        self.channels = channels
+        self.rate = rate
+        self.layout = layout
+        self.settings = settings
+        self.maxBlockFrames = max(maxBlockFrames, 16)
+        self.exactBlockPeaks = exactBlockPeaks
+        width = channels > 4 ? 8 : 4
+        groups = (channels + width - 1) / width
+        groupStride = (Self.history + self.maxBlockFrames) * width
+        input = Self.allocate(Float.self, count: groups * groupStride)
+        steps = Self.allocate(Float.self, count: groups * self.maxBlockFrames * width)
+        if layout == .int32(bits: 32) {
+            shadow = Self.allocate(Int32.self, count: (Self.delay + self.maxBlockFrames) * channels)
+        } else {
+            shadow = nil
+        }
+        coefficients = Self.allocate(Float.self, count: TruePeakFilter.folded.count)
+        for (i, c) in TruePeakFilter.folded.enumerated() { coefficients[i] = c }
+        detectors = .allocate(capacity: channels)
+        state = .allocate(capacity: channels)
+        for c in 0..<channels {
+            (detectors + c).initialize(to: ClipDetector(channel: c, settings: settings, rate: rate))
+            (state + c).initialize(to: ChannelLevels())
+        }
+        let clip = Decibels.toAmplitude(settings.clipLevelDBFS)
+        if let bits = layout.bits {
+            let maxCode = Double((Int64(1) << (bits - 1)) - 1)
+            let code = (clip * maxCode).rounded(.toNearestOrAwayFromZero)
+            let fullScale = Double(Int64(1) << (bits - 1))
+            clipThreshold = Float(code / fullScale)  // exact for bits <= 24
+            exactClipCode = Int64(code) << (32 - bits)
+            clipCandidate = bits > 24 ? Float(code / fullScale * (1 - 1e-6)) : clipThreshold
+        } else {
+            clipThreshold = Float(clip)
+            clipCandidate = clipThreshold
+            exactClipCode = 0
+        }
+        hotThreshold = Float(Decibels.toAmplitude(-settings.marginDB))
+        gainInterval = max(rate / 2, 1)
+        lastGain = Array(repeating: GainProposal(reason: .noSignal, changeDB: nil), count: channels)
+        events.reserveCapacity(4096)
+    }
+
+    deinit {
+        input.deallocate()
+        steps.deallocate()
+        shadow?.deallocate()
+        coefficients.deallocate()
+        detectors.deinitialize(count: channels).deallocate()
+        state.deinitialize(count: channels).deallocate()
+    }
+
+    private static func allocate<T>(_: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<T>.stride, alignment: 64)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1) * MemoryLayout<T>.stride)
+        return raw.assumingMemoryBound(to: T.self)
+    }
+
+    // MARK: - Feeding
+
+    /// Analyzes `frames` interleaved frames at `samples`, laid out as ``layout`` says.
+    /// `samples` must be aligned for the sample type (2 or 4 bytes; any for 24-bit packed).
+    public func process(_ samples: UnsafeRawPointer, frames: Int) {
+        let frameBytes = channels * layout.bytesPerSample
+        var done = 0
+        while done < frames {
+            let n = min(maxBlockFrames, frames - done)
+            processBlock(samples + done * frameBytes, frames: n)
+            done += n
+        }
+    }
+
+    /// Ends the stream: the last frames are judged, open runs, events and bursts close.
+    /// Call once; the analyzer then only answers questions.
+    public func finish() {
+        let end = frameCount
+        for c in 0..<channels {
+            let first = max(end - Self.delay, 0)
+            let (g, l) = (c / width, c % width)
+            let base = input + g * groupStride
+            for f in first..<end {
+                let position = Self.history + f - end
+                let x = abs(base[position * width + l])
+                var truePeak = x
+                if f == 0 { truePeak = max(truePeak, state[c].leadTruePeak) }
+                detectors[c].feed(
+                    frame: f, magnitude: x, truePeak: truePeak,
+                    clipped: isClipped(x, frame: f, blockStart: end, channel: c), into: &events)
+            }
+            detectors[c].finish(at: end, into: &events)
+        }
+        checkGain(force: true)
+    }
+
+    // MARK: - Results
+
+    /// Levels and counts of channel `c` (0-based) so far.
+    public func levels(channel c: Int) -> ChannelLevels {
+        var levels = state[c]
+        let d = detectors[c]
+        levels.clipEvents = d.clipEvents + (d.eventOpen ? 1 : 0)
+        levels.closedClipEvents = d.clipEvents
+        levels.clippedSamples = d.clippedSamples + (d.eventOpen ? d.event.clippedSamples : 0)
+        levels.hotEvents = d.hotEvents
+        levels.qualifiedRuns = d.qualifiedRuns
+        levels.isClipping = d.isClipping
+        return levels
+    }
+
+    /// The summary of channel `c` (0-based) so far, with its gain proposal.
+    public func summary(channel c: Int) -> ChannelSummary {
+        let l = levels(channel: c)
+        let truePeak = Decibels.fromAmplitude(Double(max(l.truePeak, l.samplePeak)))
+        let rms = frameCount > 0 ? Decibels.fromAmplitude((l.sumSquares / Double(frameCount)).squareRoot()) : nil
+        let proposal = GainAdvisor.propose(truePeakDBTP: truePeak, clipped: l.clipEvents > 0, settings: settings)
+        return ChannelSummary(
+            channel: c, peakDBFS: Decibels.fromAmplitude(Double(l.samplePeak)), truePeakDBTP: truePeak,
+            rmsDBFS: rms, clipEvents: l.clipEvents, clippedSamples: l.clippedSamples, hotEvents: l.hotEvents,
+            proposal: proposal)
+    }
+
+    // MARK: - The block pipeline
+
+    private func processBlock(_ src: UnsafeRawPointer, frames n: Int) {
+        convert(src, frames: n)
+        switch width {
+        case 4: analyzeGroups(SIMD4<Float>.self, frames: n)
+        case 8: analyzeGroups(SIMD8<Float>.self, frames: n)
+        default: analyzeGroups(SIMD16<Float>.self, frames: n)
+        }
+        frameCount += n
+        // Keep the last 11 frames as the next block's history.
+        for g in 0..<groups {
+            let base = input + g * groupStride
+            (base).update(from: base + n * width, count: Self.history * width)
+        }
+        if let shadow {
+            shadow.update(from: shadow + n * channels, count: Self.delay * channels)
+        }
+        checkGain(force: false)
+    }
+
+    /// Raw interleaved samples to float lanes: `input[g][history + i][l]`.
+    private func convert(_ src: UnsafeRawPointer, frames n: Int) {
+        let c = channels
+        let w = width
+        for g in 0..<groups {
+            let lanes = min(w, c - g * w)
+            let dst = input + g * groupStride + Self.history * w
+            let first = g * w
+            switch layout {
+            case .int16:
+                let s = src.assumingMemoryBound(to: Int16.self)
+                let scale: Float = 1.0 / 32768
+                for i in 0..<n {
+                    let row = s + i * c + first
+                    let out = dst + i * w
+                    for l in 0..<lanes { out[l] = Float(row[l]) * scale }
+                }
+            case .int24Packed:
+                let s = src.assumingMemoryBound(to: UInt8.self)
+                let scale: Float = 1.0 / 8_388_608
+                for i in 0..<n {
+                    let row = s + (i * c + first) * 3
+                    let out = dst + i * w
+                    for l in 0..<lanes {
+                        let p = row + l * 3
+                        let v = Int32(p[0]) << 8 | Int32(p[1]) << 16 | Int32(p[2]) << 24
+                        out[l] = Float(v >> 8) * scale
+                    }
+                }
+            case .int24InInt32:
+                let s = src.assumingMemoryBound(to: Int32.self)
+                let scale: Float = 1.0 / 2_147_483_648
+                for i in 0..<n {
+                    let row = s + i * c + first
+                    let out = dst + i * w
+                    for l in 0..<lanes { out[l] = Float(row[l] << 8) * scale }
+                }
+            case .int32:
+                let s = src.assumingMemoryBound(to: Int32.self)
+                let scale: Float = 1.0 / 2_147_483_648
+                for i in 0..<n {
+                    let row = s + i * c + first
+                    let out = dst + i * w
+                    for l in 0..<lanes { out[l] = Float(row[l]) * scale }
+                }
+            case .float32:
+                let s = src.assumingMemoryBound(to: Float.self)
+                for i in 0..<n {
+                    let row = s + i * c + first
+                    let out = dst + i * w
+                    for l in 0..<lanes { out[l] = row[l] }
+                }
+            }
+        }
+        if let shadow {
+            (shadow + Self.delay * c).update(from: src.assumingMemoryBound(to: Int32.self), count: n * c)
+        }
+    }
+
+    private func analyzeGroups<V: SIMD>(_: V.Type, frames n: Int) where V.Scalar == Float {
+        let blockStart = frameCount
+        for g in 0..<groups {
+            let base = UnsafeMutableRawPointer(input + g * groupStride).assumingMemoryBound(to: V.self)
+            let out = UnsafeMutableRawPointer(steps + g * maxBlockFrames * width).assumingMemoryBound(to: V.self)
+            // Peaks of the history (the filter's window reaches 11 frames back), of its
+            // last 6 frames (not yet judged), and of the block; sum of squares.
+            var historyPeak = V(repeating: 0)
+            var tailPeak = V(repeating: 0)
+            for i in 0..<Self.history {
+                let x = TruePeakFilter.magnitude(base[i])
+                historyPeak = TruePeakFilter.maximum(historyPeak, x)
+                if i >= Self.history - Self.delay { tailPeak = TruePeakFilter.maximum(tailPeak, x) }
+            }
+            var peak = V(repeating: 0)
+            var squares = V(repeating: 0)
+            for i in 0..<n {
+                let v = base[Self.history + i]
+                let x = TruePeakFilter.magnitude(v)
+                peak = TruePeakFilter.maximum(peak, x)
+                squares += v * v
+            }
+            let lanes = min(width, channels - g * width)
+            var needFilter = exactBlockPeaks
+            for l in 0..<lanes {
+                let c = g * width + l
+                let bound = TruePeakFilter.maximumGain * max(peak[l], historyPeak[l])
+                if bound > hotThreshold || bound > state[c].truePeak || max(peak[l], tailPeak[l]) >= clipCandidate {
+                    needFilter = true
+                }
+            }
+            var filterPeak = V(repeating: 0)
+            if needFilter {
+                filterPeak = TruePeakFilter.run(
+                    input: UnsafePointer(base), output: out, frames: n, coefficients: coefficients)
+            }
+            for l in 0..<lanes {
+                let c = g * width + l
+                let s = state + c
+                s.pointee.samplePeak = max(s.pointee.samplePeak, peak[l])
+                s.pointee.truePeak = max(s.pointee.truePeak, filterPeak[l])
+                s.pointee.sumSquares += Double(squares[l])
+                s.pointee.blockPeak = peak[l]
+                s.pointee.blockTruePeak = needFilter ? max(peak[l], filterPeak[l]) : peak[l]
+                let active =
+                    max(peak[l], tailPeak[l]) >= clipCandidate || max(peak[l], tailPeak[l]) > hotThreshold
+                    || filterPeak[l] > hotThreshold
+                if active {
+                    walk(channel: c, lane: l, group: g, blockStart: blockStart, frames: n)
+                } else {
+                    let bound = TruePeakFilter.maximumGain * max(peak[l], historyPeak[l])
+                    let first = max(blockStart - Self.delay, 0)
+                    detectors[c].skip(
+                        from: first, to: max(blockStart + n - Self.delay, 0), truePeakBound: bound, into: &events)
+                }
+            }
+        }
+    }
+
+    /// Judges frames `[blockStart-6, blockStart+n-6)` of one channel, frame by frame.
+    private func walk(channel c: Int, lane l: Int, group g: Int, blockStart: Int, frames n: Int) {
+        let base = input + g * groupStride
+        let stepBase = steps + g * maxBlockFrames * width
+        let w = width
+        for f in (blockStart - Self.delay)..<(blockStart + n - Self.delay) {
+            let step = stepBase[(f + Self.delay - blockStart) * w + l]
+            if f < 0 {
+                state[c].leadTruePeak = max(state[c].leadTruePeak, step)
+                continue
+            }
+            let x = abs(base[(Self.history + f - blockStart) * w + l])
+            var truePeak = max(x, step)
+            if f == 0 { truePeak = max(truePeak, state[c].leadTruePeak) }
+            detectors[c].feed(
+                frame: f, magnitude: x, truePeak: truePeak,
+                clipped: isClipped(x, frame: f, blockStart: blockStart, channel: c), into: &events)
+        }
+    }
+
+    @inline(__always)
+    private func isClipped(_ magnitude: Float, frame f: Int, blockStart: Int, channel c: Int) -> Bool {
+        guard magnitude >= clipCandidate else { return false }
+        guard let shadow else { return magnitude >= clipThreshold }
+        let raw = Int64(shadow[(Self.delay + f - blockStart) * channels + c])
+        return abs(raw) >= exactClipCode
+    }
+
+    /// Emits a `gain` event where a channel's proposal changed: its reason, or its
+    /// figure by 1 dB or more. Checked every half second of audio and whenever a clip
+    /// event closes, so the log does not chatter while a level settles.
+    private func checkGain(force: Bool) {
+        let clipClosed = events.contains { if case .clip = $0 { true } else { false } }
+        guard force || clipClosed || frameCount >= nextGainCheck else { return }
+        nextGainCheck = frameCount + gainInterval
+        for c in 0..<channels {
+            let proposal = summary(channel: c).proposal
+            let last = lastGain[c]
+            var changed = proposal.reason != last.reason
+            if let a = proposal.changeDB, let b = last.changeDB, abs(a - b) >= 1 { changed = true }
+            if changed {
+                lastGain[c] = proposal
+                events.append(.gain(GainEvent(channel: c, proposal: proposal, frame: frameCount)))
+            }
+        }
+    }
+}
+
+/// Running levels of one channel, linear amplitude (1.0 = full scale).
+public struct ChannelLevels: Sendable, Equatable {
+    /// Largest sample magnitude so far.
+    public var samplePeak: Float = 0
+    /// Largest interpolated magnitude so far (the true peak is the larger of this and `samplePeak`).
+    public var truePeak: Float = 0
+    /// Sum of squared samples, for RMS.
+    public var sumSquares: Double = 0
+    /// Sample peak of the last block (for meters).
+    public var blockPeak: Float = 0
+    /// True peak of the last block (exact only with `exactBlockPeaks`).
+    public var blockTruePeak: Float = 0
+    /// Interpolated points that precede frame 0 (the filter's lead-in), folded into frame 0.
+    var leadTruePeak: Float = 0
+    /// Clip events, counting one still open.
+    public var clipEvents = 0
+    /// Clip events already closed (and so in ``Analyzer/events``).
+    public var closedClipEvents = 0
+    public var clippedSamples = 0
+    public var hotEvents = 0
+    /// Qualifying clip runs seen: a live meter latches when this changes.
+    public var qualifiedRuns = 0
+    /// A clip run or event is in progress.
+    public var isClipping = false
+
+    public init() {}
+}
+
+/// A channel's figures at the end of a take or file (SPEC's `summary.channels[]`).
+public struct ChannelSummary: Sendable, Equatable {
+    /// 0-based channel index.
+    public var channel: Int
+    /// `nil` for a silent channel.
+    public var peakDBFS: Double?
+    public var truePeakDBTP: Double?
+    public var rmsDBFS: Double?
+    public var clipEvents: Int
+    public var clippedSamples: Int
+    public var hotEvents: Int
+    public var proposal: GainProposal
+
+    /// `-true_peak`, dB (negative when it went over).
+    public var headroomDB: Double? { truePeakDBTP.map { -$0 } }
+}

@@ -1,0 +1,187 @@
+/// Per-channel event detection: clip runs merged into clip events, and hot bursts.
+///
+/// It is fed one frame at a time, in order, with the frame's sample magnitude, its
+/// true peak (the sample and the interpolated points that follow it) and whether the
+/// sample is clipped; frames where nothing can happen are skipped in bulk with
+/// ``skip(to:)``. All state is plain values: no allocation after init.
+struct ClipDetector {
+    // Settings, in frames and linear amplitude.
+    let channel: Int
+    let clipRun: Int
+    let holdFrames: Int
+    let burstHoldFrames: Int
+    let hotThreshold: Float
+
+    // The clip run in progress (`runStart < 0`: none).
+    var runStart = -1
+    var runLength = 0
+    var runPeak: Float = 0
+    var runTruePeak: Float = 0
+
+    // The clip event still open (it may absorb more runs within the hold).
+    var eventOpen = false
+    var event = ClipEvent(
+        channel: 0, startFrame: 0, endFrame: 0, clippedSamples: 0, runs: 0, longestRun: 0, peakDBFS: 0, truePeakDBTP: 0)
+    var eventPeak: Float = 0
+    var eventTruePeak: Float = 0
+    var peakSinceEventEnd: Float = 0
+    var truePeakSinceEventEnd: Float = 0
+
+    // The most recent qualifying run, to tell whether a hot burst contains one.
+    var qualifiedRunStart = -1
+    var qualifiedRunEnd = -1  // Int.max while it is still running
+
+    // The hot burst still open.
+    var burstOpen = false
+    var burstStart = 0
+    var burstLast = 0
+    var burstTruePeak: Float = 0
+    var burstHasClip = false
+
+    // Totals.
+    var clipEvents = 0
+    var clippedSamples = 0
+    var hotEvents = 0
+    /// Qualifying runs seen; the live meter latches on a change.
+    var qualifiedRuns = 0
+
+    init(channel: Int, settings: AnalysisSettings, rate: Int) {
+        self.channel = channel
+        clipRun = settings.clipRunSamples
+        holdFrames = settings.holdFrames(rate: rate)
+        // Over-margin frames that touch always form one burst, even with a zero hold.
+        burstHoldFrames = max(holdFrames, 1)
+        hotThreshold = Float(Decibels.toAmplitude(-settings.marginDB))
+        event.channel = channel
+    }
+
+    /// Feeds frame `frame`: `magnitude` = |sample|, `truePeak` >= magnitude, both linear.
+    @inline(__always)
+    mutating func feed(frame: Int, magnitude: Float, truePeak: Float, clipped: Bool, into events: inout [Event]) {
+        if clipped {
+            if runStart < 0 {
+                runStart = frame
+                runLength = 0
+                runPeak = 0
+                runTruePeak = 0
+            }
+            runLength += 1
+            runPeak = max(runPeak, magnitude)
+            runTruePeak = max(runTruePeak, truePeak)
+            if runLength == clipRun { runQualified() }
+        } else if runStart >= 0 {
+            endRun(at: frame, into: &events)
+        }
+        if eventOpen {
+            peakSinceEventEnd = max(peakSinceEventEnd, magnitude)
+            truePeakSinceEventEnd = max(truePeakSinceEventEnd, truePeak)
+        }
+        if truePeak > hotThreshold { over(frame: frame, truePeak: truePeak, into: &events) }
+        expire(next: frame + 1, into: &events)
+    }
+
+    /// Frames up to `next` (exclusive) had no clipped sample and no true peak over the margin.
+    /// `truePeakBound` bounds their true peak (it only matters for an open clip event).
+    mutating func skip(from first: Int, to next: Int, truePeakBound: Float, into events: inout [Event]) {
+        guard next > first else { return }
+        if runStart >= 0 { endRun(at: first, into: &events) }
+        if eventOpen {
+            truePeakSinceEventEnd = max(truePeakSinceEventEnd, truePeakBound)
+        }
+        expire(next: next, into: &events)
+    }
+
+    /// Ends the stream at `end` (exclusive): closes the run, the event and the burst.
+    mutating func finish(at end: Int, into events: inout [Event]) {
+        if runStart >= 0 { endRun(at: end, into: &events) }
+        if eventOpen { emitClip(into: &events) }
+        if burstOpen { closeBurst(into: &events) }
+    }
+
+    /// True while a clip event is open or a clip run is in progress.
+    var isClipping: Bool { eventOpen || runLength >= clipRun }
+
+    // MARK: - Rules
+
+    private mutating func runQualified() {
+        qualifiedRuns += 1
+        qualifiedRunStart = runStart
+        qualifiedRunEnd = Int.max
+        if burstOpen && burstLast + 1 > runStart { burstHasClip = true }
+    }
+
+    private mutating func endRun(at end: Int, into events: inout [Event]) {
+        defer { runStart = -1; runLength = 0 }
+        guard runLength >= clipRun else { return }
+        qualifiedRunEnd = end
+        if eventOpen && runStart - event.endFrame < holdFrames {
+            event.endFrame = end
+            event.clippedSamples += runLength
+            event.runs += 1
+            event.longestRun = max(event.longestRun, runLength)
+            eventPeak = max(eventPeak, peakSinceEventEnd, runPeak)
+            eventTruePeak = max(eventTruePeak, truePeakSinceEventEnd, runTruePeak)
+        } else {
+            if eventOpen { emitClip(into: &events) }
+            eventOpen = true
+            event.startFrame = runStart
+            event.endFrame = end
+            event.clippedSamples = runLength
+            event.runs = 1
+            event.longestRun = runLength
+            eventPeak = runPeak
+            eventTruePeak = runTruePeak
+        }
+        peakSinceEventEnd = 0
+        truePeakSinceEventEnd = 0
+    }
+
+    private mutating func over(frame: Int, truePeak: Float, into events: inout [Event]) {
+        if burstOpen && frame - (burstLast + 1) < burstHoldFrames {
+            burstLast = frame
+            burstTruePeak = max(burstTruePeak, truePeak)
+        } else {
+            if burstOpen { closeBurst(into: &events) }
+            burstOpen = true
+            burstStart = frame
+            burstLast = frame
+            burstTruePeak = truePeak
+            burstHasClip = false
+        }
+        if qualifiedRunStart >= 0 && qualifiedRunStart <= frame && qualifiedRunEnd > burstStart {
+            burstHasClip = true
+        }
+    }
+
+    /// Closes what no future frame can extend, given that frames before `next` are done.
+    private mutating func expire(next: Int, into events: inout [Event]) {
+        if eventOpen && next - event.endFrame >= holdFrames
+            && (runStart < 0 || runStart - event.endFrame >= holdFrames)
+        {
+            emitClip(into: &events)
+        }
+        if burstOpen && next - (burstLast + 1) >= burstHoldFrames {
+            closeBurst(into: &events)
+        }
+    }
+
+    private mutating func emitClip(into events: inout [Event]) {
+        eventOpen = false
+        event.peakDBFS = Decibels.fromAmplitude(Double(eventPeak)) ?? 0
+        event.truePeakDBTP = Decibels.fromAmplitude(Double(max(eventTruePeak, eventPeak))) ?? 0
+        clipEvents += 1
+        clippedSamples += event.clippedSamples
+        events.append(.clip(event))
+    }
+
+    private mutating func closeBurst(into events: inout [Event]) {
+        burstOpen = false
+        guard !burstHasClip else { return }
+        hotEvents += 1
+        events.append(
+            .hot(
+                HotEvent(
+                    channel: channel, startFrame: burstStart, endFrame: burstLast + 1,
+                    truePeakDBTP: Decibels.fromAmplitude(Double(burstTruePeak)) ?? 0)))
+    }
+}

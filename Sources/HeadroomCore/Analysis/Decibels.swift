@@ -1,0 +1,25 @@
+import Foundation
+
+/// Conversions between linear amplitude (1.0 = full scale) and decibels.
+public enum Decibels {
+    /// `20*log10(amplitude)`, or `nil` for silence (amplitude 0).
+    public static func fromAmplitude(_ amplitude: Double) -> Double? {
+        amplitude > 0 ? 20 * log10(amplitude) : nil
+    }
+
+    /// Linear amplitude for a level in dB: `10^(dB/20)`.
+    public static func toAmplitude(_ decibels: Double) -> Double {
+        pow(10, decibels / 20)
+    }
+
+    /// Rounds to the nearest multiple of `step` (half away from zero), e.g. 0.5 dB.
+    public static func round(_ value: Double, step: Double) -> Double {
+        (value / step).rounded(.toNearestOrAwayFromZero) * step
+    }
+
+    /// Rounds down (towards more attenuation) to a multiple of `step`.
+    public static func floor(_ value: Double, step: Double) -> Double {
+        // A tiny epsilon keeps -6.0000000001 (float noise) at -6.0.
+        ((value + 1e-9) / step).rounded(.down) * step
+    }
+}

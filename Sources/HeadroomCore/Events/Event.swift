@@ -1,0 +1,80 @@
+/// One clip event (SPEC: qualifying runs in one channel, merged within `clip_hold`).
+///
+/// Frames count from the start of the take; `endFrame` is one past the last clipped sample.
+public struct ClipEvent: Sendable, Equatable {
+    /// 0-based channel index (logs and people see `channel + 1`).
+    public var channel: Int
+    public var startFrame: Int
+    public var endFrame: Int
+    /// Sum of the lengths of the event's qualifying runs, samples.
+    public var clippedSamples: Int
+    public var runs: Int
+    /// The longest qualifying run, samples.
+    public var longestRun: Int
+    /// Largest sample magnitude inside the event, dBFS.
+    public var peakDBFS: Double
+    /// Largest true peak inside the event, dBTP.
+    public var truePeakDBTP: Double
+}
+
+/// A hot event: a burst whose true peak exceeded `-margin` dBTP without a qualifying clip run.
+public struct HotEvent: Sendable, Equatable {
+    public var channel: Int
+    public var startFrame: Int
+    /// One past the last frame that was over the margin.
+    public var endFrame: Int
+    public var truePeakDBTP: Double
+}
+
+/// A change in a channel's gain proposal, at `frame`.
+public struct GainEvent: Sendable, Equatable {
+    public var channel: Int
+    public var proposal: GainProposal
+    public var frame: Int
+}
+
+/// Everything that goes into a clip log between its `take` header and its `summary`.
+public enum Event: Sendable, Equatable {
+    case clip(ClipEvent)
+    case hot(HotEvent)
+    case gain(GainEvent)
+    /// The device reported an overrun (`-EPIPE`) or a suspend; `lostFrames` estimated
+    /// from the device clock, written as silence so the take stays time-accurate.
+    case xrun(frame: Int, lostFrames: Int)
+    /// Frames lost with no error from the device (the clock ran ahead of the data).
+    case gap(frame: Int, lostFrames: Int)
+    /// The ring between the capture thread and the writer overflowed.
+    case dropped(frame: Int, lostFrames: Int)
+    /// The device went away (unplugged, or stopped delivering frames).
+    case deviceLost(frame: Int, reason: String)
+    /// The disk filled up or a write failed; the take was closed at `frame`.
+    case disk(frame: Int, reason: String)
+    /// The device came back and this take follows on from `previous`.
+    case resumed(frame: Int, previous: String)
+
+    /// The frame the event starts at (where a person would jump to).
+    public var frame: Int {
+        switch self {
+        case .clip(let e): e.startFrame
+        case .hot(let e): e.startFrame
+        case .gain(let e): e.frame
+        case .xrun(let f, _), .gap(let f, _), .dropped(let f, _): f
+        case .deviceLost(let f, _), .disk(let f, _), .resumed(let f, _): f
+        }
+    }
+
+    /// SPEC's `type` field.
+    public var typeName: String {
+        switch self {
+        case .clip: "clip"
+        case .hot: "hot"
+        case .gain: "gain"
+        case .xrun: "xrun"
+        case .gap: "gap"
+        case .dropped: "dropped"
+        case .deviceLost: "device_lost"
+        case .disk: "disk"
+        case .resumed: "resumed"
+        }
+    }
+}

@@ -1,0 +1,129 @@
+// headroom-bench: figures a person can compare, each against a reference run in the
+// same process. Not a test: CI builds it but never times it.
+//
+//   swift run -c release headroom-bench analyzer [seconds]
+//
+// analyzer: 32 channels x 96 kHz 24-bit material through headroom's analyzer and
+// through libebur128 in EBUR128_MODE_TRUE_PEAK, same samples, same process.
+import CEBUR128
+import Foundation
+import HeadroomCore
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+enum Material: String, CaseIterable {
+    /// A session set up as headroom asks: hits that decay and phrases at varied levels,
+    /// peaks a little above -6 dBFS.
+    case session = "session (peaks near -6 dBFS)"
+    /// Steady full-band noise at -10 dBFS: the filter runs on every block.
+    case steady = "steady noise at -10 dBFS (filter always runs)"
+    /// Noise near -1 dBFS: every channel hot all the time, every frame walked.
+    case overloaded = "overloaded noise near -1 dBFS (worst case)"
+}
+
+/// Deterministic material, 24-bit left-justified in Int32 (what `sf_readf_int` gives).
+func material(channels: Int, rate: Int, seconds: Double, kind: Material) -> [Int32] {
+    let dynamic = kind == .session
+    let noiseLevel = kind == .steady ? 0.316 : 0.85
+    let frames = Int(Double(rate) * seconds)
+    var out = [Int32](repeating: 0, count: frames * channels)
+    var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+    func noise() -> Double {
+        seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Double(Int64(bitPattern: seed) >> 11) / Double(1 << 52)
+    }
+    for c in 0..<channels {
+        let f0 = 55.0 * pow(2, Double(c % 24) / 6)
+        let beat = Double(rate) * (0.35 + 0.05 * Double(c % 7))
+        let phraseLevel = [0.5, 0.3, 0.55, 0.15, 0.45, 0.35]
+        for i in 0..<frames {
+            let t = Double(i) / Double(rate)
+            var x: Double
+            if dynamic {
+                let sinceHit = Double(i).truncatingRemainder(dividingBy: beat) / Double(rate)
+                let phrase = phraseLevel[(i / (rate * 2) + c) % phraseLevel.count]
+                let env = phrase * (0.25 + 0.75 * exp(-sinceHit * 8))
+                x = env * (0.7 * sin(2 * .pi * f0 * t) + 0.2 * sin(2 * .pi * f0 * 3.01 * t) + 0.1 * noise())
+            } else {
+                x = noiseLevel * noise()
+            }
+            out[i * channels + c] = Int32(max(-8_388_608, min(8_388_607, (x * 8_388_607).rounded()))) << 8
+        }
+    }
+    return out
+}
+
+func benchAnalyzer(seconds: Double) {
+    let channels = 32
+    let rate = 96000
+    print("analyzer: \(channels) ch x \(rate) Hz, 24-bit, \(seconds) s of audio per run, one thread")
+    for kind in Material.allCases {
+        let data = material(channels: channels, rate: rate, seconds: seconds, kind: kind)
+        let frames = data.count / channels
+        let samples = Double(data.count)
+        let block = 4096
+
+        var best = Double.infinity
+        var truePeak = 0.0
+        for _ in 0..<3 {
+            let analyzer = Analyzer(channels: channels, rate: rate, layout: .int32(bits: 24), settings: AnalysisSettings())
+            let t0 = now()
+            data.withUnsafeBytes { raw in
+                var done = 0
+                while done < frames {
+                    let n = min(block, frames - done)
+                    analyzer.process(raw.baseAddress! + done * channels * 4, frames: n)
+                    analyzer.events.removeAll(keepingCapacity: true)
+                    done += n
+                }
+            }
+            analyzer.finish()
+            best = min(best, now() - t0)
+            truePeak = (0..<channels).compactMap { analyzer.summary(channel: $0).truePeakDBTP }.max() ?? 0
+        }
+        let ours = samples / best
+
+        var refBest = Double.infinity
+        var refPeak = 0.0
+        for _ in 0..<2 {
+            let st = ebur128_init(UInt32(channels), UInt(rate), Int32(EBUR128_MODE_TRUE_PEAK.rawValue))!
+            var state: UnsafeMutablePointer<ebur128_state>? = st
+            let t0 = now()
+            data.withUnsafeBufferPointer { p in
+                var done = 0
+                while done < frames {
+                    let n = min(block, frames - done)
+                    ebur128_add_frames_int(st, p.baseAddress! + done * channels, n)
+                    done += n
+                }
+            }
+            refBest = min(refBest, now() - t0)
+            var peak = 0.0
+            for c in 0..<channels {
+                var v = 0.0
+                ebur128_true_peak(st, UInt32(c), &v)
+                peak = max(peak, v)
+            }
+            refPeak = 20 * log10(peak)
+            ebur128_destroy(&state)
+        }
+        let ref = samples / refBest
+        print("  \(kind.rawValue):")
+        print(String(format: "    headroom analyzer   %8.1f M samples/s  (max true peak %.2f dBTP)", ours / 1e6, truePeak))
+        print(String(format: "    libebur128 true peak %7.1f M samples/s  (max true peak %.2f dBTP)", ref / 1e6, refPeak))
+        print(String(format: "    ratio               %8.1fx", ours / ref))
+    }
+}
+
+let args = CommandLine.arguments.dropFirst()
+let which = args.first ?? "analyzer"
+switch which {
+case "analyzer":
+    benchAnalyzer(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 10 : 10)
+default:
+    print("usage: headroom-bench analyzer [seconds]")
+}
