@@ -66,7 +66,7 @@ let package = Package(
         ),
         .testTarget(
             name: "headroomTests",
-            dependencies: ["HeadroomCore", "CSndFile"]
+            dependencies: ["headroom", "HeadroomCore", "CSndFile"]
         ),
     ],
     swiftLanguageModes: [.v6]

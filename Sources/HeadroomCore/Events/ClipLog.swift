@@ -1,0 +1,155 @@
+import Foundation
+
+/// SPEC's clip log: JSON Lines, one object per line, `take` header first and `summary`
+/// last. This type builds the lines; ``ClipLogFile`` appends them to disk.
+public enum ClipLog {
+    /// The log's schema version.
+    public static let version = 1
+
+    /// What the `take` header says about where the audio came from.
+    public struct Header: Sendable {
+        public var file: String
+        /// ALSA PCM name; `nil` when analyzing a file.
+        public var device: String?
+        public var rate: Int
+        public var channels: Int
+        /// "S24_3LE", or libsndfile's encoding name for a file ("PCM_24").
+        public var format: String
+        public var names: [String]
+        /// When the take started (or the file was analyzed).
+        public var started: Date
+        public var settings: AnalysisSettings
+
+        public init(
+            file: String, device: String?, rate: Int, channels: Int, format: String, names: [String], started: Date,
+            settings: AnalysisSettings
+        ) {
+            self.file = file
+            self.device = device
+            self.rate = rate
+            self.channels = channels
+            self.format = format
+            self.names = names
+            self.started = started
+            self.settings = settings
+        }
+    }
+
+    /// The `take` line.
+    public static func headerLine(_ h: Header) -> JSONValue {
+        .object([
+            ("type", .string("take")), ("version", .int(version)), ("file", .string(h.file)),
+            ("device", h.device.map(JSONValue.string) ?? .null), ("rate", .int(h.rate)),
+            ("channels", .int(h.channels)), ("format", .string(h.format)),
+            ("names", .array(h.names.map(JSONValue.string))), ("started", .string(timestamp(h.started))),
+            ("settings", settingsObject(h.settings)),
+        ])
+    }
+
+    /// The `settings` object of the header (and of `calibrate --json`).
+    public static func settingsObject(_ s: AnalysisSettings) -> JSONValue {
+        .object([
+            ("target_peak", .number(s.targetPeakDBTP, decimals: 2)), ("tolerance", .number(s.toleranceDB, decimals: 2)),
+            ("margin", .number(s.marginDB, decimals: 2)), ("signal_floor", .number(s.signalFloorDBFS, decimals: 2)),
+            ("clip_level", .number(s.clipLevelDBFS, decimals: 2)), ("clip_run", .int(s.clipRunSamples)),
+            ("clip_hold", .number(s.clipHoldSeconds, decimals: 4)),
+        ])
+    }
+
+    /// The line for one event; `names` are the channel names, `rate` turns frames into `time`.
+    public static func eventLine(_ event: Event, names: [String], rate: Int) -> JSONValue {
+        func channelFields(_ c: Int) -> [(String, JSONValue)] {
+            [("channel", .int(c + 1)), ("name", .string(c < names.count ? names[c] : String(c + 1)))]
+        }
+        let time: (String, JSONValue) = ("time", .seconds(Double(event.frame) / Double(rate)))
+        var fields: [(String, JSONValue)] = [("type", .string(event.typeName))]
+        switch event {
+        case .clip(let e):
+            fields += channelFields(e.channel)
+            fields += [
+                ("start_frame", .int(e.startFrame)), ("end_frame", .int(e.endFrame)),
+                ("clipped_samples", .int(e.clippedSamples)), ("runs", .int(e.runs)), ("longest_run", .int(e.longestRun)),
+                ("peak_dbfs", .decibels(e.peakDBFS)), ("true_peak_dbtp", .decibels(e.truePeakDBTP)), time,
+            ]
+        case .hot(let e):
+            fields += channelFields(e.channel)
+            fields += [
+                ("start_frame", .int(e.startFrame)), ("end_frame", .int(e.endFrame)),
+                ("true_peak_dbtp", .decibels(e.truePeakDBTP)), time,
+            ]
+        case .gain(let e):
+            fields += channelFields(e.channel)
+            fields += [
+                ("proposal_db", .decibels(e.proposal.changeDB)), ("reason", .string(e.proposal.reason.rawValue)),
+                ("frame", .int(e.frame)), time,
+            ]
+        case .xrun(let frame, let lost), .gap(let frame, let lost), .dropped(let frame, let lost):
+            fields += [("frame", .int(frame)), ("lost_frames", .int(lost)), time]
+        case .deviceLost(let frame, let reason), .disk(let frame, let reason):
+            fields += [("frame", .int(frame)), ("reason", .string(reason)), time]
+        case .resumed(let frame, let previous):
+            fields += [("frame", .int(frame)), ("previous", .string(previous)), time]
+        }
+        return .object(fields)
+    }
+
+    /// Counts of recorder trouble for the `summary` line.
+    public struct Trouble: Sendable, Equatable {
+        public var xruns = 0
+        public var gaps = 0
+        public var droppedFrames = 0
+        public init() {}
+    }
+
+    /// The `summary` line. `trouble` is `nil` for `analyze` (it has no device).
+    public static func summaryLine(
+        frames: Int, rate: Int, complete: Bool, channels: [ChannelSummary], names: [String], trouble: Trouble?
+    ) -> JSONValue {
+        var fields: [(String, JSONValue)] = [
+            ("type", .string("summary")), ("frames", .int(frames)),
+            ("seconds", .seconds(Double(frames) / Double(rate))), ("complete", .bool(complete)),
+        ]
+        if let trouble {
+            fields += [
+                ("xruns", .int(trouble.xruns)), ("gaps", .int(trouble.gaps)),
+                ("dropped_frames", .int(trouble.droppedFrames)),
+            ]
+        }
+        fields.append(
+            (
+                "channels",
+                .array(
+                    channels.map { s in
+                        .object([
+                            ("channel", .int(s.channel + 1)),
+                            ("name", .string(s.channel < names.count ? names[s.channel] : String(s.channel + 1))),
+                            ("peak_dbfs", .decibels(s.peakDBFS)), ("true_peak_dbtp", .decibels(s.truePeakDBTP)),
+                            ("rms_dbfs", .decibels(s.rmsDBFS)), ("headroom_db", .decibels(s.headroomDB)),
+                            ("clip_events", .int(s.clipEvents)), ("clipped_samples", .int(s.clippedSamples)),
+                            ("hot_events", .int(s.hotEvents)), ("gain_proposal_db", .decibels(s.proposal.changeDB)),
+                            ("reason", .string(s.proposal.reason.rawValue)),
+                        ])
+                    })
+            ))
+        return .object(fields)
+    }
+
+    /// ISO 8601 in UTC with milliseconds: `2026-11-24T15:30:00.000Z`.
+    public static func timestamp(_ date: Date) -> String {
+        let ms = Int((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var t = time_t(ms / 1000)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), ms % 1000)
+    }
+
+    /// Default channel names: "L", "R" for stereo, else "1", "2", ...; given names win.
+    public static func channelNames(_ given: [String], channels: Int) -> [String] {
+        (0..<channels).map { c in
+            if c < given.count, !given[c].isEmpty { return given[c] }
+            return channels == 2 ? ["L", "R"][c] : String(c + 1)
+        }
+    }
+}

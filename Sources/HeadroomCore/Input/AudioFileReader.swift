@@ -1,0 +1,127 @@
+import CSndFile
+import Foundation
+
+/// Reads any file libsndfile reads (WAV, RF64, W64, FLAC, AIFF, CAF, Ogg, ...) in
+/// interleaved blocks, in the sample layout that keeps it exact: 16-bit files as
+/// `Int16`, other integer files as left-justified `Int32`, everything else as float.
+public final class AudioFileReader {
+    public let path: String
+    public let channels: Int
+    /// Frames per second.
+    public let rate: Int
+    /// Frames in the file (as the header says).
+    public let frames: Int
+    public let layout: SampleLayout
+    /// libsndfile's names for the container and the encoding, e.g. "WAV", "PCM_24".
+    public let containerName: String
+    public let encodingName: String
+    private var file: OpaquePointer?
+
+    /// Opens `path` for reading; a missing, unreadable or non-audio file throws
+    /// ``HeadroomError/Code/noInput`` naming the file.
+    public init(path: String) throws(HeadroomError) {
+        self.path = path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw HeadroomError(.noInput, "\(path): no such file")
+        }
+        guard !isDirectory.boolValue else { throw HeadroomError(.noInput, "\(path): is a folder, not an audio file") }
+        guard access(path, R_OK) == 0 else { throw HeadroomError(.noInput, "\(path): permission denied") }
+        var info = SF_INFO()
+        guard let handle = sf_open(path, Int32(SFM_READ), &info) else {
+            let reason = String(cString: sf_strerror(nil))
+            throw HeadroomError(.noInput, "\(path): not an audio file libsndfile can read (\(reason))")
+        }
+        file = handle
+        channels = Int(info.channels)
+        rate = Int(info.samplerate)
+        frames = Int(info.frames)
+        let subtype = Int(info.format) & Int(SF_FORMAT_SUBMASK)
+        layout = Self.layout(forSubtype: subtype)
+        containerName = Self.containerName(Int(info.format) & Int(SF_FORMAT_TYPEMASK))
+        encodingName = Self.encodingName(subtype)
+        guard (1...64).contains(channels) else {
+            sf_close(handle)
+            file = nil
+            throw HeadroomError(.noInput, "\(path): \(channels) channels; headroom analyzes 1 to 64")
+        }
+        guard (8000...384_000).contains(rate) else {
+            sf_close(handle)
+            file = nil
+            throw HeadroomError(.noInput, "\(path): sample rate \(rate) Hz; headroom analyzes 8000 to 384000 Hz")
+        }
+    }
+
+    deinit { if let file { sf_close(file) } }
+
+    /// Reads up to `frames` frames into `buffer` (room for `frames * channels` samples of
+    /// ``layout``); returns the frames read, 0 at the end.
+    public func read(into buffer: UnsafeMutableRawPointer, frames: Int) -> Int {
+        guard let file else { return 0 }
+        switch layout {
+        case .int16: return Int(sf_readf_short(file, buffer.assumingMemoryBound(to: Int16.self), sf_count_t(frames)))
+        case .float32: return Int(sf_readf_float(file, buffer.assumingMemoryBound(to: Float.self), sf_count_t(frames)))
+        default: return Int(sf_readf_int(file, buffer.assumingMemoryBound(to: Int32.self), sf_count_t(frames)))
+        }
+    }
+
+    /// The error libsndfile reports for this file, if any (a truncated or corrupt file).
+    public var readError: String? {
+        guard let file, sf_error(file) != 0 else { return nil }
+        return String(cString: sf_strerror(file))
+    }
+
+    /// The exact layout for a libsndfile subtype.
+    static func layout(forSubtype subtype: Int) -> SampleLayout {
+        switch subtype {
+        case Int(SF_FORMAT_PCM_16), Int(SF_FORMAT_ALAC_16), Int(SF_FORMAT_DWVW_16): .int16
+        case Int(SF_FORMAT_PCM_24), Int(SF_FORMAT_ALAC_24), Int(SF_FORMAT_DWVW_24): .int32(bits: 24)
+        case Int(SF_FORMAT_ALAC_20): .int32(bits: 20)
+        case Int(SF_FORMAT_PCM_32), Int(SF_FORMAT_ALAC_32): .int32(bits: 32)
+        case Int(SF_FORMAT_PCM_S8), Int(SF_FORMAT_PCM_U8): .int32(bits: 8)
+        case Int(SF_FORMAT_DWVW_12): .int32(bits: 12)
+        default: .float32
+        }
+    }
+
+    /// Short names for the containers people meet; libsndfile's own name otherwise.
+    static func containerName(_ major: Int) -> String {
+        switch major {
+        case Int(SF_FORMAT_WAV), Int(SF_FORMAT_WAVEX): "WAV"
+        case Int(SF_FORMAT_RF64): "RF64"
+        case Int(SF_FORMAT_W64): "W64"
+        case Int(SF_FORMAT_FLAC): "FLAC"
+        case Int(SF_FORMAT_AIFF): "AIFF"
+        case Int(SF_FORMAT_CAF): "CAF"
+        case Int(SF_FORMAT_OGG): "Ogg"
+        default: libsndfileName(major)
+        }
+    }
+
+    /// `PCM_16`, `PCM_24`, `PCM_32`, `FLOAT`, ... as libsndfile's constants are named.
+    static func encodingName(_ subtype: Int) -> String {
+        switch subtype {
+        case Int(SF_FORMAT_PCM_S8): "PCM_S8"
+        case Int(SF_FORMAT_PCM_U8): "PCM_U8"
+        case Int(SF_FORMAT_PCM_16): "PCM_16"
+        case Int(SF_FORMAT_PCM_24): "PCM_24"
+        case Int(SF_FORMAT_PCM_32): "PCM_32"
+        case Int(SF_FORMAT_FLOAT): "FLOAT"
+        case Int(SF_FORMAT_DOUBLE): "DOUBLE"
+        case Int(SF_FORMAT_VORBIS): "VORBIS"
+        case Int(SF_FORMAT_OPUS): "OPUS"
+        case Int(SF_FORMAT_ALAC_16): "ALAC_16"
+        case Int(SF_FORMAT_ALAC_24): "ALAC_24"
+        default: libsndfileName(subtype)
+        }
+    }
+
+    private static func libsndfileName(_ format: Int) -> String {
+        var info = SF_FORMAT_INFO()
+        info.format = Int32(format)
+        guard sf_command(nil, Int32(SFC_GET_FORMAT_INFO), &info, Int32(MemoryLayout<SF_FORMAT_INFO>.size)) == 0,
+            let name = info.name
+        else { return "0x" + String(format, radix: 16) }
+        return String(cString: name)
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+
+/// Runs the analyzer over one audio file, block by block: `analyze FILE` and a
+/// `review` of a take without a log both go through here.
+public struct FileAnalysis {
+    /// The file's figures when the analysis is done.
+    public struct Result: Sendable {
+        public var header: ClipLog.Header
+        public var frames: Int
+        public var summaries: [ChannelSummary]
+        public var clipEvents: Int { summaries.reduce(0) { $0 + $1.clipEvents } }
+        /// Set when libsndfile reported an error part way (a truncated file).
+        public var readError: String?
+        public var containerName: String
+        public var encodingName: String
+    }
+
+    /// Analyzes `path`; `onLine` receives each clip-log line (header, events, summary)
+    /// as soon as it is final, so `--json` streams.
+    public static func run(
+        path: String, settings: Settings, blockFrames: Int = 8192, onLine: (JSONValue) -> Void = { _ in }
+    ) throws(HeadroomError) -> Result {
+        let reader = try AudioFileReader(path: path)
+        let names = ClipLog.channelNames(settings.names, channels: reader.channels)
+        let header = ClipLog.Header(
+            file: path, device: nil, rate: reader.rate, channels: reader.channels, format: reader.encodingName,
+            names: names, started: Date(), settings: settings.analysis)
+        onLine(ClipLog.headerLine(header))
+        let analyzer = Analyzer(
+            channels: reader.channels, rate: reader.rate, layout: reader.layout, settings: settings.analysis,
+            maxBlockFrames: 4096)
+        let bytes = blockFrames * reader.channels * reader.layout.bytesPerSample
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        defer { buffer.deallocate() }
+        func drain() {
+            for event in analyzer.events { onLine(ClipLog.eventLine(event, names: names, rate: reader.rate)) }
+            analyzer.events.removeAll(keepingCapacity: true)
+        }
+        while true {
+            let n = reader.read(into: buffer, frames: blockFrames)
+            if n <= 0 { break }
+            analyzer.process(buffer, frames: n)
+            drain()
+        }
+        analyzer.finish()
+        drain()
+        let summaries = (0..<reader.channels).map { analyzer.summary(channel: $0) }
+        onLine(
+            ClipLog.summaryLine(
+                frames: analyzer.frameCount, rate: reader.rate, complete: true, channels: summaries, names: names,
+                trouble: nil))
+        return Result(
+            header: header, frames: analyzer.frameCount, summaries: summaries, readError: reader.readError,
+            containerName: reader.containerName, encodingName: reader.encodingName)
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+
+/// Everything a command runs with, after defaults, config files and flags are merged
+/// (flags win over `--config FILE`, which wins over `./headroom.toml`, which wins over
+/// `~/.config/headroom/headroom.toml`).
+public struct Settings: Sendable, Equatable {
+    public var analysis = AnalysisSettings()
+    /// Channel names as given (`--names`, `names = [...]`, `[channels.N] name`); may be short.
+    public var names: [String] = []
+    /// ALSA capture controls named per channel (`[channels.N] control`), 0-based keys.
+    public var controls: [Int: String] = [:]
+
+    // Capture.
+    public var device = "default"
+    public var rate = 48000
+    public var channels = 2
+    public var format = "S24_3LE"
+
+    // Record.
+    public var directory = "."
+    public var nameTemplate = "take-%Y%m%d-%H%M%S"
+    public var fileFormat = "wav"
+    public var durationSeconds: Double? = nil
+    public var maxTakeSeconds: Double? = nil
+
+    public init() {}
+
+    /// The config files read when no `--config` is given, lowest priority first.
+    public static func defaultConfigPaths() -> [String] {
+        var paths: [String] = []
+        if let home = ProcessInfo.processInfo.environment["HOME"] {
+            paths.append(home + "/.config/headroom/headroom.toml")
+        }
+        paths.append("headroom.toml")
+        return paths.filter { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    /// Applies a config file's values on top of these settings.
+    public mutating func apply(_ config: ConfigFile) throws(HeadroomError) {
+        for (key, entry) in config.values.sorted(by: { $0.value.line < $1.value.line }) {
+            let at = "\(config.path):\(entry.line): \(key)"
+            func number() throws(HeadroomError) -> Double {
+                guard case .number(let d) = entry.value else { throw HeadroomError(.usage, "\(at) must be a number") }
+                return d
+            }
+            func integer() throws(HeadroomError) -> Int {
+                let d = try number()
+                guard d == d.rounded(), abs(d) < 1e9 else { throw HeadroomError(.usage, "\(at) must be a whole number") }
+                return Int(d)
+            }
+            func string() throws(HeadroomError) -> String {
+                guard case .string(let s) = entry.value else { throw HeadroomError(.usage, "\(at) must be a quoted string") }
+                return s
+            }
+            switch key {
+            case "target_peak": analysis.targetPeakDBTP = try number()
+            case "tolerance": analysis.toleranceDB = try number()
+            case "margin": analysis.marginDB = try number()
+            case "signal_floor": analysis.signalFloorDBFS = try number()
+            case "clip_level": analysis.clipLevelDBFS = try number()
+            case "clip_run": analysis.clipRunSamples = try integer()
+            case "clip_hold": analysis.clipHoldSeconds = try number()
+            case "names":
+                switch entry.value {
+                case .strings(let list): names = list
+                case .string(let s): names = Self.splitNames(s)
+                default: throw HeadroomError(.usage, "\(at) must be a list of strings")
+                }
+            case "device": device = try string()
+            case "rate": rate = try integer()
+            case "channels": channels = try integer()
+            case "format": format = try string()
+            case "dir": directory = try string()
+            case "name": nameTemplate = try string()
+            case "file_format": fileFormat = try string()
+            case "duration": durationSeconds = try number()
+            case "max_take_seconds": maxTakeSeconds = try number()
+            default:
+                throw HeadroomError(
+                    .usage,
+                    "\(config.path):\(entry.line): unknown key \"\(key)\"; keys are the long option names, e.g. target_peak, clip_run, names, device"
+                )
+            }
+        }
+        for (channel, table) in config.channels {
+            for (key, entry) in table {
+                guard case .string(let s) = entry.value else {
+                    throw HeadroomError(.usage, "\(config.path):\(entry.line): channels.\(channel).\(key) must be a quoted string")
+                }
+                switch key {
+                case "name":
+                    while names.count < channel { names.append("") }
+                    names[channel - 1] = s
+                case "control": controls[channel - 1] = s
+                default:
+                    throw HeadroomError(
+                        .usage, "\(config.path):\(entry.line): unknown key \"\(key)\" in [channels.\(channel)]; use name or control")
+                }
+            }
+        }
+    }
+
+    /// `"Kick, Snare,Vox"` to `["Kick", "Snare", "Vox"]`.
+    public static func splitNames(_ text: String) -> [String] {
+        text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+}

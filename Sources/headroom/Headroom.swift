@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import HeadroomCore
+
+@main
+struct Headroom: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "headroom",
+        abstract: "A recording-input guard for ALSA capture: peak margin, clip warnings and gain proposals per channel.",
+        discussion: """
+            Exit codes: 0 success, 1 --fail-on-clip tripped, 64 usage or config error, 66 input missing \
+            or unreadable, 69 device unavailable, 73 cannot create output, 74 I/O error.
+            """,
+        version: "0.1.0",
+        subcommands: [AnalyzeCommand.self]
+    )
+}
+
+/// Runs a command body, turning a ``HeadroomError`` into one line on stderr and SPEC's exit code.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as HeadroomError {
+        Terminal.error(error.message)
+        throw ExitCode(error.code.rawValue)
+    }
+}
+
+enum Terminal {
+    /// `headroom: <message>` on stderr.
+    static func error(_ message: String) {
+        FileHandle.standardError.write(Data("headroom: \(message)\n".utf8))
+    }
+
+    static func out(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// True when stdout is a terminal and NO_COLOR is not set.
+    static var stdoutColor: Bool {
+        isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+    }
+}

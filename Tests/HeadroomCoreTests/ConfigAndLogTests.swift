@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+@testable import HeadroomCore
+
+@Suite("Config file and settings")
+struct ConfigTests {
+    @Test("keys use the option names, with - or _; [channels.N] sets names and controls")
+    func parse() throws {
+        let text = """
+            # soundcheck for the Tuesday session
+            target-peak = -8
+            clip_run = 4
+            names = ["Kick", "Snare"]   # the rest stay numbered
+            device = "hw:CARD=USB"
+
+            [channels.3]
+            name = "Vox"
+            control = "Mic 3"
+            """
+        var settings = Settings()
+        try settings.apply(ConfigFile.parse(text, path: "headroom.toml"))
+        #expect(settings.analysis.targetPeakDBTP == -8)
+        #expect(settings.analysis.clipRunSamples == 4)
+        #expect(settings.names == ["Kick", "Snare", "Vox"])
+        #expect(settings.controls == [2: "Mic 3"])
+        #expect(settings.device == "hw:CARD=USB")
+    }
+
+    @Test("an unknown key is refused with the file, line and key")
+    func unknownKey() {
+        #expect(throws: HeadroomError(.usage, "a.toml:2: unknown key \"clip_lvl\"; keys are the long option names, e.g. target_peak, clip_run, names, device")) {
+            var settings = Settings()
+            try settings.apply(ConfigFile.parse("margin = 3\nclip_lvl = -1\n", path: "a.toml"))
+        }
+    }
+
+    @Test("a malformed value names the line")
+    func malformed() {
+        #expect(throws: HeadroomError.self) { try ConfigFile.parse("margin = three\n", path: "b.toml") }
+        do {
+            _ = try ConfigFile.parse("\n\nnames = [Kick]\n", path: "b.toml")
+        } catch {
+            #expect(error.code == .usage)
+            #expect(error.message.hasPrefix("b.toml:3: the value of names"))
+        }
+    }
+
+    @Test("a wrong type is refused with the key")
+    func wrongType() {
+        #expect(throws: HeadroomError(.usage, "c.toml:1: clip_run must be a whole number")) {
+            var settings = Settings()
+            try settings.apply(ConfigFile.parse("clip_run = 2.5", path: "c.toml"))
+        }
+    }
+
+    @Test("out-of-range settings say what is allowed")
+    func validation() {
+        var s = AnalysisSettings()
+        s.clipRunSamples = 0
+        #expect(throws: SettingsError(key: "clip-run", message: "must be a whole number of samples from 1 to 100000")) { try s.validate() }
+        s = AnalysisSettings()
+        s.marginDB = -1
+        #expect(throws: SettingsError.self) { try s.validate() }
+        #expect(throws: Never.self) { try AnalysisSettings().validate() }
+    }
+}
+
+@Suite("Clip log lines (SPEC: the clip log)")
+struct ClipLogTests {
+    @Test("numbers: dB to 0.01 without trailing zeros, no negative zero")
+    func numbers() {
+        #expect(JSONValue.decibels(-7.5).encoded() == "-7.5")
+        #expect(JSONValue.decibels(0).encoded() == "0.0")
+        #expect(JSONValue.decibels(-0.001).encoded() == "0.0")
+        #expect(JSONValue.decibels(1.234).encoded() == "1.23")
+        #expect(JSONValue.decibels(nil).encoded() == "null")
+        #expect(JSONValue.string("a\"b\n").encoded() == "\"a\\\"b\\n\"")
+    }
+
+    @Test("a clip line has SPEC's fields in SPEC's order, channels counted from 1")
+    func clipLine() {
+        let event = Event.clip(
+            ClipEvent(channel: 0, startFrame: 123456, endFrame: 123470, clippedSamples: 9, runs: 2, longestRun: 5, peakDBFS: 0, truePeakDBTP: 1.2))
+        #expect(
+            ClipLog.eventLine(event, names: ["L", "R"], rate: 48000).encoded()
+                == #"{"type":"clip","channel":1,"name":"L","start_frame":123456,"end_frame":123470,"clipped_samples":9,"runs":2,"longest_run":5,"peak_dbfs":0.0,"true_peak_dbtp":1.2,"time":2.572}"#)
+    }
+
+    @Test("the header's timestamp is UTC with milliseconds")
+    func timestamp() {
+        #expect(ClipLog.timestamp(Date(timeIntervalSince1970: 1_795_534_200.25)) == "2026-11-24T15:30:00.250Z")
+    }
+
+    @Test("default names: L and R for stereo, numbers otherwise; given names win")
+    func names() {
+        #expect(ClipLog.channelNames([], channels: 2) == ["L", "R"])
+        #expect(ClipLog.channelNames(["Kick"], channels: 3) == ["Kick", "2", "3"])
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+@testable import HeadroomCore
+
+/// Runs `analyzer` over interleaved samples in blocks of `block` frames and returns
+/// every event, with the analyzer for its summaries.
+func analyze<T: Numeric>(
+    _ samples: [T], channels: Int, rate: Int = 48000, layout: SampleLayout, settings: AnalysisSettings = .init(),
+    block: Int = 1024, maxBlockFrames: Int = 2048, exact: Bool = false
+) -> (events: [Event], analyzer: Analyzer) {
+    let analyzer = Analyzer(
+        channels: channels, rate: rate, layout: layout, settings: settings, maxBlockFrames: maxBlockFrames,
+        exactBlockPeaks: exact)
+    var events: [Event] = []
+    let stride = MemoryLayout<T>.stride
+    let frameBytes = layout.bytesPerSample * channels
+    samples.withUnsafeBytes { raw in
+        let frames = raw.count / frameBytes
+        _ = stride
+        var done = 0
+        while done < frames {
+            let n = min(block, frames - done)
+            analyzer.process(raw.baseAddress! + done * frameBytes, frames: n)
+            events += analyzer.events
+            analyzer.events.removeAll()
+            done += n
+        }
+    }
+    analyzer.finish()
+    events += analyzer.events
+    analyzer.events.removeAll()
+    return (events, analyzer)
+}
+
+func clips(_ events: [Event]) -> [ClipEvent] {
+    events.compactMap { if case .clip(let e) = $0 { e } else { nil } }
+}
+
+func hots(_ events: [Event]) -> [HotEvent] {
+    events.compactMap { if case .hot(let e) = $0 { e } else { nil } }
+}
+
+/// 16-bit mono: quiet noise-free base level with the given samples placed at frames.
+func int16Signal(frames: Int, level: Int16 = 1000, set: [Int: Int16] = [:]) -> [Int16] {
+    var s = [Int16](repeating: 0, count: frames)
+    for i in 0..<frames { s[i] = i % 2 == 0 ? level : -level }
+    for (f, v) in set { s[f] = v }
+    return s
+}
+
+/// A deterministic pseudo-random generator for test material.
+struct Noise {
+    var state: UInt64
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    /// Uniform in [-1, 1).
+    mutating func next() -> Double {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Double(Int64(bitPattern: state) >> 11) / Double(1 << 52)
+    }
+}
+
+/// An independent implementation of SPEC's true peak: straightforward double-precision
+/// convolution with the Annex 2 table, delay line starting at zero, max with the sample peak.
+func referenceTruePeak(_ x: [Double]) -> Double {
+    let h = TruePeakFilter.phases
+    var peak = x.map(abs).max() ?? 0
+    for n in 0..<x.count {
+        for p in 0..<4 {
+            var y = 0.0
+            for k in 0..<12 where n - k >= 0 { y += h[p][k] * x[n - k] }
+            peak = max(peak, abs(y))
+        }
+    }
+    return peak
+}
+
+func dB(_ x: Double) -> Double { 20 * log10(x) }

@@ -1,0 +1,206 @@
+import Foundation
+import Testing
+@testable import HeadroomCore
+
+@Suite("True peak (SPEC: BS.1770-4 Annex 2, x4 at every rate)")
+struct TruePeakTests {
+    /// Varied material for one channel: sines at awkward frequencies and phases, noise,
+    /// a hard-clipped square, isolated impulses, silence.
+    static func material(kind: Int, frames: Int, rate: Int, seed: UInt64) -> [Double] {
+        var noise = Noise(seed: seed)
+        let r = Double(rate)
+        return (0..<frames).map { i in
+            let t = Double(i) / r
+            switch kind % 6 {
+            case 0: return 0.9 * sin(2 * .pi * (r / 4) * t + .pi / 4)
+            case 1: return 0.7 * sin(2 * .pi * 997 * t + 0.3) + 0.25 * sin(2 * .pi * 11_025.5 * t)
+            case 2: return 0.6 * noise.next()
+            case 3: return sin(2 * .pi * 3001 * t) >= 0 ? 0.95 : -0.95
+            case 4: return i % 4801 == 100 ? (i % 2 == 0 ? 1.0 : -1.0) : 0.01 * noise.next()
+            default: return 0.5 * sin(2 * .pi * (r * 0.45) * t + 1.1)
+            }
+        }
+    }
+
+    @Test(
+        "agrees with a double-precision convolution within 0.01 dB",
+        arguments: [44100, 48000, 96000], [1, 2, 6, 9, 32])
+    func crossCheck(rate: Int, channels: Int) {
+        let frames = 6000
+        var columns: [[Double]] = []
+        for c in 0..<channels { columns.append(Self.material(kind: c + rate / 1000, frames: frames, rate: rate, seed: UInt64(c))) }
+        var interleaved = [Float](repeating: 0, count: frames * channels)
+        for c in 0..<channels { for i in 0..<frames { interleaved[i * channels + c] = Float(columns[c][i]) } }
+        let (_, analyzer) = analyze(interleaved, channels: channels, rate: rate, layout: .float32, block: 777)
+        for c in 0..<channels {
+            let expected = dB(referenceTruePeak(columns[c].map { Double(Float($0)) }))
+            let got = analyzer.summary(channel: c).truePeakDBTP!
+            #expect(abs(got - expected) < 0.01, "channel \(c): \(got) vs \(expected)")
+        }
+    }
+
+    @Test("a sine at fs/4 and 45 degrees: the sample peak is 0.707 of the true peak")
+    func quarterRateSine() {
+        let amplitude = 0.5
+        let s = (0..<48000).map { Float(amplitude * sin(2 * .pi * Double($0) / 4 + .pi / 4)) }
+        let summary = analyze(s, channels: 1, layout: .float32).analyzer.summary(channel: 0)
+        #expect(abs(summary.peakDBFS! - dB(amplitude * 0.5.squareRoot())) < 0.001)
+        // The Annex 2 filter reads a sine at fs/4 about 0.08 dB under its amplitude
+        // (its response droops towards Nyquist); the reference convolution agrees.
+        #expect(abs(summary.truePeakDBTP! - dB(referenceTruePeak(s.map(Double.init)))) < 0.01)
+        #expect(abs(summary.truePeakDBTP! - dB(amplitude)) < 0.1)
+        #expect(summary.truePeakDBTP! - summary.peakDBFS! > 2.9)
+    }
+
+    @Test("the skip rule never changes the answer: exact mode and fast mode agree")
+    func skipIsExact() {
+        var noise = Noise(seed: 3)
+        let channels = 8
+        let frames = 96000
+        var s = [Float](repeating: 0, count: frames * channels)
+        for i in 0..<frames {
+            // Loud start, then long quiet stretches with a late peak: most blocks skip.
+            let level: Float = i < 2000 ? 0.5 : (i > 90000 && i < 90100 ? 0.9 : 0.05)
+            for c in 0..<channels { s[i * channels + c] = level * Float(noise.next()) }
+        }
+        let fast = analyze(s, channels: channels, layout: .float32).analyzer
+        let exact = analyze(s, channels: channels, layout: .float32, exact: true).analyzer
+        for c in 0..<channels { #expect(fast.summary(channel: c) == exact.summary(channel: c)) }
+    }
+
+    @Test("headroom is minus the true peak; silence reads null everywhere")
+    func headroomAndSilence() {
+        let s: [Int16] = (0..<9600).flatMap { i -> [Int16] in [i % 2 == 0 ? 16384 : -16384, 0] }
+        let (_, analyzer) = analyze(s, channels: 2, layout: .int16)
+        let loud = analyzer.summary(channel: 0)
+        #expect(loud.headroomDB == -loud.truePeakDBTP!)
+        let silent = analyzer.summary(channel: 1)
+        #expect(silent.peakDBFS == nil)
+        #expect(silent.truePeakDBTP == nil)
+        #expect(silent.rmsDBFS == nil)
+        #expect(silent.headroomDB == nil)
+        #expect(silent.proposal == GainProposal(reason: .noSignal, changeDB: nil))
+    }
+
+    @Test("the minimum code reads 0.00 dBFS; RMS of a full-scale square is 0 dBFS")
+    func fullScale() {
+        let s = (0..<4800).map { $0 % 2 == 0 ? Int16.min : Int16.min }
+        let summary = analyze(s, channels: 1, layout: .int16).analyzer.summary(channel: 0)
+        #expect(summary.peakDBFS == 0)
+        #expect(abs(summary.rmsDBFS!) < 1e-6)
+    }
+}
+
+@Suite("Hot events (SPEC: true peak above -margin, no qualifying clip run)")
+struct HotEventTests {
+    /// -30 dBFS sine with bursts at `level` dBFS over the given frame ranges.
+    static func signal(bursts: [Range<Int>], level: Double, frames: Int = 48000) -> [Float] {
+        let quiet = pow(10, -30.0 / 20)
+        let loud = pow(10, level / 20)
+        return (0..<frames).map { i in
+            let a = bursts.contains { $0.contains(i) } ? loud : quiet
+            return Float(a * sin(2 * .pi * 1000 * Double(i) / 48000))
+        }
+    }
+
+    @Test("a burst at -2 dBFS is one hot event where the burst is, with its true peak")
+    func oneBurst() {
+        let (events, analyzer) = analyze(Self.signal(bursts: [10000..<12000], level: -2), channels: 1, layout: .float32)
+        let h = hots(events)
+        #expect(h.count == 1)
+        #expect(abs(h[0].startFrame - 10000) <= 2)
+        #expect(abs(h[0].endFrame - 12000) <= 24)  // the last over is within a half period of the end
+        #expect(abs(h[0].truePeakDBTP - -2) < 0.05)
+        #expect(clips(events).isEmpty)
+        #expect(analyzer.summary(channel: 0).hotEvents == 1)
+        #expect(analyzer.summary(channel: 0).proposal.reason == .hot)
+    }
+
+    @Test("bursts closer than the hold merge into one hot event; farther apart they do not")
+    func merging() {
+        let merged = hots(analyze(Self.signal(bursts: [1000..<2000, 4000..<5000], level: -1), channels: 1, layout: .float32).events)
+        #expect(merged.count == 1)
+        let apart = hots(analyze(Self.signal(bursts: [1000..<2000, 8000..<9000], level: -1), channels: 1, layout: .float32).events)
+        #expect(apart.count == 2)
+    }
+
+    @Test("a burst at -3.5 dBFS is not hot with the default 3 dB margin, and is with 4 dB")
+    func margin() {
+        let s = Self.signal(bursts: [1000..<5000], level: -3.5)
+        #expect(hots(analyze(s, channels: 1, layout: .float32).events).isEmpty)
+        var settings = AnalysisSettings()
+        settings.marginDB = 4
+        #expect(hots(analyze(s, channels: 1, layout: .float32, settings: settings).events).count == 1)
+    }
+
+    @Test("a burst that clips is a clip event, not a hot one")
+    func clippingBurstIsNotHot() {
+        var s = Self.signal(bursts: [1000..<5000], level: -1)
+        for i in 3000..<3005 { s[i] = 1.0 }
+        let (events, _) = analyze(s, channels: 1, layout: .float32)
+        #expect(hots(events).isEmpty)
+        #expect(clips(events).count == 1)
+    }
+
+    @Test("an intersample over with no sample over the margin is hot")
+    func intersample() {
+        // fs/4 at 45 degrees: samples at 0.707 * A. A = -1.5 dBFS puts the samples at -4.5.
+        let a = pow(10, -1.5 / 20)
+        let s = (0..<9600).map { i in Float(i >= 1000 && i < 3000 ? a * sin(2 * .pi * Double(i) / 4 + .pi / 4) : 0) }
+        let (events, analyzer) = analyze(s, channels: 1, layout: .float32)
+        #expect(analyzer.summary(channel: 0).peakDBFS! < -4)
+        #expect(hots(events).count == 1)
+    }
+}
+
+@Suite("Gain proposal (SPEC: band, signal floor, clipped rule)")
+struct GainProposalTests {
+    let settings = AnalysisSettings()
+
+    @Test("inside [target - tolerance, -margin] the proposal is 0", arguments: [-12.0, -8.0, -6.0, -3.0])
+    func inBand(peak: Double) {
+        #expect(GainAdvisor.propose(truePeakDBTP: peak, clipped: false, settings: settings) == GainProposal(reason: .ok, changeDB: 0))
+    }
+
+    @Test("above -margin: target minus peak, rounded to 0.5 dB")
+    func hot() {
+        #expect(GainAdvisor.propose(truePeakDBTP: -2.1, clipped: false, settings: settings) == GainProposal(reason: .hot, changeDB: -4.0))
+        #expect(GainAdvisor.propose(truePeakDBTP: -0.2, clipped: false, settings: settings) == GainProposal(reason: .hot, changeDB: -6.0))
+        #expect(GainAdvisor.propose(truePeakDBTP: 0.9, clipped: false, settings: settings) == GainProposal(reason: .hot, changeDB: -7.0))
+    }
+
+    @Test("below the band: raise by target minus peak, rounded to 0.5 dB")
+    func quiet() {
+        #expect(GainAdvisor.propose(truePeakDBTP: -20.3, clipped: false, settings: settings) == GainProposal(reason: .quiet, changeDB: 14.5))
+        #expect(GainAdvisor.propose(truePeakDBTP: -12.1, clipped: false, settings: settings) == GainProposal(reason: .quiet, changeDB: 6.0))
+    }
+
+    @Test("below the signal floor: no figure at all")
+    func noSignal() {
+        #expect(GainAdvisor.propose(truePeakDBTP: -50.5, clipped: false, settings: settings) == GainProposal(reason: .noSignal, changeDB: nil))
+        #expect(GainAdvisor.propose(truePeakDBTP: nil, clipped: false, settings: settings) == GainProposal(reason: .noSignal, changeDB: nil))
+        #expect(GainAdvisor.propose(truePeakDBTP: -49.9, clipped: false, settings: settings).reason == .quiet)
+    }
+
+    @Test("a clipped channel gets at most target - 0 dBFS, rounded towards more attenuation")
+    func clipped() {
+        #expect(GainAdvisor.propose(truePeakDBTP: 0, clipped: true, settings: settings) == GainProposal(reason: .clipped, changeDB: -6.0))
+        #expect(GainAdvisor.propose(truePeakDBTP: -0.4, clipped: true, settings: settings) == GainProposal(reason: .clipped, changeDB: -6.0))
+        #expect(GainAdvisor.propose(truePeakDBTP: 1.2, clipped: true, settings: settings) == GainProposal(reason: .clipped, changeDB: -7.5))
+        var s = settings
+        s.targetPeakDBTP = -8.2
+        #expect(GainAdvisor.propose(truePeakDBTP: 0, clipped: true, settings: s).changeDB! <= -8.2)
+    }
+
+    @Test("the analyzer's summary applies the rule to what it measured", arguments: [(-20.0, GainReason.quiet), (-8.0, .ok), (-1.0, .hot), (-60.0, .noSignal)])
+    func fromAnalyzer(level: Double, reason: GainReason) {
+        let a = pow(10, level / 20)
+        let s = (0..<48000).map { Float(a * sin(2 * .pi * 440 * Double($0) / 48000)) }
+        let summary = analyze(s, channels: 1, layout: .float32).analyzer.summary(channel: 0)
+        #expect(summary.proposal.reason == reason)
+        if reason == .quiet || reason == .hot {
+            #expect(abs(summary.proposal.changeDB! - (-6 - level)) <= 0.25 + 0.01)
+        }
+    }
+}
+

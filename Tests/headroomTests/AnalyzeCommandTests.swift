@@ -1,0 +1,140 @@
+import CSndFile
+import Foundation
+import Testing
+
+@Suite("headroom analyze")
+struct AnalyzeCommandTests {
+    /// Stereo, 2 s: L a -20 dBFS sine with one 5-sample clip at frame 48000; R at -8 dBFS.
+    static func takeWithClip(in dir: String, name: String = "take.wav", format: Int32 = Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_24)) -> String {
+        let path = dir + "/" + name
+        var s = [Int32](repeating: 0, count: 96000 * 2)
+        for i in 0..<96000 {
+            let phase = 2 * Double.pi * 440 * Double(i) / 48000
+            s[2 * i] = Int32(0.1 * sin(phase) * 8_388_607) << 8
+            s[2 * i + 1] = Int32(0.398 * sin(phase) * 8_388_607) << 8
+        }
+        for i in 48000..<48005 { s[2 * i] = max24 }
+        writeAudio(path, samples: s, channels: 2, format: format)
+        return path
+    }
+
+    @Test("the table shows each channel, the clip, and the proposals")
+    func table() throws {
+        let dir = scratchDirectory()
+        let path = Self.takeWithClip(in: dir)
+        let r = try headroom("analyze", "--names", "Vox,Gtr", path)
+        #expect(r.status == 0)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines[0] == "\(path): WAV, PCM_24, 48000 Hz, 2 ch, 2.000 s")
+        #expect(lines[1].hasPrefix("ch  name  peak dBFS  true peak dBTP  RMS dBFS  headroom dB  clips  clipped  hot  proposal"))
+        let vox = lines[2].split(separator: " ", omittingEmptySubsequences: true)
+        #expect(vox[0] == "1" && vox[1] == "Vox")
+        #expect(vox[6] == "1" && vox[7] == "5")  // 1 clip event, 5 clipped samples
+        // The clipped edge overshoots to +0.96 dBTP: -6 - 0.96, rounded down to 0.5 dB.
+        #expect(lines[2].contains("-7.0 dB (at least)"))
+        #expect(vox[2] == "0.00")
+        #expect(lines[2].hasSuffix("<< CLIPPED"))
+        let gtr = lines[3].split(separator: " ", omittingEmptySubsequences: true)
+        #expect(gtr[1] == "Gtr")
+        #expect(gtr[2] == "-8.00")
+        #expect(lines[3].hasSuffix("ok"))
+    }
+
+    @Test("--json writes SPEC's lines: take header, the clip event, summary")
+    func json() throws {
+        let dir = scratchDirectory()
+        let path = Self.takeWithClip(in: dir)
+        let r = try headroom("analyze", "--json", path)
+        #expect(r.status == 0)
+        let lines = r.jsonLines
+        #expect(lines.count == r.stdout.split(separator: "\n").count)  // every line parses
+        #expect(lines.first?["type"] as? String == "take")
+        #expect(lines.first?["device"] is NSNull)
+        #expect(lines.first?["names"] as? [String] == ["L", "R"])
+        let clip = try #require(lines.first { $0["type"] as? String == "clip" })
+        #expect(clip["channel"] as? Int == 1)
+        #expect(clip["start_frame"] as? Int == 48000)
+        #expect(clip["end_frame"] as? Int == 48005)
+        #expect(clip["clipped_samples"] as? Int == 5)
+        #expect(clip["time"] as? Double == 1.0)
+        let summary = try #require(lines.last)
+        #expect(summary["type"] as? String == "summary")
+        #expect(summary["frames"] as? Int == 96000)
+        #expect(summary["complete"] as? Bool == true)
+        let channels = try #require(summary["channels"] as? [[String: Any]])
+        #expect(channels[0]["clip_events"] as? Int == 1)
+        #expect(channels[0]["gain_proposal_db"] as? Double == -7.0)
+        #expect(channels[1]["clip_events"] as? Int == 0)
+        #expect(channels[1]["gain_proposal_db"] as? Double == 0.0)
+    }
+
+    @Test("FLAC, W64 and 16-bit files read the same events", arguments: [
+        Int32(SF_FORMAT_FLAC | SF_FORMAT_PCM_24), Int32(SF_FORMAT_W64 | SF_FORMAT_PCM_24), Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_16),
+    ])
+    func formats(format: Int32) throws {
+        let dir = scratchDirectory()
+        let path = Self.takeWithClip(in: dir, name: "take.audio", format: format)
+        let r = try headroom("analyze", "--json", path)
+        #expect(r.status == 0)
+        let clip = r.jsonLines.first { $0["type"] as? String == "clip" }
+        #expect(clip?["start_frame"] as? Int == 48000)
+        #expect(clip?["clipped_samples"] as? Int == 5)
+    }
+
+    @Test("--fail-on-clip exits 1 on a clipped file and 0 on a clean one")
+    func failOnClip() throws {
+        let dir = scratchDirectory()
+        let clipped = Self.takeWithClip(in: dir)
+        #expect(try headroom("analyze", "--fail-on-clip", clipped).status == 1)
+        let clean = dir + "/clean.wav"
+        writeAudio(clean, samples: (0..<4800).map { Int32(($0 % 100) * 1000) << 8 }, channels: 1)
+        #expect(try headroom("analyze", "--fail-on-clip", clean).status == 0)
+        // With clip_run raised above the clip's length there is nothing to fail on.
+        #expect(try headroom("analyze", "--fail-on-clip", "--clip-run", "6", clipped).status == 0)
+    }
+
+    @Test("a missing or non-audio file: one line naming it, exit 66, the other files still analyzed")
+    func missingFile() throws {
+        let dir = scratchDirectory()
+        let good = Self.takeWithClip(in: dir)
+        let text = dir + "/notes.txt"
+        try "not audio".write(toFile: text, atomically: true, encoding: .utf8)
+        let r = try headroom("analyze", dir + "/nope.wav", good, text)
+        #expect(r.status == 66)
+        let errors = r.stderr.split(separator: "\n")
+        #expect(errors.count == 2)
+        #expect(errors[0] == "headroom: \(dir)/nope.wav: no such file")
+        #expect(errors[1].hasPrefix("headroom: \(text): not an audio file libsndfile can read"))
+        #expect(r.stdout.contains("\(good): WAV, PCM_24"))
+    }
+
+    @Test("a bad option value: exit 64 and a sentence that says what is allowed")
+    func badOption() throws {
+        let r = try headroom("analyze", "--clip-run", "0", "x.wav")
+        #expect(r.status == 64)
+        #expect(r.stderr == "headroom: --clip-run must be a whole number of samples from 1 to 100000\n")
+        let margin = try headroom("analyze", "--margin=-2", "x.wav")
+        #expect(margin.status == 64)
+        #expect(margin.stderr.contains("--margin must be between 0 and 60 dB"))
+    }
+
+    @Test("--config applies its keys; flags win over it; a bad key is exit 64 with file and line")
+    func configFile() throws {
+        let dir = scratchDirectory()
+        let path = Self.takeWithClip(in: dir)
+        try "clip_run = 6\nnames = [\"Kick\", \"Snare\"]\n".write(toFile: dir + "/h.toml", atomically: true, encoding: .utf8)
+        let r = try headroom("analyze", "--json", "--config", dir + "/h.toml", path)
+        #expect(r.jsonLines.first?["names"] as? [String] == ["Kick", "Snare"])
+        #expect(!r.jsonLines.contains { $0["type"] as? String == "clip" })
+        let flags = try headroom("analyze", "--json", "--config", dir + "/h.toml", "--clip-run", "3", path)
+        #expect(flags.jsonLines.contains { $0["type"] as? String == "clip" })
+        // ./headroom.toml is read when present.
+        try "clip_run = 6\n".write(toFile: dir + "/headroom.toml", atomically: true, encoding: .utf8)
+        let local = try headroom("analyze", "--json", path, cwd: dir)
+        #expect(!local.jsonLines.contains { $0["type"] as? String == "clip" })
+        try "clip_run = 6\nbogus = 1\n".write(toFile: dir + "/bad.toml", atomically: true, encoding: .utf8)
+        let bad = try headroom("analyze", "--config", dir + "/bad.toml", path)
+        #expect(bad.status == 64)
+        #expect(bad.stderr.hasPrefix("headroom: \(dir)/bad.toml:2: unknown key \"bogus\""))
+    }
+}

@@ -1,0 +1,88 @@
+import CSndFile
+import Foundation
+
+/// The `headroom` executable built next to the test bundle.
+let headroomBinary: String = {
+    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    return dir.appendingPathComponent("headroom").path
+}()
+
+struct RunResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    /// stdout split into lines and parsed as JSON objects.
+    var jsonLines: [[String: Any]] {
+        stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+}
+
+/// Runs a program to completion and collects its output.
+@discardableResult
+func run(_ program: String, _ arguments: [String], cwd: String? = nil, environment: [String: String] = [:]) throws -> RunResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: program)
+    process.arguments = arguments
+    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    var env = ProcessInfo.processInfo.environment
+    env["NO_COLOR"] = "1"
+    for (k, v) in environment { env[k] = v }
+    process.environment = env
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes to the end before waiting, so a chatty child never blocks.
+    let group = DispatchGroup()
+    nonisolated(unsafe) var outData = Data()
+    nonisolated(unsafe) var errData = Data()
+    DispatchQueue.global().async(group: group) { outData = out.fileHandleForReading.readDataToEndOfFile() }
+    DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+    group.wait()
+    process.waitUntilExit()
+    return RunResult(
+        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self))
+}
+
+func headroom(_ arguments: String..., cwd: String? = nil, environment: [String: String] = [:]) throws -> RunResult {
+    try run(headroomBinary, arguments, cwd: cwd, environment: environment)
+}
+
+/// A fresh scratch folder for one test.
+func scratchDirectory() -> String {
+    let path = NSTemporaryDirectory() + "headroom-test-" + UUID().uuidString
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// Writes interleaved Int32 samples (left-justified) as a libsndfile file.
+func writeAudio(
+    _ path: String, samples: [Int32], channels: Int, rate: Int = 48000,
+    format: Int32 = Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_24)
+) {
+    var info = SF_INFO()
+    info.channels = Int32(channels)
+    info.samplerate = Int32(rate)
+    info.format = format
+    let file = sf_open(path, Int32(SFM_WRITE), &info)!
+    samples.withUnsafeBufferPointer { _ = sf_writef_int(file, $0.baseAddress!, sf_count_t(samples.count / channels)) }
+    sf_close(file)
+}
+
+/// Reads a file back as left-justified Int32 (libsndfile `sf_readf_int`).
+func readAudio(_ path: String) -> (samples: [Int32], channels: Int, rate: Int, format: Int32)? {
+    var info = SF_INFO()
+    guard let file = sf_open(path, Int32(SFM_READ), &info) else { return nil }
+    defer { sf_close(file) }
+    var samples = [Int32](repeating: 0, count: Int(info.frames) * Int(info.channels))
+    let n = samples.withUnsafeMutableBufferPointer { sf_readf_int(file, $0.baseAddress!, info.frames) }
+    samples.removeLast(samples.count - Int(n) * Int(info.channels))
+    return (samples, Int(info.channels), Int(info.samplerate), info.format)
+}
+
+/// 24-bit full-scale code, left-justified.
+let max24: Int32 = ((1 << 23) - 1) << 8
