@@ -2,10 +2,13 @@
 // same process. Not a test: CI builds it but never times it.
 //
 //   swift run -c release headroom-bench analyzer [seconds]
+//   swift build -c release && .build/release/headroom-bench sox [seconds]
 //
 // analyzer: 32 channels x 96 kHz 24-bit material through headroom's analyzer and
 // through libebur128 in EBUR128_MODE_TRUE_PEAK, same samples, same process.
+// sox: `headroom analyze --json` and `sox FILE -n stats` on the same 60 s WAV.
 import CEBUR128
+import CSndFile
 import Foundation
 import HeadroomCore
 
@@ -119,11 +122,62 @@ func benchAnalyzer(seconds: Double) {
     }
 }
 
+/// Runs a command with stdout to /dev/null; returns wall seconds and the exit status.
+func timeCommand(_ path: String, _ arguments: [String]) -> (seconds: Double, status: Int32) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = arguments
+    p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+    p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    let t0 = now()
+    try! p.run()
+    p.waitUntilExit()
+    return (now() - t0, p.terminationStatus)
+}
+
+/// `headroom analyze --json` against `sox FILE -n stats` on one 32-channel 96 kHz
+/// 24-bit WAV, best of three runs each, alternating.
+func benchAnalyzeVsSox(seconds: Double) {
+    let channels = 32
+    let rate = 96000
+    let path = NSTemporaryDirectory() + "headroom-bench-\(getpid()).wav"
+    defer { unlink(path) }
+    let data = material(channels: channels, rate: rate, seconds: seconds, kind: .session)
+    var info = SF_INFO()
+    info.channels = Int32(channels)
+    info.samplerate = Int32(rate)
+    info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_24)
+    let file = sf_open(path, Int32(SFM_WRITE), &info)!
+    data.withUnsafeBufferPointer { _ = sf_writef_int(file, $0.baseAddress!, sf_count_t(data.count / channels)) }
+    sf_close(file)
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("headroom").path
+    guard FileManager.default.isExecutableFile(atPath: binary) else {
+        print("build headroom first: swift build -c release")
+        return
+    }
+    let sox = "/usr/bin/sox"
+    var ours = Double.infinity
+    var theirs = Double.infinity
+    for _ in 0..<3 {
+        let a = timeCommand(binary, ["analyze", "--json", path])
+        let b = timeCommand(sox, [path, "-n", "stats"])
+        precondition(a.status == 0 && b.status == 0, "a command failed")
+        ours = min(ours, a.seconds)
+        theirs = min(theirs, b.seconds)
+    }
+    print("analyze vs sox: \(Int(seconds)) s, \(channels) ch x \(rate) Hz, 24-bit WAV (best of 3)")
+    print(String(format: "  headroom analyze --json  %6.2f s", ours))
+    print(String(format: "  sox FILE -n stats        %6.2f s", theirs))
+    print(String(format: "  headroom takes %.2fx the time sox takes (%.1fx faster)", ours / theirs, theirs / ours))
+}
+
 let args = CommandLine.arguments.dropFirst()
 let which = args.first ?? "analyzer"
 switch which {
 case "analyzer":
     benchAnalyzer(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 10 : 10)
+case "sox":
+    benchAnalyzeVsSox(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 60 : 60)
 default:
-    print("usage: headroom-bench analyzer [seconds]")
+    print("usage: headroom-bench analyzer [seconds] | sox [seconds]")
 }

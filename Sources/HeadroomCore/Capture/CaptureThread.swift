@@ -1,0 +1,259 @@
+import Glibc
+import Synchronization
+
+/// The capture loop: reads periods from a ``CaptureSource`` into two preallocated rings
+/// (one for the writer, one for the analyzer, so a slow disk never delays a warning)
+/// and notices what devices do not report.
+///
+/// Real-time safe: after `init` the loop never allocates, locks, logs or touches the
+/// disk. It talks to the rest of the program only through the rings (loss stamps ride
+/// on block headers, jack_capture style) and through atomics.
+///
+/// What it notices:
+/// - xruns and suspends (`-EPIPE`, `-ESTRPIPE`): recovered, stamped with the frames lost;
+/// - gaps: frames the device clock says should have arrived but did not, with no error
+///   (ALSA's jack plugin drops frames silently when the reader stalls);
+/// - a device that stops delivering for ``stallSeconds`` (a hung USB interface, jackd
+///   gone), or returns `-ENODEV`: the recording ends with ``EndReason/deviceLost``;
+/// - a full ring: the frames are counted and stamped as `dropped` on the next block.
+///   Except from an unpaced source (ALSA's `file` plugin, a test rig): one that runs
+///   more than half a second ahead of the wall clock has no device clock behind it, so
+///   nothing is lost by waiting for room, and the loop waits instead of dropping.
+public final class CaptureThread: @unchecked Sendable {
+    public let source: any CaptureSource
+    public let writerRing: SPSCRing
+    public let analyzerRing: SPSCRing
+    /// Stop after this many frames (`--duration`); `nil`: until stopped.
+    public let frameLimit: Int?
+    /// Seconds without a frame before the device counts as lost.
+    public let stallSeconds: Double
+
+    /// Set by anyone to end the recording; `requestedEnd` says why.
+    public let stopRequested = Atomic<Bool>(false)
+    public let requestedEnd = Atomic<UInt8>(EndReason.stopped.rawValue)
+    /// Set to close the take before the next block and start a new one.
+    public let splitRequested = Atomic<Bool>(false)
+    /// Frames handed on (the take's length so far, lost frames included).
+    public let frameCount = Atomic<Int>(0)
+    public let xruns = Atomic<Int>(0)
+    public let gaps = Atomic<Int>(0)
+    /// Frames the writer ring had no room for.
+    public let writerDropped = Atomic<Int>(0)
+    /// 1 once the loop runs with real-time priority, -1 when the system refused it.
+    public let realtime = Atomic<Int>(0)
+    /// 1 once the loop has ended.
+    public let finished = Atomic<Bool>(false)
+
+    private let scratch: UnsafeMutableRawPointer
+    private let frameBytes: Int
+
+    public init(
+        source: any CaptureSource, writerRing: SPSCRing, analyzerRing: SPSCRing, frameLimit: Int?,
+        stallSeconds: Double = 2
+    ) {
+        self.source = source
+        self.writerRing = writerRing
+        self.analyzerRing = analyzerRing
+        self.frameLimit = frameLimit
+        self.stallSeconds = stallSeconds
+        frameBytes = source.channels * source.format.bytesPerSample
+        scratch = .allocate(byteCount: source.periodFrames * frameBytes, alignment: 64)
+        scratch.initializeMemory(as: UInt8.self, repeating: 0, count: source.periodFrames * frameBytes)
+    }
+
+    deinit { scratch.deallocate() }
+
+    /// Asks the loop to end (from any thread, or a signal-handling loop).
+    public func stop(_ reason: EndReason = .stopped) {
+        requestedEnd.store(reason.rawValue, ordering: .relaxed)
+        stopRequested.store(true, ordering: .releasing)
+    }
+
+    /// Tries for SCHED_FIFO; records whether the system allowed it.
+    private func raisePriority() {
+        var param = sched_param()
+        param.sched_priority = 70
+        let r = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param)
+        realtime.store(r == 0 ? 1 : -1, ordering: .relaxed)
+    }
+
+    // Per-ring loss waiting to be stamped on that ring's next block.
+    private struct PendingLoss {
+        var frames = 0
+        var kind = AudioBlock.Loss.none
+        mutating func add(_ n: Int, _ k: AudioBlock.Loss) {
+            frames += n
+            if kind == .none { kind = k }
+        }
+    }
+
+    /// The loop. Call on a dedicated thread; returns when the recording ends.
+    public func run() {
+        raisePriority()
+        var end = EndReason.stopped
+        var writerLoss = PendingLoss()
+        var analyzerLoss = PendingLoss()
+        var frameIndex = 0
+        var split = false
+        defer {
+            publishEnd(end, frameIndex: frameIndex)
+            finished.store(true, ordering: .releasing)
+        }
+        do {
+            try source.start()
+        } catch {
+            end = error == .noDevice ? .deviceLost : .deviceError
+            return
+        }
+        let rate = Double(source.rate)
+        let period = source.periodFrames
+        // Gap detection: drift = frames the clock says should have arrived - frames that did.
+        // Its floor (`baseline`) follows slow clock skew; a jump above it by more than the
+        // device buffer plus a period is frames that were lost.
+        let threshold = Double(source.bufferFrames + period)
+        let start = Self.now()
+        var lastData = start
+        var received = 0.0
+        var accountedLoss = 0.0
+        var baseline = Double.nan
+        var pendingXrun = false
+        var unpaced = false
+
+        while true {
+            if stopRequested.load(ordering: .acquiring) {
+                end = EndReason(rawValue: requestedEnd.load(ordering: .relaxed)) ?? .stopped
+                break
+            }
+            if let limit = frameLimit, frameIndex >= limit {
+                end = .duration
+                break
+            }
+            if splitRequested.exchange(false, ordering: .relaxed) { split = true }
+            var want = period
+            if let limit = frameLimit { want = min(want, limit - frameIndex) }
+            if unpaced { waitForRoom() }
+            let slot = writerRing.reserve()
+            let target = slot?.payload ?? scratch
+            switch source.read(into: target, frames: want, timeoutMilliseconds: 100) {
+            case .frames(let n):
+                let t = Self.now()
+                lastData = t
+                received += Double(n)
+                // Loss the device did not report (or the extent of one it did).
+                let drift = (t - start) * rate - received - accountedLoss
+                if baseline.isNaN { baseline = drift }
+                var lost = 0
+                if pendingXrun {
+                    lost = max(0, Int((drift - baseline).rounded()))
+                    pendingXrun = false
+                    if lost > 0 {
+                        writerLoss.add(lost, .xrun)
+                        analyzerLoss.add(lost, .xrun)
+                    } else {
+                        writerLoss.add(0, .xrun)
+                        analyzerLoss.add(0, .xrun)
+                    }
+                } else if drift - baseline > threshold {
+                    lost = Int((drift - baseline).rounded())
+                    gaps.add(1, ordering: .relaxed)
+                    writerLoss.add(lost, .gap)
+                    analyzerLoss.add(lost, .gap)
+                } else if drift < baseline {
+                    baseline = drift
+                    if drift < -(threshold + rate / 2) { unpaced = true }
+                } else {
+                    baseline += (drift - baseline) * 0.001
+                }
+                accountedLoss += Double(lost)
+                frameIndex += lost
+                // Writer ring: the frames are already in its slot.
+                if let slot {
+                    stamp(slot.header, frameIndex: frameIndex, frames: n, loss: &writerLoss, split: split)
+                    writerRing.commit()
+                } else {
+                    writerDropped.add(n, ordering: .relaxed)
+                    writerLoss.add(n, .dropped)
+                }
+                // Analyzer ring: a copy.
+                if let a = analyzerRing.reserve() {
+                    a.payload.copyMemory(from: target, byteCount: n * frameBytes)
+                    stamp(a.header, frameIndex: frameIndex, frames: n, loss: &analyzerLoss, split: split)
+                    analyzerRing.commit()
+                } else {
+                    analyzerLoss.add(n, .dropped)
+                }
+                split = false
+                frameIndex += n
+                frameCount.store(frameIndex, ordering: .relaxed)
+            case .timeout:
+                if Self.now() - lastData >= stallSeconds {
+                    end = .deviceLost
+                    return
+                }
+            case .error(let error):
+                if error == .xrun || error == .suspended {
+                    xruns.add(1, ordering: .relaxed)
+                    pendingXrun = true
+                    if !source.recover(from: error) {
+                        end = .deviceLost
+                        return
+                    }
+                } else if error == .noDevice || error == .badState {
+                    end = .deviceLost
+                    return
+                } else {
+                    end = .deviceError
+                    return
+                }
+            }
+        }
+    }
+
+    /// Unpaced sources only: waits until both rings have a free slot.
+    private func waitForRoom() {
+        while (writerRing.fill >= writerRing.slotCount || analyzerRing.fill >= analyzerRing.slotCount)
+            && !stopRequested.load(ordering: .relaxed)
+        {
+            usleep(200)
+        }
+    }
+
+    @inline(__always)
+    private func stamp(
+        _ header: UnsafeMutablePointer<AudioBlock>, frameIndex: Int, frames: Int, loss: inout PendingLoss, split: Bool
+    ) {
+        header.pointee.frameIndex = frameIndex
+        header.pointee.frames = frames
+        header.pointee.lostFrames = loss.frames
+        header.pointee.loss = loss.kind
+        header.pointee.splitBefore = split
+        header.pointee.isLast = false
+        loss = PendingLoss()
+    }
+
+    /// Hands both rings a last, empty block that says why the recording ended. Capture
+    /// is over here, so waiting for room is allowed (bounded, in case a consumer died).
+    private func publishEnd(_ reason: EndReason, frameIndex: Int) {
+        source.close()
+        for ring in [writerRing, analyzerRing] {
+            var waited = 0
+            while ring.reserve() == nil && waited < 10_000 {
+                usleep(1000)
+                waited += 1
+            }
+            guard let slot = ring.reserve() else { continue }
+            slot.header.pointee = AudioBlock()
+            slot.header.pointee.frameIndex = frameIndex
+            slot.header.pointee.isLast = true
+            slot.header.pointee.endReason = reason
+            ring.commit()
+        }
+    }
+
+    @inline(__always)
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+}

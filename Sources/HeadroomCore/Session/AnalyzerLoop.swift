@@ -1,0 +1,281 @@
+import Foundation
+import Synchronization
+
+/// The analyzer thread: takes blocks from the analyzer ring, runs the per-channel
+/// ``Analyzer``, and writes each take's clip log as things happen: the `take` header,
+/// events as they become final, losses (`xrun`, `gap`, `dropped`), how it ended
+/// (`device_lost`, `disk`) and the `summary`. It also publishes the live meter's
+/// snapshot and the warning lines.
+final class AnalyzerLoop: @unchecked Sendable {
+    let ring: SPSCRing
+    let registry: TakeRegistry
+    let settings: AnalysisSettings
+    let layout: SampleLayout
+    let format: SampleFormat
+    let rate: Int
+    let channels: Int
+    let names: [String]
+    let device: String
+    let maxTakeFrames: Int?
+    /// The `resumed` line for the first take (after a device came back).
+    let resumedFrom: String?
+    let shared: SessionShared
+
+    private var analyzer: Analyzer?
+    private var log: ClipLogFile?
+    private var take: TakeRegistry.Take?
+    private var takeIndex = 0
+    private var framesInTake = 0
+    private var globalFrame = 0
+    private var trouble = ClipLog.Trouble()
+    private var markers: [CueMarkers.Marker] = []
+    /// Qualifying clip runs seen in this take, and in the whole recording, per channel.
+    private var takeRuns: [Int]
+    private var sessionRuns: [Int]
+    private var sessionClipEvents: [Int]
+    private var lastSync = 0.0
+    private let zeros: UnsafeMutableRawPointer
+    private let zeroFrames = 4096
+
+    init(
+        ring: SPSCRing, registry: TakeRegistry, settings: AnalysisSettings, format: SampleFormat, rate: Int, channels: Int,
+        names: [String], device: String, maxTakeFrames: Int?, resumedFrom: String?,
+        shared: SessionShared
+    ) {
+        self.ring = ring
+        self.registry = registry
+        self.settings = settings
+        self.format = format
+        layout = format.layout
+        self.rate = rate
+        self.channels = channels
+        self.names = names
+        self.device = device
+        self.maxTakeFrames = maxTakeFrames
+        self.resumedFrom = resumedFrom
+        self.shared = shared
+        takeRuns = Array(repeating: 0, count: channels)
+        sessionRuns = Array(repeating: 0, count: channels)
+        sessionClipEvents = Array(repeating: 0, count: channels)
+        zeros = .allocate(byteCount: zeroFrames * channels * format.bytesPerSample, alignment: 64)
+        zeros.initializeMemory(as: UInt8.self, repeating: 0, count: zeroFrames * channels * format.bytesPerSample)
+    }
+
+    deinit { zeros.deallocate() }
+
+    func run() {
+        openTake()
+        while true {
+            guard let (header, payload) = ring.next(timeoutMilliseconds: 250) else {
+                tick()
+                continue
+            }
+            if header.splitBefore && framesInTake > 0 { closeTake(complete: false) }
+            if header.lostFrames > 0 || header.loss != .none { lost(header) }
+            if header.frames > 0 { append(payload, frames: header.frames) }
+            ring.release()
+            if header.isLast {
+                finish(header.endReason)
+                break
+            }
+            publish()
+            tick()
+        }
+    }
+
+    private func tick() {
+        let now = CaptureThread.now()
+        if now - lastSync >= 1 {
+            log?.sync()
+            lastSync = now
+        }
+    }
+
+    // MARK: Takes
+
+    private func openTake() {
+        let t = registry.take(takeIndex, startFrame: globalFrame)
+        take = t
+        framesInTake = 0
+        trouble = ClipLog.Trouble()
+        markers = []
+        for c in 0..<channels { takeRuns[c] = 0 }
+        analyzer = Analyzer(
+            channels: channels, rate: rate, layout: layout, settings: settings, maxBlockFrames: 2048,
+            exactBlockPeaks: true)
+        do {
+            log = try ClipLogFile(path: t.log)
+        } catch {
+            log = nil
+            warn(error.message)
+        }
+        let header = ClipLog.Header(
+            file: URL(fileURLWithPath: t.file).lastPathComponent, device: device, rate: rate, channels: channels,
+            format: format.rawValue, names: names, started: t.startDate, settings: settings)
+        log?.append(ClipLog.headerLine(header))
+        if takeIndex == 0, let resumedFrom {
+            emit(.resumed(frame: 0, previous: resumedFrom))
+        }
+        shared.snapshot.withLock {
+            $0.takeName = URL(fileURLWithPath: t.file).lastPathComponent
+            $0.takeIndex = takeIndex
+            $0.takeFrames = 0
+        }
+    }
+
+    private func closeTake(complete: Bool, ending: Event? = nil) {
+        guard let analyzer else { return }
+        analyzer.finish()
+        drain()
+        if let ending { emit(ending) }
+        let summaries = (0..<channels).map { analyzer.summary(channel: $0) }
+        log?.append(
+            ClipLog.summaryLine(
+                frames: framesInTake, rate: rate, complete: complete, channels: summaries, names: names, trouble: trouble))
+        log?.close()
+        if let failure = log?.failure { warn("\(take?.log ?? "log"): \(failure)") }
+        log = nil
+        self.analyzer = nil
+        registry.analyzerClosed(
+            takeIndex, markers: markers, complete: complete, clipEvents: summaries.reduce(0) { $0 + $1.clipEvents })
+        takeIndex += 1
+        framesInTake = 0
+    }
+
+    /// How the recording ended, once the last block has been seen.
+    private(set) var endReason: EndReason? {
+        get { endReasonStorage.withLock { $0 } }
+        set { endReasonStorage.withLock { $0 = newValue } }
+    }
+    private let endReasonStorage = Mutex<EndReason?>(nil)
+
+    private func finish(_ reason: EndReason) {
+        endReason = reason
+        if analyzer == nil { openTake() }
+        switch reason {
+        case .duration:
+            closeTake(complete: true)
+        case .stopped:
+            closeTake(complete: false)
+        case .deviceLost, .deviceError:
+            let why = reason == .deviceLost ? "the device stopped delivering frames or went away" : "the device failed"
+            warn("DEVICE LOST: \(device): \(why); take closed at \(Self.timecode(framesInTake, rate: rate))")
+            closeTake(complete: false, ending: .deviceLost(frame: framesInTake, reason: why))
+        case .disk:
+            let failure = shared.diskFailure.withLock { $0 }
+            let message = failure?.message ?? "write failed"
+            warn("DISK: \(message)")
+            closeTake(complete: false, ending: .disk(frame: failure?.frame ?? framesInTake, reason: message))
+        }
+        publish()
+    }
+
+    // MARK: Frames
+
+    private func lost(_ header: AudioBlock) {
+        let event: Event
+        switch header.loss {
+        case .xrun:
+            trouble.xruns += 1
+            event = .xrun(frame: framesInTake, lostFrames: header.lostFrames)
+        case .gap, .none:
+            trouble.gaps += 1
+            event = .gap(frame: framesInTake, lostFrames: header.lostFrames)
+        case .dropped:
+            trouble.droppedFrames += header.lostFrames
+            event = .dropped(frame: framesInTake, lostFrames: header.lostFrames)
+        }
+        emit(event)
+        let seconds = String(format: "%.3f", Double(header.lostFrames) / Double(rate))
+        warn("\(event.typeName.uppercased()): \(header.lostFrames) frames (\(seconds) s) lost at \(Self.timecode(framesInTake, rate: rate))")
+        shared.snapshot.withLock {
+            switch header.loss {
+            case .xrun: $0.xruns += 1
+            case .dropped: $0.droppedFrames += header.lostFrames
+            default: $0.gaps += 1
+            }
+        }
+        // The take stays time-accurate: the writer wrote silence, and so we analyze silence.
+        var left = header.lostFrames
+        while left > 0 {
+            let n = min(left, zeroFrames)
+            append(zeros, frames: n)
+            left -= n
+        }
+    }
+
+    /// Feeds frames, splitting at `--max-take-seconds`.
+    private func append(_ payload: UnsafeRawPointer, frames: Int) {
+        let frameBytes = channels * format.bytesPerSample
+        var done = 0
+        while done < frames {
+            if analyzer == nil { openTake() }
+            var n = frames - done
+            if let maxTakeFrames { n = min(n, maxTakeFrames - framesInTake) }
+            analyzer!.process(payload + done * frameBytes, frames: n)
+            drain()
+            done += n
+            framesInTake += n
+            globalFrame += n
+            if let maxTakeFrames, framesInTake >= maxTakeFrames { closeTake(complete: true) }
+        }
+    }
+
+    private func drain() {
+        guard let analyzer else { return }
+        for event in analyzer.events { emit(event) }
+        analyzer.events.removeAll(keepingCapacity: true)
+        // Shout the moment a run qualifies, before its event closes.
+        for c in 0..<channels {
+            let runs = analyzer.levels(channel: c).qualifiedRuns
+            if runs > takeRuns[c] {
+                sessionRuns[c] += runs - takeRuns[c]
+                takeRuns[c] = runs
+                warn("CLIP: ch\(c + 1) \(names[c]) at \(Self.timecode(analyzer.frameCount, rate: rate))")
+            }
+        }
+    }
+
+    private func emit(_ event: Event) {
+        log?.append(ClipLog.eventLine(event, names: names, rate: rate))
+        switch event {
+        case .clip(let e):
+            markers.append(CueMarkers.Marker(frame: e.startFrame, label: "clip ch\(e.channel + 1) \(names[e.channel])"))
+            sessionClipEvents[e.channel] += 1
+        case .hot(let e):
+            warn(
+                "HOT: ch\(e.channel + 1) \(names[e.channel]) reached \(String(format: "%.1f", e.truePeakDBTP)) dBTP at \(Self.timecode(e.startFrame, rate: rate))"
+            )
+        default:
+            break
+        }
+    }
+
+    private func warn(_ line: String) {
+        shared.warnings.withLock { $0.append(line) }
+    }
+
+    private func publish() {
+        guard let analyzer else { return }
+        shared.snapshot.withLock { s in
+            s.takeFrames = framesInTake
+            for c in 0..<channels {
+                let l = analyzer.levels(channel: c)
+                s.channels[c].blockPeak = l.blockPeak
+                s.channels[c].blockTruePeak = l.blockTruePeak
+                s.channels[c].truePeakSinceRead = max(s.channels[c].truePeakSinceRead, l.blockTruePeak)
+                s.channels[c].takeTruePeak = max(l.truePeak, l.samplePeak)
+                s.channels[c].clipRuns = sessionRuns[c]
+                s.channels[c].clipEvents = sessionClipEvents[c]
+                s.channels[c].isClipping = l.isClipping
+                s.channels[c].proposal = analyzer.summary(channel: c).proposal
+            }
+        }
+    }
+
+    /// `hh:mm:ss.mmm` for a frame.
+    static func timecode(_ frame: Int, rate: Int) -> String {
+        let ms = frame * 1000 / rate
+        return String(format: "%02d:%02d:%02d.%03d", ms / 3_600_000, ms / 60000 % 60, ms / 1000 % 60, ms % 1000)
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+
+/// What the live meter shows, published by the analyzer thread after every block.
+public struct MeterSnapshot: Sendable {
+    public struct Channel: Sendable {
+        public var name: String
+        /// Sample peak of the latest block, linear.
+        public var blockPeak: Float = 0
+        /// True peak of the latest block, linear.
+        public var blockTruePeak: Float = 0
+        /// Largest block true peak since the meter last read the snapshot, linear.
+        public var truePeakSinceRead: Float = 0
+        /// Loudest true peak of the take so far, linear.
+        public var takeTruePeak: Float = 0
+        /// Qualifying clip runs since the recording started (the meter latches on a change).
+        public var clipRuns = 0
+        /// Clip events since the recording started.
+        public var clipEvents = 0
+        public var isClipping = false
+        public var proposal = GainProposal(reason: .noSignal, changeDB: nil)
+    }
+
+    public var channels: [Channel]
+    public var takeName = ""
+    /// Frames in the current take.
+    public var takeFrames = 0
+    public var takeIndex = 0
+    public var rate: Int
+    public var xruns = 0
+    public var gaps = 0
+    public var droppedFrames = 0
+}

@@ -1,0 +1,198 @@
+import Foundation
+import Synchronization
+
+/// State the recording threads share with the session (all behind locks: none of it is
+/// touched by the capture thread).
+final class SessionShared: Sendable {
+    let snapshot: Mutex<MeterSnapshot>
+    let warnings = Mutex<[String]>([])
+    let diskFailure = Mutex<WriterLoop.Failure?>(nil)
+
+    init(snapshot: MeterSnapshot) { self.snapshot = Mutex(snapshot) }
+}
+
+/// One recording: a capture thread, a writer thread and an analyzer thread around two
+/// rings (SPEC: *Real-time rules*):
+///
+/// ```
+/// CaptureSource ──► CaptureThread ──► writer ring ──► WriterLoop ──► take files
+///                                 └─► analyzer ring ─► AnalyzerLoop ─► clip logs, meters, warnings
+/// ```
+public final class RecordingSession: @unchecked Sendable {
+    /// Everything a recording needs besides its source.
+    public struct Configuration: Sendable {
+        public var settings: Settings
+        public var fileFormat: TakeFileFormat
+        /// Channel names, one per channel.
+        public var names: [String]
+        /// The device name for the logs.
+        public var deviceName: String
+        /// Stop after this many frames; `nil`: until stopped.
+        public var frameLimit: Int?
+        /// Split into parts of this many frames.
+        public var maxTakeFrames: Int?
+        /// Seconds of audio the writer ring holds (absorbs a slow disk).
+        public var writerRingSeconds: Double = 4
+        /// Seconds of audio the analyzer ring holds.
+        public var analyzerRingSeconds: Double = 2
+        /// Seconds without frames before the device counts as lost.
+        public var stallSeconds: Double = 2
+        /// The take this recording follows on from (after a device came back).
+        public var resumedFrom: String?
+        /// Test hook: runs on the writer thread before each block is written.
+        public var beforeWrite: (@Sendable () -> Void)?
+
+        public init(settings: Settings, fileFormat: TakeFileFormat, names: [String], deviceName: String) {
+            self.settings = settings
+            self.fileFormat = fileFormat
+            self.names = names
+            self.deviceName = deviceName
+        }
+    }
+
+    /// How a recording ended.
+    public struct Outcome: Sendable {
+        public var reason: EndReason
+        /// Take files, in order.
+        public var takes: [String]
+        /// Clip logs, in order.
+        public var logs: [String]
+        public var clipEvents: Int
+        /// SPEC's exit code: 0, or 74 after a device loss or a disk failure.
+        public var exitCode: Int32 {
+            switch reason {
+            case .stopped, .duration: 0
+            case .deviceLost, .deviceError, .disk: HeadroomError.Code.io.rawValue
+            }
+        }
+    }
+
+    public let source: any CaptureSource
+    public let configuration: Configuration
+    public let capture: CaptureThread
+    private let registry: TakeRegistry
+    private let shared: SessionShared
+    private let writer: WriterLoop
+    private let analyzer: AnalyzerLoop
+    private var threads: [Thread] = []
+    private let done = DispatchGroup()
+
+    /// Prepares the threads (nothing runs yet). Throws when `--dir` is unusable.
+    public init(source: any CaptureSource, configuration: Configuration) throws(HeadroomError) {
+        self.source = source
+        self.configuration = configuration
+        let settings = configuration.settings
+        try Self.checkDirectory(settings.directory)
+        let namer = try TakeNamer(
+            directory: settings.directory, template: settings.nameTemplate, fileFormat: configuration.fileFormat)
+        let rate = source.rate
+        let frameBytes = source.channels * source.format.bytesPerSample
+        let slotBytes = source.periodFrames * frameBytes
+        func slots(_ seconds: Double) -> Int { max(8, Int(seconds * Double(rate) / Double(source.periodFrames)) + 1) }
+        let writerRing = SPSCRing(slots: slots(configuration.writerRingSeconds), slotBytes: slotBytes)
+        let analyzerRing = SPSCRing(slots: slots(configuration.analyzerRingSeconds), slotBytes: slotBytes)
+        capture = CaptureThread(
+            source: source, writerRing: writerRing, analyzerRing: analyzerRing, frameLimit: configuration.frameLimit,
+            stallSeconds: configuration.stallSeconds)
+        registry = TakeRegistry(
+            namer: namer, sessionStart: Date(), rate: rate, addCues: configuration.fileFormat.isRIFF)
+        shared = SessionShared(
+            snapshot: MeterSnapshot(
+                channels: configuration.names.map { MeterSnapshot.Channel(name: $0) }, rate: rate))
+        let shared = self.shared
+        let capture = self.capture
+        writer = WriterLoop(
+            ring: writerRing, registry: registry, format: source.format, fileFormat: configuration.fileFormat, rate: rate,
+            channels: source.channels, maxTakeFrames: configuration.maxTakeFrames,
+            description: "headroom take from \(configuration.deviceName)",
+            onFailure: { failure in
+                shared.diskFailure.withLock { if $0 == nil { $0 = failure } }
+                capture.stop(.disk)
+            },
+            beforeWrite: configuration.beforeWrite)
+        analyzer = AnalyzerLoop(
+            ring: analyzerRing, registry: registry, settings: settings.analysis, format: source.format, rate: rate,
+            channels: source.channels, names: configuration.names, device: configuration.deviceName,
+            maxTakeFrames: configuration.maxTakeFrames, resumedFrom: configuration.resumedFrom, shared: shared)
+    }
+
+    /// `--dir` must exist (it is created when missing) and be writable: exit 73 otherwise.
+    public static func checkDirectory(_ path: String) throws(HeadroomError) {
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            do {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            } catch {
+                throw HeadroomError(.cantCreate, "cannot create --dir \(path): \(error.localizedDescription)")
+            }
+        } else if !isDirectory.boolValue {
+            throw HeadroomError(.cantCreate, "--dir \(path) is a file, not a folder")
+        }
+        guard access(path, W_OK | X_OK) == 0 else {
+            throw HeadroomError(.cantCreate, "cannot write takes into --dir \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Starts the three threads.
+    public func start() {
+        for (name, body) in [("headroom-capture", capture.run), ("headroom-writer", writer.run), ("headroom-analyzer", analyzer.run)] {
+            done.enter()
+            let group = done
+            let thread = Thread {
+                body()
+                group.leave()
+            }
+            thread.name = name
+            thread.stackSize = 1 << 20
+            threads.append(thread)
+            thread.start()
+        }
+    }
+
+    /// Ends the recording (Ctrl-C, SIGTERM, `q`): the take is closed cleanly.
+    public func stop() { capture.stop(.stopped) }
+
+    /// Closes the current take and starts the next one, without losing a frame (`n`).
+    public func nextTake() { capture.splitRequested.store(true, ordering: .relaxed) }
+
+    /// True once every thread has finished.
+    public var isFinished: Bool { done.wait(timeout: .now()) == .success }
+
+    /// Waits up to `seconds` for the recording to end; true when it has.
+    public func wait(seconds: Double) -> Bool { done.wait(timeout: .now() + seconds) == .success }
+
+    /// Waits for the end and says how it went.
+    public func outcome() -> Outcome {
+        done.wait()
+        let takes = registry.all
+        let reason = analyzer.endReason ?? EndReason(rawValue: capture.requestedEnd.load(ordering: .relaxed)) ?? .stopped
+        return Outcome(
+            reason: reason, takes: takes.map(\.file), logs: takes.map(\.log),
+            clipEvents: takes.reduce(0) { $0 + $1.clipEvents })
+    }
+
+    /// What the meter shows now; the peaks since the last call start again from here.
+    public func snapshot() -> MeterSnapshot {
+        shared.snapshot.withLock { s in
+            let copy = s
+            for c in s.channels.indices { s.channels[c].truePeakSinceRead = 0 }
+            return copy
+        }
+    }
+
+    /// Warning lines since the last call, oldest first.
+    public func takeWarnings() -> [String] {
+        var lines = shared.warnings.withLock { w -> [String] in
+            defer { w.removeAll() }
+            return w
+        }
+        lines += registry.problems.withLock { p -> [String] in
+            defer { p.removeAll() }
+            return p
+        }
+        return lines
+    }
+
+    /// 1 when the capture thread runs with real-time priority, -1 when refused, 0 not yet known.
+    public var realtimeStatus: Int { capture.realtime.load(ordering: .relaxed) }
+}

@@ -1,0 +1,74 @@
+import CSndFile
+import Foundation
+
+/// The BWF `bext` chunk headroom writes into WAV/RF64 takes: originator `headroom`,
+/// origination date and time, and the time reference (samples since midnight).
+public struct BroadcastInfo: Sendable, Equatable {
+    public var description: String
+    public var originator = "headroom"
+    public var originatorReference: String
+    /// `yyyy-mm-dd`, local time.
+    public var originationDate: String
+    /// `hh:mm:ss`, local time.
+    public var originationTime: String
+    /// Samples since local midnight at the take's first frame.
+    public var timeReference: UInt64
+
+    /// The fields for a take that starts at `start`, recorded at `rate`.
+    public init(start: Date, rate: Int, description: String, reference: String) {
+        self.description = description
+        originatorReference = reference
+        var t = time_t(start.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        localtime_r(&t, &parts)
+        originationDate = String(format: "%04d-%02d-%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday))
+        originationTime = String(format: "%02d:%02d:%02d", Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        let fraction = start.timeIntervalSince1970 - start.timeIntervalSince1970.rounded(.down)
+        let seconds = Double(Int(parts.tm_hour) * 3600 + Int(parts.tm_min) * 60 + Int(parts.tm_sec)) + fraction
+        timeReference = UInt64((seconds * Double(rate)).rounded(.down))
+    }
+
+    /// libsndfile's struct, strings copied into its fixed-size fields.
+    var sndfile: SF_BROADCAST_INFO {
+        var info = SF_BROADCAST_INFO()
+        Self.copy(description, into: &info.description)
+        Self.copy(originator, into: &info.originator)
+        Self.copy(originatorReference, into: &info.originator_reference)
+        Self.copy(originationDate, into: &info.origination_date)
+        Self.copy(originationTime, into: &info.origination_time)
+        info.time_reference_low = UInt32(truncatingIfNeeded: timeReference)
+        info.time_reference_high = UInt32(truncatingIfNeeded: timeReference >> 32)
+        info.version = 1
+        return info
+    }
+
+    /// Reads the `bext` chunk of an open file, if it has one.
+    static func read(from file: OpaquePointer) -> BroadcastInfo? {
+        var info = SF_BROADCAST_INFO()
+        guard sf_command(file, Int32(SFC_GET_BROADCAST_INFO), &info, Int32(MemoryLayout<SF_BROADCAST_INFO>.size)) == Int32(SF_TRUE) else {
+            return nil
+        }
+        var out = BroadcastInfo(start: Date(timeIntervalSince1970: 0), rate: 1, description: "", reference: "")
+        out.description = string(&info.description)
+        out.originator = string(&info.originator)
+        out.originatorReference = string(&info.originator_reference)
+        out.originationDate = string(&info.origination_date)
+        out.originationTime = string(&info.origination_time)
+        out.timeReference = UInt64(info.time_reference_low) | UInt64(info.time_reference_high) << 32
+        return out
+    }
+
+    private static func copy<T>(_ text: String, into field: inout T) {
+        withUnsafeMutableBytes(of: &field) { raw in
+            raw.initializeMemory(as: UInt8.self, repeating: 0)
+            for (i, byte) in text.utf8.prefix(raw.count).enumerated() { raw[i] = byte }
+        }
+    }
+
+    private static func string<T>(_ field: inout T) -> String {
+        withUnsafeBytes(of: &field) { raw in
+            let bytes = raw.prefix { $0 != 0 }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+}

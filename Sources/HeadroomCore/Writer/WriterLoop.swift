@@ -1,0 +1,135 @@
+import Foundation
+
+/// The writer thread: takes blocks from the writer ring and writes them to take files,
+/// silence where frames were lost, a new file at each split, the header brought up to
+/// date every second. A failed write (disk full) ends the recording, and the take that
+/// failed is still closed with a valid header.
+final class WriterLoop: @unchecked Sendable {
+    struct Failure: Sendable {
+        var frame: Int
+        var message: String
+    }
+
+    let ring: SPSCRing
+    let registry: TakeRegistry
+    let format: SampleFormat
+    let fileFormat: TakeFileFormat
+    let rate: Int
+    let channels: Int
+    let maxTakeFrames: Int?
+    let description: String
+    /// Called (once) when a write fails; the session stops capture.
+    let onFailure: @Sendable (Failure) -> Void
+    /// Test hook: called before each block is written (a test can stall it).
+    let beforeWrite: (@Sendable () -> Void)?
+
+    private var writer: TakeWriter?
+    private var takeIndex = 0
+    private var framesInTake = 0
+    private var globalFrame = 0
+    private var failed = false
+    private var lastHeaderUpdate = 0.0
+
+    init(
+        ring: SPSCRing, registry: TakeRegistry, format: SampleFormat, fileFormat: TakeFileFormat, rate: Int, channels: Int,
+        maxTakeFrames: Int?, description: String, onFailure: @escaping @Sendable (Failure) -> Void,
+        beforeWrite: (@Sendable () -> Void)?
+    ) {
+        self.ring = ring
+        self.registry = registry
+        self.format = format
+        self.fileFormat = fileFormat
+        self.rate = rate
+        self.channels = channels
+        self.maxTakeFrames = maxTakeFrames
+        self.description = description
+        self.onFailure = onFailure
+        self.beforeWrite = beforeWrite
+    }
+
+    func run() {
+        openTake()
+        while true {
+            guard let (header, payload) = ring.next(timeoutMilliseconds: 250) else {
+                tick()
+                continue
+            }
+            beforeWrite?()
+            if header.splitBefore && framesInTake > 0 { closeTake() }
+            if header.lostFrames > 0 { append(nil, frames: header.lostFrames) }
+            if header.frames > 0 { append(payload, frames: header.frames) }
+            ring.release()
+            if header.isLast { break }
+            tick()
+        }
+        if writer != nil || framesInTake > 0 { closeTake() }
+    }
+
+    private func tick() {
+        let now = CaptureThread.now()
+        if now - lastHeaderUpdate >= 1 {
+            writer?.updateHeader()
+            lastHeaderUpdate = now
+        }
+    }
+
+    /// Writes frames (or silence for `nil`), splitting at `--max-take-seconds`.
+    private func append(_ payload: UnsafeRawPointer?, frames: Int) {
+        let frameBytes = channels * format.bytesPerSample
+        var done = 0
+        while done < frames {
+            if writer == nil && !failed { openTake() }
+            var n = frames - done
+            if let maxTakeFrames { n = min(n, maxTakeFrames - framesInTake) }
+            if !failed, let writer {
+                do {
+                    if let payload {
+                        try writer.write(payload + done * frameBytes, frames: n)
+                    } else {
+                        try writer.writeSilence(frames: n)
+                    }
+                } catch {
+                    failed = true
+                    onFailure(Failure(frame: writer.frames, message: error.message))
+                }
+            }
+            done += n
+            framesInTake += n
+            globalFrame += n
+            if let maxTakeFrames, framesInTake >= maxTakeFrames { closeTake() }
+        }
+    }
+
+    private func openTake() {
+        let take = registry.take(takeIndex, startFrame: globalFrame)
+        framesInTake = 0
+        guard !failed else { return }
+        let bext = BroadcastInfo(
+            start: take.startDate, rate: rate, description: description,
+            reference: URL(fileURLWithPath: take.base).lastPathComponent)
+        do {
+            writer = try TakeWriter(
+                path: take.file, fileFormat: fileFormat, format: format, rate: rate, channels: channels,
+                broadcastInfo: bext)
+        } catch {
+            failed = true
+            onFailure(Failure(frame: 0, message: error.message))
+        }
+    }
+
+    private func closeTake() {
+        let frames = writer?.frames ?? 0
+        if let writer {
+            do { try writer.close() } catch {
+                if !failed {
+                    failed = true
+                    onFailure(Failure(frame: frames, message: error.message))
+                }
+            }
+        }
+        writer = nil
+        registry.writerClosed(takeIndex, frames: frames)
+        takeIndex += 1
+        framesInTake = 0
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import HeadroomCore
+
+struct RecordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Record takes from an ALSA capture device with live meters, clip warnings and a clip log per take.",
+        discussion: """
+            On a terminal: one meter row per channel; keys r (reset peak holds and clip latches), \
+            n (close the take and start the next), q (stop). Otherwise one line per warning on stderr \
+            and a status line every 10 seconds. Ctrl-C or SIGTERM ends the take cleanly (exit 0). \
+            Each take gets <take>.clips.jsonl beside it.
+            """
+    )
+
+    @OptionGroup var capture: CaptureOptions
+    @OptionGroup var analysis: AnalysisOptions
+
+    @Option(help: ArgumentHelp("Folder for takes and their clip logs (default: the current folder).", valueName: "dir"))
+    var dir: String?
+
+    @Option(help: ArgumentHelp("Take name: strftime codes plus %n for a take counter (default take-%Y%m%d-%H%M%S).", valueName: "template"))
+    var name: String?
+
+    @Option(name: .customLong("file-format"), help: ArgumentHelp("wav, rf64, w64, flac or caf (default wav).", valueName: "format"))
+    var fileFormat: String?
+
+    @Option(help: ArgumentHelp("Stop by itself after this much audio.", valueName: "seconds"))
+    var duration: Double?
+
+    @Option(name: .customLong("max-take-seconds"), help: ArgumentHelp("Split a long recording into parts of this length; no frame is lost between them.", valueName: "seconds"))
+    var maxTakeSeconds: Double?
+
+    @Flag(help: "No terminal meter: warnings as single lines on stderr and a status line every minute (for services).")
+    var headless = false
+
+    func run() throws {
+        try reportingErrors {
+            var settings = try analysis.settings()
+            try capture.apply(to: &settings)
+            if let dir { settings.directory = dir }
+            if let name { settings.nameTemplate = name }
+            if let fileFormat { settings.fileFormat = fileFormat }
+            if let duration { settings.durationSeconds = duration }
+            if let maxTakeSeconds { settings.maxTakeSeconds = maxTakeSeconds }
+            guard let container = TakeFileFormat(rawValue: settings.fileFormat.lowercased()) else {
+                throw HeadroomError(.usage, "--file-format \(settings.fileFormat) is not one of wav, rf64, w64, flac, caf")
+            }
+            let format = SampleFormat(name: settings.format)!
+            guard container.supports(format) else {
+                throw HeadroomError(
+                    .usage, "--file-format flac stores at most 24 bits; use --format S24_3LE, or --file-format wav for \(format.rawValue)")
+            }
+            if let d = settings.durationSeconds, !(d > 0 && d.isFinite) {
+                throw HeadroomError(.usage, "--duration must be a positive number of seconds")
+            }
+            if let m = settings.maxTakeSeconds, !(m >= 1 && m.isFinite) {
+                throw HeadroomError(.usage, "--max-take-seconds must be at least 1 second")
+            }
+            try RecordingSession.checkDirectory(settings.directory)
+            _ = try TakeNamer(directory: settings.directory, template: settings.nameTemplate, fileFormat: container)
+
+            let source = try ALSACapture(
+                device: settings.device, rate: settings.rate, channels: settings.channels, format: format)
+            if source.rate != settings.rate {
+                Terminal.error("note: \(settings.device) runs at \(source.rate) Hz, not \(settings.rate) Hz; recording at \(source.rate) Hz")
+            }
+            var config = RecordingSession.Configuration(
+                settings: settings, fileFormat: container,
+                names: ClipLog.channelNames(settings.names, channels: settings.channels), deviceName: settings.device)
+            config.frameLimit = settings.durationSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
+            config.maxTakeFrames = settings.maxTakeSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
+            let session = try RecordingSession(source: source, configuration: config)
+            let outcome = LiveRecording(session: session, settings: settings, headless: headless).run()
+            if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
+        }
+    }
+}
