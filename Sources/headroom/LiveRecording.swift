@@ -16,6 +16,7 @@ struct LiveRecording {
         sigaddset(&signals, SIGHUP)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         signal(SIGPIPE, SIG_IGN)
+        signal(SIGXFSZ, SIG_IGN)  // a file-size limit is a full disk: the write fails, the take is closed
 
         let interactive = !headless && isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1
         let statusInterval: Double = headless ? 60 : 10

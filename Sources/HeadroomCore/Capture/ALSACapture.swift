@@ -26,6 +26,7 @@ public final class ALSACapture: CaptureSource {
         self.format = format
         self.channels = channels
         requestedRate = rate
+        ALSACapture.silenceLibraryErrors()
         var handle: OpaquePointer?
         var r = snd_pcm_open(&handle, device, SND_PCM_STREAM_CAPTURE, Int32(SND_PCM_NONBLOCK))
         guard r >= 0, let pcm = handle else {
@@ -99,6 +100,11 @@ public final class ALSACapture: CaptureSource {
     }
 
     deinit { close() }
+
+    /// libasound prints its own error lines unless told not to; set HEADROOM_ALSA_DEBUG=1 to keep them.
+    public static func silenceLibraryErrors() {
+        if getenv("HEADROOM_ALSA_DEBUG") == nil { CALSA_silence_errors() }
+    }
 
     public func start() throws(ALSAError) {
         guard let pcm else { throw .badState }

@@ -123,7 +123,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         }
     }
 
-    private func closeTake(complete: Bool, ending: Event? = nil) {
+    private func closeTake(complete: Bool, ending: Event? = nil, framesWritten: Int? = nil) {
         guard let analyzer else { return }
         analyzer.finish()
         drain()
@@ -131,7 +131,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         let summaries = (0..<channels).map { analyzer.summary(channel: $0) }
         log?.append(
             ClipLog.summaryLine(
-                frames: framesInTake, rate: rate, complete: complete, channels: summaries, names: names, trouble: trouble))
+                frames: min(framesInTake, framesWritten ?? framesInTake), rate: rate, complete: complete, channels: summaries, names: names, trouble: trouble))
         log?.close()
         if let failure = log?.failure { warn("\(take?.log ?? "log"): \(failure)") }
         log = nil
@@ -165,7 +165,9 @@ final class AnalyzerLoop: @unchecked Sendable {
             let failure = shared.diskFailure.withLock { $0 }
             let message = failure?.message ?? "write failed"
             warn("DISK: \(message)")
-            closeTake(complete: false, ending: .disk(frame: failure?.frame ?? framesInTake, reason: message))
+            closeTake(
+                complete: false, ending: .disk(frame: failure?.frame ?? framesInTake, reason: message),
+                framesWritten: failure?.frame)
         }
         publish()
     }

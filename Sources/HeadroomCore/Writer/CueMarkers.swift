@@ -18,46 +18,46 @@ public enum CueMarkers {
     /// Appends `markers` to the closed RIFF/RF64 file at `path`. Does nothing for none.
     public static func append(_ markers: [Marker], to path: String) throws(HeadroomError) {
         guard !markers.isEmpty else { return }
-        guard let handle = FileHandle(forUpdatingAtPath: path) else {
-            throw HeadroomError(.io, "\(path): cannot reopen the take to add cue markers")
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw failure(path, "cannot reopen the take") }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 28)
+        guard pread(fd, &header, 28, 0) == 28, Array(header[8..<12]) == Array("WAVE".utf8) else {
+            throw HeadroomError(.io, "\(path): not a WAV file; cannot add cue markers")
         }
-        defer { try? handle.close() }
-        do {
-            let header = try handle.read(upToCount: 28) ?? Data()
-            guard header.count >= 12, header[8..<12] == Data("WAVE".utf8) else {
-                throw HeadroomError(.io, "\(path): not a WAV file; cannot add cue markers")
-            }
-            let isRF64 = header[0..<4] == Data("RF64".utf8)
-            var end = try handle.seekToEnd()
-            if end % 2 == 1 {  // chunks start on even offsets
-                try handle.write(contentsOf: Data([0]))
-                end += 1
-            }
-            var chunks = Data()
-            chunks += cueChunk(markers)
-            chunks += labelList(markers)
-            try handle.write(contentsOf: chunks)
-            let riffSize = end + UInt64(chunks.count) - 8
-            if isRF64 {
-                // RF64: the RIFF size lives in ds64 (right after "RF64", size, "WAVE", "ds64", size).
-                guard header.count >= 28, header[12..<16] == Data("ds64".utf8) else {
-                    throw HeadroomError(.io, "\(path): RF64 without ds64; cannot add cue markers")
-                }
-                try handle.seek(toOffset: 20)
-                try handle.write(contentsOf: le64(riffSize))
-            } else {
-                guard riffSize <= UInt64(UInt32.max) else {
-                    throw HeadroomError(.io, "\(path): no room for cue markers past 4 GiB in a RIFF file")
-                }
-                try handle.seek(toOffset: 4)
-                try handle.write(contentsOf: le32(UInt32(riffSize)))
-            }
-            try handle.synchronize()
-        } catch let error as HeadroomError {
-            throw error
-        } catch {
-            throw HeadroomError(.io, "\(path): cannot add cue markers: \(error.localizedDescription)")
+        let isRF64 = Array(header[0..<4]) == Array("RF64".utf8)
+        var end = UInt64(lseek(fd, 0, SEEK_END))
+        var chunks = Data()
+        if end % 2 == 1 {  // chunks start on even offsets
+            chunks.append(0)
         }
+        chunks += cueChunk(markers)
+        chunks += labelList(markers)
+        guard write(fd, chunks, at: end) else { throw failure(path, "cannot add cue markers") }
+        end += UInt64(chunks.count)
+        let riffSize = end - 8
+        if isRF64 {
+            // RF64: the RIFF size lives in ds64 (after "RF64", size, "WAVE", "ds64", size).
+            guard Array(header[12..<16]) == Array("ds64".utf8) else {
+                throw HeadroomError(.io, "\(path): RF64 without ds64; cannot add cue markers")
+            }
+            guard write(fd, le64(riffSize), at: 20) else { throw failure(path, "cannot add cue markers") }
+        } else {
+            guard riffSize <= UInt64(UInt32.max) else {
+                ftruncate(fd, off_t(end - UInt64(chunks.count)))
+                throw HeadroomError(.io, "\(path): no room for cue markers past 4 GiB in a RIFF file")
+            }
+            guard write(fd, le32(UInt32(riffSize)), at: 4) else { throw failure(path, "cannot add cue markers") }
+        }
+        fsync(fd)
+    }
+
+    private static func write(_ fd: Int32, _ data: Data, at offset: UInt64) -> Bool {
+        data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) == $0.count }
+    }
+
+    private static func failure(_ path: String, _ what: String) -> HeadroomError {
+        HeadroomError(.io, "\(path): \(what): \(String(cString: strerror(errno)))")
     }
 
     static func cueChunk(_ markers: [Marker]) -> Data {

@@ -1,0 +1,187 @@
+import CSndFile
+import Foundation
+import Testing
+
+@Suite("headroom record through ALSA's file plugin (unpaced, bit-exact)")
+struct RecordFileRigTests {
+    @Test("the take is bit-identical to what the device delivered", arguments: ["S16_LE", "S24_3LE", "S24_LE", "S32_LE", "FLOAT_LE"])
+    func bitExact(format: String) throws {
+        var m = Material(frames: 48000 * 2, channels: 3)
+        m.clip(channel: 1, frame: 30000, length: 4)
+        let rig = FileRig(bytes: m.bytes(format))
+        let out = rig.directory + "/takes"
+        let r = try headroom(
+            "record", "--device", "testcap", "--channels", "3", "--format", format, "--duration", "2", "--dir", out,
+            environment: rig.environment)
+        #expect(r.status == 0, "\(r.stderr)")
+        let take = try #require(files(in: out, ending: ".wav").first)
+        var info = SF_INFO()
+        let file = try #require(sf_open(take, Int32(SFM_READ), &info))
+        defer { sf_close(file) }
+        #expect(info.frames == 96000)
+        #expect(info.channels == 3)
+        let subtype = info.format & Int32(SF_FORMAT_SUBMASK)
+        let expectedSubtype: Int32 = [
+            "S16_LE": Int32(SF_FORMAT_PCM_16), "S32_LE": Int32(SF_FORMAT_PCM_32), "FLOAT_LE": Int32(SF_FORMAT_FLOAT),
+        ][format] ?? Int32(SF_FORMAT_PCM_24)
+        #expect(subtype == expectedSubtype)
+        if format == "FLOAT_LE" {
+            var got = [Float](repeating: 0, count: 96000 * 3)
+            _ = got.withUnsafeMutableBufferPointer { sf_readf_float(file, $0.baseAddress!, 96000) }
+            #expect(got == m.values.map { Float($0) })
+        } else {
+            var got = [Int32](repeating: 0, count: 96000 * 3)
+            _ = got.withUnsafeMutableBufferPointer { sf_readf_int(file, $0.baseAddress!, 96000) }
+            #expect(got == m.expectedInts(format))
+        }
+    }
+
+    @Test("clip events land on the exact frames; the log has SPEC's shape; cues and bext are in the WAV")
+    func clipFramesCuesAndBext() throws {
+        var m = Material(frames: 48000 * 3, channels: 2)
+        m.clip(channel: 0, frame: 12345, length: 3)
+        m.clip(channel: 1, frame: 60000, length: 7, negative: true)
+        m.clip(channel: 0, frame: 100_000, length: 2)  // too short to count
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        let out = rig.directory + "/takes"
+        let r = try headroom(
+            "record", "--device", "testcap", "--duration", "3", "--dir", out, "--names", "Vox,Bass",
+            environment: rig.environment)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("CLIP: ch1 Vox"))
+        #expect(r.stderr.contains("CLIP: ch2 Bass"))
+        let take = try #require(files(in: out, ending: ".wav").first)
+        let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
+        #expect(lines.first?["type"] as? String == "take")
+        #expect(lines.first?["file"] as? String == URL(fileURLWithPath: take).lastPathComponent)
+        #expect(lines.first?["device"] as? String == "testcap")
+        #expect(lines.first?["format"] as? String == "S24_3LE")
+        let clips = lines.filter { $0["type"] as? String == "clip" }
+        #expect(clips.map { $0["channel"] as? Int } == [1, 2])
+        #expect(clips.map { $0["start_frame"] as? Int } == [12345, 60000])
+        #expect(clips.map { $0["end_frame"] as? Int } == [12348, 60007])
+        #expect(clips.map { $0["name"] as? String } == ["Vox", "Bass"])
+        let summary = try #require(lines.last)
+        #expect(summary["type"] as? String == "summary")
+        #expect(summary["complete"] as? Bool == true)
+        #expect(summary["frames"] as? Int == 144_000)
+        #expect(summary["xruns"] as? Int == 0)
+        #expect(summary["dropped_frames"] as? Int == 0)
+
+        var info = SF_INFO()
+        let file = try #require(sf_open(take, Int32(SFM_READ), &info))
+        defer { sf_close(file) }
+        var cues = SF_CUES()
+        #expect(sf_command(file, Int32(SFC_GET_CUE), &cues, Int32(MemoryLayout<SF_CUES>.size)) == Int32(SF_TRUE))
+        #expect(cues.cue_count == 2)
+        let positions = withUnsafeBytes(of: &cues.cue_points) { raw in
+            raw.bindMemory(to: SF_CUE_POINT.self).prefix(Int(cues.cue_count)).map { Int($0.sample_offset) }
+        }
+        #expect(positions == [12345, 60000])
+        var bext = SF_BROADCAST_INFO()
+        #expect(sf_command(file, Int32(SFC_GET_BROADCAST_INFO), &bext, Int32(MemoryLayout<SF_BROADCAST_INFO>.size)) == Int32(SF_TRUE))
+        let originator = withUnsafeBytes(of: &bext.originator) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        #expect(originator == "headroom")
+        let date = withUnsafeBytes(of: &bext.origination_date) { String(decoding: $0.prefix(10), as: UTF8.self) }
+        #expect(date.count == 10 && date.split(separator: "-").count == 3)
+        #expect(UInt64(bext.time_reference_low) | UInt64(bext.time_reference_high) << 32 < 86400 * 48000)
+    }
+
+    @Test("--max-take-seconds parts concatenate to the input exactly")
+    func parts() throws {
+        let m = Material(frames: 48000 * 7 / 2, channels: 2, seed: 9)
+        let rig = FileRig(bytes: m.bytes("S16_LE"))
+        let out = rig.directory + "/takes"
+        let r = try headroom(
+            "record", "--device", "testcap", "--format", "S16_LE", "--duration", "3.5", "--max-take-seconds", "1",
+            "--dir", out, "--name", "set-%n", environment: rig.environment)
+        #expect(r.status == 0, "\(r.stderr)")
+        let takes = files(in: out, ending: ".wav")
+        #expect(takes.map { URL(fileURLWithPath: $0).lastPathComponent } == ["set-001.wav", "set-002.wav", "set-003.wav", "set-004.wav"])
+        var joined: [Int32] = []
+        var lengths: [Int] = []
+        for take in takes {
+            let audio = try #require(readAudio(take))
+            lengths.append(audio.samples.count / 2)
+            joined += audio.samples
+            let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
+            #expect(lines.last?["type"] as? String == "summary")
+            #expect(lines.last?["frames"] as? Int == audio.samples.count / 2)
+        }
+        #expect(lengths == [48000, 48000, 48000, 24000])
+        #expect(joined == m.expectedInts("S16_LE"))
+    }
+
+    @Test("FLAC, W64 and CAF takes are bit-exact too", arguments: ["flac", "w64", "caf"])
+    func otherContainers(container: String) throws {
+        let m = Material(frames: 24000, channels: 2, seed: 4)
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        let out = rig.directory + "/takes"
+        let r = try headroom(
+            "record", "--device", "testcap", "--duration", "0.5", "--file-format", container, "--dir", out,
+            environment: rig.environment)
+        #expect(r.status == 0, "\(r.stderr)")
+        let take = try #require(files(in: out, ending: "." + container).first)
+        #expect(readAudio(take)?.samples == m.expectedInts("S24_3LE"))
+    }
+
+    @Test("an existing take is never overwritten")
+    func neverOverwrite() throws {
+        let m = Material(frames: 4800, channels: 2)
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        let out = rig.directory + "/takes"
+        for _ in 0..<2 {
+            let r = try headroom(
+                "record", "--device", "testcap", "--duration", "0.1", "--dir", out, "--name", "fixed",
+                environment: rig.environment)
+            #expect(r.status == 0)
+        }
+        #expect(files(in: out, ending: ".wav").map { URL(fileURLWithPath: $0).lastPathComponent } == ["fixed-2.wav", "fixed.wav"])
+    }
+
+    @Test("a full disk: the take is closed and valid, the log says disk, exit 74")
+    func fullDisk() throws {
+        let m = Material(frames: 48000 * 4, channels: 2)
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        let out = rig.directory + "/takes"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        // A 200 KiB file-size limit stands in for a small disk.
+        let r = try run(
+            "/bin/bash", ["-c", "ulimit -f 200; exec \"$0\" \"$@\"", headroomBinary, "record", "--device", "testcap", "--duration", "4", "--dir", out],
+            environment: rig.environment)
+        #expect(r.status == 74)
+        #expect(r.stderr.contains("DISK:"))
+        let take = try #require(files(in: out, ending: ".wav").first)
+        let audio = try #require(readAudio(take))
+        #expect(audio.samples.count > 0)
+        #expect(audio.samples == Array(m.expectedInts("S24_3LE").prefix(audio.samples.count)))
+        let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
+        let disk = try #require(lines.first { $0["type"] as? String == "disk" })
+        #expect(disk["frame"] as? Int == audio.samples.count / 2)
+        #expect(lines.last?["type"] as? String == "summary")
+        #expect(lines.last?["complete"] as? Bool == false)
+        #expect(lines.last?["frames"] as? Int == audio.samples.count / 2)
+    }
+
+    @Test("bad input: one clear line and SPEC's exit code")
+    func badInput() throws {
+        let rig = FileRig(bytes: Material(frames: 4800, channels: 2).bytes("S24_3LE"))
+        let unknown = try headroom("record", "--device", "hw:CARD=Nope", "--duration", "1", "--dir", rig.directory, environment: rig.environment)
+        #expect(unknown.status == 69)
+        #expect(unknown.stderr.hasPrefix("headroom: cannot open capture device hw:CARD=Nope:"))
+        #expect(unknown.stderr.split(separator: "\n").count == 1)
+        let dir = try headroom("record", "--device", "testcap", "--duration", "1", "--dir", "/proc/headroom-takes", environment: rig.environment)
+        #expect(dir.status == 73)
+        #expect(dir.stderr.hasPrefix("headroom: cannot create --dir /proc/headroom-takes"))
+        let escape = try headroom("record", "--device", "testcap", "--dir", rig.directory, "--name", "../%Y/take", environment: rig.environment)
+        #expect(escape.status == 64)
+        #expect(escape.stderr.contains("would write outside --dir"))
+        let format = try headroom("record", "--device", "testcap", "--format", "S20_LE", environment: rig.environment)
+        #expect(format.status == 64)
+        #expect(format.stderr.contains("--format S20_LE is not one headroom records"))
+        let flac = try headroom("record", "--device", "testcap", "--format", "S32_LE", "--file-format", "flac", environment: rig.environment)
+        #expect(flac.status == 64)
+        #expect(flac.stderr.contains("flac stores at most 24 bits"))
+        #expect(try headroom("record", "--channels", "0").status == 64)
+    }
+}

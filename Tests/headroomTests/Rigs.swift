@@ -1,0 +1,92 @@
+import Foundation
+
+/// ALSA's `file` plugin as a capture device: it hands over a regular file's bytes,
+/// unpaced, through the real libasound2 (SPEC: *Testing without sound hardware*).
+struct FileRig {
+    let directory: String
+    let environment: [String: String]
+
+    /// A PCM named `testcap` that reads `bytes`.
+    init(bytes: Data) {
+        directory = scratchDirectory()
+        let infile = directory + "/in.raw"
+        try! bytes.write(to: URL(fileURLWithPath: infile))
+        let conf = directory + "/test.conf"
+        try! """
+            pcm.testcap { type file; slave.pcm "null"; file "/dev/null"; infile "\(infile)"; format "raw" }
+            """.write(toFile: conf, atomically: true, encoding: .utf8)
+        environment = ["ALSA_CONFIG_PATH": "/usr/share/alsa/alsa.conf:" + conf]
+    }
+}
+
+/// Interleaved test material with clipped runs at known frames, in every capture format.
+struct Material {
+    let frames: Int
+    let channels: Int
+    /// Sample values as fractions of full scale, interleaved.
+    var values: [Double]
+    /// (channel, first frame, length) of each full-scale run.
+    var clipRuns: [(channel: Int, frame: Int, length: Int)] = []
+
+    init(frames: Int, channels: Int, seed: UInt64 = 1) {
+        self.frames = frames
+        self.channels = channels
+        var state = seed
+        values = (0..<(frames * channels)).map { i in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let noise = Double(Int64(bitPattern: state) >> 11) / Double(1 << 52)
+            let c = i % channels
+            return 0.3 * sin(Double(i / channels) * 0.01 * Double(c + 1)) + 0.05 * noise
+        }
+    }
+
+    mutating func clip(channel: Int, frame: Int, length: Int, negative: Bool = false) {
+        for f in frame..<(frame + length) { values[f * channels + channel] = negative ? -1 : 1 }
+        clipRuns.append((channel, frame, length))
+    }
+
+    /// Integer code of a value at `bits` (full scale hits the max or min code).
+    static func code(_ v: Double, bits: Int) -> Int64 {
+        let maxCode = Double((Int64(1) << (bits - 1)) - 1)
+        if v <= -1 { return -(Int64(1) << (bits - 1)) }
+        return Int64((v * maxCode).rounded())
+    }
+
+    /// Raw little-endian bytes in an ALSA format.
+    func bytes(_ format: String) -> Data {
+        var out = Data()
+        for v in values {
+            switch format {
+            case "S16_LE": out += le(Self.code(v, bits: 16), 2)
+            case "S24_3LE": out += le(Self.code(v, bits: 24), 3)
+            case "S24_LE": out += le(Self.code(v, bits: 24), 4)
+            case "S32_LE": out += le(Self.code(v, bits: 32), 4)
+            default: withUnsafeBytes(of: Float(v).bitPattern.littleEndian) { out += Data($0) }
+            }
+        }
+        return out
+    }
+
+    /// What `sf_readf_int` should return for the take of an integer format.
+    func expectedInts(_ format: String) -> [Int32] {
+        let bits = format == "S16_LE" ? 16 : format == "S32_LE" ? 32 : 24
+        return values.map { Int32(truncatingIfNeeded: Self.code($0, bits: bits) << (32 - bits)) }
+    }
+
+    private func le(_ v: Int64, _ n: Int) -> Data {
+        withUnsafeBytes(of: v.littleEndian) { Data($0.prefix(n)) }
+    }
+}
+
+/// Parsed lines of a clip log.
+func logLines(_ path: String) -> [[String: Any]] {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+    return text.split(separator: "\n").compactMap {
+        try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+    }
+}
+
+func files(in dir: String, ending suffix: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(suffix) }.sorted()
+        .map { dir + "/" + $0 }
+}
