@@ -9,7 +9,14 @@ import PackageDescription
 // of the baseline x86-64 build. To build a binary that you copy to other machines, set
 // HEADROOM_TARGET_CPU=x86-64 (the portable baseline) or name the oldest CPU it must run
 // on. On ARM64 the baseline already has NEON and FMA and is used as it is.
-var optimizedSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+//
+// HeadroomCore is optimized in debug builds too: unspecialized SIMD generics run through
+// runtime metadata lookups, and a debug analyzer could not keep up with a real-time
+// device in the test suite.
+var optimizedSettings: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"]),
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
+]
 #if arch(x86_64)
 let targetCPU = Context.environment["HEADROOM_TARGET_CPU"] ?? "native"
 #else

@@ -7,16 +7,31 @@ struct LiveRecording {
     let settings: Settings
     let headless: Bool
 
-    func run() -> RecordingSession.Outcome {
-        // SIGINT and SIGTERM end the take cleanly; block them in every thread and take them here.
+    /// The signals that end a take: blocked in every thread, taken by the main loop.
+    static var endSignals: sigset_t {
         var signals = sigset_t()
         sigemptyset(&signals)
         sigaddset(&signals, SIGINT)
         sigaddset(&signals, SIGTERM)
         sigaddset(&signals, SIGHUP)
+        return signals
+    }
+
+    /// Call before any thread starts (the device's plugins start some): SIGINT, SIGTERM
+    /// and SIGHUP end the take cleanly, so every thread blocks them and the main loop takes them.
+    static func takeOverSignals() {
+        // A background job of a script inherits SIGINT ignored, and an ignored signal never
+        // becomes pending: restore the defaults so `kill -INT` still ends the take.
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+        var signals = endSignals
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         signal(SIGPIPE, SIG_IGN)
         signal(SIGXFSZ, SIG_IGN)  // a file-size limit is a full disk: the write fails, the take is closed
+    }
+
+    func run() -> RecordingSession.Outcome {
+        var signals = Self.endSignals
 
         let interactive = !headless && isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1
         let statusInterval: Double = headless ? 60 : 10

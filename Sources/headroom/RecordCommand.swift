@@ -61,6 +61,9 @@ struct RecordCommand: ParsableCommand {
             try RecordingSession.checkDirectory(settings.directory)
             _ = try TakeNamer(directory: settings.directory, template: settings.nameTemplate, fileFormat: container)
 
+            // Before the device opens: plugins (ALSA's jack) start threads of their own,
+            // and they must inherit SIGINT and SIGTERM blocked for a clean end of take.
+            LiveRecording.takeOverSignals()
             let source = try ALSACapture(
                 device: settings.device, rate: settings.rate, channels: settings.channels, format: format)
             if source.rate != settings.rate {

@@ -268,6 +268,9 @@ public final class Analyzer {
         }
     }
 
+    @_specialize(where V == SIMD4<Float>)
+    @_specialize(where V == SIMD8<Float>)
+    @_specialize(where V == SIMD16<Float>)
     private func analyzeGroups<V: SIMD>(_: V.Type, frames n: Int) where V.Scalar == Float {
         let blockStart = frameCount
         for g in 0..<groups {

@@ -66,7 +66,10 @@ public enum TruePeakFilter {
     ///     May be `nil` when only the running maximum is wanted.
     ///   - frames: steps to run.
     /// - Returns: the largest interpolated magnitude of the block, per lane.
-    @inlinable @inline(__always)
+    @inlinable
+    @_specialize(where V == SIMD4<Float>)
+    @_specialize(where V == SIMD8<Float>)
+    @_specialize(where V == SIMD16<Float>)
     static func run<V: SIMD>(
         input: UnsafePointer<V>, output: UnsafeMutablePointer<V>?, frames: Int, coefficients c: UnsafePointer<Float>
     ) -> V where V.Scalar == Float {

@@ -73,11 +73,19 @@ public final class ALSACapture: CaptureSource {
             }
         }
         self.rate = Int(actualRate)
-        var bufferTime = UInt32(bufferMicroseconds)
-        snd_pcm_hw_params_set_buffer_time_near(pcm, hw, &bufferTime, &dir)
+        // Period, then buffer (aplay's order). A device that refuses the timing asked for
+        // (ALSA's jack plugin ties periods to JACK's) gets its own choice instead.
+        let chosen = Self.copyParams(hw)
+        defer { snd_pcm_hw_params_free(chosen) }
         var periodTime = UInt32(periodMicroseconds)
         snd_pcm_hw_params_set_period_time_near(pcm, hw, &periodTime, &dir)
+        var bufferTime = UInt32(bufferMicroseconds)
+        snd_pcm_hw_params_set_buffer_time_near(pcm, hw, &bufferTime, &dir)
         r = snd_pcm_hw_params(pcm, hw)
+        if r < 0 {
+            snd_pcm_hw_params_copy(hw, chosen)
+            r = snd_pcm_hw_params(pcm, hw)
+        }
         guard r >= 0 else { throw fail("\(device) refused the configuration: \(ALSAError(rawValue: r))") }
         var period: snd_pcm_uframes_t = 0
         var buffer: snd_pcm_uframes_t = 0
@@ -114,22 +122,19 @@ public final class ALSACapture: CaptureSource {
 
     public func read(into buffer: UnsafeMutableRawPointer, frames: Int, timeoutMilliseconds: Int32) -> CaptureRead {
         guard let pcm else { return .error(.badState) }
+        var waited = false
         while true {
             let n = snd_pcm_readi(pcm, buffer, snd_pcm_uframes_t(frames))
             if n > 0 { return .frames(Int(n)) }
-            if n == 0 || Int32(n) == ALSAError.again.rawValue {
-                let w = snd_pcm_wait(pcm, timeoutMilliseconds)
-                if w == 0 { return .timeout }
-                if w < 0 && w != -EINTR { return .error(ALSAError(rawValue: w)) }
-                // Ready (or a signal): read again. A PCM that says "ready" but has no data
-                // is waited on once more by the caller's stall clock.
-                let again = snd_pcm_readi(pcm, buffer, snd_pcm_uframes_t(frames))
-                if again > 0 { return .frames(Int(again)) }
-                if again == 0 || Int32(again) == ALSAError.again.rawValue { return .timeout }
-                return .error(ALSAError(rawValue: Int32(again)))
-            }
             if Int32(n) == -EINTR { continue }
-            return .error(ALSAError(rawValue: Int32(n)))
+            guard n == 0 || Int32(n) == ALSAError.again.rawValue else { return .error(ALSAError(rawValue: Int32(n))) }
+            // Nothing ready: wait once for up to the timeout. A PCM that wakes the wait
+            // without data (some plugins do) is not read again in a spin.
+            if waited { return .timeout }
+            waited = true
+            let w = snd_pcm_wait(pcm, timeoutMilliseconds)
+            if w == 0 { return .timeout }
+            if w < 0 && w != -EINTR { return .error(ALSAError(rawValue: w)) }
         }
     }
 
@@ -153,6 +158,14 @@ public final class ALSACapture: CaptureSource {
             snd_pcm_close(pcm)
         }
         pcm = nil
+    }
+
+    /// A copy of hardware parameters (freed by the caller).
+    private static func copyParams(_ hw: OpaquePointer?) -> OpaquePointer? {
+        var copy: OpaquePointer?
+        snd_pcm_hw_params_malloc(&copy)
+        snd_pcm_hw_params_copy(copy, hw)
+        return copy
     }
 
     /// The formats headroom records that the device offers.
