@@ -178,6 +178,7 @@ public final class CaptureThread: @unchecked Sendable {
                 if let a = analyzerRing.reserve() {
                     a.payload.copyMemory(from: target, byteCount: n * frameBytes)
                     stamp(a.header, frameIndex: frameIndex, frames: n, loss: &analyzerLoss, split: split)
+                    a.header.pointee.missingFromTake = slot == nil
                     analyzerRing.commit()
                 } else {
                     analyzerLoss.add(n, .dropped)
@@ -228,6 +229,7 @@ public final class CaptureThread: @unchecked Sendable {
         header.pointee.loss = loss.kind
         header.pointee.splitBefore = split
         header.pointee.isLast = false
+        header.pointee.missingFromTake = false
         loss = PendingLoss()
     }
 

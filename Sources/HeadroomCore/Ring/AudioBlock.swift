@@ -19,6 +19,9 @@ public struct AudioBlock: Sendable, Equatable {
     /// Frames lost just before this block (the consumer writes that much silence).
     public var lostFrames: Int = 0
     public var loss: Loss = .none
+    /// Analyzer ring only: the writer ring had no room for this block, so its frames are
+    /// silence in the take (the analyzer still sees them and logs the loss as `dropped`).
+    public var missingFromTake = false
     /// Close the take before this block and start the next one (the `n` key).
     public var splitBefore = false
     /// The last block: the stream ends after it; `endReason` says why.

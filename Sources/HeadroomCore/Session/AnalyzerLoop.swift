@@ -72,6 +72,12 @@ final class AnalyzerLoop: @unchecked Sendable {
             }
             if header.splitBefore && framesInTake > 0 { closeTake(complete: false) }
             if header.lostFrames > 0 || header.loss != .none { lost(header) }
+            if header.missingFromTake {
+                if takeDrop == nil { takeDrop = (framesInTake, 0) }
+                takeDrop!.frames += header.frames
+            } else {
+                flushTakeDrop()
+            }
             if header.frames > 0 { append(payload, frames: header.frames) }
             ring.release()
             if header.isLast {
@@ -123,8 +129,22 @@ final class AnalyzerLoop: @unchecked Sendable {
         }
     }
 
+    /// Frames the writer could not take (silence in the take), logged once the run of them ends.
+    private var takeDrop: (frame: Int, frames: Int)?
+
+    private func flushTakeDrop() {
+        guard let drop = takeDrop else { return }
+        takeDrop = nil
+        trouble.droppedFrames += drop.frames
+        emit(.dropped(frame: drop.frame, lostFrames: drop.frames))
+        let seconds = String(format: "%.3f", Double(drop.frames) / Double(rate))
+        warn("DROPPED: the disk fell behind; \(drop.frames) frames (\(seconds) s) are silence in the take at \(Self.timecode(drop.frame, rate: rate))")
+        shared.snapshot.withLock { $0.droppedFrames += drop.frames }
+    }
+
     private func closeTake(complete: Bool, ending: Event? = nil, framesWritten: Int? = nil) {
         guard let analyzer else { return }
+        flushTakeDrop()
         analyzer.finish()
         drain()
         if let ending { emit(ending) }
@@ -184,10 +204,14 @@ final class AnalyzerLoop: @unchecked Sendable {
             trouble.gaps += 1
             event = .gap(frame: framesInTake, lostFrames: header.lostFrames)
         case .dropped:
-            trouble.droppedFrames += header.lostFrames
+            // The analyzer's ring overflowed: the take has these frames, the analysis does not.
             event = .dropped(frame: framesInTake, lostFrames: header.lostFrames)
         }
-        emit(event)
+        if header.loss == .dropped {
+            log?.append(Self.analysisDropLine(event, names: names, rate: rate))
+        } else {
+            emit(event)
+        }
         let seconds = String(format: "%.3f", Double(header.lostFrames) / Double(rate))
         warn("\(event.typeName.uppercased()): \(header.lostFrames) frames (\(seconds) s) lost at \(Self.timecode(framesInTake, rate: rate))")
         shared.snapshot.withLock {
@@ -273,6 +297,13 @@ final class AnalyzerLoop: @unchecked Sendable {
                 s.channels[c].proposal = analyzer.summary(channel: c).proposal
             }
         }
+    }
+
+    /// A `dropped` line for frames the analysis missed but the take has: `"in":"analysis"`.
+    static func analysisDropLine(_ event: Event, names: [String], rate: Int) -> JSONValue {
+        guard case .object(var fields) = ClipLog.eventLine(event, names: names, rate: rate) else { return .null }
+        fields.append(("in", .string("analysis")))
+        return .object(fields)
     }
 
     /// `hh:mm:ss.mmm` for a frame.

@@ -1,0 +1,183 @@
+import CSndFile
+import Foundation
+
+/// JACK's dummy backend as a paced, real-time capture device (SPEC: *Testing without
+/// sound hardware*): jackd -d dummy, sndfile-jackplay looping a file, and ALSA's jack
+/// plugin. Every process is started here and stopped by its own pid.
+final class JackRig {
+    let server: String
+    let directory: String
+    let environment: [String: String]
+    private(set) var jackd: Process?
+    private var player: Process?
+
+    /// Starts a server named `hr-<name>-<pid>` playing `wav` (looped) on 2 ports.
+    init(name: String, wav: String, channels: Int = 2) throws {
+        server = "hr-\(name)-\(getpid())"
+        directory = scratchDirectory()
+        let conf = directory + "/jack.conf"
+        let ports = (0..<channels).map { "\($0) \"jackplay:out_\($0 + 1)\"" }.joined(separator: " ")
+        try """
+            pcm.jackraw { type jack; capture_ports { \(ports) } }
+            pcm.testlive { type plug; slave.pcm "jackraw" }
+            """.write(toFile: conf, atomically: true, encoding: .utf8)
+        environment = ["ALSA_CONFIG_PATH": "/usr/share/alsa/alsa.conf:" + conf, "JACK_DEFAULT_SERVER": server]
+        jackd = try Self.launch("/usr/bin/jackd", ["-n", server, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"], environment)
+        // jack_wait returns once the server is up.
+        let ready = try run("/usr/bin/jack_wait", ["-s", server, "-w", "-t", "10"], environment: environment)
+        guard ready.status == 0 else { throw RigError("jackd \(server) did not come up: \(ready.stderr)") }
+        player = try Self.launch("/usr/bin/sndfile-jackplay", ["--loop=0", wav], environment)
+        try waitForPorts(channels)
+    }
+
+    /// Polls `jack_lsp` until the player's ports exist (the player's readiness signal).
+    private func waitForPorts(_ channels: Int) throws {
+        for _ in 0..<100 {
+            let ports = try run("/usr/bin/jack_lsp", ["-s", server], environment: environment).stdout
+            if ports.contains("jackplay:out_\(channels)") { return }
+            usleep(50_000)
+        }
+        throw RigError("sndfile-jackplay did not register its ports on \(server)")
+    }
+
+    /// Stops jackd (and with it the device) by its pid.
+    func killServer() {
+        guard let jackd else { return }
+        kill(jackd.processIdentifier, SIGTERM)
+        jackd.waitUntilExit()
+        self.jackd = nil
+    }
+
+    func stop() {
+        if let player {
+            // sndfile-jackplay does not exit on SIGTERM; it holds no state worth a clean stop.
+            kill(player.processIdentifier, SIGKILL)
+            player.waitUntilExit()
+        }
+        player = nil
+        killServer()
+    }
+
+    deinit { stop() }
+
+    static func launch(_ path: String, _ args: [String], _ env: [String: String]) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        return p
+    }
+}
+
+struct RigError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// A recorder started in the background, to be signalled by its pid.
+final class BackgroundRecorder {
+    let process = Process()
+    let stderrFile: String
+
+    init(_ arguments: [String], environment: [String: String], directory: String) throws {
+        stderrFile = directory + "/stderr.txt"
+        _ = FileManager.default.createFile(atPath: stderrFile, contents: nil)
+        process.executableURL = URL(fileURLWithPath: headroomBinary)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle(forWritingAtPath: stderrFile)
+        try process.run()
+    }
+
+    var pid: pid_t { process.processIdentifier }
+
+    /// Waits for the process to end, up to `seconds`; its exit status, or nil if still running.
+    func wait(seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { return nil }
+        return process.terminationStatus
+    }
+
+    var stderr: String { (try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? "" }
+
+    deinit {
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// Waits (polling, bounded) until the take file in `dir` holds `seconds` of audio at
+/// `bytesPerFrame`: the recorder is then known to be recording.
+func waitForAudio(in dir: String, seconds: Double, bytesPerFrame: Int = 8, timeout: Double = 20) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if let take = files(in: dir, ending: ".wav").first,
+            let size = try? FileManager.default.attributesOfItem(atPath: take)[.size] as? Int,
+            Double(size) > seconds * 48000 * Double(bytesPerFrame)
+        {
+            return true
+        }
+        usleep(50_000)
+    }
+    return false
+}
+
+/// A float WAV of noise that never repeats within its length, so any stretch of it
+/// can be located: what the player loops and the takes must contain exactly.
+func writeNoiseWav(_ path: String, seconds: Double, channels: Int = 2, level: Float = 0.4, clipEvery: Int? = nil) -> [Float] {
+    let frames = Int(seconds * 48000)
+    var state: UInt64 = 12345
+    var samples = [Float](repeating: 0, count: frames * channels)
+    for i in samples.indices {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        samples[i] = level * Float(Double(Int64(bitPattern: state) >> 11) / Double(1 << 52))
+    }
+    if let clipEvery {
+        for f in stride(from: clipEvery, to: frames - 10, by: clipEvery) { for k in 0..<5 { samples[(f + k) * channels] = 1.0 } }
+    }
+    var info = SF_INFO()
+    info.channels = Int32(channels)
+    info.samplerate = 48000
+    info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_FLOAT)
+    let file = sf_open(path, Int32(SFM_WRITE), &info)!
+    samples.withUnsafeBufferPointer { _ = sf_writef_float(file, $0.baseAddress!, sf_count_t(frames)) }
+    sf_close(file)
+    return samples
+}
+
+/// Reads a take as floats.
+func readFloats(_ path: String) -> (samples: [Float], channels: Int)? {
+    var info = SF_INFO()
+    guard let file = sf_open(path, Int32(SFM_READ), &info) else { return nil }
+    defer { sf_close(file) }
+    var samples = [Float](repeating: 0, count: Int(info.frames) * Int(info.channels))
+    let n = samples.withUnsafeMutableBufferPointer { sf_readf_float(file, $0.baseAddress!, info.frames) }
+    samples.removeLast(samples.count - Int(n) * Int(info.channels))
+    return (samples, Int(info.channels))
+}
+
+/// True when `take` is a contiguous stretch of `input` played in a loop.
+func isLoopedStretch(_ take: [Float], of input: [Float], channels: Int) -> Bool {
+    let frames = input.count / channels
+    let takeFrames = take.count / channels
+    guard takeFrames > 16 else { return false }
+    // Locate the first non-silent frame of the take in the input.
+    guard let first = (0..<takeFrames).first(where: { take[$0 * channels] != 0 }) else { return false }
+    let probe = Array(take[(first * channels)..<((first + 8) * channels)])
+    guard let offset = (0..<frames).first(where: { o in
+        (0..<8).allSatisfy { k in (0..<channels).allSatisfy { c in input[((o + k) % frames) * channels + c] == probe[k * channels + c] } }
+    }) else { return false }
+    for f in first..<takeFrames {
+        let src = (offset + f - first) % frames
+        for c in 0..<channels where take[f * channels + c] != input[src * channels + c] { return false }
+    }
+    return true
+}

@@ -1,0 +1,178 @@
+import Foundation
+import HeadroomCore
+import Synchronization
+import Testing
+
+@Suite("headroom record through JACK's dummy backend (paced, real time)", .serialized)
+struct RecordJackRigTests {
+    @Test("SIGINT after a few seconds: final header, summary complete false, exit 0")
+    func sigint() throws {
+        let dir = scratchDirectory()
+        let input = writeNoiseWav(dir + "/in.wav", seconds: 3)
+        let rig = try JackRig(name: "int", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let out = dir + "/takes"
+        let rec = try BackgroundRecorder(
+            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--dir", out], environment: rig.environment, directory: dir)
+        #expect(waitForAudio(in: out, seconds: 2))
+        kill(rec.pid, SIGINT)
+        #expect(rec.wait(seconds: 10) == 0, "\(rec.stderr)")
+        let take = try #require(files(in: out, ending: ".wav").first)
+        let audio = try #require(readFloats(take))
+        let frames = audio.samples.count / 2
+        #expect(frames > 48000 * 2)
+        let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
+        let losses = lines.filter { ["xrun", "gap", "dropped"].contains($0["type"] as? String ?? "") }
+        #expect(losses.isEmpty, "\(losses)")
+        let exact = isLoopedStretch(audio.samples, of: input, channels: 2)
+        #expect(exact)
+        let summary = try #require(lines.last)
+        #expect(summary["type"] as? String == "summary")
+        #expect(summary["complete"] as? Bool == false)
+        #expect(summary["frames"] as? Int == frames)
+    }
+
+    @Test("SIGSTOP for 1.5 s: the log accounts for about 1.5 s lost, and the take stays time-accurate")
+    func sigstop() throws {
+        let dir = scratchDirectory()
+        _ = writeNoiseWav(dir + "/in.wav", seconds: 3)
+        let rig = try JackRig(name: "stop", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let out = dir + "/takes"
+        let rec = try BackgroundRecorder(
+            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--dir", out], environment: rig.environment, directory: dir)
+        #expect(waitForAudio(in: out, seconds: 1))
+        kill(rec.pid, SIGSTOP)
+        usleep(1_500_000)  // the stall under test: a stopped recorder for 1.5 s
+        kill(rec.pid, SIGCONT)
+        #expect(waitForAudio(in: out, seconds: 4))
+        kill(rec.pid, SIGINT)
+        #expect(rec.wait(seconds: 10) == 0)
+        let take = try #require(files(in: out, ending: ".wav").first)
+        let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
+        let losses = lines.filter { ["xrun", "gap", "dropped"].contains($0["type"] as? String ?? "") }
+        let lost = losses.compactMap { $0["lost_frames"] as? Int }.reduce(0, +)
+        #expect(!losses.isEmpty)
+        #expect(abs(Double(lost) / 48000 - 1.5) < 0.3, "lost \(lost) frames: \(losses)")
+        #expect(rec.stderr.contains("lost at"))
+        // Silence stands in for the lost frames: the summary counts them, and the file holds them.
+        let frames = try #require(readFloats(take)).samples.count / 2
+        #expect(lines.last?["frames"] as? Int == frames)
+    }
+
+    @Test("SIGKILL mid-take: the take opens and holds an exact prefix; every complete log line parses")
+    func sigkill() throws {
+        let dir = scratchDirectory()
+        let input = writeNoiseWav(dir + "/in.wav", seconds: 5, clipEvery: 24000)
+        let rig = try JackRig(name: "kill", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let out = dir + "/takes"
+        let rec = try BackgroundRecorder(
+            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--dir", out], environment: rig.environment, directory: dir)
+        #expect(waitForAudio(in: out, seconds: 3))
+        kill(rec.pid, SIGKILL)
+        _ = rec.wait(seconds: 5)
+        let take = try #require(files(in: out, ending: ".wav").first)
+        let audio = try #require(readFloats(take))
+        #expect(audio.samples.count / 2 >= 48000)  // all but about the last second
+        let exact = isLoopedStretch(audio.samples, of: input, channels: 2)
+        #expect(exact)
+        let sox = try run("/usr/bin/soxi", ["-s", take])
+        #expect(sox.status == 0)
+        #expect(Int(sox.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) == audio.samples.count / 2)
+        let log = try String(contentsOfFile: take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"), encoding: .utf8)
+        let complete = log.split(separator: "\n", omittingEmptySubsequences: false).dropLast()  // after the last newline
+        #expect(complete.count >= 2)
+        for line in complete {
+            #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(line)")
+        }
+        #expect(logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl")).contains { $0["type"] as? String == "clip" })
+    }
+
+    @Test("jackd stopped mid-take: the device counts as lost within seconds; take valid, device_lost, exit 74")
+    func deviceLost() throws {
+        let dir = scratchDirectory()
+        _ = writeNoiseWav(dir + "/in.wav", seconds: 2)
+        let rig = try JackRig(name: "lost", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let out = dir + "/takes"
+        let rec = try BackgroundRecorder(
+            ["record", "--device", "testlive", "--dir", out], environment: rig.environment, directory: dir)
+        #expect(waitForAudio(in: out, seconds: 1, bytesPerFrame: 6))
+        rig.killServer()
+        let start = Date()
+        #expect(rec.wait(seconds: 10) == 74, "\(rec.stderr)")
+        #expect(Date().timeIntervalSince(start) < 5)
+        #expect(rec.stderr.contains("DEVICE LOST"))
+        let take = try #require(files(in: out, ending: ".wav").first)
+        let frames = try #require(readAudio(take)).samples.count / 2
+        #expect(frames > 48000)
+        let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
+        let lost = try #require(lines.first { $0["type"] as? String == "device_lost" })
+        #expect(lost["frame"] as? Int == frames)
+        #expect(lines.last?["type"] as? String == "summary")
+        #expect(lines.last?["complete"] as? Bool == false)
+    }
+
+    @Test("a format or rate the device refuses: exit 69 and what it offers")
+    func refused() throws {
+        let dir = scratchDirectory()
+        _ = writeNoiseWav(dir + "/in.wav", seconds: 1)
+        let rig = try JackRig(name: "refuse", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let format = try headroom("record", "--device", "jackraw", "--format", "S24_3LE", "--dir", dir, environment: rig.environment)
+        #expect(format.status == 69)
+        #expect(format.stderr == "headroom: jackraw does not offer S24_3LE: it offers FLOAT_LE only; use --format FLOAT_LE\n")
+        let rate = try headroom(
+            "record", "--device", "jackraw", "--format", "FLOAT_LE", "--rate", "44100", "--dir", dir, environment: rig.environment)
+        #expect(rate.status == 69)
+        #expect(rate.stderr.contains("cannot capture at 44100 Hz (nearest it offers: 48000 Hz); use --rate 48000"))
+    }
+
+    @Test("a slow disk: warnings keep coming, no xrun; the ring overflow is logged as dropped")
+    func slowDisk() throws {
+        let dir = scratchDirectory()
+        _ = writeNoiseWav(dir + "/in.wav", seconds: 2, clipEvery: 4800)
+        let rig = try JackRig(name: "slow", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        for (key, value) in rig.environment { setenv(key, value, 1) }
+        var settings = Settings()
+        settings.directory = dir + "/takes"
+        let source = try ALSACapture(device: "testlive", rate: 48000, channels: 2, format: .float)
+        // The writer stalls for 3 s on its first block after 1 s of audio; its ring holds 1 s.
+        let stall = DispatchSemaphore(value: 0)
+        let stalled = Atomic<Bool>(false)
+        var config = RecordingSession.Configuration(settings: settings, fileFormat: .wav, names: ["L", "R"], deviceName: "testlive")
+        config.writerRingSeconds = 1
+        config.frameLimit = 48000 * 6
+        config.beforeWrite = {
+            if !stalled.exchange(true, ordering: .relaxed) { _ = stall.wait(timeout: .now() + 3) }
+        }
+        let session = try RecordingSession(source: source, configuration: config)
+        session.start()
+        // While the writer is stuck, the analyzer keeps going: the meter advances and clips are reported.
+        usleep(500_000)
+        let before = session.snapshot()
+        var warnings: [String] = []
+        usleep(2_000_000)
+        let during = session.snapshot()
+        warnings += session.takeWarnings()
+        stall.signal()
+        let outcome = session.outcome()
+        #expect(during.takeFrames - before.takeFrames > 48000 * 3 / 2)
+        #expect(warnings.contains { $0.hasPrefix("CLIP:") })
+        #expect(outcome.reason == .duration)
+        let logFile = try #require(outcome.logs.first)
+        let lines = logLines(logFile)
+        #expect(!lines.contains { $0["type"] as? String == "xrun" })
+        let dropped = lines.filter { $0["type"] as? String == "dropped" }
+        #expect(!dropped.isEmpty)
+        let lost = dropped.compactMap { $0["lost_frames"] as? Int }.reduce(0, +)
+        #expect(lost > 48000)
+        // Time-accurate: the dropped frames are silence in the take, so it is as long as asked.
+        let takeFile = try #require(outcome.takes.first)
+        let takeAudio = try #require(readAudio(takeFile))
+        #expect(takeAudio.samples.count / 2 == 48000 * 6)
+        #expect(lines.last?["dropped_frames"] as? Int == lost)
+    }
+}
