@@ -33,6 +33,7 @@ final class AnalyzerLoop: @unchecked Sendable {
     private var takeRuns: [Int]
     private var sessionRuns: [Int]
     private var sessionClipEvents: [Int]
+    private var wasClipping: [Bool]
     private var lastSync = 0.0
     private let zeros: UnsafeMutableRawPointer
     private let zeroFrames = 4096
@@ -57,6 +58,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         takeRuns = Array(repeating: 0, count: channels)
         sessionRuns = Array(repeating: 0, count: channels)
         sessionClipEvents = Array(repeating: 0, count: channels)
+        wasClipping = Array(repeating: false, count: channels)
         zeros = .allocate(byteCount: zeroFrames * channels * format.bytesPerSample, alignment: 64)
         zeros.initializeMemory(as: UInt8.self, repeating: 0, count: zeroFrames * channels * format.bytesPerSample)
     }
@@ -253,12 +255,17 @@ final class AnalyzerLoop: @unchecked Sendable {
         analyzer.events.removeAll(keepingCapacity: true)
         // Shout the moment a run qualifies, before its event closes.
         for c in 0..<channels {
-            let runs = analyzer.levels(channel: c).qualifiedRuns
+            let levels = analyzer.levels(channel: c)
+            let runs = levels.qualifiedRuns
             if runs > takeRuns[c] {
                 sessionRuns[c] += runs - takeRuns[c]
                 takeRuns[c] = runs
-                warn("CLIP: ch\(c + 1) \(names[c]) at \(Self.timecode(analyzer.frameCount, rate: rate))")
+                // One line when a channel starts clipping, not one per over inside the same event.
+                if !wasClipping[c] {
+                    warn("CLIP: ch\(c + 1) \(names[c]) at \(Self.timecode(analyzer.frameCount, rate: rate))")
+                }
             }
+            wasClipping[c] = levels.isClipping
         }
     }
 
