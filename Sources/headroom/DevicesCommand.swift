@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import HeadroomCore
+
+struct DevicesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "devices",
+        abstract: "List capture PCMs and cards with the formats, rates and channel counts each accepts."
+    )
+
+    func run() throws {
+        let cards = DeviceList.cards()
+        var out = "Sound cards:\n"
+        if cards.isEmpty {
+            out += "  none found (no sound card is connected, or ALSA has no driver for it)\n"
+        }
+        for card in cards {
+            out += "  card \(card.index): \(card.id) (\(card.name))\n"
+            if card.pcms.isEmpty { out += "    no capture devices\n" }
+            for pcm in card.pcms { out += Self.describe(pcm, indent: "    ") }
+        }
+        out += "\nCapture PCMs from ALSA's configuration (use the name with --device):\n"
+        let configured = DeviceList.configuredPCMs()
+        if configured.isEmpty { out += "  none\n" }
+        for pcm in configured { out += Self.describe(pcm, indent: "  ") }
+        Terminal.out(out)
+    }
+
+    static func describe(_ pcm: DeviceList.PCM, indent: String) -> String {
+        var text = "\(indent)\(pcm.name)"
+        if !pcm.description.isEmpty { text += "  \(pcm.description)" }
+        text += "\n"
+        if let c = pcm.capabilities {
+            let formats = c.formats.isEmpty ? "none headroom records" : c.formats.joined(separator: " ")
+            let rates = c.minRate == c.maxRate ? "\(c.minRate) Hz" : "\(c.minRate)-\(min(c.maxRate, 768_000)) Hz"
+            let channels = c.minChannels == c.maxChannels ? "\(c.minChannels)" : "\(c.minChannels)-\(min(c.maxChannels, 64))"
+            text += "\(indent)  formats \(formats); rates \(rates); channels \(channels)\n"
+        } else if let problem = pcm.problem {
+            text += "\(indent)  cannot open for capture now: \(problem)\n"
+        }
+        return text
+    }
+}
