@@ -62,9 +62,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "CMallocCounter"),
         .executableTarget(
             name: "headroom-bench",
-            dependencies: ["HeadroomCore", "CEBUR128", "CSndFile"],
+            dependencies: ["HeadroomCore", "CEBUR128", "CSndFile", "CMallocCounter"],
             swiftSettings: optimizedSettings
         ),
         .testTarget(

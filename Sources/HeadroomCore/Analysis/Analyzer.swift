@@ -211,60 +211,71 @@ public final class Analyzer {
 
     /// Raw interleaved samples to float lanes: `input[g][history + i][l]`.
     private func convert(_ src: UnsafeRawPointer, frames n: Int) {
-        let c = channels
-        let w = width
         for g in 0..<groups {
-            let lanes = min(w, c - g * w)
-            let dst = input + g * groupStride + Self.history * w
-            let first = g * w
-            switch layout {
-            case .int16:
-                let s = src.assumingMemoryBound(to: Int16.self)
-                let scale: Float = 1.0 / 32768
-                for i in 0..<n {
-                    let row = s + i * c + first
-                    let out = dst + i * w
-                    for l in 0..<lanes { out[l] = Float(row[l]) * scale }
-                }
-            case .int24Packed:
-                let s = src.assumingMemoryBound(to: UInt8.self)
-                let scale: Float = 1.0 / 8_388_608
-                for i in 0..<n {
-                    let row = s + (i * c + first) * 3
-                    let out = dst + i * w
-                    for l in 0..<lanes {
-                        let p = row + l * 3
-                        let v = Int32(p[0]) << 8 | Int32(p[1]) << 16 | Int32(p[2]) << 24
-                        out[l] = Float(v >> 8) * scale
-                    }
-                }
-            case .int24InInt32:
-                let s = src.assumingMemoryBound(to: Int32.self)
-                let scale: Float = 1.0 / 2_147_483_648
-                for i in 0..<n {
-                    let row = s + i * c + first
-                    let out = dst + i * w
-                    for l in 0..<lanes { out[l] = Float(row[l] << 8) * scale }
-                }
-            case .int32:
-                let s = src.assumingMemoryBound(to: Int32.self)
-                let scale: Float = 1.0 / 2_147_483_648
-                for i in 0..<n {
-                    let row = s + i * c + first
-                    let out = dst + i * w
-                    for l in 0..<lanes { out[l] = Float(row[l]) * scale }
-                }
-            case .float32:
-                let s = src.assumingMemoryBound(to: Float.self)
-                for i in 0..<n {
-                    let row = s + i * c + first
-                    let out = dst + i * w
-                    for l in 0..<lanes { out[l] = row[l] }
-                }
+            let lanes = min(width, channels - g * width)
+            let dst = input + g * groupStride + Self.history * width
+            // Constant trip counts for full groups: the compiler turns them into vector ops.
+            switch (lanes, width) {
+            case (8, 8): convertGroup(src, dst, frames: n, first: g * width, lanes: 8)
+            case (4, 4): convertGroup(src, dst, frames: n, first: g * width, lanes: 4)
+            default: convertGroup(src, dst, frames: n, first: g * width, lanes: lanes)
             }
         }
         if let shadow {
-            (shadow + Self.delay * c).update(from: src.assumingMemoryBound(to: Int32.self), count: n * c)
+            (shadow + Self.delay * channels).update(from: src.assumingMemoryBound(to: Int32.self), count: n * channels)
+        }
+    }
+
+    @inline(__always)
+    private func convertGroup(
+        _ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, frames n: Int, first: Int, lanes: Int
+    ) {
+        let c = channels
+        let w = width
+        switch layout {
+        case .int16:
+            let s = src.assumingMemoryBound(to: Int16.self)
+            let scale: Float = 1.0 / 32768
+            for i in 0..<n {
+                let row = s + i * c + first
+                let out = dst + i * w
+                for l in 0..<lanes { out[l] = Float(row[l]) * scale }
+            }
+        case .int24Packed:
+            let s = src.assumingMemoryBound(to: UInt8.self)
+            let scale: Float = 1.0 / 8_388_608
+            for i in 0..<n {
+                let row = s + (i * c + first) * 3
+                let out = dst + i * w
+                for l in 0..<lanes {
+                    let p = row + l * 3
+                    let v = Int32(p[0]) << 8 | Int32(p[1]) << 16 | Int32(p[2]) << 24
+                    out[l] = Float(v >> 8) * scale
+                }
+            }
+        case .int24InInt32:
+            let s = src.assumingMemoryBound(to: Int32.self)
+            let scale: Float = 1.0 / 2_147_483_648
+            for i in 0..<n {
+                let row = s + i * c + first
+                let out = dst + i * w
+                for l in 0..<lanes { out[l] = Float(row[l] << 8) * scale }
+            }
+        case .int32:
+            let s = src.assumingMemoryBound(to: Int32.self)
+            let scale: Float = 1.0 / 2_147_483_648
+            for i in 0..<n {
+                let row = s + i * c + first
+                let out = dst + i * w
+                for l in 0..<lanes { out[l] = Float(row[l]) * scale }
+            }
+        case .float32:
+            let s = src.assumingMemoryBound(to: Float.self)
+            for i in 0..<n {
+                let row = s + i * c + first
+                let out = dst + i * w
+                for l in 0..<lanes { out[l] = row[l] }
+            }
         }
     }
 

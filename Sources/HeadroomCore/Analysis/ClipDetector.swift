@@ -56,8 +56,25 @@ struct ClipDetector {
     }
 
     /// Feeds frame `frame`: `magnitude` = |sample|, `truePeak` >= magnitude, both linear.
+    /// The two commonest cases (nothing going on; a hot burst simply going on) return
+    /// at once; everything else goes through ``feedSlow``.
     @inline(__always)
     mutating func feed(frame: Int, magnitude: Float, truePeak: Float, clipped: Bool, into events: inout [Event]) {
+        if !clipped && runStart < 0 && !eventOpen {
+            if truePeak > hotThreshold {
+                if burstOpen && frame == burstLast + 1 {
+                    burstLast = frame
+                    if truePeak > burstTruePeak { burstTruePeak = truePeak }
+                    return
+                }
+            } else if !burstOpen {
+                return
+            }
+        }
+        feedSlow(frame: frame, magnitude: magnitude, truePeak: truePeak, clipped: clipped, into: &events)
+    }
+
+    mutating func feedSlow(frame: Int, magnitude: Float, truePeak: Float, clipped: Bool, into events: inout [Event]) {
         if clipped {
             if runStart < 0 {
                 runStart = frame

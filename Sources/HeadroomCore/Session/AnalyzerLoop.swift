@@ -109,8 +109,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         markers = []
         for c in 0..<channels { takeRuns[c] = 0 }
         analyzer = Analyzer(
-            channels: channels, rate: rate, layout: layout, settings: settings, maxBlockFrames: 2048,
-            exactBlockPeaks: true)
+            channels: channels, rate: rate, layout: layout, settings: settings, maxBlockFrames: 2048)
         do {
             log = try ClipLogFile(path: t.log)
         } catch {

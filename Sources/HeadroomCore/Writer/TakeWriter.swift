@@ -15,6 +15,8 @@ public final class TakeWriter {
     private let scratch: UnsafeMutablePointer<Int32>
     private let scratchFrames = 8192
     private let zeros: UnsafeMutableRawPointer
+    /// WAV, RF64 and W64 store S16/S24_3LE/S32/FLOAT exactly as ALSA delivers them.
+    private let rawLayout: Bool
 
     /// Creates `path` (never overwriting: an existing file is ``HeadroomError/Code/cantCreate``).
     public init(
@@ -48,6 +50,7 @@ public final class TakeWriter {
             var bext = broadcastInfo.sndfile
             sf_command(handle, Int32(SFC_SET_BROADCAST_INFO), &bext, Int32(MemoryLayout<SF_BROADCAST_INFO>.size))
         }
+        rawLayout = [.wav, .rf64, .w64].contains(fileFormat) && format != .s24
         scratch = .allocate(capacity: scratchFrames * channels)
         zeros = .allocate(byteCount: scratchFrames * channels * 4, alignment: 16)
         zeros.initializeMemory(as: UInt8.self, repeating: 0, count: scratchFrames * channels * 4)
@@ -63,6 +66,17 @@ public final class TakeWriter {
     /// I/O error) throws ``HeadroomError/Code/io``; the frames that fit are kept.
     public func write(_ samples: UnsafeRawPointer, frames count: Int) throws(HeadroomError) {
         guard let file else { return }
+        if rawLayout {
+            // The file stores exactly these little-endian bytes: no conversion, no copy.
+            let bytes = count * channels * format.bytesPerSample
+            let n = Int(sf_write_raw(file, samples, sf_count_t(bytes)))
+            frames += max(n, 0) / (channels * format.bytesPerSample)
+            if n < bytes {
+                let reason = String(cString: sf_strerror(file))
+                throw HeadroomError(.io, "\(path): write failed after \(frames) frames: \(reason)")
+            }
+            return
+        }
         var done = 0
         while done < count {
             let n: Int

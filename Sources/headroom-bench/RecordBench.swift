@@ -1,0 +1,148 @@
+import CMallocCounter
+import Foundation
+import HeadroomCore
+
+/// Benchmarks of `headroom record` through ALSA's `file` plugin (unpaced).
+enum RecordBench {
+    /// A scratch folder with `in.raw` (`seconds` of session material) and an ALSA config
+    /// defining `benchcap` on it.
+    static func rig(channels: Int, rate: Int, seconds: Double, format: String) -> (dir: String, env: [String: String]) {
+        let dir = NSTemporaryDirectory() + "headroom-bench-\(getpid())-\(channels)"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let data = material(channels: channels, rate: rate, seconds: seconds, kind: .session)
+        var bytes = Data(capacity: data.count * 4)
+        for v in data {
+            switch format {
+            case "S24_3LE": withUnsafeBytes(of: (v >> 8).littleEndian) { bytes += Data($0.prefix(3)) }
+            default: withUnsafeBytes(of: v.littleEndian) { bytes += Data($0) }
+            }
+        }
+        try! bytes.write(to: URL(fileURLWithPath: dir + "/in.raw"))
+        try! """
+            pcm.benchcap { type file; slave.pcm "null"; file "/dev/null"; infile "\(dir)/in.raw"; format "raw" }
+            """.write(toFile: dir + "/bench.conf", atomically: true, encoding: .utf8)
+        return (dir, ["ALSA_CONFIG_PATH": "/usr/share/alsa/alsa.conf:\(dir)/bench.conf"])
+    }
+
+    /// posix_spawn + wait4: wall seconds, exit status, peak RSS in KiB.
+    static func spawn(_ argv: [String], env: [String: String]) -> (seconds: Double, status: Int32, maxRSSKiB: Int) {
+        var environment = ProcessInfo.processInfo.environment.merging(env) { $1 }.map { "\($0.key)=\($0.value)" }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var cargs = argv.map { strdup($0) } + [nil]
+        var cenv = environment.map { strdup($0) } + [nil]
+        defer {
+            for p in cargs { free(p) }
+            for p in cenv { free(p) }
+            posix_spawn_file_actions_destroy(&actions)
+        }
+        environment.removeAll()
+        var pid = pid_t()
+        let t0 = now()
+        guard posix_spawn(&pid, argv[0], &actions, nil, &cargs, &cenv) == 0 else { return (0, -1, 0) }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        return (now() - t0, (status >> 8) & 0xFF, usage.ru_maxrss)
+    }
+
+    static var headroomBinary: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("headroom").path
+    }
+
+    /// headroom record vs arecord, 32 ch x 96 kHz S32_LE to WAV, unpaced.
+    static func throughput(seconds: Double) {
+        let (dir, env) = rig(channels: 32, rate: 96000, seconds: min(seconds, 10), format: "S32_LE")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var ours = Double.infinity
+        var theirs = Double.infinity
+        for i in 0..<3 {
+            let out = dir + "/takes\(i)"
+            let a = spawn(
+                [headroomBinary, "record", "--device", "benchcap", "--channels", "32", "--rate", "96000", "--format", "S32_LE",
+                 "--duration", String(seconds), "--dir", out, "--name", "take"], env: env)
+            let b = spawn(
+                ["/usr/bin/arecord", "-q", "-D", "benchcap", "-f", "S32_LE", "-c", "32", "-r", "96000", "-d", String(Int(seconds)),
+                 "-t", "wav", dir + "/arecord\(i).wav"], env: env)
+            precondition(a.status == 0 && b.status == 0, "a recorder failed: headroom \(a.status), arecord \(b.status)")
+            ours = min(ours, a.seconds)
+            theirs = min(theirs, b.seconds)
+            try? FileManager.default.removeItem(atPath: out)
+            try? FileManager.default.removeItem(atPath: dir + "/arecord\(i).wav")
+        }
+        let bytes = seconds * 96000 * 32 * 4
+        print("record vs arecord: \(Int(seconds)) s of 32 ch x 96 kHz S32_LE to WAV through ALSA's file plugin (best of 3)")
+        print(String(format: "  headroom record (full analyzer)  %6.2f s  %7.1f MB/s", ours, bytes / ours / 1e6))
+        print(String(format: "  arecord (no analysis)            %6.2f s  %7.1f MB/s", theirs, bytes / theirs / 1e6))
+        print(String(format: "  headroom throughput / arecord throughput = %.2fx", theirs / ours))
+    }
+
+    /// Heap allocations on the capture thread per period, in steady state: two runs of
+    /// different length; start-up and shut-down cancel out in the difference.
+    static func allocations() {
+        let (dir, env) = rig(channels: 8, rate: 48000, seconds: 5, format: "S24_3LE")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (k, v) in env { setenv(k, v, 1) }
+        func run(frames: Int) -> (allocations: Int, periods: Int) {
+            let source = try! ALSACapture(device: "benchcap", rate: 48000, channels: 8, format: .s24packed)
+            let bytes = source.periodFrames * 8 * 3
+            let writerRing = SPSCRing(slots: 64, slotBytes: bytes)
+            let analyzerRing = SPSCRing(slots: 64, slotBytes: bytes)
+            let capture = CaptureThread(source: source, writerRing: writerRing, analyzerRing: analyzerRing, frameLimit: frames)
+            nonisolated(unsafe) var counted = 0
+            let done = DispatchSemaphore(value: 0)
+            let consumers = DispatchGroup()
+            for ring in [writerRing, analyzerRing] {
+                consumers.enter()
+                Thread {
+                    while let (h, _) = ring.next(timeoutMilliseconds: 1000) {
+                        ring.release()
+                        if h.isLast { break }
+                    }
+                    consumers.leave()
+                }.start()
+            }
+            Thread {
+                let before = CMallocCounter_threadAllocations()
+                capture.run()
+                counted = CMallocCounter_threadAllocations() - before
+                done.signal()
+            }.start()
+            done.wait()
+            consumers.wait()
+            return (counted, frames / source.periodFrames)
+        }
+        // The counter must count: a fresh array on this thread is one allocation.
+        let before = CMallocCounter_threadAllocations()
+        let probe = [UInt8](repeating: 1, count: 4096 + Int(getpid() % 7))
+        let counted = CMallocCounter_threadAllocations() - before
+        precondition(counted >= 1 && probe.count > 0, "the malloc interposer is not counting")
+        let short = run(frames: 48000 * 2)
+        let long = run(frames: 48000 * 20)
+        let perPeriod = Double(long.allocations - short.allocations) / Double(long.periods - short.periods)
+        print("capture thread heap allocations (8 ch S24_3LE, file plugin; interposer check: \(counted) for one array):")
+        print("  \(short.periods) periods: \(short.allocations) allocations (start-up and shut-down included)")
+        print("  \(long.periods) periods: \(long.allocations) allocations")
+        print(String(format: "  steady state: %.3f allocations per period", perPeriod))
+    }
+
+    /// Peak RSS of `headroom record` for a 1-minute and a 10-minute unpaced take.
+    static func memory() {
+        let (dir, env) = rig(channels: 2, rate: 48000, seconds: 10, format: "S24_3LE")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var results: [(Int, Int)] = []
+        for minutes in [1, 10] {
+            let r = spawn(
+                [headroomBinary, "record", "--device", "benchcap", "--duration", String(minutes * 60), "--dir", dir + "/m\(minutes)"],
+                env: env)
+            precondition(r.status == 0, "headroom record failed: \(r.status)")
+            results.append((minutes, r.maxRSSKiB))
+        }
+        print("headroom record peak memory (2 ch S24_3LE, file plugin, unpaced):")
+        for (m, kib) in results { print(String(format: "  %2d-minute take: %6.1f MiB", m, Double(kib) / 1024)) }
+        print(String(format: "  10-minute / 1-minute = %.3f", Double(results[1].1) / Double(results[0].1)))
+    }
+}
