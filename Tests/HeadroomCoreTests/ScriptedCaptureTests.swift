@@ -1,0 +1,140 @@
+import Foundation
+import Glibc
+import Testing
+@testable import HeadroomCore
+
+/// A device that plays a script, for faults the ALSA rigs cannot make (an overrun the
+/// driver reports, an unplugged interface, a suspend). It paces itself like hardware:
+/// a period every period's worth of wall time, and an overrun swallows `lost` frames of
+/// time before it is reported, as a real one does.
+final class ScriptedSource: CaptureSource, @unchecked Sendable {
+    enum Step {
+        case periods(Int)
+        case xrun(lostFrames: Int)
+        case suspend
+        case unplug
+    }
+
+    let rate = 48000
+    let channels = 2
+    let format = SampleFormat.s16
+    let periodFrames = 480
+    let bufferFrames = 1920
+    private var steps: [Step]
+    private var remaining = 0
+    private var next = 0.0
+    private var sample: Int16 = 0
+    private(set) var recoveries: [ALSAError] = []
+
+    init(_ steps: [Step]) { self.steps = steps }
+
+    func start() throws(ALSAError) { next = CaptureThread.now() }
+
+    func read(into buffer: UnsafeMutableRawPointer, frames: Int, timeoutMilliseconds: Int32) -> CaptureRead {
+        while remaining == 0 {
+            guard !steps.isEmpty else { return .timeout }
+            switch steps.removeFirst() {
+            case .periods(let n): remaining = n
+            case .xrun(let lost):
+                next += Double(lost) / Double(rate)  // the device ran on without us
+                wait()
+                return .error(.xrun)
+            case .suspend: return .error(.suspended)
+            case .unplug: return .error(.noDevice)
+            }
+        }
+        wait()
+        next += Double(periodFrames) / Double(rate)
+        remaining -= 1
+        let out = buffer.assumingMemoryBound(to: Int16.self)
+        let n = min(frames, periodFrames)
+        for i in 0..<(n * channels) {
+            sample &+= 1
+            out[i] = sample
+        }
+        return .frames(n)
+    }
+
+    private func wait() {
+        let delay = next - CaptureThread.now()
+        if delay > 0 { usleep(useconds_t(delay * 1e6)) }  // the device's own clock
+    }
+
+    func recover(from error: ALSAError) -> Bool {
+        recoveries.append(error)
+        return true
+    }
+
+    func close() {}
+}
+
+@Suite("Device faults through a scripted CaptureSource", .serialized)
+struct ScriptedCaptureTests {
+    func record(_ steps: [ScriptedSource.Step]) throws -> (RecordingSession.Outcome, [[String: Any]], ScriptedSource) {
+        let source = ScriptedSource(steps)
+        var settings = Settings()
+        settings.directory = NSTemporaryDirectory() + "headroom-scripted-" + UUID().uuidString
+        let config = RecordingSession.Configuration(settings: settings, fileFormat: .wav, names: ["L", "R"], deviceName: "scripted")
+        var c = config
+        c.stallSeconds = 0.5
+        let session = try RecordingSession(source: source, configuration: c)
+        session.start()
+        let outcome = session.outcome()
+        let text = try String(contentsOfFile: try #require(outcome.logs.first), encoding: .utf8)
+        let lines = text.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        return (outcome, lines, source)
+    }
+
+    @Test("an overrun is recovered and logged with the frames it lost; the take stays time-accurate")
+    func xrun() throws {
+        let (outcome, lines, source) = try record([.periods(20), .xrun(lostFrames: 4800), .periods(20), .unplug])
+        #expect(source.recoveries == [.xrun])
+        let xrun = try #require(lines.first { $0["type"] as? String == "xrun" })
+        #expect(xrun["frame"] as? Int == 20 * 480)
+        let lost = try #require(xrun["lost_frames"] as? Int)
+        #expect(abs(lost - 4800) <= 960, "lost \(lost)")
+        let summary = try #require(lines.last)
+        #expect(summary["xruns"] as? Int == 1)
+        #expect(summary["frames"] as? Int == 40 * 480 + lost)  // silence stands in for the loss
+        #expect(outcome.reason == .deviceLost)
+    }
+
+    @Test("-ENODEV (unplugged) closes the take with device_lost and exit 74")
+    func unplugged() throws {
+        let (outcome, lines, _) = try record([.periods(10), .unplug])
+        #expect(outcome.exitCode == 74)
+        let lost = try #require(lines.first { $0["type"] as? String == "device_lost" })
+        #expect(lost["frame"] as? Int == 10 * 480)
+        #expect(lines.last?["complete"] as? Bool == false)
+        let take = try #require(outcome.takes.first)
+        #expect(TakeFrames.read(take) == 10 * 480)
+    }
+
+    @Test("a suspend is resumed and counted as an xrun")
+    func suspend() throws {
+        let (_, lines, source) = try record([.periods(5), .suspend, .periods(5), .unplug])
+        #expect(source.recoveries == [.suspended])
+        #expect(lines.contains { $0["type"] as? String == "xrun" })
+    }
+
+    @Test("a device that stops delivering is lost after the stall time, not hung")
+    func stall() throws {
+        let start = Date()
+        let (outcome, lines, _) = try record([.periods(5)])  // then nothing, no error
+        #expect(outcome.reason == .deviceLost)
+        #expect(Date().timeIntervalSince(start) < 5)
+        #expect(lines.contains { $0["type"] as? String == "device_lost" })
+    }
+}
+
+import CSndFile
+
+/// Frames in a take, as libsndfile reads its header.
+enum TakeFrames {
+    static func read(_ path: String) -> Int {
+        var info = SF_INFO()
+        guard let f = sf_open(path, Int32(SFM_READ), &info) else { return -1 }
+        sf_close(f)
+        return Int(info.frames)
+    }
+}
