@@ -30,6 +30,13 @@ struct LiveRecording {
         signal(SIGXFSZ, SIG_IGN)  // a file-size limit is a full disk: the write fails, the take is closed
     }
 
+    /// Waits up to `seconds` for SIGINT, SIGTERM or SIGHUP; true when one came.
+    static func waitForEndSignal(seconds: Double) -> Bool {
+        var signals = endSignals
+        var timeout = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
+        return sigtimedwait(&signals, nil, &timeout) > 0
+    }
+
     func run() -> RecordingSession.Outcome {
         var signals = Self.endSignals
 

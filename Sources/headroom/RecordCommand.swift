@@ -35,6 +35,9 @@ struct RecordCommand: ParsableCommand {
     @Flag(help: "No terminal meter: warnings as single lines on stderr and a status line every minute (for services).")
     var headless = false
 
+    @Flag(name: .customLong("wait-device"), help: "When the device is missing or goes away, wait for it and go on with a new take (take-003 -> take-003-2).")
+    var waitDevice = false
+
     func run() throws {
         try reportingErrors {
             var settings = try analysis.settings()
@@ -64,19 +67,59 @@ struct RecordCommand: ParsableCommand {
             // Before the device opens: plugins (ALSA's jack) start threads of their own,
             // and they must inherit SIGINT and SIGTERM blocked for a clean end of take.
             LiveRecording.takeOverSignals()
-            let source = try ALSACapture(
-                device: settings.device, rate: settings.rate, channels: settings.channels, format: format)
-            if source.rate != settings.rate {
-                Terminal.error("note: \(settings.device) runs at \(source.rate) Hz, not \(settings.rate) Hz; recording at \(source.rate) Hz")
+            let names = ClipLog.channelNames(settings.names, channels: settings.channels)
+            var resumedFrom: String? = nil
+            var chainBase: String? = nil
+            var chainIndex = 1
+            var outcome: RecordingSession.Outcome
+            while true {
+                guard let source = try openDevice(settings: settings, format: format) else { return }  // stopped while waiting
+                if source.rate != settings.rate {
+                    Terminal.error("note: \(settings.device) runs at \(source.rate) Hz, not \(settings.rate) Hz; recording at \(source.rate) Hz")
+                }
+                var takeSettings = settings
+                if let chainBase {
+                    // The take after a reconnect follows on from the first: take-003 -> take-003-2.
+                    takeSettings.nameTemplate = chainBase.replacingOccurrences(of: "%", with: "%%") + "-\(chainIndex)"
+                }
+                var config = RecordingSession.Configuration(
+                    settings: takeSettings, fileFormat: container, names: names, deviceName: settings.device)
+                config.frameLimit = settings.durationSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
+                config.maxTakeFrames = settings.maxTakeSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
+                config.resumedFrom = resumedFrom
+                let session = try RecordingSession(source: source, configuration: config)
+                outcome = LiveRecording(session: session, settings: takeSettings, headless: headless).run()
+                guard waitDevice, outcome.reason == .deviceLost, let last = outcome.takes.last else { break }
+                resumedFrom = URL(fileURLWithPath: last).lastPathComponent
+                if chainBase == nil, let first = outcome.takes.first {
+                    chainBase = URL(fileURLWithPath: first).deletingPathExtension().lastPathComponent
+                }
+                chainIndex += 1
+                Terminal.error("waiting for \(settings.device) to come back (Ctrl-C to stop)")
             }
-            var config = RecordingSession.Configuration(
-                settings: settings, fileFormat: container,
-                names: ClipLog.channelNames(settings.names, channels: settings.channels), deviceName: settings.device)
-            config.frameLimit = settings.durationSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
-            config.maxTakeFrames = settings.maxTakeSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
-            let session = try RecordingSession(source: source, configuration: config)
-            let outcome = LiveRecording(session: session, settings: settings, headless: headless).run()
             if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
+        }
+    }
+
+    /// Opens the capture device. With --wait-device a missing device is waited for
+    /// (tried once a second); returns nil when SIGINT or SIGTERM arrives meanwhile.
+    func openDevice(settings: Settings, format: SampleFormat) throws(HeadroomError) -> ALSACapture? {
+        var said = false
+        while true {
+            do {
+                func open() throws(HeadroomError) -> ALSACapture {
+                    try ALSACapture(device: settings.device, rate: settings.rate, channels: settings.channels, format: format)
+                }
+                // Retries stay quiet: the first failure was said once, in one line.
+                return said ? try DeviceList.withStderrSilenced(open) : try open()
+            } catch {
+                guard waitDevice, error.code == .unavailable else { throw error }
+                if !said {
+                    Terminal.error("waiting for \(settings.device): \(error.message)")
+                    said = true
+                }
+                if LiveRecording.waitForEndSignal(seconds: 1) { return nil }
+            }
         }
     }
 }

@@ -11,8 +11,13 @@ final class JackRig {
     private(set) var jackd: Process?
     private var player: Process?
 
+    private let wav: String
+    private let channels: Int
+
     /// Starts a server named `hr-<name>-<pid>` playing `wav` (looped) on 2 ports.
     init(name: String, wav: String, channels: Int = 2) throws {
+        self.wav = wav
+        self.channels = channels
         server = "hr-\(name)-\(getpid())"
         directory = scratchDirectory()
         let conf = directory + "/jack.conf"
@@ -22,6 +27,11 @@ final class JackRig {
             pcm.testlive { type plug; slave.pcm "jackraw" }
             """.write(toFile: conf, atomically: true, encoding: .utf8)
         environment = ["ALSA_CONFIG_PATH": "/usr/share/alsa/alsa.conf:" + conf, "JACK_DEFAULT_SERVER": server]
+        try startServer()
+    }
+
+    /// Starts jackd and the player (again, after ``stop()`` or ``killServer()``).
+    func startServer() throws {
         jackd = try Self.launch("/usr/bin/jackd", ["-n", server, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"], environment)
         // jack_wait returns once the server is up.
         let ready = try run("/usr/bin/jack_wait", ["-s", server, "-w", "-t", "10"], environment: environment)

@@ -97,6 +97,12 @@ public enum DeviceList {
     /// talk to servers (JACK, PulseAudio) print to stderr when theirs is not running:
     /// that is kept off the user's screen.
     public static func probe(_ name: String) -> (Capabilities?, String?) {
+        withStderrSilenced { probeQuietly(name) }
+    }
+
+    /// Runs `body` with file descriptor 2 on /dev/null: for plugin libraries (libjack,
+    /// libpulse) that print their own errors when their server is not there.
+    public static func withStderrSilenced<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         let saved = dup(STDERR_FILENO)
         let null = open("/dev/null", O_WRONLY)
         dup2(null, STDERR_FILENO)
@@ -105,6 +111,10 @@ public enum DeviceList {
             close(saved)
             close(null)
         }
+        return try body()
+    }
+
+    private static func probeQuietly(_ name: String) -> (Capabilities?, String?) {
         var pcm: OpaquePointer?
         let r = snd_pcm_open(&pcm, name, SND_PCM_STREAM_CAPTURE, Int32(SND_PCM_NONBLOCK))
         guard r >= 0, let pcm else { return (nil, ALSAError(rawValue: r).description) }

@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+
+/// The `udev/` folder: rules, the systemd unit, install.sh; and the recorder's side of
+/// hotplug (--wait-device).
+@Suite("udev and systemd: arm on plug-in, survive unplugging", .serialized)
+struct HotplugTests {
+    static let udev = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("udev").path
+
+    @Test("the rules use only keys and operators udev knows, quote every value, select only sound devices, and ask for the unit's service")
+    func rules() throws {
+        let text = try String(contentsOfFile: Self.udev + "/99-headroom.rules", encoding: .utf8)
+        let matchKeys: Set<String> = [
+            "ACTION", "DEVPATH", "KERNEL", "KERNELS", "NAME", "SYMLINK", "SUBSYSTEM", "SUBSYSTEMS", "DRIVER", "DRIVERS",
+            "ATTR", "ATTRS", "SYSCTL", "TAG", "TAGS", "ENV", "CONST", "TEST", "PROGRAM", "RESULT",
+        ]
+        let assignKeys: Set<String> = [
+            "NAME", "SYMLINK", "OWNER", "GROUP", "MODE", "SECLABEL", "ATTR", "SYSCTL", "ENV", "TAG", "RUN", "LABEL", "GOTO",
+            "IMPORT", "OPTIONS",
+        ]
+        let pattern = #/^([A-Z_]+)(\{[^}]+\})?(==|!=|\+=|-=|:=|=)"([^"]*)"$/#
+        var rules = 0
+        var services: [String] = []
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") && !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            rules += 1
+            var subsystem: String? = nil
+            for part in line.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                let m = try #require(part.wholeMatch(of: pattern), "malformed key: \(part)")
+                let key = String(m.1)
+                let op = String(m.3)
+                let value = String(m.4)
+                let isMatch = op == "==" || op == "!="
+                #expect(isMatch ? matchKeys.contains(key) : assignKeys.contains(key), "\(key)\(op) is not a udev key")
+                if key == "SUBSYSTEM" && op == "==" { subsystem = value }
+                if key == "ENV", m.2.map { String($0) } == "{SYSTEMD_WANTS}" { services.append(value) }
+            }
+            #expect(subsystem == "sound", "rule without SUBSYSTEM==\"sound\": \(line)")
+        }
+        #expect(rules >= 2)
+        #expect(!services.isEmpty)
+        for service in services {
+            // headroom@<id>.service instantiates the template unit headroom@.service.
+            #expect(service.hasPrefix("headroom@") && service.hasSuffix(".service"))
+            #expect(FileManager.default.fileExists(atPath: Self.udev + "/headroom@.service"))
+        }
+    }
+
+    @Test("systemd-analyze verify passes and the unit's exposure is 2.0 or lower")
+    func unit() throws {
+        let dir = scratchDirectory()
+        // The unit starts /usr/local/bin/headroom; verify needs the binary to exist, so a
+        // copy points ExecStart at the one under test. Nothing else changes.
+        let unit = try String(contentsOfFile: Self.udev + "/headroom@.service", encoding: .utf8)
+        #expect(unit.contains("ExecStart=/usr/local/bin/headroom record --headless --wait-device"))
+        try unit.replacingOccurrences(of: "ExecStart=/usr/local/bin/headroom", with: "ExecStart=\(headroomBinary)")
+            .write(toFile: dir + "/headroom@.service", atomically: true, encoding: .utf8)
+        let verify = try run("/usr/bin/systemd-analyze", ["verify", dir + "/headroom@.service"])
+        #expect(verify.status == 0, "\(verify.stderr)")
+        #expect(verify.stderr.isEmpty, "\(verify.stderr)")
+        try FileManager.default.copyItem(atPath: Self.udev + "/headroom@.service", toPath: dir + "/headroom@fieldrec.service")
+        let security = try run("/usr/bin/systemd-analyze", ["security", "--offline=true", dir + "/headroom@fieldrec.service"])
+        let verdict = try #require(security.stdout.split(separator: "\n").last { $0.contains("Overall exposure level") })
+        let score = try #require(Double(verdict.split(separator: ":")[1].trimmingCharacters(in: .whitespaces).split(separator: " ")[0]))
+        #expect(score <= 2.0, "\(verdict)")
+    }
+
+    @Test("install.sh into a scratch root puts the repo's files in place; --uninstall takes them out")
+    func install() throws {
+        let root = scratchDirectory()
+        let binary = URL(fileURLWithPath: headroomBinary)
+        // install.sh installs .build/release/headroom; give it the binary under test.
+        let staging = scratchDirectory()
+        try FileManager.default.createDirectory(atPath: staging + "/udev", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: staging + "/.build/release", withIntermediateDirectories: true)
+        for f in ["install.sh", "99-headroom.rules", "headroom@.service", "fieldrec.toml"] {
+            try FileManager.default.copyItem(atPath: Self.udev + "/" + f, toPath: staging + "/udev/" + f)
+        }
+        try FileManager.default.copyItem(at: binary, to: URL(fileURLWithPath: staging + "/.build/release/headroom"))
+        try FileManager.default.copyItem(atPath: Self.udev + "/../README.md", toPath: staging + "/README.md")
+        let r = try run("/bin/bash", [staging + "/udev/install.sh"], environment: ["DESTDIR": root])
+        #expect(r.status == 0, "\(r.stderr)")
+        let pairs = [
+            ("/etc/udev/rules.d/99-headroom.rules", "99-headroom.rules"), ("/etc/systemd/system/headroom@.service", "headroom@.service"),
+            ("/etc/headroom/fieldrec.toml", "fieldrec.toml"),
+        ]
+        for (installed, source) in pairs {
+            #expect(FileManager.default.contentsEqual(atPath: root + installed, andPath: Self.udev + "/" + source), "\(installed)")
+            #expect(r.stdout.contains("installed \(root)\(installed)"))
+        }
+        #expect(FileManager.default.contentsEqual(atPath: root + "/usr/local/bin/headroom", andPath: headroomBinary))
+        #expect(FileManager.default.isExecutableFile(atPath: root + "/usr/local/bin/headroom"))
+        let off = try run("/bin/bash", [staging + "/udev/install.sh", "--uninstall"], environment: ["DESTDIR": root])
+        #expect(off.status == 0)
+        #expect(!FileManager.default.fileExists(atPath: root + "/etc/udev/rules.d/99-headroom.rules"))
+        #expect(!FileManager.default.fileExists(atPath: root + "/etc/systemd/system/headroom@.service"))
+        #expect(!FileManager.default.fileExists(atPath: root + "/usr/local/bin/headroom"))
+        #expect(FileManager.default.fileExists(atPath: root + "/etc/headroom/fieldrec.toml"))  // settings are kept
+        #expect(off.stdout.contains("removed"))
+    }
+
+    @Test("jackd stopped and started again: the take closes with device_lost, the next one follows on with resumed, nothing lost after the reconnect")
+    func resume() throws {
+        let dir = scratchDirectory()
+        let input = writeNoiseWav(dir + "/in.wav", seconds: 3)
+        let rig = try JackRig(name: "resume", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let out = dir + "/takes"
+        let rec = try BackgroundRecorder(
+            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--headless", "--wait-device", "--dir", out, "--name", "take-%n"],
+            environment: rig.environment, directory: dir)
+        #expect(waitForAudio(in: out, seconds: 1))
+        rig.stop()  // the interface goes away
+        // Wait for the recorder to notice and close the first take (its summary is written).
+        let firstLog = out + "/take-001.clips.jsonl"
+        let deadline = Date().addingTimeInterval(10)
+        while logLines(firstLog).last?["type"] as? String != "summary" && Date() < deadline { usleep(50_000) }
+        try rig.startServer()  // and comes back
+        let second = out + "/take-001-2.wav"
+        let appeared = Date().addingTimeInterval(15)
+        while !FileManager.default.fileExists(atPath: second) && Date() < appeared { usleep(50_000) }
+        #expect(waitForAudio(in: out, seconds: 2))
+        kill(rec.pid, SIGINT)
+        #expect(rec.wait(seconds: 10) == 0, "\(rec.stderr)")
+
+        let first = logLines(firstLog)
+        #expect(first.contains { $0["type"] as? String == "device_lost" })
+        #expect(first.last?["complete"] as? Bool == false)
+        #expect((readFloats(out + "/take-001.wav")?.samples.count ?? 0) > 0)
+        let next = logLines(out + "/take-001-2.clips.jsonl")
+        let resumed = try #require(next.first { $0["type"] as? String == "resumed" })
+        #expect(resumed["previous"] as? String == "take-001.wav")
+        #expect(!next.contains { ["gap", "xrun", "dropped"].contains($0["type"] as? String ?? "") })
+        let audio = try #require(readFloats(second))
+        #expect(audio.samples.count / 2 > 48000)
+        let exact = isLoopedStretch(audio.samples, of: input, channels: 2)
+        #expect(exact)
+        #expect(rec.stderr.contains("waiting for testlive"))
+    }
+}
