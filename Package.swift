@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "headroom",
             dependencies: [
-                "HeadroomCore",
+                "HeadroomCore", "CSndFile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

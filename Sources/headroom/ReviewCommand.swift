@@ -1,0 +1,165 @@
+import ArgumentParser
+import CSndFile
+import Foundation
+import HeadroomCore
+
+struct ReviewCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "review",
+        abstract: "Summarize takes and their clip logs (table, events, JSON, Audacity labels).",
+        discussion: """
+            Takes files and folders (searched recursively) and pairs each take with its \
+            <take>.clips.jsonl. Takes with problems sort first. A take without a log is analyzed afresh.
+            """
+    )
+
+    @OptionGroup var analysis: AnalysisOptions
+
+    @Flag(name: .customLong("only-problems"), help: "Show only takes that clipped, lost frames, or ended badly.")
+    var onlyProblems = false
+
+    @Flag(help: "List each take's events with timecodes (hh:mm:ss.mmm) and frames.")
+    var events = false
+
+    @Flag(help: "JSON Lines: one take_review line per take; with --events, the take's log lines as they are.")
+    var json = false
+
+    @Flag(help: "Write <take>.labels.txt beside each take: an Audacity label track, one label per event.")
+    var labels = false
+
+    @Flag(help: "Write the cue markers (one per clip event) into WAV takes that have none.")
+    var cues = false
+
+    @Argument(help: ArgumentHelp("Takes, clip logs, or folders of takes.", valueName: "path"))
+    var paths: [String]
+
+    func run() throws {
+        try reportingErrors {
+            let settings = try analysis.settings()
+            var reviews: [TakeReview] = []
+            var failure: HeadroomError.Code? = nil
+            for file in try TakeReview.takes(in: paths) {
+                do {
+                    let review = try TakeReview.load(file: file, settings: settings)
+                    for note in review.notes { Terminal.error("note: \(note)") }
+                    reviews.append(review)
+                } catch let error as HeadroomError {
+                    Terminal.error(error.message)
+                    failure = failure ?? error.code
+                }
+            }
+            // Problems first, then in recording order.
+            reviews = reviews.enumerated().sorted { a, b in
+                a.element.hasProblems != b.element.hasProblems ? a.element.hasProblems : a.offset < b.offset
+            }.map(\.element)
+            if onlyProblems { reviews = reviews.filter(\.hasProblems) }
+
+            if events {
+                for (i, r) in reviews.enumerated() {
+                    if json {
+                        // The log's lines as they are (a fresh analysis's, when there is no log).
+                        if let log = r.log, let text = try? String(contentsOfFile: log, encoding: .utf8) {
+                            Terminal.out(text.hasSuffix("\n") || text.isEmpty ? text : text + "\n")
+                        } else {
+                            for e in r.events { Terminal.out(Self.encode(e) + "\n") }
+                        }
+                        continue
+                    }
+                    if i > 0 { Terminal.out("\n") }
+                    Terminal.out("\(r.file) (\(r.log == nil ? "no log: analyzed afresh" : "log \(r.log!)"))\n")
+                    let lines = r.events.filter { EventText.span($0, rate: r.rate) != nil }
+                        .sorted { EventText.span($0, rate: r.rate)!.start < EventText.span($1, rate: r.rate)!.start }
+                    if lines.isEmpty { Terminal.out("  no events\n") }
+                    for e in lines {
+                        let span = EventText.span(e, rate: r.rate)!
+                        let frame = e["start_frame"] as? Int ?? e["frame"] as? Int ?? 0
+                        Terminal.out("  \(EventText.timecode(seconds: span.start))  frame \(frame)  \(EventText.describe(e))\n")
+                    }
+                }
+            } else if json {
+                for r in reviews { Terminal.out(r.jsonLine.encoded() + "\n") }
+            } else {
+                Terminal.out(Self.table(reviews))
+            }
+            if labels {
+                for r in reviews {
+                    let path = (r.file as NSString).deletingPathExtension + ".labels.txt"
+                    do {
+                        try EventText.audacityLabels(r.events, rate: r.rate).write(toFile: path, atomically: true, encoding: .utf8)
+                        Terminal.error("wrote \(path)")
+                    } catch {
+                        throw HeadroomError(.cantCreate, "cannot write \(path): \(error.localizedDescription)")
+                    }
+                }
+            }
+            if cues {
+                for r in reviews { try Self.writeCues(r) }
+            }
+            if let failure { throw ExitCode(failure.rawValue) }
+        }
+    }
+
+    static func encode(_ object: [String: Any]) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// One row per take.
+    static func table(_ reviews: [TakeReview]) -> String {
+        let head = ["take", "duration", "started", "clipped", "worst TP", "hot", "xruns/gaps/dropped", "ended"]
+        var rows: [[String]] = []
+        for r in reviews {
+            let clipped = r.channels.filter { $0.clipEvents > 0 }.map { "\($0.name) x\($0.clipEvents)" }.joined(separator: ", ")
+            let ended: String
+            if let e = r.ending {
+                ended = e
+            } else if r.logState == "cut_off" {
+                ended = "cut off (log has no summary)"
+            } else if r.logState == "missing" {
+                ended = "no log (analyzed)"
+            } else {
+                ended = r.complete ? "complete" : "stopped"
+            }
+            rows.append([
+                (r.file as NSString).lastPathComponent, EventText.timecode(seconds: r.seconds),
+                r.started.map { String($0.prefix(19)).replacingOccurrences(of: "T", with: " ") } ?? "-",
+                clipped.isEmpty ? "-" : clipped, SummaryTable.db(r.worstTruePeakDBTP), String(r.hotEvents),
+                "\(r.xruns)/\(r.gaps)/\(r.droppedFrames)", ended,
+            ])
+        }
+        var widths = head.map(\.count)
+        for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in c + String(repeating: " ", count: widths[i] - c.count) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }
+        var out = line(head) + "\n"
+        for row in rows { out += line(row) + "\n" }
+        if rows.isEmpty { out += "(no takes)\n" }
+        return out
+    }
+
+    /// Adds the clip events' cue markers to a WAV/RF64 take that has none.
+    static func writeCues(_ r: TakeReview) throws(HeadroomError) {
+        var info = SF_INFO()
+        guard let f = sf_open(r.file, Int32(SFM_READ), &info) else { return }
+        var existing = SF_CUES()
+        let has = sf_command(f, Int32(SFC_GET_CUE), &existing, Int32(MemoryLayout<SF_CUES>.size)) == Int32(SF_TRUE) && existing.cue_count > 0
+        let major = Int(info.format) & Int(SF_FORMAT_TYPEMASK)
+        sf_close(f)
+        guard major == Int(SF_FORMAT_WAV) || major == Int(SF_FORMAT_RF64) || major == Int(SF_FORMAT_WAVEX) else {
+            Terminal.error("\(r.file): cue markers go into WAV/RF64 takes only; skipped")
+            return
+        }
+        if has {
+            Terminal.error("\(r.file): already has \(existing.cue_count) cue markers")
+            return
+        }
+        let markers = r.events.filter { $0["type"] as? String == "clip" }.compactMap { e -> CueMarkers.Marker? in
+            guard let frame = e["start_frame"] as? Int else { return nil }
+            return CueMarkers.Marker(frame: frame, label: "clip ch\(e["channel"] as? Int ?? 0) \(e["name"] as? String ?? "")")
+        }
+        try CueMarkers.append(markers, to: r.file)
+        Terminal.error("\(r.file): wrote \(markers.count) cue markers")
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+
+@Suite("headroom review", .serialized)
+struct ReviewCommandTests {
+    /// A folder of takes made by headroom record: two through the file plugin (one clipped,
+    /// one clean), one killed with SIGKILL on the JACK rig (its log cut off), and a copy of
+    /// the clipped take without its log.
+    static func session() throws -> String {
+        let dir = scratchDirectory()
+        let takes = dir + "/takes"
+        var clipped = Material(frames: 48000 * 2, channels: 2)
+        clipped.clip(channel: 1, frame: 20000, length: 4)
+        clipped.clip(channel: 1, frame: 70000, length: 3)
+        for (name, m) in [("a-clipped", clipped), ("b-clean", Material(frames: 48000, channels: 2, seed: 5))] {
+            let rig = FileRig(bytes: m.bytes("S24_3LE"))
+            let r = try headroom(
+                "record", "--device", "testcap", "--duration", String(Double(m.frames) / 48000), "--dir", takes, "--name", name,
+                "--names", "Vox,Gtr", environment: rig.environment)
+            guard r.status == 0 else { throw RigError(r.stderr) }
+        }
+        let input = dir + "/in.wav"
+        _ = writeNoiseWav(input, seconds: 2, clipEvery: 24000)
+        let rig = try JackRig(name: "review", wav: input)
+        defer { rig.stop() }
+        let rec = try BackgroundRecorder(
+            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--dir", takes, "--name", "c-killed"],
+            environment: rig.environment, directory: dir)
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline {
+            if let size = try? FileManager.default.attributesOfItem(atPath: takes + "/c-killed.wav")[.size] as? Int, size > 48000 * 8 * 2 { break }
+            usleep(50_000)
+        }
+        kill(rec.pid, SIGKILL)
+        _ = rec.wait(seconds: 5)
+        try FileManager.default.createDirectory(atPath: takes + "/nolog", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: takes + "/a-clipped.wav", toPath: takes + "/nolog/d-nolog.wav")
+        return takes
+    }
+
+    @Test("table, --events, --json and --labels agree with the logs; a cut-off log is reported as such")
+    func folder() throws {
+        let takes = try Self.session()
+        let table = try headroom("review", takes)
+        #expect(table.status == 0, "\(table.stderr)")
+        let rows = table.stdout.split(separator: "\n").map(String.init)
+        #expect(rows[0].hasPrefix("take") && rows[0].contains("clipped") && rows[0].contains("ended"))
+        // Problems first: the clipped, the killed and the re-analyzed clipped take; then the clean one.
+        #expect(rows.last?.hasPrefix("b-clean.wav") == true)
+        let a = try #require(rows.first { $0.hasPrefix("a-clipped.wav") })
+        #expect(a.contains("Gtr x2"))
+        #expect(a.contains("00:00:02.000"))
+        let c = try #require(rows.first { $0.hasPrefix("c-killed.wav") })
+        #expect(c.contains("cut off (log has no summary)"))
+        let d = try #require(rows.first { $0.hasPrefix("d-nolog.wav") })
+        #expect(d.contains("no log (analyzed)") && d.contains("R x2"))  // no log, no names: the defaults
+
+        let problems = try headroom("review", "--only-problems", takes)
+        #expect(!problems.stdout.contains("b-clean.wav"))
+
+        let json = try headroom("review", "--json", takes)
+        let reviews = json.jsonLines
+        #expect(reviews.count == 4)
+        #expect(reviews.allSatisfy { $0["type"] as? String == "take_review" })
+        let ja = try #require(reviews.first { ($0["file"] as? String)?.hasSuffix("a-clipped.wav") == true })
+        #expect(ja["log_state"] as? String == "complete")
+        #expect(ja["complete"] as? Bool == true)
+        let channels = try #require(ja["channels"] as? [[String: Any]])
+        #expect(channels.map { $0["clip_events"] as? Int } == [0, 2])
+        let jc = try #require(reviews.first { ($0["file"] as? String)?.hasSuffix("c-killed.wav") == true })
+        #expect(jc["log_state"] as? String == "cut_off")
+        #expect((jc["seconds"] as? Double ?? 0) > 0.9)
+        let jd = try #require(reviews.first { ($0["file"] as? String)?.hasSuffix("d-nolog.wav") == true })
+        #expect(jd["log_state"] as? String == "missing")
+        #expect(jd["log"] is NSNull)
+
+        let events = try headroom("review", "--events", takes + "/a-clipped.wav")
+        let lines = events.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("  00:00:00.417  frame 20000  CLIP ch2 Gtr: 4 samples") })
+        #expect(lines.contains { $0.hasPrefix("  00:00:01.458  frame 70000  CLIP ch2 Gtr: 3 samples") })
+
+        let raw = try headroom("review", "--events", "--json", takes + "/a-clipped.wav")
+        #expect(raw.stdout == (try String(contentsOfFile: takes + "/a-clipped.clips.jsonl", encoding: .utf8)))
+
+        let labels = try headroom("review", "--labels", takes + "/a-clipped.wav")
+        #expect(labels.status == 0)
+        let track = try String(contentsOfFile: takes + "/a-clipped.labels.txt", encoding: .utf8)
+        let fields = track.split(separator: "\n").filter { $0.contains("CLIP") }.map { $0.split(separator: "\t").map(String.init) }
+        #expect(fields.count == 2)
+        #expect(fields[0][0] == "0.416667" && fields[0][1] == "0.416750")  // frames 20000..<20004 at 48 kHz
+        #expect(fields[0][2].hasPrefix("[error] CLIP ch2 Gtr"))
+    }
+
+    @Test("a newer log's unknown lines are skipped with a note; a malformed line is named by file and line; a missing path is exit 66")
+    func badLogs() throws {
+        let dir = scratchDirectory()
+        let m = Material(frames: 4800, channels: 2)
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        #expect(try headroom("record", "--device", "testcap", "--duration", "0.1", "--dir", dir, "--name", "t", environment: rig.environment).status == 0)
+        var lines = try String(contentsOfFile: dir + "/t.clips.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+        lines.insert(#"{"type":"loudness_marker","frame":100,"lufs":-23.0}"#, at: 1)
+        lines.insert("this is not json", at: 2)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/t.clips.jsonl", atomically: true, encoding: .utf8)
+        let r = try headroom("review", dir)
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("note: \(dir)/t.clips.jsonl:3: not a clip-log line"))
+        #expect(r.stderr.contains("skipped 1 line of type \"loudness_marker\""))
+        #expect(r.stdout.contains("t.wav"))
+        let missing = try headroom("review", dir + "/nope")
+        #expect(missing.status == 66)
+        #expect(missing.stderr == "headroom: \(dir)/nope: no such file or folder\n")
+    }
+}
