@@ -12,7 +12,7 @@ struct Headroom: ParsableCommand {
             or unreadable, 69 device unavailable, 73 cannot create output, 74 I/O error.
             """,
         version: "0.1.0",
-        subcommands: [RecordCommand.self, ReviewCommand.self, AnalyzeCommand.self, DevicesCommand.self]
+        subcommands: [RecordCommand.self, CalibrateCommand.self, ReviewCommand.self, AnalyzeCommand.self, DevicesCommand.self]
     )
 }
 

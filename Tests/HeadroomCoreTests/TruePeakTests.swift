@@ -204,3 +204,22 @@ struct GainProposalTests {
     }
 }
 
+
+@Suite("Priming the filter (calibrate listens from mid-signal)")
+struct PrimeTests {
+    @Test("a stream that starts mid-sine reads an overshoot from a zero delay line, and none when primed")
+    func primed() {
+        let s = (0..<48000).map { Float(0.5 * sin(2 * .pi * 441 * Double($0 + 20) / 48000)) }  // starts near its peak
+        let cold = analyze(s, channels: 1, layout: .float32).analyzer.summary(channel: 0)
+        #expect(cold.truePeakDBTP! - cold.peakDBFS! > 0.15)  // SPEC's definition: the step at frame 0 overshoots
+        let analyzer = Analyzer(channels: 1, rate: 48000, layout: .float32, settings: .init())
+        s.withUnsafeBytes { raw in
+            analyzer.prime(raw.baseAddress!, frames: 12)
+            analyzer.process(raw.baseAddress! + 12 * 4, frames: s.count - 12)
+        }
+        analyzer.finish()
+        let warm = analyzer.summary(channel: 0)
+        #expect(abs(warm.truePeakDBTP! - dB(0.5)) < 0.02)  // the filter's passband ripple
+        #expect(warm.truePeakDBTP! < cold.truePeakDBTP! - 0.15)
+    }
+}

@@ -139,6 +139,22 @@ public final class Analyzer {
         }
     }
 
+    /// Loads `frames` frames (at most 11 are kept) into the filter's delay line without
+    /// analyzing them, so the stream does not start from silence. SPEC's true peak starts
+    /// from a zero delay line (what `analyze` and the takes' logs use); a soundcheck that
+    /// starts listening mid-signal primes the filter instead, so the step from silence to
+    /// its first sample does not read as an intersample peak. Call before ``process``.
+    public func prime(_ samples: UnsafeRawPointer, frames: Int) {
+        precondition(frameCount == 0, "prime before the first block")
+        let n = min(frames, maxBlockFrames)
+        guard n > 0 else { return }
+        convert(samples, frames: n)
+        for g in 0..<groups {
+            let base = input + g * groupStride
+            base.update(from: base + n * width, count: Self.history * width)
+        }
+    }
+
     /// Ends the stream: the last frames are judged, open runs, events and bursts close.
     /// Call once; the analyzer then only answers questions.
     public func finish() {

@@ -1,0 +1,204 @@
+import ArgumentParser
+import Foundation
+import HeadroomCore
+
+struct CalibrateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calibrate",
+        abstract: "Listen during soundcheck and propose how many dB to turn each preamp up or down.",
+        discussion: """
+            Listens for --seconds (q or Ctrl-C ends it early) with the live meters, then prints one \
+            row per channel: loudest and typical true peak (95th percentile of 400 ms peaks), clips, \
+            hot events, and the proposal. Where the card has capture controls with dB ranges, the \
+            proposal is also given in the control's terms; --apply sets them (at most --max-step dB at once).
+            """
+    )
+
+    @OptionGroup var capture: CaptureOptions
+    @OptionGroup var analysis: AnalysisOptions
+
+    @Option(help: ArgumentHelp("How long to listen (default 30).", valueName: "seconds"))
+    var seconds: Double = 30
+
+    @Flag(help: "Write the result as one JSON object.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Also store the result (JSON) in this file.", valueName: "file"))
+    var save: String?
+
+    @Flag(help: "Set the mapped capture controls to the proposal.")
+    var apply = false
+
+    @Option(name: .customLong("max-step"), help: ArgumentHelp("With --apply: change no control by more than this at once (default 12).", valueName: "dB"))
+    var maxStep: Double = 12
+
+    @Flag(help: "With --apply: do not ask for confirmation.")
+    var yes = false
+
+    func validate() throws {
+        guard seconds > 0, seconds.isFinite else { throw ValidationError("--seconds must be a positive number") }
+        guard maxStep > 0, maxStep <= 60 else { throw ValidationError("--max-step must be between 0 and 60 dB") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            var settings = try analysis.settings()
+            try capture.apply(to: &settings)
+            let format = SampleFormat(name: settings.format)!
+            LiveRecording.takeOverSignals()
+            let source = try ALSACapture(device: settings.device, rate: settings.rate, channels: settings.channels, format: format)
+            let names = ClipLog.channelNames(settings.names, channels: settings.channels)
+            let session = CalibrationSession(source: source, settings: settings.analysis, names: names, seconds: seconds)
+            let interactive = isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1 && !json
+            if !interactive { Terminal.error("listening to \(settings.device) for \(String(format: "%g", seconds)) s") }
+            var meter = interactive ? MeterView(settings: settings.analysis, directory: ".") : nil
+            let keyboard = interactive ? RawKeyboard() : nil
+            var signals = LiveRecording.endSignals
+            session.start()
+            while !session.isFinished {
+                if let key = keyboard?.read(timeoutMilliseconds: 66), key == "q" || key == "Q" { session.stop() }
+                if keyboard == nil { usleep(100_000) }
+                var zero = timespec(tv_sec: 0, tv_nsec: 0)
+                if sigtimedwait(&signals, nil, &zero) > 0 { session.stop() }
+                if var m = meter {
+                    var snap = session.snapshot()
+                    snap.takeName = "soundcheck"
+                    m.message = "listening: play as loud as the session will get"
+                    m.draw(snap)
+                    meter = m
+                }
+            }
+            meter?.finish()
+            keyboard?.restore()
+            let (results, reason) = session.finish()
+            if reason == .deviceLost || reason == .deviceError {
+                throw HeadroomError(.io, "\(settings.device) stopped delivering frames during the soundcheck")
+            }
+            let mixer = ALSAMixer(device: settings.device)
+            let controls = mixer?.captureControls() ?? []
+            let mapping = Self.mapping(results: results, controls: controls, configured: settings.controls)
+            let object = Self.json(results: results, seconds: seconds, device: settings.device, settings: settings.analysis,
+                                   mapping: mapping, maxStep: maxStep)
+            if let save {
+                do {
+                    try (object.encoded() + "\n").write(toFile: save, atomically: true, encoding: .utf8)
+                } catch {
+                    throw HeadroomError(.cantCreate, "cannot write \(save): \(error.localizedDescription)")
+                }
+            }
+            if json {
+                Terminal.out(object.encoded() + "\n")
+            } else {
+                Terminal.out(Self.table(results, mapping: mapping, maxStep: maxStep))
+                if controls.isEmpty {
+                    Terminal.out("\n\(settings.device): no capture controls with dB information; set the gains on the interface itself.\n")
+                } else if mapping.allSatisfy({ $0 == nil }) {
+                    let list = controls.map { "\"\($0.name)\"" }.joined(separator: ", ")
+                    Terminal.out("\nCapture controls on \(mixer!.card): \(list). Map them with [channels.N] control = \"...\" in the config.\n")
+                }
+            }
+            if apply { try applyProposals(results: results, mapping: mapping, mixer: mixer, device: settings.device) }
+        }
+    }
+
+    /// Channel -> control: the config's `[channels.N] control` wins; otherwise, when the card
+    /// has exactly one capture control per channel, they pair up in order.
+    static func mapping(results: [CalibrationSession.Result], controls: [ALSAMixer.Control], configured: [Int: String])
+        -> [ALSAMixer.Control?]
+    {
+        results.map { r in
+            if let name = configured[r.channel] { return controls.first { $0.name == name } }
+            if controls.count == results.count { return controls[r.channel] }
+            return nil
+        }
+    }
+
+    static func json(
+        results: [CalibrationSession.Result], seconds: Double, device: String, settings: AnalysisSettings,
+        mapping: [ALSAMixer.Control?], maxStep: Double
+    ) -> JSONValue {
+        .object([
+            ("type", .string("calibration")), ("seconds", .seconds(seconds)), ("device", .string(device)),
+            ("settings", ClipLog.settingsObject(settings)),
+            (
+                "channels",
+                .array(
+                    results.map { r in
+                        var control = JSONValue.null
+                        if let c = mapping[r.channel], let change = r.proposal.changeDB,
+                            let t = GainStep.target(c, changeDB: change, maxStepDB: maxStep)
+                        {
+                            control = .object([
+                                ("name", .string(c.name)), ("from", .int(c.value)), ("to", .int(t.value)),
+                                ("from_db", .decibels(c.valueDB)), ("to_db", .decibels(t.db)),
+                            ])
+                        }
+                        return .object([
+                            ("channel", .int(r.channel + 1)), ("name", .string(r.name)),
+                            ("true_peak_dbtp", .decibels(r.truePeakDBTP)), ("typical_peak_dbtp", .decibels(r.typicalPeakDBTP)),
+                            ("clip_events", .int(r.clipEvents)), ("hot_events", .int(r.hotEvents)),
+                            ("reason", .string(r.proposal.reason.rawValue)), ("proposal_db", .decibels(r.proposal.changeDB)),
+                            ("control", control),
+                        ])
+                    })
+            ),
+        ])
+    }
+
+    static func table(_ results: [CalibrationSession.Result], mapping: [ALSAMixer.Control?], maxStep: Double) -> String {
+        var rows = [["ch", "name", "true peak dBTP", "typical dBTP", "clips", "hot", "proposal"]]
+        for r in results {
+            var advice = CalibrationSession.advice(r)
+            if let c = mapping[r.channel], let change = r.proposal.changeDB, change != 0,
+                let t = GainStep.target(c, changeDB: change, maxStepDB: maxStep)
+            {
+                advice += String(format: "  (%@ Capture: %d -> %d, %+.1f dB)", c.name, c.value, t.value, t.db - (c.valueDB ?? t.db))
+            }
+            rows.append([
+                String(r.channel + 1), r.name, SummaryTable.db(r.truePeakDBTP), SummaryTable.db(r.typicalPeakDBTP),
+                String(r.clipEvents), String(r.hotEvents), advice,
+            ])
+        }
+        var widths = rows[0].map(\.count)
+        for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
+        return rows.map { row in
+            row.enumerated().map { i, c in
+                i == row.count - 1 ? c : (i == 1 ? c + String(repeating: " ", count: widths[i] - c.count) : String(repeating: " ", count: widths[i] - c.count) + c)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+
+    func applyProposals(results: [CalibrationSession.Result], mapping: [ALSAMixer.Control?], mixer: ALSAMixer?, device: String)
+        throws(HeadroomError)
+    {
+        let changes = results.compactMap { r -> (CalibrationSession.Result, ALSAMixer.Control, (value: Int, db: Double))? in
+            guard let c = mapping[r.channel], let change = r.proposal.changeDB, change != 0,
+                let t = GainStep.target(c, changeDB: change, maxStepDB: maxStep), t.value != c.value
+            else { return nil }
+            return (r, c, t)
+        }
+        guard let mixer, !mapping.allSatisfy({ $0 == nil }) else {
+            throw HeadroomError(.unavailable, "--apply: \(device) has no capture controls headroom can set (none with dB information mapped to a channel); nothing changed")
+        }
+        if changes.isEmpty {
+            Terminal.error("--apply: nothing to change")
+            return
+        }
+        if !yes {
+            guard isatty(STDIN_FILENO) == 1 else {
+                throw HeadroomError(.usage, "--apply asks for confirmation on a terminal; add --yes to apply without asking")
+            }
+            Terminal.out("Apply \(changes.count) change(s) to \(mixer.card)? [y/N] ")
+            guard let answer = readLine(), answer.lowercased().hasPrefix("y") else {
+                Terminal.error("nothing changed")
+                return
+            }
+        }
+        for (r, c, t) in changes {
+            try mixer.set(c, value: t.value)
+            Terminal.error(
+                String(format: "ch%d %@: %@ Capture %d -> %d (%@ -> %.1f dB)", r.channel + 1, r.name, c.name, c.value, t.value,
+                       c.valueDB.map { String(format: "%.1f", $0) } ?? "?", t.db))
+        }
+    }
+}

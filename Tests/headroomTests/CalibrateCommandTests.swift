@@ -1,0 +1,104 @@
+import CSndFile
+import Foundation
+import HeadroomCore
+import Testing
+
+@Suite("headroom calibrate", .serialized)
+struct CalibrateCommandTests {
+    /// Channels with known peaks: clipping, hot (-1.5), in the band (-8), quiet (-24), silent.
+    /// Eight in all (the last three silent): ALSA's jack plugin shifts channels at buffer
+    /// boundaries with odd channel counts (arecord shows it too), so the rig uses eight.
+    static let peaksDBFS: [Double?] = [nil, -1.5, -8, -24, nil]
+    static let channels = 8
+
+    static func soundcheck(_ path: String) {
+        let frames = 48000 * 2
+        var samples = [Float](repeating: 0, count: frames * Self.channels)
+        for i in 0..<frames {
+            let s = sin(2 * Double.pi * 441 * Double(i) / 48000)
+            samples[i * Self.channels + 0] = Float(max(-1, min(1, 1.6 * s)))  // clips every half cycle
+            for c in 1...3 { samples[i * Self.channels + c] = Float(pow(10, peaksDBFS[c]! / 20) * s) }
+        }
+        var info = SF_INFO()
+        info.channels = Int32(Self.channels)
+        info.samplerate = 48000
+        info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_FLOAT)
+        let f = sf_open(path, Int32(SFM_WRITE), &info)!
+        samples.withUnsafeBufferPointer { _ = sf_writef_float(f, $0.baseAddress!, sf_count_t(frames)) }
+        sf_close(f)
+    }
+
+    @Test("through the JACK rig: the right reason per channel, proposals within 0.5 dB of target minus the played peak")
+    func reasons() throws {
+        let dir = scratchDirectory()
+        Self.soundcheck(dir + "/check.wav")
+        let rig = try JackRig(name: "cal", wav: dir + "/check.wav", channels: Self.channels)
+        defer { rig.stop() }
+        let r = try headroom(
+            "calibrate", "--device", "testlive", "--channels", "8", "--format", "FLOAT_LE", "--seconds", "3", "--json",
+            "--names", "Vox,Kick,Gtr,Room,Spare", "--save", dir + "/levels.json", environment: rig.environment)
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try #require(r.jsonLines.first)
+        #expect(object["type"] as? String == "calibration")
+        #expect(object["device"] as? String == "testlive")
+        let channels = try #require(object["channels"] as? [[String: Any]])
+        #expect(channels.map { $0["reason"] as? String } == ["clipped", "hot", "ok", "quiet", "no_signal", "no_signal", "no_signal", "no_signal"])
+        #expect((channels[0]["proposal_db"] as? Double ?? 0) <= -6)  // at most target - 0 dBFS
+        #expect((channels[0]["clip_events"] as? Int ?? 0) > 0)
+        #expect(abs((channels[1]["proposal_db"] as? Double ?? 99) - (-6 - -1.5)) <= 0.5)
+        #expect(channels[2]["proposal_db"] as? Double == 0)
+        #expect(abs((channels[3]["proposal_db"] as? Double ?? 99) - (-6 - -24)) <= 0.5)
+        #expect(channels[4]["proposal_db"] is NSNull)
+        #expect(abs((channels[2]["typical_peak_dbtp"] as? Double ?? 99) - -8) < 0.2)
+        #expect(channels.allSatisfy { $0["control"] is NSNull })  // no sound card, no controls
+        let saved = try String(contentsOfFile: dir + "/levels.json", encoding: .utf8)
+        #expect(saved == r.stdout)
+
+        let table = try headroom(
+            "calibrate", "--device", "testlive", "--channels", "8", "--format", "FLOAT_LE", "--seconds", "2",
+            "--names", "Vox,Kick,Gtr,Room,Spare", environment: rig.environment)
+        let rows = table.stdout.split(separator: "\n").map(String.init)
+        #expect(rows[0].contains("true peak dBTP") && rows[0].contains("typical dBTP") && rows[0].contains("proposal"))
+        #expect(rows[1].contains("Vox") && rows[1].contains("clipped") && rows[1].contains("lower by at least") && rows[1].contains("run calibrate again"))
+        #expect(rows[2].contains("Kick") && rows[2].contains("hot: lower 4.5 dB"))
+        #expect(rows[3].hasSuffix("ok"))
+        #expect(rows[4].contains("too quiet: raise 18.0 dB"))
+        #expect(rows[5].contains("no signal: is it plugged in?"))
+        #expect(table.stdout.contains("testlive: no capture controls with dB information; set the gains on the interface itself."))
+
+        let apply = try headroom(
+            "calibrate", "--device", "testlive", "--channels", "8", "--format", "FLOAT_LE", "--seconds", "1", "--apply", "--yes",
+            environment: rig.environment)
+        #expect(apply.status == 69)
+        #expect(apply.stderr.contains("--apply: testlive has no capture controls headroom can set"))
+        #expect(apply.stderr.contains("nothing changed"))
+    }
+
+    @Test("a control's dB arithmetic: the value for a change, clamped to its range and to --max-step")
+    func gainSteps() {
+        // A typical USB preamp: 0...100 steps over -10...+40 dB (0.5 dB a step), now at +20 dB.
+        let mic = ALSAMixer.Control(name: "Mic 1", minValue: 0, maxValue: 100, minDB: -10, maxDB: 40, value: 60, valueDB: 20)
+        #expect(GainStep.target(mic, changeDB: -4.5, maxStepDB: 12).map { [Double($0.value), $0.db] } == [51, 15.5])
+        #expect(GainStep.target(mic, changeDB: 18, maxStepDB: 12).map { [Double($0.value), $0.db] } == [84, 32])  // step-limited
+        #expect(GainStep.target(mic, changeDB: -40, maxStepDB: 60).map { $0.value } == 0)  // range-limited
+        #expect(GainStep.target(mic, changeDB: 30, maxStepDB: 60).map { $0.value } == 100)
+        // 1.5 dB steps: a -4 dB change lands on -3 dB, never past what was asked.
+        let coarse = ALSAMixer.Control(name: "Capture", minValue: 0, maxValue: 40, minDB: 0, maxDB: 60, value: 20, valueDB: 30)
+        let t = GainStep.target(coarse, changeDB: -4, maxStepDB: 12)
+        #expect(t?.db == 27)
+        let limited = GainStep.target(coarse, changeDB: -20, maxStepDB: 12)
+        #expect(limited.map { 30 - $0.db } == 12)
+        // No dB information: no figure is made up.
+        let plain = ALSAMixer.Control(name: "Line", minValue: 0, maxValue: 31, minDB: nil, maxDB: nil, value: 10, valueDB: nil)
+        #expect(GainStep.target(plain, changeDB: -3, maxStepDB: 12) == nil)
+    }
+
+    @Test("the card behind a device name; plugins have none")
+    func cardNames() {
+        #expect(ALSAMixer.cardName("hw:CARD=USB,DEV=0") == "hw:USB")
+        #expect(ALSAMixer.cardName("plughw:1") == "hw:1")
+        #expect(ALSAMixer.cardName("hw:2,0") == "hw:2")
+        #expect(ALSAMixer.cardName("default") == nil)
+        #expect(ALSAMixer(device: "hw:CARD=Nope") == nil)  // no such card here: no mixer, no crash
+    }
+}
