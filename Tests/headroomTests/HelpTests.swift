@@ -24,6 +24,10 @@ struct HelpTests {
                 SUBCOMMANDS:
                   record                  Record takes from an ALSA capture device with live
                                           meters, clip warnings and a clip log per take.
+                  calibrate               Listen during soundcheck and propose how many dB to
+                                          turn each preamp up or down.
+                  review                  Summarize takes and their clip logs (table, events,
+                                          JSON, Audacity labels).
                   analyze                 Run the analyzer over audio files (anything
                                           libsndfile reads).
                   devices                 List capture PCMs and cards with the formats, rates
