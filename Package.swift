@@ -52,7 +52,7 @@ let package = Package(
         ),
         .target(
             name: "HeadroomCore",
-            dependencies: ["CALSA", "CSndFile"],
+            dependencies: ["CALSA", "CSndFile", "CEBUR128"],
             swiftSettings: optimizedSettings
         ),
         .executableTarget(

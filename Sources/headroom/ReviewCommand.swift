@@ -30,6 +30,9 @@ struct ReviewCommand: ParsableCommand {
     @Flag(help: "Write the cue markers (one per clip event) into WAV takes that have none.")
     var cues = false
 
+    @Option(help: ArgumentHelp("Write a self-contained HTML report (level overview, clip and hot marks, summary) to this file.", valueName: "file"))
+    var html: String?
+
     @Argument(help: ArgumentHelp("Takes, clip logs, or folders of takes.", valueName: "path"))
     var paths: [String]
 
@@ -40,7 +43,8 @@ struct ReviewCommand: ParsableCommand {
             var failure: HeadroomError.Code? = nil
             for file in try TakeReview.takes(in: paths) {
                 do {
-                    let review = try TakeReview.load(file: file, settings: settings)
+                    var review = try TakeReview.load(file: file, settings: settings)
+                    if json || html != nil { review.measureLoudness() }
                     for note in review.notes { Terminal.error("note: \(note)") }
                     reviews.append(review)
                 } catch let error as HeadroomError {
@@ -94,6 +98,14 @@ struct ReviewCommand: ParsableCommand {
             }
             if cues {
                 for r in reviews { try Self.writeCues(r) }
+            }
+            if let html {
+                do {
+                    try HTMLReport.render(reviews, settings: settings.analysis).write(toFile: html, atomically: true, encoding: .utf8)
+                    Terminal.error("wrote \(html)")
+                } catch {
+                    throw HeadroomError(.cantCreate, "cannot write \(html): \(error.localizedDescription)")
+                }
             }
             if let failure { throw ExitCode(failure.rawValue) }
         }

@@ -10,6 +10,8 @@ public struct TakeReview: @unchecked Sendable {
         public var clipEvents: Int
         public var hotEvents: Int
         public var truePeakDBTP: Double?
+        /// Integrated loudness (LUFS) and loudness range (LU), by libebur128.
+        public var loudness: Loudness.Channel? = nil
     }
 
     public var file: String
@@ -99,6 +101,14 @@ public struct TakeReview: @unchecked Sendable {
         return review
     }
 
+    /// Adds each channel's loudness (reads the audio once more).
+    public mutating func measureLoudness() {
+        guard let measured = Loudness.measure(path: file) else { return }
+        for i in channels.indices where channels[i].channel - 1 < measured.count {
+            channels[i].loudness = measured[channels[i].channel - 1]
+        }
+    }
+
     /// No log: the same analyzer over the audio.
     static func analyzeAfresh(file: String, settings: Settings) throws(HeadroomError) -> TakeReview {
         var lines: [[String: Any]] = []
@@ -165,6 +175,8 @@ public struct TakeReview: @unchecked Sendable {
                         .object([
                             ("channel", .int($0.channel)), ("name", .string($0.name)), ("clip_events", .int($0.clipEvents)),
                             ("hot_events", .int($0.hotEvents)), ("true_peak_dbtp", .decibels($0.truePeakDBTP)),
+                            ("integrated_lufs", .decibels($0.loudness?.integratedLUFS)),
+                            ("loudness_range_lu", .decibels($0.loudness?.rangeLU)),
                         ])
                     })
             ),

@@ -1,0 +1,141 @@
+import CSndFile
+import Foundation
+
+/// One self-contained HTML page for a set of reviewed takes: per take a summary table
+/// and, per channel, an SVG level overview (peak envelope from the audio, -60..0 dBFS)
+/// with the target band, the margin line, clip events as red marks and hot events as
+/// amber ones. No scripts, no network.
+public enum HTMLReport {
+    static let width = 900.0
+    static let height = 90.0
+    static let floorDB = -60.0
+
+    public static func render(_ reviews: [TakeReview], settings: AnalysisSettings, generated: Date = Date()) -> String {
+        var html = """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>headroom review</title>
+            <style>
+            body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;background:#fafafa}
+            h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 6px}
+            .meta{color:#666} .bad{color:#b00020;font-weight:600} .ok{color:#2e7d32}
+            table{border-collapse:collapse;margin:8px 0} td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}
+            td:nth-child(2),th:nth-child(2){text-align:left} tr.clipped td{color:#b00020;font-weight:600}
+            .lane{margin:4px 0} .lane span{display:inline-block;width:110px;vertical-align:top;color:#444}
+            svg{background:#fff;border:1px solid #ccc} .legend{color:#666;font-size:12px}
+            </style></head><body>
+            <h1>headroom review</h1>
+            <p class="meta">\(reviews.count) take\(reviews.count == 1 ? "" : "s"), generated \(escape(ClipLog.timestamp(generated))).
+            Target band \(fmt(settings.bandLowDBTP)) to \(fmt(-settings.marginDB)) dBTP (green); margin line at \(fmt(-settings.marginDB)) dBTP;
+            <span style="color:#d50000">clip events</span> and <span style="color:#ff9800">hot events</span> marked.</p>
+
+            """
+        for (index, r) in reviews.enumerated() { html += take(r, index: index, settings: settings) }
+        html += "</body></html>\n"
+        return html
+    }
+
+    static func take(_ r: TakeReview, index: Int, settings: AnalysisSettings) -> String {
+        let name = (r.file as NSString).lastPathComponent
+        let status = r.hasProblems ? "<span class=\"bad\">needs a look</span>" : "<span class=\"ok\">clean</span>"
+        var out = "<section class=\"take\" id=\"take-\(index)\" data-file=\"\(escape(name))\">\n"
+        out += "<h2>\(escape(name)) — \(status)</h2>\n<p class=\"meta\">\(EventText.timecode(seconds: r.seconds))"
+        if let s = r.started { out += ", started \(escape(s))" }
+        out += ", log: \(escape(r.logState)); xruns \(r.xruns), gaps \(r.gaps), dropped frames \(r.droppedFrames)"
+        if let e = r.ending { out += "; <span class=\"bad\">\(escape(e))</span>" }
+        out += "</p>\n<table><tr><th>ch</th><th>name</th><th>true peak dBTP</th><th>headroom dB</th><th>clips</th><th>hot</th><th>LUFS</th><th>LRA LU</th></tr>\n"
+        for c in r.channels {
+            out += "<tr\(c.clipEvents > 0 ? " class=\"clipped\"" : "")><td>\(c.channel)</td><td>\(escape(c.name))</td>"
+            out += "<td>\(SummaryTable.db(c.truePeakDBTP))</td><td>\(c.truePeakDBTP.map { fmt(-$0) } ?? "-")</td>"
+            out += "<td>\(c.clipEvents)</td><td>\(c.hotEvents)</td>"
+            out += "<td>\(c.loudness?.integratedLUFS.map(fmt) ?? "-")</td><td>\(c.loudness?.rangeLU.map(fmt) ?? "-")</td></tr>\n"
+        }
+        out += "</table>\n"
+        let envelopes = envelope(path: r.file, columns: Int(width))
+        let totalFrames = max(1, Int((r.seconds * Double(r.rate)).rounded()))
+        for c in r.channels {
+            let peaks = envelopes.map { c.channel - 1 < $0.count ? $0[c.channel - 1] : [] } ?? []
+            out += "<div class=\"lane\"><span>\(c.channel) \(escape(c.name))</span>"
+            out += lane(peaks: peaks, channel: c.channel, events: r.events, totalFrames: totalFrames, settings: settings)
+            out += "</div>\n"
+        }
+        out += "<p class=\"legend\">Level overview: peak per \(String(format: "%.1f", r.seconds * 1000 / width)) ms, -60 to 0 dBFS.</p>\n</section>\n"
+        return out
+    }
+
+    static func y(_ db: Double) -> Double {
+        let clamped = max(floorDB, min(0, db))
+        return (height * clamped / floorDB).rounded(toPlaces: 1)
+    }
+
+    static func lane(peaks: [Float], channel: Int, events: [[String: Any]], totalFrames: Int, settings: AnalysisSettings) -> String {
+        var svg = "<svg class=\"channel\" data-channel=\"\(channel)\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" xmlns=\"http://www.w3.org/2000/svg\">"
+        let bandTop = y(-settings.marginDB)
+        let bandBottom = y(settings.bandLowDBTP)
+        if !peaks.isEmpty {
+            var points = "0,\(Int(height))"
+            for (i, p) in peaks.enumerated() {
+                let db = p > 0 ? 20 * log10(Double(p)) : floorDB
+                points += " \(i),\(y(db))"
+            }
+            points += " \(peaks.count - 1),\(Int(height))"
+            svg += "<polygon class=\"envelope\" points=\"\(points)\" fill=\"#5c6bc0\" fill-opacity=\"0.8\"/>"
+        }
+        // The band on top of the envelope, translucent, so levels inside it stay visible.
+        svg += "<rect class=\"band\" x=\"0\" y=\"\(bandTop)\" width=\"\(Int(width))\" height=\"\((bandBottom - bandTop).rounded(toPlaces: 1))\" fill=\"#66bb6a\" fill-opacity=\"0.3\"/>"
+        svg += "<line class=\"margin\" x1=\"0\" x2=\"\(Int(width))\" y1=\"\(bandTop)\" y2=\"\(bandTop)\" stroke=\"#d50000\" stroke-dasharray=\"4 3\"/>"
+        for e in events where e["channel"] as? Int == channel {
+            guard let type = e["type"] as? String, type == "clip" || type == "hot",
+                let start = e["start_frame"] as? Int, let end = e["end_frame"] as? Int
+            else { continue }
+            let x = (Double(start) / Double(totalFrames) * width).rounded(toPlaces: 1)
+            let w = max(2, (Double(end - start) / Double(totalFrames) * width).rounded(toPlaces: 1))
+            let color = type == "clip" ? "#d50000" : "#ff9800"
+            svg += "<rect class=\"\(type)\" data-frame=\"\(start)\" x=\"\(x)\" y=\"0\" width=\"\(w)\" height=\"\(type == "clip" ? 14 : 8)\" fill=\"\(color)\"><title>\(escape(EventText.describe(e)))</title></rect>"
+        }
+        svg += "</svg>"
+        return svg
+    }
+
+    /// Peak magnitude per column per channel, from the audio file.
+    static func envelope(path: String, columns: Int) -> [[Float]]? {
+        var info = SF_INFO()
+        guard let file = sf_open(path, Int32(SFM_READ), &info), info.frames > 0 else { return nil }
+        defer { sf_close(file) }
+        let channels = Int(info.channels)
+        let frames = Int(info.frames)
+        var peaks = Array(repeating: [Float](repeating: 0, count: columns), count: channels)
+        let block = 8192
+        var buffer = [Float](repeating: 0, count: block * channels)
+        var position = 0
+        while position < frames {
+            let n = buffer.withUnsafeMutableBufferPointer { Int(sf_readf_float(file, $0.baseAddress!, sf_count_t(block))) }
+            if n <= 0 { break }
+            for i in 0..<n {
+                let col = min(columns - 1, (position + i) * columns / frames)
+                for c in 0..<channels {
+                    let v = abs(buffer[i * channels + c])
+                    if v > peaks[c][col] { peaks[c][col] = v }
+                }
+            }
+            position += n
+        }
+        return peaks
+    }
+
+    static func fmt(_ v: Double) -> String {
+        let text = String(format: "%.1f", v)
+        return text == "-0.0" ? "0.0" : text
+    }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}
+
+extension Double {
+    func rounded(toPlaces places: Int) -> Double {
+        let scale = pow(10, Double(places))
+        return (self * scale).rounded() / scale
+    }
+}
