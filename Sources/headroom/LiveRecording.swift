@@ -6,6 +6,8 @@ struct LiveRecording {
     let session: RecordingSession
     let settings: Settings
     let headless: Bool
+    /// Soundcheck levels (dBTP) to mark in the meters, by 0-based channel.
+    var references: [Int: Double] = [:]
 
     /// The signals that end a take: blocked in every thread, taken by the main loop.
     static var endSignals: sigset_t {
@@ -43,6 +45,7 @@ struct LiveRecording {
         let interactive = !headless && isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1
         let statusInterval: Double = headless ? 60 : 10
         var meter = interactive ? MeterView(settings: settings.analysis, directory: settings.directory) : nil
+        meter?.references = references
         let keyboard = interactive ? RawKeyboard() : nil
         session.start()
         var noted = false

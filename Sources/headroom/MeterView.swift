@@ -12,6 +12,8 @@ struct MeterView {
     let directory: String
     let color: Bool
     var message = ""
+    /// Soundcheck levels (dBTP) shown as a `¦` mark in each channel's bar.
+    var references: [Int: Double] = [:]
     private var holds: [(value: Float, time: Double)] = []
     private var clipBase: [Int] = []
     private var lastClips: [Int] = []
@@ -54,7 +56,7 @@ struct MeterView {
             if current >= holds[i].value || now - holds[i].time > Self.holdSeconds { holds[i] = (current, now) }
             let clips = ch.clipRuns - clipBase[i]
             let name = (ch.name + String(repeating: " ", count: 12)).prefix(12)
-            let bar = bar(level: current, hold: holds[i].value)
+            let bar = bar(level: current, hold: holds[i].value, reference: references[i])
             let hold = Self.db(holds[i].value)
             let tp = Self.db(ch.takeTruePeak)
             let headroom = ch.takeTruePeak > 0 ? Self.pad(String(format: "%.1f", -Self.decibels(ch.takeTruePeak)), 8) : "       -"
@@ -83,17 +85,20 @@ struct MeterView {
 
     // MARK: Drawing
 
-    private func bar(level: Float, hold: Float) -> String {
+    private func bar(level: Float, hold: Float, reference: Double?) -> String {
         let levelDB = Self.decibels(level)
         let holdDB = Self.decibels(hold)
         let band = settings.bandLowDBTP...(-settings.marginDB)
         var out = ""
         let step = -Self.floorDB / Double(Self.barCells)
         let holdCell = hold > 0 ? Int(((holdDB - Self.floorDB) / step).rounded(.down)) : -1
+        let referenceCell = reference.map { min(Self.barCells - 1, max(0, Int((($0 - Self.floorDB) / step).rounded(.down)))) }
         for i in 0..<Self.barCells {
             let low = Self.floorDB + Double(i) * step
             let mid = low + step / 2
-            if i == min(holdCell, Self.barCells - 1) && holdDB > levelDB {
+            if i == referenceCell {
+                out += paint("¦", "35")
+            } else if i == min(holdCell, Self.barCells - 1) && holdDB > levelDB {
                 out += paint("|", mid > -settings.marginDB ? "31" : "37")
             } else if levelDB >= low + step * 0.5 {
                 let code = mid > -settings.marginDB ? "31" : band.contains(mid) ? "32" : "36"

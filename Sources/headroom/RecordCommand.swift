@@ -35,6 +35,9 @@ struct RecordCommand: ParsableCommand {
     @Flag(help: "No terminal meter: warnings as single lines on stderr and a status line every minute (for services).")
     var headless = false
 
+    @Option(help: ArgumentHelp("A calibrate --save file: show each channel's soundcheck level as a reference mark in the meters.", valueName: "file"))
+    var reference: String?
+
     @Flag(name: .customLong("wait-device"), help: "When the device is missing or goes away, wait for it and go on with a new take (take-003 -> take-003-2).")
     var waitDevice = false
 
@@ -47,6 +50,8 @@ struct RecordCommand: ParsableCommand {
             if let fileFormat { settings.fileFormat = fileFormat }
             if let duration { settings.durationSeconds = duration }
             if let maxTakeSeconds { settings.maxTakeSeconds = maxTakeSeconds }
+            if let reference { settings.referenceFile = reference }
+            let references = try settings.referenceFile.map { path throws(HeadroomError) in try Settings.referenceLevels(path: path) } ?? [:]
             guard let container = TakeFileFormat(rawValue: settings.fileFormat.lowercased()) else {
                 throw HeadroomError(.usage, "--file-format \(settings.fileFormat) is not one of wav, rf64, w64, flac, caf")
             }
@@ -88,7 +93,7 @@ struct RecordCommand: ParsableCommand {
                 config.maxTakeFrames = settings.maxTakeSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
                 config.resumedFrom = resumedFrom
                 let session = try RecordingSession(source: source, configuration: config)
-                outcome = LiveRecording(session: session, settings: takeSettings, headless: headless).run()
+                outcome = LiveRecording(session: session, settings: takeSettings, headless: headless, references: references).run()
                 guard waitDevice, outcome.reason == .deviceLost, let last = outcome.takes.last else { break }
                 resumedFrom = URL(fileURLWithPath: last).lastPathComponent
                 if chainBase == nil, let first = outcome.takes.first {

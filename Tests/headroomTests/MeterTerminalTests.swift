@@ -59,8 +59,11 @@ struct MeterTerminalTests {
         let rig = try JackRig(name: "meter", wav: dir + "/in.wav")
         defer { rig.stop() }
         let out = dir + "/takes"
+        // A soundcheck file (as calibrate --save writes it) puts a reference mark at -30 dBTP on Bass.
+        try #"{"type":"calibration","channels":[{"channel":2,"typical_peak_dbtp":-30.0}]}"#
+            .write(toFile: dir + "/levels.json", atomically: true, encoding: .utf8)
         let tmux = try Tmux(
-            command: "\(headroomBinary) record --device testlive --names Vox,Bass --dir \(out) --name 'take-%n'",
+            command: "\(headroomBinary) record --device testlive --names Vox,Bass --dir \(out) --name 'take-%n' --reference \(dir)/levels.json",
             environment: rig.environment.merging(["NO_COLOR": "1"]) { $1 })
         let first = try #require(tmux.waitFor { $0.contains("CLIP 1") })
         let lines = first.split(separator: "\n").map(String.init)
@@ -72,6 +75,10 @@ struct MeterTerminalTests {
         #expect(vox.contains("CLIP 1"))
         #expect(vox.contains("(at least)"))  // the clipped channel's proposal
         #expect(!bass.contains("CLIP"))
+        let bar = try #require(bass.firstIndex(of: "["))
+        let mark = try #require(bass.firstIndex(of: "¦"))
+        #expect(bass.distance(from: bar, to: mark) == 25)  // cell 24 of 48 (-60..0 dBFS): -30 dBTP
+        #expect(!vox.contains("¦"))
         #expect(vox.contains("[") && vox.contains("]"))
         #expect(first.contains("CLIP: ch1 Vox at"))  // the warning line
         #expect(first.contains("keys: r reset"))

@@ -183,5 +183,8 @@ struct RecordFileRigTests {
         #expect(flac.status == 64)
         #expect(flac.stderr.contains("flac stores at most 24 bits"))
         #expect(try headroom("record", "--channels", "0").status == 64)
+        let reference = try headroom("record", "--device", "testcap", "--reference", rig.directory + "/in.raw", environment: rig.environment)
+        #expect(reference.status == 66)
+        #expect(reference.stderr.contains("not a calibration file"))
     }
 }

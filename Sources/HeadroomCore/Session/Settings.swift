@@ -22,6 +22,8 @@ public struct Settings: Sendable, Equatable {
     public var fileFormat = "wav"
     public var durationSeconds: Double? = nil
     public var maxTakeSeconds: Double? = nil
+    /// A `calibrate --save` file whose levels the meter shows as reference marks.
+    public var referenceFile: String? = nil
 
     public init() {}
 
@@ -75,6 +77,7 @@ public struct Settings: Sendable, Equatable {
             case "file_format": fileFormat = try string()
             case "duration": durationSeconds = try number()
             case "max_take_seconds": maxTakeSeconds = try number()
+            case "reference": referenceFile = try string()
             default:
                 throw HeadroomError(
                     .usage,
@@ -98,6 +101,22 @@ public struct Settings: Sendable, Equatable {
                 }
             }
         }
+    }
+
+    /// The typical loud peak per channel (dBTP, 0-based) from a `calibrate --save` file.
+    public static func referenceLevels(path: String) throws(HeadroomError) -> [Int: Double] {
+        guard let data = FileManager.default.contents(atPath: path),
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+            object["type"] as? String == "calibration", let channels = object["channels"] as? [[String: Any]]
+        else {
+            throw HeadroomError(.noInput, "\(path): not a calibration file (write one with headroom calibrate --save FILE)")
+        }
+        var out: [Int: Double] = [:]
+        for c in channels {
+            guard let n = c["channel"] as? Int else { continue }
+            if let level = (c["typical_peak_dbtp"] as? Double) ?? (c["true_peak_dbtp"] as? Double) { out[n - 1] = level }
+        }
+        return out
     }
 
     /// `"Kick, Snare,Vox"` to `["Kick", "Snare", "Vox"]`.
