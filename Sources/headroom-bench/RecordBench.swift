@@ -19,8 +19,8 @@ enum RecordBench {
         }
         try! bytes.write(to: URL(fileURLWithPath: dir + "/in.raw"))
         try! """
-            pcm.benchcap { type file; slave.pcm "null"; file "/dev/null"; infile "\(dir)/in.raw"; format "raw" }
-            """.write(toFile: dir + "/bench.conf", atomically: true, encoding: .utf8)
+        pcm.benchcap { type file; slave.pcm "null"; file "/dev/null"; infile "\(dir)/in.raw"; format "raw" }
+        """.write(toFile: dir + "/bench.conf", atomically: true, encoding: .utf8)
         return (dir, ["ALSA_CONFIG_PATH": "/usr/share/alsa/alsa.conf:\(dir)/bench.conf"])
     }
 
@@ -50,7 +50,8 @@ enum RecordBench {
     }
 
     static var headroomBinary: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("headroom").path
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("headroom")
+            .path
     }
 
     /// headroom record vs arecord, 32 ch x 96 kHz S32_LE to WAV, unpaced.
@@ -62,11 +63,21 @@ enum RecordBench {
         for i in 0..<3 {
             let out = dir + "/takes\(i)"
             let a = spawn(
-                [headroomBinary, "record", "--device", "benchcap", "--channels", "32", "--rate", "96000", "--format", "S32_LE",
-                 "--duration", String(seconds), "--dir", out, "--name", "take"], env: env)
+                [
+                    headroomBinary, "record", "--device", "benchcap", "--channels", "32", "--rate", "96000", "--format",
+                    "S32_LE",
+                    "--duration", String(seconds), "--dir", out, "--name", "take",
+                ],
+                env: env
+            )
             let b = spawn(
-                ["/usr/bin/arecord", "-q", "-D", "benchcap", "-f", "S32_LE", "-c", "32", "-r", "96000", "-d", String(Int(seconds)),
-                 "-t", "wav", dir + "/arecord\(i).wav"], env: env)
+                [
+                    "/usr/bin/arecord", "-q", "-D", "benchcap", "-f", "S32_LE", "-c", "32", "-r", "96000", "-d",
+                    String(Int(seconds)),
+                    "-t", "wav", dir + "/arecord\(i).wav",
+                ],
+                env: env
+            )
             precondition(a.status == 0 && b.status == 0, "a recorder failed: headroom \(a.status), arecord \(b.status)")
             ours = min(ours, a.seconds)
             theirs = min(theirs, b.seconds)
@@ -74,7 +85,9 @@ enum RecordBench {
             try? FileManager.default.removeItem(atPath: dir + "/arecord\(i).wav")
         }
         let bytes = seconds * 96000 * 32 * 4
-        print("record vs arecord: \(Int(seconds)) s of 32 ch x 96 kHz S32_LE to WAV through ALSA's file plugin (best of 3)")
+        print(
+            "record vs arecord: \(Int(seconds)) s of 32 ch x 96 kHz S32_LE to WAV through ALSA's file plugin (best of 3)"
+        )
         print(String(format: "  headroom record (full analyzer)  %6.2f s  %7.1f MB/s", ours, bytes / ours / 1e6))
         print(String(format: "  arecord (no analysis)            %6.2f s  %7.1f MB/s", theirs, bytes / theirs / 1e6))
         print(String(format: "  headroom throughput / arecord throughput = %.2fx", theirs / ours))
@@ -91,7 +104,12 @@ enum RecordBench {
             let bytes = source.periodFrames * 8 * 3
             let writerRing = SPSCRing(slots: 64, slotBytes: bytes)
             let analyzerRing = SPSCRing(slots: 64, slotBytes: bytes)
-            let capture = CaptureThread(source: source, writerRing: writerRing, analyzerRing: analyzerRing, frameLimit: frames)
+            let capture = CaptureThread(
+                source: source,
+                writerRing: writerRing,
+                analyzerRing: analyzerRing,
+                frameLimit: frames
+            )
             nonisolated(unsafe) var counted = 0
             let done = DispatchSemaphore(value: 0)
             let consumers = DispatchGroup()
@@ -123,7 +141,9 @@ enum RecordBench {
         let short = run(frames: 48000 * 2)
         let long = run(frames: 48000 * 20)
         let perPeriod = Double(long.allocations - short.allocations) / Double(long.periods - short.periods)
-        print("capture thread heap allocations (8 ch S24_3LE, file plugin; interposer check: \(counted) for one array):")
+        print(
+            "capture thread heap allocations (8 ch S24_3LE, file plugin; interposer check: \(counted) for one array):"
+        )
         print("  \(short.periods) periods: \(short.allocations) allocations (start-up and shut-down included)")
         print("  \(long.periods) periods: \(long.allocations) allocations")
         print(String(format: "  steady state: %.3f allocations per period", perPeriod))
@@ -136,8 +156,12 @@ enum RecordBench {
         var results: [(Int, Int)] = []
         for minutes in [1, 10] {
             let r = spawn(
-                [headroomBinary, "record", "--device", "benchcap", "--duration", String(minutes * 60), "--dir", dir + "/m\(minutes)"],
-                env: env)
+                [
+                    headroomBinary, "record", "--device", "benchcap", "--duration", String(minutes * 60), "--dir",
+                    dir + "/m\(minutes)",
+                ],
+                env: env
+            )
             precondition(r.status == 0, "headroom record failed: \(r.status)")
             results.append((minutes, r.maxRSSKiB))
         }

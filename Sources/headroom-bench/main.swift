@@ -74,7 +74,12 @@ func benchAnalyzer(seconds: Double) {
         var best = Double.infinity
         var truePeak = 0.0
         for _ in 0..<3 {
-            let analyzer = Analyzer(channels: channels, rate: rate, layout: .int32(bits: 24), settings: AnalysisSettings())
+            let analyzer = Analyzer(
+                channels: channels,
+                rate: rate,
+                layout: .int32(bits: 24),
+                settings: AnalysisSettings()
+            )
             let t0 = now()
             data.withUnsafeBytes { raw in
                 var done = 0
@@ -117,8 +122,12 @@ func benchAnalyzer(seconds: Double) {
         }
         let ref = samples / refBest
         print("  \(kind.rawValue):")
-        print(String(format: "    headroom analyzer   %8.1f M samples/s  (max true peak %.2f dBTP)", ours / 1e6, truePeak))
-        print(String(format: "    libebur128 true peak %7.1f M samples/s  (max true peak %.2f dBTP)", ref / 1e6, refPeak))
+        print(
+            String(format: "    headroom analyzer   %8.1f M samples/s  (max true peak %.2f dBTP)", ours / 1e6, truePeak)
+        )
+        print(
+            String(format: "    libebur128 true peak %7.1f M samples/s  (max true peak %.2f dBTP)", ref / 1e6, refPeak)
+        )
         print(String(format: "    ratio               %8.1fx", ours / ref))
     }
 }
@@ -151,7 +160,9 @@ func benchAnalyzeVsSox(seconds: Double) {
     let file = sf_open(path, Int32(SFM_WRITE), &info)!
     data.withUnsafeBufferPointer { _ = sf_writef_int(file, $0.baseAddress!, sf_count_t(data.count / channels)) }
     sf_close(file)
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("headroom").path
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+        "headroom"
+    ).path
     guard FileManager.default.isExecutableFile(atPath: binary) else {
         print("build headroom first: swift build -c release")
         return

@@ -4,31 +4,60 @@ import HeadroomCore
 /// SPEC's analyzer options, shared by every command through `@OptionGroup`.
 /// Unset options leave the config file's value (or the default) in place.
 struct AnalysisOptions: ParsableArguments {
-    @Option(name: .customLong("target-peak"), parsing: .unconditional, help: ArgumentHelp("Where peaks should sit, dBTP (default -6).", valueName: "dBTP"))
+    @Option(
+        name: .customLong("target-peak"),
+        parsing: .unconditional,
+        help: ArgumentHelp("Where peaks should sit, dBTP (default -6).", valueName: "dBTP")
+    )
     var targetPeak: Double?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("How far below the target a peak may sit and still be ok, dB (default 6).", valueName: "dB"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("How far below the target a peak may sit and still be ok, dB (default 6).", valueName: "dB")
+    )
     var tolerance: Double?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Headroom to keep: a true peak above -margin is hot, dB (default 3).", valueName: "dB"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Headroom to keep: a true peak above -margin is hot, dB (default 3).", valueName: "dB")
+    )
     var margin: Double?
 
-    @Option(name: .customLong("signal-floor"), parsing: .unconditional, help: ArgumentHelp("Below this a channel has no signal, dBFS (default -50).", valueName: "dBFS"))
+    @Option(
+        name: .customLong("signal-floor"),
+        parsing: .unconditional,
+        help: ArgumentHelp("Below this a channel has no signal, dBFS (default -50).", valueName: "dBFS")
+    )
     var signalFloor: Double?
 
-    @Option(name: .customLong("clip-level"), parsing: .unconditional, help: ArgumentHelp("A sample at or above this is clipped, dBFS (default 0).", valueName: "dBFS"))
+    @Option(
+        name: .customLong("clip-level"),
+        parsing: .unconditional,
+        help: ArgumentHelp("A sample at or above this is clipped, dBFS (default 0).", valueName: "dBFS")
+    )
     var clipLevel: Double?
 
-    @Option(name: .customLong("clip-run"), help: ArgumentHelp("Consecutive clipped samples that count as an over (default 3).", valueName: "samples"))
+    @Option(
+        name: .customLong("clip-run"),
+        help: ArgumentHelp("Consecutive clipped samples that count as an over (default 3).", valueName: "samples")
+    )
     var clipRun: Int?
 
-    @Option(name: .customLong("clip-hold"), help: ArgumentHelp("Overs closer than this merge into one event, seconds (default 0.1).", valueName: "seconds"))
+    @Option(
+        name: .customLong("clip-hold"),
+        help: ArgumentHelp("Overs closer than this merge into one event, seconds (default 0.1).", valueName: "seconds")
+    )
     var clipHold: Double?
 
     @Option(help: ArgumentHelp("Channel names, comma-separated, e.g. \"Kick,Snare,Vox\".", valueName: "names"))
     var names: String?
 
-    @Option(help: ArgumentHelp("Read settings from this TOML file instead of ./headroom.toml and ~/.config/headroom/headroom.toml.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Read settings from this TOML file instead of ./headroom.toml and ~/.config/headroom/headroom.toml.",
+            valueName: "file"
+        )
+    )
     var config: String?
 
     /// Defaults, then the config file(s), then these flags; validated.

@@ -41,7 +41,8 @@ struct AnalyzeCommand: ParsableCommand {
                         let seconds = Double(result.frames) / Double(result.header.rate)
                         Terminal.out(
                             "\(path): \(result.containerName), \(result.encodingName), \(result.header.rate) Hz, "
-                                + "\(result.header.channels) ch, \(String(format: "%.3f", seconds)) s\n")
+                                + "\(result.header.channels) ch, \(String(format: "%.3f", seconds)) s\n"
+                        )
                         Terminal.out(table.render(result.summaries, names: result.header.names))
                     }
                 } catch let error as HeadroomError {

@@ -29,7 +29,10 @@ struct CalibrateCommand: ParsableCommand {
     @Flag(help: "Set the mapped capture controls to the proposal.")
     var apply = false
 
-    @Option(name: .customLong("max-step"), help: ArgumentHelp("With --apply: change no control by more than this at once (default 12).", valueName: "dB"))
+    @Option(
+        name: .customLong("max-step"),
+        help: ArgumentHelp("With --apply: change no control by more than this at once (default 12).", valueName: "dB")
+    )
     var maxStep: Double = 12
 
     @Flag(help: "With --apply: do not ask for confirmation.")
@@ -46,9 +49,19 @@ struct CalibrateCommand: ParsableCommand {
             try capture.apply(to: &settings)
             let format = SampleFormat(name: settings.format)!
             LiveRecording.takeOverSignals()
-            let source = try ALSACapture(device: settings.device, rate: settings.rate, channels: settings.channels, format: format)
+            let source = try ALSACapture(
+                device: settings.device,
+                rate: settings.rate,
+                channels: settings.channels,
+                format: format
+            )
             let names = ClipLog.channelNames(settings.names, channels: settings.channels)
-            let session = CalibrationSession(source: source, settings: settings.analysis, names: names, seconds: seconds)
+            let session = CalibrationSession(
+                source: source,
+                settings: settings.analysis,
+                names: names,
+                seconds: seconds
+            )
             let interactive = isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1 && !json
             if !interactive { Terminal.error("listening to \(settings.device) for \(String(format: "%g", seconds)) s") }
             var meter = interactive ? MeterView(settings: settings.analysis, directory: ".") : nil
@@ -77,8 +90,14 @@ struct CalibrateCommand: ParsableCommand {
             let mixer = ALSAMixer(device: settings.device)
             let controls = mixer?.captureControls() ?? []
             let mapping = Self.mapping(results: results, controls: controls, configured: settings.controls)
-            let object = Self.json(results: results, seconds: seconds, device: settings.device, settings: settings.analysis,
-                                   mapping: mapping, maxStep: maxStep)
+            let object = Self.json(
+                results: results,
+                seconds: seconds,
+                device: settings.device,
+                settings: settings.analysis,
+                mapping: mapping,
+                maxStep: maxStep
+            )
             if let save {
                 do {
                     try (object.encoded() + "\n").write(toFile: save, atomically: true, encoding: .utf8)
@@ -91,10 +110,14 @@ struct CalibrateCommand: ParsableCommand {
             } else {
                 Terminal.out(Self.table(results, mapping: mapping, maxStep: maxStep))
                 if controls.isEmpty {
-                    Terminal.out("\n\(settings.device): no capture controls with dB information; set the gains on the interface itself.\n")
+                    Terminal.out(
+                        "\n\(settings.device): no capture controls with dB information; set the gains on the interface itself.\n"
+                    )
                 } else if mapping.allSatisfy({ $0 == nil }) {
                     let list = controls.map { "\"\($0.name)\"" }.joined(separator: ", ")
-                    Terminal.out("\nCapture controls on \(mixer!.card): \(list). Map them with [channels.N] control = \"...\" in the config.\n")
+                    Terminal.out(
+                        "\nCapture controls on \(mixer!.card): \(list). Map them with [channels.N] control = \"...\" in the config.\n"
+                    )
                 }
             }
             if apply { try applyProposals(results: results, mapping: mapping, mixer: mixer, device: settings.device) }
@@ -103,7 +126,11 @@ struct CalibrateCommand: ParsableCommand {
 
     /// Channel -> control: the config's `[channels.N] control` wins; otherwise, when the card
     /// has exactly one capture control per channel, they pair up in order.
-    static func mapping(results: [CalibrationSession.Result], controls: [ALSAMixer.Control], configured: [Int: String])
+    static func mapping(
+        results: [CalibrationSession.Result],
+        controls: [ALSAMixer.Control],
+        configured: [Int: String]
+    )
         -> [ALSAMixer.Control?]
     {
         results.map { r in
@@ -114,8 +141,12 @@ struct CalibrateCommand: ParsableCommand {
     }
 
     static func json(
-        results: [CalibrationSession.Result], seconds: Double, device: String, settings: AnalysisSettings,
-        mapping: [ALSAMixer.Control?], maxStep: Double
+        results: [CalibrationSession.Result],
+        seconds: Double,
+        device: String,
+        settings: AnalysisSettings,
+        mapping: [ALSAMixer.Control?],
+        maxStep: Double
     ) -> JSONValue {
         .object([
             ("type", .string("calibration")), ("seconds", .seconds(seconds)), ("device", .string(device)),
@@ -135,24 +166,34 @@ struct CalibrateCommand: ParsableCommand {
                         }
                         return .object([
                             ("channel", .int(r.channel + 1)), ("name", .string(r.name)),
-                            ("true_peak_dbtp", .decibels(r.truePeakDBTP)), ("typical_peak_dbtp", .decibels(r.typicalPeakDBTP)),
+                            ("true_peak_dbtp", .decibels(r.truePeakDBTP)),
+                            ("typical_peak_dbtp", .decibels(r.typicalPeakDBTP)),
                             ("clip_events", .int(r.clipEvents)), ("hot_events", .int(r.hotEvents)),
-                            ("reason", .string(r.proposal.reason.rawValue)), ("proposal_db", .decibels(r.proposal.changeDB)),
+                            ("reason", .string(r.proposal.reason.rawValue)),
+                            ("proposal_db", .decibels(r.proposal.changeDB)),
                             ("control", control),
                         ])
-                    })
+                    }
+                )
             ),
         ])
     }
 
-    static func table(_ results: [CalibrationSession.Result], mapping: [ALSAMixer.Control?], maxStep: Double) -> String {
+    static func table(_ results: [CalibrationSession.Result], mapping: [ALSAMixer.Control?], maxStep: Double) -> String
+    {
         var rows = [["ch", "name", "true peak dBTP", "typical dBTP", "clips", "hot", "proposal"]]
         for r in results {
             var advice = CalibrationSession.advice(r)
             if let c = mapping[r.channel], let change = r.proposal.changeDB, change != 0,
                 let t = GainStep.target(c, changeDB: change, maxStepDB: maxStep)
             {
-                advice += String(format: "  (%@ Capture: %d -> %d, %+.1f dB)", c.name, c.value, t.value, t.db - (c.valueDB ?? t.db))
+                advice += String(
+                    format: "  (%@ Capture: %d -> %d, %+.1f dB)",
+                    c.name,
+                    c.value,
+                    t.value,
+                    t.db - (c.valueDB ?? t.db)
+                )
             }
             rows.append([
                 String(r.channel + 1), r.name, SummaryTable.db(r.truePeakDBTP), SummaryTable.db(r.typicalPeakDBTP),
@@ -163,22 +204,35 @@ struct CalibrateCommand: ParsableCommand {
         for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
         return rows.map { row in
             row.enumerated().map { i, c in
-                i == row.count - 1 ? c : (i == 1 ? c + String(repeating: " ", count: widths[i] - c.count) : String(repeating: " ", count: widths[i] - c.count) + c)
+                i == row.count - 1
+                    ? c
+                    : (i == 1
+                        ? c + String(repeating: " ", count: widths[i] - c.count)
+                        : String(repeating: " ", count: widths[i] - c.count) + c)
             }.joined(separator: "  ")
         }.joined(separator: "\n") + "\n"
     }
 
-    func applyProposals(results: [CalibrationSession.Result], mapping: [ALSAMixer.Control?], mixer: ALSAMixer?, device: String)
+    func applyProposals(
+        results: [CalibrationSession.Result],
+        mapping: [ALSAMixer.Control?],
+        mixer: ALSAMixer?,
+        device: String
+    )
         throws(HeadroomError)
     {
-        let changes = results.compactMap { r -> (CalibrationSession.Result, ALSAMixer.Control, (value: Int, db: Double))? in
+        let changes = results.compactMap {
+            r -> (CalibrationSession.Result, ALSAMixer.Control, (value: Int, db: Double))? in
             guard let c = mapping[r.channel], let change = r.proposal.changeDB, change != 0,
                 let t = GainStep.target(c, changeDB: change, maxStepDB: maxStep), t.value != c.value
             else { return nil }
             return (r, c, t)
         }
         guard let mixer, !mapping.allSatisfy({ $0 == nil }) else {
-            throw HeadroomError(.unavailable, "--apply: \(device) has no capture controls headroom can set (none with dB information mapped to a channel); nothing changed")
+            throw HeadroomError(
+                .unavailable,
+                "--apply: \(device) has no capture controls headroom can set (none with dB information mapped to a channel); nothing changed"
+            )
         }
         if changes.isEmpty {
             Terminal.error("--apply: nothing to change")
@@ -186,7 +240,10 @@ struct CalibrateCommand: ParsableCommand {
         }
         if !yes {
             guard isatty(STDIN_FILENO) == 1 else {
-                throw HeadroomError(.usage, "--apply asks for confirmation on a terminal; add --yes to apply without asking")
+                throw HeadroomError(
+                    .usage,
+                    "--apply asks for confirmation on a terminal; add --yes to apply without asking"
+                )
             }
             Terminal.out("Apply \(changes.count) change(s) to \(mixer.card)? [y/N] ")
             guard let answer = readLine(), answer.lowercased().hasPrefix("y") else {
@@ -197,8 +254,17 @@ struct CalibrateCommand: ParsableCommand {
         for (r, c, t) in changes {
             try mixer.set(c, value: t.value)
             Terminal.error(
-                String(format: "ch%d %@: %@ Capture %d -> %d (%@ -> %.1f dB)", r.channel + 1, r.name, c.name, c.value, t.value,
-                       c.valueDB.map { String(format: "%.1f", $0) } ?? "?", t.db))
+                String(
+                    format: "ch%d %@: %@ Capture %d -> %d (%@ -> %.1f dB)",
+                    r.channel + 1,
+                    r.name,
+                    c.name,
+                    c.value,
+                    t.value,
+                    c.valueDB.map { String(format: "%.1f", $0) } ?? "?",
+                    t.db
+                )
+            )
         }
     }
 }

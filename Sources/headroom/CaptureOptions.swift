@@ -4,7 +4,9 @@ import HeadroomCore
 /// SPEC's capture options (`record`, `calibrate`). Unset options keep the config file's
 /// value or the default.
 struct CaptureOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("ALSA capture PCM, e.g. hw:CARD=USB,DEV=0, plughw:1 (default: default).", valueName: "pcm"))
+    @Option(
+        help: ArgumentHelp("ALSA capture PCM, e.g. hw:CARD=USB,DEV=0, plughw:1 (default: default).", valueName: "pcm")
+    )
     var device: String?
 
     @Option(help: ArgumentHelp("Sample rate, Hz (default 48000).", valueName: "hz"))
@@ -30,7 +32,9 @@ struct CaptureOptions: ParsableArguments {
         }
         guard SampleFormat(name: settings.format) != nil else {
             throw HeadroomError(
-                .usage, "--format \(settings.format) is not one headroom records; use one of \(SampleFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+                .usage,
+                "--format \(settings.format) is not one headroom records; use one of \(SampleFormat.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         guard !settings.device.isEmpty else { throw HeadroomError(.usage, "--device must name an ALSA PCM") }
     }

@@ -33,7 +33,8 @@ struct DevicesCommand: ParsableCommand {
         if let c = pcm.capabilities {
             let formats = c.formats.isEmpty ? "none headroom records" : c.formats.joined(separator: " ")
             let rates = c.minRate == c.maxRate ? "\(c.minRate) Hz" : "\(c.minRate)-\(min(c.maxRate, 768_000)) Hz"
-            let channels = c.minChannels == c.maxChannels ? "\(c.minChannels)" : "\(c.minChannels)-\(min(c.maxChannels, 64))"
+            let channels =
+                c.minChannels == c.maxChannels ? "\(c.minChannels)" : "\(c.minChannels)-\(min(c.maxChannels, 64))"
             text += "\(indent)  formats \(formats); rates \(rates); channels \(channels)\n"
         } else if let problem = pcm.problem {
             text += "\(indent)  cannot open for capture now: \(problem)\n"

@@ -6,13 +6,16 @@ import HeadroomCore
 struct Headroom: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "headroom",
-        abstract: "A recording-input guard for ALSA capture: peak margin, clip warnings and gain proposals per channel.",
+        abstract:
+            "A recording-input guard for ALSA capture: peak margin, clip warnings and gain proposals per channel.",
         discussion: """
             Exit codes: 0 success, 1 --fail-on-clip tripped, 64 usage or config error, 66 input missing \
             or unreadable, 69 device unavailable, 73 cannot create output, 74 I/O error.
             """,
         version: "0.1.0",
-        subcommands: [RecordCommand.self, CalibrateCommand.self, ReviewCommand.self, AnalyzeCommand.self, DevicesCommand.self]
+        subcommands: [
+            RecordCommand.self, CalibrateCommand.self, ReviewCommand.self, AnalyzeCommand.self, DevicesCommand.self,
+        ]
     )
 }
 

@@ -54,7 +54,9 @@ struct LiveRecording {
         while !session.isFinished {
             if let key = keyboard?.read(timeoutMilliseconds: 66) {
                 switch key {
-                case "q", "Q": session.stop(); stopping = true
+                case "q", "Q":
+                    session.stop()
+                    stopping = true
                 case "n", "N": session.nextTake()
                 case "r", "R": meter?.reset()
                 default: break
@@ -69,7 +71,8 @@ struct LiveRecording {
             }
             if !noted && session.realtimeStatus == -1 {
                 noted = true
-                let note = "note: no real-time priority for the capture thread (join the audio group or allow rtprio); recording anyway"
+                let note =
+                    "note: no real-time priority for the capture thread (join the audio group or allow rtprio); recording anyway"
                 if meter != nil { meter?.message = note } else { Terminal.error(note) }
             }
             let warnings = session.takeWarnings()

@@ -49,7 +49,11 @@ struct MeterView {
         first = false
         out += "\u{1B}[H"
         let elapsed = Self.clock(Double(s.takeFrames) / Double(s.rate))
-        line(&out, paint("REC", "1;31") + "  \(s.takeName)  \(elapsed)  disk \(diskLeft) left  xruns \(s.xruns)  gaps \(s.gaps)  dropped \(s.droppedFrames)")
+        line(
+            &out,
+            paint("REC", "1;31")
+                + "  \(s.takeName)  \(elapsed)  disk \(diskLeft) left  xruns \(s.xruns)  gaps \(s.gaps)  dropped \(s.droppedFrames)"
+        )
         line(&out, " ch name         " + Self.scale() + "  hold  TP dBTP  headroom  clips    proposal")
         for (i, ch) in s.channels.enumerated() {
             let current = ch.truePeakSinceRead
@@ -59,10 +63,15 @@ struct MeterView {
             let bar = bar(level: current, hold: holds[i].value, reference: references[i])
             let hold = Self.db(holds[i].value)
             let tp = Self.db(ch.takeTruePeak)
-            let headroom = ch.takeTruePeak > 0 ? Self.pad(String(format: "%.1f", -Self.decibels(ch.takeTruePeak)), 8) : "       -"
+            let headroom =
+                ch.takeTruePeak > 0 ? Self.pad(String(format: "%.1f", -Self.decibels(ch.takeTruePeak)), 8) : "       -"
             let clip = clips > 0 || ch.isClipping ? paint(Self.pad("CLIP \(clips)", -7), "1;37;41") : Self.pad("-", -7)
             let proposal = SummaryTable.proposalText(ch.proposal)
-            line(&out, String(format: "%3d ", i + 1) + name + " " + bar + " " + Self.pad(hold, 5) + "  " + Self.pad(tp, 7) + "  " + headroom + "  " + clip + "  " + proposal)
+            line(
+                &out,
+                String(format: "%3d ", i + 1) + name + " " + bar + " " + Self.pad(hold, 5) + "  " + Self.pad(tp, 7)
+                    + "  " + headroom + "  " + clip + "  " + proposal
+            )
         }
         line(&out, "")
         line(&out, message.isEmpty ? "" : paint(String(message.prefix(200)), "33"))
@@ -80,7 +89,8 @@ struct MeterView {
     static func statusLine(_ s: MeterSnapshot) -> String {
         let peaks = s.channels.map { "\($0.name) \(db($0.takeTruePeak))" }.joined(separator: ", ")
         let clips = s.channels.reduce(0) { $0 + $1.clipRuns }
-        return "status: \(s.takeName) \(clock(Double(s.takeFrames) / Double(s.rate))), true peaks (dBTP) \(peaks); overs \(clips), xruns \(s.xruns), gaps \(s.gaps), dropped frames \(s.droppedFrames)"
+        return
+            "status: \(s.takeName) \(clock(Double(s.takeFrames) / Double(s.rate))), true peaks (dBTP) \(peaks); overs \(clips), xruns \(s.xruns), gaps \(s.gaps), dropped frames \(s.droppedFrames)"
     }
 
     // MARK: Drawing
@@ -92,7 +102,9 @@ struct MeterView {
         var out = ""
         let step = -Self.floorDB / Double(Self.barCells)
         let holdCell = hold > 0 ? Int(((holdDB - Self.floorDB) / step).rounded(.down)) : -1
-        let referenceCell = reference.map { min(Self.barCells - 1, max(0, Int((($0 - Self.floorDB) / step).rounded(.down)))) }
+        let referenceCell = reference.map {
+            min(Self.barCells - 1, max(0, Int((($0 - Self.floorDB) / step).rounded(.down))))
+        }
         for i in 0..<Self.barCells {
             let low = Self.floorDB + Double(i) * step
             let mid = low + step / 2

@@ -20,25 +20,47 @@ struct RecordCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Folder for takes and their clip logs (default: the current folder).", valueName: "dir"))
     var dir: String?
 
-    @Option(help: ArgumentHelp("Take name: strftime codes plus %n for a take counter (default take-%Y%m%d-%H%M%S).", valueName: "template"))
+    @Option(
+        help: ArgumentHelp(
+            "Take name: strftime codes plus %n for a take counter (default take-%Y%m%d-%H%M%S).",
+            valueName: "template"
+        )
+    )
     var name: String?
 
-    @Option(name: .customLong("file-format"), help: ArgumentHelp("wav, rf64, w64, flac or caf (default wav).", valueName: "format"))
+    @Option(
+        name: .customLong("file-format"),
+        help: ArgumentHelp("wav, rf64, w64, flac or caf (default wav).", valueName: "format")
+    )
     var fileFormat: String?
 
     @Option(help: ArgumentHelp("Stop by itself after this much audio.", valueName: "seconds"))
     var duration: Double?
 
-    @Option(name: .customLong("max-take-seconds"), help: ArgumentHelp("Split a long recording into parts of this length; no frame is lost between them.", valueName: "seconds"))
+    @Option(
+        name: .customLong("max-take-seconds"),
+        help: ArgumentHelp(
+            "Split a long recording into parts of this length; no frame is lost between them.",
+            valueName: "seconds"
+        )
+    )
     var maxTakeSeconds: Double?
 
     @Flag(help: "No terminal meter: warnings as single lines on stderr and a status line every minute (for services).")
     var headless = false
 
-    @Option(help: ArgumentHelp("A calibrate --save file: show each channel's soundcheck level as a reference mark in the meters.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "A calibrate --save file: show each channel's soundcheck level as a reference mark in the meters.",
+            valueName: "file"
+        )
+    )
     var reference: String?
 
-    @Flag(name: .customLong("wait-device"), help: "When the device is missing or goes away, wait for it and go on with a new take (take-003 -> take-003-2).")
+    @Flag(
+        name: .customLong("wait-device"),
+        help: "When the device is missing or goes away, wait for it and go on with a new take (take-003 -> take-003-2)."
+    )
     var waitDevice = false
 
     func run() throws {
@@ -51,14 +73,21 @@ struct RecordCommand: ParsableCommand {
             if let duration { settings.durationSeconds = duration }
             if let maxTakeSeconds { settings.maxTakeSeconds = maxTakeSeconds }
             if let reference { settings.referenceFile = reference }
-            let references = try settings.referenceFile.map { path throws(HeadroomError) in try Settings.referenceLevels(path: path) } ?? [:]
+            let references =
+                try settings.referenceFile.map { path throws(HeadroomError) in try Settings.referenceLevels(path: path)
+                } ?? [:]
             guard let container = TakeFileFormat(rawValue: settings.fileFormat.lowercased()) else {
-                throw HeadroomError(.usage, "--file-format \(settings.fileFormat) is not one of wav, rf64, w64, flac, caf")
+                throw HeadroomError(
+                    .usage,
+                    "--file-format \(settings.fileFormat) is not one of wav, rf64, w64, flac, caf"
+                )
             }
             let format = SampleFormat(name: settings.format)!
             guard container.supports(format) else {
                 throw HeadroomError(
-                    .usage, "--file-format flac stores at most 24 bits; use --format S24_3LE, or --file-format wav for \(format.rawValue)")
+                    .usage,
+                    "--file-format flac stores at most 24 bits; use --format S24_3LE, or --file-format wav for \(format.rawValue)"
+                )
             }
             if let d = settings.durationSeconds, !(d > 0 && d.isFinite) {
                 throw HeadroomError(.usage, "--duration must be a positive number of seconds")
@@ -78,9 +107,12 @@ struct RecordCommand: ParsableCommand {
             var chainIndex = 1
             var outcome: RecordingSession.Outcome
             while true {
-                guard let source = try openDevice(settings: settings, format: format) else { return }  // stopped while waiting
+                // nil: stopped (SIGINT, SIGTERM) while waiting for the device.
+                guard let source = try openDevice(settings: settings, format: format) else { return }
                 if source.rate != settings.rate {
-                    Terminal.error("note: \(settings.device) runs at \(source.rate) Hz, not \(settings.rate) Hz; recording at \(source.rate) Hz")
+                    Terminal.error(
+                        "note: \(settings.device) runs at \(source.rate) Hz, not \(settings.rate) Hz; recording at \(source.rate) Hz"
+                    )
                 }
                 var takeSettings = settings
                 if let chainBase {
@@ -88,12 +120,21 @@ struct RecordCommand: ParsableCommand {
                     takeSettings.nameTemplate = chainBase.replacingOccurrences(of: "%", with: "%%") + "-\(chainIndex)"
                 }
                 var config = RecordingSession.Configuration(
-                    settings: takeSettings, fileFormat: container, names: names, deviceName: settings.device)
+                    settings: takeSettings,
+                    fileFormat: container,
+                    names: names,
+                    deviceName: settings.device
+                )
                 config.frameLimit = settings.durationSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
                 config.maxTakeFrames = settings.maxTakeSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
                 config.resumedFrom = resumedFrom
                 let session = try RecordingSession(source: source, configuration: config)
-                outcome = LiveRecording(session: session, settings: takeSettings, headless: headless, references: references).run()
+                outcome = LiveRecording(
+                    session: session,
+                    settings: takeSettings,
+                    headless: headless,
+                    references: references
+                ).run()
                 guard waitDevice, outcome.reason == .deviceLost, let last = outcome.takes.last else { break }
                 resumedFrom = URL(fileURLWithPath: last).lastPathComponent
                 if chainBase == nil, let first = outcome.takes.first {
@@ -113,7 +154,12 @@ struct RecordCommand: ParsableCommand {
         while true {
             do {
                 func open() throws(HeadroomError) -> ALSACapture {
-                    try ALSACapture(device: settings.device, rate: settings.rate, channels: settings.channels, format: format)
+                    try ALSACapture(
+                        device: settings.device,
+                        rate: settings.rate,
+                        channels: settings.channels,
+                        format: format
+                    )
                 }
                 // Retries stay quiet: the first failure was said once, in one line.
                 return said ? try DeviceList.withStderrSilenced(open) : try open()

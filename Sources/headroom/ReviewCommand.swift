@@ -30,7 +30,12 @@ struct ReviewCommand: ParsableCommand {
     @Flag(help: "Write the cue markers (one per clip event) into WAV takes that have none.")
     var cues = false
 
-    @Option(help: ArgumentHelp("Write a self-contained HTML report (level overview, clip and hot marks, summary) to this file.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Write a self-contained HTML report (level overview, clip and hot marks, summary) to this file.",
+            valueName: "file"
+        )
+    )
     var html: String?
 
     @Argument(help: ArgumentHelp("Takes, clip logs, or folders of takes.", valueName: "path"))
@@ -77,7 +82,9 @@ struct ReviewCommand: ParsableCommand {
                     for e in lines {
                         let span = EventText.span(e, rate: r.rate)!
                         let frame = e["start_frame"] as? Int ?? e["frame"] as? Int ?? 0
-                        Terminal.out("  \(EventText.timecode(seconds: span.start))  frame \(frame)  \(EventText.describe(e))\n")
+                        Terminal.out(
+                            "  \(EventText.timecode(seconds: span.start))  frame \(frame)  \(EventText.describe(e))\n"
+                        )
                     }
                 }
             } else if json {
@@ -89,7 +96,11 @@ struct ReviewCommand: ParsableCommand {
                 for r in reviews {
                     let path = (r.file as NSString).deletingPathExtension + ".labels.txt"
                     do {
-                        try EventText.audacityLabels(r.events, rate: r.rate).write(toFile: path, atomically: true, encoding: .utf8)
+                        try EventText.audacityLabels(r.events, rate: r.rate).write(
+                            toFile: path,
+                            atomically: true,
+                            encoding: .utf8
+                        )
                         Terminal.error("wrote \(path)")
                     } catch {
                         throw HeadroomError(.cantCreate, "cannot write \(path): \(error.localizedDescription)")
@@ -101,7 +112,11 @@ struct ReviewCommand: ParsableCommand {
             }
             if let html {
                 do {
-                    try HTMLReport.render(reviews, settings: settings.analysis).write(toFile: html, atomically: true, encoding: .utf8)
+                    try HTMLReport.render(reviews, settings: settings.analysis).write(
+                        toFile: html,
+                        atomically: true,
+                        encoding: .utf8
+                    )
                     Terminal.error("wrote \(html)")
                 } catch {
                     throw HeadroomError(.cantCreate, "cannot write \(html): \(error.localizedDescription)")
@@ -112,7 +127,9 @@ struct ReviewCommand: ParsableCommand {
     }
 
     static func encode(_ object: [String: Any]) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
+            return "{}"
+        }
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -121,7 +138,9 @@ struct ReviewCommand: ParsableCommand {
         let head = ["take", "duration", "started", "clipped", "worst TP", "hot", "xruns/gaps/dropped", "ended"]
         var rows: [[String]] = []
         for r in reviews {
-            let clipped = r.channels.filter { $0.clipEvents > 0 }.map { "\($0.name) x\($0.clipEvents)" }.joined(separator: ", ")
+            let clipped = r.channels.filter { $0.clipEvents > 0 }.map { "\($0.name) x\($0.clipEvents)" }.joined(
+                separator: ", "
+            )
             let ended: String
             if let e = r.ending {
                 ended = e
@@ -156,7 +175,9 @@ struct ReviewCommand: ParsableCommand {
         var info = SF_INFO()
         guard let f = sf_open(r.file, Int32(SFM_READ), &info) else { return }
         var existing = SF_CUES()
-        let has = sf_command(f, Int32(SFC_GET_CUE), &existing, Int32(MemoryLayout<SF_CUES>.size)) == Int32(SF_TRUE) && existing.cue_count > 0
+        let has =
+            sf_command(f, Int32(SFC_GET_CUE), &existing, Int32(MemoryLayout<SF_CUES>.size)) == Int32(SF_TRUE)
+            && existing.cue_count > 0
         let major = Int(info.format) & Int(SF_FORMAT_TYPEMASK)
         sf_close(f)
         guard major == Int(SF_FORMAT_WAV) || major == Int(SF_FORMAT_RF64) || major == Int(SF_FORMAT_WAVEX) else {
@@ -169,7 +190,10 @@ struct ReviewCommand: ParsableCommand {
         }
         let markers = r.events.filter { $0["type"] as? String == "clip" }.compactMap { e -> CueMarkers.Marker? in
             guard let frame = e["start_frame"] as? Int else { return nil }
-            return CueMarkers.Marker(frame: frame, label: "clip ch\(e["channel"] as? Int ?? 0) \(e["name"] as? String ?? "")")
+            return CueMarkers.Marker(
+                frame: frame,
+                label: "clip ch\(e["channel"] as? Int ?? 0) \(e["name"] as? String ?? "")"
+            )
         }
         try CueMarkers.append(markers, to: r.file)
         Terminal.error("\(r.file): wrote \(markers.count) cue markers")

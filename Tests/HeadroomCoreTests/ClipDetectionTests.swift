@@ -1,11 +1,16 @@
+import Foundation
 import Testing
+
 @testable import HeadroomCore
 
 @Suite("Clip runs and clip events (SPEC: Full scale, Clip run, Clip event)")
 struct ClipDetectionTests {
     @Test("runs of 1 and 2 samples at full scale do not qualify; a run of 3 does", arguments: [Int16.max, Int16.min])
     func runLengths(code: Int16) {
-        let s = int16Signal(frames: 48000, set: [1000: code, 5000: code, 5001: code, 20000: code, 20001: code, 20002: code])
+        let s = int16Signal(
+            frames: 48000,
+            set: [1000: code, 5000: code, 5001: code, 20000: code, 20001: code, 20002: code]
+        )
         let (events, analyzer) = analyze(s, channels: 1, layout: .int16)
         let c = clips(events)
         #expect(c.count == 1)
@@ -49,11 +54,17 @@ struct ClipDetectionTests {
             for f in 1000..<1004 { set[f] = .max }  // run A: 4 samples, end 1004
             let start = 1004 + gap
             for f in start..<(start + 3) { set[f] = .min }  // run B: 3 samples
-            return clips(analyze(int16Signal(frames: 20000, set: set), channels: 1, layout: .int16, settings: settings).events)
+            return clips(
+                analyze(int16Signal(frames: 20000, set: set), channels: 1, layout: .int16, settings: settings).events
+            )
         }
         let merged = run(gap: 4799)
         #expect(merged.count == 1)
-        #expect(merged.first.map { [$0.startFrame, $0.endFrame, $0.clippedSamples, $0.runs, $0.longestRun] } == [1000, 1004 + 4799 + 3, 7, 2, 4])
+        #expect(
+            merged.first.map { [$0.startFrame, $0.endFrame, $0.clippedSamples, $0.runs, $0.longestRun] } == [
+                1000, 1004 + 4799 + 3, 7, 2, 4,
+            ]
+        )
         let apart = run(gap: 4800)
         #expect(apart.count == 2)
         #expect(apart.map(\.startFrame) == [1000, 1004 + 4800])
@@ -104,7 +115,11 @@ struct ClipDetectionTests {
         for f in 10000..<10003 { values[f] = minCode }
         for f in 20000..<20010 { values[f] = maxCode - 1 }
         var packed: [UInt8] = []
-        for v in values { packed += [UInt8(truncatingIfNeeded: v), UInt8(truncatingIfNeeded: v >> 8), UInt8(truncatingIfNeeded: v >> 16)] }
+        for v in values {
+            packed += [
+                UInt8(truncatingIfNeeded: v), UInt8(truncatingIfNeeded: v >> 8), UInt8(truncatingIfNeeded: v >> 16),
+            ]
+        }
         let low = values.map { $0 & 0x00FF_FFFF }  // S24_LE leaves the top byte unspecified: here zero
         let left = values.map { $0 << 8 }
         let a = clips(analyze(packed, channels: 1, layout: .int24Packed).events)
@@ -147,7 +162,9 @@ struct ClipDetectionTests {
         s.withUnsafeBytes { raw in
             for start in stride(from: 0, to: 48000, by: 480) where reportedAt == nil {
                 analyzer.process(raw.baseAddress! + start * 2, frames: 480)
-                if analyzer.events.contains(where: { if case .clip = $0 { true } else { false } }) { reportedAt = start + 480 }
+                if analyzer.events.contains(where: { if case .clip = $0 { true } else { false } }) {
+                    reportedAt = start + 480
+                }
             }
         }
         // Hold 4800 frames after the end (110), plus the filter's 6-frame look-ahead and one block.
@@ -184,5 +201,3 @@ struct ClipDetectionTests {
         }
     }
 }
-
-import Foundation

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import HeadroomCore
 
 @Suite("Config file and settings")
@@ -28,7 +29,12 @@ struct ConfigTests {
 
     @Test("an unknown key is refused with the file, line and key")
     func unknownKey() {
-        #expect(throws: HeadroomError(.usage, "a.toml:2: unknown key \"clip_lvl\"; keys are the long option names, e.g. target_peak, clip_run, names, device")) {
+        #expect(
+            throws: HeadroomError(
+                .usage,
+                "a.toml:2: unknown key \"clip_lvl\"; keys are the long option names, e.g. target_peak, clip_run, names, device"
+            )
+        ) {
             var settings = Settings()
             try settings.apply(ConfigFile.parse("margin = 3\nclip_lvl = -1\n", path: "a.toml"))
         }
@@ -57,7 +63,9 @@ struct ConfigTests {
     func validation() {
         var s = AnalysisSettings()
         s.clipRunSamples = 0
-        #expect(throws: SettingsError(key: "clip-run", message: "must be a whole number of samples from 1 to 100000")) { try s.validate() }
+        #expect(throws: SettingsError(key: "clip-run", message: "must be a whole number of samples from 1 to 100000")) {
+            try s.validate()
+        }
         s = AnalysisSettings()
         s.marginDB = -1
         #expect(throws: SettingsError.self) { try s.validate() }
@@ -80,10 +88,21 @@ struct ClipLogTests {
     @Test("a clip line has SPEC's fields in SPEC's order, channels counted from 1")
     func clipLine() {
         let event = Event.clip(
-            ClipEvent(channel: 0, startFrame: 123456, endFrame: 123470, clippedSamples: 9, runs: 2, longestRun: 5, peakDBFS: 0, truePeakDBTP: 1.2))
+            ClipEvent(
+                channel: 0,
+                startFrame: 123456,
+                endFrame: 123470,
+                clippedSamples: 9,
+                runs: 2,
+                longestRun: 5,
+                peakDBFS: 0,
+                truePeakDBTP: 1.2
+            )
+        )
         #expect(
             ClipLog.eventLine(event, names: ["L", "R"], rate: 48000).encoded()
-                == #"{"type":"clip","channel":1,"name":"L","start_frame":123456,"end_frame":123470,"clipped_samples":9,"runs":2,"longest_run":5,"peak_dbfs":0.0,"true_peak_dbtp":1.2,"time":2.572}"#)
+                == #"{"type":"clip","channel":1,"name":"L","start_frame":123456,"end_frame":123470,"clipped_samples":9,"runs":2,"longest_run":5,"peak_dbfs":0.0,"true_peak_dbtp":1.2,"time":2.572}"#
+        )
     }
 
     @Test("the header's timestamp is UTC with milliseconds")

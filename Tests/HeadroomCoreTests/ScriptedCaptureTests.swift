@@ -1,6 +1,8 @@
+import CSndFile
 import Foundation
 import Glibc
 import Testing
+
 @testable import HeadroomCore
 
 /// A device that plays a script, for faults the ALSA rigs cannot make (an overrun the
@@ -74,14 +76,21 @@ struct ScriptedCaptureTests {
         let source = ScriptedSource(steps)
         var settings = Settings()
         settings.directory = NSTemporaryDirectory() + "headroom-scripted-" + UUID().uuidString
-        let config = RecordingSession.Configuration(settings: settings, fileFormat: .wav, names: ["L", "R"], deviceName: "scripted")
+        let config = RecordingSession.Configuration(
+            settings: settings,
+            fileFormat: .wav,
+            names: ["L", "R"],
+            deviceName: "scripted"
+        )
         var c = config
         c.stallSeconds = 0.5
         let session = try RecordingSession(source: source, configuration: c)
         session.start()
         let outcome = session.outcome()
         let text = try String(contentsOfFile: try #require(outcome.logs.first), encoding: .utf8)
-        let lines = text.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let lines = text.split(separator: "\n").map {
+            try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
         return (outcome, lines, source)
     }
 
@@ -126,8 +135,6 @@ struct ScriptedCaptureTests {
         #expect(lines.contains { $0["type"] as? String == "device_lost" })
     }
 }
-
-import CSndFile
 
 /// Frames in a take, as libsndfile reads its header.
 enum TakeFrames {

@@ -1,15 +1,27 @@
 import Foundation
+
 @testable import HeadroomCore
 
 /// Runs `analyzer` over interleaved samples in blocks of `block` frames and returns
 /// every event, with the analyzer for its summaries.
 func analyze<T: Numeric>(
-    _ samples: [T], channels: Int, rate: Int = 48000, layout: SampleLayout, settings: AnalysisSettings = .init(),
-    block: Int = 1024, maxBlockFrames: Int = 2048, exact: Bool = false
+    _ samples: [T],
+    channels: Int,
+    rate: Int = 48000,
+    layout: SampleLayout,
+    settings: AnalysisSettings = .init(),
+    block: Int = 1024,
+    maxBlockFrames: Int = 2048,
+    exact: Bool = false
 ) -> (events: [Event], analyzer: Analyzer) {
     let analyzer = Analyzer(
-        channels: channels, rate: rate, layout: layout, settings: settings, maxBlockFrames: maxBlockFrames,
-        exactBlockPeaks: exact)
+        channels: channels,
+        rate: rate,
+        layout: layout,
+        settings: settings,
+        maxBlockFrames: maxBlockFrames,
+        exactBlockPeaks: exact
+    )
     var events: [Event] = []
     let stride = MemoryLayout<T>.stride
     let frameBytes = layout.bytesPerSample * channels

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import HeadroomCore
 
 @Suite("True peak (SPEC: BS.1770-4 Annex 2, x4 at every rate)")
@@ -24,11 +25,15 @@ struct TruePeakTests {
 
     @Test(
         "agrees with a double-precision convolution within 0.01 dB",
-        arguments: [44100, 48000, 96000], [1, 2, 6, 9, 32])
+        arguments: [44100, 48000, 96000],
+        [1, 2, 6, 9, 32]
+    )
     func crossCheck(rate: Int, channels: Int) {
         let frames = 6000
         var columns: [[Double]] = []
-        for c in 0..<channels { columns.append(Self.material(kind: c + rate / 1000, frames: frames, rate: rate, seed: UInt64(c))) }
+        for c in 0..<channels {
+            columns.append(Self.material(kind: c + rate / 1000, frames: frames, rate: rate, seed: UInt64(c)))
+        }
         var interleaved = [Float](repeating: 0, count: frames * channels)
         for c in 0..<channels { for i in 0..<frames { interleaved[i * channels + c] = Float(columns[c][i]) } }
         let (_, analyzer) = analyze(interleaved, channels: channels, rate: rate, layout: .float32, block: 777)
@@ -118,9 +123,13 @@ struct HotEventTests {
 
     @Test("bursts closer than the hold merge into one hot event; farther apart they do not")
     func merging() {
-        let merged = hots(analyze(Self.signal(bursts: [1000..<2000, 4000..<5000], level: -1), channels: 1, layout: .float32).events)
+        let merged = hots(
+            analyze(Self.signal(bursts: [1000..<2000, 4000..<5000], level: -1), channels: 1, layout: .float32).events
+        )
         #expect(merged.count == 1)
-        let apart = hots(analyze(Self.signal(bursts: [1000..<2000, 8000..<9000], level: -1), channels: 1, layout: .float32).events)
+        let apart = hots(
+            analyze(Self.signal(bursts: [1000..<2000, 8000..<9000], level: -1), channels: 1, layout: .float32).events
+        )
         #expect(apart.count == 2)
     }
 
@@ -159,40 +168,76 @@ struct GainProposalTests {
 
     @Test("inside [target - tolerance, -margin] the proposal is 0", arguments: [-12.0, -8.0, -6.0, -3.0])
     func inBand(peak: Double) {
-        #expect(GainAdvisor.propose(truePeakDBTP: peak, clipped: false, settings: settings) == GainProposal(reason: .ok, changeDB: 0))
+        #expect(
+            GainAdvisor.propose(truePeakDBTP: peak, clipped: false, settings: settings)
+                == GainProposal(reason: .ok, changeDB: 0)
+        )
     }
 
     @Test("above -margin: target minus peak, rounded to 0.5 dB")
     func hot() {
-        #expect(GainAdvisor.propose(truePeakDBTP: -2.1, clipped: false, settings: settings) == GainProposal(reason: .hot, changeDB: -4.0))
-        #expect(GainAdvisor.propose(truePeakDBTP: -0.2, clipped: false, settings: settings) == GainProposal(reason: .hot, changeDB: -6.0))
-        #expect(GainAdvisor.propose(truePeakDBTP: 0.9, clipped: false, settings: settings) == GainProposal(reason: .hot, changeDB: -7.0))
+        #expect(
+            GainAdvisor.propose(truePeakDBTP: -2.1, clipped: false, settings: settings)
+                == GainProposal(reason: .hot, changeDB: -4.0)
+        )
+        #expect(
+            GainAdvisor.propose(truePeakDBTP: -0.2, clipped: false, settings: settings)
+                == GainProposal(reason: .hot, changeDB: -6.0)
+        )
+        #expect(
+            GainAdvisor.propose(truePeakDBTP: 0.9, clipped: false, settings: settings)
+                == GainProposal(reason: .hot, changeDB: -7.0)
+        )
     }
 
     @Test("below the band: raise by target minus peak, rounded to 0.5 dB")
     func quiet() {
-        #expect(GainAdvisor.propose(truePeakDBTP: -20.3, clipped: false, settings: settings) == GainProposal(reason: .quiet, changeDB: 14.5))
-        #expect(GainAdvisor.propose(truePeakDBTP: -12.1, clipped: false, settings: settings) == GainProposal(reason: .quiet, changeDB: 6.0))
+        #expect(
+            GainAdvisor.propose(truePeakDBTP: -20.3, clipped: false, settings: settings)
+                == GainProposal(reason: .quiet, changeDB: 14.5)
+        )
+        #expect(
+            GainAdvisor.propose(truePeakDBTP: -12.1, clipped: false, settings: settings)
+                == GainProposal(reason: .quiet, changeDB: 6.0)
+        )
     }
 
     @Test("below the signal floor: no figure at all")
     func noSignal() {
-        #expect(GainAdvisor.propose(truePeakDBTP: -50.5, clipped: false, settings: settings) == GainProposal(reason: .noSignal, changeDB: nil))
-        #expect(GainAdvisor.propose(truePeakDBTP: nil, clipped: false, settings: settings) == GainProposal(reason: .noSignal, changeDB: nil))
+        #expect(
+            GainAdvisor.propose(truePeakDBTP: -50.5, clipped: false, settings: settings)
+                == GainProposal(reason: .noSignal, changeDB: nil)
+        )
+        #expect(
+            GainAdvisor.propose(truePeakDBTP: nil, clipped: false, settings: settings)
+                == GainProposal(reason: .noSignal, changeDB: nil)
+        )
         #expect(GainAdvisor.propose(truePeakDBTP: -49.9, clipped: false, settings: settings).reason == .quiet)
     }
 
     @Test("a clipped channel gets at most target - 0 dBFS, rounded towards more attenuation")
     func clipped() {
-        #expect(GainAdvisor.propose(truePeakDBTP: 0, clipped: true, settings: settings) == GainProposal(reason: .clipped, changeDB: -6.0))
-        #expect(GainAdvisor.propose(truePeakDBTP: -0.4, clipped: true, settings: settings) == GainProposal(reason: .clipped, changeDB: -6.0))
-        #expect(GainAdvisor.propose(truePeakDBTP: 1.2, clipped: true, settings: settings) == GainProposal(reason: .clipped, changeDB: -7.5))
+        #expect(
+            GainAdvisor.propose(truePeakDBTP: 0, clipped: true, settings: settings)
+                == GainProposal(reason: .clipped, changeDB: -6.0)
+        )
+        #expect(
+            GainAdvisor.propose(truePeakDBTP: -0.4, clipped: true, settings: settings)
+                == GainProposal(reason: .clipped, changeDB: -6.0)
+        )
+        #expect(
+            GainAdvisor.propose(truePeakDBTP: 1.2, clipped: true, settings: settings)
+                == GainProposal(reason: .clipped, changeDB: -7.5)
+        )
         var s = settings
         s.targetPeakDBTP = -8.2
         #expect(GainAdvisor.propose(truePeakDBTP: 0, clipped: true, settings: s).changeDB! <= -8.2)
     }
 
-    @Test("the analyzer's summary applies the rule to what it measured", arguments: [(-20.0, GainReason.quiet), (-8.0, .ok), (-1.0, .hot), (-60.0, .noSignal)])
+    @Test(
+        "the analyzer's summary applies the rule to what it measured",
+        arguments: [(-20.0, GainReason.quiet), (-8.0, .ok), (-1.0, .hot), (-60.0, .noSignal)]
+    )
     func fromAnalyzer(level: Double, reason: GainReason) {
         let a = pow(10, level / 20)
         let s = (0..<48000).map { Float(a * sin(2 * .pi * 440 * Double($0) / 48000)) }
@@ -203,7 +248,6 @@ struct GainProposalTests {
         }
     }
 }
-
 
 @Suite("Priming the filter (calibrate listens from mid-signal)")
 struct PrimeTests {

@@ -5,7 +5,11 @@ import Testing
 @Suite("headroom analyze")
 struct AnalyzeCommandTests {
     /// Stereo, 2 s: L a -20 dBFS sine with one 5-sample clip at frame 48000; R at -8 dBFS.
-    static func takeWithClip(in dir: String, name: String = "take.wav", format: Int32 = Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_24)) -> String {
+    static func takeWithClip(
+        in dir: String,
+        name: String = "take.wav",
+        format: Int32 = Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_24)
+    ) -> String {
         let path = dir + "/" + name
         var s = [Int32](repeating: 0, count: 96000 * 2)
         for i in 0..<96000 {
@@ -26,7 +30,11 @@ struct AnalyzeCommandTests {
         #expect(r.status == 0)
         let lines = r.stdout.split(separator: "\n").map(String.init)
         #expect(lines[0] == "\(path): WAV, PCM_24, 48000 Hz, 2 ch, 2.000 s")
-        #expect(lines[1].hasPrefix("ch  name  peak dBFS  true peak dBTP  RMS dBFS  headroom dB  clips  clipped  hot  proposal"))
+        #expect(
+            lines[1].hasPrefix(
+                "ch  name  peak dBFS  true peak dBTP  RMS dBFS  headroom dB  clips  clipped  hot  proposal"
+            )
+        )
         let vox = lines[2].split(separator: " ", omittingEmptySubsequences: true)
         #expect(vox[0] == "1" && vox[1] == "Vox")
         #expect(vox[6] == "1" && vox[7] == "5")  // 1 clip event, 5 clipped samples
@@ -68,9 +76,13 @@ struct AnalyzeCommandTests {
         #expect(channels[1]["gain_proposal_db"] as? Double == 0.0)
     }
 
-    @Test("FLAC, W64 and 16-bit files read the same events", arguments: [
-        Int32(SF_FORMAT_FLAC | SF_FORMAT_PCM_24), Int32(SF_FORMAT_W64 | SF_FORMAT_PCM_24), Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_16),
-    ])
+    @Test(
+        "FLAC, W64 and 16-bit files read the same events",
+        arguments: [
+            Int32(SF_FORMAT_FLAC | SF_FORMAT_PCM_24), Int32(SF_FORMAT_W64 | SF_FORMAT_PCM_24),
+            Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_16),
+        ]
+    )
     func formats(format: Int32) throws {
         let dir = scratchDirectory()
         let path = Self.takeWithClip(in: dir, name: "take.audio", format: format)
@@ -122,7 +134,11 @@ struct AnalyzeCommandTests {
     func configFile() throws {
         let dir = scratchDirectory()
         let path = Self.takeWithClip(in: dir)
-        try "clip_run = 6\nnames = [\"Kick\", \"Snare\"]\n".write(toFile: dir + "/h.toml", atomically: true, encoding: .utf8)
+        try "clip_run = 6\nnames = [\"Kick\", \"Snare\"]\n".write(
+            toFile: dir + "/h.toml",
+            atomically: true,
+            encoding: .utf8
+        )
         let r = try headroom("analyze", "--json", "--config", dir + "/h.toml", path)
         #expect(r.jsonLines.first?["names"] as? [String] == ["Kick", "Snare"])
         #expect(!r.jsonLines.contains { $0["type"] as? String == "clip" })

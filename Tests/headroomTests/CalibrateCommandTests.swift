@@ -35,14 +35,32 @@ struct CalibrateCommandTests {
         let rig = try JackRig(name: "cal", wav: dir + "/check.wav", channels: Self.channels)
         defer { rig.stop() }
         let r = try headroom(
-            "calibrate", "--device", "testlive", "--channels", "8", "--format", "FLOAT_LE", "--seconds", "3", "--json",
-            "--names", "Vox,Kick,Gtr,Room,Spare", "--save", dir + "/levels.json", environment: rig.environment)
+            "calibrate",
+            "--device",
+            "testlive",
+            "--channels",
+            "8",
+            "--format",
+            "FLOAT_LE",
+            "--seconds",
+            "3",
+            "--json",
+            "--names",
+            "Vox,Kick,Gtr,Room,Spare",
+            "--save",
+            dir + "/levels.json",
+            environment: rig.environment
+        )
         #expect(r.status == 0, "\(r.stderr)")
         let object = try #require(r.jsonLines.first)
         #expect(object["type"] as? String == "calibration")
         #expect(object["device"] as? String == "testlive")
         let channels = try #require(object["channels"] as? [[String: Any]])
-        #expect(channels.map { $0["reason"] as? String } == ["clipped", "hot", "ok", "quiet", "no_signal", "no_signal", "no_signal", "no_signal"])
+        #expect(
+            channels.map { $0["reason"] as? String } == [
+                "clipped", "hot", "ok", "quiet", "no_signal", "no_signal", "no_signal", "no_signal",
+            ]
+        )
         #expect((channels[0]["proposal_db"] as? Double ?? 0) <= -6)  // at most target - 0 dBFS
         #expect((channels[0]["clip_events"] as? Int ?? 0) > 0)
         #expect(abs((channels[1]["proposal_db"] as? Double ?? 99) - (-6 - -1.5)) <= 0.5)
@@ -55,20 +73,49 @@ struct CalibrateCommandTests {
         #expect(saved == r.stdout)
 
         let table = try headroom(
-            "calibrate", "--device", "testlive", "--channels", "8", "--format", "FLOAT_LE", "--seconds", "2",
-            "--names", "Vox,Kick,Gtr,Room,Spare", environment: rig.environment)
+            "calibrate",
+            "--device",
+            "testlive",
+            "--channels",
+            "8",
+            "--format",
+            "FLOAT_LE",
+            "--seconds",
+            "2",
+            "--names",
+            "Vox,Kick,Gtr,Room,Spare",
+            environment: rig.environment
+        )
         let rows = table.stdout.split(separator: "\n").map(String.init)
         #expect(rows[0].contains("true peak dBTP") && rows[0].contains("typical dBTP") && rows[0].contains("proposal"))
-        #expect(rows[1].contains("Vox") && rows[1].contains("clipped") && rows[1].contains("lower by at least") && rows[1].contains("run calibrate again"))
+        #expect(
+            rows[1].contains("Vox") && rows[1].contains("clipped") && rows[1].contains("lower by at least")
+                && rows[1].contains("run calibrate again")
+        )
         #expect(rows[2].contains("Kick") && rows[2].contains("hot: lower 4.5 dB"))
         #expect(rows[3].hasSuffix("ok"))
         #expect(rows[4].contains("too quiet: raise 18.0 dB"))
         #expect(rows[5].contains("no signal: is it plugged in?"))
-        #expect(table.stdout.contains("testlive: no capture controls with dB information; set the gains on the interface itself."))
+        #expect(
+            table.stdout.contains(
+                "testlive: no capture controls with dB information; set the gains on the interface itself."
+            )
+        )
 
         let apply = try headroom(
-            "calibrate", "--device", "testlive", "--channels", "8", "--format", "FLOAT_LE", "--seconds", "1", "--apply", "--yes",
-            environment: rig.environment)
+            "calibrate",
+            "--device",
+            "testlive",
+            "--channels",
+            "8",
+            "--format",
+            "FLOAT_LE",
+            "--seconds",
+            "1",
+            "--apply",
+            "--yes",
+            environment: rig.environment
+        )
         #expect(apply.status == 69)
         #expect(apply.stderr.contains("--apply: testlive has no capture controls headroom can set"))
         #expect(apply.stderr.contains("nothing changed"))
@@ -77,19 +124,44 @@ struct CalibrateCommandTests {
     @Test("a control's dB arithmetic: the value for a change, clamped to its range and to --max-step")
     func gainSteps() {
         // A typical USB preamp: 0...100 steps over -10...+40 dB (0.5 dB a step), now at +20 dB.
-        let mic = ALSAMixer.Control(name: "Mic 1", minValue: 0, maxValue: 100, minDB: -10, maxDB: 40, value: 60, valueDB: 20)
+        let mic = ALSAMixer.Control(
+            name: "Mic 1",
+            minValue: 0,
+            maxValue: 100,
+            minDB: -10,
+            maxDB: 40,
+            value: 60,
+            valueDB: 20
+        )
         #expect(GainStep.target(mic, changeDB: -4.5, maxStepDB: 12).map { [Double($0.value), $0.db] } == [51, 15.5])
-        #expect(GainStep.target(mic, changeDB: 18, maxStepDB: 12).map { [Double($0.value), $0.db] } == [84, 32])  // step-limited
+        // Step-limited:
+        #expect(GainStep.target(mic, changeDB: 18, maxStepDB: 12).map { [Double($0.value), $0.db] } == [84, 32])
         #expect(GainStep.target(mic, changeDB: -40, maxStepDB: 60).map { $0.value } == 0)  // range-limited
         #expect(GainStep.target(mic, changeDB: 30, maxStepDB: 60).map { $0.value } == 100)
         // 1.5 dB steps: a -4 dB change lands on -3 dB, never past what was asked.
-        let coarse = ALSAMixer.Control(name: "Capture", minValue: 0, maxValue: 40, minDB: 0, maxDB: 60, value: 20, valueDB: 30)
+        let coarse = ALSAMixer.Control(
+            name: "Capture",
+            minValue: 0,
+            maxValue: 40,
+            minDB: 0,
+            maxDB: 60,
+            value: 20,
+            valueDB: 30
+        )
         let t = GainStep.target(coarse, changeDB: -4, maxStepDB: 12)
         #expect(t?.db == 27)
         let limited = GainStep.target(coarse, changeDB: -20, maxStepDB: 12)
         #expect(limited.map { 30 - $0.db } == 12)
         // No dB information: no figure is made up.
-        let plain = ALSAMixer.Control(name: "Line", minValue: 0, maxValue: 31, minDB: nil, maxDB: nil, value: 10, valueDB: nil)
+        let plain = ALSAMixer.Control(
+            name: "Line",
+            minValue: 0,
+            maxValue: 31,
+            minDB: nil,
+            maxDB: nil,
+            value: 10,
+            valueDB: nil
+        )
         #expect(GainStep.target(plain, changeDB: -3, maxStepDB: 12) == nil)
     }
 

@@ -11,7 +11,20 @@ struct HTMLReportTests {
         m.clip(channel: 1, frame: 150_000, length: 3)
         let rig = FileRig(bytes: m.bytes("S24_3LE"))
         let takes = dir + "/takes"
-        #expect(try headroom("record", "--device", "testcap", "--duration", "4", "--dir", takes, "--name", "t", environment: rig.environment).status == 0)
+        #expect(
+            try headroom(
+                "record",
+                "--device",
+                "testcap",
+                "--duration",
+                "4",
+                "--dir",
+                takes,
+                "--name",
+                "t",
+                environment: rig.environment
+            ).status == 0
+        )
         let page = dir + "/report.html"
         let r = try headroom("review", "--html", page, takes)
         #expect(r.status == 0, "\(r.stderr)")
@@ -20,9 +33,14 @@ struct HTMLReportTests {
         #expect(!html.contains("src=") && !html.contains("href=\"http"))
 
         // Chromium parses and lays out the page; the marks in its DOM are checked against the log.
-        let dom = try run("/usr/bin/chromium", ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + page])
+        let dom = try run(
+            "/usr/bin/chromium",
+            ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + page]
+        )
         #expect(dom.status == 0)
-        let marks = dom.stdout.matches(of: #/<rect class="clip" data-frame="(\d+)" x="([\d.]+)"/#).map { (Int($0.1)!, Double($0.2)!) }
+        let marks = dom.stdout.matches(of: #/<rect class="clip" data-frame="(\d+)" x="([\d.]+)"/#).map {
+            (Int($0.1)!, Double($0.2)!)
+        }
         let clips = logLines(takes + "/t.clips.jsonl").filter { $0["type"] as? String == "clip" }
         #expect(marks.count == clips.count)
         #expect(Set(marks.map(\.0)) == Set(clips.compactMap { $0["start_frame"] as? Int }))
@@ -34,7 +52,11 @@ struct HTMLReportTests {
 
         let shot = try run(
             "/usr/bin/chromium",
-            ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1100,800", "--screenshot=\(dir)/report.png", "file://" + page])
+            [
+                "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1100,800",
+                "--screenshot=\(dir)/report.png", "file://" + page,
+            ]
+        )
         #expect(shot.status == 0)
         let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/report.png"))
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
@@ -45,7 +67,9 @@ struct HTMLReportTests {
     func loudness() throws {
         let dir = scratchDirectory()
         let path = dir + "/sine.wav"
-        let samples = (0..<(48000 * 10)).map { Int32((0.1 * sin(2 * Double.pi * 997 * Double($0) / 48000) * 8_388_607).rounded()) << 8 }
+        let samples = (0..<(48000 * 10)).map {
+            Int32((0.1 * sin(2 * Double.pi * 997 * Double($0) / 48000) * 8_388_607).rounded()) << 8
+        }
         writeAudio(path, samples: samples, channels: 1)
         let r = try headroom("review", "--json", path)
         let channel = try #require((r.jsonLines.first?["channels"] as? [[String: Any]])?.first)

@@ -35,6 +35,7 @@ struct HelpTests {
 
                   See 'headroom help <subcommand>' for detailed help.
 
-                """)
+                """
+        )
     }
 }

@@ -8,7 +8,9 @@ struct HotplugTests {
     static let udev = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("udev").path
 
-    @Test("the rules use only keys and operators udev knows, quote every value, select only sound devices, and ask for the unit's service")
+    @Test(
+        "the rules use only keys and operators udev knows, quote every value, select only sound devices, and ask for the unit's service"
+    )
     func rules() throws {
         let text = try String(contentsOfFile: Self.udev + "/99-headroom.rules", encoding: .utf8)
         let matchKeys: Set<String> = [
@@ -16,13 +18,15 @@ struct HotplugTests {
             "ATTR", "ATTRS", "SYSCTL", "TAG", "TAGS", "ENV", "CONST", "TEST", "PROGRAM", "RESULT",
         ]
         let assignKeys: Set<String> = [
-            "NAME", "SYMLINK", "OWNER", "GROUP", "MODE", "SECLABEL", "ATTR", "SYSCTL", "ENV", "TAG", "RUN", "LABEL", "GOTO",
+            "NAME", "SYMLINK", "OWNER", "GROUP", "MODE", "SECLABEL", "ATTR", "SYSCTL", "ENV", "TAG", "RUN", "LABEL",
+            "GOTO",
             "IMPORT", "OPTIONS",
         ]
         let pattern = #/^([A-Z_]+)(\{[^}]+\})?(==|!=|\+=|-=|:=|=)"([^"]*)"$/#
         var rules = 0
         var services: [String] = []
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") && !line.trimmingCharacters(in: .whitespaces).isEmpty {
+        for line in text.split(separator: "\n")
+        where !line.hasPrefix("#") && !line.trimmingCharacters(in: .whitespaces).isEmpty {
             rules += 1
             var subsystem: String? = nil
             for part in line.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
@@ -58,10 +62,20 @@ struct HotplugTests {
         let verify = try run("/usr/bin/systemd-analyze", ["verify", dir + "/headroom@.service"])
         #expect(verify.status == 0, "\(verify.stderr)")
         #expect(verify.stderr.isEmpty, "\(verify.stderr)")
-        try FileManager.default.copyItem(atPath: Self.udev + "/headroom@.service", toPath: dir + "/headroom@fieldrec.service")
-        let security = try run("/usr/bin/systemd-analyze", ["security", "--offline=true", dir + "/headroom@fieldrec.service"])
-        let verdict = try #require(security.stdout.split(separator: "\n").last { $0.contains("Overall exposure level") })
-        let score = try #require(Double(verdict.split(separator: ":")[1].trimmingCharacters(in: .whitespaces).split(separator: " ")[0]))
+        try FileManager.default.copyItem(
+            atPath: Self.udev + "/headroom@.service",
+            toPath: dir + "/headroom@fieldrec.service"
+        )
+        let security = try run(
+            "/usr/bin/systemd-analyze",
+            ["security", "--offline=true", dir + "/headroom@fieldrec.service"]
+        )
+        let verdict = try #require(
+            security.stdout.split(separator: "\n").last { $0.contains("Overall exposure level") }
+        )
+        let score = try #require(
+            Double(verdict.split(separator: ":")[1].trimmingCharacters(in: .whitespaces).split(separator: " ")[0])
+        )
         #expect(score <= 2.0, "\(verdict)")
     }
 
@@ -81,11 +95,15 @@ struct HotplugTests {
         let r = try run("/bin/bash", [staging + "/udev/install.sh"], environment: ["DESTDIR": root])
         #expect(r.status == 0, "\(r.stderr)")
         let pairs = [
-            ("/etc/udev/rules.d/99-headroom.rules", "99-headroom.rules"), ("/etc/systemd/system/headroom@.service", "headroom@.service"),
+            ("/etc/udev/rules.d/99-headroom.rules", "99-headroom.rules"),
+            ("/etc/systemd/system/headroom@.service", "headroom@.service"),
             ("/etc/headroom/fieldrec.toml", "fieldrec.toml"),
         ]
         for (installed, source) in pairs {
-            #expect(FileManager.default.contentsEqual(atPath: root + installed, andPath: Self.udev + "/" + source), "\(installed)")
+            #expect(
+                FileManager.default.contentsEqual(atPath: root + installed, andPath: Self.udev + "/" + source),
+                "\(installed)"
+            )
             #expect(r.stdout.contains("installed \(root)\(installed)"))
         }
         #expect(FileManager.default.contentsEqual(atPath: root + "/usr/local/bin/headroom", andPath: headroomBinary))
@@ -99,7 +117,9 @@ struct HotplugTests {
         #expect(off.stdout.contains("removed"))
     }
 
-    @Test("jackd stopped and started again: the take closes with device_lost, the next one follows on with resumed, nothing lost after the reconnect")
+    @Test(
+        "jackd stopped and started again: the take closes with device_lost, the next one follows on with resumed, nothing lost after the reconnect"
+    )
     func resume() throws {
         let dir = scratchDirectory()
         let input = writeNoiseWav(dir + "/in.wav", seconds: 3)
@@ -107,8 +127,13 @@ struct HotplugTests {
         defer { rig.stop() }
         let out = dir + "/takes"
         let rec = try BackgroundRecorder(
-            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--headless", "--wait-device", "--dir", out, "--name", "take-%n"],
-            environment: rig.environment, directory: dir)
+            [
+                "record", "--device", "testlive", "--format", "FLOAT_LE", "--headless", "--wait-device", "--dir", out,
+                "--name", "take-%n",
+            ],
+            environment: rig.environment,
+            directory: dir
+        )
         #expect(waitForAudio(in: out, seconds: 1))
         rig.stop()  // the interface goes away
         // Wait for the recorder to notice and close the first take (its summary is written).

@@ -23,16 +23,20 @@ final class JackRig {
         let conf = directory + "/jack.conf"
         let ports = (0..<channels).map { "\($0) \"jackplay:out_\($0 + 1)\"" }.joined(separator: " ")
         try """
-            pcm.jackraw { type jack; capture_ports { \(ports) } }
-            pcm.testlive { type plug; slave.pcm "jackraw" }
-            """.write(toFile: conf, atomically: true, encoding: .utf8)
+        pcm.jackraw { type jack; capture_ports { \(ports) } }
+        pcm.testlive { type plug; slave.pcm "jackraw" }
+        """.write(toFile: conf, atomically: true, encoding: .utf8)
         environment = ["ALSA_CONFIG_PATH": "/usr/share/alsa/alsa.conf:" + conf, "JACK_DEFAULT_SERVER": server]
         try startServer()
     }
 
     /// Starts jackd and the player (again, after ``stop()`` or ``killServer()``).
     func startServer() throws {
-        jackd = try Self.launch("/usr/bin/jackd", ["-n", server, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"], environment)
+        jackd = try Self.launch(
+            "/usr/bin/jackd",
+            ["-n", server, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
+            environment
+        )
         // jack_wait returns once the server is up.
         let ready = try run("/usr/bin/jack_wait", ["-s", server, "-w", "-t", "10"], environment: environment)
         guard ready.status == 0 else { throw RigError("jackd \(server) did not come up: \(ready.stderr)") }
@@ -142,7 +146,13 @@ func waitForAudio(in dir: String, seconds: Double, bytesPerFrame: Int = 8, timeo
 
 /// A float WAV of noise that never repeats within its length, so any stretch of it
 /// can be located: what the player loops and the takes must contain exactly.
-func writeNoiseWav(_ path: String, seconds: Double, channels: Int = 2, level: Float = 0.4, clipEvery: Int? = nil) -> [Float] {
+func writeNoiseWav(
+    _ path: String,
+    seconds: Double,
+    channels: Int = 2,
+    level: Float = 0.4,
+    clipEvery: Int? = nil
+) -> [Float] {
     let frames = Int(seconds * 48000)
     var state: UInt64 = 12345
     var samples = [Float](repeating: 0, count: frames * channels)
@@ -151,7 +161,9 @@ func writeNoiseWav(_ path: String, seconds: Double, channels: Int = 2, level: Fl
         samples[i] = level * Float(Double(Int64(bitPattern: state) >> 11) / Double(1 << 52))
     }
     if let clipEvery {
-        for f in stride(from: clipEvery, to: frames - 10, by: clipEvery) { for k in 0..<5 { samples[(f + k) * channels] = 1.0 } }
+        for f in stride(from: clipEvery, to: frames - 10, by: clipEvery) {
+            for k in 0..<5 { samples[(f + k) * channels] = 1.0 }
+        }
     }
     var info = SF_INFO()
     info.channels = Int32(channels)
@@ -182,9 +194,13 @@ func isLoopedStretch(_ take: [Float], of input: [Float], channels: Int) -> Bool 
     // Locate the first non-silent frame of the take in the input.
     guard let first = (0..<takeFrames).first(where: { take[$0 * channels] != 0 }) else { return false }
     let probe = Array(take[(first * channels)..<((first + 8) * channels)])
-    guard let offset = (0..<frames).first(where: { o in
-        (0..<8).allSatisfy { k in (0..<channels).allSatisfy { c in input[((o + k) % frames) * channels + c] == probe[k * channels + c] } }
-    }) else { return false }
+    guard
+        let offset = (0..<frames).first(where: { o in
+            (0..<8).allSatisfy { k in
+                (0..<channels).allSatisfy { c in input[((o + k) % frames) * channels + c] == probe[k * channels + c] }
+            }
+        })
+    else { return false }
     for f in first..<takeFrames {
         let src = (offset + f - first) % frames
         for c in 0..<channels where take[f * channels + c] != input[src * channels + c] { return false }

@@ -63,8 +63,10 @@ struct MeterTerminalTests {
         try #"{"type":"calibration","channels":[{"channel":2,"typical_peak_dbtp":-30.0}]}"#
             .write(toFile: dir + "/levels.json", atomically: true, encoding: .utf8)
         let tmux = try Tmux(
-            command: "\(headroomBinary) record --device testlive --names Vox,Bass --dir \(out) --name 'take-%n' --reference \(dir)/levels.json",
-            environment: rig.environment.merging(["NO_COLOR": "1"]) { $1 })
+            command:
+                "\(headroomBinary) record --device testlive --names Vox,Bass --dir \(out) --name 'take-%n' --reference \(dir)/levels.json",
+            environment: rig.environment.merging(["NO_COLOR": "1"]) { $1 }
+        )
         let first = try #require(tmux.waitFor { $0.contains("CLIP 1") })
         let lines = first.split(separator: "\n").map(String.init)
         #expect(lines[0].hasPrefix("REC  take-001.wav"))

@@ -4,15 +4,29 @@ import Testing
 
 @Suite("headroom record through ALSA's file plugin (unpaced, bit-exact)")
 struct RecordFileRigTests {
-    @Test("the take is bit-identical to what the device delivered", arguments: ["S16_LE", "S24_3LE", "S24_LE", "S32_LE", "FLOAT_LE"])
+    @Test(
+        "the take is bit-identical to what the device delivered",
+        arguments: ["S16_LE", "S24_3LE", "S24_LE", "S32_LE", "FLOAT_LE"]
+    )
     func bitExact(format: String) throws {
         var m = Material(frames: 48000 * 2, channels: 3)
         m.clip(channel: 1, frame: 30000, length: 4)
         let rig = FileRig(bytes: m.bytes(format))
         let out = rig.directory + "/takes"
         let r = try headroom(
-            "record", "--device", "testcap", "--channels", "3", "--format", format, "--duration", "2", "--dir", out,
-            environment: rig.environment)
+            "record",
+            "--device",
+            "testcap",
+            "--channels",
+            "3",
+            "--format",
+            format,
+            "--duration",
+            "2",
+            "--dir",
+            out,
+            environment: rig.environment
+        )
         #expect(r.status == 0, "\(r.stderr)")
         let take = try #require(files(in: out, ending: ".wav").first)
         var info = SF_INFO()
@@ -21,9 +35,11 @@ struct RecordFileRigTests {
         #expect(info.frames == 96000)
         #expect(info.channels == 3)
         let subtype = info.format & Int32(SF_FORMAT_SUBMASK)
-        let expectedSubtype: Int32 = [
-            "S16_LE": Int32(SF_FORMAT_PCM_16), "S32_LE": Int32(SF_FORMAT_PCM_32), "FLOAT_LE": Int32(SF_FORMAT_FLOAT),
-        ][format] ?? Int32(SF_FORMAT_PCM_24)
+        let expectedSubtype: Int32 =
+            [
+                "S16_LE": Int32(SF_FORMAT_PCM_16), "S32_LE": Int32(SF_FORMAT_PCM_32),
+                "FLOAT_LE": Int32(SF_FORMAT_FLOAT),
+            ][format] ?? Int32(SF_FORMAT_PCM_24)
         #expect(subtype == expectedSubtype)
         if format == "FLOAT_LE" {
             var got = [Float](repeating: 0, count: 96000 * 3)
@@ -45,8 +61,17 @@ struct RecordFileRigTests {
         let rig = FileRig(bytes: m.bytes("S24_3LE"))
         let out = rig.directory + "/takes"
         let r = try headroom(
-            "record", "--device", "testcap", "--duration", "3", "--dir", out, "--names", "Vox,Bass",
-            environment: rig.environment)
+            "record",
+            "--device",
+            "testcap",
+            "--duration",
+            "3",
+            "--dir",
+            out,
+            "--names",
+            "Vox,Bass",
+            environment: rig.environment
+        )
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("CLIP: ch1 Vox"))
         #expect(r.stderr.contains("CLIP: ch2 Bass"))
@@ -79,8 +104,13 @@ struct RecordFileRigTests {
         }
         #expect(positions == [12345, 60000])
         var bext = SF_BROADCAST_INFO()
-        #expect(sf_command(file, Int32(SFC_GET_BROADCAST_INFO), &bext, Int32(MemoryLayout<SF_BROADCAST_INFO>.size)) == Int32(SF_TRUE))
-        let originator = withUnsafeBytes(of: &bext.originator) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        #expect(
+            sf_command(file, Int32(SFC_GET_BROADCAST_INFO), &bext, Int32(MemoryLayout<SF_BROADCAST_INFO>.size))
+                == Int32(SF_TRUE)
+        )
+        let originator = withUnsafeBytes(of: &bext.originator) {
+            String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+        }
         #expect(originator == "headroom")
         let date = withUnsafeBytes(of: &bext.origination_date) { String(decoding: $0.prefix(10), as: UTF8.self) }
         #expect(date.count == 10 && date.split(separator: "-").count == 3)
@@ -93,11 +123,28 @@ struct RecordFileRigTests {
         let rig = FileRig(bytes: m.bytes("S16_LE"))
         let out = rig.directory + "/takes"
         let r = try headroom(
-            "record", "--device", "testcap", "--format", "S16_LE", "--duration", "3.5", "--max-take-seconds", "1",
-            "--dir", out, "--name", "set-%n", environment: rig.environment)
+            "record",
+            "--device",
+            "testcap",
+            "--format",
+            "S16_LE",
+            "--duration",
+            "3.5",
+            "--max-take-seconds",
+            "1",
+            "--dir",
+            out,
+            "--name",
+            "set-%n",
+            environment: rig.environment
+        )
         #expect(r.status == 0, "\(r.stderr)")
         let takes = files(in: out, ending: ".wav")
-        #expect(takes.map { URL(fileURLWithPath: $0).lastPathComponent } == ["set-001.wav", "set-002.wav", "set-003.wav", "set-004.wav"])
+        #expect(
+            takes.map { URL(fileURLWithPath: $0).lastPathComponent } == [
+                "set-001.wav", "set-002.wav", "set-003.wav", "set-004.wav",
+            ]
+        )
         var joined: [Int32] = []
         var lengths: [Int] = []
         for take in takes {
@@ -118,8 +165,17 @@ struct RecordFileRigTests {
         let rig = FileRig(bytes: m.bytes("S24_3LE"))
         let out = rig.directory + "/takes"
         let r = try headroom(
-            "record", "--device", "testcap", "--duration", "0.5", "--file-format", container, "--dir", out,
-            environment: rig.environment)
+            "record",
+            "--device",
+            "testcap",
+            "--duration",
+            "0.5",
+            "--file-format",
+            container,
+            "--dir",
+            out,
+            environment: rig.environment
+        )
         #expect(r.status == 0, "\(r.stderr)")
         let take = try #require(files(in: out, ending: "." + container).first)
         #expect(readAudio(take)?.samples == m.expectedInts("S24_3LE"))
@@ -132,11 +188,24 @@ struct RecordFileRigTests {
         let out = rig.directory + "/takes"
         for _ in 0..<2 {
             let r = try headroom(
-                "record", "--device", "testcap", "--duration", "0.1", "--dir", out, "--name", "fixed",
-                environment: rig.environment)
+                "record",
+                "--device",
+                "testcap",
+                "--duration",
+                "0.1",
+                "--dir",
+                out,
+                "--name",
+                "fixed",
+                environment: rig.environment
+            )
             #expect(r.status == 0)
         }
-        #expect(files(in: out, ending: ".wav").map { URL(fileURLWithPath: $0).lastPathComponent } == ["fixed-2.wav", "fixed.wav"])
+        #expect(
+            files(in: out, ending: ".wav").map { URL(fileURLWithPath: $0).lastPathComponent } == [
+                "fixed-2.wav", "fixed.wav",
+            ]
+        )
     }
 
     @Test("a full disk: the take is closed and valid, the log says disk, exit 74")
@@ -147,8 +216,13 @@ struct RecordFileRigTests {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         // A 200 KiB file-size limit stands in for a small disk.
         let r = try run(
-            "/bin/bash", ["-c", "ulimit -f 200; exec \"$0\" \"$@\"", headroomBinary, "record", "--device", "testcap", "--duration", "4", "--dir", out],
-            environment: rig.environment)
+            "/bin/bash",
+            [
+                "-c", "ulimit -f 200; exec \"$0\" \"$@\"", headroomBinary, "record", "--device", "testcap",
+                "--duration", "4", "--dir", out,
+            ],
+            environment: rig.environment
+        )
         #expect(r.status == 74)
         #expect(r.stderr.contains("DISK:"))
         let take = try #require(files(in: out, ending: ".wav").first)
@@ -166,24 +240,67 @@ struct RecordFileRigTests {
     @Test("bad input: one clear line and SPEC's exit code")
     func badInput() throws {
         let rig = FileRig(bytes: Material(frames: 4800, channels: 2).bytes("S24_3LE"))
-        let unknown = try headroom("record", "--device", "hw:CARD=Nope", "--duration", "1", "--dir", rig.directory, environment: rig.environment)
+        let unknown = try headroom(
+            "record",
+            "--device",
+            "hw:CARD=Nope",
+            "--duration",
+            "1",
+            "--dir",
+            rig.directory,
+            environment: rig.environment
+        )
         #expect(unknown.status == 69)
         #expect(unknown.stderr.hasPrefix("headroom: cannot open capture device hw:CARD=Nope:"))
         #expect(unknown.stderr.split(separator: "\n").count == 1)
-        let dir = try headroom("record", "--device", "testcap", "--duration", "1", "--dir", "/proc/headroom-takes", environment: rig.environment)
+        let dir = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--duration",
+            "1",
+            "--dir",
+            "/proc/headroom-takes",
+            environment: rig.environment
+        )
         #expect(dir.status == 73)
         #expect(dir.stderr.hasPrefix("headroom: cannot create --dir /proc/headroom-takes"))
-        let escape = try headroom("record", "--device", "testcap", "--dir", rig.directory, "--name", "../%Y/take", environment: rig.environment)
+        let escape = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--dir",
+            rig.directory,
+            "--name",
+            "../%Y/take",
+            environment: rig.environment
+        )
         #expect(escape.status == 64)
         #expect(escape.stderr.contains("would write outside --dir"))
         let format = try headroom("record", "--device", "testcap", "--format", "S20_LE", environment: rig.environment)
         #expect(format.status == 64)
         #expect(format.stderr.contains("--format S20_LE is not one headroom records"))
-        let flac = try headroom("record", "--device", "testcap", "--format", "S32_LE", "--file-format", "flac", environment: rig.environment)
+        let flac = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--format",
+            "S32_LE",
+            "--file-format",
+            "flac",
+            environment: rig.environment
+        )
         #expect(flac.status == 64)
         #expect(flac.stderr.contains("flac stores at most 24 bits"))
         #expect(try headroom("record", "--channels", "0").status == 64)
-        let reference = try headroom("record", "--device", "testcap", "--reference", rig.directory + "/in.raw", environment: rig.environment)
+        let reference = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--reference",
+            rig.directory + "/in.raw",
+            environment: rig.environment
+        )
         #expect(reference.status == 66)
         #expect(reference.stderr.contains("not a calibration file"))
     }

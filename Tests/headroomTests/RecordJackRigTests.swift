@@ -13,7 +13,10 @@ struct RecordJackRigTests {
         defer { rig.stop() }
         let out = dir + "/takes"
         let rec = try BackgroundRecorder(
-            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--dir", out], environment: rig.environment, directory: dir)
+            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--dir", out],
+            environment: rig.environment,
+            directory: dir
+        )
         #expect(waitForAudio(in: out, seconds: 2))
         kill(rec.pid, SIGINT)
         #expect(rec.wait(seconds: 10) == 0, "\(rec.stderr)")
@@ -40,7 +43,10 @@ struct RecordJackRigTests {
         defer { rig.stop() }
         let out = dir + "/takes"
         let rec = try BackgroundRecorder(
-            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--dir", out], environment: rig.environment, directory: dir)
+            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--dir", out],
+            environment: rig.environment,
+            directory: dir
+        )
         #expect(waitForAudio(in: out, seconds: 1))
         kill(rec.pid, SIGSTOP)
         usleep(1_500_000)  // the stall under test: a stopped recorder for 1.5 s
@@ -68,7 +74,10 @@ struct RecordJackRigTests {
         defer { rig.stop() }
         let out = dir + "/takes"
         let rec = try BackgroundRecorder(
-            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--dir", out], environment: rig.environment, directory: dir)
+            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--dir", out],
+            environment: rig.environment,
+            directory: dir
+        )
         #expect(waitForAudio(in: out, seconds: 3))
         kill(rec.pid, SIGKILL)
         _ = rec.wait(seconds: 5)
@@ -80,13 +89,21 @@ struct RecordJackRigTests {
         let sox = try run("/usr/bin/soxi", ["-s", take])
         #expect(sox.status == 0)
         #expect(Int(sox.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) == audio.samples.count / 2)
-        let log = try String(contentsOfFile: take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"), encoding: .utf8)
-        let complete = log.split(separator: "\n", omittingEmptySubsequences: false).dropLast()  // after the last newline
+        let log = try String(
+            contentsOfFile: take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"),
+            encoding: .utf8
+        )
+        // Everything before the last newline: the complete lines.
+        let complete = log.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         #expect(complete.count >= 2)
         for line in complete {
             #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(line)")
         }
-        #expect(logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl")).contains { $0["type"] as? String == "clip" })
+        #expect(
+            logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl")).contains {
+                $0["type"] as? String == "clip"
+            }
+        )
     }
 
     @Test("jackd stopped mid-take: the device counts as lost within seconds; take valid, device_lost, exit 74")
@@ -97,7 +114,10 @@ struct RecordJackRigTests {
         defer { rig.stop() }
         let out = dir + "/takes"
         let rec = try BackgroundRecorder(
-            ["record", "--device", "testlive", "--dir", out], environment: rig.environment, directory: dir)
+            ["record", "--device", "testlive", "--dir", out],
+            environment: rig.environment,
+            directory: dir
+        )
         #expect(waitForAudio(in: out, seconds: 1, bytesPerFrame: 6))
         rig.killServer()
         let start = Date()
@@ -120,11 +140,33 @@ struct RecordJackRigTests {
         _ = writeNoiseWav(dir + "/in.wav", seconds: 1)
         let rig = try JackRig(name: "refuse", wav: dir + "/in.wav")
         defer { rig.stop() }
-        let format = try headroom("record", "--device", "jackraw", "--format", "S24_3LE", "--dir", dir, environment: rig.environment)
+        let format = try headroom(
+            "record",
+            "--device",
+            "jackraw",
+            "--format",
+            "S24_3LE",
+            "--dir",
+            dir,
+            environment: rig.environment
+        )
         #expect(format.status == 69)
-        #expect(format.stderr == "headroom: jackraw does not offer S24_3LE: it offers FLOAT_LE only; use --format FLOAT_LE\n")
+        #expect(
+            format.stderr
+                == "headroom: jackraw does not offer S24_3LE: it offers FLOAT_LE only; use --format FLOAT_LE\n"
+        )
         let rate = try headroom(
-            "record", "--device", "jackraw", "--format", "FLOAT_LE", "--rate", "44100", "--dir", dir, environment: rig.environment)
+            "record",
+            "--device",
+            "jackraw",
+            "--format",
+            "FLOAT_LE",
+            "--rate",
+            "44100",
+            "--dir",
+            dir,
+            environment: rig.environment
+        )
         #expect(rate.status == 69)
         #expect(rate.stderr.contains("cannot capture at 44100 Hz (nearest it offers: 48000 Hz); use --rate 48000"))
     }
@@ -142,7 +184,12 @@ struct RecordJackRigTests {
         // The writer stalls for 3 s on its first block after 1 s of audio; its ring holds 1 s.
         let stall = DispatchSemaphore(value: 0)
         let stalled = Atomic<Bool>(false)
-        var config = RecordingSession.Configuration(settings: settings, fileFormat: .wav, names: ["L", "R"], deviceName: "testlive")
+        var config = RecordingSession.Configuration(
+            settings: settings,
+            fileFormat: .wav,
+            names: ["L", "R"],
+            deviceName: "testlive"
+        )
         config.writerRingSeconds = 1
         config.frameLimit = 48000 * 6
         config.beforeWrite = {

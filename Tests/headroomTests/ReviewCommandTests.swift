@@ -15,8 +15,19 @@ struct ReviewCommandTests {
         for (name, m) in [("a-clipped", clipped), ("b-clean", Material(frames: 48000, channels: 2, seed: 5))] {
             let rig = FileRig(bytes: m.bytes("S24_3LE"))
             let r = try headroom(
-                "record", "--device", "testcap", "--duration", String(Double(m.frames) / 48000), "--dir", takes, "--name", name,
-                "--names", "Vox,Gtr", environment: rig.environment)
+                "record",
+                "--device",
+                "testcap",
+                "--duration",
+                String(Double(m.frames) / 48000),
+                "--dir",
+                takes,
+                "--name",
+                name,
+                "--names",
+                "Vox,Gtr",
+                environment: rig.environment
+            )
             guard r.status == 0 else { throw RigError(r.stderr) }
         }
         let input = dir + "/in.wav"
@@ -25,10 +36,16 @@ struct ReviewCommandTests {
         defer { rig.stop() }
         let rec = try BackgroundRecorder(
             ["record", "--device", "testlive", "--format", "FLOAT_LE", "--dir", takes, "--name", "c-killed"],
-            environment: rig.environment, directory: dir)
+            environment: rig.environment,
+            directory: dir
+        )
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline {
-            if let size = try? FileManager.default.attributesOfItem(atPath: takes + "/c-killed.wav")[.size] as? Int, size > 48000 * 8 * 2 { break }
+            if let size = try? FileManager.default.attributesOfItem(atPath: takes + "/c-killed.wav")[.size] as? Int,
+                size > 48000 * 8 * 2
+            {
+                break
+            }
             usleep(50_000)
         }
         kill(rec.pid, SIGKILL)
@@ -85,22 +102,45 @@ struct ReviewCommandTests {
         let labels = try headroom("review", "--labels", takes + "/a-clipped.wav")
         #expect(labels.status == 0)
         let track = try String(contentsOfFile: takes + "/a-clipped.labels.txt", encoding: .utf8)
-        let fields = track.split(separator: "\n").filter { $0.contains("CLIP") }.map { $0.split(separator: "\t").map(String.init) }
+        let fields = track.split(separator: "\n").filter { $0.contains("CLIP") }.map {
+            $0.split(separator: "\t").map(String.init)
+        }
         #expect(fields.count == 2)
         #expect(fields[0][0] == "0.416667" && fields[0][1] == "0.416750")  // frames 20000..<20004 at 48 kHz
         #expect(fields[0][2].hasPrefix("[error] CLIP ch2 Gtr"))
     }
 
-    @Test("a newer log's unknown lines are skipped with a note; a malformed line is named by file and line; a missing path is exit 66")
+    @Test(
+        "a newer log's unknown lines are skipped with a note; a malformed line is named by file and line; a missing path is exit 66"
+    )
     func badLogs() throws {
         let dir = scratchDirectory()
         let m = Material(frames: 4800, channels: 2)
         let rig = FileRig(bytes: m.bytes("S24_3LE"))
-        #expect(try headroom("record", "--device", "testcap", "--duration", "0.1", "--dir", dir, "--name", "t", environment: rig.environment).status == 0)
-        var lines = try String(contentsOfFile: dir + "/t.clips.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(
+            try headroom(
+                "record",
+                "--device",
+                "testcap",
+                "--duration",
+                "0.1",
+                "--dir",
+                dir,
+                "--name",
+                "t",
+                environment: rig.environment
+            ).status == 0
+        )
+        var lines = try String(contentsOfFile: dir + "/t.clips.jsonl", encoding: .utf8).split(separator: "\n").map(
+            String.init
+        )
         lines.insert(#"{"type":"loudness_marker","frame":100,"lufs":-23.0}"#, at: 1)
         lines.insert("this is not json", at: 2)
-        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/t.clips.jsonl", atomically: true, encoding: .utf8)
+        try (lines.joined(separator: "\n") + "\n").write(
+            toFile: dir + "/t.clips.jsonl",
+            atomically: true,
+            encoding: .utf8
+        )
         let r = try headroom("review", dir)
         #expect(r.status == 0)
         #expect(r.stderr.contains("note: \(dir)/t.clips.jsonl:3: not a clip-log line"))

@@ -13,8 +13,8 @@ struct FileRig {
         try! bytes.write(to: URL(fileURLWithPath: infile))
         let conf = directory + "/test.conf"
         try! """
-            pcm.testcap { type file; slave.pcm "null"; file "/dev/null"; infile "\(infile)"; format "raw" }
-            """.write(toFile: conf, atomically: true, encoding: .utf8)
+        pcm.testcap { type file; slave.pcm "null"; file "/dev/null"; infile "\(infile)"; format "raw" }
+        """.write(toFile: conf, atomically: true, encoding: .utf8)
         environment = ["ALSA_CONFIG_PATH": "/usr/share/alsa/alsa.conf:" + conf]
     }
 }

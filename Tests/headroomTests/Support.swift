@@ -21,7 +21,12 @@ struct RunResult {
 
 /// Runs a program to completion and collects its output.
 @discardableResult
-func run(_ program: String, _ arguments: [String], cwd: String? = nil, environment: [String: String] = [:]) throws -> RunResult {
+func run(
+    _ program: String,
+    _ arguments: [String],
+    cwd: String? = nil,
+    environment: [String: String] = [:]
+) throws -> RunResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: program)
     process.arguments = arguments
@@ -44,8 +49,10 @@ func run(_ program: String, _ arguments: [String], cwd: String? = nil, environme
     group.wait()
     process.waitUntilExit()
     return RunResult(
-        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData, as: UTF8.self))
+        status: process.terminationStatus,
+        stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self)
+    )
 }
 
 func headroom(_ arguments: String..., cwd: String? = nil, environment: [String: String] = [:]) throws -> RunResult {
@@ -61,7 +68,10 @@ func scratchDirectory() -> String {
 
 /// Writes interleaved Int32 samples (left-justified) as a libsndfile file.
 func writeAudio(
-    _ path: String, samples: [Int32], channels: Int, rate: Int = 48000,
+    _ path: String,
+    samples: [Int32],
+    channels: Int,
+    rate: Int = 48000,
     format: Int32 = Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_24)
 ) {
     var info = SF_INFO()

@@ -44,11 +44,15 @@ public struct AnalysisSettings: Sendable, Equatable {
         try check((1...100_000).contains(clipRunSamples), "clip-run", "a whole number of samples from 1 to 100000")
         try check((0.0...60).contains(clipHoldSeconds), "clip-hold", "between 0 and 60 seconds")
         try check(
-            targetPeakDBTP <= -marginDB, "target-peak",
-            "at or below -margin (\(-marginDB) dBTP): a target inside the margin would always read hot")
+            targetPeakDBTP <= -marginDB,
+            "target-peak",
+            "at or below -margin (\(-marginDB) dBTP): a target inside the margin would always read hot"
+        )
         try check(
-            signalFloorDBFS < bandLowDBTP, "signal-floor",
-            "below the bottom of the target band (target-peak minus tolerance, \(bandLowDBTP) dBTP)")
+            signalFloorDBFS < bandLowDBTP,
+            "signal-floor",
+            "below the bottom of the target band (target-peak minus tolerance, \(bandLowDBTP) dBTP)"
+        )
     }
 }
 

@@ -62,8 +62,12 @@ public final class Analyzer {
     ///   - maxBlockFrames: the filter's working block, frames.
     ///   - exactBlockPeaks: run the filter on every block (for meters).
     public init(
-        channels: Int, rate: Int, layout: SampleLayout, settings: AnalysisSettings,
-        maxBlockFrames: Int = 2048, exactBlockPeaks: Bool = false
+        channels: Int,
+        rate: Int,
+        layout: SampleLayout,
+        settings: AnalysisSettings,
+        maxBlockFrames: Int = 2048,
+        exactBlockPeaks: Bool = false
     ) {
         precondition((1...64).contains(channels), "channels must be 1...64")
         precondition((8000...384_000).contains(rate), "rate must be 8000...384000")
@@ -169,8 +173,12 @@ public final class Analyzer {
                 var truePeak = x
                 if f == 0 { truePeak = max(truePeak, state[c].leadTruePeak) }
                 detectors[c].feed(
-                    frame: f, magnitude: x, truePeak: truePeak,
-                    clipped: isClipped(x, frame: f, blockStart: end, channel: c), into: &events)
+                    frame: f,
+                    magnitude: x,
+                    truePeak: truePeak,
+                    clipped: isClipped(x, frame: f, blockStart: end, channel: c),
+                    into: &events
+                )
             }
             detectors[c].finish(at: end, into: &events)
         }
@@ -199,9 +207,15 @@ public final class Analyzer {
         let rms = frameCount > 0 ? Decibels.fromAmplitude((l.sumSquares / Double(frameCount)).squareRoot()) : nil
         let proposal = GainAdvisor.propose(truePeakDBTP: truePeak, clipped: l.clipEvents > 0, settings: settings)
         return ChannelSummary(
-            channel: c, peakDBFS: Decibels.fromAmplitude(Double(l.samplePeak)), truePeakDBTP: truePeak,
-            rmsDBFS: rms, clipEvents: l.clipEvents, clippedSamples: l.clippedSamples, hotEvents: l.hotEvents,
-            proposal: proposal)
+            channel: c,
+            peakDBFS: Decibels.fromAmplitude(Double(l.samplePeak)),
+            truePeakDBTP: truePeak,
+            rmsDBFS: rms,
+            clipEvents: l.clipEvents,
+            clippedSamples: l.clippedSamples,
+            hotEvents: l.hotEvents,
+            proposal: proposal
+        )
     }
 
     // MARK: - The block pipeline
@@ -244,7 +258,11 @@ public final class Analyzer {
 
     @inline(__always)
     private func convertGroup(
-        _ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, frames n: Int, first: Int, lanes: Int
+        _ src: UnsafeRawPointer,
+        _ dst: UnsafeMutablePointer<Float>,
+        frames n: Int,
+        first: Int,
+        lanes: Int
     ) {
         let c = channels
         let w = width
@@ -332,7 +350,11 @@ public final class Analyzer {
             var filterPeak = V(repeating: 0)
             if needFilter {
                 filterPeak = TruePeakFilter.run(
-                    input: UnsafePointer(base), output: out, frames: n, coefficients: coefficients)
+                    input: UnsafePointer(base),
+                    output: out,
+                    frames: n,
+                    coefficients: coefficients
+                )
             }
             for l in 0..<lanes {
                 let c = g * width + l
@@ -351,7 +373,11 @@ public final class Analyzer {
                     let bound = TruePeakFilter.maximumGain * max(peak[l], historyPeak[l])
                     let first = max(blockStart - Self.delay, 0)
                     detectors[c].skip(
-                        from: first, to: max(blockStart + n - Self.delay, 0), truePeakBound: bound, into: &events)
+                        from: first,
+                        to: max(blockStart + n - Self.delay, 0),
+                        truePeakBound: bound,
+                        into: &events
+                    )
                 }
             }
         }
@@ -372,8 +398,12 @@ public final class Analyzer {
             var truePeak = max(x, step)
             if f == 0 { truePeak = max(truePeak, state[c].leadTruePeak) }
             detectors[c].feed(
-                frame: f, magnitude: x, truePeak: truePeak,
-                clipped: isClipped(x, frame: f, blockStart: blockStart, channel: c), into: &events)
+                frame: f,
+                magnitude: x,
+                truePeak: truePeak,
+                clipped: isClipped(x, frame: f, blockStart: blockStart, channel: c),
+                into: &events
+            )
         }
     }
 

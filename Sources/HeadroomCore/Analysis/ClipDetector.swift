@@ -21,7 +21,15 @@ struct ClipDetector {
     // The clip event still open (it may absorb more runs within the hold).
     var eventOpen = false
     var event = ClipEvent(
-        channel: 0, startFrame: 0, endFrame: 0, clippedSamples: 0, runs: 0, longestRun: 0, peakDBFS: 0, truePeakDBTP: 0)
+        channel: 0,
+        startFrame: 0,
+        endFrame: 0,
+        clippedSamples: 0,
+        runs: 0,
+        longestRun: 0,
+        peakDBFS: 0,
+        truePeakDBTP: 0
+    )
     var eventPeak: Float = 0
     var eventTruePeak: Float = 0
     var peakSinceEventEnd: Float = 0
@@ -128,7 +136,10 @@ struct ClipDetector {
     }
 
     private mutating func endRun(at end: Int, into events: inout [Event]) {
-        defer { runStart = -1; runLength = 0 }
+        defer {
+            runStart = -1
+            runLength = 0
+        }
         guard runLength >= clipRun else { return }
         qualifiedRunEnd = end
         if eventOpen && runStart - event.endFrame < holdFrames {
@@ -198,7 +209,12 @@ struct ClipDetector {
         events.append(
             .hot(
                 HotEvent(
-                    channel: channel, startFrame: burstStart, endFrame: burstLast + 1,
-                    truePeakDBTP: Decibels.fromAmplitude(Double(burstTruePeak)) ?? 0)))
+                    channel: channel,
+                    startFrame: burstStart,
+                    endFrame: burstLast + 1,
+                    truePeakDBTP: Decibels.fromAmplitude(Double(burstTruePeak)) ?? 0
+                )
+            )
+        )
     }
 }

@@ -40,7 +40,10 @@ public enum GainAdvisor {
         }
         if clipped {
             let estimated = max(peak, 0)
-            return GainProposal(reason: .clipped, changeDB: Decibels.floor(settings.targetPeakDBTP - estimated, step: stepDB))
+            return GainProposal(
+                reason: .clipped,
+                changeDB: Decibels.floor(settings.targetPeakDBTP - estimated, step: stepDB)
+            )
         }
         if peak > -settings.marginDB {
             return GainProposal(reason: .hot, changeDB: rounded(settings.targetPeakDBTP - peak))

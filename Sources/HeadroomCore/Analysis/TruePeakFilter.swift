@@ -71,24 +71,63 @@ public enum TruePeakFilter {
     @_specialize(where V == SIMD8<Float>)
     @_specialize(where V == SIMD16<Float>)
     static func run<V: SIMD>(
-        input: UnsafePointer<V>, output: UnsafeMutablePointer<V>?, frames: Int, coefficients c: UnsafePointer<Float>
+        input: UnsafePointer<V>,
+        output: UnsafeMutablePointer<V>?,
+        frames: Int,
+        coefficients c: UnsafePointer<Float>
     ) -> V where V.Scalar == Float {
-        let a0 = V(repeating: c[0]), a1 = V(repeating: c[1]), a2 = V(repeating: c[2])
-        let a3 = V(repeating: c[3]), a4 = V(repeating: c[4]), a5 = V(repeating: c[5])
-        let b0 = V(repeating: c[6]), b1 = V(repeating: c[7]), b2 = V(repeating: c[8])
-        let b3 = V(repeating: c[9]), b4 = V(repeating: c[10]), b5 = V(repeating: c[11])
-        let e0 = V(repeating: c[12]), e1 = V(repeating: c[13]), e2 = V(repeating: c[14])
-        let e3 = V(repeating: c[15]), e4 = V(repeating: c[16]), e5 = V(repeating: c[17])
-        let f0 = V(repeating: c[18]), f1 = V(repeating: c[19]), f2 = V(repeating: c[20])
-        let f3 = V(repeating: c[21]), f4 = V(repeating: c[22]), f5 = V(repeating: c[23])
+        let a0 = V(repeating: c[0])
+        let a1 = V(repeating: c[1])
+        let a2 = V(repeating: c[2])
+        let a3 = V(repeating: c[3])
+        let a4 = V(repeating: c[4])
+        let a5 = V(repeating: c[5])
+        let b0 = V(repeating: c[6])
+        let b1 = V(repeating: c[7])
+        let b2 = V(repeating: c[8])
+        let b3 = V(repeating: c[9])
+        let b4 = V(repeating: c[10])
+        let b5 = V(repeating: c[11])
+        let e0 = V(repeating: c[12])
+        let e1 = V(repeating: c[13])
+        let e2 = V(repeating: c[14])
+        let e3 = V(repeating: c[15])
+        let e4 = V(repeating: c[16])
+        let e5 = V(repeating: c[17])
+        let f0 = V(repeating: c[18])
+        let f1 = V(repeating: c[19])
+        let f2 = V(repeating: c[20])
+        let f3 = V(repeating: c[21])
+        let f4 = V(repeating: c[22])
+        let f5 = V(repeating: c[23])
         var blockMax = V(repeating: 0)
         for n in 0..<frames {
             // x[n-k] is input[n + 11 - k].
             let w = input + n
-            let x0 = w[11], x1 = w[10], x2 = w[9], x3 = w[8], x4 = w[7], x5 = w[6]
-            let x6 = w[5], x7 = w[4], x8 = w[3], x9 = w[2], x10 = w[1], x11 = w[0]
-            let s0 = x0 + x11, s1 = x1 + x10, s2 = x2 + x9, s3 = x3 + x8, s4 = x4 + x7, s5 = x5 + x6
-            let d0 = x0 - x11, d1 = x1 - x10, d2 = x2 - x9, d3 = x3 - x8, d4 = x4 - x7, d5 = x5 - x6
+            let x0 = w[11]
+            let x1 = w[10]
+            let x2 = w[9]
+            let x3 = w[8]
+            let x4 = w[7]
+            let x5 = w[6]
+            let x6 = w[5]
+            let x7 = w[4]
+            let x8 = w[3]
+            let x9 = w[2]
+            let x10 = w[1]
+            let x11 = w[0]
+            let s0 = x0 + x11
+            let s1 = x1 + x10
+            let s2 = x2 + x9
+            let s3 = x3 + x8
+            let s4 = x4 + x7
+            let s5 = x5 + x6
+            let d0 = x0 - x11
+            let d1 = x1 - x10
+            let d2 = x2 - x9
+            let d3 = x3 - x8
+            let d4 = x4 - x7
+            let d5 = x5 - x6
             var p03 = s0 * a0
             p03 += s1 * a1
             p03 += s2 * a2

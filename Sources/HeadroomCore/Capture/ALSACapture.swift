@@ -19,7 +19,11 @@ public final class ALSACapture: CaptureSource {
     /// Opens and configures `device`. Throws a ``HeadroomError`` that says what the
     /// device offers when it cannot do what was asked (exit 69).
     public init(
-        device: String, rate: Int, channels: Int, format: SampleFormat, periodMicroseconds: Int = 20_000,
+        device: String,
+        rate: Int,
+        channels: Int,
+        format: SampleFormat,
+        periodMicroseconds: Int = 20_000,
         bufferMicroseconds: Int = 200_000
     ) throws(HeadroomError) {
         self.device = device
@@ -31,7 +35,10 @@ public final class ALSACapture: CaptureSource {
         var r = snd_pcm_open(&handle, device, SND_PCM_STREAM_CAPTURE, Int32(SND_PCM_NONBLOCK))
         guard r >= 0, let pcm = handle else {
             let why = ALSAError(rawValue: r)
-            throw HeadroomError(.unavailable, "cannot open capture device \(device): \(why); `headroom devices` lists what is there")
+            throw HeadroomError(
+                .unavailable,
+                "cannot open capture device \(device): \(why); `headroom devices` lists what is there"
+            )
         }
         self.pcm = pcm
         var hw: OpaquePointer?
@@ -48,7 +55,9 @@ public final class ALSACapture: CaptureSource {
         if snd_pcm_hw_params_test_format(pcm, hw, format.alsa) < 0 {
             let offered = Self.formats(pcm, hw)
             let hint = offered.first.map { "; use --format \($0)" } ?? ""
-            let list = offered.isEmpty ? "no format headroom records" : offered.joined(separator: ", ") + (offered.count == 1 ? " only" : "")
+            let list =
+                offered.isEmpty
+                ? "no format headroom records" : offered.joined(separator: ", ") + (offered.count == 1 ? " only" : "")
             throw fail("\(device) does not offer \(format.rawValue): it offers \(list)\(hint)")
         }
         snd_pcm_hw_params_set_format(pcm, hw, format.alsa)
@@ -58,7 +67,9 @@ public final class ALSACapture: CaptureSource {
             snd_pcm_hw_params_get_channels_min(hw, &lo)
             snd_pcm_hw_params_get_channels_max(hw, &hi)
             let range = lo == hi ? "\(lo)" : "\(lo) to \(min(hi, 64))"
-            throw fail("\(device) cannot capture \(channels) channels in \(format.rawValue): it offers \(range); use --channels \(lo)")
+            throw fail(
+                "\(device) cannot capture \(channels) channels in \(format.rawValue): it offers \(range); use --channels \(lo)"
+            )
         }
         snd_pcm_hw_params_set_channels(pcm, hw, UInt32(channels))
         var actualRate = UInt32(rate)
@@ -69,7 +80,9 @@ public final class ALSACapture: CaptureSource {
         if Int(actualRate) != rate {
             let rel = abs(Double(Int(actualRate) - rate)) / Double(rate)
             if rel > 0.05 {
-                throw fail("\(device) cannot capture at \(rate) Hz (nearest it offers: \(actualRate) Hz); use --rate \(actualRate)")
+                throw fail(
+                    "\(device) cannot capture at \(rate) Hz (nearest it offers: \(actualRate) Hz); use --rate \(actualRate)"
+                )
             }
         }
         self.rate = Int(actualRate)
@@ -92,7 +105,9 @@ public final class ALSACapture: CaptureSource {
         snd_pcm_hw_params_get_period_size(hw, &period, &dir)
         snd_pcm_hw_params_get_buffer_size(hw, &buffer)
         guard period > 0, period < buffer else {
-            throw fail("\(device) offers a period (\(period) frames) as long as its buffer (\(buffer)); cannot capture safely")
+            throw fail(
+                "\(device) offers a period (\(period) frames) as long as its buffer (\(buffer)); cannot capture safely"
+            )
         }
         periodFrames = Int(period)
         bufferFrames = Int(buffer)

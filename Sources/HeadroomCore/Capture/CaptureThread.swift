@@ -48,7 +48,10 @@ public final class CaptureThread: @unchecked Sendable {
     private let frameBytes: Int
 
     public init(
-        source: any CaptureSource, writerRing: SPSCRing, analyzerRing: SPSCRing, frameLimit: Int?,
+        source: any CaptureSource,
+        writerRing: SPSCRing,
+        analyzerRing: SPSCRing,
+        frameLimit: Int?,
         stallSeconds: Double = 2
     ) {
         self.source = source
@@ -221,7 +224,11 @@ public final class CaptureThread: @unchecked Sendable {
 
     @inline(__always)
     private func stamp(
-        _ header: UnsafeMutablePointer<AudioBlock>, frameIndex: Int, frames: Int, loss: inout PendingLoss, split: Bool
+        _ header: UnsafeMutablePointer<AudioBlock>,
+        frameIndex: Int,
+        frames: Int,
+        loss: inout PendingLoss,
+        split: Bool
     ) {
         header.pointee.frameIndex = frameIndex
         header.pointee.frames = frames

@@ -61,8 +61,12 @@ public enum DeviceList {
                 let (caps, problem) = probe(pcmName)
                 pcms.append(
                     PCM(
-                        name: pcmName, description: String(cString: snd_pcm_info_get_name(pcmInfo)),
-                        capabilities: caps, problem: problem))
+                        name: pcmName,
+                        description: String(cString: snd_pcm_info_get_name(pcmInfo)),
+                        capabilities: caps,
+                        problem: problem
+                    )
+                )
             }
             cards.append(Card(index: Int(index), id: id, name: name, pcms: pcms))
         }
@@ -123,7 +127,9 @@ public enum DeviceList {
         snd_pcm_hw_params_malloc(&hw)
         defer { snd_pcm_hw_params_free(hw) }
         guard snd_pcm_hw_params_any(pcm, hw) >= 0 else { return (nil, "no usable configuration") }
-        let formats = SampleFormat.allCases.filter { snd_pcm_hw_params_test_format(pcm, hw, $0.alsa) >= 0 }.map(\.rawValue)
+        let formats = SampleFormat.allCases.filter { snd_pcm_hw_params_test_format(pcm, hw, $0.alsa) >= 0 }.map(
+            \.rawValue
+        )
         var minRate: UInt32 = 0
         var maxRate: UInt32 = 0
         var dir: Int32 = 0
@@ -135,8 +141,12 @@ public enum DeviceList {
         snd_pcm_hw_params_get_channels_max(hw, &maxCh)
         return (
             Capabilities(
-                formats: formats, minRate: Int(minRate), maxRate: Int(maxRate), minChannels: Int(minCh),
-                maxChannels: Int(maxCh)), nil
+                formats: formats,
+                minRate: Int(minRate),
+                maxRate: Int(maxRate),
+                minChannels: Int(minCh),
+                maxChannels: Int(maxCh)
+            ), nil
         )
     }
 }

@@ -21,7 +21,13 @@ public enum ClipLog {
         public var settings: AnalysisSettings
 
         public init(
-            file: String, device: String?, rate: Int, channels: Int, format: String, names: [String], started: Date,
+            file: String,
+            device: String?,
+            rate: Int,
+            channels: Int,
+            format: String,
+            names: [String],
+            started: Date,
             settings: AnalysisSettings
         ) {
             self.file = file
@@ -68,7 +74,8 @@ public enum ClipLog {
             fields += channelFields(e.channel)
             fields += [
                 ("start_frame", .int(e.startFrame)), ("end_frame", .int(e.endFrame)),
-                ("clipped_samples", .int(e.clippedSamples)), ("runs", .int(e.runs)), ("longest_run", .int(e.longestRun)),
+                ("clipped_samples", .int(e.clippedSamples)), ("runs", .int(e.runs)),
+                ("longest_run", .int(e.longestRun)),
                 ("peak_dbfs", .decibels(e.peakDBFS)), ("true_peak_dbtp", .decibels(e.truePeakDBTP)), time,
             ]
         case .hot(let e):
@@ -103,7 +110,12 @@ public enum ClipLog {
 
     /// The `summary` line. `trouble` is `nil` for `analyze` (it has no device).
     public static func summaryLine(
-        frames: Int, rate: Int, complete: Bool, channels: [ChannelSummary], names: [String], trouble: Trouble?
+        frames: Int,
+        rate: Int,
+        complete: Bool,
+        channels: [ChannelSummary],
+        names: [String],
+        trouble: Trouble?
     ) -> JSONValue {
         var fields: [(String, JSONValue)] = [
             ("type", .string("summary")), ("frames", .int(frames)),
@@ -129,8 +141,10 @@ public enum ClipLog {
                             ("hot_events", .int(s.hotEvents)), ("gain_proposal_db", .decibels(s.proposal.changeDB)),
                             ("reason", .string(s.proposal.reason.rawValue)),
                         ])
-                    })
-            ))
+                    }
+                )
+            )
+        )
         return .object(fields)
     }
 
@@ -141,8 +155,15 @@ public enum ClipLog {
         var parts = tm()
         gmtime_r(&t, &parts)
         return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), ms % 1000)
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+            Int(parts.tm_year) + 1900,
+            Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday),
+            Int(parts.tm_hour),
+            Int(parts.tm_min),
+            Int(parts.tm_sec),
+            ms % 1000
+        )
     }
 
     /// Default channel names: "L", "R" for stereo, else "1", "2", ...; given names win.

@@ -63,7 +63,9 @@ public indirect enum JSONValue: Sendable, Equatable {
         var rounded = (value * scale).rounded(.toNearestOrAwayFromZero) / scale
         if rounded == 0 { rounded = 0 }  // no "-0.0"
         var text = String(format: "%.\(decimals)f", rounded)
-        while text.hasSuffix("0"), let dot = text.firstIndex(of: "."), text.index(after: dot) < text.index(before: text.endIndex) {
+        while text.hasSuffix("0"), let dot = text.firstIndex(of: "."),
+            text.index(after: dot) < text.index(before: text.endIndex)
+        {
             text.removeLast()
         }
         return text

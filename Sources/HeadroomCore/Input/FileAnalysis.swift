@@ -18,17 +18,31 @@ public struct FileAnalysis {
     /// Analyzes `path`; `onLine` receives each clip-log line (header, events, summary)
     /// as soon as it is final, so `--json` streams.
     public static func run(
-        path: String, settings: Settings, blockFrames: Int = 8192, onLine: (JSONValue) -> Void = { _ in }
+        path: String,
+        settings: Settings,
+        blockFrames: Int = 8192,
+        onLine: (JSONValue) -> Void = { _ in }
     ) throws(HeadroomError) -> Result {
         let reader = try AudioFileReader(path: path)
         let names = ClipLog.channelNames(settings.names, channels: reader.channels)
         let header = ClipLog.Header(
-            file: path, device: nil, rate: reader.rate, channels: reader.channels, format: reader.encodingName,
-            names: names, started: Date(), settings: settings.analysis)
+            file: path,
+            device: nil,
+            rate: reader.rate,
+            channels: reader.channels,
+            format: reader.encodingName,
+            names: names,
+            started: Date(),
+            settings: settings.analysis
+        )
         onLine(ClipLog.headerLine(header))
         let analyzer = Analyzer(
-            channels: reader.channels, rate: reader.rate, layout: reader.layout, settings: settings.analysis,
-            maxBlockFrames: 4096)
+            channels: reader.channels,
+            rate: reader.rate,
+            layout: reader.layout,
+            settings: settings.analysis,
+            maxBlockFrames: 4096
+        )
         let bytes = blockFrames * reader.channels * reader.layout.bytesPerSample
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         defer { buffer.deallocate() }
@@ -47,10 +61,21 @@ public struct FileAnalysis {
         let summaries = (0..<reader.channels).map { analyzer.summary(channel: $0) }
         onLine(
             ClipLog.summaryLine(
-                frames: analyzer.frameCount, rate: reader.rate, complete: true, channels: summaries, names: names,
-                trouble: nil))
+                frames: analyzer.frameCount,
+                rate: reader.rate,
+                complete: true,
+                channels: summaries,
+                names: names,
+                trouble: nil
+            )
+        )
         return Result(
-            header: header, frames: analyzer.frameCount, summaries: summaries, readError: reader.readError,
-            containerName: reader.containerName, encodingName: reader.encodingName)
+            header: header,
+            frames: analyzer.frameCount,
+            summaries: summaries,
+            readError: reader.readError,
+            containerName: reader.containerName,
+            encodingName: reader.encodingName
+        )
     }
 }

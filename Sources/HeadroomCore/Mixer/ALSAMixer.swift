@@ -15,7 +15,15 @@ public final class ALSAMixer {
         public var value: Int
         public var valueDB: Double?
 
-        public init(name: String, minValue: Int, maxValue: Int, minDB: Double?, maxDB: Double?, value: Int, valueDB: Double?) {
+        public init(
+            name: String,
+            minValue: Int,
+            maxValue: Int,
+            minDB: Double?,
+            maxDB: Double?,
+            value: Int,
+            valueDB: Double?
+        ) {
             self.name = name
             self.minValue = minValue
             self.maxValue = maxValue
@@ -76,9 +84,15 @@ public final class ALSAMixer {
             let hasValueDB = hasDB && snd_mixer_selem_get_capture_dB(e, SND_MIXER_SCHN_FRONT_LEFT, &valueDB) == 0
             out.append(
                 Control(
-                    name: String(cString: snd_mixer_selem_get_name(e)), minValue: lo, maxValue: hi,
-                    minDB: hasDB ? Double(loDB) / 100 : nil, maxDB: hasDB ? Double(hiDB) / 100 : nil, value: value,
-                    valueDB: hasValueDB ? Double(valueDB) / 100 : nil))
+                    name: String(cString: snd_mixer_selem_get_name(e)),
+                    minValue: lo,
+                    maxValue: hi,
+                    minDB: hasDB ? Double(loDB) / 100 : nil,
+                    maxDB: hasDB ? Double(hiDB) / 100 : nil,
+                    value: value,
+                    valueDB: hasValueDB ? Double(valueDB) / 100 : nil
+                )
+            )
         }
         return out
     }
@@ -88,9 +102,12 @@ public final class ALSAMixer {
         guard let mixer else { throw HeadroomError(.unavailable, "\(card): the mixer is not open") }
         var elem = snd_mixer_first_elem(mixer)
         while let e = elem {
-            if String(cString: snd_mixer_selem_get_name(e)) == control.name, snd_mixer_selem_has_capture_volume(e) != 0 {
+            if String(cString: snd_mixer_selem_get_name(e)) == control.name, snd_mixer_selem_has_capture_volume(e) != 0
+            {
                 let r = snd_mixer_selem_set_capture_volume_all(e, value)
-                if r < 0 { throw HeadroomError(.unavailable, "\(card): cannot set \(control.name): \(ALSAError(rawValue: r))") }
+                if r < 0 {
+                    throw HeadroomError(.unavailable, "\(card): cannot set \(control.name): \(ALSAError(rawValue: r))")
+                }
                 return
             }
             elem = snd_mixer_elem_next(e)
@@ -106,7 +123,8 @@ public enum GainStep {
     /// `maxStepDB` in one go, within the control's range. The control's dB scale is taken
     /// as linear in its values (ALSA's TLV dB-scale controls are; others are reported,
     /// not guessed at). Returns the value and the dB it lands on.
-    public static func target(_ c: ALSAMixer.Control, changeDB: Double, maxStepDB: Double) -> (value: Int, db: Double)? {
+    public static func target(_ c: ALSAMixer.Control, changeDB: Double, maxStepDB: Double) -> (value: Int, db: Double)?
+    {
         guard let lo = c.minDB, let hi = c.maxDB, c.maxValue > c.minValue, hi > lo else { return nil }
         let perStep = (hi - lo) / Double(c.maxValue - c.minValue)
         let current = c.valueDB ?? lo + Double(c.value - c.minValue) * perStep

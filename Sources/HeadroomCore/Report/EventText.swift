@@ -44,7 +44,8 @@ public enum EventText {
         }
         switch e["type"] as? String ?? "" {
         case "clip":
-            return "CLIP \(who): \(e["clipped_samples"] as? Int ?? 0) samples in \(e["runs"] as? Int ?? 0) run(s), \(db("true_peak_dbtp")) dBTP"
+            return
+                "CLIP \(who): \(e["clipped_samples"] as? Int ?? 0) samples in \(e["runs"] as? Int ?? 0) run(s), \(db("true_peak_dbtp")) dBTP"
         case "hot": return "HOT \(who): \(db("true_peak_dbtp")) dBTP"
         case "gain":
             let p = (e["proposal_db"] as? Double).map { String(format: "%+.1f dB", $0) } ?? "no signal"

@@ -42,12 +42,14 @@ public enum HTMLReport {
         if let s = r.started { out += ", started \(escape(s))" }
         out += ", log: \(escape(r.logState)); xruns \(r.xruns), gaps \(r.gaps), dropped frames \(r.droppedFrames)"
         if let e = r.ending { out += "; <span class=\"bad\">\(escape(e))</span>" }
-        out += "</p>\n<table><tr><th>ch</th><th>name</th><th>true peak dBTP</th><th>headroom dB</th><th>clips</th><th>hot</th><th>LUFS</th><th>LRA LU</th></tr>\n"
+        out +=
+            "</p>\n<table><tr><th>ch</th><th>name</th><th>true peak dBTP</th><th>headroom dB</th><th>clips</th><th>hot</th><th>LUFS</th><th>LRA LU</th></tr>\n"
         for c in r.channels {
             out += "<tr\(c.clipEvents > 0 ? " class=\"clipped\"" : "")><td>\(c.channel)</td><td>\(escape(c.name))</td>"
             out += "<td>\(SummaryTable.db(c.truePeakDBTP))</td><td>\(c.truePeakDBTP.map { fmt(-$0) } ?? "-")</td>"
             out += "<td>\(c.clipEvents)</td><td>\(c.hotEvents)</td>"
-            out += "<td>\(c.loudness?.integratedLUFS.map(fmt) ?? "-")</td><td>\(c.loudness?.rangeLU.map(fmt) ?? "-")</td></tr>\n"
+            out +=
+                "<td>\(c.loudness?.integratedLUFS.map(fmt) ?? "-")</td><td>\(c.loudness?.rangeLU.map(fmt) ?? "-")</td></tr>\n"
         }
         out += "</table>\n"
         let envelopes = envelope(path: r.file, columns: Int(width))
@@ -55,10 +57,17 @@ public enum HTMLReport {
         for c in r.channels {
             let peaks = envelopes.map { c.channel - 1 < $0.count ? $0[c.channel - 1] : [] } ?? []
             out += "<div class=\"lane\"><span>\(c.channel) \(escape(c.name))</span>"
-            out += lane(peaks: peaks, channel: c.channel, events: r.events, totalFrames: totalFrames, settings: settings)
+            out += lane(
+                peaks: peaks,
+                channel: c.channel,
+                events: r.events,
+                totalFrames: totalFrames,
+                settings: settings
+            )
             out += "</div>\n"
         }
-        out += "<p class=\"legend\">Level overview: peak per \(String(format: "%.1f", r.seconds * 1000 / width)) ms, -60 to 0 dBFS.</p>\n</section>\n"
+        out +=
+            "<p class=\"legend\">Level overview: peak per \(String(format: "%.1f", r.seconds * 1000 / width)) ms, -60 to 0 dBFS.</p>\n</section>\n"
         return out
     }
 
@@ -67,8 +76,15 @@ public enum HTMLReport {
         return (height * clamped / floorDB).rounded(toPlaces: 1)
     }
 
-    static func lane(peaks: [Float], channel: Int, events: [[String: Any]], totalFrames: Int, settings: AnalysisSettings) -> String {
-        var svg = "<svg class=\"channel\" data-channel=\"\(channel)\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" xmlns=\"http://www.w3.org/2000/svg\">"
+    static func lane(
+        peaks: [Float],
+        channel: Int,
+        events: [[String: Any]],
+        totalFrames: Int,
+        settings: AnalysisSettings
+    ) -> String {
+        var svg =
+            "<svg class=\"channel\" data-channel=\"\(channel)\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" xmlns=\"http://www.w3.org/2000/svg\">"
         let bandTop = y(-settings.marginDB)
         let bandBottom = y(settings.bandLowDBTP)
         if !peaks.isEmpty {
@@ -81,8 +97,10 @@ public enum HTMLReport {
             svg += "<polygon class=\"envelope\" points=\"\(points)\" fill=\"#5c6bc0\" fill-opacity=\"0.8\"/>"
         }
         // The band on top of the envelope, translucent, so levels inside it stay visible.
-        svg += "<rect class=\"band\" x=\"0\" y=\"\(bandTop)\" width=\"\(Int(width))\" height=\"\((bandBottom - bandTop).rounded(toPlaces: 1))\" fill=\"#66bb6a\" fill-opacity=\"0.3\"/>"
-        svg += "<line class=\"margin\" x1=\"0\" x2=\"\(Int(width))\" y1=\"\(bandTop)\" y2=\"\(bandTop)\" stroke=\"#d50000\" stroke-dasharray=\"4 3\"/>"
+        svg +=
+            "<rect class=\"band\" x=\"0\" y=\"\(bandTop)\" width=\"\(Int(width))\" height=\"\((bandBottom - bandTop).rounded(toPlaces: 1))\" fill=\"#66bb6a\" fill-opacity=\"0.3\"/>"
+        svg +=
+            "<line class=\"margin\" x1=\"0\" x2=\"\(Int(width))\" y1=\"\(bandTop)\" y2=\"\(bandTop)\" stroke=\"#d50000\" stroke-dasharray=\"4 3\"/>"
         for e in events where e["channel"] as? Int == channel {
             guard let type = e["type"] as? String, type == "clip" || type == "hot",
                 let start = e["start_frame"] as? Int, let end = e["end_frame"] as? Int
@@ -90,7 +108,8 @@ public enum HTMLReport {
             let x = (Double(start) / Double(totalFrames) * width).rounded(toPlaces: 1)
             let w = max(2, (Double(end - start) / Double(totalFrames) * width).rounded(toPlaces: 1))
             let color = type == "clip" ? "#d50000" : "#ff9800"
-            svg += "<rect class=\"\(type)\" data-frame=\"\(start)\" x=\"\(x)\" y=\"0\" width=\"\(w)\" height=\"\(type == "clip" ? 14 : 8)\" fill=\"\(color)\"><title>\(escape(EventText.describe(e)))</title></rect>"
+            svg +=
+                "<rect class=\"\(type)\" data-frame=\"\(start)\" x=\"\(x)\" y=\"0\" width=\"\(w)\" height=\"\(type == "clip" ? 14 : 8)\" fill=\"\(color)\"><title>\(escape(EventText.describe(e)))</title></rect>"
         }
         svg += "</svg>"
         return svg
@@ -108,7 +127,9 @@ public enum HTMLReport {
         var buffer = [Float](repeating: 0, count: block * channels)
         var position = 0
         while position < frames {
-            let n = buffer.withUnsafeMutableBufferPointer { Int(sf_readf_float(file, $0.baseAddress!, sf_count_t(block))) }
+            let n = buffer.withUnsafeMutableBufferPointer {
+                Int(sf_readf_float(file, $0.baseAddress!, sf_count_t(block)))
+            }
             if n <= 0 { break }
             for i in 0..<n {
                 let col = min(columns - 1, (position + i) * columns / frames)

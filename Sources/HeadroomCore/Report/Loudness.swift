@@ -26,7 +26,9 @@ public enum Loudness {
         var interleaved = [Float](repeating: 0, count: block * channels)
         var mono = [Float](repeating: 0, count: block)
         while true {
-            let n = interleaved.withUnsafeMutableBufferPointer { Int(sf_readf_float(file, $0.baseAddress!, sf_count_t(block))) }
+            let n = interleaved.withUnsafeMutableBufferPointer {
+                Int(sf_readf_float(file, $0.baseAddress!, sf_count_t(block)))
+            }
             if n <= 0 { break }
             for c in 0..<channels {
                 for i in 0..<n { mono[i] = interleaved[i * channels + c] }

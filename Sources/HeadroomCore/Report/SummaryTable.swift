@@ -9,7 +9,10 @@ public struct SummaryTable {
 
     /// One row per channel: name, peak, true peak, RMS, headroom, clips, hot events, proposal.
     public func render(_ summaries: [ChannelSummary], names: [String]) -> String {
-        let head = ["ch", "name", "peak dBFS", "true peak dBTP", "RMS dBFS", "headroom dB", "clips", "clipped", "hot", "proposal"]
+        let head = [
+            "ch", "name", "peak dBFS", "true peak dBTP", "RMS dBFS", "headroom dB", "clips", "clipped", "hot",
+            "proposal",
+        ]
         var rows: [[String]] = []
         for s in summaries {
             let name = s.channel < names.count ? names[s.channel] : String(s.channel + 1)

@@ -55,11 +55,21 @@ public struct TakeReview: @unchecked Sendable {
         let names = header["names"] as? [String] ?? []
         let rate = header["rate"] as? Int ?? audioInfo(file)?.rate ?? 48000
         var review = TakeReview(
-            file: file, log: logPath, seconds: 0, started: header["started"] as? String, rate: rate, complete: false,
-            logState: reader.state, channels: [], events: reader.events.map(\.object))
+            file: file,
+            log: logPath,
+            seconds: 0,
+            started: header["started"] as? String,
+            rate: rate,
+            complete: false,
+            logState: reader.state,
+            channels: [],
+            events: reader.events.map(\.object)
+        )
         review.notes = reader.problems
         for (type, count) in reader.unknownTypes.sorted(by: { $0.key < $1.key }) {
-            review.notes.append("\(logPath): skipped \(count) line\(count == 1 ? "" : "s") of type \"\(type)\" (from a newer headroom?)")
+            review.notes.append(
+                "\(logPath): skipped \(count) line\(count == 1 ? "" : "s") of type \"\(type)\" (from a newer headroom?)"
+            )
         }
         for e in reader.events {
             switch e.type {
@@ -77,9 +87,13 @@ public struct TakeReview: @unchecked Sendable {
             for c in summary["channels"] as? [[String: Any]] ?? [] {
                 review.channels.append(
                     Channel(
-                        channel: c["channel"] as? Int ?? 0, name: c["name"] as? String ?? "",
-                        clipEvents: c["clip_events"] as? Int ?? 0, hotEvents: c["hot_events"] as? Int ?? 0,
-                        truePeakDBTP: c["true_peak_dbtp"] as? Double))
+                        channel: c["channel"] as? Int ?? 0,
+                        name: c["name"] as? String ?? "",
+                        clipEvents: c["clip_events"] as? Int ?? 0,
+                        hotEvents: c["hot_events"] as? Int ?? 0,
+                        truePeakDBTP: c["true_peak_dbtp"] as? Double
+                    )
+                )
             }
         } else {
             // Cut off (the recorder was killed): what the log got to say, and the file's length.
@@ -89,9 +103,13 @@ public struct TakeReview: @unchecked Sendable {
                 let mine = reader.events.filter { $0.object["channel"] as? Int == c + 1 }
                 review.channels.append(
                     Channel(
-                        channel: c + 1, name: c < names.count ? names[c] : String(c + 1),
-                        clipEvents: mine.filter { $0.type == "clip" }.count, hotEvents: mine.filter { $0.type == "hot" }.count,
-                        truePeakDBTP: mine.compactMap { $0.object["true_peak_dbtp"] as? Double }.max()))
+                        channel: c + 1,
+                        name: c < names.count ? names[c] : String(c + 1),
+                        clipEvents: mine.filter { $0.type == "clip" }.count,
+                        hotEvents: mine.filter { $0.type == "hot" }.count,
+                        truePeakDBTP: mine.compactMap { $0.object["true_peak_dbtp"] as? Double }.max()
+                    )
+                )
             }
             review.xruns = reader.events.filter { $0.type == "xrun" }.count
             review.gaps = reader.events.filter { $0.type == "gap" }.count
@@ -113,17 +131,33 @@ public struct TakeReview: @unchecked Sendable {
     static func analyzeAfresh(file: String, settings: Settings) throws(HeadroomError) -> TakeReview {
         var lines: [[String: Any]] = []
         let result = try FileAnalysis.run(path: file, settings: settings) { line in
-            if let o = try? JSONSerialization.jsonObject(with: Data(line.encoded().utf8)) as? [String: Any] { lines.append(o) }
+            if let o = try? JSONSerialization.jsonObject(with: Data(line.encoded().utf8)) as? [String: Any] {
+                lines.append(o)
+            }
         }
-        let events = lines.filter { let t = $0["type"] as? String; return t != "take" && t != "summary" }
+        let events = lines.filter {
+            let t = $0["type"] as? String
+            return t != "take" && t != "summary"
+        }
         return TakeReview(
-            file: file, log: nil, seconds: Double(result.frames) / Double(result.header.rate), started: nil,
-            rate: result.header.rate, complete: true, logState: "missing",
+            file: file,
+            log: nil,
+            seconds: Double(result.frames) / Double(result.header.rate),
+            started: nil,
+            rate: result.header.rate,
+            complete: true,
+            logState: "missing",
             channels: result.summaries.map {
                 Channel(
-                    channel: $0.channel + 1, name: result.header.names[$0.channel], clipEvents: $0.clipEvents,
-                    hotEvents: $0.hotEvents, truePeakDBTP: $0.truePeakDBTP)
-            }, events: events)
+                    channel: $0.channel + 1,
+                    name: result.header.names[$0.channel],
+                    clipEvents: $0.clipEvents,
+                    hotEvents: $0.hotEvents,
+                    truePeakDBTP: $0.truePeakDBTP
+                )
+            },
+            events: events
+        )
     }
 
     public static func logPath(for file: String) -> String {
@@ -173,12 +207,14 @@ public struct TakeReview: @unchecked Sendable {
                 .array(
                     channels.map {
                         .object([
-                            ("channel", .int($0.channel)), ("name", .string($0.name)), ("clip_events", .int($0.clipEvents)),
+                            ("channel", .int($0.channel)), ("name", .string($0.name)),
+                            ("clip_events", .int($0.clipEvents)),
                             ("hot_events", .int($0.hotEvents)), ("true_peak_dbtp", .decibels($0.truePeakDBTP)),
                             ("integrated_lufs", .decibels($0.loudness?.integratedLUFS)),
                             ("loudness_range_lu", .decibels($0.loudness?.rangeLU)),
                         ])
-                    })
+                    }
+                )
             ),
             ("xruns", .int(xruns)), ("gaps", .int(gaps)), ("dropped_frames", .int(droppedFrames)),
         ])

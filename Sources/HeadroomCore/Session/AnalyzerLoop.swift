@@ -39,8 +39,16 @@ final class AnalyzerLoop: @unchecked Sendable {
     private let zeroFrames = 4096
 
     init(
-        ring: SPSCRing, registry: TakeRegistry, settings: AnalysisSettings, format: SampleFormat, rate: Int, channels: Int,
-        names: [String], device: String, maxTakeFrames: Int?, resumedFrom: String?,
+        ring: SPSCRing,
+        registry: TakeRegistry,
+        settings: AnalysisSettings,
+        format: SampleFormat,
+        rate: Int,
+        channels: Int,
+        names: [String],
+        device: String,
+        maxTakeFrames: Int?,
+        resumedFrom: String?,
         shared: SessionShared
     ) {
         self.ring = ring
@@ -109,7 +117,12 @@ final class AnalyzerLoop: @unchecked Sendable {
         markers = []
         for c in 0..<channels { takeRuns[c] = 0 }
         analyzer = Analyzer(
-            channels: channels, rate: rate, layout: layout, settings: settings, maxBlockFrames: 2048)
+            channels: channels,
+            rate: rate,
+            layout: layout,
+            settings: settings,
+            maxBlockFrames: 2048
+        )
         do {
             log = try ClipLogFile(path: t.log)
         } catch {
@@ -117,8 +130,15 @@ final class AnalyzerLoop: @unchecked Sendable {
             warn(error.message)
         }
         let header = ClipLog.Header(
-            file: URL(fileURLWithPath: t.file).lastPathComponent, device: device, rate: rate, channels: channels,
-            format: format.rawValue, names: names, started: t.startDate, settings: settings)
+            file: URL(fileURLWithPath: t.file).lastPathComponent,
+            device: device,
+            rate: rate,
+            channels: channels,
+            format: format.rawValue,
+            names: names,
+            started: t.startDate,
+            settings: settings
+        )
         log?.append(ClipLog.headerLine(header))
         if takeIndex == 0, let resumedFrom {
             emit(.resumed(frame: 0, previous: resumedFrom))
@@ -139,7 +159,9 @@ final class AnalyzerLoop: @unchecked Sendable {
         trouble.droppedFrames += drop.frames
         emit(.dropped(frame: drop.frame, lostFrames: drop.frames))
         let seconds = String(format: "%.3f", Double(drop.frames) / Double(rate))
-        warn("DROPPED: the disk fell behind; \(drop.frames) frames (\(seconds) s) are silence in the take at \(Self.timecode(drop.frame, rate: rate))")
+        warn(
+            "DROPPED: the disk fell behind; \(drop.frames) frames (\(seconds) s) are silence in the take at \(Self.timecode(drop.frame, rate: rate))"
+        )
         shared.snapshot.withLock { $0.droppedFrames += drop.frames }
     }
 
@@ -152,13 +174,24 @@ final class AnalyzerLoop: @unchecked Sendable {
         let summaries = (0..<channels).map { analyzer.summary(channel: $0) }
         log?.append(
             ClipLog.summaryLine(
-                frames: min(framesInTake, framesWritten ?? framesInTake), rate: rate, complete: complete, channels: summaries, names: names, trouble: trouble))
+                frames: min(framesInTake, framesWritten ?? framesInTake),
+                rate: rate,
+                complete: complete,
+                channels: summaries,
+                names: names,
+                trouble: trouble
+            )
+        )
         log?.close()
         if let failure = log?.failure { warn("\(take?.log ?? "log"): \(failure)") }
         log = nil
         self.analyzer = nil
         registry.analyzerClosed(
-            takeIndex, markers: markers, complete: complete, clipEvents: summaries.reduce(0) { $0 + $1.clipEvents })
+            takeIndex,
+            markers: markers,
+            complete: complete,
+            clipEvents: summaries.reduce(0) { $0 + $1.clipEvents }
+        )
         takeIndex += 1
         framesInTake = 0
     }
@@ -187,8 +220,10 @@ final class AnalyzerLoop: @unchecked Sendable {
             let message = failure?.message ?? "write failed"
             warn("DISK: \(message)")
             closeTake(
-                complete: false, ending: .disk(frame: failure?.frame ?? framesInTake, reason: message),
-                framesWritten: failure?.frame)
+                complete: false,
+                ending: .disk(frame: failure?.frame ?? framesInTake, reason: message),
+                framesWritten: failure?.frame
+            )
         }
         publish()
     }
@@ -214,7 +249,9 @@ final class AnalyzerLoop: @unchecked Sendable {
             emit(event)
         }
         let seconds = String(format: "%.3f", Double(header.lostFrames) / Double(rate))
-        warn("\(event.typeName.uppercased()): \(header.lostFrames) frames (\(seconds) s) lost at \(Self.timecode(framesInTake, rate: rate))")
+        warn(
+            "\(event.typeName.uppercased()): \(header.lostFrames) frames (\(seconds) s) lost at \(Self.timecode(framesInTake, rate: rate))"
+        )
         shared.snapshot.withLock {
             switch header.loss {
             case .xrun: $0.xruns += 1

@@ -37,8 +37,11 @@ public final class CalibrationSession: @unchecked Sendable {
         let bytes = source.periodFrames * source.channels * source.format.bytesPerSample
         let slots = Int(2 * Double(source.rate) / Double(source.periodFrames)) + 8
         capture = CaptureThread(
-            source: source, writerRing: SPSCRing(slots: 8, slotBytes: bytes), analyzerRing: SPSCRing(slots: slots, slotBytes: bytes),
-            frameLimit: Int(seconds * Double(source.rate)))
+            source: source,
+            writerRing: SPSCRing(slots: 8, slotBytes: bytes),
+            analyzerRing: SPSCRing(slots: slots, slotBytes: bytes),
+            frameLimit: Int(seconds * Double(source.rate))
+        )
         levels = Mutex(MeterSnapshot(channels: names.map { MeterSnapshot.Channel(name: $0) }, rate: source.rate))
     }
 
@@ -84,8 +87,13 @@ public final class CalibrationSession: @unchecked Sendable {
         let ring = capture.analyzerRing
         let channels = source.channels
         let analyzer = Analyzer(
-            channels: channels, rate: source.rate, layout: source.format.layout, settings: settings, maxBlockFrames: 2048,
-            exactBlockPeaks: true)
+            channels: channels,
+            rate: source.rate,
+            layout: source.format.layout,
+            settings: settings,
+            maxBlockFrames: 2048,
+            exactBlockPeaks: true
+        )
         let windowFrames = Int(Self.windowSeconds * Double(source.rate))
         var windowPeaks = Array(repeating: [Float](), count: channels)
         var current = [Float](repeating: 0, count: channels)
@@ -138,11 +146,20 @@ public final class CalibrationSession: @unchecked Sendable {
         for c in 0..<channels {
             let s = analyzer.summary(channel: c)
             let loud = windowPeaks[c].filter { $0 >= floor }.sorted()
-            let typical = loud.isEmpty ? nil : Decibels.fromAmplitude(Double(loud[min(loud.count - 1, Int(Double(loud.count) * 0.95))]))
+            let typical =
+                loud.isEmpty
+                ? nil : Decibels.fromAmplitude(Double(loud[min(loud.count - 1, Int(Double(loud.count) * 0.95))]))
             out.append(
                 Result(
-                    channel: c, name: c < names.count ? names[c] : String(c + 1), truePeakDBTP: s.truePeakDBTP,
-                    typicalPeakDBTP: typical, clipEvents: s.clipEvents, hotEvents: s.hotEvents, proposal: s.proposal))
+                    channel: c,
+                    name: c < names.count ? names[c] : String(c + 1),
+                    truePeakDBTP: s.truePeakDBTP,
+                    typicalPeakDBTP: typical,
+                    clipEvents: s.clipEvents,
+                    hotEvents: s.hotEvents,
+                    proposal: s.proposal
+                )
+            )
         }
         results.withLock { $0 = out }
     }

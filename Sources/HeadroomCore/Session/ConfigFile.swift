@@ -30,7 +30,8 @@ public struct ConfigFile: Sendable, Equatable {
     /// Reads and parses `path`; a missing file is ``HeadroomError/Code/noInput``, a
     /// malformed one ``HeadroomError/Code/usage``.
     public static func load(path: String) throws(HeadroomError) -> ConfigFile {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
             throw HeadroomError(.noInput, "\(path): cannot read the config file")
         }
         return try parse(text, path: path)

@@ -84,7 +84,10 @@ public final class RecordingSession: @unchecked Sendable {
         let settings = configuration.settings
         try Self.checkDirectory(settings.directory)
         let namer = try TakeNamer(
-            directory: settings.directory, template: settings.nameTemplate, fileFormat: configuration.fileFormat)
+            directory: settings.directory,
+            template: settings.nameTemplate,
+            fileFormat: configuration.fileFormat
+        )
         let rate = source.rate
         let frameBytes = source.channels * source.format.bytesPerSample
         let slotBytes = source.periodFrames * frameBytes
@@ -92,28 +95,54 @@ public final class RecordingSession: @unchecked Sendable {
         let writerRing = SPSCRing(slots: slots(configuration.writerRingSeconds), slotBytes: slotBytes)
         let analyzerRing = SPSCRing(slots: slots(configuration.analyzerRingSeconds), slotBytes: slotBytes)
         capture = CaptureThread(
-            source: source, writerRing: writerRing, analyzerRing: analyzerRing, frameLimit: configuration.frameLimit,
-            stallSeconds: configuration.stallSeconds)
+            source: source,
+            writerRing: writerRing,
+            analyzerRing: analyzerRing,
+            frameLimit: configuration.frameLimit,
+            stallSeconds: configuration.stallSeconds
+        )
         registry = TakeRegistry(
-            namer: namer, sessionStart: Date(), rate: rate, addCues: configuration.fileFormat.isRIFF)
+            namer: namer,
+            sessionStart: Date(),
+            rate: rate,
+            addCues: configuration.fileFormat.isRIFF
+        )
         shared = SessionShared(
             snapshot: MeterSnapshot(
-                channels: configuration.names.map { MeterSnapshot.Channel(name: $0) }, rate: rate))
+                channels: configuration.names.map { MeterSnapshot.Channel(name: $0) },
+                rate: rate
+            )
+        )
         let shared = self.shared
         let capture = self.capture
         writer = WriterLoop(
-            ring: writerRing, registry: registry, format: source.format, fileFormat: configuration.fileFormat, rate: rate,
-            channels: source.channels, maxTakeFrames: configuration.maxTakeFrames,
+            ring: writerRing,
+            registry: registry,
+            format: source.format,
+            fileFormat: configuration.fileFormat,
+            rate: rate,
+            channels: source.channels,
+            maxTakeFrames: configuration.maxTakeFrames,
             description: "headroom take from \(configuration.deviceName)",
             onFailure: { failure in
                 shared.diskFailure.withLock { if $0 == nil { $0 = failure } }
                 capture.stop(.disk)
             },
-            beforeWrite: configuration.beforeWrite)
+            beforeWrite: configuration.beforeWrite
+        )
         analyzer = AnalyzerLoop(
-            ring: analyzerRing, registry: registry, settings: settings.analysis, format: source.format, rate: rate,
-            channels: source.channels, names: configuration.names, device: configuration.deviceName,
-            maxTakeFrames: configuration.maxTakeFrames, resumedFrom: configuration.resumedFrom, shared: shared)
+            ring: analyzerRing,
+            registry: registry,
+            settings: settings.analysis,
+            format: source.format,
+            rate: rate,
+            channels: source.channels,
+            names: configuration.names,
+            device: configuration.deviceName,
+            maxTakeFrames: configuration.maxTakeFrames,
+            resumedFrom: configuration.resumedFrom,
+            shared: shared
+        )
     }
 
     /// `--dir` must exist (it is created when missing) and be writable: exit 73 otherwise.
@@ -129,13 +158,18 @@ public final class RecordingSession: @unchecked Sendable {
             throw HeadroomError(.cantCreate, "--dir \(path) is a file, not a folder")
         }
         guard access(path, W_OK | X_OK) == 0 else {
-            throw HeadroomError(.cantCreate, "cannot write takes into --dir \(path): \(String(cString: strerror(errno)))")
+            throw HeadroomError(
+                .cantCreate,
+                "cannot write takes into --dir \(path): \(String(cString: strerror(errno)))"
+            )
         }
     }
 
     /// Starts the three threads.
     public func start() {
-        for (name, body) in [("headroom-capture", capture.run), ("headroom-writer", writer.run), ("headroom-analyzer", analyzer.run)] {
+        for (name, body) in [
+            ("headroom-capture", capture.run), ("headroom-writer", writer.run), ("headroom-analyzer", analyzer.run),
+        ] {
             done.enter()
             let group = done
             let thread = Thread {
@@ -165,10 +199,14 @@ public final class RecordingSession: @unchecked Sendable {
     public func outcome() -> Outcome {
         done.wait()
         let takes = registry.all
-        let reason = analyzer.endReason ?? EndReason(rawValue: capture.requestedEnd.load(ordering: .relaxed)) ?? .stopped
+        let reason =
+            analyzer.endReason ?? EndReason(rawValue: capture.requestedEnd.load(ordering: .relaxed)) ?? .stopped
         return Outcome(
-            reason: reason, takes: takes.map(\.file), logs: takes.map(\.log),
-            clipEvents: takes.reduce(0) { $0 + $1.clipEvents })
+            reason: reason,
+            takes: takes.map(\.file),
+            logs: takes.map(\.log),
+            clipEvents: takes.reduce(0) { $0 + $1.clipEvents }
+        )
     }
 
     /// What the meter shows now; the peaks since the last call start again from here.

@@ -47,11 +47,15 @@ public struct Settings: Sendable, Equatable {
             }
             func integer() throws(HeadroomError) -> Int {
                 let d = try number()
-                guard d == d.rounded(), abs(d) < 1e9 else { throw HeadroomError(.usage, "\(at) must be a whole number") }
+                guard d == d.rounded(), abs(d) < 1e9 else {
+                    throw HeadroomError(.usage, "\(at) must be a whole number")
+                }
                 return Int(d)
             }
             func string() throws(HeadroomError) -> String {
-                guard case .string(let s) = entry.value else { throw HeadroomError(.usage, "\(at) must be a quoted string") }
+                guard case .string(let s) = entry.value else {
+                    throw HeadroomError(.usage, "\(at) must be a quoted string")
+                }
                 return s
             }
             switch key {
@@ -88,7 +92,10 @@ public struct Settings: Sendable, Equatable {
         for (channel, table) in config.channels {
             for (key, entry) in table {
                 guard case .string(let s) = entry.value else {
-                    throw HeadroomError(.usage, "\(config.path):\(entry.line): channels.\(channel).\(key) must be a quoted string")
+                    throw HeadroomError(
+                        .usage,
+                        "\(config.path):\(entry.line): channels.\(channel).\(key) must be a quoted string"
+                    )
                 }
                 switch key {
                 case "name":
@@ -97,7 +104,9 @@ public struct Settings: Sendable, Equatable {
                 case "control": controls[channel - 1] = s
                 default:
                     throw HeadroomError(
-                        .usage, "\(config.path):\(entry.line): unknown key \"\(key)\" in [channels.\(channel)]; use name or control")
+                        .usage,
+                        "\(config.path):\(entry.line): unknown key \"\(key)\" in [channels.\(channel)]; use name or control"
+                    )
                 }
             }
         }
@@ -109,12 +118,17 @@ public struct Settings: Sendable, Equatable {
             let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
             object["type"] as? String == "calibration", let channels = object["channels"] as? [[String: Any]]
         else {
-            throw HeadroomError(.noInput, "\(path): not a calibration file (write one with headroom calibrate --save FILE)")
+            throw HeadroomError(
+                .noInput,
+                "\(path): not a calibration file (write one with headroom calibrate --save FILE)"
+            )
         }
         var out: [Int: Double] = [:]
         for c in channels {
             guard let n = c["channel"] as? Int else { continue }
-            if let level = (c["typical_peak_dbtp"] as? Double) ?? (c["true_peak_dbtp"] as? Double) { out[n - 1] = level }
+            if let level = (c["typical_peak_dbtp"] as? Double) ?? (c["true_peak_dbtp"] as? Double) {
+                out[n - 1] = level
+            }
         }
         return out
     }

@@ -19,7 +19,9 @@ public struct TakeNamer: Sendable {
         }
         guard !sample.contains("/"), sample != ".", sample != "..", !sample.hasPrefix(".") else {
             throw HeadroomError(
-                .usage, "--name \"\(template)\" would write outside --dir (\(sample)); use --dir for the folder and --name for the file name")
+                .usage,
+                "--name \"\(template)\" would write outside --dir (\(sample)); use --dir for the folder and --name for the file name"
+            )
         }
     }
 

@@ -53,8 +53,14 @@ final class TakeRegistry: Sendable {
                 let base = s.namer.next(date: date)
                 s.takes.append(
                     Take(
-                        index: s.takes.count, base: base, file: base + "." + fileExtension, log: base + ".clips.jsonl",
-                        startFrame: frame, startDate: date))
+                        index: s.takes.count,
+                        base: base,
+                        file: base + "." + fileExtension,
+                        log: base + ".clips.jsonl",
+                        startFrame: frame,
+                        startDate: date
+                    )
+                )
             }
             return s.takes[index]
         }

@@ -21,7 +21,12 @@ public struct BroadcastInfo: Sendable, Equatable {
         var t = time_t(start.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         localtime_r(&t, &parts)
-        originationDate = String(format: "%04d-%02d-%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday))
+        originationDate = String(
+            format: "%04d-%02d-%02d",
+            Int(parts.tm_year) + 1900,
+            Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday)
+        )
         originationTime = String(format: "%02d:%02d:%02d", Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
         let fraction = start.timeIntervalSince1970 - start.timeIntervalSince1970.rounded(.down)
         let seconds = Double(Int(parts.tm_hour) * 3600 + Int(parts.tm_min) * 60 + Int(parts.tm_sec)) + fraction
@@ -45,7 +50,10 @@ public struct BroadcastInfo: Sendable, Equatable {
     /// Reads the `bext` chunk of an open file, if it has one.
     static func read(from file: OpaquePointer) -> BroadcastInfo? {
         var info = SF_BROADCAST_INFO()
-        guard sf_command(file, Int32(SFC_GET_BROADCAST_INFO), &info, Int32(MemoryLayout<SF_BROADCAST_INFO>.size)) == Int32(SF_TRUE) else {
+        guard
+            sf_command(file, Int32(SFC_GET_BROADCAST_INFO), &info, Int32(MemoryLayout<SF_BROADCAST_INFO>.size))
+                == Int32(SF_TRUE)
+        else {
             return nil
         }
         var out = BroadcastInfo(start: Date(timeIntervalSince1970: 0), rate: 1, description: "", reference: "")

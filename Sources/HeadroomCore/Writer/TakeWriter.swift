@@ -20,7 +20,11 @@ public final class TakeWriter {
 
     /// Creates `path` (never overwriting: an existing file is ``HeadroomError/Code/cantCreate``).
     public init(
-        path: String, fileFormat: TakeFileFormat, format: SampleFormat, rate: Int, channels: Int,
+        path: String,
+        fileFormat: TakeFileFormat,
+        format: SampleFormat,
+        rate: Int,
+        channels: Int,
         broadcastInfo: BroadcastInfo?
     ) throws(HeadroomError) {
         self.path = path
@@ -37,10 +41,14 @@ public final class TakeWriter {
         info.channels = Int32(channels)
         info.samplerate = Int32(rate)
         info.format = fileFormat.major | format.sndfileSubtype
-        guard sf_format_check(&info) == SF_TRUE, let handle = sf_open_fd(fd, Int32(SFM_WRITE), &info, Int32(SF_TRUE)) else {
+        guard sf_format_check(&info) == SF_TRUE, let handle = sf_open_fd(fd, Int32(SFM_WRITE), &info, Int32(SF_TRUE))
+        else {
             Glibc.close(fd)
             unlink(path)
-            throw HeadroomError(.cantCreate, "cannot create \(path): libsndfile cannot write \(format.rawValue) as \(fileFormat.rawValue)")
+            throw HeadroomError(
+                .cantCreate,
+                "cannot create \(path): libsndfile cannot write \(format.rawValue) as \(fileFormat.rawValue)"
+            )
         }
         file = handle
         if fileFormat == .wav {

@@ -31,8 +31,15 @@ final class WriterLoop: @unchecked Sendable {
     private var lastHeaderUpdate = 0.0
 
     init(
-        ring: SPSCRing, registry: TakeRegistry, format: SampleFormat, fileFormat: TakeFileFormat, rate: Int, channels: Int,
-        maxTakeFrames: Int?, description: String, onFailure: @escaping @Sendable (Failure) -> Void,
+        ring: SPSCRing,
+        registry: TakeRegistry,
+        format: SampleFormat,
+        fileFormat: TakeFileFormat,
+        rate: Int,
+        channels: Int,
+        maxTakeFrames: Int?,
+        description: String,
+        onFailure: @escaping @Sendable (Failure) -> Void,
         beforeWrite: (@Sendable () -> Void)?
     ) {
         self.ring = ring
@@ -105,12 +112,20 @@ final class WriterLoop: @unchecked Sendable {
         framesInTake = 0
         guard !failed else { return }
         let bext = BroadcastInfo(
-            start: take.startDate, rate: rate, description: description,
-            reference: URL(fileURLWithPath: take.base).lastPathComponent)
+            start: take.startDate,
+            rate: rate,
+            description: description,
+            reference: URL(fileURLWithPath: take.base).lastPathComponent
+        )
         do {
             writer = try TakeWriter(
-                path: take.file, fileFormat: fileFormat, format: format, rate: rate, channels: channels,
-                broadcastInfo: bext)
+                path: take.file,
+                fileFormat: fileFormat,
+                format: format,
+                rate: rate,
+                channels: channels,
+                broadcastInfo: bext
+            )
         } catch {
             failed = true
             onFailure(Failure(frame: 0, message: error.message))
