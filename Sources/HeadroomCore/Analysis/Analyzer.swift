@@ -39,7 +39,10 @@ public final class Analyzer {
     private let groupStride: Int  // floats per group in `input`
     private let input: UnsafeMutablePointer<Float>
     private let steps: UnsafeMutablePointer<Float>
-    private let shadow: UnsafeMutablePointer<Int32>?  // raw 32-bit samples, exact clip checks
+    /// 32-bit PCM only, for exact clip checks: the raw samples of the last 6 frames of the
+    /// previous block (the current block is read where it lies, `currentBlock`).
+    private let shadow: UnsafeMutablePointer<Int32>?
+    private var currentBlock: UnsafePointer<Int32>?
     private let coefficients: UnsafeMutablePointer<Float>
     private let detectors: UnsafeMutablePointer<ClipDetector>
     private let state: UnsafeMutablePointer<ChannelLevels>
@@ -83,7 +86,7 @@ public final class Analyzer {
         input = Self.allocate(Float.self, count: groups * groupStride)
         steps = Self.allocate(Float.self, count: groups * self.maxBlockFrames * width)
         if layout == .int32(bits: 32) {
-            shadow = Self.allocate(Int32.self, count: (Self.delay + self.maxBlockFrames) * channels)
+            shadow = Self.allocate(Int32.self, count: Self.delay * channels)
         } else {
             shadow = nil
         }
@@ -233,9 +236,17 @@ public final class Analyzer {
             let base = input + g * groupStride
             (base).update(from: base + n * width, count: Self.history * width)
         }
-        if let shadow {
-            shadow.update(from: shadow + n * channels, count: Self.delay * channels)
+        if let shadow, let block = currentBlock {
+            // The last 6 frames of (history ++ block) become the history.
+            let keep = Self.delay * channels
+            if n >= Self.delay {
+                shadow.update(from: block + (n - Self.delay) * channels, count: keep)
+            } else {
+                shadow.update(from: shadow + n * channels, count: keep - n * channels)
+                (shadow + keep - n * channels).update(from: block, count: n * channels)
+            }
         }
+        currentBlock = nil
         checkGain(force: false)
     }
 
@@ -251,9 +262,7 @@ public final class Analyzer {
             default: convertGroup(src, dst, frames: n, first: g * width, lanes: lanes)
             }
         }
-        if let shadow {
-            (shadow + Self.delay * channels).update(from: src.assumingMemoryBound(to: Int32.self), count: n * channels)
-        }
+        if shadow != nil { currentBlock = UnsafePointer(src.assumingMemoryBound(to: Int32.self)) }
     }
 
     @inline(__always)
@@ -411,7 +420,12 @@ public final class Analyzer {
     private func isClipped(_ magnitude: Float, frame f: Int, blockStart: Int, channel c: Int) -> Bool {
         guard magnitude >= clipCandidate else { return false }
         guard let shadow else { return magnitude >= clipThreshold }
-        let raw = Int64(shadow[(Self.delay + f - blockStart) * channels + c])
+        let raw: Int64
+        if f >= blockStart, let block = currentBlock {
+            raw = Int64(block[(f - blockStart) * channels + c])
+        } else {
+            raw = Int64(shadow[(Self.delay + f - blockStart) * channels + c])
+        }
         return abs(raw) >= exactClipCode
     }
 

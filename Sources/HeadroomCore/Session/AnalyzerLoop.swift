@@ -94,10 +94,25 @@ final class AnalyzerLoop: @unchecked Sendable {
                 finish(header.endReason)
                 break
             }
-            publish()
+            // The meter redraws 15 times a second: publishing every 10 ms is plenty, even
+            // when an unpaced source runs far faster than real time. Each block's peak is
+            // kept until then, so no short peak is lost between publishes.
+            if let analyzer {
+                for c in 0..<channels {
+                    pendingPeaks[c] = max(pendingPeaks[c], analyzer.levels(channel: c).blockTruePeak)
+                }
+            }
+            let now = CaptureThread.now()
+            if now - lastPublish >= 0.01 {
+                publish()
+                lastPublish = now
+            }
             tick()
         }
     }
+
+    private var lastPublish = 0.0
+    private lazy var pendingPeaks = [Float](repeating: 0, count: channels)
 
     private func tick() {
         let now = CaptureThread.now()
@@ -332,7 +347,8 @@ final class AnalyzerLoop: @unchecked Sendable {
                 let l = analyzer.levels(channel: c)
                 s.channels[c].blockPeak = l.blockPeak
                 s.channels[c].blockTruePeak = l.blockTruePeak
-                s.channels[c].truePeakSinceRead = max(s.channels[c].truePeakSinceRead, l.blockTruePeak)
+                s.channels[c].truePeakSinceRead = max(s.channels[c].truePeakSinceRead, l.blockTruePeak, pendingPeaks[c])
+                pendingPeaks[c] = 0
                 s.channels[c].takeTruePeak = max(l.truePeak, l.samplePeak)
                 s.channels[c].clipRuns = sessionRuns[c]
                 s.channels[c].clipEvents = sessionClipEvents[c]
