@@ -37,8 +37,9 @@ final class JackRig {
             ["-n", server, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
             environment
         )
-        // jack_wait returns once the server is up.
-        let ready = try run("/usr/bin/jack_wait", ["-s", server, "-w", "-t", "10"], environment: environment)
+        // jack_wait returns once the server is up. JACK_NO_START_SERVER: the tools must never
+        // start a server of their own (it would outlive them and hold the test's pipes).
+        let ready = try run("/usr/bin/jack_wait", ["-s", server, "-w", "-t", "10"], environment: toolEnvironment)
         guard ready.status == 0 else { throw RigError("jackd \(server) did not come up: \(ready.stderr)") }
         player = try Self.launch("/usr/bin/sndfile-jackplay", ["--loop=0", wav], environment)
         try waitForPorts(channels)
@@ -47,26 +48,49 @@ final class JackRig {
     /// Polls `jack_lsp` until the player's ports exist (the player's readiness signal).
     private func waitForPorts(_ channels: Int) throws {
         for _ in 0..<100 {
-            let ports = try run("/usr/bin/jack_lsp", ["-s", server], environment: environment).stdout
+            let ports = try run(
+                "/usr/bin/timeout",
+                ["10", "/usr/bin/jack_lsp", "-s", server],
+                environment: toolEnvironment
+            ).stdout
             if ports.contains("jackplay:out_\(channels)") { return }
             usleep(50_000)
         }
         throw RigError("sndfile-jackplay did not register its ports on \(server)")
     }
 
-    /// Stops jackd (and with it the device) by its pid.
+    private var toolEnvironment: [String: String] { environment.merging(["JACK_NO_START_SERVER": "1"]) { $1 } }
+
+    /// Stops jackd (and with it the device) by its pid: SIGTERM, then SIGKILL if it has
+    /// not gone within 15 s, so a stuck server cannot hang the suite.
     func killServer() {
         guard let jackd else { return }
-        kill(jackd.processIdentifier, SIGTERM)
-        jackd.waitUntilExit()
+        let pid = jackd.processIdentifier
+        kill(pid, SIGTERM)
+        if !Self.reap(pid, seconds: 15) {
+            kill(pid, SIGKILL)
+            _ = Self.reap(pid, seconds: 5)
+        }
         self.jackd = nil
+    }
+
+    /// Waits up to `seconds` for `pid` to exit: waitpid on it, or Foundation reaped it first.
+    static func reap(_ pid: pid_t, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        var status: Int32 = 0
+        repeat {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid || (r < 0 && errno == ECHILD) || kill(pid, 0) != 0 { return true }
+            usleep(20_000)
+        } while Date() < deadline
+        return false
     }
 
     func stop() {
         if let player {
             // sndfile-jackplay does not exit on SIGTERM; it holds no state worth a clean stop.
             kill(player.processIdentifier, SIGKILL)
-            player.waitUntilExit()
+            _ = Self.reap(player.processIdentifier, seconds: 5)
         }
         player = nil
         killServer()
@@ -186,13 +210,14 @@ func readFloats(_ path: String) -> (samples: [Float], channels: Int)? {
     return (samples, Int(info.channels))
 }
 
-/// True when `take` is a contiguous stretch of `input` played in a loop.
-func isLoopedStretch(_ take: [Float], of input: [Float], channels: Int) -> Bool {
+/// Frames of `take`, from its first non-silent frame, that are an exact contiguous stretch
+/// of `input` played in a loop (0 when its start is found nowhere in the input).
+func exactStretch(_ take: [Float], of input: [Float], channels: Int) -> Int {
     let frames = input.count / channels
     let takeFrames = take.count / channels
-    guard takeFrames > 16 else { return false }
-    // Locate the first non-silent frame of the take in the input.
-    guard let first = (0..<takeFrames).first(where: { take[$0 * channels] != 0 }) else { return false }
+    guard takeFrames > 16, let first = (0..<takeFrames).first(where: { take[$0 * channels] != 0 }),
+        first + 8 <= takeFrames
+    else { return 0 }
     let probe = Array(take[(first * channels)..<((first + 8) * channels)])
     guard
         let offset = (0..<frames).first(where: { o in
@@ -200,10 +225,10 @@ func isLoopedStretch(_ take: [Float], of input: [Float], channels: Int) -> Bool 
                 (0..<channels).allSatisfy { c in input[((o + k) % frames) * channels + c] == probe[k * channels + c] }
             }
         })
-    else { return false }
+    else { return 0 }
     for f in first..<takeFrames {
         let src = (offset + f - first) % frames
-        for c in 0..<channels where take[f * channels + c] != input[src * channels + c] { return false }
+        for c in 0..<channels where take[f * channels + c] != input[src * channels + c] { return f - first }
     }
-    return true
+    return takeFrames - first
 }
