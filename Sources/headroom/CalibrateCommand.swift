@@ -17,7 +17,7 @@ struct CalibrateCommand: ParsableCommand {
     @OptionGroup var capture: CaptureOptions
     @OptionGroup var analysis: AnalysisOptions
 
-    @Option(help: ArgumentHelp("How long to listen (default 30).", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("How long to listen (default 30).", valueName: "seconds"))
     var seconds: Double = 30
 
     @Flag(help: "Write the result as one JSON object.")
@@ -31,6 +31,7 @@ struct CalibrateCommand: ParsableCommand {
 
     @Option(
         name: .customLong("max-step"),
+        parsing: .unconditional,
         help: ArgumentHelp("With --apply: change no control by more than this at once (default 12).", valueName: "dB")
     )
     var maxStep: Double = 12
@@ -99,11 +100,7 @@ struct CalibrateCommand: ParsableCommand {
                 maxStep: maxStep
             )
             if let save {
-                do {
-                    try (object.encoded() + "\n").write(toFile: save, atomically: true, encoding: .utf8)
-                } catch {
-                    throw HeadroomError(.cantCreate, "cannot write \(save): \(error.localizedDescription)")
-                }
+                try TextFile.write(object.encoded() + "\n", to: save)
             }
             if json {
                 Terminal.out(object.encoded() + "\n")

@@ -95,32 +95,16 @@ struct ReviewCommand: ParsableCommand {
             if labels {
                 for r in reviews {
                     let path = (r.file as NSString).deletingPathExtension + ".labels.txt"
-                    do {
-                        try EventText.audacityLabels(r.events, rate: r.rate).write(
-                            toFile: path,
-                            atomically: true,
-                            encoding: .utf8
-                        )
-                        Terminal.error("wrote \(path)")
-                    } catch {
-                        throw HeadroomError(.cantCreate, "cannot write \(path): \(error.localizedDescription)")
-                    }
+                    try TextFile.write(EventText.audacityLabels(r.events, rate: r.rate), to: path)
+                    Terminal.error("wrote \(path)")
                 }
             }
             if cues {
                 for r in reviews { try Self.writeCues(r) }
             }
             if let html {
-                do {
-                    try HTMLReport.render(reviews, settings: settings.analysis).write(
-                        toFile: html,
-                        atomically: true,
-                        encoding: .utf8
-                    )
-                    Terminal.error("wrote \(html)")
-                } catch {
-                    throw HeadroomError(.cantCreate, "cannot write \(html): \(error.localizedDescription)")
-                }
+                try TextFile.write(HTMLReport.render(reviews, settings: settings.analysis), to: html)
+                Terminal.error("wrote \(html)")
             }
             if let failure { throw ExitCode(failure.rawValue) }
         }

@@ -12,8 +12,6 @@ public final class ALSACapture: CaptureSource {
     public let format: SampleFormat
     public let periodFrames: Int
     public let bufferFrames: Int
-    /// Set when the device runs at another rate than asked (a note for the user).
-    public let requestedRate: Int
     private var pcm: OpaquePointer?
 
     /// Opens and configures `device`. Throws a ``HeadroomError`` that says what the
@@ -29,7 +27,6 @@ public final class ALSACapture: CaptureSource {
         self.device = device
         self.format = format
         self.channels = channels
-        requestedRate = rate
         ALSACapture.silenceLibraryErrors()
         var handle: OpaquePointer?
         var r = snd_pcm_open(&handle, device, SND_PCM_STREAM_CAPTURE, Int32(SND_PCM_NONBLOCK))

@@ -149,13 +149,8 @@ public final class CaptureThread: @unchecked Sendable {
                 if pendingXrun {
                     lost = max(0, Int((drift - baseline).rounded()))
                     pendingXrun = false
-                    if lost > 0 {
-                        writerLoss.add(lost, .xrun)
-                        analyzerLoss.add(lost, .xrun)
-                    } else {
-                        writerLoss.add(0, .xrun)
-                        analyzerLoss.add(0, .xrun)
-                    }
+                    writerLoss.add(lost, .xrun)
+                    analyzerLoss.add(lost, .xrun)
                 } else if drift - baseline > threshold {
                     lost = Int((drift - baseline).rounded())
                     gaps.add(1, ordering: .relaxed)

@@ -365,9 +365,8 @@ final class AnalyzerLoop: @unchecked Sendable {
         return .object(fields)
     }
 
-    /// `hh:mm:ss.mmm` for a frame.
+    /// `hh:mm:ss.mmm` for a frame of the take.
     static func timecode(_ frame: Int, rate: Int) -> String {
-        let ms = frame * 1000 / rate
-        return String(format: "%02d:%02d:%02d.%03d", ms / 3_600_000, ms / 60000 % 60, ms / 1000 % 60, ms % 1000)
+        EventText.timecode(seconds: Double(frame) / Double(rate))
     }
 }

@@ -48,8 +48,7 @@ final class TakeRegistry: Sendable {
     func take(_ index: Int, startFrame: Int) -> Take {
         state.withLock { s in
             while s.takes.count <= index {
-                let frame = s.takes.count == index ? startFrame : startFrame
-                let date = sessionStart.addingTimeInterval(Double(frame) / Double(rate))
+                let date = sessionStart.addingTimeInterval(Double(startFrame) / Double(rate))
                 let base = s.namer.next(date: date)
                 s.takes.append(
                     Take(
@@ -57,7 +56,7 @@ final class TakeRegistry: Sendable {
                         base: base,
                         file: base + "." + fileExtension,
                         log: base + ".clips.jsonl",
-                        startFrame: frame,
+                        startFrame: startFrame,
                         startDate: date
                     )
                 )
