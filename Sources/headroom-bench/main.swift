@@ -189,7 +189,7 @@ switch which {
 case "analyzer":
     benchAnalyzer(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 10 : 10)
 case "record":
-    RecordBench.throughput(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 10 : 10)
+    RecordBench.throughput(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 60 : 60)
 case "allocations":
     RecordBench.allocations()
 case "memory":

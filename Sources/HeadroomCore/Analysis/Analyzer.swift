@@ -4,14 +4,15 @@
 /// ``events`` as soon as they are final; call ``finish()`` at the end of the stream.
 ///
 /// How a block is analyzed:
-/// 1. Samples are converted to float lanes, channels in SIMD lanes (4, 8 or 16 wide),
-///    while each lane's sample peak and sum of squares are taken.
-/// 2. The BS.1770-4 Annex 2 filter runs over the block, unless no interpolated point
-///    could matter: each output is at most ``TruePeakFilter/maximumGain`` times the
-///    largest input in its window, so when that bound is below every lane's running
-///    true peak and at or below the hot threshold, and nothing is near clipping, the
-///    exact answer is already known and the filter is skipped (the delay line still
-///    advances). Set `exactBlockPeaks` to run it always, for live meters.
+/// 1. Samples are converted to float lanes, channels in SIMD lanes (4 or 8 wide), in one
+///    pass over the block; then, per 64-frame chunk, each lane's peak and largest step
+///    between frames are taken (and the block's sum of squares).
+/// 2. The BS.1770-4 Annex 2 filter runs over the chunks where an interpolated point could
+///    matter. ``TruePeakFilter/bound(peak:slope:)`` bounds every point of a chunk from
+///    its peak and largest step; where that bound is below every lane's running true
+///    peak and the hot threshold, the exact answer is already known and the chunk is
+///    skipped. A block with a sample near clipping or an open clip event is filtered
+///    whole; so is every block with `exactBlockPeaks` (live meters).
 /// 3. Lanes where something happened (a sample near clipping, a true peak over the
 ///    margin) are walked frame by frame through their ``ClipDetector``; the others
 ///    skip ahead in one step.
@@ -44,6 +45,11 @@ public final class Analyzer {
     private let shadow: UnsafeMutablePointer<Int32>?
     private var currentBlock: UnsafePointer<Int32>?
     private let coefficients: UnsafeMutablePointer<Float>
+    /// Per chunk of the group being analyzed: its peak and largest step (one vector each),
+    /// and whether the filter ran over it.
+    private let chunkPeaks: UnsafeMutablePointer<Float>
+    private let chunkSlopes: UnsafeMutablePointer<Float>
+    private let chunkFiltered: UnsafeMutablePointer<Bool>
     private let detectors: UnsafeMutablePointer<ClipDetector>
     private let state: UnsafeMutablePointer<ChannelLevels>
 
@@ -91,6 +97,10 @@ public final class Analyzer {
             shadow = nil
         }
         coefficients = Self.allocate(Float.self, count: TruePeakFilter.folded.count)
+        let chunks = (self.maxBlockFrames + Self.chunkFrames - 1) / Self.chunkFrames
+        chunkPeaks = Self.allocate(Float.self, count: chunks * width)
+        chunkSlopes = Self.allocate(Float.self, count: chunks * width)
+        chunkFiltered = Self.allocate(Bool.self, count: chunks)
         for (i, c) in TruePeakFilter.folded.enumerated() { coefficients[i] = c }
         detectors = .allocate(capacity: channels)
         state = .allocate(capacity: channels)
@@ -122,6 +132,9 @@ public final class Analyzer {
         steps.deallocate()
         shadow?.deallocate()
         coefficients.deallocate()
+        chunkPeaks.deallocate()
+        chunkSlopes.deallocate()
+        chunkFiltered.deallocate()
         detectors.deinitialize(count: channels).deallocate()
         state.deinitialize(count: channels).deallocate()
     }
@@ -225,10 +238,10 @@ public final class Analyzer {
 
     private func processBlock(_ src: UnsafeRawPointer, frames n: Int) {
         convert(src, frames: n)
-        switch width {
-        case 4: analyzeGroups(SIMD4<Float>.self, frames: n)
-        case 8: analyzeGroups(SIMD8<Float>.self, frames: n)
-        default: analyzeGroups(SIMD16<Float>.self, frames: n)
+        if width == 4 {
+            analyzeGroups(SIMD4<Float>.self, frames: n)
+        } else {
+            analyzeGroups(SIMD8<Float>.self, frames: n)
         }
         frameCount += n
         // Keep the last 11 frames as the next block's history.
@@ -250,19 +263,54 @@ public final class Analyzer {
         checkGain(force: false)
     }
 
-    /// Raw interleaved samples to float lanes: `input[g][history + i][l]`.
+    /// Raw interleaved samples to float lanes: `input[g][history + i][l]`. Full groups go
+    /// in one pass over the block's rows, a vector load, convert and store each (the block
+    /// arrives from another core: each cache line is fetched once); a last, partial group
+    /// and packed 24-bit samples go lane by lane.
     private func convert(_ src: UnsafeRawPointer, frames n: Int) {
-        for g in 0..<groups {
-            let lanes = min(width, channels - g * width)
+        let full = channels / width
+        var done = full
+        let s32: Float = 1.0 / 2_147_483_648
+        let s16: Float = 1.0 / 32768
+        switch (layout, width) {
+        case (.int32, 8): convertRows(src, frames: n, groups: full) { (v: SIMD8<Int32>) in SIMD8<Float>(v) * s32 }
+        case (.int32, _): convertRows(src, frames: n, groups: full) { (v: SIMD4<Int32>) in SIMD4<Float>(v) * s32 }
+        case (.int24InInt32, 8):
+            convertRows(src, frames: n, groups: full) { (v: SIMD8<Int32>) in SIMD8<Float>(v &<< 8) * s32 }
+        case (.int24InInt32, _):
+            convertRows(src, frames: n, groups: full) { (v: SIMD4<Int32>) in SIMD4<Float>(v &<< 8) * s32 }
+        case (.int16, 8): convertRows(src, frames: n, groups: full) { (v: SIMD8<Int16>) in SIMD8<Float>(v) * s16 }
+        case (.int16, _): convertRows(src, frames: n, groups: full) { (v: SIMD4<Int16>) in SIMD4<Float>(v) * s16 }
+        case (.float32, 8): convertRows(src, frames: n, groups: full) { (v: SIMD8<Float>) in v }
+        case (.float32, _): convertRows(src, frames: n, groups: full) { (v: SIMD4<Float>) in v }
+        case (.int24Packed, _): done = 0
+        }
+        for g in done..<groups {
             let dst = input + g * groupStride + Self.history * width
-            // Constant trip counts for full groups: the compiler turns them into vector ops.
-            switch (lanes, width) {
-            case (8, 8): convertGroup(src, dst, frames: n, first: g * width, lanes: 8)
-            case (4, 4): convertGroup(src, dst, frames: n, first: g * width, lanes: 4)
-            default: convertGroup(src, dst, frames: n, first: g * width, lanes: lanes)
-            }
+            convertGroup(src, dst, frames: n, first: g * width, lanes: min(width, channels - g * width))
         }
         if shadow != nil { currentBlock = UnsafePointer(src.assumingMemoryBound(to: Int32.self)) }
+    }
+
+    @inline(__always)
+    private func convertRows<I: SIMD, V: SIMD>(
+        _ src: UnsafeRawPointer,
+        frames n: Int,
+        groups full: Int,
+        _ toFloat: (I) -> V
+    ) where V.Scalar == Float {
+        let rowBytes = channels * MemoryLayout<I.Scalar>.stride
+        let groupBytes = MemoryLayout<I>.size
+        let outStride = groupStride * MemoryLayout<Float>.stride
+        let out = UnsafeMutableRawPointer(input + Self.history * width)
+        for i in 0..<n {
+            let row = src + i * rowBytes
+            let o = out + i * MemoryLayout<V>.stride
+            for g in 0..<full {
+                let v = row.loadUnaligned(fromByteOffset: g * groupBytes, as: I.self)
+                (o + g * outStride).storeBytes(of: toFloat(v), as: V.self)
+            }
+        }
     }
 
     @inline(__always)
@@ -322,49 +370,101 @@ public final class Analyzer {
         }
     }
 
+    /// Frames per chunk: the filter runs chunk by chunk, only where an interpolated point
+    /// could matter.
+    static let chunkFrames = 64
+
     @_specialize(where V == SIMD4<Float>)
     @_specialize(where V == SIMD8<Float>)
-    @_specialize(where V == SIMD16<Float>)
     private func analyzeGroups<V: SIMD>(_: V.Type, frames n: Int) where V.Scalar == Float {
         let blockStart = frameCount
+        let chunk = Self.chunkFrames
+        let chunkCount = (n + chunk - 1) / chunk
+        let peaks = UnsafeMutableRawPointer(chunkPeaks).assumingMemoryBound(to: V.self)
+        let slopes = UnsafeMutableRawPointer(chunkSlopes).assumingMemoryBound(to: V.self)
         for g in 0..<groups {
             let base = UnsafeMutableRawPointer(input + g * groupStride).assumingMemoryBound(to: V.self)
             let out = UnsafeMutableRawPointer(steps + g * maxBlockFrames * width).assumingMemoryBound(to: V.self)
-            // Peaks of the history (the filter's window reaches 11 frames back), of its
-            // last 6 frames (not yet judged), and of the block; sum of squares.
+            // The history (the filter's window reaches 11 frames back): its peak, the peak
+            // of its last 6 frames (not yet judged), its largest step between frames.
             var historyPeak = V(repeating: 0)
+            var historySlope = V(repeating: 0)
             var tailPeak = V(repeating: 0)
             for i in 0..<Self.history {
                 let x = TruePeakFilter.magnitude(base[i])
                 historyPeak = TruePeakFilter.maximum(historyPeak, x)
+                if i > 0 {
+                    historySlope = TruePeakFilter.maximum(historySlope, TruePeakFilter.magnitude(base[i] - base[i - 1]))
+                }
                 if i >= Self.history - Self.delay { tailPeak = TruePeakFilter.maximum(tailPeak, x) }
             }
+            // The block, chunk by chunk: peaks and largest steps; the sum of squares.
             var peak = V(repeating: 0)
+            var slope = V(repeating: 0)
             var squares = V(repeating: 0)
-            for i in 0..<n {
-                let v = base[Self.history + i]
-                let x = TruePeakFilter.magnitude(v)
-                peak = TruePeakFilter.maximum(peak, x)
-                squares += v * v
+            var previous = base[Self.history - 1]
+            for j in 0..<chunkCount {
+                var p = V(repeating: 0)
+                var d = V(repeating: 0)
+                for i in (j * chunk)..<min(n, j * chunk + chunk) {
+                    let v = base[Self.history + i]
+                    p = TruePeakFilter.maximum(p, TruePeakFilter.magnitude(v))
+                    d = TruePeakFilter.maximum(d, TruePeakFilter.magnitude(v - previous))
+                    squares += v * v
+                    previous = v
+                }
+                peaks[j] = p
+                slopes[j] = d
+                peak = TruePeakFilter.maximum(peak, p)
+                slope = TruePeakFilter.maximum(slope, d)
             }
             let lanes = min(width, channels - g * width)
-            var needFilter = exactBlockPeaks
+            // A chunk is skipped when no interpolated point in it can reach a lane's running
+            // true peak or the hot threshold. The whole block is filtered when a sample is
+            // near clipping or a clip event is open (both record true peaks), or for meters.
+            var forced = exactBlockPeaks
+            var ceiling = V(repeating: .infinity)
             for l in 0..<lanes {
                 let c = g * width + l
-                let bound = TruePeakFilter.maximumGain * max(peak[l], historyPeak[l])
-                if bound > hotThreshold || bound > state[c].truePeak || max(peak[l], tailPeak[l]) >= clipCandidate {
-                    needFilter = true
-                }
+                if max(peak[l], tailPeak[l]) >= clipCandidate || detectors[c].eventOpen { forced = true }
+                ceiling[l] = min(hotThreshold, state[c].truePeak)
             }
             var filterPeak = V(repeating: 0)
-            if needFilter {
-                filterPeak = TruePeakFilter.run(
-                    input: UnsafePointer(base),
-                    output: out,
-                    frames: n,
-                    coefficients: coefficients
-                )
+            var filtered = 0
+            var j = 0
+            while j < chunkCount {
+                var k = j
+                while k < chunkCount {
+                    let window = k == 0 ? historyPeak : peaks[k - 1]
+                    let windowSlope = k == 0 ? historySlope : slopes[k - 1]
+                    let bound = TruePeakFilter.bound(
+                        peak: TruePeakFilter.maximum(peaks[k], window),
+                        slope: TruePeakFilter.maximum(slopes[k], windowSlope)
+                    )
+                    let needed = forced || any(bound .> ceiling)
+                    chunkFiltered[k] = needed
+                    if !needed { break }
+                    k += 1
+                }
+                if k > j {
+                    let first = j * chunk
+                    let frames = min(n, k * chunk) - first
+                    let runPeak = TruePeakFilter.run(
+                        input: UnsafePointer(base + first),
+                        output: out + first,
+                        frames: frames,
+                        coefficients: coefficients
+                    )
+                    filterPeak = TruePeakFilter.maximum(filterPeak, runPeak)
+                    filtered += frames
+                }
+                j = k + 1
             }
+            let blockBound = TruePeakFilter.bound(
+                peak: TruePeakFilter.maximum(peak, historyPeak),
+                slope: TruePeakFilter.maximum(slope, historySlope)
+            )
+            var stepsReady = filtered == n
             for l in 0..<lanes {
                 let c = g * width + l
                 let s = state + c
@@ -372,19 +472,27 @@ public final class Analyzer {
                 s.pointee.truePeak = max(s.pointee.truePeak, filterPeak[l])
                 s.pointee.sumSquares += Double(squares[l])
                 s.pointee.blockPeak = peak[l]
-                s.pointee.blockTruePeak = needFilter ? max(peak[l], filterPeak[l]) : peak[l]
+                s.pointee.blockTruePeak = filtered > 0 ? max(peak[l], filterPeak[l]) : peak[l]
                 let active =
                     max(peak[l], tailPeak[l]) >= clipCandidate || max(peak[l], tailPeak[l]) > hotThreshold
                     || filterPeak[l] > hotThreshold
                 if active {
+                    if !stepsReady {
+                        // Skipped chunks' points are under every threshold a walk compares
+                        // them with, so zero stands in for them.
+                        for k in 0..<chunkCount where !chunkFiltered[k] {
+                            let first = k * chunk
+                            (out + first).update(repeating: V(repeating: 0), count: min(n, first + chunk) - first)
+                        }
+                        stepsReady = true
+                    }
                     walk(channel: c, lane: l, group: g, blockStart: blockStart, frames: n)
                 } else {
-                    let bound = TruePeakFilter.maximumGain * max(peak[l], historyPeak[l])
                     let first = max(blockStart - Self.delay, 0)
                     detectors[c].skip(
                         from: first,
                         to: max(blockStart + n - Self.delay, 0),
-                        truePeakBound: bound,
+                        truePeakBound: forced ? max(peak[l], filterPeak[l]) : blockBound[l],
                         into: &events
                     )
                 }

@@ -45,6 +45,40 @@ public enum TruePeakFilter {
         return Float(worst) * 1.001
     }()
 
+    /// The largest `|Σ_k h_p[k]|` of any phase (its gain at DC, about 1.0016), rounded up.
+    public static let dcGain: Float = {
+        Float(phases.map { abs($0.reduce(0, +)) }.max()!) * 1.001
+    }()
+
+    /// The slope term of ``bound(peak:slope:)`` (about 0.861), rounded up. Each output is
+    /// `H_p·x[n-c] + Σ_j g_j·(x[j] - x[j-1])` with `g_j` the partial sums of the taps
+    /// outward from `c`; the partial sums of these alternating taps nearly cancel, so
+    /// `Σ|g_j|` is small. Taken per phase at its best `c`, then the largest of the four.
+    public static let slopeGain: Float = {
+        let worst = phases.map { h in
+            (0..<tapsPerPhase).map { c in
+                let left = (0..<c).map { j in abs(h[...j].reduce(0, +)) }
+                let right = ((c + 1)..<tapsPerPhase).map { j in abs(h[j...].reduce(0, +)) }
+                return (left + right).reduce(0, +)
+            }.min()!
+        }.max()!
+        return Float(worst) * 1.001
+    }()
+
+    /// An upper bound on every interpolated magnitude of a 12-frame window whose samples
+    /// are at most `peak` in magnitude and whose consecutive samples differ by at most
+    /// `slope`: the smaller of ``maximumGain``·peak (any signal) and
+    /// ``dcGain``·peak + ``slopeGain``·slope (tight for the low and mid frequencies that
+    /// carry most of a session's level: 1.12 x peak for a 1 kHz tone at 48 kHz).
+    @inlinable @inline(__always)
+    static func bound<V: SIMD>(peak: V, slope: V) -> V where V.Scalar == Float {
+        let general = peak * maximumGain
+        let smooth = peak * dcGain + slope * slopeGain
+        var r = general
+        for i in r.indices { r[i] = smooth[i] < general[i] ? smooth[i] : general[i] }
+        return r
+    }
+
     /// The 24 folded coefficients, in the order the kernel uses them:
     /// `[p03s0..5, p03d0..5, p12s0..5, p12d0..5]`.
     static let folded: [Float] = {

@@ -5,38 +5,44 @@ import Synchronization
 ///
 /// The producer (the capture thread) reserves a slot, fills its payload, and commits;
 /// the consumer peeks, uses, and releases. Indices are atomics, the payload memory is
-/// allocated and touched in `init`, and the only wake-up is `sem_post` (no lock), so
-/// the producer side is real-time safe.
+/// mapped and touched in `init` (huge pages where the kernel offers them, so a
+/// 32-channel ring of tens of megabytes is ready in a few faults, not thousands), and
+/// the only wake-up is `sem_post` (no lock), so the producer side is real-time safe.
 public final class SPSCRing: @unchecked Sendable {
-    /// Number of slots (a power of two).
+    /// Number of slots.
     public let slotCount: Int
     /// Payload bytes per slot.
     public let slotBytes: Int
     private let headers: UnsafeMutablePointer<AudioBlock>
     private let payload: UnsafeMutableRawPointer
+    private let mappedBytes: Int
     private let written = Atomic<Int>(0)
     private let read = Atomic<Int>(0)
     private var semaphore = sem_t()
 
     /// - Parameters:
-    ///   - slots: at least this many slots (rounded up to a power of two).
+    ///   - slots: this many slots (at least 2).
     ///   - slotBytes: payload bytes per slot (a period of frames).
     public init(slots: Int, slotBytes: Int) {
-        var n = 2
-        while n < slots { n <<= 1 }
+        let n = max(slots, 2)
         slotCount = n
         self.slotBytes = (slotBytes + 63) & ~63
         headers = .allocate(capacity: n)
         headers.initialize(repeating: AudioBlock(), count: n)
-        payload = .allocate(byteCount: n * self.slotBytes, alignment: 64)
+        let huge = 2 << 20
+        mappedBytes = (n * self.slotBytes + huge - 1) / huge * huge
+        let mapped = mmap(nil, mappedBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        precondition(mapped != MAP_FAILED && mapped != nil, "cannot map \(mappedBytes) bytes for a ring")
+        payload = mapped!
+        _ = madvise(payload, mappedBytes, MADV_HUGEPAGE)
         // Touch every page now so the capture thread never takes a page fault here.
-        payload.initializeMemory(as: UInt8.self, repeating: 0, count: n * self.slotBytes)
+        payload.initializeMemory(as: UInt8.self, repeating: 0, count: mappedBytes)
         sem_init(&semaphore, 0, 0)
     }
 
     deinit {
         headers.deinitialize(count: slotCount).deallocate()
-        payload.deallocate()
+        munmap(payload, mappedBytes)
         sem_destroy(&semaphore)
     }
 
@@ -47,7 +53,7 @@ public final class SPSCRing: @unchecked Sendable {
     public func reserve() -> (header: UnsafeMutablePointer<AudioBlock>, payload: UnsafeMutableRawPointer)? {
         let w = written.load(ordering: .relaxed)
         guard w - read.load(ordering: .acquiring) < slotCount else { return nil }
-        let slot = w & (slotCount - 1)
+        let slot = w % slotCount
         return (headers + slot, payload + slot * slotBytes)
     }
 
@@ -68,7 +74,7 @@ public final class SPSCRing: @unchecked Sendable {
         while true {
             let r = read.load(ordering: .relaxed)
             if written.load(ordering: .acquiring) > r {
-                let slot = r & (slotCount - 1)
+                let slot = r % slotCount
                 return (headers[slot], UnsafeRawPointer(payload + slot * slotBytes))
             }
             var deadline = timespec()
