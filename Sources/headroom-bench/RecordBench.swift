@@ -4,20 +4,33 @@ import HeadroomCore
 
 /// Benchmarks of `headroom record` through ALSA's `file` plugin (unpaced).
 enum RecordBench {
-    /// A scratch folder with `in.raw` (`seconds` of session material) and an ALSA config
-    /// defining `benchcap` on it.
+    /// A scratch folder with `in.raw` and an ALSA config defining `benchcap` on it. The
+    /// file holds `seconds` of session material (at most 10 s are generated, then
+    /// repeated), so every frame a recorder reads is material: past the end of its file,
+    /// ALSA's `file` plugin hands out the silence of its `null` slave instead.
     static func rig(channels: Int, rate: Int, seconds: Double, format: String) -> (dir: String, env: [String: String]) {
         let dir = NSTemporaryDirectory() + "headroom-bench-\(getpid())-\(channels)"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let data = material(channels: channels, rate: rate, seconds: seconds, kind: .session)
-        var bytes = Data(capacity: data.count * 4)
-        for v in data {
-            switch format {
-            case "S24_3LE": withUnsafeBytes(of: (v >> 8).littleEndian) { bytes += Data($0.prefix(3)) }
-            default: withUnsafeBytes(of: v.littleEndian) { bytes += Data($0) }
+        let data = material(channels: channels, rate: rate, seconds: min(seconds, 10), kind: .session)
+        let bytes: [UInt8]
+        if format == "S24_3LE" {
+            bytes = data.flatMap { v -> [UInt8] in
+                let x = UInt32(bitPattern: v)
+                return [UInt8(truncatingIfNeeded: x >> 8), UInt8(truncatingIfNeeded: x >> 16), UInt8(truncatingIfNeeded: x >> 24)]
             }
+        } else {
+            bytes = data.withUnsafeBytes { Array($0) }  // little-endian already
         }
-        try! bytes.write(to: URL(fileURLWithPath: dir + "/in.raw"))
+        let total = Int(seconds * Double(rate)) * channels * (format == "S24_3LE" ? 3 : 4)
+        let fd = open(dir + "/in.raw", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        precondition(fd >= 0, "cannot create \(dir)/in.raw")
+        var written = 0
+        while written < total {
+            let n = min(bytes.count, total - written)
+            precondition(bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, n) } == n, "cannot write in.raw")
+            written += n
+        }
+        close(fd)
         try! """
         pcm.benchcap { type file; slave.pcm "null"; file "/dev/null"; infile "\(dir)/in.raw"; format "raw" }
         """.write(toFile: dir + "/bench.conf", atomically: true, encoding: .utf8)
@@ -58,7 +71,7 @@ enum RecordBench {
     /// turns, five runs each; the page cache is flushed before every run (`sync`), so
     /// neither pays for the other's writeback; the best run of each is compared.
     static func throughput(seconds: Double) {
-        let (dir, env) = rig(channels: 32, rate: 96000, seconds: min(seconds, 10), format: "S32_LE")
+        let (dir, env) = rig(channels: 32, rate: 96000, seconds: seconds, format: "S32_LE")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var ours: [Double] = []
         var theirs: [Double] = []
@@ -178,7 +191,7 @@ enum RecordBench {
 
     /// Peak RSS of `headroom record` for a 1-minute and a 10-minute unpaced take.
     static func memory() {
-        let (dir, env) = rig(channels: 2, rate: 48000, seconds: 10, format: "S24_3LE")
+        let (dir, env) = rig(channels: 2, rate: 48000, seconds: 600, format: "S24_3LE")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var results: [(Int, Int)] = []
         for minutes in [1, 10] {
