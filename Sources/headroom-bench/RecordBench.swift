@@ -16,7 +16,10 @@ enum RecordBench {
         if format == "S24_3LE" {
             bytes = data.flatMap { v -> [UInt8] in
                 let x = UInt32(bitPattern: v)
-                return [UInt8(truncatingIfNeeded: x >> 8), UInt8(truncatingIfNeeded: x >> 16), UInt8(truncatingIfNeeded: x >> 24)]
+                return [
+                    UInt8(truncatingIfNeeded: x >> 8), UInt8(truncatingIfNeeded: x >> 16),
+                    UInt8(truncatingIfNeeded: x >> 24),
+                ]
             }
         } else {
             bytes = data.withUnsafeBytes { Array($0) }  // little-endian already

@@ -6,13 +6,15 @@ import Testing
 @testable import HeadroomCore
 
 /// A device that plays a script, for faults the ALSA rigs cannot make (an overrun the
-/// driver reports, an unplugged interface, a suspend). It paces itself like hardware:
-/// a period every period's worth of wall time, and an overrun swallows `lost` frames of
-/// time before it is reported, as a real one does.
+/// driver reports, an unplugged interface, a suspend, a loss no one reports). It paces
+/// itself like hardware: a period every period's worth of wall time; an overrun swallows
+/// `lost` frames of time before it is reported, as a real one does; a silent loss
+/// swallows them and says nothing, as ALSA's jack plugin does when its buffer laps.
 final class ScriptedSource: CaptureSource, @unchecked Sendable {
     enum Step {
         case periods(Int)
         case xrun(lostFrames: Int)
+        case silentLoss(frames: Int)
         case suspend
         case unplug
     }
@@ -41,6 +43,8 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
                 next += Double(lost) / Double(rate)  // the device ran on without us
                 wait()
                 return .error(.xrun)
+            case .silentLoss(let lost):
+                next += Double(lost) / Double(rate)  // the clock ran on; the frames are gone
             case .suspend: return .error(.suspended)
             case .unplug: return .error(.noDevice)
             }
@@ -55,6 +59,13 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
             out[i] = sample
         }
         return .frames(n)
+    }
+
+    /// Periods whose time has come but that have not been read.
+    func available() -> Int {
+        let late = CaptureThread.now() - next
+        guard late >= 0 else { return 0 }
+        return (Int(late * Double(rate)) / periodFrames + 1) * periodFrames
     }
 
     private func wait() {
@@ -106,6 +117,28 @@ struct ScriptedCaptureTests {
         #expect(summary["xruns"] as? Int == 1)
         #expect(summary["frames"] as? Int == 40 * 480 + lost)  // silence stands in for the loss
         #expect(outcome.reason == .deviceLost)
+    }
+
+    @Test("a loss no one reports (three periods) is logged as a gap of about that many frames")
+    func silentLoss() throws {
+        let (_, lines, source) = try record([.periods(40), .silentLoss(frames: 1440), .periods(40), .unplug])
+        #expect(source.recoveries.isEmpty)
+        let gaps = lines.filter { $0["type"] as? String == "gap" }
+        #expect(gaps.count == 1, "\(gaps)")
+        let gap = try #require(gaps.first)
+        #expect(gap["frame"] as? Int == 40 * 480)
+        let lost = try #require(gap["lost_frames"] as? Int)
+        #expect(abs(lost - 1440) <= 480, "lost \(lost)")
+        let summary = try #require(lines.last)
+        #expect(summary["gaps"] as? Int == 1)
+        #expect(summary["frames"] as? Int == 80 * 480 + lost)  // silence stands in for the loss
+    }
+
+    @Test("a device that delivers every frame on time shows no gap")
+    func noFalseGap() throws {
+        let (_, lines, _) = try record([.periods(300), .unplug])
+        #expect(!lines.contains { $0["type"] as? String == "gap" })
+        #expect(lines.last?["frames"] as? Int == 300 * 480)
     }
 
     @Test("-ENODEV (unplugged) closes the take with device_lost and exit 74")

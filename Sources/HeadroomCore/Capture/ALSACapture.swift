@@ -150,6 +150,12 @@ public final class ALSACapture: CaptureSource {
         }
     }
 
+    public func available() -> Int {
+        guard let pcm else { return 0 }
+        let n = snd_pcm_avail(pcm)  // syncs the hardware pointer first
+        return n > 0 ? Int(n) : 0
+    }
+
     public func recover(from error: ALSAError) -> Bool {
         guard let pcm else { return false }
         if error == .suspended {

@@ -16,6 +16,10 @@ public protocol CaptureSource: AnyObject {
     /// Waits up to `timeoutMilliseconds` for frames, then reads up to `frames` into `buffer`.
     /// Real-time safe.
     func read(into buffer: UnsafeMutableRawPointer, frames: Int, timeoutMilliseconds: Int32) -> CaptureRead
+    /// Frames the device holds that have not been read yet (`snd_pcm_avail`); 0 when it
+    /// cannot say. With the frames already read, this is where the device's clock stands.
+    /// Real-time safe.
+    func available() -> Int
     /// Recovers from an xrun or a suspend; `false` when the device cannot go on.
     /// Real-time safe.
     func recover(from error: ALSAError) -> Bool

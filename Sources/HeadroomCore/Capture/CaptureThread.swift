@@ -110,12 +110,17 @@ public final class CaptureThread: @unchecked Sendable {
         }
         let rate = Double(source.rate)
         let period = source.periodFrames
-        // Gap detection: drift = frames the clock says should have arrived - frames that did.
-        // Its floor (`baseline`) follows slow clock skew; a jump above it by more than the
-        // device buffer plus a period is frames that were lost.
-        let threshold = Double(source.bufferFrames + period)
-        let start = Self.now()
-        var lastData = start
+        // Gap detection. Where the device's clock stands is the frames read plus the frames
+        // it holds (`available`); `drift` is what the monotonic clock says should have
+        // arrived by now minus that (and minus losses already logged). Its low envelope,
+        // `baseline`, may rise only as fast as two clocks can disagree (crystal tolerance
+        // plus NTP slew, `Self.clockTolerance`); drift that rises faster, by more than two
+        // periods, is frames the device never delivered.
+        let threshold = Double(2 * period)
+        let allowance = Self.clockTolerance * rate
+        let start = Self.rawNow()
+        var lastData = Self.now()
+        var lastJudged = start
         var received = 0.0
         var accountedLoss = 0.0
         var baseline = Double.nan
@@ -139,28 +144,38 @@ public final class CaptureThread: @unchecked Sendable {
             let target = slot?.payload ?? scratch
             switch source.read(into: target, frames: want, timeoutMilliseconds: 100) {
             case .frames(let n):
-                let t = Self.now()
-                lastData = t
+                lastData = Self.now()
                 received += Double(n)
-                // Loss the device did not report (or the extent of one it did).
-                let drift = (t - start) * rate - received - accountedLoss
-                if baseline.isNaN { baseline = drift }
                 var lost = 0
+                // The clock is read on both sides of `available`: a reading interrupted in
+                // between (the thread preempted) says nothing and is left out.
+                let t = Self.rawNow()
+                let held = Double(source.available())
+                let settled = Self.rawNow() - t < 0.001
+                let drift = (t - start) * rate - received - held - accountedLoss
+                if baseline.isNaN { baseline = drift }
+                let allowed = baseline + allowance * (t - lastJudged)
                 if pendingXrun {
-                    lost = max(0, Int((drift - baseline).rounded()))
+                    // The device reported the loss; the clock says how much it was.
+                    lost = max(0, Int((drift - allowed).rounded()))
                     pendingXrun = false
                     writerLoss.add(lost, .xrun)
                     analyzerLoss.add(lost, .xrun)
-                } else if drift - baseline > threshold {
-                    lost = Int((drift - baseline).rounded())
-                    gaps.add(1, ordering: .relaxed)
-                    writerLoss.add(lost, .gap)
-                    analyzerLoss.add(lost, .gap)
-                } else if drift < baseline {
-                    baseline = drift
-                    if drift < -(threshold + rate / 2) { unpaced = true }
-                } else {
-                    baseline += (drift - baseline) * 0.001
+                    baseline = min(allowed, drift - Double(lost))
+                    lastJudged = t
+                } else if settled && !unpaced {
+                    lastJudged = t
+                    if drift - allowed > threshold {
+                        lost = Int((drift - allowed).rounded())
+                        gaps.add(1, ordering: .relaxed)
+                        writerLoss.add(lost, .gap)
+                        analyzerLoss.add(lost, .gap)
+                        baseline = allowed
+                    } else {
+                        baseline = min(allowed, drift)
+                        // A source far ahead of the clock has no clock behind it.
+                        if drift < -(threshold + rate / 2) { unpaced = true }
+                    }
                 }
                 accountedLoss += Double(lost)
                 frameIndex += lost
@@ -252,6 +267,18 @@ public final class CaptureThread: @unchecked Sendable {
             slot.header.pointee.endReason = reason
             ring.commit()
         }
+    }
+
+    /// How far a device's clock and the monotonic clock may drift apart, as a fraction of
+    /// the rate: 100 ppm for the crystal, with room for a slewing system clock.
+    static let clockTolerance = 0.001
+
+    /// The monotonic clock without NTP's slewing: what a device's crystal is compared with.
+    @inline(__always)
+    static func rawNow() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC_RAW, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
     @inline(__always)
