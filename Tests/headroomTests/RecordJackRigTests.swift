@@ -37,6 +37,34 @@ struct RecordJackRigTests {
         #expect(summary["frames"] as? Int == frames)
     }
 
+    @Test("SIGSTOP for 0.1 s, less than the device buffer: still a gap of about 0.1 s, no error from ALSA")
+    func shortStall() throws {
+        let dir = scratchDirectory()
+        _ = writeNoiseWav(dir + "/in.wav", seconds: 3)
+        let rig = try JackRig(name: "short", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let out = dir + "/takes"
+        let rec = try BackgroundRecorder(
+            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--dir", out],
+            environment: rig.environment,
+            directory: dir
+        )
+        #expect(waitForAudio(in: out, seconds: 1))
+        // The recorder's JACK client thread stops with it: what the player sends meanwhile
+        // never reaches ALSA's buffer, and the plugin reports nothing.
+        kill(rec.pid, SIGSTOP)
+        usleep(100_000)
+        kill(rec.pid, SIGCONT)
+        #expect(waitForAudio(in: out, seconds: 2))
+        kill(rec.pid, SIGINT)
+        #expect(rec.wait(seconds: 10) == 0)
+        let take = try #require(files(in: out, ending: ".wav").first)
+        let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
+        #expect(!lines.contains { $0["type"] as? String == "xrun" })
+        let gaps = lines.filter { $0["type"] as? String == "gap" }.compactMap { $0["lost_frames"] as? Int }
+        #expect(gaps.contains { (0.09 * 48000...0.25 * 48000).contains(Double($0)) }, "gaps: \(gaps)")
+    }
+
     @Test("SIGSTOP for 1.5 s: the log accounts for about 1.5 s lost, and the take stays time-accurate")
     func sigstop() throws {
         let dir = scratchDirectory()
