@@ -8,10 +8,16 @@ enum RecordBench {
     /// file holds `seconds` of session material (at most 10 s are generated, then
     /// repeated), so every frame a recorder reads is material: past the end of its file,
     /// ALSA's `file` plugin hands out the silence of its `null` slave instead.
-    static func rig(channels: Int, rate: Int, seconds: Double, format: String) -> (dir: String, env: [String: String]) {
+    static func rig(
+        channels: Int,
+        rate: Int,
+        seconds: Double,
+        format: String,
+        kind: Material = .session
+    ) -> (dir: String, env: [String: String]) {
         let dir = NSTemporaryDirectory() + "headroom-bench-\(getpid())-\(channels)"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let data = material(channels: channels, rate: rate, seconds: min(seconds, 10), kind: .session)
+        let data = material(channels: channels, rate: rate, seconds: min(seconds, 10), kind: kind)
         let bytes: [UInt8]
         if format == "S24_3LE" {
             bytes = data.flatMap { v -> [UInt8] in
@@ -73,8 +79,8 @@ enum RecordBench {
     /// headroom record vs arecord, 32 ch x 96 kHz S32_LE to WAV, unpaced. The two take
     /// turns, five runs each; the page cache is flushed before every run (`sync`), so
     /// neither pays for the other's writeback; the best run of each is compared.
-    static func throughput(seconds: Double) {
-        let (dir, env) = rig(channels: 32, rate: 96000, seconds: seconds, format: "S32_LE")
+    static func throughput(seconds: Double, kind: Material) {
+        let (dir, env) = rig(channels: 32, rate: 96000, seconds: seconds, format: "S32_LE", kind: kind)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var ours: [Double] = []
         var theirs: [Double] = []
@@ -108,6 +114,9 @@ enum RecordBench {
         func runs(_ t: [Double]) -> String { t.map { String(format: "%.2f", $0) }.joined(separator: " ") }
         print(
             "record vs arecord: \(Int(seconds)) s of 32 ch x 96 kHz S32_LE to WAV through ALSA's file plugin (5 runs each, taking turns)"
+        )
+        print(
+            "  material: \(kind.rawValue)"
         )
         print(
             String(

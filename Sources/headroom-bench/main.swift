@@ -3,7 +3,7 @@
 //
 //   swift run -c release headroom-bench analyzer [seconds]
 //   swift build -c release && .build/release/headroom-bench sox [seconds]
-//   .build/release/headroom-bench record [seconds] | allocations | memory
+//   .build/release/headroom-bench record [seconds] [session|steady|overloaded] | allocations | memory
 //
 // analyzer: 32 channels x 96 kHz 24-bit material through headroom's analyzer and
 // through libebur128 in EBUR128_MODE_TRUE_PEAK, same samples, same process.
@@ -189,7 +189,13 @@ switch which {
 case "analyzer":
     benchAnalyzer(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 10 : 10)
 case "record":
-    RecordBench.throughput(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 60 : 60)
+    let kind: Material =
+        switch args.dropFirst(2).first {
+        case "steady": .steady
+        case "overloaded": .overloaded
+        default: .session
+        }
+    RecordBench.throughput(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 60 : 60, kind: kind)
 case "allocations":
     RecordBench.allocations()
 case "memory":
@@ -197,5 +203,7 @@ case "memory":
 case "sox":
     benchAnalyzeVsSox(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 60 : 60)
 default:
-    print("usage: headroom-bench analyzer [seconds] | sox [seconds] | record [seconds] | allocations | memory")
+    print(
+        "usage: headroom-bench analyzer [seconds] | sox [seconds] | record [seconds] [session|steady|overloaded] | allocations | memory"
+    )
 }

@@ -49,7 +49,7 @@ public final class CalibrationSession: @unchecked Sendable {
         done.enter()
         let capture = self.capture
         Thread { capture.run() }.start()
-        Thread { [self] in
+        Thread {
             // Nothing is recorded: the writer's ring is only emptied.
             while let (h, _) = capture.writerRing.next(timeoutMilliseconds: 250) {
                 capture.writerRing.release()

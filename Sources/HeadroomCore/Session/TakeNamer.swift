@@ -57,7 +57,8 @@ public struct TakeNamer: Sendable {
         localtime_r(&t, &parts)
         var buffer = [CChar](repeating: 0, count: 1024)
         let n = strftime(&buffer, buffer.count, protected, &parts)
-        let expanded = n > 0 ? String(cString: buffer) : protected
+        let expanded =
+            n > 0 ? String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self) : protected
         return expanded.replacingOccurrences(of: marker, with: String(format: "%03d", counter))
     }
 }
