@@ -12,7 +12,8 @@ func analyze<T: Numeric>(
     settings: AnalysisSettings = .init(),
     block: Int = 1024,
     maxBlockFrames: Int = 2048,
-    exact: Bool = false
+    exact: Bool = false,
+    bulkHotWalk: Bool = true
 ) -> (events: [Event], analyzer: Analyzer) {
     let analyzer = Analyzer(
         channels: channels,
@@ -22,6 +23,7 @@ func analyze<T: Numeric>(
         maxBlockFrames: maxBlockFrames,
         exactBlockPeaks: exact
     )
+    analyzer.bulkHotWalk = bulkHotWalk
     var events: [Event] = []
     let stride = MemoryLayout<T>.stride
     let frameBytes = layout.bytesPerSample * channels

@@ -152,6 +152,51 @@ struct TruePeakTests {
         }
     }
 
+    @Test(
+        "hot bursts walked in bulk equal the frame-by-frame detector: bursts, holds, bursts holding a clip",
+        arguments: [(2, 333), (8, 1024), (12, 4096)]
+    )
+    func bulkHotWalkIsExact(channels: Int, block: Int) {
+        var noise = Noise(seed: 21)
+        let frames = 96000
+        var spikes = Set<Int>()
+        var at = 1000
+        for k in 0..<18 {
+            spikes.insert(at)
+            at += 4800 + (k % 7) - 3
+        }
+        var s = [Int16](repeating: 0, count: frames * channels)
+        for i in 0..<frames {
+            for c in 0..<channels {
+                var x: Double
+                switch c % 4 {
+                case 0:
+                    // Noise hovering on the -3 dB margin, in stretches with quiet gaps shorter
+                    // and longer than the 0.1 s hold.
+                    let on = (i / 3000) % 4 != 3 || (i / 7000) % 2 == 0
+                    x = (on ? 0.72 : 0.1) * noise.next()
+                case 1:
+                    // Loud noise with a clip run inside: the burst holds a clip and is not hot.
+                    x = 0.9 * noise.next()
+                    if (40000..<40004).contains(i) { x = 1 }
+                case 2:
+                    // Over-margin spikes spaced around the 4800-frame hold, a frame at a time:
+                    // some merge into one burst, some start a new one.
+                    x = spikes.contains(i) ? 0.8 : 0.05 * noise.next()
+                default:
+                    x = 0.5 * noise.next()
+                }
+                s[i * channels + c] = Int16(max(-32768, min(32767, (x * 32767).rounded())))
+            }
+        }
+        let bulk = analyze(s, channels: channels, layout: .int16, block: block)
+        let framewise = analyze(s, channels: channels, layout: .int16, block: block, bulkHotWalk: false)
+        #expect(bulk.events == framewise.events)
+        #expect(hots(bulk.events).count > (channels > 2 ? 10 : 0))
+        #expect(!clips(bulk.events).isEmpty)
+        for c in 0..<channels { #expect(bulk.analyzer.summary(channel: c) == framewise.analyzer.summary(channel: c)) }
+    }
+
     @Test("the chunk bound holds: no interpolated point exceeds it, for tones up to Nyquist and noise")
     func boundHolds() {
         var noise = Noise(seed: 5)

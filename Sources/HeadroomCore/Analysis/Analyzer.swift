@@ -14,8 +14,8 @@
 ///    skipped. A block with a sample near clipping or an open clip event is filtered
 ///    whole; so is every block with `exactBlockPeaks` (live meters).
 /// 3. Lanes where something happened (a sample near clipping, a true peak over the
-///    margin) are walked frame by frame through their ``ClipDetector``; the others
-///    skip ahead in one step.
+///    margin) are walked frame by frame through their ``ClipDetector`` (in bulk, through
+///    ``ClipDetector/feedHot``, where nothing can clip); the others skip ahead in one step.
 ///
 /// All buffers are allocated in `init`; `process` does not allocate (the `events` array
 /// reserves room up front and only grows past 4096 pending events).
@@ -29,6 +29,9 @@ public final class Analyzer {
     public let maxBlockFrames: Int
     /// Run the filter on every block so ``ChannelLevels/blockTruePeak`` is exact.
     public let exactBlockPeaks: Bool
+    /// Lanes that cannot clip in a block go through ``ClipDetector/feedHot`` in bulk; off,
+    /// every walked frame goes through ``ClipDetector/feed`` (tests compare the two).
+    var bulkHotWalk = true
 
     /// Events that became final, oldest first. The caller takes them and empties the array.
     public var events: [Event] = []
@@ -486,7 +489,22 @@ public final class Analyzer {
                         }
                         stepsReady = true
                     }
-                    walk(channel: c, lane: l, group: g, blockStart: blockStart, frames: n)
+                    if bulkHotWalk && blockStart >= Self.delay && max(peak[l], tailPeak[l]) < clipCandidate
+                        && detectors[c].runStart < 0 && !detectors[c].eventOpen
+                    {
+                        // Nothing can clip here: only hot bursts can change.
+                        let first = Self.history - Self.delay
+                        detectors[c].feedHot(
+                            first: blockStart - Self.delay,
+                            count: n,
+                            samples: input + g * groupStride + first * width + l,
+                            steps: steps + g * maxBlockFrames * width + l,
+                            stride: width,
+                            into: &events
+                        )
+                    } else {
+                        walk(channel: c, lane: l, group: g, blockStart: blockStart, frames: n)
+                    }
                 } else {
                     let first = max(blockStart - Self.delay, 0)
                     detectors[c].skip(

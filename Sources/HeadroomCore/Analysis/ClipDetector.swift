@@ -105,6 +105,53 @@ struct ClipDetector {
         expire(next: frame + 1, into: &events)
     }
 
+    /// Feeds frames `first..<first+count` when nothing can clip there: no sample near
+    /// clipping, and no clip run or event open. Only hot bursts can change, and the result
+    /// is what ``feed`` frame by frame would give; but inside a burst the frame loop has no
+    /// branch on the signal, so material that hovers around the margin costs no
+    /// mispredictions. `magnitudes[i * stride]` and `steps[i * stride]` belong to frame
+    /// `first + i` (a sample, and the largest interpolated point after it).
+    mutating func feedHot(
+        first: Int,
+        count: Int,
+        samples x: UnsafePointer<Float>,
+        steps s: UnsafePointer<Float>,
+        stride: Int,
+        into events: inout [Event]
+    ) {
+        var i = 0
+        while i < count {
+            if !burstOpen {
+                while i < count && max(abs(x[i * stride]), s[i * stride]) <= hotThreshold { i += 1 }
+                guard i < count else { return }
+                over(frame: first + i, truePeak: max(abs(x[i * stride]), s[i * stride]), into: &events)
+                i += 1
+                continue
+            }
+            var last = burstLast
+            var peak = burstTruePeak
+            var closed = false
+            while i < count {
+                let f = first + i
+                let truePeak = max(abs(x[i * stride]), s[i * stride])
+                let isOver = truePeak > hotThreshold
+                last = isOver ? f : last
+                peak = isOver ? max(peak, truePeak) : peak
+                i += 1
+                if f - last >= burstHoldFrames {
+                    closed = true
+                    break
+                }
+            }
+            burstLast = last
+            burstTruePeak = peak
+            if qualifiedRunStart >= 0 && qualifiedRunStart <= burstLast && qualifiedRunEnd > burstStart {
+                burstHasClip = true
+            }
+            if closed { closeBurst(into: &events) }
+        }
+    }
+
     /// Frames up to `next` (exclusive) had no clipped sample and no true peak over the margin.
     /// `truePeakBound` bounds their true peak (it only matters for an open clip event).
     mutating func skip(from first: Int, to next: Int, truePeakBound: Float, into events: inout [Event]) {
