@@ -178,7 +178,10 @@ struct CalibrateCommand: ParsableCommand {
 
     static func table(_ results: [CalibrationSession.Result], mapping: [ALSAMixer.Control?], maxStep: Double) -> String
     {
-        var rows = [["ch", "name", "true peak dBTP", "typical dBTP", "clips", "hot", "proposal"]]
+        var table = TextTable(
+            header: ["ch", "name", "true peak dBTP", "typical dBTP", "clips", "hot", "proposal"],
+            alignments: [.right, .left, .right, .right, .right, .right, .left]
+        )
         for r in results {
             var advice = CalibrationSession.advice(r)
             if let c = mapping[r.channel], let change = r.proposal.changeDB, change != 0,
@@ -192,22 +195,12 @@ struct CalibrateCommand: ParsableCommand {
                     t.db - (c.valueDB ?? t.db)
                 )
             }
-            rows.append([
+            table.add([
                 String(r.channel + 1), r.name, SummaryTable.db(r.truePeakDBTP), SummaryTable.db(r.typicalPeakDBTP),
                 String(r.clipEvents), String(r.hotEvents), advice,
             ])
         }
-        var widths = rows[0].map(\.count)
-        for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
-        return rows.map { row in
-            row.enumerated().map { i, c in
-                i == row.count - 1
-                    ? c
-                    : (i == 1
-                        ? c + String(repeating: " ", count: widths[i] - c.count)
-                        : String(repeating: " ", count: widths[i] - c.count) + c)
-            }.joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
+        return table.render()
     }
 
     func applyProposals(

@@ -119,8 +119,10 @@ struct ReviewCommand: ParsableCommand {
 
     /// One row per take.
     static func table(_ reviews: [TakeReview]) -> String {
-        let head = ["take", "duration", "started", "clipped", "worst TP", "hot", "xruns/gaps/dropped", "ended"]
-        var rows: [[String]] = []
+        var table = TextTable(
+            header: ["take", "duration", "started", "clipped", "worst TP", "hot", "xruns/gaps/dropped", "ended"],
+            alignments: Array(repeating: .left, count: 8)
+        )
         for r in reviews {
             let clipped = r.channels.filter { $0.clipEvents > 0 }.map { "\($0.name) x\($0.clipEvents)" }.joined(
                 separator: ", "
@@ -135,23 +137,14 @@ struct ReviewCommand: ParsableCommand {
             } else {
                 ended = r.complete ? "complete" : "stopped"
             }
-            rows.append([
+            table.add([
                 (r.file as NSString).lastPathComponent, EventText.timecode(seconds: r.seconds),
                 r.started.map { String($0.prefix(19)).replacingOccurrences(of: "T", with: " ") } ?? "-",
                 clipped.isEmpty ? "-" : clipped, SummaryTable.db(r.worstTruePeakDBTP), String(r.hotEvents),
                 "\(r.xruns)/\(r.gaps)/\(r.droppedFrames)", ended,
             ])
         }
-        var widths = head.map(\.count)
-        for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, c in c + String(repeating: " ", count: widths[i] - c.count) }
-                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
-        }
-        var out = line(head) + "\n"
-        for row in rows { out += line(row) + "\n" }
-        if rows.isEmpty { out += "(no takes)\n" }
-        return out
+        return table.render() + (reviews.isEmpty ? "(no takes)\n" : "")
     }
 
     /// Adds the clip events' cue markers to a WAV/RF64 take that has none.

@@ -9,37 +9,32 @@ public struct SummaryTable {
 
     /// One row per channel: name, peak, true peak, RMS, headroom, clips, hot events, proposal.
     public func render(_ summaries: [ChannelSummary], names: [String]) -> String {
-        let head = [
-            "ch", "name", "peak dBFS", "true peak dBTP", "RMS dBFS", "headroom dB", "clips", "clipped", "hot",
-            "proposal",
-        ]
-        var rows: [[String]] = []
+        var table = TextTable(
+            header: [
+                "ch", "name", "peak dBFS", "true peak dBTP", "RMS dBFS", "headroom dB", "clips", "clipped", "hot",
+                "proposal",
+            ],
+            alignments: [.right, .left, .right, .right, .right, .right, .right, .right, .right, .left]
+        )
         for s in summaries {
             let name = s.channel < names.count ? names[s.channel] : String(s.channel + 1)
-            rows.append([
+            table.add([
                 String(s.channel + 1), name, Self.db(s.peakDBFS), Self.db(s.truePeakDBTP), Self.db(s.rmsDBFS),
                 Self.db(s.headroomDB), String(s.clipEvents), String(s.clippedSamples), String(s.hotEvents),
                 Self.proposalText(s.proposal),
             ])
         }
-        var widths = head.map(\.count)
-        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-        let leftAligned: Set<Int> = [1, 9]
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, cell in
-                let pad = String(repeating: " ", count: widths[i] - cell.count)
-                return leftAligned.contains(i) ? cell + pad : pad + cell
-            }.joined(separator: "  ").trimmingTrailingSpaces()
-        }
-        var out = line(head) + "\n"
-        for (row, s) in zip(rows, summaries) {
-            var text = line(row)
+        let lines = table.lines()
+        var out = lines[0] + "\n"
+        for (text, s) in zip(lines.dropFirst(), summaries) {
             if s.clipEvents > 0 {
-                text = color ? "\u{1B}[1;31m\(text)  << CLIPPED\u{1B}[0m" : text + "  << CLIPPED"
+                out += color ? "\u{1B}[1;31m\(text)  << CLIPPED\u{1B}[0m" : text + "  << CLIPPED"
             } else if s.proposal.reason == .hot, color {
-                text = "\u{1B}[33m\(text)\u{1B}[0m"
+                out += "\u{1B}[33m\(text)\u{1B}[0m"
+            } else {
+                out += text
             }
-            out += text + "\n"
+            out += "\n"
         }
         return out
     }
@@ -61,13 +56,5 @@ public struct SummaryTable {
         guard let value else { return "-inf" }
         let text = String(format: "%.2f", value)
         return text == "-0.00" ? "0.00" : text
-    }
-}
-
-extension String {
-    func trimmingTrailingSpaces() -> String {
-        var s = self
-        while s.last == " " { s.removeLast() }
-        return s
     }
 }

@@ -1,0 +1,41 @@
+/// Columns aligned for a terminal: each column as wide as its widest cell, two spaces
+/// between columns, no trailing spaces. `analyze`, the end of a take, `review` and
+/// `calibrate` all print through it.
+public struct TextTable {
+    public enum Alignment: Sendable { case left, right }
+
+    public let header: [String]
+    public let alignments: [Alignment]
+    public private(set) var rows: [[String]] = []
+
+    /// - Parameters:
+    ///   - header: the column titles.
+    ///   - alignments: one per column; numbers read best right-aligned, names left.
+    public init(header: [String], alignments: [Alignment]) {
+        precondition(header.count == alignments.count, "one alignment per column")
+        self.header = header
+        self.alignments = alignments
+    }
+
+    public mutating func add(_ row: [String]) {
+        precondition(row.count == header.count, "one cell per column")
+        rows.append(row)
+    }
+
+    /// The header line, then one line per row.
+    public func lines() -> [String] {
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        return ([header] + rows).map { cells in
+            var line = cells.enumerated().map { i, cell in
+                let pad = String(repeating: " ", count: widths[i] - cell.count)
+                return alignments[i] == .left ? cell + pad : pad + cell
+            }.joined(separator: "  ")
+            while line.last == " " { line.removeLast() }
+            return line
+        }
+    }
+
+    /// ``lines()``, each ended by a newline.
+    public func render() -> String { lines().map { $0 + "\n" }.joined() }
+}
