@@ -16,7 +16,6 @@ final class AnalyzerLoop: @unchecked Sendable {
     let channels: Int
     let names: [String]
     let device: String
-    let maxTakeFrames: Int?
     /// The `resumed` line for the first take (after a device came back).
     let resumedFrom: String?
     let shared: SessionShared
@@ -25,7 +24,7 @@ final class AnalyzerLoop: @unchecked Sendable {
     private var log: ClipLogFile?
     private var take: TakeRegistry.Take?
     private var takeIndex = 0
-    private var framesInTake = 0
+    private var boundary: TakeBoundary
     private var globalFrame = 0
     private var trouble = ClipLog.Trouble()
     private var markers: [CueMarkers.Marker] = []
@@ -60,7 +59,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         self.channels = channels
         self.names = names
         self.device = device
-        self.maxTakeFrames = maxTakeFrames
+        boundary = TakeBoundary(maxFrames: maxTakeFrames)
         self.resumedFrom = resumedFrom
         self.shared = shared
         takeRuns = Array(repeating: 0, count: channels)
@@ -80,10 +79,10 @@ final class AnalyzerLoop: @unchecked Sendable {
                 tick()
                 continue
             }
-            if header.splitBefore && framesInTake > 0 { closeTake(complete: false) }
+            if header.splitBefore && boundary.frames > 0 { closeTake(complete: false) }
             if header.lostFrames > 0 || header.loss != .none { lost(header) }
             if header.missingFromTake {
-                if takeDrop == nil { takeDrop = (framesInTake, 0) }
+                if takeDrop == nil { takeDrop = (boundary.frames, 0) }
                 takeDrop!.frames += header.frames
             } else {
                 flushTakeDrop()
@@ -127,7 +126,7 @@ final class AnalyzerLoop: @unchecked Sendable {
     private func openTake() {
         let t = registry.take(takeIndex, startFrame: globalFrame)
         take = t
-        framesInTake = 0
+        boundary.startTake()
         trouble = ClipLog.Trouble()
         markers = []
         for c in 0..<channels { takeRuns[c] = 0 }
@@ -189,7 +188,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         let summaries = (0..<channels).map { analyzer.summary(channel: $0) }
         log?.append(
             ClipLog.summaryLine(
-                frames: min(framesInTake, framesWritten ?? framesInTake),
+                frames: min(boundary.frames, framesWritten ?? boundary.frames),
                 rate: rate,
                 complete: complete,
                 channels: summaries,
@@ -208,7 +207,7 @@ final class AnalyzerLoop: @unchecked Sendable {
             clipEvents: summaries.reduce(0) { $0 + $1.clipEvents }
         )
         takeIndex += 1
-        framesInTake = 0
+        boundary.startTake()
     }
 
     /// How the recording ended, once the last block has been seen.
@@ -228,15 +227,15 @@ final class AnalyzerLoop: @unchecked Sendable {
             closeTake(complete: false)
         case .deviceLost, .deviceError:
             let why = reason == .deviceLost ? "the device stopped delivering frames or went away" : "the device failed"
-            warn("DEVICE LOST: \(device): \(why); take closed at \(Self.timecode(framesInTake, rate: rate))")
-            closeTake(complete: false, ending: .deviceLost(frame: framesInTake, reason: why))
+            warn("DEVICE LOST: \(device): \(why); take closed at \(Self.timecode(boundary.frames, rate: rate))")
+            closeTake(complete: false, ending: .deviceLost(frame: boundary.frames, reason: why))
         case .disk:
             let failure = shared.diskFailure.withLock { $0 }
             let message = failure?.message ?? "write failed"
             warn("DISK: \(message)")
             closeTake(
                 complete: false,
-                ending: .disk(frame: failure?.frame ?? framesInTake, reason: message),
+                ending: .disk(frame: failure?.frame ?? boundary.frames, reason: message),
                 framesWritten: failure?.frame
             )
         }
@@ -250,13 +249,13 @@ final class AnalyzerLoop: @unchecked Sendable {
         switch header.loss {
         case .xrun:
             trouble.xruns += 1
-            event = .xrun(frame: framesInTake, lostFrames: header.lostFrames)
+            event = .xrun(frame: boundary.frames, lostFrames: header.lostFrames)
         case .gap, .none:
             trouble.gaps += 1
-            event = .gap(frame: framesInTake, lostFrames: header.lostFrames)
+            event = .gap(frame: boundary.frames, lostFrames: header.lostFrames)
         case .dropped:
             // The analyzer's ring overflowed: the take has these frames, the analysis does not.
-            event = .dropped(frame: framesInTake, lostFrames: header.lostFrames)
+            event = .dropped(frame: boundary.frames, lostFrames: header.lostFrames)
         }
         if header.loss == .dropped {
             log?.append(Self.analysisDropLine(event, names: names, rate: rate))
@@ -265,7 +264,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         }
         let seconds = String(format: "%.3f", Double(header.lostFrames) / Double(rate))
         warn(
-            "\(event.typeName.uppercased()): \(header.lostFrames) frames (\(seconds) s) lost at \(Self.timecode(framesInTake, rate: rate))"
+            "\(event.typeName.uppercased()): \(header.lostFrames) frames (\(seconds) s) lost at \(Self.timecode(boundary.frames, rate: rate))"
         )
         shared.snapshot.withLock {
             switch header.loss {
@@ -289,14 +288,12 @@ final class AnalyzerLoop: @unchecked Sendable {
         var done = 0
         while done < frames {
             if analyzer == nil { openTake() }
-            var n = frames - done
-            if let maxTakeFrames { n = min(n, maxTakeFrames - framesInTake) }
+            let n = boundary.fit(frames - done)
             analyzer!.process(payload + done * frameBytes, frames: n)
             drain()
             done += n
-            framesInTake += n
             globalFrame += n
-            if let maxTakeFrames, framesInTake >= maxTakeFrames { closeTake(complete: true) }
+            if boundary.advance(n) { closeTake(complete: true) }
         }
     }
 
@@ -342,7 +339,7 @@ final class AnalyzerLoop: @unchecked Sendable {
     private func publish() {
         guard let analyzer else { return }
         shared.snapshot.withLock { s in
-            s.takeFrames = framesInTake
+            s.takeFrames = boundary.frames
             for c in 0..<channels {
                 let l = analyzer.levels(channel: c)
                 s.channels[c].blockPeak = l.blockPeak

@@ -16,7 +16,6 @@ final class WriterLoop: @unchecked Sendable {
     let fileFormat: TakeFileFormat
     let rate: Int
     let channels: Int
-    let maxTakeFrames: Int?
     let description: String
     /// Called (once) when a write fails; the session stops capture.
     let onFailure: @Sendable (Failure) -> Void
@@ -25,7 +24,7 @@ final class WriterLoop: @unchecked Sendable {
 
     private var writer: TakeWriter?
     private var takeIndex = 0
-    private var framesInTake = 0
+    private var boundary: TakeBoundary
     private var globalFrame = 0
     private var failed = false
     private var lastHeaderUpdate = 0.0
@@ -48,7 +47,7 @@ final class WriterLoop: @unchecked Sendable {
         self.fileFormat = fileFormat
         self.rate = rate
         self.channels = channels
-        self.maxTakeFrames = maxTakeFrames
+        boundary = TakeBoundary(maxFrames: maxTakeFrames)
         self.description = description
         self.onFailure = onFailure
         self.beforeWrite = beforeWrite
@@ -62,14 +61,14 @@ final class WriterLoop: @unchecked Sendable {
                 continue
             }
             beforeWrite?()
-            if header.splitBefore && framesInTake > 0 { closeTake() }
+            if header.splitBefore && boundary.frames > 0 { closeTake() }
             if header.lostFrames > 0 { append(nil, frames: header.lostFrames) }
             if header.frames > 0 { append(payload, frames: header.frames) }
             ring.release()
             if header.isLast { break }
             tick()
         }
-        if writer != nil || framesInTake > 0 { closeTake() }
+        if writer != nil || boundary.frames > 0 { closeTake() }
     }
 
     private func tick() {
@@ -86,8 +85,7 @@ final class WriterLoop: @unchecked Sendable {
         var done = 0
         while done < frames {
             if writer == nil && !failed { openTake() }
-            var n = frames - done
-            if let maxTakeFrames { n = min(n, maxTakeFrames - framesInTake) }
+            let n = boundary.fit(frames - done)
             if !failed, let writer {
                 do {
                     if let payload {
@@ -101,15 +99,14 @@ final class WriterLoop: @unchecked Sendable {
                 }
             }
             done += n
-            framesInTake += n
             globalFrame += n
-            if let maxTakeFrames, framesInTake >= maxTakeFrames { closeTake() }
+            if boundary.advance(n) { closeTake() }
         }
     }
 
     private func openTake() {
         let take = registry.take(takeIndex, startFrame: globalFrame)
-        framesInTake = 0
+        boundary.startTake()
         guard !failed else { return }
         let bext = BroadcastInfo(
             start: take.startDate,
@@ -145,6 +142,6 @@ final class WriterLoop: @unchecked Sendable {
         writer = nil
         registry.writerClosed(takeIndex, frames: frames)
         takeIndex += 1
-        framesInTake = 0
+        boundary.startTake()
     }
 }
