@@ -37,7 +37,7 @@ struct HotplugTests {
                 let isMatch = op == "==" || op == "!="
                 #expect(isMatch ? matchKeys.contains(key) : assignKeys.contains(key), "\(key)\(op) is not a udev key")
                 if key == "SUBSYSTEM" && op == "==" { subsystem = value }
-                if key == "ENV", m.2.map { String($0) } == "{SYSTEMD_WANTS}" { services.append(value) }
+                if key == "ENV", m.2.map({ String($0) }) == "{SYSTEMD_WANTS}" { services.append(value) }
             }
             #expect(subsystem == "sound", "rule without SUBSYSTEM==\"sound\": \(line)")
         }
@@ -121,19 +121,13 @@ struct HotplugTests {
         "jackd stopped and started again: the take closes with device_lost, the next one follows on with resumed, nothing lost after the reconnect"
     )
     func resume() throws {
-        let dir = scratchDirectory()
-        let input = writeNoiseWav(dir + "/in.wav", seconds: 3)
-        let rig = try JackRig(name: "resume", wav: dir + "/in.wav")
-        defer { rig.stop() }
-        let out = dir + "/takes"
-        let rec = try BackgroundRecorder(
-            [
-                "record", "--device", "testlive", "--format", "FLOAT_LE", "--headless", "--wait-device", "--dir", out,
-                "--name", "take-%n",
-            ],
-            environment: rig.environment,
-            directory: dir
+        let r = try RigRecording(
+            "resume",
+            seconds: 3,
+            arguments: ["--format", "FLOAT_LE", "--headless", "--wait-device", "--name", "take-%n"]
         )
+        defer { r.stop() }
+        let (rig, rec, out, input) = (r.rig, r.recorder, r.out, r.input)
         #expect(waitForAudio(in: out, seconds: 1))
         rig.stop()  // the interface goes away
         // Wait for the recorder to notice and close the first take (its summary is written).

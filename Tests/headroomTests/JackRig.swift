@@ -1,5 +1,6 @@
 import CSndFile
 import Foundation
+import Testing
 
 /// JACK's dummy backend as a paced, real-time capture device (SPEC: *Testing without
 /// sound hardware*): jackd -d dummy, sndfile-jackplay looping a file, and ALSA's jack
@@ -166,6 +167,49 @@ func waitForAudio(in dir: String, seconds: Double, bytesPerFrame: Int = 8, timeo
         usleep(50_000)
     }
     return false
+}
+
+/// The set-up most real-time tests share: a scratch folder, a noise file looped by a JACK
+/// rig, and `headroom record` on the rig's `testlive` device, writing into `out`. Call
+/// ``stop()`` (in a `defer`) to stop the rig; the recorder is the test's to end.
+struct RigRecording {
+    let dir: String
+    let input: [Float]
+    let rig: JackRig
+    let out: String
+    let recorder: BackgroundRecorder
+
+    init(
+        _ name: String,
+        seconds: Double,
+        clipEvery: Int? = nil,
+        arguments: [String] = ["--format", "FLOAT_LE"]
+    )
+        throws
+    {
+        dir = scratchDirectory()
+        input = writeNoiseWav(dir + "/in.wav", seconds: seconds, clipEvery: clipEvery)
+        rig = try JackRig(name: name, wav: dir + "/in.wav")
+        out = dir + "/takes"
+        do {
+            recorder = try BackgroundRecorder(
+                ["record", "--device", "testlive", "--dir", out] + arguments,
+                environment: rig.environment,
+                directory: dir
+            )
+        } catch {
+            rig.stop()
+            throw error
+        }
+    }
+
+    func stop() { rig.stop() }
+
+    /// The first take and its log's lines.
+    func take() throws -> (file: String, log: [[String: Any]]) {
+        let file = try #require(files(in: out, ending: ".wav").first)
+        return (file, logLines(file.replacingOccurrences(of: ".wav", with: ".clips.jsonl")))
+    }
 }
 
 /// A float WAV of noise that never repeats within its length, so any stretch of it

@@ -7,29 +7,21 @@ import Testing
 struct RecordJackRigTests {
     @Test("SIGINT after a few seconds: final header, summary complete false, exit 0")
     func sigint() throws {
-        let dir = scratchDirectory()
-        let input = writeNoiseWav(dir + "/in.wav", seconds: 3)
-        let rig = try JackRig(name: "int", wav: dir + "/in.wav")
-        defer { rig.stop() }
-        let out = dir + "/takes"
-        let rec = try BackgroundRecorder(
-            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--dir", out],
-            environment: rig.environment,
-            directory: dir
-        )
-        #expect(waitForAudio(in: out, seconds: 2))
+        let r = try RigRecording("int", seconds: 3)
+        defer { r.stop() }
+        let rec = r.recorder
+        #expect(waitForAudio(in: r.out, seconds: 2))
         kill(rec.pid, SIGINT)
         #expect(rec.wait(seconds: 10) == 0, "\(rec.stderr)")
-        let take = try #require(files(in: out, ending: ".wav").first)
+        let (take, lines) = try r.take()
         let audio = try #require(readFloats(take))
         let frames = audio.samples.count / 2
         #expect(frames > 48000 * 2)
-        let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
         // Bit-exact capture: the take is the player's output, sample for sample, for at least
         // its first 1.5 s. (Under load, a JACK xrun inside the graph can repeat one 256-frame
         // period and skip the next; the frame count stays right, so no ALSA client can see
         // it: see the README.)
-        let exact = exactStretch(audio.samples, of: input, channels: 2)
+        let exact = exactStretch(audio.samples, of: r.input, channels: 2)
         #expect(exact >= 72000, "exact for \(exact) frames")
         let summary = try #require(lines.last)
         #expect(summary["type"] as? String == "summary")
@@ -39,27 +31,19 @@ struct RecordJackRigTests {
 
     @Test("SIGSTOP for 0.1 s, less than the device buffer: still a gap of about 0.1 s, no error from ALSA")
     func shortStall() throws {
-        let dir = scratchDirectory()
-        _ = writeNoiseWav(dir + "/in.wav", seconds: 3)
-        let rig = try JackRig(name: "short", wav: dir + "/in.wav")
-        defer { rig.stop() }
-        let out = dir + "/takes"
-        let rec = try BackgroundRecorder(
-            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--dir", out],
-            environment: rig.environment,
-            directory: dir
-        )
-        #expect(waitForAudio(in: out, seconds: 1))
+        let r = try RigRecording("short", seconds: 3)
+        defer { r.stop() }
+        let rec = r.recorder
+        #expect(waitForAudio(in: r.out, seconds: 1))
         // The recorder's JACK client thread stops with it: what the player sends meanwhile
         // never reaches ALSA's buffer, and the plugin reports nothing.
         kill(rec.pid, SIGSTOP)
         usleep(100_000)
         kill(rec.pid, SIGCONT)
-        #expect(waitForAudio(in: out, seconds: 2))
+        #expect(waitForAudio(in: r.out, seconds: 2))
         kill(rec.pid, SIGINT)
         #expect(rec.wait(seconds: 10) == 0)
-        let take = try #require(files(in: out, ending: ".wav").first)
-        let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
+        let (_, lines) = try r.take()
         #expect(!lines.contains { $0["type"] as? String == "xrun" })
         let gaps = lines.filter { $0["type"] as? String == "gap" }.compactMap { $0["lost_frames"] as? Int }
         #expect(gaps.contains { (0.09 * 48000...0.25 * 48000).contains(Double($0)) }, "gaps: \(gaps)")
@@ -67,25 +51,17 @@ struct RecordJackRigTests {
 
     @Test("SIGSTOP for 1.5 s: the log accounts for about 1.5 s lost, and the take stays time-accurate")
     func sigstop() throws {
-        let dir = scratchDirectory()
-        _ = writeNoiseWav(dir + "/in.wav", seconds: 3)
-        let rig = try JackRig(name: "stop", wav: dir + "/in.wav")
-        defer { rig.stop() }
-        let out = dir + "/takes"
-        let rec = try BackgroundRecorder(
-            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--dir", out],
-            environment: rig.environment,
-            directory: dir
-        )
-        #expect(waitForAudio(in: out, seconds: 1))
+        let r = try RigRecording("stop", seconds: 3)
+        defer { r.stop() }
+        let rec = r.recorder
+        #expect(waitForAudio(in: r.out, seconds: 1))
         kill(rec.pid, SIGSTOP)
         usleep(1_500_000)  // the stall under test: a stopped recorder for 1.5 s
         kill(rec.pid, SIGCONT)
-        #expect(waitForAudio(in: out, seconds: 4))
+        #expect(waitForAudio(in: r.out, seconds: 4))
         kill(rec.pid, SIGINT)
         #expect(rec.wait(seconds: 10) == 0)
-        let take = try #require(files(in: out, ending: ".wav").first)
-        let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
+        let (take, lines) = try r.take()
         let losses = lines.filter { ["xrun", "gap", "dropped"].contains($0["type"] as? String ?? "") }
         let lost = losses.compactMap { $0["lost_frames"] as? Int }.reduce(0, +)
         #expect(!losses.isEmpty)
@@ -98,24 +74,17 @@ struct RecordJackRigTests {
 
     @Test("SIGKILL mid-take: the take opens and holds an exact prefix; every complete log line parses")
     func sigkill() throws {
-        let dir = scratchDirectory()
-        let input = writeNoiseWav(dir + "/in.wav", seconds: 5, clipEvery: 24000)
-        let rig = try JackRig(name: "kill", wav: dir + "/in.wav")
-        defer { rig.stop() }
-        let out = dir + "/takes"
-        let rec = try BackgroundRecorder(
-            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--dir", out],
-            environment: rig.environment,
-            directory: dir
-        )
-        #expect(waitForAudio(in: out, seconds: 3))
+        let r = try RigRecording("kill", seconds: 5, clipEvery: 24000)
+        defer { r.stop() }
+        let rec = r.recorder
+        #expect(waitForAudio(in: r.out, seconds: 3))
         kill(rec.pid, SIGKILL)
         _ = rec.wait(seconds: 5)
-        let take = try #require(files(in: out, ending: ".wav").first)
+        let (take, lines) = try r.take()
         let audio = try #require(readFloats(take))
         #expect(audio.samples.count / 2 >= 48000)  // all but about the last second
         // The killed take holds exactly what was captured, for at least its first second.
-        let exact = exactStretch(audio.samples, of: input, channels: 2)
+        let exact = exactStretch(audio.samples, of: r.input, channels: 2)
         #expect(exact >= 48000, "exact for \(exact) frames")
         let sox = try run("/usr/bin/soxi", ["-s", take])
         #expect(sox.status == 0)
@@ -130,35 +99,23 @@ struct RecordJackRigTests {
         for line in complete {
             #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(line)")
         }
-        #expect(
-            logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl")).contains {
-                $0["type"] as? String == "clip"
-            }
-        )
+        #expect(lines.contains { $0["type"] as? String == "clip" })
     }
 
     @Test("jackd stopped mid-take: the device counts as lost within seconds; take valid, device_lost, exit 74")
     func deviceLost() throws {
-        let dir = scratchDirectory()
-        _ = writeNoiseWav(dir + "/in.wav", seconds: 2)
-        let rig = try JackRig(name: "lost", wav: dir + "/in.wav")
-        defer { rig.stop() }
-        let out = dir + "/takes"
-        let rec = try BackgroundRecorder(
-            ["record", "--device", "testlive", "--dir", out],
-            environment: rig.environment,
-            directory: dir
-        )
-        #expect(waitForAudio(in: out, seconds: 1, bytesPerFrame: 6))
-        rig.killServer()
+        let r = try RigRecording("lost", seconds: 2, arguments: [])
+        defer { r.stop() }
+        let rec = r.recorder
+        #expect(waitForAudio(in: r.out, seconds: 1, bytesPerFrame: 6))
+        r.rig.killServer()
         let start = Date()
         #expect(rec.wait(seconds: 10) == 74, "\(rec.stderr)")
         #expect(Date().timeIntervalSince(start) < 5)
         #expect(rec.stderr.contains("DEVICE LOST"))
-        let take = try #require(files(in: out, ending: ".wav").first)
+        let (take, lines) = try r.take()
         let frames = try #require(readAudio(take)).samples.count / 2
         #expect(frames > 48000)
-        let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
         let lost = try #require(lines.first { $0["type"] as? String == "device_lost" })
         #expect(lost["frame"] as? Int == frames)
         #expect(lines.last?["type"] as? String == "summary")
