@@ -147,6 +147,49 @@ struct RecordCommand: ParsableCommand {
         }
     }
 
+    enum Opening {
+        case opened(ALSACapture)
+        case stopped
+    }
+
+    /// Runs `open` on a thread of its own and waits for it, up to `seconds`, while still
+    /// answering SIGINT and SIGTERM. A device's library can hang for good once the
+    /// device has gone away (libjack after jackd died mid-take): then the recorder says so
+    /// and ends, instead of hanging without a word.
+    static func bounded(
+        seconds: Double,
+        _ open: @escaping () throws(HeadroomError) -> ALSACapture
+    ) throws(HeadroomError) -> Opening {
+        final class Slot: @unchecked Sendable {
+            let done = DispatchSemaphore(value: 0)
+            var result: Result<ALSACapture, HeadroomError>?
+        }
+        let slot = Slot()
+        nonisolated(unsafe) let open = open
+        Thread.detachNewThread {
+            do throws(HeadroomError) {
+                slot.result = .success(try open())
+            } catch {
+                slot.result = .failure(error)
+            }
+            slot.done.signal()
+        }
+        let deadline = Date().addingTimeInterval(seconds)
+        while slot.done.wait(timeout: .now()) == .timedOut {
+            if LiveRecording.waitForEndSignal(seconds: 0.1) { return .stopped }
+            if Date() > deadline {
+                throw HeadroomError(
+                    .unavailable,
+                    "opening the device has not returned in \(String(format: "%g", seconds)) s: its driver or plugin is stuck; restart headroom"
+                )
+            }
+        }
+        switch slot.result! {
+        case .success(let source): return .opened(source)
+        case .failure(let error): throw error
+        }
+    }
+
     /// Opens the capture device. With --wait-device a missing device is waited for
     /// (tried once a second); returns nil when SIGINT or SIGTERM arrives meanwhile.
     func openDevice(settings: Settings, format: SampleFormat) throws(HeadroomError) -> ALSACapture? {
@@ -162,7 +205,14 @@ struct RecordCommand: ParsableCommand {
                     )
                 }
                 // Retries stay quiet: the first failure was said once, in one line.
-                return said ? try DeviceList.withStderrSilenced(open) : try open()
+                let quiet = said
+                let attempt = { () throws(HeadroomError) -> ALSACapture in
+                    quiet ? try DeviceList.withStderrSilenced(open) : try open()
+                }
+                switch try Self.bounded(seconds: 15, attempt) {
+                case .opened(let source): return source
+                case .stopped: return nil
+                }
             } catch {
                 guard waitDevice, error.code == .unavailable else { throw error }
                 if !said {

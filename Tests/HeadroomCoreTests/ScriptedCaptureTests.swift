@@ -30,7 +30,14 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
     private var sample: Int16 = 0
     private(set) var recoveries: [ALSAError] = []
 
-    init(_ steps: [Step]) { self.steps = steps }
+    /// When set, `close` waits on it: a device whose close hangs.
+    let closeGate: DispatchSemaphore?
+    private(set) var closed = false
+
+    init(_ steps: [Step], closeGate: DispatchSemaphore? = nil) {
+        self.steps = steps
+        self.closeGate = closeGate
+    }
 
     func start() throws(ALSAError) { next = CaptureThread.now() }
 
@@ -78,13 +85,19 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
         return true
     }
 
-    func close() {}
+    func close() {
+        closeGate?.wait()
+        closed = true
+    }
 }
 
 @Suite("Device faults through a scripted CaptureSource", .serialized)
 struct ScriptedCaptureTests {
-    func record(_ steps: [ScriptedSource.Step]) throws -> (RecordingSession.Outcome, [[String: Any]], ScriptedSource) {
-        let source = ScriptedSource(steps)
+    func record(
+        _ steps: [ScriptedSource.Step],
+        closeGate: DispatchSemaphore? = nil
+    ) throws -> (RecordingSession.Outcome, [[String: Any]], ScriptedSource) {
+        let source = ScriptedSource(steps, closeGate: closeGate)
         var settings = Settings()
         settings.directory = NSTemporaryDirectory() + "headroom-scripted-" + UUID().uuidString
         let config = RecordingSession.Configuration(
@@ -97,6 +110,8 @@ struct ScriptedCaptureTests {
         c.stallSeconds = 0.5
         let session = try RecordingSession(source: source, configuration: c)
         session.start()
+        // Bounded: a recording that cannot end fails the test instead of hanging the suite.
+        try #require(session.wait(seconds: 20), "the recording did not end")
         let outcome = session.outcome()
         let text = try String(contentsOfFile: try #require(outcome.logs.first), encoding: .utf8)
         let lines = text.split(separator: "\n").map {
@@ -150,6 +165,18 @@ struct ScriptedCaptureTests {
         #expect(lines.last?["complete"] as? Bool == false)
         let take = try #require(outcome.takes.first)
         #expect(TakeFrames.read(take) == 10 * 480)
+    }
+
+    @Test("a lost device whose close hangs (libjack after jackd died) does not hold up the end of the take")
+    func closeHangs() throws {
+        let gate = DispatchSemaphore(value: 0)
+        defer { gate.signal() }  // let the stuck close finish when the test is done
+        let (outcome, lines, source) = try record([.periods(10), .unplug], closeGate: gate)
+        #expect(outcome.reason == .deviceLost)
+        #expect(lines.contains { $0["type"] as? String == "device_lost" })
+        #expect(lines.last?["type"] as? String == "summary")
+        #expect(TakeFrames.read(try #require(outcome.takes.first)) == 10 * 480)
+        #expect(!source.closed)  // still stuck, and the recording ended anyway
     }
 
     @Test("a suspend is resumed and counted as an xrun")

