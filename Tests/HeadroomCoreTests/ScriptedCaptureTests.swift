@@ -120,33 +120,24 @@ struct ScriptedCaptureTests {
         return (outcome, lines, source)
     }
 
-    @Test("an overrun is recovered and logged with the frames it lost; the take stays time-accurate")
-    func xrun() throws {
-        let (outcome, lines, source) = try record([.periods(20), .xrun(lostFrames: 4800), .periods(20), .unplug])
-        #expect(source.recoveries == [.xrun])
-        let xrun = try #require(lines.first { $0["type"] as? String == "xrun" })
-        #expect(xrun["frame"] as? Int == 20 * 480)
-        let lost = try #require(xrun["lost_frames"] as? Int)
-        #expect(abs(lost - 4800) <= 960, "lost \(lost)")
+    @Test(
+        "a loss is logged once with about the frames it lost, and silence stands in for them: an overrun the driver reports (recovered), three periods no one reports (a gap)",
+        arguments: [("xrun", 4800, 960), ("gap", 1440, 480)]
+    )
+    func loss(type: String, frames: Int, tolerance: Int) throws {
+        let fault: ScriptedSource.Step = type == "xrun" ? .xrun(lostFrames: frames) : .silentLoss(frames: frames)
+        let (outcome, lines, source) = try record([.periods(40), fault, .periods(40), .unplug])
+        #expect(source.recoveries == (type == "xrun" ? [.xrun] : []))
+        let events = lines.filter { $0["type"] as? String == type }
+        #expect(events.count == 1, "\(events)")
+        let event = try #require(events.first)
+        #expect(event["frame"] as? Int == 40 * 480)
+        let lost = try #require(event["lost_frames"] as? Int)
+        #expect(abs(lost - frames) <= tolerance, "lost \(lost)")
         let summary = try #require(lines.last)
-        #expect(summary["xruns"] as? Int == 1)
-        #expect(summary["frames"] as? Int == 40 * 480 + lost)  // silence stands in for the loss
+        #expect(summary[type + "s"] as? Int == 1)
+        #expect(summary["frames"] as? Int == 80 * 480 + lost)
         #expect(outcome.reason == .deviceLost)
-    }
-
-    @Test("a loss no one reports (three periods) is logged as a gap of about that many frames")
-    func silentLoss() throws {
-        let (_, lines, source) = try record([.periods(40), .silentLoss(frames: 1440), .periods(40), .unplug])
-        #expect(source.recoveries.isEmpty)
-        let gaps = lines.filter { $0["type"] as? String == "gap" }
-        #expect(gaps.count == 1, "\(gaps)")
-        let gap = try #require(gaps.first)
-        #expect(gap["frame"] as? Int == 40 * 480)
-        let lost = try #require(gap["lost_frames"] as? Int)
-        #expect(abs(lost - 1440) <= 480, "lost \(lost)")
-        let summary = try #require(lines.last)
-        #expect(summary["gaps"] as? Int == 1)
-        #expect(summary["frames"] as? Int == 80 * 480 + lost)  // silence stands in for the loss
     }
 
     @Test("a device that delivers every frame on time shows no gap")
