@@ -25,6 +25,11 @@ let targetCPU = Context.environment["HEADROOM_TARGET_CPU"] ?? ""
 if !targetCPU.isEmpty {
     optimizedSettings.append(.unsafeFlags(["-target-cpu", targetCPU]))
 }
+// Without AVX (the x86-64 baselines) a 16-lane vector is four SSE registers and the
+// filter spills: the analyzer keeps to 8 lanes there.
+if ["x86-64", "x86-64-v2"].contains(targetCPU) {
+    optimizedSettings.append(.define("HEADROOM_SSE_ONLY"))
+}
 
 let package = Package(
     name: "headroom",

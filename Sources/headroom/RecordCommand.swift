@@ -175,8 +175,8 @@ struct RecordCommand: ParsableCommand {
             slot.done.signal()
         }
         let deadline = Date().addingTimeInterval(seconds)
-        while slot.done.wait(timeout: .now()) == .timedOut {
-            if LiveRecording.waitForEndSignal(seconds: 0.1) { return .stopped }
+        while slot.done.wait(timeout: .now() + 0.05) == .timedOut {
+            if LiveRecording.waitForEndSignal(seconds: 0) { return .stopped }
             if Date() > deadline {
                 throw HeadroomError(
                     .unavailable,

@@ -142,13 +142,13 @@ public final class Analyzer {
         state.deinitialize(count: channels).deallocate()
     }
 
-    /// Channels per SIMD group: 4 for up to 4 channels, else 8; on x86-64, 16 where that
-    /// adds no empty lanes (9 to 16 channels, 25 to 32, ...). Sixteen lanes run the filter
-    /// as two independent AVX2 chains or one AVX-512 one: on the 32-channel benchmark,
-    /// 1.2x (AVX2) to 2.2x (AVX-512) the throughput of eight.
+    /// Channels per SIMD group: 4 for up to 4 channels, else 8; on x86-64 with AVX, 16
+    /// where that adds no empty lanes (9 to 16 channels, 25 to 32, ...). Sixteen lanes run
+    /// the filter as two independent AVX2 chains or one AVX-512 one: on the 32-channel
+    /// benchmark, 1.2x (AVX2) to 2.2x (AVX-512) the throughput of eight.
     static func laneWidth(channels: Int) -> Int {
         if channels <= 4 { return 4 }
-        #if arch(x86_64)
+        #if arch(x86_64) && !HEADROOM_SSE_ONLY
         let lanes8 = (channels + 7) / 8 * 8
         let lanes16 = (channels + 15) / 16 * 16
         if channels > 8 && lanes16 <= lanes8 { return 16 }
