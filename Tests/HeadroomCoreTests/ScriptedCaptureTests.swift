@@ -9,12 +9,15 @@ import Testing
 /// driver reports, an unplugged interface, a suspend, a loss no one reports). It paces
 /// itself like hardware: a period every period's worth of wall time; an overrun swallows
 /// `lost` frames of time before it is reported, as a real one does; a silent loss
-/// swallows them and says nothing, as ALSA's jack plugin does when its buffer laps.
+/// swallows them and says nothing, as ALSA's jack plugin does when its buffer laps; a
+/// device that falls behind shows its frames late and then catches up, losing none (a
+/// sound server's plugin under load).
 final class ScriptedSource: CaptureSource, @unchecked Sendable {
     enum Step {
         case periods(Int)
         case xrun(lostFrames: Int)
         case silentLoss(frames: Int)
+        case behind(frames: Int)
         case suspend
         case unplug
     }
@@ -27,6 +30,8 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
     private var steps: [Step]
     private var remaining = 0
     private var next = 0.0
+    /// How far the frames the device shows trail its clock, seconds.
+    private var lag = 0.0
     private var sample: Int16 = 0
     private(set) var recoveries: [ALSAError] = []
 
@@ -52,12 +57,15 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
                 return .error(.xrun)
             case .silentLoss(let lost):
                 next += Double(lost) / Double(rate)  // the clock ran on; the frames are gone
+            case .behind(let frames):
+                lag = Double(frames) / Double(rate)
             case .suspend: return .error(.suspended)
             case .unplug: return .error(.noDevice)
             }
         }
         wait()
-        next += Double(periodFrames) / Double(rate)
+        next += periodSeconds
+        lag = max(0, lag - 0.75 * periodSeconds)  // catching up at four times the rate
         remaining -= 1
         let out = buffer.assumingMemoryBound(to: Int16.self)
         let n = min(frames, periodFrames)
@@ -68,15 +76,20 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
         return .frames(n)
     }
 
-    /// Periods whose time has come but that have not been read.
+    private var periodSeconds: Double { Double(periodFrames) / Double(rate) }
+
+    /// Periods the device shows but that have not been read.
     func available() -> Int {
-        let late = CaptureThread.now() - next
-        guard late >= 0 else { return 0 }
-        return (Int(late * Double(rate)) / periodFrames + 1) * periodFrames
+        let now = CaptureThread.now()
+        var k = 0
+        while k < 10_000 && next + Double(k) * periodSeconds + max(0, lag - 0.75 * periodSeconds * Double(k)) <= now {
+            k += 1
+        }
+        return k * periodFrames
     }
 
     private func wait() {
-        let delay = next - CaptureThread.now()
+        let delay = next + lag - CaptureThread.now()
         if delay > 0 { usleep(useconds_t(delay * 1e6)) }  // the device's own clock
     }
 
@@ -138,6 +151,13 @@ struct ScriptedCaptureTests {
         #expect(summary[type + "s"] as? Int == 1)
         #expect(summary["frames"] as? Int == 80 * 480 + lost)
         #expect(outcome.reason == .deviceLost)
+    }
+
+    @Test("a device that falls 50 ms behind and catches up loses nothing, and no gap is logged")
+    func behindAndCaughtUp() throws {
+        let (_, lines, _) = try record([.periods(40), .behind(frames: 2400), .periods(60), .unplug])
+        #expect(!lines.contains { $0["type"] as? String == "gap" })
+        #expect(lines.last?["frames"] as? Int == 100 * 480)
     }
 
     @Test("a device that delivers every frame on time shows no gap")

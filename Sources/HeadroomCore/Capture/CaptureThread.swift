@@ -90,6 +90,17 @@ public final class CaptureThread: @unchecked Sendable {
         }
     }
 
+    /// A loss the clock suggests, not yet confirmed: since when, and the smallest excess
+    /// of drift over its allowance seen since.
+    private struct Suspicion {
+        var since: Double
+        var least: Double
+    }
+
+    // Blocks filled into each ring while a loss is suspected, not yet published.
+    private var heldWriter = 0
+    private var heldAnalyzer = 0
+
     /// The loop. Call on a dedicated thread; returns when the recording ends.
     public func run() {
         raisePriority()
@@ -98,8 +109,15 @@ public final class CaptureThread: @unchecked Sendable {
         var analyzerLoss = PendingLoss()
         var frameIndex = 0
         var split = false
+        var suspicion: Suspicion?
+        let period = source.periodFrames
+        let threshold = Double(2 * period)
         defer {
-            publishEnd(end, frameIndex: frameIndex)
+            // A loss still unconfirmed at the end counts if it never went away.
+            let lost = suspicion.map { $0.least > threshold ? Int($0.least.rounded()) : 0 } ?? 0
+            if lost > 0 { gaps.add(1, ordering: .relaxed) }
+            publishHeld(lost: lost, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
+            publishEnd(end, frameIndex: frameIndex + lost)
             finished.store(true, ordering: .releasing)
         }
         do {
@@ -109,15 +127,18 @@ public final class CaptureThread: @unchecked Sendable {
             return
         }
         let rate = Double(source.rate)
-        let period = source.periodFrames
         // Gap detection. Where the device's clock stands is the frames read plus the frames
         // it holds (`available`); `drift` is what the monotonic clock says should have
         // arrived by now minus that (and minus losses already logged). Its low envelope,
         // `baseline`, may rise only as fast as two clocks can disagree (crystal tolerance
-        // plus NTP slew, `Self.clockTolerance`); drift that rises faster, by more than two
-        // periods, is frames the device never delivered.
-        let threshold = Double(2 * period)
+        // plus NTP slew, `Self.clockTolerance`). Drift more than two periods above it is a
+        // suspected loss: the blocks read from then on are held back (filled into the
+        // rings, not published) until the excess either falls back (a device that
+        // delivers in bursts, a late reading) or stays up for `Self.confirmSeconds`; then
+        // the smallest excess seen is the loss, stamped on the first held block, so the
+        // silence that stands in for it lands where the frames went missing.
         let allowance = Self.clockTolerance * rate
+        let maxHeld = max(1, min(writerRing.slotCount, analyzerRing.slotCount) / 2)
         let start = Self.rawNow()
         var lastData = Self.now()
         var lastJudged = start
@@ -140,64 +161,81 @@ public final class CaptureThread: @unchecked Sendable {
             var want = period
             if let limit = frameLimit { want = min(want, limit - frameIndex) }
             if unpaced { waitForRoom() }
-            let slot = writerRing.reserve()
+            let slot = writerRing.reserve(ahead: heldWriter)
             let target = slot?.payload ?? scratch
             switch source.read(into: target, frames: want, timeoutMilliseconds: 100) {
             case .frames(let n):
                 lastData = Self.now()
                 received += Double(n)
-                var lost = 0
                 // The clock is read on both sides of `available`: a reading interrupted in
                 // between (the thread preempted) says nothing and is left out.
                 let t = Self.rawNow()
-                let held = Double(source.available())
+                let waiting = Double(source.available())
                 let settled = Self.rawNow() - t < 0.001
-                let drift = (t - start) * rate - received - held - accountedLoss
+                let drift = (t - start) * rate - received - waiting - accountedLoss
                 if baseline.isNaN { baseline = drift }
                 let allowed = baseline + allowance * (t - lastJudged)
                 if pendingXrun {
                     // The device reported the loss; the clock says how much it was.
-                    lost = max(0, Int((drift - allowed).rounded()))
+                    let lost = max(0, Int((drift - allowed).rounded()))
                     pendingXrun = false
                     writerLoss.add(lost, .xrun)
                     analyzerLoss.add(lost, .xrun)
+                    accountedLoss += Double(lost)
+                    frameIndex += lost
                     baseline = min(allowed, drift - Double(lost))
                     lastJudged = t
                 } else if settled && !unpaced {
-                    lastJudged = t
-                    if drift - allowed > threshold {
-                        lost = Int((drift - allowed).rounded())
-                        gaps.add(1, ordering: .relaxed)
-                        writerLoss.add(lost, .gap)
-                        analyzerLoss.add(lost, .gap)
-                        baseline = allowed
+                    if suspicion != nil {
+                        suspicion!.least = min(suspicion!.least, drift - allowed)
+                    } else if drift - allowed > threshold {
+                        suspicion = Suspicion(since: t, least: drift - allowed)
                     } else {
                         baseline = min(allowed, drift)
+                        lastJudged = t
                         // A source far ahead of the clock has no clock behind it.
                         if drift < -(threshold + rate / 2) { unpaced = true }
                     }
                 }
-                accountedLoss += Double(lost)
-                frameIndex += lost
+                let holding = suspicion != nil
                 // Writer ring: the frames are already in its slot.
                 if let slot {
                     stamp(slot.header, frameIndex: frameIndex, frames: n, loss: &writerLoss, split: split)
-                    writerRing.commit()
+                    if holding { heldWriter += 1 } else { writerRing.commit() }
                 } else {
                     writerDropped.add(n, ordering: .relaxed)
                     writerLoss.add(n, .dropped)
                 }
                 // Analyzer ring: a copy.
-                if let a = analyzerRing.reserve() {
+                if let a = analyzerRing.reserve(ahead: heldAnalyzer) {
                     a.payload.copyMemory(from: target, byteCount: n * frameBytes)
                     stamp(a.header, frameIndex: frameIndex, frames: n, loss: &analyzerLoss, split: split)
                     a.header.pointee.missingFromTake = slot == nil
-                    analyzerRing.commit()
+                    if holding { heldAnalyzer += 1 } else { analyzerRing.commit() }
                 } else {
                     analyzerLoss.add(n, .dropped)
                 }
                 split = false
                 frameIndex += n
+                if let s = suspicion {
+                    let full = slot == nil || heldWriter >= maxHeld || heldAnalyzer >= maxHeld
+                    if s.least <= threshold {
+                        // It went away: a burst, a late reading. Nothing was lost.
+                        suspicion = nil
+                        publishHeld(lost: 0, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
+                        baseline = min(allowed, drift)
+                        lastJudged = t
+                    } else if t - s.since >= Self.confirmSeconds || full {
+                        let lost = Int(s.least.rounded())
+                        suspicion = nil
+                        gaps.add(1, ordering: .relaxed)
+                        publishHeld(lost: lost, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
+                        accountedLoss += Double(lost)
+                        frameIndex += lost
+                        baseline = allowed
+                        lastJudged = t
+                    }
+                }
                 frameCount.store(frameIndex, ordering: .relaxed)
             case .timeout:
                 if Self.now() - lastData >= stallSeconds {
@@ -205,6 +243,11 @@ public final class CaptureThread: @unchecked Sendable {
                     return
                 }
             case .error(let error):
+                if suspicion != nil {
+                    // The device has its own word now; what was held goes out as it is.
+                    suspicion = nil
+                    publishHeld(lost: 0, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
+                }
                 if error == .xrun || error == .suspended {
                     xruns.add(1, ordering: .relaxed)
                     pendingXrun = true
@@ -219,6 +262,36 @@ public final class CaptureThread: @unchecked Sendable {
                     end = .deviceError
                     return
                 }
+            }
+        }
+    }
+
+    /// Publishes the blocks held back while a loss was suspected; with `lost` frames, the
+    /// loss is stamped on the first of them (or, if a ring holds none, on its next block)
+    /// and every held block moves that many frames later.
+    private func publishHeld(lost: Int, writerLoss: inout PendingLoss, analyzerLoss: inout PendingLoss) {
+        if lost > 0 {
+            restamp(writerRing, count: heldWriter, lost: lost, pending: &writerLoss)
+            restamp(analyzerRing, count: heldAnalyzer, lost: lost, pending: &analyzerLoss)
+        }
+        writerRing.commit(count: heldWriter)
+        analyzerRing.commit(count: heldAnalyzer)
+        heldWriter = 0
+        heldAnalyzer = 0
+    }
+
+    private func restamp(_ ring: SPSCRing, count: Int, lost: Int, pending: inout PendingLoss) {
+        guard count > 0 else {
+            pending.add(lost, .gap)
+            return
+        }
+        for i in 0..<count {
+            guard let header = ring.reserve(ahead: i)?.header else { break }
+            header.pointee.frameIndex += lost
+            if i == 0 {
+                // (Should a drop be stamped here already, the block carries both as one loss.)
+                header.pointee.lostFrames += lost
+                if header.pointee.loss == .none { header.pointee.loss = .gap }
             }
         }
     }
@@ -298,6 +371,10 @@ public final class CaptureThread: @unchecked Sendable {
             source.close()
         }
     }
+
+    /// How long drift must stay above its allowance before it counts as a loss: longer
+    /// than a bursty device (a sound server's plugin) takes between deliveries.
+    static let confirmSeconds = 0.25
 
     /// How far a device's clock and the monotonic clock may drift apart, as a fraction of
     /// the rate: 100 ppm for the crystal, with room for a slewing system clock.

@@ -48,19 +48,24 @@ public final class SPSCRing: @unchecked Sendable {
 
     // MARK: Producer (real-time safe)
 
-    /// The next free slot's header and payload, or `nil` when the ring is full. Real-time safe.
+    /// The next free slot's header and payload, or `nil` when the ring is full; with
+    /// `ahead`, the slot that many past it (the producer may fill several and publish them
+    /// together). Real-time safe.
     @inline(__always)
-    public func reserve() -> (header: UnsafeMutablePointer<AudioBlock>, payload: UnsafeMutableRawPointer)? {
-        let w = written.load(ordering: .relaxed)
+    public func reserve(ahead: Int = 0) -> (header: UnsafeMutablePointer<AudioBlock>, payload: UnsafeMutableRawPointer)?
+    {
+        let w = written.load(ordering: .relaxed) + ahead
         guard w - read.load(ordering: .acquiring) < slotCount else { return nil }
         let slot = w % slotCount
         return (headers + slot, payload + slot * slotBytes)
     }
 
-    /// Publishes the slot from ``reserve()`` and wakes the consumer. Real-time safe.
+    /// Publishes the next `count` reserved slots, in order, and wakes the consumer.
+    /// Real-time safe.
     @inline(__always)
-    public func commit() {
-        written.add(1, ordering: .releasing)
+    public func commit(count: Int = 1) {
+        guard count > 0 else { return }
+        written.add(count, ordering: .releasing)
         sem_post(&semaphore)
     }
 
