@@ -11,8 +11,10 @@ import Synchronization
 ///
 /// What it notices:
 /// - xruns and suspends (`-EPIPE`, `-ESTRPIPE`): recovered, stamped with the frames lost;
-/// - gaps: frames the device clock says should have arrived but did not, with no error
-///   (ALSA's jack plugin drops frames silently when the reader stalls);
+/// - gaps: frames the clock says should have arrived but did not, with no error (ALSA's
+///   jack plugin drops frames silently when the reader stalls): suspected past two
+///   periods, confirmed after ``confirmSeconds`` while the blocks since are held back,
+///   then stamped on the first of them;
 /// - a device that stops delivering for ``stallSeconds`` (a hung USB interface, jackd
 ///   gone), or returns `-ENODEV`: the recording ends with ``EndReason/deviceLost``;
 /// - a full ring: the frames are counted and stamped as `dropped` on the next block.
