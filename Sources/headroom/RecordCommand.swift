@@ -95,6 +95,8 @@ struct RecordCommand: ParsableCommand {
             if let m = settings.maxTakeSeconds, !(m >= 1 && m.isFinite) {
                 throw HeadroomError(.usage, "--max-take-seconds must be at least 1 second")
             }
+            // Checked now so these errors come before the device's; RecordingSession checks
+            // again when each take begins, which may be hours later with --wait-device.
             try RecordingSession.checkDirectory(settings.directory)
             _ = try TakeNamer(directory: settings.directory, template: settings.nameTemplate, fileFormat: container)
 
