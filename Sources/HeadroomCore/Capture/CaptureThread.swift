@@ -142,7 +142,7 @@ public final class CaptureThread: @unchecked Sendable {
         let allowance = Self.clockTolerance * rate
         let maxHeld = max(1, min(writerRing.slotCount, analyzerRing.slotCount) / 2)
         let start = Self.rawNow()
-        var lastData = Self.now()
+        var lastData = start
         var lastJudged = start
         var received = 0.0
         var accountedLoss = 0.0
@@ -167,11 +167,11 @@ public final class CaptureThread: @unchecked Sendable {
             let target = slot?.payload ?? scratch
             switch source.read(into: target, frames: want, timeoutMilliseconds: 100) {
             case .frames(let n):
-                lastData = Self.now()
                 received += Double(n)
                 // The clock is read on both sides of `available`: a reading interrupted in
                 // between (the thread preempted) says nothing and is left out.
                 let t = Self.rawNow()
+                lastData = t
                 let waiting = Double(source.available())
                 let settled = Self.rawNow() - t < 0.001
                 let drift = (t - start) * rate - received - waiting - accountedLoss
@@ -240,7 +240,7 @@ public final class CaptureThread: @unchecked Sendable {
                 }
                 frameCount.store(frameIndex, ordering: .relaxed)
             case .timeout:
-                if Self.now() - lastData >= stallSeconds {
+                if Self.rawNow() - lastData >= stallSeconds {
                     end = .deviceLost
                     return
                 }
@@ -336,7 +336,7 @@ public final class CaptureThread: @unchecked Sendable {
         let lost = reason == .deviceLost || reason == .deviceError
         if !lost { source.close() }
         defer {
-            if lost { Self.closeDetached(source) }
+            if lost { closeSourceDetached() }
         }
         for ring in [writerRing, analyzerRing] {
             var waited = 0
@@ -353,23 +353,24 @@ public final class CaptureThread: @unchecked Sendable {
         }
     }
 
-    private static func closeDetached(_ source: any CaptureSource) {
-        let box = Unmanaged.passRetained(source as AnyObject)
+    /// Closes the source on a detached thread of its own (which keeps this object alive
+    /// until the close returns, if it ever does).
+    private func closeSourceDetached() {
+        let retained = Unmanaged.passRetained(self)
         var thread = pthread_t()
         let started = pthread_create(
             &thread,
             nil,
             { context in
-                let source = Unmanaged<AnyObject>.fromOpaque(context!).takeRetainedValue() as! any CaptureSource
-                source.close()
+                Unmanaged<CaptureThread>.fromOpaque(context!).takeRetainedValue().source.close()
                 return nil
             },
-            box.toOpaque()
+            retained.toOpaque()
         )
         if started == 0 {
             pthread_detach(thread)
         } else {
-            box.release()
+            retained.release()
             source.close()
         }
     }
