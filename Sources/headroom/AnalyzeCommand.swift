@@ -43,7 +43,7 @@ struct AnalyzeCommand: ParsableCommand {
                             "\(path): \(result.containerName), \(result.encodingName), \(result.header.rate) Hz, "
                                 + "\(result.header.channels) ch, \(String(format: "%.3f", seconds)) s\n"
                         )
-                        Terminal.out(table.render(result.summaries, names: result.header.names))
+                        Terminal.out(table.render(result.summaries, names: result.header.names), raw: true)
                     }
                 } catch let error as HeadroomError {
                     Terminal.error(error.message)

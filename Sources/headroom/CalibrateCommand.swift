@@ -26,6 +26,9 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Also store the result (JSON) in this file.", valueName: "file"))
     var save: String?
 
+    @Flag(help: "With --save: replace an existing file (never an audio file or a clip log).")
+    var force = false
+
     @Flag(help: "Set the mapped capture controls to the proposal.")
     var apply = false
 
@@ -40,7 +43,9 @@ struct CalibrateCommand: ParsableCommand {
     var yes = false
 
     func validate() throws {
-        guard seconds > 0, seconds.isFinite else { throw ValidationError("--seconds must be a positive number") }
+        guard seconds > 0, seconds <= 86400 else {
+            throw ValidationError("--seconds must be between 0 and 86400 (a day)")
+        }
         guard maxStep > 0, maxStep <= 60 else { throw ValidationError("--max-step must be between 0 and 60 dB") }
     }
 
@@ -49,6 +54,8 @@ struct CalibrateCommand: ParsableCommand {
             var settings = try analysis.settings()
             try capture.apply(to: &settings)
             let format = SampleFormat(name: settings.format)!
+            // Before listening: a soundcheck is not thrown away for a file that cannot be saved.
+            if let save { try TextFile.check(save, option: "--save", force: force) }
             LiveRecording.takeOverSignals()
             let source = try ALSACapture(
                 device: settings.device,
@@ -66,20 +73,22 @@ struct CalibrateCommand: ParsableCommand {
             let interactive = isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1 && !json
             if !interactive { Terminal.error("listening to \(settings.device) for \(String(format: "%g", seconds)) s") }
             var meter = interactive ? MeterView(settings: settings.analysis, directory: ".") : nil
-            let keyboard = interactive ? RawKeyboard() : nil
-            var signals = LiveRecording.endSignals
+            var keyboard = interactive ? RawKeyboard() : nil
             session.start()
             while !session.isFinished {
-                if let key = keyboard?.read(timeoutMilliseconds: 66), key == "q" || key == "Q" { session.stop() }
-                if keyboard == nil { usleep(100_000) }
-                var zero = timespec(tv_sec: 0, tv_nsec: 0)
-                if sigtimedwait(&signals, nil, &zero) > 0 { session.stop() }
+                switch keyboard?.read(timeoutMilliseconds: 66) {
+                case .key("q"), .key("Q"): session.stop()
+                case .gone:
+                    keyboard = nil
+                    meter = nil
+                default: break
+                }
+                if LiveRecording.nextSignal(seconds: keyboard == nil ? 0.1 : 0) == .end { session.stop() }
                 if var m = meter {
                     var snap = session.snapshot()
                     snap.takeName = "soundcheck"
                     m.message = "listening: play as loud as the session will get"
-                    m.draw(snap)
-                    meter = m
+                    meter = m.draw(snap) ? m : nil
                 }
             }
             meter?.finish()
@@ -99,9 +108,6 @@ struct CalibrateCommand: ParsableCommand {
                 mapping: mapping,
                 maxStep: maxStep
             )
-            if let save {
-                try TextFile.write(object.encoded() + "\n", to: save)
-            }
             if json {
                 Terminal.out(object.encoded() + "\n")
             } else {
@@ -117,6 +123,8 @@ struct CalibrateCommand: ParsableCommand {
                     )
                 }
             }
+            // The result is on screen before it is saved: a save that fails loses nothing.
+            if let save { try TextFile.write(object.encoded() + "\n", to: save, option: "--save", force: force) }
             if apply { try applyProposals(results: results, mapping: mapping, mixer: mixer, device: settings.device) }
         }
     }

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import HeadroomCore
 
-@main
 struct Headroom: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "headroom",
@@ -26,21 +25,5 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let error as HeadroomError {
         Terminal.error(error.message)
         throw ExitCode(error.code.rawValue)
-    }
-}
-
-enum Terminal {
-    /// `headroom: <message>` on stderr.
-    static func error(_ message: String) {
-        FileHandle.standardError.write(Data("headroom: \(message)\n".utf8))
-    }
-
-    static func out(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
-    }
-
-    /// True when stdout is a terminal and NO_COLOR is not set.
-    static var stdoutColor: Bool {
-        isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
     }
 }

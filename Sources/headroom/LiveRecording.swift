@@ -9,65 +9,103 @@ struct LiveRecording {
     /// Soundcheck levels (dBTP) to mark in the meters, by 0-based channel.
     var references: [Int: Double] = [:]
 
-    /// The signals that end a take: blocked in every thread, taken by the main loop.
-    static var endSignals: sigset_t {
+    /// The signals that end a take cleanly (exit 0): Ctrl-C, `kill`, a terminal or ssh
+    /// session that hangs up, Ctrl-\\.
+    static let endSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+
+    /// Every signal the main loop takes: the end signals, SIGUSR1 (close the take, start
+    /// the next: arecord's convention) and SIGUSR2 (drop a marker).
+    static var handledSignals: sigset_t {
         var signals = sigset_t()
         sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        sigaddset(&signals, SIGHUP)
+        for s in endSignals + [SIGUSR1, SIGUSR2] { sigaddset(&signals, s) }
         return signals
     }
 
-    /// Call before any thread starts (the device's plugins start some): SIGINT, SIGTERM
-    /// and SIGHUP end the take cleanly, so every thread blocks them and the main loop takes them.
+    /// Signals whose default action would end (or stop) the recorder without closing the
+    /// take, and that mean nothing to it: ignored. SIGPIPE is a reader gone (EPIPE is
+    /// handled where it happens); SIGXFSZ is a file-size limit, handled as a full disk;
+    /// SIGTSTP and the tty signals would stop a recorder mid-take (the device overruns).
+    static let ignoredSignals: [Int32] =
+        [
+            SIGPIPE, SIGXFSZ, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT, SIGXCPU, SIGTSTP, SIGTTIN,
+            SIGTTOU,
+        ] + Array(__libc_current_sigrtmin()...__libc_current_sigrtmax())
+
+    /// Call before any thread starts (the device's plugins start some): every thread
+    /// blocks the handled signals, so only the main loop takes them, and the rest that
+    /// could end a take are ignored. No catchable signal ends a take without closing it.
     static func takeOverSignals() {
         // A background job of a script inherits SIGINT ignored, and an ignored signal never
         // becomes pending: restore the defaults so `kill -INT` still ends the take.
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
-        var signals = endSignals
+        for s in endSignals + [SIGUSR1, SIGUSR2] { signal(s, SIG_DFL) }
+        var signals = handledSignals
         pthread_sigmask(SIG_BLOCK, &signals, nil)
-        signal(SIGPIPE, SIG_IGN)
-        signal(SIGXFSZ, SIG_IGN)  // a file-size limit is a full disk: the write fails, the take is closed
+        for s in ignoredSignals { signal(s, SIG_IGN) }
     }
 
-    /// Waits up to `seconds` for SIGINT, SIGTERM or SIGHUP; true when one came.
-    static func waitForEndSignal(seconds: Double) -> Bool {
-        var signals = endSignals
+    /// What a signal taken by the main loop asks for.
+    enum Request: Equatable {
+        case end, nextTake, marker
+    }
+
+    /// Waits up to `seconds` for a handled signal.
+    static func nextSignal(seconds: Double) -> Request? {
+        var signals = handledSignals
         var timeout = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
-        return sigtimedwait(&signals, nil, &timeout) > 0
+        switch sigtimedwait(&signals, nil, &timeout) {
+        case SIGUSR1: return .nextTake
+        case SIGUSR2: return .marker
+        case let s where s > 0: return .end
+        default: return nil
+        }
+    }
+
+    /// Waits up to `seconds` for a signal that ends the recording (SIGUSR1 and SIGUSR2
+    /// mean nothing while there is no take); true when one came.
+    static func waitForEndSignal(seconds: Double) -> Bool {
+        let deadline = CaptureClock.now() + seconds
+        repeat {
+            if nextSignal(seconds: max(0, deadline - CaptureClock.now())) == .end { return true }
+        } while CaptureClock.now() < deadline
+        return false
     }
 
     func run() -> RecordingSession.Outcome {
-        var signals = Self.endSignals
-
         let interactive = !headless && isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1
         let statusInterval: Double = headless ? 60 : 10
         var meter = interactive ? MeterView(settings: settings.analysis, directory: settings.directory) : nil
         meter?.references = references
-        let keyboard = interactive ? RawKeyboard() : nil
+        var keyboard = interactive ? RawKeyboard() : nil
         session.start()
         var noted = false
         var lastStatus = CaptureClock.now()
         var stopping = false
+        func stop() {
+            if !stopping { session.stop() }
+            stopping = true
+        }
         while !session.isFinished {
-            if let key = keyboard?.read(timeoutMilliseconds: 66) {
-                switch key {
-                case "q", "Q":
-                    session.stop()
-                    stopping = true
-                case "n", "N": session.nextTake()
-                case "r", "R": meter?.reset()
-                default: break
+            if let k = keyboard {
+                switch k.read(timeoutMilliseconds: 66) {
+                case .key("q"), .key("Q"): stop()
+                case .key("n"), .key("N"): session.nextTake()
+                case .key("r"), .key("R"): meter?.reset()
+                case .key, .none: break
+                case .gone:
+                    // The terminal hung up (ssh dropped, tmux killed): nobody is watching.
+                    // The take goes on; its warnings are in its log.
+                    keyboard = nil
+                    meter = nil
                 }
-            } else if keyboard == nil {
+            } else {
                 _ = session.wait(seconds: 0.1)
             }
-            var timeout = timespec(tv_sec: 0, tv_nsec: 0)
-            if sigtimedwait(&signals, nil, &timeout) > 0 && !stopping {
-                session.stop()
-                stopping = true
+            switch Self.nextSignal(seconds: 0) {
+            case .end: stop()
+            case .nextTake: session.nextTake()
+            case .marker: session.mark(label: nil)
+            case nil: break
             }
             if !noted && session.realtimeStatus == -1 {
                 noted = true
@@ -79,27 +117,40 @@ struct LiveRecording {
             let snapshot = session.snapshot()
             if var m = meter {
                 for w in warnings { m.message = w }
-                m.draw(snapshot)
-                meter = m
+                if m.draw(snapshot) {
+                    meter = m
+                } else {
+                    meter = nil
+                    keyboard = nil
+                }
             } else {
-                for w in warnings { FileHandle.standardError.write(Data((w + "\n").utf8)) }
+                for w in warnings { Terminal.line(w) }
                 if CaptureClock.now() - lastStatus >= statusInterval {
                     lastStatus = CaptureClock.now()
-                    FileHandle.standardError.write(Data((MeterView.statusLine(snapshot) + "\n").utf8))
+                    Terminal.line(MeterView.statusLine(snapshot))
                 }
             }
         }
         let outcome = session.outcome()
-        for w in session.takeWarnings() where meter == nil { FileHandle.standardError.write(Data((w + "\n").utf8)) }
-        if var m = meter {
-            m.draw(session.snapshot())
-            m.finish()
-        }
+        for w in session.takeWarnings() where meter == nil { Terminal.line(w) }
+        if var m = meter, m.draw(session.snapshot()) { m.finish() }
         keyboard?.restore()
+        // Name only what is there: a take or log that could not be made is not reported as made.
         for (file, log) in zip(outcome.takes, outcome.logs) {
-            Terminal.error("take \(file) (log \(log))")
+            switch (Self.exists(file), Self.exists(log)) {
+            case (true, true): Terminal.error("take \(file) (log \(log))")
+            case (true, false): Terminal.error("take \(file) (no log)")
+            case (false, true): Terminal.error("no take written (log \(log))")
+            case (false, false): break
+            }
         }
+        if !outcome.takes.contains(where: Self.exists) { Terminal.error("no take was written") }
         return outcome
+    }
+
+    private static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
     }
 }
 
@@ -127,13 +178,22 @@ final class RawKeyboard {
         active = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0
     }
 
+    enum Input: Equatable {
+        case key(Character)
+        /// The terminal hung up or stdin was closed.
+        case gone
+    }
+
     /// One key, or nil after `timeoutMilliseconds`.
-    func read(timeoutMilliseconds: Int32) -> Character? {
+    func read(timeoutMilliseconds: Int32) -> Input? {
         var pfd = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
-        guard poll(&pfd, 1, timeoutMilliseconds) > 0 else { return nil }
+        let ready = poll(&pfd, 1, timeoutMilliseconds)
+        guard ready > 0 else { return ready < 0 && errno != EINTR ? .gone : nil }
         var byte: UInt8 = 0
-        guard Glibc.read(STDIN_FILENO, &byte, 1) == 1 else { return nil }
-        return Character(UnicodeScalar(byte))
+        let n = Glibc.read(STDIN_FILENO, &byte, 1)
+        if n == 1 { return .key(Character(UnicodeScalar(byte))) }
+        if n < 0 && (errno == EINTR || errno == EAGAIN) { return nil }
+        return .gone  // 0 (end of file) or EIO: a terminal that hung up
     }
 
     func restore() {

@@ -34,7 +34,8 @@ struct MeterView {
         message = "peak holds and clip indicators reset"
     }
 
-    mutating func draw(_ s: MeterSnapshot) {
+    /// Draws the screen; false when the terminal has gone away (nothing more to draw).
+    mutating func draw(_ s: MeterSnapshot) -> Bool {
         let now = CaptureClock.now()
         if holds.count != s.channels.count {
             holds = Array(repeating: (0, 0), count: s.channels.count)
@@ -52,14 +53,14 @@ struct MeterView {
         line(
             &out,
             paint("REC", "1;31")
-                + "  \(s.takeName)  \(elapsed)  disk \(diskLeft) left  xruns \(s.xruns)  gaps \(s.gaps)  dropped \(s.droppedFrames)"
+                + "  \(DisplayText.escaped(s.takeName))  \(elapsed)  disk \(diskLeft) left  xruns \(s.xruns)  gaps \(s.gaps)  dropped \(s.droppedFrames)"
         )
         line(&out, " ch name         " + Self.scale() + "  hold  TP dBTP  headroom  clips    proposal")
         for (i, ch) in s.channels.enumerated() {
             let current = ch.truePeakSinceRead
             if current >= holds[i].value || now - holds[i].time > Self.holdSeconds { holds[i] = (current, now) }
             let clips = ch.clipRuns - clipBase[i]
-            let name = (ch.name + String(repeating: " ", count: 12)).prefix(12)
+            let name = (DisplayText.escaped(ch.name) + String(repeating: " ", count: 12)).prefix(12)
             let bar = bar(level: current, hold: holds[i].value, reference: references[i])
             let hold = Self.db(holds[i].value)
             let tp = Self.db(ch.takeTruePeak)
@@ -74,15 +75,15 @@ struct MeterView {
             )
         }
         line(&out, "")
-        line(&out, message.isEmpty ? "" : paint(String(message.prefix(200)), "33"))
+        line(&out, message.isEmpty ? "" : paint(String(DisplayText.escaped(message).prefix(200)), "33"))
         line(&out, "keys: r reset holds and clip indicators   n next take   q stop")
         out += "\u{1B}[J"
-        FileHandle.standardOutput.write(Data(out.utf8))
+        return Terminal.draw(out)
     }
 
     /// Leaves the screen as it is, with the cursor below it.
     func finish() {
-        FileHandle.standardOutput.write(Data("\u{1B}[?25h\n".utf8))
+        _ = Terminal.draw("\u{1B}[?25h\n")
     }
 
     /// One non-terminal status line.

@@ -89,14 +89,23 @@ struct RecordCommand: ParsableCommand {
                     "--file-format flac stores at most 24 bits; use --format S24_3LE, or --file-format wav for \(format.rawValue)"
                 )
             }
-            if let d = settings.durationSeconds, !(d > 0 && d.isFinite) {
-                throw HeadroomError(.usage, "--duration must be a positive number of seconds")
+            // Ranges checked before any conversion to frames (1e300 s does not fit in an Int).
+            if let d = settings.durationSeconds, !(d > 0 && d <= Self.longestSeconds) {
+                throw HeadroomError(
+                    .usage,
+                    "--duration must be between 0 and \(Int(Self.longestSeconds)) seconds (366 days)"
+                )
             }
-            if let m = settings.maxTakeSeconds, !(m >= 1 && m.isFinite) {
-                throw HeadroomError(.usage, "--max-take-seconds must be at least 1 second")
+            if let m = settings.maxTakeSeconds, !(m >= 1 && m <= Self.longestSeconds) {
+                throw HeadroomError(
+                    .usage,
+                    "--max-take-seconds must be between 1 and \(Int(Self.longestSeconds)) seconds (366 days)"
+                )
             }
-            // Checked now so these errors come before the device's; RecordingSession checks
-            // again when each take begins, which may be hours later with --wait-device.
+            // Checked now so these errors come before the device's, and before anything is
+            // created; RecordingSession checks again when each take begins, which may be
+            // hours later with --wait-device.
+            _ = try TakeNamer(directory: settings.directory, template: settings.nameTemplate, fileFormat: container)
             try RecordingSession.checkDirectory(settings.directory)
             _ = try TakeNamer(directory: settings.directory, template: settings.nameTemplate, fileFormat: container)
 
@@ -148,6 +157,9 @@ struct RecordCommand: ParsableCommand {
             if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
         }
     }
+
+    /// The longest `--duration` or `--max-take-seconds`: 366 days.
+    static let longestSeconds: Double = 366 * 86400
 
     enum Opening {
         case opened(ALSACapture)

@@ -30,6 +30,9 @@ struct ReviewCommand: ParsableCommand {
     @Flag(help: "Write the cue markers (one per clip event) into WAV takes that have none.")
     var cues = false
 
+    @Flag(help: "Replace an existing report or labels file (never an audio file, a clip log or an input).")
+    var force = false
+
     @Option(
         help: ArgumentHelp(
             "Write a self-contained HTML report (level overview, clip and hot marks, summary) to this file.",
@@ -46,7 +49,12 @@ struct ReviewCommand: ParsableCommand {
             let settings = try analysis.settings()
             var reviews: [TakeReview] = []
             var failure: HeadroomError.Code? = nil
-            for file in try TakeReview.takes(in: paths) {
+            let files = try TakeReview.takes(in: paths)
+            // Outputs are checked before any work: a report named after a take (a glob after
+            // --html) is refused, and nothing is written.
+            let inputs = paths + files + files.map(TakeReview.logPath(for:))
+            if let html { try TextFile.check(html, option: "--html", inputs: inputs, force: force) }
+            for file in files {
                 do {
                     var review = try TakeReview.load(file: file, settings: settings)
                     if json || html != nil { review.measureLoudness() }
@@ -95,15 +103,32 @@ struct ReviewCommand: ParsableCommand {
             if labels {
                 for r in reviews {
                     let path = (r.file as NSString).deletingPathExtension + ".labels.txt"
-                    try TextFile.write(EventText.audacityLabels(r.events, rate: r.rate), to: path)
-                    Terminal.error("wrote \(path)")
+                    do throws(HeadroomError) {
+                        try TextFile.write(
+                            EventText.audacityLabels(r.events, rate: r.rate),
+                            to: path,
+                            option: "--labels",
+                            inputs: inputs,
+                            force: force
+                        )
+                        Terminal.error("wrote \(path)")
+                    } catch {
+                        Terminal.error(error.message)
+                        failure = failure ?? error.code
+                    }
                 }
             }
             if cues {
                 for r in reviews { try Self.writeCues(r) }
             }
             if let html {
-                try TextFile.write(HTMLReport.render(reviews, settings: settings.analysis), to: html)
+                try TextFile.write(
+                    HTMLReport.render(reviews, settings: settings.analysis),
+                    to: html,
+                    option: "--html",
+                    inputs: inputs,
+                    force: force
+                )
                 Terminal.error("wrote \(html)")
             }
             if let failure { throw ExitCode(failure.rawValue) }
@@ -147,8 +172,16 @@ struct ReviewCommand: ParsableCommand {
         return table.render() + (reviews.isEmpty ? "(no takes)\n" : "")
     }
 
-    /// Adds the clip events' cue markers to a WAV/RF64 take that has none.
+    /// Adds the clip events' cue markers to a WAV/RF64 take that has none. A take that a
+    /// recorder still has open (it holds a lock on it) is left alone.
     static func writeCues(_ r: TakeReview) throws(HeadroomError) {
+        let lock = open(r.file, O_RDONLY | O_CLOEXEC)
+        guard lock >= 0 else { return }
+        defer { close(lock) }
+        if flock(lock, LOCK_EX | LOCK_NB) != 0 {
+            Terminal.error("\(r.file): still being recorded; cue markers are added when its take closes")
+            return
+        }
         var info = SF_INFO()
         guard let f = sf_open(r.file, Int32(SFM_READ), &info) else { return }
         var existing = SF_CUES()

@@ -23,15 +23,17 @@ func spawnAndWait(_ argv: [String]) -> Int32 {
 struct MeterTerminalTests {
     final class Tmux {
         let session: String
-        init(command: String, environment: [String: String]) throws {
-            session = "hr-meter-\(getpid())"
+        /// `pane`: the command replaces the pane's shell (`exec`), so it is the process a
+        /// hangup reaches; otherwise the pane stays open after it, showing `EXIT=`.
+        init(command: String, environment: [String: String], name: String = "meter", pane: Bool = false) throws {
+            session = "hr-\(name)-\(getpid())"
             let env = environment.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             // The client daemonizes the tmux server, which must not hold the test's pipes,
             // and Foundation's Process does not reliably reap such a client: posix_spawn it
             // with /dev/null for output and wait for its own pid.
             let argv = [
                 "/usr/bin/tmux", "new-session", "-d", "-s", session, "-x", "150", "-y", "20",
-                "env \(env) \(command); echo EXIT=$?; sleep 60",
+                pane ? "exec env \(env) \(command)" : "env \(env) \(command); echo EXIT=$?; sleep 60",
             ]
             guard spawnAndWait(argv) == 0 else { throw RigError("tmux new-session failed") }
         }

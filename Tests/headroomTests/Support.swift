@@ -1,8 +1,10 @@
 import CSndFile
 import Foundation
 
-/// The `headroom` executable built next to the test bundle.
+/// The `headroom` executable built next to the test bundle (`HEADROOM_BINARY` runs the
+/// tests against another build, e.g. to see a new test fail on the code before a fix).
 let headroomBinary: String = {
+    if let other = ProcessInfo.processInfo.environment["HEADROOM_BINARY"] { return other }
     let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     return dir.appendingPathComponent("headroom").path
 }()

@@ -34,8 +34,7 @@ public struct AnalysisSettings: Sendable, Equatable {
         func check(_ ok: Bool, _ key: String, _ allowed: String) throws(SettingsError) {
             if !ok { throw SettingsError(key: key, message: "must be \(allowed)") }
         }
-        let finite = [targetPeakDBTP, toleranceDB, marginDB, signalFloorDBFS, clipLevelDBFS, clipHoldSeconds]
-        try check(finite.allSatisfy(\.isFinite), "settings", "finite numbers")
+        // Each range check also refuses NaN and infinities, naming the option at fault.
         try check((-60.0...0).contains(targetPeakDBTP), "target-peak", "between -60 and 0 dBTP")
         try check((0.0...60).contains(toleranceDB), "tolerance", "between 0 and 60 dB")
         try check((0.0...60).contains(marginDB), "margin", "between 0 and 60 dB")

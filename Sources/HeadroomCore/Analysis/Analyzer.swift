@@ -296,7 +296,7 @@ public final class Analyzer {
         case (.int24InInt32, 16):
             convertRows(src, frames: n, groups: full) { (v: SIMD16<Int32>) in SIMD16<Float>(v &<< 8) * s32 }
         case (.int16, 16): convertRows(src, frames: n, groups: full) { (v: SIMD16<Int16>) in SIMD16<Float>(v) * s16 }
-        case (.float32, 16): convertRows(src, frames: n, groups: full) { (v: SIMD16<Float>) in v }
+        case (.float32, 16): convertRows(src, frames: n, groups: full) { (v: SIMD16<Float>) in Self.finite(v) }
         case (.int32, 8): convertRows(src, frames: n, groups: full) { (v: SIMD8<Int32>) in SIMD8<Float>(v) * s32 }
         case (.int32, _): convertRows(src, frames: n, groups: full) { (v: SIMD4<Int32>) in SIMD4<Float>(v) * s32 }
         case (.int24InInt32, 8):
@@ -305,8 +305,8 @@ public final class Analyzer {
             convertRows(src, frames: n, groups: full) { (v: SIMD4<Int32>) in SIMD4<Float>(v &<< 8) * s32 }
         case (.int16, 8): convertRows(src, frames: n, groups: full) { (v: SIMD8<Int16>) in SIMD8<Float>(v) * s16 }
         case (.int16, _): convertRows(src, frames: n, groups: full) { (v: SIMD4<Int16>) in SIMD4<Float>(v) * s16 }
-        case (.float32, 8): convertRows(src, frames: n, groups: full) { (v: SIMD8<Float>) in v }
-        case (.float32, _): convertRows(src, frames: n, groups: full) { (v: SIMD4<Float>) in v }
+        case (.float32, 8): convertRows(src, frames: n, groups: full) { (v: SIMD8<Float>) in Self.finite(v) }
+        case (.float32, _): convertRows(src, frames: n, groups: full) { (v: SIMD4<Float>) in Self.finite(v) }
         case (.int24Packed, _): done = 0
         }
         for g in done..<groups {
@@ -389,9 +389,21 @@ public final class Analyzer {
             for i in 0..<n {
                 let row = s + i * c + first
                 let out = dst + i * w
-                for l in 0..<lanes { out[l] = row[l] }
+                for l in 0..<lanes { out[l] = row[l].isFinite ? row[l] : (row[l] < 0 ? -1 : 1) }
             }
         }
+    }
+
+    /// Float samples that are NaN or infinite (a broken stream or a plugin's bug) count
+    /// as full scale, so they read as clipped and never turn a level or a proposal into
+    /// NaN or -inf.
+    @inline(__always)
+    static func finite<V: SIMD>(_ v: V) -> V where V.Scalar == Float {
+        let bad = .!(TruePeakFilter.magnitude(v) .<= V(repeating: .greatestFiniteMagnitude))
+        var out = v
+        out.replace(with: 1, where: bad)
+        out.replace(with: -1, where: bad .& (v .< 0))
+        return out
     }
 
     /// Frames per chunk: the filter runs chunk by chunk, only where an interpolated point

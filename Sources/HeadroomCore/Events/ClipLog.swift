@@ -96,6 +96,10 @@ public enum ClipLog {
             fields += [("frame", .int(frame)), ("reason", .string(reason)), time]
         case .resumed(let frame, let previous):
             fields += [("frame", .int(frame)), ("previous", .string(previous)), time]
+        case .marker(let frame, let label):
+            fields += [("frame", .int(frame))]
+            if let label { fields.append(("label", .string(label))) }
+            fields.append(time)
         }
         return .object(fields)
     }

@@ -8,13 +8,11 @@ public final class ClipLogFile {
     /// Set after the first failed write (disk full); later lines are not attempted.
     public private(set) var failure: String?
 
-    /// Creates the log; an existing file is never overwritten.
-    public init(path: String) throws(HeadroomError) {
+    /// The log at `path`, written through `fd` (a new empty file, created with its take
+    /// by ``TakeRegistry``); the log owns `fd` from here on.
+    public init(fd: Int32, path: String) {
         self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw HeadroomError(.cantCreate, "cannot create \(path): \(String(cString: strerror(errno)))")
-        }
+        self.fd = fd
     }
 
     deinit { close() }

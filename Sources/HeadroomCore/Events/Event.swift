@@ -51,6 +51,8 @@ public enum Event: Sendable, Equatable {
     case disk(frame: Int, reason: String)
     /// The device came back and this take follows on from `previous`.
     case resumed(frame: Int, previous: String)
+    /// A person marked this moment (the `m` key, SIGUSR2), with an optional label.
+    case marker(frame: Int, label: String?)
 
     /// The frame the event starts at (where a person would jump to).
     public var frame: Int {
@@ -60,6 +62,7 @@ public enum Event: Sendable, Equatable {
         case .gain(let e): e.frame
         case .xrun(let f, _), .gap(let f, _), .dropped(let f, _): f
         case .deviceLost(let f, _), .disk(let f, _), .resumed(let f, _): f
+        case .marker(let f, _): f
         }
     }
 
@@ -75,6 +78,7 @@ public enum Event: Sendable, Equatable {
         case .deviceLost: "device_lost"
         case .disk: "disk"
         case .resumed: "resumed"
+        case .marker: "marker"
         }
     }
 }

@@ -25,7 +25,8 @@ public struct ClipLogReader {
 
     /// The event types this version reads.
     public static let knownTypes: Set<String> = [
-        "take", "clip", "hot", "gain", "xrun", "gap", "dropped", "device_lost", "disk", "resumed", "summary",
+        "take", "clip", "hot", "gain", "xrun", "gap", "dropped", "device_lost", "disk", "resumed", "marker",
+        "summary",
     ]
 
     public init(path: String) throws(HeadroomError) {
@@ -51,13 +52,67 @@ public struct ClipLogReader {
                 continue
             }
             let line = Line(number: number, object: object, text: raw)
+            if let wrong = Self.malformedField(object) {
+                problems.append("\(path):\(number): \(type) line skipped: \(wrong)")
+                continue
+            }
             switch type {
-            case "take": if header == nil { header = line }
-            case "summary": summary = line
+            case "take":
+                if header == nil {
+                    header = line
+                } else {
+                    problems.append(
+                        "\(path):\(number): a second take header; the first (line \(header!.number)) is used"
+                    )
+                }
+            case "summary":
+                if let first = summary {
+                    problems.append("\(path):\(number): a second summary; the first (line \(first.number)) is used")
+                } else {
+                    summary = line
+                }
             case _ where Self.knownTypes.contains(type): events.append(line)
             default: unknownTypes[type, default: 0] += 1
             }
         }
+    }
+
+    /// Fields that must be whole numbers of frames (or counts) where they appear.
+    static let countFields = [
+        "frame", "start_frame", "end_frame", "lost_frames", "frames", "channel", "rate", "channels",
+        "clipped_samples", "runs", "longest_run", "xruns", "gaps", "dropped_frames",
+    ]
+    /// Fields that must be numbers (or null) where they appear.
+    static let numberFields = [
+        "time", "seconds", "peak_dbfs", "true_peak_dbtp", "proposal_db", "rms_dbfs", "headroom_db", "gain_proposal_db",
+    ]
+
+    /// Why a known line cannot be trusted (a count that is not a whole number >= 0, a
+    /// level that is not a number), or nil. Unknown fields are left alone.
+    static func malformedField(_ object: [String: Any]) -> String? {
+        for key in countFields {
+            // `channels` is a count in the take header and a list in the summary.
+            guard let value = object[key], !(value is [Any]) else { continue }
+            guard !(value is String), let number = value as? Double else {
+                return "\"\(key)\" must be a whole number, not \(Self.describe(value))"
+            }
+            guard number >= 0, number == number.rounded() else {
+                return "\"\(key)\" must be a whole number >= 0, not \(number)"
+            }
+        }
+        for key in numberFields {
+            guard let value = object[key], !(value is NSNull) else { continue }
+            guard !(value is String), value as? Double != nil else {
+                return "\"\(key)\" must be a number, not \(Self.describe(value))"
+            }
+        }
+        return nil
+    }
+
+    private static func describe(_ value: Any) -> String {
+        if let s = value as? String { return "the string \"\(s.prefix(20))\"" }
+        if value is NSNull { return "null" }
+        return "\(value)"
     }
 
     /// `complete` when the log ends with its summary, `cut_off` when it does not.

@@ -18,7 +18,7 @@ public enum EventText {
         case "xrun", "gap", "dropped":
             guard let f = e["frame"] as? Int else { return nil }
             return (Double(f) / r, Double(f + (e["lost_frames"] as? Int ?? 0)) / r)
-        case "device_lost", "disk", "resumed":
+        case "device_lost", "disk", "resumed", "marker":
             guard let f = e["frame"] as? Int else { return nil }
             return (Double(f) / r, Double(f) / r)
         default:
@@ -37,7 +37,8 @@ public enum EventText {
 
     /// "CLIP ch1 Vox: 9 samples in 2 runs, +1.2 dBTP".
     public static func describe(_ e: [String: Any]) -> String {
-        let who = (e["channel"] as? Int).map { "ch\($0) \(e["name"] as? String ?? "")" } ?? ""
+        // The name comes from the log: a line feed in it must not start a new line or label.
+        let who = (e["channel"] as? Int).map { "ch\($0) \(DisplayText.escaped(e["name"] as? String ?? ""))" } ?? ""
         func db(_ key: String) -> String {
             guard let v = e[key] as? Double else { return "?" }
             return String(format: "%+.1f", v)
@@ -55,6 +56,7 @@ public enum EventText {
         case "device_lost": return "DEVICE LOST: \(e["reason"] as? String ?? "")"
         case "disk": return "DISK: \(e["reason"] as? String ?? "")"
         case "resumed": return "RESUMED after \(e["previous"] as? String ?? "")"
+        case "marker": return (e["label"] as? String).map { "MARKER \(DisplayText.escaped($0))" } ?? "MARKER"
         case let other: return other.uppercased()
         }
     }

@@ -51,6 +51,26 @@ public struct TakeReview: @unchecked Sendable {
             return try analyzeAfresh(file: file, settings: settings)
         }
         let reader = try ClipLogReader(path: logPath)
+        // A log that cannot speak for this take is not used as if it did: the audio is
+        // analyzed afresh, and the note says why.
+        let mismatch: String?
+        if reader.header == nil {
+            mismatch = "\(logPath): no take header (an empty or foreign log); analyzed the audio afresh"
+        } else if let audio = audioInfo(file),
+            let rate = reader.header?.object["rate"] as? Int,
+            let channels = reader.header?.object["channels"] as? Int,
+            rate != audio.rate || channels != audio.channels
+        {
+            mismatch =
+                "\(logPath): the log is for \(rate) Hz, \(channels) ch but \(file) is \(audio.rate) Hz, \(audio.channels) ch; analyzed the audio afresh"
+        } else {
+            mismatch = nil
+        }
+        if let mismatch {
+            var review = try analyzeAfresh(file: file, settings: settings)
+            review.notes = reader.problems + [mismatch]
+            return review
+        }
         let header = reader.header?.object ?? [:]
         let names = header["names"] as? [String] ?? []
         let rate = header["rate"] as? Int ?? audioInfo(file)?.rate ?? 48000
@@ -164,11 +184,11 @@ public struct TakeReview: @unchecked Sendable {
         (file as NSString).deletingPathExtension + ".clips.jsonl"
     }
 
-    static func audioInfo(_ file: String) -> (frames: Int, rate: Int)? {
+    static func audioInfo(_ file: String) -> (frames: Int, rate: Int, channels: Int)? {
         var info = SF_INFO()
         guard let f = sf_open(file, Int32(SFM_READ), &info) else { return nil }
         sf_close(f)
-        return (Int(info.frames), Int(info.samplerate))
+        return (Int(info.frames), Int(info.samplerate), Int(info.channels))
     }
 
     /// The audio files under `paths` (folders are searched recursively), in order; a clip
@@ -182,9 +202,26 @@ public struct TakeReview: @unchecked Sendable {
                 throw HeadroomError(.noInput, "\(path): no such file or folder")
             }
             if isDir.boolValue {
-                let found = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? [])
-                    .filter { audio.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
-                out += found.map { (path as NSString).appendingPathComponent($0) }
+                // Every folder must be readable: a folder that cannot be listed is not "no takes".
+                var found: [String] = []
+                var unreadable: String? = nil
+                let enumerator = FileManager.default.enumerator(
+                    at: URL(fileURLWithPath: path),
+                    includingPropertiesForKeys: nil,
+                    options: [],
+                    errorHandler: { url, error in
+                        unreadable = unreadable ?? "\(url.path): cannot read the folder (\(Self.reason(error)))"
+                        return true
+                    }
+                )
+                let prefix = URL(fileURLWithPath: path).standardizedFileURL.path
+                while let url = enumerator?.nextObject() as? URL {
+                    guard audio.contains(url.pathExtension.lowercased()) else { continue }
+                    let full = url.standardizedFileURL.path
+                    found.append(full.hasPrefix(prefix + "/") ? String(full.dropFirst(prefix.count + 1)) : full)
+                }
+                if let unreadable { throw HeadroomError(.noInput, unreadable) }
+                out += found.sorted().map { (path as NSString).appendingPathComponent($0) }
             } else if path.hasSuffix(".clips.jsonl") {
                 let base = String(path.dropLast(".clips.jsonl".count))
                 let match = audio.sorted().map { base + "." + $0 }.first { FileManager.default.fileExists(atPath: $0) }
@@ -194,6 +231,14 @@ public struct TakeReview: @unchecked Sendable {
             }
         }
         return out
+    }
+
+    private static func reason(_ error: Error) -> String {
+        let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+        if let code = underlying?.code, underlying?.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(code)))
+        }
+        return "permission denied"
     }
 
     /// SPEC's `take_review` line.

@@ -1,24 +1,111 @@
 import Foundation
 
-/// Writes a report file (HTML, labels, a calibration), failing with one sentence that
-/// names the file and the system's reason (exit 73).
+/// Writes a report file (HTML, labels, a calibration). Outputs never replace inputs or
+/// audio: a path that is an audio file, a clip log, or one of the paths being read is
+/// refused, and any other existing file is replaced only with `--force` (SPEC's exit 73).
+/// So `review --html takes/*.wav`, where the shell made the first take the report's
+/// name, refuses instead of turning a take into HTML.
 public enum TextFile {
-    public static func write(_ text: String, to path: String) throws(HeadroomError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    /// Checks that `path` may be written (before any work is done, so a slip costs nothing).
+    /// - Parameters:
+    ///   - option: the option that named the file (`--html`), for the message.
+    ///   - inputs: the files being read; none of them may be the output.
+    ///   - force: an existing file that is none of the above may be replaced.
+    public static func check(
+        _ path: String,
+        option: String,
+        inputs: [String] = [],
+        force: Bool
+    ) throws(HeadroomError) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            let folder = (path as NSString).deletingLastPathComponent
+            var dir = stat()
+            if !folder.isEmpty && stat(folder, &dir) != 0 {
+                throw HeadroomError(.cantCreate, "cannot write \(path): the folder \(folder) does not exist")
+            }
+            return
+        }
+        let refuse = { (why: String) in HeadroomError(.cantCreate, "\(option) \(path): \(why); nothing was written") }
+        for input in inputs {
+            var other = stat()
+            if stat(input, &other) == 0 && other.st_dev == st.st_dev && other.st_ino == st.st_ino {
+                throw refuse("that is one of the files being read")
+            }
+        }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw refuse("that is a folder") }
+        if isAudio(path) { throw refuse("that is an audio file, and headroom never writes over audio") }
+        if isClipLog(path) { throw refuse("that is a clip log, and headroom never writes over one") }
+        if !force { throw refuse("the file exists; add --force to replace it") }
+    }
+
+    /// Writes `text` to `path` after ``check(_:option:inputs:force:)``, through a temporary
+    /// file in the same folder renamed into place: a reader never sees half a report, and
+    /// a file that appeared meanwhile is not replaced without `force`.
+    public static func write(
+        _ text: String,
+        to path: String,
+        option: String,
+        inputs: [String] = [],
+        force: Bool
+    ) throws(HeadroomError) {
+        try check(path, option: option, inputs: inputs, force: force)
+        let folder = (path as NSString).deletingLastPathComponent
+        var template = Array(((folder.isEmpty ? "." : folder) + "/.headroom-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
             throw HeadroomError(.cantCreate, "cannot write \(path): \(String(cString: strerror(errno)))")
         }
-        defer { close(fd) }
+        let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var failure: String? = nil
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else {
-                throw HeadroomError(.cantCreate, "cannot write \(path): \(String(cString: strerror(errno)))")
+                failure = String(cString: strerror(errno))
+                break
             }
             offset += n
         }
         bytes.removeAll()
+        fchmod(fd, 0o644)
+        if failure == nil && fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
+        close(fd)
+        if failure == nil {
+            // Without --force, link(2) fails if the name was taken meanwhile: never replaced.
+            let placed = force ? rename(temporary, path) == 0 : link(temporary, path) == 0
+            if !placed { failure = String(cString: strerror(errno)) }
+        }
+        unlink(temporary)
+        if let failure { throw HeadroomError(.cantCreate, "cannot write \(path): \(failure)") }
+    }
+
+    /// An audio file by name or by its first bytes (RIFF, RF64, BW64, W64, AIFF, FLAC, Ogg, CAF).
+    public static func isAudio(_ path: String) -> Bool {
+        let known: Set<String> = [
+            "wav", "wave", "bwf", "rf64", "w64", "flac", "caf", "aif", "aiff", "aifc", "ogg", "oga", "opus", "mp3",
+        ]
+        if known.contains((path as NSString).pathExtension.lowercased()) { return true }
+        let head = firstBytes(path, 4)
+        let magic = ["RIFF", "RF64", "BW64", "riff", "FORM", "fLaC", "OggS", "caff"].map { Array($0.utf8) }
+        return magic.contains(head)
+    }
+
+    /// A clip log by name, or a file whose first line is a clip log's `take` header.
+    public static func isClipLog(_ path: String) -> Bool {
+        if path.hasSuffix(".clips.jsonl") { return true }
+        let head = String(decoding: firstBytes(path, 64), as: UTF8.self)
+        return head.hasPrefix("{\"type\":\"take\"")
+    }
+
+    private static func firstBytes(_ path: String, _ count: Int) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: count)
+        let n = read(fd, &buffer, count)
+        return n > 0 ? Array(buffer.prefix(n)) : []
     }
 }

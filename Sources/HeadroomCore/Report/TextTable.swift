@@ -19,7 +19,8 @@ public struct TextTable {
 
     public mutating func add(_ row: [String]) {
         precondition(row.count == header.count, "one cell per column")
-        rows.append(row)
+        // Cells carry names from outside (channels, files): never a raw control character.
+        rows.append(row.map { DisplayText.escaped($0) })
     }
 
     /// The header line, then one line per row.

@@ -89,7 +89,9 @@ final class AnalyzerLoop: @unchecked Sendable {
             }
             if header.frames > 0 { append(payload, frames: header.frames) }
             ring.release()
+            logMarkers(upTo: globalFrame)
             if header.isLast {
+                logMarkers(upTo: .max)
                 finish(header.endReason)
                 break
             }
@@ -137,12 +139,8 @@ final class AnalyzerLoop: @unchecked Sendable {
             settings: settings,
             maxBlockFrames: 2048
         )
-        do {
-            log = try ClipLogFile(path: t.log)
-        } catch {
-            log = nil
-            warn(error.message)
-        }
+        let fd = registry.claimLog(takeIndex)
+        log = fd >= 0 ? ClipLogFile(fd: fd, path: t.log) : nil
         let header = ClipLog.Header(
             file: URL(fileURLWithPath: t.file).lastPathComponent,
             device: device,
@@ -242,6 +240,26 @@ final class AnalyzerLoop: @unchecked Sendable {
         publish()
     }
 
+    /// Logs the markers asked for at global frames below `frame`, in the take being
+    /// analyzed (a marker asked for while a take was being split lands at the new take's start).
+    private func logMarkers(upTo frame: Int) {
+        let due = shared.markerRequests.withLock { requests -> [(frame: Int, label: String?)] in
+            guard !requests.isEmpty else { return [] }
+            let due = requests.filter { $0.frame < frame }
+            requests.removeAll { $0.frame < frame }
+            return due
+        }
+        guard !due.isEmpty else { return }
+        if analyzer == nil { openTake() }
+        let takeStart = globalFrame - boundary.frames
+        for request in due {
+            let at = min(max(0, request.frame - takeStart), boundary.frames)
+            emit(.marker(frame: at, label: request.label))
+            let label = request.label.map { " \($0)" } ?? ""
+            warn("MARKER\(label) at \(Self.timecode(at, rate: rate))")
+        }
+    }
+
     // MARK: Frames
 
     private func lost(_ header: AudioBlock) {
@@ -323,6 +341,8 @@ final class AnalyzerLoop: @unchecked Sendable {
         case .clip(let e):
             markers.append(CueMarkers.Marker(frame: e.startFrame, label: "clip ch\(e.channel + 1) \(names[e.channel])"))
             sessionClipEvents[e.channel] += 1
+        case .marker(let frame, let label):
+            markers.append(CueMarkers.Marker(frame: frame, label: "marker" + (label.map { " \($0)" } ?? "")))
         case .hot(let e):
             warn(
                 "HOT: ch\(e.channel + 1) \(names[e.channel]) reached \(String(format: "%.1f", e.truePeakDBTP)) dBTP at \(Self.timecode(e.startFrame, rate: rate))"

@@ -8,6 +8,9 @@ final class SessionShared: Sendable {
     let snapshot: Mutex<MeterSnapshot>
     let warnings = Mutex<[String]>([])
     let diskFailure = Mutex<WriterLoop.Failure?>(nil)
+    /// Markers asked for (`m`, SIGUSR2), at the capture position when asked; the analyzer
+    /// thread logs them once it has analyzed up to that frame.
+    let markerRequests = Mutex<[(frame: Int, label: String?)]>([])
 
     init(snapshot: MeterSnapshot) { self.snapshot = Mutex(snapshot) }
 }
@@ -131,6 +134,7 @@ public final class RecordingSession: @unchecked Sendable {
             },
             beforeWrite: configuration.beforeWrite
         )
+        try writer.prepareFirstTake()
         analyzer = AnalyzerLoop(
             ring: analyzerRing,
             registry: registry,
@@ -197,6 +201,14 @@ public final class RecordingSession: @unchecked Sendable {
 
     /// Closes the current take and starts the next one, without losing a frame (`n`).
     public func nextTake() { capture.splitRequested.store(true, ordering: .relaxed) }
+
+    /// Drops a marker at the frame being captured now (the `m` key, SIGUSR2). Never
+    /// waits on the capture thread: it reads the capture position and leaves the rest
+    /// to the analyzer thread.
+    public func mark(label: String?) {
+        let frame = capture.frameCount.load(ordering: .relaxed)
+        shared.markerRequests.withLock { $0.append((frame, label)) }
+    }
 
     /// True once every thread has finished.
     public var isFinished: Bool { done.wait(timeout: .now()) == .success }

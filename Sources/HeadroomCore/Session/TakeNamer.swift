@@ -23,6 +23,17 @@ public struct TakeNamer: Sendable {
                 "--name \"\(template)\" would write outside --dir (\(sample)); use --dir for the folder and --name for the file name"
             )
         }
+        // The longest name a take of this template gets: its log (`.clips.jsonl`), after a
+        // `-NN` suffix for a name already taken, and review's `.labels.txt` is shorter.
+        let longest = sample.utf8.count + 4 + ".clips.jsonl".utf8.count
+        let limit = pathconf(directory, Int32(_PC_NAME_MAX))
+        let allowed = limit > 0 ? limit : 255
+        if longest > allowed {
+            throw HeadroomError(
+                .cantCreate,
+                "--name \"\(String(template.prefix(40)))...\" makes file names of \(longest) bytes with \".clips.jsonl\"; \(directory) allows at most \(allowed)"
+            )
+        }
     }
 
     /// The next take's path without extension (`dir/take-20261124-153000`), free of existing files.
@@ -42,10 +53,12 @@ public struct TakeNamer: Sendable {
         }
     }
 
-    /// The take file and its clip log both count: neither may be overwritten.
+    /// The take file and its clip log both count: neither may be overwritten, and a
+    /// symlink (even a dangling one) counts as taken. Only a hint: ``TakeRegistry``
+    /// creates both with `O_EXCL` and moves on when another recorder got there first.
     private func exists(_ base: String) -> Bool {
-        FileManager.default.fileExists(atPath: base + "." + fileFormat.fileExtension)
-            || FileManager.default.fileExists(atPath: base + ".clips.jsonl")
+        var st = stat()
+        return lstat(base + "." + fileFormat.fileExtension, &st) == 0 || lstat(base + ".clips.jsonl", &st) == 0
     }
 
     /// strftime in local time, with `%n` as a 3-digit counter (not strftime's newline).

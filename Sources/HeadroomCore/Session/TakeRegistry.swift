@@ -4,6 +4,10 @@ import Synchronization
 /// The takes of one recording, shared by the writer and analyzer threads: both ask for
 /// take `k` when they reach it and get the same names; whichever closes it second adds
 /// the cue markers (they need the closed file and the final list of clip events).
+///
+/// A take's file and its log are created together, both with `O_EXCL | O_NOFOLLOW`: a
+/// name already taken (by a person, another recorder started in the same second, or a
+/// symlink) moves on to the next free name, and a take never exists without its log.
 final class TakeRegistry: Sendable {
     /// One take: its audio file and its clip log.
     struct Take: Sendable {
@@ -21,11 +25,16 @@ final class TakeRegistry: Sendable {
         var frames = 0
         var complete = false
         var clipEvents = 0
+        /// Why the files could not be created (then there is neither).
+        var error: HeadroomError?
     }
 
     private struct State {
         var namer: TakeNamer
         var takes: [Take] = []
+        /// Open descriptors of each take's file and log until the writer and analyzer claim them.
+        var fileFDs: [Int32] = []
+        var logFDs: [Int32] = []
     }
 
     private let state: Mutex<State>
@@ -44,25 +53,88 @@ final class TakeRegistry: Sendable {
         fileExtension = namer.fileFormat.fileExtension
     }
 
-    /// Take `index`, named when first asked for.
+    /// Take `index`, named and created (file and log) when first asked for.
     func take(_ index: Int, startFrame: Int) -> Take {
         state.withLock { s in
             while s.takes.count <= index {
                 let date = sessionStart.addingTimeInterval(Double(startFrame) / Double(rate))
-                let base = s.namer.next(date: date)
-                s.takes.append(
-                    Take(
-                        index: s.takes.count,
-                        base: base,
-                        file: base + "." + fileExtension,
-                        log: base + ".clips.jsonl",
-                        startFrame: startFrame,
-                        startDate: date
-                    )
+                var take = Take(
+                    index: s.takes.count,
+                    base: "",
+                    file: "",
+                    log: "",
+                    startFrame: startFrame,
+                    startDate: date
                 )
+                var fds: (file: Int32, log: Int32) = (-1, -1)
+                do throws(HeadroomError) {
+                    let created = try Self.create(namer: &s.namer, date: date, fileExtension: fileExtension)
+                    (take.base, fds) = (created.base, (created.file, created.log))
+                } catch {
+                    take.error = error
+                }
+                take.file = take.base + "." + fileExtension
+                take.log = take.base + ".clips.jsonl"
+                s.takes.append(take)
+                s.fileFDs.append(fds.file)
+                s.logFDs.append(fds.log)
             }
             return s.takes[index]
         }
+    }
+
+    /// The take file's descriptor, for the writer (once; -1 when it could not be created).
+    func claimFile(_ index: Int) -> Int32 {
+        state.withLock { s in
+            defer { s.fileFDs[index] = -1 }
+            return s.fileFDs[index]
+        }
+    }
+
+    /// The log's descriptor, for the analyzer (once; -1 when it could not be created).
+    func claimLog(_ index: Int) -> Int32 {
+        state.withLock { s in
+            defer { s.logFDs[index] = -1 }
+            return s.logFDs[index]
+        }
+    }
+
+    deinit {
+        state.withLock { s in
+            for fd in s.fileFDs + s.logFDs where fd >= 0 { close(fd) }
+        }
+    }
+
+    /// Creates the next free take name's file and log, both or neither. The take file is
+    /// locked (`flock`) for as long as the recorder has it open, so `review --cues` can
+    /// tell a take that is still being recorded.
+    static func create(
+        namer: inout TakeNamer,
+        date: Date,
+        fileExtension: String
+    ) throws(HeadroomError) -> (base: String, file: Int32, log: Int32) {
+        let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+        for _ in 0..<10_000 {
+            let base = namer.next(date: date)
+            let file = base + "." + fileExtension
+            let fileFD = open(file, flags, 0o644)
+            if fileFD < 0 {
+                if errno == EEXIST { continue }
+                throw HeadroomError(.cantCreate, "cannot create \(file): \(String(cString: strerror(errno)))")
+            }
+            let log = base + ".clips.jsonl"
+            let logFD = open(log, flags | O_APPEND, 0o644)
+            if logFD < 0 {
+                let error = errno
+                close(fileFD)
+                unlink(file)
+                if error == EEXIST { continue }
+                throw HeadroomError(.cantCreate, "cannot create \(log): \(String(cString: strerror(error)))")
+            }
+            _ = flock(fileFD, LOCK_EX | LOCK_NB)
+            return (base, fileFD, logFD)
+        }
+        throw HeadroomError(.cantCreate, "cannot create a take in \(namer.directory): no free name left")
     }
 
     func writerClosed(_ index: Int, frames: Int) {

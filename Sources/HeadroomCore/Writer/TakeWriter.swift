@@ -12,14 +12,19 @@ public final class TakeWriter {
     /// Frames written so far.
     public private(set) var frames = 0
     private var file: OpaquePointer?
+    /// The descriptor libsndfile writes through (to see whether the file was deleted).
+    private let fd: Int32
     private let scratch: UnsafeMutablePointer<Int32>
     private let scratchFrames = 8192
     private let zeros: UnsafeMutableRawPointer
     /// WAV, RF64 and W64 store S16/S24_3LE/S32/FLOAT exactly as ALSA delivers them.
     private let rawLayout: Bool
 
-    /// Creates `path` (never overwriting: an existing file is ``HeadroomError/Code/cantCreate``).
+    /// Writes the take into `fd`, a new empty file at `path` (``TakeRegistry`` creates
+    /// it, with its log); the writer owns `fd` from here on. A header that cannot be
+    /// written (a full disk) is ``HeadroomError/Code/cantCreate``.
     public init(
+        fd: Int32,
         path: String,
         fileFormat: TakeFileFormat,
         format: SampleFormat,
@@ -31,24 +36,25 @@ public final class TakeWriter {
         self.format = format
         self.fileFormat = fileFormat
         self.channels = channels
-        // O_EXCL: two recorders (or a clock set back) never overwrite a take.
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            let why = String(cString: strerror(errno))
-            throw HeadroomError(.cantCreate, "cannot create \(path): \(why)")
-        }
+        self.fd = fd
         var info = SF_INFO()
         info.channels = Int32(channels)
         info.samplerate = Int32(rate)
         info.format = fileFormat.major | format.sndfileSubtype
-        guard sf_format_check(&info) == SF_TRUE, let handle = sf_open_fd(fd, Int32(SFM_WRITE), &info, Int32(SF_TRUE))
-        else {
+        guard sf_format_check(&info) == SF_TRUE else {
             Glibc.close(fd)
-            unlink(path)
             throw HeadroomError(
                 .cantCreate,
                 "cannot create \(path): libsndfile cannot write \(format.rawValue) as \(fileFormat.rawValue)"
             )
+        }
+        errno = 0
+        guard let handle = sf_open_fd(fd, Int32(SFM_WRITE), &info, Int32(SF_TRUE)) else {
+            // The header could not be written: say why in the system's words (a full disk,
+            // a file-size limit), not libsndfile's.
+            let why = errno != 0 ? String(cString: strerror(errno)) : String(cString: sf_strerror(nil))
+            Glibc.close(fd)
+            throw HeadroomError(.cantCreate, "cannot create \(path): \(why)")
         }
         file = handle
         if fileFormat == .wav {
@@ -132,6 +138,18 @@ public final class TakeWriter {
     public func updateHeader() {
         guard let file else { return }
         sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
+    }
+
+    /// Why the take can no longer be found on disk (deleted, or its folder removed), or
+    /// nil while it is there: writing on into a deleted file would lose the take.
+    public func missing() -> String? {
+        guard file != nil else { return nil }
+        var st = stat()
+        if fstat(fd, &st) == 0 && st.st_nlink == 0 { return "\(path) was deleted while recording" }
+        var dir = stat()
+        let folder = (path as NSString).deletingLastPathComponent
+        if stat(folder.isEmpty ? "." : folder, &dir) != 0 { return "the folder of \(path) was removed while recording" }
+        return nil
     }
 
     /// Finalizes the header and closes the file.

@@ -53,8 +53,24 @@ final class WriterLoop: @unchecked Sendable {
         self.beforeWrite = beforeWrite
     }
 
+    /// Creates the first take before capture starts, so that a take that cannot be made
+    /// (a full disk, a name the file system refuses) is an error before the first frame,
+    /// with nothing left behind.
+    func prepareFirstTake() throws(HeadroomError) {
+        let take = registry.take(0, startFrame: 0)
+        if let error = take.error { throw error }
+        do {
+            writer = try makeWriter(take)
+        } catch {
+            unlink(take.file)
+            unlink(take.log)
+            throw error
+        }
+        boundary.startTake()
+    }
+
     func run() {
-        openTake()
+        if writer == nil { openTake() }
         while true {
             guard let (header, payload) = ring.next(timeoutMilliseconds: 250) else {
                 tick()
@@ -76,6 +92,12 @@ final class WriterLoop: @unchecked Sendable {
         if now - lastHeaderUpdate >= 1 {
             writer?.updateHeader()
             lastHeaderUpdate = now
+            // A take deleted under the recorder (or its folder removed) would swallow the
+            // rest of the session: end it as a disk failure instead.
+            if !failed, let writer, let why = writer.missing() {
+                failed = true
+                onFailure(Failure(frame: writer.frames, message: why))
+            }
         }
     }
 
@@ -108,25 +130,31 @@ final class WriterLoop: @unchecked Sendable {
         let take = registry.take(takeIndex, startFrame: globalFrame)
         boundary.startTake()
         guard !failed else { return }
+        do throws(HeadroomError) {
+            if let error = take.error { throw error }
+            writer = try makeWriter(take)
+        } catch {
+            failed = true
+            onFailure(Failure(frame: 0, message: error.message))
+        }
+    }
+
+    private func makeWriter(_ take: TakeRegistry.Take) throws(HeadroomError) -> TakeWriter {
         let bext = BroadcastInfo(
             start: take.startDate,
             rate: rate,
             description: description,
             reference: URL(fileURLWithPath: take.base).lastPathComponent
         )
-        do {
-            writer = try TakeWriter(
-                path: take.file,
-                fileFormat: fileFormat,
-                format: format,
-                rate: rate,
-                channels: channels,
-                broadcastInfo: bext
-            )
-        } catch {
-            failed = true
-            onFailure(Failure(frame: 0, message: error.message))
-        }
+        return try TakeWriter(
+            fd: registry.claimFile(take.index),
+            path: take.file,
+            fileFormat: fileFormat,
+            format: format,
+            rate: rate,
+            channels: channels,
+            broadcastInfo: bext
+        )
     }
 
     private func closeTake() {

@@ -1,0 +1,87 @@
+import Foundation
+import HeadroomCore
+import Synchronization
+
+/// headroom's entry point: the process is made safe for its outputs before any command runs.
+@main
+enum Main {
+    static func main() {
+        Terminal.prepareProcess()
+        Headroom.main()
+    }
+}
+
+/// stdout and stderr, written with `write(2)` so that an output that goes away is not
+/// fatal. A reader that quit (`| head`: EPIPE), a terminal that hung up (ssh dropped, tmux
+/// killed: EIO) or a closed descriptor (EBADF) means nobody is watching: that stream is
+/// marked gone and later writes to it are dropped, and a recording goes on to its end.
+enum Terminal {
+    private static let stdoutGone = Atomic<Bool>(false)
+    private static let stderrGone = Atomic<Bool>(false)
+
+    /// Runs first: SIGPIPE ignored (a closed pipe is an EPIPE to handle, not a death), and
+    /// fds 0-2 held open on /dev/null when they were closed (`2>&-`), so the next file
+    /// opened (a take, a log, JACK's shared memory) never lands on a standard descriptor.
+    static func prepareProcess() {
+        signal(SIGPIPE, SIG_IGN)
+        for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) < 0 && errno == EBADF {
+            let null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY)
+            if null >= 0 && null != fd {
+                dup2(null, fd)
+                close(null)
+            }
+        }
+    }
+
+    /// `headroom: <message>` on stderr, control characters escaped.
+    static func error(_ message: String) {
+        line("headroom: " + message)
+    }
+
+    /// One line on stderr (a warning, a status line), control characters escaped.
+    static func line(_ text: String) {
+        _ = write(STDERR_FILENO, DisplayText.escaped(text) + "\n", gone: stderrGone)
+    }
+
+    /// Text on stdout (tables, JSON, event lists); control characters other than line
+    /// feeds are escaped, since the text may carry names from a clip log. `raw` for text
+    /// whose outside parts are already escaped and that carries colours of its own.
+    static func out(_ text: String, raw: Bool = false) {
+        _ = write(STDOUT_FILENO, raw ? text : DisplayText.escaped(text, keepNewlines: true), gone: stdoutGone)
+    }
+
+    /// Terminal drawing (the meter's escape sequences) as it is; false once stdout is gone.
+    static func draw(_ text: String) -> Bool {
+        write(STDOUT_FILENO, text, gone: stdoutGone)
+    }
+
+    /// False once stdout has gone away.
+    static var stdoutAlive: Bool { !stdoutGone.load(ordering: .relaxed) }
+
+    /// True when stdout is a terminal and NO_COLOR is not set.
+    static var stdoutColor: Bool {
+        isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+    }
+
+    /// Writes all of `text`, retrying short writes and EINTR; on EPIPE, EIO, EBADF (or any
+    /// other failure) the stream is marked gone and false returned.
+    private static func write(_ fd: Int32, _ text: String, gone: borrowing Atomic<Bool>) -> Bool {
+        guard !gone.load(ordering: .relaxed) else { return false }
+        var bytes = Array(text.utf8)
+        var offset = 0
+        let ok = bytes.withUnsafeMutableBytes { buffer -> Bool in
+            while offset < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 && (errno == EINTR || errno == EAGAIN) {
+                    if errno == EAGAIN { usleep(1000) }
+                    continue
+                }
+                guard n > 0 else { return false }
+                offset += n
+            }
+            return true
+        }
+        if !ok { gone.store(true, ordering: .relaxed) }
+        return ok
+    }
+}

@@ -1,0 +1,529 @@
+import CSndFile
+import Foundation
+import Testing
+
+// The edges a take must survive in ordinary use (issue 9): a report flag before a glob,
+// a terminal or a reader that goes away, stray signals, names that cannot be made or that
+// collide, a take deleted under the recorder, numbers that do not fit, and names with
+// control characters.
+
+/// Records `seconds` of `material` through the file rig into `dir` (a finished take and log).
+@discardableResult
+func recordFileTake(
+    _ material: Material,
+    seconds: Int,
+    dir: String,
+    extra: [String] = []
+) throws -> (take: String, log: String, result: RunResult) {
+    let rig = FileRig(bytes: material.bytes("S24_3LE"))
+    let r = try run(
+        headroomBinary,
+        ["record", "--device", "testcap", "--channels", String(material.channels), "--duration", String(seconds)]
+            + ["--dir", dir] + extra,
+        environment: rig.environment
+    )
+    let take = try #require(files(in: dir, ending: ".wav").last, "\(r.stderr)")
+    return (take, take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"), r)
+}
+
+/// The bytes of a file (empty when it cannot be read).
+func bytes(_ path: String) -> Data { FileManager.default.contents(atPath: path) ?? Data() }
+
+/// Frames in a take's header, as libsndfile reads them.
+func headerFrames(_ path: String) -> Int? {
+    var info = SF_INFO()
+    guard let f = sf_open(path, Int32(SFM_READ), &info) else { return nil }
+    sf_close(f)
+    return Int(info.frames)
+}
+
+func fileSize(_ path: String) -> Int {
+    var st = stat()
+    return stat(path, &st) == 0 ? Int(st.st_size) : 0
+}
+
+/// Polls `predicate` every 20 ms until it holds or `timeout` passes.
+func eventually(_ timeout: Double = 15, _ predicate: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if predicate() { return true }
+        usleep(20_000)
+    }
+    return predicate()
+}
+
+@Suite("Outputs never replace inputs or audio")
+struct OutputSafetyTests {
+    @Test("review --html before a glob refuses (exit 73) and leaves every take byte-identical")
+    func globSlip() throws {
+        let dir = scratchDirectory()
+        var m = Material(frames: 48000, channels: 2)
+        m.clip(channel: 0, frame: 1000, length: 4)
+        try recordFileTake(m, seconds: 1, dir: dir, extra: ["--name", "take-%n"])
+        try recordFileTake(m, seconds: 1, dir: dir, extra: ["--name", "take-%n"])
+        let takes = files(in: dir, ending: ".wav")
+        #expect(takes.count == 2)
+        let before = takes.map(bytes)
+        // The shell expanded `--html takes/*.wav`: the first take became the report's name.
+        let r = try headroom("review", "--html", takes[0], takes[1])
+        #expect(r.status == 73)
+        #expect(r.stderr.contains("--html \(takes[0]): that is an audio file"), "\(r.stderr)")
+        #expect(takes.map(bytes) == before)
+        // A clip log, or one of the inputs, is refused the same way.
+        let log = TakeLog.path(takes[0])
+        let logBefore = bytes(log)
+        #expect(try headroom("review", "--html", log, takes[1]).status == 73)
+        #expect(bytes(log) == logBefore)
+        let html = dir + "/report.html"
+        try "made by a person".write(toFile: html, atomically: true, encoding: .utf8)
+        let again = try headroom("review", "--html", html, dir)
+        #expect(again.status == 73)
+        #expect(again.stderr.contains("add --force"))
+        #expect(try String(contentsOfFile: html, encoding: .utf8) == "made by a person")
+        #expect(try headroom("review", "--force", "--html", html, dir).status == 0)
+        #expect(try String(contentsOfFile: html, encoding: .utf8).contains("<html"))
+        // --force never extends to audio.
+        #expect(try headroom("review", "--force", "--html", takes[0], takes[1]).status == 73)
+        #expect(takes.map(bytes) == before)
+    }
+
+    @Test("calibrate --save over a take, or into a missing folder, refuses before listening")
+    func calibrateSave() throws {
+        let dir = scratchDirectory()
+        let m = Material(frames: 48000, channels: 2)
+        let (take, _, _) = try recordFileTake(m, seconds: 1, dir: dir)
+        let before = bytes(take)
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        let over = try headroom(
+            "calibrate",
+            "--device",
+            "testcap",
+            "--seconds",
+            "1",
+            "--save",
+            take,
+            environment: rig.environment
+        )
+        #expect(over.status == 73)
+        #expect(!over.stderr.contains("listening"))
+        #expect(bytes(take) == before)
+        let missing = try headroom(
+            "calibrate",
+            "--device",
+            "testcap",
+            "--seconds",
+            "1",
+            "--save",
+            dir + "/no/such/levels.json",
+            environment: rig.environment
+        )
+        #expect(missing.status == 73)
+        #expect(missing.stderr.contains("does not exist"))
+        #expect(!missing.stderr.contains("listening"))
+    }
+
+    @Test("review --labels keeps a labels file a person edited unless --force")
+    func labels() throws {
+        let dir = scratchDirectory()
+        var m = Material(frames: 48000, channels: 2)
+        m.clip(channel: 1, frame: 2000, length: 5)
+        let (take, _, _) = try recordFileTake(m, seconds: 1, dir: dir)
+        let labels = (take as NSString).deletingPathExtension + ".labels.txt"
+        try "0.5\t0.5\tmy note\n".write(toFile: labels, atomically: true, encoding: .utf8)
+        let r = try headroom("review", "--labels", dir)
+        #expect(r.status == 73)
+        #expect(try String(contentsOfFile: labels, encoding: .utf8) == "0.5\t0.5\tmy note\n")
+        #expect(try headroom("review", "--labels", "--force", dir).status == 0)
+        #expect(try String(contentsOfFile: labels, encoding: .utf8).contains("CLIP ch2"))
+    }
+}
+
+enum TakeLog {
+    static func path(_ take: String) -> String { (take as NSString).deletingPathExtension + ".clips.jsonl" }
+}
+
+@Suite("Outputs that go away are not fatal", .serialized)
+struct GoneOutputTests {
+    @Test("a tmux session killed mid-take: the header's frame count equals the log summary's")
+    func terminalKilled() throws {
+        let dir = scratchDirectory()
+        _ = writeNoiseWav(dir + "/in.wav", seconds: 3, level: 0.05, clipEvery: 24000)
+        let rig = try JackRig(name: "hup", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let out = dir + "/takes"
+        // The recorder is the pane's process (as a login shell's foreground job is the one
+        // the hangup reaches), and says its pid.
+        let pidFile = dir + "/pid"
+        let tmux = try MeterTerminalTests.Tmux(
+            command:
+                "sh -c 'echo $$ > \(pidFile); exec \(headroomBinary) record --device testlive --format FLOAT_LE --dir \(out)'",
+            environment: rig.environment,
+            name: "gone",
+            pane: true
+        )
+        #expect(tmux.waitFor { $0.contains("CLIP 2") } != nil)
+        let pid = try #require(
+            pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))
+        )
+        tmux.stop()  // the terminal goes away under the recorder: SIGHUP, then EIO on every write
+        #expect(eventually { kill(pid, 0) != 0 }, "the recorder is still running")
+        let take = try #require(files(in: out, ending: ".wav").first)
+        let log = TakeLog.path(take)
+        #expect(eventually { logLines(log).last?["type"] as? String == "summary" }, "no summary")
+        let summary = try #require(logLines(log).last)
+        #expect(eventually { headerFrames(take) == summary["frames"] as? Int })
+        #expect(headerFrames(take) == summary["frames"] as? Int)
+        #expect((summary["frames"] as? Int ?? 0) > 24000)
+    }
+
+    @Test(
+        "stderr into head -1, or closed: the take runs to its planned end with a complete summary",
+        arguments: ["2>&1 | head -1", "2>&-"]
+    )
+    func stderrGone(redirect: String) throws {
+        let dir = scratchDirectory()
+        _ = writeNoiseWav(dir + "/in.wav", seconds: 3, level: 0.05, clipEvery: 12000)
+        let rig = try JackRig(name: "head", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let out = dir + "/takes"
+        // A CLIP line every 0.25 s: head has quit long before the end.
+        let script =
+            "\"$0\" record --device testlive --format FLOAT_LE --duration 3 --dir \(out) </dev/null \(redirect); echo \"status=${PIPESTATUS[0]}\""
+        let r = try run("/bin/bash", ["-c", script, headroomBinary], environment: rig.environment)
+        #expect(r.stdout.contains("status=0"), "\(r.stdout) \(r.stderr)")
+        let take = try #require(files(in: out, ending: ".wav").first)
+        let summary = try #require(logLines(TakeLog.path(take)).last)
+        #expect(summary["type"] as? String == "summary")
+        #expect(summary["complete"] as? Bool == true)
+        #expect(summary["frames"] as? Int == 3 * 48000)
+        #expect(headerFrames(take) == 3 * 48000)
+        if redirect == "2>&-" {
+            // Warnings went nowhere; in particular not into a file opened after the start.
+            #expect(!(try String(contentsOfFile: TakeLog.path(take), encoding: .utf8)).contains("CLIP:"))
+        }
+    }
+
+    @Test("analyze and review with stdout closed or into head: no backtrace")
+    func stdoutGone() throws {
+        let dir = scratchDirectory()
+        var m = Material(frames: 48000, channels: 2)
+        m.clip(channel: 0, frame: 100, length: 4)
+        let (take, _, _) = try recordFileTake(m, seconds: 1, dir: dir)
+        for command in ["analyze --json", "review --events", "review"] {
+            for redirect in [">&-", "| head -c 1"] {
+                let r = try run(
+                    "/bin/bash",
+                    [
+                        "-c", "\"$0\" \(command) \(take) \(take) \(redirect); echo \"status=${PIPESTATUS[0]}\"",
+                        headroomBinary,
+                    ]
+                )
+                #expect(r.stdout.hasSuffix("status=0\n"), "\(command) \(redirect): \(r.stdout) \(r.stderr)")
+                #expect(!r.stderr.contains("Fatal error"), "\(command) \(redirect): \(r.stderr)")
+            }
+        }
+    }
+}
+
+@Suite("Signals: every catchable one has a meaning", .serialized)
+struct SignalTests {
+    @Test(
+        "SIGUSR2 marks, SIGUSR1 starts the next take, stray signals are ignored, and HUP or QUIT ends cleanly",
+        arguments: [SIGHUP, SIGQUIT]
+    )
+    func signals(end: Int32) throws {
+        let r = try RigRecording("sig\(end)", seconds: 4, arguments: ["--format", "FLOAT_LE", "--name", "take-%n"])
+        defer { r.stop() }
+        let rec = r.recorder
+        #expect(waitForAudio(in: r.out, seconds: 0.5))
+        let first = r.out + "/take-001.clips.jsonl"
+        kill(rec.pid, SIGUSR2)
+        #expect(eventually { logLines(first).contains { $0["type"] as? String == "marker" } }, "no marker")
+        // Signals whose default action would kill the recorder mid-take.
+        for stray in [SIGALRM, SIGVTALRM, SIGPROF, SIGPWR, SIGIO, SIGXCPU, __libc_current_sigrtmin() + 1] {
+            kill(rec.pid, stray)
+        }
+        kill(rec.pid, SIGUSR1)
+        let second = r.out + "/take-002.wav"
+        #expect(eventually { (headerFrames(second) ?? 0) > 0 || fileSize(second) > 24000 * 8 }, "no second take")
+        kill(rec.pid, end)
+        #expect(rec.wait(seconds: 10) == 0, "\(rec.stderr)")
+        let takes = files(in: r.out, ending: ".wav")
+        #expect(takes.count == 2)
+        var joined: [Float] = []
+        for take in takes {
+            let lines = logLines(TakeLog.path(take))
+            let summary = try #require(lines.last)
+            #expect(summary["type"] as? String == "summary")
+            #expect(headerFrames(take) == summary["frames"] as? Int)
+            joined += try #require(readFloats(take)).samples
+        }
+        // No frame lost between the two takes: together they are one exact stretch of the input.
+        #expect(exactStretch(joined, of: r.input, channels: 2) >= 48000)
+        let marker = try #require(logLines(first).first { $0["type"] as? String == "marker" })
+        #expect((marker["frame"] as? Int ?? -1) > 0)
+        #expect(rec.stderr.contains("MARKER at"))
+    }
+}
+
+@Suite("Take names: created together, never lost, never shared")
+struct TakeNameTests {
+    @Test("a name too long for the file system is refused before the device opens, nothing left behind")
+    func tooLong() throws {
+        let rig = FileRig(bytes: Material(frames: 4800, channels: 2).bytes("S24_3LE"))
+        for length in [300, 250] {
+            let out = rig.directory + "/takes-\(length)"
+            let r = try headroom(
+                "record",
+                "--device",
+                "testcap",
+                "--duration",
+                "0.1",
+                "--dir",
+                out,
+                "--name",
+                String(repeating: "x", count: length),
+                environment: rig.environment
+            )
+            #expect(r.status == 73, "\(length): \(r.stderr)")
+            #expect(r.stderr.contains("at most 255"))
+            #expect(!FileManager.default.fileExists(atPath: out))
+        }
+    }
+
+    @Test("a dangling symlink where the log would go: the next free name, the link untouched")
+    func danglingSymlink() throws {
+        let rig = FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE"))
+        let out = rig.directory + "/takes"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let target = rig.directory + "/elsewhere.jsonl"
+        #expect(symlink(target, out + "/fixed.clips.jsonl") == 0)
+        let r = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--duration",
+            "1",
+            "--dir",
+            out,
+            "--name",
+            "fixed",
+            environment: rig.environment
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: target))
+        #expect(FileManager.default.fileExists(atPath: out + "/fixed-2.wav"))
+        #expect(logLines(out + "/fixed-2.clips.jsonl").last?["type"] as? String == "summary")
+        #expect(r.stderr.contains("take \(out)/fixed-2.wav (log \(out)/fixed-2.clips.jsonl)"))
+    }
+
+    @Test("20 pairs of recorders started together with one name: each records its own take and log")
+    func pairs() throws {
+        let m = Material(frames: 24000, channels: 2)
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        for pair in 0..<20 {
+            let out = rig.directory + "/pair-\(pair)"
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let recorders = (0..<2).map { _ in
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: headroomBinary)
+                p.arguments = ["record", "--device", "testcap", "--duration", "0.5", "--dir", out, "--name", "same"]
+                p.environment = ProcessInfo.processInfo.environment.merging(rig.environment) { $1 }
+                p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+                p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+                return p
+            }
+            for p in recorders { try p.run() }
+            for p in recorders { p.waitUntilExit() }
+            #expect(recorders.map(\.terminationStatus) == [0, 0], "pair \(pair)")
+            let takes = files(in: out, ending: ".wav")
+            #expect(takes.map { ($0 as NSString).lastPathComponent } == ["same-2.wav", "same.wav"], "pair \(pair)")
+            for take in takes {
+                let lines = logLines(TakeLog.path(take))
+                #expect(lines.first?["file"] as? String == (take as NSString).lastPathComponent)
+                #expect(lines.last?["frames"] as? Int == 24000)
+                #expect(headerFrames(take) == 24000)
+            }
+        }
+    }
+
+    @Test("a full disk before the first frame: exit 73 naming the disk, nothing left behind")
+    func fullDiskAtStart() throws {
+        let rig = FileRig(bytes: Material(frames: 4800, channels: 2).bytes("S24_3LE"))
+        let mount = rig.directory + "/small"
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        let mounted = try run("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mount])
+        try #require(mounted.status == 0, "\(mounted.stderr)")
+        defer { _ = try? run("/bin/umount", [mount]) }
+        _ = try run("/bin/dd", ["if=/dev/zero", "of=\(mount)/filler", "bs=4k", "count=100"])
+        let r = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--duration",
+            "0.1",
+            "--dir",
+            mount,
+            "--name",
+            "take",
+            environment: rig.environment
+        )
+        #expect(r.status == 73, "\(r.stderr)")
+        #expect(r.stderr.contains("No space left on device"), "\(r.stderr)")
+        #expect(files(in: mount, ending: ".wav").isEmpty)
+        #expect(files(in: mount, ending: ".jsonl").isEmpty)
+    }
+}
+
+@Suite("A take deleted under the recorder", .serialized)
+struct DeletedTakeTests {
+    @Test("its folder removed: exit 74 within 2 s")
+    func folderRemoved() throws {
+        let r = try RigRecording("rmdir", seconds: 3)
+        defer { r.stop() }
+        #expect(waitForAudio(in: r.out, seconds: 0.5))
+        try FileManager.default.removeItem(atPath: r.out)
+        #expect(r.recorder.wait(seconds: 2) == 74, "\(r.recorder.stderr)")
+        #expect(r.recorder.stderr.contains("while recording"))
+    }
+
+    @Test("the take file deleted: the log says disk, exit 74")
+    func fileDeleted() throws {
+        let r = try RigRecording("rm", seconds: 3)
+        defer { r.stop() }
+        #expect(waitForAudio(in: r.out, seconds: 0.5))
+        let take = try #require(files(in: r.out, ending: ".wav").first)
+        #expect(unlink(take) == 0)
+        #expect(r.recorder.wait(seconds: 3) == 74, "\(r.recorder.stderr)")
+        let lines = logLines(TakeLog.path(take))
+        #expect(
+            lines.contains { $0["type"] as? String == "disk" && ($0["reason"] as? String ?? "").contains("deleted") }
+        )
+        #expect(lines.last?["type"] as? String == "summary")
+    }
+}
+
+@Suite("Numbers that do not fit, and text from outside")
+struct InputTextTests {
+    @Test("numbers out of range: exit 64 naming the option")
+    func ranges() throws {
+        for (args, option) in [
+            (["record", "--duration", "1e300"], "--duration"),
+            (["record", "--max-take-seconds", "1e300"], "--max-take-seconds"),
+            (["calibrate", "--seconds", "1e300"], "--seconds"),
+            (["record", "--duration", "nan"], "--duration"),
+            (["analyze", "--target-peak", "nan", "x.wav"], "--target-peak"),
+            (["analyze", "--clip-hold", "inf", "x.wav"], "--clip-hold"),
+        ] {
+            let r = try run(headroomBinary, args)
+            #expect(r.status == 64, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains(option), "\(args): \(r.stderr)")
+            #expect(!r.stderr.contains("Fatal error"))
+        }
+    }
+
+    @Test("names with ESC, CR and LF are escaped on stderr and in review's table")
+    func controlCharacters() throws {
+        let dir = scratchDirectory()
+        var m = Material(frames: 48000, channels: 2)
+        m.clip(channel: 0, frame: 100, length: 4)
+        m.clip(channel: 1, frame: 200, length: 4)
+        let names = "Vo\u{1B}]0;owned\u{07}x,R\r\nFAKE: all good"
+        let (_, _, r) = try recordFileTake(m, seconds: 1, dir: dir, extra: ["--names", names])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("CLIP: ch1 Vo\\x1b]0;owned\\x07x"), "\(r.stderr)")
+        #expect(r.stderr.contains("CLIP: ch2 R\\x0d\\x0aFAKE: all good"))
+        #expect(!r.stderr.contains("\u{1B}") && !r.stderr.contains("\r"))
+        #expect(!r.stderr.split(separator: "\n").contains { $0.hasPrefix("FAKE") })
+        let review = try headroom("review", dir)
+        #expect(review.stdout.contains("Vo\\x1b]0;owned\\x07x x1"), "\(review.stdout)")
+        #expect(!review.stdout.contains("\u{1B}") && !review.stdout.contains("\r"))
+        let events = try headroom("review", "--events", dir)
+        #expect(events.stdout.contains("CLIP ch2 R\\x0d\\x0aFAKE: all good"), "\(events.stdout)")
+    }
+
+    @Test("NaN and infinite float samples read as clipped, never as a -inf proposal")
+    func nonFiniteSamples() throws {
+        let dir = scratchDirectory()
+        var samples = [Float](repeating: 0.1, count: 96000)
+        for f in 0..<48000 { samples[f * 2] = Float(0.5 * sin(Double(f) * 0.05)) }
+        for f in 1000..<1004 { samples[f * 2] = .nan }
+        for f in 20000..<20004 { samples[f * 2] = -.infinity }
+        var info = SF_INFO()
+        info.channels = 2
+        info.samplerate = 48000
+        info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_FLOAT)
+        let file = try #require(sf_open(dir + "/nan.wav", Int32(SFM_WRITE), &info))
+        _ = samples.withUnsafeBufferPointer { sf_writef_float(file, $0.baseAddress!, 48000) }
+        sf_close(file)
+        let r = try headroom("analyze", "--json", dir + "/nan.wav")
+        let summary = try #require(r.jsonLines.last)
+        let ch1 = try #require((summary["channels"] as? [[String: Any]])?.first)
+        #expect(ch1["clip_events"] as? Int == 2)
+        #expect(ch1["reason"] as? String == "clipped")
+        #expect((ch1["gain_proposal_db"] as? Double).map { $0 <= -6 && $0.isFinite } == true)
+        #expect(ch1["rms_dbfs"] as? Double != nil)
+        #expect(!(try headroom("analyze", dir + "/nan.wav")).stdout.contains("inf dB"))
+    }
+}
+
+@Suite("review of logs that cannot be taken at their word")
+struct OddLogTests {
+    @Test("numbers as strings, negative frames, a second summary: each named, with a note")
+    func malformedFields() throws {
+        let dir = scratchDirectory()
+        var m = Material(frames: 48000, channels: 2)
+        m.clip(channel: 0, frame: 100, length: 4)
+        let (take, log, _) = try recordFileTake(m, seconds: 1, dir: dir)
+        var lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
+        let summary = lines.removeLast()
+        lines.append(#"{"type":"clip","channel":1,"name":"L","start_frame":"500","end_frame":510,"time":0.01}"#)
+        lines.append(#"{"type":"gap","frame":-20,"lost_frames":5,"time":0}"#)
+        lines.append(summary)
+        lines.append(summary.replacingOccurrences(of: "\"complete\":true", with: "\"complete\":false"))
+        try (lines.joined(separator: "\n") + "\n").write(toFile: log, atomically: true, encoding: .utf8)
+        let r = try headroom("review", "--events", take)
+        #expect(
+            r.stderr.contains("\(log):\(lines.count - 3): clip line skipped: \"start_frame\" must be a whole number")
+        )
+        #expect(r.stderr.contains("\(log):\(lines.count - 2): gap line skipped: \"frame\" must be a whole number >= 0"))
+        #expect(r.stderr.contains("\(log):\(lines.count): a second summary; the first"))
+        #expect(!r.stdout.contains("frame -20"))
+        let json = try headroom("review", "--json", take)
+        #expect(json.jsonLines.first?["complete"] as? Bool == true)
+    }
+
+    @Test("an empty log, or one for another rate or channel count: the audio is analyzed afresh")
+    func foreignLogs() throws {
+        let dir = scratchDirectory()
+        var m = Material(frames: 48000, channels: 2)
+        m.clip(channel: 1, frame: 300, length: 5)
+        let (take, log, _) = try recordFileTake(m, seconds: 1, dir: dir)
+        try "".write(toFile: log, atomically: true, encoding: .utf8)
+        let empty = try headroom("review", "--json", take)
+        #expect(empty.stderr.contains("no take header"))
+        let line = try #require(empty.jsonLines.first)
+        #expect(line["log_state"] as? String == "missing")
+        #expect((line["channels"] as? [[String: Any]])?.last?["clip_events"] as? Int == 1)
+        try (#"{"type":"take","version":1,"file":"x.wav","rate":44100,"channels":2,"names":["L","R"]}"# + "\n")
+            .write(toFile: log, atomically: true, encoding: .utf8)
+        let foreign = try headroom("review", "--json", take)
+        #expect(foreign.stderr.contains("the log is for 44100 Hz, 2 ch"))
+        #expect(foreign.jsonLines.first?["log_state"] as? String == "missing")
+    }
+
+    @Test("a folder review cannot read is exit 66, not an empty table")
+    func unreadableFolder() throws {
+        let dir = scratchDirectory()
+        let m = Material(frames: 48000, channels: 2)
+        try recordFileTake(m, seconds: 1, dir: dir + "/locked")
+        chmod(dir, 0o755)
+        chmod(dir + "/locked", 0o700)  // root's; the review runs as nobody
+        let r = try run(
+            "/usr/bin/setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", headroomBinary, "review", dir]
+        )
+        #expect(r.status == 66, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("\(dir)/locked: cannot read the folder"), "\(r.stderr)")
+    }
+}
