@@ -26,6 +26,15 @@ func recordFileTake(
     return (take, take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"), r)
 }
 
+extension Material {
+    /// One second of stereo material with full-scale runs (channel, frame, length).
+    static func stereoSecond(clips: [(Int, Int, Int)]) -> Material {
+        var m = Material(frames: 48000, channels: 2)
+        for (channel, frame, length) in clips { m.clip(channel: channel, frame: frame, length: length) }
+        return m
+    }
+}
+
 /// The bytes of a file (empty when it cannot be read).
 func bytes(_ path: String) -> Data { FileManager.default.contents(atPath: path) ?? Data() }
 
@@ -57,8 +66,7 @@ struct OutputSafetyTests {
     @Test("review --html before a glob refuses (exit 73) and leaves every take byte-identical")
     func globSlip() throws {
         let dir = scratchDirectory()
-        var m = Material(frames: 48000, channels: 2)
-        m.clip(channel: 0, frame: 1000, length: 4)
+        let m = Material.stereoSecond(clips: [(0, 1000, 4)])
         try recordFileTake(m, seconds: 1, dir: dir, extra: ["--name", "take-%n"])
         try recordFileTake(m, seconds: 1, dir: dir, extra: ["--name", "take-%n"])
         let takes = files(in: dir, ending: ".wav")
@@ -125,8 +133,7 @@ struct OutputSafetyTests {
     @Test("review --labels keeps a labels file a person edited unless --force")
     func labels() throws {
         let dir = scratchDirectory()
-        var m = Material(frames: 48000, channels: 2)
-        m.clip(channel: 1, frame: 2000, length: 5)
+        let m = Material.stereoSecond(clips: [(1, 2000, 5)])
         let (take, _, _) = try recordFileTake(m, seconds: 1, dir: dir)
         let labels = (take as NSString).deletingPathExtension + ".labels.txt"
         try "0.5\t0.5\tmy note\n".write(toFile: labels, atomically: true, encoding: .utf8)
@@ -206,8 +213,7 @@ struct GoneOutputTests {
     @Test("analyze and review with stdout closed or into head: no backtrace")
     func stdoutGone() throws {
         let dir = scratchDirectory()
-        var m = Material(frames: 48000, channels: 2)
-        m.clip(channel: 0, frame: 100, length: 4)
+        let m = Material.stereoSecond(clips: [(0, 100, 4)])
         let (take, _, _) = try recordFileTake(m, seconds: 1, dir: dir)
         for command in ["analyze --json", "review --events", "review"] {
             for redirect in [">&-", "| head -c 1"] {
@@ -375,8 +381,33 @@ struct TakeNameTests {
     }
 }
 
-@Suite("A take deleted under the recorder", .serialized)
+@Suite("A take deleted under the recorder, or reviewed while recording", .serialized)
 struct DeletedTakeTests {
+    @Test("review --cues leaves alone a take a recorder still has open")
+    func cuesWhileRecording() throws {
+        let r = try RigRecording("cues", seconds: 3, clipEvery: 24000)
+        defer { r.stop() }
+        #expect(waitForAudio(in: r.out, seconds: 1))
+        let take = try #require(files(in: r.out, ending: ".wav").first)
+        let review = try headroom("review", "--cues", r.out)
+        #expect(review.stderr.contains("\(take): still being recorded"), "\(review.stderr)")
+        kill(r.recorder.pid, SIGINT)
+        #expect(r.recorder.wait(seconds: 10) == 0)
+        // Only the recorder's own cue chunk is in the take: one `cue ` chunk, not two.
+        let data = bytes(take)
+        var cueChunks = 0
+        var offset = 12
+        while offset + 8 <= data.count {
+            let id = String(decoding: data[offset..<(offset + 4)], as: UTF8.self)
+            let size = data[(offset + 4)..<(offset + 8)].enumerated().reduce(0) {
+                $0 | Int($1.element) << (8 * $1.offset)
+            }
+            if id == "cue " { cueChunks += 1 }
+            offset += 8 + size + size % 2
+        }
+        #expect(cueChunks == 1)
+    }
+
     @Test("its folder removed: exit 74 within 2 s")
     func folderRemoved() throws {
         let r = try RigRecording("rmdir", seconds: 3)
@@ -425,9 +456,7 @@ struct InputTextTests {
     @Test("names with ESC, CR and LF are escaped on stderr and in review's table")
     func controlCharacters() throws {
         let dir = scratchDirectory()
-        var m = Material(frames: 48000, channels: 2)
-        m.clip(channel: 0, frame: 100, length: 4)
-        m.clip(channel: 1, frame: 200, length: 4)
+        let m = Material.stereoSecond(clips: [(0, 100, 4), (1, 200, 4)])
         let names = "Vo\u{1B}]0;owned\u{07}x,R\r\nFAKE: all good"
         let (_, _, r) = try recordFileTake(m, seconds: 1, dir: dir, extra: ["--names", names])
         #expect(r.status == 0, "\(r.stderr)")
@@ -472,8 +501,7 @@ struct OddLogTests {
     @Test("numbers as strings, negative frames, a second summary: each named, with a note")
     func malformedFields() throws {
         let dir = scratchDirectory()
-        var m = Material(frames: 48000, channels: 2)
-        m.clip(channel: 0, frame: 100, length: 4)
+        let m = Material.stereoSecond(clips: [(0, 100, 4)])
         let (take, log, _) = try recordFileTake(m, seconds: 1, dir: dir)
         var lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
         let summary = lines.removeLast()
@@ -496,8 +524,7 @@ struct OddLogTests {
     @Test("an empty log, or one for another rate or channel count: the audio is analyzed afresh")
     func foreignLogs() throws {
         let dir = scratchDirectory()
-        var m = Material(frames: 48000, channels: 2)
-        m.clip(channel: 1, frame: 300, length: 5)
+        let m = Material.stereoSecond(clips: [(1, 300, 5)])
         let (take, log, _) = try recordFileTake(m, seconds: 1, dir: dir)
         try "".write(toFile: log, atomically: true, encoding: .utf8)
         let empty = try headroom("review", "--json", take)
