@@ -160,6 +160,15 @@ struct ScriptedCaptureTests {
         #expect(lines.last?["frames"] as? Int == 100 * 480)
     }
 
+    @Test("a device that falls behind and then goes away is lost, with no gap (jackd stopped)")
+    func behindThenLost() throws {
+        let (outcome, lines, _) = try record([.periods(40), .behind(frames: 4800), .periods(2)])
+        #expect(outcome.reason == .deviceLost)
+        #expect(!lines.contains { $0["type"] as? String == "gap" }, "\(lines)")
+        #expect(lines.last?["gaps"] as? Int == 0)
+        #expect(lines.last?["frames"] as? Int == 42 * 480)
+    }
+
     @Test("a device that delivers every frame on time shows no gap")
     func noFalseGap() throws {
         let (_, lines, _) = try record([.periods(300), .unplug])

@@ -276,3 +276,35 @@ func exactStretch(_ take: [Float], of input: [Float], channels: Int) -> Int {
     }
     return takeFrames - first
 }
+
+/// The first run of at least `atLeast` frames of digital silence in every channel.
+func silence(_ take: [Float], channels: Int, atLeast: Int) -> Range<Int>? {
+    let frames = take.count / channels
+    var start: Int? = nil
+    for f in 0...frames {
+        let quiet = f < frames && (0..<channels).allSatisfy { take[f * channels + $0] == 0 }
+        if quiet {
+            if start == nil { start = f }
+        } else if let s = start {
+            if f - s >= atLeast { return s..<f }
+            start = nil
+        }
+    }
+    return nil
+}
+
+/// Where in `input` (played in a loop) the take's first frame is: take frame `f` is
+/// input frame `(offset + f) % frames` for as long as nothing was lost.
+func inputOffset(_ take: [Float], of input: [Float], channels: Int) -> Int? {
+    let frames = input.count / channels
+    guard let first = (0..<(take.count / channels)).first(where: { take[$0 * channels] != 0 }) else { return nil }
+    let probe = Array(take[(first * channels)..<((first + 8) * channels)])
+    guard
+        let o = (0..<frames).first(where: { o in
+            (0..<8).allSatisfy { k in
+                (0..<channels).allSatisfy { c in input[((o + k) % frames) * channels + c] == probe[k * channels + c] }
+            }
+        })
+    else { return nil }
+    return (o - first + frames) % frames
+}

@@ -54,8 +54,26 @@ struct RecordJackRigTests {
         #expect(gaps.contains { expected.contains(Double($0)) }, "gaps: \(gaps)")
         #expect(rec.stderr.contains("lost at"))
         // Silence stands in for the lost frames: the summary counts them, and the file holds them.
-        let frames = try #require(readFloats(take)).samples.count / 2
+        let audio = try #require(readFloats(take))
+        let frames = audio.samples.count / 2
         #expect(lines.last?["frames"] as? Int == frames)
+        // ...where they went missing: four periods after the silence, the take is back in
+        // step with the player's clock to within 128 frames. (Measured on this rig after a
+        // 1.5 s stall: the silence lands at the hole or one to three 256-frame periods
+        // before it, and the loss reads about 88 frames short of the true 71,680: the
+        // frames ALSA's jack plugin still held when the reader stopped come back first,
+        // and nothing the plugin reports says how many of them there were.)
+        if seconds > 1, let hole = silence(audio.samples, channels: 2, atLeast: 4800) {
+            let offset = try #require(inputOffset(audio.samples, of: r.input, channels: 2))
+            let probe = hole.upperBound + 1024
+            let later = Array(audio.samples[(probe * 2)..<((probe + 8) * 2)])
+            let found = try #require(inputOffset(later, of: r.input, channels: 2))
+            let inputFrames = r.input.count / 2
+            var slip = (found - (offset + probe)) % inputFrames
+            if slip > inputFrames / 2 { slip -= inputFrames }
+            if slip < -inputFrames / 2 { slip += inputFrames }
+            #expect(abs(slip) <= 128, "silence \(hole), gaps \(gaps), \(slip) frames out of step")
+        }
     }
 
     @Test("SIGKILL mid-take: the take opens and holds an exact prefix; every complete log line parses")

@@ -115,8 +115,12 @@ public final class CaptureThread: @unchecked Sendable {
         let period = source.periodFrames
         let threshold = Double(2 * period)
         defer {
-            // A loss still unconfirmed at the end counts if it never went away.
-            let lost = suspicion.map { $0.least > threshold ? Int($0.least.rounded()) : 0 } ?? 0
+            // A loss still unconfirmed when the take is stopped counts if it never went
+            // away. Not when the device went quiet or away: its frames stopped, none went
+            // missing in between (jackd stopped delivers late, then nothing), and the take
+            // ends at the last frame it delivered.
+            let deviceGone = end == .deviceLost || end == .deviceError
+            let lost = deviceGone ? 0 : suspicion.map { $0.least > threshold ? Int($0.least.rounded()) : 0 } ?? 0
             if lost > 0 { gaps.add(1, ordering: .relaxed) }
             publishHeld(lost: lost, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
             publishEnd(end, frameIndex: frameIndex + lost)
