@@ -78,20 +78,20 @@ struct ReviewCommand: ParsableCommand {
                         if let log = r.log, let text = try? String(contentsOfFile: log, encoding: .utf8) {
                             Terminal.out(text.hasSuffix("\n") || text.isEmpty ? text : text + "\n")
                         } else {
-                            for e in r.events { Terminal.out(Self.encode(e) + "\n") }
+                            for e in r.events {
+                                Terminal.out(ClipLog.eventLine(e, names: r.names, rate: r.rate).encoded() + "\n")
+                            }
                         }
                         continue
                     }
                     if i > 0 { Terminal.out("\n") }
                     Terminal.out("\(r.file) (\(r.log == nil ? "no log: analyzed afresh" : "log \(r.log!)"))\n")
-                    let lines = r.events.filter { EventText.span($0, rate: r.rate) != nil }
-                        .sorted { EventText.span($0, rate: r.rate)!.start < EventText.span($1, rate: r.rate)!.start }
+                    let lines = r.events.compactMap { e in EventText.span(e, rate: r.rate).map { (e, $0.start) } }
+                        .sorted { $0.1 < $1.1 }
                     if lines.isEmpty { Terminal.out("  no events\n") }
-                    for e in lines {
-                        let span = EventText.span(e, rate: r.rate)!
-                        let frame = e["start_frame"] as? Int ?? e["frame"] as? Int ?? 0
+                    for (e, start) in lines {
                         Terminal.out(
-                            "  \(EventText.timecode(seconds: span.start))  frame \(frame)  \(EventText.describe(e))\n"
+                            "  \(EventText.timecode(seconds: start))  frame \(e.frame)  \(EventText.describe(e, names: r.names))\n"
                         )
                     }
                 }
@@ -105,7 +105,7 @@ struct ReviewCommand: ParsableCommand {
                     let path = (r.file as NSString).deletingPathExtension + ".labels.txt"
                     do throws(HeadroomError) {
                         try TextFile.write(
-                            EventText.audacityLabels(r.events, rate: r.rate),
+                            EventText.audacityLabels(r.events, names: r.names, rate: r.rate),
                             to: path,
                             option: "--labels",
                             inputs: inputs,
@@ -133,13 +133,6 @@ struct ReviewCommand: ParsableCommand {
             }
             if let failure { throw ExitCode(failure.rawValue) }
         }
-    }
-
-    static func encode(_ object: [String: Any]) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
-            return "{}"
-        }
-        return String(decoding: data, as: UTF8.self)
     }
 
     /// One row per take.
@@ -198,12 +191,10 @@ struct ReviewCommand: ParsableCommand {
             Terminal.error("\(r.file): already has \(existing.cue_count) cue markers")
             return
         }
-        let markers = r.events.filter { $0["type"] as? String == "clip" }.compactMap { e -> CueMarkers.Marker? in
-            guard let frame = e["start_frame"] as? Int else { return nil }
-            return CueMarkers.Marker(
-                frame: frame,
-                label: "clip ch\(e["channel"] as? Int ?? 0) \(e["name"] as? String ?? "")"
-            )
+        let markers = r.events.compactMap { e -> CueMarkers.Marker? in
+            guard case .clip(let x) = e else { return nil }
+            let name = x.channel < r.names.count ? r.names[x.channel] : ""
+            return CueMarkers.Marker(frame: x.startFrame, label: "clip ch\(x.channel + 1) \(name)")
         }
         try CueMarkers.append(markers, to: r.file)
         Terminal.error("\(r.file): wrote \(markers.count) cue markers")

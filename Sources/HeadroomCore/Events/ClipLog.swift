@@ -92,6 +92,8 @@ public enum ClipLog {
             ]
         case .xrun(let frame, let lost), .gap(let frame, let lost), .dropped(let frame, let lost):
             fields += [("frame", .int(frame)), ("lost_frames", .int(lost)), time]
+        case .analysisDropped(let frame, let lost):
+            fields += [("frame", .int(frame)), ("lost_frames", .int(lost)), time, ("in", .string("analysis"))]
         case .deviceLost(let frame, let reason), .disk(let frame, let reason):
             fields += [("frame", .int(frame)), ("reason", .string(reason)), time]
         case .resumed(let frame, let previous):

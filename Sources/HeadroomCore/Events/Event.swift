@@ -45,6 +45,9 @@ public enum Event: Sendable, Equatable {
     case gap(frame: Int, lostFrames: Int)
     /// The ring between the capture thread and the writer overflowed.
     case dropped(frame: Int, lostFrames: Int)
+    /// The analyzer's ring overflowed: the take has these frames, the analysis does not
+    /// (a `dropped` line with `"in":"analysis"`).
+    case analysisDropped(frame: Int, lostFrames: Int)
     /// The device went away (unplugged, or stopped delivering frames).
     case deviceLost(frame: Int, reason: String)
     /// The disk filled up or a write failed; the take was closed at `frame`.
@@ -60,9 +63,19 @@ public enum Event: Sendable, Equatable {
         case .clip(let e): e.startFrame
         case .hot(let e): e.startFrame
         case .gain(let e): e.frame
-        case .xrun(let f, _), .gap(let f, _), .dropped(let f, _): f
+        case .xrun(let f, _), .gap(let f, _), .dropped(let f, _), .analysisDropped(let f, _): f
         case .deviceLost(let f, _), .disk(let f, _), .resumed(let f, _): f
         case .marker(let f, _): f
+        }
+    }
+
+    /// The 0-based channel of a per-channel event.
+    public var channel: Int? {
+        switch self {
+        case .clip(let e): e.channel
+        case .hot(let e): e.channel
+        case .gain(let e): e.channel
+        default: nil
         }
     }
 
@@ -74,7 +87,7 @@ public enum Event: Sendable, Equatable {
         case .gain: "gain"
         case .xrun: "xrun"
         case .gap: "gap"
-        case .dropped: "dropped"
+        case .dropped, .analysisDropped: "dropped"
         case .deviceLost: "device_lost"
         case .disk: "disk"
         case .resumed: "resumed"

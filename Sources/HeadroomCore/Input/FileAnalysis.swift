@@ -13,6 +13,8 @@ public struct FileAnalysis {
         public var readError: String?
         public var containerName: String
         public var encodingName: String
+        /// Every event, in the order written.
+        public var events: [Event] = []
     }
 
     /// Analyzes `path`; `onLine` receives each clip-log line (header, events, summary)
@@ -46,7 +48,9 @@ public struct FileAnalysis {
         let bytes = blockFrames * reader.channels * reader.layout.bytesPerSample
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         defer { buffer.deallocate() }
+        var events: [Event] = []
         func drain() {
+            events += analyzer.events
             for event in analyzer.events { onLine(ClipLog.eventLine(event, names: names, rate: reader.rate)) }
             analyzer.events.removeAll(keepingCapacity: true)
         }
@@ -75,7 +79,8 @@ public struct FileAnalysis {
             summaries: summaries,
             readError: reader.readError,
             containerName: reader.containerName,
-            encodingName: reader.encodingName
+            encodingName: reader.encodingName,
+            events: events
         )
     }
 }

@@ -61,6 +61,7 @@ public enum HTMLReport {
                 peaks: peaks,
                 channel: c.channel,
                 events: r.events,
+                names: r.names,
                 totalFrames: totalFrames,
                 settings: settings
             )
@@ -79,7 +80,8 @@ public enum HTMLReport {
     static func lane(
         peaks: [Float],
         channel: Int,
-        events: [[String: Any]],
+        events: [Event],
+        names: [String],
         totalFrames: Int,
         settings: AnalysisSettings
     ) -> String {
@@ -101,15 +103,18 @@ public enum HTMLReport {
             "<rect class=\"band\" x=\"0\" y=\"\(bandTop)\" width=\"\(Int(width))\" height=\"\((bandBottom - bandTop).rounded(toPlaces: 1))\" fill=\"#66bb6a\" fill-opacity=\"0.3\"/>"
         svg +=
             "<line class=\"margin\" x1=\"0\" x2=\"\(Int(width))\" y1=\"\(bandTop)\" y2=\"\(bandTop)\" stroke=\"#d50000\" stroke-dasharray=\"4 3\"/>"
-        for e in events where e["channel"] as? Int == channel {
-            guard let type = e["type"] as? String, type == "clip" || type == "hot",
-                let start = e["start_frame"] as? Int, let end = e["end_frame"] as? Int
-            else { continue }
+        for e in events where e.channel == channel - 1 {
+            let (type, start, end): (String, Int, Int)
+            switch e {
+            case .clip(let x): (type, start, end) = ("clip", x.startFrame, x.endFrame)
+            case .hot(let x): (type, start, end) = ("hot", x.startFrame, x.endFrame)
+            default: continue
+            }
             let x = (Double(start) / Double(totalFrames) * width).rounded(toPlaces: 1)
             let w = max(2, (Double(end - start) / Double(totalFrames) * width).rounded(toPlaces: 1))
             let color = type == "clip" ? "#d50000" : "#ff9800"
             svg +=
-                "<rect class=\"\(type)\" data-frame=\"\(start)\" x=\"\(x)\" y=\"0\" width=\"\(w)\" height=\"\(type == "clip" ? 14 : 8)\" fill=\"\(color)\"><title>\(escape(EventText.describe(e)))</title></rect>"
+                "<rect class=\"\(type)\" data-frame=\"\(start)\" x=\"\(x)\" y=\"0\" width=\"\(w)\" height=\"\(type == "clip" ? 14 : 8)\" fill=\"\(color)\"><title>\(escape(EventText.describe(e, names: names)))</title></rect>"
         }
         svg += "</svg>"
         return svg

@@ -3,7 +3,7 @@ import Foundation
 
 /// One take as `review` sees it: its audio file, its clip log (or a fresh analysis when
 /// there is none), and what went wrong.
-public struct TakeReview: @unchecked Sendable {
+public struct TakeReview: Sendable {
     public struct Channel: Sendable {
         public var channel: Int
         public var name: String
@@ -29,8 +29,10 @@ public struct TakeReview: @unchecked Sendable {
     public var droppedFrames = 0
     /// How it ended: "device lost", "disk full", or nil.
     public var ending: String?
-    /// The log's lines (events only), or the fresh analysis's.
-    public var events: [[String: Any]]
+    /// The log's events, or the fresh analysis's.
+    public var events: [Event]
+    /// Channel names, by 0-based channel (from the log's header, or the analysis).
+    public var names: [String] = []
     /// Notes for the user: unknown line types skipped, malformed lines.
     public var notes: [String] = []
 
@@ -56,34 +58,29 @@ public struct TakeReview: @unchecked Sendable {
         let mismatch: String?
         if reader.header == nil {
             mismatch = "\(logPath): no take header (an empty or foreign log); analyzed the audio afresh"
-        } else if let audio = audioInfo(file),
-            let rate = reader.header?.object["rate"] as? Int,
-            let channels = reader.header?.object["channels"] as? Int,
-            rate != audio.rate || channels != audio.channels
-        {
+        } else if let audio = audioInfo(file), let h = reader.header, h.rate != audio.rate || h.channels != audio.channels {
             mismatch =
-                "\(logPath): the log is for \(rate) Hz, \(channels) ch but \(file) is \(audio.rate) Hz, \(audio.channels) ch; analyzed the audio afresh"
+                "\(logPath): the log is for \(h.rate) Hz, \(h.channels) ch but \(file) is \(audio.rate) Hz, \(audio.channels) ch; analyzed the audio afresh"
         } else {
             mismatch = nil
         }
-        if let mismatch {
+        guard let header = reader.header, mismatch == nil else {
             var review = try analyzeAfresh(file: file, settings: settings)
-            review.notes = reader.problems + [mismatch]
+            review.notes = reader.problems + [mismatch ?? ""]
             return review
         }
-        let header = reader.header?.object ?? [:]
-        let names = header["names"] as? [String] ?? []
-        let rate = header["rate"] as? Int ?? audioInfo(file)?.rate ?? 48000
+        let names = ClipLog.channelNames(header.names ?? [], channels: header.channels)
         var review = TakeReview(
             file: file,
             log: logPath,
             seconds: 0,
-            started: header["started"] as? String,
-            rate: rate,
+            started: header.started,
+            rate: header.rate,
             complete: false,
             logState: reader.state,
             channels: [],
-            events: reader.events.map(\.object)
+            events: reader.events,
+            names: names
         )
         review.notes = reader.problems
         for (type, count) in reader.unknownTypes.sorted(by: { $0.key < $1.key }) {
@@ -92,49 +89,55 @@ public struct TakeReview: @unchecked Sendable {
             )
         }
         for e in reader.events {
-            switch e.type {
-            case "device_lost": review.ending = "device lost"
-            case "disk": review.ending = "disk full"
+            switch e {
+            case .deviceLost: review.ending = "device lost"
+            case .disk: review.ending = "disk full"
             default: break
             }
         }
-        if let summary = reader.summary?.object {
-            review.complete = summary["complete"] as? Bool ?? false
-            review.seconds = summary["seconds"] as? Double ?? Double(summary["frames"] as? Int ?? 0) / Double(rate)
-            review.xruns = summary["xruns"] as? Int ?? 0
-            review.gaps = summary["gaps"] as? Int ?? 0
-            review.droppedFrames = summary["dropped_frames"] as? Int ?? 0
-            for c in summary["channels"] as? [[String: Any]] ?? [] {
-                review.channels.append(
-                    Channel(
-                        channel: c["channel"] as? Int ?? 0,
-                        name: c["name"] as? String ?? "",
-                        clipEvents: c["clip_events"] as? Int ?? 0,
-                        hotEvents: c["hot_events"] as? Int ?? 0,
-                        truePeakDBTP: c["true_peak_dbtp"] as? Double
-                    )
+        if let summary = reader.summary {
+            review.complete = summary.complete
+            review.seconds = summary.seconds ?? Double(summary.frames) / Double(header.rate)
+            review.xruns = summary.xruns ?? 0
+            review.gaps = summary.gaps ?? 0
+            review.droppedFrames = summary.droppedFrames ?? 0
+            review.channels = summary.channels.map { c in
+                Channel(
+                    channel: c.channel,
+                    name: c.name ?? (c.channel - 1 < names.count && c.channel >= 1 ? names[c.channel - 1] : ""),
+                    clipEvents: c.clipEvents,
+                    hotEvents: c.hotEvents ?? 0,
+                    truePeakDBTP: c.truePeakDBTP
                 )
             }
         } else {
             // Cut off (the recorder was killed): what the log got to say, and the file's length.
             review.seconds = audioInfo(file).map { Double($0.frames) / Double($0.rate) } ?? 0
-            let count = header["channels"] as? Int ?? names.count
-            for c in 0..<count {
-                let mine = reader.events.filter { $0.object["channel"] as? Int == c + 1 }
-                review.channels.append(
-                    Channel(
-                        channel: c + 1,
-                        name: c < names.count ? names[c] : String(c + 1),
-                        clipEvents: mine.filter { $0.type == "clip" }.count,
-                        hotEvents: mine.filter { $0.type == "hot" }.count,
-                        truePeakDBTP: mine.compactMap { $0.object["true_peak_dbtp"] as? Double }.max()
-                    )
-                )
+            review.channels = names.indices.map { c in
+                var clips = 0
+                var hot = 0
+                var peak: Double? = nil
+                for e in reader.events where e.channel == c {
+                    switch e {
+                    case .clip(let x):
+                        clips += 1
+                        peak = max(peak ?? x.truePeakDBTP, x.truePeakDBTP)
+                    case .hot(let x):
+                        hot += 1
+                        peak = max(peak ?? x.truePeakDBTP, x.truePeakDBTP)
+                    default: break
+                    }
+                }
+                return Channel(channel: c + 1, name: names[c], clipEvents: clips, hotEvents: hot, truePeakDBTP: peak)
             }
-            review.xruns = reader.events.filter { $0.type == "xrun" }.count
-            review.gaps = reader.events.filter { $0.type == "gap" }.count
-            review.droppedFrames = reader.events.filter { $0.type == "dropped" && $0.object["in"] == nil }
-                .compactMap { $0.object["lost_frames"] as? Int }.reduce(0, +)
+            for e in reader.events {
+                switch e {
+                case .xrun: review.xruns += 1
+                case .gap: review.gaps += 1
+                case .dropped(_, let lost): review.droppedFrames += lost
+                default: break
+                }
+            }
         }
         return review
     }
@@ -149,16 +152,7 @@ public struct TakeReview: @unchecked Sendable {
 
     /// No log: the same analyzer over the audio.
     static func analyzeAfresh(file: String, settings: Settings) throws(HeadroomError) -> TakeReview {
-        var lines: [[String: Any]] = []
-        let result = try FileAnalysis.run(path: file, settings: settings) { line in
-            if let o = try? JSONSerialization.jsonObject(with: Data(line.encoded().utf8)) as? [String: Any] {
-                lines.append(o)
-            }
-        }
-        let events = lines.filter {
-            let t = $0["type"] as? String
-            return t != "take" && t != "summary"
-        }
+        let result = try FileAnalysis.run(path: file, settings: settings)
         return TakeReview(
             file: file,
             log: nil,
@@ -176,7 +170,8 @@ public struct TakeReview: @unchecked Sendable {
                     truePeakDBTP: $0.truePeakDBTP
                 )
             },
-            events: events
+            events: result.events,
+            names: result.header.names
         )
     }
 

@@ -273,13 +273,9 @@ final class AnalyzerLoop: @unchecked Sendable {
             event = .gap(frame: boundary.frames, lostFrames: header.lostFrames)
         case .dropped:
             // The analyzer's ring overflowed: the take has these frames, the analysis does not.
-            event = .dropped(frame: boundary.frames, lostFrames: header.lostFrames)
+            event = .analysisDropped(frame: boundary.frames, lostFrames: header.lostFrames)
         }
-        if header.loss == .dropped {
-            log?.append(Self.analysisDropLine(event, names: names, rate: rate))
-        } else {
-            emit(event)
-        }
+        emit(event)
         let seconds = String(format: "%.3f", Double(header.lostFrames) / Double(rate))
         warn(
             "\(event.typeName.uppercased()): \(header.lostFrames) frames (\(seconds) s) lost at \(Self.timecode(boundary.frames, rate: rate))"
@@ -373,13 +369,6 @@ final class AnalyzerLoop: @unchecked Sendable {
                 s.channels[c].proposal = analyzer.summary(channel: c).proposal
             }
         }
-    }
-
-    /// A `dropped` line for frames the analysis missed but the take has: `"in":"analysis"`.
-    static func analysisDropLine(_ event: Event, names: [String], rate: Int) -> JSONValue {
-        guard case .object(var fields) = ClipLog.eventLine(event, names: names, rate: rate) else { return .null }
-        fields.append(("in", .string("analysis")))
-        return .object(fields)
     }
 
     /// `hh:mm:ss.mmm` for a frame of the take.
