@@ -15,7 +15,8 @@ public enum EventText {
         switch e {
         case .clip(let x): return (Double(x.startFrame) / r, Double(x.endFrame) / r)
         case .hot(let x): return (Double(x.startFrame) / r, Double(x.endFrame) / r)
-        case .xrun(let f, let lost), .gap(let f, let lost), .dropped(let f, let lost), .analysisDropped(let f, let lost):
+        case .xrun(let f, let lost), .gap(let f, let lost), .dropped(let f, let lost),
+            .analysisDropped(let f, let lost):
             return (Double(f) / r, Double(f + lost) / r)
         case .deviceLost(let f, _), .disk(let f, _), .resumed(let f, _), .marker(let f, _):
             return (Double(f) / r, Double(f) / r)

@@ -58,7 +58,9 @@ public struct TakeReview: Sendable {
         let mismatch: String?
         if reader.header == nil {
             mismatch = "\(logPath): no take header (an empty or foreign log); analyzed the audio afresh"
-        } else if let audio = audioInfo(file), let h = reader.header, h.rate != audio.rate || h.channels != audio.channels {
+        } else if let audio = audioInfo(file), let h = reader.header,
+            h.rate != audio.rate || h.channels != audio.channels
+        {
             mismatch =
                 "\(logPath): the log is for \(h.rate) Hz, \(h.channels) ch but \(file) is \(audio.rate) Hz, \(audio.channels) ch; analyzed the audio afresh"
         } else {
