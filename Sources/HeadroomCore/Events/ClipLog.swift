@@ -1,6 +1,6 @@
 import Foundation
 
-/// SPEC's clip log: JSON Lines, one object per line, `take` header first and `summary`
+/// The clip log (docs/clip-log.md): JSON Lines, one object per line, `take` header first and `summary`
 /// last. This type builds the lines; ``ClipLogFile`` appends them to disk.
 public enum ClipLog {
     /// The log's schema version.

@@ -2,7 +2,7 @@ import Foundation
 
 /// One line of a clip log read back, typed: the `take` header, an ``Event`` (the same
 /// type the recorder and `analyze` write), the `summary`, or a type this version does
-/// not know (skipped, as SPEC asks: a newer log never breaks an older reader). Fields a
+/// not know (skipped, as docs/clip-log.md asks: a newer log never breaks an older reader). Fields a
 /// line carries that this version does not know are ignored.
 public enum ClipLogLine: Sendable, Equatable {
     case take(TakeHeaderLine)
@@ -129,7 +129,7 @@ public struct SummaryLine: Decodable, Sendable, Equatable {
     }
 }
 
-/// Every field an event line may carry (SPEC), decoded once and then turned into its
+/// Every field an event line may carry (docs/clip-log.md), decoded once and then turned into its
 /// ``Event``.
 private struct EventLine: Decodable {
     var channel: Int?

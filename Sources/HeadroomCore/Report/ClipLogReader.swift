@@ -1,7 +1,7 @@
 import Foundation
 
-/// Reads a clip log back, line by line, into the typed model (``ClipLogLine``), as SPEC
-/// promises it can be: a log cut short by a crash still reads up to its last complete
+/// Reads a clip log back, line by line, into the typed model (``ClipLogLine``), as
+/// docs/clip-log.md promises it can be: a log cut short by a crash still reads up to its last complete
 /// line; lines of types this version does not know are skipped (and counted); a line
 /// that cannot be trusted (not JSON, a field of the wrong type, a negative frame) is
 /// skipped and named by file and line.
