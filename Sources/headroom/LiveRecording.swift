@@ -74,7 +74,10 @@ struct LiveRecording {
     func run() -> RecordingSession.Outcome {
         let interactive = !headless && isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1
         let statusInterval: Double = headless ? 60 : 10
-        var meter = interactive ? MeterView(settings: settings.analysis, directory: settings.directory) : nil
+        let bytesPerFrame = settings.channels * (SampleFormat(name: settings.format)?.bytesPerSample ?? 4)
+        var meter =
+            interactive
+            ? MeterView(settings: settings.analysis, directory: settings.directory, bytesPerFrame: bytesPerFrame) : nil
         meter?.references = references
         var keyboard = interactive ? RawKeyboard() : nil
         session.start()

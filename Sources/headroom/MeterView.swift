@@ -2,14 +2,19 @@ import Foundation
 import HeadroomCore
 
 /// The live meter on a terminal: a header line, one row per channel, the last warning,
-/// and the keys. Redrawn in place.
+/// and the keys. Redrawn in place, fitted to the terminal's width (read on every frame,
+/// so a resized window is redrawn within one frame): a channel is always one row. As the
+/// width shrinks the hold column goes first, then the proposal, then the bar shortens.
 struct MeterView {
-    static let barCells = 48
+    static let fullBarCells = 48
+    static let shortestBar = 12
     static let floorDB = -60.0
     static let holdSeconds = 3.0
 
     let settings: AnalysisSettings
     let directory: String
+    /// Bytes one frame of the take takes on disk (for the time left).
+    let bytesPerFrame: Int?
     let color: Bool
     var message = ""
     /// Soundcheck levels (dBTP) shown as a `¦` mark in each channel's bar.
@@ -20,10 +25,12 @@ struct MeterView {
     private var diskLeft = ""
     private var diskChecked = 0.0
     private var first = true
+    private var lastWidth = 0
 
-    init(settings: AnalysisSettings, directory: String) {
+    init(settings: AnalysisSettings, directory: String, bytesPerFrame: Int? = nil) {
         self.settings = settings
         self.directory = directory
+        self.bytesPerFrame = bytesPerFrame
         color = ProcessInfo.processInfo.environment["NO_COLOR"] == nil
     }
 
@@ -34,9 +41,46 @@ struct MeterView {
         message = "peak holds and clip indicators reset"
     }
 
+    /// Which columns a row has at a width, and how many cells its bar.
+    struct Layout: Equatable {
+        var barCells: Int
+        var hold: Bool
+        var proposal: Bool
+
+        /// Widths: "  1 " + name + " " + [bar] + hold + TP + headroom + clip + proposal.
+        static let fixed = 4 + 12 + 1 + 2 + 9 + 10 + 9
+        static let holdWidth = 6
+        static let proposalWidth = 20
+
+        var width: Int { Self.fixed + barCells + (hold ? Self.holdWidth : 0) + (proposal ? Self.proposalWidth : 0) }
+
+        /// The widest layout that fits `columns` (one column spare, so no row touches the
+        /// edge): the hold column goes first; the proposal stays while the bar keeps at
+        /// least 24 cells beside it; then the bar shortens.
+        static func fitting(_ columns: Int) -> Layout {
+            let room = columns - 1
+            let full = Layout(barCells: fullBarCells, hold: true, proposal: true)
+            if full.width <= room { return full }
+            let withProposal = room - (fixed + proposalWidth)
+            if withProposal >= 24 {
+                return Layout(barCells: min(fullBarCells, withProposal), hold: false, proposal: true)
+            }
+            return Layout(barCells: max(shortestBar, min(fullBarCells, room - fixed)), hold: false, proposal: false)
+        }
+    }
+
+    /// The terminal's width (TIOCGWINSZ on stdout), or 80 when it cannot say.
+    static func terminalColumns() -> Int {
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+        return Int(size.ws_col)
+    }
+
     /// Draws the screen; false when the terminal has gone away (nothing more to draw).
     mutating func draw(_ s: MeterSnapshot) -> Bool {
         let now = CaptureClock.now()
+        let columns = Self.terminalColumns()
+        let layout = Layout.fitting(columns)
         if holds.count != s.channels.count {
             holds = Array(repeating: (0, 0), count: s.channels.count)
             clipBase = Array(repeating: 0, count: s.channels.count)
@@ -44,41 +88,77 @@ struct MeterView {
         lastClips = s.channels.map(\.clipRuns)
         if now - diskChecked >= 1 {
             diskChecked = now
-            diskLeft = Self.diskTimeLeft(directory: directory, rate: s.rate, channels: s.channels.count)
+            diskLeft = Self.diskTimeLeft(
+                directory: directory,
+                rate: s.rate,
+                bytesPerFrame: bytesPerFrame ?? s.channels.count * 4
+            )
         }
-        var out = first ? "\u{1B}[2J\u{1B}[?25l" : ""
+        // A resized window is cleared, so nothing of the old layout stays on screen.
+        var out = first || columns != lastWidth ? "\u{1B}[2J\u{1B}[?25l" : ""
         first = false
+        lastWidth = columns
         out += "\u{1B}[H"
         let elapsed = Self.clock(Double(s.takeFrames) / Double(s.rate))
-        line(
-            &out,
-            paint("REC", "1;31")
-                + "  \(DisplayText.escaped(s.takeName))  \(elapsed)  disk \(diskLeft) left  xruns \(s.xruns)  gaps \(s.gaps)  dropped \(s.droppedFrames)"
+        let status = Self.fit(
+            [
+                "REC", DisplayText.escaped(s.takeName), elapsed, "disk \(diskLeft) left", "xruns \(s.xruns)", "gaps \(s.gaps)",
+                "dropped \(s.droppedFrames)",
+            ],
+            columns: columns
         )
-        line(&out, " ch name         " + Self.scale() + "  hold  TP dBTP  headroom  clips    proposal")
+        line(&out, paint("REC", "1;31") + status.dropFirst(3))
+        var heading = " ch name         " + Self.scale(cells: layout.barCells)
+        if layout.hold { heading += "  hold" }
+        heading += "  TP dBTP  headroom  clips  "
+        if layout.proposal { heading += "  proposal" }
+        line(&out, heading)
         for (i, ch) in s.channels.enumerated() {
             let current = ch.truePeakSinceRead
             if current >= holds[i].value || now - holds[i].time > Self.holdSeconds { holds[i] = (current, now) }
             let clips = ch.clipRuns - clipBase[i]
             let name = (DisplayText.escaped(ch.name) + String(repeating: " ", count: 12)).prefix(12)
-            let bar = bar(level: current, hold: holds[i].value, reference: references[i])
-            let hold = Self.db(holds[i].value)
-            let tp = Self.db(ch.takeTruePeak)
+            let bar = bar(level: current, hold: holds[i].value, reference: references[i], cells: layout.barCells)
+            var row = String(format: "%3d ", i + 1) + name + " " + bar
+            if layout.hold { row += " " + Self.pad(Self.db(holds[i].value), 5) }
             let headroom =
                 ch.takeTruePeak > 0 ? Self.pad(String(format: "%.1f", -Self.decibels(ch.takeTruePeak)), 8) : "       -"
             let clip = clips > 0 || ch.isClipping ? paint(Self.pad("CLIP \(clips)", -7), "1;37;41") : Self.pad("-", -7)
-            let proposal = SummaryTable.proposalText(ch.proposal)
-            line(
-                &out,
-                String(format: "%3d ", i + 1) + name + " " + bar + " " + Self.pad(hold, 5) + "  " + Self.pad(tp, 7)
-                    + "  " + headroom + "  " + clip + "  " + proposal
-            )
+            row += "  " + Self.pad(Self.db(ch.takeTruePeak), 7) + "  " + headroom + "  " + clip
+            if layout.proposal { row += "  " + SummaryTable.proposalText(ch.proposal) }
+            line(&out, row)
         }
         line(&out, "")
-        line(&out, message.isEmpty ? "" : paint(String(DisplayText.escaped(message).prefix(200)), "33"))
-        line(&out, "keys: r reset holds and clip indicators   n next take   q stop")
+        line(&out, message.isEmpty ? "" : paint(Self.words(DisplayText.escaped(message), columns: columns), "33"))
+        line(
+            &out,
+            Self.fit(["keys: r reset holds and clip indicators", " n next take", " q stop"], columns: columns)
+        )
         out += "\u{1B}[J"
         return Terminal.draw(out)
+    }
+
+    /// Parts joined by two spaces, as many as fit in `columns - 1` (whole parts only).
+    static func fit(_ parts: [String], columns: Int) -> String {
+        var out = ""
+        for part in parts {
+            let next = out.isEmpty ? part : out + "  " + part
+            if next.count > columns - 1 { break }
+            out = next
+        }
+        return out
+    }
+
+    /// `text` cut to `columns - 1` at a word boundary, with "..." when cut.
+    static func words(_ text: String, columns: Int) -> String {
+        guard text.count > columns - 1 else { return text }
+        var out = ""
+        for word in text.split(separator: " ") {
+            let next = out.isEmpty ? String(word) : out + " " + word
+            if next.count > columns - 4 { break }
+            out = next
+        }
+        return out + "..."
     }
 
     /// Leaves the screen as it is, with the cursor below it.
@@ -96,22 +176,22 @@ struct MeterView {
 
     // MARK: Drawing
 
-    private func bar(level: Float, hold: Float, reference: Double?) -> String {
+    private func bar(level: Float, hold: Float, reference: Double?, cells: Int) -> String {
         let levelDB = Self.decibels(level)
         let holdDB = Self.decibels(hold)
         let band = settings.bandLowDBTP...(-settings.marginDB)
         var out = ""
-        let step = -Self.floorDB / Double(Self.barCells)
+        let step = -Self.floorDB / Double(cells)
         let holdCell = hold > 0 ? Int(((holdDB - Self.floorDB) / step).rounded(.down)) : -1
         let referenceCell = reference.map {
-            min(Self.barCells - 1, max(0, Int((($0 - Self.floorDB) / step).rounded(.down))))
+            min(cells - 1, max(0, Int((($0 - Self.floorDB) / step).rounded(.down))))
         }
-        for i in 0..<Self.barCells {
+        for i in 0..<cells {
             let low = Self.floorDB + Double(i) * step
             let mid = low + step / 2
             if i == referenceCell {
                 out += paint("¦", "35")
-            } else if i == min(holdCell, Self.barCells - 1) && holdDB > levelDB {
+            } else if i == min(holdCell, cells - 1) && holdDB > levelDB {
                 out += paint("|", mid > -settings.marginDB ? "31" : "37")
             } else if levelDB >= low + step * 0.5 {
                 let code = mid > -settings.marginDB ? "31" : band.contains(mid) ? "32" : "36"
@@ -135,10 +215,11 @@ struct MeterView {
         out += text + "\u{1B}[K\n"
     }
 
-    /// Scale labels over the bar (-60 ... 0 dBFS).
-    static func scale() -> String {
+    /// Scale labels over a bar of `barCells` (-60 ... 0 dBFS); short bars get fewer labels.
+    static func scale(cells barCells: Int) -> String {
         var cells = Array(repeating: Character(" "), count: barCells + 2)
-        for label in [-60, -48, -36, -24, -12, -6, 0] {
+        let labels = barCells >= 40 ? [-60, -48, -36, -24, -12, -6, 0] : barCells >= 24 ? [-60, -40, -20, 0] : [-60, 0]
+        for label in labels {
             let text = Array(String(label))
             var pos = 1 + Int((Double(label) - floorDB) / (-floorDB) * Double(barCells))
             pos = min(max(pos - text.count / 2, 0), cells.count - text.count)
@@ -164,11 +245,11 @@ struct MeterView {
     }
 
     /// "3h12m" of recording left on the folder's file system at this format.
-    static func diskTimeLeft(directory: String, rate: Int, channels: Int) -> String {
+    static func diskTimeLeft(directory: String, rate: Int, bytesPerFrame: Int) -> String {
         var fs = statvfs()
         guard statvfs(directory, &fs) == 0 else { return "?" }
         let bytes = Double(fs.f_bavail) * Double(fs.f_frsize)
-        let perSecond = Double(rate * channels * 4)
+        let perSecond = Double(rate * bytesPerFrame)
         let seconds = Int(bytes / perSecond)
         if seconds >= 3600 { return "\(seconds / 3600)h\(String(format: "%02d", seconds / 60 % 60))m" }
         return "\(seconds / 60)m\(String(format: "%02d", seconds % 60))s"

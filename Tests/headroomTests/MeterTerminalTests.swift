@@ -25,14 +25,20 @@ struct MeterTerminalTests {
         let session: String
         /// `pane`: the command replaces the pane's shell (`exec`), so it is the process a
         /// hangup reaches; otherwise the pane stays open after it, showing `EXIT=`.
-        init(command: String, environment: [String: String], name: String = "meter", pane: Bool = false) throws {
+        init(
+            command: String,
+            environment: [String: String],
+            name: String = "meter",
+            pane: Bool = false,
+            size: (Int, Int) = (150, 20)
+        ) throws {
             session = "hr-\(name)-\(getpid())"
             let env = environment.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             // The client daemonizes the tmux server, which must not hold the test's pipes,
             // and Foundation's Process does not reliably reap such a client: posix_spawn it
             // with /dev/null for output and wait for its own pid.
             let argv = [
-                "/usr/bin/tmux", "new-session", "-d", "-s", session, "-x", "150", "-y", "20",
+                "/usr/bin/tmux", "new-session", "-d", "-s", session, "-x", String(size.0), "-y", String(size.1),
                 pane ? "exec env \(env) \(command)" : "env \(env) \(command); echo EXIT=$?; sleep 60",
             ]
             guard spawnAndWait(argv) == 0 else { throw RigError("tmux new-session failed") }
@@ -101,5 +107,38 @@ struct MeterTerminalTests {
         for log in files(in: out, ending: ".clips.jsonl") {
             #expect(logLines(log).last?["type"] as? String == "summary")
         }
+    }
+
+    @Test(
+        "the meter fits the terminal: one row per channel at 80x24, 100x30 and 160x50, nothing cut mid-word",
+        arguments: [(80, 24), (100, 30), (160, 50)]
+    )
+    func fits(width: Int, height: Int) throws {
+        let dir = scratchDirectory()
+        _ = writeNoiseWav(dir + "/in.wav", seconds: 2, level: 0.05, clipEvery: 24000)
+        let rig = try JackRig(name: "fit\(width)", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let tmux = try Tmux(
+            command: "\(headroomBinary) record --device testlive --names 'Lead vocal,Bass DI' --dir \(dir)/takes",
+            environment: rig.environment.merging(["NO_COLOR": "1"]) { $1 },
+            name: "fit\(width)",
+            size: (width, height)
+        )
+        let screen = try #require(tmux.waitFor { $0.contains("CLIP 1") })
+        tmux.keys("q")
+        let lines = screen.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // No line reaches the last column (a full line would wrap on some terminals).
+        #expect(lines.allSatisfy { $0.count < width }, "\(lines.map(\.count))")
+        let first = try #require(lines.firstIndex { $0.hasPrefix("  1 Lead vocal") })
+        #expect(lines[first + 1].hasPrefix("  2 Bass DI"), "channel 1's row wrapped:\n\(screen)")
+        #expect(lines[first].contains("CLIP 1") && lines[first].hasSuffix("]") == false)
+        let heading = lines[first - 1]
+        #expect(heading.contains("TP dBTP") && heading.contains("headroom") && heading.contains("clips"))
+        // What gives way first: the hold column, then the proposal.
+        #expect(heading.contains("hold") == (width >= 122))
+        #expect(heading.contains("proposal") == (width >= 92))
+        #expect(lines[first].contains("(at least)") == (width >= 92))
+        #expect(lines.contains("keys: r reset holds and clip indicators   n next take   q stop"))
+        #expect(tmux.waitFor { $0.contains("EXIT=0") } != nil)
     }
 }
