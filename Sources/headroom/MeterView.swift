@@ -102,7 +102,8 @@ struct MeterView {
         let elapsed = Self.clock(Double(s.takeFrames) / Double(s.rate))
         let status = Self.fit(
             [
-                "REC", DisplayText.escaped(s.takeName), elapsed, "disk \(diskLeft) left", "xruns \(s.xruns)", "gaps \(s.gaps)",
+                "REC", DisplayText.escaped(s.takeName), elapsed, "disk \(diskLeft) left", "xruns \(s.xruns)",
+                "gaps \(s.gaps)",
                 "dropped \(s.droppedFrames)",
             ],
             columns: columns
@@ -218,7 +219,8 @@ struct MeterView {
     /// Scale labels over a bar of `barCells` (-60 ... 0 dBFS); short bars get fewer labels.
     static func scale(cells barCells: Int) -> String {
         var cells = Array(repeating: Character(" "), count: barCells + 2)
-        let labels = barCells >= 40 ? [-60, -48, -36, -24, -12, -6, 0] : barCells >= 24 ? [-60, -40, -20, 0] : [-60, 0]
+        let labels =
+            barCells >= 40 ? [-60, -48, -36, -24, -12, -6, 0] : barCells >= 24 ? [-60, -40, -20, 0] : [-60, 0]
         for label in labels {
             let text = Array(String(label))
             var pos = 1 + Int((Double(label) - floorDB) / (-floorDB) * Double(barCells))
