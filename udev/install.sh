@@ -5,6 +5,9 @@
 #   /etc/systemd/system/headroom@.service        the hardened recording service
 #   /etc/headroom/fieldrec.toml                  an example per-interface config (kept if present)
 #   /usr/local/share/doc/headroom/README.md      what the unit's Documentation= points at
+#   /usr/local/share/man/man1/headroom*.1        a man page per command (the argument parser's
+#                                                manual plugin: swift package plugin generate-manual --multi-page)
+#   bash, zsh and fish completions               from headroom --generate-completion-script
 # then creates the system user headroom (group audio) and reloads udev and systemd.
 # DESTDIR=/some/root installs into a staging root and skips the user and the reloads.
 set -euo pipefail
@@ -23,6 +26,13 @@ rules="$root/etc/udev/rules.d/99-headroom.rules"
 unit="$root/etc/systemd/system/headroom@.service"
 config="$root/etc/headroom/fieldrec.toml"
 readme="$root/usr/local/share/doc/headroom/README.md"
+mandir="$root/usr/local/share/man/man1"
+completions=(
+  "bash:$root/usr/local/share/bash-completion/completions/headroom"
+  "zsh:$root/usr/local/share/zsh/site-functions/_headroom"
+  "fish:$root/usr/local/share/fish/vendor_completions.d/headroom.fish"
+)
+manuals="$here/../.build/plugins/GenerateManual/outputs/headroom"
 
 reload() {
   if [ -z "$root" ]; then
@@ -32,7 +42,11 @@ reload() {
 }
 
 if [ "$mode" = "uninstall" ]; then
-  for f in "$rules" "$unit" "$binary" "$readme"; do
+  for f in "$rules" "$unit" "$binary" "$readme" "$mandir"/headroom.1 "$mandir"/headroom.*.1; do
+    if [ -e "$f" ]; then rm -f "$f" && echo "removed $f"; fi
+  done
+  for c in "${completions[@]}"; do
+    f="${c#*:}"
     if [ -e "$f" ]; then rm -f "$f" && echo "removed $f"; fi
   done
   [ -e "$config" ] && echo "kept $config and /var/lib/headroom (your settings and takes)"
@@ -49,6 +63,23 @@ install -D -m 0755 "$built" "$binary" && echo "installed $binary"
 install -D -m 0644 "$here/99-headroom.rules" "$rules" && echo "installed $rules"
 install -D -m 0644 "$here/headroom@.service" "$unit" && echo "installed $unit"
 install -D -m 0644 "$here/../README.md" "$readme" && echo "installed $readme"
+if [ ! -d "$manuals" ] && command -v swift >/dev/null && [ -f "$here/../Package.swift" ]; then
+  (cd "$here/.." && swift package plugin generate-manual --multi-page >/dev/null) || true
+fi
+if [ -d "$manuals" ]; then
+  for page in "$manuals"/headroom.1 "$manuals"/headroom.*.1; do
+    case "$page" in *headroom.help.1) continue ;; esac
+    install -D -m 0644 "$page" "$mandir/$(basename "$page")" && echo "installed $mandir/$(basename "$page")"
+  done
+else
+  echo "skipped the man pages: run swift package plugin generate-manual --multi-page first" >&2
+fi
+for c in "${completions[@]}"; do
+  shell="${c%%:*}"
+  f="${c#*:}"
+  mkdir -p "$(dirname "$f")"
+  "$built" --generate-completion-script "$shell" >"$f" && chmod 0644 "$f" && echo "installed $f"
+done
 if [ -e "$config" ]; then
   echo "kept $config"
 else

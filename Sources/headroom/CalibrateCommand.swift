@@ -17,7 +17,11 @@ struct CalibrateCommand: ParsableCommand {
     @OptionGroup var capture: CaptureOptions
     @OptionGroup var analysis: AnalysisOptions
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("How long to listen (default 30).", valueName: "seconds"))
+    @Option(
+        name: [.customShort("d"), .long],
+        parsing: .unconditional,
+        help: ArgumentHelp("How long to listen (default 30).", valueName: "seconds")
+    )
     var seconds: Double = 30
 
     @Flag(help: "Write the result as one JSON object.")
@@ -61,7 +65,9 @@ struct CalibrateCommand: ParsableCommand {
                 device: settings.device,
                 rate: settings.rate,
                 channels: settings.channels,
-                format: format
+                format: format,
+                periodFrames: settings.periodFrames,
+                bufferFrames: settings.bufferFrames
             )
             let names = ClipLog.channelNames(settings.names, channels: settings.channels)
             let session = CalibrationSession(

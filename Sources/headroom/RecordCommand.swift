@@ -30,11 +30,14 @@ struct RecordCommand: ParsableCommand {
 
     @Option(
         name: .customLong("file-format"),
-        help: ArgumentHelp("wav, rf64, w64, flac or caf (default wav).", valueName: "format")
+        help: ArgumentHelp("Container for takes (default wav).", valueName: "format")
     )
-    var fileFormat: String?
+    var fileFormat: TakeFileFormat?
 
-    @Option(help: ArgumentHelp("Stop by itself after this much audio.", valueName: "seconds"))
+    @Option(
+        name: [.customShort("d"), .long],
+        help: ArgumentHelp("Stop by itself after this much audio.", valueName: "seconds")
+    )
     var duration: Double?
 
     @Option(
@@ -69,7 +72,7 @@ struct RecordCommand: ParsableCommand {
             try capture.apply(to: &settings)
             if let dir { settings.directory = dir }
             if let name { settings.nameTemplate = name }
-            if let fileFormat { settings.fileFormat = fileFormat }
+            if let fileFormat { settings.fileFormat = fileFormat.rawValue }
             if let duration { settings.durationSeconds = duration }
             if let maxTakeSeconds { settings.maxTakeSeconds = maxTakeSeconds }
             if let reference { settings.referenceFile = reference }
@@ -215,7 +218,9 @@ struct RecordCommand: ParsableCommand {
                         device: settings.device,
                         rate: settings.rate,
                         channels: settings.channels,
-                        format: format
+                        format: format,
+                        periodFrames: settings.periodFrames,
+                        bufferFrames: settings.bufferFrames
                     )
                 }
                 // Retries stay quiet: the first failure was said once, in one line.

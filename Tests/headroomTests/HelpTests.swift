@@ -38,4 +38,44 @@ struct HelpTests {
                 """
         )
     }
+
+    @Test("arecord's short options work; --format and --file-format are checked by the parser, which lists the values")
+    func arecordHabits() throws {
+        var m = Material(frames: 96000, channels: 4)
+        m.clip(channel: 3, frame: 5000, length: 3)
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        let out = rig.directory + "/takes"
+        let r = try headroom(
+            "record",
+            "-D",
+            "testcap",
+            "-c",
+            "4",
+            "-r",
+            "48000",
+            "-f",
+            "S24_3LE",
+            "-d",
+            "2",
+            "--dir",
+            out,
+            environment: rig.environment
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        let take = try #require(files(in: out, ending: ".wav").first)
+        #expect(readAudio(take)?.samples == m.expectedInts("S24_3LE"))
+        let format = try headroom("record", "--format", "S23")
+        #expect(format.status == 64)
+        #expect(
+            format.stderr.contains(
+                "Please provide one of 'S16_LE', 'S24_3LE', 'S24_LE', 'S32_LE' or 'FLOAT_LE'"
+            )
+        )
+        let container = try headroom("record", "--file-format", "ogg")
+        #expect(container.status == 64)
+        #expect(container.stderr.contains("'wav', 'rf64', 'w64', 'flac' or 'caf'"))
+        // Completion offers the values.
+        let bash = try headroom("--generate-completion-script", "bash")
+        #expect(bash.stdout.contains("S24_3LE") && bash.stdout.contains("rf64"))
+    }
 }

@@ -92,6 +92,20 @@ struct HotplugTests {
         }
         try FileManager.default.copyItem(at: binary, to: URL(fileURLWithPath: staging + "/.build/release/headroom"))
         try FileManager.default.copyItem(atPath: Self.udev + "/../README.md", toPath: staging + "/README.md")
+        // The man pages, as the argument parser's manual plugin made them (bash .ci/test runs it).
+        let manuals = Self.udev + "/../.build/plugins/GenerateManual/outputs/headroom"
+        try #require(
+            FileManager.default.fileExists(atPath: manuals + "/headroom.record.1"),
+            "no man pages: run swift package plugin generate-manual --multi-page (bash .ci/test does)"
+        )
+        try FileManager.default.createDirectory(
+            atPath: staging + "/.build/plugins/GenerateManual/outputs",
+            withIntermediateDirectories: true
+        )
+        try FileManager.default.copyItem(
+            atPath: manuals,
+            toPath: staging + "/.build/plugins/GenerateManual/outputs/headroom"
+        )
         let r = try run("/bin/bash", [staging + "/udev/install.sh"], environment: ["DESTDIR": root])
         #expect(r.status == 0, "\(r.stderr)")
         let pairs = [
@@ -108,11 +122,28 @@ struct HotplugTests {
         }
         #expect(FileManager.default.contentsEqual(atPath: root + "/usr/local/bin/headroom", andPath: headroomBinary))
         #expect(FileManager.default.isExecutableFile(atPath: root + "/usr/local/bin/headroom"))
+        let pages = [
+            "headroom", "headroom.record", "headroom.calibrate", "headroom.review", "headroom.analyze",
+            "headroom.devices",
+        ]
+        .map { root + "/usr/local/share/man/man1/\($0).1" }
+        for page in pages { #expect(FileManager.default.fileExists(atPath: page), "\(page)") }
+        let recordPage = try String(contentsOfFile: pages[1], encoding: .utf8)
+        #expect(recordPage.contains("max-take-seconds") && recordPage.contains("S24_3LE"))
+        let completions = [
+            "/usr/local/share/bash-completion/completions/headroom", "/usr/local/share/zsh/site-functions/_headroom",
+            "/usr/local/share/fish/vendor_completions.d/headroom.fish",
+        ].map { root + $0 }
+        for file in completions {
+            let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+            #expect(text.contains("FLOAT_LE") && text.contains("file-format"), "\(file)")
+        }
         let off = try run("/bin/bash", [staging + "/udev/install.sh", "--uninstall"], environment: ["DESTDIR": root])
         #expect(off.status == 0)
         #expect(!FileManager.default.fileExists(atPath: root + "/etc/udev/rules.d/99-headroom.rules"))
         #expect(!FileManager.default.fileExists(atPath: root + "/etc/systemd/system/headroom@.service"))
         #expect(!FileManager.default.fileExists(atPath: root + "/usr/local/bin/headroom"))
+        for file in pages + completions { #expect(!FileManager.default.fileExists(atPath: file), "\(file)") }
         #expect(FileManager.default.fileExists(atPath: root + "/etc/headroom/fieldrec.toml"))  // settings are kept
         #expect(off.stdout.contains("removed"))
     }

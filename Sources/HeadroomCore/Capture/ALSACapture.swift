@@ -22,7 +22,9 @@ public final class ALSACapture: CaptureSource {
         channels: Int,
         format: SampleFormat,
         periodMicroseconds: Int = 20_000,
-        bufferMicroseconds: Int = 200_000
+        bufferMicroseconds: Int = 200_000,
+        periodFrames wantedPeriod: Int? = nil,
+        bufferFrames wantedBuffer: Int? = nil
     ) throws(HeadroomError) {
         self.device = device
         self.format = format
@@ -87,10 +89,20 @@ public final class ALSACapture: CaptureSource {
         // (ALSA's jack plugin ties periods to JACK's) gets its own choice instead.
         let chosen = Self.copyParams(hw)
         defer { snd_pcm_hw_params_free(chosen) }
-        var periodTime = UInt32(periodMicroseconds)
-        snd_pcm_hw_params_set_period_time_near(pcm, hw, &periodTime, &dir)
-        var bufferTime = UInt32(bufferMicroseconds)
-        snd_pcm_hw_params_set_buffer_time_near(pcm, hw, &bufferTime, &dir)
+        if let wantedPeriod {
+            var size = snd_pcm_uframes_t(wantedPeriod)
+            snd_pcm_hw_params_set_period_size_near(pcm, hw, &size, &dir)
+        } else {
+            var periodTime = UInt32(periodMicroseconds)
+            snd_pcm_hw_params_set_period_time_near(pcm, hw, &periodTime, &dir)
+        }
+        if let wantedBuffer {
+            var size = snd_pcm_uframes_t(wantedBuffer)
+            snd_pcm_hw_params_set_buffer_size_near(pcm, hw, &size)
+        } else {
+            var bufferTime = UInt32(bufferMicroseconds)
+            snd_pcm_hw_params_set_buffer_time_near(pcm, hw, &bufferTime, &dir)
+        }
         r = snd_pcm_hw_params(pcm, hw)
         if r < 0 {
             snd_pcm_hw_params_copy(hw, chosen)

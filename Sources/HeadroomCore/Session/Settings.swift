@@ -15,6 +15,9 @@ public struct Settings: Sendable, Equatable {
     public var rate = 48000
     public var channels = 2
     public var format = "S24_3LE"
+    /// ALSA period and buffer, frames; nil: 20 ms and 200 ms worth (aplay's habit).
+    public var periodFrames: Int? = nil
+    public var bufferFrames: Int? = nil
 
     // Record.
     public var directory = "."
@@ -76,6 +79,8 @@ public struct Settings: Sendable, Equatable {
             case "rate": rate = try integer()
             case "channels": channels = try integer()
             case "format": format = try string()
+            case "period_frames": periodFrames = try integer()
+            case "buffer_frames": bufferFrames = try integer()
             case "dir": directory = try string()
             case "name": nameTemplate = try string()
             case "file_format": fileFormat = try string()
