@@ -30,7 +30,10 @@ struct CaptureOptions: ParsableArguments {
     @Option(name: [.customShort("c"), .long], help: ArgumentHelp("Channels to capture (default 2).", valueName: "n"))
     var channels: Int?
 
-    @Option(name: [.customShort("f"), .long], help: ArgumentHelp("Sample format (default S24_3LE).", valueName: "format"))
+    @Option(
+        name: [.customShort("f"), .long],
+        help: ArgumentHelp("Sample format (default S24_3LE).", valueName: "format")
+    )
     var format: SampleFormat?
 
     @Option(
