@@ -37,7 +37,9 @@ let package = Package(
         .executable(name: "headroom", targets: ["headroom"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // TOML 1.0 for the config files (toml++ underneath): a real parser, not a subset.
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -57,7 +59,7 @@ let package = Package(
         ),
         .target(
             name: "HeadroomCore",
-            dependencies: ["CALSA", "CSndFile", "CEBUR128"],
+            dependencies: ["CALSA", "CSndFile", "CEBUR128", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: optimizedSettings
         ),
         .executableTarget(

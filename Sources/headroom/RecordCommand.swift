@@ -76,6 +76,8 @@ struct RecordCommand: ParsableCommand {
             if let duration { settings.durationSeconds = duration }
             if let maxTakeSeconds { settings.maxTakeSeconds = maxTakeSeconds }
             if let reference { settings.referenceFile = reference }
+            if headless { settings.headless = true }
+            if waitDevice { settings.waitDevice = true }
             let references =
                 try settings.referenceFile.map { path throws(HeadroomError) in try Settings.referenceLevels(path: path)
                 } ?? [:]
@@ -146,10 +148,10 @@ struct RecordCommand: ParsableCommand {
                 outcome = LiveRecording(
                     session: session,
                     settings: takeSettings,
-                    headless: headless,
+                    headless: settings.headless,
                     references: references
                 ).run()
-                guard waitDevice, outcome.reason == .deviceLost, let last = outcome.takes.last else { break }
+                guard settings.waitDevice, outcome.reason == .deviceLost, let last = outcome.takes.last else { break }
                 resumedFrom = URL(fileURLWithPath: last).lastPathComponent
                 if chainBase == nil, let first = outcome.takes.first {
                     chainBase = URL(fileURLWithPath: first).deletingPathExtension().lastPathComponent
@@ -233,7 +235,7 @@ struct RecordCommand: ParsableCommand {
                 case .stopped: return nil
                 }
             } catch {
-                guard waitDevice, error.code == .unavailable else { throw error }
+                guard settings.waitDevice, error.code == .unavailable else { throw error }
                 if !said {
                     Terminal.error("waiting for \(settings.device): \(error.message)")
                     said = true

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @Suite("Help text")
@@ -77,5 +78,36 @@ struct HelpTests {
         // Completion offers the values.
         let bash = try headroom("--generate-completion-script", "bash")
         #expect(bash.stdout.contains("S24_3LE") && bash.stdout.contains("rf64"))
+    }
+
+    @Test("config files: XDG_CONFIG_DIRS, then XDG_CONFIG_HOME, then ./headroom.toml, each over the last; flags win")
+    func configPrecedence() throws {
+        let dir = scratchDirectory()
+        for (folder, text) in [
+            ("/site/headroom", "target_peak = -10\nmargin = 4\nclip_run = 5\n"),
+            ("/home/headroom", "target_peak = -8\n"), ("/work", "margin = 5\n"),
+        ] {
+            try FileManager.default.createDirectory(atPath: dir + folder, withIntermediateDirectories: true)
+            try text.write(toFile: dir + folder + "/headroom.toml", atomically: true, encoding: .utf8)
+        }
+        writeAudio(dir + "/a.wav", samples: [Int32](repeating: 0, count: 4800), channels: 2)
+        let env = ["XDG_CONFIG_DIRS": dir + "/site", "XDG_CONFIG_HOME": dir + "/home"]
+        let r = try headroom(
+            "analyze",
+            "--json",
+            "--clip-run",
+            "6",
+            dir + "/a.wav",
+            cwd: dir + "/work",
+            environment: env
+        )
+        let settings = try #require(r.jsonLines.first?["settings"] as? [String: Any])
+        #expect(settings["target_peak"] as? Double == -8)
+        #expect(settings["margin"] as? Double == 5)
+        #expect(settings["clip_run"] as? Int == 6)
+        try "margin = 3\nclip_lvl = 2\n".write(toFile: dir + "/work/headroom.toml", atomically: true, encoding: .utf8)
+        let bad = try headroom("analyze", dir + "/a.wav", cwd: dir + "/work", environment: env)
+        #expect(bad.status == 64)
+        #expect(bad.stderr.contains("headroom.toml:2: unknown key \"clip_lvl\""), "\(bad.stderr)")
     }
 }

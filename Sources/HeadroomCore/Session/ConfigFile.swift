@@ -1,11 +1,12 @@
 import Foundation
+import TOMLKit
 
-/// A headroom config file: the TOML that people write for it. Top-level `key = value`
-/// pairs with the same names as the command-line options (`target_peak` or
-/// `target-peak`), and per-channel tables `[channels.3]` with `name` and `control`.
+/// A headroom config file: TOML 1.0 (parsed by TOMLKit, toml++ underneath), with
+/// top-level keys named like the command-line options (`target_peak` or `target-peak`)
+/// and per-channel tables `[channels.3]` with `name` and `control`.
 ///
-/// Values are strings, numbers, booleans and arrays of strings. Anything else is
-/// refused with the file and line, so a typo never passes silently.
+/// Values are strings, numbers, booleans and arrays of strings. Anything else is refused
+/// naming the file, the line and the key, so a typo never passes silently.
 public struct ConfigFile: Sendable, Equatable {
     /// A value as written.
     public enum Value: Sendable, Equatable {
@@ -13,11 +14,15 @@ public struct ConfigFile: Sendable, Equatable {
         case number(Double)
         case bool(Bool)
         case strings([String])
+        /// A TOML value headroom has no use for (a date, a table, an array of numbers):
+        /// named as TOML names it, refused where a key is applied.
+        case other(String)
     }
 
     /// Where a value came from, for error messages.
     public struct Entry: Sendable, Equatable {
         public var value: Value
+        /// 1-based; 0 when the line could not be found.
         public var line: Int
     }
 
@@ -38,115 +43,87 @@ public struct ConfigFile: Sendable, Equatable {
     }
 
     public static func parse(_ text: String, path: String) throws(HeadroomError) -> ConfigFile {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw HeadroomError(.usage, "\(path):\(error.source.begin.line): \(error.description)")
+        } catch {
+            throw HeadroomError(.usage, "\(path): \(error)")
+        }
+        let lines = Lines(text)
         var config = ConfigFile(path: path)
-        var table: Int? = nil
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let number = index + 1
-            func fail(_ why: String) -> HeadroomError { HeadroomError(.usage, "\(path):\(number): \(why)") }
-            let line = stripComment(String(rawLine)).trimmingCharacters(in: .whitespaces)
-            if line.isEmpty { continue }
-            if line.hasPrefix("[") {
-                guard line.hasSuffix("]") else { throw fail("a table header must end with ]") }
-                let name = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
-                let parts = name.split(separator: ".")
-                guard parts.count == 2, parts[0] == "channels", let n = Int(parts[1]), (1...64).contains(n) else {
-                    throw fail("unknown table [\(name)]; tables are [channels.N] with N from 1 to 64")
+        for key in table.keys {
+            guard let value = table[key] else { continue }
+            if key == "channels", let channels = value.table {
+                for number in channels.keys {
+                    let at = lines.find(number, in: nil) ?? lines.find(key, in: nil) ?? 0
+                    guard let n = Int(number), (1...64).contains(n), let entries = channels[number]?.table else {
+                        throw HeadroomError(
+                            .usage,
+                            "\(path):\(at): unknown table [channels.\(number)]; tables are [channels.N] with N from 1 to 64"
+                        )
+                    }
+                    var out: [String: Entry] = [:]
+                    for field in entries.keys {
+                        guard let v = entries[field] else { continue }
+                        let line = lines.find(field, in: "channels.\(number)") ?? at
+                        out[field.replacingOccurrences(of: "-", with: "_")] = Entry(value: Self.value(v), line: line)
+                    }
+                    config.channels[n] = out
                 }
-                table = n
-                if config.channels[n] == nil { config.channels[n] = [:] }
                 continue
             }
-            guard let eq = line.firstIndex(of: "=") else { throw fail("expected key = value") }
-            var key = line[..<eq].trimmingCharacters(in: .whitespaces)
-            if key.hasPrefix("\""), key.hasSuffix("\""), key.count >= 2 { key = String(key.dropFirst().dropLast()) }
-            key = key.replacingOccurrences(of: "-", with: "_")
-            guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-                throw fail("\"\(key)\" is not a valid key")
+            let line = lines.find(key, in: nil) ?? 0
+            if value.table != nil {
+                throw HeadroomError(.usage, "\(path):\(line): unknown table [\(key)]; tables are [channels.N]")
             }
-            let rawValue = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
-            guard let value = parseValue(rawValue) else {
-                throw fail("the value of \(key) must be a number, a quoted string, true/false or [\"a\", \"b\"]")
-            }
-            let entry = Entry(value: value, line: number)
-            if let n = table {
-                guard config.channels[n]![key] == nil else { throw fail("\(key) is set twice in [channels.\(n)]") }
-                config.channels[n]![key] = entry
-            } else {
-                guard config.values[key] == nil else { throw fail("\(key) is set twice") }
-                config.values[key] = entry
-            }
+            config.values[key.replacingOccurrences(of: "-", with: "_")] = Entry(value: Self.value(value), line: line)
         }
         return config
     }
 
-    private static func stripComment(_ line: String) -> String {
-        var inString = false
-        var previous: Character = " "
-        for (i, ch) in zip(line.indices, line) {
-            if ch == "\"" && previous != "\\" { inString.toggle() }
-            if ch == "#" && !inString { return String(line[..<i]) }
-            previous = ch
+    private static func value(_ v: TOMLValueConvertible) -> Value {
+        switch v.type {
+        case .string: return .string(v.string ?? "")
+        case .int: return .number(Double(v.int ?? 0))
+        case .double: return (v.double?.isFinite ?? false) ? .number(v.double!) : .other("a number that is not finite")
+        case .bool: return .bool(v.bool ?? false)
+        case .array:
+            let items = v.array.map { Array($0) } ?? []
+            let strings = items.compactMap { $0.type == .string ? $0.string : nil }
+            return strings.count == items.count ? .strings(strings) : .other("an array of other things than strings")
+        default: return .other("a TOML \(v.type)")
         }
-        return line
     }
 
-    private static func parseValue(_ text: String) -> Value? {
-        if text == "true" { return .bool(true) }
-        if text == "false" { return .bool(false) }
-        if let s = parseString(text) { return .string(s) }
-        if text.hasPrefix("[") && text.hasSuffix("]") {
-            let inner = text.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
-            if inner.isEmpty { return .strings([]) }
-            var items: [String] = []
-            for part in splitArray(inner) {
-                guard let s = parseString(part.trimmingCharacters(in: .whitespaces)) else { return nil }
-                items.append(s)
-            }
-            return .strings(items)
-        }
-        if let d = Double(text.replacingOccurrences(of: "_", with: "")), d.isFinite { return .number(d) }
-        return nil
-    }
+    /// Where each key was written, for messages: TOML parsers say where a syntax error
+    /// is, not where a well-formed key lives.
+    private struct Lines {
+        let lines: [String]
 
-    private static func parseString(_ text: String) -> String? {
-        guard text.count >= 2, text.first == text.last, text.first == "\"" || text.first == "'" else { return nil }
-        let body = String(text.dropFirst().dropLast())
-        guard text.first == "\"" else { return body }
-        var out = ""
-        var escaped = false
-        for ch in body {
-            if escaped {
-                switch ch {
-                case "n": out.append("\n")
-                case "t": out.append("\t")
-                default: out.append(ch)
+        init(_ text: String) {
+            lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+                .map(String.init)
+        }
+
+        /// The 1-based line of `key = ...` inside `[table]` (nil: the top level).
+        func find(_ key: String, in table: String?) -> Int? {
+            var current: String? = nil
+            for (i, raw) in lines.enumerated() {
+                let line = raw.trimmingCharacters(in: .whitespaces)
+                if line.hasPrefix("[") {
+                    current = line.trimmingCharacters(in: CharacterSet(charactersIn: "[] "))
+                    continue
                 }
-                escaped = false
-            } else if ch == "\\" {
-                escaped = true
-            } else if ch == "\"" {
-                return nil
-            } else {
-                out.append(ch)
+                // `[channels.3]` holds `name = ...`; a dotted `channels.3.name` or a bare `3` in [channels] also count.
+                let here = current == table || (table == nil && current == nil)
+                for spelling in [key, "\"\(key)\"", "'\(key)'"] where line.hasPrefix(spelling) {
+                    let rest = line.dropFirst(spelling.count).drop { $0 == " " || $0 == "\t" }
+                    if (rest.hasPrefix("=") || rest.hasPrefix(".")) && (here || table == nil) { return i + 1 }
+                }
             }
+            return nil
         }
-        return escaped ? nil : out
-    }
-
-    private static func splitArray(_ text: String) -> [String] {
-        var parts: [String] = []
-        var current = ""
-        var inString = false
-        for ch in text {
-            if ch == "\"" { inString.toggle() }
-            if ch == "," && !inString {
-                parts.append(current)
-                current = ""
-            } else {
-                current.append(ch)
-            }
-        }
-        if !current.trimmingCharacters(in: .whitespaces).isEmpty { parts.append(current) }
-        return parts
     }
 }

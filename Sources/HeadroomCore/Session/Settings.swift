@@ -27,17 +27,34 @@ public struct Settings: Sendable, Equatable {
     public var maxTakeSeconds: Double? = nil
     /// A `calibrate --save` file whose levels the meter shows as reference marks.
     public var referenceFile: String? = nil
+    /// No terminal meter (`--headless`).
+    public var headless = false
+    /// Wait for a missing device, go on after it comes back (`--wait-device`).
+    public var waitDevice = false
 
     public init() {}
 
     /// The config files read when no `--config` is given, lowest priority first.
     public static func defaultConfigPaths() -> [String] {
-        var paths: [String] = []
-        if let home = ProcessInfo.processInfo.environment["HOME"] {
-            paths.append(home + "/.config/headroom/headroom.toml")
+        configSearchPaths(environment: ProcessInfo.processInfo.environment).filter {
+            FileManager.default.fileExists(atPath: $0)
+        }
+    }
+
+    /// Where config files are looked for, lowest priority first (each one read overrides
+    /// the ones before it): `/etc/headroom/headroom.toml`, then each of `$XDG_CONFIG_DIRS`
+    /// (default `/etc/xdg`; the first listed wins), then `$XDG_CONFIG_HOME` (default
+    /// `~/.config`), then `./headroom.toml`. `--config FILE` replaces the search.
+    public static func configSearchPaths(environment: [String: String]) -> [String] {
+        func nonEmpty(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
+        var paths = ["/etc/headroom/headroom.toml"]
+        let dirs = (nonEmpty("XDG_CONFIG_DIRS") ?? "/etc/xdg").split(separator: ":").map(String.init)
+        paths += dirs.reversed().filter { $0.hasPrefix("/") }.map { $0 + "/headroom/headroom.toml" }
+        if let home = nonEmpty("XDG_CONFIG_HOME") ?? nonEmpty("HOME").map({ $0 + "/.config" }), home.hasPrefix("/") {
+            paths.append(home + "/headroom/headroom.toml")
         }
         paths.append("headroom.toml")
-        return paths.filter { FileManager.default.fileExists(atPath: $0) }
+        return paths
     }
 
     /// Applies a config file's values on top of these settings.
@@ -45,8 +62,16 @@ public struct Settings: Sendable, Equatable {
         for (key, entry) in config.values.sorted(by: { $0.value.line < $1.value.line }) {
             let at = "\(config.path):\(entry.line): \(key)"
             func number() throws(HeadroomError) -> Double {
-                guard case .number(let d) = entry.value else { throw HeadroomError(.usage, "\(at) must be a number") }
+                guard case .number(let d) = entry.value else {
+                    throw HeadroomError(.usage, "\(at) must be a number\(Self.found(entry.value))")
+                }
                 return d
+            }
+            func flag() throws(HeadroomError) -> Bool {
+                guard case .bool(let b) = entry.value else {
+                    throw HeadroomError(.usage, "\(at) must be true or false\(Self.found(entry.value))")
+                }
+                return b
             }
             func integer() throws(HeadroomError) -> Int {
                 let d = try number()
@@ -57,7 +82,7 @@ public struct Settings: Sendable, Equatable {
             }
             func string() throws(HeadroomError) -> String {
                 guard case .string(let s) = entry.value else {
-                    throw HeadroomError(.usage, "\(at) must be a quoted string")
+                    throw HeadroomError(.usage, "\(at) must be a quoted string\(Self.found(entry.value))")
                 }
                 return s
             }
@@ -87,6 +112,8 @@ public struct Settings: Sendable, Equatable {
             case "duration": durationSeconds = try number()
             case "max_take_seconds": maxTakeSeconds = try number()
             case "reference": referenceFile = try string()
+            case "headless": headless = try flag()
+            case "wait_device": waitDevice = try flag()
             default:
                 throw HeadroomError(
                     .usage,
@@ -136,6 +163,17 @@ public struct Settings: Sendable, Equatable {
             }
         }
         return out
+    }
+
+    /// ", not text" and the like: what a wrongly typed value was.
+    static func found(_ value: ConfigFile.Value) -> String {
+        switch value {
+        case .string: ", not text"
+        case .number: ", not a number"
+        case .bool: ", not true or false"
+        case .strings: ", not a list"
+        case .other(let what): ", not \(what)"
+        }
     }
 
     /// `"Kick, Snare,Vox"` to `["Kick", "Snare", "Vox"]`.
