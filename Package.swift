@@ -65,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "headroom",
             dependencies: [
-                "HeadroomCore", "CSndFile",
+                "HeadroomCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

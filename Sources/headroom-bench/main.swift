@@ -13,11 +13,7 @@ import CSndFile
 import Foundation
 import HeadroomCore
 
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
+func now() -> Double { MonotonicClock.now() }
 
 enum Material: String, CaseIterable {
     /// A session set up as headroom asks: hits that decay and phrases at varied levels,

@@ -64,10 +64,10 @@ struct LiveRecording {
     /// Waits up to `seconds` for a signal that ends the recording (SIGUSR1 and SIGUSR2
     /// mean nothing while there is no take); true when one came.
     static func waitForEndSignal(seconds: Double) -> Bool {
-        let deadline = CaptureClock.now() + seconds
+        let deadline = MonotonicClock.now() + seconds
         repeat {
-            if nextSignal(seconds: max(0, deadline - CaptureClock.now())) == .end { return true }
-        } while CaptureClock.now() < deadline
+            if nextSignal(seconds: max(0, deadline - MonotonicClock.now())) == .end { return true }
+        } while MonotonicClock.now() < deadline
         return false
     }
 
@@ -82,7 +82,7 @@ struct LiveRecording {
         var keyboard = interactive ? RawKeyboard() : nil
         session.start()
         var noted = false
-        var lastStatus = CaptureClock.now()
+        var lastStatus = MonotonicClock.now()
         var stopping = false
         func stop() {
             if !stopping { session.stop() }
@@ -128,8 +128,8 @@ struct LiveRecording {
                 }
             } else {
                 for w in warnings { Terminal.line(w) }
-                if CaptureClock.now() - lastStatus >= statusInterval {
-                    lastStatus = CaptureClock.now()
+                if MonotonicClock.now() - lastStatus >= statusInterval {
+                    lastStatus = MonotonicClock.now()
                     Terminal.line(MeterView.statusLine(snapshot))
                 }
             }
@@ -154,14 +154,6 @@ struct LiveRecording {
     private static func exists(_ path: String) -> Bool {
         var st = stat()
         return lstat(path, &st) == 0
-    }
-}
-
-enum CaptureClock {
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 }
 

@@ -78,7 +78,7 @@ struct MeterView {
 
     /// Draws the screen; false when the terminal has gone away (nothing more to draw).
     mutating func draw(_ s: MeterSnapshot) -> Bool {
-        let now = CaptureClock.now()
+        let now = MonotonicClock.now()
         let columns = Self.terminalColumns()
         let layout = Layout.fitting(columns)
         if holds.count != s.channels.count {

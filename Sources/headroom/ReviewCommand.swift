@@ -1,5 +1,4 @@
 import ArgumentParser
-import CSndFile
 import Foundation
 import HeadroomCore
 
@@ -175,20 +174,12 @@ struct ReviewCommand: ParsableCommand {
             Terminal.error("\(r.file): still being recorded; cue markers are added when its take closes")
             return
         }
-        var info = SF_INFO()
-        guard let f = sf_open(r.file, Int32(SFM_READ), &info) else { return }
-        var existing = SF_CUES()
-        let has =
-            sf_command(f, Int32(SFC_GET_CUE), &existing, Int32(MemoryLayout<SF_CUES>.size)) == Int32(SF_TRUE)
-            && existing.cue_count > 0
-        let major = Int(info.format) & Int(SF_FORMAT_TYPEMASK)
-        sf_close(f)
-        guard major == Int(SF_FORMAT_WAV) || major == Int(SF_FORMAT_RF64) || major == Int(SF_FORMAT_WAVEX) else {
+        guard let info = AudioFile.info(r.file), info.isRIFF, let existing = CueMarkers.existingCount(in: r.file) else {
             Terminal.error("\(r.file): cue markers go into WAV/RF64 takes only; skipped")
             return
         }
-        if has {
-            Terminal.error("\(r.file): already has \(existing.cue_count) cue markers")
+        if existing > 0 {
+            Terminal.error("\(r.file): already has \(existing) cue markers")
             return
         }
         let markers = r.events.compactMap { e -> CueMarkers.Marker? in

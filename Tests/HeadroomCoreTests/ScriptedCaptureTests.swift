@@ -44,7 +44,7 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
         self.closeGate = closeGate
     }
 
-    func start() throws(ALSAError) { next = CaptureThread.now() }
+    func start() throws(ALSAError) { next = MonotonicClock.now() }
 
     func read(into buffer: UnsafeMutableRawPointer, frames: Int, timeoutMilliseconds: Int32) -> CaptureRead {
         while remaining == 0 {
@@ -80,7 +80,7 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
 
     /// Periods the device shows but that have not been read.
     func available() -> Int {
-        let now = CaptureThread.now()
+        let now = MonotonicClock.now()
         var k = 0
         while k < 10_000 && next + Double(k) * periodSeconds + max(0, lag - 0.75 * periodSeconds * Double(k)) <= now {
             k += 1
@@ -89,7 +89,7 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
     }
 
     private func wait() {
-        let delay = next + lag - CaptureThread.now()
+        let delay = next + lag - MonotonicClock.now()
         if delay > 0 { usleep(useconds_t(delay * 1e6)) }  // the device's own clock
     }
 

@@ -145,6 +145,31 @@ struct OutputSafetyTests {
     }
 }
 
+@Suite("review --cues")
+struct CueTests {
+    @Test(
+        "adds the clip events' cues once: a second run changes nothing, for WAV and RF64",
+        arguments: [Int32(SF_FORMAT_WAV), Int32(SF_FORMAT_RF64)]
+    )
+    func idempotent(container: Int32) throws {
+        let dir = scratchDirectory()
+        let m = Material.stereoSecond(clips: [(0, 1000, 4), (1, 30000, 5)])
+        let (take, log, _) = try recordFileTake(m, seconds: 1, dir: dir + "/rec")
+        // The same audio without cues, and the same log beside it.
+        let audio = try #require(readAudio(take))
+        let bare = dir + "/bare." + (container == Int32(SF_FORMAT_RF64) ? "rf64" : "wav")
+        writeAudio(bare, samples: audio.samples, channels: 2, format: container | Int32(SF_FORMAT_PCM_24))
+        try FileManager.default.copyItem(atPath: log, toPath: TakeLog.path(bare))
+        let first = try headroom("review", "--cues", bare)
+        #expect(first.stderr.contains("wrote 2 cue markers"), "\(first.stderr)")
+        let once = bytes(bare)
+        let second = try headroom("review", "--cues", bare)
+        #expect(second.stderr.contains("already has 2 cue markers"), "\(second.stderr)")
+        #expect(bytes(bare) == once)
+        #expect(readAudio(bare)?.samples == audio.samples)
+    }
+}
+
 enum TakeLog {
     static func path(_ take: String) -> String { (take as NSString).deletingPathExtension + ".clips.jsonl" }
 }
@@ -202,8 +227,12 @@ struct GoneOutputTests {
         let summary = try #require(logLines(TakeLog.path(take)).last)
         #expect(summary["type"] as? String == "summary")
         #expect(summary["complete"] as? Bool == true)
-        #expect(summary["frames"] as? Int == 3 * 48000)
-        #expect(headerFrames(take) == 3 * 48000)
+        // Three seconds of the device's time; on a loaded machine the JACK rig may drop a
+        // cycle, which is logged as a gap and stands in the take as silence.
+        let gaps = logLines(TakeLog.path(take)).filter { $0["type"] as? String == "gap" }
+            .compactMap { $0["lost_frames"] as? Int }.reduce(0, +)
+        #expect((3 * 48000)...(3 * 48000 + gaps) ~= (summary["frames"] as? Int ?? 0))
+        #expect(headerFrames(take) == summary["frames"] as? Int)
         if redirect == "2>&-" {
             // Warnings went nowhere; in particular not into a file opened after the start.
             #expect(!(try String(contentsOfFile: TakeLog.path(take), encoding: .utf8)).contains("CLIP:"))

@@ -364,7 +364,7 @@ public final class Analyzer {
                 let out = dst + i * w
                 for l in 0..<lanes {
                     let p = row + l * 3
-                    let v = Int32(p[0]) << 8 | Int32(p[1]) << 16 | Int32(p[2]) << 24
+                    let v = SampleLayout.packed24(p)
                     out[l] = Float(v >> 8) * scale
                 }
             }

@@ -12,9 +12,10 @@ import Synchronization
 /// What it notices:
 /// - xruns and suspends (`-EPIPE`, `-ESTRPIPE`): recovered, stamped with the frames lost;
 /// - gaps: frames the clock says should have arrived but did not, with no error (ALSA's
-///   jack plugin drops frames silently when the reader stalls): suspected past two
-///   periods, confirmed after ``confirmSeconds`` while the blocks since are held back,
-///   then stamped on the first of them;
+///   jack plugin drops frames silently when the reader stalls), found by a
+///   ``LossDetector``: suspected past two periods, confirmed after
+///   ``LossDetector/confirmSeconds`` while the blocks since are held back, then stamped
+///   on the first of them;
 /// - a device that stops delivering for ``stallSeconds`` (a hung USB interface, jackd
 ///   gone), or returns `-ENODEV`: the recording ends with ``EndReason/deviceLost``;
 /// - a full ring: the frames are counted and stamped as `dropped` on the next block.
@@ -35,16 +36,11 @@ public final class CaptureThread: @unchecked Sendable {
     public let requestedEnd = Atomic<UInt8>(EndReason.stopped.rawValue)
     /// Set to close the take before the next block and start a new one.
     public let splitRequested = Atomic<Bool>(false)
-    /// Frames handed on (the take's length so far, lost frames included).
+    /// Frames handed on (the recording's length so far, lost frames included): where a
+    /// marker asked for now lands.
     public let frameCount = Atomic<Int>(0)
-    public let xruns = Atomic<Int>(0)
-    public let gaps = Atomic<Int>(0)
-    /// Frames the writer ring had no room for.
-    public let writerDropped = Atomic<Int>(0)
     /// 1 once the loop runs with real-time priority, -1 when the system refused it.
     public let realtime = Atomic<Int>(0)
-    /// 1 once the loop has ended.
-    public let finished = Atomic<Bool>(false)
 
     private let scratch: UnsafeMutableRawPointer
     private let frameBytes: Int
@@ -92,18 +88,13 @@ public final class CaptureThread: @unchecked Sendable {
         }
     }
 
-    /// A loss the clock suggests, not yet confirmed: since when, and the smallest excess
-    /// of drift over its allowance seen since.
-    private struct Suspicion {
-        var since: Double
-        var least: Double
-    }
-
     // Blocks filled into each ring while a loss is suspected, not yet published.
     private var heldWriter = 0
     private var heldAnalyzer = 0
 
-    /// The loop. Call on a dedicated thread; returns when the recording ends.
+    /// The loop. Call on a dedicated thread; returns when the recording ends. Each turn:
+    /// read a period, ask the ``LossDetector`` what the clock says, then publish the block
+    /// (or hold it while a loss is suspected).
     public func run() {
         raisePriority()
         var end = EndReason.stopped
@@ -111,20 +102,11 @@ public final class CaptureThread: @unchecked Sendable {
         var analyzerLoss = PendingLoss()
         var frameIndex = 0
         var split = false
-        var suspicion: Suspicion?
-        let period = source.periodFrames
-        let threshold = Double(2 * period)
+        var detector = LossDetector(rate: source.rate, periodFrames: source.periodFrames, start: MonotonicClock.now())
         defer {
-            // A loss still unconfirmed when the take is stopped counts if it never went
-            // away. Not when the device went quiet or away: its frames stopped, none went
-            // missing in between (jackd stopped delivers late, then nothing), and the take
-            // ends at the last frame it delivered.
-            let deviceGone = end == .deviceLost || end == .deviceError
-            let lost = deviceGone ? 0 : suspicion.map { $0.least > threshold ? Int($0.least.rounded()) : 0 } ?? 0
-            if lost > 0 { gaps.add(1, ordering: .relaxed) }
+            let lost = detector.lossAtEnd(deviceGone: end == .deviceLost || end == .deviceError)
             publishHeld(lost: lost, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
             publishEnd(end, frameIndex: frameIndex + lost)
-            finished.store(true, ordering: .releasing)
         }
         do {
             try source.start()
@@ -132,27 +114,8 @@ public final class CaptureThread: @unchecked Sendable {
             end = error == .noDevice ? .deviceLost : .deviceError
             return
         }
-        let rate = Double(source.rate)
-        // Gap detection. Where the device's clock stands is the frames read plus the frames
-        // it holds (`available`); `drift` is what the monotonic clock says should have
-        // arrived by now minus that (and minus losses already logged). Its low envelope,
-        // `baseline`, may rise only as fast as two clocks can disagree (crystal tolerance
-        // plus NTP slew, `Self.clockTolerance`). Drift more than two periods above it is a
-        // suspected loss: the blocks read from then on are held back (filled into the
-        // rings, not published) until the excess either falls back (a device that
-        // delivers in bursts, a late reading) or stays up for `Self.confirmSeconds`; then
-        // the smallest excess seen is the loss, stamped on the first held block, so the
-        // silence that stands in for it lands where the frames went missing.
-        let allowance = Self.clockTolerance * rate
         let maxHeld = max(1, min(writerRing.slotCount, analyzerRing.slotCount) / 2)
-        let start = Self.rawNow()
-        var lastData = start
-        var lastJudged = start
-        var received = 0.0
-        var accountedLoss = 0.0
-        var baseline = Double.nan
-        var pendingXrun = false
-        var unpaced = false
+        var lastData = MonotonicClock.now()
 
         while true {
             if stopRequested.load(ordering: .acquiring) {
@@ -164,99 +127,55 @@ public final class CaptureThread: @unchecked Sendable {
                 break
             }
             if splitRequested.exchange(false, ordering: .relaxed) { split = true }
-            var want = period
+            var want = source.periodFrames
             if let limit = frameLimit { want = min(want, limit - frameIndex) }
-            if unpaced { waitForRoom() }
+            if detector.unpaced { waitForRoom() }
             let slot = writerRing.reserve(ahead: heldWriter)
             let target = slot?.payload ?? scratch
             switch source.read(into: target, frames: want, timeoutMilliseconds: 100) {
             case .frames(let n):
-                received += Double(n)
                 // The clock is read on both sides of `available`: a reading interrupted in
-                // between (the thread preempted) says nothing and is left out.
-                let t = Self.rawNow()
+                // between (the thread preempted) says nothing about the device's clock.
+                let t = MonotonicClock.now()
                 lastData = t
-                let waiting = Double(source.available())
-                let settled = Self.rawNow() - t < 0.001
-                let drift = (t - start) * rate - received - waiting - accountedLoss
-                if baseline.isNaN { baseline = drift }
-                let allowed = baseline + allowance * (t - lastJudged)
-                if pendingXrun {
-                    // The device reported the loss; the clock says how much it was.
-                    let lost = max(0, Int((drift - allowed).rounded()))
-                    pendingXrun = false
+                let waiting = source.available()
+                let settled = MonotonicClock.now() - t < 0.001
+                if let lost = detector.reading(frames: n, at: t, waiting: waiting, settled: settled) {
                     writerLoss.add(lost, .xrun)
                     analyzerLoss.add(lost, .xrun)
-                    accountedLoss += Double(lost)
                     frameIndex += lost
-                    baseline = min(allowed, drift - Double(lost))
-                    lastJudged = t
-                } else if settled && !unpaced {
-                    if suspicion != nil {
-                        suspicion!.least = min(suspicion!.least, drift - allowed)
-                    } else if drift - allowed > threshold {
-                        suspicion = Suspicion(since: t, least: drift - allowed)
-                    } else {
-                        baseline = min(allowed, drift)
-                        lastJudged = t
-                        // A source far ahead of the clock has no clock behind it.
-                        if drift < -(threshold + rate / 2) { unpaced = true }
-                    }
                 }
-                let holding = suspicion != nil
-                // Writer ring: the frames are already in its slot.
-                if let slot {
-                    stamp(slot.header, frameIndex: frameIndex, frames: n, loss: &writerLoss, split: split)
-                    if holding { heldWriter += 1 } else { writerRing.commit() }
-                } else {
-                    writerDropped.add(n, ordering: .relaxed)
-                    writerLoss.add(n, .dropped)
-                }
-                // Analyzer ring: a copy.
-                if let a = analyzerRing.reserve(ahead: heldAnalyzer) {
-                    a.payload.copyMemory(from: target, byteCount: n * frameBytes)
-                    stamp(a.header, frameIndex: frameIndex, frames: n, loss: &analyzerLoss, split: split)
-                    a.header.pointee.missingFromTake = slot == nil
-                    if holding { heldAnalyzer += 1 } else { analyzerRing.commit() }
-                } else {
-                    analyzerLoss.add(n, .dropped)
-                }
+                publish(
+                    n,
+                    slot: slot,
+                    from: target,
+                    frameIndex: frameIndex,
+                    split: split,
+                    hold: detector.suspected,
+                    writerLoss: &writerLoss,
+                    analyzerLoss: &analyzerLoss
+                )
                 split = false
                 frameIndex += n
-                if let s = suspicion {
-                    let full = slot == nil || heldWriter >= maxHeld || heldAnalyzer >= maxHeld
-                    if s.least <= threshold {
-                        // It went away: a burst, a late reading. Nothing was lost.
-                        suspicion = nil
-                        publishHeld(lost: 0, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
-                        baseline = min(allowed, drift)
-                        lastJudged = t
-                    } else if t - s.since >= Self.confirmSeconds || full {
-                        let lost = Int(s.least.rounded())
-                        suspicion = nil
-                        gaps.add(1, ordering: .relaxed)
-                        publishHeld(lost: lost, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
-                        accountedLoss += Double(lost)
-                        frameIndex += lost
-                        baseline = allowed
-                        lastJudged = t
-                    }
+                let full = slot == nil || heldWriter >= maxHeld || heldAnalyzer >= maxHeld
+                switch detector.decide(at: t, mustDecide: full) {
+                case .none, .hold: break
+                case .release: publishHeld(lost: 0, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
+                case .lost(let lost):
+                    publishHeld(lost: lost, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
+                    frameIndex += lost
                 }
                 frameCount.store(frameIndex, ordering: .relaxed)
             case .timeout:
-                if Self.rawNow() - lastData >= stallSeconds {
+                if MonotonicClock.now() - lastData >= stallSeconds {
                     end = .deviceLost
                     return
                 }
             case .error(let error):
-                if suspicion != nil {
-                    // The device has its own word now; what was held goes out as it is.
-                    suspicion = nil
-                    publishHeld(lost: 0, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
-                }
+                // The device has its own word now; what was held goes out as it is.
+                if detector.deviceSpoke() { publishHeld(lost: 0, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss) }
                 if error == .xrun || error == .suspended {
-                    xruns.add(1, ordering: .relaxed)
-                    pendingXrun = true
+                    detector.xrunReported()
                     if !source.recover(from: error) {
                         end = .deviceLost
                         return
@@ -269,6 +188,37 @@ public final class CaptureThread: @unchecked Sendable {
                     return
                 }
             }
+        }
+    }
+
+    /// Stamps the block just read into both rings (a copy for the analyzer) and commits
+    /// it, or holds it while a loss is suspected. A ring with no room counts the frames as
+    /// dropped, stamped on its next block.
+    @inline(__always)
+    private func publish(
+        _ n: Int,
+        slot: (header: UnsafeMutablePointer<AudioBlock>, payload: UnsafeMutableRawPointer)?,
+        from target: UnsafeMutableRawPointer,
+        frameIndex: Int,
+        split: Bool,
+        hold: Bool,
+        writerLoss: inout PendingLoss,
+        analyzerLoss: inout PendingLoss
+    ) {
+        // Writer ring: the frames are already in its slot.
+        if let slot {
+            stamp(slot.header, frameIndex: frameIndex, frames: n, loss: &writerLoss, split: split)
+            if hold { heldWriter += 1 } else { writerRing.commit() }
+        } else {
+            writerLoss.add(n, .dropped)
+        }
+        if let a = analyzerRing.reserve(ahead: heldAnalyzer) {
+            a.payload.copyMemory(from: target, byteCount: n * frameBytes)
+            stamp(a.header, frameIndex: frameIndex, frames: n, loss: &analyzerLoss, split: split)
+            a.header.pointee.missingFromTake = slot == nil
+            if hold { heldAnalyzer += 1 } else { analyzerRing.commit() }
+        } else {
+            analyzerLoss.add(n, .dropped)
         }
     }
 
@@ -377,28 +327,5 @@ public final class CaptureThread: @unchecked Sendable {
             retained.release()
             source.close()
         }
-    }
-
-    /// How long drift must stay above its allowance before it counts as a loss: longer
-    /// than a bursty device (a sound server's plugin) takes between deliveries.
-    static let confirmSeconds = 0.25
-
-    /// How far a device's clock and the monotonic clock may drift apart, as a fraction of
-    /// the rate: 100 ppm for the crystal, with room for a slewing system clock.
-    static let clockTolerance = 0.001
-
-    /// The monotonic clock without NTP's slewing: what a device's crystal is compared with.
-    @inline(__always)
-    static func rawNow() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC_RAW, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-
-    @inline(__always)
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 }

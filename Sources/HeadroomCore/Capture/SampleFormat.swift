@@ -1,8 +1,7 @@
 import CALSA
-import CSndFile
 
-/// The capture sample formats SPEC names, with what each means to ALSA, the analyzer
-/// and libsndfile.
+/// The capture sample formats headroom records, with what each means to ALSA and the
+/// analyzer (and, in `Writer/`, to libsndfile).
 public enum SampleFormat: String, CaseIterable, Sendable {
     case s16 = "S16_LE"
     case s24packed = "S24_3LE"
@@ -41,16 +40,6 @@ public enum SampleFormat: String, CaseIterable, Sendable {
     }
 
     public var bytesPerSample: Int { layout.bytesPerSample }
-
-    /// The libsndfile encoding that stores it bit for bit.
-    var sndfileSubtype: Int32 {
-        switch self {
-        case .s16: Int32(SF_FORMAT_PCM_16)
-        case .s24packed, .s24: Int32(SF_FORMAT_PCM_24)
-        case .s32: Int32(SF_FORMAT_PCM_32)
-        case .float: Int32(SF_FORMAT_FLOAT)
-        }
-    }
 
     /// The ALSA name of any `snd_pcm_format_t` (for "the device offers ..." messages).
     static func name(of format: snd_pcm_format_t) -> String {

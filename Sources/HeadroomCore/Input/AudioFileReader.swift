@@ -125,3 +125,53 @@ public final class AudioFileReader {
         return String(cString: name)
     }
 }
+
+/// What a person sees of an audio file before reading it, and the float read that
+/// review's loudness and the HTML report's level overview share: with the reader above,
+/// the only places that open audio files with libsndfile.
+public enum AudioFile {
+    public struct Info: Sendable, Equatable {
+        public var frames: Int
+        public var rate: Int
+        public var channels: Int
+        /// WAV, WAVEX or RF64: a RIFF file that can carry cue and bext chunks.
+        public var isRIFF: Bool
+    }
+
+    /// The file's header, or nil when libsndfile cannot open it.
+    public static func info(_ path: String) -> Info? {
+        var info = SF_INFO()
+        guard let f = sf_open(path, Int32(SFM_READ), &info) else { return nil }
+        sf_close(f)
+        let major = Int(info.format) & Int(SF_FORMAT_TYPEMASK)
+        return Info(
+            frames: Int(info.frames),
+            rate: Int(info.samplerate),
+            channels: Int(info.channels),
+            isRIFF: [Int(SF_FORMAT_WAV), Int(SF_FORMAT_RF64), Int(SF_FORMAT_WAVEX)].contains(major)
+        )
+    }
+
+    /// Reads the whole file as interleaved floats, `blockFrames` at a time: `body` gets
+    /// each block and its frame count. Returns the header, or nil when it cannot be read.
+    @discardableResult
+    public static func forEachFloatBlock(
+        _ path: String,
+        blockFrames: Int = 8192,
+        _ body: (UnsafeBufferPointer<Float>, Int) -> Void
+    ) -> Info? {
+        guard let info = info(path) else { return nil }
+        var sf = SF_INFO()
+        guard let file = sf_open(path, Int32(SFM_READ), &sf) else { return nil }
+        defer { sf_close(file) }
+        var buffer = [Float](repeating: 0, count: blockFrames * info.channels)
+        while true {
+            let n = buffer.withUnsafeMutableBufferPointer {
+                Int(sf_readf_float(file, $0.baseAddress!, sf_count_t(blockFrames)))
+            }
+            if n <= 0 { break }
+            buffer.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[0..<(n * info.channels)]), n) }
+        }
+        return info
+    }
+}

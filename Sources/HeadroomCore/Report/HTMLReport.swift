@@ -1,4 +1,3 @@
-import CSndFile
 import Foundation
 
 /// One self-contained HTML page for a set of reviewed takes: per take a summary table
@@ -122,22 +121,13 @@ public enum HTMLReport {
 
     /// Peak magnitude per column per channel, from the audio file.
     static func envelope(path: String, columns: Int) -> [[Float]]? {
-        var info = SF_INFO()
-        guard let file = sf_open(path, Int32(SFM_READ), &info), info.frames > 0 else { return nil }
-        defer { sf_close(file) }
-        let channels = Int(info.channels)
-        let frames = Int(info.frames)
+        guard let info = AudioFile.info(path), info.frames > 0 else { return nil }
+        let channels = info.channels
         var peaks = Array(repeating: [Float](repeating: 0, count: columns), count: channels)
-        let block = 8192
-        var buffer = [Float](repeating: 0, count: block * channels)
         var position = 0
-        while position < frames {
-            let n = buffer.withUnsafeMutableBufferPointer {
-                Int(sf_readf_float(file, $0.baseAddress!, sf_count_t(block)))
-            }
-            if n <= 0 { break }
+        AudioFile.forEachFloatBlock(path) { buffer, n in
             for i in 0..<n {
-                let col = min(columns - 1, (position + i) * columns / frames)
+                let col = min(columns - 1, (position + i) * columns / info.frames)
                 for c in 0..<channels {
                     let v = abs(buffer[i * channels + c])
                     if v > peaks[c][col] { peaks[c][col] = v }

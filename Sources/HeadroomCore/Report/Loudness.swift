@@ -1,5 +1,4 @@
 import CEBUR128
-import CSndFile
 
 /// Integrated loudness (LUFS) and loudness range (LU) per channel, by libebur128 (EBU
 /// R 128 / ITU-R BS.1770): what a person finishing the take in post wants to know next.
@@ -13,23 +12,15 @@ public enum Loudness {
 
     /// Measures each channel of `path` as a mono programme. Nil when the file cannot be read.
     public static func measure(path: String) -> [Channel]? {
-        var info = SF_INFO()
-        guard let file = sf_open(path, Int32(SFM_READ), &info) else { return nil }
-        defer { sf_close(file) }
-        let channels = Int(info.channels)
+        guard let info = AudioFile.info(path) else { return nil }
+        let channels = info.channels
         let mode = Int32(EBUR128_MODE_I.rawValue | EBUR128_MODE_LRA.rawValue)
         var states: [UnsafeMutablePointer<ebur128_state>?] = (0..<channels).map { _ in
-            ebur128_init(1, UInt(info.samplerate), mode)
+            ebur128_init(1, UInt(info.rate), mode)
         }
         defer { for i in states.indices { ebur128_destroy(&states[i]) } }
-        let block = 8192
-        var interleaved = [Float](repeating: 0, count: block * channels)
-        var mono = [Float](repeating: 0, count: block)
-        while true {
-            let n = interleaved.withUnsafeMutableBufferPointer {
-                Int(sf_readf_float(file, $0.baseAddress!, sf_count_t(block)))
-            }
-            if n <= 0 { break }
+        var mono = [Float](repeating: 0, count: 8192)
+        AudioFile.forEachFloatBlock(path, blockFrames: 8192) { interleaved, n in
             for c in 0..<channels {
                 for i in 0..<n { mono[i] = interleaved[i * channels + c] }
                 mono.withUnsafeBufferPointer { _ = ebur128_add_frames_float(states[c], $0.baseAddress!, n) }

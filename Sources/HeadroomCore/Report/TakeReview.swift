@@ -1,4 +1,3 @@
-import CSndFile
 import Foundation
 
 /// One take as `review` sees it: its audio file, its clip log (or a fresh analysis when
@@ -182,10 +181,7 @@ public struct TakeReview: Sendable {
     }
 
     static func audioInfo(_ file: String) -> (frames: Int, rate: Int, channels: Int)? {
-        var info = SF_INFO()
-        guard let f = sf_open(file, Int32(SFM_READ), &info) else { return nil }
-        sf_close(f)
-        return (Int(info.frames), Int(info.samplerate), Int(info.channels))
+        AudioFile.info(file).map { ($0.frames, $0.rate, $0.channels) }
     }
 
     /// The audio files under `paths` (folders are searched recursively), in order; a clip

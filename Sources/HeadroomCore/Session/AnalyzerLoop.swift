@@ -103,7 +103,7 @@ final class AnalyzerLoop: @unchecked Sendable {
                     pendingPeaks[c] = max(pendingPeaks[c], analyzer.levels(channel: c).blockTruePeak)
                 }
             }
-            let now = CaptureThread.now()
+            let now = MonotonicClock.now()
             if now - lastPublish >= 0.01 {
                 publish()
                 lastPublish = now
@@ -116,7 +116,7 @@ final class AnalyzerLoop: @unchecked Sendable {
     private lazy var pendingPeaks = [Float](repeating: 0, count: channels)
 
     private func tick() {
-        let now = CaptureThread.now()
+        let now = MonotonicClock.now()
         if now - lastSync >= 1 {
             log?.sync()
             lastSync = now

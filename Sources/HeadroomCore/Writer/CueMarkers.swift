@@ -52,6 +52,41 @@ public enum CueMarkers {
         fsync(fd)
     }
 
+    /// The cue points a RIFF/RF64 file already has, found by walking its chunks (libsndfile
+    /// does not report the cues of an RF64 file); nil when it is not a RIFF file.
+    public static func existingCount(in path: String) -> Int? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        func read(_ count: Int, at offset: UInt64) -> [UInt8]? {
+            var bytes = [UInt8](repeating: 0, count: count)
+            return pread(fd, &bytes, count, off_t(offset)) == count ? bytes : nil
+        }
+        func u32(_ b: [UInt8], _ i: Int) -> UInt64 { (0..<4).reduce(0) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
+        func u64(_ b: [UInt8], _ i: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
+        guard let head = read(12, at: 0), Array(head[8..<12]) == Array("WAVE".utf8) else { return nil }
+        let kind = String(decoding: head[0..<4], as: UTF8.self)
+        guard kind == "RIFF" || kind == "RF64" else { return nil }
+        var end = UInt64(lseek(fd, 0, SEEK_END))
+        var dataSize: UInt64? = nil
+        var cues = 0
+        var offset: UInt64 = 12
+        while offset + 8 <= end, let chunk = read(8, at: offset) {
+            let id = String(decoding: chunk[0..<4], as: UTF8.self)
+            var size = u32(chunk, 4)
+            if id == "ds64", let ds = read(16, at: offset + 8) {
+                dataSize = u64(ds, 8)
+            } else if id == "data" && size == 0xFFFF_FFFF, let real = dataSize {
+                size = real
+            } else if id == "cue ", let count = read(4, at: offset + 8) {
+                cues += Int(u32(count, 0))
+            }
+            offset += 8 + size + size % 2
+            if size == 0xFFFF_FFFF && dataSize == nil { end = 0 }  // a size we cannot follow
+        }
+        return cues
+    }
+
     private static func write(_ fd: Int32, _ data: Data, at offset: UInt64) -> Bool {
         data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) == $0.count }
     }

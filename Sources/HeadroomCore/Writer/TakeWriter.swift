@@ -111,7 +111,7 @@ public final class TakeWriter {
                 let s = src.assumingMemoryBound(to: UInt8.self)
                 for i in 0..<(chunk * channels) {
                     let p = s + i * 3
-                    scratch[i] = Int32(p[0]) << 8 | Int32(p[1]) << 16 | Int32(p[2]) << 24
+                    scratch[i] = SampleLayout.packed24(p)
                 }
                 n = Int(sf_writef_int(file, scratch, sf_count_t(chunk)))
             }
@@ -159,6 +159,18 @@ public final class TakeWriter {
         let r = sf_close(file)
         if r != 0 {
             throw HeadroomError(.io, "\(path): closing failed: \(String(cString: sf_error_number(r)))")
+        }
+    }
+}
+
+extension SampleFormat {
+    /// The libsndfile encoding that stores it bit for bit.
+    var sndfileSubtype: Int32 {
+        switch self {
+        case .s16: Int32(SF_FORMAT_PCM_16)
+        case .s24packed, .s24: Int32(SF_FORMAT_PCM_24)
+        case .s32: Int32(SF_FORMAT_PCM_32)
+        case .float: Int32(SF_FORMAT_FLOAT)
         }
     }
 }

@@ -88,7 +88,7 @@ final class WriterLoop: @unchecked Sendable {
     }
 
     private func tick() {
-        let now = CaptureThread.now()
+        let now = MonotonicClock.now()
         if now - lastHeaderUpdate >= 1 {
             writer?.updateHeader()
             lastHeaderUpdate = now
