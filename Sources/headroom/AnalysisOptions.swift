@@ -4,49 +4,27 @@ import HeadroomCore
 /// SPEC's analyzer options, shared by every command through `@OptionGroup`.
 /// Unset options leave the config file's value (or the default) in place.
 struct AnalysisOptions: ParsableArguments {
-    @Option(
-        name: .customLong("target-peak"),
-        parsing: .unconditional,
-        help: ArgumentHelp("Where peaks should sit, dBTP (default -6).", valueName: "dBTP")
-    )
+    // Names, help and units come from HeadroomCore's one table of analyzer settings
+    // (`AnalysisSetting`), which the config file, validation and the log read too.
+    @Option(name: .customLong(AnalysisSetting.targetPeak.flag), parsing: .unconditional, help: .of(.targetPeak))
     var targetPeak: Double?
 
-    @Option(
-        parsing: .unconditional,
-        help: ArgumentHelp("How far below the target a peak may sit and still be ok, dB (default 6).", valueName: "dB")
-    )
+    @Option(name: .customLong(AnalysisSetting.tolerance.flag), parsing: .unconditional, help: .of(.tolerance))
     var tolerance: Double?
 
-    @Option(
-        parsing: .unconditional,
-        help: ArgumentHelp("Headroom to keep: a true peak above -margin is hot, dB (default 3).", valueName: "dB")
-    )
+    @Option(name: .customLong(AnalysisSetting.margin.flag), parsing: .unconditional, help: .of(.margin))
     var margin: Double?
 
-    @Option(
-        name: .customLong("signal-floor"),
-        parsing: .unconditional,
-        help: ArgumentHelp("Below this a channel has no signal, dBFS (default -50).", valueName: "dBFS")
-    )
+    @Option(name: .customLong(AnalysisSetting.signalFloor.flag), parsing: .unconditional, help: .of(.signalFloor))
     var signalFloor: Double?
 
-    @Option(
-        name: .customLong("clip-level"),
-        parsing: .unconditional,
-        help: ArgumentHelp("A sample at or above this is clipped, dBFS (default 0).", valueName: "dBFS")
-    )
+    @Option(name: .customLong(AnalysisSetting.clipLevel.flag), parsing: .unconditional, help: .of(.clipLevel))
     var clipLevel: Double?
 
-    @Option(
-        name: .customLong("clip-run"),
-        help: ArgumentHelp("Consecutive clipped samples that count as an over (default 3).", valueName: "samples")
-    )
+    @Option(name: .customLong(AnalysisSetting.clipRun.flag), help: .of(.clipRun))
     var clipRun: Int?
 
-    @Option(
-        name: .customLong("clip-hold"),
-        help: ArgumentHelp("Overs closer than this merge into one event, seconds (default 0.1).", valueName: "seconds")
-    )
+    @Option(name: .customLong(AnalysisSetting.clipHold.flag), help: .of(.clipHold))
     var clipHold: Double?
 
     @Option(help: ArgumentHelp("Channel names, comma-separated, e.g. \"Kick,Snare,Vox\".", valueName: "names"))
@@ -65,13 +43,11 @@ struct AnalysisOptions: ParsableArguments {
         var settings = Settings()
         let paths = config.map { [$0] } ?? Settings.defaultConfigPaths()
         for path in paths { try settings.apply(ConfigFile.load(path: path)) }
-        if let targetPeak { settings.analysis.targetPeakDBTP = targetPeak }
-        if let tolerance { settings.analysis.toleranceDB = tolerance }
-        if let margin { settings.analysis.marginDB = margin }
-        if let signalFloor { settings.analysis.signalFloorDBFS = signalFloor }
-        if let clipLevel { settings.analysis.clipLevelDBFS = clipLevel }
-        if let clipRun { settings.analysis.clipRunSamples = clipRun }
-        if let clipHold { settings.analysis.clipHoldSeconds = clipHold }
+        let given: [(AnalysisSetting, Double?)] = [
+            (.targetPeak, targetPeak), (.tolerance, tolerance), (.margin, margin), (.signalFloor, signalFloor),
+            (.clipLevel, clipLevel), (.clipRun, clipRun.map(Double.init)), (.clipHold, clipHold),
+        ]
+        for case (let setting, let value?) in given { setting.set(&settings.analysis, value) }
         if let names { settings.names = Settings.splitNames(names) }
         do {
             try settings.analysis.validate()
@@ -80,5 +56,12 @@ struct AnalysisOptions: ParsableArguments {
             throw HeadroomError(.usage, "--\(error.key) \(error.message)\(source)")
         }
         return settings
+    }
+}
+
+extension ArgumentHelp {
+    /// A setting's help, as its declaration says it.
+    static func of(_ setting: AnalysisSetting) -> ArgumentHelp {
+        ArgumentHelp(setting.help, valueName: setting.unit)
     }
 }

@@ -105,6 +105,25 @@ struct ConfigTests {
         )
     }
 
+    @Test("one declaration per analyzer setting: config key, validation, log field and default agree")
+    func oneDeclaration() throws {
+        guard case .object(let fields) = ClipLog.settingsObject(AnalysisSettings()) else {
+            Issue.record("settings is not an object")
+            return
+        }
+        #expect(fields.map(\.0) == AnalysisSetting.all.map(\.key))
+        for setting in AnalysisSetting.all {
+            // The config file takes the key; a value past the range is refused naming the flag.
+            var settings = Settings()
+            let outside = setting.range.upperBound + 1
+            try settings.apply(ConfigFile.parse("\(setting.key) = \(Int(outside))\n", path: "x.toml"))
+            #expect(setting.get(settings.analysis) == outside)
+            #expect(throws: SettingsError(key: setting.flag, message: "must be \(setting.allowed)")) {
+                try settings.analysis.validate()
+            }
+        }
+    }
+
     @Test("out-of-range settings say what is allowed")
     func validation() {
         var s = AnalysisSettings()

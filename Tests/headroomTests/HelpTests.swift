@@ -110,4 +110,17 @@ struct HelpTests {
         #expect(bad.status == 64)
         #expect(bad.stderr.contains("headroom.toml:2: unknown key \"clip_lvl\""), "\(bad.stderr)")
     }
+
+    @Test("each analyzer flag's help comes from its one declaration, and a bad value names the flag")
+    func analyzerFlags() throws {
+        let help = try headroom("analyze", "--help").stdout.replacingOccurrences(of: "\n", with: " ")
+            .split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+        #expect(help.contains("--target-peak <dBTP> Where peaks should sit (default -6 dBTP)."), "\(help)")
+        #expect(
+            help.contains("--clip-hold <seconds> Overs closer than this merge into one event (default 0.1 seconds).")
+        )
+        let bad = try headroom("analyze", "--clip-hold", "61", "x.wav")
+        #expect(bad.status == 64)
+        #expect(bad.stderr.contains("--clip-hold must be between 0 and 60 seconds"))
+    }
 }

@@ -29,19 +29,21 @@ public struct AnalysisSettings: Sendable, Equatable {
     /// The lowest true peak (dBTP) that still counts as within the target band.
     public var bandLowDBTP: Double { targetPeakDBTP - toleranceDB }
 
-    /// Checks every value; the error names the option and what is allowed.
+    /// Checks every value against its declaration (``AnalysisSetting``); the error names
+    /// the option and what is allowed.
     public func validate() throws(SettingsError) {
         func check(_ ok: Bool, _ key: String, _ allowed: String) throws(SettingsError) {
             if !ok { throw SettingsError(key: key, message: "must be \(allowed)") }
         }
         // Each range check also refuses NaN and infinities, naming the option at fault.
-        try check((-60.0...0).contains(targetPeakDBTP), "target-peak", "between -60 and 0 dBTP")
-        try check((0.0...60).contains(toleranceDB), "tolerance", "between 0 and 60 dB")
-        try check((0.0...60).contains(marginDB), "margin", "between 0 and 60 dB")
-        try check((-150.0 ... -1).contains(signalFloorDBFS), "signal-floor", "between -150 and -1 dBFS")
-        try check((-40.0...0).contains(clipLevelDBFS), "clip-level", "between -40 and 0 dBFS")
-        try check((1...100_000).contains(clipRunSamples), "clip-run", "a whole number of samples from 1 to 100000")
-        try check((0.0...60).contains(clipHoldSeconds), "clip-hold", "between 0 and 60 seconds")
+        for setting in AnalysisSetting.all {
+            let value = setting.get(self)
+            try check(
+                setting.range.contains(value) && (!setting.whole || value == value.rounded()),
+                setting.flag,
+                setting.allowed
+            )
+        }
         try check(
             targetPeakDBTP <= -marginDB,
             "target-peak",
@@ -53,6 +55,118 @@ public struct AnalysisSettings: Sendable, Equatable {
             "below the bottom of the target band (target-peak minus tolerance, \(bandLowDBTP) dBTP)"
         )
     }
+}
+
+/// One analyzer setting, declared once: its name (the flag `--target-peak`, the config
+/// key and the clip log's `settings` field `target_peak`), unit, range, default and help.
+/// The command line, the config file, validation and the log all read this table.
+public struct AnalysisSetting: Sendable {
+    /// The config key and log field (`target_peak`).
+    public let key: String
+    /// The unit, shown as the flag's value name (`dBTP`).
+    public let unit: String
+    /// What the setting does, for help.
+    public let summary: String
+    public let range: ClosedRange<Double>
+    /// What the range reads as in an error ("between -60 and 0 dBTP").
+    public let allowed: String
+    /// A whole number (clip_run).
+    public let whole: Bool
+    /// Decimals in the log's `settings` object.
+    public let decimals: Int
+    public let get: @Sendable (AnalysisSettings) -> Double
+    public let set: @Sendable (inout AnalysisSettings, Double) -> Void
+
+    /// The flag's name without dashes (`target-peak`).
+    public var flag: String { key.replacingOccurrences(of: "_", with: "-") }
+
+    /// "Where peaks should sit (default -6 dBTP)."
+    public var help: String {
+        let value = get(AnalysisSettings())
+        let text = whole || value == value.rounded() ? String(Int(value)) : String(value)
+        return "\(summary) (default \(text) \(unit))."
+    }
+
+    public static let targetPeak = AnalysisSetting(
+        key: "target_peak",
+        unit: "dBTP",
+        summary: "Where peaks should sit",
+        range: -60...0,
+        allowed: "between -60 and 0 dBTP",
+        whole: false,
+        decimals: 2,
+        get: { $0.targetPeakDBTP },
+        set: { $0.targetPeakDBTP = $1 }
+    )
+    public static let tolerance = AnalysisSetting(
+        key: "tolerance",
+        unit: "dB",
+        summary: "How far below the target a peak may sit and still be ok",
+        range: 0...60,
+        allowed: "between 0 and 60 dB",
+        whole: false,
+        decimals: 2,
+        get: { $0.toleranceDB },
+        set: { $0.toleranceDB = $1 }
+    )
+    public static let margin = AnalysisSetting(
+        key: "margin",
+        unit: "dB",
+        summary: "Headroom to keep: a true peak above -margin is hot",
+        range: 0...60,
+        allowed: "between 0 and 60 dB",
+        whole: false,
+        decimals: 2,
+        get: { $0.marginDB },
+        set: { $0.marginDB = $1 }
+    )
+    public static let signalFloor = AnalysisSetting(
+        key: "signal_floor",
+        unit: "dBFS",
+        summary: "Below this a channel has no signal",
+        range: -150 ... -1,
+        allowed: "between -150 and -1 dBFS",
+        whole: false,
+        decimals: 2,
+        get: { $0.signalFloorDBFS },
+        set: { $0.signalFloorDBFS = $1 }
+    )
+    public static let clipLevel = AnalysisSetting(
+        key: "clip_level",
+        unit: "dBFS",
+        summary: "A sample at or above this is clipped",
+        range: -40...0,
+        allowed: "between -40 and 0 dBFS",
+        whole: false,
+        decimals: 2,
+        get: { $0.clipLevelDBFS },
+        set: { $0.clipLevelDBFS = $1 }
+    )
+    public static let clipRun = AnalysisSetting(
+        key: "clip_run",
+        unit: "samples",
+        summary: "Consecutive clipped samples that count as an over",
+        range: 1...100_000,
+        allowed: "a whole number of samples from 1 to 100000",
+        whole: true,
+        decimals: 0,
+        get: { Double($0.clipRunSamples) },
+        set: { $0.clipRunSamples = Int($1) }
+    )
+    public static let clipHold = AnalysisSetting(
+        key: "clip_hold",
+        unit: "seconds",
+        summary: "Overs closer than this merge into one event",
+        range: 0...60,
+        allowed: "between 0 and 60 seconds",
+        whole: false,
+        decimals: 4,
+        get: { $0.clipHoldSeconds },
+        set: { $0.clipHoldSeconds = $1 }
+    )
+
+    /// Every analyzer setting, in the order the log's `settings` object lists them.
+    public static let all = [targetPeak, tolerance, margin, signalFloor, clipLevel, clipRun, clipHold]
 }
 
 /// A setting that is out of range or malformed; `key` is the option or config key at fault.

@@ -54,12 +54,12 @@ public enum ClipLog {
 
     /// The `settings` object of the header (and of `calibrate --json`).
     public static func settingsObject(_ s: AnalysisSettings) -> JSONValue {
-        .object([
-            ("target_peak", .number(s.targetPeakDBTP, decimals: 2)), ("tolerance", .number(s.toleranceDB, decimals: 2)),
-            ("margin", .number(s.marginDB, decimals: 2)), ("signal_floor", .number(s.signalFloorDBFS, decimals: 2)),
-            ("clip_level", .number(s.clipLevelDBFS, decimals: 2)), ("clip_run", .int(s.clipRunSamples)),
-            ("clip_hold", .number(s.clipHoldSeconds, decimals: 4)),
-        ])
+        .object(
+            AnalysisSetting.all.map { setting in
+                let value = setting.get(s)
+                return (setting.key, setting.whole ? .int(Int(value)) : .number(value, decimals: setting.decimals))
+            }
+        )
     }
 
     /// The line for one event; `names` are the channel names, `rate` turns frames into `time`.

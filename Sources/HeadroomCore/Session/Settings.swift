@@ -86,14 +86,11 @@ public struct Settings: Sendable, Equatable {
                 }
                 return s
             }
+            if let setting = AnalysisSetting.all.first(where: { $0.key == key }) {
+                setting.set(&analysis, setting.whole ? Double(try integer()) : try number())
+                continue
+            }
             switch key {
-            case "target_peak": analysis.targetPeakDBTP = try number()
-            case "tolerance": analysis.toleranceDB = try number()
-            case "margin": analysis.marginDB = try number()
-            case "signal_floor": analysis.signalFloorDBFS = try number()
-            case "clip_level": analysis.clipLevelDBFS = try number()
-            case "clip_run": analysis.clipRunSamples = try integer()
-            case "clip_hold": analysis.clipHoldSeconds = try number()
             case "names":
                 switch entry.value {
                 case .strings(let list): names = list
