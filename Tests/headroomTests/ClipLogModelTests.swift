@@ -43,9 +43,12 @@ struct ClipLogModelTests {
         }
     }
 
-    @Test("the take header and the summary read back as written")
+    @Test("the take header and the summary read back as written: one type each, both ways")
     func headerAndSummary() throws {
-        let started = Date(timeIntervalSince1970: 1_764_000_000)
+        var settings = AnalysisSettings()
+        settings.targetPeakDBTP = -8
+        settings.clipRunSamples = 4
+        settings.clipHoldSeconds = 0.25
         let header = ClipLog.Header(
             file: "take-001.wav",
             device: "hw:CARD=USB",
@@ -53,40 +56,46 @@ struct ClipLogModelTests {
             channels: 2,
             format: "S24_3LE",
             names: Self.names,
-            started: started,
-            settings: AnalysisSettings()
+            started: Date(timeIntervalSince1970: 1_764_000_000.125),
+            settings: settings
         )
-        let read = try ClipLogLine.decode(ClipLog.headerLine(header).encoded())
-        #expect(
-            read
-                == .take(
-                    TakeHeaderLine(
-                        file: "take-001.wav",
-                        device: "hw:CARD=USB",
-                        rate: 48000,
-                        channels: 2,
-                        format: "S24_3LE",
-                        names: Self.names,
-                        started: ClipLog.timestamp(started)
-                    )
-                )
-        )
+        #expect(try ClipLogLine.decode(ClipLog.headerLine(header).encoded()) == .take(header))
         var trouble = ClipLog.Trouble()
         trouble.xruns = 1
         trouble.droppedFrames = 512
-        let summary = ClipLog.summaryLine(
-            frames: 96000,
-            rate: 48000,
-            complete: true,
-            channels: [],
-            names: Self.names,
-            trouble: trouble
-        )
-        guard case .summary(let s) = try ClipLogLine.decode(summary.encoded()) else {
-            Issue.record("not a summary")
-            return
+        let channels = [
+            ChannelSummary(
+                channel: 0,
+                peakDBFS: 0,
+                truePeakDBTP: 1.234,
+                rmsDBFS: -18.31,
+                clipEvents: 4,
+                clippedSamples: 57,
+                hotEvents: 2,
+                proposal: GainProposal(reason: .clipped, changeDB: -7.5)
+            ),
+            ChannelSummary(
+                channel: 1,
+                peakDBFS: nil,
+                truePeakDBTP: nil,
+                rmsDBFS: nil,
+                clipEvents: 0,
+                clippedSamples: 0,
+                hotEvents: 0,
+                proposal: GainProposal(reason: .noSignal, changeDB: nil)
+            ),
+        ]
+        for trouble in [trouble, nil] {
+            let summary = SummaryLine(
+                frames: 96000,
+                rate: 48000,
+                complete: true,
+                channels: channels,
+                names: Self.names,
+                trouble: trouble
+            )
+            #expect(try ClipLogLine.decode(summary.json.encoded()) == .summary(summary))
         }
-        #expect(s.frames == 96000 && s.seconds == 2 && s.complete && s.xruns == 1 && s.droppedFrames == 512)
     }
 
     @Test("an unknown type and an unknown field read fine; a wrong type or a negative frame is named")

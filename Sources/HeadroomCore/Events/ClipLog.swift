@@ -6,8 +6,9 @@ public enum ClipLog {
     /// The log's schema version.
     public static let version = 1
 
-    /// What the `take` header says about where the audio came from.
-    public struct Header: Sendable {
+    /// The `take` header: where the audio came from and the settings it was analyzed
+    /// with. Written by ``headerLine(_:)``, read back by ``ClipLogLine``.
+    public struct Header: Sendable, Equatable, Decodable {
         public var file: String
         /// ALSA PCM name; `nil` when analyzing a file.
         public var device: String?
@@ -38,6 +39,29 @@ public enum ClipLog {
             self.names = names
             self.started = started
             self.settings = settings
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case file, device, rate, channels, format, names, started, settings
+        }
+
+        /// Reads a header as written; fields a log from elsewhere leaves out take their
+        /// defaults (no names: numbered channels; no settings: the defaults).
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            file = try c.decode(String.self, forKey: .file)
+            device = try c.decodeIfPresent(String.self, forKey: .device)
+            rate = try c.decode(Int.self, forKey: .rate)
+            channels = try c.decode(Int.self, forKey: .channels)
+            format = try c.decodeIfPresent(String.self, forKey: .format) ?? ""
+            names = try c.decodeIfPresent([String].self, forKey: .names) ?? []
+            let text = try c.decodeIfPresent(String.self, forKey: .started)
+            started = text.flatMap(ClipLog.date(from:)) ?? Date(timeIntervalSince1970: 0)
+            settings = AnalysisSettings()
+            let given = try c.decodeIfPresent([String: Double].self, forKey: .settings) ?? [:]
+            for setting in AnalysisSetting.all {
+                if let value = given[setting.key] { setting.set(&settings, value) }
+            }
         }
     }
 
@@ -114,7 +138,7 @@ public enum ClipLog {
         public init() {}
     }
 
-    /// The `summary` line. `trouble` is `nil` for `analyze` (it has no device).
+    /// The `summary` line (``SummaryLine``). `trouble` is `nil` for `analyze` (it has no device).
     public static func summaryLine(
         frames: Int,
         rate: Int,
@@ -123,35 +147,21 @@ public enum ClipLog {
         names: [String],
         trouble: Trouble?
     ) -> JSONValue {
-        var fields: [(String, JSONValue)] = [
-            ("type", .string("summary")), ("frames", .int(frames)),
-            ("seconds", .seconds(Double(frames) / Double(rate))), ("complete", .bool(complete)),
-        ]
-        if let trouble {
-            fields += [
-                ("xruns", .int(trouble.xruns)), ("gaps", .int(trouble.gaps)),
-                ("dropped_frames", .int(trouble.droppedFrames)),
-            ]
-        }
-        fields.append(
-            (
-                "channels",
-                .array(
-                    channels.map { s in
-                        .object([
-                            ("channel", .int(s.channel + 1)),
-                            ("name", .string(s.channel < names.count ? names[s.channel] : String(s.channel + 1))),
-                            ("peak_dbfs", .decibels(s.peakDBFS)), ("true_peak_dbtp", .decibels(s.truePeakDBTP)),
-                            ("rms_dbfs", .decibels(s.rmsDBFS)), ("headroom_db", .decibels(s.headroomDB)),
-                            ("clip_events", .int(s.clipEvents)), ("clipped_samples", .int(s.clippedSamples)),
-                            ("hot_events", .int(s.hotEvents)), ("gain_proposal_db", .decibels(s.proposal.changeDB)),
-                            ("reason", .string(s.proposal.reason.rawValue)),
-                        ])
-                    }
-                )
-            )
-        )
-        return .object(fields)
+        SummaryLine(frames: frames, rate: rate, complete: complete, channels: channels, names: names, trouble: trouble)
+            .json
+    }
+
+    /// A ``timestamp(_:)`` read back (milliseconds kept).
+    public static func date(from text: String) -> Date? {
+        guard text.hasSuffix("Z") else { return nil }
+        let n = text.split(whereSeparator: { !$0.isNumber }).compactMap { Int32($0) }
+        guard n.count == 6 || n.count == 7 else { return nil }
+        var parts = tm()
+        (parts.tm_year, parts.tm_mon, parts.tm_mday) = (n[0] - 1900, n[1] - 1, n[2])
+        (parts.tm_hour, parts.tm_min, parts.tm_sec) = (n[3], n[4], n[5])
+        let seconds = timegm(&parts)
+        guard seconds != -1 else { return nil }
+        return Date(timeIntervalSince1970: Double(seconds) + Double(n.count == 7 ? n[6] : 0) / 1000)
     }
 
     /// ISO 8601 in UTC with milliseconds: `2026-11-24T15:30:00.000Z`.

@@ -5,7 +5,7 @@ import Foundation
 /// not know (skipped, as docs/clip-log.md asks: a newer log never breaks an older reader). Fields a
 /// line carries that this version does not know are ignored.
 public enum ClipLogLine: Sendable, Equatable {
-    case take(TakeHeaderLine)
+    case take(ClipLog.Header)
     case event(Event)
     case summary(SummaryLine)
     case unknown(type: String)
@@ -27,7 +27,7 @@ public enum ClipLogLine: Sendable, Equatable {
         }
         do {
             switch type {
-            case "take": return .take(try JSONDecoder().decode(TakeHeaderLine.self, from: data))
+            case "take": return .take(try JSONDecoder().decode(ClipLog.Header.self, from: data))
             case "summary": return .summary(try JSONDecoder().decode(SummaryLine.self, from: data))
             default:
                 guard let event = try JSONDecoder().decode(EventLine.self, from: data).event(type: type) else {
@@ -65,59 +65,42 @@ public enum ClipLogLine: Sendable, Equatable {
     }
 }
 
-/// The `take` header of a clip log, as read back.
-public struct TakeHeaderLine: Decodable, Sendable, Equatable {
-    public var version: Int?
-    public var file: String
-    public var device: String?
-    public var rate: Int
-    public var channels: Int
-    public var format: String?
-    public var names: [String]?
-    public var started: String?
-
-    public init(
-        version: Int? = ClipLog.version,
-        file: String,
-        device: String?,
-        rate: Int,
-        channels: Int,
-        format: String?,
-        names: [String]?,
-        started: String?
-    ) {
-        self.version = version
-        self.file = file
-        self.device = device
-        self.rate = rate
-        self.channels = channels
-        self.format = format
-        self.names = names
-        self.started = started
-    }
-}
-
-/// The `summary` line of a clip log, as read back.
+/// The `summary` line: how the take ended and each channel's figures. Built from the
+/// analyzer's summaries by ``init(frames:rate:complete:channels:names:trouble:)`` and
+/// written by ``json``; read back by ``ClipLogLine``. Levels are kept as written (two
+/// decimals), so a summary read back equals the one written.
 public struct SummaryLine: Decodable, Sendable, Equatable {
     public struct Channel: Decodable, Sendable, Equatable {
         /// 1-based, as the log has it.
         public var channel: Int
         public var name: String?
+        public var peakDBFS: Double?
         public var truePeakDBTP: Double?
+        public var rmsDBFS: Double?
+        public var headroomDB: Double?
         public var clipEvents: Int
+        public var clippedSamples: Int?
         public var hotEvents: Int?
+        public var gainProposalDB: Double?
+        public var reason: String?
 
         enum CodingKeys: String, CodingKey {
-            case channel, name
+            case channel, name, reason
+            case peakDBFS = "peak_dbfs"
             case truePeakDBTP = "true_peak_dbtp"
+            case rmsDBFS = "rms_dbfs"
+            case headroomDB = "headroom_db"
             case clipEvents = "clip_events"
+            case clippedSamples = "clipped_samples"
             case hotEvents = "hot_events"
+            case gainProposalDB = "gain_proposal_db"
         }
     }
 
     public var frames: Int
     public var seconds: Double?
     public var complete: Bool
+    /// The recorder's counts; nil for `analyze`.
     public var xruns: Int?
     public var gaps: Int?
     public var droppedFrames: Int?
@@ -126,6 +109,62 @@ public struct SummaryLine: Decodable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case frames, seconds, complete, xruns, gaps, channels
         case droppedFrames = "dropped_frames"
+    }
+
+    /// The summary of a take: `trouble` is nil for `analyze` (it has no device).
+    public init(
+        frames: Int,
+        rate: Int,
+        complete: Bool,
+        channels: [ChannelSummary],
+        names: [String],
+        trouble: ClipLog.Trouble?
+    ) {
+        func db(_ v: Double?) -> Double? { v.map { ($0 * 100).rounded() / 100 } }
+        self.frames = frames
+        seconds = (Double(frames) / Double(rate) * 1000).rounded() / 1000
+        self.complete = complete
+        xruns = trouble?.xruns
+        gaps = trouble?.gaps
+        droppedFrames = trouble?.droppedFrames
+        self.channels = channels.map { s in
+            Channel(
+                channel: s.channel + 1,
+                name: s.channel < names.count ? names[s.channel] : String(s.channel + 1),
+                peakDBFS: db(s.peakDBFS),
+                truePeakDBTP: db(s.truePeakDBTP),
+                rmsDBFS: db(s.rmsDBFS),
+                headroomDB: db(s.headroomDB),
+                clipEvents: s.clipEvents,
+                clippedSamples: s.clippedSamples,
+                hotEvents: s.hotEvents,
+                gainProposalDB: db(s.proposal.changeDB),
+                reason: s.proposal.reason.rawValue
+            )
+        }
+    }
+
+    /// The line as the log has it.
+    public var json: JSONValue {
+        var fields: [(String, JSONValue)] = [
+            ("type", .string("summary")), ("frames", .int(frames)), ("seconds", .seconds(seconds ?? 0)),
+            ("complete", .bool(complete)),
+        ]
+        if let xruns, let gaps, let droppedFrames {
+            fields += [("xruns", .int(xruns)), ("gaps", .int(gaps)), ("dropped_frames", .int(droppedFrames))]
+        }
+        let list: [JSONValue] = channels.map { c in
+            .object([
+                ("channel", .int(c.channel)), ("name", .string(c.name ?? String(c.channel))),
+                ("peak_dbfs", .decibels(c.peakDBFS)), ("true_peak_dbtp", .decibels(c.truePeakDBTP)),
+                ("rms_dbfs", .decibels(c.rmsDBFS)), ("headroom_db", .decibels(c.headroomDB)),
+                ("clip_events", .int(c.clipEvents)), ("clipped_samples", .int(c.clippedSamples ?? 0)),
+                ("hot_events", .int(c.hotEvents ?? 0)), ("gain_proposal_db", .decibels(c.gainProposalDB)),
+                ("reason", .string(c.reason ?? "")),
+            ])
+        }
+        fields.append(("channels", .array(list)))
+        return .object(fields)
     }
 }
 

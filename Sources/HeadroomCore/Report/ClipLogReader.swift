@@ -7,7 +7,7 @@ import Foundation
 /// skipped and named by file and line.
 public struct ClipLogReader {
     public var path: String
-    public var header: TakeHeaderLine?
+    public var header: ClipLog.Header?
     /// The events, in the order written.
     public var events: [Event] = []
     public var summary: SummaryLine?

@@ -70,12 +70,12 @@ public struct TakeReview: Sendable {
             review.notes = reader.problems + [mismatch ?? ""]
             return review
         }
-        let names = ClipLog.channelNames(header.names ?? [], channels: header.channels)
+        let names = ClipLog.channelNames(header.names, channels: header.channels)
         var review = TakeReview(
             file: file,
             log: logPath,
             seconds: 0,
-            started: header.started,
+            started: header.started.timeIntervalSince1970 > 0 ? ClipLog.timestamp(header.started) : nil,
             rate: header.rate,
             complete: false,
             logState: reader.state,
