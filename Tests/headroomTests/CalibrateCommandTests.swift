@@ -32,7 +32,7 @@ struct CalibrateCommandTests {
     func reasons() throws {
         let dir = scratchDirectory()
         Self.soundcheck(dir + "/check.wav")
-        let rig = try JackRig(name: "cal", wav: dir + "/check.wav", channels: Self.channels)
+        let rig = try JackRig(name: "cal", wav: dir + "/check.wav", channels: Self.channels, period: 1024)
         defer { rig.stop() }
         let r = try headroom(
             "calibrate",
