@@ -112,7 +112,6 @@ struct RecordCommand: ParsableCommand {
             // hours later with --wait-device.
             _ = try TakeNamer(directory: settings.directory, template: settings.nameTemplate, fileFormat: container)
             try RecordingSession.checkDirectory(settings.directory)
-            _ = try TakeNamer(directory: settings.directory, template: settings.nameTemplate, fileFormat: container)
 
             // Before the device opens: plugins (ALSA's jack) start threads of their own,
             // and they must inherit SIGINT and SIGTERM blocked for a clean end of take.

@@ -57,7 +57,7 @@ public struct TakeReview: Sendable {
         let mismatch: String?
         if reader.header == nil {
             mismatch = "\(logPath): no take header (an empty or foreign log); analyzed the audio afresh"
-        } else if let audio = audioInfo(file), let h = reader.header,
+        } else if let audio = AudioFile.info(file), let h = reader.header,
             h.rate != audio.rate || h.channels != audio.channels
         {
             mismatch =
@@ -113,7 +113,7 @@ public struct TakeReview: Sendable {
             }
         } else {
             // Cut off (the recorder was killed): what the log got to say, and the file's length.
-            review.seconds = audioInfo(file).map { Double($0.frames) / Double($0.rate) } ?? 0
+            review.seconds = AudioFile.info(file).map { Double($0.frames) / Double($0.rate) } ?? 0
             review.channels = names.indices.map { c in
                 var clips = 0
                 var hot = 0
@@ -178,10 +178,6 @@ public struct TakeReview: Sendable {
 
     public static func logPath(for file: String) -> String {
         (file as NSString).deletingPathExtension + ".clips.jsonl"
-    }
-
-    static func audioInfo(_ file: String) -> (frames: Int, rate: Int, channels: Int)? {
-        AudioFile.info(file).map { ($0.frames, $0.rate, $0.channels) }
     }
 
     /// The audio files under `paths` (folders are searched recursively), in order; a clip

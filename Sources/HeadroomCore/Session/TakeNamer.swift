@@ -26,13 +26,25 @@ public struct TakeNamer: Sendable {
         // The longest name a take of this template gets: its log (`.clips.jsonl`), after a
         // `-NN` suffix for a name already taken, and review's `.labels.txt` is shorter.
         let longest = sample.utf8.count + 4 + ".clips.jsonl".utf8.count
-        let limit = pathconf(directory, Int32(_PC_NAME_MAX))
-        let allowed = limit > 0 ? limit : 255
+        let allowed = Self.nameMax(directory)
         if longest > allowed {
             throw HeadroomError(
                 .cantCreate,
                 "--name \"\(String(template.prefix(40)))...\" makes file names of \(longest) bytes with \".clips.jsonl\"; \(directory) allows at most \(allowed)"
             )
+        }
+    }
+
+    /// The longest file name `directory` takes, asked of the nearest folder that exists
+    /// (`--dir` may not be created yet: it is checked before anything is made).
+    static func nameMax(_ directory: String) -> Int {
+        var folder = directory.isEmpty ? "." : directory
+        while true {
+            let limit = pathconf(folder, Int32(_PC_NAME_MAX))
+            if limit > 0 { return limit }
+            let parent = (folder as NSString).deletingLastPathComponent
+            if parent == folder { return 255 }
+            folder = parent.isEmpty ? "." : parent
         }
     }
 
