@@ -30,6 +30,9 @@ if !targetCPU.isEmpty {
 if ["x86-64", "x86-64-v2"].contains(targetCPU) {
     optimizedSettings.append(.define("HEADROOM_SSE_ONLY"))
 }
+// The C kernels: optimized in every configuration, for the same CPU as the Swift code.
+var kernelSettings: [CSetting] = [.unsafeFlags(["-O3"])]
+if !targetCPU.isEmpty { kernelSettings.append(.unsafeFlags(["-march=\(targetCPU)"])) }
 
 let package = Package(
     name: "headroom",
@@ -59,7 +62,9 @@ let package = Package(
         ),
         .target(
             name: "HeadroomCore",
-            dependencies: ["CALSA", "CSndFile", "CEBUR128", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: [
+                "CALSA", "CSndFile", "CEBUR128", "CHeadroomKernels", .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
             swiftSettings: optimizedSettings
         ),
         .executableTarget(
@@ -69,6 +74,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "CHeadroomKernels", cSettings: kernelSettings),
         .target(name: "CMallocCounter"),
         .executableTarget(
             name: "headroom-bench",

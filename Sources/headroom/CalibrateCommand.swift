@@ -69,6 +69,7 @@ struct CalibrateCommand: ParsableCommand {
                 periodFrames: settings.periodFrames,
                 bufferFrames: settings.bufferFrames
             )
+            if let warning = PCMPath.warning(source.path, device: settings.device) { Terminal.error(warning) }
             let names = ClipLog.channelNames(settings.names, channels: settings.channels)
             let session = CalibrationSession(
                 source: source,
@@ -182,6 +183,8 @@ struct CalibrateCommand: ParsableCommand {
                             ("clip_events", .int(r.clipEvents)), ("hot_events", .int(r.hotEvents)),
                             ("reason", .string(r.proposal.reason.rawValue)),
                             ("proposal_db", .decibels(r.proposal.changeDB)),
+                            ("over_db", .decibels(r.proposal.overDB)),
+                            ("flat_level_dbfs", .decibels(r.proposal.flatLevelDBFS)),
                             ("control", control),
                         ])
                     }

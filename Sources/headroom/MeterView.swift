@@ -22,6 +22,8 @@ struct MeterView {
     private var holds: [(value: Float, time: Double)] = []
     private var clipBase: [Int] = []
     private var lastClips: [Int] = []
+    private var flatBase: [Int] = []
+    private var lastFlats: [Int] = []
     private var diskLeft = ""
     private var diskChecked = 0.0
     private var first = true
@@ -38,6 +40,7 @@ struct MeterView {
     mutating func reset() {
         holds = holds.map { _ in (0, 0) }
         clipBase = lastClips
+        flatBase = lastFlats
         message = "peak holds and clip indicators reset"
     }
 
@@ -84,8 +87,10 @@ struct MeterView {
         if holds.count != s.channels.count {
             holds = Array(repeating: (0, 0), count: s.channels.count)
             clipBase = Array(repeating: 0, count: s.channels.count)
+            flatBase = Array(repeating: 0, count: s.channels.count)
         }
         lastClips = s.channels.map(\.clipRuns)
+        lastFlats = s.channels.map(\.flatEvents)
         if now - diskChecked >= 1 {
             diskChecked = now
             diskLeft = Self.diskTimeLeft(
@@ -124,7 +129,12 @@ struct MeterView {
             if layout.hold { row += " " + Self.pad(Self.db(holds[i].value), 5) }
             let headroom =
                 ch.takeTruePeak > 0 ? Self.pad(String(format: "%.1f", -Self.decibels(ch.takeTruePeak)), 8) : "       -"
-            let clip = clips > 0 || ch.isClipping ? paint(Self.pad("CLIP \(clips)", -7), "1;37;41") : Self.pad("-", -7)
+            // The latch: CLIP (white on red) wins over FLAT (flat tops below full scale, white on magenta).
+            let flats = ch.flatEvents - flatBase[i]
+            let clip =
+                clips > 0 || ch.isClipping
+                ? paint(Self.pad("CLIP \(clips)", -7), "1;37;41")
+                : flats > 0 ? paint(Self.pad("FLAT \(flats)", -7), "1;37;45") : Self.pad("-", -7)
             row += "  " + Self.pad(Self.db(ch.takeTruePeak), 7) + "  " + headroom + "  " + clip
             if layout.proposal { row += "  " + SummaryTable.proposalText(ch.proposal) }
             line(&out, row)
@@ -171,8 +181,9 @@ struct MeterView {
     static func statusLine(_ s: MeterSnapshot) -> String {
         let peaks = s.channels.map { "\($0.name) \(db($0.takeTruePeak))" }.joined(separator: ", ")
         let clips = s.channels.reduce(0) { $0 + $1.clipRuns }
+        let flats = s.channels.reduce(0) { $0 + $1.flatEvents }
         return
-            "status: \(s.takeName) \(clock(Double(s.takeFrames) / Double(s.rate))), true peaks (dBTP) \(peaks); overs \(clips), xruns \(s.xruns), gaps \(s.gaps), dropped frames \(s.droppedFrames)"
+            "status: \(s.takeName) \(clock(Double(s.takeFrames) / Double(s.rate))), true peaks (dBTP) \(peaks); overs \(clips), flat tops \(flats), xruns \(s.xruns), gaps \(s.gaps), dropped frames \(s.droppedFrames)"
     }
 
     // MARK: Drawing

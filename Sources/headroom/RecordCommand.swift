@@ -129,6 +129,9 @@ struct RecordCommand: ParsableCommand {
                         "note: \(settings.device) runs at \(source.rate) Hz, not \(settings.rate) Hz; recording at \(source.rate) Hz"
                     )
                 }
+                if resumedFrom == nil, let warning = PCMPath.warning(source.path, device: settings.device) {
+                    Terminal.error(warning)
+                }
                 var takeSettings = settings
                 if let chainBase {
                     // The take after a reconnect follows on from the first: take-003 -> take-003-2.

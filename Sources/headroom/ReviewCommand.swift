@@ -137,13 +137,20 @@ struct ReviewCommand: ParsableCommand {
     /// One row per take.
     static func table(_ reviews: [TakeReview]) -> String {
         var table = TextTable(
-            header: ["take", "duration", "started", "clipped", "worst TP", "hot", "xruns/gaps/dropped", "ended"],
-            alignments: Array(repeating: .left, count: 8)
+            header: [
+                "take", "duration", "started", "clipped", "flat tops", "worst TP", "hot", "xruns/gaps/dropped", "ended",
+            ],
+            alignments: Array(repeating: .left, count: 9)
         )
         for r in reviews {
-            let clipped = r.channels.filter { $0.clipEvents > 0 }.map { "\($0.name) x\($0.clipEvents)" }.joined(
-                separator: ", "
-            )
+            // "Vox x2 +4.0 dB": how often, and how far over (">=" where only a bound is known).
+            let clipped = r.channels.filter { $0.clipEvents > 0 }.map { c in
+                "\(c.name) x\(c.clipEvents)"
+                    + (c.overDB.map { String(format: " %@%+.1f dB", c.overBound ? ">=" : "", $0) } ?? "")
+            }.joined(separator: ", ")
+            let flat = r.channels.filter { $0.flatEvents > 0 }.map { c in
+                "\(c.name) x\(c.flatEvents)" + (c.flatLevelDBFS.map { String(format: " at %.1f dBFS", $0) } ?? "")
+            }.joined(separator: ", ")
             let ended: String
             if let e = r.ending {
                 ended = e
@@ -157,7 +164,8 @@ struct ReviewCommand: ParsableCommand {
             table.add([
                 (r.file as NSString).lastPathComponent, EventText.timecode(seconds: r.seconds),
                 r.started.map { String($0.prefix(19)).replacingOccurrences(of: "T", with: " ") } ?? "-",
-                clipped.isEmpty ? "-" : clipped, SummaryTable.db(r.worstTruePeakDBTP), String(r.hotEvents),
+                clipped.isEmpty ? "-" : clipped, flat.isEmpty ? "-" : flat, SummaryTable.db(r.worstTruePeakDBTP),
+                String(r.hotEvents),
                 "\(r.xruns)/\(r.gaps)/\(r.droppedFrames)", ended,
             ])
         }
@@ -182,10 +190,8 @@ struct ReviewCommand: ParsableCommand {
             Terminal.error("\(r.file): already has \(existing) cue markers")
             return
         }
-        let markers = r.events.compactMap { e -> CueMarkers.Marker? in
-            guard case .clip(let x) = e else { return nil }
-            let name = x.channel < r.names.count ? r.names[x.channel] : ""
-            return CueMarkers.Marker(frame: x.startFrame, label: "clip ch\(x.channel + 1) \(name)")
+        let markers = r.events.compactMap { e in
+            EventText.cueLabel(e, names: r.names).map { CueMarkers.Marker(frame: e.frame, label: $0) }
         }
         try CueMarkers.append(markers, to: r.file)
         Terminal.error("\(r.file): wrote \(markers.count) cue markers")

@@ -161,12 +161,14 @@ struct ClipLogTests {
                 runs: 2,
                 longestRun: 5,
                 peakDBFS: 0,
-                truePeakDBTP: 1.2
+                truePeakDBTP: 1.2,
+                overDB: 1.5,
+                overBound: false
             )
         )
         #expect(
             ClipLog.eventLine(event, names: ["L", "R"], rate: 48000).encoded()
-                == #"{"type":"clip","channel":1,"name":"L","start_frame":123456,"end_frame":123470,"clipped_samples":9,"runs":2,"longest_run":5,"peak_dbfs":0.0,"true_peak_dbtp":1.2,"time":2.572}"#
+                == #"{"type":"clip","channel":1,"name":"L","start_frame":123456,"end_frame":123470,"clipped_samples":9,"runs":2,"longest_run":5,"peak_dbfs":0.0,"true_peak_dbtp":1.2,"over_db":1.5,"over_bound":false,"time":2.572}"#
         )
     }
 

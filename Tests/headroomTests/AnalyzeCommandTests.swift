@@ -32,7 +32,7 @@ struct AnalyzeCommandTests {
         #expect(lines[0] == "\(path): WAV, PCM_24, 48000 Hz, 2 ch, 2.000 s")
         #expect(
             lines[1].hasPrefix(
-                "ch  name  peak dBFS  true peak dBTP  RMS dBFS  headroom dB  clips  clipped  hot  proposal"
+                "ch  name  peak dBFS  true peak dBTP  RMS dBFS  headroom dB  clips  clipped  flat  hot  proposal"
             )
         )
         let vox = lines[2].split(separator: " ", omittingEmptySubsequences: true)

@@ -93,8 +93,12 @@ struct ReviewCommandTests {
 
         let events = try headroom("review", "--events", takes + "/a-clipped.wav")
         let lines = events.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.contains { $0.hasPrefix("  00:00:00.417  frame 20000  CLIP ch2 Gtr: 4 samples") })
-        #expect(lines.contains { $0.hasPrefix("  00:00:01.458  frame 70000  CLIP ch2 Gtr: 3 samples") })
+        #expect(
+            lines.contains { $0.hasPrefix("  00:00:00.417  frame 20000  CLIP ch2 Gtr") && $0.contains(": 4 samples") }
+        )
+        #expect(
+            lines.contains { $0.hasPrefix("  00:00:01.458  frame 70000  CLIP ch2 Gtr") && $0.contains(": 3 samples") }
+        )
 
         let raw = try headroom("review", "--events", "--json", takes + "/a-clipped.wav")
         #expect(raw.stdout == (try String(contentsOfFile: takes + "/a-clipped.clips.jsonl", encoding: .utf8)))

@@ -1,3 +1,5 @@
+import CHeadroomKernels
+
 /// The per-channel analyzer of SPEC's *Definitions*, streaming: feed it interleaved
 /// blocks of any size with ``process(_:frames:)``; state (filter delay lines, clip runs,
 /// hot bursts, open events) carries across block boundaries. Events appear in
@@ -32,6 +34,9 @@ public final class Analyzer {
     /// Lanes that cannot clip in a block go through ``ClipDetector/feedHot`` in bulk; off,
     /// every walked frame goes through ``ClipDetector/feed`` (tests compare the two).
     var bulkHotWalk = true
+    /// Flat-top detection (``FlatDetector``) runs; `headroom-bench analyzer` turns it off to
+    /// measure what it costs. Set before the first block.
+    public var detectsFlatTops = true
 
     /// Events that became final, oldest first. The caller takes them and empties the array.
     public var events: [Event] = []
@@ -54,7 +59,18 @@ public final class Analyzer {
     private let chunkSlopes: UnsafeMutablePointer<Float>
     private let chunkFiltered: UnsafeMutablePointer<Bool>
     private let detectors: UnsafeMutablePointer<ClipDetector>
+    private let flats: UnsafeMutablePointer<FlatDetector>
     private let state: UnsafeMutablePointer<ChannelLevels>
+    /// Flat-top lobes, per group: sign, peak, peak frame and start frame of each lane's open
+    /// lobe (frames relative to the block being analyzed), and the lane's gate: one row of
+    /// `width` floats each. `lobeEnds` collects the loud lobes that ended, from the C kernel.
+    private let lobeState: UnsafeMutablePointer<Float>
+    private let lobeEnds: UnsafeMutablePointer<hr_lobe_end>
+    private static let lobeEndCapacity = 4096
+    /// The last `ringFrames` frames of each group, lane by lane, for rule A's measurement of
+    /// lobes that began in earlier blocks.
+    private let ring: UnsafeMutablePointer<Float>
+    private let ringFrames: Int
 
     private let clipThreshold: Float
     private let clipCandidate: Float
@@ -105,12 +121,6 @@ public final class Analyzer {
         chunkSlopes = Self.allocate(Float.self, count: chunks * width)
         chunkFiltered = Self.allocate(Bool.self, count: chunks)
         for (i, c) in TruePeakFilter.folded.enumerated() { coefficients[i] = c }
-        detectors = .allocate(capacity: channels)
-        state = .allocate(capacity: channels)
-        for c in 0..<channels {
-            (detectors + c).initialize(to: ClipDetector(channel: c, settings: settings, rate: rate))
-            (state + c).initialize(to: ChannelLevels())
-        }
         let clip = Decibels.toAmplitude(settings.clipLevelDBFS)
         if let bits = layout.bits {
             let maxCode = Double((Int64(1) << (bits - 1)) - 1)
@@ -120,10 +130,32 @@ public final class Analyzer {
             exactClipCode = Int64(code) << (32 - bits)
             clipCandidate = bits > 24 ? Float(code / fullScale * (1 - 1e-6)) : clipThreshold
         } else {
-            clipThreshold = Float(clip)
+            // Float: within one 24-bit step of the level, so a 24-bit converter's largest
+            // code (0.99999988) counts as full scale.
+            clipThreshold = Float(clip * (1 - 1.0 / 8_388_608))
             clipCandidate = clipThreshold
             exactClipCode = 0
         }
+        detectors = .allocate(capacity: channels)
+        flats = .allocate(capacity: channels)
+        state = .allocate(capacity: channels)
+        for c in 0..<channels {
+            (detectors + c).initialize(to: ClipDetector(channel: c, settings: settings, rate: rate))
+            (flats + c).initialize(
+                to: FlatDetector(channel: c, rate: rate, bits: layout.bits, clipCandidate: clipCandidate)
+            )
+            (state + c).initialize(to: ChannelLevels())
+        }
+        lobeState = Self.allocate(Float.self, count: groups * 5 * width)
+        for g in 0..<groups {
+            (lobeState + g * 5 * width).update(repeating: 1, count: width)
+            (lobeState + g * 5 * width + 4 * width).update(repeating: .infinity, count: width)
+        }
+        lobeEnds = Self.allocate(hr_lobe_end.self, count: Self.lobeEndCapacity)
+        var frames = 4096
+        while frames < 2 * self.maxBlockFrames { frames *= 2 }
+        ringFrames = frames
+        ring = Self.allocate(Float.self, count: groups * frames * width)
         hotThreshold = Float(Decibels.toAmplitude(-settings.marginDB))
         gainInterval = max(rate / 2, 1)
         lastGain = Array(repeating: GainProposal(reason: .noSignal, changeDB: nil), count: channels)
@@ -139,7 +171,12 @@ public final class Analyzer {
         chunkSlopes.deallocate()
         chunkFiltered.deallocate()
         detectors.deinitialize(count: channels).deallocate()
+        for c in 0..<channels { flats[c].deallocate() }
+        flats.deinitialize(count: channels).deallocate()
         state.deinitialize(count: channels).deallocate()
+        lobeState.deallocate()
+        lobeEnds.deallocate()
+        ring.deallocate()
     }
 
     /// Channels per SIMD group: 4 for up to 4 channels, else 8; on x86-64 with AVX, 16
@@ -205,15 +242,14 @@ public final class Analyzer {
                 let x = abs(base[position * width + l])
                 var truePeak = x
                 if f == 0 { truePeak = max(truePeak, state[c].leadTruePeak) }
-                detectors[c].feed(
-                    frame: f,
-                    magnitude: x,
-                    truePeak: truePeak,
-                    clipped: isClipped(x, frame: f, blockStart: end, channel: c),
-                    into: &events
-                )
+                let clipped = isClipped(x, frame: f, blockStart: end, channel: c)
+                if clipped != (detectors[c].runStart >= 0) {
+                    runEdge(channel: c, lane: l, base: base, position: position, frame: f, end: end, starting: clipped)
+                }
+                detectors[c].feed(frame: f, magnitude: x, truePeak: truePeak, clipped: clipped, into: &events)
             }
             detectors[c].finish(at: end, into: &events)
+            flats[c].finish(at: end, into: &events)
         }
         checkGain(force: true)
     }
@@ -230,6 +266,14 @@ public final class Analyzer {
         levels.hotEvents = d.hotEvents
         levels.qualifiedRuns = d.qualifiedRuns
         levels.isClipping = d.isClipping
+        let flat = flats[c].figures
+        levels.flatEvents = flat.events
+        levels.flatEventsStarted = flats[c].eventsStarted
+        levels.flatLevelDBFS = flat.level
+        levels.flatOverDB = flat.over
+        let over = d.overshoot
+        levels.overDB = over.db
+        levels.overBound = over.bound
         return levels
     }
 
@@ -238,7 +282,19 @@ public final class Analyzer {
         let l = levels(channel: c)
         let truePeak = Decibels.fromAmplitude(Double(max(l.truePeak, l.samplePeak)))
         let rms = frameCount > 0 ? Decibels.fromAmplitude((l.sumSquares / Double(frameCount)).squareRoot()) : nil
-        let proposal = GainAdvisor.propose(truePeakDBTP: truePeak, clipped: l.clipEvents > 0, settings: settings)
+        let overs = Overs(
+            clipOverDB: l.overDB,
+            clipOverBound: l.overBound,
+            flatLevelDBFS: l.flatLevelDBFS,
+            flatOverDB: l.flatOverDB
+        )
+        let proposal = GainAdvisor.propose(
+            truePeakDBTP: truePeak,
+            clipped: l.clipEvents > 0,
+            flat: l.flatEvents > 0,
+            overs: overs,
+            settings: settings
+        )
         return ChannelSummary(
             channel: c,
             peakDBFS: Decibels.fromAmplitude(Double(l.samplePeak)),
@@ -247,6 +303,8 @@ public final class Analyzer {
             clipEvents: l.clipEvents,
             clippedSamples: l.clippedSamples,
             hotEvents: l.hotEvents,
+            flatEvents: l.flatEvents,
+            overs: overs,
             proposal: proposal
         )
     }
@@ -262,6 +320,7 @@ public final class Analyzer {
         } else {
             analyzeGroups(SIMD16<Float>.self, frames: n)
         }
+        for c in 0..<channels { flats[c].tick(now: frameCount + n, into: &events) }
         frameCount += n
         // Keep the last 11 frames as the next block's history.
         for g in 0..<groups {
@@ -456,6 +515,10 @@ public final class Analyzer {
                 slope = TruePeakFilter.maximum(slope, d)
             }
             let lanes = min(width, channels - g * width)
+            if detectsFlatTops {
+                for l in 0..<lanes { state[g * width + l].blockPeak = peak[l] }
+                trackLobes(group: g, lanes: lanes, frames: n)
+            }
             // A chunk is skipped when no interpolated point in it can reach a lane's running
             // true peak or the hot threshold. The whole block is filtered when a sample is
             // near clipping or a clip event is open (both record true peaks), or for meters.
@@ -541,6 +604,17 @@ public final class Analyzer {
                     }
                 } else {
                     let first = max(blockStart - Self.delay, 0)
+                    if detectors[c].runStart >= 0 {
+                        runEdge(
+                            channel: c,
+                            lane: l,
+                            base: input + g * groupStride,
+                            position: Self.history + first - blockStart,
+                            frame: first,
+                            end: blockStart + n,
+                            starting: false
+                        )
+                    }
                     detectors[c].skip(
                         from: first,
                         to: max(blockStart + n - Self.delay, 0),
@@ -563,17 +637,160 @@ public final class Analyzer {
                 state[c].leadTruePeak = max(state[c].leadTruePeak, step)
                 continue
             }
-            let x = abs(base[(Self.history + f - blockStart) * w + l])
+            let position = Self.history + f - blockStart
+            let x = abs(base[position * w + l])
             var truePeak = max(x, step)
             if f == 0 { truePeak = max(truePeak, state[c].leadTruePeak) }
-            detectors[c].feed(
-                frame: f,
-                magnitude: x,
-                truePeak: truePeak,
-                clipped: isClipped(x, frame: f, blockStart: blockStart, channel: c),
-                into: &events
-            )
+            let clipped = isClipped(x, frame: f, blockStart: blockStart, channel: c)
+            if clipped != (detectors[c].runStart >= 0) {
+                // A clip run starts or ends here: the overshoot estimate reads its sides.
+                runEdge(
+                    channel: c,
+                    lane: l,
+                    base: base,
+                    position: position,
+                    frame: f,
+                    end: blockStart + n,
+                    starting: clipped
+                )
+            }
+            detectors[c].feed(frame: f, magnitude: x, truePeak: truePeak, clipped: clipped, into: &events)
         }
+    }
+
+    /// Where a clip run of channel `c` starts (`starting`) or ends at frame `f`, hands its
+    /// detector the run's side for the overshoot estimate: the nearest three unpinned
+    /// samples away from the run, read from lane `l` of `base` (frame `f` at `position`).
+    /// Frames before 0 or from `end` on do not exist.
+    private func runEdge(
+        channel c: Int,
+        lane l: Int,
+        base: UnsafePointer<Float>,
+        position p: Int,
+        frame f: Int,
+        end: Int,
+        starting: Bool
+    ) {
+        let w = width
+        let limit = clipCandidate
+        @inline(__always) func unpinned(_ k: Int, _ sign: Float) -> Float? {
+            guard f + k >= 0, f + k < end else { return nil }
+            let v = base[(p + k) * w + l]
+            return abs(v) >= limit ? nil : v * sign
+        }
+        if starting {
+            let x = base[p * w + l]
+            let sign: Float = x < 0 ? -1 : 1
+            detectors[c].runSign = sign
+            detectors[c].runLevel = abs(x)
+            var side: Overshoot.Side?
+            if let v1 = unpinned(-1, sign) {
+                let v2 = unpinned(-2, sign)
+                side = Overshoot.side(level: abs(x), v1, v2, v2 == nil ? nil : unpinned(-3, sign))
+            }
+            detectors[c].runEntry = side
+        } else {
+            let sign = detectors[c].runSign
+            var side: Overshoot.Side?
+            if let v1 = unpinned(0, sign) {
+                let v2 = unpinned(1, sign)
+                side = Overshoot.side(level: detectors[c].runLevel, v1, v2, v2 == nil ? nil : unpinned(2, sign))
+            }
+            detectors[c].runExit = side
+        }
+    }
+
+    /// Flat tops (``FlatDetector``): follows each lane's lobes (runs of one sign) through
+    /// the block, and hands a lobe to its channel's detector when it ends, if its peak
+    /// reached the detector's gate. A block where no lane reaches its gate costs only the
+    /// copy into the ring. The per-frame loops run over plain `Float` pointers, which the
+    /// compiler vectorizes across the lanes (SIMD-typed lane loops and masks did not: they
+    /// were scalarized with a bounds check per lane).
+    private func trackLobes(group g: Int, lanes: Int, frames n: Int) {
+        let blockStart = frameCount
+        let w = width
+        let src = input + g * groupStride + Self.history * w
+        let ringBase = ring + g * ringFrames * w
+        var done = 0
+        while done < n {
+            let at = (blockStart + done) & (ringFrames - 1)
+            let count = min(n - done, ringFrames - at)
+            (ringBase + at * w).update(from: src + done * w, count: count * w)
+            done += count
+        }
+        let sign = lobeState + g * 5 * w
+        let peak = sign + w
+        let peakAt = peak + w
+        let startAt = peakAt + w
+        let gate = startAt + w  // +infinity in lanes past the last channel
+        var loud = false
+        for l in 0..<lanes {
+            gate[l] = flats[g * w + l].gate(blockPeak: state[g * w + l].blockPeak)
+            if state[g * w + l].blockPeak >= gate[l] || peak[l] >= gate[l] { loud = true }
+        }
+        if !loud {
+            // Nothing loud: only where the last lobe stands matters.
+            let last = src + (n - 1) * w
+            for l in 0..<w {
+                if last[l] != 0 { sign[l] = last[l] < 0 ? -1 : 1 }
+                peak[l] = abs(last[l])
+                peakAt[l] = Float(n - 1)
+                startAt[l] = Float(n - 1)
+            }
+        } else {
+            var from = 0
+            while from < n {
+                var stopped = 0
+                let count = hr_track_lobes(
+                    src,
+                    from,
+                    n,
+                    w,
+                    sign,
+                    peak,
+                    peakAt,
+                    startAt,
+                    gate,
+                    lobeEnds,
+                    Self.lobeEndCapacity,
+                    &stopped
+                )
+                for k in 0..<count {
+                    let e = lobeEnds[k]
+                    lobeEnded(group: g, end: e, frames: n)
+                }
+                from = stopped
+            }
+        }
+        for l in 0..<w {
+            peakAt[l] -= Float(n)
+            startAt[l] -= Float(n)
+        }
+    }
+
+    /// A loud lobe of group `g` ended: measure its top in the ring and hand it to the
+    /// channel's ``FlatDetector``.
+    private func lobeEnded(group g: Int, end e: hr_lobe_end, frames n: Int) {
+        let blockStart = frameCount
+        let l = Int(e.lane)
+        let top = FlatDetector.plateau(
+            ring: ring + g * ringFrames * width + l,
+            mask: ringFrames - 1,
+            stride: width,
+            sign: e.sign,
+            peak: e.peak,
+            at: blockStart + Int(e.peak_at),
+            oldest: blockStart + n - ringFrames,
+            newest: blockStart + n - 1
+        )
+        flats[g * width + l].lobe(
+            polarity: e.sign > 0 ? 0 : 1,
+            start: blockStart + Int(e.start_at),
+            end: blockStart + Int(e.frame),
+            peak: e.peak,
+            top: top,
+            into: &events
+        )
     }
 
     @inline(__always)
@@ -633,6 +850,15 @@ public struct ChannelLevels: Sendable, Equatable {
     public var qualifiedRuns = 0
     /// A clip run or event is in progress.
     public var isClipping = false
+    /// Flat events, counting one still open; flat events opened (a meter latches on a change).
+    public var flatEvents = 0
+    public var flatEventsStarted = 0
+    /// The flat ceiling with the highest estimated peak, dBFS, and the overshoot above it.
+    public var flatLevelDBFS: Double?
+    public var flatOverDB: Double?
+    /// The largest clip overshoot, dB, and whether it is only a lower bound.
+    public var overDB: Double?
+    public var overBound = false
 
     public init() {}
 }
@@ -648,6 +874,9 @@ public struct ChannelSummary: Sendable, Equatable {
     public var clipEvents: Int
     public var clippedSamples: Int
     public var hotEvents: Int
+    public var flatEvents: Int = 0
+    /// How far the channel went over (clip overshoot; flat ceiling and its overshoot).
+    public var overs = Overs()
     public var proposal: GainProposal
 
     /// `-true_peak`, dB (negative when it went over).

@@ -17,6 +17,20 @@ struct ClipDetector {
     var runLength = 0
     var runPeak: Float = 0
     var runTruePeak: Float = 0
+    /// The run's polarity (+1, -1) and its level, and the two sides the overshoot estimate
+    /// needs: set by the analyzer, which sees the samples around the run (``Overshoot``).
+    var runSign: Float = 1
+    var runLevel: Float = 1
+    var runEntry: Overshoot.Side?
+    var runExit: Overshoot.Side?
+
+    /// Overshoot estimates of the open event's runs, and of runs after its last qualifying
+    /// one (they join the event only if another qualifying run follows within the hold).
+    var eventOver = Overshoot.Tally()
+    var pendingOver = Overshoot.Tally()
+    /// The largest overshoot of the channel's closed events, dB, and whether it is a bound.
+    var maxOverDB: Double?
+    var maxOverBound = false
 
     // The clip event still open (it may absorb more runs within the hold).
     var eventOpen = false
@@ -170,6 +184,12 @@ struct ClipDetector {
         if burstOpen { closeBurst(into: &events) }
     }
 
+    /// The channel's largest overshoot so far, counting the open event.
+    var overshoot: (db: Double?, bound: Bool) {
+        guard eventOpen, let open = eventOver.overDB, open > (maxOverDB ?? -1) else { return (maxOverDB, maxOverBound) }
+        return (open, eventOver.isBound)
+    }
+
     /// True while a clip event is open or a clip run is in progress.
     var isClipping: Bool { eventOpen || runLength >= clipRun }
 
@@ -183,13 +203,25 @@ struct ClipDetector {
     }
 
     private mutating func endRun(at end: Int, into events: inout [Event]) {
+        var ratio: Float?
+        if let entry = runEntry, let exit = runExit {
+            ratio = Overshoot.ratio(level: runLevel, length: runLength, entry: entry, exit: exit)
+        }
         defer {
             runStart = -1
             runLength = 0
+            runEntry = nil
+            runExit = nil
         }
-        guard runLength >= clipRun else { return }
+        guard runLength >= clipRun else {
+            if eventOpen { pendingOver.add(ratio) }
+            return
+        }
         qualifiedRunEnd = end
         if eventOpen && runStart - event.endFrame < holdFrames {
+            eventOver.merge(pendingOver)
+            eventOver.add(ratio)
+            pendingOver = Overshoot.Tally()
             event.endFrame = end
             event.clippedSamples += runLength
             event.runs += 1
@@ -199,6 +231,9 @@ struct ClipDetector {
         } else {
             if eventOpen { emitClip(into: &events) }
             eventOpen = true
+            eventOver = Overshoot.Tally()
+            eventOver.add(ratio)
+            pendingOver = Overshoot.Tally()
             event.startFrame = runStart
             event.endFrame = end
             event.clippedSamples = runLength
@@ -244,6 +279,12 @@ struct ClipDetector {
         eventOpen = false
         event.peakDBFS = Decibels.fromAmplitude(Double(eventPeak)) ?? 0
         event.truePeakDBTP = Decibels.fromAmplitude(Double(max(eventTruePeak, eventPeak))) ?? 0
+        event.overDB = eventOver.overDB.map { ($0 * 100).rounded() / 100 }
+        event.overBound = event.overDB != nil && eventOver.isBound
+        if let over = event.overDB, over > (maxOverDB ?? -1) {
+            maxOverDB = over
+            maxOverBound = event.overBound
+        }
         clipEvents += 1
         clippedSamples += event.clippedSamples
         events.append(.clip(event))

@@ -2,6 +2,9 @@
 public enum GainReason: String, Sendable, Equatable {
     /// At least one clip event: lower the gain by at least `-(target_peak)`.
     case clipped
+    /// Flat tops below the clip level and no clip: lower so the estimated peak before the
+    /// ceiling lands on `target_peak`.
+    case flat
     /// Loudest true peak above `-margin` dBTP, but no clip.
     case hot
     /// Loudest true peak inside `[target_peak - tolerance, -margin]`.
@@ -17,10 +20,48 @@ public struct GainProposal: Sendable, Equatable {
     public var reason: GainReason
     /// dB to add to the input gain; `nil` for ``GainReason/noSignal``.
     public var changeDB: Double?
+    /// For `clipped` and `flat`: the estimated overshoot above the ceiling, dB (nil: not estimated).
+    public var overDB: Double?
+    /// `overDB` is only a lower bound.
+    public var overBound: Bool
+    /// For `flat`: the ceiling's level, dBFS.
+    public var flatLevelDBFS: Double?
 
-    public init(reason: GainReason, changeDB: Double?) {
+    public init(
+        reason: GainReason,
+        changeDB: Double?,
+        overDB: Double? = nil,
+        overBound: Bool = false,
+        flatLevelDBFS: Double? = nil
+    ) {
         self.reason = reason
         self.changeDB = changeDB
+        self.overDB = overDB
+        self.overBound = overBound
+        self.flatLevelDBFS = flatLevelDBFS
+    }
+}
+
+/// What the analyzer knows about how far a channel went over (inputs to the proposal).
+public struct Overs: Sendable, Equatable {
+    /// Clip events' largest overshoot above the clip level, dB, and whether it is a bound.
+    public var clipOverDB: Double?
+    public var clipOverBound = false
+    /// Flat events: the ceiling with the highest estimated peak (its level in dBFS and the
+    /// overshoot above it, nil when not estimated).
+    public var flatLevelDBFS: Double?
+    public var flatOverDB: Double?
+
+    public init(
+        clipOverDB: Double? = nil,
+        clipOverBound: Bool = false,
+        flatLevelDBFS: Double? = nil,
+        flatOverDB: Double? = nil
+    ) {
+        self.clipOverDB = clipOverDB
+        self.clipOverBound = clipOverBound
+        self.flatLevelDBFS = flatLevelDBFS
+        self.flatOverDB = flatOverDB
     }
 }
 
@@ -28,21 +69,46 @@ public struct GainProposal: Sendable, Equatable {
 public enum GainAdvisor {
     /// Proposals are rounded to this step, dB.
     public static let stepDB = 0.5
+    /// The overshoot assumed above a flat ceiling that could not be estimated (SPEC).
+    public static let unestimatedFlatOverDB = 6.0
 
     /// The proposal for a channel whose loudest true peak is `truePeakDBTP` (`nil`: silence).
     ///
     /// A channel that clipped gets at most `target_peak - estimated_peak`, where the
     /// unclipped peak is estimated as `max(true_peak, 0 dBFS)`: the real peak is unknown
     /// and at least full scale, so the figure is rounded down (more attenuation), never up.
-    public static func propose(truePeakDBTP: Double?, clipped: Bool, settings: AnalysisSettings) -> GainProposal {
+    ///
+    /// With an overshoot estimate (`overs.clipOverDB`) the unclipped peak is taken as
+    /// `clip_level + over_db`, never below that bound. A channel with flat tops and no clip
+    /// is proposed `target_peak - (level + over_db)`, with 6 dB over when not estimated
+    /// (SPEC's `flat` reason); neither ever proposes less attenuation than its true peak asks.
+    public static func propose(
+        truePeakDBTP: Double?,
+        clipped: Bool,
+        flat: Bool = false,
+        overs: Overs = Overs(),
+        settings: AnalysisSettings
+    ) -> GainProposal {
         guard let peak = truePeakDBTP, peak >= settings.signalFloorDBFS else {
             return GainProposal(reason: .noSignal, changeDB: nil)
         }
         if clipped {
-            let estimated = max(peak, 0)
+            var estimated = max(peak, 0)
+            if let over = overs.clipOverDB { estimated = max(estimated, settings.clipLevelDBFS + over) }
             return GainProposal(
                 reason: .clipped,
-                changeDB: Decibels.floor(settings.targetPeakDBTP - estimated, step: stepDB)
+                changeDB: Decibels.floor(settings.targetPeakDBTP - estimated, step: stepDB),
+                overDB: overs.clipOverDB.map { ($0 * 10).rounded() / 10 },
+                overBound: overs.clipOverBound
+            )
+        }
+        if flat, let level = overs.flatLevelDBFS {
+            let estimated = max(peak, level + (overs.flatOverDB ?? unestimatedFlatOverDB))
+            return GainProposal(
+                reason: .flat,
+                changeDB: Decibels.floor(settings.targetPeakDBTP - estimated, step: stepDB),
+                overDB: overs.flatOverDB.map { ($0 * 10).rounded() / 10 },
+                flatLevelDBFS: (level * 10).rounded() / 10
             )
         }
         if peak > -settings.marginDB {

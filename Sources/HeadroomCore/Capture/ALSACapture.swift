@@ -12,6 +12,8 @@ public final class ALSACapture: CaptureSource {
     public let format: SampleFormat
     public let periodFrames: Int
     public let bufferFrames: Int
+    /// The PCMs the samples pass through, outermost first (`["plug", "softvol", "hw"]`).
+    public private(set) var path: [String] = []
     private var pcm: OpaquePointer?
 
     /// Opens and configures `device`. Throws a ``HeadroomError`` that says what the
@@ -120,6 +122,7 @@ public final class ALSACapture: CaptureSource {
         }
         periodFrames = Int(period)
         bufferFrames = Int(buffer)
+        path = Self.chain(pcm)
         // Software parameters: wake the reader when a period is ready.
         var sw: OpaquePointer?
         snd_pcm_sw_params_malloc(&sw)
@@ -188,6 +191,20 @@ public final class ALSACapture: CaptureSource {
             snd_pcm_close(pcm)
         }
         pcm = nil
+    }
+
+    /// The chain of PCMs of a configured `pcm`, from libasound's own description of it
+    /// (`snd_pcm_dump`: one "... PCM" line per plugin, down to the hardware).
+    static func chain(_ pcm: OpaquePointer) -> [String] {
+        var output: OpaquePointer?
+        guard snd_output_buffer_open(&output) >= 0, let output else { return [] }
+        defer { snd_output_close(output) }
+        snd_pcm_dump(pcm, output)
+        var text: UnsafeMutablePointer<CChar>?
+        let length = snd_output_buffer_string(output, &text)
+        guard length > 0, let text else { return [] }
+        let dump = String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
+        return PCMPath.parse(dump: dump)
     }
 
     /// A copy of hardware parameters (freed by the caller).

@@ -25,6 +25,13 @@ public protocol CaptureSource: AnyObject {
     func recover(from error: ALSAError) -> Bool
     /// Stops capture and releases the device.
     func close()
+    /// The PCMs between the converter and headroom, outermost first (``PCMPath``); empty
+    /// when unknown.
+    var path: [String] { get }
+}
+
+extension CaptureSource {
+    public var path: [String] { [] }
 }
 
 /// The outcome of one ``CaptureSource/read(into:frames:timeoutMilliseconds:)``.

@@ -20,6 +20,9 @@ public enum ClipLog {
         /// When the take started (or the file was analyzed).
         public var started: Date
         public var settings: AnalysisSettings
+        /// The capture PCM's chain, outermost first (`["plug", "softvol", "hw"]`); nil for a
+        /// file, or a log from before it was recorded.
+        public var path: [String]?
 
         public init(
             file: String,
@@ -29,7 +32,8 @@ public enum ClipLog {
             format: String,
             names: [String],
             started: Date,
-            settings: AnalysisSettings
+            settings: AnalysisSettings,
+            path: [String]? = nil
         ) {
             self.file = file
             self.device = device
@@ -39,10 +43,11 @@ public enum ClipLog {
             self.names = names
             self.started = started
             self.settings = settings
+            self.path = path
         }
 
         enum CodingKeys: String, CodingKey {
-            case file, device, rate, channels, format, names, started, settings
+            case file, device, rate, channels, format, names, started, settings, path
         }
 
         /// Reads a header as written; fields a log from elsewhere leaves out take their
@@ -55,6 +60,7 @@ public enum ClipLog {
             channels = try c.decode(Int.self, forKey: .channels)
             format = try c.decodeIfPresent(String.self, forKey: .format) ?? ""
             names = try c.decodeIfPresent([String].self, forKey: .names) ?? []
+            path = try c.decodeIfPresent([String].self, forKey: .path)
             let text = try c.decodeIfPresent(String.self, forKey: .started)
             started = text.flatMap(ClipLog.date(from:)) ?? Date(timeIntervalSince1970: 0)
             settings = AnalysisSettings()
@@ -67,13 +73,19 @@ public enum ClipLog {
 
     /// The `take` line.
     public static func headerLine(_ h: Header) -> JSONValue {
-        .object([
+        var fields: [(String, JSONValue)] = [
             ("type", .string("take")), ("version", .int(version)), ("file", .string(h.file)),
-            ("device", h.device.map(JSONValue.string) ?? .null), ("rate", .int(h.rate)),
-            ("channels", .int(h.channels)), ("format", .string(h.format)),
-            ("names", .array(h.names.map(JSONValue.string))), ("started", .string(timestamp(h.started))),
-            ("settings", settingsObject(h.settings)),
-        ])
+            ("device", h.device.map(JSONValue.string) ?? .null),
+        ]
+        if let path = h.path { fields.append(("path", .array(path.map(JSONValue.string)))) }
+        return .object(
+            fields + [
+                ("rate", .int(h.rate)),
+                ("channels", .int(h.channels)), ("format", .string(h.format)),
+                ("names", .array(h.names.map(JSONValue.string))), ("started", .string(timestamp(h.started))),
+                ("settings", settingsObject(h.settings)),
+            ]
+        )
     }
 
     /// The `settings` object of the header (and of `calibrate --json`).
@@ -100,7 +112,15 @@ public enum ClipLog {
                 ("start_frame", .int(e.startFrame)), ("end_frame", .int(e.endFrame)),
                 ("clipped_samples", .int(e.clippedSamples)), ("runs", .int(e.runs)),
                 ("longest_run", .int(e.longestRun)),
-                ("peak_dbfs", .decibels(e.peakDBFS)), ("true_peak_dbtp", .decibels(e.truePeakDBTP)), time,
+                ("peak_dbfs", .decibels(e.peakDBFS)), ("true_peak_dbtp", .decibels(e.truePeakDBTP)),
+                ("over_db", .decibels(e.overDB)), ("over_bound", .bool(e.overBound)), time,
+            ]
+        case .flat(let e):
+            fields += channelFields(e.channel)
+            fields += [
+                ("start_frame", .int(e.startFrame)), ("end_frame", .int(e.endFrame)),
+                ("level_dbfs", .decibels(e.levelDBFS)), ("polarity", .string(e.polarity.rawValue)),
+                ("lobes", .int(e.lobes)), ("over_db", .decibels(e.overDB)), time,
             ]
         case .hot(let e):
             fields += channelFields(e.channel)

@@ -81,6 +81,12 @@ public struct SummaryLine: Decodable, Sendable, Equatable {
         public var clipEvents: Int
         public var clippedSamples: Int?
         public var hotEvents: Int?
+        /// The clip overshoot (or, for a channel with flat tops and no clip, the overshoot
+        /// above its ceiling), dB, and whether it is only a lower bound.
+        public var overDB: Double?
+        public var overBound: Bool?
+        public var flatEvents: Int?
+        public var flatLevelDBFS: Double?
         public var gainProposalDB: Double?
         public var reason: String?
 
@@ -93,6 +99,10 @@ public struct SummaryLine: Decodable, Sendable, Equatable {
             case clipEvents = "clip_events"
             case clippedSamples = "clipped_samples"
             case hotEvents = "hot_events"
+            case overDB = "over_db"
+            case overBound = "over_bound"
+            case flatEvents = "flat_events"
+            case flatLevelDBFS = "flat_level_dbfs"
             case gainProposalDB = "gain_proposal_db"
         }
     }
@@ -138,6 +148,10 @@ public struct SummaryLine: Decodable, Sendable, Equatable {
                 clipEvents: s.clipEvents,
                 clippedSamples: s.clippedSamples,
                 hotEvents: s.hotEvents,
+                overDB: db(s.clipEvents > 0 ? s.overs.clipOverDB : s.flatEvents > 0 ? s.overs.flatOverDB : nil),
+                overBound: s.clipEvents > 0 && s.overs.clipOverDB != nil && s.overs.clipOverBound,
+                flatEvents: s.flatEvents,
+                flatLevelDBFS: db(s.overs.flatLevelDBFS),
                 gainProposalDB: db(s.proposal.changeDB),
                 reason: s.proposal.reason.rawValue
             )
@@ -159,7 +173,9 @@ public struct SummaryLine: Decodable, Sendable, Equatable {
                 ("peak_dbfs", .decibels(c.peakDBFS)), ("true_peak_dbtp", .decibels(c.truePeakDBTP)),
                 ("rms_dbfs", .decibels(c.rmsDBFS)), ("headroom_db", .decibels(c.headroomDB)),
                 ("clip_events", .int(c.clipEvents)), ("clipped_samples", .int(c.clippedSamples ?? 0)),
-                ("hot_events", .int(c.hotEvents ?? 0)), ("gain_proposal_db", .decibels(c.gainProposalDB)),
+                ("hot_events", .int(c.hotEvents ?? 0)), ("over_db", .decibels(c.overDB)),
+                ("over_bound", .bool(c.overBound ?? false)), ("flat_events", .int(c.flatEvents ?? 0)),
+                ("flat_level_dbfs", .decibels(c.flatLevelDBFS)), ("gain_proposal_db", .decibels(c.gainProposalDB)),
                 ("reason", .string(c.reason ?? "")),
             ])
         }
@@ -186,6 +202,11 @@ private struct EventLine: Decodable {
     var previous: String?
     var label: String?
     var within: String?
+    var overDB: Double?
+    var overBound: Bool?
+    var levelDBFS: Double?
+    var polarity: String?
+    var lobes: Int?
 
     enum CodingKeys: String, CodingKey {
         case channel, frame, runs, reason, previous, label
@@ -198,6 +219,10 @@ private struct EventLine: Decodable {
         case proposalDB = "proposal_db"
         case lostFrames = "lost_frames"
         case within = "in"
+        case overDB = "over_db"
+        case overBound = "over_bound"
+        case levelDBFS = "level_dbfs"
+        case polarity, lobes
     }
 
     /// The event, or nil for a type this version does not know.
@@ -233,7 +258,26 @@ private struct EventLine: Decodable {
                     runs: try count(runs ?? 0, "runs"),
                     longestRun: try count(longestRun ?? 0, "longest_run"),
                     peakDBFS: peakDBFS ?? 0,
-                    truePeakDBTP: truePeakDBTP ?? peakDBFS ?? 0
+                    truePeakDBTP: truePeakDBTP ?? peakDBFS ?? 0,
+                    overDB: overDB,
+                    overBound: overBound ?? false
+                )
+            )
+        case "flat":
+            guard let side = FlatEvent.Polarity(rawValue: try need(polarity, "polarity")) else {
+                throw ClipLogLine.Problem(
+                    message: "flat line skipped: \"polarity\" must be positive, negative or both"
+                )
+            }
+            return .flat(
+                FlatEvent(
+                    channel: try ch(),
+                    startFrame: try count(startFrame, "start_frame"),
+                    endFrame: try count(endFrame, "end_frame"),
+                    levelDBFS: try need(levelDBFS, "level_dbfs"),
+                    polarity: side,
+                    lobes: try count(lobes ?? 0, "lobes"),
+                    overDB: overDB
                 )
             )
         case "hot":

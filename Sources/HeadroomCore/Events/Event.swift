@@ -15,6 +15,30 @@ public struct ClipEvent: Sendable, Equatable {
     public var peakDBFS: Double
     /// Largest true peak inside the event, dBTP.
     public var truePeakDBTP: Double
+    /// How far above the clip level the unclipped waveform is estimated to have gone, dB
+    /// (SPEC's `over_db`); nil when no run of the event could be estimated.
+    public var overDB: Double? = nil
+    /// `overDB` is only a lower bound (fewer than half of the runs could be estimated).
+    public var overBound = false
+}
+
+/// A flat event: waveform tops flattened at one level below the clip level (a preamp or a
+/// limiter clipping before the converter; a gain stage or resampler after it).
+public struct FlatEvent: Sendable, Equatable {
+    public enum Polarity: String, Sendable, Equatable {
+        case positive, negative, both
+    }
+    public var channel: Int
+    public var startFrame: Int
+    /// One past the last flat-topped lobe.
+    public var endFrame: Int
+    /// The ceiling's level, dBFS.
+    public var levelDBFS: Double
+    public var polarity: Polarity
+    /// Flat-topped lobes counted in the event.
+    public var lobes: Int
+    /// Estimated overshoot above the ceiling, dB; nil when it could not be estimated.
+    public var overDB: Double?
 }
 
 /// A hot event: a burst whose true peak exceeded `-margin` dBTP without a qualifying clip run.
@@ -36,6 +60,7 @@ public struct GainEvent: Sendable, Equatable {
 /// Everything that goes into a clip log between its `take` header and its `summary`.
 public enum Event: Sendable, Equatable {
     case clip(ClipEvent)
+    case flat(FlatEvent)
     case hot(HotEvent)
     case gain(GainEvent)
     /// The device reported an overrun (`-EPIPE`) or a suspend; `lostFrames` estimated
@@ -61,6 +86,7 @@ public enum Event: Sendable, Equatable {
     public var frame: Int {
         switch self {
         case .clip(let e): e.startFrame
+        case .flat(let e): e.startFrame
         case .hot(let e): e.startFrame
         case .gain(let e): e.frame
         case .xrun(let f, _), .gap(let f, _), .dropped(let f, _), .analysisDropped(let f, _): f
@@ -73,6 +99,7 @@ public enum Event: Sendable, Equatable {
     public var channel: Int? {
         switch self {
         case .clip(let e): e.channel
+        case .flat(let e): e.channel
         case .hot(let e): e.channel
         case .gain(let e): e.channel
         default: nil
@@ -83,6 +110,7 @@ public enum Event: Sendable, Equatable {
     public var typeName: String {
         switch self {
         case .clip: "clip"
+        case .flat: "flat"
         case .hot: "hot"
         case .gain: "gain"
         case .xrun: "xrun"

@@ -14,6 +14,7 @@ public enum EventText {
         let r = Double(rate)
         switch e {
         case .clip(let x): return (Double(x.startFrame) / r, Double(x.endFrame) / r)
+        case .flat(let x): return (Double(x.startFrame) / r, Double(x.endFrame) / r)
         case .hot(let x): return (Double(x.startFrame) / r, Double(x.endFrame) / r)
         case .xrun(let f, let lost), .gap(let f, let lost), .dropped(let f, let lost),
             .analysisDropped(let f, let lost):
@@ -28,7 +29,7 @@ public enum EventText {
     public static func severity(_ e: Event) -> String {
         switch e {
         case .clip, .deviceLost, .disk, .dropped, .xrun, .gap: "error"
-        case .hot, .analysisDropped: "warning"
+        case .flat, .hot, .analysisDropped: "warning"
         case .gain, .resumed, .marker: "info"
         }
     }
@@ -38,9 +39,15 @@ public enum EventText {
         // The name comes from the log: a line feed in it must not start a new line or label.
         func who(_ c: Int) -> String { "ch\(c + 1) \(DisplayText.escaped(c < names.count ? names[c] : ""))" }
         func db(_ v: Double) -> String { String(format: "%+.1f", v) }
+        func over(_ v: Double?, bound: Bool) -> String { v.map { " \(bound ? ">=" : "")\(db($0)) dB" } ?? "" }
         switch e {
         case .clip(let x):
-            return "CLIP \(who(x.channel)): \(x.clippedSamples) samples in \(x.runs) run(s), \(db(x.truePeakDBTP)) dBTP"
+            return
+                "CLIP \(who(x.channel))\(over(x.overDB, bound: x.overBound)): \(x.clippedSamples) samples in \(x.runs) run(s), "
+                + "\(db(x.truePeakDBTP)) dBTP"
+        case .flat(let x):
+            return "FLAT \(who(x.channel)) \(String(format: "%.1f", x.levelDBFS)) dBFS\(over(x.overDB, bound: false)): "
+                + "\(x.lobes) flat-topped lobes (\(x.polarity.rawValue))"
         case .hot(let x): return "HOT \(who(x.channel)): \(db(x.truePeakDBTP)) dBTP"
         case .gain(let x):
             let p = x.proposal.changeDB.map { String(format: "%+.1f dB", $0) } ?? "no signal"
@@ -52,6 +59,19 @@ public enum EventText {
         case .disk(_, let reason): return "DISK: \(DisplayText.escaped(reason))"
         case .resumed(_, let previous): return "RESUMED after \(DisplayText.escaped(previous))"
         case .marker(_, let label): return label.map { "MARKER \(DisplayText.escaped($0))" } ?? "MARKER"
+        }
+    }
+
+    /// A take's cue marker label ("clip ch1 Vox +4.0 dB", "flat ch2 R -3.1 dBFS"); nil for
+    /// events that get no marker.
+    public static func cueLabel(_ e: Event, names: [String]) -> String? {
+        func who(_ c: Int) -> String { "ch\(c + 1) \(c < names.count ? names[c] : "")" }
+        switch e {
+        case .clip(let x):
+            let over = x.overDB.map { String(format: " %@%+.1f dB", x.overBound ? ">=" : "", $0) } ?? ""
+            return "clip \(who(x.channel))\(over)"
+        case .flat(let x): return "flat \(who(x.channel)) \(String(format: "%.1f", x.levelDBFS)) dBFS"
+        default: return nil
         }
     }
 

@@ -25,7 +25,7 @@ public enum HTMLReport {
             <h1>headroom review</h1>
             <p class="meta">\(reviews.count) take\(reviews.count == 1 ? "" : "s"), generated \(escape(ClipLog.timestamp(generated))).
             Target band \(fmt(settings.bandLowDBTP)) to \(fmt(-settings.marginDB)) dBTP (green); margin line at \(fmt(-settings.marginDB)) dBTP;
-            <span style="color:#d50000">clip events</span> and <span style="color:#ff9800">hot events</span> marked.</p>
+            <span style="color:#d50000">clip events</span>, <span style="color:#aa00ff">flat tops</span> (clipping below full scale) and <span style="color:#ff9800">hot events</span> marked.</p>
 
             """
         for (index, r) in reviews.enumerated() { html += take(r, index: index, settings: settings) }
@@ -42,11 +42,14 @@ public enum HTMLReport {
         out += ", log: \(escape(r.logState)); xruns \(r.xruns), gaps \(r.gaps), dropped frames \(r.droppedFrames)"
         if let e = r.ending { out += "; <span class=\"bad\">\(escape(e))</span>" }
         out +=
-            "</p>\n<table><tr><th>ch</th><th>name</th><th>true peak dBTP</th><th>headroom dB</th><th>clips</th><th>hot</th><th>LUFS</th><th>LRA LU</th></tr>\n"
+            "</p>\n<table><tr><th>ch</th><th>name</th><th>true peak dBTP</th><th>headroom dB</th><th>clips</th><th>over dB</th><th>flat tops</th><th>hot</th><th>LUFS</th><th>LRA LU</th></tr>\n"
         for c in r.channels {
-            out += "<tr\(c.clipEvents > 0 ? " class=\"clipped\"" : "")><td>\(c.channel)</td><td>\(escape(c.name))</td>"
+            out +=
+                "<tr\(c.clipEvents > 0 || c.flatEvents > 0 ? " class=\"clipped\"" : "")><td>\(c.channel)</td><td>\(escape(c.name))</td>"
             out += "<td>\(SummaryTable.db(c.truePeakDBTP))</td><td>\(c.truePeakDBTP.map { fmt(-$0) } ?? "-")</td>"
-            out += "<td>\(c.clipEvents)</td><td>\(c.hotEvents)</td>"
+            let over = c.overDB.map { (c.overBound ? "&ge;" : "") + fmt($0) } ?? "-"
+            let flat = c.flatEvents > 0 ? "\(c.flatEvents) at \(c.flatLevelDBFS.map(fmt) ?? "?") dBFS" : "0"
+            out += "<td>\(c.clipEvents)</td><td>\(over)</td><td>\(flat)</td><td>\(c.hotEvents)</td>"
             out +=
                 "<td>\(c.loudness?.integratedLUFS.map(fmt) ?? "-")</td><td>\(c.loudness?.rangeLU.map(fmt) ?? "-")</td></tr>\n"
         }
@@ -106,14 +109,15 @@ public enum HTMLReport {
             let (type, start, end): (String, Int, Int)
             switch e {
             case .clip(let x): (type, start, end) = ("clip", x.startFrame, x.endFrame)
+            case .flat(let x): (type, start, end) = ("flat", x.startFrame, x.endFrame)
             case .hot(let x): (type, start, end) = ("hot", x.startFrame, x.endFrame)
             default: continue
             }
             let x = (Double(start) / Double(totalFrames) * width).rounded(toPlaces: 1)
             let w = max(2, (Double(end - start) / Double(totalFrames) * width).rounded(toPlaces: 1))
-            let color = type == "clip" ? "#d50000" : "#ff9800"
+            let (color, h) = type == "clip" ? ("#d50000", 14) : type == "flat" ? ("#aa00ff", 11) : ("#ff9800", 8)
             svg +=
-                "<rect class=\"\(type)\" data-frame=\"\(start)\" x=\"\(x)\" y=\"0\" width=\"\(w)\" height=\"\(type == "clip" ? 14 : 8)\" fill=\"\(color)\"><title>\(escape(EventText.describe(e, names: names)))</title></rect>"
+                "<rect class=\"\(type)\" data-frame=\"\(start)\" x=\"\(x)\" y=\"0\" width=\"\(w)\" height=\"\(h)\" fill=\"\(color)\"><title>\(escape(EventText.describe(e, names: names)))</title></rect>"
         }
         svg += "</svg>"
         return svg

@@ -11,16 +11,17 @@ public struct SummaryTable {
     public func render(_ summaries: [ChannelSummary], names: [String]) -> String {
         var table = TextTable(
             header: [
-                "ch", "name", "peak dBFS", "true peak dBTP", "RMS dBFS", "headroom dB", "clips", "clipped", "hot",
-                "proposal",
+                "ch", "name", "peak dBFS", "true peak dBTP", "RMS dBFS", "headroom dB", "clips", "clipped", "flat",
+                "hot", "proposal",
             ],
-            alignments: [.right, .left, .right, .right, .right, .right, .right, .right, .right, .left]
+            alignments: [.right, .left, .right, .right, .right, .right, .right, .right, .right, .right, .left]
         )
         for s in summaries {
             let name = s.channel < names.count ? names[s.channel] : String(s.channel + 1)
             table.add([
                 String(s.channel + 1), name, Self.db(s.peakDBFS), Self.db(s.truePeakDBTP), Self.db(s.rmsDBFS),
-                Self.db(s.headroomDB), String(s.clipEvents), String(s.clippedSamples), String(s.hotEvents),
+                Self.db(s.headroomDB), String(s.clipEvents), String(s.clippedSamples), String(s.flatEvents),
+                String(s.hotEvents),
                 Self.proposalText(s.proposal),
             ])
         }
@@ -29,6 +30,8 @@ public struct SummaryTable {
         for (text, s) in zip(lines.dropFirst(), summaries) {
             if s.clipEvents > 0 {
                 out += color ? "\u{1B}[1;31m\(text)  << CLIPPED\u{1B}[0m" : text + "  << CLIPPED"
+            } else if s.flatEvents > 0 {
+                out += color ? "\u{1B}[1;35m\(text)  << FLAT TOPS\u{1B}[0m" : text + "  << FLAT TOPS"
             } else if s.proposal.reason == .hot, color {
                 out += "\u{1B}[33m\(text)\u{1B}[0m"
             } else {
@@ -39,7 +42,8 @@ public struct SummaryTable {
         return out
     }
 
-    /// "-7.5 dB", "+3.0 dB", "ok", "no signal".
+    /// "-7.5 dB", "+3.0 dB", "ok", "no signal"; for a clip, how far over it went
+    /// ("-10.0 dB (over by about 4.0)"), or "(at least)" when that is unknown.
     public static func proposalText(_ p: GainProposal) -> String {
         switch p.reason {
         case .noSignal: return "no signal"
@@ -47,8 +51,23 @@ public struct SummaryTable {
         default:
             guard let db = p.changeDB else { return "no signal" }
             let text = String(format: "%+.1f dB", db)
-            return p.reason == .clipped ? text + " (at least)" : text
+            switch p.reason {
+            case .clipped where p.overDB == nil: return text + " (at least)"
+            case .clipped: return text + " (clipped" + overText(p).dropFirst(1) + ")"
+            case .flat:
+                let level = p.flatLevelDBFS.map { String(format: "%.1f", $0) } ?? "?"
+                return text + " (flat at \(level) dBFS" + overText(p) + ")"
+            default: return text
+            }
         }
+    }
+
+    /// ", by about 4.0 dB", ", by at least 4.0 dB", or "" when the overshoot is unknown.
+    public static func overText(_ p: GainProposal) -> String {
+        guard let over = p.overDB else {
+            return p.reason == .flat ? ", over unknown" : ""
+        }
+        return String(format: ", by %@ %.1f dB", p.overBound ? "at least" : "about", over)
     }
 
     /// "-6.02", or "-inf" for silence.

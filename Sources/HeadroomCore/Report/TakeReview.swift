@@ -9,6 +9,11 @@ public struct TakeReview: Sendable {
         public var clipEvents: Int
         public var hotEvents: Int
         public var truePeakDBTP: Double?
+        public var flatEvents = 0
+        /// Estimated overshoot of the channel's clips (or of its flat tops), dB.
+        public var overDB: Double? = nil
+        public var overBound = false
+        public var flatLevelDBFS: Double? = nil
         /// Integrated loudness (LUFS) and loudness range (LU), by libebur128.
         public var loudness: Loudness.Channel? = nil
     }
@@ -34,14 +39,18 @@ public struct TakeReview: Sendable {
     public var names: [String] = []
     /// Notes for the user: unknown line types skipped, malformed lines.
     public var notes: [String] = []
+    /// The capture PCM's chain from the log's header (nil: a file, or not recorded).
+    public var path: [String]? = nil
 
     public var clipEvents: Int { channels.reduce(0) { $0 + $1.clipEvents } }
     public var hotEvents: Int { channels.reduce(0) { $0 + $1.hotEvents } }
+    public var flatEvents: Int { channels.reduce(0) { $0 + $1.flatEvents } }
     public var worstTruePeakDBTP: Double? { channels.compactMap(\.truePeakDBTP).max() }
 
     /// Something a person should look at: clips, lost frames, a cut-off log, a lost device or disk.
     public var hasProblems: Bool {
-        clipEvents > 0 || xruns > 0 || gaps > 0 || droppedFrames > 0 || logState == "cut_off" || ending != nil
+        clipEvents > 0 || flatEvents > 0 || xruns > 0 || gaps > 0 || droppedFrames > 0 || logState == "cut_off"
+            || ending != nil
     }
 
     /// Reviews the take at `file` with its log beside it (`<take>.clips.jsonl`), or analyzes
@@ -84,6 +93,12 @@ public struct TakeReview: Sendable {
             names: names
         )
         review.notes = reader.problems
+        review.path = header.path
+        if let path = header.path, !PCMPath.hiding(path).isEmpty {
+            review.notes.append(
+                "\(file): recorded through \(path.joined(separator: " > ")), which can change sample values: clipping at the converter may not reach full scale, so flat tops are the sign to look for"
+            )
+        }
         for (type, count) in reader.unknownTypes.sorted(by: { $0.key < $1.key }) {
             review.notes.append(
                 "\(logPath): skipped \(count) line\(count == 1 ? "" : "s") of type \"\(type)\" (from a newer headroom?)"
@@ -108,7 +123,11 @@ public struct TakeReview: Sendable {
                     name: c.name ?? (c.channel - 1 < names.count && c.channel >= 1 ? names[c.channel - 1] : ""),
                     clipEvents: c.clipEvents,
                     hotEvents: c.hotEvents ?? 0,
-                    truePeakDBTP: c.truePeakDBTP
+                    truePeakDBTP: c.truePeakDBTP,
+                    flatEvents: c.flatEvents ?? 0,
+                    overDB: c.overDB,
+                    overBound: c.overBound ?? false,
+                    flatLevelDBFS: c.flatLevelDBFS
                 )
             }
         } else {
@@ -117,19 +136,36 @@ public struct TakeReview: Sendable {
             review.channels = names.indices.map { c in
                 var clips = 0
                 var hot = 0
+                var flat = 0
+                var over: (db: Double, bound: Bool)? = nil
+                var flatLevel: Double? = nil
                 var peak: Double? = nil
                 for e in reader.events where e.channel == c {
                     switch e {
                     case .clip(let x):
                         clips += 1
                         peak = max(peak ?? x.truePeakDBTP, x.truePeakDBTP)
+                        if let o = x.overDB, o > over?.db ?? -1 { over = (o, x.overBound) }
+                    case .flat(let x):
+                        flat += 1
+                        flatLevel = max(flatLevel ?? x.levelDBFS, x.levelDBFS)
                     case .hot(let x):
                         hot += 1
                         peak = max(peak ?? x.truePeakDBTP, x.truePeakDBTP)
                     default: break
                     }
                 }
-                return Channel(channel: c + 1, name: names[c], clipEvents: clips, hotEvents: hot, truePeakDBTP: peak)
+                return Channel(
+                    channel: c + 1,
+                    name: names[c],
+                    clipEvents: clips,
+                    hotEvents: hot,
+                    truePeakDBTP: peak,
+                    flatEvents: flat,
+                    overDB: over?.db,
+                    overBound: over?.bound ?? false,
+                    flatLevelDBFS: flatLevel
+                )
             }
             for e in reader.events {
                 switch e {
@@ -168,7 +204,11 @@ public struct TakeReview: Sendable {
                     name: result.header.names[$0.channel],
                     clipEvents: $0.clipEvents,
                     hotEvents: $0.hotEvents,
-                    truePeakDBTP: $0.truePeakDBTP
+                    truePeakDBTP: $0.truePeakDBTP,
+                    flatEvents: $0.flatEvents,
+                    overDB: $0.clipEvents > 0 ? $0.overs.clipOverDB : $0.overs.flatOverDB,
+                    overBound: $0.clipEvents > 0 && $0.overs.clipOverBound,
+                    flatLevelDBFS: $0.overs.flatLevelDBFS
                 )
             },
             events: result.events,
@@ -236,13 +276,16 @@ public struct TakeReview: Sendable {
             ("type", .string("take_review")), ("file", .string(file)), ("log", log.map(JSONValue.string) ?? .null),
             ("seconds", .seconds(seconds)), ("started", started.map(JSONValue.string) ?? .null),
             ("complete", .bool(complete)), ("log_state", .string(logState)),
+            ("path", path.map { .array($0.map(JSONValue.string)) } ?? .null),
             (
                 "channels",
                 .array(
                     channels.map {
                         .object([
                             ("channel", .int($0.channel)), ("name", .string($0.name)),
-                            ("clip_events", .int($0.clipEvents)),
+                            ("clip_events", .int($0.clipEvents)), ("over_db", .decibels($0.overDB)),
+                            ("over_bound", .bool($0.overBound)), ("flat_events", .int($0.flatEvents)),
+                            ("flat_level_dbfs", .decibels($0.flatLevelDBFS)),
                             ("hot_events", .int($0.hotEvents)), ("true_peak_dbtp", .decibels($0.truePeakDBTP)),
                             ("integrated_lufs", .decibels($0.loudness?.integratedLUFS)),
                             ("loudness_range_lu", .decibels($0.loudness?.rangeLU)),

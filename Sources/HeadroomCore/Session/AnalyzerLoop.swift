@@ -31,9 +31,14 @@ final class AnalyzerLoop: @unchecked Sendable {
     /// Qualifying clip runs seen in this take, and in the whole recording, per channel.
     private var takeRuns: [Int]
     private var sessionRuns: [Int]
+    /// Flat events opened in this take, and in the whole recording, per channel.
+    private var takeFlats: [Int]
+    private var sessionFlats: [Int]
     private var sessionClipEvents: [Int]
     private var wasClipping: [Bool]
     private var lastSync = 0.0
+    /// The capture PCM's chain, for the `take` header.
+    private let path: [String]
     private let zeros: UnsafeMutableRawPointer
     private let zeroFrames = 4096
 
@@ -46,6 +51,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         channels: Int,
         names: [String],
         device: String,
+        path: [String],
         maxTakeFrames: Int?,
         resumedFrom: String?,
         shared: SessionShared
@@ -59,11 +65,14 @@ final class AnalyzerLoop: @unchecked Sendable {
         self.channels = channels
         self.names = names
         self.device = device
+        self.path = path
         boundary = TakeBoundary(maxFrames: maxTakeFrames)
         self.resumedFrom = resumedFrom
         self.shared = shared
         takeRuns = Array(repeating: 0, count: channels)
         sessionRuns = Array(repeating: 0, count: channels)
+        takeFlats = Array(repeating: 0, count: channels)
+        sessionFlats = Array(repeating: 0, count: channels)
         sessionClipEvents = Array(repeating: 0, count: channels)
         wasClipping = Array(repeating: false, count: channels)
         zeros = .allocate(byteCount: zeroFrames * channels * format.bytesPerSample, alignment: 64)
@@ -131,7 +140,10 @@ final class AnalyzerLoop: @unchecked Sendable {
         boundary.startTake()
         trouble = ClipLog.Trouble()
         markers = []
-        for c in 0..<channels { takeRuns[c] = 0 }
+        for c in 0..<channels {
+            takeRuns[c] = 0
+            takeFlats[c] = 0
+        }
         analyzer = Analyzer(
             channels: channels,
             rate: rate,
@@ -149,7 +161,8 @@ final class AnalyzerLoop: @unchecked Sendable {
             format: format.rawValue,
             names: names,
             started: t.startDate,
-            settings: settings
+            settings: settings,
+            path: path
         )
         log?.append(ClipLog.headerLine(header))
         if takeIndex == 0, let resumedFrom {
@@ -328,6 +341,14 @@ final class AnalyzerLoop: @unchecked Sendable {
                 }
             }
             wasClipping[c] = levels.isClipping
+            if levels.flatEventsStarted > takeFlats[c] {
+                sessionFlats[c] += levels.flatEventsStarted - takeFlats[c]
+                takeFlats[c] = levels.flatEventsStarted
+                let level = levels.flatLevelDBFS.map { String(format: "%.1f", $0) } ?? "?"
+                warn(
+                    "FLAT: ch\(c + 1) \(names[c]) flat tops at \(level) dBFS: clipping before the converter? at \(Self.timecode(analyzer.frameCount, rate: rate))"
+                )
+            }
         }
     }
 
@@ -335,8 +356,17 @@ final class AnalyzerLoop: @unchecked Sendable {
         log?.append(ClipLog.eventLine(event, names: names, rate: rate))
         switch event {
         case .clip(let e):
-            markers.append(CueMarkers.Marker(frame: e.startFrame, label: "clip ch\(e.channel + 1) \(names[e.channel])"))
+            markers.append(CueMarkers.Marker(frame: e.startFrame, label: EventText.cueLabel(event, names: names) ?? ""))
             sessionClipEvents[e.channel] += 1
+            // The qualifying moment was shouted already; now how far over it went.
+            if let over = e.overDB {
+                let proposal = analyzer.map { SummaryTable.proposalText($0.summary(channel: e.channel).proposal) } ?? ""
+                warn(
+                    "CLIP ch\(e.channel + 1) \(names[e.channel]) \(e.overBound ? ">=" : "")\(String(format: "%+.1f", over)) dB over at \(Self.timecode(e.startFrame, rate: rate)): proposal \(proposal)"
+                )
+            }
+        case .flat(let e):
+            markers.append(CueMarkers.Marker(frame: e.startFrame, label: EventText.cueLabel(event, names: names) ?? ""))
         case .marker(let frame, let label):
             markers.append(CueMarkers.Marker(frame: frame, label: "marker" + (label.map { " \($0)" } ?? "")))
         case .hot(let e):
@@ -366,6 +396,7 @@ final class AnalyzerLoop: @unchecked Sendable {
                 s.channels[c].clipRuns = sessionRuns[c]
                 s.channels[c].clipEvents = sessionClipEvents[c]
                 s.channels[c].isClipping = l.isClipping
+                s.channels[c].flatEvents = sessionFlats[c]
                 s.channels[c].proposal = analyzer.summary(channel: c).proposal
             }
         }

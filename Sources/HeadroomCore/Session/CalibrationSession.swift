@@ -169,7 +169,14 @@ public final class CalibrationSession: @unchecked Sendable {
         let db = r.proposal.changeDB.map { String(format: "%.1f", abs($0)) } ?? ""
         switch r.proposal.reason {
         case .clipped:
-            return "clipped \(r.clipEvents)x: lower by at least \(db) dB, then run calibrate again"
+            // "clipped 2x, by about 4.0 dB: lower 10.0 dB"; without an estimate, "lower by at least".
+            let lower = r.proposal.overDB == nil ? "lower by at least" : "lower"
+            return
+                "clipped \(r.clipEvents)x\(SummaryTable.overText(r.proposal)): \(lower) \(db) dB, then run calibrate again"
+        case .flat:
+            let level = r.proposal.flatLevelDBFS.map { String(format: "%.1f", $0) } ?? "?"
+            return
+                "flat tops at \(level) dBFS\(SummaryTable.overText(r.proposal)): lower \(db) dB (clipping before the converter?)"
         case .hot: return "hot: lower \(db) dB"
         case .ok: return "ok"
         case .quiet: return "too quiet: raise \(db) dB"

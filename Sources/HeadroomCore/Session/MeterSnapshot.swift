@@ -17,6 +17,8 @@ public struct MeterSnapshot: Sendable {
         /// Clip events since the recording started.
         public var clipEvents = 0
         public var isClipping = false
+        /// Flat events (flat tops below the clip level) since the recording started.
+        public var flatEvents = 0
         public var proposal = GainProposal(reason: .noSignal, changeDB: nil)
     }
 

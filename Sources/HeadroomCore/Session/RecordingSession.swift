@@ -144,6 +144,7 @@ public final class RecordingSession: @unchecked Sendable {
             channels: source.channels,
             names: configuration.names,
             device: configuration.deviceName,
+            path: source.path,
             maxTakeFrames: configuration.maxTakeFrames,
             resumedFrom: configuration.resumedFrom,
             shared: shared

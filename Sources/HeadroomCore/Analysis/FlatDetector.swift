@@ -1,0 +1,351 @@
+import Foundation
+
+/// Per-channel detection of flat tops below the clip level (SPEC's `flat` event), with the
+/// two rules of `design/clipping-beyond-full-scale.md`:
+///
+/// - **Rule A, plateau kink.** A *lobe* is a maximal run of samples of one sign, `P` its
+///   peak. Its top region (samples >= 0.9 P around the peak) has width `w` and edge slopes
+///   whose harmonic mean is `s`; `K = s * w / (0.4 P)` is about 1 for a smooth peak and 5 to
+///   10 for a hard-clipped one. A lobe is flat when `K >= 3` and `w >= 3`; four flat lobes of
+///   one polarity within 0.5 s, their peaks within 0.25 dB, raise an alarm.
+/// - **Rule B, ceiling pile-up** (noise-like material and limiters, whose flat runs are too
+///   short for rule A): every 0.25 s, over the lobe peaks of the last second, many peaks sit
+///   within 0.2 dB of the largest, few just below it, and the rest spread out below.
+///
+/// Alarms closer than 1 s merge into one event. Only lobes within 6 dB of the channel's
+/// loudest sample of the last second are judged (a ceiling is where the loudest peaks are),
+/// and lobes at the clip level are left to clip detection. Fed by ``Analyzer``, which tracks
+/// lobes for all channels at once in SIMD lanes; this type sees only the loud lobes' ends.
+/// All storage is allocated in `init`; nothing allocates afterwards.
+struct FlatDetector {
+    let channel: Int
+    /// Lobes below this are not judged: max(-40 dBFS, 1024 LSB), linear.
+    let floor: Float
+    /// Lobes at or above this are clips, not flat tops.
+    let ceilingLimit: Float
+    let halfSecond: Int
+    let second: Int
+    let quarter: Int
+
+    // Rule A: the last flat lobes of each polarity (a ring of `recentCount` per polarity).
+    struct FlatLobe {
+        var start = 0
+        var end = Int.min / 2
+        var peak: Float = 0
+        var ratio: Float = 0
+    }
+    static let recentCount = 8
+    private let recent: UnsafeMutablePointer<FlatLobe>
+    private var recentNext = (0, 0)
+    /// The end of the last lobe already counted into an event, per polarity.
+    private var countedThrough = (Int.min, Int.min)
+
+    // Rule B: lobe peaks per 0.05 dB bin from `floorDB` to 0 dBFS, in four quarter-second
+    // histograms per polarity; `preceded` counts peaks whose previous lobe of the same
+    // polarity sat within 0.2 dB.
+    static let binDB: Float = 0.05
+    let floorDB: Float
+    let bins: Int
+    private let counts: UnsafeMutablePointer<UInt16>
+    private let preceded: UnsafeMutablePointer<UInt16>
+    private var quarterIndex = 0
+    private var quarterStart = 0
+    private var previousBin = (-100, -100)
+    /// The loudest sample of each of the last four quarters, for the 6 dB gate.
+    private var quarterPeaks: SIMD4<Float> = .zero
+
+    // The open flat event.
+    private(set) var eventOpen = false
+    private var event = FlatEvent(
+        channel: 0,
+        startFrame: 0,
+        endFrame: 0,
+        levelDBFS: 0,
+        polarity: .positive,
+        lobes: 0,
+        overDB: nil
+    )
+    private var eventLevel: Float = 0
+    private var eventOver = Overshoot.Tally()
+    private var lastAlarm = 0
+
+    // Totals.
+    private(set) var flatEvents = 0
+    /// Flat events opened (the live meter latches on a change).
+    private(set) var eventsStarted = 0
+    /// The closed event with the highest estimated peak before its ceiling: its level and
+    /// overshoot (dB), for the gain proposal.
+    private(set) var worst: (level: Double, over: Double?)?
+
+    init(channel: Int, rate: Int, bits: Int?, clipCandidate: Float) {
+        self.channel = channel
+        let lsb1024 = bits.map { Float(1024) / Float(Int64(1) << ($0 - 1)) } ?? 0
+        floor = max(Float(Decibels.toAmplitude(-40)), lsb1024)
+        ceilingLimit = clipCandidate
+        halfSecond = rate / 2
+        second = rate
+        quarter = max(rate / 4, 1)
+        floorDB = 20 * log10(floor)
+        bins = Int((-floorDB / Self.binDB).rounded(.up)) + 1
+        recent = .allocate(capacity: 2 * Self.recentCount)
+        recent.initialize(repeating: FlatLobe(), count: 2 * Self.recentCount)
+        counts = .allocate(capacity: 2 * 4 * bins)
+        counts.initialize(repeating: 0, count: 2 * 4 * bins)
+        preceded = .allocate(capacity: 2 * 4 * bins)
+        preceded.initialize(repeating: 0, count: 2 * 4 * bins)
+        event.channel = channel
+    }
+
+    func deallocate() {
+        recent.deallocate()
+        counts.deallocate()
+        preceded.deallocate()
+    }
+
+    // MARK: - Feeding
+
+    /// The level below which a lobe is not judged: 6 dB under the loudest sample of the last
+    /// second (including `blockPeak`, the block being analyzed), and never below the floor.
+    mutating func gate(blockPeak: Float) -> Float {
+        quarterPeaks[quarterIndex] = max(quarterPeaks[quarterIndex], blockPeak)
+        return max(floor, quarterPeaks.max() * 0.5)
+    }
+
+    /// A lobe of `polarity` (0 positive, 1 negative) ended: frames `start..<end`, peak `peak`
+    /// (linear, >= the gate); `top` is its top region (``plateau``), nil when it could not
+    /// be measured.
+    mutating func lobe(
+        polarity: Int,
+        start: Int,
+        end: Int,
+        peak: Float,
+        top: Plateau?,
+        into events: inout [Event]
+    ) {
+        guard peak < ceilingLimit, peak >= floor else { return }
+        // Rule B's histogram.
+        let bin = min(max(Int((20 * log10(peak) - floorDB) / Self.binDB), 0), bins - 1)
+        let slot = (polarity * 4 + quarterIndex) * bins + bin
+        counts[slot] &+= 1
+        let before = polarity == 0 ? previousBin.0 : previousBin.1
+        if abs(bin - before) <= 4 { preceded[slot] &+= 1 }
+        if polarity == 0 { previousBin.0 = bin } else { previousBin.1 = bin }
+        // Rule A.
+        guard let top, top.isFlat else { return }
+        let base = recent + polarity * Self.recentCount
+        let next = polarity == 0 ? recentNext.0 : recentNext.1
+        base[next] = FlatLobe(start: start, end: end, peak: peak, ratio: top.ratio)
+        if polarity == 0 {
+            recentNext.0 = (next + 1) % Self.recentCount
+        } else {
+            recentNext.1 = (next + 1) % Self.recentCount
+        }
+        let low = peak * 0.971_627  // -0.25 dB
+        let high = peak * 1.029_201  // +0.25 dB
+        var matching = 0
+        for k in 0..<Self.recentCount {
+            let l = base[k]
+            if end - l.end < halfSecond && l.peak >= low && l.peak <= high { matching += 1 }
+        }
+        guard matching >= 4 else { return }
+        // An alarm: count the matching lobes not yet in an event.
+        let counted = polarity == 0 ? countedThrough.0 : countedThrough.1
+        var first = start
+        var newLobes = 0
+        var levelSum: Float = 0
+        var tally = Overshoot.Tally()
+        for k in 0..<Self.recentCount {
+            let l = base[k]
+            guard end - l.end < halfSecond && l.peak >= low && l.peak <= high else { continue }
+            first = min(first, l.start)
+            levelSum += l.peak
+            if l.end > counted {
+                newLobes += 1
+                tally.add(l.ratio)
+            }
+        }
+        if polarity == 0 { countedThrough.0 = end } else { countedThrough.1 = end }
+        alarm(
+            polarity: polarity,
+            start: first,
+            end: end,
+            level: levelSum / Float(matching),
+            lobes: newLobes,
+            over: tally,
+            into: &events
+        )
+    }
+
+    /// Called after each block: rule B every quarter second, and closing an event no alarm
+    /// has extended for a second. `now` is the frame after the block.
+    mutating func tick(now: Int, into events: inout [Event]) {
+        while now - quarterStart >= quarter {
+            for polarity in 0..<2 { pileUp(polarity: polarity, now: quarterStart + quarter, into: &events) }
+            quarterStart += quarter
+            quarterIndex = (quarterIndex + 1) % 4
+            quarterPeaks[quarterIndex] = 0
+            for polarity in 0..<2 {
+                let at = (polarity * 4 + quarterIndex) * bins
+                (counts + at).update(repeating: 0, count: bins)
+                (preceded + at).update(repeating: 0, count: bins)
+            }
+        }
+        if eventOpen && now - lastAlarm >= second { emit(into: &events) }
+    }
+
+    /// Ends the stream: the last quarter is judged and an open event closes.
+    mutating func finish(at end: Int, into events: inout [Event]) {
+        if end > quarterStart {
+            for polarity in 0..<2 { pileUp(polarity: polarity, now: end, into: &events) }
+        }
+        if eventOpen { emit(into: &events) }
+    }
+
+    /// The channel's flat figures so far, counting the open event.
+    var figures: (events: Int, level: Double?, over: Double?) {
+        var best = worst
+        if eventOpen {
+            let over = eventOver.overDB
+            let open = (level: event.levelDBFS, over: over)
+            if best == nil || Self.estimate(open) > Self.estimate(best!) { best = open }
+        }
+        return (flatEvents + (eventOpen ? 1 : 0), best?.level, best?.over)
+    }
+
+    private static func estimate(_ f: (level: Double, over: Double?)) -> Double {
+        f.level + (f.over ?? GainAdvisor.unestimatedFlatOverDB)
+    }
+
+    // MARK: - Rules
+
+    /// Rule B for one polarity over the four quarters.
+    private mutating func pileUp(polarity: Int, now: Int, into events: inout [Event]) {
+        let bins = bins
+        func total(_ table: UnsafeMutablePointer<UInt16>, _ lo: Int, _ hi: Int) -> Int {
+            let (a, b) = (max(lo, 0), min(hi, bins - 1))
+            guard a <= b else { return 0 }
+            var sum = 0
+            for q in 0..<4 {
+                let row = table + (polarity * 4 + q) * bins
+                for i in a...b { sum += Int(row[i]) }
+            }
+            return sum
+        }
+        var top = bins - 1
+        while top >= 0 && total(counts, top, top) == 0 { top -= 1 }
+        guard top >= 0 else { return }
+        let band = Int((0.2 / Self.binDB).rounded())  // 4 bins
+        let ceiling = total(counts, top - band, top)
+        guard ceiling >= 6 else { return }
+        let near = total(counts, top - 2 * band, top - band - 1)
+        guard ceiling >= 4 * (near + 1) else { return }
+        let spread = total(counts, top - Int(6 / Self.binDB), top - Int(1 / Self.binDB))
+        guard spread >= 6 else { return }
+        guard total(preceded, top - band, top) * 2 <= ceiling else { return }
+        // The oldest quarter holding ceiling peaks starts the alarm.
+        var oldest = 3
+        while oldest > 0 {
+            let q = (quarterIndex + 4 - oldest) % 4
+            let row = counts + (polarity * 4 + q) * bins
+            var any = false
+            for b in max(top - band, 0)...top where row[b] > 0 { any = true }
+            if any { break }
+            oldest -= 1
+        }
+        let level = Float(Decibels.toAmplitude(Double(floorDB + (Float(top) - Float(band) / 2 + 0.5) * Self.binDB)))
+        let start = max(quarterStart - oldest * quarter, 0)
+        let newPeaks = eventOpen ? total(counts, top - band, top) / 4 : ceiling
+        alarm(polarity: polarity, start: start, end: now, level: level, lobes: newPeaks, over: nil, into: &events)
+    }
+
+    private mutating func alarm(
+        polarity: Int,
+        start: Int,
+        end: Int,
+        level: Float,
+        lobes: Int,
+        over: Overshoot.Tally?,
+        into events: inout [Event]
+    ) {
+        let side: FlatEvent.Polarity = polarity == 0 ? .positive : .negative
+        if eventOpen && start - lastAlarm < second {
+            event.endFrame = max(event.endFrame, end)
+            event.startFrame = min(event.startFrame, start)
+            event.lobes += lobes
+            if event.polarity != side { event.polarity = .both }
+            if level > eventLevel { eventLevel = level }
+            if let over { eventOver.merge(over) }
+        } else {
+            if eventOpen { emit(into: &events) }
+            eventOpen = true
+            eventsStarted += 1
+            event.startFrame = start
+            event.endFrame = end
+            event.polarity = side
+            event.lobes = lobes
+            eventLevel = level
+            eventOver = over ?? Overshoot.Tally()
+        }
+        event.levelDBFS = ((Decibels.fromAmplitude(Double(eventLevel)) ?? 0) * 100).rounded() / 100
+        lastAlarm = max(lastAlarm, end)
+    }
+
+    private mutating func emit(into events: inout [Event]) {
+        eventOpen = false
+        event.overDB = eventOver.overDB.map { ($0 * 100).rounded() / 100 }
+        let figure = (level: event.levelDBFS, over: event.overDB)
+        if worst == nil || Self.estimate(figure) > Self.estimate(worst!) { worst = figure }
+        flatEvents += 1
+        events.append(.flat(event))
+    }
+
+    // MARK: - Rule A's measurement
+
+    /// A lobe's top region: samples >= 0.9 P around its peak.
+    struct Plateau: Equatable {
+        /// Width between the two 0.9 P crossings, samples.
+        var width: Float
+        /// `K`: 1 for a smooth peak, 3 and more for a flat one.
+        var kink: Float
+        /// The peak a parabola leaving the crossings with the measured slopes reaches, over P.
+        var ratio: Float
+
+        var isFlat: Bool { kink >= 3 && width >= 3 }
+    }
+
+    /// Measures the top region of the lobe whose peak `peak` (> 0) is at frame `at`, in a
+    /// ring of frames (`ring[(frame & mask) * stride]`, signed by `sign` so the lobe is
+    /// positive) that holds frames `oldest...newest`. Nil when the region reaches past them.
+    static func plateau(
+        ring: UnsafePointer<Float>,
+        mask: Int,
+        stride: Int,
+        sign: Float,
+        peak: Float,
+        at: Int,
+        oldest: Int,
+        newest: Int
+    ) -> Plateau? {
+        let t = 0.9 * peak
+        @inline(__always) func v(_ frame: Int) -> Float { ring[(frame & mask) * stride] * sign }
+        var j = at - 1
+        while j >= oldest && v(j) >= t { j -= 1 }
+        var k = at + 1
+        while k <= newest && v(k) >= t { k += 1 }
+        guard j >= oldest, k <= newest else { return nil }
+        let (a0, a1) = (v(j), v(j + 1))  // a0 < t <= a1
+        let (b0, b1) = (v(k - 1), v(k))  // b1 < t <= b0
+        let s0 = a1 - a0
+        let s1 = b0 - b1
+        guard s0 > 0, s1 > 0 else { return nil }
+        let left = Float(j - at) + (t - a0) / s0
+        let right = Float(k - 1 - at) + (b0 - t) / s1
+        let width = right - left
+        let slope = 2 * s0 * s1 / (s0 + s1)
+        return Plateau(
+            width: width,
+            kink: slope * width / (0.4 * peak),
+            ratio: (t + slope * width / 4) / peak
+        )
+    }
+}

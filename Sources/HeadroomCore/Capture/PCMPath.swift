@@ -1,0 +1,58 @@
+/// What stands between the converter and headroom: the ALSA PCM chain of a capture device
+/// (`["plug", "softvol", "hw"]`), and whether anything in it can change sample values and
+/// so hide clipping at the converter (a volume, a resampler, a mixing matrix, a sound server).
+public enum PCMPath {
+    /// libasound's names for its PCM types in `snd_pcm_dump` (the first words of each line
+    /// that describes a PCM), and the short names the log uses.
+    static let names: [(prefix: String, name: String)] = [
+        ("Hardware PCM", "hw"), ("Plug PCM", "plug"), ("Soft volume PCM", "softvol"),
+        ("Rate conversion PCM", "rate"), ("Route conversion PCM", "route"),
+        ("Linear Integer <-> Linear Float conversion PCM", "lfloat"), ("Linear conversion PCM", "linear"),
+        ("Mu-Law conversion PCM", "mulaw"), ("A-Law conversion PCM", "alaw"),
+        ("IMA-ADPCM conversion PCM", "adpcm"), ("Copy conversion PCM", "copy"), ("Direct Snoop PCM", "dsnoop"),
+        ("Direct Stream Mixing PCM", "dmix"), ("Direct Sharing PCM", "dshare"), ("Multi PCM", "multi"),
+        ("Share PCM", "share"), ("Hooks PCM", "hooks"), ("File PCM", "file"), ("Null PCM", "null"),
+        ("Asym PCM", "asym"), ("LADSPA PCM", "ladspa"), ("IEC958 subframe conversion PCM", "iec958"),
+        ("ALSA <-> PulseAudio PCM I/O Plugin", "pulse"), ("ALSA <-> PipeWire PCM I/O Plugin", "pipewire"),
+        ("ALSA <-> JACK PCM I/O Plugin", "jack"), ("Empty PCM", "empty"),
+    ]
+
+    /// PCMs that can change sample values on the way in: gains, resamplers, mixing
+    /// matrices, and the desktop sound servers (their stream volumes and resamplers). JACK
+    /// passes the converter's samples through unchanged, so it is not among them.
+    static let changesValues: Set<String> = [
+        "softvol", "rate", "route", "ladspa", "pulse", "pipewire", "multi", "share",
+    ]
+    /// Sound servers, named in the warning.
+    static let servers: [String: String] = ["pulse": "PulseAudio", "pipewire": "PipeWire", "jack": "JACK"]
+
+    /// The chain described by a `snd_pcm_dump`, outermost first, each PCM once.
+    public static func parse(dump: String) -> [String] {
+        var out: [String] = []
+        // "Plug PCM: Rate conversion PCM (44100, sformat=S16_LE)", then "Slave: Hardware PCM card 0 ...".
+        for line in dump.split(separator: "\n") {
+            for part in line.split(separator: ": ") {
+                let text = part.trimmingPrefix(while: { $0 == " " || $0 == "\t" })
+                if let match = names.first(where: { text.hasPrefix($0.prefix) }) { out.append(match.name) }
+            }
+        }
+        return out
+    }
+
+    /// The PCMs of `path` that can hide clipping at the converter; empty for a plain path.
+    public static func hiding(_ path: [String]) -> [String] {
+        path.filter(changesValues.contains)
+    }
+
+    /// One line for the start of a take, or nil when the path is plain (or unknown):
+    /// "capture goes through plug → softvol → hw: softvol can change sample values, so
+    /// clipping at the converter may not reach full scale; flat-top detection only. Record
+    /// from hw:CARD=X for exact overs."
+    public static func warning(_ path: [String], device: String) -> String? {
+        let hiding = hiding(path)
+        guard !hiding.isEmpty else { return nil }
+        let what = hiding.map { servers[$0].map { "the \($0) server" } ?? $0 }.joined(separator: ", ")
+        return
+            "PATH: \(device) goes through \(path.joined(separator: " > ")): \(what) can change sample values, so clipping at the converter may not reach full scale here; flat-top detection only. Record from the card's hw: device for exact overs (`headroom devices`)."
+    }
+}

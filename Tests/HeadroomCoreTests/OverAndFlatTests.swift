@@ -1,0 +1,279 @@
+import Foundation
+import Testing
+
+@testable import HeadroomCore
+
+/// SPEC's `over_db` and `flat` (design/clipping-beyond-full-scale.md), held by exact cases.
+/// The material is made here: truth is the unclipped signal the test clipped itself.
+@Suite("How far over, and flat tops below full scale")
+struct OverAndFlatTests {
+    static let rate = 48000
+
+    /// A sine of `amplitude` (linear, may exceed 1), hard-clipped at `ceiling` (and at
+    /// `-negativeCeiling` below), as 24-bit codes in 32-bit words (`int24InInt32`).
+    static func clippedSine(
+        hz: Double,
+        amplitude: Double,
+        ceiling: Double = 1,
+        negativeCeiling: Double? = nil,
+        seconds: Double = 1,
+        phase: Double = 0.3
+    ) -> [Int32] {
+        let n = Int(seconds * Double(rate))
+        let maxCode = Double((1 << 23) - 1)
+        return (0..<n).map { i in
+            var x = amplitude * sin(2 * .pi * hz * Double(i) / Double(rate) + phase)
+            x = min(x, ceiling)
+            x = max(x, -(negativeCeiling ?? ceiling))
+            return Int32(max(min((x * maxCode).rounded(), maxCode), -maxCode - 1))
+        }
+    }
+
+    static func flats(_ events: [Event]) -> [FlatEvent] {
+        events.compactMap { if case .flat(let e) = $0 { e } else { nil } }
+    }
+
+    @Test(
+        "a sine clipped 6 dB over full scale reads about +6 dB; 3 dB over about +3",
+        arguments: [
+            (441.0, 6.0), (100.0, 6.0), (1000.0, 3.0), (2000.0, 6.0), (60.0, 10.0),
+        ]
+    )
+    func sineOvershoot(hz: Double, overDB: Double) throws {
+        let samples = Self.clippedSine(hz: hz, amplitude: pow(10, overDB / 20))
+        let (events, analyzer) = analyze(samples, channels: 1, layout: .int24InInt32)
+        let clip = try #require(clips(events).first)
+        let over = try #require(clip.overDB)
+        #expect(abs(over - overDB) < 1.0, "estimated \(over) dB for \(overDB) dB over at \(hz) Hz")
+        #expect(!clip.overBound)
+        let summary = analyzer.summary(channel: 0)
+        #expect(summary.overs.clipOverDB == over)
+        // The proposal lands the estimated peak on the target: -6 - over, rounded down.
+        let proposal = try #require(summary.proposal.changeDB)
+        #expect(proposal == Decibels.floor(-6 - over, step: 0.5))
+        #expect(summary.proposal.reason == .clipped)
+        #expect(Self.flats(events).isEmpty, "a clip at full scale is not also a flat event")
+    }
+
+    @Test("a run no side of which can be estimated has over_db null and keeps the at-least proposal")
+    func notEstimable() throws {
+        // A full-scale square wave: every run is entered and left from the other full-scale
+        // code, so neither side has an unpinned sample.
+        let samples = (0..<48000).map { i -> Int32 in (i / 24) % 2 == 0 ? (1 << 23) - 1 : -(1 << 23) }
+        let (events, analyzer) = analyze(samples, channels: 1, layout: .int24InInt32)
+        let clip = try #require(clips(events).first)
+        #expect(clip.overDB == nil)
+        #expect(clip.overBound == false)
+        let summary = analyzer.summary(channel: 0)
+        // The no-estimate rule: target minus the true peak (a square wave's overshoots between samples).
+        let expected = Decibels.floor(-6 - max(summary.truePeakDBTP ?? 0, 0), step: 0.5)
+        #expect(summary.proposal.changeDB == expected)
+        #expect(SummaryTable.proposalText(summary.proposal) == String(format: "%+.1f dB (at least)", expected))
+    }
+
+    @Test("the event's figure is the median of its three largest runs, a bound when under half could be estimated")
+    func tally() {
+        var t = Overshoot.Tally()
+        for r: Float in [1.1, 2.0, 1.5, 1.2] { t.add(r) }
+        #expect(t.overDB.map { ($0 * 100).rounded() / 100 } == 3.52)  // 20 log10(1.5)
+        #expect(!t.isBound)
+        var few = Overshoot.Tally()
+        few.add(2)
+        for _ in 0..<3 { few.add(nil) }
+        #expect(few.isBound)
+        var merged = Overshoot.Tally()
+        merged.add(1.1)
+        merged.merge(t)
+        #expect(merged.total == 5 && merged.estimated == 5 && merged.top == (2.0, 1.5, 1.2))
+    }
+
+    @Test("proposal arithmetic: clip and flat estimates, and never less attenuation than without them")
+    func proposals() {
+        let s = AnalysisSettings()
+        let clipped = GainAdvisor.propose(truePeakDBTP: 0.3, clipped: true, overs: Overs(clipOverDB: 4), settings: s)
+        #expect(clipped.changeDB == -10 && clipped.reason == .clipped)
+        #expect(SummaryTable.proposalText(clipped) == "-10.0 dB (clipped by about 4.0 dB)")
+        let small = GainAdvisor.propose(truePeakDBTP: 0.3, clipped: true, overs: Overs(clipOverDB: 0.1), settings: s)
+        #expect(small.changeDB == -6.5, "the true peak (+0.3) asks for more than the estimate (+0.1)")
+        let bound = GainAdvisor.propose(
+            truePeakDBTP: 0,
+            clipped: true,
+            overs: Overs(clipOverDB: 2, clipOverBound: true),
+            settings: s
+        )
+        #expect(SummaryTable.proposalText(bound) == "-8.0 dB (clipped by at least 2.0 dB)")
+        let flat = GainAdvisor.propose(
+            truePeakDBTP: -3.0,
+            clipped: false,
+            flat: true,
+            overs: Overs(flatLevelDBFS: -3.1, flatOverDB: 2),
+            settings: s
+        )
+        #expect(flat.reason == .flat && flat.changeDB == -5)  // -6 - (-3.1 + 2) = -4.9, rounded down
+        let unknown = GainAdvisor.propose(
+            truePeakDBTP: -3.0,
+            clipped: false,
+            flat: true,
+            overs: Overs(flatLevelDBFS: -3.1),
+            settings: s
+        )
+        #expect(unknown.changeDB == -9)  // 6 dB assumed over the ceiling
+    }
+
+    @Test(
+        "flat tops at -3 dBFS: a flat event at -3.0 dBFS, both polarities, no clip; reason flat",
+        arguments: [
+            100.0, 441.0, 1000.0,
+        ]
+    )
+    func flatBelowFullScale(hz: Double) throws {
+        let ceiling = pow(10, -3.0 / 20)
+        let samples = Self.clippedSine(hz: hz, amplitude: ceiling * 2, ceiling: ceiling, seconds: 2)
+        let (events, analyzer) = analyze(samples, channels: 1, layout: .int24InInt32)
+        #expect(clips(events).isEmpty)
+        let flat = try #require(Self.flats(events).first)
+        #expect(Self.flats(events).count == 1, "alarms within 1 s merge into one event")
+        #expect(abs(flat.levelDBFS + 3) < 0.1)
+        #expect(flat.polarity == .both)
+        #expect(flat.lobes >= 4)
+        let over = try #require(flat.overDB)
+        #expect(abs(over - 6) < 1.5, "6 dB of drive over the ceiling, estimated \(over)")
+        let summary = analyzer.summary(channel: 0)
+        #expect(summary.flatEvents == 1 && summary.proposal.reason == .flat)
+        #expect(summary.proposal.changeDB == Decibels.floor(-6 - (flat.levelDBFS + over), step: 0.5))
+    }
+
+    @Test("asymmetric clipping shows as one polarity")
+    func asymmetric() throws {
+        let ceiling = pow(10, -6.0 / 20)
+        let samples = Self.clippedSine(hz: 300, amplitude: 0.9, ceiling: ceiling, negativeCeiling: 1, seconds: 2)
+        let (events, _) = analyze(samples, channels: 1, layout: .int24InInt32)
+        let flat = try #require(Self.flats(events).first)
+        #expect(flat.polarity == .positive)
+        #expect(abs(flat.levelDBFS + 6) < 0.1)
+    }
+
+    @Test("float full scale: a 24-bit converter's top code (1 - 2^-23) is clipped; two steps below is not")
+    func floatFullScale() {
+        func run(_ top: Float) -> Int {
+            var s = [Float](repeating: 0.5, count: 4800)
+            for i in 1000..<1010 { s[i] = top }
+            return clips(analyze(s, channels: 1, layout: .float32).events).count
+        }
+        #expect(run(1 - 1 / 8_388_608) == 1)
+        #expect(run(-1) == 1)
+        #expect(run(1 - 2 / 8_388_608) == 0)
+    }
+
+    @Test("no flat event on clean material: sines, a sweep, noise, undithered 16-bit, decays, a kick")
+    func cleanMaterial() {
+        let n = 5 * Self.rate
+        var material: [(String, [Float])] = []
+        for hz in [50.0, 220.0, 997.0, 3000.0, 9000.0] {
+            material.append(("sine \(hz)", (0..<n).map { Float(0.7 * sin(2 * .pi * hz * Double($0) / 48000)) }))
+        }
+        material.append(
+            (
+                "sweep",
+                (0..<n).map { i in
+                    let t = Double(i) / 48000
+                    return Float(0.8 * sin(2 * .pi * (40 * t + 400 * t * t)))
+                }
+            )
+        )
+        var noise = Noise(seed: 7)
+        material.append(("white noise", (0..<n).map { _ in Float(0.5 * noise.next()) }))
+        // Undithered 16-bit: a quiet sine rounded to 16-bit steps (staircase tops).
+        material.append(
+            (
+                "16-bit undithered",
+                (0..<n).map { i -> Float in
+                    let x: Double = 0.05 * sin(2 * Double.pi * 441 * Double(i) / 48000)
+                    return Float((x * 32767).rounded() / 32768)
+                }
+            )
+        )
+        // Decaying plucks and a kick with a falling pitch, every half second.
+        material.append(
+            (
+                "plucks",
+                (0..<n).map { i in
+                    let t = Double(i % 24000) / 48000
+                    return Float(0.9 * exp(-6 * t) * sin(2 * .pi * 196 * t))
+                }
+            )
+        )
+        material.append(
+            (
+                "kick",
+                (0..<n).map { i in
+                    let t = Double(i % 24000) / 48000
+                    let phase: Double = 50 * t + 400 * (1 - exp(-30 * t)) / 30
+                    return Float(0.95 * exp(-18 * t) * sin(2 * Double.pi * phase))
+                }
+            )
+        )
+        for (name, samples) in material {
+            let events = analyze(samples, channels: 1, layout: .float32).events
+            #expect(Self.flats(events).isEmpty, "\(name): \(Self.flats(events))")
+        }
+    }
+
+    @Test("the flat and clip lines round-trip through the typed log model")
+    func roundTrip() throws {
+        let flat = Event.flat(
+            FlatEvent(
+                channel: 1,
+                startFrame: 150_000,
+                endFrame: 171_000,
+                levelDBFS: -3.1,
+                polarity: .both,
+                lobes: 31,
+                overDB: 2
+            )
+        )
+        let line = ClipLog.eventLine(flat, names: ["L", "R"], rate: 48000).encoded()
+        #expect(
+            line
+                == #"{"type":"flat","channel":2,"name":"R","start_frame":150000,"end_frame":171000,"level_dbfs":-3.1,"polarity":"both","lobes":31,"over_db":2.0,"time":3.125}"#
+        )
+        #expect(try ClipLogLine.decode(line) == .event(flat))
+        var clip = ClipEvent(
+            channel: 0,
+            startFrame: 10,
+            endFrame: 20,
+            clippedSamples: 9,
+            runs: 2,
+            longestRun: 5,
+            peakDBFS: 0,
+            truePeakDBTP: 1.2
+        )
+        clip.overDB = 1.5
+        clip.overBound = true
+        let clipLine = ClipLog.eventLine(.clip(clip), names: ["L"], rate: 48000).encoded()
+        #expect(try ClipLogLine.decode(clipLine) == .event(.clip(clip)))
+        #expect(EventText.cueLabel(.clip(clip), names: ["Vox"]) == "clip ch1 Vox >=+1.5 dB")
+        #expect(EventText.cueLabel(flat, names: ["L", "Bass"]) == "flat ch2 Bass -3.1 dBFS")
+    }
+
+    @Test("the PCM chain is read from libasound's description, and the paths that change values are named")
+    func pcmPath() {
+        let dump = """
+            Plug PCM: Rate conversion PCM (44100, sformat=S16_LE)
+            Converter: libspeex
+            Protocol version: 10002
+            Its setup is:
+              stream       : CAPTURE
+            Slave: Soft volume PCM
+            Control: Capture Volume
+            Slave: Hardware PCM card 1 'USB Audio' device 0 subdevice 0
+            """
+        let path = PCMPath.parse(dump: dump)
+        #expect(path == ["plug", "rate", "softvol", "hw"])
+        #expect(PCMPath.hiding(path) == ["rate", "softvol"])
+        #expect(PCMPath.warning(["hw"], device: "hw:1") == nil)
+        #expect(PCMPath.warning(["plug", "file", "null"], device: "x") == nil)
+        let warning = PCMPath.warning(["pipewire"], device: "pipewire") ?? ""
+        #expect(warning.contains("the PipeWire server") && warning.contains("flat-top detection only"))
+    }
+}

@@ -1,0 +1,341 @@
+#!/usr/bin/env python3
+"""How well headroom sees clipping that full-scale counting misses: figures for
+docs/clipping-figures.md, on material made here, side by side with an older build.
+
+    python3 bench/clipping-figures.py [--old PATH] [--quick] > docs/clipping-figures.md
+
+Needs: a release build (swift build -c release --product headroom), numpy, soundfile,
+sox and espeak-ng (Debian: python3-numpy python3-soundfile sox espeak-ng). --old names a
+headroom binary from before over_db and flat events (for "today"); without it, that
+column is left out. Truth always comes from the unclipped signal the script clipped itself.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import soundfile as sf
+
+RATE = 48000
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+NEW = os.path.join(ROOT, ".build", "release", "headroom")
+
+
+# ---------------------------------------------------------------- material
+
+
+def speech(voice, text, seed):
+    """espeak-ng at 48 kHz, with a little pitch variety."""
+    with tempfile.TemporaryDirectory() as d:
+        raw = os.path.join(d, "s.wav")
+        out = os.path.join(d, "o.wav")
+        subprocess.run(["espeak-ng", "-v", voice, "-p", str(30 + seed % 40), "-s", "150", "-w", raw, text], check=True)
+        subprocess.run(["sox", raw, "-r", str(RATE), out], check=True)
+        x, _ = sf.read(out, dtype="float64")
+    return x
+
+
+TEXT = (
+    "Recording engineers leave three to six decibels of headroom and aim their peaks near minus six. "
+    "A preamp that clips before the converter never reaches the maximum code. "
+    "The guard must see it anyway, and it must not cry wolf on clean speech, drums or bass. "
+)
+VOICES = ["en-us", "en-gb", "de", "fr", "es", "en-gb-scotland", "it", "nl"]
+
+
+def kick(t):
+    f = 50 + 120 * np.exp(-t * 30)
+    return np.exp(-t * 12) * np.sin(2 * np.pi * np.cumsum(f) / RATE)
+
+
+def drums(seconds, seed):
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    x = np.zeros(n)
+    beat = int(RATE * (0.45 + 0.1 * rng.random()))
+    for i, start in enumerate(range(0, n, beat)):
+        length = min(int(0.4 * RATE), n - start)
+        t = np.arange(length) / RATE
+        if i % 2 == 0:
+            hit = kick(t)
+        else:  # snare: a tone and a noise burst
+            hit = 0.6 * np.exp(-t * 25) * rng.standard_normal(length) + 0.4 * np.exp(-t * 18) * np.sin(2 * np.pi * 190 * t)
+        x[start : start + length] += hit * (0.7 + 0.3 * rng.random())
+        hat = min(int(0.05 * RATE), n - start - beat // 2) if start + beat // 2 < n else 0
+        if hat > 0:
+            h = rng.standard_normal(hat) * np.exp(-np.arange(hat) / RATE * 80) * 0.25
+            h = np.diff(h, prepend=0)  # bright
+            x[start + beat // 2 : start + beat // 2 + hat] += h
+    return x
+
+
+def bass(seconds, seed):
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    x = np.zeros(n)
+    note = int(RATE * 0.5)
+    for start in range(0, n, note):
+        length = min(note, n - start)
+        t = np.arange(length) / RATE
+        f = 41.2 * 2 ** (rng.integers(0, 12) / 12)
+        tone = sum(np.sin(2 * np.pi * f * k * t) / k ** 1.6 for k in range(1, 6))
+        x[start : start + length] = tone * np.minimum(1, t * 200) * np.exp(-t * 2)
+    return x
+
+
+def sine(seconds, hz, phase=0.3):
+    t = np.arange(int(seconds * RATE)) / RATE
+    return np.sin(2 * np.pi * hz * t + phase)
+
+
+def normalize(x):
+    """Scaled so that its 4x-oversampled peak (a true peak) is 1.0."""
+    return x / true_peak(x)
+
+
+def true_peak(x):
+    up = oversample(x, 4)
+    return np.max(np.abs(up))
+
+
+def lowpass_taps(cutoff, rate, taps=127):
+    n = np.arange(taps) - (taps - 1) / 2
+    h = np.sinc(2 * cutoff / rate * n) * np.blackman(taps)
+    return h / h.sum()
+
+
+def oversample(x, k):
+    up = np.zeros(len(x) * k)
+    up[::k] = x * k
+    return np.convolve(up, lowpass_taps(0.45 * RATE, RATE * k, 8 * 31 + 1), mode="same")
+
+
+def converter_clip(x, level):
+    """A converter-like clip: the analog signal (4x oversampled) clips at `level`, then the
+    decimation filter (20 kHz) and the code clamp."""
+    up = oversample(x, 4)
+    up = np.clip(up, -level, level)
+    y = np.convolve(up, lowpass_taps(20000, RATE * 4, 4 * 63 + 1), mode="same")[::4]
+    return np.clip(y, -1, 1)
+
+
+# ---------------------------------------------------------------- running headroom
+
+
+def write(path, x, subtype="PCM_24", rate=RATE):
+    sf.write(path, np.clip(x, -1, 1 - 2**-23), rate, subtype=subtype)
+
+
+def analyze(binary, paths):
+    """Per file: (clip events, flat events, max over_db, over_bound)."""
+    r = subprocess.run([binary, "analyze", "--json", *paths], capture_output=True, text=True)
+    out = []
+    for line in r.stdout.splitlines():
+        o = json.loads(line)
+        if o["type"] != "summary":
+            continue
+        ch = o["channels"][0]
+        out.append(
+            (
+                sum(c["clip_events"] for c in o["channels"]),
+                sum(c.get("flat_events", 0) for c in o["channels"]),
+                ch.get("over_db"),
+                ch.get("over_bound", False),
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------- the figures
+
+
+def items(quick):
+    """(kind, name, signal) of clean material, about 10 s each."""
+    out = []
+    seconds = 6 if quick else 10
+    voices = VOICES[:3] if quick else VOICES
+    for i, v in enumerate(voices):
+        s = speech(v, TEXT, i)
+        out.append(("speech", v, normalize(s[: seconds * RATE])))
+    for seed in range(2 if quick else 6):
+        out.append(("drums", f"kit {seed}", normalize(drums(seconds, seed))))
+        out.append(("bass", f"line {seed}", normalize(bass(seconds, seed))))
+    for hz in [50, 110, 440, 1000, 2500, 5000]:
+        out.append(("sines", f"{hz} Hz", sine(seconds, hz)))
+    for seed in range(2 if quick else 4):
+        mix = drums(seconds, seed) + 0.8 * bass(seconds, seed + 10) + 0.6 * np.resize(out[seed % len(voices)][2], seconds * RATE)
+        out.append(("mixes", f"mix {seed}", normalize(mix)))
+    return out
+
+
+def overshoot_table(material, binary, old, tmp):
+    drives = [1, 3, 6, 10, 15]
+    rows = {}
+    for kind, name, x in material:
+        for d in drives:
+            path = os.path.join(tmp, f"o-{kind}-{name}-{d}.wav".replace(" ", "_"))
+            write(path, np.clip(x * 10 ** (d / 20), -1, 1))
+            rows.setdefault((kind, d), []).append(path)
+    lines = ["| material | " + " | ".join(f"+{d} dB" for d in drives) + " |", "|---" * (len(drives) + 1) + "|"]
+    total = within = 0
+    for kind in sorted({k for k, _, _ in material}):
+        cells = []
+        for d in drives:
+            paths = rows[(kind, d)]
+            got = analyze(binary, paths)
+            errors = [(o if o is not None else 0) - d for _, _, o, _ in got]
+            ok = sum(1 for e in errors if -3 <= e <= 6)
+            total += len(errors)
+            within += ok
+            med = float(np.median(errors))
+            cells.append(f"{med:+.1f} / {np.percentile(np.abs(errors), 90):.1f} / {100 * ok // len(errors)} %")
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    return lines, within, total
+
+
+def flat_table(material, binary, old, tmp):
+    levels = [-1, -3, -6, -12]
+    drives = [3, 6, 10]
+    kinds = ["hard", "asymmetric", "converter-like"]
+    paths = {}
+    for kind, name, x in material:
+        if kind == "sines" and name in ("5000 Hz",):
+            pass
+        for level in levels:
+            c = 10 ** (level / 20)
+            for d in drives:
+                y = x * c * 10 ** (d / 20)
+                for k in kinds:
+                    if k == "hard":
+                        z = np.clip(y, -c, c)
+                    elif k == "asymmetric":
+                        z = np.clip(y, -c * 10 ** (-3 / 20), c)
+                    else:
+                        z = converter_clip(y, c)
+                    path = os.path.join(tmp, f"f-{kind}-{name}-{level}-{d}-{k}.wav".replace(" ", "_"))
+                    write(path, z)
+                    paths.setdefault((k, d), []).append(path)
+    lines = ["| clip | " + " | ".join(f"+{d} dB drive" for d in drives) + " |", "|---" * (len(drives) + 1) + "|"]
+    for k in kinds:
+        cells = []
+        for d in drives:
+            got = analyze(binary, paths[(k, d)])
+            found = sum(1 for c, f, _, _ in got if f > 0)
+            today = ""
+            if old:
+                seen = sum(1 for c, *_ in analyze(old, paths[(k, d)]) if c > 0)
+                today = f" (before: {100 * seen // len(got)} %)"
+            cells.append(f"{100 * found // len(got)} %{today}")
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def path_table(material, binary, old, tmp):
+    """Hard clips at full scale (+6 dB), then what a desktop path does to them."""
+    variants = {
+        "as recorded (24-bit)": lambda p, q: write(q, sf.read(p)[0]),
+        "after -1 dB of gain": lambda p, q: write(q, sf.read(p)[0] * 10 ** (-1 / 20)),
+        "resampled to 44.1 kHz": lambda p, q: subprocess.run(["sox", p, "-r", "44100", q], check=True),
+        "converted to float": lambda p, q: write(q, sf.read(p)[0], subtype="FLOAT"),
+    }
+    lines = ["| path | clip events found | flat events found | either |" + (" clip events before |" if old else ""), "|---|---|---|---|" + ("---|" if old else "")]
+    for name, make in variants.items():
+        outs = []
+        for kind, item, x in material:
+            if kind == "sines" and item in ("5000 Hz", "2500 Hz"):
+                continue  # too few samples per cycle for either method (see the limits)
+            p = os.path.join(tmp, f"p-{kind}-{item}.wav".replace(" ", "_"))
+            if not os.path.exists(p):
+                write(p, np.clip(x * 2, -1, 1))
+            q = os.path.join(tmp, f"p-{kind}-{item}-{len(lines)}.wav".replace(" ", "_"))
+            make(p, q)
+            outs.append(q)
+        got = analyze(binary, outs)
+        n = len(got)
+        clip = sum(1 for c, *_ in got if c > 0)
+        flat = sum(1 for _, f, *_ in got if f > 0)
+        either = sum(1 for c, f, *_ in got if c > 0 or f > 0)
+        row = f"| {name} | {100 * clip // n} % | {100 * flat // n} % | {100 * either // n} % |"
+        if old:
+            before = sum(1 for c, *_ in analyze(old, outs) if c > 0)
+            row += f" {100 * before // n} % |"
+        lines.append(row)
+    return lines
+
+
+def false_alarms(binary, tmp, minutes):
+    """Clean material, `minutes` in all, in 60-s files: flat events per hour."""
+    kinds = {
+        "speech": lambda s, seed: np.resize(speech(VOICES[seed % len(VOICES)], TEXT * 3, seed), s * RATE),
+        "drums": drums,
+        "bass": bass,
+        "sines": lambda s, seed: sine(s, [50, 220, 997, 3000, 6000][seed % 5], phase=seed),
+        "sines, undithered 16-bit": lambda s, seed: np.round(0.1 * sine(s, [441, 1000, 60][seed % 3]) * 32767) / 32768,
+        "mixes": lambda s, seed: drums(s, seed) + bass(s, seed + 5) + 0.5 * np.resize(speech(VOICES[seed % len(VOICES)], TEXT * 3, seed), s * RATE),
+    }
+    per = max(1, minutes // len(kinds))
+    lines = ["| material | minutes | flat events | clip events |", "|---|---|---|---|"]
+    total_flat = 0
+    total_minutes = 0
+    for name, make in kinds.items():
+        paths = []
+        for m in range(per):
+            x = make(60, m)
+            peak = np.max(np.abs(x))
+            x = x / peak * 10 ** ((-1 - 5 * (m % 3) / 2) / 20)  # peaks from -1 to -6 dBFS
+            path = os.path.join(tmp, f"c-{name}-{m}.wav".replace(" ", "_").replace(",", ""))
+            write(path, x, subtype="PCM_16" if "16-bit" in name else "PCM_24")
+            paths.append(path)
+        got = analyze(binary, paths)
+        flat = sum(f for _, f, *_ in got)
+        clip = sum(c for c, *_ in got)
+        total_flat += flat
+        total_minutes += per
+        lines.append(f"| {name} | {per} | {flat} | {clip} |")
+    rate = total_flat / (total_minutes / 60)
+    lines.append(f"| **all** | **{total_minutes}** | **{total_flat}** ({rate:.1f} per hour) | |")
+    return lines
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--old", help="a headroom binary from before over_db and flat events")
+    ap.add_argument("--quick", action="store_true", help="fewer items, 12 minutes of clean material")
+    args = ap.parse_args()
+    if not os.path.exists(NEW):
+        sys.exit("build first: swift build -c release --product headroom")
+    material = items(args.quick)
+    with tempfile.TemporaryDirectory() as tmp:
+        print("# How far over, and flat tops: measured figures\n")
+        print("Made by `bench/clipping-figures.py` on material it generates (espeak-ng speech in")
+        print(f"{len({n for k, n, _ in material if k == 'speech'})} voices, synthetic drums and bass, sines, mixes; 48 kHz, 24-bit),")
+        print("clipped by the script itself, so the truth is the unclipped signal. Rerun it after")
+        print("changing the analyzer; the tables below are its output.\n")
+        print("## Overshoot (`over_db`) of hard clips at full scale\n")
+        print("Cells: median error / 90th percentile of |error| / share of takes whose estimate lies")
+        print("within [-3, +6] dB of the truth (the window in which the proposal lands the peak in the")
+        print("band). Error = the take's largest `over_db` minus the drive; `null` counts as 0.\n")
+        lines, within, total = overshoot_table(material, NEW, args.old, tmp)
+        print("\n".join(lines))
+        print(f"\nOver all {total} takes: {100 * within / total:.0f} % within [-3, +6] dB.\n")
+        print("## Flat tops below full scale: detection rate\n")
+        print("Every item clipped at -1, -3, -6 and -12 dBFS: hard (both sides), asymmetric (the")
+        print("negative side 3 dB lower) and converter-like (4x oversampled clip, 20 kHz decimation")
+        print("filter). A take counts as found when it has a `flat` event." + (" \"Before\": clip events found by the older build." if args.old else "") + "\n")
+        print("\n".join(flat_table(material, NEW, args.old, tmp)))
+        print("\n## Clipped at full scale, then a desktop path\n")
+        print("Hard clips at full scale (+6 dB of drive), then what a sound server or a plugin does")
+        print("to them. Share of takes in which each kind of event is found.\n")
+        print("\n".join(path_table(material, NEW, args.old, tmp)))
+        print("\n## False alarms on clean material\n")
+        print("60-second files, peaks from -1 to -6 dBFS; flat events counted.\n")
+        print("\n".join(false_alarms(NEW, tmp, 18 if args.quick else 72)))
+
+
+if __name__ == "__main__":
+    main()
