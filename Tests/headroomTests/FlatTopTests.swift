@@ -1,0 +1,126 @@
+import CSndFile
+import Foundation
+import Testing
+
+/// Flat tops below full scale and overshoot, through the real rigs: what a person sees live
+/// (warning lines, the meter's FLAT latch) and afterwards (log, review, labels, cues, HTML).
+@Suite("Flat tops and overshoot through the rigs")
+struct FlatTopTests {
+    /// Channel 1: a 220 Hz sine driven 6 dB into a hard clip at -3 dBFS (a preamp clipping
+    /// before the converter). Channel 2: a clean sine peaking at -8 dBFS.
+    static func flatValues(frames: Int) -> [Double] {
+        let ceiling = pow(10, -3.0 / 20)
+        var values = [Double](repeating: 0, count: frames * 2)
+        for i in 0..<frames {
+            let s = sin(2 * Double.pi * 220 * Double(i) / 48000)
+            values[i * 2] = max(-ceiling, min(ceiling, 2 * ceiling * s))
+            values[i * 2 + 1] = pow(10, -8.0 / 20) * sin(2 * Double.pi * 331 * Double(i) / 48000)
+        }
+        return values
+    }
+
+    @Test(
+        "through the file rig: live FLAT line, a flat event at -3 dBFS, reason flat; review, labels, cues and HTML show it"
+    )
+    func fileRig() throws {
+        let dir = scratchDirectory()
+        var m = Material(frames: 48000 * 3, channels: 2)
+        m.values = Self.flatValues(frames: m.frames)
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        let takes = dir + "/takes"
+        let r = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--duration",
+            "3",
+            "--names",
+            "Bass,Keys",
+            "--dir",
+            takes,
+            "--name",
+            "t",
+            environment: rig.environment
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("FLAT: ch1 Bass flat tops at -3.0 dBFS: clipping before the converter?"))
+        #expect(!r.stderr.contains("FLAT: ch2"))
+        #expect(!r.stderr.contains("PATH:"), "the file plugin changes no sample values")
+        let lines = logLines(takes + "/t.clips.jsonl")
+        #expect(lines.first?["path"] as? [String] == ["file", "null"])
+        let flats = lines.filter { $0["type"] as? String == "flat" }
+        #expect(flats.count == 1)
+        let flat = try #require(flats.first)
+        #expect(flat["channel"] as? Int == 1 && flat["polarity"] as? String == "both")
+        #expect(abs((flat["level_dbfs"] as? Double ?? 0) + 3) < 0.1)
+        #expect(abs((flat["over_db"] as? Double ?? 0) - 6) < 1.5)
+        #expect(!lines.contains { $0["type"] as? String == "clip" })
+        let summary = try #require(lines.last?["channels"] as? [[String: Any]])
+        #expect(summary[0]["flat_events"] as? Int == 1 && summary[0]["reason"] as? String == "flat")
+        #expect(summary[1]["flat_events"] as? Int == 0 && summary[1]["reason"] as? String == "ok")
+
+        let table = try headroom("review", takes)
+        #expect(table.stdout.contains("Bass x1 at -3.0 dBFS"), "\(table.stdout)")
+        let labels = try headroom("review", "--labels", takes + "/t.wav")
+        #expect(labels.status == 0)
+        let labelText = try String(contentsOfFile: takes + "/t.labels.txt", encoding: .utf8)
+        #expect(labelText.contains("[warning] FLAT ch1 Bass -3.0 dBFS"))
+        // The recorder wrote the cue when the take closed; review --cues finds it there.
+        let cues = try run("/usr/bin/ffprobe", ["-v", "error", "-show_chapters", "-of", "json", takes + "/t.wav"])
+        #expect(cues.stdout.contains("flat ch1 Bass -3.0 dBFS"), "\(cues.stdout)")
+
+        let page = dir + "/report.html"
+        #expect(try headroom("review", "--html", page, takes).status == 0)
+        let dom = try run(
+            "/usr/bin/chromium",
+            ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + page]
+        )
+        let marks = dom.stdout.matches(of: #/<rect class="flat" data-frame="(\d+)"/#).map { Int($0.1)! }
+        #expect(marks == [flat["start_frame"] as? Int ?? -1])
+        #expect(dom.stdout.contains("flat tops</span>"))
+    }
+
+    @Test("through the JACK rig in a terminal: the FLAT latch and the live line; a clip shows how far over")
+    func jackMeter() throws {
+        let dir = scratchDirectory()
+        let frames = 48000 * 2
+        var samples = Self.flatValues(frames: frames).map(Float.init)
+        // One burst on channel 2 driven 6 dB over full scale: a clip with an overshoot.
+        for i in 60000..<60480 {
+            samples[i * 2 + 1] = max(-1, min(1, 2 * Float(sin(2 * Double.pi * 331 * Double(i) / 48000))))
+        }
+        var info = SF_INFO()
+        info.channels = 2
+        info.samplerate = 48000
+        info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_FLOAT)
+        let file = try #require(sf_open(dir + "/in.wav", Int32(SFM_WRITE), &info))
+        samples.withUnsafeBufferPointer { _ = sf_writef_float(file, $0.baseAddress!, sf_count_t(frames)) }
+        sf_close(file)
+        let rig = try JackRig(name: "flat", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let tmux = try MeterTerminalTests.Tmux(
+            command: "\(headroomBinary) record --device testlive --names Bass,Keys --dir \(dir)/takes --name t",
+            environment: rig.environment.merging(["NO_COLOR": "1"]) { $1 },
+            name: "flat"
+        )
+        defer { tmux.stop() }
+        // The live line comes first (the flat tops start at once; the clip 1.25 s in).
+        #expect(tmux.waitFor { $0.contains("FLAT: ch1 Bass flat tops at -3.0 dBFS") } != nil)
+        let screen = try #require(tmux.waitFor { $0.contains("FLAT 1") && $0.contains("CLIP 1") })
+        let rows = screen.split(separator: "\n").map(String.init)
+        let bass = try #require(rows.first { $0.hasPrefix("  1 Bass") })
+        #expect(bass.contains("FLAT 1"))
+        #expect(bass.contains("(flat at -3.0 dBFS"))
+        let keys = try #require(rows.first { $0.hasPrefix("  2 Keys") })
+        #expect(keys.contains("CLIP 1"))
+        tmux.keys("q")
+        #expect(tmux.waitFor { $0.contains("EXIT=0") } != nil)
+        let log = logLines(dir + "/takes/t.clips.jsonl")
+        let clip = try #require(log.first { $0["type"] as? String == "clip" })
+        #expect(clip["channel"] as? Int == 2)
+        #expect(abs((clip["over_db"] as? Double ?? 0) - 6) < 1.5, "\(clip)")
+        #expect(log.contains { $0["type"] as? String == "flat" && $0["channel"] as? Int == 1 })
+        let path = try #require(log.first?["path"] as? [String])
+        #expect(path.first == "plug" && path.last == "jack", "\(path)")
+    }
+}
