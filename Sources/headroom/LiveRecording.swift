@@ -84,13 +84,42 @@ struct LiveRecording {
         var noted = false
         var lastStatus = MonotonicClock.now()
         var stopping = false
+        // The `m` key: the moment is taken at once; the label is typed while the meter runs.
+        var draft: (frame: Int, bytes: [UInt8])? = nil
         func stop() {
             if !stopping { session.stop() }
             stopping = true
         }
         while !session.isFinished {
             if let k = keyboard {
-                switch k.read(timeoutMilliseconds: 66) {
+                var input = k.read(timeoutMilliseconds: 66)
+                if let d = draft, case .key(let character)? = input {
+                    input = nil
+                    switch UInt8(truncatingIfNeeded: character.unicodeScalars.first?.value ?? 0) {
+                    case 0x0A, 0x0D:  // Enter: mark, with the label if one was typed
+                        let label = String(decoding: d.bytes, as: UTF8.self)
+                        session.mark(label: label.isEmpty ? nil : label, at: d.frame)
+                        draft = nil
+                    case 0x1B:  // Esc: no marker
+                        draft = nil
+                        meter?.message = "marker cancelled"
+                    case 0x7F, 0x08:  // Backspace: one character back
+                        var text = String(decoding: d.bytes, as: UTF8.self)
+                        if !text.isEmpty { text.removeLast() }
+                        draft = (d.frame, Array(text.utf8))
+                    case let b where b >= 0x20:
+                        if d.bytes.count < 200 { draft = (d.frame, d.bytes + [b]) }
+                    default: break
+                    }
+                    if let d = draft {
+                        meter?.message =
+                            "marker label (Enter: mark, Esc: cancel): " + String(decoding: d.bytes, as: UTF8.self)
+                    }
+                }
+                switch input {
+                case .key("m"), .key("M"):
+                    draft = (session.currentFrame, [])
+                    meter?.message = "marker label (Enter: mark, Esc: cancel): "
                 case .key("q"), .key("Q"): stop()
                 case .key("n"), .key("N"): session.nextTake()
                 case .key("r"), .key("R"): meter?.reset()
@@ -134,9 +163,15 @@ struct LiveRecording {
                 }
             }
         }
+        if var m = meter, session.hasTakeHook {
+            m.message = "waiting for --on-take-closed to finish"
+            _ = m.draw(session.snapshot())
+            meter = m
+        }
         let outcome = session.outcome()
-        for w in session.takeWarnings() where meter == nil { Terminal.line(w) }
         if var m = meter, m.draw(session.snapshot()) { m.finish() }
+        // Whatever came after the last frame (a hook's failure) goes below the meter.
+        for w in session.takeWarnings() { Terminal.line(w) }
         keyboard?.restore()
         // Name only what is there: a take or log that could not be made is not reported as made.
         for (file, log) in zip(outcome.takes, outcome.logs) {
@@ -174,6 +209,7 @@ final class RawKeyboard {
     }
 
     enum Input: Equatable {
+        /// One byte from the terminal (a byte of UTF-8 reads as its Latin-1 character).
         case key(Character)
         /// The terminal hung up or stdin was closed.
         case gone

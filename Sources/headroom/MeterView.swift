@@ -143,7 +143,10 @@ struct MeterView {
         line(&out, message.isEmpty ? "" : paint(Self.words(DisplayText.escaped(message), columns: columns), "33"))
         line(
             &out,
-            Self.fit(["keys: r reset holds and clip indicators", " n next take", " q stop"], columns: columns)
+            Self.fit(
+                ["keys: r reset holds and clip indicators", " m marker", " n next take", " q stop"],
+                columns: columns
+            )
         )
         out += "\u{1B}[J"
         return Terminal.draw(out)

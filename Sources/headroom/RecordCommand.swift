@@ -66,6 +66,15 @@ struct RecordCommand: ParsableCommand {
     )
     var waitDevice = false
 
+    @Option(
+        name: .customLong("on-take-closed"),
+        help: ArgumentHelp(
+            "A shell command run after each take and its log are closed, with their paths as arguments (and HEADROOM_TAKE, HEADROOM_LOG, HEADROOM_COMPLETE set): an rsync, a checksum, an upload. Never delays recording; a failure is reported and recording goes on.",
+            valueName: "command"
+        )
+    )
+    var onTakeClosed: String?
+
     func run() throws {
         try reportingErrors {
             var settings = try analysis.settings()
@@ -78,6 +87,7 @@ struct RecordCommand: ParsableCommand {
             if let reference { settings.referenceFile = reference }
             if headless { settings.headless = true }
             if waitDevice { settings.waitDevice = true }
+            if let onTakeClosed { settings.onTakeClosed = onTakeClosed }
             let references =
                 try settings.referenceFile.map { path throws(HeadroomError) in try Settings.referenceLevels(path: path)
                 } ?? [:]
@@ -146,6 +156,7 @@ struct RecordCommand: ParsableCommand {
                 config.frameLimit = settings.durationSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
                 config.maxTakeFrames = settings.maxTakeSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
                 config.resumedFrom = resumedFrom
+                config.onTakeClosed = settings.onTakeClosed
                 let session = try RecordingSession(source: source, configuration: config)
                 outcome = LiveRecording(
                     session: session,

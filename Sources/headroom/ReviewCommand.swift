@@ -190,9 +190,7 @@ struct ReviewCommand: ParsableCommand {
             Terminal.error("\(r.file): already has \(existing) cue markers")
             return
         }
-        let markers = r.events.compactMap { e in
-            EventText.cueLabel(e, names: r.names).map { CueMarkers.Marker(frame: e.frame, label: $0) }
-        }
+        let markers = r.events.compactMap { CueMarkers.Marker($0, names: r.names, rate: r.rate) }
         try CueMarkers.append(markers, to: r.file)
         Terminal.error("\(r.file): wrote \(markers.count) cue markers")
     }

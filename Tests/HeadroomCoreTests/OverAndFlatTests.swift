@@ -252,8 +252,8 @@ struct OverAndFlatTests {
         clip.overBound = true
         let clipLine = ClipLog.eventLine(.clip(clip), names: ["L"], rate: 48000).encoded()
         #expect(try ClipLogLine.decode(clipLine) == .event(.clip(clip)))
-        #expect(EventText.cueLabel(.clip(clip), names: ["Vox"]) == "clip ch1 Vox >=+1.5 dB")
-        #expect(EventText.cueLabel(flat, names: ["L", "Bass"]) == "flat ch2 Bass -3.1 dBFS")
+        #expect(EventText.cueLabel(.clip(clip), names: ["Vox"], rate: 48000) == "clip ch1 Vox >=+1.5 dB")
+        #expect(EventText.cueLabel(flat, names: ["L", "Bass"], rate: 48000) == "flat ch2 Bass -3.1 dBFS")
     }
 
     @Test("the PCM chain is read from libasound's description, and the paths that change values are named")

@@ -80,7 +80,9 @@ struct FlatTopTests {
         #expect(dom.stdout.contains("flat tops</span>"))
     }
 
-    @Test("through the JACK rig in a terminal: the FLAT latch and the live line; a clip shows how far over")
+    @Test(
+        "through the JACK rig in a terminal: the FLAT latch and the live line; a clip shows how far over; the m key marks"
+    )
     func jackMeter() throws {
         let dir = scratchDirectory()
         let frames = 48000 * 2
@@ -113,9 +115,22 @@ struct FlatTopTests {
         #expect(bass.contains("(flat at -3.0 dBFS"))
         let keys = try #require(rows.first { $0.hasPrefix("  2 Keys") })
         #expect(keys.contains("CLIP 1"))
+        // The m key: the moment is marked, the label typed while the meter runs, Enter logs it.
+        tmux.keys("m")
+        #expect(tmux.waitFor { $0.contains("marker label (Enter: mark, Esc: cancel):") } != nil)
+        tmux.keys("chorus 2")
+        #expect(tmux.waitFor { $0.contains("Esc: cancel): chorus 2") && $0.contains("REC") } != nil)
+        tmux.keys("Enter")
+        #expect(tmux.waitFor { $0.contains("MARKER chorus 2 at") } != nil)
         tmux.keys("q")
         #expect(tmux.waitFor { $0.contains("EXIT=0") } != nil)
         let log = logLines(dir + "/takes/t.clips.jsonl")
+        #expect(log.contains { $0["type"] as? String == "marker" && $0["label"] as? String == "chorus 2" })
+        let chapters = try run(
+            "/usr/bin/ffprobe",
+            ["-v", "error", "-show_chapters", "-of", "json", dir + "/takes/t.wav"]
+        )
+        #expect(chapters.stdout.contains("marker chorus 2"))
         let clip = try #require(log.first { $0["type"] as? String == "clip" })
         #expect(clip["channel"] as? Int == 2)
         #expect(abs((clip["over_db"] as? Double ?? 0) - 6) < 1.5, "\(clip)")

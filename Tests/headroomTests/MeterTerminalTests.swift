@@ -138,7 +138,7 @@ struct MeterTerminalTests {
         #expect(heading.contains("hold") == (width >= 122))
         #expect(heading.contains("proposal") == (width >= 92))
         #expect(lines[first].contains("(at least)") == (width >= 92))
-        #expect(lines.contains("keys: r reset holds and clip indicators   n next take   q stop"))
+        #expect(lines.contains("keys: r reset holds and clip indicators   m marker   n next take   q stop"))
         #expect(tmux.waitFor { $0.contains("EXIT=0") } != nil)
     }
 }

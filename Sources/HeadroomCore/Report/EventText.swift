@@ -62,16 +62,26 @@ public enum EventText {
         }
     }
 
-    /// A take's cue marker label ("clip ch1 Vox +4.0 dB", "flat ch2 R -3.1 dBFS"); nil for
-    /// events that get no marker.
-    public static func cueLabel(_ e: Event, names: [String]) -> String? {
+    /// A take's cue marker label (SPEC: "clip ch1 Vox +4.0 dB", "flat ch2 R -3.1 dBFS",
+    /// "gap 0.15 s", "marker chorus 2"); nil for gain changes, which get no marker.
+    public static func cueLabel(_ e: Event, names: [String], rate: Int) -> String? {
         func who(_ c: Int) -> String { "ch\(c + 1) \(c < names.count ? names[c] : "")" }
+        func seconds(_ frames: Int) -> String { String(format: "%.2f s", Double(frames) / Double(max(rate, 1))) }
         switch e {
         case .clip(let x):
             let over = x.overDB.map { String(format: " %@%+.1f dB", x.overBound ? ">=" : "", $0) } ?? ""
             return "clip \(who(x.channel))\(over)"
         case .flat(let x): return "flat \(who(x.channel)) \(String(format: "%.1f", x.levelDBFS)) dBFS"
-        default: return nil
+        case .hot(let x): return "hot \(who(x.channel)) \(String(format: "%+.1f", x.truePeakDBTP)) dBTP"
+        case .gain: return nil
+        case .xrun(_, let lost): return "xrun \(seconds(lost))"
+        case .gap(_, let lost): return "gap \(seconds(lost))"
+        case .dropped(_, let lost): return "dropped \(seconds(lost))"
+        case .analysisDropped(_, let lost): return "not analyzed \(seconds(lost))"
+        case .deviceLost: return "device lost"
+        case .disk(_, let reason): return "disk: \(reason)"
+        case .resumed(_, let previous): return "resumed after \(previous)"
+        case .marker(_, let label): return "marker" + (label.map { " \($0)" } ?? "")
         }
     }
 

@@ -35,3 +35,112 @@ public enum Loudness {
         }
     }
 }
+
+/// The loudness of a take as one programme, the figures EBU Tech 3285 v2 puts in `bext`:
+/// integrated loudness, loudness range, and the largest momentary (400 ms) and short-term
+/// (3 s) loudness, by libebur128. Every channel counts with weight 1 (a multitrack take has
+/// no speaker layout). Momentary and short-term loudness are read every 100 ms of audio, so
+/// the recorder (fed period by period) and `review` (fed from the file) find the same maxima.
+public final class ProgrammeLoudness {
+    public struct Figures: Sendable, Equatable {
+        public var integratedLUFS: Double?
+        public var rangeLU: Double?
+        public var maxMomentaryLUFS: Double?
+        public var maxShortTermLUFS: Double?
+    }
+
+    private var state: UnsafeMutablePointer<ebur128_state>?
+    private let channels: Int
+    private let step: Int
+    private var untilRead: Int
+    private var maxMomentary = -Double.infinity
+    private var maxShortTerm = -Double.infinity
+    private let scratch: UnsafeMutablePointer<Int32>
+    private let scratchFrames = 4096
+
+    public init(channels: Int, rate: Int) {
+        self.channels = channels
+        let mode =
+            EBUR128_MODE_I.rawValue | EBUR128_MODE_LRA.rawValue | EBUR128_MODE_M.rawValue
+            | EBUR128_MODE_S.rawValue
+        state = ebur128_init(UInt32(channels), UInt(rate), Int32(mode))
+        for c in 0..<channels { ebur128_set_channel(state, UInt32(c), Int32(EBUR128_LEFT.rawValue)) }
+        step = max(rate / 10, 1)
+        untilRead = step
+        scratch = .allocate(capacity: scratchFrames * channels)
+    }
+
+    deinit {
+        ebur128_destroy(&state)
+        scratch.deallocate()
+    }
+
+    /// Adds interleaved frames in a capture format.
+    public func add(_ samples: UnsafeRawPointer, frames: Int, format: SampleFormat) {
+        var done = 0
+        while done < frames {
+            let n = min(frames - done, untilRead, scratchFrames)
+            let src = samples + done * channels * format.bytesPerSample
+            switch format {
+            case .s16: ebur128_add_frames_short(state, src.assumingMemoryBound(to: Int16.self), n)
+            case .s32: ebur128_add_frames_int(state, src.assumingMemoryBound(to: Int32.self), n)
+            case .float: ebur128_add_frames_float(state, src.assumingMemoryBound(to: Float.self), n)
+            case .s24:
+                let s = src.assumingMemoryBound(to: Int32.self)
+                for i in 0..<(n * channels) { scratch[i] = s[i] << 8 }
+                ebur128_add_frames_int(state, scratch, n)
+            case .s24packed:
+                let s = src.assumingMemoryBound(to: UInt8.self)
+                for i in 0..<(n * channels) { scratch[i] = SampleLayout.packed24(s + i * 3) }
+                ebur128_add_frames_int(state, scratch, n)
+            }
+            advance(n)
+            done += n
+        }
+    }
+
+    /// Adds interleaved float frames (`review` reading a take).
+    public func add(floats: UnsafePointer<Float>, frames: Int) {
+        var done = 0
+        while done < frames {
+            let n = min(frames - done, untilRead)
+            ebur128_add_frames_float(state, floats + done * channels, n)
+            advance(n)
+            done += n
+        }
+    }
+
+    private func advance(_ n: Int) {
+        untilRead -= n
+        guard untilRead == 0 else { return }
+        untilRead = step
+        var m = 0.0
+        if ebur128_loudness_momentary(state, &m) == 0, m.isFinite { maxMomentary = max(maxMomentary, m) }
+        var s = 0.0
+        if ebur128_loudness_shortterm(state, &s) == 0, s.isFinite { maxShortTerm = max(maxShortTerm, s) }
+    }
+
+    /// The figures so far; nil where there is nothing to say (silence, or too short).
+    public var figures: Figures {
+        var lufs = 0.0
+        var lra = 0.0
+        let okI = ebur128_loudness_global(state, &lufs) == 0 && lufs.isFinite && lufs > -70
+        let okR = ebur128_loudness_range(state, &lra) == 0 && lra.isFinite && okI
+        return Figures(
+            integratedLUFS: okI ? lufs : nil,
+            rangeLU: okR ? lra : nil,
+            maxMomentaryLUFS: maxMomentary > -70 ? maxMomentary : nil,
+            maxShortTermLUFS: maxShortTerm > -70 ? maxShortTerm : nil
+        )
+    }
+
+    /// Measures the take at `path` as one programme. Nil when the file cannot be read.
+    public static func measure(path: String) -> Figures? {
+        guard let info = AudioFile.info(path) else { return nil }
+        let loudness = ProgrammeLoudness(channels: info.channels, rate: info.rate)
+        AudioFile.forEachFloatBlock(path, blockFrames: 8192) { interleaved, n in
+            loudness.add(floats: interleaved.baseAddress!, frames: n)
+        }
+        return loudness.figures
+    }
+}

@@ -41,6 +41,8 @@ public struct TakeReview: Sendable {
     public var notes: [String] = []
     /// The capture PCM's chain from the log's header (nil: a file, or not recorded).
     public var path: [String]? = nil
+    /// The take's loudness as one programme (what a recorder puts in `bext`).
+    public var programme: ProgrammeLoudness.Figures? = nil
 
     public var clipEvents: Int { channels.reduce(0) { $0 + $1.clipEvents } }
     public var hotEvents: Int { channels.reduce(0) { $0 + $1.hotEvents } }
@@ -181,6 +183,7 @@ public struct TakeReview: Sendable {
 
     /// Adds each channel's loudness (reads the audio once more).
     public mutating func measureLoudness() {
+        programme = ProgrammeLoudness.measure(path: file)
         guard let measured = Loudness.measure(path: file) else { return }
         for i in channels.indices where channels[i].channel - 1 < measured.count {
             channels[i].loudness = measured[channels[i].channel - 1]
@@ -294,6 +297,16 @@ public struct TakeReview: Sendable {
                 )
             ),
             ("xruns", .int(xruns)), ("gaps", .int(gaps)), ("dropped_frames", .int(droppedFrames)),
+            (
+                "programme",
+                .object([
+                    ("integrated_lufs", .decibels(programme?.integratedLUFS)),
+                    ("loudness_range_lu", .decibels(programme?.rangeLU)),
+                    ("max_true_peak_dbtp", .decibels(worstTruePeakDBTP)),
+                    ("max_momentary_lufs", .decibels(programme?.maxMomentaryLUFS)),
+                    ("max_short_term_lufs", .decibels(programme?.maxShortTermLUFS)),
+                ])
+            ),
         ])
     }
 }

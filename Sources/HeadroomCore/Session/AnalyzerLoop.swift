@@ -23,6 +23,8 @@ final class AnalyzerLoop: @unchecked Sendable {
     private var analyzer: Analyzer?
     private var log: ClipLogFile?
     private var take: TakeRegistry.Take?
+    /// The take's programme loudness, for `bext` (libebur128, on this thread).
+    private var loudness: ProgrammeLoudness?
     private var takeIndex = 0
     private var boundary: TakeBoundary
     private var globalFrame = 0
@@ -137,6 +139,7 @@ final class AnalyzerLoop: @unchecked Sendable {
     private func openTake() {
         let t = registry.take(takeIndex, startFrame: globalFrame)
         take = t
+        loudness = registry.addCues ? ProgrammeLoudness(channels: channels, rate: rate) : nil
         boundary.startTake()
         trouble = ClipLog.Trouble()
         markers = []
@@ -211,11 +214,30 @@ final class AnalyzerLoop: @unchecked Sendable {
         if let failure = log?.failure { warn("\(take?.log ?? "log"): \(failure)") }
         log = nil
         self.analyzer = nil
+        var metadata: TakeMetadata? = nil
+        if let t = take, let loudness {
+            let file = URL(fileURLWithPath: t.file).standardizedFileURL
+            metadata = TakeMetadata(
+                names: names,
+                rate: rate,
+                bitDepth: layout.bits ?? 32,
+                project: file.deletingLastPathComponent().lastPathComponent,
+                takeName: file.deletingPathExtension().lastPathComponent,
+                takeNumber: takeIndex + 1,
+                timeReference: BroadcastInfo(start: t.startDate, rate: rate, description: "", reference: "")
+                    .timeReference,
+                fileUID: BroadcastInfo.uniqueReference(start: t.startDate, path: t.file),
+                loudness: loudness.figures,
+                maxTruePeakDBTP: summaries.compactMap(\.truePeakDBTP).max()
+            )
+        }
+        loudness = nil
         registry.analyzerClosed(
             takeIndex,
             markers: markers,
             complete: complete,
-            clipEvents: summaries.reduce(0) { $0 + $1.clipEvents }
+            clipEvents: summaries.reduce(0) { $0 + $1.clipEvents },
+            metadata: metadata
         )
         takeIndex += 1
         boundary.startTake()
@@ -317,6 +339,7 @@ final class AnalyzerLoop: @unchecked Sendable {
             if analyzer == nil { openTake() }
             let n = boundary.fit(frames - done)
             analyzer!.process(payload + done * frameBytes, frames: n)
+            loudness?.add(payload + done * frameBytes, frames: n, format: format)
             drain()
             done += n
             globalFrame += n
@@ -354,9 +377,10 @@ final class AnalyzerLoop: @unchecked Sendable {
 
     private func emit(_ event: Event) {
         log?.append(ClipLog.eventLine(event, names: names, rate: rate))
+        // Every event a person would look for is a labelled cue in the take (spans as regions).
+        if let marker = CueMarkers.Marker(event, names: names, rate: rate) { markers.append(marker) }
         switch event {
         case .clip(let e):
-            markers.append(CueMarkers.Marker(frame: e.startFrame, label: EventText.cueLabel(event, names: names) ?? ""))
             sessionClipEvents[e.channel] += 1
             // The qualifying moment was shouted already; now how far over it went.
             if let over = e.overDB {
@@ -365,10 +389,6 @@ final class AnalyzerLoop: @unchecked Sendable {
                     "CLIP ch\(e.channel + 1) \(names[e.channel]) \(e.overBound ? ">=" : "")\(String(format: "%+.1f", over)) dB over at \(Self.timecode(e.startFrame, rate: rate)): proposal \(proposal)"
                 )
             }
-        case .flat(let e):
-            markers.append(CueMarkers.Marker(frame: e.startFrame, label: EventText.cueLabel(event, names: names) ?? ""))
-        case .marker(let frame, let label):
-            markers.append(CueMarkers.Marker(frame: frame, label: "marker" + (label.map { " \($0)" } ?? "")))
         case .hot(let e):
             warn(
                 "HOT: ch\(e.channel + 1) \(names[e.channel]) reached \(String(format: "%.1f", e.truePeakDBTP)) dBTP at \(Self.timecode(e.startFrame, rate: rate))"

@@ -43,6 +43,8 @@ public final class RecordingSession: @unchecked Sendable {
         public var stallSeconds: Double = 2
         /// The take this recording follows on from (after a device came back).
         public var resumedFrom: String?
+        /// `--on-take-closed`: a shell command run with each take and its log once closed.
+        public var onTakeClosed: String?
         /// Test hook: runs on the writer thread before each block is written.
         public var beforeWrite: (@Sendable () -> Void)?
 
@@ -109,7 +111,8 @@ public final class RecordingSession: @unchecked Sendable {
             namer: namer,
             sessionStart: Date(),
             rate: rate,
-            addCues: configuration.fileFormat.isRIFF
+            addCues: configuration.fileFormat.isRIFF,
+            hook: configuration.onTakeClosed.map { TakeHook(command: $0) }
         )
         shared = SessionShared(
             snapshot: MeterSnapshot(
@@ -128,6 +131,7 @@ public final class RecordingSession: @unchecked Sendable {
             channels: source.channels,
             maxTakeFrames: configuration.maxTakeFrames,
             description: "headroom take from \(configuration.deviceName)",
+            names: configuration.names,
             onFailure: { failure in
                 shared.diskFailure.withLock { if $0 == nil { $0 = failure } }
                 capture.stop(.disk)
@@ -207,9 +211,20 @@ public final class RecordingSession: @unchecked Sendable {
     /// waits on the capture thread: it reads the capture position and leaves the rest
     /// to the analyzer thread.
     public func mark(label: String?) {
-        let frame = capture.frameCount.load(ordering: .relaxed)
+        mark(label: label, at: currentFrame)
+    }
+
+    /// Drops a marker at `frame` (a ``currentFrame`` taken earlier: the moment the `m` key
+    /// was pressed, before its label was typed).
+    public func mark(label: String?, at frame: Int) {
         shared.markerRequests.withLock { $0.append((frame, label)) }
     }
+
+    /// Frames captured since the recording started.
+    public var currentFrame: Int { capture.frameCount.load(ordering: .relaxed) }
+
+    /// Whether `--on-take-closed` was given.
+    public var hasTakeHook: Bool { registry.hook != nil }
 
     /// True once every thread has finished.
     public var isFinished: Bool { done.wait(timeout: .now()) == .success }
@@ -220,6 +235,7 @@ public final class RecordingSession: @unchecked Sendable {
     /// Waits for the end and says how it went.
     public func outcome() -> Outcome {
         done.wait()
+        registry.hook?.waitAll()
         let takes = registry.all
         let reason =
             analyzer.endReason ?? EndReason(rawValue: capture.requestedEnd.load(ordering: .relaxed)) ?? .stopped
@@ -250,6 +266,7 @@ public final class RecordingSession: @unchecked Sendable {
             defer { p.removeAll() }
             return p
         }
+        lines += registry.hook?.failures() ?? []
         return lines
     }
 

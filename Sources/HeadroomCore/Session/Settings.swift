@@ -31,6 +31,8 @@ public struct Settings: Sendable, Equatable {
     public var headless = false
     /// Wait for a missing device, go on after it comes back (`--wait-device`).
     public var waitDevice = false
+    /// A shell command run with each take and its log once both are closed (`--on-take-closed`).
+    public var onTakeClosed: String? = nil
 
     public init() {}
 
@@ -111,6 +113,7 @@ public struct Settings: Sendable, Equatable {
             case "reference": referenceFile = try string()
             case "headless": headless = try flag()
             case "wait_device": waitDevice = try flag()
+            case "on_take_closed": onTakeClosed = try string()
             default:
                 throw HeadroomError(
                     .usage,

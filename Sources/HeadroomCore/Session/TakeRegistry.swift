@@ -25,6 +25,8 @@ final class TakeRegistry: Sendable {
         var frames = 0
         var complete = false
         var clipEvents = 0
+        /// iXML, loudness and the rest, from the analyzer (WAV/RF64 takes).
+        var metadata: TakeMetadata?
         /// Why the files could not be created (then there is neither).
         var error: HeadroomError?
     }
@@ -42,14 +44,17 @@ final class TakeRegistry: Sendable {
     let rate: Int
     let addCues: Bool
     let fileExtension: String
-    /// Problems adding cues; the session shows them as warnings.
+    /// Problems finishing takes (cues, metadata, the hook); the session shows them as warnings.
     let problems = Mutex<[String]>([])
+    /// `--on-take-closed`: a shell command run with the take and its log once both are closed.
+    let hook: TakeHook?
 
-    init(namer: TakeNamer, sessionStart: Date, rate: Int, addCues: Bool) {
+    init(namer: TakeNamer, sessionStart: Date, rate: Int, addCues: Bool, hook: TakeHook? = nil) {
         state = Mutex(State(namer: namer))
         self.sessionStart = sessionStart
         self.rate = rate
         self.addCues = addCues
+        self.hook = hook
         fileExtension = namer.fileFormat.fileExtension
     }
 
@@ -143,28 +148,41 @@ final class TakeRegistry: Sendable {
             s.takes[index].frames = frames
             return s.takes[index].analyzerClosed ? s.takes[index] : nil
         }
-        if let ready { addMarkers(ready) }
+        if let ready { finish(ready) }
     }
 
-    func analyzerClosed(_ index: Int, markers: [CueMarkers.Marker], complete: Bool, clipEvents: Int) {
+    func analyzerClosed(
+        _ index: Int,
+        markers: [CueMarkers.Marker],
+        complete: Bool,
+        clipEvents: Int,
+        metadata: TakeMetadata? = nil
+    ) {
         let ready = state.withLock { s -> Take? in
             s.takes[index].analyzerClosed = true
             s.takes[index].markers = markers
             s.takes[index].complete = complete
             s.takes[index].clipEvents = clipEvents
+            s.takes[index].metadata = metadata
             return s.takes[index].writerClosed ? s.takes[index] : nil
         }
-        if let ready { addMarkers(ready) }
+        if let ready { finish(ready) }
     }
 
     var all: [Take] { state.withLock { $0.takes } }
 
-    private func addMarkers(_ take: Take) {
-        guard addCues, !take.markers.isEmpty else { return }
-        do {
-            try CueMarkers.append(take.markers, to: take.file)
+    /// Both threads are done with the take: its cue markers and metadata go into the file
+    /// (WAV/RF64), then `--on-take-closed` runs. Runs on whichever thread closed it second,
+    /// never the capture thread.
+    private func finish(_ take: Take) {
+        do throws(HeadroomError) {
+            if addCues {
+                try CueMarkers.append(take.markers, to: take.file)
+                try take.metadata?.apply(to: take.file)
+            }
         } catch {
             problems.withLock { $0.append(error.message) }
         }
+        hook?.run(take: take.file, log: take.log, complete: take.complete)
     }
 }

@@ -33,6 +33,28 @@ public struct BroadcastInfo: Sendable, Equatable {
         timeReference = UInt64((seconds * Double(rate)).rounded(.down))
     }
 
+    /// A unique OriginatorReference in EBU R 99's layout (32 characters): country `ZZ`
+    /// (user-assigned), organisation `HDR`, a 12-character serial of this machine (from
+    /// `/etc/machine-id`, else the host name), the origination time `hhmmss`, and 9 digits
+    /// from the take's path and start time. The same take always gets the same reference,
+    /// so `bext` and iXML's `FILE_UID` agree.
+    public static func uniqueReference(start: Date, path: String) -> String {
+        func fnv(_ text: String) -> UInt64 {
+            text.utf8.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+        }
+        let machine =
+            (try? String(contentsOfFile: "/etc/machine-id", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ProcessInfo.processInfo.hostName
+        let serial = String(String(format: "%016llX", fnv(machine)).prefix(12))
+        var t = time_t(start.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        localtime_r(&t, &parts)
+        let time = String(format: "%02d%02d%02d", Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        let nanos = Int64((start.timeIntervalSince1970 * 1e9).rounded())
+        let random = String(format: "%09llu", fnv("\(path)|\(nanos)") % 1_000_000_000)
+        return "ZZHDR" + serial + time + random
+    }
+
     /// libsndfile's struct, strings copied into its fixed-size fields.
     var sndfile: SF_BROADCAST_INFO {
         var info = SF_BROADCAST_INFO()

@@ -30,7 +30,8 @@ public final class TakeWriter {
         format: SampleFormat,
         rate: Int,
         channels: Int,
-        broadcastInfo: BroadcastInfo?
+        broadcastInfo: BroadcastInfo?,
+        tags: [Int32: String] = [:]
     ) throws(HeadroomError) {
         self.path = path
         self.format = format
@@ -64,6 +65,7 @@ public final class TakeWriter {
             var bext = broadcastInfo.sndfile
             sf_command(handle, Int32(SFC_SET_BROADCAST_INFO), &bext, Int32(MemoryLayout<SF_BROADCAST_INFO>.size))
         }
+        for (key, value) in tags.sorted(by: { $0.key < $1.key }) { sf_set_string(handle, key, value) }
         rawLayout = [.wav, .rf64, .w64].contains(fileFormat) && format != .s24
         scratch = .allocate(capacity: scratchFrames * channels)
         zeros = .allocate(byteCount: scratchFrames * channels * 4, alignment: 16)

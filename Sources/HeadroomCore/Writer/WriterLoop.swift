@@ -1,3 +1,4 @@
+import CSndFile
 import Foundation
 
 /// The writer thread: takes blocks from the writer ring and writes them to take files,
@@ -17,6 +18,8 @@ final class WriterLoop: @unchecked Sendable {
     let rate: Int
     let channels: Int
     let description: String
+    /// Channel names, for the tags of FLAC and the other non-RIFF containers.
+    let names: [String]
     /// Called (once) when a write fails; the session stops capture.
     let onFailure: @Sendable (Failure) -> Void
     /// Test hook: called before each block is written (a test can stall it).
@@ -38,6 +41,7 @@ final class WriterLoop: @unchecked Sendable {
         channels: Int,
         maxTakeFrames: Int?,
         description: String,
+        names: [String] = [],
         onFailure: @escaping @Sendable (Failure) -> Void,
         beforeWrite: (@Sendable () -> Void)?
     ) {
@@ -49,6 +53,7 @@ final class WriterLoop: @unchecked Sendable {
         self.channels = channels
         boundary = TakeBoundary(maxFrames: maxTakeFrames)
         self.description = description
+        self.names = names
         self.onFailure = onFailure
         self.beforeWrite = beforeWrite
     }
@@ -144,8 +149,18 @@ final class WriterLoop: @unchecked Sendable {
             start: take.startDate,
             rate: rate,
             description: description,
-            reference: URL(fileURLWithPath: take.base).lastPathComponent
+            reference: BroadcastInfo.uniqueReference(start: take.startDate, path: take.file)
         )
+        // FLAC, CAF, W64 have no bext or iXML: what fits goes into their tags (Vorbis
+        // comments for FLAC) before the first frame, the only time libsndfile writes them.
+        let channelList = names.enumerated().map { "\($0.offset + 1) \($0.element)" }.joined(separator: ", ")
+        let tags: [Int32: String] = [
+            Int32(SF_STR_TITLE): URL(fileURLWithPath: take.base).lastPathComponent,
+            Int32(SF_STR_SOFTWARE): "headroom",
+            Int32(SF_STR_DATE): bext.originationDate + "T" + bext.originationTime,
+            Int32(SF_STR_COMMENT):
+                "\(description); channels: \(channelList); originator reference \(bext.originatorReference); time reference \(bext.timeReference) samples since midnight",
+        ]
         return try TakeWriter(
             fd: registry.claimFile(take.index),
             path: take.file,
@@ -153,7 +168,8 @@ final class WriterLoop: @unchecked Sendable {
             format: format,
             rate: rate,
             channels: channels,
-            broadcastInfo: bext
+            broadcastInfo: bext,
+            tags: fileFormat.isRIFF ? [:] : tags
         )
     }
 

@@ -1,0 +1,64 @@
+import Foundation
+import Synchronization
+
+/// `--on-take-closed CMD` (jack_capture's `--hook-close`): once a take and its log are both
+/// closed (and its cue markers and metadata written), `/bin/sh -c 'CMD "$@"' headroom TAKE
+/// LOG` runs, with `HEADROOM_TAKE`, `HEADROOM_LOG` and `HEADROOM_COMPLETE` (`1` or `0`) in
+/// its environment: rsync to a server, a checksum, an upload. It runs beside the recording,
+/// never on the capture path, and the next take does not wait for it. A command that fails
+/// is reported (with the last line it printed) and the recording goes on; at the end the
+/// recorder waits for the commands still running.
+public final class TakeHook: Sendable {
+    public let command: String
+    private let group = DispatchGroup()
+    private let reports = Mutex<[String]>([])
+
+    public init(command: String) { self.command = command }
+
+    func run(take: String, log: String, complete: Bool) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command + " \"$@\"", "headroom", take, log]
+        process.environment = ProcessInfo.processInfo.environment.merging([
+            "HEADROOM_TAKE": take, "HEADROOM_LOG": log, "HEADROOM_COMPLETE": complete ? "1" : "0",
+        ]) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        let name = (take as NSString).lastPathComponent
+        do {
+            try process.run()
+        } catch {
+            reports.withLock { $0.append("--on-take-closed: cannot run /bin/sh for \(name): \(error)") }
+            return
+        }
+        group.enter()
+        let thread = Thread { [self] in
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let status = process.terminationStatus
+            if process.terminationReason != .exit || status != 0 {
+                let last =
+                    String(decoding: data.suffix(2000), as: UTF8.self)
+                    .split(separator: "\n").last.map { ": " + DisplayText.escaped(String($0)) } ?? ""
+                let how = process.terminationReason == .exit ? "exited \(status)" : "was killed by signal \(status)"
+                reports.withLock { $0.append("--on-take-closed \(how) for \(name)\(last)") }
+            }
+            group.leave()
+        }
+        thread.name = "headroom-hook"
+        thread.start()
+    }
+
+    /// Failures since the last call.
+    func failures() -> [String] {
+        reports.withLock { r in
+            defer { r.removeAll() }
+            return r
+        }
+    }
+
+    /// Waits for every command still running.
+    func waitAll() { group.wait() }
+}

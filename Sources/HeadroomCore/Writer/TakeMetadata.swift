@@ -1,0 +1,233 @@
+import Foundation
+
+/// What a finished WAV/RF64 take carries beside its audio, so it tells its story once it
+/// leaves the folder: an `iXML` chunk (project, take, the channel names as a `TRACK_LIST`,
+/// the speed and timestamp that follow from `bext`), `bext` version 2 with the loudness of
+/// EBU Tech 3285 v2, and channel mask 0 (multitrack: no speaker positions).
+///
+/// While the take records, libsndfile owns the header and rewrites it every second, so all
+/// of this is added when both the writer and the analyzer have closed the take: a take
+/// killed before then still opens (with `bext` version 1 and no loudness, which is not a
+/// claim of 0 LUFS).
+public struct TakeMetadata: Sendable, Equatable {
+    public var names: [String]
+    public var rate: Int
+    public var bitDepth: Int
+    /// The folder the takes go to: what sound recorders call the project.
+    public var project: String
+    /// The take's file name without extension, and its number in the recording (from 1).
+    public var takeName: String
+    public var takeNumber: Int
+    /// `bext`'s time reference (samples since midnight) and originator reference (unique).
+    public var timeReference: UInt64
+    public var fileUID: String
+    public var loudness: ProgrammeLoudness.Figures?
+    /// The largest true peak of any channel, dBTP (SPEC's definition).
+    public var maxTruePeakDBTP: Double?
+
+    public init(
+        names: [String],
+        rate: Int,
+        bitDepth: Int,
+        project: String,
+        takeName: String,
+        takeNumber: Int,
+        timeReference: UInt64,
+        fileUID: String,
+        loudness: ProgrammeLoudness.Figures?,
+        maxTruePeakDBTP: Double?
+    ) {
+        self.names = names
+        self.rate = rate
+        self.bitDepth = bitDepth
+        self.project = project
+        self.takeName = takeName
+        self.takeNumber = takeNumber
+        self.timeReference = timeReference
+        self.fileUID = fileUID
+        self.loudness = loudness
+        self.maxTruePeakDBTP = maxTruePeakDBTP
+    }
+
+    /// The iXML document (iXML 2.10), laid out as Sound Devices and Zoom recorders write it.
+    public var ixml: String {
+        func x(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;")
+        }
+        let tracks = names.enumerated().map { i, name in
+            "    <TRACK>\n      <CHANNEL_INDEX>\(i + 1)</CHANNEL_INDEX>\n      <INTERLEAVE_INDEX>\(i + 1)</INTERLEAVE_INDEX>\n      <NAME>\(x(name))</NAME>\n      <FUNCTION></FUNCTION>\n    </TRACK>\n"
+        }.joined()
+        let high = timeReference >> 32
+        let low = timeReference & 0xFFFF_FFFF
+        return """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <BWFXML>
+              <IXML_VERSION>2.10</IXML_VERSION>
+              <PROJECT>\(x(project))</PROJECT>
+              <SCENE>\(x(takeName))</SCENE>
+              <TAKE>\(takeNumber)</TAKE>
+              <FILE_UID>\(x(fileUID))</FILE_UID>
+              <NOTE>recorded by headroom</NOTE>
+              <SPEED>
+                <MASTER_SPEED>\(rate)/1</MASTER_SPEED>
+                <CURRENT_SPEED>\(rate)/1</CURRENT_SPEED>
+                <TIMECODE_RATE>25/1</TIMECODE_RATE>
+                <TIMECODE_FLAG>NDF</TIMECODE_FLAG>
+                <FILE_SAMPLE_RATE>\(rate)</FILE_SAMPLE_RATE>
+                <AUDIO_BIT_DEPTH>\(bitDepth)</AUDIO_BIT_DEPTH>
+                <DIGITIZER_SAMPLE_RATE>\(rate)</DIGITIZER_SAMPLE_RATE>
+                <TIMESTAMP_SAMPLES_SINCE_MIDNIGHT_HI>\(high)</TIMESTAMP_SAMPLES_SINCE_MIDNIGHT_HI>
+                <TIMESTAMP_SAMPLES_SINCE_MIDNIGHT_LO>\(low)</TIMESTAMP_SAMPLES_SINCE_MIDNIGHT_LO>
+                <TIMESTAMP_SAMPLE_RATE>\(rate)</TIMESTAMP_SAMPLE_RATE>
+              </SPEED>
+              <TRACK_LIST>
+                <TRACK_COUNT>\(names.count)</TRACK_COUNT>
+
+            """ + tracks + """
+                  </TRACK_LIST>
+                </BWFXML>
+
+                """
+    }
+
+    /// `bext` v2's loudness fields: value x 100, rounded, as a signed 16-bit word; 0x7fff
+    /// where there is no value (EBU Tech 3285 v2).
+    var loudnessWords: [UInt16] {
+        func word(_ v: Double?) -> UInt16 {
+            guard let v, v.isFinite else { return 0x7FFF }
+            return UInt16(bitPattern: Int16(clamping: Int((v * 100).rounded())))
+        }
+        return [
+            word(loudness?.integratedLUFS), word(loudness?.rangeLU), word(maxTruePeakDBTP),
+            word(loudness?.maxMomentaryLUFS), word(loudness?.maxShortTermLUFS),
+        ]
+    }
+
+    /// Adds the metadata to the closed WAV/RF64 take at `path`: iXML appended, `bext`
+    /// patched in place to version 2 with the loudness, the channel mask set to 0.
+    public func apply(to path: String) throws(HeadroomError) {
+        let chunks = try RIFFChunks(path: path)
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw RIFFChunks.failure(path, "cannot reopen the take") }
+        defer { close(fd) }
+        if let bext = chunks.offset(of: "bext"), chunks.size(of: "bext") ?? 0 >= 422 {
+            var words = Data()
+            for w in loudnessWords { words += RIFFChunks.le16(w) }
+            // Version at 346; the five loudness words at 412..421 (after the 64-byte UMID).
+            guard RIFFChunks.write(fd, RIFFChunks.le16(2), at: bext + 346),
+                RIFFChunks.write(fd, words, at: bext + 412)
+            else { throw RIFFChunks.failure(path, "cannot write the loudness into bext") }
+        }
+        if let fmt = chunks.offset(of: "fmt "), chunks.size(of: "fmt ") ?? 0 >= 40 {
+            // WAVE_FORMAT_EXTENSIBLE: libsndfile sets speaker positions from the channel
+            // count (4 channels read as "quad"); a multitrack take has none.
+            guard RIFFChunks.write(fd, RIFFChunks.le32(0), at: fmt + 20) else {
+                throw RIFFChunks.failure(path, "cannot write the channel mask")
+            }
+        }
+        if chunks.offset(of: "iXML") == nil {
+            var body = Data(ixml.utf8)
+            let size = body.count
+            if size % 2 == 1 { body.append(0) }
+            try RIFFChunks.append(Data("iXML".utf8) + RIFFChunks.le32(UInt32(size)) + body, to: path)
+        }
+    }
+}
+
+/// The chunks of a RIFF/RF64 WAVE file, found by walking them (libsndfile does not say
+/// where its chunks are, and does not report the cues of an RF64 file), and appending to it.
+public struct RIFFChunks {
+    public let path: String
+    public let isRF64: Bool
+    /// Chunk id -> (offset of its body, its size), first of each id.
+    public private(set) var chunks: [String: (offset: UInt64, size: UInt64)] = [:]
+    /// Cue points in all `cue ` chunks.
+    public private(set) var cuePoints = 0
+
+    public init(path: String) throws(HeadroomError) {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Self.failure(path, "cannot open") }
+        defer { close(fd) }
+        func read(_ count: Int, at offset: UInt64) -> [UInt8]? {
+            var bytes = [UInt8](repeating: 0, count: count)
+            return pread(fd, &bytes, count, off_t(offset)) == count ? bytes : nil
+        }
+        func u32(_ b: [UInt8], _ i: Int) -> UInt64 { (0..<4).reduce(0) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
+        func u64(_ b: [UInt8], _ i: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
+        guard let head = read(12, at: 0), Array(head[8..<12]) == Array("WAVE".utf8) else {
+            throw HeadroomError(.io, "\(path): not a WAV file")
+        }
+        let kind = String(decoding: head[0..<4], as: UTF8.self)
+        guard kind == "RIFF" || kind == "RF64" else { throw HeadroomError(.io, "\(path): not a WAV file") }
+        isRF64 = kind == "RF64"
+        var end = UInt64(lseek(fd, 0, SEEK_END))
+        var dataSize: UInt64? = nil
+        var offset: UInt64 = 12
+        while offset + 8 <= end, let chunk = read(8, at: offset) {
+            let id = String(decoding: chunk[0..<4], as: UTF8.self)
+            var size = u32(chunk, 4)
+            if id == "ds64", let ds = read(16, at: offset + 8) {
+                dataSize = u64(ds, 8)
+            } else if id == "data" && size == 0xFFFF_FFFF, let real = dataSize {
+                size = real
+            } else if id == "cue ", let count = read(4, at: offset + 8) {
+                cuePoints += Int(u32(count, 0))
+            }
+            if chunks[id] == nil { chunks[id] = (offset + 8, size) }
+            offset += 8 + size + size % 2
+            if size == 0xFFFF_FFFF && dataSize == nil { end = 0 }  // a size we cannot follow
+        }
+    }
+
+    /// Where the body of the first chunk `id` starts, or nil.
+    public func offset(of id: String) -> UInt64? { chunks[id]?.offset }
+    public func size(of id: String) -> UInt64? { chunks[id]?.size }
+
+    /// Appends whole chunks (`id`, size, body, padding) to the closed RIFF/RF64 file at
+    /// `path` and fixes the RIFF size (in `ds64` for RF64).
+    public static func append(_ chunks: Data, to path: String) throws(HeadroomError) {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw failure(path, "cannot reopen the take") }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 28)
+        guard pread(fd, &header, 28, 0) == 28, Array(header[8..<12]) == Array("WAVE".utf8) else {
+            throw HeadroomError(.io, "\(path): not a WAV file")
+        }
+        let isRF64 = Array(header[0..<4]) == Array("RF64".utf8)
+        var end = UInt64(lseek(fd, 0, SEEK_END))
+        var data = Data()
+        if end % 2 == 1 { data.append(0) }  // chunks start on even offsets
+        data += chunks
+        guard write(fd, data, at: end) else { throw failure(path, "cannot append to the take") }
+        end += UInt64(data.count)
+        let riffSize = end - 8
+        if isRF64 {
+            // RF64: the RIFF size lives in ds64 (after "RF64", size, "WAVE", "ds64", size).
+            guard Array(header[12..<16]) == Array("ds64".utf8) else {
+                throw HeadroomError(.io, "\(path): RF64 without ds64")
+            }
+            guard write(fd, le64(riffSize), at: 20) else { throw failure(path, "cannot append to the take") }
+        } else {
+            guard riffSize <= UInt64(UInt32.max) else {
+                ftruncate(fd, off_t(end - UInt64(data.count)))
+                throw HeadroomError(.io, "\(path): no room past 4 GiB in a RIFF file")
+            }
+            guard write(fd, le32(UInt32(riffSize)), at: 4) else { throw failure(path, "cannot append to the take") }
+        }
+        fsync(fd)
+    }
+
+    static func write(_ fd: Int32, _ data: Data, at offset: UInt64) -> Bool {
+        data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) == $0.count }
+    }
+
+    static func failure(_ path: String, _ what: String) -> HeadroomError {
+        HeadroomError(.io, "\(path): \(what): \(String(cString: strerror(errno)))")
+    }
+
+    static func le16(_ v: UInt16) -> Data { withUnsafeBytes(of: v.littleEndian) { Data($0) } }
+    static func le32(_ v: UInt32) -> Data { withUnsafeBytes(of: v.littleEndian) { Data($0) } }
+    static func le64(_ v: UInt64) -> Data { withUnsafeBytes(of: v.littleEndian) { Data($0) } }
+}

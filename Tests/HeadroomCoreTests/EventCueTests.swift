@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+
+@testable import HeadroomCore
+
+/// Every event type of a take becomes a labelled cue marker in the WAV (SPEC: `gap 0.15 s`,
+/// `marker chorus 2`...), with spans as regions; faults through the scripted source.
+@Suite("Every event a labelled cue", .serialized)
+struct EventCueTests {
+    /// `labl` texts and `ltxt` region lengths of a WAV's `LIST adtl`, by cue id.
+    static func labels(_ path: String) throws -> (labels: [String], regions: [Int: Int]) {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        func u32(_ i: Int) -> Int { (0..<4).reduce(0) { $0 | Int(data[i + $1]) << (8 * $1) } }
+        var labels: [String] = []
+        var regions: [Int: Int] = [:]
+        var offset = 12
+        while offset + 8 <= data.count {
+            let id = String(decoding: data[offset..<(offset + 4)], as: UTF8.self)
+            let size = u32(offset + 4)
+            if id == "LIST" && String(decoding: data[(offset + 8)..<(offset + 12)], as: UTF8.self) == "adtl" {
+                var p = offset + 12
+                while p < offset + 8 + size {
+                    let sub = String(decoding: data[p..<(p + 4)], as: UTF8.self)
+                    let n = u32(p + 4)
+                    if sub == "labl" {
+                        let text = data[(p + 12)..<(p + 8 + n)].prefix { $0 != 0 }
+                        labels.append(String(decoding: text, as: UTF8.self))
+                    } else if sub == "ltxt" {
+                        regions[u32(p + 8)] = u32(p + 12)
+                    }
+                    p += 8 + n + n % 2
+                }
+            }
+            offset += 8 + size + size % 2
+        }
+        return (labels, regions)
+    }
+
+    @Test("xrun, gap, marker, hot and device lost are cues with SPEC's labels; the hot burst is a region")
+    func scriptedTake() throws {
+        // The scripted source plays a 16-bit ramp: it runs hot near the top of each cycle.
+        let source = ScriptedSource([
+            .periods(40), .xrun(lostFrames: 960), .periods(40), .silentLoss(frames: 9600), .periods(60), .unplug,
+        ])
+        var settings = Settings()
+        settings.directory = NSTemporaryDirectory() + "headroom-cues-" + UUID().uuidString
+        var config = RecordingSession.Configuration(
+            settings: settings,
+            fileFormat: .wav,
+            names: ["L", "R"],
+            deviceName: "scripted"
+        )
+        config.stallSeconds = 0.5
+        let session = try RecordingSession(source: source, configuration: config)
+        session.start()
+        session.mark(label: "chorus 2")
+        try #require(session.wait(seconds: 20), "the recording did not end")
+        let outcome = session.outcome()
+        let take = try #require(outcome.takes.first)
+        let (labels, regions) = try Self.labels(take)
+        #expect(labels.contains("xrun 0.02 s"), "\(labels)")
+        #expect(labels.contains { $0.hasPrefix("gap 0.") }, "\(labels)")
+        #expect(labels.contains("marker chorus 2"))
+        #expect(labels.contains("device lost"))
+        let hot = try #require(labels.firstIndex { $0.hasPrefix("hot ch") }, "\(labels)")
+        #expect((regions[hot + 1] ?? 0) > 0, "the hot burst is a region")
+        // The log and the cues agree: one cue per event that has a label.
+        let log = try String(contentsOfFile: try #require(outcome.logs.first), encoding: .utf8)
+        let events = log.split(separator: "\n").filter { !$0.contains("\"type\":\"gain\"") }.count - 2
+        #expect(labels.count == events)
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import FoundationXML
+import Testing
+
+/// Takes that carry their own story once they leave the folder: iXML with the channel
+/// names, channel mask 0, bext loudness, every event a labelled cue, review --cues that
+/// changes nothing the second time, and --on-take-closed.
+@Suite("What a take carries: iXML, bext loudness, cues, the closing hook")
+struct TakeStoryTests {
+    static let names = ["Kick", "Snare", "Bass", "Vox & Amp"]
+
+    /// Four channels of sines at different levels, a clip on channel 1, a hot burst on 3.
+    static func record(in dir: String, fileFormat: String = "wav", extra: [String] = []) throws -> String {
+        var m = Material(frames: 48000 * 4, channels: 4)
+        for i in 0..<m.frames {
+            for c in 0..<4 {
+                let level = [0.25, 0.1, 0.3, 0.2][c]
+                m.values[i * 4 + c] = level * sin(2 * Double.pi * Double(110 * (c + 1)) * Double(i) / 48000)
+            }
+        }
+        m.clip(channel: 0, frame: 48000, length: 6)
+        for i in 96000..<96480 { m.values[i * 4 + 2] = 0.85 * sin(2 * Double.pi * 330 * Double(i) / 48000) }
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        let r = try run(
+            headroomBinary,
+            [
+                "record", "-D", "testcap", "-c", "4", "--duration", "4", "--names", names.joined(separator: ","),
+                "--dir", dir, "--name", "t", "--file-format", fileFormat,
+            ] + extra,
+            environment: rig.environment
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        return dir + "/t." + fileFormat
+    }
+
+    /// The chunks of a RIFF/RF64 file: id -> body (first of each).
+    static func chunks(_ path: String) throws -> [String: Data] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        func u32(_ i: Int) -> Int { (0..<4).reduce(0) { $0 | Int(data[i + $1]) << (8 * $1) } }
+        var out: [String: Data] = [:]
+        var offset = 12
+        var dataSize: Int? = nil
+        while offset + 8 <= data.count {
+            let id = String(decoding: data[offset..<(offset + 4)], as: UTF8.self)
+            var size = u32(offset + 4)
+            if id == "ds64" { dataSize = (0..<8).reduce(0) { $0 | Int(data[offset + 16 + $1]) << (8 * $1) } }
+            if id == "data" && size == 0xFFFF_FFFF { size = dataSize ?? 0 }
+            if out[id] == nil { out[id] = data[(offset + 8)..<min(offset + 8 + size, data.count)] }
+            offset += 8 + size + size % 2
+        }
+        return out
+    }
+
+    static func int16(_ d: Data, _ at: Int) -> Int {
+        Int(Int16(bitPattern: UInt16(d[d.startIndex + at]) | UInt16(d[d.startIndex + at + 1]) << 8))
+    }
+
+    @Test("iXML names the tracks, the mask is 0, bext v2 carries the loudness review measures, the reference is unique")
+    func metadata() throws {
+        let dir = scratchDirectory()
+        let take = try Self.record(in: dir)
+        let chunks = try Self.chunks(take)
+
+        // iXML, parsed as XML: the TRACK_LIST names are the --names, in order.
+        let ixml = try #require(chunks["iXML"])
+        let doc = try XMLDocument(data: ixml)
+        let names = try doc.nodes(forXPath: "/BWFXML/TRACK_LIST/TRACK/NAME").map { $0.stringValue ?? "" }
+        #expect(names == Self.names)
+        #expect(try doc.nodes(forXPath: "/BWFXML/TRACK_LIST/TRACK_COUNT").first?.stringValue == "4")
+        #expect(try doc.nodes(forXPath: "/BWFXML/SPEED/FILE_SAMPLE_RATE").first?.stringValue == "48000")
+
+        // WAVE_FORMAT_EXTENSIBLE with no speaker positions.
+        let fmt = try #require(chunks["fmt "])
+        #expect(Self.int16(fmt, 0) == -2)  // 0xFFFE
+        #expect(fmt[fmt.startIndex + 20..<fmt.startIndex + 24].allSatisfy { $0 == 0 })
+        let probe = try run("/usr/bin/ffprobe", ["-v", "error", "-show_streams", "-of", "json", take])
+        #expect(!probe.stdout.contains("\"quad\""), "\(probe.stdout)")
+
+        // bext version 2: loudness words equal review --json's programme figures (within 0.1).
+        let bext = try #require(chunks["bext"])
+        #expect(Self.int16(bext, 346) == 2)
+        let reference = String(decoding: bext[(bext.startIndex + 288)..<(bext.startIndex + 320)], as: UTF8.self)
+            .trimmingCharacters(in: CharacterSet(charactersIn: "\0"))
+        #expect(reference.count == 32 && reference.hasPrefix("ZZHDR"))
+        #expect(try doc.nodes(forXPath: "/BWFXML/FILE_UID").first?.stringValue == reference)
+        let review = try headroom("review", "--json", take)
+        let line = try #require(review.jsonLines.first)
+        let programme = try #require(line["programme"] as? [String: Any])
+        let keys = [
+            "integrated_lufs", "loudness_range_lu", "max_true_peak_dbtp", "max_momentary_lufs", "max_short_term_lufs",
+        ]
+        for (i, key) in keys.enumerated() {
+            let word = Self.int16(bext, 412 + 2 * i)
+            let measured = try #require(programme[key] as? Double, "\(key) in \(programme)")
+            #expect(abs(Double(word) / 100 - measured) <= 0.1, "\(key): bext \(word), review \(measured)")
+        }
+        // sox reads the take as before.
+        let sox = try run("/usr/bin/sox", ["--i", take])
+        #expect(sox.status == 0 && sox.stdout.contains("Channels       : 4"))
+    }
+
+    @Test("review --cues twice changes nothing the second time, WAV and RF64", arguments: ["wav", "rf64"])
+    func cuesIdempotent(fileFormat: String) throws {
+        let dir = scratchDirectory()
+        let take = try Self.record(in: dir, fileFormat: fileFormat)
+        let labels = try run("/usr/bin/ffprobe", ["-v", "error", "-show_chapters", "-of", "json", take])
+        #expect(labels.stdout.contains("clip ch1 Kick"), "\(labels.stdout)")
+        #expect(labels.stdout.contains("hot ch3 Bass"))
+        let before = try Data(contentsOf: URL(fileURLWithPath: take))
+        for _ in 0..<2 {
+            let r = try headroom("review", "--cues", take)
+            #expect(r.status == 0)
+            #expect(r.stderr.contains("already has"))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: take)) == before)
+        }
+    }
+
+    @Test(
+        "--on-take-closed runs after the take is finished, with take and log; a failing command is reported, not fatal"
+    )
+    func hook() throws {
+        let dir = scratchDirectory()
+        let script = dir + "/hook.sh"
+        try """
+        #!/bin/sh
+        sha256sum "$1" > "$1.sha256"
+        echo "$HEADROOM_COMPLETE $2" > "$1.hook"
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let take = try Self.record(in: dir + "/a", extra: ["--on-take-closed", script])
+        // The checksum was taken of the finished file: cues and metadata already in it.
+        let sum = try String(contentsOfFile: take + ".sha256", encoding: .utf8)
+        let now = try run("/usr/bin/sha256sum", [take]).stdout
+        #expect(sum == now)
+        #expect(try String(contentsOfFile: take + ".hook", encoding: .utf8) == "1 \(dir)/a/t.clips.jsonl\n")
+
+        let failing = try headroom(
+            "record",
+            "-D",
+            "testcap",
+            "--duration",
+            "1",
+            "--dir",
+            dir + "/b",
+            "--name",
+            "t",
+            "--on-take-closed",
+            "echo cannot reach the server >&2; exit 3",
+            environment: FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE")).environment
+        )
+        #expect(failing.status == 0)
+        #expect(failing.stderr.contains("--on-take-closed exited 3 for t.wav: cannot reach the server"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/b/t.wav"))
+    }
+}
