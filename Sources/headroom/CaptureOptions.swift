@@ -14,6 +14,11 @@ extension TakeFileFormat: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }
 
+/// `--layout`: multitrack (mask 0) or a speaker layout.
+extension ChannelLayout: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
+}
+
 /// SPEC's capture options (`record`, `calibrate`), with arecord's short names where they
 /// mean the same (`-D`, `-r`, `-c`, `-f`). Unset options keep the config file's value or
 /// the default.

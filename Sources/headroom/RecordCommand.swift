@@ -35,6 +35,14 @@ struct RecordCommand: ParsableCommand {
     var fileFormat: TakeFileFormat?
 
     @Option(
+        help: ArgumentHelp(
+            "What the channels are: multitrack (independent tracks, no speaker positions: the default) or a speaker layout the take's channel mask then says.",
+            valueName: "layout"
+        )
+    )
+    var layout: ChannelLayout?
+
+    @Option(
         name: [.customShort("d"), .long],
         help: ArgumentHelp("Stop by itself after this much audio.", valueName: "seconds")
     )
@@ -88,6 +96,19 @@ struct RecordCommand: ParsableCommand {
             if headless { settings.headless = true }
             if waitDevice { settings.waitDevice = true }
             if let onTakeClosed { settings.onTakeClosed = onTakeClosed }
+            if let layout { settings.layout = layout.rawValue }
+            guard let channelLayout = ChannelLayout(rawValue: settings.layout) else {
+                throw HeadroomError(
+                    .usage,
+                    "layout \(settings.layout) is not one of \(ChannelLayout.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
+            }
+            if let n = channelLayout.channels, n != settings.channels {
+                throw HeadroomError(
+                    .usage,
+                    "--layout \(channelLayout.rawValue) has \(n) channel\(n == 1 ? "" : "s"), not \(settings.channels); use --channels \(n) or --layout multitrack"
+                )
+            }
             let references =
                 try settings.referenceFile.map { path throws(HeadroomError) in try Settings.referenceLevels(path: path)
                 } ?? [:]
@@ -157,6 +178,7 @@ struct RecordCommand: ParsableCommand {
                 config.maxTakeFrames = settings.maxTakeSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
                 config.resumedFrom = resumedFrom
                 config.onTakeClosed = settings.onTakeClosed
+                config.channelMask = channelLayout.channelMask
                 let session = try RecordingSession(source: source, configuration: config)
                 outcome = LiveRecording(
                     session: session,

@@ -99,6 +99,19 @@ struct TakeStoryTests {
         #expect(sox.status == 0 && sox.stdout.contains("Channels       : 4"))
     }
 
+    @Test("--layout names a speaker layout: its mask goes into the take; one that does not fit is exit 64")
+    func layout() throws {
+        let dir = scratchDirectory()
+        let take = try Self.record(in: dir, extra: ["--layout", "quad"])
+        let fmt = try #require(try Self.chunks(take)["fmt "])
+        #expect(Array(fmt[fmt.startIndex + 20..<fmt.startIndex + 24]) == [0x33, 0, 0, 0])
+        let probe = try run("/usr/bin/ffprobe", ["-v", "error", "-show_streams", "-of", "json", take])
+        #expect(probe.stdout.contains("\"quad\""))
+        let wrong = try headroom("record", "-D", "testcap", "-c", "4", "--layout", "stereo", "--dir", dir + "/x")
+        #expect(wrong.status == 64)
+        #expect(wrong.stderr.contains("--layout stereo has 2 channels, not 4"))
+    }
+
     @Test("review --cues twice changes nothing the second time, WAV and RF64", arguments: ["wav", "rf64"])
     func cuesIdempotent(fileFormat: String) throws {
         let dir = scratchDirectory()

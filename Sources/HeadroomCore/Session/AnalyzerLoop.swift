@@ -41,6 +41,8 @@ final class AnalyzerLoop: @unchecked Sendable {
     private var lastSync = 0.0
     /// The capture PCM's chain, for the `take` header.
     private let path: [String]
+    /// `--layout`'s channel mask for finished takes.
+    private let channelMask: UInt32
     private let zeros: UnsafeMutableRawPointer
     private let zeroFrames = 4096
 
@@ -55,6 +57,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         device: String,
         path: [String],
         maxTakeFrames: Int?,
+        channelMask: UInt32 = 0,
         resumedFrom: String?,
         shared: SessionShared
     ) {
@@ -68,6 +71,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         self.names = names
         self.device = device
         self.path = path
+        self.channelMask = channelMask
         boundary = TakeBoundary(maxFrames: maxTakeFrames)
         self.resumedFrom = resumedFrom
         self.shared = shared
@@ -228,7 +232,8 @@ final class AnalyzerLoop: @unchecked Sendable {
                     .timeReference,
                 fileUID: BroadcastInfo.uniqueReference(start: t.startDate, path: t.file),
                 loudness: loudness.figures,
-                maxTruePeakDBTP: summaries.compactMap(\.truePeakDBTP).max()
+                maxTruePeakDBTP: summaries.compactMap(\.truePeakDBTP).max(),
+                channelMask: channelMask
             )
         }
         loudness = nil

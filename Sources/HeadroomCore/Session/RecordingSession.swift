@@ -45,6 +45,8 @@ public final class RecordingSession: @unchecked Sendable {
         public var resumedFrom: String?
         /// `--on-take-closed`: a shell command run with each take and its log once closed.
         public var onTakeClosed: String?
+        /// The WAVE_FORMAT_EXTENSIBLE channel mask of finished takes (`--layout`; 0: multitrack).
+        public var channelMask: UInt32 = 0
         /// Test hook: runs on the writer thread before each block is written.
         public var beforeWrite: (@Sendable () -> Void)?
 
@@ -150,6 +152,7 @@ public final class RecordingSession: @unchecked Sendable {
             device: configuration.deviceName,
             path: source.path,
             maxTakeFrames: configuration.maxTakeFrames,
+            channelMask: configuration.channelMask,
             resumedFrom: configuration.resumedFrom,
             shared: shared
         )

@@ -33,6 +33,8 @@ public struct Settings: Sendable, Equatable {
     public var waitDevice = false
     /// A shell command run with each take and its log once both are closed (`--on-take-closed`).
     public var onTakeClosed: String? = nil
+    /// `--layout`: `multitrack` (channel mask 0) or a speaker layout.
+    public var layout = "multitrack"
 
     public init() {}
 
@@ -114,6 +116,7 @@ public struct Settings: Sendable, Equatable {
             case "headless": headless = try flag()
             case "wait_device": waitDevice = try flag()
             case "on_take_closed": onTakeClosed = try string()
+            case "layout": layout = try string()
             default:
                 throw HeadroomError(
                     .usage,

@@ -27,3 +27,37 @@ public enum TakeFileFormat: String, CaseIterable, Sendable {
         self != .flac || format == .s16 || format == .s24packed || format == .s24
     }
 }
+
+/// What the channels of a take are (`--layout`): independent tracks (the default, channel
+/// mask 0: no speaker positions), or a speaker layout whose WAVE_FORMAT_EXTENSIBLE mask the
+/// take carries.
+public enum ChannelLayout: String, CaseIterable, Sendable {
+    case multitrack, mono, stereo, quad
+    case surround51 = "5.1"
+    case surround71 = "7.1"
+
+    /// The speaker mask (Microsoft's bits: FL 0x1, FR 0x2, FC 0x4, LFE 0x8, BL 0x10, BR 0x20,
+    /// SL 0x200, SR 0x400).
+    public var channelMask: UInt32 {
+        switch self {
+        case .multitrack: 0
+        case .mono: 0x4
+        case .stereo: 0x3
+        case .quad: 0x33
+        case .surround51: 0x3F
+        case .surround71: 0x63F
+        }
+    }
+
+    /// Channels the layout has; nil for multitrack (any count).
+    public var channels: Int? {
+        switch self {
+        case .multitrack: nil
+        case .mono: 1
+        case .stereo: 2
+        case .quad: 4
+        case .surround51: 6
+        case .surround71: 8
+        }
+    }
+}

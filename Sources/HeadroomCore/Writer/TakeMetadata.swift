@@ -24,6 +24,8 @@ public struct TakeMetadata: Sendable, Equatable {
     public var loudness: ProgrammeLoudness.Figures?
     /// The largest true peak of any channel, dBTP (SPEC's definition).
     public var maxTruePeakDBTP: Double?
+    /// WAVE_FORMAT_EXTENSIBLE's speaker mask: 0 for a multitrack take (``ChannelLayout``).
+    public var channelMask: UInt32
 
     public init(
         names: [String],
@@ -35,7 +37,8 @@ public struct TakeMetadata: Sendable, Equatable {
         timeReference: UInt64,
         fileUID: String,
         loudness: ProgrammeLoudness.Figures?,
-        maxTruePeakDBTP: Double?
+        maxTruePeakDBTP: Double?,
+        channelMask: UInt32 = 0
     ) {
         self.names = names
         self.rate = rate
@@ -47,6 +50,7 @@ public struct TakeMetadata: Sendable, Equatable {
         self.fileUID = fileUID
         self.loudness = loudness
         self.maxTruePeakDBTP = maxTruePeakDBTP
+        self.channelMask = channelMask
     }
 
     /// The iXML document (iXML 2.10), laid out as Sound Devices and Zoom recorders write it.
@@ -121,8 +125,8 @@ public struct TakeMetadata: Sendable, Equatable {
         }
         if let fmt = chunks.offset(of: "fmt "), chunks.size(of: "fmt ") ?? 0 >= 40 {
             // WAVE_FORMAT_EXTENSIBLE: libsndfile sets speaker positions from the channel
-            // count (4 channels read as "quad"); a multitrack take has none.
-            guard RIFFChunks.write(fd, RIFFChunks.le32(0), at: fmt + 20) else {
+            // count (4 channels read as "quad"); a multitrack take has none, a --layout its own.
+            guard RIFFChunks.write(fd, RIFFChunks.le32(channelMask), at: fmt + 20) else {
                 throw RIFFChunks.failure(path, "cannot write the channel mask")
             }
         }
