@@ -43,6 +43,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // TOML 1.0 for the config files (toml++ underneath): a real parser, not a subset.
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // record --listen: a small HTTP/WebSocket server on plain sockets and Swift
+        // concurrency, without SwiftNIO (the recorder builds in a fraction of Hummingbird's time).
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        // The Prometheus text exposition format for /metrics and --metrics-file.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -64,6 +69,8 @@ let package = Package(
             name: "HeadroomCore",
             dependencies: [
                 "CALSA", "CSndFile", "CEBUR128", "CHeadroomKernels", .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: optimizedSettings
         ),

@@ -8,6 +8,9 @@ struct LiveRecording {
     let headless: Bool
     /// Soundcheck levels (dBTP) to mark in the meters, by 0-based channel.
     var references: [Int: Double] = [:]
+    /// `--listen` / `--metrics-file`: where the recorder's figures go (nil: nowhere).
+    var monitor: Monitor? = nil
+    var metricsFile: String? = nil
 
     /// The signals that end a take cleanly (exit 0): Ctrl-C, `kill`, a terminal or ssh
     /// session that hangs up, Ctrl-\\.
@@ -83,6 +86,25 @@ struct LiveRecording {
         session.start()
         var noted = false
         var lastStatus = MonotonicClock.now()
+        // systemd: ready once the device is open and capture starts; the watchdog is fed
+        // only while frames keep arriving.
+        Systemd.notify("READY=1\nSTATUS=recording from \(settings.device)")
+        let watchdog = Systemd.watchdogSeconds
+        var lastPing = 0.0
+        var lastFrames = -1
+        var lastTake = ""
+        var lastMetricsFile = 0.0
+        var lastDiskCheck = 0.0
+        var diskLeft: Double? = nil
+        var diskWarned = (thirty: false, five: false)
+        func writeMetricsFile() {
+            guard let metricsFile, let monitor else { return }
+            do throws(HeadroomError) {
+                try MetricsFile.write(monitor.exposition, to: metricsFile)
+            } catch {
+                Terminal.error(error.message)
+            }
+        }
         var stopping = false
         // The `m` key: the moment is taken at once; the label is typed while the meter runs.
         var draft: (frame: Int, bytes: [UInt8])? = nil
@@ -145,8 +167,48 @@ struct LiveRecording {
                     "note: no real-time priority for the capture thread (join the audio group or allow rtprio); recording anyway"
                 if meter != nil { meter?.message = note } else { Terminal.error(note) }
             }
-            let warnings = session.takeWarnings()
+            var warnings = session.takeWarnings()
             let snapshot = session.snapshot()
+            let now = MonotonicClock.now()
+            if now - lastDiskCheck >= 1 {
+                lastDiskCheck = now
+                diskLeft = MeterView.diskSecondsLeft(
+                    directory: settings.directory,
+                    rate: snapshot.rate,
+                    bytesPerFrame: bytesPerFrame
+                )
+                // Warned once at 30 and once at 5 minutes of disk left (journal, meter, page, metrics).
+                if let left = diskLeft {
+                    if left < 300 && !diskWarned.five {
+                        diskWarned = (true, true)
+                        warnings.append(
+                            "DISK: \(Int(left / 60)) min \(Int(left) % 60) s of recording left on \(settings.directory)"
+                        )
+                    } else if left < 1800 && !diskWarned.thirty {
+                        diskWarned.thirty = true
+                        warnings.append("DISK: \(Int(left / 60)) min of recording left on \(settings.directory)")
+                    }
+                }
+            }
+            monitor?.update(snapshot, recording: !stopping, diskSecondsLeft: diskLeft)
+            if snapshot.takeName != lastTake {
+                if !lastTake.isEmpty { writeMetricsFile() }  // a take ended
+                lastTake = snapshot.takeName
+                Terminal.currentTake.withLock { $0 = snapshot.takeName }
+                Systemd.notify("STATUS=recording \(snapshot.takeName) from \(settings.device)")
+            }
+            if now - lastMetricsFile >= 5 {
+                lastMetricsFile = now
+                writeMetricsFile()
+            }
+            if let watchdog, now - lastPing >= watchdog / 3 {
+                let frames = session.currentFrame
+                if frames != lastFrames {  // capture is moving: the service is alive
+                    Systemd.notify("WATCHDOG=1")
+                    lastPing = now
+                    lastFrames = frames
+                }
+            }
             if var m = meter {
                 for w in warnings { m.message = w }
                 if m.draw(snapshot) {
@@ -169,6 +231,10 @@ struct LiveRecording {
             meter = m
         }
         let outcome = session.outcome()
+        monitor?.update(session.snapshot(), recording: false, diskSecondsLeft: diskLeft)
+        if outcome.reason == .deviceLost { monitor?.deviceLost() }
+        writeMetricsFile()
+        Systemd.notify("STATUS=stopped (\(outcome.reason))")
         if var m = meter, m.draw(session.snapshot()) { m.finish() }
         // Whatever came after the last frame (a hook's failure) goes below the meter.
         for w in session.takeWarnings() { Terminal.line(w) }

@@ -262,12 +262,18 @@ struct MeterView {
 
     /// "3h12m" of recording left on the folder's file system at this format.
     static func diskTimeLeft(directory: String, rate: Int, bytesPerFrame: Int) -> String {
-        var fs = statvfs()
-        guard statvfs(directory, &fs) == 0 else { return "?" }
-        let bytes = Double(fs.f_bavail) * Double(fs.f_frsize)
-        let perSecond = Double(rate * bytesPerFrame)
-        let seconds = Int(bytes / perSecond)
+        guard let left = diskSecondsLeft(directory: directory, rate: rate, bytesPerFrame: bytesPerFrame) else {
+            return "?"
+        }
+        let seconds = Int(left)
         if seconds >= 3600 { return "\(seconds / 3600)h\(String(format: "%02d", seconds / 60 % 60))m" }
         return "\(seconds / 60)m\(String(format: "%02d", seconds % 60))s"
+    }
+
+    /// Seconds of audio the free space of `directory` holds; nil when it cannot be read.
+    static func diskSecondsLeft(directory: String, rate: Int, bytesPerFrame: Int) -> Double? {
+        var fs = statvfs()
+        guard statvfs(directory, &fs) == 0 else { return nil }
+        return Double(fs.f_bavail) * Double(fs.f_frsize) / Double(max(rate * bytesPerFrame, 1))
     }
 }

@@ -83,6 +83,23 @@ struct RecordCommand: ParsableCommand {
     )
     var onTakeClosed: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Serve /metrics (Prometheus), /status (JSON) and a live meter page on this address (a bare port means 127.0.0.1). Off by default; read-only.",
+            valueName: "addr:port"
+        )
+    )
+    var listen: String?
+
+    @Option(
+        name: .customLong("metrics-file"),
+        help: ArgumentHelp(
+            "Write the metrics for node_exporter's textfile collector to this file every 5 s and at each take's end (for units without network).",
+            valueName: "path"
+        )
+    )
+    var metricsFile: String?
+
     func run() throws {
         try reportingErrors {
             var settings = try analysis.settings()
@@ -97,6 +114,9 @@ struct RecordCommand: ParsableCommand {
             if waitDevice { settings.waitDevice = true }
             if let onTakeClosed { settings.onTakeClosed = onTakeClosed }
             if let layout { settings.layout = layout.rawValue }
+            if let listen { settings.listen = listen }
+            if let metricsFile { settings.metricsFile = metricsFile }
+            let listenAddress = try settings.listen.map { spec throws(HeadroomError) in try WebServer.parse(spec) }
             guard let channelLayout = ChannelLayout(rawValue: settings.layout) else {
                 throw HeadroomError(
                     .usage,
@@ -148,6 +168,18 @@ struct RecordCommand: ParsableCommand {
             // and they must inherit SIGINT and SIGTERM blocked for a clean end of take.
             LiveRecording.takeOverSignals()
             let names = ClipLog.channelNames(settings.names, channels: settings.channels)
+            // One monitor for the life of the process: its counters go on across takes and
+            // reconnects. The server starts before the device opens, so a bad port is known at once.
+            let monitor =
+                listenAddress != nil || settings.metricsFile != nil
+                ? Monitor(device: settings.device, settings: settings.analysis) : nil
+            var server: WebServer? = nil
+            if let (host, port) = listenAddress, let monitor {
+                server = try WebServer(host: host, port: port, monitor: monitor)
+                try server?.start()
+                Terminal.error("serving /metrics, /status and the live page on http://\(host):\(port)/")
+            }
+            defer { server?.stop() }
             var resumedFrom: String? = nil
             var chainBase: String? = nil
             var chainIndex = 1
@@ -184,7 +216,9 @@ struct RecordCommand: ParsableCommand {
                     session: session,
                     settings: takeSettings,
                     headless: settings.headless,
-                    references: references
+                    references: references,
+                    monitor: monitor,
+                    metricsFile: settings.metricsFile
                 ).run()
                 guard settings.waitDevice, outcome.reason == .deviceLost, let last = outcome.takes.last else { break }
                 resumedFrom = URL(fileURLWithPath: last).lastPathComponent

@@ -38,10 +38,20 @@ enum Terminal {
         line("headroom: " + message)
     }
 
-    /// One line on stderr (a warning, a status line), control characters escaped.
+    /// One line on stderr (a warning, a status line), control characters escaped. Under
+    /// systemd (stderr is the journal) it carries its syslog priority and names the take.
     static func line(_ text: String) {
-        _ = write(STDERR_FILENO, DisplayText.escaped(text) + "\n", gone: stderrGone)
+        var text = DisplayText.escaped(text)
+        if Systemd.stderrIsJournal {
+            let take = currentTake.withLock { $0 }
+            if !take.isEmpty && !text.contains(take) { text += " [\(take)]" }
+            text = "<\(Systemd.priority(of: text))>" + text
+        }
+        _ = write(STDERR_FILENO, text + "\n", gone: stderrGone)
     }
+
+    /// The take being recorded, for journal lines.
+    static let currentTake = Mutex("")
 
     /// Text on stdout (tables, JSON, event lists); control characters other than line
     /// feeds are escaped, since the text may carry names from a clip log. `raw` for text

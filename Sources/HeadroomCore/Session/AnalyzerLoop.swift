@@ -36,6 +36,10 @@ final class AnalyzerLoop: @unchecked Sendable {
     /// Flat events opened in this take, and in the whole recording, per channel.
     private var takeFlats: [Int]
     private var sessionFlats: [Int]
+    private var sessionHotEvents: [Int]
+    private var sessionClippedSamples: [Int]
+    /// The largest block peak of about the last second, and when it was seen.
+    private var recentPeaks: [(value: Float, time: Double)]
     private var sessionClipEvents: [Int]
     private var wasClipping: [Bool]
     private var lastSync = 0.0
@@ -79,6 +83,9 @@ final class AnalyzerLoop: @unchecked Sendable {
         sessionRuns = Array(repeating: 0, count: channels)
         takeFlats = Array(repeating: 0, count: channels)
         sessionFlats = Array(repeating: 0, count: channels)
+        sessionHotEvents = Array(repeating: 0, count: channels)
+        sessionClippedSamples = Array(repeating: 0, count: channels)
+        recentPeaks = Array(repeating: (0, 0), count: channels)
         sessionClipEvents = Array(repeating: 0, count: channels)
         wasClipping = Array(repeating: false, count: channels)
         zeros = .allocate(byteCount: zeroFrames * channels * format.bytesPerSample, alignment: 64)
@@ -178,6 +185,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         shared.snapshot.withLock {
             $0.takeName = URL(fileURLWithPath: t.file).lastPathComponent
             $0.takeIndex = takeIndex
+            $0.takes = takeIndex + 1
             $0.takeFrames = 0
         }
     }
@@ -194,7 +202,10 @@ final class AnalyzerLoop: @unchecked Sendable {
         warn(
             "DROPPED: the disk fell behind; \(drop.frames) frames (\(seconds) s) are silence in the take at \(Self.timecode(drop.frame, rate: rate))"
         )
-        shared.snapshot.withLock { $0.droppedFrames += drop.frames }
+        shared.snapshot.withLock {
+            $0.droppedFrames += drop.frames
+            $0.drops += 1
+        }
     }
 
     private func closeTake(complete: Bool, ending: Event? = nil, framesWritten: Int? = nil) {
@@ -322,9 +333,13 @@ final class AnalyzerLoop: @unchecked Sendable {
         )
         shared.snapshot.withLock {
             switch header.loss {
-            case .xrun: $0.xruns += 1
-            case .dropped: $0.droppedFrames += header.lostFrames
-            default: $0.gaps += 1
+            case .xrun:
+                $0.xruns += 1
+                $0.xrunFrames += header.lostFrames
+            case .dropped: break  // the take has these frames; only the analysis lost them
+            default:
+                $0.gaps += 1
+                $0.gapFrames += header.lostFrames
             }
         }
         // The take stays time-accurate: the writer wrote silence, and so we analyze silence.
@@ -387,6 +402,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         switch event {
         case .clip(let e):
             sessionClipEvents[e.channel] += 1
+            sessionClippedSamples[e.channel] += e.clippedSamples
             // The qualifying moment was shouted already; now how far over it went.
             if let over = e.overDB {
                 let proposal = analyzer.map { SummaryTable.proposalText($0.summary(channel: e.channel).proposal) } ?? ""
@@ -395,6 +411,7 @@ final class AnalyzerLoop: @unchecked Sendable {
                 )
             }
         case .hot(let e):
+            sessionHotEvents[e.channel] += 1
             warn(
                 "HOT: ch\(e.channel + 1) \(names[e.channel]) reached \(String(format: "%.1f", e.truePeakDBTP)) dBTP at \(Self.timecode(e.startFrame, rate: rate))"
             )
@@ -422,6 +439,14 @@ final class AnalyzerLoop: @unchecked Sendable {
                 s.channels[c].clipEvents = sessionClipEvents[c]
                 s.channels[c].isClipping = l.isClipping
                 s.channels[c].flatEvents = sessionFlats[c]
+                s.channels[c].hotEvents = sessionHotEvents[c]
+                s.channels[c].clippedSamples = sessionClippedSamples[c]
+                // The peak of the last second: blocks' peaks, decayed by age.
+                let now = MonotonicClock.now()
+                if l.blockPeak >= recentPeaks[c].value || now - recentPeaks[c].time >= 1 {
+                    recentPeaks[c] = (l.blockPeak, now)
+                }
+                s.channels[c].peakLastSecond = recentPeaks[c].value
                 s.channels[c].proposal = analyzer.summary(channel: c).proposal
             }
         }

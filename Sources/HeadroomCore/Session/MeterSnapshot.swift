@@ -19,6 +19,11 @@ public struct MeterSnapshot: Sendable {
         public var isClipping = false
         /// Flat events (flat tops below the clip level) since the recording started.
         public var flatEvents = 0
+        /// Hot events and clipped samples (closed events) since the recording started.
+        public var hotEvents = 0
+        public var clippedSamples = 0
+        /// Peak of the last second, linear (the meter's `headroom_channel_peak_dbfs`).
+        public var peakLastSecond: Float = 0
         public var proposal = GainProposal(reason: .noSignal, changeDB: nil)
     }
 
@@ -31,4 +36,10 @@ public struct MeterSnapshot: Sendable {
     public var xruns = 0
     public var gaps = 0
     public var droppedFrames = 0
+    /// Frames lost to xruns and gaps, and how many times the writer's ring overflowed.
+    public var xrunFrames = 0
+    public var gapFrames = 0
+    public var drops = 0
+    /// Takes opened since the recording started.
+    public var takes = 0
 }

@@ -35,6 +35,10 @@ public struct Settings: Sendable, Equatable {
     public var onTakeClosed: String? = nil
     /// `--layout`: `multitrack` (channel mask 0) or a speaker layout.
     public var layout = "multitrack"
+    /// `--listen`: serve metrics, status and the live page here.
+    public var listen: String? = nil
+    /// `--metrics-file`: node_exporter textfile collector output.
+    public var metricsFile: String? = nil
 
     public init() {}
 
@@ -117,6 +121,8 @@ public struct Settings: Sendable, Equatable {
             case "wait_device": waitDevice = try flag()
             case "on_take_closed": onTakeClosed = try string()
             case "layout": layout = try string()
+            case "listen": listen = try string()
+            case "metrics_file": metricsFile = try string()
             default:
                 throw HeadroomError(
                     .usage,

@@ -1,0 +1,90 @@
+/// The live meter page of `record --listen` (`/`): one self-contained HTML page (no external
+/// assets) that works on a phone. One bar per channel from -60 to 0 dBFS with the target band,
+/// a 3-second peak hold, clip and flat latches with their counts (tap a channel to clear its
+/// latch on this page), the proposal, the take, the time, disk left and losses. It reads
+/// `/live`, a WebSocket sending the status 10 times a second, and reconnects by itself.
+enum LivePage {
+    static func html(device: String) -> String {
+        let title = device.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        return """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>headroom: \(title)</title>
+            <style>
+            body{font:15px/1.35 system-ui,sans-serif;margin:0;background:#111;color:#eee}
+            header{padding:10px 12px;background:#222;display:flex;flex-wrap:wrap;gap:6px 16px;align-items:baseline}
+            header b{font-size:17px} .rec{color:#f44;font-weight:700} .idle{color:#999;font-weight:700}
+            #conn{margin-left:auto;color:#999} #conn.down{color:#fb0}
+            .ch{padding:8px 12px;border-bottom:1px solid #333}
+            .row{display:flex;justify-content:space-between;gap:8px;flex-wrap:wrap}
+            .name{font-weight:600} .fig{color:#bbb;font-variant-numeric:tabular-nums}
+            .bar{position:relative;height:18px;background:#2a2a2a;margin:6px 0;border-radius:3px;overflow:hidden}
+            .band{position:absolute;top:0;bottom:0;background:rgba(102,187,106,.28)}
+            .fill{position:absolute;top:0;bottom:0;left:0;background:#5c6bc0}
+            .hold{position:absolute;top:0;bottom:0;width:2px;background:#fff}
+            .latch{display:inline-block;min-width:64px;text-align:center;padding:1px 6px;border-radius:3px;color:#888;border:1px solid #444}
+            .latch.clip{background:#d50000;color:#fff;border-color:#d50000}
+            .latch.flat{background:#aa00ff;color:#fff;border-color:#aa00ff}
+            .prop{color:#ddd}
+            </style></head><body>
+            <header><b>headroom</b><span id="dev">\(title)</span><span id="state" class="idle">…</span>
+            <span id="take"></span><span id="time"></span><span id="disk"></span><span id="loss"></span><span id="conn">connecting</span></header>
+            <main id="chs"></main>
+            <script>
+            const lo=-60, band=[0,0], holds={}, cleared={};
+            function pos(db){ if(db===null||db===undefined) return 0; return Math.max(0,Math.min(100,(db-lo)/(0-lo)*100)); }
+            function fmt(v,d){ return v===null||v===undefined ? "-inf" : v.toFixed(d===undefined?1:d); }
+            function clock(s){ const h=Math.floor(s/3600),m=Math.floor(s/60)%60,x=(s%60).toFixed(1).padStart(4,"0"); return (h?h+":":"")+String(m).padStart(2,"0")+":"+x; }
+            function row(c){
+              let el=document.getElementById("ch"+c.channel);
+              if(!el){
+                el=document.createElement("div"); el.className="ch"; el.id="ch"+c.channel;
+                el.innerHTML='<div class="row"><span class="name"></span><span class="latch"></span></div>'+
+                  '<div class="bar"><div class="band"></div><div class="fill"></div><div class="hold"></div></div>'+
+                  '<div class="row"><span class="fig"></span><span class="prop"></span></div>';
+                el.onclick=()=>{ cleared[c.channel]={clip:el.dataset.clip|0,flat:el.dataset.flat|0}; };
+                document.getElementById("chs").appendChild(el);
+              }
+              return el;
+            }
+            function show(s){
+              document.getElementById("state").textContent=s.recording?"REC":"stopped";
+              document.getElementById("state").className=s.recording?"rec":"idle";
+              document.getElementById("take").textContent=s.take;
+              document.getElementById("time").textContent=clock(s.take_seconds);
+              const d=s.disk_seconds_left;
+              document.getElementById("disk").textContent=d==null?"":"disk "+(d>=3600?Math.floor(d/3600)+"h"+String(Math.floor(d/60)%60).padStart(2,"0")+"m":Math.floor(d/60)+"m"+String(Math.floor(d)%60).padStart(2,"0")+"s")+" left";
+              document.getElementById("loss").textContent="xruns "+s.xruns+", gaps "+s.gaps+", dropped "+s.dropped_frames;
+              const now=Date.now();
+              for(const c of s.channels){
+                const el=row(c), k=c.channel;
+                el.dataset.clip=c.clip_events; el.dataset.flat=c.flat_events;
+                el.querySelector(".name").textContent=c.channel+" "+c.name;
+                const b=el.querySelector(".band"); b.style.left=pos(s.band_low_dbtp)+"%"; b.style.width=(pos(s.margin_dbtp)-pos(s.band_low_dbtp))+"%";
+                el.querySelector(".fill").style.width=pos(c.level_dbfs)+"%";
+                const h=holds[k]; if(!h||c.level_dbfs!==null&&(h.v===null||c.level_dbfs>=h.v)||now-h.t>3000) holds[k]={v:c.level_dbfs,t:now};
+                el.querySelector(".hold").style.left=pos(holds[k].v)+"%";
+                const base=cleared[k]||{clip:0,flat:0}, clips=c.clip_events-base.clip, flats=c.flat_events-base.flat;
+                const l=el.querySelector(".latch");
+                if(clips>0||c.clipping){ l.className="latch clip"; l.textContent="CLIP "+Math.max(clips,0); }
+                else if(flats>0){ l.className="latch flat"; l.textContent="FLAT "+flats; }
+                else { l.className="latch"; l.textContent="-"; }
+                el.querySelector(".fig").textContent="TP "+fmt(c.true_peak_dbtp)+" dBTP  headroom "+fmt(c.headroom_db)+" dB  hot "+c.hot_events;
+                el.querySelector(".prop").textContent=c.proposal;
+              }
+            }
+            function connect(){
+              const ws=new WebSocket((location.protocol==="https:"?"wss://":"ws://")+location.host+"/live");
+              const conn=document.getElementById("conn");
+              ws.onopen=()=>{ conn.textContent="live"; conn.className=""; };
+              ws.onmessage=e=>show(JSON.parse(e.data));
+              ws.onclose=()=>{ conn.textContent="reconnecting"; conn.className="down"; setTimeout(connect,1000); };
+              ws.onerror=()=>ws.close();
+            }
+            connect();
+            </script></body></html>
+
+            """
+    }
+}

@@ -1,0 +1,150 @@
+import FlyingFox
+import FlyingSocks
+import Foundation
+
+/// `record --listen ADDR:PORT`: a read-only HTTP server on its own thread and Swift tasks
+/// (FlyingFox: plain sockets and `epoll`, no SwiftNIO), serving from the ``Monitor``:
+///
+/// - `/metrics`: the Prometheus text exposition format;
+/// - `/status`: the recorder as one JSON object;
+/// - `/`: the live meter page (``LivePage``), which opens `/live`, a WebSocket that sends the
+///   status 10 times a second, and reconnects by itself when the recorder restarts.
+///
+/// Nothing here touches the capture, writer or analyzer threads: requests read the monitor's
+/// last figures under its lock.
+public final class WebServer: Sendable {
+    public let host: String
+    public let port: UInt16
+    private let server: HTTPServer
+
+    /// `spec` is `ADDR:PORT` or a bare port (then 127.0.0.1). Throws a usage error for a bad one.
+    public static func parse(_ spec: String) throws(HeadroomError) -> (host: String, port: UInt16) {
+        let parts = spec.split(separator: ":", omittingEmptySubsequences: false)
+        let host = parts.count == 2 ? String(parts[0]) : "127.0.0.1"
+        guard parts.count <= 2, let port = UInt16(parts.last ?? ""), port > 0 else {
+            throw HeadroomError(.usage, "--listen \(spec): give a port (9110) or an address and a port (0.0.0.0:9110)")
+        }
+        var addr = in_addr()
+        guard inet_pton(AF_INET, host, &addr) == 1 else {
+            throw HeadroomError(.usage, "--listen \(spec): \(host) is not an IPv4 address (use 127.0.0.1 or 0.0.0.0)")
+        }
+        return (host, port)
+    }
+
+    public init(host: String, port: UInt16, monitor: Monitor) throws(HeadroomError) {
+        self.host = host
+        self.port = port
+        let address: sockaddr_in
+        do {
+            address = try .inet(ip4: host, port: port)
+        } catch {
+            throw HeadroomError(.usage, "--listen \(host):\(port): \(error)")
+        }
+        server = HTTPServer(address: address, timeout: 15, logger: .disabled)
+        self.monitor = monitor
+    }
+
+    private let monitor: Monitor
+
+    private static func addRoutes(_ server: HTTPServer, _ m: Monitor) async {
+        await server.appendRoute("GET /metrics") { _ in
+            HTTPResponse(
+                statusCode: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: Data(m.exposition.utf8)
+            )
+        }
+        await server.appendRoute("GET /status") { _ in
+            HTTPResponse(
+                statusCode: .ok,
+                headers: [.contentType: "application/json", HTTPHeader("Cache-Control"): "no-store"],
+                body: m.statusJSON
+            )
+        }
+        await server.appendRoute("GET /live", to: .webSocket(LiveFeed(monitor: m)))
+        await server.appendRoute("GET /") { _ in
+            HTTPResponse(
+                statusCode: .ok,
+                headers: [.contentType: "text/html; charset=utf-8"],
+                body: Data(LivePage.html(device: m.device).utf8)
+            )
+        }
+    }
+
+    /// Starts serving; throws (exit 69... 73) when the port cannot be bound.
+    public func start() throws(HeadroomError) {
+        let started = DispatchSemaphore(value: 0)
+        let failure = SendableBox<String?>(nil)
+        let server = self.server
+        let monitor = self.monitor
+        let thread = Thread {
+            let done = DispatchSemaphore(value: 0)
+            Task {
+                await Self.addRoutes(server, monitor)
+                do {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask { try await server.run() }
+                        group.addTask {
+                            try await server.waitUntilListening(timeout: 5)
+                            started.signal()
+                        }
+                        try await group.waitForAll()
+                    }
+                } catch {
+                    failure.value = "\(error)"
+                    started.signal()
+                }
+                done.signal()
+            }
+            done.wait()
+        }
+        thread.name = "headroom-http"
+        thread.start()
+        started.wait()
+        if let why = failure.value {
+            throw HeadroomError(.cantCreate, "--listen \(host):\(port): cannot listen (\(why))")
+        }
+    }
+
+    public func stop() {
+        let server = self.server
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            await server.stop(timeout: 1)
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + 3)
+    }
+}
+
+/// The live page's feed: the status as JSON, 10 times a second, until the page goes away.
+struct LiveFeed: WSMessageHandler {
+    let monitor: Monitor
+
+    func makeMessages(for client: AsyncStream<WSMessage>) async throws -> AsyncStream<WSMessage> {
+        let m = monitor
+        return AsyncStream { continuation in
+            let sender = Task {
+                while !Task.isCancelled {
+                    continuation.yield(.text(String(decoding: m.statusJSON, as: UTF8.self)))
+                    try? await Task.sleep(nanoseconds: 100_000_000)
+                }
+            }
+            let watcher = Task {
+                for await _ in client {}  // the page closed the socket
+                sender.cancel()
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in
+                sender.cancel()
+                watcher.cancel()
+            }
+        }
+    }
+}
+
+/// A value handed between a thread and a task, set once before a semaphore is signalled.
+final class SendableBox<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,362 @@
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// GET `url`: status and body, or nil when nothing answered within `timeout`.
+func httpGet(_ url: String, timeout: Double = 5) -> (status: Int, body: String)? {
+    let done = DispatchSemaphore(value: 0)
+    let result = SendableResult()
+    var request = URLRequest(url: URL(string: url)!)
+    request.timeoutInterval = timeout
+    URLSession.shared.dataTask(with: request) { data, response, _ in
+        if let http = response as? HTTPURLResponse {
+            result.value = (http.statusCode, String(decoding: data ?? Data(), as: UTF8.self))
+        }
+        done.signal()
+    }.resume()
+    _ = done.wait(timeout: .now() + timeout + 1)
+    return result.value
+}
+
+final class SendableResult: @unchecked Sendable {
+    var value: (Int, String)?
+}
+
+/// A port for a server a test starts: 20000 + a number from this process and a counter.
+func testPort(_ k: Int) -> Int { 20000 + Int(getpid() % 4000) * 8 + k }
+
+/// A server the test starts (Prometheus, node_exporter), stopped by its pid.
+final class ServerProcess {
+    let process: Process
+    init(_ path: String, _ arguments: [String]) throws {
+        process = try JackRig.launch(path, arguments, [:])
+    }
+    func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        if !JackRig.reap(process.processIdentifier, seconds: 10) {
+            kill(process.processIdentifier, SIGKILL)
+            _ = JackRig.reap(process.processIdentifier, seconds: 5)
+        }
+    }
+    deinit { stop() }
+}
+
+/// Watching recorders from elsewhere: /metrics scraped by a real Prometheus, the textfile
+/// read by a real node_exporter, the live page in headless Chromium, systemd's protocol.
+@Suite("Watching recorders from elsewhere", .serialized)
+struct MonitorTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    @Test(
+        "a real Prometheus scrapes two recorders on two JACK rigs: clip events on the clipping one only; promtool accepts the shipped files and /metrics"
+    )
+    func prometheus() throws {
+        let dir = scratchDirectory()
+        _ = writeNoiseWav(dir + "/hot.wav", seconds: 2, level: 0.1, clipEvery: 4800)
+        _ = writeNoiseWav(dir + "/clean.wav", seconds: 2, level: 0.05)
+        let rigA = try JackRig(name: "promA", wav: dir + "/hot.wav")
+        defer { rigA.stop() }
+        let rigB = try JackRig(name: "promB", wav: dir + "/clean.wav")
+        defer { rigB.stop() }
+        let (portA, portB, portP) = (testPort(0), testPort(1), testPort(2))
+        let a = try BackgroundRecorder(
+            ["record", "--device", "testlive", "--dir", dir + "/a", "--listen", "127.0.0.1:\(portA)"],
+            environment: rigA.environment,
+            directory: try Self.folder(dir + "/ra")
+        )
+        let b = try BackgroundRecorder(
+            ["record", "--device", "testlive", "--dir", dir + "/b", "--listen", String(portB)],
+            environment: rigB.environment,
+            directory: try Self.folder(dir + "/rb")
+        )
+        #expect(eventually { httpGet("http://127.0.0.1:\(portA)/metrics")?.status == 200 })
+        #expect(eventually { httpGet("http://127.0.0.1:\(portB)/metrics")?.status == 200 })
+
+        // promtool: the shipped scrape config and rules, and what /metrics serves.
+        let rules = try run("/usr/bin/promtool", ["check", "rules", Self.root + "/monitoring/headroom-alerts.yml"])
+        #expect(rules.status == 0, "\(rules.stdout)\(rules.stderr)")
+        let config = try run("/usr/bin/promtool", ["check", "config", Self.root + "/monitoring/prometheus.yml"])
+        #expect(config.status == 0, "\(config.stdout)\(config.stderr)")
+        let metrics = try #require(httpGet("http://127.0.0.1:\(portA)/metrics")?.body)
+        try metrics.write(toFile: dir + "/metrics.txt", atomically: true, encoding: .utf8)
+        let check = try run("/bin/sh", ["-c", "/usr/bin/promtool check metrics < \(dir)/metrics.txt"])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+
+        // Prometheus itself, scraping both every second, with the shipped rules loaded.
+        try """
+        global: { scrape_interval: 1s, evaluation_interval: 1s }
+        rule_files: ["\(Self.root)/monitoring/headroom-alerts.yml"]
+        scrape_configs:
+          - job_name: headroom
+            static_configs:
+              - targets: ["127.0.0.1:\(portA)", "127.0.0.1:\(portB)"]
+        """.write(toFile: dir + "/prometheus.yml", atomically: true, encoding: .utf8)
+        let prometheus = try ServerProcess(
+            "/usr/bin/prometheus",
+            [
+                "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/tsdb",
+                "--web.listen-address=127.0.0.1:\(portP)",
+            ]
+        )
+        defer { prometheus.stop() }
+        func query(_ q: String) -> [(instance: String, value: Double)] {
+            let url =
+                "http://127.0.0.1:\(portP)/api/v1/query?query=" + q.addingPercentEncoding(
+                    withAllowedCharacters: .alphanumerics
+                )!
+            guard let body = httpGet(url)?.body,
+                let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+                let data = json["data"] as? [String: Any], let result = data["result"] as? [[String: Any]]
+            else { return [] }
+            return result.compactMap { r in
+                guard let metric = r["metric"] as? [String: String], let value = r["value"] as? [Any],
+                    let text = value.last as? String, let v = Double(text)
+                else { return nil }
+                return (metric["instance"] ?? "", v)
+            }
+        }
+        var sums: [String: Double] = [:]
+        let seen = eventually(40) {
+            sums = [:]
+            for r in query("sum by (instance) (headroom_clip_events_total)") { sums[r.instance] = r.value }
+            return sums.count == 2 && (sums["127.0.0.1:\(portA)"] ?? 0) > 0
+        }
+        #expect(seen, "\(sums)")
+        #expect(sums["127.0.0.1:\(portB)"] == 0)
+        #expect(query("headroom_up").count == 2)
+
+        for r in [a, b] { kill(r.pid, SIGINT) }
+        #expect(a.wait(seconds: 15) == 0)
+        #expect(b.wait(seconds: 15) == 0)
+    }
+
+    @Test("--metrics-file read by a real node_exporter (textfile collector): the values are the clip log's")
+    func nodeExporter() throws {
+        let dir = scratchDirectory()
+        var m = Material(frames: 48000 * 3, channels: 2)
+        m.clip(channel: 0, frame: 12345, length: 4)
+        m.clip(channel: 0, frame: 90000, length: 5)
+        m.clip(channel: 1, frame: 60000, length: 7, negative: true)
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        let textfiles = try Self.folder(dir + "/textfile")
+        let r = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--duration",
+            "3",
+            "--dir",
+            dir + "/takes",
+            "--name",
+            "t",
+            "--names",
+            "Vox,Bass",
+            "--metrics-file",
+            textfiles + "/headroom.prom",
+            environment: rig.environment
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: textfiles)
+        #expect(files == ["headroom.prom"], "only the renamed file is left, no temporary")
+        let port = testPort(3)
+        let exporter = try ServerProcess(
+            "/usr/bin/prometheus-node-exporter",
+            [
+                "--collector.disable-defaults", "--collector.textfile",
+                "--collector.textfile.directory=\(textfiles)", "--web.listen-address=127.0.0.1:\(port)",
+            ]
+        )
+        defer { exporter.stop() }
+        var body = ""
+        #expect(
+            eventually {
+                body = httpGet("http://127.0.0.1:\(port)/metrics")?.body ?? ""
+                return !body.isEmpty
+            }
+        )
+        #expect(body.split(separator: "\n").contains("node_textfile_scrape_error 0"), "\(body)")
+        func value(_ name: String, channel: Int) -> Double? {
+            body.split(separator: "\n").first { $0.hasPrefix(name + "{") && $0.contains("channel=\"\(channel)\"") }
+                .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
+        }
+        let log = logLines(dir + "/takes/t.clips.jsonl")
+        let summary = try #require(log.last?["channels"] as? [[String: Any]])
+        for c in 1...2 {
+            #expect(
+                value("headroom_clip_events_total", channel: c)
+                    == (summary[c - 1]["clip_events"] as? Int).map(Double.init)
+            )
+            #expect(
+                value("headroom_clipped_samples_total", channel: c)
+                    == (summary[c - 1]["clipped_samples"] as? Int).map(Double.init)
+            )
+        }
+        #expect(value("headroom_clip_events_total", channel: 1) == 2)
+    }
+
+    @Test(
+        "the live page in headless Chromium: latches and levels from the JACK rig; 100 clients at once do not hurt the take"
+    )
+    func livePage() throws {
+        let dir = scratchDirectory()
+        _ = writeNoiseWav(dir + "/in.wav", seconds: 2, level: 0.2, clipEvery: 9600)
+        let rig = try JackRig(name: "page", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let port = testPort(4)
+        let recorder = try BackgroundRecorder(
+            [
+                "record", "--device", "testlive", "--names", "Vox,Bass", "--dir", dir + "/takes", "--listen",
+                String(port),
+            ],
+            environment: rig.environment,
+            directory: try Self.folder(dir + "/r")
+        )
+        #expect(eventually { httpGet("http://127.0.0.1:\(port)/status")?.status == 200 })
+        #expect(waitForAudio(in: dir + "/takes", seconds: 1))
+        func page() throws -> String {
+            try run(
+                "/usr/bin/chromium",
+                [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=2500", "--dump-dom",
+                    "http://127.0.0.1:\(port)/",
+                ]
+            ).stdout
+        }
+        let first = try page()
+        #expect(first.contains("class=\"latch clip\""), "ch1 clips every 0.2 s: its latch is lit")
+        #expect(first.contains("1 Vox") && first.contains("2 Bass"))
+        #expect(first.contains(">live<"), "the WebSocket feed connected")
+        let widths = { (html: String) in html.matches(of: #/class="fill" style="width: ([\d.]+)%/#).map { String($0.1) }
+        }
+        #expect(widths(first).count == 2)
+        let second = try page()
+        #expect(widths(second) != widths(first), "the bars move while the rig plays")
+        let shot = try run(
+            "/usr/bin/chromium",
+            [
+                "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=420,640",
+                "--virtual-time-budget=2500", "--screenshot=\(dir)/live.png", "http://127.0.0.1:\(port)/",
+            ]
+        )
+        #expect(shot.status == 0)
+
+        // 100 clients at once: every one answered (or refused), and the take goes on whole.
+        let group = DispatchGroup()
+        let answered = SendableCounter()
+        for i in 0..<100 {
+            group.enter()
+            DispatchQueue.global().async {
+                if rawGet(port: port, path: i % 2 == 0 ? "/metrics" : "/status").hasPrefix("HTTP/1.1 200") {
+                    answered.add()
+                }
+                group.leave()
+            }
+        }
+        group.wait()
+        #expect(answered.value == 100, "\(answered.value) of 100 answered")
+        kill(recorder.pid, SIGINT)
+        #expect(recorder.wait(seconds: 15) == 0)
+        let log = logLines(try #require(files(in: dir + "/takes", ending: ".clips.jsonl").first))
+        #expect(!log.contains { ["xrun", "dropped"].contains($0["type"] as? String ?? "") }, "\(recorder.stderr)")
+    }
+
+    @Test("under systemd: READY=1, STATUS and WATCHDOG=1 on NOTIFY_SOCKET; journal lines carry priorities and the take")
+    func systemd() throws {
+        let dir = scratchDirectory()
+        let socketPath = dir + "/notify"
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in socketPath.utf8.enumerated() { raw[i] = b }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        #expect(bound == 0)
+        var m = Material(frames: 48000 * 2, channels: 2)
+        m.clip(channel: 0, frame: 24000, length: 5)
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        // stderr goes to a file whose device and inode JOURNAL_STREAM names, as journald's would.
+        let errPath = dir + "/stderr"
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        var st = stat()
+        stat(errPath, &st)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: headroomBinary)
+        p.arguments = ["record", "--device", "testcap", "--duration", "2", "--dir", dir + "/takes", "--name", "t"]
+        p.environment = ProcessInfo.processInfo.environment.merging(rig.environment) { $1 }.merging([
+            "NOTIFY_SOCKET": socketPath, "WATCHDOG_USEC": "200000", "JOURNAL_STREAM": "\(st.st_dev):\(st.st_ino)",
+        ]) { $1 }
+        p.standardError = FileHandle(forWritingAtPath: errPath)
+        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        var messages: [String] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            guard n > 0 else { break }
+            messages.append(String(decoding: buffer[0..<n], as: UTF8.self))
+        }
+        #expect(messages.first?.hasPrefix("READY=1") == true, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("STATUS=recording t.wav") })
+        #expect(messages.contains("WATCHDOG=1"))
+        let lines = try String(contentsOfFile: errPath, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.allSatisfy { $0.hasPrefix("<") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("<4>CLIP: ch1") && $0.hasSuffix("[t.wav]") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("<6>headroom: take") })
+    }
+
+    static func folder(_ path: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
+
+/// One HTTP/1.1 request on its own TCP connection (`Connection: close`), read to the end:
+/// what a hundred clients at once look like (URLSession would queue them on a few connections).
+func rawGet(port: Int, path: String) -> String {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return "" }
+    defer { close(fd) }
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard connected == 0 else { return "" }
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+    guard send(fd, request, request.count, 0) == request.count else { return "" }
+    var out: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = recv(fd, &buffer, buffer.count, 0)
+        if n <= 0 { break }
+        out += buffer[0..<n]
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+final class SendableCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func add() { lock.withLock { n += 1 } }
+    var value: Int { lock.withLock { n } }
+}
