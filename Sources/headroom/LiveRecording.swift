@@ -211,6 +211,10 @@ struct LiveRecording {
             }
             if var m = meter {
                 for w in warnings { m.message = w }
+                // While a marker label is typed, its prompt holds the message line.
+                if let d = draft {
+                    m.message = "marker label (Enter: mark, Esc: cancel): " + String(decoding: d.bytes, as: UTF8.self)
+                }
                 if m.draw(snapshot) {
                     meter = m
                 } else {

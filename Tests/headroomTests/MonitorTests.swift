@@ -1,4 +1,5 @@
 import Foundation
+import HeadroomCore
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -263,6 +264,43 @@ struct MonitorTests {
         #expect(recorder.wait(seconds: 15) == 0)
         let log = logLines(try #require(files(in: dir + "/takes", ending: ".clips.jsonl").first))
         #expect(!log.contains { ["xrun", "dropped"].contains($0["type"] as? String ?? "") }, "\(recorder.stderr)")
+    }
+
+    @Test("a clip reaches /status (what the page's feed sends) within half a second of its frame being captured")
+    func latchLatency() throws {
+        let dir = scratchDirectory()
+        _ = writeNoiseWav(dir + "/in.wav", seconds: 2, level: 0.05, clipEvery: 48000)  // one clip a loop, at 1 s
+        let rig = try JackRig(name: "latch", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let port = testPort(5)
+        let recorder = try BackgroundRecorder(
+            ["record", "--device", "testlive", "--dir", dir + "/takes", "--name", "t", "--listen", String(port)],
+            environment: rig.environment,
+            directory: try Self.folder(dir + "/r")
+        )
+        #expect(eventually { rawGet(port: port, path: "/status").hasPrefix("HTTP/1.1 200") })
+        // Poll as fast as a page could be fed; note the wall time the clip first shows.
+        var seen: Double? = nil
+        let deadline = Date().addingTimeInterval(10)
+        while seen == nil && Date() < deadline {
+            let body = rawGet(port: port, path: "/status").split(separator: "\r\n\r\n").last ?? ""
+            if let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+                let channels = json["channels"] as? [[String: Any]],
+                (channels.first?["clip_events"] as? Int ?? 0) > 0
+            {
+                seen = Date().timeIntervalSince1970
+            }
+            usleep(10_000)
+        }
+        kill(recorder.pid, SIGINT)
+        #expect(recorder.wait(seconds: 15) == 0)
+        let log = logLines(dir + "/takes/t.clips.jsonl")
+        let started = try #require((log.first?["started"] as? String).flatMap { ClipLog.date(from: $0) })
+        let clip = try #require(log.first { $0["type"] as? String == "clip" })
+        let captured = started.timeIntervalSince1970 + Double(clip["start_frame"] as? Int ?? 0) / 48000
+        let latency = try #require(seen) - captured
+        print(String(format: "clip frame captured -> on /status: %.3f s", latency))
+        #expect(latency < 0.5, "clip at \(captured), on /status at \(seen!): \(latency) s")
     }
 
     @Test("under systemd: READY=1, STATUS and WATCHDOG=1 on NOTIFY_SOCKET; journal lines carry priorities and the take")
