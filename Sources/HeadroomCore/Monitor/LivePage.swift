@@ -20,7 +20,7 @@ enum LivePage {
             .row{display:flex;justify-content:space-between;gap:8px;flex-wrap:wrap}
             .name{font-weight:600} .fig{color:#bbb;font-variant-numeric:tabular-nums}
             .bar{position:relative;height:18px;background:#2a2a2a;margin:6px 0;border-radius:3px;overflow:hidden}
-            .band{position:absolute;top:0;bottom:0;background:rgba(102,187,106,.28)}
+            .band{position:absolute;top:0;bottom:0;background:rgba(102,187,106,.35);border-left:1px solid #66bb6a;border-right:1px solid #66bb6a}
             .fill{position:absolute;top:0;bottom:0;left:0;background:#5c6bc0}
             .hold{position:absolute;top:0;bottom:0;width:2px;background:#fff}
             .latch{display:inline-block;min-width:64px;text-align:center;padding:1px 6px;border-radius:3px;color:#888;border:1px solid #444}
@@ -41,7 +41,7 @@ enum LivePage {
               if(!el){
                 el=document.createElement("div"); el.className="ch"; el.id="ch"+c.channel;
                 el.innerHTML='<div class="row"><span class="name"></span><span class="latch"></span></div>'+
-                  '<div class="bar"><div class="band"></div><div class="fill"></div><div class="hold"></div></div>'+
+                  '<div class="bar"><div class="fill"></div><div class="band"></div><div class="hold"></div></div>'+
                   '<div class="row"><span class="fig"></span><span class="prop"></span></div>';
                 el.onclick=()=>{ cleared[c.channel]={clip:el.dataset.clip|0,flat:el.dataset.flat|0}; };
                 document.getElementById("chs").appendChild(el);

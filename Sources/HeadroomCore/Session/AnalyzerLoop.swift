@@ -23,8 +23,6 @@ final class AnalyzerLoop: @unchecked Sendable {
     private var analyzer: Analyzer?
     private var log: ClipLogFile?
     private var take: TakeRegistry.Take?
-    /// The take's programme loudness, for `bext` (libebur128, on this thread).
-    private var loudness: ProgrammeLoudness?
     private var takeIndex = 0
     private var boundary: TakeBoundary
     private var globalFrame = 0
@@ -150,7 +148,6 @@ final class AnalyzerLoop: @unchecked Sendable {
     private func openTake() {
         let t = registry.take(takeIndex, startFrame: globalFrame)
         take = t
-        loudness = registry.addCues ? ProgrammeLoudness(channels: channels, rate: rate) : nil
         boundary.startTake()
         trouble = ClipLog.Trouble()
         markers = []
@@ -230,7 +227,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         log = nil
         self.analyzer = nil
         var metadata: TakeMetadata? = nil
-        if let t = take, let loudness {
+        if let t = take, registry.addCues {
             let file = URL(fileURLWithPath: t.file).standardizedFileURL
             metadata = TakeMetadata(
                 names: names,
@@ -242,12 +239,11 @@ final class AnalyzerLoop: @unchecked Sendable {
                 timeReference: BroadcastInfo(start: t.startDate, rate: rate, description: "", reference: "")
                     .timeReference,
                 fileUID: BroadcastInfo.uniqueReference(start: t.startDate, path: t.file),
-                loudness: loudness.figures,
+                loudness: nil,  // measured from the finished file (TakeRegistry.finish)
                 maxTruePeakDBTP: summaries.compactMap(\.truePeakDBTP).max(),
                 channelMask: channelMask
             )
         }
-        loudness = nil
         registry.analyzerClosed(
             takeIndex,
             markers: markers,
@@ -359,7 +355,6 @@ final class AnalyzerLoop: @unchecked Sendable {
             if analyzer == nil { openTake() }
             let n = boundary.fit(frames - done)
             analyzer!.process(payload + done * frameBytes, frames: n)
-            loudness?.add(payload + done * frameBytes, frames: n, format: format)
             drain()
             done += n
             globalFrame += n

@@ -238,6 +238,7 @@ public final class RecordingSession: @unchecked Sendable {
     /// Waits for the end and says how it went.
     public func outcome() -> Outcome {
         done.wait()
+        registry.waitFinished()
         registry.hook?.waitAll()
         let takes = registry.all
         let reason =

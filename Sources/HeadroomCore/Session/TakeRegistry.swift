@@ -48,6 +48,11 @@ final class TakeRegistry: Sendable {
     let problems = Mutex<[String]>([])
     /// `--on-take-closed`: a shell command run with the take and its log once both are closed.
     let hook: TakeHook?
+    /// Finishing takes (loudness, cues, metadata, the hook) runs here, one take after
+    /// another, off the writer and analyzer threads: measuring a long take's loudness must
+    /// not hold up the next take's frames.
+    private let finisher = DispatchQueue(label: "headroom-finish")
+    private let finishing = DispatchGroup()
 
     init(namer: TakeNamer, sessionStart: Date, rate: Int, addCues: Bool, hook: TakeHook? = nil) {
         state = Mutex(State(namer: namer))
@@ -171,18 +176,32 @@ final class TakeRegistry: Sendable {
 
     var all: [Take] { state.withLock { $0.takes } }
 
-    /// Both threads are done with the take: its cue markers and metadata go into the file
-    /// (WAV/RF64), then `--on-take-closed` runs. Runs on whichever thread closed it second,
-    /// never the capture thread.
+    /// Both threads are done with the take: its programme loudness is measured from the
+    /// file (libebur128, as `review` measures it), its cue markers and metadata go into it
+    /// (WAV/RF64), then `--on-take-closed` runs. Queued on the finisher, never run on the
+    /// capture, writer or analyzer threads.
     private func finish(_ take: Take) {
-        do throws(HeadroomError) {
-            if addCues {
-                try CueMarkers.append(take.markers, to: take.file)
-                try take.metadata?.apply(to: take.file)
+        finishing.enter()
+        finisher.async { [self] in
+            defer { finishing.leave() }
+            do throws(HeadroomError) {
+                if addCues {
+                    // Cues and iXML first: a recorder stopped before the loudness is measured
+                    // (a service's stop timeout) still leaves them, with bext version 1.
+                    try CueMarkers.append(take.markers, to: take.file)
+                    if var metadata = take.metadata {
+                        try metadata.apply(to: take.file)
+                        metadata.loudness = ProgrammeLoudness.measure(path: take.file)
+                        try metadata.apply(to: take.file)
+                    }
+                }
+            } catch {
+                problems.withLock { $0.append(error.message) }
             }
-        } catch {
-            problems.withLock { $0.append(error.message) }
+            hook?.run(take: take.file, log: take.log, complete: take.complete)
         }
-        hook?.run(take: take.file, log: take.log, complete: take.complete)
     }
+
+    /// Waits until every closed take is finished (and its hook started).
+    func waitFinished() { finishing.wait() }
 }

@@ -115,7 +115,7 @@ public struct TakeMetadata: Sendable, Equatable {
         let fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw RIFFChunks.failure(path, "cannot reopen the take") }
         defer { close(fd) }
-        if let bext = chunks.offset(of: "bext"), chunks.size(of: "bext") ?? 0 >= 422 {
+        if loudness != nil, let bext = chunks.offset(of: "bext"), chunks.size(of: "bext") ?? 0 >= 422 {
             var words = Data()
             for w in loudnessWords { words += RIFFChunks.le16(w) }
             // Version at 346; the five loudness words at 412..421 (after the 64-byte UMID).
