@@ -173,6 +173,9 @@ struct RecordCommand: ParsableCommand {
             let monitor =
                 listenAddress != nil || settings.metricsFile != nil
                 ? Monitor(device: settings.device, settings: settings.analysis) : nil
+            // A metrics file that cannot be written is known before anything records (exit 73),
+            // not a line every 5 s into the take.
+            if let path = settings.metricsFile, let monitor { try MetricsFile.write(monitor.exposition, to: path) }
             var server: WebServer? = nil
             if let (host, port) = listenAddress, let monitor {
                 server = try WebServer(host: host, port: port, monitor: monitor)

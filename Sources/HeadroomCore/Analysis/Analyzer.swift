@@ -881,4 +881,11 @@ public struct ChannelSummary: Sendable, Equatable {
 
     /// `-true_peak`, dB (negative when it went over).
     public var headroomDB: Double? { truePeakDBTP.map { -$0 } }
+
+    /// The overshoot the summary reports: the clips', or for a channel with flat tops and no
+    /// clip, the one above its ceiling; `bound` only for a clip estimate that is a lower bound.
+    public var reportedOver: (db: Double?, bound: Bool) {
+        if clipEvents > 0 { return (overs.clipOverDB, overs.clipOverDB != nil && overs.clipOverBound) }
+        return (flatEvents > 0 ? overs.flatOverDB : nil, false)
+    }
 }

@@ -144,14 +144,10 @@ struct FlatDetector {
         }
         let low = peak * 0.971_627  // -0.25 dB
         let high = peak * 1.029_201  // +0.25 dB
-        var matching = 0
-        for k in 0..<Self.recentCount {
-            let l = base[k]
-            if end - l.end < halfSecond && l.peak >= low && l.peak <= high { matching += 1 }
-        }
-        guard matching >= 4 else { return }
-        // An alarm: count the matching lobes not yet in an event.
+        // The flat lobes of the last half second at this level; those not yet counted into
+        // an event are what an alarm adds.
         let counted = polarity == 0 ? countedThrough.0 : countedThrough.1
+        var matching = 0
         var first = start
         var newLobes = 0
         var levelSum: Float = 0
@@ -159,6 +155,7 @@ struct FlatDetector {
         for k in 0..<Self.recentCount {
             let l = base[k]
             guard end - l.end < halfSecond && l.peak >= low && l.peak <= high else { continue }
+            matching += 1
             first = min(first, l.start)
             levelSum += l.peak
             if l.end > counted {
@@ -166,6 +163,7 @@ struct FlatDetector {
                 tally.add(l.ratio)
             }
         }
+        guard matching >= 4 else { return }
         if polarity == 0 { countedThrough.0 = end } else { countedThrough.1 = end }
         alarm(
             polarity: polarity,

@@ -157,15 +157,6 @@ public final class Monitor: Sendable {
         export(status)
     }
 
-    /// Recording stopped (the take closed) or started again.
-    public func setRecording(_ recording: Bool) {
-        let status = state.withLock { st -> Status in
-            st.status.recording = recording
-            return st.status
-        }
-        export(status)
-    }
-
     // MARK: - Read by the server and the metrics file
 
     public var status: Status { state.withLock { $0.status } }

@@ -58,8 +58,6 @@ public final class ProgrammeLoudness {
     private var reads = 0
     private var maxMomentary = -Double.infinity
     private var maxShortTerm = -Double.infinity
-    private let scratch: UnsafeMutablePointer<Int32>
-    private let scratchFrames = 4096
 
     public init(channels: Int, rate: Int) {
         self.channels = channels
@@ -70,39 +68,13 @@ public final class ProgrammeLoudness {
         for c in 0..<channels { ebur128_set_channel(state, UInt32(c), Int32(EBUR128_LEFT.rawValue)) }
         step = max(rate / 10, 1)
         untilRead = step
-        scratch = .allocate(capacity: scratchFrames * channels)
     }
 
     deinit {
         ebur128_destroy(&state)
-        scratch.deallocate()
     }
 
-    /// Adds interleaved frames in a capture format.
-    public func add(_ samples: UnsafeRawPointer, frames: Int, format: SampleFormat) {
-        var done = 0
-        while done < frames {
-            let n = min(frames - done, untilRead, scratchFrames)
-            let src = samples + done * channels * format.bytesPerSample
-            switch format {
-            case .s16: ebur128_add_frames_short(state, src.assumingMemoryBound(to: Int16.self), n)
-            case .s32: ebur128_add_frames_int(state, src.assumingMemoryBound(to: Int32.self), n)
-            case .float: ebur128_add_frames_float(state, src.assumingMemoryBound(to: Float.self), n)
-            case .s24:
-                let s = src.assumingMemoryBound(to: Int32.self)
-                for i in 0..<(n * channels) { scratch[i] = s[i] << 8 }
-                ebur128_add_frames_int(state, scratch, n)
-            case .s24packed:
-                let s = src.assumingMemoryBound(to: UInt8.self)
-                for i in 0..<(n * channels) { scratch[i] = SampleLayout.packed24(s + i * 3) }
-                ebur128_add_frames_int(state, scratch, n)
-            }
-            advance(n)
-            done += n
-        }
-    }
-
-    /// Adds interleaved float frames (`review` reading a take).
+    /// Adds interleaved float frames read from a take.
     public func add(floats: UnsafePointer<Float>, frames: Int) {
         var done = 0
         while done < frames {

@@ -209,8 +209,8 @@ public struct TakeReview: Sendable {
                     hotEvents: $0.hotEvents,
                     truePeakDBTP: $0.truePeakDBTP,
                     flatEvents: $0.flatEvents,
-                    overDB: $0.clipEvents > 0 ? $0.overs.clipOverDB : $0.overs.flatOverDB,
-                    overBound: $0.clipEvents > 0 && $0.overs.clipOverBound,
+                    overDB: $0.reportedOver.db,
+                    overBound: $0.reportedOver.bound,
                     flatLevelDBFS: $0.overs.flatLevelDBFS
                 )
             },

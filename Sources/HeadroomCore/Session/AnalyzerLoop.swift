@@ -421,6 +421,7 @@ final class AnalyzerLoop: @unchecked Sendable {
 
     private func publish() {
         guard let analyzer else { return }
+        let now = MonotonicClock.now()
         shared.snapshot.withLock { s in
             s.takeFrames = boundary.frames
             for c in 0..<channels {
@@ -436,8 +437,7 @@ final class AnalyzerLoop: @unchecked Sendable {
                 s.channels[c].flatEvents = sessionFlats[c]
                 s.channels[c].hotEvents = sessionHotEvents[c]
                 s.channels[c].clippedSamples = sessionClippedSamples[c]
-                // The peak of the last second: blocks' peaks, decayed by age.
-                let now = MonotonicClock.now()
+                // The peak of about the last second: the largest block peak, replaced once it is a second old.
                 if l.blockPeak >= recentPeaks[c].value || now - recentPeaks[c].time >= 1 {
                     recentPeaks[c] = (l.blockPeak, now)
                 }
