@@ -1,7 +1,7 @@
 // headroom-bench: figures a person can compare, each against a reference run in the
 // same process. Not a test: CI builds it but never times it.
 //
-//   swift run -c release headroom-bench analyzer [seconds]
+//   swift run -c release headroom-bench analyzer [seconds] [session|steady|overloaded]
 //   swift build -c release && .build/release/headroom-bench sox [seconds]
 //   .build/release/headroom-bench record [seconds] [session|steady|overloaded] | allocations | memory
 //
@@ -57,11 +57,11 @@ func material(channels: Int, rate: Int, seconds: Double, kind: Material) -> [Int
     return out
 }
 
-func benchAnalyzer(seconds: Double) {
+func benchAnalyzer(seconds: Double, only: String?) {
     let channels = 32
     let rate = 96000
     print("analyzer: \(channels) ch x \(rate) Hz, 24-bit, \(seconds) s of audio per run, one thread")
-    for kind in Material.allCases {
+    for kind in Material.allCases where only == nil || kind.rawValue.hasPrefix(only!) {
         let data = material(channels: channels, rate: rate, seconds: seconds, kind: kind)
         let frames = data.count / channels
         let samples = Double(data.count)
@@ -193,7 +193,10 @@ let args = CommandLine.arguments.dropFirst()
 let which = args.first ?? "analyzer"
 switch which {
 case "analyzer":
-    benchAnalyzer(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 10 : 10)
+    benchAnalyzer(
+        seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 10 : 10,
+        only: args.dropFirst(2).first
+    )
 case "record":
     let kind: Material =
         switch args.dropFirst(2).first {
@@ -210,6 +213,6 @@ case "sox":
     benchAnalyzeVsSox(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 60 : 60)
 default:
     print(
-        "usage: headroom-bench analyzer [seconds] | sox [seconds] | record [seconds] [session|steady|overloaded] | allocations | memory"
+        "usage: headroom-bench analyzer [seconds] [session|steady|overloaded] | sox [seconds] | record [seconds] [session|steady|overloaded] | allocations | memory"
     )
 }

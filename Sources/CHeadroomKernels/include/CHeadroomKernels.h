@@ -27,4 +27,47 @@ size_t hr_track_lobes(const float *x, size_t first, size_t frames, size_t width,
                       float *peak_at, float *start_at, const float *gate, hr_lobe_end *ends, size_t capacity,
                       size_t *stopped);
 
+/// One channel's share of flat-top rule B (the ceiling pile-up) and the limits of what is
+/// judged: owned by the channel's FlatDetector, updated by hr_judge_lobes.
+typedef struct {
+    /// Lobe peaks per 0.05 dB bin from floor_db to 0 dBFS: [polarity][quarter][bins].
+    uint16_t *counts;
+    /// Of those, peaks whose previous lobe of the same polarity sat within 0.2 dB.
+    uint16_t *preceded;
+    int32_t bins;
+    /// The quarter second being filled (0...3).
+    int32_t quarter;
+    /// The bin of each polarity's last lobe.
+    int32_t previous_bin[2];
+    /// The highest bin filled, per [polarity][quarter] (-1: none), so rule B need not scan.
+    int32_t top[8];
+    /// Lobes below floor are not judged; lobes at or above ceiling are clips.
+    float floor;
+    float ceiling;
+    /// 20 log10(floor).
+    float floor_db;
+} hr_flat_lane;
+
+/// A lobe whose top is flat by rule A (plateau kink K >= 3, width >= 3 samples).
+typedef struct {
+    uint32_t lane;
+    /// 0 positive, 1 negative.
+    uint32_t polarity;
+    float peak;
+    /// The plateau's estimated unclipped peak over its level.
+    float ratio;
+    /// Frames relative to the block's first frame: the lobe is start_at..<end_at.
+    int32_t start_at;
+    int32_t end_at;
+} hr_flat_lobe;
+
+/// Judges the loud lobes hr_track_lobes found in one group of lanes: each goes into its
+/// lane's rule-B histograms (lanes[l], skipped when it is at the clip level or below the
+/// floor), and its top region (samples >= 0.9 of its peak) is measured in `ring`, the last
+/// frames of the group (ring[(frame & mask) * width + l], frames oldest...newest, absolute).
+/// Lobes with a flat top are written to `flat` (room for `count`); returns how many.
+size_t hr_judge_lobes(const hr_lobe_end *ends, size_t count, hr_flat_lane *const *lanes, const float *ring,
+                      size_t mask, size_t width, int64_t block_start, int64_t oldest, int64_t newest,
+                      hr_flat_lobe *flat);
+
 #endif

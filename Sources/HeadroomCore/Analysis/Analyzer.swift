@@ -67,6 +67,10 @@ public final class Analyzer {
     private let lobeState: UnsafeMutablePointer<Float>
     private let lobeEnds: UnsafeMutablePointer<hr_lobe_end>
     private static let lobeEndCapacity = 4096
+    /// Per group, each lane's rule-B state (nil past the last channel), and the flat lobes
+    /// `hr_judge_lobes` found.
+    private let flatLanes: UnsafeMutablePointer<UnsafeMutablePointer<hr_flat_lane>?>
+    private let flatLobes: UnsafeMutablePointer<hr_flat_lobe>
     /// The last `ringFrames` frames of each group, lane by lane, for rule A's measurement of
     /// lobes that began in earlier blocks.
     private let ring: UnsafeMutablePointer<Float>
@@ -152,6 +156,10 @@ public final class Analyzer {
             (lobeState + g * 5 * width + 4 * width).update(repeating: .infinity, count: width)
         }
         lobeEnds = Self.allocate(hr_lobe_end.self, count: Self.lobeEndCapacity)
+        flatLobes = Self.allocate(hr_flat_lobe.self, count: Self.lobeEndCapacity)
+        flatLanes = .allocate(capacity: groups * width)
+        flatLanes.initialize(repeating: nil, count: groups * width)
+        for c in 0..<channels { flatLanes[c] = flats[c].lane }
         var frames = 4096
         while frames < 2 * self.maxBlockFrames { frames *= 2 }
         ringFrames = frames
@@ -176,6 +184,8 @@ public final class Analyzer {
         state.deinitialize(count: channels).deallocate()
         lobeState.deallocate()
         lobeEnds.deallocate()
+        flatLobes.deallocate()
+        flatLanes.deallocate()
         ring.deallocate()
     }
 
@@ -755,10 +765,7 @@ public final class Analyzer {
                     Self.lobeEndCapacity,
                     &stopped
                 )
-                for k in 0..<count {
-                    let e = lobeEnds[k]
-                    lobeEnded(group: g, end: e, frames: n)
-                }
+                judgeLobes(group: g, count: count, frames: n)
                 from = stopped
             }
         }
@@ -768,29 +775,34 @@ public final class Analyzer {
         }
     }
 
-    /// A loud lobe of group `g` ended: measure its top in the ring and hand it to the
-    /// channel's ``FlatDetector``.
-    private func lobeEnded(group g: Int, end e: hr_lobe_end, frames n: Int) {
+    /// Loud lobes of group `g` ended (`lobeEnds[0..<count]`): the C kernel files them in
+    /// their channels' rule-B histograms and measures their tops in the ring; the flat ones
+    /// go to their channels' ``FlatDetector``.
+    private func judgeLobes(group g: Int, count: Int, frames n: Int) {
         let blockStart = frameCount
-        let l = Int(e.lane)
-        let top = FlatDetector.plateau(
-            ring: ring + g * ringFrames * width + l,
-            mask: ringFrames - 1,
-            stride: width,
-            sign: e.sign,
-            peak: e.peak,
-            at: blockStart + Int(e.peak_at),
-            oldest: blockStart + n - ringFrames,
-            newest: blockStart + n - 1
+        let found = hr_judge_lobes(
+            lobeEnds,
+            count,
+            flatLanes + g * width,
+            ring + g * ringFrames * width,
+            ringFrames - 1,
+            width,
+            Int64(blockStart),
+            Int64(blockStart + n - ringFrames),
+            Int64(blockStart + n - 1),
+            flatLobes
         )
-        flats[g * width + l].lobe(
-            polarity: e.sign > 0 ? 0 : 1,
-            start: blockStart + Int(e.start_at),
-            end: blockStart + Int(e.frame),
-            peak: e.peak,
-            top: top,
-            into: &events
-        )
+        for k in 0..<found {
+            let f = flatLobes[k]
+            flats[g * width + Int(f.lane)].flatLobe(
+                polarity: Int(f.polarity),
+                start: blockStart + Int(f.start_at),
+                end: blockStart + Int(f.end_at),
+                peak: f.peak,
+                ratio: f.ratio,
+                into: &events
+            )
+        }
     }
 
     @inline(__always)

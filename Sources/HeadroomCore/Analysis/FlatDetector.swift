@@ -1,3 +1,4 @@
+import CHeadroomKernels
 import Foundation
 
 /// Per-channel detection of flat tops below the clip level (SPEC's `flat` event), with the
@@ -15,14 +16,14 @@ import Foundation
 /// Alarms closer than 1 s merge into one event. Only lobes within 6 dB of the channel's
 /// loudest sample of the last second are judged (a ceiling is where the loudest peaks are),
 /// and lobes at the clip level are left to clip detection. Fed by ``Analyzer``, which tracks
-/// lobes for all channels at once in SIMD lanes; this type sees only the loud lobes' ends.
-/// All storage is allocated in `init`; nothing allocates afterwards.
+/// lobes for all channels at once in SIMD lanes and judges each loud lobe in C
+/// (`hr_judge_lobes`: rule B's histogram, rule A's measurement); this type sees only the
+/// flat lobes, and reads the histograms every quarter second. All storage is allocated in
+/// `init`; nothing allocates afterwards.
 struct FlatDetector {
     let channel: Int
     /// Lobes below this are not judged: max(-40 dBFS, 1024 LSB), linear.
     let floor: Float
-    /// Lobes at or above this are clips, not flat tops.
-    let ceilingLimit: Float
     let halfSecond: Int
     let second: Int
     let quarter: Int
@@ -42,17 +43,18 @@ struct FlatDetector {
 
     // Rule B: lobe peaks per 0.05 dB bin from `floorDB` to 0 dBFS, in four quarter-second
     // histograms per polarity; `preceded` counts peaks whose previous lobe of the same
-    // polarity sat within 0.2 dB.
+    // polarity sat within 0.2 dB. They live in `lane`, which `hr_judge_lobes` fills.
     static let binDB: Float = 0.05
     /// Rule B: peaks at the ceiling within the last second needed for an alarm.
     static let pileUpMinimum = 16
     let floorDB: Float
     let bins: Int
+    /// The histograms and the limits, shared with the C kernel.
+    let lane: UnsafeMutablePointer<hr_flat_lane>
     private let counts: UnsafeMutablePointer<UInt16>
     private let preceded: UnsafeMutablePointer<UInt16>
-    private var quarterIndex = 0
+    private var quarterIndex: Int { Int(lane.pointee.quarter) }
     private var quarterStart = 0
-    private var previousBin = (-100, -100)
     /// The loudest sample of each of the last four quarters, for the 6 dB gate.
     private var quarterPeaks: SIMD4<Float> = .zero
 
@@ -83,7 +85,6 @@ struct FlatDetector {
         self.channel = channel
         let lsb1024 = bits.map { Float(1024) / Float(Int64(1) << ($0 - 1)) } ?? 0
         floor = max(Float(Decibels.toAmplitude(-40)), lsb1024)
-        ceilingLimit = clipCandidate
         halfSecond = rate / 2
         second = rate
         quarter = max(rate / 4, 1)
@@ -95,6 +96,20 @@ struct FlatDetector {
         counts.initialize(repeating: 0, count: 2 * 4 * bins)
         preceded = .allocate(capacity: 2 * 4 * bins)
         preceded.initialize(repeating: 0, count: 2 * 4 * bins)
+        lane = .allocate(capacity: 1)
+        lane.initialize(
+            to: hr_flat_lane(
+                counts: counts,
+                preceded: preceded,
+                bins: Int32(bins),
+                quarter: 0,
+                previous_bin: (-100, -100),
+                top: (-1, -1, -1, -1, -1, -1, -1, -1),
+                floor: floor,
+                ceiling: clipCandidate,
+                floor_db: floorDB
+            )
+        )
         event.channel = channel
     }
 
@@ -102,6 +117,7 @@ struct FlatDetector {
         recent.deallocate()
         counts.deallocate()
         preceded.deallocate()
+        lane.deallocate()
     }
 
     // MARK: - Feeding
@@ -113,30 +129,21 @@ struct FlatDetector {
         return max(floor, quarterPeaks.max() * 0.5)
     }
 
-    /// A lobe of `polarity` (0 positive, 1 negative) ended: frames `start..<end`, peak `peak`
-    /// (linear, >= the gate); `top` is its top region (``plateau``), nil when it could not
-    /// be measured.
-    mutating func lobe(
+    /// A lobe of `polarity` (0 positive, 1 negative) with a flat top ended: frames
+    /// `start..<end`, peak `peak` (linear, between the floor and the clip level), `ratio` its
+    /// plateau's estimated peak over `peak` (`hr_judge_lobes`). Four within half a second at one
+    /// level raise an alarm (rule A).
+    mutating func flatLobe(
         polarity: Int,
         start: Int,
         end: Int,
         peak: Float,
-        top: Plateau?,
+        ratio: Float,
         into events: inout [Event]
     ) {
-        guard peak < ceilingLimit, peak >= floor else { return }
-        // Rule B's histogram.
-        let bin = min(max(Int((20 * log10(peak) - floorDB) / Self.binDB), 0), bins - 1)
-        let slot = (polarity * 4 + quarterIndex) * bins + bin
-        counts[slot] &+= 1
-        let before = polarity == 0 ? previousBin.0 : previousBin.1
-        if abs(bin - before) <= 4 { preceded[slot] &+= 1 }
-        if polarity == 0 { previousBin.0 = bin } else { previousBin.1 = bin }
-        // Rule A.
-        guard let top, top.isFlat else { return }
         let base = recent + polarity * Self.recentCount
         let next = polarity == 0 ? recentNext.0 : recentNext.1
-        base[next] = FlatLobe(start: start, end: end, peak: peak, ratio: top.ratio)
+        base[next] = FlatLobe(start: start, end: end, peak: peak, ratio: ratio)
         if polarity == 0 {
             recentNext.0 = (next + 1) % Self.recentCount
         } else {
@@ -182,12 +189,15 @@ struct FlatDetector {
         while now - quarterStart >= quarter {
             for polarity in 0..<2 { pileUp(polarity: polarity, now: quarterStart + quarter, into: &events) }
             quarterStart += quarter
-            quarterIndex = (quarterIndex + 1) % 4
+            lane.pointee.quarter = Int32((quarterIndex + 1) % 4)
             quarterPeaks[quarterIndex] = 0
             for polarity in 0..<2 {
                 let at = (polarity * 4 + quarterIndex) * bins
                 (counts + at).update(repeating: 0, count: bins)
                 (preceded + at).update(repeating: 0, count: bins)
+                withUnsafeMutableBytes(of: &lane.pointee.top) {
+                    $0.storeBytes(of: -1, toByteOffset: (polarity * 4 + quarterIndex) * 4, as: Int32.self)
+                }
             }
         }
         if eventOpen && now - lastAlarm >= second { emit(into: &events) }
@@ -231,9 +241,13 @@ struct FlatDetector {
             }
             return sum
         }
-        var top = bins - 1
-        while top >= 0 && total(counts, top, top) == 0 { top -= 1 }
-        guard top >= 0 else { return }
+        let tops = lane.pointee.top
+        let highest = max(
+            max(polarity == 0 ? tops.0 : tops.4, polarity == 0 ? tops.1 : tops.5),
+            max(polarity == 0 ? tops.2 : tops.6, polarity == 0 ? tops.3 : tops.7)
+        )
+        guard highest >= 0 else { return }
+        let top = Int(highest)
         let band = Int((0.2 / Self.binDB).rounded())  // 4 bins
         let ceiling = total(counts, top - band, top)
         // The study asked for 6; on espeak speech and synthetic bass that let through about 10
@@ -300,55 +314,5 @@ struct FlatDetector {
         if worst == nil || Self.estimate(figure) > Self.estimate(worst!) { worst = figure }
         flatEvents += 1
         events.append(.flat(event))
-    }
-
-    // MARK: - Rule A's measurement
-
-    /// A lobe's top region: samples >= 0.9 P around its peak.
-    struct Plateau: Equatable {
-        /// Width between the two 0.9 P crossings, samples.
-        var width: Float
-        /// `K`: 1 for a smooth peak, 3 and more for a flat one.
-        var kink: Float
-        /// The peak a parabola leaving the crossings with the measured slopes reaches, over P.
-        var ratio: Float
-
-        var isFlat: Bool { kink >= 3 && width >= 3 }
-    }
-
-    /// Measures the top region of the lobe whose peak `peak` (> 0) is at frame `at`, in a
-    /// ring of frames (`ring[(frame & mask) * stride]`, signed by `sign` so the lobe is
-    /// positive) that holds frames `oldest...newest`. Nil when the region reaches past them.
-    static func plateau(
-        ring: UnsafePointer<Float>,
-        mask: Int,
-        stride: Int,
-        sign: Float,
-        peak: Float,
-        at: Int,
-        oldest: Int,
-        newest: Int
-    ) -> Plateau? {
-        let t = 0.9 * peak
-        @inline(__always) func v(_ frame: Int) -> Float { ring[(frame & mask) * stride] * sign }
-        var j = at - 1
-        while j >= oldest && v(j) >= t { j -= 1 }
-        var k = at + 1
-        while k <= newest && v(k) >= t { k += 1 }
-        guard j >= oldest, k <= newest else { return nil }
-        let (a0, a1) = (v(j), v(j + 1))  // a0 < t <= a1
-        let (b0, b1) = (v(k - 1), v(k))  // b1 < t <= b0
-        let s0 = a1 - a0
-        let s1 = b0 - b1
-        guard s0 > 0, s1 > 0 else { return nil }
-        let left = Float(j - at) + (t - a0) / s0
-        let right = Float(k - 1 - at) + (b0 - t) / s1
-        let width = right - left
-        let slope = 2 * s0 * s1 / (s0 + s1)
-        return Plateau(
-            width: width,
-            kink: slope * width / (0.4 * peak),
-            ratio: (t + slope * width / 4) / peak
-        )
     }
 }
