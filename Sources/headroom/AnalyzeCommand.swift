@@ -23,35 +23,69 @@ struct AnalyzeCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Audio files to analyze.", valueName: "file"))
     var files: [String]
 
+    @OptionGroup var jobs: JobsOption
+
     func run() throws {
         try reportingErrors {
             let settings = try analysis.settings()
+            let (json, color) = (json, Terminal.stdoutColor)
+            // One file, or one at a time: --json streams each line as soon as it is final.
+            // Otherwise each file's output is held until the files before it are out.
+            let streaming = files.count == 1 || jobs.count == 1
             var failure: HeadroomError.Code? = nil
             var clipped = false
-            let table = SummaryTable(color: Terminal.stdoutColor)
-            for (index, path) in files.enumerated() {
-                do {
-                    let result = try FileAnalysis.run(path: path, settings: settings) { line in
-                        if json { Terminal.out(line.encoded() + "\n") }
-                    }
-                    if let error = result.readError { Terminal.error("\(path): read stopped early: \(error)") }
-                    if result.clipEvents > 0 { clipped = true }
-                    if !json {
-                        if index > 0 { Terminal.out("\n") }
-                        let seconds = Double(result.frames) / Double(result.header.rate)
-                        Terminal.out(
-                            "\(path): \(result.containerName), \(result.encodingName), \(result.header.rate) Hz, "
-                                + "\(result.header.channels) ch, \(String(format: "%.3f", seconds)) s\n"
-                        )
-                        Terminal.out(table.render(result.summaries, names: result.header.names), raw: true)
-                    }
-                } catch let error as HeadroomError {
-                    Terminal.error(error.message)
-                    failure = failure ?? error.code
-                }
+            ManyFiles.run(files, jobs: jobs.count, progress: streaming ? nil : "files") { path in
+                Self.analyze(path, settings: settings, json: json, color: color, streaming: streaming)
+            } deliver: { index, outcome in
+                if !json && outcome.table != nil && index > 0 { Terminal.out("\n") }
+                Terminal.out(outcome.text, raw: true)
+                for message in outcome.errors { Terminal.error(message) }
+                if let table = outcome.table { Terminal.out(table, raw: true) }
+                if outcome.clipped { clipped = true }
+                if let code = outcome.failure { failure = failure ?? code }
             }
             if let failure { throw ExitCode(failure.rawValue) }
             if failOnClip && clipped { throw ExitCode(HeadroomError.Code.clipped.rawValue) }
         }
+    }
+
+    /// What one file gives: its stdout text (JSON lines, or the table's title line) and
+    /// table, its error lines, and whether it clipped.
+    struct Outcome: Sendable {
+        var text = ""
+        var table: String?
+        var errors: [String] = []
+        var clipped = false
+        var failure: HeadroomError.Code?
+    }
+
+    static func analyze(_ path: String, settings: Settings, json: Bool, color: Bool, streaming: Bool) -> Outcome {
+        var outcome = Outcome()
+        do {
+            let result = try FileAnalysis.run(path: path, settings: settings) { line in
+                guard json else { return }
+                if streaming {
+                    Terminal.out(line.encoded() + "\n")
+                } else {
+                    outcome.text += DisplayText.escaped(line.encoded() + "\n", keepNewlines: true)
+                }
+            }
+            if let error = result.readError { outcome.errors.append("\(path): read stopped early: \(error)") }
+            outcome.clipped = result.clipEvents > 0
+            if !json {
+                let seconds = Double(result.frames) / Double(result.header.rate)
+                outcome.table =
+                    DisplayText.escaped(
+                        "\(path): \(result.containerName), \(result.encodingName), \(result.header.rate) Hz, "
+                            + "\(result.header.channels) ch, \(String(format: "%.3f", seconds)) s\n",
+                        keepNewlines: true
+                    )
+                    + SummaryTable(color: color).render(result.summaries, names: result.header.names)
+            }
+        } catch {
+            outcome.errors.append(error.message)
+            outcome.failure = error.code
+        }
+        return outcome
     }
 }

@@ -40,6 +40,8 @@ struct ReviewCommand: ParsableCommand {
     )
     var html: String?
 
+    @OptionGroup var jobs: JobsOption
+
     @Argument(help: ArgumentHelp("Takes, clip logs, or folders of takes.", valueName: "path"))
     var paths: [String]
 
@@ -53,13 +55,20 @@ struct ReviewCommand: ParsableCommand {
             // --html) is refused, and nothing is written.
             let inputs = paths + files + files.map(TakeReview.logPath(for:))
             if let html { try TextFile.check(html, option: "--html", inputs: inputs, force: force) }
-            for file in files {
-                do {
+            // Takes are read (and those without a log analyzed) several at once.
+            let loudness = json || html != nil
+            ManyFiles.run(files, jobs: jobs.count, progress: "takes") { file -> Result<TakeReview, HeadroomError> in
+                Result { () throws(HeadroomError) in
                     var review = try TakeReview.load(file: file, settings: settings)
-                    if json || html != nil { review.measureLoudness() }
+                    if loudness { review.measureLoudness() }
+                    return review
+                }
+            } deliver: { _, loaded in
+                switch loaded {
+                case .success(let review):
                     for note in review.notes { Terminal.error("note: \(note)") }
                     reviews.append(review)
-                } catch let error as HeadroomError {
+                case .failure(let error):
                     Terminal.error(error.message)
                     failure = failure ?? error.code
                 }

@@ -50,6 +50,12 @@ enum Terminal {
         _ = write(STDERR_FILENO, text + "\n", gone: stderrGone)
     }
 
+    /// A status line on a terminal's stderr, redrawn in place (no newline); nil clears it.
+    /// For stderr that is a terminal only: a file or the journal would keep every redraw.
+    static func status(_ text: String?) {
+        _ = write(STDERR_FILENO, "\r\u{1B}[K" + (text.map { DisplayText.escaped($0) } ?? ""), gone: stderrGone)
+    }
+
     /// The take being recorded, for journal lines.
     static let currentTake = Mutex("")
 

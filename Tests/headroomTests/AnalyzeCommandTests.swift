@@ -76,6 +76,47 @@ struct AnalyzeCommandTests {
         #expect(channels[1]["gain_proposal_db"] as? Double == 0.0)
     }
 
+    @Test("many files at once: -j 4 prints what -j 1 prints, in the order given, errors in place")
+    func manyFiles() throws {
+        let dir = scratchDirectory()
+        // Longest first, so with four workers the later files finish first: output in
+        // completion order would differ. One name in the middle does not exist.
+        var paths: [String] = []
+        for k in 0..<9 {
+            let frames = 48000 * (9 - k) / 3
+            var s = [Int32](repeating: 0, count: frames * 2)
+            for i in 0..<frames {
+                let x = sin(2 * Double.pi * Double(220 + 40 * k) * Double(i) / 48000)
+                s[2 * i] = Int32((0.05 + 0.1 * Double(k)) * x * 8_388_607) << 8
+                s[2 * i + 1] = Int32(0.3 * x * 8_388_607) << 8
+            }
+            for i in (frames / 2)..<(frames / 2 + k) { s[2 * i] = max24 }  // k-sample clips
+            let path = dir + "/file\(k).wav"
+            writeAudio(path, samples: s, channels: 2)
+            paths.append(path)
+        }
+        paths.insert(dir + "/missing.wav", at: 4)
+        func started(_ text: String) -> String {
+            text.replacingOccurrences(of: #""started":"[^"]*""#, with: "", options: .regularExpression)
+        }
+        for extra in [["--json"], []] {
+            let one = try run(headroomBinary, ["analyze"] + extra + ["-j", "1"] + paths)
+            let four = try run(headroomBinary, ["analyze"] + extra + ["--jobs", "4"] + paths)
+            #expect(one.status == 66 && four.status == 66)
+            #expect(started(four.stdout) == started(one.stdout))
+            #expect(four.stderr == one.stderr)
+            #expect(four.stderr.contains("missing.wav"))
+            // Every file is there, in the order given.
+            let order = paths.filter { !$0.hasSuffix("missing.wav") }.map { one.stdout.range(of: $0)!.lowerBound }
+            #expect(order == order.sorted())
+        }
+        let json = try headroom("analyze", "--json", "-j", "3", paths[0], paths[1], paths[2])
+        let takes = json.jsonLines.filter { $0["type"] as? String == "take" }.compactMap { $0["file"] as? String }
+        #expect(takes == Array(paths[0...2]))
+        let bad = try headroom("analyze", "-j", "0", paths[0])
+        #expect(bad.status == 64 && bad.stderr.contains("--jobs must be 1 or more"))
+    }
+
     @Test(
         "FLAC, W64 and 16-bit files read the same events",
         arguments: [
