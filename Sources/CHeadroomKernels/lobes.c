@@ -1,6 +1,7 @@
-// The flat-top detector's per-frame and per-lobe work, in C: the per-frame loop vectorized
-// across lanes (the same loops in Swift over pointers or SIMD types compiled to scalar code
-// with a branch per lane), the per-lobe judgement without Swift's call and bounds overhead.
+// The analyzer's per-frame kernels beyond the true-peak filter, in C on the compiler's vector
+// types: lobe tracking and rule B's histograms for flat tops, rule A's plateau measurement,
+// and the hot-burst summary. The same loops in Swift, over pointers or SIMD types, compiled
+// to scalar code with a branch per lane (Swift cannot promise the state rows do not alias).
 #include "CHeadroomKernels.h"
 
 #include <math.h>
@@ -42,17 +43,54 @@ HR_BITS(8)
 HR_BITS(16)
 #endif
 
+// Lanes of `a` where `mask` is set (-1), of `b` elsewhere.
+#define SEL(W, mask, a, b) ((vf##W)(((vi##W)(a) & (mask)) | ((vi##W)(b) & ~(mask))))
+#define SELI(W, mask, a, b) (((a) & (mask)) | ((b) & ~(mask)))
+
+// log2 of positive normal floats, within about 2e-7, in every lane at once: the exponent,
+// and for the mantissa m (brought into [0.707, 1.414)) the series 2/ln 2 * atanh(t),
+// t = (m-1)/(m+1), to t^9. A lobe's 0.05 dB histogram bin needs no more.
+#define HR_LOG2(W)                                                                                               \
+    static inline vf##W log2_##W(vf##W x) {                                                                      \
+        const vi##W u = (vi##W)x;                                                                                \
+        vi##W e = ((u >> 23) & 0xff) - 127;                                                                      \
+        vf##W m = (vf##W)((u & 0x007fffff) | 0x3f800000);                                                        \
+        const vi##W high = m > 1.41421356f;                                                                      \
+        m = SEL(W, high, m * 0.5f, m);                                                                           \
+        e -= high;                                                                                               \
+        const vf##W t = (m - 1.0f) / (m + 1.0f), t2 = t * t;                                                     \
+        const vf##W series =                                                                                     \
+            2.88539008f + t2 * (0.961796694f + t2 * (0.577078016f + t2 * (0.412198583f + t2 * 0.320598898f)));   \
+        return __builtin_convertvector(e, vf##W) + t * series;                                                   \
+    }
+
+// Per frame: which lanes changed sign, and which of those end a loud lobe (a bit mask,
+// usually empty on music). Each loud lobe goes into its channel's rule-B histogram (bins
+// for all lanes at once; the increments one lane at a time, without branches on the
+// signal, since on noise each would be a coin toss); those at least 3 samples long (rule
+// A needs 3 samples >= 0.9 P) are written out for the plateau measurement. Then the open
+// lobes' peaks, peak frames and starts. The lobe state stays in vector registers for the
+// whole block (as plain arrays the compiler reloaded and stored it every frame).
 #define HR_TRACK(W)                                                                                              \
     static size_t track##W(const float *restrict x, size_t first, size_t frames, float *restrict sign_,          \
                            float *restrict peak_, float *restrict peak_at_, float *restrict start_at_,            \
-                           const float *restrict gate_, hr_lobe_end *restrict ends, size_t capacity,              \
-                           size_t *restrict stopped) {                                                            \
+                           const float *restrict gate_, hr_flat_lane *const *lanes, hr_lobe_end *restrict ends,   \
+                           size_t capacity, size_t *restrict stopped) {                                           \
         vf##W sign, peak, peak_at, start_at, gate;                                                               \
+        float floor_[W], ceiling_[W], floor_db_[W];                                                              \
+        int32_t last_bin_[W];                                                                                    \
         memcpy(&sign, sign_, sizeof sign);                                                                       \
         memcpy(&peak, peak_, sizeof peak);                                                                       \
         memcpy(&peak_at, peak_at_, sizeof peak_at);                                                              \
         memcpy(&start_at, start_at_, sizeof start_at);                                                           \
         memcpy(&gate, gate_, sizeof gate);                                                                       \
+        for (int l = 0; l < W; l++) {                                                                            \
+            const hr_flat_lane *lane = lanes[l];                                                                 \
+            floor_[l] = lane ? lane->floor : INFINITY;                                                           \
+            ceiling_[l] = lane ? lane->ceiling : 0.0f;                                                           \
+            floor_db_[l] = lane ? lane->floor_db : 0.0f;                                                         \
+            last_bin_[l] = lane ? lane->bins - 1 : 0;                                                            \
+        }                                                                                                        \
         const vi##W abs_mask = (vi##W){} + 0x7fffffff;                                                          \
         size_t count = 0;                                                                                        \
         size_t i = first;                                                                                        \
@@ -61,22 +99,43 @@ HR_BITS(16)
             memcpy(&v, x + i * W, sizeof v);                                                                     \
             const vi##W flip = (v * sign) < 0.0f;                                                                \
             const vi##W loud = flip & (peak >= gate);                                                            \
-            uint32_t bits = bits##W(loud);                                                                       \
-            if (bits) {                                                                                          \
+            const vf##W here = (vf##W){} + (float)i;                                                             \
+            if (bits##W(loud)) {                                                                                 \
                 if (count + W > capacity) break;                                                                 \
-                do {                                                                                             \
-                    const uint32_t l = (uint32_t)__builtin_ctz(bits);                                            \
-                    bits &= bits - 1;                                                                            \
+                /* The lanes' limits from memory: in registers they crowd out the state. */                      \
+                vf##W floor, ceiling, floor_db;                                                                  \
+                vi##W last_bin;                                                                                  \
+                memcpy(&floor, floor_, sizeof floor);                                                            \
+                memcpy(&ceiling, ceiling_, sizeof ceiling);                                                      \
+                memcpy(&floor_db, floor_db_, sizeof floor_db);                                                   \
+                memcpy(&last_bin, last_bin_, sizeof last_bin);                                                   \
+                const vi##W judged = loud & (peak < ceiling) & (peak >= floor);                                  \
+                vi##W bin = __builtin_convertvector((6.02059991f * log2_##W(peak) - floor_db) * 20.0f, vi##W);    \
+                bin = SELI(W, bin < 0, (vi##W){}, bin);                                                          \
+                bin = SELI(W, bin > last_bin, last_bin, bin);                                                    \
+                const vi##W negative = sign < 0.0f;                                                              \
+                for (uint32_t b = bits##W(judged); b; b &= b - 1) {                                              \
+                    const uint32_t l = (uint32_t)__builtin_ctz(b);                                               \
+                    hr_flat_lane *lane = lanes[l];                                                               \
+                    const int32_t polarity = negative[l] & 1, k = bin[l];                                        \
+                    const size_t row = (size_t)(polarity * 4 + lane->quarter);                                   \
+                    const size_t slot = row * (size_t)lane->bins + (size_t)k;                                    \
+                    lane->counts[2 * slot]++;                                                                    \
+                    lane->top[row] = k > lane->top[row] ? k : lane->top[row];                                    \
+                    lane->counts[2 * slot + 1] += abs(k - lane->previous_bin[polarity]) <= 4;                    \
+                    lane->previous_bin[polarity] = k;                                                            \
+                }                                                                                                \
+                for (uint32_t b = bits##W(judged & (here - start_at >= 3.0f)); b; b &= b - 1) {                  \
+                    const uint32_t l = (uint32_t)__builtin_ctz(b);                                               \
                     hr_lobe_end e = {(uint32_t)i, l, sign[l], peak[l], peak_at[l], start_at[l]};                 \
                     ends[count++] = e;                                                                           \
-                } while (bits);                                                                                  \
+                }                                                                                                \
             }                                                                                                    \
-            const vf##W here = (vf##W){} + (float)i;                                                             \
             const vf##W m = (vf##W)((vi##W)v & abs_mask);                                                        \
             const vi##W take = flip | (m > peak);                                                                \
-            peak = (vf##W)(((vi##W)m & take) | ((vi##W)peak & ~take));                                           \
-            peak_at = (vf##W)(((vi##W)here & take) | ((vi##W)peak_at & ~take));                                 \
-            start_at = (vf##W)(((vi##W)here & flip) | ((vi##W)start_at & ~flip));                                \
+            peak = SEL(W, take, m, peak);                                                                        \
+            peak_at = SEL(W, take, here, peak_at);                                                               \
+            start_at = SEL(W, flip, here, start_at);                                                             \
             sign = (vf##W)((vi##W)sign ^ (flip & (vi##W){} + (int32_t)0x80000000));                             \
         }                                                                                                        \
         memcpy(sign_, &sign, sizeof sign);                                                                       \
@@ -87,17 +146,62 @@ HR_BITS(16)
         return count;                                                                                            \
     }
 
+HR_LOG2(4)
+HR_LOG2(8)
+HR_LOG2(16)
 HR_TRACK(4)
 HR_TRACK(8)
 HR_TRACK(16)
 
 size_t hr_track_lobes(const float *x, size_t first, size_t frames, size_t width, float *sign, float *peak,
-                      float *peak_at, float *start_at, const float *gate, hr_lobe_end *ends, size_t capacity,
-                      size_t *stopped) {
+                      float *peak_at, float *start_at, const float *gate, hr_flat_lane *const *lanes,
+                      hr_lobe_end *ends, size_t capacity, size_t *stopped) {
     switch (width) {
-    case 4: return track4(x, first, frames, sign, peak, peak_at, start_at, gate, ends, capacity, stopped);
-    case 8: return track8(x, first, frames, sign, peak, peak_at, start_at, gate, ends, capacity, stopped);
-    default: return track16(x, first, frames, sign, peak, peak_at, start_at, gate, ends, capacity, stopped);
+    case 4: return track4(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, ends, capacity, stopped);
+    case 8: return track8(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, ends, capacity, stopped);
+    default: return track16(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, ends, capacity, stopped);
+    }
+}
+
+// Hot bursts: what ClipDetector.feedHot needs of a block, for all lanes in one pass.
+
+#define HR_SCAN(W)                                                                                               \
+    static void scan##W(const float *restrict x, const float *restrict steps, size_t count, float threshold,    \
+                        float *restrict last_, float *restrict first_, float *restrict gap_,                     \
+                        float *restrict peak_) {                                                                 \
+        vf##W last, first = (vf##W){} + INFINITY, gap = (vf##W){}, peak = (vf##W){};                             \
+        memcpy(&last, last_, sizeof last);                                                                       \
+        const vi##W abs_mask = (vi##W){} + 0x7fffffff;                                                          \
+        for (size_t i = 0; i < count; i++) {                                                                     \
+            vf##W v, s;                                                                                          \
+            memcpy(&v, x + i * W, sizeof v);                                                                     \
+            memcpy(&s, steps + i * W, sizeof s);                                                                 \
+            const vf##W m = (vf##W)((vi##W)v & abs_mask);                                                        \
+            const vf##W tp = SEL(W, m > s, m, s);                                                                \
+            const vi##W over = tp > threshold;                                                                   \
+            const vf##W here = (vf##W){} + (float)i;                                                             \
+            const vf##W d = here - last;                                                                         \
+            gap = SEL(W, over & (d > gap), d, gap);                                                              \
+            last = SEL(W, over, here, last);                                                                     \
+            first = SEL(W, over & (here < first), here, first);                                                  \
+            peak = SEL(W, over & (tp > peak), tp, peak);                                                         \
+        }                                                                                                        \
+        memcpy(last_, &last, sizeof last);                                                                       \
+        memcpy(first_, &first, sizeof first);                                                                    \
+        memcpy(gap_, &gap, sizeof gap);                                                                          \
+        memcpy(peak_, &peak, sizeof peak);                                                                       \
+    }
+
+HR_SCAN(4)
+HR_SCAN(8)
+HR_SCAN(16)
+
+void hr_scan_hot(const float *x, const float *steps, size_t count, size_t width, float threshold, float *last,
+                 float *first, float *gap, float *peak) {
+    switch (width) {
+    case 4: scan4(x, steps, count, threshold, last, first, gap, peak); break;
+    case 8: scan8(x, steps, count, threshold, last, first, gap, peak); break;
+    default: scan16(x, steps, count, threshold, last, first, gap, peak); break;
     }
 }
 
@@ -129,31 +233,26 @@ static inline int plateau(const float *ring, size_t mask, size_t width, float si
     return 1;
 }
 
-size_t hr_judge_lobes(const hr_lobe_end *ends, size_t count, hr_flat_lane *const *lanes, const float *ring,
-                      size_t mask, size_t width, int64_t block_start, int64_t oldest, int64_t newest,
-                      hr_flat_lobe *flat) {
+size_t hr_judge_lobes(const hr_lobe_end *ends, size_t count, const float *ring, size_t mask, size_t width,
+                      int64_t block_start, int64_t oldest, int64_t newest, hr_flat_lobe *flat) {
     size_t found = 0;
     for (size_t n = 0; n < count; n++) {
         const hr_lobe_end e = ends[n];
-        hr_flat_lane *lane = lanes[e.lane];
-        if (!(e.peak < lane->ceiling) || !(e.peak >= lane->floor)) continue;
-        // Rule B's histogram: 0.05 dB bins from the floor.
-        const uint32_t polarity = e.sign > 0.0f ? 0 : 1;
-        int32_t bin = (int32_t)((20.0f * log10f(e.peak) - lane->floor_db) / 0.05f);
-        bin = bin < 0 ? 0 : (bin > lane->bins - 1 ? lane->bins - 1 : bin);
-        const size_t slot = ((size_t)polarity * 4 + (size_t)lane->quarter) * (size_t)lane->bins + (size_t)bin;
-        lane->counts[slot]++;
-        int32_t *top = &lane->top[polarity * 4 + (size_t)lane->quarter];
-        if (bin > *top) *top = bin;
-        const int32_t before = lane->previous_bin[polarity];
-        if (abs(bin - before) <= 4) lane->preceded[slot]++;
-        lane->previous_bin[polarity] = bin;
-        // Rule A: a top at least three samples wide with a kink.
-        float w, kink, ratio;
+        // A top at least three samples wide with a kink. Three samples >= 0.9 P (the peak
+        // and two beside it) are needed for a width of 3: most lobes fail that at once,
+        // without branching on each sample. Frames past the ring's ends can only make this
+        // test pass; the measurement checks its bounds.
         const int64_t at = block_start + (int64_t)e.peak_at;
-        if (!plateau(ring + e.lane, mask, width, e.sign, e.peak, at, oldest, newest, &w, &kink, &ratio)) continue;
+        const float *r = ring + e.lane;
+        const float t = 0.9f * e.peak;
+#define GE(k) (r[((size_t)(at + (k)) & mask) * width] * e.sign >= t)
+        const int a = GE(-1), b = GE(1), c = GE(-2), d = GE(2);
+#undef GE
+        if (!((a & c) | (a & b) | (b & d))) continue;
+        float w, kink, ratio;
+        if (!plateau(r, mask, width, e.sign, e.peak, at, oldest, newest, &w, &kink, &ratio)) continue;
         if (!(kink >= 3.0f) || !(w >= 3.0f)) continue;
-        hr_flat_lobe f = {e.lane, polarity, e.peak, ratio, (int32_t)e.start_at, (int32_t)e.frame};
+        hr_flat_lobe f = {e.lane, e.sign > 0.0f ? 0 : 1, e.peak, ratio, (int32_t)e.start_at, (int32_t)e.frame};
         flat[found++] = f;
     }
     return found;

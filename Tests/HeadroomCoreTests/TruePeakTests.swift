@@ -197,6 +197,93 @@ struct TruePeakTests {
         for c in 0..<channels { #expect(bulk.analyzer.summary(channel: c) == framewise.analyzer.summary(channel: c)) }
     }
 
+    /// Random material for the vector paths: per channel, stretches of noise that hover on
+    /// the -3 dB margin, hot noise, lone spikes and tones, with quiet gaps around the 0.1 s
+    /// hold between them, and clip runs of 1 to 8 samples at random places, in [-1, 1].
+    static func randomMaterial(channels: Int, frames: Int, seed: UInt64) -> [Double] {
+        var noise = Noise(seed: seed)
+        var x = [Double](repeating: 0, count: frames * channels)
+        for c in 0..<channels {
+            var i = 0
+            while i < frames {
+                let kind = Int((noise.next() + 1) * 3)  // 0...5
+                let length = min(frames - i, kind == 4 ? 15000 : 200 + Int((noise.next() + 1) * 4000))
+                // Lone spikes spaced within a few frames of the 4800-frame hold: some join one
+                // burst, some start another.
+                var nextSpike = 0
+                for k in 0..<length {
+                    let n = noise.next()
+                    var v: Double
+                    switch kind {
+                    case 0: v = 0.02 * n  // quiet
+                    case 1, 2: v = 0.74 * n  // around the margin
+                    case 3: v = 0.95 * n  // hot
+                    case 4:
+                        v = 0.05 * n
+                        if k == nextSpike {
+                            v = 0.9
+                            nextSpike += 4797 + Int((noise.next() + 1) * 3)
+                        }
+                    default: v = 0.6 * sin(Double(i + k) * 0.03) + 0.1 * n
+                    }
+                    x[(i + k) * channels + c] = v
+                }
+                // A clip run somewhere in half the stretches, of 1 to 8 samples, either polarity.
+                if kind != 0 && noise.next() < 0 {
+                    let run = 1 + Int((noise.next() + 1) * 3.99)
+                    let at = i + Int((noise.next() + 1) / 2 * Double(max(length - run, 1)))
+                    let sign: Double = noise.next() < 0 ? -1 : 1
+                    for k in at..<min(at + run, frames) { x[k * channels + c] = sign }
+                }
+                i += length
+                // A quiet gap, shorter or longer than the hold: bursts merge or stay apart.
+                i += 1000 + Int((noise.next() + 1) * 3500)
+            }
+        }
+        return x
+    }
+
+    @Test(
+        "the vector hot-burst summary equals the frame walk over random material, at every format and blocks that split runs and bursts",
+        arguments: [
+            SampleLayout.int16, .int24Packed, .int24InInt32, .int32(bits: 24), .int32(bits: 32), .float32,
+        ]
+    )
+    func vectorPathsMatchTheWalk(layout: SampleLayout) {
+        for (channels, block) in [(3, 97), (8, 1000), (20, 3001)] {
+            let frames = 48000 * 2
+            let x = Self.randomMaterial(channels: channels, frames: frames, seed: UInt64(channels * 7 + block))
+            func compare<T: Numeric>(_ samples: [T]) {
+                let bulk = analyze(samples, channels: channels, layout: layout, block: block)
+                let walked = analyze(samples, channels: channels, layout: layout, block: block, bulkHotWalk: false)
+                #expect(bulk.events == walked.events, "\(layout), \(channels) ch, blocks of \(block)")
+                let (h, k) = (hots(bulk.events).count, clips(bulk.events).count)
+                #expect(h > channels && k > channels, "\(h) hot and \(k) clip events")
+                for c in 0..<channels {
+                    #expect(bulk.analyzer.summary(channel: c) == walked.analyzer.summary(channel: c))
+                }
+            }
+            switch layout {
+            case .int16: compare(x.map { Int16(max(-32768, min(32767, ($0 * 32768).rounded()))) })
+            case .int24Packed:
+                compare(
+                    x.flatMap { v -> [UInt8] in
+                        let code = Int32(max(-8_388_608, min(8_388_607, (v * 8_388_608).rounded())))
+                        return [
+                            UInt8(truncatingIfNeeded: code), UInt8(truncatingIfNeeded: code >> 8),
+                            UInt8(truncatingIfNeeded: code >> 16),
+                        ]
+                    }
+                )
+            case .int24InInt32: compare(x.map { Int32(max(-8_388_608, min(8_388_607, ($0 * 8_388_608).rounded()))) })
+            case .int32(let bits):
+                let full = Double(Int64(1) << (bits - 1))
+                compare(x.map { Int32(max(-full, min(full - 1, ($0 * full).rounded()))) << (32 - bits) })
+            case .float32: compare(x.map { Float($0) })
+            }
+        }
+    }
+
     @Test("the chunk bound holds: no interpolated point exceeds it, for tones up to Nyquist and noise")
     func boundHolds() {
         var noise = Noise(seed: 5)

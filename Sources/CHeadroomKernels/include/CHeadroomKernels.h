@@ -4,35 +4,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// A lobe (a run of samples of one sign) that ended loud: see hr_track_lobes.
-typedef struct {
-    /// The frame of the block where the next lobe starts (the lobe is start_at..<frame).
-    uint32_t frame;
-    uint32_t lane;
-    /// +1 or -1.
-    float sign;
-    float peak;
-    /// Frames relative to the block's first frame (negative: an earlier block).
-    float peak_at;
-    float start_at;
-} hr_lobe_end;
-
-/// Follows the lobes of `width` lanes (4, 8 or 16) through frames first..<frames of the
-/// lane-interleaved block `x` (x[i * width + l]). Per lane, `sign`, `peak`, `peak_at` and
-/// `start_at` describe the open lobe and are updated. A lobe that ends with its peak at or
-/// above `gate[l]` is appended to `ends`. Returns how many were appended; stops early, at
-/// the frame written to `*stopped`, when fewer than `width` places are left (call again
-/// from there); `*stopped == frames` when the block is done.
-size_t hr_track_lobes(const float *x, size_t first, size_t frames, size_t width, float *sign, float *peak,
-                      float *peak_at, float *start_at, const float *gate, hr_lobe_end *ends, size_t capacity,
-                      size_t *stopped);
-
 /// One channel's share of flat-top rule B (the ceiling pile-up) and the limits of what is
-/// judged: owned by the channel's FlatDetector, updated by hr_judge_lobes.
+/// judged: owned by the channel's FlatDetector, updated by hr_track_lobes.
 typedef struct {
-    /// Lobe peaks per 0.05 dB bin from floor_db to 0 dBFS: [polarity][quarter][bins].
+    /// Lobe peaks per 0.05 dB bin from floor_db to 0 dBFS: [polarity][quarter][bins], at
+    /// counts[2 * slot]; interleaved with them, at preceded[2 * slot] (preceded = counts + 1),
+    /// the peaks whose previous lobe of the same polarity sat within 0.2 dB.
     uint16_t *counts;
-    /// Of those, peaks whose previous lobe of the same polarity sat within 0.2 dB.
     uint16_t *preceded;
     int32_t bins;
     /// The quarter second being filled (0...3).
@@ -48,6 +26,41 @@ typedef struct {
     float floor_db;
 } hr_flat_lane;
 
+/// A loud lobe (a run of samples of one sign) long enough for rule A: see hr_track_lobes.
+typedef struct {
+    /// The frame of the block where the next lobe starts (the lobe is start_at..<frame).
+    uint32_t frame;
+    uint32_t lane;
+    /// +1 or -1.
+    float sign;
+    float peak;
+    /// Frames relative to the block's first frame (negative: an earlier block).
+    float peak_at;
+    float start_at;
+} hr_lobe_end;
+
+/// Follows the lobes of `width` lanes (4, 8 or 16) through frames first..<frames of the
+/// lane-interleaved block `x` (x[i * width + l]). Per lane, `sign`, `peak`, `peak_at` and
+/// `start_at` describe the open lobe and are updated. A lobe that ends with its peak at or
+/// above `gate[l]` is loud: it goes into lanes[l]'s rule-B histograms (unless it is at the
+/// clip level or below the floor), and when it is 3 samples or longer it is appended to
+/// `ends` for rule A. Returns how many were appended; stops early, at the frame written to
+/// `*stopped`, when fewer than `width` places are left (call again from there);
+/// `*stopped == frames` when the block is done. lanes[l] is NULL past the last channel.
+size_t hr_track_lobes(const float *x, size_t first, size_t frames, size_t width, float *sign, float *peak,
+                      float *peak_at, float *start_at, const float *gate, hr_flat_lane *const *lanes,
+                      hr_lobe_end *ends, size_t capacity, size_t *stopped);
+
+/// Hot bursts in bulk: over `count` frames of `width` lanes (4, 8 or 16), a frame is over
+/// where max(|x|, steps) (x[i * width + l], steps likewise: a sample and the largest
+/// interpolated point after it) exceeds `threshold`. Per lane: `first` gets the first over
+/// frame (+infinity: none), `peak` the largest of the over frames' values, `gap` the largest
+/// distance between consecutive over frames, counting from `last` on entry (the lane's last
+/// over frame before the block, relative to it: negative; +infinity when no burst is open),
+/// and `last` the last over frame (unchanged when there is none).
+void hr_scan_hot(const float *x, const float *steps, size_t count, size_t width, float threshold, float *last,
+                 float *first, float *gap, float *peak);
+
 /// A lobe whose top is flat by rule A (plateau kink K >= 3, width >= 3 samples).
 typedef struct {
     uint32_t lane;
@@ -61,13 +74,11 @@ typedef struct {
     int32_t end_at;
 } hr_flat_lobe;
 
-/// Judges the loud lobes hr_track_lobes found in one group of lanes: each goes into its
-/// lane's rule-B histograms (lanes[l], skipped when it is at the clip level or below the
-/// floor), and its top region (samples >= 0.9 of its peak) is measured in `ring`, the last
-/// frames of the group (ring[(frame & mask) * width + l], frames oldest...newest, absolute).
-/// Lobes with a flat top are written to `flat` (room for `count`); returns how many.
-size_t hr_judge_lobes(const hr_lobe_end *ends, size_t count, hr_flat_lane *const *lanes, const float *ring,
-                      size_t mask, size_t width, int64_t block_start, int64_t oldest, int64_t newest,
-                      hr_flat_lobe *flat);
+/// Rule A for the lobes hr_track_lobes wrote out in one group of lanes: each one's top
+/// region (samples >= 0.9 of its peak) is measured in `ring`, the last frames of the group
+/// (ring[(frame & mask) * width + l], frames oldest...newest, absolute). Lobes with a flat
+/// top are written to `flat` (room for `count`); returns how many.
+size_t hr_judge_lobes(const hr_lobe_end *ends, size_t count, const float *ring, size_t mask, size_t width,
+                      int64_t block_start, int64_t oldest, int64_t newest, hr_flat_lobe *flat);
 
 #endif

@@ -71,6 +71,11 @@ public final class Analyzer {
     /// `hr_judge_lobes` found.
     private let flatLanes: UnsafeMutablePointer<UnsafeMutablePointer<hr_flat_lane>?>
     private let flatLobes: UnsafeMutablePointer<hr_flat_lobe>
+    /// The group's hot-burst summary (``scanHot(group:lanes:frames:)``), a row of `width` each.
+    private let hotLast: UnsafeMutablePointer<Float>
+    private let hotFirst: UnsafeMutablePointer<Float>
+    private let hotGap: UnsafeMutablePointer<Float>
+    private let hotPeak: UnsafeMutablePointer<Float>
     /// The last `ringFrames` frames of each group, lane by lane, for rule A's measurement of
     /// lobes that began in earlier blocks.
     private let ring: UnsafeMutablePointer<Float>
@@ -157,6 +162,10 @@ public final class Analyzer {
         }
         lobeEnds = Self.allocate(hr_lobe_end.self, count: Self.lobeEndCapacity)
         flatLobes = Self.allocate(hr_flat_lobe.self, count: Self.lobeEndCapacity)
+        hotLast = Self.allocate(Float.self, count: 4 * width)
+        hotFirst = hotLast + width
+        hotGap = hotFirst + width
+        hotPeak = hotGap + width
         flatLanes = .allocate(capacity: groups * width)
         flatLanes.initialize(repeating: nil, count: groups * width)
         for c in 0..<channels { flatLanes[c] = flats[c].lane }
@@ -185,6 +194,7 @@ public final class Analyzer {
         lobeState.deallocate()
         lobeEnds.deallocate()
         flatLobes.deallocate()
+        hotLast.deallocate()
         flatLanes.deallocate()
         ring.deallocate()
     }
@@ -575,6 +585,7 @@ public final class Analyzer {
                 slope: TruePeakFilter.maximum(slope, historySlope)
             )
             var stepsReady = filtered == n
+            var hotScanned = false
             for l in 0..<lanes {
                 let c = g * width + l
                 let s = state + c
@@ -599,16 +610,33 @@ public final class Analyzer {
                     if bulkHotWalk && blockStart >= Self.delay && max(peak[l], tailPeak[l]) < clipCandidate
                         && detectors[c].runStart < 0 && !detectors[c].eventOpen
                     {
-                        // Nothing can clip here: only hot bursts can change.
-                        let first = Self.history - Self.delay
-                        detectors[c].feedHot(
-                            first: blockStart - Self.delay,
+                        // Nothing can clip here: only hot bursts can change. One vector pass
+                        // summarizes the block for every lane of the group; a lane walks its
+                        // frames only where a burst closes and another opens inside the block.
+                        let first = blockStart - Self.delay
+                        if !hotScanned {
+                            scanHot(group: g, lanes: lanes, frames: n)
+                            hotScanned = true
+                        }
+                        let done = detectors[c].feedHot(
+                            first: first,
                             count: n,
-                            samples: input + g * groupStride + first * width + l,
-                            steps: steps + g * maxBlockFrames * width + l,
-                            stride: width,
+                            firstOver: hotFirst[l],
+                            lastOver: hotLast[l],
+                            gap: hotGap[l],
+                            peak: hotPeak[l],
                             into: &events
                         )
+                        if !done {
+                            detectors[c].feedHot(
+                                first: first,
+                                count: n,
+                                samples: input + g * groupStride + (Self.history - Self.delay) * width + l,
+                                steps: steps + g * maxBlockFrames * width + l,
+                                stride: width,
+                                into: &events
+                            )
+                        }
                     } else {
                         walk(channel: c, lane: l, group: g, blockStart: blockStart, frames: n)
                     }
@@ -634,6 +662,27 @@ public final class Analyzer {
                 }
             }
         }
+    }
+
+    /// `hr_scan_hot` over frames `[blockStart-6, blockStart+n-6)` of group `g`: for each lane,
+    /// the first and last frame over the margin, the largest gap and the largest value.
+    private func scanHot(group g: Int, lanes: Int, frames n: Int) {
+        let first = frameCount - Self.delay
+        for l in 0..<width {
+            let c = g * width + l
+            hotLast[l] = l < lanes && detectors[c].burstOpen ? Float(detectors[c].burstLast - first) : .infinity
+        }
+        hr_scan_hot(
+            input + g * groupStride + (Self.history - Self.delay) * width,
+            steps + g * maxBlockFrames * width,
+            n,
+            width,
+            hotThreshold,
+            hotLast,
+            hotFirst,
+            hotGap,
+            hotPeak
+        )
     }
 
     /// Judges frames `[blockStart-6, blockStart+n-6)` of one channel, frame by frame.
@@ -761,6 +810,7 @@ public final class Analyzer {
                     peakAt,
                     startAt,
                     gate,
+                    flatLanes + g * w,
                     lobeEnds,
                     Self.lobeEndCapacity,
                     &stopped
@@ -775,15 +825,14 @@ public final class Analyzer {
         }
     }
 
-    /// Loud lobes of group `g` ended (`lobeEnds[0..<count]`): the C kernel files them in
-    /// their channels' rule-B histograms and measures their tops in the ring; the flat ones
-    /// go to their channels' ``FlatDetector``.
+    /// Loud lobes of group `g` ended (`lobeEnds[0..<count]`, already in their channels' rule-B
+    /// histograms): the C kernel measures their tops in the ring; the flat ones go to their
+    /// channels' ``FlatDetector``.
     private func judgeLobes(group g: Int, count: Int, frames n: Int) {
         let blockStart = frameCount
         let found = hr_judge_lobes(
             lobeEnds,
             count,
-            flatLanes + g * width,
             ring + g * ringFrames * width,
             ringFrames - 1,
             width,

@@ -166,6 +166,37 @@ struct ClipDetector {
         }
     }
 
+    /// ``feedHot(first:count:samples:steps:stride:into:)`` from a summary of the block that
+    /// `hr_scan_hot` made for all lanes at once: relative to `first`, the first and last
+    /// frame over the margin (`firstOver` infinite: none) and the largest distance between
+    /// over frames, counted from the open burst's last frame; `peak` the largest over value.
+    /// Returns false, having changed nothing, where a gap inside the block is long enough to
+    /// close one burst and open another: only then does the caller walk the frames.
+    mutating func feedHot(
+        first: Int,
+        count: Int,
+        firstOver: Float,
+        lastOver: Float,
+        gap: Float,
+        peak: Float,
+        into events: inout [Event]
+    ) -> Bool {
+        let end = first + count
+        if firstOver.isFinite {
+            guard gap <= Float(burstHoldFrames) else { return false }
+            if !burstOpen { over(frame: first + Int(firstOver), truePeak: peak, into: &events) }
+            burstLast = first + Int(lastOver)
+            burstTruePeak = max(burstTruePeak, peak)
+        } else if !burstOpen {
+            return true
+        }
+        if qualifiedRunStart >= 0 && qualifiedRunStart <= burstLast && qualifiedRunEnd > burstStart {
+            burstHasClip = true
+        }
+        if end - 1 - burstLast >= burstHoldFrames { closeBurst(into: &events) }
+        return true
+    }
+
     /// Frames up to `next` (exclusive) had no clipped sample and no true peak over the margin.
     /// `truePeakBound` bounds their true peak (it only matters for an open clip event).
     mutating func skip(from first: Int, to next: Int, truePeakBound: Float, into events: inout [Event]) {

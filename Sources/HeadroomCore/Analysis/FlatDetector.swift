@@ -92,10 +92,10 @@ struct FlatDetector {
         bins = Int((-floorDB / Self.binDB).rounded(.up)) + 1
         recent = .allocate(capacity: 2 * Self.recentCount)
         recent.initialize(repeating: FlatLobe(), count: 2 * Self.recentCount)
-        counts = .allocate(capacity: 2 * 4 * bins)
-        counts.initialize(repeating: 0, count: 2 * 4 * bins)
-        preceded = .allocate(capacity: 2 * 4 * bins)
-        preceded.initialize(repeating: 0, count: 2 * 4 * bins)
+        // Interleaved: a peak's count and its `preceded` count share a cache line.
+        counts = .allocate(capacity: 2 * 2 * 4 * bins)
+        counts.initialize(repeating: 0, count: 2 * 2 * 4 * bins)
+        preceded = counts + 1
         lane = .allocate(capacity: 1)
         lane.initialize(
             to: hr_flat_lane(
@@ -116,7 +116,6 @@ struct FlatDetector {
     func deallocate() {
         recent.deallocate()
         counts.deallocate()
-        preceded.deallocate()
         lane.deallocate()
     }
 
@@ -193,8 +192,7 @@ struct FlatDetector {
             quarterPeaks[quarterIndex] = 0
             for polarity in 0..<2 {
                 let at = (polarity * 4 + quarterIndex) * bins
-                (counts + at).update(repeating: 0, count: bins)
-                (preceded + at).update(repeating: 0, count: bins)
+                (counts + 2 * at).update(repeating: 0, count: 2 * bins)
                 withUnsafeMutableBytes(of: &lane.pointee.top) {
                     $0.storeBytes(of: -1, toByteOffset: (polarity * 4 + quarterIndex) * 4, as: Int32.self)
                 }
@@ -236,8 +234,8 @@ struct FlatDetector {
             guard a <= b else { return 0 }
             var sum = 0
             for q in 0..<4 {
-                let row = table + (polarity * 4 + q) * bins
-                for i in a...b { sum += Int(row[i]) }
+                let row = table + 2 * (polarity * 4 + q) * bins
+                for i in a...b { sum += Int(row[2 * i]) }
             }
             return sum
         }
@@ -263,9 +261,9 @@ struct FlatDetector {
         var oldest = 3
         while oldest > 0 {
             let q = (quarterIndex + 4 - oldest) % 4
-            let row = counts + (polarity * 4 + q) * bins
+            let row = counts + 2 * (polarity * 4 + q) * bins
             var any = false
-            for b in max(top - band, 0)...top where row[b] > 0 { any = true }
+            for b in max(top - band, 0)...top where row[2 * b] > 0 { any = true }
             if any { break }
             oldest -= 1
         }
