@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "HeadroomCore",
             dependencies: [
-                "CALSA", "CSndFile", "CEBUR128", "CHeadroomKernels", .product(name: "TOMLKit", package: "TOMLKit"),
+                "CALSA", "CSndFile", "CHeadroomKernels", .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "FlyingFox", package: "FlyingFox"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -90,7 +90,8 @@ let package = Package(
         ),
         .testTarget(
             name: "HeadroomCoreTests",
-            dependencies: ["HeadroomCore", "CSndFile"]
+            // libebur128 is the yardstick the loudness meter is held to.
+            dependencies: ["HeadroomCore", "CSndFile", "CEBUR128"]
         ),
         .testTarget(
             name: "headroomTests",
