@@ -60,7 +60,7 @@ func material(channels: Int, rate: Int, seconds: Double, kind: Material) -> [Int
 func benchAnalyzer(seconds: Double, only: String?) {
     let channels = 32
     let rate = 96000
-    print("analyzer: \(channels) ch x \(rate) Hz, 24-bit, \(seconds) s of audio per run, one thread")
+    print("analyzer: \(channels) ch x \(rate) Hz, 24-bit, \(seconds) s of audio per run")
     for kind in Material.allCases where only == nil || kind.rawValue.hasPrefix(only!) {
         let data = material(channels: channels, rate: rate, seconds: seconds, kind: kind)
         let frames = data.count / channels
@@ -69,16 +69,19 @@ func benchAnalyzer(seconds: Double, only: String?) {
 
         var best = Double.infinity
         var bestPlain = Double.infinity
+        var bestTwo = Double.infinity
         var truePeak = 0.0
-        for run in 0..<6 {
+        for run in 0..<9 {
+            // In turn: everything on one thread; without flat-top detection, to show what it
+            // costs; everything with a second analyzer thread.
             let analyzer = Analyzer(
                 channels: channels,
                 rate: rate,
                 layout: .int32(bits: 24),
-                settings: AnalysisSettings()
+                settings: AnalysisSettings(),
+                threads: run % 3 == 2 ? 2 : 1
             )
-            // Alternate runs without flat-top detection, to show what it costs in the same run.
-            analyzer.detectsFlatTops = run % 2 == 0
+            analyzer.detectsFlatTops = run % 3 != 1
             let t0 = now()
             data.withUnsafeBytes { raw in
                 var done = 0
@@ -90,7 +93,12 @@ func benchAnalyzer(seconds: Double, only: String?) {
                 }
             }
             analyzer.finish()
-            if run % 2 == 0 { best = min(best, now() - t0) } else { bestPlain = min(bestPlain, now() - t0) }
+            let t = now() - t0
+            switch run % 3 {
+            case 0: best = min(best, t)
+            case 1: bestPlain = min(bestPlain, t)
+            default: bestTwo = min(bestTwo, t)
+            }
             truePeak = (0..<channels).compactMap { analyzer.summary(channel: $0).truePeakDBTP }.max() ?? 0
         }
         let ours = samples / best
@@ -133,6 +141,13 @@ func benchAnalyzer(seconds: Double, only: String?) {
                 format: "    without flat tops   %8.1f M samples/s  (flat-top detection costs %.0f %%)",
                 samples / bestPlain / 1e6,
                 (best / bestPlain - 1) * 100
+            )
+        )
+        print(
+            String(
+                format: "    on two threads      %8.1f M samples/s  (%.2fx one thread)",
+                samples / bestTwo / 1e6,
+                best / bestTwo
             )
         )
     }

@@ -34,8 +34,10 @@ struct AnalyzeCommand: ParsableCommand {
             let streaming = files.count == 1 || jobs.count == 1
             var failure: HeadroomError.Code? = nil
             var clipped = false
+            // One file: its channels are split over two threads instead.
+            let threads = files.count == 1 ? min(jobs.count, 2) : 1
             ManyFiles.run(files, jobs: jobs.count, progress: streaming ? nil : "files") { path in
-                Self.analyze(path, settings: settings, json: json, color: color, streaming: streaming)
+                Self.analyze(path, settings: settings, json: json, color: color, streaming: streaming, threads: threads)
             } deliver: { index, outcome in
                 if !json && outcome.table != nil && index > 0 { Terminal.out("\n") }
                 Terminal.out(outcome.text, raw: true)
@@ -59,10 +61,17 @@ struct AnalyzeCommand: ParsableCommand {
         var failure: HeadroomError.Code?
     }
 
-    static func analyze(_ path: String, settings: Settings, json: Bool, color: Bool, streaming: Bool) -> Outcome {
+    static func analyze(
+        _ path: String,
+        settings: Settings,
+        json: Bool,
+        color: Bool,
+        streaming: Bool,
+        threads: Int
+    ) -> Outcome {
         var outcome = Outcome()
         do {
-            let result = try FileAnalysis.run(path: path, settings: settings) { line in
+            let result = try FileAnalysis.run(path: path, settings: settings, threads: threads) { line in
                 guard json else { return }
                 if streaming {
                     Terminal.out(line.encoded() + "\n")

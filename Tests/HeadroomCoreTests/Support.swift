@@ -13,7 +13,8 @@ func analyze<T: Numeric>(
     block: Int = 1024,
     maxBlockFrames: Int = 2048,
     exact: Bool = false,
-    bulkHotWalk: Bool = true
+    bulkHotWalk: Bool = true,
+    threads: Int = 1
 ) -> (events: [Event], analyzer: Analyzer) {
     let analyzer = Analyzer(
         channels: channels,
@@ -21,7 +22,8 @@ func analyze<T: Numeric>(
         layout: layout,
         settings: settings,
         maxBlockFrames: maxBlockFrames,
-        exactBlockPeaks: exact
+        exactBlockPeaks: exact,
+        threads: threads
     )
     analyzer.bulkHotWalk = bulkHotWalk
     var events: [Event] = []

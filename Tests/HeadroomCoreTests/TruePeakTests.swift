@@ -284,6 +284,19 @@ struct TruePeakTests {
         }
     }
 
+    @Test("two analyzer threads give what one gives: the same events in the same order, the same summaries")
+    func twoThreadsMatchOne() {
+        let channels = 40  // three groups of 16 lanes on AVX, five of 8 elsewhere
+        let x = Self.randomMaterial(channels: channels, frames: 48000 * 2, seed: 99)
+        let samples = x.map { Int32(max(-8_388_608, min(8_388_607, ($0 * 8_388_608).rounded()))) << 8 }
+        // Blocks of exactly maxBlockFrames are the ones split across the threads.
+        let one = analyze(samples, channels: channels, layout: .int32(bits: 24), block: 2048)
+        let two = analyze(samples, channels: channels, layout: .int32(bits: 24), block: 2048, threads: 2)
+        #expect(two.events == one.events)
+        #expect(clips(one.events).count > channels && hots(one.events).count > channels)
+        for c in 0..<channels { #expect(two.analyzer.summary(channel: c) == one.analyzer.summary(channel: c)) }
+    }
+
     @Test("the chunk bound holds: no interpolated point exceeds it, for tones up to Nyquist and noise")
     func boundHolds() {
         var noise = Noise(seed: 5)

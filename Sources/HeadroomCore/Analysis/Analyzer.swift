@@ -1,4 +1,5 @@
 import CHeadroomKernels
+import Foundation
 
 /// The per-channel analyzer of SPEC's *Definitions*, streaming: feed it interleaved
 /// blocks of any size with ``process(_:frames:)``; state (filter delay lines, clip runs,
@@ -34,6 +35,10 @@ public final class Analyzer {
     /// Lanes that cannot clip in a block go through ``ClipDetector/feedHot`` in bulk; off,
     /// every walked frame goes through ``ClipDetector/feed`` (tests compare the two).
     var bulkHotWalk = true
+    /// With a second thread (`threads: 2`), blocks of 256 frames or more are split across
+    /// both. A recorder turns this off while it keeps up with real time (waking a thread
+    /// every period costs more than it saves) and on when blocks queue up.
+    public var splitsBlocks = true
     /// Flat-top detection (``FlatDetector``) runs; `headroom-bench analyzer` turns it off to
     /// measure what it costs. Set before the first block.
     public var detectsFlatTops = true
@@ -53,29 +58,25 @@ public final class Analyzer {
     private let shadow: UnsafeMutablePointer<Int32>?
     private var currentBlock: UnsafePointer<Int32>?
     private let coefficients: UnsafeMutablePointer<Float>
-    /// Per chunk of the group being analyzed: its peak and largest step (one vector each),
-    /// and whether the filter ran over it.
-    private let chunkPeaks: UnsafeMutablePointer<Float>
-    private let chunkSlopes: UnsafeMutablePointer<Float>
-    private let chunkFiltered: UnsafeMutablePointer<Bool>
+    /// Working memory of the block pipeline: one for this thread, one for the second
+    /// analyzer thread when there is one.
+    private let scratch: [Scratch]
+    /// A second thread that analyzes the upper half of the groups of each long block.
+    private let helper: GroupWorker?
+    /// The events the second thread found in the block, appended after this thread's.
+    private var helperEvents: [Event] = []
+    /// The block the second thread is working on: its frame count.
+    private var helperFrames = 0
     private let detectors: UnsafeMutablePointer<ClipDetector>
     private let flats: UnsafeMutablePointer<FlatDetector>
     private let state: UnsafeMutablePointer<ChannelLevels>
     /// Flat-top lobes, per group: sign, peak, peak frame and start frame of each lane's open
     /// lobe (frames relative to the block being analyzed), and the lane's gate: one row of
-    /// `width` floats each. `lobeEnds` collects the loud lobes that ended, from the C kernel.
+    /// `width` floats each.
     private let lobeState: UnsafeMutablePointer<Float>
-    private let lobeEnds: UnsafeMutablePointer<hr_lobe_end>
-    private static let lobeEndCapacity = 4096
-    /// Per group, each lane's rule-B state (nil past the last channel), and the flat lobes
-    /// `hr_judge_lobes` found.
+    fileprivate static let lobeEndCapacity = 4096
+    /// Per group, each lane's rule-B state (nil past the last channel).
     private let flatLanes: UnsafeMutablePointer<UnsafeMutablePointer<hr_flat_lane>?>
-    private let flatLobes: UnsafeMutablePointer<hr_flat_lobe>
-    /// The group's hot-burst summary (``scanHot(group:lanes:frames:)``), a row of `width` each.
-    private let hotLast: UnsafeMutablePointer<Float>
-    private let hotFirst: UnsafeMutablePointer<Float>
-    private let hotGap: UnsafeMutablePointer<Float>
-    private let hotPeak: UnsafeMutablePointer<Float>
     /// The last `ringFrames` frames of each group, lane by lane, for rule A's measurement of
     /// lobes that began in earlier blocks.
     private let ring: UnsafeMutablePointer<Float>
@@ -98,13 +99,16 @@ public final class Analyzer {
     ///   - layout: how samples sit in the blocks passed to ``process(_:frames:)``.
     ///   - maxBlockFrames: the filter's working block, frames.
     ///   - exactBlockPeaks: run the filter on every block (for meters).
+    ///   - threads: 2 to analyze the upper half of the channel groups of each full block on a
+    ///     second thread (only with two groups or more: more than 16 channels on AVX, 8 else).
     public init(
         channels: Int,
         rate: Int,
         layout: SampleLayout,
         settings: AnalysisSettings,
         maxBlockFrames: Int = 2048,
-        exactBlockPeaks: Bool = false
+        exactBlockPeaks: Bool = false,
+        threads: Int = 1
     ) {
         precondition((1...64).contains(channels), "channels must be 1...64")
         precondition((8000...384_000).contains(rate), "rate must be 8000...384000")
@@ -126,9 +130,10 @@ public final class Analyzer {
         }
         coefficients = Self.allocate(Float.self, count: TruePeakFilter.folded.count)
         let chunks = (self.maxBlockFrames + Self.chunkFrames - 1) / Self.chunkFrames
-        chunkPeaks = Self.allocate(Float.self, count: chunks * width)
-        chunkSlopes = Self.allocate(Float.self, count: chunks * width)
-        chunkFiltered = Self.allocate(Bool.self, count: chunks)
+        let threads = groups >= 2 ? min(max(threads, 1), 2) : 1
+        let lanes = width
+        scratch = (0..<threads).map { _ in Scratch(width: lanes, chunks: chunks) }
+        helper = threads > 1 ? GroupWorker() : nil
         for (i, c) in TruePeakFilter.folded.enumerated() { coefficients[i] = c }
         let clip = Decibels.toAmplitude(settings.clipLevelDBFS)
         if let bits = layout.bits {
@@ -160,12 +165,6 @@ public final class Analyzer {
             (lobeState + g * 5 * width).update(repeating: 1, count: width)
             (lobeState + g * 5 * width + 4 * width).update(repeating: .infinity, count: width)
         }
-        lobeEnds = Self.allocate(hr_lobe_end.self, count: Self.lobeEndCapacity)
-        flatLobes = Self.allocate(hr_flat_lobe.self, count: Self.lobeEndCapacity)
-        hotLast = Self.allocate(Float.self, count: 4 * width)
-        hotFirst = hotLast + width
-        hotGap = hotFirst + width
-        hotPeak = hotGap + width
         flatLanes = .allocate(capacity: groups * width)
         flatLanes.initialize(repeating: nil, count: groups * width)
         for c in 0..<channels { flatLanes[c] = flats[c].lane }
@@ -177,6 +176,8 @@ public final class Analyzer {
         gainInterval = max(rate / 2, 1)
         lastGain = Array(repeating: GainProposal(reason: .noSignal, changeDB: nil), count: channels)
         events.reserveCapacity(4096)
+        helperEvents.reserveCapacity(4096)
+        helper?.start(Unchecked(self))
     }
 
     deinit {
@@ -184,17 +185,13 @@ public final class Analyzer {
         steps.deallocate()
         shadow?.deallocate()
         coefficients.deallocate()
-        chunkPeaks.deallocate()
-        chunkSlopes.deallocate()
-        chunkFiltered.deallocate()
+        helper?.stop()
+        for area in scratch { area.deallocate() }
         detectors.deinitialize(count: channels).deallocate()
         for c in 0..<channels { flats[c].deallocate() }
         flats.deinitialize(count: channels).deallocate()
         state.deinitialize(count: channels).deallocate()
         lobeState.deallocate()
-        lobeEnds.deallocate()
-        flatLobes.deallocate()
-        hotLast.deallocate()
         flatLanes.deallocate()
         ring.deallocate()
     }
@@ -333,12 +330,18 @@ public final class Analyzer {
 
     private func processBlock(_ src: UnsafeRawPointer, frames n: Int) {
         convert(src, frames: n)
-        if width == 4 {
-            analyzeGroups(SIMD4<Float>.self, frames: n)
-        } else if width == 8 {
-            analyzeGroups(SIMD8<Float>.self, frames: n)
-        } else {
-            analyzeGroups(SIMD16<Float>.self, frames: n)
+        // With two groups or more, the upper half of the groups on the second thread, in
+        // parallel; its events follow this thread's, as one thread would order them.
+        let split = helper != nil && splitsBlocks && n >= 256 ? groups / 2 : groups
+        if split < groups {
+            helperFrames = n
+            helper!.begin()
+        }
+        analyzeGroups(0..<split, frames: n, scratch: scratch[0], into: &events)
+        if split < groups {
+            helper!.wait()
+            events.append(contentsOf: helperEvents)
+            helperEvents.removeAll(keepingCapacity: true)
         }
         for c in 0..<channels { flats[c].tick(now: frameCount + n, into: &events) }
         frameCount += n
@@ -359,6 +362,21 @@ public final class Analyzer {
         }
         currentBlock = nil
         checkGain(force: false)
+    }
+
+    /// The second thread's share of the block being processed.
+    fileprivate func helperBlock() {
+        analyzeGroups(groups / 2..<groups, frames: helperFrames, scratch: scratch[1], into: &helperEvents)
+    }
+
+    private func analyzeGroups(_ range: Range<Int>, frames n: Int, scratch: Scratch, into events: inout [Event]) {
+        if width == 4 {
+            analyzeGroups(SIMD4<Float>.self, range, frames: n, scratch: scratch, into: &events)
+        } else if width == 8 {
+            analyzeGroups(SIMD8<Float>.self, range, frames: n, scratch: scratch, into: &events)
+        } else {
+            analyzeGroups(SIMD16<Float>.self, range, frames: n, scratch: scratch, into: &events)
+        }
     }
 
     /// Raw interleaved samples to float lanes: `input[g][history + i][l]`. Full groups go
@@ -492,13 +510,20 @@ public final class Analyzer {
     @_specialize(where V == SIMD4<Float>)
     @_specialize(where V == SIMD8<Float>)
     @_specialize(where V == SIMD16<Float>)
-    private func analyzeGroups<V: SIMD>(_: V.Type, frames n: Int) where V.Scalar == Float {
+    private func analyzeGroups<V: SIMD>(
+        _: V.Type,
+        _ range: Range<Int>,
+        frames n: Int,
+        scratch: Scratch,
+        into events: inout [Event]
+    ) where V.Scalar == Float {
         let blockStart = frameCount
         let chunk = Self.chunkFrames
         let chunkCount = (n + chunk - 1) / chunk
-        let peaks = UnsafeMutableRawPointer(chunkPeaks).assumingMemoryBound(to: V.self)
-        let slopes = UnsafeMutableRawPointer(chunkSlopes).assumingMemoryBound(to: V.self)
-        for g in 0..<groups {
+        let peaks = UnsafeMutableRawPointer(scratch.chunkPeaks).assumingMemoryBound(to: V.self)
+        let slopes = UnsafeMutableRawPointer(scratch.chunkSlopes).assumingMemoryBound(to: V.self)
+        let chunkFiltered = scratch.chunkFiltered
+        for g in range {
             let base = UnsafeMutableRawPointer(input + g * groupStride).assumingMemoryBound(to: V.self)
             let out = UnsafeMutableRawPointer(steps + g * maxBlockFrames * width).assumingMemoryBound(to: V.self)
             // The history (the filter's window reaches 11 frames back): its peak, the peak
@@ -537,7 +562,7 @@ public final class Analyzer {
             let lanes = min(width, channels - g * width)
             if detectsFlatTops {
                 for l in 0..<lanes { state[g * width + l].blockPeak = peak[l] }
-                trackLobes(group: g, lanes: lanes, frames: n)
+                trackLobes(group: g, lanes: lanes, frames: n, scratch: scratch, into: &events)
             }
             // A chunk is skipped when no interpolated point in it can reach a lane's running
             // true peak or the hot threshold. The whole block is filtered when a sample is
@@ -615,16 +640,16 @@ public final class Analyzer {
                         // frames only where a burst closes and another opens inside the block.
                         let first = blockStart - Self.delay
                         if !hotScanned {
-                            scanHot(group: g, lanes: lanes, frames: n)
+                            scanHot(group: g, lanes: lanes, frames: n, scratch: scratch)
                             hotScanned = true
                         }
                         let done = detectors[c].feedHot(
                             first: first,
                             count: n,
-                            firstOver: hotFirst[l],
-                            lastOver: hotLast[l],
-                            gap: hotGap[l],
-                            peak: hotPeak[l],
+                            firstOver: scratch.hotFirst[l],
+                            lastOver: scratch.hotLast[l],
+                            gap: scratch.hotGap[l],
+                            peak: scratch.hotPeak[l],
                             into: &events
                         )
                         if !done {
@@ -638,7 +663,7 @@ public final class Analyzer {
                             )
                         }
                     } else {
-                        walk(channel: c, lane: l, group: g, blockStart: blockStart, frames: n)
+                        walk(channel: c, lane: l, group: g, blockStart: blockStart, frames: n, into: &events)
                     }
                 } else {
                     let first = max(blockStart - Self.delay, 0)
@@ -666,11 +691,12 @@ public final class Analyzer {
 
     /// `hr_scan_hot` over frames `[blockStart-6, blockStart+n-6)` of group `g`: for each lane,
     /// the first and last frame over the margin, the largest gap and the largest value.
-    private func scanHot(group g: Int, lanes: Int, frames n: Int) {
+    private func scanHot(group g: Int, lanes: Int, frames n: Int, scratch: Scratch) {
         let first = frameCount - Self.delay
         for l in 0..<width {
             let c = g * width + l
-            hotLast[l] = l < lanes && detectors[c].burstOpen ? Float(detectors[c].burstLast - first) : .infinity
+            scratch.hotLast[l] =
+                l < lanes && detectors[c].burstOpen ? Float(detectors[c].burstLast - first) : .infinity
         }
         hr_scan_hot(
             input + g * groupStride + (Self.history - Self.delay) * width,
@@ -678,15 +704,22 @@ public final class Analyzer {
             n,
             width,
             hotThreshold,
-            hotLast,
-            hotFirst,
-            hotGap,
-            hotPeak
+            scratch.hotLast,
+            scratch.hotFirst,
+            scratch.hotGap,
+            scratch.hotPeak
         )
     }
 
     /// Judges frames `[blockStart-6, blockStart+n-6)` of one channel, frame by frame.
-    private func walk(channel c: Int, lane l: Int, group g: Int, blockStart: Int, frames n: Int) {
+    private func walk(
+        channel c: Int,
+        lane l: Int,
+        group g: Int,
+        blockStart: Int,
+        frames n: Int,
+        into events: inout [Event]
+    ) {
         let base = input + g * groupStride
         let stepBase = steps + g * maxBlockFrames * width
         let w = width
@@ -765,7 +798,7 @@ public final class Analyzer {
     /// copy into the ring. The per-frame loops run over plain `Float` pointers, which the
     /// compiler vectorizes across the lanes (SIMD-typed lane loops and masks did not: they
     /// were scalarized with a bounds check per lane).
-    private func trackLobes(group g: Int, lanes: Int, frames n: Int) {
+    private func trackLobes(group g: Int, lanes: Int, frames n: Int, scratch: Scratch, into events: inout [Event]) {
         let blockStart = frameCount
         let w = width
         let src = input + g * groupStride + Self.history * w
@@ -811,11 +844,11 @@ public final class Analyzer {
                     startAt,
                     gate,
                     flatLanes + g * w,
-                    lobeEnds,
+                    scratch.lobeEnds,
                     Self.lobeEndCapacity,
                     &stopped
                 )
-                judgeLobes(group: g, count: count, frames: n)
+                judgeLobes(group: g, count: count, frames: n, scratch: scratch, into: &events)
                 from = stopped
             }
         }
@@ -828,10 +861,10 @@ public final class Analyzer {
     /// Loud lobes of group `g` ended (`lobeEnds[0..<count]`, already in their channels' rule-B
     /// histograms): the C kernel measures their tops in the ring; the flat ones go to their
     /// channels' ``FlatDetector``.
-    private func judgeLobes(group g: Int, count: Int, frames n: Int) {
+    private func judgeLobes(group g: Int, count: Int, frames n: Int, scratch: Scratch, into events: inout [Event]) {
         let blockStart = frameCount
         let found = hr_judge_lobes(
-            lobeEnds,
+            scratch.lobeEnds,
             count,
             ring + g * ringFrames * width,
             ringFrames - 1,
@@ -839,10 +872,10 @@ public final class Analyzer {
             Int64(blockStart),
             Int64(blockStart + n - ringFrames),
             Int64(blockStart + n - 1),
-            flatLobes
+            scratch.flatLobes
         )
         for k in 0..<found {
-            let f = flatLobes[k]
+            let f = scratch.flatLobes[k]
             flats[g * width + Int(f.lane)].flatLobe(
                 polarity: Int(f.polarity),
                 start: blockStart + Int(f.start_at),
@@ -948,5 +981,84 @@ public struct ChannelSummary: Sendable, Equatable {
     public var reportedOver: (db: Double?, bound: Bool) {
         if clipEvents > 0 { return (overs.clipOverDB, overs.clipOverDB != nil && overs.clipOverBound) }
         return (flatEvents > 0 ? overs.flatOverDB : nil, false)
+    }
+}
+
+/// Working memory of the analyzer's block pipeline, one per thread that runs it.
+private struct Scratch {
+    /// Per chunk of the group being analyzed: its peak and largest step (one vector each),
+    /// and whether the filter ran over it.
+    let chunkPeaks: UnsafeMutablePointer<Float>
+    let chunkSlopes: UnsafeMutablePointer<Float>
+    let chunkFiltered: UnsafeMutablePointer<Bool>
+    /// The group's hot-burst summary (`hr_scan_hot`), a row of `width` each.
+    let hotLast: UnsafeMutablePointer<Float>
+    let hotFirst: UnsafeMutablePointer<Float>
+    let hotGap: UnsafeMutablePointer<Float>
+    let hotPeak: UnsafeMutablePointer<Float>
+    /// The loud lobes that ended (from `hr_track_lobes`) and the flat ones among them.
+    let lobeEnds: UnsafeMutablePointer<hr_lobe_end>
+    let flatLobes: UnsafeMutablePointer<hr_flat_lobe>
+
+    init(width: Int, chunks: Int) {
+        chunkPeaks = .allocate(capacity: chunks * width)
+        chunkSlopes = .allocate(capacity: chunks * width)
+        chunkFiltered = .allocate(capacity: chunks)
+        hotLast = .allocate(capacity: 4 * width)
+        hotFirst = hotLast + width
+        hotGap = hotFirst + width
+        hotPeak = hotGap + width
+        lobeEnds = .allocate(capacity: Analyzer.lobeEndCapacity)
+        flatLobes = .allocate(capacity: Analyzer.lobeEndCapacity)
+    }
+
+    func deallocate() {
+        chunkPeaks.deallocate()
+        chunkSlopes.deallocate()
+        chunkFiltered.deallocate()
+        hotLast.deallocate()
+        lobeEnds.deallocate()
+        flatLobes.deallocate()
+    }
+}
+
+/// A value handed to another thread that the sender promises not to touch meanwhile.
+private struct Unchecked<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// The analyzer's second thread: waits for a block, analyzes its share, says so. The
+/// analyzer's thread waits for it before the block's events are read, so the two never
+/// touch the same channel or buffer at once.
+private final class GroupWorker: @unchecked Sendable {
+    private let go = DispatchSemaphore(value: 0)
+    private let done = DispatchSemaphore(value: 0)
+    private var quit = false
+    /// Unowned: the analyzer stops the thread in its deinit.
+    private unowned(unsafe) var analyzer: Analyzer?
+
+    func start(_ analyzer: Unchecked<Analyzer>) {
+        self.analyzer = analyzer.value
+        let thread = Thread { [self] in
+            while true {
+                go.wait()
+                if quit { break }
+                self.analyzer!.helperBlock()
+                done.signal()
+            }
+            done.signal()
+        }
+        thread.name = "hr-analyzer-2"
+        thread.start()
+    }
+
+    func begin() { go.signal() }
+    func wait() { done.wait() }
+
+    func stop() {
+        quit = true
+        go.signal()
+        done.wait()
     }
 }

@@ -18,11 +18,13 @@ public struct FileAnalysis {
     }
 
     /// Analyzes `path`; `onLine` receives each clip-log line (header, events, summary)
-    /// as soon as it is final, so `--json` streams.
+    /// as soon as it is final, so `--json` streams. `threads`: 2 lets the analyzer use a
+    /// second thread for half the channels (``Analyzer/init(channels:rate:layout:settings:maxBlockFrames:exactBlockPeaks:threads:)``).
     public static func run(
         path: String,
         settings: Settings,
         blockFrames: Int = 8192,
+        threads: Int = 1,
         onLine: (JSONValue) -> Void = { _ in }
     ) throws(HeadroomError) -> Result {
         let reader = try AudioFileReader(path: path)
@@ -43,7 +45,8 @@ public struct FileAnalysis {
             rate: reader.rate,
             layout: reader.layout,
             settings: settings.analysis,
-            maxBlockFrames: 4096
+            maxBlockFrames: 4096,
+            threads: threads
         )
         let bytes = blockFrames * reader.channels * reader.layout.bytesPerSample
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)

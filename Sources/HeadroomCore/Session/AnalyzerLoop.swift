@@ -107,6 +107,8 @@ final class AnalyzerLoop: @unchecked Sendable {
             } else {
                 flushTakeDrop()
             }
+            // Two analyzer threads only while blocks queue up behind this one.
+            analyzer?.splitsBlocks = ring.fill > 2
             if header.frames > 0 { append(payload, frames: header.frames) }
             ring.release()
             logMarkers(upTo: globalFrame)
@@ -160,7 +162,10 @@ final class AnalyzerLoop: @unchecked Sendable {
             rate: rate,
             layout: layout,
             settings: settings,
-            maxBlockFrames: 2048
+            maxBlockFrames: 2048,
+            // A second analyzer thread takes half the channels while the loop is behind
+            // (`splitsBlocks`, set per block); in real time it sleeps.
+            threads: ProcessInfo.processInfo.activeProcessorCount >= 2 ? 2 : 1
         )
         let fd = registry.claimLog(takeIndex)
         log = fd >= 0 ? ClipLogFile(fd: fd, path: t.log) : nil
