@@ -4,6 +4,7 @@
 //   swift run -c release headroom-bench analyzer [seconds] [session|steady|overloaded]
 //   swift build -c release && .build/release/headroom-bench sox [seconds]
 //   .build/release/headroom-bench record [seconds] [session|steady|overloaded] | allocations | memory
+//   .build/release/headroom-bench latency [period frames] [timer]
 //
 // analyzer: 32 channels x 96 kHz 24-bit material through headroom's analyzer and
 // through libebur128 in EBUR128_MODE_TRUE_PEAK, same samples, same process.
@@ -222,12 +223,17 @@ case "record":
     RecordBench.throughput(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 60 : 60, kind: kind)
 case "allocations":
     RecordBench.allocations()
+case "latency":
+    LatencyBench.run(
+        periodFrames: args.count > 1 ? Int(args[args.startIndex + 1]) ?? 256 : 256,
+        timer: args.dropFirst(2).first == "timer"
+    )
 case "memory":
     RecordBench.memory()
 case "sox":
     benchAnalyzeVsSox(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 60 : 60)
 default:
     print(
-        "usage: headroom-bench analyzer [seconds] [session|steady|overloaded] | sox [seconds] | record [seconds] [session|steady|overloaded] | allocations | memory"
+        "usage: headroom-bench analyzer [seconds] [session|steady|overloaded] | sox [seconds] | record [seconds] [session|steady|overloaded] | allocations | memory | latency [period frames] [timer]"
     )
 }

@@ -114,7 +114,7 @@ struct LiveRecording {
         }
         while !session.isFinished {
             if let k = keyboard {
-                var input = k.read(timeoutMilliseconds: 66)
+                var input = k.read(timeoutMilliseconds: 66, orAttention: session.attentionDescriptor)
                 if let d = draft, case .key(let character)? = input {
                     input = nil
                     switch UInt8(truncatingIfNeeded: character.unicodeScalars.first?.value ?? 0) {
@@ -153,7 +153,7 @@ struct LiveRecording {
                     meter = nil
                 }
             } else {
-                _ = session.wait(seconds: 0.1)
+                session.waitForAttention(seconds: 0.1)
             }
             switch Self.nextSignal(seconds: 0) {
             case .end: stop()
@@ -285,11 +285,17 @@ final class RawKeyboard {
         case gone
     }
 
-    /// One key, or nil after `timeoutMilliseconds`.
-    func read(timeoutMilliseconds: Int32) -> Input? {
-        var pfd = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&pfd, 1, timeoutMilliseconds)
+    /// One key, or nil after `timeoutMilliseconds` or as soon as `attention` (the session's
+    /// warning descriptor) turns readable, so a warning is drawn the moment it comes.
+    func read(timeoutMilliseconds: Int32, orAttention attention: Int32 = -1) -> Input? {
+        var pfd = [
+            pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: attention, events: Int16(POLLIN), revents: 0),
+        ]
+        let ready = poll(&pfd, attention >= 0 ? 2 : 1, timeoutMilliseconds)
         guard ready > 0 else { return ready < 0 && errno != EINTR ? .gone : nil }
+        if attention >= 0 && pfd[1].revents != 0 { RecordingSession.drainAttention(attention) }
+        guard pfd[0].revents != 0 else { return nil }
         var byte: UInt8 = 0
         let n = Glibc.read(STDIN_FILENO, &byte, 1)
         if n == 1 { return .key(Character(UnicodeScalar(byte))) }

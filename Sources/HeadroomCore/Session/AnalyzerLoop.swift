@@ -126,15 +126,20 @@ final class AnalyzerLoop: @unchecked Sendable {
                 }
             }
             let now = MonotonicClock.now()
-            if now - lastPublish >= 0.01 {
+            if latched || now - lastPublish >= 0.01 {
                 publish()
                 lastPublish = now
+                // A new CLIP or FLAT latch is on the meter at once, not at the next redraw.
+                if latched { shared.attend() }
+                latched = false
             }
             tick()
         }
     }
 
     private var lastPublish = 0.0
+    /// A clip run qualified or a flat event opened since the last publish.
+    private var latched = false
     private lazy var pendingPeaks = [Float](repeating: 0, count: channels)
 
     private func tick() {
@@ -268,6 +273,7 @@ final class AnalyzerLoop: @unchecked Sendable {
     private let endReasonStorage = Mutex<EndReason?>(nil)
 
     private func finish(_ reason: EndReason) {
+        defer { shared.attend() }
         endReason = reason
         if analyzer == nil { openTake() }
         switch reason {
@@ -378,6 +384,7 @@ final class AnalyzerLoop: @unchecked Sendable {
             if runs > takeRuns[c] {
                 sessionRuns[c] += runs - takeRuns[c]
                 takeRuns[c] = runs
+                latched = true
                 // One line when a channel starts clipping, not one per over inside the same event.
                 if !wasClipping[c] {
                     warn("CLIP: ch\(c + 1) \(names[c]) at \(Self.timecode(analyzer.frameCount, rate: rate))")
@@ -387,6 +394,7 @@ final class AnalyzerLoop: @unchecked Sendable {
             if levels.flatEventsStarted > takeFlats[c] {
                 sessionFlats[c] += levels.flatEventsStarted - takeFlats[c]
                 takeFlats[c] = levels.flatEventsStarted
+                latched = true
                 let level = levels.flatLevelDBFS.map { String(format: "%.1f", $0) } ?? "?"
                 warn(
                     "FLAT: ch\(c + 1) \(names[c]) flat tops at \(level) dBFS: clipping before the converter? at \(Self.timecode(analyzer.frameCount, rate: rate))"
@@ -422,6 +430,7 @@ final class AnalyzerLoop: @unchecked Sendable {
 
     private func warn(_ line: String) {
         shared.warnings.withLock { $0.append(line) }
+        shared.attend()
     }
 
     private func publish() {

@@ -12,7 +12,35 @@ final class SessionShared: Sendable {
     /// thread logs them once it has analyzed up to that frame.
     let markerRequests = Mutex<[(frame: Int, label: String?)]>([])
 
-    init(snapshot: MeterSnapshot) { self.snapshot = Mutex(snapshot) }
+    /// A pipe the analyzer thread writes a byte to when a person should look now (a
+    /// warning, a clip or flat-top latch): the terminal loop sleeps on its read end
+    /// (`attention`), not on a timer. Both ends non-blocking: a full pipe already says so.
+    let attention: Int32
+    private let attentionWriter: Int32
+
+    init(snapshot: MeterSnapshot) {
+        self.snapshot = Mutex(snapshot)
+        var ends: [Int32] = [-1, -1]
+        if pipe(&ends) == 0 {
+            for fd in ends {
+                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            }
+        }
+        attention = ends[0]
+        attentionWriter = ends[1]
+    }
+
+    deinit {
+        if attention >= 0 { close(attention) }
+        if attentionWriter >= 0 { close(attentionWriter) }
+    }
+
+    /// Wakes whoever waits in ``RecordingSession/waitForAttention(seconds:)``.
+    func attend() {
+        var byte: UInt8 = 1
+        if attentionWriter >= 0 { _ = write(attentionWriter, &byte, 1) }
+    }
 }
 
 /// One recording: a capture thread, a writer thread and an analyzer thread around two
@@ -258,6 +286,28 @@ public final class RecordingSession: @unchecked Sendable {
             for c in s.channels.indices { s.channels[c].truePeakSinceRead = 0 }
             return copy
         }
+    }
+
+    /// A descriptor that turns readable when a warning or a meter latch is waiting (poll it
+    /// beside the keyboard; ``waitForAttention(seconds:)`` also empties it).
+    public var attentionDescriptor: Int32 { shared.attention }
+
+    /// Waits up to `seconds` for a warning, a meter latch or the end of the recording; true
+    /// when something came. A terminal that sleeps here shows a clip within a period or two
+    /// of the analyzer seeing it, not on the next tick of a timer.
+    @discardableResult
+    public func waitForAttention(seconds: Double) -> Bool {
+        guard shared.attention >= 0 else { return wait(seconds: seconds) }
+        var pfd = pollfd(fd: shared.attention, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&pfd, 1, Int32(seconds * 1000))
+        Self.drainAttention(shared.attention)
+        return ready > 0
+    }
+
+    /// Empties an attention descriptor that poll found readable.
+    public static func drainAttention(_ fd: Int32) {
+        var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        while withUnsafeMutableBytes(of: &bytes, { read(fd, $0.baseAddress, $0.count) }) > 0 {}
     }
 
     /// Warning lines since the last call, oldest first.
