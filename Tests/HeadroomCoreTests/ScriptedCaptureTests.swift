@@ -20,6 +20,8 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
         case behind(frames: Int)
         case suspend
         case unplug
+        /// One period at full scale on every channel: a clip.
+        case clip
     }
 
     let rate = 48000
@@ -33,6 +35,7 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
     /// How far the frames the device shows trail its clock, seconds.
     private var lag = 0.0
     private var sample: Int16 = 0
+    private var fullScale = false
     private(set) var recoveries: [ALSAError] = []
 
     /// When set, `close` waits on it: a device whose close hangs.
@@ -61,6 +64,9 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
                 lag = Double(frames) / Double(rate)
             case .suspend: return .error(.suspended)
             case .unplug: return .error(.noDevice)
+            case .clip:
+                remaining = 1
+                fullScale = true
             }
         }
         wait()
@@ -71,8 +77,9 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
         let n = min(frames, periodFrames)
         for i in 0..<(n * channels) {
             sample &+= 1
-            out[i] = sample
+            out[i] = fullScale ? Int16.max : sample
         }
+        fullScale = false
         return .frames(n)
     }
 
@@ -151,6 +158,31 @@ struct ScriptedCaptureTests {
         #expect(summary[type + "s"] as? Int == 1)
         #expect(summary["frames"] as? Int == 80 * 480 + lost)
         #expect(outcome.reason == .deviceLost)
+    }
+
+    @Test("a clip wakes whoever waits for attention, long before the recording ends")
+    func clipWakesTheTerminal() throws {
+        let source = ScriptedSource([.periods(20), .clip, .periods(100)])
+        var settings = Settings()
+        settings.directory = NSTemporaryDirectory() + "headroom-scripted-" + UUID().uuidString
+        let session = try RecordingSession(
+            source: source,
+            configuration: .init(settings: settings, fileFormat: .wav, names: ["L", "R"], deviceName: "scripted")
+        )
+        session.start()
+        // The clip comes 0.2 s in and the recording ends 1 s later. Woken by the warning,
+        // the wait ends with the CLIP line waiting and the recording still going; with no
+        // wake-up, it would sleep until the end of the recording woke it.
+        var warnings: [String] = []
+        while warnings.isEmpty && !session.isFinished {
+            #expect(session.waitForAttention(seconds: 10))
+            warnings = session.takeWarnings()
+        }
+        let woken = session.currentFrame
+        #expect(warnings.contains { $0.hasPrefix("CLIP: ch1 L at 00:00:00.2") })
+        #expect(woken < 48000 * 7 / 10, "woken at frame \(woken): by the end, not the clip")
+        try #require(session.wait(seconds: 20))
+        #expect(session.outcome().clipEvents == 2)
     }
 
     @Test("a device that falls 50 ms behind and catches up loses nothing, and no gap is logged")
