@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The speed figures README.md quotes, each beside a reference measured in the same run:
+#
+#   swift build -c release && bash bench/speed-figures.sh > docs/speed-figures.md
+#
+# Needs what ../shared/bench/side-by-side.sh needs (gcc, sox, alsa-utils, libsndfile1-dev,
+# python3 with numpy) and that folder beside this project. Takes about five minutes; the
+# machines are shared and noisy, so read the ratios, not the absolute figures.
+set -euo pipefail
+P=$(cd "$(dirname "$0")/.." && pwd)
+SHARED=${SHARED_BENCH:-$P/../shared/bench}
+B=$P/.build/release
+[ -x "$B/headroom" ] && [ -x "$B/headroom-bench" ] || { echo "build first: swift build -c release" >&2; exit 1; }
+[ -d "$SHARED" ] || { echo "needs the shared yardsticks in $SHARED (SHARED_BENCH=...)" >&2; exit 1; }
+W=${BENCH_DIR:-${TMPDIR:-/tmp}/headroom-bench}; mkdir -p "$W"
+
+echo "# Speed figures"
+echo
+echo "Made by \`bench/speed-figures.sh\` on $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(date -u +%Y-%m-%d)."
+echo "Every figure stands beside a reference measured in the same run."
+echo
+
+echo "## The analyzer in memory"
+echo
+echo "\`headroom-bench analyzer 5\`: 32 ch x 96 kHz 24-bit; with flat-top detection (the default),"
+echo "without it, and with a second analyzer thread; libebur128's true-peak mode on the same"
+echo "samples. Beside it, the C reference (\`tp_fir --mem\`: a hand-vectorized Annex 2 x4 filter"
+echo "over every sample, in memory) on the mixed material."
+echo
+echo '```'
+"$B/headroom-bench" analyzer 5
+gcc -O3 -march=native -Wall -Wno-unused-function -o "$W/tp_fir" "$SHARED/tp_fir.c" -lsndfile -lm
+IN=$W/mixed_96000_32ch_30s
+[ -f "$IN.wav" ] || python3 "$SHARED/gen.py" --channels 32 --rate 96000 --seconds 30 --raw "$IN.raw" --wav "$IN.wav"
+"$W/tp_fir" --mem "$IN.wav" | grep RESULT
+echo '```'
+echo
+
+echo "## Files and a recorder beside their yardsticks"
+echo
+echo "\`../shared/bench/side-by-side.sh\` (SECS=30 RUNS=3): the C reference, sox stats and arecord on"
+echo "the same 32 ch x 96 kHz mixed material."
+echo
+echo '```'
+SECS=30 RUNS=3 bash "$SHARED/side-by-side.sh" "$P" 2>&1 | tail -6
+echo '```'
+echo
+
+echo "## Many files"
+echo
+echo "\`headroom analyze --json\` of 16 files (8 ch x 48 kHz x 20 s of mixed material each), one at"
+echo "a time (\`-j 1\`) and on every core (\`-j $(nproc)\`); outputs compared without the \`started\` stamps."
+echo
+M=$W/many; mkdir -p "$M"
+if [ ! -f "$M/f15.wav" ]; then
+    for k in $(seq 0 15); do
+        python3 "$SHARED/gen.py" --channels 8 --rate 48000 --seconds 20 --raw "$M/f$k.raw" --wav "$M/f$k.wav" >/dev/null
+        rm -f "$M/f$k.raw"
+    done
+fi
+cat "$M"/*.wav >/dev/null
+t() { python3 "$SHARED/timecmd.py" -n 3 -- "$@" | sed -E 's/.*wall_med=([0-9.]+).*/\1/'; }
+one=$(t "$B/headroom" analyze --json -j 1 "$M"/f*.wav)
+all=$(t "$B/headroom" analyze --json -j "$(nproc)" "$M"/f*.wav)
+"$B/headroom" analyze --json -j 1 "$M"/f*.wav | sed -E 's/"started":"[^"]*"//' >"$W/one.jsonl"
+"$B/headroom" analyze --json -j "$(nproc)" "$M"/f*.wav | sed -E 's/"started":"[^"]*"//' >"$W/all.jsonl"
+same=$(cmp -s "$W/one.jsonl" "$W/all.jsonl" && echo identical || echo DIFFERENT)
+echo '```'
+printf 'one at a time  %6.3f s\n' "$one"
+printf 'every core     %6.3f s   (%.2f of the time; output %s)\n' "$all" "$(python3 -c "print($all/$one)")" "$same"
+echo '```'
+echo
+
+echo "## How soon a clip is seen"
+echo
+echo "\`headroom-bench latency\`: from the period holding a clip reaching the capture thread to the"
+echo "terminal loop holding its \`CLIP:\` line and meter latch; then the same with the loop on the"
+echo "66 ms timer it used before."
+echo
+echo '```'
+"$B/headroom-bench" latency 256
+"$B/headroom-bench" latency 256 timer
+echo '```'
+echo
+
+echo "## The capture thread"
+echo
+echo '```'
+"$B/headroom-bench" allocations | tail -3
+echo '```'
