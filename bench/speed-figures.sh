@@ -83,6 +83,20 @@ echo '```'
 echo '```'
 echo
 
+echo "## Real time"
+echo
+echo "\`bench/realtime-cpu.sh\`: CPU of \`record\` and of arecord taking the same 32 ch x 96 kHz material"
+echo "from JACK's dummy backend in real time (256-frame periods)."
+echo
+echo '```'
+if command -v jackd >/dev/null && command -v sndfile-jackplay >/dev/null; then
+    bash "$P/bench/realtime-cpu.sh" 2>/dev/null | grep -v '^Jack'
+else
+    echo "(skipped: needs jackd2 and sndfile-tools)"
+fi
+echo '```'
+echo
+
 echo "## The capture thread"
 echo
 echo '```'
