@@ -78,13 +78,12 @@ enum LatencyBench {
         settings.directory = NSTemporaryDirectory() + "headroom-latency-\(getpid())"
         try? FileManager.default.createDirectory(atPath: settings.directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: settings.directory) }
-        var config = RecordingSession.Configuration(
+        let config = RecordingSession.Configuration(
             settings: settings,
             fileFormat: .wav,
             names: ["L", "R"],
             deviceName: "scripted"
         )
-        config.stallSeconds = 2
         let session: RecordingSession
         do {
             session = try RecordingSession(source: source, configuration: config)

@@ -40,7 +40,7 @@ enum ManyFiles {
                 let result = work(item)
                 meter?.clear()
                 deliver(i, result)
-                meter?.done(1)
+                meter?.show(i + 1)
             }
             meter?.clear()
             return
@@ -101,7 +101,6 @@ enum ManyFiles {
         let total: Int
         let noun: String
         private var shown = false
-        private var count = 0
 
         init?(total: Int, noun: String) {
             guard isatty(STDERR_FILENO) == 1 else { return nil }
@@ -109,10 +108,7 @@ enum ManyFiles {
             self.noun = noun
         }
 
-        func done(_ n: Int) { show(count + n) }
-
         func show(_ finished: Int) {
-            count = finished
             guard finished < total else { return }
             Terminal.status("\(finished)/\(total) \(noun) done")
             shown = true

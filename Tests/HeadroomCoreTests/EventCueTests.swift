@@ -42,16 +42,7 @@ struct EventCueTests {
         let source = ScriptedSource([
             .periods(40), .xrun(lostFrames: 960), .periods(40), .silentLoss(frames: 9600), .periods(60), .unplug,
         ])
-        var settings = Settings()
-        settings.directory = NSTemporaryDirectory() + "headroom-cues-" + UUID().uuidString
-        var config = RecordingSession.Configuration(
-            settings: settings,
-            fileFormat: .wav,
-            names: ["L", "R"],
-            deviceName: "scripted"
-        )
-        config.stallSeconds = 0.5
-        let session = try RecordingSession(source: source, configuration: config)
+        let session = try source.session()
         session.start()
         session.mark(label: "chorus 2")
         try #require(session.wait(seconds: 20), "the recording did not end")

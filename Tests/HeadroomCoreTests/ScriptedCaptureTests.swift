@@ -111,6 +111,23 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
     }
 }
 
+extension ScriptedSource {
+    /// A recording from this source (channels L and R, WAV) into a fresh scratch folder,
+    /// lost after half a second without frames. Not started.
+    func session() throws -> RecordingSession {
+        var settings = Settings()
+        settings.directory = NSTemporaryDirectory() + "headroom-scripted-" + UUID().uuidString
+        var config = RecordingSession.Configuration(
+            settings: settings,
+            fileFormat: .wav,
+            names: ["L", "R"],
+            deviceName: "scripted"
+        )
+        config.stallSeconds = 0.5
+        return try RecordingSession(source: self, configuration: config)
+    }
+}
+
 @Suite("Device faults through a scripted CaptureSource", .serialized)
 struct ScriptedCaptureTests {
     func record(
@@ -118,17 +135,7 @@ struct ScriptedCaptureTests {
         closeGate: DispatchSemaphore? = nil
     ) throws -> (RecordingSession.Outcome, [[String: Any]], ScriptedSource) {
         let source = ScriptedSource(steps, closeGate: closeGate)
-        var settings = Settings()
-        settings.directory = NSTemporaryDirectory() + "headroom-scripted-" + UUID().uuidString
-        let config = RecordingSession.Configuration(
-            settings: settings,
-            fileFormat: .wav,
-            names: ["L", "R"],
-            deviceName: "scripted"
-        )
-        var c = config
-        c.stallSeconds = 0.5
-        let session = try RecordingSession(source: source, configuration: c)
+        let session = try source.session()
         session.start()
         // Bounded: a recording that cannot end fails the test instead of hanging the suite.
         try #require(session.wait(seconds: 20), "the recording did not end")
@@ -162,13 +169,7 @@ struct ScriptedCaptureTests {
 
     @Test("a clip wakes whoever waits for attention, long before the recording ends")
     func clipWakesTheTerminal() throws {
-        let source = ScriptedSource([.periods(20), .clip, .periods(100)])
-        var settings = Settings()
-        settings.directory = NSTemporaryDirectory() + "headroom-scripted-" + UUID().uuidString
-        let session = try RecordingSession(
-            source: source,
-            configuration: .init(settings: settings, fileFormat: .wav, names: ["L", "R"], deviceName: "scripted")
-        )
+        let session = try ScriptedSource([.periods(20), .clip, .periods(100)]).session()
         session.start()
         // The clip comes 0.2 s in and the recording ends 1 s later. Woken by the warning,
         // the wait ends with the CLIP line waiting and the recording still going; with no

@@ -8,10 +8,9 @@
 /// judged: owned by the channel's FlatDetector, updated by hr_track_lobes.
 typedef struct {
     /// Lobe peaks per 0.05 dB bin from floor_db to 0 dBFS: [polarity][quarter][bins], at
-    /// counts[2 * slot]; interleaved with them, at preceded[2 * slot] (preceded = counts + 1),
-    /// the peaks whose previous lobe of the same polarity sat within 0.2 dB.
+    /// counts[2 * slot]; interleaved with them, at counts[2 * slot + 1], the peaks whose
+    /// previous lobe of the same polarity sat within 0.2 dB.
     uint16_t *counts;
-    uint16_t *preceded;
     int32_t bins;
     /// The quarter second being filled (0...3).
     int32_t quarter;

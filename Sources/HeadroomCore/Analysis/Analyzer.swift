@@ -17,11 +17,15 @@ import Foundation
 ///    skipped. A block with a sample near clipping or an open clip event is filtered
 ///    whole; so is every block with `exactBlockPeaks` (live meters).
 /// 3. Lanes where something happened (a sample near clipping, a true peak over the
-///    margin) are walked frame by frame through their ``ClipDetector`` (in bulk, through
-///    ``ClipDetector/feedHot``, where nothing can clip); the others skip ahead in one step.
+///    margin) are walked frame by frame through their ``ClipDetector``; where nothing can
+///    clip, a vector pass over the group (`hr_scan_hot`) summarizes the hot frames and
+///    ``ClipDetector/feedHot(first:count:firstOver:lastOver:gap:peak:into:)`` takes the
+///    summary. The others skip ahead in one step.
+/// 4. Flat tops: lobes are tracked and judged in C (``trackLobes``).
 ///
-/// All buffers are allocated in `init`; `process` does not allocate (the `events` array
-/// reserves room up front and only grows past 4096 pending events).
+/// With `threads: 2`, steps 2 to 4 of the upper half of the groups run on a second thread.
+/// All buffers are allocated in `init`; `process` does not allocate (the `events` arrays
+/// reserve room up front and only grow past 4096 pending events).
 public final class Analyzer {
     public let channels: Int
     /// Frames per second; sets `clip_hold` in frames and event times.
@@ -177,7 +181,7 @@ public final class Analyzer {
         lastGain = Array(repeating: GainProposal(reason: .noSignal, changeDB: nil), count: channels)
         events.reserveCapacity(4096)
         helperEvents.reserveCapacity(4096)
-        helper?.start(Unchecked(self))
+        helper?.start(self)
     }
 
     deinit {
@@ -793,11 +797,10 @@ public final class Analyzer {
     }
 
     /// Flat tops (``FlatDetector``): follows each lane's lobes (runs of one sign) through
-    /// the block, and hands a lobe to its channel's detector when it ends, if its peak
-    /// reached the detector's gate. A block where no lane reaches its gate costs only the
-    /// copy into the ring. The per-frame loops run over plain `Float` pointers, which the
-    /// compiler vectorizes across the lanes (SIMD-typed lane loops and masks did not: they
-    /// were scalarized with a bounds check per lane).
+    /// the block in the C kernel (`hr_track_lobes`), which files every lobe that ends at or
+    /// above its channel's gate in the rule-B histograms and hands back those long enough
+    /// for rule A (``judgeLobes(group:count:frames:scratch:into:)``). A block where no lane
+    /// reaches its gate costs only the copy into the ring.
     private func trackLobes(group g: Int, lanes: Int, frames n: Int, scratch: Scratch, into events: inout [Event]) {
         let blockStart = frameCount
         let w = width
@@ -1022,12 +1025,6 @@ private struct Scratch {
     }
 }
 
-/// A value handed to another thread that the sender promises not to touch meanwhile.
-private struct Unchecked<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}
-
 /// The analyzer's second thread: waits for a block, analyzes its share, says so. The
 /// analyzer's thread waits for it before the block's events are read, so the two never
 /// touch the same channel or buffer at once.
@@ -1038,8 +1035,8 @@ private final class GroupWorker: @unchecked Sendable {
     /// Unowned: the analyzer stops the thread in its deinit.
     private unowned(unsafe) var analyzer: Analyzer?
 
-    func start(_ analyzer: Unchecked<Analyzer>) {
-        self.analyzer = analyzer.value
+    func start(_ analyzer: Analyzer) {
+        self.analyzer = analyzer
         let thread = Thread { [self] in
             while true {
                 go.wait()

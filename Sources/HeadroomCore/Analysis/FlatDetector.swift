@@ -100,7 +100,6 @@ struct FlatDetector {
         lane.initialize(
             to: hr_flat_lane(
                 counts: counts,
-                preceded: preceded,
                 bins: Int32(bins),
                 quarter: 0,
                 previous_bin: (-100, -100),

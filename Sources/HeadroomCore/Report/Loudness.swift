@@ -1,9 +1,9 @@
 import Foundation
 
 /// Loudness by ITU-R BS.1770-4 and EBU R 128 / Tech 3342: what a person finishing the take
-/// in post wants to know next. ``LoudnessMeter`` measures; ``Loudness`` (per channel, as
-/// `review` shows it) and ``ProgrammeLoudness`` (the take as one programme, as `bext`
-/// carries it) read the finished file through it.
+/// in post wants to know next. ``LoudnessMeter`` measures a file once; it answers per channel
+/// (``Loudness/Channel``, as `review` shows it) and for the take as one programme
+/// (``ProgrammeLoudness/Figures``, as `bext` carries it).
 ///
 /// The definitions are libebur128's, which the tests hold it to (within 0.01 LU): the K
 /// filter from the same analog prototype at any rate, 400 ms gating blocks every 100 ms with
@@ -18,12 +18,6 @@ public enum Loudness {
         public var integratedLUFS: Double?
         /// Loudness range, LU; nil when too short or silent.
         public var rangeLU: Double?
-    }
-
-    /// Measures each channel of `path` as a mono programme. Nil when the file cannot be read.
-    public static func measure(path: String) -> [Channel]? {
-        guard let meter = LoudnessMeter.measure(path: path) else { return nil }
-        return (0..<meter.channels).map { meter.channel($0) }
     }
 }
 
@@ -165,34 +159,32 @@ public final class LoudnessMeter {
     /// Complete 100 ms segments so far.
     var segments: Int { energies.count / max(channels, 1) }
 
-    /// The energy (sum of squares) of segment `k` of the channels in `set`.
-    private func energy(_ k: Int, _ set: Range<Int>) -> Double {
-        guard k >= 0 else { return 0 }
-        var e = 0.0
-        for c in set { e += energies[k * channels + c] }
-        return e
+    /// The energy (sum of squares) of each segment, over the channels in `set`.
+    private func segmentEnergies(_ set: Range<Int>) -> [Double] {
+        (0..<segments).map { k in set.reduce(0) { $0 + energies[k * channels + $1] } }
     }
 
-    /// Mean square over the `length` segments ending with segment `k` (zeros before the start).
-    private func window(ending k: Int, length: Int, _ set: Range<Int>) -> Double {
-        var e = 0.0
-        for j in (k - length + 1)...k { e += energy(j, set) }
-        return e / Double(length * segmentFrames)
+    /// Mean square over the `length` segments of `e` ending with segment `k` (zeros before
+    /// the start).
+    private func window(_ e: [Double], ending k: Int, length: Int) -> Double {
+        var sum = 0.0
+        for j in max(k - length + 1, 0)...k { sum += e[j] }
+        return sum / Double(length * segmentFrames)
     }
 
     private static func lufs(_ meanSquare: Double) -> Double { 10 * log10(meanSquare) - 0.691 }
     /// -70 LUFS as a mean square.
     private static let absoluteGate = pow(10.0, (-70.0 + 0.691) / 10.0)
 
-    /// Integrated loudness and range of the channels in `set` taken as one programme.
-    private func gated(_ set: Range<Int>) -> (integrated: Double?, range: Double?) {
-        let n = segments
+    /// Integrated loudness and range of a programme whose segment energies are `e`.
+    private func gated(_ e: [Double]) -> (integrated: Double?, range: Double?) {
+        let n = e.count
         // Integrated: 400 ms blocks every 100 ms, absolute then relative (-10 LU) gate.
         var blocks: [Double] = []
         if n >= 4 {
             for k in 3..<n {
-                let e = window(ending: k, length: 4, set)
-                if e >= Self.absoluteGate { blocks.append(e) }
+                let block = window(e, ending: k, length: 4)
+                if block >= Self.absoluteGate { blocks.append(block) }
             }
         }
         var integrated: Double?
@@ -211,8 +203,8 @@ public final class LoudnessMeter {
             var shortTerm: [Double] = []
             var k = 29
             while k < n {
-                let e = window(ending: k, length: 30, set)
-                if e >= Self.absoluteGate { shortTerm.append(e) }
+                let block = window(e, ending: k, length: 30)
+                if block >= Self.absoluteGate { shortTerm.append(block) }
                 k += 10
             }
             if !shortTerm.isEmpty {
@@ -238,26 +230,20 @@ public final class LoudnessMeter {
 
     /// Channel `c` as a mono programme.
     public func channel(_ c: Int) -> Loudness.Channel {
-        let (integrated, range) = gated(c..<(c + 1))
+        let (integrated, range) = gated(segmentEnergies(c..<(c + 1)))
         return Loudness.Channel(integratedLUFS: integrated, rangeLU: range)
     }
 
     /// All channels as one programme.
     public var programme: ProgrammeLoudness.Figures {
-        let all = 0..<channels
-        let (integrated, range) = gated(all)
-        // Momentary and short-term loudness every 100 ms (zeros before the start).
-        let per = (0..<segments).map { energy($0, all) }
-        func sum(ending k: Int, _ length: Int) -> Double {
-            var e = 0.0
-            for j in max(k - length + 1, 0)...k { e += per[j] }
-            return e
-        }
+        let e = segmentEnergies(0..<channels)
+        let (integrated, range) = gated(e)
+        // Momentary and short-term loudness every 100 ms.
         var maxMomentary = -Double.infinity
         var maxShortTerm = -Double.infinity
-        for k in per.indices {
-            maxMomentary = max(maxMomentary, Self.lufs(sum(ending: k, 4) / Double(4 * segmentFrames)))
-            maxShortTerm = max(maxShortTerm, Self.lufs(sum(ending: k, 30) / Double(30 * segmentFrames)))
+        for k in e.indices {
+            maxMomentary = max(maxMomentary, Self.lufs(window(e, ending: k, length: 4)))
+            maxShortTerm = max(maxShortTerm, Self.lufs(window(e, ending: k, length: 30)))
         }
         return ProgrammeLoudness.Figures(
             integratedLUFS: integrated,

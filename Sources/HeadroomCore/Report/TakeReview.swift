@@ -181,12 +181,12 @@ public struct TakeReview: Sendable {
         return review
     }
 
-    /// Adds each channel's loudness (reads the audio once more).
+    /// Adds the take's loudness, as a programme and per channel (reads the audio once more).
     public mutating func measureLoudness() {
-        programme = ProgrammeLoudness.measure(path: file)
-        guard let measured = Loudness.measure(path: file) else { return }
-        for i in channels.indices where channels[i].channel - 1 < measured.count {
-            channels[i].loudness = measured[channels[i].channel - 1]
+        guard let meter = LoudnessMeter.measure(path: file) else { return }
+        programme = meter.programme
+        for i in channels.indices where channels[i].channel - 1 < meter.channels {
+            channels[i].loudness = meter.channel(channels[i].channel - 1)
         }
     }
 
