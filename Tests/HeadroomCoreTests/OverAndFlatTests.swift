@@ -165,7 +165,9 @@ struct OverAndFlatTests {
         #expect(run(1 - 2 / 8_388_608) == 0)
     }
 
-    @Test("no flat event on clean material: sines, a sweep, noise, undithered 16-bit, decays, a kick")
+    @Test(
+        "no flat event on clean material: sines, a sweep, noise, undithered 16-bit, decays, a kick, a swelling tone with hiss"
+    )
     func cleanMaterial() {
         let n = 5 * Self.rate
         var material: [(String, [Float])] = []
@@ -210,6 +212,21 @@ struct OverAndFlatTests {
                     let t = Double(i % 24000) / 48000
                     let phase: Double = 50 * t + 400 * (1 - exp(-30 * t)) / 30
                     return Float(0.95 * exp(-18 * t) * sin(2 * Double.pi * phase))
+                }
+            )
+        )
+        // An organ-like tone swelling at 0.3 Hz, with hiss 26 dB down: at the crest many lobes
+        // in a row peak at one level, and the hiss makes the samples beside each 0.9 P
+        // crossing differ by far more than the tone's own slope (rule A once read that as
+        // a kink: six flat events in 20 s).
+        var hiss = Noise(seed: 11)
+        material.append(
+            (
+                "swelling tone with hiss",
+                (0..<n).map { i in
+                    let t = Double(i) / 48000
+                    let tone = sin(2 * .pi * 200 * t) + 0.2 * sin(2 * .pi * 400 * t + 1)
+                    return Float(0.3 * (1 + 0.5 * sin(2 * .pi * 0.3 * t)) * tone + 0.03 * hiss.next())
                 }
             )
         )

@@ -5,10 +5,13 @@ import Foundation
 /// two rules of `design/clipping-beyond-full-scale.md`:
 ///
 /// - **Rule A, plateau kink.** A *lobe* is a maximal run of samples of one sign, `P` its
-///   peak. Its top region (samples >= 0.9 P around the peak) has width `w` and edge slopes
-///   whose harmonic mean is `s`; `K = s * w / (0.4 P)` is about 1 for a smooth peak and 5 to
-///   10 for a hard-clipped one. A lobe is flat when `K >= 3` and `w >= 3`; four flat lobes of
-///   one polarity within 0.5 s, their peaks within 0.25 dB, raise an alarm.
+///   peak. Its top region (samples >= 0.9 P around the peak) has width `w`; its edges fall
+///   from 0.9 P to 0.6 P with secant slopes whose harmonic mean is `s`;
+///   `K = s * w / (0.4 P)` is about 1.5 for a smooth peak and 5 to 10 for a hard-clipped
+///   one. A lobe is flat when `K >= 3` and `w >= 3`; four flat lobes of one polarity within
+///   0.5 s, their peaks within 0.25 dB, raise an alarm. (The study took `s` across the
+///   0.9 P crossing alone, one sample difference: under a little hiss that is mostly noise,
+///   and a swelling tone raised an alarm every crest.)
 /// - **Rule B, ceiling pile-up** (noise-like material and limiters, whose flat runs are too
 ///   short for rule A): every 0.25 s, over the lobe peaks of the last second, many peaks sit
 ///   within 0.2 dB of the largest, few just below it, and the rest spread out below.
