@@ -143,6 +143,30 @@ struct OverAndFlatTests {
         #expect(summary.proposal.changeDB == Decibels.floor(-6 - (flat.levelDBFS + over), step: 0.5))
     }
 
+    @Test("snare hits clipped at -6 dBFS by a digital stage: a few peaks a second, all at one level")
+    func clippedHits() throws {
+        // A hit a second: 30 ms of noise, band-limited by a one-pole low-pass (a snare mic's
+        // noise is not white to the Nyquist frequency) and decaying, its loudest samples about
+        // 2 dB over a digital ceiling at -6 dBFS (a clip before a gain stage). Each hit puts
+        // only a few lobes per polarity at the ceiling: too few a second for rule B's 16, and
+        // too short for rule A's plateaus. They all sit at one level, which rule B's one-bin
+        // pile-up sees.
+        let ceiling = Float(pow(10, -6.0 / 20))
+        var noise = Noise(seed: 5)
+        var low: Float = 0
+        var samples = [Float](repeating: 0, count: 4 * Self.rate)
+        for i in samples.indices {
+            let t = Float(i % Self.rate) / Float(Self.rate)
+            low += 0.5 * (Float(noise.next()) - low)
+            let hit = t < 0.03 ? 0.8 * exp(-25 * t) * low : 0
+            samples[i] = min(max(hit, -ceiling), ceiling)
+        }
+        let (events, _) = analyze(samples, channels: 1, layout: .float32)
+        #expect(clips(events).isEmpty)
+        let flat = try #require(Self.flats(events).first)
+        #expect(abs(flat.levelDBFS + 6) < 0.1)
+    }
+
     @Test("asymmetric clipping shows as one polarity")
     func asymmetric() throws {
         let ceiling = pow(10, -6.0 / 20)

@@ -14,7 +14,8 @@ import Foundation
 ///   and a swelling tone raised an alarm every crest.)
 /// - **Rule B, ceiling pile-up** (noise-like material and limiters, whose flat runs are too
 ///   short for rule A): every 0.25 s, over the lobe peaks of the last second, many peaks sit
-///   within 0.2 dB of the largest, few just below it, and the rest spread out below.
+///   within 0.2 dB of the largest (16, or 6 all in one 0.05 dB bin: a digital ceiling), few
+///   just below it, and the rest spread out below.
 ///
 /// Alarms closer than 1 s merge into one event. Only lobes within 6 dB of the channel's
 /// loudest sample of the last second are judged (a ceiling is where the loudest peaks are),
@@ -50,6 +51,9 @@ struct FlatDetector {
     static let binDB: Float = 0.05
     /// Rule B: peaks at the ceiling within the last second needed for an alarm.
     static let pileUpMinimum = 16
+    /// Rule B: the same when they sit in one bin, with at most half as many in the 0.35 dB
+    /// below it.
+    static let sharpPileUpMinimum = 6
     let floorDB: Float
     let bins: Int
     /// The histograms and the limits, shared with the C kernel.
@@ -253,7 +257,13 @@ struct FlatDetector {
         // The study asked for 6; on espeak speech and synthetic bass that let through about 10
         // false alarms an hour (one pitch period's peaks lining up). A clipped noise-like source
         // piles up far more than 16 peaks a second.
-        guard ceiling >= Self.pileUpMinimum else { return }
+        // A digital ceiling (a clip after a gain stage, a limiter) puts its peaks into one
+        // 0.05 dB bin, with at most half as many in the 0.35 dB under it (lobes that peaked
+        // just short of it); a snare hit clipped that way gives 6 to 15 such peaks a second
+        // per polarity, which the 16 would miss.
+        let topBin = total(counts, top, top)
+        let sharp = topBin >= Self.sharpPileUpMinimum && 2 * total(counts, top - 2 * band, top - 1) <= topBin
+        guard ceiling >= Self.pileUpMinimum || sharp else { return }
         let near = total(counts, top - 2 * band, top - band - 1)
         guard ceiling >= 4 * (near + 1) else { return }
         let spread = total(counts, top - Int(6 / Self.binDB), top - Int(1 / Self.binDB))
