@@ -1,7 +1,7 @@
 // headroom-bench: figures a person can compare, each against a reference run in the
 // same process. Not a test: CI builds it but never times it.
 //
-//   swift run -c release headroom-bench analyzer [seconds] [session|steady|overloaded]
+//   swift run -c release headroom-bench analyzer [seconds] [session|steady|overloaded|clipped]
 //   swift build -c release && .build/release/headroom-bench sox [seconds]
 //   .build/release/headroom-bench record [seconds] [session|steady|overloaded] | allocations | memory
 //   .build/release/headroom-bench latency [period frames] [timer]
@@ -24,6 +24,9 @@ enum Material: String, CaseIterable {
     case steady = "steady noise at -10 dBFS (filter always runs)"
     /// Noise near -1 dBFS: every channel hot all the time, every frame walked.
     case overloaded = "overloaded noise near -1 dBFS (worst case)"
+    /// Low tones swelling 4 to 10 dB past full scale: clip runs of tens to hundreds of
+    /// frames, clip events open most of the time (the clip walk).
+    case clipped = "clipped tones, 4-10 dB past full scale (long clip runs)"
 }
 
 /// Deterministic material, 24-bit left-justified in Int32 (what `sf_readf_int` gives).
@@ -44,7 +47,10 @@ func material(channels: Int, rate: Int, seconds: Double, kind: Material) -> [Int
         for i in 0..<frames {
             let t = Double(i) / Double(rate)
             var x: Double
-            if dynamic {
+            if kind == .clipped {
+                let swell = 1.6 + 1.6 * (0.5 + 0.5 * sin(2 * .pi * 0.5 * t + Double(c)))
+                x = max(-1, min(1, swell * sin(2 * .pi * (60 + 7 * Double(c)) * t) + 0.01 * noise()))
+            } else if dynamic {
                 let sinceHit = Double(i).truncatingRemainder(dividingBy: beat) / Double(rate)
                 let phrase = phraseLevel[(i / (rate * 2) + c) % phraseLevel.count]
                 let env = phrase * (0.25 + 0.75 * exp(-sinceHit * 8))
@@ -151,6 +157,34 @@ func benchAnalyzer(seconds: Double, only: String?) {
                 best / bestTwo
             )
         )
+        if kind == .clipped {
+            // The clip path run by run (the default) against frame by frame (the reference
+            // the tests hold it to).
+            var bestFramewise = Double.infinity
+            for _ in 0..<3 {
+                let analyzer = Analyzer(channels: channels, rate: rate, layout: .int32(bits: 24), settings: .init())
+                analyzer.bulkHotWalk = false
+                let t0 = now()
+                data.withUnsafeBytes { raw in
+                    var done = 0
+                    while done < frames {
+                        let n = min(block, frames - done)
+                        analyzer.process(raw.baseAddress! + done * channels * 4, frames: n)
+                        analyzer.events.removeAll(keepingCapacity: true)
+                        done += n
+                    }
+                }
+                analyzer.finish()
+                bestFramewise = min(bestFramewise, now() - t0)
+            }
+            print(
+                String(
+                    format: "    frame by frame      %8.1f M samples/s  (run by run is %.2fx)",
+                    samples / bestFramewise / 1e6,
+                    bestFramewise / best
+                )
+            )
+        }
     }
 }
 
@@ -218,6 +252,7 @@ case "record":
         switch args.dropFirst(2).first {
         case "steady": .steady
         case "overloaded": .overloaded
+        case "clipped": .clipped
         default: .session
         }
     RecordBench.throughput(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 60 : 60, kind: kind)
@@ -234,6 +269,6 @@ case "sox":
     benchAnalyzeVsSox(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 60 : 60)
 default:
     print(
-        "usage: headroom-bench analyzer [seconds] [session|steady|overloaded] | sox [seconds] | record [seconds] [session|steady|overloaded] | allocations | memory | latency [period frames] [timer]"
+        "usage: headroom-bench analyzer [seconds] [session|steady|overloaded|clipped] | sox [seconds] | record [seconds] [session|steady|overloaded] | allocations | memory | latency [period frames] [timer]"
     )
 }

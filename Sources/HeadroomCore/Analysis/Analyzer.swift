@@ -36,9 +36,10 @@ public final class Analyzer {
     public let maxBlockFrames: Int
     /// Run the filter on every block so ``ChannelLevels/blockTruePeak`` is exact.
     public let exactBlockPeaks: Bool
-    /// Lanes that cannot clip in a block go through ``ClipDetector/feedHot`` in bulk; off,
-    /// every walked frame goes through ``ClipDetector/feed`` (tests compare the two).
-    var bulkHotWalk = true
+    /// Lanes that cannot clip in a block go through ``ClipDetector/feedHot`` in bulk, and
+    /// lanes that can are walked run by run; off, every walked frame goes through
+    /// ``ClipDetector/feed`` (the reference: tests and `headroom-bench` compare the two).
+    public var bulkHotWalk = true
     /// With a second thread (`threads: 2`), blocks of 256 frames or more are split across
     /// both. A recorder turns this off while it keeps up with real time (waking a thread
     /// every period costs more than it saves) and on when blocks queue up.
@@ -715,7 +716,14 @@ public final class Analyzer {
         )
     }
 
-    /// Judges frames `[blockStart-6, blockStart+n-6)` of one channel, frame by frame.
+    /// Judges frames `[blockStart-6, blockStart+n-6)` of one channel where it may clip. With
+    /// ``bulkHotWalk`` (the default) it goes run by run: the frames inside a qualified clip
+    /// run only lengthen it (``ClipDetector/extendRun``), and the frames between runs only
+    /// move hot bursts (``ClipDetector/feedHot(first:count:samples:steps:stride:into:)``) and
+    /// the open event's maxima, up to the frame where that event expires. Run starts and
+    /// ends, the first frames of a run, and the expiry frame go through ``ClipDetector/feed``
+    /// one at a time, as every frame does without ``bulkHotWalk`` (the reference the tests
+    /// compare with).
     private func walk(
         channel c: Int,
         lane l: Int,
@@ -727,11 +735,13 @@ public final class Analyzer {
         let base = input + g * groupStride
         let stepBase = steps + g * maxBlockFrames * width
         let w = width
-        for f in (blockStart - Self.delay)..<(blockStart + n - Self.delay) {
-            let step = stepBase[(f + Self.delay - blockStart) * w + l]
+        @inline(__always) func sample(_ f: Int) -> Float { abs(base[(Self.history + f - blockStart) * w + l]) }
+        @inline(__always) func step(_ f: Int) -> Float { stepBase[(f + Self.delay - blockStart) * w + l] }
+        @inline(__always) func frame(_ f: Int) {
+            let step = step(f)
             if f < 0 {
                 state[c].leadTruePeak = max(state[c].leadTruePeak, step)
-                continue
+                return
             }
             let position = Self.history + f - blockStart
             let x = abs(base[position * w + l])
@@ -751,6 +761,92 @@ public final class Analyzer {
                 )
             }
             detectors[c].feed(frame: f, magnitude: x, truePeak: truePeak, clipped: clipped, into: &events)
+        }
+        let end = blockStart + n - Self.delay
+        var f = blockStart - Self.delay
+        guard bulkHotWalk else {
+            while f < end {
+                frame(f)
+                f += 1
+            }
+            return
+        }
+        // Every frame of a run is over the margin only when the clip level is.
+        let runsAreHot = clipCandidate > hotThreshold
+        while f < end {
+            if f <= 0 {
+                frame(f)
+                f += 1
+                continue
+            }
+            let clipped = isClipped(sample(f), frame: f, blockStart: blockStart, channel: c)
+            if detectors[c].runStart >= 0 {
+                guard clipped && runsAreHot && detectors[c].runLength >= detectors[c].clipRun else {
+                    frame(f)
+                    f += 1
+                    continue
+                }
+                // Inside a qualified run: up to its end, frames only lengthen it.
+                var e = f
+                var peak: Float = 0
+                var truePeak: Float = 0
+                while e < end {
+                    let x = sample(e)
+                    guard isClipped(x, frame: e, blockStart: blockStart, channel: c) else { break }
+                    peak = max(peak, x)
+                    truePeak = max(truePeak, max(x, step(e)))
+                    e += 1
+                }
+                detectors[c].extendRun(count: e - f, peak: peak, truePeak: truePeak)
+                f = e
+                continue
+            }
+            if clipped {
+                frame(f)
+                f += 1
+                continue
+            }
+            // Up to the next clipped frame: hot bursts, and the open event's maxima until the
+            // frame where it expires, which goes through `feed` (its emission comes before a
+            // burst's that closes on the same frame).
+            var next = f + 1
+            while next < end {
+                let x = sample(next)
+                if x >= clipCandidate && isClipped(x, frame: next, blockStart: blockStart, channel: c) { break }
+                next += 1
+            }
+            while f < next {
+                var stop = next
+                if detectors[c].eventOpen {
+                    stop = min(max(detectors[c].event.endFrame + detectors[c].holdFrames - 1, f), next)
+                }
+                if stop > f {
+                    if detectors[c].eventOpen {
+                        var peak: Float = 0
+                        var truePeak: Float = 0
+                        for k in f..<stop {
+                            let x = sample(k)
+                            peak = max(peak, x)
+                            truePeak = max(truePeak, max(x, step(k)))
+                        }
+                        detectors[c].peakSinceEventEnd = max(detectors[c].peakSinceEventEnd, peak)
+                        detectors[c].truePeakSinceEventEnd = max(detectors[c].truePeakSinceEventEnd, truePeak)
+                    }
+                    detectors[c].feedHot(
+                        first: f,
+                        count: stop - f,
+                        samples: base + (Self.history + f - blockStart) * w + l,
+                        steps: stepBase + (f + Self.delay - blockStart) * w + l,
+                        stride: w,
+                        into: &events
+                    )
+                    f = stop
+                }
+                if f < next {
+                    frame(f)
+                    f += 1
+                }
+            }
         }
     }
 

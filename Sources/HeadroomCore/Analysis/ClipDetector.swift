@@ -166,6 +166,22 @@ struct ClipDetector {
         }
     }
 
+    /// Frames that continue a qualified clip run, all over the margin: what ``feed`` would
+    /// do for each of them, at once. `peak` and `truePeak` are their largest values.
+    mutating func extendRun(count: Int, peak: Float, truePeak: Float) {
+        runLength += count
+        runPeak = max(runPeak, peak)
+        runTruePeak = max(runTruePeak, truePeak)
+        if eventOpen {
+            peakSinceEventEnd = max(peakSinceEventEnd, peak)
+            truePeakSinceEventEnd = max(truePeakSinceEventEnd, truePeak)
+        }
+        // The burst the run's first frames opened or joined goes on; it holds a clip.
+        burstLast += count
+        burstTruePeak = max(burstTruePeak, truePeak)
+        burstHasClip = true
+    }
+
     /// ``feedHot(first:count:samples:steps:stride:into:)`` from a summary of the block that
     /// `hr_scan_hot` made for all lanes at once: relative to `first`, the first and last
     /// frame over the margin (`firstOver` infinite: none) and the largest distance between
@@ -257,8 +273,8 @@ struct ClipDetector {
             event.clippedSamples += runLength
             event.runs += 1
             event.longestRun = max(event.longestRun, runLength)
-            eventPeak = max(eventPeak, peakSinceEventEnd, runPeak)
-            eventTruePeak = max(eventTruePeak, truePeakSinceEventEnd, runTruePeak)
+            eventPeak = max(eventPeak, max(peakSinceEventEnd, runPeak))
+            eventTruePeak = max(eventTruePeak, max(truePeakSinceEventEnd, runTruePeak))
         } else {
             if eventOpen { emitClip(into: &events) }
             eventOpen = true

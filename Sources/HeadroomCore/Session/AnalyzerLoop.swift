@@ -442,7 +442,10 @@ final class AnalyzerLoop: @unchecked Sendable {
                 let l = analyzer.levels(channel: c)
                 s.channels[c].blockPeak = l.blockPeak
                 s.channels[c].blockTruePeak = l.blockTruePeak
-                s.channels[c].truePeakSinceRead = max(s.channels[c].truePeakSinceRead, l.blockTruePeak, pendingPeaks[c])
+                s.channels[c].truePeakSinceRead = max(
+                    s.channels[c].truePeakSinceRead,
+                    max(l.blockTruePeak, pendingPeaks[c])
+                )
                 pendingPeaks[c] = 0
                 s.channels[c].takeTruePeak = max(l.truePeak, l.samplePeak)
                 s.channels[c].clipRuns = sessionRuns[c]
