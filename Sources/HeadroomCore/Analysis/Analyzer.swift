@@ -1134,6 +1134,7 @@ private final class GroupWorker: @unchecked Sendable {
     func start(_ analyzer: Analyzer) {
         self.analyzer = analyzer
         let thread = Thread { [self] in
+            RecordingSession.nameThisThread("hr-analyzer-2")
             while true {
                 go.wait()
                 if quit { break }

@@ -224,8 +224,9 @@ public final class RecordingSession: @unchecked Sendable {
         }
     }
 
-    /// Names the calling thread (`/proc/thread-self/comm`, what `pthread_setname_np` does).
-    private static func nameThisThread(_ name: String) {
+    /// Names the calling thread (`/proc/thread-self/comm`, what `pthread_setname_np` does;
+    /// Foundation's `Thread.name` is not what `top -H` and `perf` show).
+    static func nameThisThread(_ name: String) {
         let fd = open("/proc/thread-self/comm", O_WRONLY)
         guard fd >= 0 else { return }
         _ = name.withCString { write(fd, $0, strlen($0)) }
