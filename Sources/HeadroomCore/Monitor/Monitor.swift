@@ -77,7 +77,7 @@ public final class Monitor: Sendable {
                 Totals()
             )
         )
-        registry.makeGauge(name: "headroom_up", help: Self.help["headroom_up"]!).set(to: 1.0)
+        registry.makeGauge(descriptor: Self.descriptor("headroom_up")).set(to: 1.0)
     }
 
     // MARK: - Fed by the recorder
@@ -224,7 +224,7 @@ public final class Monitor: Sendable {
     private let counterValues = Mutex<[String: Int]>([:])
     private func setCounter(_ name: String, _ labels: [(String, String)], _ value: Int) {
         let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
-        let counter = registry.makeCounter(name: name, labels: labels, help: Self.help[name] ?? name)
+        let counter = registry.makeCounter(descriptor: Self.descriptor(name), labels: labels)
         counterValues.withLock { v in
             let before = v[key] ?? 0
             if value > before { counter.increment(by: Int64(value - before)) }
@@ -233,7 +233,12 @@ public final class Monitor: Sendable {
     }
 
     private func gauge(_ name: String, _ labels: [(String, String)]) -> Gauge {
-        registry.makeGauge(name: name, labels: labels, help: Self.help[name] ?? name)
+        registry.makeGauge(descriptor: Self.descriptor(name), labels: labels)
+    }
+
+    /// A metric's full name (our names carry their unit already) and its HELP line.
+    private static func descriptor(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help[name] ?? name)
     }
 
     /// Each metric's HELP line (promtool asks for one).
