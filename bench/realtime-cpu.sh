@@ -5,13 +5,13 @@
 # CPU is the process's user + system time (GNU time) over the wall time.
 #
 #   swift build -c release --product headroom && bash bench/realtime-cpu.sh
-#   SECS=20 RUNS=2 CH=32 RATE=96000 PERIOD=256            (defaults)
+#   SECS=20 RUNS=2 CH=32 RATE=96000 PERIOD=256            (defaults; HEADROOM=path: another build)
 #
 # Needs jackd2, libasound2-plugins, sndfile-tools (sndfile-jackplay), alsa-utils, time.
 set -euo pipefail
 P=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED_BENCH:-$P/../shared/bench}
-BIN=$P/.build/release/headroom
+BIN=${HEADROOM:-$P/.build/release/headroom}  # HEADROOM=path measures another build
 [ -x "$BIN" ] || { echo "build first: swift build -c release --product headroom" >&2; exit 1; }
 for c in jackd jack_wait jack_lsp sndfile-jackplay arecord /usr/bin/time; do
     command -v "$c" >/dev/null || { echo "needs $c (Debian: jackd2, sndfile-tools, alsa-utils, time)" >&2; exit 1; }

@@ -205,6 +205,9 @@ void hr_scan_hot(const float *x, const float *steps, size_t count, size_t width,
     }
 }
 
+// Rule A's threshold on the kink K.
+#define HR_KINK_MIN 3.0f
+
 // Rule A's measurement of a lobe's top region (FlatDetector's documentation): the two
 // crossings of 0.9 P around the peak, interpolated, and the parabola's peak over P from the
 // slopes across them; the kink K from the edges' secants between 0.9 P and 0.6 P. (The
@@ -220,23 +223,35 @@ static inline int plateau(const float *ring, size_t mask, size_t width, float si
     while (j >= oldest && V(j) >= t) j--;
     int64_t k = at + 1;
     while (k <= newest && V(k) >= t) k++;
-    int64_t jj = j;
-    while (jj >= oldest && V(jj) >= u) jj--;
-    int64_t kk = k;
-    while (kk <= newest && V(kk) >= u) kk++;
-    if (jj < oldest || kk > newest) return 0;
+    if (j < oldest || k > newest) return 0;
     const float a0 = V(j), a1 = V(j + 1); // a0 < t <= a1
     const float b0 = V(k - 1), b1 = V(k); // b1 < t <= b0
+    const float s0 = a1 - a0, s1 = b0 - b1;
+    if (!(s0 > 0.0f) || !(s1 > 0.0f)) return 0;
+    const float left = (float)(j - at) + (t - a0) / s0;
+    const float right = (float)(k - 1 - at) + (b0 - t) / s1;
+    const float w = right - left;
+    // K >= HR_KINK_MIN needs edges e0 + e1 <= 1.5 w / HR_KINK_MIN, and each edge is longer
+    // than its whole steps less one: the walk down to 0.6 P stops once it has gone too far
+    // (on a smooth tone's lobe, about half as far as to its 0.6 P crossings).
+    const int64_t steps = (int64_t)ceilf(1.5f * w / HR_KINK_MIN) + 2;
+    int64_t jj = j;
+    while (jj >= oldest && V(jj) >= u) {
+        if (j - jj >= steps) return 0;
+        jj--;
+    }
+    int64_t kk = k;
+    while (kk <= newest && V(kk) >= u) {
+        if ((j - jj) + (kk - k) >= steps) return 0;
+        kk++;
+    }
+    if (jj < oldest || kk > newest) return 0;
     const float c0 = V(jj), c1 = V(jj + 1); // c0 < u <= c1
     const float d0 = V(kk - 1), d1 = V(kk); // d1 < u <= d0
 #undef V
-    const float s0 = a1 - a0, s1 = b0 - b1;
-    if (!(s0 > 0.0f) || !(s1 > 0.0f) || !(c1 > c0) || !(d0 > d1)) return 0;
-    const float left = (float)(j - at) + (t - a0) / s0;
-    const float right = (float)(k - 1 - at) + (b0 - t) / s1;
+    if (!(c1 > c0) || !(d0 > d1)) return 0;
     const float left_u = (float)(jj - at) + (u - c0) / (c1 - c0);
     const float right_u = (float)(kk - 1 - at) + (d0 - u) / (d0 - d1);
-    const float w = right - left;
     const float slope = 2.0f * s0 * s1 / (s0 + s1);
     // The edges' secants from 0.9 P down to 0.6 P; a crossing of 0.6 P inside the 0.9 P
     // one (noise) leaves no edge.
@@ -267,7 +282,7 @@ size_t hr_judge_lobes(const hr_lobe_end *ends, size_t count, const float *ring, 
         if (!((a & c) | (a & b) | (b & d))) continue;
         float w, kink, ratio;
         if (!plateau(r, mask, width, e.sign, e.peak, at, oldest, newest, &w, &kink, &ratio)) continue;
-        if (!(kink >= 3.0f) || !(w >= 3.0f)) continue;
+        if (!(kink >= HR_KINK_MIN) || !(w >= 3.0f)) continue;
         hr_flat_lobe f = {e.lane, e.sign > 0.0f ? 0 : 1, e.peak, ratio, (int32_t)e.start_at, (int32_t)e.frame};
         flat[found++] = f;
     }
