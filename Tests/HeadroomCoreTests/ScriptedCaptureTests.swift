@@ -167,6 +167,20 @@ struct ScriptedCaptureTests {
         #expect(outcome.reason == .deviceLost)
     }
 
+    @Test(
+        "a take's loudness is measured while it is recorded, to the last bit what the file gives, an overrun's silence included"
+    )
+    func liveLoudness() throws {
+        let source = ScriptedSource([.periods(60), .xrun(lostFrames: 4800), .periods(60), .unplug])
+        let session = try source.session()
+        session.start()
+        try #require(session.wait(seconds: 20), "the recording did not end")
+        let take = try #require(session.outcome().takes.first)
+        let live = try #require(session.takeMetadata.first??.loudness, "measured while recording")
+        #expect(live.integratedLUFS != nil)
+        #expect(live == ProgrammeLoudness.measure(path: take))
+    }
+
     @Test("a clip wakes whoever waits for attention, long before the recording ends")
     func clipWakesTheTerminal() throws {
         let session = try ScriptedSource([.periods(20), .clip, .periods(100)]).session()

@@ -24,8 +24,9 @@ public enum Loudness {
 /// The loudness of a take as one programme, the figures EBU Tech 3285 v2 puts in `bext`:
 /// integrated loudness, loudness range, and the largest momentary (400 ms) and short-term
 /// (3 s) loudness, read every 100 ms. Every channel counts with weight 1 (a multitrack take
-/// has no speaker layout). The recorder measures a finished take from its file, as `review`
-/// does, so both give the same figures.
+/// has no speaker layout). The recorder measures a take while it records it, from the floats
+/// libsndfile would read back from the file (the file itself where frames were dropped), and
+/// `review` from the file: both give the same figures.
 public enum ProgrammeLoudness {
     public struct Figures: Sendable, Equatable {
         public var integratedLUFS: Double?

@@ -47,6 +47,17 @@ final class AnalyzerLoop: @unchecked Sendable {
     private let channelMask: UInt32
     private let zeros: UnsafeMutableRawPointer
     private let zeroFrames = 4096
+    /// The take's programme loudness (for `bext`), measured here from the frames the take
+    /// gets, converted to the very floats libsndfile reads back from it, so the figures are
+    /// the ones `review` measures and a long take is not read again once it is closed. Nil
+    /// when the take's frames are not the analyzed ones (a drop, a disk failure): the
+    /// finisher then measures the file.
+    private var loudness: LoudnessMeter?
+    /// True while the frames being analyzed are not the take's: silence analyzed for frames
+    /// the take has (`dropped`), or frames the take lost (the writer fell behind).
+    private var framesDifferFromTake = false
+    private let loudnessFloats: UnsafeMutablePointer<Float>
+    private let loudnessFrames = 2048
 
     init(
         ring: SPSCRing,
@@ -88,9 +99,13 @@ final class AnalyzerLoop: @unchecked Sendable {
         wasClipping = Array(repeating: false, count: channels)
         zeros = .allocate(byteCount: zeroFrames * channels * format.bytesPerSample, alignment: 64)
         zeros.initializeMemory(as: UInt8.self, repeating: 0, count: zeroFrames * channels * format.bytesPerSample)
+        loudnessFloats = .allocate(capacity: loudnessFrames * channels)
     }
 
-    deinit { zeros.deallocate() }
+    deinit {
+        zeros.deallocate()
+        loudnessFloats.deallocate()
+    }
 
     func run() {
         openTake()
@@ -109,7 +124,9 @@ final class AnalyzerLoop: @unchecked Sendable {
             }
             // Two analyzer threads only while blocks queue up behind this one.
             analyzer?.splitsBlocks = ring.fill > 2
+            framesDifferFromTake = header.missingFromTake
             if header.frames > 0 { append(payload, frames: header.frames) }
+            framesDifferFromTake = false
             ring.release()
             logMarkers(upTo: globalFrame)
             if header.isLast {
@@ -162,6 +179,7 @@ final class AnalyzerLoop: @unchecked Sendable {
             takeRuns[c] = 0
             takeFlats[c] = 0
         }
+        loudness = registry.addCues ? LoudnessMeter(channels: channels, rate: rate) : nil
         analyzer = Analyzer(
             channels: channels,
             rate: rate,
@@ -236,6 +254,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         if let failure = log?.failure { warn("\(take?.log ?? "log"): \(failure)") }
         log = nil
         self.analyzer = nil
+        if let framesWritten, framesWritten < boundary.frames { loudness = nil }
         var metadata: TakeMetadata? = nil
         if let t = take, registry.addCues {
             let file = URL(fileURLWithPath: t.file).standardizedFileURL
@@ -249,11 +268,12 @@ final class AnalyzerLoop: @unchecked Sendable {
                 timeReference: BroadcastInfo(start: t.startDate, rate: rate, description: "", reference: "")
                     .timeReference,
                 fileUID: BroadcastInfo.uniqueReference(start: t.startDate, path: t.file),
-                loudness: nil,  // measured from the finished file (TakeRegistry.finish)
+                loudness: loudness?.programme,  // nil: measured from the file (TakeRegistry.finish)
                 maxTruePeakDBTP: summaries.compactMap(\.truePeakDBTP).max(),
                 channelMask: channelMask
             )
         }
+        loudness = nil
         registry.analyzerClosed(
             takeIndex,
             markers: markers,
@@ -349,7 +369,10 @@ final class AnalyzerLoop: @unchecked Sendable {
                 $0.gapFrames += header.lostFrames
             }
         }
-        // The take stays time-accurate: the writer wrote silence, and so we analyze silence.
+        // The take stays time-accurate: the writer wrote silence, and so we analyze silence
+        // (except where only the analysis lost the frames).
+        framesDifferFromTake = header.loss == .dropped
+        defer { framesDifferFromTake = false }
         var left = header.lostFrames
         while left > 0 {
             let n = min(left, zeroFrames)
@@ -366,10 +389,45 @@ final class AnalyzerLoop: @unchecked Sendable {
             if analyzer == nil { openTake() }
             let n = boundary.fit(frames - done)
             analyzer!.process(payload + done * frameBytes, frames: n)
+            if framesDifferFromTake { loudness = nil }
+            if let loudness { measure(payload + done * frameBytes, frames: n, into: loudness) }
             drain()
             done += n
             globalFrame += n
             if boundary.advance(n) { closeTake(complete: true) }
+        }
+    }
+
+    /// Feeds `frames` of the capture format to the take's loudness meter, converted as
+    /// libsndfile converts the take's samples when it reads them as floats (a power-of-two
+    /// scale after `Float(Int32)`), so live and file figures are the same to the last bit.
+    private func measure(_ src: UnsafeRawPointer, frames: Int, into meter: LoudnessMeter) {
+        let out = loudnessFloats
+        var done = 0
+        while done < frames {
+            let n = min(frames - done, loudnessFrames)
+            let count = n * channels
+            let from = src + done * channels * format.bytesPerSample
+            let scale: Float = 1.0 / 2_147_483_648
+            switch format {
+            case .s16:
+                let s = from.assumingMemoryBound(to: Int16.self)
+                for i in 0..<count { out[i] = Float(s[i]) * (1.0 / 32768) }
+            case .s24:
+                // The take stores the low 24 bits (TakeWriter shifts them to the top).
+                let s = from.assumingMemoryBound(to: Int32.self)
+                for i in 0..<count { out[i] = Float(s[i] &<< 8) * scale }
+            case .s24packed:
+                let s = from.assumingMemoryBound(to: UInt8.self)
+                for i in 0..<count { out[i] = Float(SampleLayout.packed24(s + 3 * i)) * scale }
+            case .s32:
+                let s = from.assumingMemoryBound(to: Int32.self)
+                for i in 0..<count { out[i] = Float(s[i]) * scale }
+            case .float:
+                out.update(from: from.assumingMemoryBound(to: Float.self), count: count)
+            }
+            meter.add(floats: out, frames: n)
+            done += n
         }
     }
 

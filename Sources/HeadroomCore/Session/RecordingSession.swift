@@ -233,6 +233,10 @@ public final class RecordingSession: @unchecked Sendable {
         close(fd)
     }
 
+    /// The metadata the analyzer thread handed over for each take (its loudness measured
+    /// while recording, or nil where the finisher measures the file), in order.
+    var takeMetadata: [TakeMetadata?] { registry.all.map(\.metadata) }
+
     /// Ends the recording (Ctrl-C, SIGTERM, `q`): the take is closed cleanly.
     public func stop() { capture.stop(.stopped) }
 

@@ -176,10 +176,11 @@ final class TakeRegistry: Sendable {
 
     var all: [Take] { state.withLock { $0.takes } }
 
-    /// Both threads are done with the take: its programme loudness is measured from the
-    /// file (libebur128, as `review` measures it), its cue markers and metadata go into it
-    /// (WAV/RF64), then `--on-take-closed` runs. Queued on the finisher, never run on the
-    /// capture, writer or analyzer threads.
+    /// Both threads are done with the take: its cue markers and metadata go into it
+    /// (WAV/RF64), with the programme loudness the analyzer thread measured (or, where it
+    /// could not, measured here from the file, as `review` measures it), then
+    /// `--on-take-closed` runs. Queued on the finisher, never run on the capture, writer or
+    /// analyzer threads.
     private func finish(_ take: Take) {
         finishing.enter()
         finisher.async { [self] in
@@ -191,8 +192,11 @@ final class TakeRegistry: Sendable {
                     try CueMarkers.append(take.markers, to: take.file)
                     if var metadata = take.metadata {
                         try metadata.apply(to: take.file)
-                        metadata.loudness = ProgrammeLoudness.measure(path: take.file)
-                        try metadata.apply(to: take.file)
+                        if metadata.loudness == nil {
+                            // Not measured while recording (a drop, a disk failure): the file.
+                            metadata.loudness = ProgrammeLoudness.measure(path: take.file)
+                            try metadata.apply(to: take.file)
+                        }
                     }
                 }
             } catch {
