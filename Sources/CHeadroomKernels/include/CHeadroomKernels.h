@@ -80,6 +80,16 @@ typedef struct {
 size_t hr_judge_lobes(const hr_lobe_end *ends, size_t count, const float *ring, size_t mask, size_t width,
                       int64_t block_start, int64_t oldest, int64_t newest, hr_flat_lobe *flat);
 
+/// One pause in a spin-wait (x86 `pause`, ARM `yield`): the core backs off while it looks
+/// at a flag another core will set.
+static inline void hr_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /// Asks the kernel to start writing out the dirty pages of the file open on `fd`, without
 /// waiting for the disk (`sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)`). 0 or -1/errno.
 int hr_start_writeback(int fd);

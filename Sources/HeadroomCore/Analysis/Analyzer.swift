@@ -1,5 +1,6 @@
 import CHeadroomKernels
 import Foundation
+import Synchronization
 
 /// The per-channel analyzer of SPEC's *Definitions*, streaming: feed it interleaved
 /// blocks of any size with ``process(_:frames:)``; state (filter delay lines, clip runs,
@@ -1124,35 +1125,86 @@ private struct Scratch {
 /// The analyzer's second thread: waits for a block, analyzes its share, says so. The
 /// analyzer's thread waits for it before the block's events are read, so the two never
 /// touch the same channel or buffer at once.
+///
+/// Each side spins briefly on an atomic count before it sleeps on a semaphore: a block of
+/// session material takes a fraction of a millisecond, and two futex wake-ups per block
+/// (one each way) cost about as much on a loaded virtual machine, which made the second
+/// thread slower than none. A sleeper announces itself before its last look at the count,
+/// and the other side wakes it only when it did, so no wake-up is lost; a wake-up that finds
+/// nothing new sends it back to waiting.
 private final class GroupWorker: @unchecked Sendable {
+    private let posted = Atomic<Int>(0)
+    private let finished = Atomic<Int>(0)
+    private let helperSleeping = Atomic<Bool>(false)
+    private let callerSleeping = Atomic<Bool>(false)
     private let go = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
+    /// Set before the last post; read after it is seen.
     private var quit = false
     /// Unowned: the analyzer stops the thread in its deinit.
     private unowned(unsafe) var analyzer: Analyzer?
+    /// Pause instructions spent looking before sleeping (tens of microseconds).
+    private static let spins = 2000
+
+    /// Waits until `count` reaches `target`: spins, then sleeps on `semaphore`.
+    private static func wait(
+        for target: Int,
+        on count: borrowing Atomic<Int>,
+        sleeping: borrowing Atomic<Bool>,
+        semaphore: DispatchSemaphore
+    ) {
+        var looks = 0
+        while count.load(ordering: .acquiring) < target {
+            if looks < spins {
+                looks += 1
+                hr_spin_pause()
+                continue
+            }
+            sleeping.store(true, ordering: .sequentiallyConsistent)
+            if count.load(ordering: .sequentiallyConsistent) >= target {
+                sleeping.store(false, ordering: .sequentiallyConsistent)
+                break
+            }
+            semaphore.wait()
+            looks = 0
+        }
+    }
+
+    /// Counts `count` up and wakes the other side if it said it sleeps.
+    private static func post(
+        _ count: borrowing Atomic<Int>,
+        sleeping: borrowing Atomic<Bool>,
+        semaphore: DispatchSemaphore
+    ) {
+        count.add(1, ordering: .sequentiallyConsistent)
+        if sleeping.exchange(false, ordering: .sequentiallyConsistent) { semaphore.signal() }
+    }
 
     func start(_ analyzer: Analyzer) {
         self.analyzer = analyzer
         let thread = Thread { [self] in
             RecordingSession.nameThisThread("hr-analyzer-2")
+            var seen = 0
             while true {
-                go.wait()
+                seen += 1
+                Self.wait(for: seen, on: posted, sleeping: helperSleeping, semaphore: go)
                 if quit { break }
                 self.analyzer!.helperBlock()
-                done.signal()
+                Self.post(finished, sleeping: callerSleeping, semaphore: done)
             }
-            done.signal()
+            Self.post(finished, sleeping: callerSleeping, semaphore: done)
         }
-        thread.name = "hr-analyzer-2"
         thread.start()
     }
 
-    func begin() { go.signal() }
-    func wait() { done.wait() }
+    func begin() { Self.post(posted, sleeping: helperSleeping, semaphore: go) }
+    func wait() {
+        Self.wait(for: posted.load(ordering: .relaxed), on: finished, sleeping: callerSleeping, semaphore: done)
+    }
 
     func stop() {
         quit = true
-        go.signal()
-        done.wait()
+        begin()
+        wait()
     }
 }
