@@ -78,17 +78,8 @@ func benchAnalyzer(seconds: Double, only: String?) {
         var bestPlain = Double.infinity
         var bestTwo = Double.infinity
         var truePeak = 0.0
-        for run in 0..<9 {
-            // In turn: everything on one thread; without flat-top detection, to show what it
-            // costs; everything with a second analyzer thread.
-            let analyzer = Analyzer(
-                channels: channels,
-                rate: rate,
-                layout: .int32(bits: 24),
-                settings: AnalysisSettings(),
-                threads: run % 3 == 2 ? 2 : 1
-            )
-            analyzer.detectsFlatTops = run % 3 != 1
+        /// Seconds for `analyzer` to take the whole material, block by block.
+        func time(_ analyzer: Analyzer) -> Double {
             let t0 = now()
             data.withUnsafeBytes { raw in
                 var done = 0
@@ -100,7 +91,20 @@ func benchAnalyzer(seconds: Double, only: String?) {
                 }
             }
             analyzer.finish()
-            let t = now() - t0
+            return now() - t0
+        }
+        for run in 0..<9 {
+            // In turn: everything on one thread; without flat-top detection, to show what it
+            // costs; everything with a second analyzer thread.
+            let analyzer = Analyzer(
+                channels: channels,
+                rate: rate,
+                layout: .int32(bits: 24),
+                settings: AnalysisSettings(),
+                threads: run % 3 == 2 ? 2 : 1
+            )
+            analyzer.detectsFlatTops = run % 3 != 1
+            let t = time(analyzer)
             switch run % 3 {
             case 0: best = min(best, t)
             case 1: bestPlain = min(bestPlain, t)
@@ -164,18 +168,7 @@ func benchAnalyzer(seconds: Double, only: String?) {
             for _ in 0..<3 {
                 let analyzer = Analyzer(channels: channels, rate: rate, layout: .int32(bits: 24), settings: .init())
                 analyzer.bulkHotWalk = false
-                let t0 = now()
-                data.withUnsafeBytes { raw in
-                    var done = 0
-                    while done < frames {
-                        let n = min(block, frames - done)
-                        analyzer.process(raw.baseAddress! + done * channels * 4, frames: n)
-                        analyzer.events.removeAll(keepingCapacity: true)
-                        done += n
-                    }
-                }
-                analyzer.finish()
-                bestFramewise = min(bestFramewise, now() - t0)
+                bestFramewise = min(bestFramewise, time(analyzer))
             }
             print(
                 String(
