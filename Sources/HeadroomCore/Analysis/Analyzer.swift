@@ -18,7 +18,8 @@ import Synchronization
 ///    skipped. A block with a sample near clipping or an open clip event is filtered
 ///    whole; so is every block with `exactBlockPeaks` (live meters).
 /// 3. Lanes where something happened (a sample near clipping, a true peak over the
-///    margin) are walked frame by frame through their ``ClipDetector``; where nothing can
+///    margin) are walked run by run through their ``ClipDetector`` (``walk``: only run
+///    edges and an event's expiry are fed frame by frame); where nothing can
 ///    clip, a vector pass over the group (`hr_scan_hot`) summarizes the hot frames and
 ///    ``ClipDetector/feedHot(first:count:firstOver:lastOver:gap:peak:into:)`` takes the
 ///    summary. The others skip ahead in one step.
