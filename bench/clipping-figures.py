@@ -357,7 +357,7 @@ def main():
     global NEW
     NEW = args.binary or NEW
     if not os.path.exists(NEW):
-        sys.exit("build first: swift build -c release --product headroom")
+        sys.exit(f"no headroom at {NEW} (build it: swift build -c release --product headroom)")
     material = items(args.quick)
     with tempfile.TemporaryDirectory() as tmp:
         print("# How far over, and flat tops: measured figures\n")

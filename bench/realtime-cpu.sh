@@ -12,7 +12,7 @@ set -euo pipefail
 P=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED_BENCH:-$P/../shared/bench}
 BIN=${HEADROOM:-$P/.build/release/headroom}  # HEADROOM=path measures another build
-[ -x "$BIN" ] || { echo "build first: swift build -c release --product headroom" >&2; exit 1; }
+[ -x "$BIN" ] || { echo "no headroom at $BIN (build it: swift build -c release --product headroom)" >&2; exit 1; }
 for c in jackd jack_wait jack_lsp sndfile-jackplay arecord /usr/bin/time; do
     command -v "$c" >/dev/null || { echo "needs $c (Debian: jackd2, sndfile-tools, alsa-utils, time)" >&2; exit 1; }
 done

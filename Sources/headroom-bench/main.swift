@@ -64,11 +64,11 @@ func material(channels: Int, rate: Int, seconds: Double, kind: Material) -> [Int
     return out
 }
 
-func benchAnalyzer(seconds: Double, only: String?) {
+func benchAnalyzer(seconds: Double, only: Material?) {
     let channels = 32
     let rate = 96000
     print("analyzer: \(channels) ch x \(rate) Hz, 24-bit, \(seconds) s of audio per run")
-    for kind in Material.allCases where only == nil || kind.rawValue.hasPrefix(only!) {
+    for kind in Material.allCases where only == nil || kind == only {
         let data = material(channels: channels, rate: rate, seconds: seconds, kind: kind)
         let frames = data.count / channels
         let samples = Double(data.count)
@@ -232,36 +232,45 @@ func benchAnalyzeVsSox(seconds: Double) {
     print(String(format: "  headroom takes %.2fx the time sox takes (%.1fx faster)", ours / theirs, theirs / ours))
 }
 
-let args = CommandLine.arguments.dropFirst()
-let which = args.first ?? "analyzer"
-switch which {
+let args = Array(CommandLine.arguments.dropFirst())
+let usage =
+    "usage: headroom-bench analyzer [seconds] [session|steady|overloaded|clipped] | sox [seconds] | record [seconds] [session|steady|overloaded|clipped] | allocations | memory | latency [period frames] [timer]"
+
+/// Exits 64 with the usage and what was wrong, as the other commands do.
+func fail(_ why: String) -> Never {
+    FileHandle.standardError.write("headroom-bench: \(why)\n\(usage)\n".data(using: .utf8)!)
+    exit(64)
+}
+
+/// Argument `i` as a positive number, or `fallback` when it is not given.
+func number(_ i: Int, or fallback: Double) -> Double {
+    guard i < args.count else { return fallback }
+    guard let v = Double(args[i]), v > 0 else { fail("not a positive number: \(args[i])") }
+    return v
+}
+
+/// Argument `i` as a material (its first word), or nil when it is not given.
+func materialArgument(_ i: Int) -> Material? {
+    guard i < args.count else { return nil }
+    guard let kind = Material.allCases.first(where: { $0.rawValue.hasPrefix(args[i]) }) else {
+        fail("no such material: \(args[i])")
+    }
+    return kind
+}
+
+switch args.first ?? "analyzer" {
 case "analyzer":
-    benchAnalyzer(
-        seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 10 : 10,
-        only: args.dropFirst(2).first
-    )
+    benchAnalyzer(seconds: number(1, or: 10), only: materialArgument(2))
 case "record":
-    let kind: Material =
-        switch args.dropFirst(2).first {
-        case "steady": .steady
-        case "overloaded": .overloaded
-        case "clipped": .clipped
-        default: .session
-        }
-    RecordBench.throughput(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 60 : 60, kind: kind)
+    RecordBench.throughput(seconds: number(1, or: 60), kind: materialArgument(2) ?? .session)
 case "allocations":
     RecordBench.allocations()
 case "latency":
-    LatencyBench.run(
-        periodFrames: args.count > 1 ? Int(args[args.startIndex + 1]) ?? 256 : 256,
-        timer: args.dropFirst(2).first == "timer"
-    )
+    LatencyBench.run(periodFrames: Int(number(1, or: 256)), timer: args.count > 2 && args[2] == "timer")
 case "memory":
     RecordBench.memory()
 case "sox":
-    benchAnalyzeVsSox(seconds: args.count > 1 ? Double(args[args.startIndex + 1]) ?? 60 : 60)
-default:
-    print(
-        "usage: headroom-bench analyzer [seconds] [session|steady|overloaded|clipped] | sox [seconds] | record [seconds] [session|steady|overloaded] | allocations | memory | latency [period frames] [timer]"
-    )
+    benchAnalyzeVsSox(seconds: number(1, or: 60))
+case let other:
+    fail("no such benchmark: \(other)")
 }

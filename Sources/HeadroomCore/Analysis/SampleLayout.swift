@@ -42,4 +42,30 @@ extension SampleLayout {
     static func packed24(_ p: UnsafePointer<UInt8>) -> Int32 {
         Int32(p[0]) << 8 | Int32(p[1]) << 16 | Int32(p[2]) << 24
     }
+
+    /// `count` interleaved samples at `src` as floats, 1.0 = full scale, exactly as
+    /// libsndfile's `sf_readf_float` reads them back from a take that stores them (a
+    /// power-of-two scale after `Float(Int32)`; floats as they are, non-finite ones too).
+    /// The analyzer's own conversion (``Analyzer``) writes channel groups and replaces
+    /// non-finite floats; this one is for figures that must equal the file's.
+    func readBack(_ src: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
+        let scale: Float = 1.0 / 2_147_483_648
+        switch self {
+        case .int16:
+            let s = src.assumingMemoryBound(to: Int16.self)
+            for i in 0..<count { out[i] = Float(s[i]) * (1.0 / 32768) }
+        case .int24InInt32:
+            // A take stores the low 24 bits (TakeWriter shifts them to the top).
+            let s = src.assumingMemoryBound(to: Int32.self)
+            for i in 0..<count { out[i] = Float(s[i] &<< 8) * scale }
+        case .int24Packed:
+            let s = src.assumingMemoryBound(to: UInt8.self)
+            for i in 0..<count { out[i] = Float(Self.packed24(s + 3 * i)) * scale }
+        case .int32:
+            let s = src.assumingMemoryBound(to: Int32.self)
+            for i in 0..<count { out[i] = Float(s[i]) * scale }
+        case .float32:
+            out.update(from: src.assumingMemoryBound(to: Float.self), count: count)
+        }
+    }
 }

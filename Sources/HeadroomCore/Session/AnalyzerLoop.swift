@@ -398,35 +398,15 @@ final class AnalyzerLoop: @unchecked Sendable {
         }
     }
 
-    /// Feeds `frames` of the capture format to the take's loudness meter, converted as
-    /// libsndfile converts the take's samples when it reads them as floats (a power-of-two
-    /// scale after `Float(Int32)`), so live and file figures are the same to the last bit.
+    /// Feeds `frames` of the capture format to the take's loudness meter, as the floats
+    /// libsndfile reads back from the take (``SampleLayout/readBack(_:count:into:)``), so
+    /// live and file figures are the same to the last bit.
     private func measure(_ src: UnsafeRawPointer, frames: Int, into meter: LoudnessMeter) {
-        let out = loudnessFloats
         var done = 0
         while done < frames {
             let n = min(frames - done, loudnessFrames)
-            let count = n * channels
-            let from = src + done * channels * format.bytesPerSample
-            let scale: Float = 1.0 / 2_147_483_648
-            switch format {
-            case .s16:
-                let s = from.assumingMemoryBound(to: Int16.self)
-                for i in 0..<count { out[i] = Float(s[i]) * (1.0 / 32768) }
-            case .s24:
-                // The take stores the low 24 bits (TakeWriter shifts them to the top).
-                let s = from.assumingMemoryBound(to: Int32.self)
-                for i in 0..<count { out[i] = Float(s[i] &<< 8) * scale }
-            case .s24packed:
-                let s = from.assumingMemoryBound(to: UInt8.self)
-                for i in 0..<count { out[i] = Float(SampleLayout.packed24(s + 3 * i)) * scale }
-            case .s32:
-                let s = from.assumingMemoryBound(to: Int32.self)
-                for i in 0..<count { out[i] = Float(s[i]) * scale }
-            case .float:
-                out.update(from: from.assumingMemoryBound(to: Float.self), count: count)
-            }
-            meter.add(floats: out, frames: n)
+            layout.readBack(src + done * channels * format.bytesPerSample, count: n * channels, into: loudnessFloats)
+            meter.add(floats: loudnessFloats, frames: n)
             done += n
         }
     }
