@@ -1,7 +1,7 @@
 // headroom-bench: figures a person can compare, each against a reference run in the
 // same process. Not a test: CI builds it but never times it.
 //
-//   swift run -c release headroom-bench analyzer [seconds] [session|steady|overloaded|clipped]
+//   swift run -c release headroom-bench analyzer [seconds] [session|steady|overloaded|clipped|fizzy]
 //   swift build -c release && .build/release/headroom-bench sox [seconds]
 //   .build/release/headroom-bench record [seconds] [session|steady|overloaded] | allocations | memory
 //   .build/release/headroom-bench latency [period frames] [timer]
@@ -27,6 +27,9 @@ enum Material: String, CaseIterable {
     /// Low tones swelling 4 to 10 dB past full scale: clip runs of tens to hundreds of
     /// frames, clip events open most of the time (the clip walk).
     case clipped = "clipped tones, 4-10 dB past full scale (long clip runs)"
+    /// Tones under loud noise driven 3 to 12 dB past full scale (the clipped channels of
+    /// `../shared/bench/gen.py`): runs and gaps of a few frames, one clip event throughout.
+    case fizzy = "fizzy clipping: noisy tones 3-12 dB past full scale (short runs)"
 }
 
 /// Deterministic material, 24-bit left-justified in Int32 (what `sf_readf_int` gives).
@@ -47,7 +50,10 @@ func material(channels: Int, rate: Int, seconds: Double, kind: Material) -> [Int
         for i in 0..<frames {
             let t = Double(i) / Double(rate)
             var x: Double
-            if kind == .clipped {
+            if kind == .fizzy {
+                let drive = pow(10, (3 + 3 * Double(c % 4)) / 20)
+                x = max(-1, min(1, drive * (0.8 * sin(2 * .pi * (220 + 700 * Double(c % 4)) * t) + 0.35 * noise())))
+            } else if kind == .clipped {
                 let swell = 1.6 + 1.6 * (0.5 + 0.5 * sin(2 * .pi * 0.5 * t + Double(c)))
                 x = max(-1, min(1, swell * sin(2 * .pi * (60 + 7 * Double(c)) * t) + 0.01 * noise()))
             } else if dynamic {
@@ -161,7 +167,7 @@ func benchAnalyzer(seconds: Double, only: Material?) {
                 best / bestTwo
             )
         )
-        if kind == .clipped {
+        if kind == .clipped || kind == .fizzy {
             // The clip path run by run (the default) against frame by frame (the reference
             // the tests hold it to).
             var bestFramewise = Double.infinity
@@ -234,7 +240,7 @@ func benchAnalyzeVsSox(seconds: Double) {
 
 let args = Array(CommandLine.arguments.dropFirst())
 let usage =
-    "usage: headroom-bench analyzer [seconds] [session|steady|overloaded|clipped] | sox [seconds] | record [seconds] [session|steady|overloaded|clipped] | allocations | memory | latency [period frames] [timer]"
+    "usage: headroom-bench analyzer [seconds] [session|steady|overloaded|clipped|fizzy] | sox [seconds] | record [seconds] [session|steady|overloaded|clipped|fizzy] | allocations | memory | latency [period frames] [timer]"
 
 /// Exits 64 with the usage and what was wrong, as the other commands do.
 func fail(_ why: String) -> Never {

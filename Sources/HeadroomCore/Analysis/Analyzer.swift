@@ -19,7 +19,8 @@ import Synchronization
 ///    whole; so is every block with `exactBlockPeaks` (live meters).
 /// 3. Lanes where something happened (a sample near clipping, a true peak over the
 ///    margin) are walked run by run through their ``ClipDetector`` (``walk``: only run
-///    edges and an event's expiry are fed frame by frame); where nothing can
+///    edges and an event's expiry are fed frame by frame, and inside an open event and
+///    burst a branch-free frame loop, ``ClipDetector/feedOpen``); where nothing can
 ///    clip, a vector pass over the group (`hr_scan_hot`) summarizes the hot frames and
 ///    ``ClipDetector/feedHot(first:count:firstOver:lastOver:gap:peak:into:)`` takes the
 ///    summary. The others skip ahead in one step.
@@ -268,7 +269,15 @@ public final class Analyzer {
                 if f == 0 { truePeak = max(truePeak, state[c].leadTruePeak) }
                 let clipped = isClipped(x, frame: f, blockStart: end, channel: c)
                 if clipped != (detectors[c].runStart >= 0) {
-                    runEdge(channel: c, lane: l, base: base, position: position, frame: f, end: end, starting: clipped)
+                    runEdge(
+                        &detectors[c],
+                        lane: l,
+                        base: base,
+                        position: position,
+                        frame: f,
+                        end: end,
+                        starting: clipped
+                    )
                 }
                 detectors[c].feed(frame: f, magnitude: x, truePeak: truePeak, clipped: clipped, into: &events)
             }
@@ -676,7 +685,7 @@ public final class Analyzer {
                     let first = max(blockStart - Self.delay, 0)
                     if detectors[c].runStart >= 0 {
                         runEdge(
-                            channel: c,
+                            &detectors[c],
                             lane: l,
                             base: input + g * groupStride,
                             position: Self.history + first - blockStart,
@@ -725,7 +734,9 @@ public final class Analyzer {
     /// the open event's maxima, up to the frame where that event expires. Run starts and
     /// ends, the first frames of a run, and the expiry frame go through ``ClipDetector/feed``
     /// one at a time, as every frame does without ``bulkHotWalk`` (the reference the tests
-    /// compare with).
+    /// compare with). While a clip event and a hot burst are both open (fizzy clipping: runs
+    /// and gaps of a few frames), ``ClipDetector/feedOpen`` takes the frames instead, with
+    /// only what can happen before the event could expire or the burst close.
     private func walk(
         channel c: Int,
         lane l: Int,
@@ -753,7 +764,7 @@ public final class Analyzer {
             if clipped != (detectors[c].runStart >= 0) {
                 // A clip run starts or ends here: the overshoot estimate reads its sides.
                 runEdge(
-                    channel: c,
+                    &detectors[c],
                     lane: l,
                     base: base,
                     position: position,
@@ -780,6 +791,34 @@ public final class Analyzer {
                 frame(f)
                 f += 1
                 continue
+            }
+            if runsAreHot && detectors[c].eventOpen && detectors[c].burstOpen {
+                // Fizzy clipping (runs and gaps of a few frames inside one event): frame by
+                // frame, but with only what can happen before the event could expire or the
+                // burst close.
+                let stop = detectors[c].feedOpen(
+                    first: f,
+                    end: end,
+                    magnitude: sample,
+                    step: step,
+                    isClipped: { isClipped($1, frame: $0, blockStart: blockStart, channel: c) },
+                    edge: { detector, frame, starting in
+                        runEdge(
+                            &detector,
+                            lane: l,
+                            base: base,
+                            position: Self.history + frame - blockStart,
+                            frame: frame,
+                            end: blockStart + n,
+                            starting: starting
+                        )
+                    },
+                    into: &events
+                )
+                if stop > f {
+                    f = stop
+                    continue
+                }
             }
             let clipped = isClipped(sample(f), frame: f, blockStart: blockStart, channel: c)
             if detectors[c].runStart >= 0 {
@@ -852,12 +891,12 @@ public final class Analyzer {
         }
     }
 
-    /// Where a clip run of channel `c` starts (`starting`) or ends at frame `f`, hands its
-    /// detector the run's side for the overshoot estimate: the nearest three unpinned
-    /// samples away from the run, read from lane `l` of `base` (frame `f` at `position`).
-    /// Frames before 0 or from `end` on do not exist.
+    /// Where a clip run starts (`starting`) or ends at frame `f`, hands `detector` the run's
+    /// side for the overshoot estimate: the nearest three unpinned samples away from the run,
+    /// read from lane `l` of `base` (frame `f` at `position`). Frames before 0 or from `end`
+    /// on do not exist.
     private func runEdge(
-        channel c: Int,
+        _ detector: inout ClipDetector,
         lane l: Int,
         base: UnsafePointer<Float>,
         position p: Int,
@@ -875,22 +914,22 @@ public final class Analyzer {
         if starting {
             let x = base[p * w + l]
             let sign: Float = x < 0 ? -1 : 1
-            detectors[c].runSign = sign
-            detectors[c].runLevel = abs(x)
+            detector.runSign = sign
+            detector.runLevel = abs(x)
             var side: Overshoot.Side?
             if let v1 = unpinned(-1, sign) {
                 let v2 = unpinned(-2, sign)
                 side = Overshoot.side(level: abs(x), v1, v2, v2 == nil ? nil : unpinned(-3, sign))
             }
-            detectors[c].runEntry = side
+            detector.runEntry = side
         } else {
-            let sign = detectors[c].runSign
+            let sign = detector.runSign
             var side: Overshoot.Side?
             if let v1 = unpinned(0, sign) {
                 let v2 = unpinned(1, sign)
-                side = Overshoot.side(level: detectors[c].runLevel, v1, v2, v2 == nil ? nil : unpinned(2, sign))
+                side = Overshoot.side(level: detector.runLevel, v1, v2, v2 == nil ? nil : unpinned(2, sign))
             }
-            detectors[c].runExit = side
+            detector.runExit = side
         }
     }
 

@@ -182,6 +182,92 @@ struct ClipDetector {
         burstHasClip = true
     }
 
+    /// Frames from `first` while a clip event and a hot burst are open and every clipped frame
+    /// is over the margin (fizzy clipping: short runs and gaps, one long event): what ``feed``
+    /// does frame by frame, without its checks for what cannot happen here. The event cannot
+    /// expire before the frame `holdFrames - 1` after its end, nor the burst close before the
+    /// frame `burstHoldFrames` after its last, so a run that ends merges into the event and an
+    /// over frame extends the burst. Returns the first frame not fed: that frame (or `end`),
+    /// which goes through ``feed``. `magnitude`, `step` and `isClipped` read a frame;
+    /// `edge(&detector, f, starting)` hands over a run's side where it starts or ends at `f`.
+    @inline(__always)
+    mutating func feedOpen(
+        first: Int,
+        end: Int,
+        magnitude: (Int) -> Float,
+        step: (Int) -> Float,
+        isClipped: (Int, Float) -> Bool,
+        edge: (inout ClipDetector, Int, Bool) -> Void,
+        into events: inout [Event]
+    ) -> Int {
+        // The state that changes every frame lives in locals; it goes back into the fields
+        // around what reads them (a run's edges, its qualification and its end).
+        var f = first
+        var expiry = event.endFrame &+ holdFrames &- 1
+        var close = burstLast &+ burstHoldFrames
+        var length = runLength
+        var peak = runPeak
+        var truePeakOfRun = runTruePeak
+        var since = peakSinceEventEnd
+        var trueSince = truePeakSinceEventEnd
+        var last = burstLast
+        var burstPeak = burstTruePeak
+        var hasClip = burstHasClip
+        @inline(__always) func store() {
+            runLength = length
+            runPeak = peak
+            runTruePeak = truePeakOfRun
+            peakSinceEventEnd = since
+            truePeakSinceEventEnd = trueSince
+            burstLast = last
+            burstTruePeak = burstPeak
+            burstHasClip = hasClip
+        }
+        var inRun = runStart >= 0
+        // Only a run's start and end branch on the signal; what every frame does is selects,
+        // so fizzy material (a coin toss per frame) costs no mispredictions there.
+        while f < end && f < expiry && f < close {
+            let x = magnitude(f)
+            let truePeak = max(x, step(f))
+            let clipped = isClipped(f, x)
+            if clipped != inRun {
+                inRun = clipped
+                if clipped {
+                    edge(&self, f, true)
+                    runStart = f
+                    (length, peak, truePeakOfRun) = (0, 0, 0)
+                } else {
+                    edge(&self, f, false)
+                    store()
+                    endRun(at: f, into: &events)
+                    // A qualified run's end starts the maxima since the event's end afresh.
+                    (length, since, trueSince) = (runLength, peakSinceEventEnd, truePeakSinceEventEnd)
+                    expiry = event.endFrame &+ holdFrames &- 1
+                }
+            }
+            length &+= clipped ? 1 : 0
+            peak = clipped ? max(peak, x) : peak
+            truePeakOfRun = clipped ? max(truePeakOfRun, truePeak) : truePeakOfRun
+            if length == clipRun && clipped {
+                store()
+                runQualified()
+                hasClip = burstHasClip
+            }
+            since = max(since, x)
+            trueSince = max(trueSince, truePeak)
+            let hot = truePeak > hotThreshold
+            last = hot ? f : last
+            close = hot ? f &+ burstHoldFrames : close
+            burstPeak = hot ? max(burstPeak, truePeak) : burstPeak
+            if !hasClip && hot && qualifiedRunStart >= 0 && qualifiedRunStart <= f && qualifiedRunEnd > burstStart {
+                hasClip = true
+            }
+            f &+= 1
+        }
+        store()
+        return f
+    }
+
     /// ``feedHot(first:count:samples:steps:stride:into:)`` from a summary of the block that
     /// `hr_scan_hot` made for all lanes at once: relative to `first`, the first and last
     /// frame over the margin (`firstOver` infinite: none) and the largest distance between
