@@ -227,6 +227,32 @@ struct ClipDetector {
         // Only a run's start and end branch on the signal; what every frame does is selects,
         // so fizzy material (a coin toss per frame) costs no mispredictions there.
         while f < end && f < expiry && f < close {
+            if inRun && length >= clipRun {
+                // Inside a qualified run, up to its end: the frames only lengthen it, and
+                // every one is over the margin (``extendRun``).
+                var e = f
+                var runMax: Float = 0
+                var trueMax: Float = 0
+                while e < end && e < expiry {
+                    let x = magnitude(e)
+                    guard isClipped(e, x) else { break }
+                    runMax = max(runMax, x)
+                    trueMax = max(trueMax, max(x, step(e)))
+                    e &+= 1
+                }
+                if e > f {
+                    length &+= e &- f
+                    peak = max(peak, runMax)
+                    truePeakOfRun = max(truePeakOfRun, trueMax)
+                    since = max(since, runMax)
+                    trueSince = max(trueSince, trueMax)
+                    last = e &- 1
+                    close = last &+ burstHoldFrames
+                    burstPeak = max(burstPeak, trueMax)
+                    f = e
+                    continue
+                }
+            }
             let x = magnitude(f)
             let truePeak = max(x, step(f))
             let clipped = isClipped(f, x)
