@@ -256,14 +256,23 @@ struct TruePeakTests {
         ]
     )
     func vectorPathsMatchTheWalk(layout: SampleLayout) {
-        // The defaults; and a clip level under the margin (clipped frames need not be hot),
-        // clip runs of 1 and no hold.
+        // The defaults; a clip level under the margin (clipped frames need not be hot),
+        // clip runs of 1 and no hold; and runs of 1 or 2 with no hold or a long one at full
+        // scale (the open-event walk's limits: an event that may expire on the next frame,
+        // a burst that closes after one quiet frame, events that stay open for seconds).
         var low = AnalysisSettings()
         low.clipLevelDBFS = -4
         low.clipRunSamples = 1
         low.clipHoldSeconds = 0
+        var short = AnalysisSettings()
+        short.clipRunSamples = 1
+        short.clipHoldSeconds = 0
+        var long = AnalysisSettings()
+        long.clipRunSamples = 2
+        long.clipHoldSeconds = 0.5
         for (channels, block, settings) in [
-            (3, 97, AnalysisSettings()), (8, 1000, .init()), (20, 3001, .init()), (5, 500, low),
+            (3, 97, AnalysisSettings()), (8, 1000, .init()), (20, 3001, .init()), (5, 500, low), (4, 256, short),
+            (6, 777, long),
         ] {
             let frames = 48000 * 2
             let x = Self.randomMaterial(channels: channels, frames: frames, seed: UInt64(channels * 7 + block))
@@ -279,8 +288,12 @@ struct TruePeakTests {
                 )
                 #expect(bulk.events == walked.events, "\(layout), \(channels) ch, blocks of \(block)")
                 let (h, k) = (hots(bulk.events).count, clips(bulk.events).count)
-                // Under the low clip level nearly every hot burst holds a clip.
-                #expect((h > 0 || settings.clipLevelDBFS < 0) && k > channels, "\(h) hot and \(k) clip events")
+                // Under the low clip level, or with the long hold, nearly every hot burst holds
+                // a clip.
+                #expect(
+                    (h > 0 || settings.clipLevelDBFS < 0 || settings.clipHoldSeconds > 0.1) && k > channels,
+                    "\(h) hot and \(k) clip events"
+                )
                 for c in 0..<channels {
                     #expect(bulk.analyzer.summary(channel: c) == walked.analyzer.summary(channel: c))
                 }
