@@ -262,24 +262,9 @@ public final class Analyzer {
             let first = max(end - Self.delay, 0)
             let (g, l) = (c / width, c % width)
             let base = input + g * groupStride
+            // The last frames have no interpolated points: the filter needs samples after them.
             for f in first..<end {
-                let position = Self.history + f - end
-                let x = abs(base[position * width + l])
-                var truePeak = x
-                if f == 0 { truePeak = max(truePeak, state[c].leadTruePeak) }
-                let clipped = isClipped(x, frame: f, blockStart: end, channel: c)
-                if clipped != (detectors[c].runStart >= 0) {
-                    runEdge(
-                        &detectors[c],
-                        lane: l,
-                        base: base,
-                        position: position,
-                        frame: f,
-                        end: end,
-                        starting: clipped
-                    )
-                }
-                detectors[c].feed(frame: f, magnitude: x, truePeak: truePeak, clipped: clipped, into: &events)
+                feed(channel: c, lane: l, base: base, frame: f, blockStart: end, end: end, into: &events)
             }
             detectors[c].finish(at: end, into: &events)
             flats[c].finish(at: end, into: &events)
@@ -756,24 +741,16 @@ public final class Analyzer {
                 state[c].leadTruePeak = max(state[c].leadTruePeak, step)
                 return
             }
-            let position = Self.history + f - blockStart
-            let x = abs(base[position * w + l])
-            var truePeak = max(x, step)
-            if f == 0 { truePeak = max(truePeak, state[c].leadTruePeak) }
-            let clipped = isClipped(x, frame: f, blockStart: blockStart, channel: c)
-            if clipped != (detectors[c].runStart >= 0) {
-                // A clip run starts or ends here: the overshoot estimate reads its sides.
-                runEdge(
-                    &detectors[c],
-                    lane: l,
-                    base: base,
-                    position: position,
-                    frame: f,
-                    end: blockStart + n,
-                    starting: clipped
-                )
-            }
-            detectors[c].feed(frame: f, magnitude: x, truePeak: truePeak, clipped: clipped, into: &events)
+            feed(
+                channel: c,
+                lane: l,
+                base: base,
+                frame: f,
+                blockStart: blockStart,
+                end: blockStart + n,
+                step: step,
+                into: &events
+            )
         }
         let end = blockStart + n - Self.delay
         var f = blockStart - Self.delay
@@ -889,6 +866,32 @@ public final class Analyzer {
                 }
             }
         }
+    }
+
+    /// Feeds frame `f` of channel `c` (lane `l` of `base`, the block that starts at frame
+    /// `blockStart`) to its detector, `step` being the largest interpolated point after it.
+    /// Where a clip run starts or ends there, the detector first gets the run's side for the
+    /// overshoot estimate (frames from `end` on do not exist).
+    @inline(__always)
+    private func feed(
+        channel c: Int,
+        lane l: Int,
+        base: UnsafePointer<Float>,
+        frame f: Int,
+        blockStart: Int,
+        end: Int,
+        step: Float = 0,
+        into events: inout [Event]
+    ) {
+        let position = Self.history + f - blockStart
+        let x = abs(base[position * width + l])
+        var truePeak = max(x, step)
+        if f == 0 { truePeak = max(truePeak, state[c].leadTruePeak) }
+        let clipped = isClipped(x, frame: f, blockStart: blockStart, channel: c)
+        if clipped != (detectors[c].runStart >= 0) {
+            runEdge(&detectors[c], lane: l, base: base, position: position, frame: f, end: end, starting: clipped)
+        }
+        detectors[c].feed(frame: f, magnitude: x, truePeak: truePeak, clipped: clipped, into: &events)
     }
 
     /// Where a clip run starts (`starting`) or ends at frame `f`, hands `detector` the run's
