@@ -3,7 +3,7 @@
 //
 //   swift run -c release headroom-bench analyzer [seconds] [session|steady|overloaded|clipped|fizzy]
 //   swift build -c release && .build/release/headroom-bench sox [seconds]
-//   .build/release/headroom-bench record [seconds] [session|steady|overloaded] | allocations | memory
+//   .build/release/headroom-bench record [seconds] [session|steady|overloaded|clipped|fizzy] | allocations | memory
 //   .build/release/headroom-bench latency [period frames] [timer]
 //
 // analyzer: 32 channels x 96 kHz 24-bit material through headroom's analyzer and
@@ -30,6 +30,9 @@ enum Material: String, CaseIterable {
     /// Tones under loud noise driven 3 to 12 dB past full scale (the clipped channels of
     /// `../shared/bench/gen.py`): runs and gaps of a few frames, one clip event throughout.
     case fizzy = "fizzy clipping: noisy tones 3-12 dB past full scale (short runs)"
+
+    /// What the command line calls it: the description's first word.
+    var name: String { String(rawValue.prefix { $0 != " " }) }
 }
 
 /// Deterministic material, 24-bit left-justified in Int32 (what `sf_readf_int` gives).
@@ -239,8 +242,9 @@ func benchAnalyzeVsSox(seconds: Double) {
 }
 
 let args = Array(CommandLine.arguments.dropFirst())
+let materials = Material.allCases.map(\.name).joined(separator: "|")
 let usage =
-    "usage: headroom-bench analyzer [seconds] [session|steady|overloaded|clipped|fizzy] | sox [seconds] | record [seconds] [session|steady|overloaded|clipped|fizzy] | allocations | memory | latency [period frames] [timer]"
+    "usage: headroom-bench analyzer [seconds] [\(materials)] | sox [seconds] | record [seconds] [\(materials)] | allocations | memory | latency [period frames] [timer]"
 
 /// Exits 64 with the usage and what was wrong, as the other commands do.
 func fail(_ why: String) -> Never {
@@ -255,10 +259,10 @@ func number(_ i: Int, or fallback: Double) -> Double {
     return v
 }
 
-/// Argument `i` as a material (its first word), or nil when it is not given.
+/// Argument `i` as a material (its name, or the start of it), or nil when it is not given.
 func materialArgument(_ i: Int) -> Material? {
     guard i < args.count else { return nil }
-    guard let kind = Material.allCases.first(where: { $0.rawValue.hasPrefix(args[i]) }) else {
+    guard let kind = Material.allCases.first(where: { $0.name.hasPrefix(args[i]) }) else {
         fail("no such material: \(args[i])")
     }
     return kind

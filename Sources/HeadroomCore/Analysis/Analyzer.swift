@@ -735,6 +735,9 @@ public final class Analyzer {
         let w = width
         @inline(__always) func sample(_ f: Int) -> Float { abs(base[(Self.history + f - blockStart) * w + l]) }
         @inline(__always) func step(_ f: Int) -> Float { stepBase[(f + Self.delay - blockStart) * w + l] }
+        @inline(__always) func clippedAt(_ f: Int, _ x: Float) -> Bool {
+            isClipped(x, frame: f, blockStart: blockStart, channel: c)
+        }
         @inline(__always) func frame(_ f: Int) {
             let step = step(f)
             if f < 0 {
@@ -778,7 +781,7 @@ public final class Analyzer {
                     end: end,
                     magnitude: sample,
                     step: step,
-                    isClipped: { isClipped($1, frame: $0, blockStart: blockStart, channel: c) },
+                    isClipped: clippedAt,
                     edge: { detector, frame, starting in
                         runEdge(
                             &detector,
@@ -797,7 +800,7 @@ public final class Analyzer {
                     continue
                 }
             }
-            let clipped = isClipped(sample(f), frame: f, blockStart: blockStart, channel: c)
+            let clipped = clippedAt(f, sample(f))
             if detectors[c].runStart >= 0 {
                 guard clipped && runsAreHot && detectors[c].runLength >= detectors[c].clipRun else {
                     frame(f)
@@ -805,18 +808,15 @@ public final class Analyzer {
                     continue
                 }
                 // Inside a qualified run: up to its end, frames only lengthen it.
-                var e = f
-                var peak: Float = 0
-                var truePeak: Float = 0
-                while e < end {
-                    let x = sample(e)
-                    guard isClipped(x, frame: e, blockStart: blockStart, channel: c) else { break }
-                    peak = max(peak, x)
-                    truePeak = max(truePeak, max(x, step(e)))
-                    e += 1
-                }
-                detectors[c].extendRun(count: e - f, peak: peak, truePeak: truePeak)
-                f = e
+                let run = ClipDetector.clippedStretch(
+                    from: f,
+                    to: end,
+                    magnitude: sample,
+                    step: step,
+                    isClipped: clippedAt
+                )
+                detectors[c].extendRun(count: run.end - f, peak: run.peak, truePeak: run.truePeak)
+                f = run.end
                 continue
             }
             if clipped {
@@ -830,7 +830,7 @@ public final class Analyzer {
             var next = f + 1
             while next < end {
                 let x = sample(next)
-                if x >= clipCandidate && isClipped(x, frame: next, blockStart: blockStart, channel: c) { break }
+                if x >= clipCandidate && clippedAt(next, x) { break }
                 next += 1
             }
             while f < next {

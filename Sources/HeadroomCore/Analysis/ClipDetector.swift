@@ -166,6 +166,30 @@ struct ClipDetector {
         }
     }
 
+    /// The clipped frames from `first` on, before `end`: the first frame that is not (or
+    /// `end`), and the largest magnitude and true peak among them. `magnitude`, `step` and
+    /// `isClipped` read a frame, as for ``feedOpen``. What ``extendRun`` takes.
+    @inline(__always)
+    static func clippedStretch(
+        from first: Int,
+        to end: Int,
+        magnitude: (Int) -> Float,
+        step: (Int) -> Float,
+        isClipped: (Int, Float) -> Bool
+    ) -> (end: Int, peak: Float, truePeak: Float) {
+        var e = first
+        var peak: Float = 0
+        var truePeak: Float = 0
+        while e < end {
+            let x = magnitude(e)
+            guard isClipped(e, x) else { break }
+            peak = max(peak, x)
+            truePeak = max(truePeak, max(x, step(e)))
+            e &+= 1
+        }
+        return (e, peak, truePeak)
+    }
+
     /// Frames that continue a qualified clip run, all over the margin: what ``feed`` would
     /// do for each of them, at once. `peak` and `truePeak` are their largest values.
     mutating func extendRun(count: Int, peak: Float, truePeak: Float) {
@@ -223,33 +247,31 @@ struct ClipDetector {
             burstTruePeak = burstPeak
             burstHasClip = hasClip
         }
+        @inline(__always) func load() {
+            (length, peak, truePeakOfRun) = (runLength, runPeak, runTruePeak)
+            (since, trueSince) = (peakSinceEventEnd, truePeakSinceEventEnd)
+            (last, burstPeak, hasClip) = (burstLast, burstTruePeak, burstHasClip)
+            close = last &+ burstHoldFrames
+        }
         var inRun = runStart >= 0
         // Only a run's start and end branch on the signal; what every frame does is selects,
         // so fizzy material (a coin toss per frame) costs no mispredictions there.
         while f < end && f < expiry && f < close {
             if inRun && length >= clipRun {
                 // Inside a qualified run, up to its end: the frames only lengthen it, and
-                // every one is over the margin (``extendRun``).
-                var e = f
-                var runMax: Float = 0
-                var trueMax: Float = 0
-                while e < end && e < expiry {
-                    let x = magnitude(e)
-                    guard isClipped(e, x) else { break }
-                    runMax = max(runMax, x)
-                    trueMax = max(trueMax, max(x, step(e)))
-                    e &+= 1
-                }
-                if e > f {
-                    length &+= e &- f
-                    peak = max(peak, runMax)
-                    truePeakOfRun = max(truePeakOfRun, trueMax)
-                    since = max(since, runMax)
-                    trueSince = max(trueSince, trueMax)
-                    last = e &- 1
-                    close = last &+ burstHoldFrames
-                    burstPeak = max(burstPeak, trueMax)
-                    f = e
+                // every one is over the margin.
+                let run = Self.clippedStretch(
+                    from: f,
+                    to: min(end, expiry),
+                    magnitude: magnitude,
+                    step: step,
+                    isClipped: isClipped
+                )
+                if run.end > f {
+                    store()
+                    extendRun(count: run.end &- f, peak: run.peak, truePeak: run.truePeak)
+                    load()
+                    f = run.end
                     continue
                 }
             }
