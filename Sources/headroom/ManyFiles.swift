@@ -4,7 +4,8 @@ import Foundation
 /// `--jobs`: how many files `analyze` and `review` work on at once.
 struct JobsOption: ParsableArguments {
     @Option(
-        name: [.customShort("j"), .long],
+        // `-j2` as well as `-j 2`, as make and xargs take it.
+        name: [.customShort("j", allowingJoined: true), .long],
         help: ArgumentHelp(
             "Files to work on at once [the number of cores]. Output keeps the order the files were given in.",
             valueName: "n"

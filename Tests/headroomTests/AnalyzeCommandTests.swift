@@ -110,7 +110,8 @@ struct AnalyzeCommandTests {
             let order = paths.filter { !$0.hasSuffix("missing.wav") }.map { one.stdout.range(of: $0)!.lowerBound }
             #expect(order == order.sorted())
         }
-        let json = try headroom("analyze", "--json", "-j", "3", paths[0], paths[1], paths[2])
+        // Joined, as make and xargs take it.
+        let json = try headroom("analyze", "--json", "-j3", paths[0], paths[1], paths[2])
         let takes = json.jsonLines.filter { $0["type"] as? String == "take" }.compactMap { $0["file"] as? String }
         #expect(takes == Array(paths[0...2]))
         let bad = try headroom("analyze", "-j", "0", paths[0])
