@@ -48,9 +48,10 @@ struct OverAndFlatTests {
         #expect(!clip.overBound)
         let summary = analyzer.summary(channel: 0)
         #expect(summary.overs.clipOverDB == over)
-        // The proposal lands the estimated peak on the target: -6 - over, rounded down.
+        // The proposal lands the estimated peak on the target: -6 - over, rounded to 0.5 dB
+        // (SPEC; an estimate, not a bound, so to the nearest step).
         let proposal = try #require(summary.proposal.changeDB)
-        #expect(proposal == Decibels.floor(-6 - over, step: 0.5))
+        #expect(proposal == Decibels.round(-6 - over, step: 0.5))
         #expect(summary.proposal.reason == .clipped)
         #expect(Self.flats(events).isEmpty, "a clip at full scale is not also a flat event")
     }
@@ -102,6 +103,17 @@ struct OverAndFlatTests {
             settings: s
         )
         #expect(SummaryTable.proposalText(bound) == "-8.0 dB (clipped by at least 2.0 dB)")
+        // An estimate rounds to the nearest 0.5 dB (SPEC); a bound rounds towards more
+        // attenuation, since the peak may be higher still.
+        let about = GainAdvisor.propose(truePeakDBTP: 0.2, clipped: true, overs: Overs(clipOverDB: 5.6), settings: s)
+        #expect(about.changeDB == -11.5)
+        let atLeast = GainAdvisor.propose(
+            truePeakDBTP: 0.2,
+            clipped: true,
+            overs: Overs(clipOverDB: 5.6, clipOverBound: true),
+            settings: s
+        )
+        #expect(atLeast.changeDB == -12)
         let flat = GainAdvisor.propose(
             truePeakDBTP: -3.0,
             clipped: false,
@@ -109,7 +121,7 @@ struct OverAndFlatTests {
             overs: Overs(flatLevelDBFS: -3.1, flatOverDB: 2),
             settings: s
         )
-        #expect(flat.reason == .flat && flat.changeDB == -5)  // -6 - (-3.1 + 2) = -4.9, rounded down
+        #expect(flat.reason == .flat && flat.changeDB == -5)  // -6 - (-3.1 + 2) = -4.9, rounded
         let unknown = GainAdvisor.propose(
             truePeakDBTP: -3.0,
             clipped: false,
@@ -140,7 +152,7 @@ struct OverAndFlatTests {
         #expect(abs(over - 6) < 1.5, "6 dB of drive over the ceiling, estimated \(over)")
         let summary = analyzer.summary(channel: 0)
         #expect(summary.flatEvents == 1 && summary.proposal.reason == .flat)
-        #expect(summary.proposal.changeDB == Decibels.floor(-6 - (flat.levelDBFS + over), step: 0.5))
+        #expect(summary.proposal.changeDB == Decibels.round(-6 - (flat.levelDBFS + over), step: 0.5))
     }
 
     @Test("snare hits clipped at -6 dBFS by a digital stage: a few peaks a second, all at one level")

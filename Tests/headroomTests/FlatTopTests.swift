@@ -80,6 +80,53 @@ struct FlatTopTests {
         #expect(dom.stdout.contains("flat tops</span>"))
     }
 
+    @Test("through the file rig: a clip's second live line says how far over, and the proposal that follows")
+    func overshootLine() throws {
+        // Channel 1: a 220 Hz sine driven 6 dB past full scale from 1.0 to 1.5 s, at -12 dBFS
+        // elsewhere; channel 2 stays clean.
+        var m = Material(frames: 48000 * 3, channels: 2)
+        for i in 0..<m.frames {
+            let s = sin(2 * Double.pi * 220 * Double(i) / 48000)
+            let gain = (48000..<72000).contains(i) ? 2.0 : 0.25
+            m.values[i * 2] = max(-1, min(1, gain * s))
+            m.values[i * 2 + 1] = 0.25 * s
+        }
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        let takes = rig.directory + "/takes"
+        let r = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--duration",
+            "3",
+            "--names",
+            "Vox,Gtr",
+            "--dir",
+            takes,
+            "--name",
+            "t",
+            environment: rig.environment
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        // First the moment it qualifies, then, when the event closes, how far over and what to do.
+        #expect(r.stderr.contains("CLIP: ch1 Vox at 00:00:01.0"), "\(r.stderr)")
+        let line = try #require(
+            r.stderr.firstMatch(
+                of:
+                    #/CLIP ch1 Vox \+(\d+\.\d) dB over at 00:00:01\.0\d\d: proposal (-\d+\.\d) dB \(clipped by about (\d+\.\d) dB\)/#
+            ),
+            "\(r.stderr)"
+        )
+        #expect(line.3 == line.1)
+        #expect(!r.stderr.contains("ch2 Gtr"))
+        let clip = try #require(logLines(takes + "/t.clips.jsonl").first { $0["type"] as? String == "clip" })
+        let over = try #require(clip["over_db"] as? Double)
+        #expect(abs(over - 6) < 1, "\(clip)")
+        #expect(String(format: "%.1f", over) == line.1)
+        // SPEC: target_peak - (clip_level + over_db), rounded to 0.5 dB.
+        #expect(Double(line.2) == ((-6 - over) * 2).rounded() / 2, "\(line.0)")
+    }
+
     @Test(
         "through the JACK rig in a terminal: the FLAT latch and the live line; a clip shows how far over; the m key marks"
     )
@@ -115,6 +162,11 @@ struct FlatTopTests {
         #expect(bass.contains("(flat at -3.0 dBFS"))
         let keys = try #require(rows.first { $0.hasPrefix("  2 Keys") })
         #expect(keys.contains("CLIP 1"))
+        // Once the clip event closes, its row's proposal says how far over it went.
+        let over = tmux.waitFor { screen in
+            screen.split(separator: "\n").contains { $0.hasPrefix("  2 Keys") && $0.contains("(clipped by about") }
+        }
+        #expect(over != nil)
         // The m key: the moment is marked, the label typed while the meter runs, Enter logs it.
         tmux.keys("m")
         #expect(tmux.waitFor { $0.contains("marker label (Enter: mark, Esc: cancel):") } != nil)

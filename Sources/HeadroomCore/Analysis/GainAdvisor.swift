@@ -82,6 +82,8 @@ public enum GainAdvisor {
     /// `clip_level + over_db`, never below that bound. A channel with flat tops and no clip
     /// is proposed `target_peak - (level + over_db)`, with 6 dB over when not estimated
     /// (SPEC's `flat` reason); neither ever proposes less attenuation than its true peak asks.
+    /// An estimate ("about") is rounded to the nearest step, as SPEC says; a bound ("at
+    /// least") or the assumed 6 dB is rounded down, since the peak may be higher.
     public static func propose(
         truePeakDBTP: Double?,
         clipped: Bool,
@@ -93,20 +95,27 @@ public enum GainAdvisor {
             return GainProposal(reason: .noSignal, changeDB: nil)
         }
         if clipped {
-            var estimated = max(peak, 0)
-            if let over = overs.clipOverDB { estimated = max(estimated, settings.clipLevelDBFS + over) }
+            var change = Decibels.floor(settings.targetPeakDBTP - max(peak, 0), step: stepDB)
+            if let over = overs.clipOverDB {
+                let exact = settings.targetPeakDBTP - (settings.clipLevelDBFS + over)
+                change = min(change, overs.clipOverBound ? Decibels.floor(exact, step: stepDB) : rounded(exact))
+            }
             return GainProposal(
                 reason: .clipped,
-                changeDB: Decibels.floor(settings.targetPeakDBTP - estimated, step: stepDB),
+                changeDB: change,
                 overDB: overs.clipOverDB.map { ($0 * 10).rounded() / 10 },
                 overBound: overs.clipOverBound
             )
         }
         if flat, let level = overs.flatLevelDBFS {
-            let estimated = max(peak, level + (overs.flatOverDB ?? unestimatedFlatOverDB))
+            let exact = settings.targetPeakDBTP - (level + (overs.flatOverDB ?? unestimatedFlatOverDB))
+            let change = min(
+                overs.flatOverDB == nil ? Decibels.floor(exact, step: stepDB) : rounded(exact),
+                rounded(settings.targetPeakDBTP - peak)
+            )
             return GainProposal(
                 reason: .flat,
-                changeDB: Decibels.floor(settings.targetPeakDBTP - estimated, step: stepDB),
+                changeDB: change,
                 overDB: overs.flatOverDB.map { ($0 * 10).rounded() / 10 },
                 flatLevelDBFS: (level * 10).rounded() / 10
             )
