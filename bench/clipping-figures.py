@@ -111,6 +111,13 @@ def tremolo(seconds, seed):
     return (1 + 0.5 * np.sin(2 * np.pi * rate * t)) * tone + 0.05 * rng.standard_normal(len(t))
 
 
+def hissy(seconds, hz, seed):
+    """A tone under white hiss 20 dB below its peak (a noisy preamp, tape): long clip runs
+    whose edges zigzag with the hiss."""
+    rng = np.random.default_rng(seed)
+    return sine(seconds, hz) + 0.1 * rng.standard_normal(int(seconds * RATE))
+
+
 def piano(seconds, seed):
     rng = np.random.default_rng(seed)
     n = int(seconds * RATE)
@@ -362,7 +369,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         print("# How far over, and flat tops: measured figures\n")
         print("Made by `bench/clipping-figures.py` on material it generates (espeak-ng speech in")
-        print(f"{len({n for k, n, _ in material if k == 'speech'})} voices, synthetic drums and bass, sines, mixes; 48 kHz, 24-bit),")
+        print(f"{len({n for k, n, _ in material if k == 'speech'})} voices, synthetic drums and bass, sines, mixes, and for overshoot tones under")
+        print("hiss 20 dB down; 48 kHz, 24-bit),")
         print("clipped by the script itself, so the truth is the unclipped signal. Rerun it after")
         print("changing the analyzer; the tables below are its output.\n")
         print("## Overshoot (`over_db`) of hard clips at full scale\n")
@@ -370,7 +378,9 @@ def main():
         print("within [-3, +6] dB of the truth (the window in which the proposal lands the peak in the")
         print("band). Error = the take's largest `over_db` minus the drive; `null` counts as 0.\n")
         blind = [("drums, white-noise snare", f"kit {seed}", normalize(drums(6 if args.quick else 10, seed, snare_band=None))) for seed in range(2 if args.quick else 6)]
-        lines, counts = overshoot_table(material, NEW, tmp, blind)
+        seconds = 6 if args.quick else 10
+        hiss = [("tones under hiss", f"{hz} Hz", normalize(hissy(seconds, hz, i))) for i, hz in enumerate([110, 220, 440, 1000])]
+        lines, counts = overshoot_table(material + hiss, NEW, tmp, blind)
         print("\n".join(lines))
         goal = [counts[d] for d in counts if d <= 10]
         share = lambda cs: 100 * sum(c[0] for c in cs) / sum(c[1] for c in cs)

@@ -5,6 +5,15 @@
 /// Each side of the run gives a crossing of the ceiling and the waveform's slope there; a
 /// parabola that leaves both crossings with those slopes peaks `slope * width / 4` above
 /// the ceiling. O(1) per run, plain values, no allocation: it runs on the analyzer thread.
+///
+/// One rule beyond the study: a run at least ``longRun`` samples wide is estimated only when
+/// the samples climb steadily into it on both sides (two rising steps, neither more than
+/// twice the other). Such a run sits on a slow arc, a tone's crest, whose edges climb
+/// smoothly; an edge that zigzags or jumps is hiss, and its slope says nothing about the
+/// arc. Multiplied by a long run's width, that slope read tones under hiss 20 dB down, clipped
+/// 6 or 10 dB over, 5 to 14 dB too high (proposals that much too low), and pink noise 10 dB
+/// over as 17 dB (`docs/clipping-figures.md` has the figures now). Short runs keep the study's
+/// estimate, noisy edges and all: on a snare, that is what finds its peaks.
 enum Overshoot {
     /// One side of a run: where the waveform crosses the ceiling, as a fraction of a sample
     /// from the nearest unpinned sample (`tau` in (0, 1]), and its slope there (level per
@@ -12,7 +21,13 @@ enum Overshoot {
     struct Side: Equatable {
         var slope: Float
         var tau: Float
+        /// The samples climb steadily towards the run: `v3 < v2 < v1`, neither step more than
+        /// twice the other (true when there is no `v3`).
+        var rises = true
     }
+
+    /// Runs at least this wide (samples between the crossings) need both sides to rise.
+    static let longRun: Float = 8
 
     /// The side of a run at ceiling `level` whose nearest unpinned samples, going away from
     /// the run, are `v1`, `v2` and `v3` (signed so that the run is positive; `nil` where a
@@ -20,25 +35,32 @@ enum Overshoot {
     /// or the waveform does not rise towards the run.
     static func side(level c: Float, _ v1: Float, _ v2: Float?, _ v3: Float?) -> Side? {
         guard let v2, v1 < c else { return nil }
+        let rises =
+            v3.map { v3 in
+                let (near, far) = (v1 - v2, v2 - v3)
+                return far > 0 && near <= 2 * far && far <= 2 * near
+            } ?? true
         if let v3 {
             // The parabola through the three samples, p(0) = v1, p(-1) = v2, p(-2) = v3.
             let c2 = (v1 - 2 * v2 + v3) / 2
             let d = (3 * v1 - 4 * v2 + v3) / 2
             if let tau = smallestRoot(a: c2, b: d, c: v1 - c) {
                 let slope = d + 2 * c2 * tau
-                if slope > 0 { return Side(slope: slope, tau: tau) }
+                if slope > 0 { return Side(slope: slope, tau: tau, rises: rises) }
             }
         }
         let slope = v1 - v2
         guard slope > 0 else { return nil }
-        return Side(slope: slope, tau: min(1, (c - v1) / slope))
+        return Side(slope: slope, tau: min(1, (c - v1) / slope), rises: rises)
     }
 
     /// The estimated unclipped peak over the ceiling, as a ratio (>= 1), for a run of
-    /// `length` pinned samples between `entry` and `exit`.
-    static func ratio(level c: Float, length: Int, entry: Side, exit: Side) -> Float {
+    /// `length` pinned samples between `entry` and `exit`; nil for a long run with a side
+    /// that does not climb steadily into it (hiss, not the arc).
+    static func ratio(level c: Float, length: Int, entry: Side, exit: Side) -> Float? {
         // Crossings at (first - 1 + tau_in) and (last + 1 - tau_out).
         let width = Float(length + 1) - entry.tau - exit.tau
+        if width >= longRun && !(entry.rises && exit.rises) { return nil }
         let slope = 2 * entry.slope * exit.slope / (entry.slope + exit.slope)
         return max(1, (c + slope * max(width, 0) / 4) / c)
     }
