@@ -355,6 +355,28 @@ def false_alarms(binary, tmp, minutes):
     return lines
 
 
+def high_tones(binary, tmp):
+    """Steady tones from 3 kHz to 0.49 of the rate at 44.1, 48 and 96 kHz, -1 and -3 dBFS,
+    5 s each: the tones (rate, frequency) with a flat event at either level."""
+    paths = {}
+    for rate in (44100, 48000, 96000):
+        t = np.arange(5 * rate) / rate
+        for hz in np.arange(3000, 0.49 * rate, 1000 if rate > 50000 else 500):
+            for level in (-1, -3):
+                path = os.path.join(tmp, f"h-{rate}-{int(hz)}-{-level}.wav")
+                write(path, 10 ** (level / 20) * np.sin(2 * np.pi * hz * t + 0.3), rate=rate)
+                paths[path] = (rate, int(hz))
+    got = analyze(binary, list(paths))
+    flagged = sorted({paths[p] for p, (_, f, _, _) in zip(paths, got) if f > 0})
+    tones = len(set(paths.values()))
+    lines = [f"{len(flagged)} of {tones} tones raise a flat event" + (":" if flagged else ".")]
+    for rate in (44100, 48000, 96000):
+        hz = [f"{h / 1000:g}" for r, h in flagged if r == rate]
+        if hz:
+            lines.append(f"- at {rate / 1000:g} kHz: {', '.join(hz)} kHz")
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--old", help="a headroom binary from before over_db and flat events")
@@ -400,6 +422,11 @@ def main():
         print("\n## False alarms on clean material\n")
         print("60-second files, peaks from -1 to -6 dBFS; flat events counted.\n")
         print("\n".join(false_alarms(NEW, tmp, 18 if args.quick else 90)))
+        print("\n## False alarms on steady high tones\n")
+        print("A tone of a few samples per cycle peaks at a handful of sampled values, the top one")
+        print("over and over: a pile-up in one bin, as a digital ceiling makes. Steady sines, 5 s")
+        print("each, every 500 Hz (1 kHz at 96 kHz) from 3 kHz to 0.49 of the rate, at -1 and -3 dBFS.\n")
+        print("\n".join(high_tones(NEW, tmp)))
 
 
 if __name__ == "__main__":

@@ -323,6 +323,20 @@ struct OverAndFlatTests {
         }
     }
 
+    @Test(
+        "no flat event on steady tones of a few samples per cycle, whose sampled peaks take a handful of values",
+        arguments: [(17000.0, 96000, -2.0), (20000.0, 48000, -1.0)]
+    )
+    func highTones(hz: Double, rate: Int, dbfs: Double) {
+        // 17 kHz at 96 kHz peaks at 17 sampled values, the top one 2,000 times a second:
+        // a pile-up in one bin, as a digital ceiling makes, with the rest at a handful of
+        // levels under it (music and noise spread over many).
+        let amplitude = pow(10, dbfs / 20)
+        let samples = (0..<(5 * rate)).map { Float(amplitude * sin(2 * .pi * hz * Double($0) / Double(rate) + 0.3)) }
+        let events = analyze(samples, channels: 1, rate: rate, layout: .float32).events
+        #expect(Self.flats(events).isEmpty, "\(Self.flats(events))")
+    }
+
     @Test("the flat and clip lines round-trip through the typed log model")
     func roundTrip() throws {
         let flat = Event.flat(

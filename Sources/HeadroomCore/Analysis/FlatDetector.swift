@@ -15,7 +15,7 @@ import Foundation
 /// - **Rule B, ceiling pile-up** (noise-like material and limiters, whose flat runs are too
 ///   short for rule A): every 0.25 s, over the lobe peaks of the last second, many peaks sit
 ///   within 0.2 dB of the largest (16, or 6 all in one 0.05 dB bin: a digital ceiling), few
-///   just below it, and the rest spread out below.
+///   just below it, and the rest spread out below, over at least ``spreadLevels`` levels.
 ///
 /// Alarms closer than 1 s merge into one event. Only lobes within 6 dB of the channel's
 /// loudest sample of the last second are judged (a ceiling is where the loudest peaks are),
@@ -54,6 +54,11 @@ struct FlatDetector {
     /// Rule B: the same when they sit in one bin, with at most half as many in the 0.35 dB
     /// below it.
     static let sharpPileUpMinimum = 6
+    /// Rule B: distinct levels (0.05 dB bins) among the peaks 1 to 6 dB under the ceiling. A
+    /// steady tone of a few samples per cycle (17 kHz at 96 kHz, 20 kHz at 48 kHz) peaks at a
+    /// few sampled values over and over: its top value piles up in one bin as a ceiling does,
+    /// and the rest sit at a handful of levels, where music and noise spread over many.
+    static let spreadLevels = 8
     let floorDB: Float
     let bins: Int
     /// The histograms and the limits, shared with the C kernel.
@@ -245,6 +250,19 @@ struct FlatDetector {
             }
             return sum
         }
+        /// Distinct 0.05 dB bins holding peaks from `lo` to `hi`, over the four quarters.
+        func levels(_ lo: Int, _ hi: Int) -> Int {
+            let (a, b) = (max(lo, 0), min(hi, bins - 1))
+            guard a <= b else { return 0 }
+            var n = 0
+            for i in a...b {
+                for q in 0..<4 where counts[2 * ((polarity * 4 + q) * bins + i)] > 0 {
+                    n += 1
+                    break
+                }
+            }
+            return n
+        }
         let tops = lane.pointee.top
         let highest = max(
             max(polarity == 0 ? tops.0 : tops.4, polarity == 0 ? tops.1 : tops.5),
@@ -268,6 +286,7 @@ struct FlatDetector {
         guard ceiling >= 4 * (near + 1) else { return }
         let spread = total(counts, top - Int(6 / Self.binDB), top - Int(1 / Self.binDB))
         guard spread >= 6 else { return }
+        guard levels(top - Int(6 / Self.binDB), top - Int(1 / Self.binDB)) >= Self.spreadLevels else { return }
         guard total(preceded, top - band, top) * 2 <= ceiling else { return }
         // The oldest quarter holding ceiling peaks starts the alarm.
         var oldest = 3
