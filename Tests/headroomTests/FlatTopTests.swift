@@ -19,6 +19,25 @@ struct FlatTopTests {
         return values
     }
 
+    /// `record` of `material` (3 s, S24_3LE) through the file rig, as take `t` in `takes`.
+    static func record(_ material: Material, names: String, into takes: String) throws -> RunResult {
+        let rig = FileRig(bytes: material.bytes("S24_3LE"))
+        return try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--duration",
+            "3",
+            "--names",
+            names,
+            "--dir",
+            takes,
+            "--name",
+            "t",
+            environment: rig.environment
+        )
+    }
+
     @Test(
         "through the file rig: live FLAT line, a flat event at -3 dBFS, reason flat; review, labels, cues and HTML show it"
     )
@@ -26,22 +45,8 @@ struct FlatTopTests {
         let dir = scratchDirectory()
         var m = Material(frames: 48000 * 3, channels: 2)
         m.values = Self.flatValues(frames: m.frames)
-        let rig = FileRig(bytes: m.bytes("S24_3LE"))
         let takes = dir + "/takes"
-        let r = try headroom(
-            "record",
-            "--device",
-            "testcap",
-            "--duration",
-            "3",
-            "--names",
-            "Bass,Keys",
-            "--dir",
-            takes,
-            "--name",
-            "t",
-            environment: rig.environment
-        )
+        let r = try Self.record(m, names: "Bass,Keys", into: takes)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("FLAT: ch1 Bass flat tops at -3.0 dBFS: clipping before the converter?"))
         #expect(!r.stderr.contains("FLAT: ch2"))
@@ -91,22 +96,8 @@ struct FlatTopTests {
             m.values[i * 2] = max(-1, min(1, gain * s))
             m.values[i * 2 + 1] = 0.25 * s
         }
-        let rig = FileRig(bytes: m.bytes("S24_3LE"))
-        let takes = rig.directory + "/takes"
-        let r = try headroom(
-            "record",
-            "--device",
-            "testcap",
-            "--duration",
-            "3",
-            "--names",
-            "Vox,Gtr",
-            "--dir",
-            takes,
-            "--name",
-            "t",
-            environment: rig.environment
-        )
+        let takes = scratchDirectory() + "/takes"
+        let r = try Self.record(m, names: "Vox,Gtr", into: takes)
         #expect(r.status == 0, "\(r.stderr)")
         // First the moment it qualifies, then, when the event closes, how far over and what to do.
         #expect(r.stderr.contains("CLIP: ch1 Vox at 00:00:01.0"), "\(r.stderr)")
