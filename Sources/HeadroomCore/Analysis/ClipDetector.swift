@@ -227,16 +227,9 @@ struct ClipDetector {
         // The state that changes every frame lives in locals; it goes back into the fields
         // around what reads them (a run's edges, its qualification and its end).
         var f = first
-        var expiry = event.endFrame &+ holdFrames &- 1
-        var close = burstLast &+ burstHoldFrames
-        var length = runLength
-        var peak = runPeak
-        var truePeakOfRun = runTruePeak
-        var since = peakSinceEventEnd
-        var trueSince = truePeakSinceEventEnd
-        var last = burstLast
-        var burstPeak = burstTruePeak
-        var hasClip = burstHasClip
+        var (expiry, close, length, last) = (0, 0, 0, 0)
+        var (peak, truePeakOfRun, since, trueSince, burstPeak): (Float, Float, Float, Float, Float) = (0, 0, 0, 0, 0)
+        var hasClip = false
         @inline(__always) func store() {
             runLength = length
             runPeak = peak
@@ -252,7 +245,9 @@ struct ClipDetector {
             (since, trueSince) = (peakSinceEventEnd, truePeakSinceEventEnd)
             (last, burstPeak, hasClip) = (burstLast, burstTruePeak, burstHasClip)
             close = last &+ burstHoldFrames
+            expiry = event.endFrame &+ holdFrames &- 1
         }
+        load()
         var inRun = runStart >= 0
         // Only a run's start and end branch on the signal; what every frame does is selects,
         // so fizzy material (a coin toss per frame) costs no mispredictions there.
@@ -288,9 +283,8 @@ struct ClipDetector {
                     edge(&self, f, false)
                     store()
                     endRun(at: f, into: &events)
-                    // A qualified run's end starts the maxima since the event's end afresh.
-                    (length, since, trueSince) = (runLength, peakSinceEventEnd, truePeakSinceEventEnd)
-                    expiry = event.endFrame &+ holdFrames &- 1
+                    // The run's end may extend the event and starts its maxima afresh.
+                    load()
                 }
             }
             length &+= clipped ? 1 : 0
@@ -299,7 +293,7 @@ struct ClipDetector {
             if length == clipRun && clipped {
                 store()
                 runQualified()
-                hasClip = burstHasClip
+                load()
             }
             since = max(since, x)
             trueSince = max(trueSince, truePeak)

@@ -252,14 +252,9 @@ struct FlatDetector {
         }
         /// Distinct 0.05 dB bins holding peaks from `lo` to `hi`, over the four quarters.
         func levels(_ lo: Int, _ hi: Int) -> Int {
-            let (a, b) = (max(lo, 0), min(hi, bins - 1))
-            guard a <= b else { return 0 }
             var n = 0
-            for i in a...b {
-                for q in 0..<4 where counts[2 * ((polarity * 4 + q) * bins + i)] > 0 {
-                    n += 1
-                    break
-                }
+            for i in stride(from: max(lo, 0), through: min(hi, bins - 1), by: 1) where total(counts, i, i) > 0 {
+                n += 1
             }
             return n
         }
