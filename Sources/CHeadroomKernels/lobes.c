@@ -64,21 +64,69 @@ HR_BITS(16)
         return __builtin_convertvector(e, vf##W) + t * series;                                                   \
     }
 
+// Loud lobes are left-packed from the lanes' vectors into `hr_lobes` (a permutation per 8
+// lanes) so that the frame loop has no branch per lane, then filed in one pass. (Filing
+// each lobe in a loop over the mask's bits mispredicted about once a frame on noise and
+// kept the lobe state in memory.)
+#if defined(__AVX2__)
+// For each 8-bit mask, the indices of its set bits, lowest first, one byte each.
+static uint64_t pack_table[256];
+__attribute__((constructor)) static void fill_pack_table(void) {
+    for (uint32_t m = 0; m < 256; m++) {
+        uint64_t t = 0;
+        int n = 0;
+        for (uint32_t l = 0; l < 8; l++)
+            if (m >> l & 1) t |= (uint64_t)l << (8 * n++);
+        pack_table[m] = t;
+    }
+}
+// Lanes of 8 where `m` is set, packed onto each field at `at`.
+static inline void pack8(hr_lobes *p, size_t at, uint32_t m, vf8 frame, vi8 code, vf8 peak, vf8 peak_at,
+                         vf8 start_at) {
+    const __m256i index = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&pack_table[m]));
+    _mm256_storeu_ps(p->frame + at, (__m256)frame);
+    _mm256_storeu_si256((__m256i *)(p->code + at), _mm256_permutevar8x32_epi32((__m256i)code, index));
+    _mm256_storeu_ps(p->peak + at, _mm256_permutevar8x32_ps((__m256)peak, index));
+    _mm256_storeu_ps(p->peak_at + at, _mm256_permutevar8x32_ps((__m256)peak_at, index));
+    _mm256_storeu_ps(p->start_at + at, _mm256_permutevar8x32_ps((__m256)start_at, index));
+}
+#define HR_PACK8 1
+#endif
+
+// Files lobes first..<last into their channels' rule-B histograms, in order, and lists those
+// 3 samples or longer at lobes->longer[count...]; returns the new count. `rows[j]` is the
+// histogram row being filled for lane j / 2, polarity j % 2; `previous[j]` its last bin.
+static size_t file_lobes(hr_lobes *p, size_t first, size_t last, uint16_t *const *rows, int32_t *previous,
+                         int32_t *top, size_t count) {
+    for (size_t r = first; r < last; r++) {
+        const int32_t c = p->code[r];
+        const int32_t j = (c >> 16) & 63, k = c & 0xffff;
+        uint16_t *slot = rows[j] + 2 * k;
+        slot[0]++;
+        slot[1] += abs(k - previous[j]) <= 4;
+        previous[j] = k;
+        top[j] = k > top[j] ? k : top[j];
+        p->longer[count] = (uint32_t)r;
+        count += (uint32_t)(c >> 24) & 1;
+    }
+    return count;
+}
+
 // Per frame: which lanes changed sign, and which of those end a loud lobe (a bit mask,
-// usually empty on music). Each loud lobe goes into its channel's rule-B histogram (bins
-// for all lanes at once; the increments one lane at a time, without branches on the
-// signal, since on noise each would be a coin toss); those at least 3 samples long (rule
-// A needs 3 samples >= 0.9 P) are written out for the plateau measurement. Then the open
-// lobes' peaks, peak frames and starts. The lobe state stays in vector registers for the
-// whole block (as plain arrays the compiler reloaded and stored it every frame).
+// usually empty on music). The loud lobes that are judged (below the clip level, above the
+// floor) are packed into the pending buffer with their histogram bins, computed for all
+// lanes at once; file_pending files them. Then the open lobes' peaks, peak frames and
+// starts. The lobe state stays in vector registers for the whole block (as plain arrays
+// the compiler reloaded and stored it every frame).
 #define HR_TRACK(W)                                                                                              \
     static size_t track##W(const float *restrict x, size_t first, size_t frames, float *restrict sign_,          \
                            float *restrict peak_, float *restrict peak_at_, float *restrict start_at_,            \
-                           const float *restrict gate_, hr_flat_lane *const *lanes, hr_lobe_end *restrict ends,   \
-                           size_t capacity, size_t *restrict stopped) {                                           \
+                           const float *restrict gate_, hr_flat_lane *const *lanes, hr_lobes *restrict p,         \
+                           size_t *restrict stopped) {                                                            \
         vf##W sign, peak, peak_at, start_at, gate;                                                               \
         float floor_[W], ceiling_[W], floor_db_[W];                                                              \
-        int32_t last_bin_[W];                                                                                    \
+        int32_t last_bin_[W], lane_[W], previous[2 * W], top[2 * W];                                             \
+        uint16_t *rows[2 * W];                                                                                   \
         memcpy(&sign, sign_, sizeof sign);                                                                       \
         memcpy(&peak, peak_, sizeof peak);                                                                       \
         memcpy(&peak_at, peak_at_, sizeof peak_at);                                                              \
@@ -90,9 +138,16 @@ HR_BITS(16)
             ceiling_[l] = lane ? lane->ceiling : 0.0f;                                                           \
             floor_db_[l] = lane ? lane->floor_db : 0.0f;                                                         \
             last_bin_[l] = lane ? lane->bins - 1 : 0;                                                            \
+            lane_[l] = l << 17;                                                                                  \
+            for (int polarity = 0; polarity < 2; polarity++) {                                                   \
+                rows[2 * l + polarity] =                                                                         \
+                    lane ? lane->counts + 2 * (size_t)(polarity * 4 + lane->quarter) * (size_t)lane->bins : NULL; \
+                previous[2 * l + polarity] = lane ? lane->previous_bin[polarity] : 0;                            \
+                top[2 * l + polarity] = -1;                                                                      \
+            }                                                                                                    \
         }                                                                                                        \
         const vi##W abs_mask = (vi##W){} + 0x7fffffff;                                                          \
-        size_t count = 0;                                                                                        \
+        size_t count = 0, pending = 0;                                                                           \
         size_t i = first;                                                                                        \
         for (; i < frames; i++) {                                                                                \
             vf##W v;                                                                                             \
@@ -101,35 +156,24 @@ HR_BITS(16)
             const vi##W loud = flip & (peak >= gate);                                                            \
             const vf##W here = (vf##W){} + (float)i;                                                             \
             if (bits##W(loud)) {                                                                                 \
-                if (count + W > capacity) break;                                                                 \
+                if (pending + W > HR_LOBE_CAPACITY) break;                                                       \
                 /* The lanes' limits from memory: in registers they crowd out the state. */                      \
                 vf##W floor, ceiling, floor_db;                                                                  \
-                vi##W last_bin;                                                                                  \
+                vi##W last_bin, lane_code;                                                                       \
                 memcpy(&floor, floor_, sizeof floor);                                                            \
                 memcpy(&ceiling, ceiling_, sizeof ceiling);                                                      \
                 memcpy(&floor_db, floor_db_, sizeof floor_db);                                                   \
                 memcpy(&last_bin, last_bin_, sizeof last_bin);                                                   \
+                memcpy(&lane_code, lane_, sizeof lane_code);                                                     \
                 const vi##W judged = loud & (peak < ceiling) & (peak >= floor);                                  \
                 vi##W bin = __builtin_convertvector((6.02059991f * log2_##W(peak) - floor_db) * 20.0f, vi##W);    \
                 bin = SELI(W, bin < 0, (vi##W){}, bin);                                                          \
                 bin = SELI(W, bin > last_bin, last_bin, bin);                                                    \
                 const vi##W negative = sign < 0.0f;                                                              \
-                for (uint32_t b = bits##W(judged); b; b &= b - 1) {                                              \
-                    const uint32_t l = (uint32_t)__builtin_ctz(b);                                               \
-                    hr_flat_lane *lane = lanes[l];                                                               \
-                    const int32_t polarity = negative[l] & 1, k = bin[l];                                        \
-                    const size_t row = (size_t)(polarity * 4 + lane->quarter);                                   \
-                    const size_t slot = row * (size_t)lane->bins + (size_t)k;                                    \
-                    lane->counts[2 * slot]++;                                                                    \
-                    lane->top[row] = k > lane->top[row] ? k : lane->top[row];                                    \
-                    lane->counts[2 * slot + 1] += abs(k - lane->previous_bin[polarity]) <= 4;                    \
-                    lane->previous_bin[polarity] = k;                                                            \
-                }                                                                                                \
-                for (uint32_t b = bits##W(judged & (here - start_at >= 3.0f)); b; b &= b - 1) {                  \
-                    const uint32_t l = (uint32_t)__builtin_ctz(b);                                               \
-                    hr_lobe_end e = {(uint32_t)i, l, sign[l], peak[l], peak_at[l], start_at[l]};                 \
-                    ends[count++] = e;                                                                           \
-                }                                                                                                \
+                const vi##W code = bin | (negative & (1 << 16)) | lane_code |                                    \
+                                   ((here - start_at >= 3.0f) & (1 << 24));                                      \
+                const uint32_t m = bits##W(judged);                                                              \
+                PACK##W(m);                                                                                      \
             }                                                                                                    \
             const vf##W m = (vf##W)((vi##W)v & abs_mask);                                                        \
             const vi##W take = flip | (m > peak);                                                                \
@@ -138,6 +182,16 @@ HR_BITS(16)
             start_at = SEL(W, flip, here, start_at);                                                             \
             sign = (vf##W)((vi##W)sign ^ (flip & (vi##W){} + (int32_t)0x80000000));                             \
         }                                                                                                        \
+        count = file_lobes(p, 0, pending, rows, previous, top, count);                                           \
+        for (int l = 0; l < W; l++) {                                                                            \
+            hr_flat_lane *lane = lanes[l];                                                                       \
+            if (!lane) continue;                                                                                 \
+            for (int polarity = 0; polarity < 2; polarity++) {                                                   \
+                int32_t *row_top = &lane->top[polarity * 4 + lane->quarter];                                     \
+                *row_top = top[2 * l + polarity] > *row_top ? top[2 * l + polarity] : *row_top;                  \
+                lane->previous_bin[polarity] = previous[2 * l + polarity];                                       \
+            }                                                                                                    \
+        }                                                                                                        \
         memcpy(sign_, &sign, sizeof sign);                                                                       \
         memcpy(peak_, &peak, sizeof peak);                                                                       \
         memcpy(peak_at_, &peak_at, sizeof peak_at);                                                              \
@@ -145,6 +199,41 @@ HR_BITS(16)
         *stopped = i;                                                                                            \
         return count;                                                                                            \
     }
+
+// Packs the judged lanes of mask `m` (code, peak, peak_at, start_at, here and i in scope)
+// onto `p` at `pending`: with AVX2 a permutation per 8 lanes, else one lane at a time.
+#define PACK_LANES(m)                                                                                            \
+    do {                                                                                                         \
+        for (uint32_t b = (m); b; b &= b - 1) {                                                                  \
+            const uint32_t l = (uint32_t)__builtin_ctz(b);                                                       \
+            p->code[pending] = code[l];                                                                          \
+            p->peak[pending] = peak[l];                                                                          \
+            p->peak_at[pending] = peak_at[l];                                                                    \
+            p->start_at[pending] = start_at[l];                                                                  \
+            p->frame[pending++] = (float)i;                                                                      \
+        }                                                                                                        \
+    } while (0)
+#define PACK4(m) PACK_LANES(m)
+#if defined(HR_PACK8)
+#define HALF(v, h, T) ({ T half_; memcpy(&half_, (const char *)&(v) + (h) * sizeof half_, sizeof half_); half_; })
+#define PACK8(m)                                                                                                 \
+    do {                                                                                                         \
+        pack8(p, pending, (m), here, code, peak, peak_at, start_at);                                             \
+        pending += (size_t)__builtin_popcount(m);                                                                \
+    } while (0)
+#define PACK16(m)                                                                                                \
+    do {                                                                                                         \
+        for (int h_ = 0; h_ < 2; h_++) {                                                                         \
+            const uint32_t half_mask_ = ((m) >> (8 * h_)) & 0xff;                                                \
+            pack8(p, pending, half_mask_, HALF(here, h_, vf8), HALF(code, h_, vi8), HALF(peak, h_, vf8),         \
+                  HALF(peak_at, h_, vf8), HALF(start_at, h_, vf8));                                              \
+            pending += (size_t)__builtin_popcount(half_mask_);                                                   \
+        }                                                                                                        \
+    } while (0)
+#else
+#define PACK8(m) PACK_LANES(m)
+#define PACK16(m) PACK_LANES(m)
+#endif
 
 HR_LOG2(4)
 HR_LOG2(8)
@@ -155,11 +244,11 @@ HR_TRACK(16)
 
 size_t hr_track_lobes(const float *x, size_t first, size_t frames, size_t width, float *sign, float *peak,
                       float *peak_at, float *start_at, const float *gate, hr_flat_lane *const *lanes,
-                      hr_lobe_end *ends, size_t capacity, size_t *stopped) {
+                      hr_lobes *lobes, size_t *stopped) {
     switch (width) {
-    case 4: return track4(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, ends, capacity, stopped);
-    case 8: return track8(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, ends, capacity, stopped);
-    default: return track16(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, ends, capacity, stopped);
+    case 4: return track4(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
+    case 8: return track8(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
+    default: return track16(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
     }
 }
 
@@ -264,26 +353,29 @@ static inline int plateau(const float *ring, size_t mask, size_t width, float si
     return 1;
 }
 
-size_t hr_judge_lobes(const hr_lobe_end *ends, size_t count, const float *ring, size_t mask, size_t width,
+size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, size_t mask, size_t width,
                       int64_t block_start, int64_t oldest, int64_t newest, hr_flat_lobe *flat) {
     size_t found = 0;
     for (size_t n = 0; n < count; n++) {
-        const hr_lobe_end e = ends[n];
+        const uint32_t r = lobes->longer[n];
+        const uint32_t lane = (uint32_t)(lobes->code[r] >> 17) & 31;
+        const int negative = (lobes->code[r] >> 16) & 1;
+        const float sign = negative ? -1.0f : 1.0f, peak = lobes->peak[r];
         // A top at least three samples wide with a kink. Three samples >= 0.9 P (the peak
         // and two beside it) are needed for a width of 3: most lobes fail that at once,
         // without branching on each sample. Frames past the ring's ends can only make this
         // test pass; the measurement checks its bounds.
-        const int64_t at = block_start + (int64_t)e.peak_at;
-        const float *r = ring + e.lane;
-        const float t = 0.9f * e.peak;
-#define GE(k) (r[((size_t)(at + (k)) & mask) * width] * e.sign >= t)
+        const int64_t at = block_start + (int64_t)lobes->peak_at[r];
+        const float *x = ring + lane;
+        const float t = 0.9f * peak;
+#define GE(k) (x[((size_t)(at + (k)) & mask) * width] * sign >= t)
         const int a = GE(-1), b = GE(1), c = GE(-2), d = GE(2);
 #undef GE
         if (!((a & c) | (a & b) | (b & d))) continue;
         float w, kink, ratio;
-        if (!plateau(r, mask, width, e.sign, e.peak, at, oldest, newest, &w, &kink, &ratio)) continue;
+        if (!plateau(x, mask, width, sign, peak, at, oldest, newest, &w, &kink, &ratio)) continue;
         if (!(kink >= HR_KINK_MIN) || !(w >= 3.0f)) continue;
-        hr_flat_lobe f = {e.lane, e.sign > 0.0f ? 0 : 1, e.peak, ratio, (int32_t)e.start_at, (int32_t)e.frame};
+        hr_flat_lobe f = {lane, (uint32_t)negative, peak, ratio, (int32_t)lobes->start_at[r], (int32_t)lobes->frame[r]};
         flat[found++] = f;
     }
     return found;

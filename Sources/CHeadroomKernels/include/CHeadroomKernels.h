@@ -25,30 +25,37 @@ typedef struct {
     float floor_db;
 } hr_flat_lane;
 
-/// A loud lobe (a run of samples of one sign) long enough for rule A: see hr_track_lobes.
+/// How many loud lobes hr_track_lobes holds for one call.
+#define HR_LOBE_CAPACITY 4096
+
+/// The loud lobes of one group of lanes that hr_track_lobes found, one field per array, in
+/// the order they ended (frame, then lane).
 typedef struct {
-    /// The frame of the block where the next lobe starts (the lobe is start_at..<frame).
-    uint32_t frame;
-    uint32_t lane;
-    /// +1 or -1.
-    float sign;
-    float peak;
-    /// Frames relative to the block's first frame (negative: an earlier block).
-    float peak_at;
-    float start_at;
-} hr_lobe_end;
+    /// bin | (lane * 2 + polarity) << 16 | (3 samples or longer) << 24; polarity 0 is
+    /// positive.
+    int32_t code[HR_LOBE_CAPACITY + 16];
+    float peak[HR_LOBE_CAPACITY + 16];
+    /// Frames relative to the block's first frame (negative: an earlier block); the lobe is
+    /// start_at..<frame.
+    float peak_at[HR_LOBE_CAPACITY + 16];
+    float start_at[HR_LOBE_CAPACITY + 16];
+    float frame[HR_LOBE_CAPACITY + 16];
+    /// The lobes 3 samples or longer (rule A needs 3 samples >= 0.9 P), as indices into
+    /// the fields above.
+    uint32_t longer[HR_LOBE_CAPACITY];
+} hr_lobes;
 
 /// Follows the lobes of `width` lanes (4, 8 or 16) through frames first..<frames of the
 /// lane-interleaved block `x` (x[i * width + l]). Per lane, `sign`, `peak`, `peak_at` and
 /// `start_at` describe the open lobe and are updated. A lobe that ends with its peak at or
-/// above `gate[l]` is loud: it goes into lanes[l]'s rule-B histograms (unless it is at the
-/// clip level or below the floor), and when it is 3 samples or longer it is appended to
-/// `ends` for rule A. Returns how many were appended; stops early, at the frame written to
-/// `*stopped`, when fewer than `width` places are left (call again from there);
-/// `*stopped == frames` when the block is done. lanes[l] is NULL past the last channel.
+/// above `gate[l]` is loud; loud lobes below the clip level and above the floor go into
+/// lanes[l]'s rule-B histograms and into `lobes`. Returns how many of them are 3 samples or
+/// longer (lobes->longer); stops early, at the frame written to `*stopped`, when `lobes` is
+/// nearly full (call again from there); `*stopped == frames` when the block is done.
+/// lanes[l] is NULL past the last channel.
 size_t hr_track_lobes(const float *x, size_t first, size_t frames, size_t width, float *sign, float *peak,
                       float *peak_at, float *start_at, const float *gate, hr_flat_lane *const *lanes,
-                      hr_lobe_end *ends, size_t capacity, size_t *stopped);
+                      hr_lobes *lobes, size_t *stopped);
 
 /// Hot bursts in bulk: over `count` frames of `width` lanes (4, 8 or 16), a frame is over
 /// where max(|x|, steps) (x[i * width + l], steps likewise: a sample and the largest
@@ -73,11 +80,11 @@ typedef struct {
     int32_t end_at;
 } hr_flat_lobe;
 
-/// Rule A for the lobes hr_track_lobes wrote out in one group of lanes: each one's top
-/// region (samples >= 0.9 of its peak) is measured in `ring`, the last frames of the group
-/// (ring[(frame & mask) * width + l], frames oldest...newest, absolute). Lobes with a flat
-/// top are written to `flat` (room for `count`); returns how many.
-size_t hr_judge_lobes(const hr_lobe_end *ends, size_t count, const float *ring, size_t mask, size_t width,
+/// Rule A for the `count` longer lobes hr_track_lobes found in one group of lanes: each
+/// one's top region (samples >= 0.9 of its peak) is measured in `ring`, the last frames of
+/// the group (ring[(frame & mask) * width + l], frames oldest...newest, absolute). Lobes
+/// with a flat top are written to `flat` (room for `count`); returns how many.
+size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, size_t mask, size_t width,
                       int64_t block_start, int64_t oldest, int64_t newest, hr_flat_lobe *flat);
 
 /// One pause in a spin-wait (x86 `pause`, ARM `yield`): the core backs off while it looks

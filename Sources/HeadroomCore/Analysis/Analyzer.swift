@@ -82,7 +82,6 @@ public final class Analyzer {
     /// lobe (frames relative to the block being analyzed), and the lane's gate: one row of
     /// `width` floats each.
     private let lobeState: UnsafeMutablePointer<Float>
-    fileprivate static let lobeEndCapacity = 4096
     /// Per group, each lane's rule-B state (nil past the last channel).
     private let flatLanes: UnsafeMutablePointer<UnsafeMutablePointer<hr_flat_lane>?>
     /// The last `ringFrames` frames of each group, lane by lane, for rule A's measurement of
@@ -987,8 +986,7 @@ public final class Analyzer {
                     startAt,
                     gate,
                     flatLanes + g * w,
-                    scratch.lobeEnds,
-                    Self.lobeEndCapacity,
+                    scratch.lobes,
                     &stopped
                 )
                 judgeLobes(group: g, count: count, frames: n, scratch: scratch, into: &events)
@@ -1001,13 +999,14 @@ public final class Analyzer {
         }
     }
 
-    /// Loud lobes of group `g` ended (`lobeEnds[0..<count]`, already in their channels' rule-B
-    /// histograms): the C kernel measures their tops in the ring; the flat ones go to their
-    /// channels' ``FlatDetector``.
+    /// Loud lobes of group `g` ended (`count` of them 3 samples or longer, listed in
+    /// `scratch.lobes`, all already in their channels' rule-B histograms): the C kernel
+    /// measures those lobes' tops in the ring; the flat ones go to their channels'
+    /// ``FlatDetector``.
     private func judgeLobes(group g: Int, count: Int, frames n: Int, scratch: Scratch, into events: inout [Event]) {
         let blockStart = frameCount
         let found = hr_judge_lobes(
-            scratch.lobeEnds,
+            scratch.lobes,
             count,
             ring + g * ringFrames * width,
             ringFrames - 1,
@@ -1140,7 +1139,7 @@ private struct Scratch {
     let hotGap: UnsafeMutablePointer<Float>
     let hotPeak: UnsafeMutablePointer<Float>
     /// The loud lobes that ended (from `hr_track_lobes`) and the flat ones among them.
-    let lobeEnds: UnsafeMutablePointer<hr_lobe_end>
+    let lobes: UnsafeMutablePointer<hr_lobes>
     let flatLobes: UnsafeMutablePointer<hr_flat_lobe>
 
     init(width: Int, chunks: Int) {
@@ -1151,8 +1150,8 @@ private struct Scratch {
         hotFirst = hotLast + width
         hotGap = hotFirst + width
         hotPeak = hotGap + width
-        lobeEnds = .allocate(capacity: Analyzer.lobeEndCapacity)
-        flatLobes = .allocate(capacity: Analyzer.lobeEndCapacity)
+        lobes = .allocate(capacity: 1)
+        flatLobes = .allocate(capacity: Int(HR_LOBE_CAPACITY))
     }
 
     func deallocate() {
@@ -1160,7 +1159,7 @@ private struct Scratch {
         chunkSlopes.deallocate()
         chunkFiltered.deallocate()
         hotLast.deallocate()
-        lobeEnds.deallocate()
+        lobes.deallocate()
         flatLobes.deallocate()
     }
 }
