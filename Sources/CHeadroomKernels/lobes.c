@@ -25,12 +25,9 @@ typedef int32_t vi16 __attribute__((vector_size(64)));
 #include <immintrin.h>
 static inline uint32_t bits4(vi4 m) { return (uint32_t)_mm_movemask_ps((__m128)m); }
 static inline uint32_t bits8(vi8 m) { return (uint32_t)_mm256_movemask_ps((__m256)m); }
-static inline uint32_t bits16(vi16 m) {
-    vi8 lo, hi;
-    memcpy(&lo, &m, sizeof lo);
-    memcpy(&hi, (const char *)&m + sizeof lo, sizeof hi);
-    return bits8(lo) | bits8(hi) << 8;
-}
+// Whether any lane of a mask is set.
+static inline int any4(vi4 m) { return !_mm_testz_si128((__m128i)m, (__m128i)m); }
+static inline int any8(vi8 m) { return !_mm256_testz_si256((__m256i)m, (__m256i)m); }
 #else
 #define HR_BITS(W)                                                                                               \
     static inline uint32_t bits##W(vi##W m) {                                                                    \
@@ -40,7 +37,8 @@ static inline uint32_t bits16(vi16 m) {
     }
 HR_BITS(4)
 HR_BITS(8)
-HR_BITS(16)
+#define any4(m) (bits4(m) != 0)
+#define any8(m) (bits8(m) != 0)
 #endif
 
 // Lanes of `a` where `mask` is set (-1), of `b` elsewhere.
@@ -112,26 +110,29 @@ static size_t file_lobes(hr_lobes *p, size_t first, size_t last, uint16_t *const
     return count;
 }
 
-// Per frame: which lanes changed sign, and which of those end a loud lobe (a bit mask,
-// usually empty on music). The loud lobes that are judged (below the clip level, above the
-// floor) are packed into the pending buffer with their histogram bins, computed for all
-// lanes at once; file_pending files them. Then the open lobes' peaks, peak frames and
-// starts. The lobe state stays in vector registers for the whole block (as plain arrays
-// the compiler reloaded and stored it every frame).
-#define HR_TRACK(W)                                                                                              \
-    static size_t track##W(const float *restrict x, size_t first, size_t frames, float *restrict sign_,          \
-                           float *restrict peak_, float *restrict peak_at_, float *restrict start_at_,            \
-                           const float *restrict gate_, hr_flat_lane *const *lanes, hr_lobes *restrict p,         \
-                           size_t *restrict stopped) {                                                            \
-        vf##W sign, peak, peak_at, start_at, gate;                                                               \
+// Per frame: which lanes changed sign, and which of those end a loud lobe (a mask, usually
+// empty on music). The loud lobes that are judged (below the clip level, above the floor)
+// are packed into `p` with their histogram bins, computed for all lanes at once;
+// file_lobes files them after the block. Then the open lobes' peaks, peak frames and
+// starts. `V` lanes per vector, `H` vectors (W = V * H lanes): sixteen lanes are two
+// vectors of eight on AVX2, each with its own masks (as one 16-lane vector the compiler
+// packed every mask down to bytes to test it). The lobe state stays in vector registers
+// for the whole block (as plain arrays the compiler reloaded and stored it every frame).
+#define HR_TRACK(V, H)                                                                                           \
+    static size_t track##V##x##H(const float *restrict x, size_t first, size_t frames, float *restrict sign_,    \
+                                 float *restrict peak_, float *restrict peak_at_, float *restrict start_at_,      \
+                                 const float *restrict gate_, hr_flat_lane *const *lanes, hr_lobes *restrict p,   \
+                                 size_t *restrict stopped) {                                                      \
+        enum { W = V * H };                                                                                      \
+        vf##V sign[H], peak[H], peak_at[H], start_at[H], gate[H];                                                \
         float floor_[W], ceiling_[W], floor_db_[W];                                                              \
         int32_t last_bin_[W], lane_[W], previous[2 * W], top[2 * W];                                             \
         uint16_t *rows[2 * W];                                                                                   \
-        memcpy(&sign, sign_, sizeof sign);                                                                       \
-        memcpy(&peak, peak_, sizeof peak);                                                                       \
-        memcpy(&peak_at, peak_at_, sizeof peak_at);                                                              \
-        memcpy(&start_at, start_at_, sizeof start_at);                                                           \
-        memcpy(&gate, gate_, sizeof gate);                                                                       \
+        memcpy(sign, sign_, sizeof sign);                                                                        \
+        memcpy(peak, peak_, sizeof peak);                                                                        \
+        memcpy(peak_at, peak_at_, sizeof peak_at);                                                               \
+        memcpy(start_at, start_at_, sizeof start_at);                                                            \
+        memcpy(gate, gate_, sizeof gate);                                                                        \
         for (int l = 0; l < W; l++) {                                                                            \
             const hr_flat_lane *lane = lanes[l];                                                                 \
             floor_[l] = lane ? lane->floor : INFINITY;                                                           \
@@ -146,41 +147,49 @@ static size_t file_lobes(hr_lobes *p, size_t first, size_t last, uint16_t *const
                 top[2 * l + polarity] = -1;                                                                      \
             }                                                                                                    \
         }                                                                                                        \
-        const vi##W abs_mask = (vi##W){} + 0x7fffffff;                                                          \
+        const vi##V abs_mask = (vi##V){} + 0x7fffffff;                                                          \
         size_t count = 0, pending = 0;                                                                           \
         size_t i = first;                                                                                        \
         for (; i < frames; i++) {                                                                                \
-            vf##W v;                                                                                             \
-            memcpy(&v, x + i * W, sizeof v);                                                                     \
-            const vi##W flip = (v * sign) < 0.0f;                                                                \
-            const vi##W loud = flip & (peak >= gate);                                                            \
-            const vf##W here = (vf##W){} + (float)i;                                                             \
-            if (bits##W(loud)) {                                                                                 \
-                if (pending + W > HR_LOBE_CAPACITY) break;                                                       \
-                /* The lanes' limits from memory: in registers they crowd out the state. */                      \
-                vf##W floor, ceiling, floor_db;                                                                  \
-                vi##W last_bin, lane_code;                                                                       \
-                memcpy(&floor, floor_, sizeof floor);                                                            \
-                memcpy(&ceiling, ceiling_, sizeof ceiling);                                                      \
-                memcpy(&floor_db, floor_db_, sizeof floor_db);                                                   \
-                memcpy(&last_bin, last_bin_, sizeof last_bin);                                                   \
-                memcpy(&lane_code, lane_, sizeof lane_code);                                                     \
-                const vi##W judged = loud & (peak < ceiling) & (peak >= floor);                                  \
-                vi##W bin = __builtin_convertvector((6.02059991f * log2_##W(peak) - floor_db) * 20.0f, vi##W);    \
-                bin = SELI(W, bin < 0, (vi##W){}, bin);                                                          \
-                bin = SELI(W, bin > last_bin, last_bin, bin);                                                    \
-                const vi##W negative = sign < 0.0f;                                                              \
-                const vi##W code = bin | (negative & (1 << 16)) | lane_code |                                    \
-                                   ((here - start_at >= 3.0f) & (1 << 24));                                      \
-                const uint32_t m = bits##W(judged);                                                              \
-                PACK##W(m);                                                                                      \
+            vf##V v[H];                                                                                          \
+            vi##V flip[H], loud[H], any = (vi##V){};                                                             \
+            const vf##V here = (vf##V){} + (float)(int32_t)i;                                                    \
+            for (int h = 0; h < H; h++) {                                                                        \
+                memcpy(&v[h], x + i * W + h * V, sizeof v[h]);                                                   \
+                flip[h] = (v[h] * sign[h]) < 0.0f;                                                               \
+                loud[h] = flip[h] & (peak[h] >= gate[h]);                                                        \
+                any |= loud[h];                                                                                  \
             }                                                                                                    \
-            const vf##W m = (vf##W)((vi##W)v & abs_mask);                                                        \
-            const vi##W take = flip | (m > peak);                                                                \
-            peak = SEL(W, take, m, peak);                                                                        \
-            peak_at = SEL(W, take, here, peak_at);                                                               \
-            start_at = SEL(W, flip, here, start_at);                                                             \
-            sign = (vf##W)((vi##W)sign ^ (flip & (vi##W){} + (int32_t)0x80000000));                             \
+            if (any##V(any)) {                                                                                   \
+                if (pending + W > HR_LOBE_CAPACITY) break;                                                       \
+                for (int h = 0; h < H; h++) {                                                                    \
+                    /* The lanes' limits from memory: in registers they crowd out the state. */                  \
+                    vf##V floor, ceiling, floor_db;                                                              \
+                    vi##V last_bin, lane_code;                                                                   \
+                    memcpy(&floor, floor_ + h * V, sizeof floor);                                                \
+                    memcpy(&ceiling, ceiling_ + h * V, sizeof ceiling);                                          \
+                    memcpy(&floor_db, floor_db_ + h * V, sizeof floor_db);                                       \
+                    memcpy(&last_bin, last_bin_ + h * V, sizeof last_bin);                                       \
+                    memcpy(&lane_code, lane_ + h * V, sizeof lane_code);                                         \
+                    const vi##V judged = loud[h] & (peak[h] < ceiling) & (peak[h] >= floor);                     \
+                    vi##V bin =                                                                                  \
+                        __builtin_convertvector((6.02059991f * log2_##V(peak[h]) - floor_db) * 20.0f, vi##V);    \
+                    bin = SELI(V, bin < 0, (vi##V){}, bin);                                                      \
+                    bin = SELI(V, bin > last_bin, last_bin, bin);                                                \
+                    const vi##V code = bin | ((sign[h] < 0.0f) & (1 << 16)) | lane_code |                        \
+                                       ((here - start_at[h] >= 3.0f) & (1 << 24));                               \
+                    const uint32_t m = bits##V(judged);                                                          \
+                    PACK##V(m, h);                                                                               \
+                }                                                                                                \
+            }                                                                                                    \
+            for (int h = 0; h < H; h++) {                                                                        \
+                const vf##V m = (vf##V)((vi##V)v[h] & abs_mask);                                                 \
+                const vi##V take = flip[h] | (m > peak[h]);                                                      \
+                peak[h] = SEL(V, take, m, peak[h]);                                                              \
+                peak_at[h] = SEL(V, take, here, peak_at[h]);                                                     \
+                start_at[h] = SEL(V, flip[h], here, start_at[h]);                                                \
+                sign[h] = (vf##V)((vi##V)sign[h] ^ (flip[h] & (vi##V){} + (int32_t)0x80000000));                \
+            }                                                                                                    \
         }                                                                                                        \
         count = file_lobes(p, 0, pending, rows, previous, top, count);                                           \
         for (int l = 0; l < W; l++) {                                                                            \
@@ -192,63 +201,52 @@ static size_t file_lobes(hr_lobes *p, size_t first, size_t last, uint16_t *const
                 lane->previous_bin[polarity] = previous[2 * l + polarity];                                       \
             }                                                                                                    \
         }                                                                                                        \
-        memcpy(sign_, &sign, sizeof sign);                                                                       \
-        memcpy(peak_, &peak, sizeof peak);                                                                       \
-        memcpy(peak_at_, &peak_at, sizeof peak_at);                                                              \
-        memcpy(start_at_, &start_at, sizeof start_at);                                                           \
+        memcpy(sign_, sign, sizeof sign);                                                                        \
+        memcpy(peak_, peak, sizeof peak);                                                                        \
+        memcpy(peak_at_, peak_at, sizeof peak_at);                                                               \
+        memcpy(start_at_, start_at, sizeof start_at);                                                            \
         *stopped = i;                                                                                            \
         return count;                                                                                            \
     }
 
-// Packs the judged lanes of mask `m` (code, peak, peak_at, start_at, here and i in scope)
-// onto `p` at `pending`: with AVX2 a permutation per 8 lanes, else one lane at a time.
-#define PACK_LANES(m)                                                                                            \
+// Packs the judged lanes of mask `m` of vector `h` (code, peak, peak_at, start_at, here
+// and i in scope) onto `p` at `pending`: with AVX2 one permutation per field, else one lane
+// at a time.
+#define PACK_LANES(m, h)                                                                                         \
     do {                                                                                                         \
         for (uint32_t b = (m); b; b &= b - 1) {                                                                  \
             const uint32_t l = (uint32_t)__builtin_ctz(b);                                                       \
             p->code[pending] = code[l];                                                                          \
-            p->peak[pending] = peak[l];                                                                          \
-            p->peak_at[pending] = peak_at[l];                                                                    \
-            p->start_at[pending] = start_at[l];                                                                  \
+            p->peak[pending] = peak[h][l];                                                                       \
+            p->peak_at[pending] = peak_at[h][l];                                                                 \
+            p->start_at[pending] = start_at[h][l];                                                               \
             p->frame[pending++] = (float)i;                                                                      \
         }                                                                                                        \
     } while (0)
-#define PACK4(m) PACK_LANES(m)
+#define PACK4(m, h) PACK_LANES(m, h)
 #if defined(HR_PACK8)
-#define HALF(v, h, T) ({ T half_; memcpy(&half_, (const char *)&(v) + (h) * sizeof half_, sizeof half_); half_; })
-#define PACK8(m)                                                                                                 \
+#define PACK8(m, h)                                                                                              \
     do {                                                                                                         \
-        pack8(p, pending, (m), here, code, peak, peak_at, start_at);                                             \
+        pack8(p, pending, (m), here, code, peak[h], peak_at[h], start_at[h]);                                    \
         pending += (size_t)__builtin_popcount(m);                                                                \
     } while (0)
-#define PACK16(m)                                                                                                \
-    do {                                                                                                         \
-        for (int h_ = 0; h_ < 2; h_++) {                                                                         \
-            const uint32_t half_mask_ = ((m) >> (8 * h_)) & 0xff;                                                \
-            pack8(p, pending, half_mask_, HALF(here, h_, vf8), HALF(code, h_, vi8), HALF(peak, h_, vf8),         \
-                  HALF(peak_at, h_, vf8), HALF(start_at, h_, vf8));                                              \
-            pending += (size_t)__builtin_popcount(half_mask_);                                                   \
-        }                                                                                                        \
-    } while (0)
 #else
-#define PACK8(m) PACK_LANES(m)
-#define PACK16(m) PACK_LANES(m)
+#define PACK8(m, h) PACK_LANES(m, h)
 #endif
 
 HR_LOG2(4)
 HR_LOG2(8)
-HR_LOG2(16)
-HR_TRACK(4)
-HR_TRACK(8)
-HR_TRACK(16)
+HR_TRACK(4, 1)
+HR_TRACK(8, 1)
+HR_TRACK(8, 2)
 
 size_t hr_track_lobes(const float *x, size_t first, size_t frames, size_t width, float *sign, float *peak,
                       float *peak_at, float *start_at, const float *gate, hr_flat_lane *const *lanes,
                       hr_lobes *lobes, size_t *stopped) {
     switch (width) {
-    case 4: return track4(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
-    case 8: return track8(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
-    default: return track16(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
+    case 4: return track4x1(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
+    case 8: return track8x1(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
+    default: return track8x2(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
     }
 }
 
