@@ -93,7 +93,8 @@ static inline void pack8(hr_lobes *p, size_t at, uint32_t m, vf8 frame, vi8 code
 
 // Files lobes first..<last into their channels' rule-B histograms, in order, and lists those
 // 3 samples or longer at lobes->longer[count...]; returns the new count. `rows[j]` is the
-// histogram row being filled for lane j / 2, polarity j % 2; `previous[j]` its last bin.
+// histogram row being filled for lane j / 2, polarity j % 2; `previous[j]` its last bin and
+// `top[j]` its highest so far.
 static size_t file_lobes(hr_lobes *p, size_t first, size_t last, uint16_t *const *rows, int32_t *previous,
                          int32_t *top, size_t count) {
     for (size_t r = first; r < last; r++) {
