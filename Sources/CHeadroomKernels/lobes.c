@@ -379,3 +379,32 @@ size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, si
     }
     return found;
 }
+
+// Copies `frames` frames of `width` lanes from `src` to `dst` and raises `peaks[l]` to each
+// lane's largest magnitude.
+#define HR_COPY(W)                                                                                               \
+    static void copy##W(const float *restrict src, float *restrict dst, size_t frames, float *restrict peaks_) { \
+        vf##W peak;                                                                                              \
+        memcpy(&peak, peaks_, sizeof peak);                                                                      \
+        const vi##W abs_mask = (vi##W){} + 0x7fffffff;                                                          \
+        for (size_t i = 0; i < frames; i++) {                                                                    \
+            vf##W v;                                                                                             \
+            memcpy(&v, src + i * W, sizeof v);                                                                   \
+            memcpy(dst + i * W, &v, sizeof v);                                                                   \
+            const vf##W m = (vf##W)((vi##W)v & abs_mask);                                                        \
+            peak = SEL(W, m > peak, m, peak);                                                                    \
+        }                                                                                                        \
+        memcpy(peaks_, &peak, sizeof peak);                                                                      \
+    }
+
+HR_COPY(4)
+HR_COPY(8)
+HR_COPY(16)
+
+void hr_copy_peaks(const float *src, float *dst, size_t frames, size_t width, float *peaks) {
+    switch (width) {
+    case 4: copy4(src, dst, frames, peaks); break;
+    case 8: copy8(src, dst, frames, peaks); break;
+    default: copy16(src, dst, frames, peaks); break;
+    }
+}

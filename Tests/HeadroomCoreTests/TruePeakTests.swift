@@ -319,16 +319,32 @@ struct TruePeakTests {
         }
     }
 
-    @Test("two analyzer threads give what one gives: the same events in the same order, the same summaries")
-    func twoThreadsMatchOne() {
+    @Test(
+        "two analyzer threads give what one gives: the same events in the same order, the same summaries",
+        arguments: [false, true]
+    )
+    func twoThreadsMatchOne(flatTops: Bool) {
         let channels = 40  // three groups of 16 lanes on AVX, five of 8 elsewhere
-        let x = Self.randomMaterial(channels: channels, frames: 48000 * 2, seed: 99)
+        var x = Self.randomMaterial(channels: channels, frames: 48000 * 2, seed: 99)
+        if flatTops {
+            // Tones clipped at -3 dBFS in a few channels of every group: flat events from
+            // the flat-top units, whichever thread runs them, among the other units' events.
+            let ceiling = pow(10, -3.0 / 20)
+            for c in [2, 11, 19, 30, 37] {
+                for i in 0..<48000 * 2 {
+                    let tone = 1.4 * sin(Double(i) * 2 * .pi * Double(90 + 40 * c) / 48000)
+                    x[i * channels + c] = max(-ceiling, min(ceiling, tone))
+                }
+            }
+        }
         let samples = x.map { Int32(max(-8_388_608, min(8_388_607, ($0 * 8_388_608).rounded()))) << 8 }
         // Blocks of exactly maxBlockFrames are the ones split across the threads.
         let one = analyze(samples, channels: channels, layout: .int32(bits: 24), block: 2048)
         let two = analyze(samples, channels: channels, layout: .int32(bits: 24), block: 2048, threads: 2)
         #expect(two.events == one.events)
         #expect(clips(one.events).count > channels && hots(one.events).count > channels)
+        let flatEvents = one.events.filter { if case .flat = $0 { true } else { false } }
+        #expect(flatTops ? flatEvents.count >= 5 : true)
         for c in 0..<channels { #expect(two.analyzer.summary(channel: c) == one.analyzer.summary(channel: c)) }
     }
 

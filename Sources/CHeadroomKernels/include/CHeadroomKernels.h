@@ -80,6 +80,10 @@ typedef struct {
     int32_t end_at;
 } hr_flat_lobe;
 
+/// Copies `frames` frames of `width` lanes (4, 8 or 16) from `src` to `dst`, raising
+/// `peaks[l]` to the largest magnitude of lane l.
+void hr_copy_peaks(const float *src, float *dst, size_t frames, size_t width, float *peaks);
+
 /// Rule A for the `count` longer lobes hr_track_lobes found in one group of lanes: each
 /// one's top region (samples >= 0.9 of its peak) is measured in `ring`, the last frames of
 /// the group (ring[(frame & mask) * width + l], frames oldest...newest, absolute). Lobes

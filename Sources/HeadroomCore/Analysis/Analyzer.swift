@@ -26,7 +26,9 @@ import Synchronization
 ///    summary. The others skip ahead in one step.
 /// 4. Flat tops: lobes are tracked and judged in C (``trackLobes``).
 ///
-/// With `threads: 2`, steps 2 to 4 of the upper half of the groups run on a second thread.
+/// With `threads: 2`, steps 2 to 4 are split between two threads, a group's flat-top
+/// tracking (step 4) and the rest of its analysis (steps 2 and 3) each going to the thread
+/// with less to do by the cost they had in the last blocks.
 /// All buffers are allocated in `init`; `process` does not allocate (the `events` arrays
 /// reserve room up front and only grow past 4096 pending events).
 public final class Analyzer {
@@ -69,10 +71,20 @@ public final class Analyzer {
     /// Working memory of the block pipeline: one for this thread, one for the second
     /// analyzer thread when there is one.
     private let scratch: [Scratch]
-    /// A second thread that analyzes the upper half of the groups of each long block.
+    /// A second thread that takes part of the work of each long block.
     private let helper: GroupWorker?
-    /// The events the second thread found in the block, appended after this thread's.
+    /// A block's work comes in units: unit 2g is group g's flat-top tracking, 2g + 1 the rest
+    /// of its analysis. Split across two threads, the units this thread and the second one
+    /// run (bit u: unit u), and the events each found, `spans` saying which of them came from
+    /// which unit ([start, end) per unit) so they go into `events` in the order one thread
+    /// would make them.
+    private var ownUnits: UInt64 = 0
+    private var helperUnits: UInt64 = 0
+    private var ownEvents: [Event] = []
     private var helperEvents: [Event] = []
+    private let spans: UnsafeMutablePointer<Int>
+    /// What each unit cost (seconds, smoothed over blocks), for the next split.
+    private let unitCost: UnsafeMutablePointer<Double>
     /// The block the second thread is working on: its frame count.
     private var helperFrames = 0
     private let detectors: UnsafeMutablePointer<ClipDetector>
@@ -106,8 +118,8 @@ public final class Analyzer {
     ///   - layout: how samples sit in the blocks passed to ``process(_:frames:)``.
     ///   - maxBlockFrames: the filter's working block, frames.
     ///   - exactBlockPeaks: run the filter on every block (for meters).
-    ///   - threads: 2 to analyze the upper half of the channel groups of each full block on a
-    ///     second thread (only with two groups or more: more than 16 channels on AVX, 8 else).
+    ///   - threads: 2 to split the work of each long block with a second thread (only with
+    ///     two groups or more: more than 16 channels on AVX, 8 else).
     public init(
         channels: Int,
         rate: Int,
@@ -141,6 +153,10 @@ public final class Analyzer {
         let lanes = width
         scratch = (0..<threads).map { _ in Scratch(width: lanes, chunks: chunks) }
         helper = threads > 1 ? GroupWorker() : nil
+        spans = .allocate(capacity: 2 * 2 * groups)
+        spans.initialize(repeating: 0, count: 2 * 2 * groups)
+        unitCost = .allocate(capacity: 2 * groups)
+        unitCost.initialize(repeating: 0, count: 2 * groups)
         for (i, c) in TruePeakFilter.folded.enumerated() { coefficients[i] = c }
         let clip = Decibels.toAmplitude(settings.clipLevelDBFS)
         if let bits = layout.bits {
@@ -183,6 +199,7 @@ public final class Analyzer {
         gainInterval = max(rate / 2, 1)
         lastGain = Array(repeating: GainProposal(reason: .noSignal, changeDB: nil), count: channels)
         events.reserveCapacity(4096)
+        ownEvents.reserveCapacity(4096)
         helperEvents.reserveCapacity(4096)
         helper?.start(self)
     }
@@ -193,6 +210,8 @@ public final class Analyzer {
         shadow?.deallocate()
         coefficients.deallocate()
         helper?.stop()
+        spans.deallocate()
+        unitCost.deallocate()
         for area in scratch { area.deallocate() }
         detectors.deinitialize(count: channels).deallocate()
         for c in 0..<channels { flats[c].deallocate() }
@@ -330,18 +349,23 @@ public final class Analyzer {
 
     private func processBlock(_ src: UnsafeRawPointer, frames n: Int) {
         convert(src, frames: n)
-        // With two groups or more, the upper half of the groups on the second thread, in
-        // parallel; its events follow this thread's, as one thread would order them.
-        let split = helper != nil && splitsBlocks && n >= 256 ? groups / 2 : groups
-        if split < groups {
+        let all: UInt64 = (1 << (2 * groups)) - 1  // at most 16 groups
+        if helper != nil && splitsBlocks && n >= 256 {
+            // The units in parallel on both threads, then their events in the order one
+            // thread finds them.
+            assignUnits()
             helperFrames = n
             helper!.begin()
-        }
-        analyzeGroups(0..<split, frames: n, scratch: scratch[0], into: &events)
-        if split < groups {
+            analyzeUnits(ownUnits, frames: n, scratch: scratch[0], into: &ownEvents, timed: true)
             helper!.wait()
-            events.append(contentsOf: helperEvents)
+            for u in 0..<2 * groups {
+                let from = ownUnits & (1 << u) != 0 ? ownEvents : helperEvents
+                events.append(contentsOf: from[spans[2 * u]..<spans[2 * u + 1]])
+            }
+            ownEvents.removeAll(keepingCapacity: true)
             helperEvents.removeAll(keepingCapacity: true)
+        } else {
+            analyzeUnits(all, frames: n, scratch: scratch[0], into: &events, timed: false)
         }
         for c in 0..<channels { flats[c].tick(now: frameCount + n, into: &events) }
         frameCount += n
@@ -366,16 +390,78 @@ public final class Analyzer {
 
     /// The second thread's share of the block being processed.
     fileprivate func helperBlock() {
-        analyzeGroups(groups / 2..<groups, frames: helperFrames, scratch: scratch[1], into: &helperEvents)
+        analyzeUnits(helperUnits, frames: helperFrames, scratch: scratch[1], into: &helperEvents, timed: true)
     }
 
-    private func analyzeGroups(_ range: Range<Int>, frames n: Int, scratch: Scratch, into events: inout [Event]) {
-        if width == 4 {
-            analyzeGroups(SIMD4<Float>.self, range, frames: n, scratch: scratch, into: &events)
-        } else if width == 8 {
-            analyzeGroups(SIMD8<Float>.self, range, frames: n, scratch: scratch, into: &events)
+    /// Splits the units between the two threads so that each has about as much to do, by
+    /// what the units cost in the last blocks: the dearest first, each to the thread with
+    /// less so far (before any block is timed: the upper half of the groups to the second
+    /// thread).
+    private func assignUnits() {
+        let count = 2 * groups
+        var own: UInt64 = 0
+        var helper: UInt64 = 0
+        if unitCost[count - 1] == 0 {
+            for u in 0..<count { if u < count / 2 { own |= 1 << u } else { helper |= 1 << u } }
         } else {
-            analyzeGroups(SIMD16<Float>.self, range, frames: n, scratch: scratch, into: &events)
+            var loads = (0.0, 0.0)
+            var left: UInt64 = (1 << count) - 1
+            while left != 0 {
+                var dearest = -1
+                for u in 0..<count where left & (1 << u) != 0 {
+                    if dearest < 0 || unitCost[u] > unitCost[dearest] { dearest = u }
+                }
+                left &= ~(1 << dearest)
+                if loads.0 <= loads.1 {
+                    own |= 1 << dearest
+                    loads.0 += unitCost[dearest]
+                } else {
+                    helper |= 1 << dearest
+                    loads.1 += unitCost[dearest]
+                }
+            }
+        }
+        (ownUnits, helperUnits) = (own, helper)
+    }
+
+    /// Runs the units of `mask` in order into `events`, noting each one's span of events and,
+    /// with `timed`, its cost.
+    private func analyzeUnits(
+        _ mask: UInt64,
+        frames n: Int,
+        scratch: Scratch,
+        into events: inout [Event],
+        timed: Bool
+    ) {
+        for u in 0..<2 * groups where mask & (1 << u) != 0 {
+            let start = timed ? MonotonicClock.now() : 0
+            spans[2 * u] = events.count
+            let g = u / 2
+            if u % 2 == 0 {
+                if detectsFlatTops {
+                    trackLobes(
+                        group: g,
+                        lanes: min(width, channels - g * width),
+                        frames: n,
+                        scratch: scratch,
+                        into: &events
+                    )
+                }
+            } else {
+                analyzeGroup(g, frames: n, scratch: scratch, into: &events)
+            }
+            spans[2 * u + 1] = events.count
+            if timed { unitCost[u] = 0.75 * unitCost[u] + 0.25 * max(MonotonicClock.now() - start, 1e-9) }
+        }
+    }
+
+    private func analyzeGroup(_ g: Int, frames n: Int, scratch: Scratch, into events: inout [Event]) {
+        if width == 4 {
+            analyzeGroups(SIMD4<Float>.self, g..<g + 1, frames: n, scratch: scratch, into: &events)
+        } else if width == 8 {
+            analyzeGroups(SIMD8<Float>.self, g..<g + 1, frames: n, scratch: scratch, into: &events)
+        } else {
+            analyzeGroups(SIMD16<Float>.self, g..<g + 1, frames: n, scratch: scratch, into: &events)
         }
     }
 
@@ -560,10 +646,6 @@ public final class Analyzer {
                 slope = TruePeakFilter.maximum(slope, d)
             }
             let lanes = min(width, channels - g * width)
-            if detectsFlatTops {
-                for l in 0..<lanes { state[g * width + l].blockPeak = peak[l] }
-                trackLobes(group: g, lanes: lanes, frames: n, scratch: scratch, into: &events)
-            }
             // A chunk is skipped when no interpolated point in it can reach a lane's running
             // true peak or the hot threshold. The whole block is filtered when a sample is
             // near clipping or a clip event is open (both record true peaks), or for meters.
@@ -945,11 +1027,15 @@ public final class Analyzer {
         let w = width
         let src = input + g * groupStride + Self.history * w
         let ringBase = ring + g * ringFrames * w
+        // Into the ring, taking each lane's block peak on the way (this runs apart from the
+        // rest of the group's analysis, which finds the same peak, perhaps on another thread).
+        let blockPeak = scratch.blockPeaks
+        blockPeak.update(repeating: 0, count: w)
         var done = 0
         while done < n {
             let at = (blockStart + done) & (ringFrames - 1)
             let count = min(n - done, ringFrames - at)
-            (ringBase + at * w).update(from: src + done * w, count: count * w)
+            hr_copy_peaks(src + done * w, ringBase + at * w, count, w, blockPeak)
             done += count
         }
         let sign = lobeState + g * 5 * w
@@ -959,8 +1045,8 @@ public final class Analyzer {
         let gate = startAt + w  // +infinity in lanes past the last channel
         var loud = false
         for l in 0..<lanes {
-            gate[l] = flats[g * w + l].gate(blockPeak: state[g * w + l].blockPeak)
-            if state[g * w + l].blockPeak >= gate[l] || peak[l] >= gate[l] { loud = true }
+            gate[l] = flats[g * w + l].gate(blockPeak: blockPeak[l])
+            if blockPeak[l] >= gate[l] || peak[l] >= gate[l] { loud = true }
         }
         if !loud {
             // Nothing loud: only where the last lobe stands matters.
@@ -1140,6 +1226,8 @@ private struct Scratch {
     let hotPeak: UnsafeMutablePointer<Float>
     /// The loud lobes that ended (from `hr_track_lobes`) and the flat ones among them.
     let lobes: UnsafeMutablePointer<hr_lobes>
+    /// Each lane's peak in the block, as flat-top tracking copies it into the ring.
+    let blockPeaks: UnsafeMutablePointer<Float>
     let flatLobes: UnsafeMutablePointer<hr_flat_lobe>
 
     init(width: Int, chunks: Int) {
@@ -1151,6 +1239,7 @@ private struct Scratch {
         hotGap = hotFirst + width
         hotPeak = hotGap + width
         lobes = .allocate(capacity: 1)
+        blockPeaks = .allocate(capacity: width)
         flatLobes = .allocate(capacity: Int(HR_LOBE_CAPACITY))
     }
 
@@ -1160,6 +1249,7 @@ private struct Scratch {
         chunkFiltered.deallocate()
         hotLast.deallocate()
         lobes.deallocate()
+        blockPeaks.deallocate()
         flatLobes.deallocate()
     }
 }
