@@ -18,8 +18,8 @@ public struct FileAnalysis {
     }
 
     /// Analyzes `path`; `onLine` receives each clip-log line (header, events, summary)
-    /// as soon as it is final, so `--json` streams. `threads`: 2 lets the analyzer use a
-    /// second thread for half the channels (``Analyzer/init(channels:rate:layout:settings:maxBlockFrames:exactBlockPeaks:threads:)``).
+    /// as soon as it is final, so `--json` streams. `threads`: 2 lets the analyzer share each
+    /// block's work with a second thread (``Analyzer/init(channels:rate:layout:settings:maxBlockFrames:exactBlockPeaks:threads:)``).
     public static func run(
         path: String,
         settings: Settings,

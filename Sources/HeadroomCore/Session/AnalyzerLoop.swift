@@ -186,7 +186,7 @@ final class AnalyzerLoop: @unchecked Sendable {
             layout: layout,
             settings: settings,
             maxBlockFrames: 2048,
-            // A second analyzer thread takes half the channels while the loop is behind
+            // A second analyzer thread shares each block's work while the loop is behind
             // (`splitsBlocks`, set per block); in real time it sleeps.
             threads: ProcessInfo.processInfo.activeProcessorCount >= 2 ? 2 : 1
         )
