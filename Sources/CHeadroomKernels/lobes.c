@@ -173,6 +173,8 @@ static size_t file_lobes(hr_lobes *p, size_t first, size_t last, uint16_t *const
                     memcpy(&last_bin, last_bin_ + h * V, sizeof last_bin);                                       \
                     memcpy(&lane_code, lane_ + h * V, sizeof lane_code);                                         \
                     const vi##V judged = loud[h] & (peak[h] < ceiling) & (peak[h] >= floor);                     \
+                    /* Loud lobes at the clip level are clip detection's: often all of them. */                  \
+                    if (!any##V(judged)) continue;                                                               \
                     vi##V bin =                                                                                  \
                         __builtin_convertvector((6.02059991f * log2_##V(peak[h]) - floor_db) * 20.0f, vi##V);    \
                     bin = SELI(V, bin < 0, (vi##V){}, bin);                                                      \
