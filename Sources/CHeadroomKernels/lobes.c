@@ -8,10 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-// One kernel per lane width, on the compiler's vector types, with the lobe state in vector
-// registers for the whole block (as plain arrays the compiler reloaded and stored it every
-// frame). Per frame: which lanes changed sign, which of those end a loud lobe (a bit mask,
-// usually empty on music), then the open lobes' peaks, peak frames and starts.
+// The compiler's vector types, 4, 8 and 16 lanes wide.
 typedef float vf4 __attribute__((vector_size(16)));
 typedef int32_t vi4 __attribute__((vector_size(16)));
 typedef float vf8 __attribute__((vector_size(32)));
@@ -91,13 +88,13 @@ static inline void pack8(hr_lobes *p, size_t at, uint32_t m, vf8 frame, vi8 code
 #define HR_PACK8 1
 #endif
 
-// Files lobes first..<last into their channels' rule-B histograms, in order, and lists those
-// 3 samples or longer at lobes->longer[count...]; returns the new count. `rows[j]` is the
+// Files the first `count` lobes into their channels' rule-B histograms, in order, and lists
+// those 3 samples or longer at lobes->longer; returns how many it listed. `rows[j]` is the
 // histogram row being filled for lane j / 2, polarity j % 2; `previous[j]` its last bin and
 // `top[j]` its highest so far.
-static size_t file_lobes(hr_lobes *p, size_t first, size_t last, uint16_t *const *rows, int32_t *previous,
-                         int32_t *top, size_t count) {
-    for (size_t r = first; r < last; r++) {
+static size_t file_lobes(hr_lobes *p, size_t count, uint16_t *const *rows, int32_t *previous, int32_t *top) {
+    size_t longer = 0;
+    for (size_t r = 0; r < count; r++) {
         const int32_t c = p->code[r];
         const int32_t j = (c >> 16) & 63, k = c & 0xffff;
         uint16_t *slot = rows[j] + 2 * k;
@@ -105,10 +102,10 @@ static size_t file_lobes(hr_lobes *p, size_t first, size_t last, uint16_t *const
         slot[1] += abs(k - previous[j]) <= 4;
         previous[j] = k;
         top[j] = k > top[j] ? k : top[j];
-        p->longer[count] = (uint32_t)r;
-        count += (uint32_t)(c >> 24) & 1;
+        p->longer[longer] = (uint32_t)r;
+        longer += (uint32_t)(c >> 24) & 1;
     }
-    return count;
+    return longer;
 }
 
 // Per frame: which lanes changed sign, and which of those end a loud lobe (a mask, usually
@@ -149,7 +146,7 @@ static size_t file_lobes(hr_lobes *p, size_t first, size_t last, uint16_t *const
             }                                                                                                    \
         }                                                                                                        \
         const vi##V abs_mask = (vi##V){} + 0x7fffffff;                                                          \
-        size_t count = 0, pending = 0;                                                                           \
+        size_t pending = 0;                                                                                      \
         size_t i = first;                                                                                        \
         for (; i < frames; i++) {                                                                                \
             vf##V v[H];                                                                                          \
@@ -194,7 +191,7 @@ static size_t file_lobes(hr_lobes *p, size_t first, size_t last, uint16_t *const
                 sign[h] = (vf##V)((vi##V)sign[h] ^ (flip[h] & (vi##V){} + (int32_t)0x80000000));                \
             }                                                                                                    \
         }                                                                                                        \
-        count = file_lobes(p, 0, pending, rows, previous, top, count);                                           \
+        const size_t longer = file_lobes(p, pending, rows, previous, top);                                       \
         for (int l = 0; l < W; l++) {                                                                            \
             hr_flat_lane *lane = lanes[l];                                                                       \
             if (!lane) continue;                                                                                 \
@@ -209,7 +206,7 @@ static size_t file_lobes(hr_lobes *p, size_t first, size_t last, uint16_t *const
         memcpy(peak_at_, peak_at, sizeof peak_at);                                                               \
         memcpy(start_at_, start_at, sizeof start_at);                                                            \
         *stopped = i;                                                                                            \
-        return count;                                                                                            \
+        return longer;                                                                                           \
     }
 
 // Packs the judged lanes of mask `m` of vector `h` (code, peak, peak_at, start_at, here

@@ -80,10 +80,6 @@ struct OverAndFlatTests {
         #expect(missingThird.rises)
     }
 
-    static func flats(_ events: [Event]) -> [FlatEvent] {
-        events.compactMap { if case .flat(let e) = $0 { e } else { nil } }
-    }
-
     @Test(
         "a sine clipped 6 dB over full scale reads about +6 dB; 3 dB over about +3",
         arguments: [
@@ -104,7 +100,7 @@ struct OverAndFlatTests {
         let proposal = try #require(summary.proposal.changeDB)
         #expect(proposal == Decibels.round(-6 - over, step: 0.5))
         #expect(summary.proposal.reason == .clipped)
-        #expect(Self.flats(events).isEmpty, "a clip at full scale is not also a flat event")
+        #expect(flats(events).isEmpty, "a clip at full scale is not also a flat event")
     }
 
     @Test("a run no side of which can be estimated has over_db null and keeps the at-least proposal")
@@ -194,8 +190,8 @@ struct OverAndFlatTests {
         let samples = Self.clippedSine(hz: hz, amplitude: ceiling * 2, ceiling: ceiling, seconds: 2)
         let (events, analyzer) = analyze(samples, channels: 1, layout: .int24InInt32)
         #expect(clips(events).isEmpty)
-        let flat = try #require(Self.flats(events).first)
-        #expect(Self.flats(events).count == 1, "alarms within 1 s merge into one event")
+        let flat = try #require(flats(events).first)
+        #expect(flats(events).count == 1, "alarms within 1 s merge into one event")
         #expect(abs(flat.levelDBFS + 3) < 0.1)
         #expect(flat.polarity == .both)
         #expect(flat.lobes >= 4)
@@ -226,7 +222,7 @@ struct OverAndFlatTests {
         }
         let (events, _) = analyze(samples, channels: 1, layout: .float32)
         #expect(clips(events).isEmpty)
-        let flat = try #require(Self.flats(events).first)
+        let flat = try #require(flats(events).first)
         #expect(abs(flat.levelDBFS + 6) < 0.1)
     }
 
@@ -235,7 +231,7 @@ struct OverAndFlatTests {
         let ceiling = pow(10, -6.0 / 20)
         let samples = Self.clippedSine(hz: 300, amplitude: 0.9, ceiling: ceiling, negativeCeiling: 1, seconds: 2)
         let (events, _) = analyze(samples, channels: 1, layout: .int24InInt32)
-        let flat = try #require(Self.flats(events).first)
+        let flat = try #require(flats(events).first)
         #expect(flat.polarity == .positive)
         #expect(abs(flat.levelDBFS + 6) < 0.1)
     }
@@ -319,7 +315,7 @@ struct OverAndFlatTests {
         )
         for (name, samples) in material {
             let events = analyze(samples, channels: 1, layout: .float32).events
-            #expect(Self.flats(events).isEmpty, "\(name): \(Self.flats(events))")
+            #expect(flats(events).isEmpty, "\(name): \(flats(events))")
         }
     }
 
@@ -334,7 +330,7 @@ struct OverAndFlatTests {
         let amplitude = pow(10, dbfs / 20)
         let samples = (0..<(5 * rate)).map { Float(amplitude * sin(2 * .pi * hz * Double($0) / Double(rate) + 0.3)) }
         let events = analyze(samples, channels: 1, rate: rate, layout: .float32).events
-        #expect(Self.flats(events).isEmpty, "\(Self.flats(events))")
+        #expect(flats(events).isEmpty, "\(flats(events))")
     }
 
     @Test("the flat and clip lines round-trip through the typed log model")

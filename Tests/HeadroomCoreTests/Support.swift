@@ -55,6 +55,10 @@ func hots(_ events: [Event]) -> [HotEvent] {
     events.compactMap { if case .hot(let e) = $0 { e } else { nil } }
 }
 
+func flats(_ events: [Event]) -> [FlatEvent] {
+    events.compactMap { if case .flat(let e) = $0 { e } else { nil } }
+}
+
 /// 16-bit mono: quiet noise-free base level with the given samples placed at frames.
 func int16Signal(frames: Int, level: Int16 = 1000, set: [Int: Int16] = [:]) -> [Int16] {
     var s = [Int16](repeating: 0, count: frames)

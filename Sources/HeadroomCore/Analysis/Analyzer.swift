@@ -83,6 +83,8 @@ public final class Analyzer {
     private var ownEvents: [Event] = []
     private var helperEvents: [Event] = []
     private let spans: UnsafeMutablePointer<Int>
+    /// Every unit (at most 16 groups, 32 units).
+    private var allUnits: UInt64 { (1 << (2 * groups)) - 1 }
     /// What each unit cost (seconds, smoothed over blocks), for the next split.
     private let unitCost: UnsafeMutablePointer<Double>
     /// The block the second thread is working on: its frame count.
@@ -349,7 +351,6 @@ public final class Analyzer {
 
     private func processBlock(_ src: UnsafeRawPointer, frames n: Int) {
         convert(src, frames: n)
-        let all: UInt64 = (1 << (2 * groups)) - 1  // at most 16 groups
         if helper != nil && splitsBlocks && n >= 256 {
             // The units in parallel on both threads, then their events in the order one
             // thread finds them.
@@ -365,7 +366,7 @@ public final class Analyzer {
             ownEvents.removeAll(keepingCapacity: true)
             helperEvents.removeAll(keepingCapacity: true)
         } else {
-            analyzeUnits(all, frames: n, scratch: scratch[0], into: &events, timed: false)
+            analyzeUnits(allUnits, frames: n, scratch: scratch[0], into: &events, timed: false)
         }
         for c in 0..<channels { flats[c].tick(now: frameCount + n, into: &events) }
         frameCount += n
@@ -405,7 +406,7 @@ public final class Analyzer {
             for u in 0..<count { if u < count / 2 { own |= 1 << u } else { helper |= 1 << u } }
         } else {
             var loads = (0.0, 0.0)
-            var left: UInt64 = (1 << count) - 1
+            var left = allUnits
             while left != 0 {
                 var dearest = -1
                 for u in 0..<count where left & (1 << u) != 0 {
@@ -457,11 +458,11 @@ public final class Analyzer {
 
     private func analyzeGroup(_ g: Int, frames n: Int, scratch: Scratch, into events: inout [Event]) {
         if width == 4 {
-            analyzeGroups(SIMD4<Float>.self, g..<g + 1, frames: n, scratch: scratch, into: &events)
+            analyzeGroup(SIMD4<Float>.self, g, frames: n, scratch: scratch, into: &events)
         } else if width == 8 {
-            analyzeGroups(SIMD8<Float>.self, g..<g + 1, frames: n, scratch: scratch, into: &events)
+            analyzeGroup(SIMD8<Float>.self, g, frames: n, scratch: scratch, into: &events)
         } else {
-            analyzeGroups(SIMD16<Float>.self, g..<g + 1, frames: n, scratch: scratch, into: &events)
+            analyzeGroup(SIMD16<Float>.self, g, frames: n, scratch: scratch, into: &events)
         }
     }
 
@@ -593,12 +594,14 @@ public final class Analyzer {
     /// could matter.
     static let chunkFrames = 64
 
+    /// Steps 2 and 3 for group `g`: its levels, the filter where it can matter, and its clip
+    /// and hot detectors (flat tops are the group's other unit, ``trackLobes``).
     @_specialize(where V == SIMD4<Float>)
     @_specialize(where V == SIMD8<Float>)
     @_specialize(where V == SIMD16<Float>)
-    private func analyzeGroups<V: SIMD>(
+    private func analyzeGroup<V: SIMD>(
         _: V.Type,
-        _ range: Range<Int>,
+        _ g: Int,
         frames n: Int,
         scratch: Scratch,
         into events: inout [Event]
@@ -609,164 +612,162 @@ public final class Analyzer {
         let peaks = UnsafeMutableRawPointer(scratch.chunkPeaks).assumingMemoryBound(to: V.self)
         let slopes = UnsafeMutableRawPointer(scratch.chunkSlopes).assumingMemoryBound(to: V.self)
         let chunkFiltered = scratch.chunkFiltered
-        for g in range {
-            let base = UnsafeMutableRawPointer(input + g * groupStride).assumingMemoryBound(to: V.self)
-            let out = UnsafeMutableRawPointer(steps + g * maxBlockFrames * width).assumingMemoryBound(to: V.self)
-            // The history (the filter's window reaches 11 frames back): its peak, the peak
-            // of its last 6 frames (not yet judged), its largest step between frames.
-            var historyPeak = V(repeating: 0)
-            var historySlope = V(repeating: 0)
-            var tailPeak = V(repeating: 0)
-            for i in 0..<Self.history {
-                let x = TruePeakFilter.magnitude(base[i])
-                historyPeak = TruePeakFilter.maximum(historyPeak, x)
-                if i > 0 {
-                    historySlope = TruePeakFilter.maximum(historySlope, TruePeakFilter.magnitude(base[i] - base[i - 1]))
-                }
-                if i >= Self.history - Self.delay { tailPeak = TruePeakFilter.maximum(tailPeak, x) }
+        let base = UnsafeMutableRawPointer(input + g * groupStride).assumingMemoryBound(to: V.self)
+        let out = UnsafeMutableRawPointer(steps + g * maxBlockFrames * width).assumingMemoryBound(to: V.self)
+        // The history (the filter's window reaches 11 frames back): its peak, the peak
+        // of its last 6 frames (not yet judged), its largest step between frames.
+        var historyPeak = V(repeating: 0)
+        var historySlope = V(repeating: 0)
+        var tailPeak = V(repeating: 0)
+        for i in 0..<Self.history {
+            let x = TruePeakFilter.magnitude(base[i])
+            historyPeak = TruePeakFilter.maximum(historyPeak, x)
+            if i > 0 {
+                historySlope = TruePeakFilter.maximum(historySlope, TruePeakFilter.magnitude(base[i] - base[i - 1]))
             }
-            // The block, chunk by chunk: peaks and largest steps; the sum of squares.
-            var peak = V(repeating: 0)
-            var slope = V(repeating: 0)
-            var squares = V(repeating: 0)
-            var previous = base[Self.history - 1]
-            for j in 0..<chunkCount {
-                var p = V(repeating: 0)
-                var d = V(repeating: 0)
-                for i in (j * chunk)..<min(n, j * chunk + chunk) {
-                    let v = base[Self.history + i]
-                    p = TruePeakFilter.maximum(p, TruePeakFilter.magnitude(v))
-                    d = TruePeakFilter.maximum(d, TruePeakFilter.magnitude(v - previous))
-                    squares += v * v
-                    previous = v
-                }
-                peaks[j] = p
-                slopes[j] = d
-                peak = TruePeakFilter.maximum(peak, p)
-                slope = TruePeakFilter.maximum(slope, d)
+            if i >= Self.history - Self.delay { tailPeak = TruePeakFilter.maximum(tailPeak, x) }
+        }
+        // The block, chunk by chunk: peaks and largest steps; the sum of squares.
+        var peak = V(repeating: 0)
+        var slope = V(repeating: 0)
+        var squares = V(repeating: 0)
+        var previous = base[Self.history - 1]
+        for j in 0..<chunkCount {
+            var p = V(repeating: 0)
+            var d = V(repeating: 0)
+            for i in (j * chunk)..<min(n, j * chunk + chunk) {
+                let v = base[Self.history + i]
+                p = TruePeakFilter.maximum(p, TruePeakFilter.magnitude(v))
+                d = TruePeakFilter.maximum(d, TruePeakFilter.magnitude(v - previous))
+                squares += v * v
+                previous = v
             }
-            let lanes = min(width, channels - g * width)
-            // A chunk is skipped when no interpolated point in it can reach a lane's running
-            // true peak or the hot threshold. The whole block is filtered when a sample is
-            // near clipping or a clip event is open (both record true peaks), or for meters.
-            var forced = exactBlockPeaks
-            var ceiling = V(repeating: .infinity)
-            for l in 0..<lanes {
-                let c = g * width + l
-                if max(peak[l], tailPeak[l]) >= clipCandidate || detectors[c].eventOpen { forced = true }
-                ceiling[l] = min(hotThreshold, state[c].truePeak)
+            peaks[j] = p
+            slopes[j] = d
+            peak = TruePeakFilter.maximum(peak, p)
+            slope = TruePeakFilter.maximum(slope, d)
+        }
+        let lanes = min(width, channels - g * width)
+        // A chunk is skipped when no interpolated point in it can reach a lane's running
+        // true peak or the hot threshold. The whole block is filtered when a sample is
+        // near clipping or a clip event is open (both record true peaks), or for meters.
+        var forced = exactBlockPeaks
+        var ceiling = V(repeating: .infinity)
+        for l in 0..<lanes {
+            let c = g * width + l
+            if max(peak[l], tailPeak[l]) >= clipCandidate || detectors[c].eventOpen { forced = true }
+            ceiling[l] = min(hotThreshold, state[c].truePeak)
+        }
+        var filterPeak = V(repeating: 0)
+        var filtered = 0
+        var j = 0
+        while j < chunkCount {
+            var k = j
+            while k < chunkCount {
+                let window = k == 0 ? historyPeak : peaks[k - 1]
+                let windowSlope = k == 0 ? historySlope : slopes[k - 1]
+                let bound = TruePeakFilter.bound(
+                    peak: TruePeakFilter.maximum(peaks[k], window),
+                    slope: TruePeakFilter.maximum(slopes[k], windowSlope)
+                )
+                let needed = forced || any(bound .> ceiling)
+                chunkFiltered[k] = needed
+                if !needed { break }
+                k += 1
             }
-            var filterPeak = V(repeating: 0)
-            var filtered = 0
-            var j = 0
-            while j < chunkCount {
-                var k = j
-                while k < chunkCount {
-                    let window = k == 0 ? historyPeak : peaks[k - 1]
-                    let windowSlope = k == 0 ? historySlope : slopes[k - 1]
-                    let bound = TruePeakFilter.bound(
-                        peak: TruePeakFilter.maximum(peaks[k], window),
-                        slope: TruePeakFilter.maximum(slopes[k], windowSlope)
-                    )
-                    let needed = forced || any(bound .> ceiling)
-                    chunkFiltered[k] = needed
-                    if !needed { break }
-                    k += 1
-                }
-                if k > j {
-                    let first = j * chunk
-                    let frames = min(n, k * chunk) - first
-                    let runPeak = TruePeakFilter.run(
-                        input: UnsafePointer(base + first),
-                        output: out + first,
-                        frames: frames,
-                        coefficients: coefficients
-                    )
-                    filterPeak = TruePeakFilter.maximum(filterPeak, runPeak)
-                    filtered += frames
-                }
-                j = k + 1
+            if k > j {
+                let first = j * chunk
+                let frames = min(n, k * chunk) - first
+                let runPeak = TruePeakFilter.run(
+                    input: UnsafePointer(base + first),
+                    output: out + first,
+                    frames: frames,
+                    coefficients: coefficients
+                )
+                filterPeak = TruePeakFilter.maximum(filterPeak, runPeak)
+                filtered += frames
             }
-            let blockBound = TruePeakFilter.bound(
-                peak: TruePeakFilter.maximum(peak, historyPeak),
-                slope: TruePeakFilter.maximum(slope, historySlope)
-            )
-            var stepsReady = filtered == n
-            var hotScanned = false
-            for l in 0..<lanes {
-                let c = g * width + l
-                let s = state + c
-                s.pointee.samplePeak = max(s.pointee.samplePeak, peak[l])
-                s.pointee.truePeak = max(s.pointee.truePeak, filterPeak[l])
-                s.pointee.sumSquares += Double(squares[l])
-                s.pointee.blockPeak = peak[l]
-                s.pointee.blockTruePeak = filtered > 0 ? max(peak[l], filterPeak[l]) : peak[l]
-                let active =
-                    max(peak[l], tailPeak[l]) >= clipCandidate || max(peak[l], tailPeak[l]) > hotThreshold
-                    || filterPeak[l] > hotThreshold
-                if active {
-                    if !stepsReady {
-                        // Skipped chunks' points are under every threshold a walk compares
-                        // them with, so zero stands in for them.
-                        for k in 0..<chunkCount where !chunkFiltered[k] {
-                            let first = k * chunk
-                            (out + first).update(repeating: V(repeating: 0), count: min(n, first + chunk) - first)
-                        }
-                        stepsReady = true
+            j = k + 1
+        }
+        let blockBound = TruePeakFilter.bound(
+            peak: TruePeakFilter.maximum(peak, historyPeak),
+            slope: TruePeakFilter.maximum(slope, historySlope)
+        )
+        var stepsReady = filtered == n
+        var hotScanned = false
+        for l in 0..<lanes {
+            let c = g * width + l
+            let s = state + c
+            s.pointee.samplePeak = max(s.pointee.samplePeak, peak[l])
+            s.pointee.truePeak = max(s.pointee.truePeak, filterPeak[l])
+            s.pointee.sumSquares += Double(squares[l])
+            s.pointee.blockPeak = peak[l]
+            s.pointee.blockTruePeak = filtered > 0 ? max(peak[l], filterPeak[l]) : peak[l]
+            let active =
+                max(peak[l], tailPeak[l]) >= clipCandidate || max(peak[l], tailPeak[l]) > hotThreshold
+                || filterPeak[l] > hotThreshold
+            if active {
+                if !stepsReady {
+                    // Skipped chunks' points are under every threshold a walk compares
+                    // them with, so zero stands in for them.
+                    for k in 0..<chunkCount where !chunkFiltered[k] {
+                        let first = k * chunk
+                        (out + first).update(repeating: V(repeating: 0), count: min(n, first + chunk) - first)
                     }
-                    if bulkHotWalk && blockStart >= Self.delay && max(peak[l], tailPeak[l]) < clipCandidate
-                        && detectors[c].runStart < 0 && !detectors[c].eventOpen
-                    {
-                        // Nothing can clip here: only hot bursts can change. One vector pass
-                        // summarizes the block for every lane of the group; a lane walks its
-                        // frames only where a burst closes and another opens inside the block.
-                        let first = blockStart - Self.delay
-                        if !hotScanned {
-                            scanHot(group: g, lanes: lanes, frames: n, scratch: scratch)
-                            hotScanned = true
-                        }
-                        let done = detectors[c].feedHot(
-                            first: first,
-                            count: n,
-                            firstOver: scratch.hotFirst[l],
-                            lastOver: scratch.hotLast[l],
-                            gap: scratch.hotGap[l],
-                            peak: scratch.hotPeak[l],
-                            into: &events
-                        )
-                        if !done {
-                            detectors[c].feedHot(
-                                first: first,
-                                count: n,
-                                samples: input + g * groupStride + (Self.history - Self.delay) * width + l,
-                                steps: steps + g * maxBlockFrames * width + l,
-                                stride: width,
-                                into: &events
-                            )
-                        }
-                    } else {
-                        walk(channel: c, lane: l, group: g, blockStart: blockStart, frames: n, into: &events)
+                    stepsReady = true
+                }
+                if bulkHotWalk && blockStart >= Self.delay && max(peak[l], tailPeak[l]) < clipCandidate
+                    && detectors[c].runStart < 0 && !detectors[c].eventOpen
+                {
+                    // Nothing can clip here: only hot bursts can change. One vector pass
+                    // summarizes the block for every lane of the group; a lane walks its
+                    // frames only where a burst closes and another opens inside the block.
+                    let first = blockStart - Self.delay
+                    if !hotScanned {
+                        scanHot(group: g, lanes: lanes, frames: n, scratch: scratch)
+                        hotScanned = true
                     }
-                } else {
-                    let first = max(blockStart - Self.delay, 0)
-                    if detectors[c].runStart >= 0 {
-                        runEdge(
-                            &detectors[c],
-                            lane: l,
-                            base: input + g * groupStride,
-                            position: Self.history + first - blockStart,
-                            frame: first,
-                            end: blockStart + n,
-                            starting: false
-                        )
-                    }
-                    detectors[c].skip(
-                        from: first,
-                        to: max(blockStart + n - Self.delay, 0),
-                        truePeakBound: forced ? max(peak[l], filterPeak[l]) : blockBound[l],
+                    let done = detectors[c].feedHot(
+                        first: first,
+                        count: n,
+                        firstOver: scratch.hotFirst[l],
+                        lastOver: scratch.hotLast[l],
+                        gap: scratch.hotGap[l],
+                        peak: scratch.hotPeak[l],
                         into: &events
                     )
+                    if !done {
+                        detectors[c].feedHot(
+                            first: first,
+                            count: n,
+                            samples: input + g * groupStride + (Self.history - Self.delay) * width + l,
+                            steps: steps + g * maxBlockFrames * width + l,
+                            stride: width,
+                            into: &events
+                        )
+                    }
+                } else {
+                    walk(channel: c, lane: l, group: g, blockStart: blockStart, frames: n, into: &events)
                 }
+            } else {
+                let first = max(blockStart - Self.delay, 0)
+                if detectors[c].runStart >= 0 {
+                    runEdge(
+                        &detectors[c],
+                        lane: l,
+                        base: input + g * groupStride,
+                        position: Self.history + first - blockStart,
+                        frame: first,
+                        end: blockStart + n,
+                        starting: false
+                    )
+                }
+                detectors[c].skip(
+                    from: first,
+                    to: max(blockStart + n - Self.delay, 0),
+                    truePeakBound: forced ? max(peak[l], filterPeak[l]) : blockBound[l],
+                    into: &events
+                )
             }
         }
     }

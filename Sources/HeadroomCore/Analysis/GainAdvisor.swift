@@ -98,7 +98,7 @@ public enum GainAdvisor {
             var change = Decibels.floor(settings.targetPeakDBTP - max(peak, 0), step: stepDB)
             if let over = overs.clipOverDB {
                 let exact = settings.targetPeakDBTP - (settings.clipLevelDBFS + over)
-                change = min(change, overs.clipOverBound ? Decibels.floor(exact, step: stepDB) : rounded(exact))
+                change = min(change, step(exact, estimated: !overs.clipOverBound))
             }
             return GainProposal(
                 reason: .clipped,
@@ -110,7 +110,7 @@ public enum GainAdvisor {
         if flat, let level = overs.flatLevelDBFS {
             let exact = settings.targetPeakDBTP - (level + (overs.flatOverDB ?? unestimatedFlatOverDB))
             let change = min(
-                overs.flatOverDB == nil ? Decibels.floor(exact, step: stepDB) : rounded(exact),
+                step(exact, estimated: overs.flatOverDB != nil),
                 rounded(settings.targetPeakDBTP - peak)
             )
             return GainProposal(
@@ -127,6 +127,12 @@ public enum GainAdvisor {
             return GainProposal(reason: .quiet, changeDB: rounded(settings.targetPeakDBTP - peak))
         }
         return GainProposal(reason: .ok, changeDB: 0)
+    }
+
+    /// `exact` in steps: an estimate to the nearest, a bound or an assumption down (towards
+    /// more attenuation), since the peak may be higher.
+    private static func step(_ exact: Double, estimated: Bool) -> Double {
+        estimated ? rounded(exact) : Decibels.floor(exact, step: stepDB)
     }
 
     private static func rounded(_ value: Double) -> Double {
