@@ -6,14 +6,16 @@
 /// parabola that leaves both crossings with those slopes peaks `slope * width / 4` above
 /// the ceiling. O(1) per run, plain values, no allocation: it runs on the analyzer thread.
 ///
-/// One rule beyond the study: a run at least ``longRun`` samples wide is estimated only when
-/// the samples climb steadily into it on both sides (two rising steps, neither more than
-/// twice the other). Such a run sits on a slow arc, a tone's crest, whose edges climb
-/// smoothly; an edge that zigzags or jumps is hiss, and its slope says nothing about the
-/// arc. Multiplied by a long run's width, that slope read tones under hiss 20 dB down, clipped
-/// 6 or 10 dB over, 5 to 14 dB too high (proposals that much too low), and pink noise 10 dB
-/// over as 17 dB (`docs/clipping-figures.md` has the figures now). Short runs keep the study's
-/// estimate, noisy edges and all: on a snare, that is what finds its peaks.
+/// Two rules beyond the study. The sides' slopes are combined by a mean that reads
+/// asymmetric crests better than the study's harmonic mean (``combined(_:_:)``). And a run
+/// at least ``longRun`` samples wide is estimated only when the samples climb steadily into
+/// it on both sides (two rising steps, neither more than twice the other). Such a run sits
+/// on a slow arc, a tone's crest, whose edges climb smoothly; an edge that zigzags or jumps
+/// is hiss, and its slope says nothing about the arc. Multiplied by a long run's width, that
+/// slope read tones under hiss 20 dB down, clipped 6 or 10 dB over, 5 to 14 dB too high
+/// (proposals that much too low), and pink noise 10 dB over as 17 dB
+/// (`docs/clipping-figures.md` has the figures now). Short runs keep the study's estimate,
+/// noisy edges and all: on a snare, that is what finds its peaks.
 enum Overshoot {
     /// One side of a run: where the waveform crosses the ceiling, as a fraction of a sample
     /// from the nearest unpinned sample (`tau` in (0, 1]), and its slope there (level per
@@ -61,8 +63,22 @@ enum Overshoot {
         // Crossings at (first - 1 + tau_in) and (last + 1 - tau_out).
         let width = Float(length + 1) - entry.tau - exit.tau
         if width >= longRun && !(entry.rises && exit.rises) { return nil }
-        let slope = 2 * entry.slope * exit.slope / (entry.slope + exit.slope)
+        let slope = combined(entry.slope, exit.slope)
         return max(1, (c + slope * max(width, 0) / 4) / c)
+    }
+
+    /// The slope of a crest entered with slope `a` and left with `b`: their power mean of
+    /// exponent -1/2, `4ab / (sqrt(a) + sqrt(b))^2`. The study took the harmonic mean, the
+    /// slope of two half-parabolas that meet at one peak; that mean is ruled by the smaller
+    /// slope, and an asymmetric crest (a slow rise and a steep fall: a saw-like bass, a
+    /// synth) reads low, a bass line 10 dB over as 7 dB, outside the window in which the
+    /// proposal lands the peak in the band. The geometric mean reads those right but tones
+    /// under hiss, whose one noisy edge is steep, 6 dB too high. This one lies between, and
+    /// both equal the slope itself when the sides agree (sines read as before).
+    /// `docs/clipping-figures.md` has the figures, on held-out material too.
+    static func combined(_ a: Float, _ b: Float) -> Float {
+        let roots = a.squareRoot() + b.squareRoot()
+        return 4 * a * b / (roots * roots)
     }
 
     /// The smallest root of `a t^2 + b t + c` in (0, 1], if any.
