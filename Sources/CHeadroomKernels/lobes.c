@@ -296,14 +296,14 @@ void hr_scan_hot(const float *x, const float *steps, size_t count, size_t width,
 #define HR_KINK_MIN 3.0f
 
 // Rule A's measurement of a lobe's top region (FlatDetector's documentation): the two
-// crossings of 0.9 P around the peak, interpolated, and the parabola's peak over P from the
-// slopes across them; the kink K from the edges' secants between 0.9 P and 0.6 P. (The
+// crossings of 0.9 P around the peak, interpolated; the kink K from the edges' secants
+// between 0.9 P and 0.6 P. (The
 // study's K took the slope across the 0.9 P crossing alone: one sample difference, which on
 // a smooth peak with a little noise on it is mostly noise, and read a 200 Hz tone with 3 %
 // noise as flat.) Returns 0 when the region reaches past the frames the ring holds or an
 // edge has no slope.
 static inline int plateau(const float *ring, size_t mask, size_t width, float sign, float peak, int64_t at,
-                          int64_t oldest, int64_t newest, float *width_out, float *kink, float *ratio) {
+                          int64_t oldest, int64_t newest, float *width_out, float *kink) {
 #define V(frame) (ring[((size_t)(frame) & mask) * width] * sign)
     const float t = 0.9f * peak, u = 0.6f * peak;
     int64_t j = at - 1;
@@ -339,10 +339,6 @@ static inline int plateau(const float *ring, size_t mask, size_t width, float si
     if (!(c1 > c0) || !(d0 > d1)) return 0;
     const float left_u = (float)(jj - at) + (u - c0) / (c1 - c0);
     const float right_u = (float)(kk - 1 - at) + (d0 - u) / (d0 - d1);
-    // The edges' slopes combined as a clip run's are (Overshoot.combined: their power mean
-    // of exponent -1/2, which reads an asymmetric crest better than the harmonic mean).
-    const float roots = sqrtf(s0) + sqrtf(s1);
-    const float slope = 4.0f * s0 * s1 / (roots * roots);
     // The edges' secants from 0.9 P down to 0.6 P; a crossing of 0.6 P inside the 0.9 P
     // one (noise) leaves no edge.
     const float e0 = left - left_u, e1 = right_u - right;
@@ -350,7 +346,6 @@ static inline int plateau(const float *ring, size_t mask, size_t width, float si
     const float edge = 2.0f * (t - u) / (e0 + e1); // harmonic mean of (t - u) / e0 and / e1
     *width_out = w;
     *kink = edge * w / (0.4f * peak);
-    *ratio = (t + slope * w / 4.0f) / peak;
     return 1;
 }
 
@@ -373,10 +368,10 @@ size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, si
         const int a = GE(-1), b = GE(1), c = GE(-2), d = GE(2);
 #undef GE
         if (!((a & c) | (a & b) | (b & d))) continue;
-        float w, kink, ratio;
-        if (!plateau(x, mask, width, sign, peak, at, oldest, newest, &w, &kink, &ratio)) continue;
+        float w, kink;
+        if (!plateau(x, mask, width, sign, peak, at, oldest, newest, &w, &kink)) continue;
         if (!(kink >= HR_KINK_MIN) || !(w >= 3.0f)) continue;
-        hr_flat_lobe f = {lane, (uint32_t)negative, peak, ratio, (int32_t)lobes->start_at[r], (int32_t)lobes->frame[r]};
+        hr_flat_lobe f = {lane, (uint32_t)negative, peak, (int32_t)lobes->start_at[r], (int32_t)lobes->frame[r]};
         flat[found++] = f;
     }
     return found;

@@ -73,8 +73,6 @@ typedef struct {
     /// 0 positive, 1 negative.
     uint32_t polarity;
     float peak;
-    /// The plateau's estimated unclipped peak over its level.
-    float ratio;
     /// Frames relative to the block's first frame: the lobe is start_at..<end_at.
     int32_t start_at;
     int32_t end_at;

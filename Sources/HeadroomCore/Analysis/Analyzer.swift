@@ -1105,16 +1105,70 @@ public final class Analyzer {
         )
         for k in 0..<found {
             let f = scratch.flatLobes[k]
+            let lobe = (start: blockStart + Int(f.start_at), end: blockStart + Int(f.end_at))
+            let ratio = plateauOvershoot(
+                group: g,
+                lane: Int(f.lane),
+                sign: f.polarity == 0 ? 1 : -1,
+                peak: f.peak,
+                lobe: lobe,
+                frames: (blockStart + n - ringFrames)...(blockStart + n - 1)
+            )
             flats[g * width + Int(f.lane)].flatLobe(
                 polarity: Int(f.polarity),
-                start: blockStart + Int(f.start_at),
-                end: blockStart + Int(f.end_at),
+                start: lobe.start,
+                end: lobe.end,
                 peak: f.peak,
-                ratio: f.ratio,
+                ratio: ratio,
                 into: &events
             )
         }
     }
+
+    /// How far over its flat top a flat lobe would have gone, as a ratio of its peak `peak`,
+    /// by the estimate a clip run gets (``Overshoot``): the top is the lobe's samples within
+    /// ``plateauTolerance`` of the peak, the run's sides the samples either side of them.
+    /// Lane `l` of group `g`, polarity `sign`, frames `lobe.start..<lobe.end`, read from the
+    /// ring, which holds `frames`. Nil when the top's sides cannot be read.
+    ///
+    /// Rule A's own measure of the top, the secant across 0.9 P, reads the clipped sample on
+    /// the plateau as one end of the slope: hard-clipped drums 10 dB over a ceiling read
+    /// 4.5 dB low (`docs/clipping-figures.md`).
+    private func plateauOvershoot(
+        group g: Int,
+        lane l: Int,
+        sign: Float,
+        peak: Float,
+        lobe: (start: Int, end: Int),
+        frames: ClosedRange<Int>
+    ) -> Float? {
+        let base = ring + g * ringFrames * width
+        let mask = ringFrames - 1
+        let level = peak * Self.plateauTolerance
+        @inline(__always) func value(_ f: Int) -> Float? {
+            frames.contains(f) ? base[(f & mask) * width + l] * sign : nil
+        }
+        @inline(__always) func unpinned(_ f: Int) -> Float? { value(f).flatMap { $0 < level ? $0 : nil } }
+        var first = -1
+        var last = -1
+        for f in lobe.start..<lobe.end where (value(f) ?? 0) >= level {
+            if first < 0 { first = f }
+            last = f
+        }
+        guard first >= 0, let entry1 = unpinned(first - 1), let exit1 = unpinned(last + 1) else { return nil }
+        let (entry2, exit2) = (unpinned(first - 2), unpinned(last + 2))
+        guard
+            let entry = Overshoot.side(level: peak, entry1, entry2, entry2 == nil ? nil : unpinned(first - 3)),
+            let exit = Overshoot.side(level: peak, exit1, exit2, exit2 == nil ? nil : unpinned(last + 3))
+        else { return nil }
+        return Overshoot.ratio(level: peak, length: last - first + 1, entry: entry, exit: exit)
+    }
+
+    /// A flat top's samples: within 0.1 dB of the lobe's peak. A top flattened by a digital
+    /// stage is one value; a converter's decimation filter leaves a ripple on it, and a
+    /// wider tolerance counts the ripple's troughs into the top and reads some mixes 9 dB
+    /// high (0.25 dB).
+    static let plateauTolerance = Float(Decibels.toAmplitude(-0.1))
 
     @inline(__always)
     private func isClipped(_ magnitude: Float, frame f: Int, blockStart: Int, channel c: Int) -> Bool {

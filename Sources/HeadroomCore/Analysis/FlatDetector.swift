@@ -37,7 +37,7 @@ struct FlatDetector {
         var start = 0
         var end = Int.min / 2
         var peak: Float = 0
-        var ratio: Float = 0
+        var ratio: Float?
     }
     static let recentCount = 8
     private let recent: UnsafeMutablePointer<FlatLobe>
@@ -141,14 +141,14 @@ struct FlatDetector {
 
     /// A lobe of `polarity` (0 positive, 1 negative) with a flat top ended: frames
     /// `start..<end`, peak `peak` (linear, between the floor and the clip level), `ratio` its
-    /// plateau's estimated peak over `peak` (`hr_judge_lobes`). Four within half a second at one
-    /// level raise an alarm (rule A).
+    /// top's estimated peak over `peak` (the analyzer's, as for a clip run; nil when its sides
+    /// cannot be read). Four within half a second at one level raise an alarm (rule A).
     mutating func flatLobe(
         polarity: Int,
         start: Int,
         end: Int,
         peak: Float,
-        ratio: Float,
+        ratio: Float?,
         into events: inout [Event]
     ) {
         let base = recent + polarity * Self.recentCount
