@@ -354,7 +354,7 @@ def path_table(material, binary, old, tmp):
     variants = {
         "as recorded (24-bit)": lambda p, q: write(q, sf.read(p)[0]),
         "after -1 dB of gain": lambda p, q: write(q, sf.read(p)[0] * 10 ** (-1 / 20)),
-        "resampled to 44.1 kHz": lambda p, q: subprocess.run(["sox", p, "-r", "44100", q], check=True),
+        "resampled to 44.1 kHz": lambda p, q: subprocess.run(["sox", "-D", p, "-r", "44100", q], check=True),
         "converted to float": lambda p, q: write(q, sf.read(p)[0], subtype="FLOAT"),
     }
     lines = ["| path | clip events found | flat events found | either |" + (" clip events before |" if old else ""), "|---|---|---|---|" + ("---|" if old else "")]
