@@ -81,18 +81,26 @@ def drums(seconds, seed, snare_band=10000):
     return x
 
 
-def bass(seconds, seed):
+def notes(seconds, seed, note):
+    """A line of half-second notes, each `note(rng, t)` at its times `t` (seconds)."""
     rng = np.random.default_rng(seed)
     n = int(seconds * RATE)
     x = np.zeros(n)
-    note = int(RATE * 0.5)
-    for start in range(0, n, note):
-        length = min(note, n - start)
-        t = np.arange(length) / RATE
-        f = 41.2 * 2 ** (rng.integers(0, 12) / 12)
-        tone = sum(np.sin(2 * np.pi * f * k * t) / k ** 1.6 for k in range(1, 6))
-        x[start : start + length] = tone * np.minimum(1, t * 200) * np.exp(-t * 2)
+    for start in range(0, n, RATE // 2):
+        t = np.arange(min(RATE // 2, n - start)) / RATE
+        x[start : start + len(t)] = note(rng, t)
     return x
+
+
+def bass(seconds, seed):
+    """A bass line: five harmonics at 1/k^1.6 (a saw-like wave), 41-78 Hz."""
+
+    def note(rng, t):
+        f = 41.2 * 2 ** (rng.integers(0, 12) / 12)
+        tone = sum(np.sin(2 * np.pi * f * k * t) / k**1.6 for k in range(1, 6))
+        return tone * np.minimum(1, t * 200) * np.exp(-t * 2)
+
+    return notes(seconds, seed, note)
 
 
 def plucked(seconds, seed):
@@ -117,31 +125,27 @@ def plucked(seconds, seed):
 def bass_di(seconds, seed):
     """A bass DI: a fundamental with a second and third harmonic that die away faster, at
     random phases."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * RATE)
-    x = np.zeros(n)
-    for start in range(0, n, RATE // 2):
-        t = np.arange(min(RATE // 2, n - start)) / RATE
+
+    def note(rng, t):
         f = 41.2 * 2 ** (rng.integers(0, 12) / 12)
         ph = rng.uniform(0, 2 * np.pi)
         tone = np.sin(2 * np.pi * f * t) + 0.5 * np.exp(-t * 6) * np.sin(4 * np.pi * f * t + ph)
         tone += 0.25 * np.exp(-t * 10) * np.sin(6 * np.pi * f * t + 2 * ph)
-        x[start : start + len(t)] = tone * np.minimum(1, t * 200) * np.exp(-t * 2)
-    return x
+        return tone * np.minimum(1, t * 200) * np.exp(-t * 2)
+
+    return notes(seconds, seed, note)
 
 
 def synth(seconds, seed, odd=False):
     """A synth line: a band-limited saw (every harmonic at 1/k), or with `odd` a square (odd
     harmonics), notes of half a second, 55-220 Hz."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * RATE)
-    x = np.zeros(n)
-    for start in range(0, n, RATE // 2):
-        t = np.arange(min(RATE // 2, n - start)) / RATE
+
+    def note(rng, t):
         f = 55 * 2 ** (rng.integers(0, 24) / 12)
         tone = sum(np.sin(2 * np.pi * f * k * t) / k for k in (range(1, 12, 2) if odd else range(1, 11)))
-        x[start : start + len(t)] = tone * np.minimum(1, t * 300) * np.exp(-t * 3)
-    return x
+        return tone * np.minimum(1, t * 300) * np.exp(-t * 3)
+
+    return notes(seconds, seed, note)
 
 
 def sine(seconds, hz, phase=0.3):
