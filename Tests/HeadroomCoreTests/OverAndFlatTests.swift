@@ -272,6 +272,23 @@ struct OverAndFlatTests {
         #expect(over >= 7 && over <= 16, "estimated \(over) dB for 10 dB over")
     }
 
+    @Test("a flat-topped shape that repeats every period, a little lower each time, is a note decaying, not a ceiling")
+    func decayingRepeats() throws {
+        // A 120 Hz wave whose every crest is flat (a sine hard-clipped 6 dB over, as a shape),
+        // at -10 dBFS: held steady, a ceiling; falling 0.05 dB a period (a plucked string
+        // repeats its pick's shape so), four crests in a row still sit within 0.25 dB, but
+        // each lower than the last.
+        func crests(dropPerPeriodDB: Double) -> [Float] {
+            (0..<(2 * Self.rate)).map { i in
+                let t = Double(i) / Double(Self.rate)
+                let shape = min(max(2 * sin(2 * .pi * 120 * t), -1), 1)
+                return Float(pow(10, (-10 - dropPerPeriodDB * 120 * t) / 20) * shape)
+            }
+        }
+        #expect(!flats(analyze(crests(dropPerPeriodDB: 0), channels: 1, layout: .float32).events).isEmpty)
+        #expect(flats(analyze(crests(dropPerPeriodDB: 0.05), channels: 1, layout: .float32).events).isEmpty)
+    }
+
     @Test("asymmetric clipping shows as one polarity")
     func asymmetric() throws {
         let ceiling = pow(10, -6.0 / 20)
