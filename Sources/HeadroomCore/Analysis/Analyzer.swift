@@ -1155,11 +1155,9 @@ public final class Analyzer {
             if first < 0 { first = f }
             last = f
         }
-        guard first >= 0, let entry1 = unpinned(first - 1), let exit1 = unpinned(last + 1) else { return nil }
-        let (entry2, exit2) = (unpinned(first - 2), unpinned(last + 2))
-        guard
-            let entry = Overshoot.side(level: peak, entry1, entry2, entry2 == nil ? nil : unpinned(first - 3)),
-            let exit = Overshoot.side(level: peak, exit1, exit2, exit2 == nil ? nil : unpinned(last + 3))
+        guard first >= 0,
+            let entry = Overshoot.side(level: peak, away: { unpinned(first - $0) }),
+            let exit = Overshoot.side(level: peak, away: { unpinned(last + $0) })
         else { return nil }
         return Overshoot.ratio(level: peak, length: last - first + 1, entry: entry, exit: exit)
     }
