@@ -289,6 +289,51 @@ struct OverAndFlatTests {
         #expect(flats(analyze(crests(dropPerPeriodDB: 0.05), channels: 1, layout: .float32).events).isEmpty)
     }
 
+    @Test("a rounded crest on steep sides, repeated at one level, is not a ceiling; the same crest cut 6 dB down is")
+    func roundedRepeats() throws {
+        // Pulses exp(-|t/10|^4.5), one of each polarity every 400 samples, at -10 dBFS: a top
+        // about 12 samples wide on sides that fall to nothing in 8, kink about 4 (rule A's
+        // flat); but smooth, and read as a clip run the top went only 0.4 dB past its peak.
+        let level = pow(10, -10.0 / 20)
+        func pulses(drive: Double) -> [Float] {
+            (0..<(2 * Self.rate)).map { i in
+                let at = Double(i % 400)
+                let shape = exp(-pow(abs(at - 100) / 10, 4.5)) - exp(-pow(abs(at - 300) / 10, 4.5))
+                return Float(min(max(drive * level * shape, -level), level))
+            }
+        }
+        #expect(flats(analyze(pulses(drive: 1), channels: 1, layout: .float32).events).isEmpty)
+        let cut = flats(analyze(pulses(drive: pow(10, 6.0 / 20)), channels: 1, layout: .float32).events)
+        #expect(cut.count == 1 && abs((cut.first?.levelDBFS ?? 0) + 10) < 0.1)
+    }
+
+    @Test("a 5 kHz sine clipped 6 dB over before a 20 kHz converter filter: flagged, and proposed 6 dB down")
+    func rippledTop() throws {
+        // What passes the filter of a 5 kHz sine clipped 6 dB over a ceiling at -6 dBFS: its
+        // fundamental and third harmonic (Fourier coefficients of the clipped wave). At 48 kHz
+        // a top of two samples, 0.2 dB apart: one side reads 50 times steeper than the other,
+        // and the estimate from the sides (0.2 dB over) means nothing.
+        let ceiling = pow(10, -6.0 / 20)
+        let steps = 100_000
+        var (b1, b3) = (0.0, 0.0)
+        for k in 0..<steps {
+            let th = 2 * Double.pi * Double(k) / Double(steps)
+            let clipped = min(max(2 * ceiling * sin(th), -ceiling), ceiling)
+            b1 += 2 * clipped * sin(th) / Double(steps)
+            b3 += 2 * clipped * sin(3 * th) / Double(steps)
+        }
+        let samples = (0..<(2 * Self.rate)).map { i -> Float in
+            let th = 2 * Double.pi * 5000 * Double(i) / Double(Self.rate) + 0.3
+            return Float(b1 * sin(th) + b3 * sin(3 * th))
+        }
+        let (events, _) = analyze(samples, channels: 1, layout: .float32)
+        let flat = try #require(flats(events).first)
+        #expect(flat.overDB == nil, "no estimate: \(String(describing: flat.overDB))")
+        let gain = events.compactMap { if case .gain(let g) = $0 { g } else { nil } }.last
+        // target -6 dBFS - (about -6.1 dBFS + 6 dB assumed) = -6 dB
+        #expect(gain?.proposal.changeDB.map { $0 <= -5.5 } == true, "\(String(describing: gain))")
+    }
+
     @Test("asymmetric clipping shows as one polarity")
     func asymmetric() throws {
         let ceiling = pow(10, -6.0 / 20)

@@ -1157,7 +1157,8 @@ public final class Analyzer {
         }
         guard first >= 0,
             let entry = Overshoot.side(level: peak, away: { unpinned(first - $0) }),
-            let exit = Overshoot.side(level: peak, away: { unpinned(last + $0) })
+            let exit = Overshoot.side(level: peak, away: { unpinned(last + $0) }),
+            min(entry.slope, exit.slope) >= Self.sidesAgreement * max(entry.slope, exit.slope)
         else { return nil }
         return Overshoot.ratio(level: peak, length: last - first + 1, entry: entry, exit: exit)
     }
@@ -1167,6 +1168,13 @@ public final class Analyzer {
     /// wider tolerance counts the ripple's troughs into the top and reads some mixes 9 dB
     /// high (0.25 dB).
     static let plateauTolerance = Float(Decibels.toAmplitude(-0.1))
+
+    /// A flat top whose one side climbs more than 20 times as steeply as the other has no
+    /// estimate: the gentle side's sample sits on the top itself, on a converter's ripple
+    /// just under the tolerance. (A 5 kHz sine clipped 6 dB over before a 20 kHz filter, at
+    /// 48 kHz: a top of two samples 0.2 dB apart, sides 1.1 and 0.02 of full scale a sample;
+    /// it read 0.2 dB over, and now takes the 6 dB a top without an estimate is assumed.)
+    static let sidesAgreement: Float = 0.05
 
     @inline(__always)
     private func isClipped(_ magnitude: Float, frame f: Int, blockStart: Int, channel c: Int) -> Bool {
