@@ -292,6 +292,13 @@ void hr_scan_hot(const float *x, const float *steps, size_t count, size_t width,
     }
 }
 
+// A lane's sample at absolute `frame`: from the block being analyzed (its first frame is
+// `block_start`) or, before it, from the ring of earlier frames.
+static inline float sample(const float *ring, size_t mask, const float *block, int64_t block_start, size_t width,
+                           int64_t frame) {
+    return frame >= block_start ? block[(size_t)(frame - block_start) * width] : ring[((size_t)frame & mask) * width];
+}
+
 // Rule A's threshold on the kink K.
 #define HR_KINK_MIN 3.0f
 
@@ -300,11 +307,12 @@ void hr_scan_hot(const float *x, const float *steps, size_t count, size_t width,
 // between 0.9 P and 0.6 P. (The
 // study's K took the slope across the 0.9 P crossing alone: one sample difference, which on
 // a smooth peak with a little noise on it is mostly noise, and read a 200 Hz tone with 3 %
-// noise as flat.) Returns 0 when the region reaches past the frames the ring holds or an
-// edge has no slope.
-static inline int plateau(const float *ring, size_t mask, size_t width, float sign, float peak, int64_t at,
-                          int64_t oldest, int64_t newest, float *width_out, float *kink) {
-#define V(frame) (ring[((size_t)(frame) & mask) * width] * sign)
+// noise as flat.) Returns 0 when the region reaches past oldest...newest or an edge has no
+// slope.
+static inline int plateau(const float *ring, size_t mask, const float *block, int64_t block_start, size_t width,
+                          float sign, float peak, int64_t at, int64_t oldest, int64_t newest, float *width_out,
+                          float *kink) {
+#define V(frame) (sample(ring, mask, block, block_start, width, (frame)) * sign)
     const float t = 0.9f * peak, u = 0.6f * peak;
     int64_t j = at - 1;
     while (j >= oldest && V(j) >= t) j--;
@@ -349,8 +357,8 @@ static inline int plateau(const float *ring, size_t mask, size_t width, float si
     return 1;
 }
 
-size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, size_t mask, size_t width,
-                      int64_t block_start, int64_t oldest, int64_t newest, hr_flat_lobe *flat) {
+size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, size_t mask, const float *block,
+                      size_t width, int64_t block_start, int64_t oldest, int64_t newest, hr_flat_lobe *flat) {
     size_t found = 0;
     for (size_t n = 0; n < count; n++) {
         const uint32_t r = lobes->longer[n];
@@ -359,17 +367,18 @@ size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, si
         const float sign = negative ? -1.0f : 1.0f, peak = lobes->peak[r];
         // A top at least three samples wide with a kink. Three samples >= 0.9 P (the peak
         // and two beside it) are needed for a width of 3: most lobes fail that at once,
-        // without branching on each sample. Frames past the ring's ends can only make this
-        // test pass; the measurement checks its bounds.
+        // without branching on each sample. Frames outside oldest...newest pass this test;
+        // the measurement checks its bounds.
         const int64_t at = block_start + (int64_t)lobes->peak_at[r];
-        const float *x = ring + lane;
+        const float *x = ring + lane, *y = block + lane;
         const float t = 0.9f * peak;
-#define GE(k) (x[((size_t)(at + (k)) & mask) * width] * sign >= t)
+#define GE(k)                                                                                                    \
+    (at + (k) < oldest || at + (k) > newest || sample(x, mask, y, block_start, width, at + (k)) * sign >= t)
         const int a = GE(-1), b = GE(1), c = GE(-2), d = GE(2);
 #undef GE
         if (!((a & c) | (a & b) | (b & d))) continue;
         float w, kink;
-        if (!plateau(x, mask, width, sign, peak, at, oldest, newest, &w, &kink)) continue;
+        if (!plateau(x, mask, y, block_start, width, sign, peak, at, oldest, newest, &w, &kink)) continue;
         if (!(kink >= HR_KINK_MIN) || !(w >= 3.0f)) continue;
         hr_flat_lobe f = {lane, (uint32_t)negative, peak, (int32_t)lobes->start_at[r], (int32_t)lobes->frame[r]};
         flat[found++] = f;
@@ -377,31 +386,29 @@ size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, si
     return found;
 }
 
-// Copies `frames` frames of `width` lanes from `src` to `dst` and raises `peaks[l]` to each
-// lane's largest magnitude.
-#define HR_COPY(W)                                                                                               \
-    static void copy##W(const float *restrict src, float *restrict dst, size_t frames, float *restrict peaks_) { \
+// Raises `peaks[l]` to the largest magnitude of lane l over `frames` frames of `width` lanes.
+#define HR_PEAKS(W)                                                                                              \
+    static void peaks##W(const float *restrict src, size_t frames, float *restrict peaks_) {                    \
         vf##W peak;                                                                                              \
         memcpy(&peak, peaks_, sizeof peak);                                                                      \
         const vi##W abs_mask = (vi##W){} + 0x7fffffff;                                                          \
         for (size_t i = 0; i < frames; i++) {                                                                    \
             vf##W v;                                                                                             \
             memcpy(&v, src + i * W, sizeof v);                                                                   \
-            memcpy(dst + i * W, &v, sizeof v);                                                                   \
             const vf##W m = (vf##W)((vi##W)v & abs_mask);                                                        \
             peak = SEL(W, m > peak, m, peak);                                                                    \
         }                                                                                                        \
         memcpy(peaks_, &peak, sizeof peak);                                                                      \
     }
 
-HR_COPY(4)
-HR_COPY(8)
-HR_COPY(16)
+HR_PEAKS(4)
+HR_PEAKS(8)
+HR_PEAKS(16)
 
-void hr_copy_peaks(const float *src, float *dst, size_t frames, size_t width, float *peaks) {
+void hr_peaks(const float *src, size_t frames, size_t width, float *peaks) {
     switch (width) {
-    case 4: copy4(src, dst, frames, peaks); break;
-    case 8: copy8(src, dst, frames, peaks); break;
-    default: copy16(src, dst, frames, peaks); break;
+    case 4: peaks4(src, frames, peaks); break;
+    case 8: peaks8(src, frames, peaks); break;
+    default: peaks16(src, frames, peaks); break;
     }
 }

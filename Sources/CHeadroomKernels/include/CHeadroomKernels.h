@@ -78,16 +78,17 @@ typedef struct {
     int32_t end_at;
 } hr_flat_lobe;
 
-/// Copies `frames` frames of `width` lanes (4, 8 or 16) from `src` to `dst`, raising
-/// `peaks[l]` to the largest magnitude of lane l.
-void hr_copy_peaks(const float *src, float *dst, size_t frames, size_t width, float *peaks);
+/// Raises `peaks[l]` to the largest magnitude of lane l over `frames` frames of `width`
+/// lanes (4, 8 or 16) at `src`.
+void hr_peaks(const float *src, size_t frames, size_t width, float *peaks);
 
 /// Rule A for the `count` longer lobes hr_track_lobes found in one group of lanes: each
-/// one's top region (samples >= 0.9 of its peak) is measured in `ring`, the last frames of
-/// the group (ring[(frame & mask) * width + l], frames oldest...newest, absolute). Lobes
-/// with a flat top are written to `flat` (room for `count`); returns how many.
-size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, size_t mask, size_t width,
-                      int64_t block_start, int64_t oldest, int64_t newest, hr_flat_lobe *flat);
+/// one's top region (samples >= 0.9 of its peak) is measured in the block being analyzed
+/// (`block[(frame - block_start) * width + l]`) and, before it, in `ring`, earlier frames
+/// of the group (`ring[(frame & mask) * width + l]`); frames oldest...newest (absolute) can
+/// be read. Lobes with a flat top are written to `flat` (room for `count`); returns how many.
+size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, size_t mask, const float *block,
+                      size_t width, int64_t block_start, int64_t oldest, int64_t newest, hr_flat_lobe *flat);
 
 /// One pause in a spin-wait (x86 `pause`, ARM `yield`): the core backs off while it looks
 /// at a flag another core will set.

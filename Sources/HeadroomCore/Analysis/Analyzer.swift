@@ -98,10 +98,13 @@ public final class Analyzer {
     private let lobeState: UnsafeMutablePointer<Float>
     /// Per group, each lane's rule-B state (nil past the last channel).
     private let flatLanes: UnsafeMutablePointer<UnsafeMutablePointer<hr_flat_lane>?>
-    /// The last `ringFrames` frames of each group, lane by lane, for rule A's measurement of
-    /// lobes that began in earlier blocks.
+    /// Earlier frames of each group, lane by lane (frame f at `f & (ringFrames - 1)`), for
+    /// rule A's measurement of lobes that began in earlier blocks: each block leaves there
+    /// the frames from where its lanes' open lobes began (all of it when its lobes were not
+    /// followed), and `ringValid[g]` is the first frame the ring holds without a gap.
     private let ring: UnsafeMutablePointer<Float>
     private let ringFrames: Int
+    private let ringValid: UnsafeMutablePointer<Int>
 
     private let clipThreshold: Float
     private let clipCandidate: Float
@@ -197,6 +200,8 @@ public final class Analyzer {
         while frames < 2 * self.maxBlockFrames { frames *= 2 }
         ringFrames = frames
         ring = Self.allocate(Float.self, count: groups * frames * width)
+        ringValid = Self.allocate(Int.self, count: groups)
+        ringValid.update(repeating: Int.min / 2, count: groups)
         hotThreshold = Float(Decibels.toAmplitude(-settings.marginDB))
         gainInterval = max(rate / 2, 1)
         lastGain = Array(repeating: GainProposal(reason: .noSignal, changeDB: nil), count: channels)
@@ -222,6 +227,7 @@ public final class Analyzer {
         lobeState.deallocate()
         flatLanes.deallocate()
         ring.deallocate()
+        ringValid.deallocate()
     }
 
     /// Channels per SIMD group: 4 for up to 4 channels, else 8; on x86-64 with AVX, 16
@@ -1022,23 +1028,16 @@ public final class Analyzer {
     /// the block in the C kernel (`hr_track_lobes`), which files every lobe that ends at or
     /// above its channel's gate in the rule-B histograms and hands back those long enough
     /// for rule A (``judgeLobes(group:count:frames:scratch:into:)``). A block where no lane
-    /// reaches its gate costs only the copy into the ring.
+    /// reaches its gate costs only a pass for the lanes' peaks and the copy into the ring.
     private func trackLobes(group g: Int, lanes: Int, frames n: Int, scratch: Scratch, into events: inout [Event]) {
         let blockStart = frameCount
         let w = width
         let src = input + g * groupStride + Self.history * w
-        let ringBase = ring + g * ringFrames * w
-        // Into the ring, taking each lane's block peak on the way (this runs apart from the
-        // rest of the group's analysis, which finds the same peak, perhaps on another thread).
+        // Each lane's block peak (this runs apart from the rest of the group's analysis,
+        // which finds the same peak, perhaps on another thread).
         let blockPeak = scratch.blockPeaks
         blockPeak.update(repeating: 0, count: w)
-        var done = 0
-        while done < n {
-            let at = (blockStart + done) & (ringFrames - 1)
-            let count = min(n - done, ringFrames - at)
-            hr_copy_peaks(src + done * w, ringBase + at * w, count, w, blockPeak)
-            done += count
-        }
+        hr_peaks(src, n, w, blockPeak)
         let sign = lobeState + g * 5 * w
         let peak = sign + w
         let peakAt = peak + w
@@ -1049,6 +1048,14 @@ public final class Analyzer {
             gate[l] = flats[g * w + l].gate(blockPeak: blockPeak[l])
             if blockPeak[l] >= gate[l] || peak[l] >= gate[l] { loud = true }
         }
+        // What the ring keeps of this block for the next ones: from where the lanes' open
+        // lobes began (the tracker knows), less the samples a measurement reads before a
+        // lobe (one for rule A's edge, three for a top's side); all of it when no lane was
+        // followed (the open lobes' starts are then only the block's last frame). A lobe is
+        // measured only inside itself, so the frames before the earliest open lobe are never
+        // read again. (Copying every block cost a quarter of the analyzer on session
+        // material: 256 KB a block per group, into a ring twice that, out of the cache.)
+        var keepFrom = 0
         if !loud {
             // Nothing loud: only where the last lobe stands matters.
             let last = src + (n - 1) * w
@@ -1079,7 +1086,21 @@ public final class Analyzer {
                 judgeLobes(group: g, count: count, frames: n, scratch: scratch, into: &events)
                 from = stopped
             }
+            var earliest = Float(n)
+            for l in 0..<lanes { earliest = min(earliest, startAt[l]) }
+            keepFrom = max(0, Int(earliest) - 4)
         }
+        // Into the ring; it then holds frames without a gap from ringValid[g] (at most the
+        // ring's length) to the end of this block.
+        let ringBase = ring + g * ringFrames * w
+        var done = keepFrom
+        while done < n {
+            let at = (blockStart + done) & (ringFrames - 1)
+            let count = min(n - done, ringFrames - at)
+            (ringBase + at * w).update(from: src + done * w, count: count * w)
+            done += count
+        }
+        if keepFrom > 0 { ringValid[g] = blockStart + keepFrom }
         for l in 0..<w {
             peakAt[l] -= Float(n)
             startAt[l] -= Float(n)
@@ -1088,18 +1109,20 @@ public final class Analyzer {
 
     /// Loud lobes of group `g` ended (`count` of them 3 samples or longer, listed in
     /// `scratch.lobes`, all already in their channels' rule-B histograms): the C kernel
-    /// measures those lobes' tops in the ring; the flat ones go to their channels'
+    /// measures those lobes' tops in the block and the ring; the flat ones go to their channels'
     /// ``FlatDetector``.
     private func judgeLobes(group g: Int, count: Int, frames n: Int, scratch: Scratch, into events: inout [Event]) {
         let blockStart = frameCount
+        let oldest = max(ringValid[g], blockStart + n - ringFrames)
         let found = hr_judge_lobes(
             scratch.lobes,
             count,
             ring + g * ringFrames * width,
             ringFrames - 1,
+            input + g * groupStride + Self.history * width,
             width,
             Int64(blockStart),
-            Int64(blockStart + n - ringFrames),
+            Int64(oldest),
             Int64(blockStart + n - 1),
             scratch.flatLobes
         )
@@ -1112,7 +1135,7 @@ public final class Analyzer {
                 sign: f.polarity == 0 ? 1 : -1,
                 peak: f.peak,
                 lobe: lobe,
-                frames: (blockStart + n - ringFrames)...(blockStart + n - 1)
+                frames: oldest...(blockStart + n - 1)
             )
             flats[g * width + Int(f.lane)].flatLobe(
                 polarity: Int(f.polarity),
@@ -1129,7 +1152,7 @@ public final class Analyzer {
     /// by the estimate a clip run gets (``Overshoot``): the top is the lobe's samples within
     /// ``plateauTolerance`` of the peak, the run's sides the samples either side of them.
     /// Lane `l` of group `g`, polarity `sign`, frames `lobe.start..<lobe.end`, read from the
-    /// ring, which holds `frames`. Nil when the top's sides cannot be read.
+    /// block and the ring, which hold `frames`. Nil when the top's sides cannot be read.
     ///
     /// Rule A's own measure of the top, the secant across 0.9 P, reads the clipped sample on
     /// the plateau as one end of the slope: hard-clipped drums 10 dB over a ceiling read
@@ -1144,9 +1167,12 @@ public final class Analyzer {
     ) -> Float? {
         let base = ring + g * ringFrames * width
         let mask = ringFrames - 1
+        let block = input + g * groupStride + Self.history * width
+        let blockStart = frameCount
         let level = peak * Self.plateauTolerance
         @inline(__always) func value(_ f: Int) -> Float? {
-            frames.contains(f) ? base[(f & mask) * width + l] * sign : nil
+            guard frames.contains(f) else { return nil }
+            return (f >= blockStart ? block[(f - blockStart) * width + l] : base[(f & mask) * width + l]) * sign
         }
         @inline(__always) func unpinned(_ f: Int) -> Float? { value(f).flatMap { $0 < level ? $0 : nil } }
         var first = -1
@@ -1287,7 +1313,7 @@ private struct Scratch {
     let hotPeak: UnsafeMutablePointer<Float>
     /// The loud lobes that ended (from `hr_track_lobes`) and the flat ones among them.
     let lobes: UnsafeMutablePointer<hr_lobes>
-    /// Each lane's peak in the block, as flat-top tracking copies it into the ring.
+    /// Each lane's peak in the block, as flat-top tracking finds it.
     let blockPeaks: UnsafeMutablePointer<Float>
     let flatLobes: UnsafeMutablePointer<hr_flat_lobe>
 
