@@ -334,6 +334,33 @@ struct OverAndFlatTests {
         #expect(gain?.proposal.changeDB.map { $0 <= -5.5 } == true, "\(String(describing: gain))")
     }
 
+    @Test(
+        "flat events do not depend on the block size: lobes that span blocks are measured whole",
+        arguments: [13, 64, 256]
+    )
+    func flatBlockInvariance(block: Int) {
+        // Five channels: flat tops at -6 dBFS on tones of 40 Hz (lobes of 600 frames, split
+        // by every block size), 150 Hz and 1 kHz, with a little hiss; silence; noise.
+        var noise = Noise(seed: 5)
+        let channels = 5
+        let frames = 3 * Self.rate
+        let ceiling = pow(10, -6.0 / 20)
+        var s = [Float](repeating: 0, count: frames * channels)
+        for i in 0..<frames {
+            let t = Double(i) / Double(Self.rate)
+            for (c, hz) in [40.0, 150, 1000].enumerated() {
+                let x = 2 * ceiling * sin(2 * .pi * hz * t + Double(c)) + 0.002 * noise.next()
+                s[i * channels + c] = Float(min(max(x, -ceiling), ceiling))
+            }
+            s[i * channels + 4] = Float(0.3 * noise.next())
+        }
+        let reference = analyze(s, channels: channels, layout: .float32, block: frames, maxBlockFrames: 8192)
+        let other = analyze(s, channels: channels, layout: .float32, block: block, maxBlockFrames: 64)
+        let order: (FlatEvent, FlatEvent) -> Bool = { ($0.channel, $0.startFrame) < ($1.channel, $1.startFrame) }
+        #expect(Set(flats(reference.events).map(\.channel)) == [0, 1, 2])
+        #expect(flats(other.events).sorted(by: order) == flats(reference.events).sorted(by: order))
+    }
+
     @Test("asymmetric clipping shows as one polarity")
     func asymmetric() throws {
         let ceiling = pow(10, -6.0 / 20)
