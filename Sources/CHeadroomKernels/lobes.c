@@ -5,6 +5,7 @@
 #include "CHeadroomKernels.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -372,10 +373,18 @@ size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, si
         const int64_t at = block_start + (int64_t)lobes->peak_at[r];
         const float *x = ring + lane, *y = block + lane;
         const float t = 0.9f * peak;
+        int a, b, c, d;
+        if (at - 2 >= block_start && at + 2 <= newest) {
+            // Most lobes: all four samples in the block, read without a branch each.
+            const float *p = y + (size_t)(at - block_start) * width;
+            a = p[-(ptrdiff_t)width] * sign >= t, b = p[width] * sign >= t;
+            c = p[-2 * (ptrdiff_t)width] * sign >= t, d = p[2 * width] * sign >= t;
+        } else {
 #define GE(k)                                                                                                    \
     (at + (k) < oldest || at + (k) > newest || sample(x, mask, y, block_start, width, at + (k)) * sign >= t)
-        const int a = GE(-1), b = GE(1), c = GE(-2), d = GE(2);
+            a = GE(-1), b = GE(1), c = GE(-2), d = GE(2);
 #undef GE
+        }
         if (!((a & c) | (a & b) | (b & d))) continue;
         float w, kink;
         if (!plateau(x, mask, y, block_start, width, sign, peak, at, oldest, newest, &w, &kink)) continue;
