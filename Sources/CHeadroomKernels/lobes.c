@@ -120,7 +120,7 @@ static size_t file_lobes(hr_lobes *p, size_t count, uint16_t *const *rows, int32
 #define HR_TRACK(V, H)                                                                                           \
     static size_t track##V##x##H(const float *restrict x, size_t first, size_t frames, float *restrict sign_,    \
                                  float *restrict peak_, float *restrict peak_at_, float *restrict start_at_,      \
-                                 const float *restrict gate_, hr_flat_lane *const *lanes, hr_lobes *restrict p,   \
+                                 float *restrict gate_, hr_flat_lane *const *lanes, hr_lobes *restrict p,         \
                                  size_t *restrict stopped) {                                                      \
         enum { W = V * H };                                                                                      \
         vf##V sign[H], peak[H], peak_at[H], start_at[H], gate[H];                                                \
@@ -190,6 +190,8 @@ static size_t file_lobes(hr_lobes *p, size_t count, uint16_t *const *rows, int32
                 peak_at[h] = SEL(V, take, here, peak_at[h]);                                                     \
                 start_at[h] = SEL(V, flip[h], here, start_at[h]);                                                \
                 sign[h] = (vf##V)((vi##V)sign[h] ^ (flip[h] & (vi##V){} + (int32_t)0x80000000));                \
+                const vf##V half = 0.5f * m;                                                                     \
+                gate[h] = SEL(V, half > gate[h], half, gate[h]);                                                 \
             }                                                                                                    \
         }                                                                                                        \
         const size_t longer = file_lobes(p, pending, rows, previous, top);                                       \
@@ -206,6 +208,7 @@ static size_t file_lobes(hr_lobes *p, size_t count, uint16_t *const *rows, int32
         memcpy(peak_, peak, sizeof peak);                                                                        \
         memcpy(peak_at_, peak_at, sizeof peak_at);                                                               \
         memcpy(start_at_, start_at, sizeof start_at);                                                            \
+        memcpy(gate_, gate, sizeof gate);                                                                        \
         *stopped = i;                                                                                            \
         return longer;                                                                                           \
     }
@@ -242,7 +245,7 @@ HR_TRACK(8, 1)
 HR_TRACK(8, 2)
 
 size_t hr_track_lobes(const float *x, size_t first, size_t frames, size_t width, float *sign, float *peak,
-                      float *peak_at, float *start_at, const float *gate, hr_flat_lane *const *lanes,
+                      float *peak_at, float *start_at, float *gate, hr_flat_lane *const *lanes,
                       hr_lobes *lobes, size_t *stopped) {
     switch (width) {
     case 4: return track4x1(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
@@ -359,7 +362,8 @@ static inline int plateau(const float *ring, size_t mask, const float *block, in
 }
 
 size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, size_t mask, const float *block,
-                      size_t width, int64_t block_start, int64_t oldest, int64_t newest, hr_flat_lobe *flat) {
+                      size_t width, int64_t block_start, int64_t valid, int64_t lookback, int64_t newest,
+                      hr_flat_lobe *flat) {
     size_t found = 0;
     for (size_t n = 0; n < count; n++) {
         const uint32_t r = lobes->longer[n];
@@ -371,6 +375,8 @@ size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, si
         // without branching on each sample. Frames outside oldest...newest pass this test;
         // the measurement checks its bounds.
         const int64_t at = block_start + (int64_t)lobes->peak_at[r];
+        const int64_t end = block_start + (int64_t)lobes->frame[r];
+        const int64_t oldest = end - lookback > valid ? end - lookback : valid;
         const float *x = ring + lane, *y = block + lane;
         const float t = 0.9f * peak;
         int a, b, c, d;

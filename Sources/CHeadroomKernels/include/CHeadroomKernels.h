@@ -48,13 +48,14 @@ typedef struct {
 /// Follows the lobes of `width` lanes (4, 8 or 16) through frames first..<frames of the
 /// lane-interleaved block `x` (x[i * width + l]). Per lane, `sign`, `peak`, `peak_at` and
 /// `start_at` describe the open lobe and are updated. A lobe that ends with its peak at or
-/// above `gate[l]` is loud; loud lobes below the clip level and above the floor go into
+/// above `gate[l]` is loud, and each frame raises `gate[l]` to half its magnitude (6 dB
+/// under the loudest sample so far); loud lobes below the clip level and above the floor go into
 /// lanes[l]'s rule-B histograms and into `lobes`. Returns how many of them are 3 samples or
 /// longer (lobes->longer); stops early, at the frame written to `*stopped`, when `lobes` is
 /// nearly full (call again from there); `*stopped == frames` when the block is done.
 /// lanes[l] is NULL past the last channel.
 size_t hr_track_lobes(const float *x, size_t first, size_t frames, size_t width, float *sign, float *peak,
-                      float *peak_at, float *start_at, const float *gate, hr_flat_lane *const *lanes,
+                      float *peak_at, float *start_at, float *gate, hr_flat_lane *const *lanes,
                       hr_lobes *lobes, size_t *stopped);
 
 /// Hot bursts in bulk: over `count` frames of `width` lanes (4, 8 or 16), a frame is over
@@ -85,10 +86,12 @@ void hr_peaks(const float *src, size_t frames, size_t width, float *peaks);
 /// Rule A for the `count` longer lobes hr_track_lobes found in one group of lanes: each
 /// one's top region (samples >= 0.9 of its peak) is measured in the block being analyzed
 /// (`block[(frame - block_start) * width + l]`) and, before it, in `ring`, earlier frames
-/// of the group (`ring[(frame & mask) * width + l]`); frames oldest...newest (absolute) can
-/// be read. Lobes with a flat top are written to `flat` (room for `count`); returns how many.
+/// of the group (`ring[(frame & mask) * width + l]`); frames from `valid` and from
+/// `lookback` frames before the lobe's end, to `newest` (absolute), can be read. Lobes with a
+/// flat top are written to `flat` (room for `count`); returns how many.
 size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, size_t mask, const float *block,
-                      size_t width, int64_t block_start, int64_t oldest, int64_t newest, hr_flat_lobe *flat);
+                      size_t width, int64_t block_start, int64_t valid, int64_t lookback, int64_t newest,
+                      hr_flat_lobe *flat);
 
 /// One pause in a spin-wait (x86 `pause`, ARM `yield`): the core backs off while it looks
 /// at a flag another core will set.

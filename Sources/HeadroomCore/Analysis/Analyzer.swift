@@ -196,7 +196,7 @@ public final class Analyzer {
         flatLanes = .allocate(capacity: groups * width)
         flatLanes.initialize(repeating: nil, count: groups * width)
         for c in 0..<channels { flatLanes[c] = flats[c].lane }
-        var frames = 4096
+        var frames = Self.lobeLookback  // a power of two
         while frames < 2 * self.maxBlockFrames { frames *= 2 }
         ringFrames = frames
         ring = Self.allocate(Float.self, count: groups * frames * width)
@@ -1027,69 +1027,77 @@ public final class Analyzer {
     /// Flat tops (``FlatDetector``): follows each lane's lobes (runs of one sign) through
     /// the block in the C kernel (`hr_track_lobes`), which files every lobe that ends at or
     /// above its channel's gate in the rule-B histograms and hands back those long enough
-    /// for rule A (``judgeLobes(group:count:frames:scratch:into:)``). A block where no lane
-    /// reaches its gate costs only a pass for the lanes' peaks and the copy into the ring.
+    /// for rule A (``judgeLobes(group:count:frames:scratch:into:)``). The block is taken in
+    /// pieces that end where quarter seconds end, and each channel's quarter (rule B) is
+    /// judged there, so what is found does not depend on where blocks end. A piece where no
+    /// lane reaches its gate costs a pass for the lanes' peaks and a look at the last lobe.
     private func trackLobes(group g: Int, lanes: Int, frames n: Int, scratch: Scratch, into events: inout [Event]) {
         let blockStart = frameCount
         let w = width
         let src = input + g * groupStride + Self.history * w
-        // Each lane's block peak (this runs apart from the rest of the group's analysis,
-        // which finds the same peak, perhaps on another thread).
-        let blockPeak = scratch.blockPeaks
-        blockPeak.update(repeating: 0, count: w)
-        hr_peaks(src, n, w, blockPeak)
         let sign = lobeState + g * 5 * w
         let peak = sign + w
         let peakAt = peak + w
         let startAt = peakAt + w
         let gate = startAt + w  // +infinity in lanes past the last channel
-        var loud = false
-        for l in 0..<lanes {
-            gate[l] = flats[g * w + l].gate(blockPeak: blockPeak[l])
-            if blockPeak[l] >= gate[l] || peak[l] >= gate[l] { loud = true }
+        let piecePeak = scratch.blockPeaks
+        var from = 0
+        while from < n {
+            let quarterEnd = flats[g * w].quarterEnd
+            let to = min(n, quarterEnd - blockStart)
+            // Each lane's peak in the piece (this runs apart from the rest of the group's
+            // analysis, which finds the block's peaks, perhaps on another thread).
+            piecePeak.update(repeating: 0, count: w)
+            hr_peaks(src + from * w, to - from, w, piecePeak)
+            // The gate as the piece begins; the kernel raises it frame by frame.
+            var loud = false
+            for l in 0..<lanes {
+                gate[l] = flats[g * w + l].gate
+                if piecePeak[l] >= gate[l] || peak[l] >= gate[l] { loud = true }
+                flats[g * w + l].notePeak(piecePeak[l])
+            }
+            if loud {
+                var at = from
+                while at < to {
+                    var stopped = 0
+                    let count = hr_track_lobes(
+                        src,
+                        at,
+                        to,
+                        w,
+                        sign,
+                        peak,
+                        peakAt,
+                        startAt,
+                        gate,
+                        flatLanes + g * w,
+                        scratch.lobes,
+                        &stopped
+                    )
+                    judgeLobes(group: g, count: count, frames: n, scratch: scratch, into: &events)
+                    at = stopped
+                }
+            } else {
+                // No lobe ending here reaches its gate (every sample and every open lobe is
+                // under it): only where each lane's last lobe stands matters.
+                for l in 0..<lanes where piecePeak[l] > 0 {
+                    followQuietly(src + l, stride: w, from: from, to: to, peak: piecePeak[l], lane: l, state: sign)
+                }
+            }
+            if blockStart + to == quarterEnd {
+                for l in 0..<lanes { flats[g * w + l].tick(now: quarterEnd, into: &events) }
+            }
+            from = to
         }
         // What the ring keeps of this block for the next ones: from where the lanes' open
-        // lobes began (the tracker knows), less the samples a measurement reads before a
-        // lobe (one for rule A's edge, three for a top's side); all of it when no lane was
-        // followed (the open lobes' starts are then only the block's last frame). A lobe is
-        // measured only inside itself, so the frames before the earliest open lobe are never
-        // read again. (Copying every block cost a quarter of the analyzer on session
-        // material: 256 KB a block per group, into a ring twice that, out of the cache.)
-        var keepFrom = 0
-        if !loud {
-            // Nothing loud: only where the last lobe stands matters.
-            let last = src + (n - 1) * w
-            for l in 0..<w {
-                if last[l] != 0 { sign[l] = last[l] < 0 ? -1 : 1 }
-                peak[l] = abs(last[l])
-                peakAt[l] = Float(n - 1)
-                startAt[l] = Float(n - 1)
-            }
-        } else {
-            var from = 0
-            while from < n {
-                var stopped = 0
-                let count = hr_track_lobes(
-                    src,
-                    from,
-                    n,
-                    w,
-                    sign,
-                    peak,
-                    peakAt,
-                    startAt,
-                    gate,
-                    flatLanes + g * w,
-                    scratch.lobes,
-                    &stopped
-                )
-                judgeLobes(group: g, count: count, frames: n, scratch: scratch, into: &events)
-                from = stopped
-            }
-            var earliest = Float(n)
-            for l in 0..<lanes { earliest = min(earliest, startAt[l]) }
-            keepFrom = max(0, Int(earliest) - 4)
-        }
+        // lobes began, less the samples a measurement reads before a lobe (one for rule A's
+        // edge, three for a top's side). A lobe is measured only inside itself, so the frames
+        // before the earliest open lobe are never read again. (Copying every block cost a
+        // quarter of the analyzer on session material: 256 KB a block per group, into a ring
+        // twice that, out of the cache.)
+        var earliest = Float(n)
+        for l in 0..<lanes { earliest = min(earliest, startAt[l]) }
+        let keepFrom = max(0, Int(earliest) - 4)
         // Into the ring; it then holds frames without a gap from ringValid[g] (at most the
         // ring's length) to the end of this block.
         let ringBase = ring + g * ringFrames * w
@@ -1107,13 +1115,54 @@ public final class Analyzer {
         }
     }
 
+    /// Lane `l`'s open lobe after frames `from..<to` of the block at `x` (every `stride`
+    /// floats; `piece` their largest magnitude), none of which ends a lobe at its gate: what
+    /// the kernel would leave in `state` (rows of sign, peak, peak frame and start frame),
+    /// found from the piece's end. A lobe begins where a sample's sign differs from the
+    /// lobe's (zeros belong to the lobe they are in); its peak is its first largest
+    /// magnitude.
+    private func followQuietly(
+        _ x: UnsafePointer<Float>,
+        stride w: Int,
+        from: Int,
+        to: Int,
+        peak piece: Float,
+        lane l: Int,
+        state sign: UnsafeMutablePointer<Float>
+    ) {
+        let (peak, peakAt, startAt) = (sign + w, sign + 2 * w, sign + 3 * w)
+        var k = to - 1
+        while k >= from && x[k * w] == 0 { k -= 1 }
+        guard k >= from else { return }  // only zeros: nothing moves
+        let last: Float = x[k * w] < 0 ? -1 : 1
+        var j = k
+        while j >= from && x[j * w] * last >= 0 { j -= 1 }
+        var first = from
+        if j >= from || last != sign[l] {
+            // A new lobe began at the first nonzero sample after frame j.
+            first = j + 1
+            while x[first * w] == 0 { first += 1 }
+            sign[l] = last
+            peak[l] = abs(x[first * w])
+            peakAt[l] = Float(first)
+            startAt[l] = Float(first)
+            first += 1
+        } else if piece <= peak[l] {
+            return  // the lobe goes on, no higher
+        }
+        for i in first..<to where abs(x[i * w]) > peak[l] {
+            peak[l] = abs(x[i * w])
+            peakAt[l] = Float(i)
+            if peak[l] == piece { break }  // none higher follows
+        }
+    }
+
     /// Loud lobes of group `g` ended (`count` of them 3 samples or longer, listed in
     /// `scratch.lobes`, all already in their channels' rule-B histograms): the C kernel
     /// measures those lobes' tops in the block and the ring; the flat ones go to their channels'
     /// ``FlatDetector``.
     private func judgeLobes(group g: Int, count: Int, frames n: Int, scratch: Scratch, into events: inout [Event]) {
         let blockStart = frameCount
-        let oldest = max(ringValid[g], blockStart + n - ringFrames)
         let found = hr_judge_lobes(
             scratch.lobes,
             count,
@@ -1122,7 +1171,8 @@ public final class Analyzer {
             input + g * groupStride + Self.history * width,
             width,
             Int64(blockStart),
-            Int64(oldest),
+            Int64(ringValid[g]),
+            Int64(Self.lobeLookback),
             Int64(blockStart + n - 1),
             scratch.flatLobes
         )
@@ -1135,7 +1185,7 @@ public final class Analyzer {
                 sign: f.polarity == 0 ? 1 : -1,
                 peak: f.peak,
                 lobe: lobe,
-                frames: oldest...(blockStart + n - 1)
+                frames: max(ringValid[g], lobe.end - Self.lobeLookback)...(blockStart + n - 1)
             )
             flats[g * width + Int(f.lane)].flatLobe(
                 polarity: Int(f.polarity),
@@ -1177,7 +1227,7 @@ public final class Analyzer {
         @inline(__always) func unpinned(_ f: Int) -> Float? { value(f).flatMap { $0 < level ? $0 : nil } }
         var first = -1
         var last = -1
-        for f in lobe.start..<lobe.end where (value(f) ?? 0) >= level {
+        for f in max(lobe.start, frames.lowerBound)..<lobe.end where (value(f) ?? 0) >= level {
             if first < 0 { first = f }
             last = f
         }
@@ -1201,6 +1251,10 @@ public final class Analyzer {
     /// 48 kHz: a top of two samples 0.2 dB apart, sides 1.1 and 0.02 of full scale a sample;
     /// it read 0.2 dB over, and now takes the 6 dB a top without an estimate is assumed.)
     static let sidesAgreement: Float = 0.05
+
+    /// How far back from its end a lobe's top is measured (rule A), whatever the block size:
+    /// 4096 frames, a half-wave of 12 Hz at 48 kHz. The ring holds at least that much.
+    static let lobeLookback = 4096
 
     @inline(__always)
     private func isClipped(_ magnitude: Float, frame f: Int, blockStart: Int, channel c: Int) -> Bool {

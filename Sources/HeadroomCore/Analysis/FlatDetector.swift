@@ -134,12 +134,20 @@ struct FlatDetector {
 
     // MARK: - Feeding
 
-    /// The level below which a lobe is not judged: 6 dB under the loudest sample of the last
-    /// second (including `blockPeak`, the block being analyzed), and never below the floor.
-    mutating func gate(blockPeak: Float) -> Float {
-        quarterPeaks[quarterIndex] = max(quarterPeaks[quarterIndex], blockPeak)
-        return max(floor, quarterPeaks.max() * 0.5)
+    /// The level below which a lobe is not judged: 6 dB under the loudest sample of this
+    /// quarter second so far and the three before it, and never below the floor. (The
+    /// analyzer raises it sample by sample within a piece of a block, and tells this type
+    /// each piece's peak afterwards, ``notePeak(_:)``.)
+    var gate: Float { max(floor, quarterPeaks.max() * 0.5) }
+
+    /// The loudest sample of a piece of this quarter second.
+    mutating func notePeak(_ peak: Float) {
+        quarterPeaks[quarterIndex] = max(quarterPeaks[quarterIndex], peak)
     }
+
+    /// The frame where the current quarter second ends: the analyzer cuts its blocks there
+    /// and calls ``tick(now:into:)``.
+    var quarterEnd: Int { quarterStart + quarter }
 
     /// Rule A counts a flat lobe only when its top, estimated as a clip run from the samples
     /// either side of it (``Overshoot``), would have gone at least 0.5 dB higher: a crest the
@@ -237,11 +245,13 @@ struct FlatDetector {
         return falling || rising
     }
 
-    /// Called after each block: rule B every quarter second, and closing an event no alarm
-    /// has extended for a second. `now` is the frame after the block.
+    /// Called at each quarter second's end, and after each block (`now`, the frame after it):
+    /// rule B every quarter second, and there closing an event no alarm has extended for a
+    /// second (at quarter seconds, not blocks, so that where blocks end changes nothing).
     mutating func tick(now: Int, into events: inout [Event]) {
         while now - quarterStart >= quarter {
             for polarity in 0..<2 { pileUp(polarity: polarity, now: quarterStart + quarter, into: &events) }
+            if eventOpen && quarterStart + quarter - lastAlarm >= second { emit(into: &events) }
             quarterStart += quarter
             lane.pointee.quarter = Int32((quarterIndex + 1) % 4)
             quarterPeaks[quarterIndex] = 0
@@ -253,7 +263,6 @@ struct FlatDetector {
                 }
             }
         }
-        if eventOpen && now - lastAlarm >= second { emit(into: &events) }
     }
 
     /// Ends the stream: the last quarter is judged and an open event closes.
