@@ -49,8 +49,8 @@ typedef struct {
 /// lane-interleaved block `x` (x[i * width + l]). Per lane, `sign`, `peak`, `peak_at` and
 /// `start_at` describe the open lobe and are updated. A lobe that ends with its peak at or
 /// above `gate[l]` is loud, and each frame raises `gate[l]` to half its magnitude (6 dB
-/// under the loudest sample so far); loud lobes below the clip level and above the floor go into
-/// lanes[l]'s rule-B histograms and into `lobes`. Returns how many of them are 3 samples or
+/// under the loudest sample so far); loud lobes below the clip level and above the floor go
+/// into lanes[l]'s rule-B histograms and into `lobes`. Returns how many of them are 3 samples or
 /// longer (lobes->longer); stops early, at the frame written to `*stopped`, when `lobes` is
 /// nearly full (call again from there); `*stopped == frames` when the block is done.
 /// lanes[l] is NULL past the last channel.

@@ -374,7 +374,6 @@ public final class Analyzer {
         } else {
             analyzeUnits(allUnits, frames: n, scratch: scratch[0], into: &events, timed: false)
         }
-        for c in 0..<channels { flats[c].tick(now: frameCount + n, into: &events) }
         frameCount += n
         // Keep the last 11 frames as the next block's history.
         for g in 0..<groups {
@@ -1040,7 +1039,7 @@ public final class Analyzer {
         let peakAt = peak + w
         let startAt = peakAt + w
         let gate = startAt + w  // +infinity in lanes past the last channel
-        let piecePeak = scratch.blockPeaks
+        let piecePeak = scratch.piecePeaks
         var from = 0
         while from < n {
             let quarterEnd = flats[g * w].quarterEnd
@@ -1085,7 +1084,7 @@ public final class Analyzer {
                 }
             }
             if blockStart + to == quarterEnd {
-                for l in 0..<lanes { flats[g * w + l].tick(now: quarterEnd, into: &events) }
+                for l in 0..<lanes { flats[g * w + l].endQuarter(into: &events) }
             }
             from = to
         }
@@ -1367,8 +1366,8 @@ private struct Scratch {
     let hotPeak: UnsafeMutablePointer<Float>
     /// The loud lobes that ended (from `hr_track_lobes`) and the flat ones among them.
     let lobes: UnsafeMutablePointer<hr_lobes>
-    /// Each lane's peak in the block, as flat-top tracking finds it.
-    let blockPeaks: UnsafeMutablePointer<Float>
+    /// Each lane's peak in a piece of the block, as flat-top tracking finds it.
+    let piecePeaks: UnsafeMutablePointer<Float>
     let flatLobes: UnsafeMutablePointer<hr_flat_lobe>
 
     init(width: Int, chunks: Int) {
@@ -1380,7 +1379,7 @@ private struct Scratch {
         hotGap = hotFirst + width
         hotPeak = hotGap + width
         lobes = .allocate(capacity: 1)
-        blockPeaks = .allocate(capacity: width)
+        piecePeaks = .allocate(capacity: width)
         flatLobes = .allocate(capacity: Int(HR_LOBE_CAPACITY))
     }
 
@@ -1390,7 +1389,7 @@ private struct Scratch {
         chunkFiltered.deallocate()
         hotLast.deallocate()
         lobes.deallocate()
-        blockPeaks.deallocate()
+        piecePeaks.deallocate()
         flatLobes.deallocate()
     }
 }

@@ -146,7 +146,7 @@ struct FlatDetector {
     }
 
     /// The frame where the current quarter second ends: the analyzer cuts its blocks there
-    /// and calls ``tick(now:into:)``.
+    /// and calls ``endQuarter(into:)``.
     var quarterEnd: Int { quarterStart + quarter }
 
     /// Rule A counts a flat lobe only when its top, estimated as a clip run from the samples
@@ -245,22 +245,22 @@ struct FlatDetector {
         return falling || rising
     }
 
-    /// Called at each quarter second's end, and after each block (`now`, the frame after it):
-    /// rule B every quarter second, and there closing an event no alarm has extended for a
-    /// second (at quarter seconds, not blocks, so that where blocks end changes nothing).
-    mutating func tick(now: Int, into events: inout [Event]) {
-        while now - quarterStart >= quarter {
-            for polarity in 0..<2 { pileUp(polarity: polarity, now: quarterStart + quarter, into: &events) }
-            if eventOpen && quarterStart + quarter - lastAlarm >= second { emit(into: &events) }
-            quarterStart += quarter
-            lane.pointee.quarter = Int32((quarterIndex + 1) % 4)
-            quarterPeaks[quarterIndex] = 0
-            for polarity in 0..<2 {
-                let at = (polarity * 4 + quarterIndex) * bins
-                (counts + 2 * at).update(repeating: 0, count: 2 * bins)
-                withUnsafeMutableBytes(of: &lane.pointee.top) {
-                    $0.storeBytes(of: -1, toByteOffset: (polarity * 4 + quarterIndex) * 4, as: Int32.self)
-                }
+    /// Called where each quarter second ends (``quarterEnd``), by the analyzer, which cuts its
+    /// blocks there: rule B judges the quarter, an event no alarm has extended for a second
+    /// closes, and the next quarter begins. (At quarter seconds, not at blocks' ends, so that
+    /// where blocks end changes nothing.)
+    mutating func endQuarter(into events: inout [Event]) {
+        let end = quarterEnd
+        for polarity in 0..<2 { pileUp(polarity: polarity, now: end, into: &events) }
+        if eventOpen && end - lastAlarm >= second { emit(into: &events) }
+        quarterStart = end
+        lane.pointee.quarter = Int32((quarterIndex + 1) % 4)
+        quarterPeaks[quarterIndex] = 0
+        for polarity in 0..<2 {
+            let at = (polarity * 4 + quarterIndex) * bins
+            (counts + 2 * at).update(repeating: 0, count: 2 * bins)
+            withUnsafeMutableBytes(of: &lane.pointee.top) {
+                $0.storeBytes(of: -1, toByteOffset: (polarity * 4 + quarterIndex) * 4, as: Int32.self)
             }
         }
     }
