@@ -53,7 +53,7 @@ typedef struct {
 /// into lanes[l]'s rule-B histograms and into `lobes`. Returns how many of them are 3 samples or
 /// longer (lobes->longer); stops early, at the frame written to `*stopped`, when `lobes` is
 /// nearly full (call again from there); `*stopped == frames` when the block is done.
-/// lanes[l] is NULL past the last channel.
+/// lanes[l] is NULL past the last channel; the others share `floor_db` and `bins`.
 size_t hr_track_lobes(const float *x, size_t first, size_t frames, size_t width, float *sign, float *peak,
                       float *peak_at, float *start_at, float *gate, hr_flat_lane *const *lanes,
                       hr_lobes *lobes, size_t *stopped);
