@@ -118,7 +118,14 @@ struct CalibrateCommand: ParsableCommand {
             if json {
                 Terminal.out(object.encoded() + "\n")
             } else {
-                Terminal.out(Self.table(results, mapping: mapping, maxStep: maxStep))
+                Terminal.out(
+                    Self.table(
+                        results,
+                        mapping: mapping,
+                        maxStep: maxStep,
+                        targetPeakDBTP: settings.analysis.targetPeakDBTP
+                    )
+                )
                 if controls.isEmpty {
                     Terminal.out(
                         "\n\(settings.device): no capture controls with dB information; set the gains on the interface itself.\n"
@@ -193,14 +200,18 @@ struct CalibrateCommand: ParsableCommand {
         ])
     }
 
-    static func table(_ results: [CalibrationSession.Result], mapping: [ALSAMixer.Control?], maxStep: Double) -> String
-    {
+    static func table(
+        _ results: [CalibrationSession.Result],
+        mapping: [ALSAMixer.Control?],
+        maxStep: Double,
+        targetPeakDBTP: Double
+    ) -> String {
         var table = TextTable(
             header: ["ch", "name", "true peak dBTP", "typical dBTP", "clips", "hot", "proposal"],
             alignments: [.right, .left, .right, .right, .right, .right, .left]
         )
         for r in results {
-            var advice = CalibrationSession.advice(r)
+            var advice = CalibrationSession.advice(r, targetPeakDBTP: targetPeakDBTP)
             if let c = mapping[r.channel], let change = r.proposal.changeDB, change != 0,
                 let t = GainStep.target(c, changeDB: change, maxStepDB: maxStep)
             {

@@ -202,6 +202,22 @@ struct OverAndFlatTests {
             settings: s
         )
         #expect(unknown.changeDB == -9)  // 6 dB assumed over the ceiling
+        // A ceiling under the target: the stage that clips comes down at least as far as it
+        // went over (SPEC's figure, target - (level + over), would leave it clipping).
+        func belowTarget(_ over: Double?, level: Double = -11) -> GainProposal {
+            GainAdvisor.propose(
+                truePeakDBTP: level + 0.04,
+                clipped: false,
+                flat: true,
+                overs: Overs(flatLevelDBFS: level, flatOverDB: over),
+                settings: s
+            )
+        }
+        #expect(belowTarget(5.7).changeDB == -6, "SPEC's -0.7 would leave 5 dB of clipping")
+        #expect(SummaryTable.proposalText(belowTarget(5.7)) == "-6.0 dB (flat at -11.0 dBFS, by about 5.7 dB)")
+        #expect(belowTarget(1).changeDB == -1, "SPEC's +4.0 would raise a stage that clips")
+        #expect(belowTarget(nil, level: -14).changeDB == -6, "SPEC's +2.0, with 6 dB assumed over")
+        #expect(belowTarget(0.7, level: -6).changeDB == -1, "at the target SPEC's -0.7 rounds to -0.5; at least 0.7")
     }
 
     @Test(

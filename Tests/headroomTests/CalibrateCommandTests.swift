@@ -5,11 +5,13 @@ import Testing
 
 @Suite("headroom calibrate", .serialized)
 struct CalibrateCommandTests {
-    /// Channels with known peaks: clipping, hot (-1.5), in the band (-8), quiet (-24), silent.
-    /// Eight in all (the last three silent): ALSA's jack plugin shifts channels at buffer
-    /// boundaries with odd channel counts (arecord shows it too), so the rig uses eight.
-    static let peaksDBFS: [Double?] = [nil, -1.5, -8, -24, nil]
+    /// Channels with known peaks: clipping, hot (-1.5), in the band (-8), quiet (-24), flat
+    /// tops at -12 dBFS (a tone driven 4 dB into a ceiling there), silent. Eight in all (the
+    /// last three silent): ALSA's jack plugin shifts channels at buffer boundaries with odd
+    /// channel counts (arecord shows it too), so the rig uses eight.
+    static let peaksDBFS: [Double?] = [nil, -1.5, -8, -24, nil, nil]
     static let channels = 8
+    static let flatCeiling = pow(10, -12.0 / 20)
 
     static func soundcheck(_ path: String) {
         let frames = 48000 * 2
@@ -18,6 +20,7 @@ struct CalibrateCommandTests {
             let s = sin(2 * Double.pi * 441 * Double(i) / 48000)
             samples[i * Self.channels + 0] = Float(max(-1, min(1, 1.6 * s)))  // clips every half cycle
             for c in 1...3 { samples[i * Self.channels + c] = Float(pow(10, peaksDBFS[c]! / 20) * s) }
+            samples[i * Self.channels + 4] = Float(max(-flatCeiling, min(flatCeiling, flatCeiling * pow(10, 0.2) * s)))
         }
         var info = SF_INFO()
         info.channels = Int32(Self.channels)
@@ -46,7 +49,7 @@ struct CalibrateCommandTests {
             "3",
             "--json",
             "--names",
-            "Vox,Kick,Gtr,Room,Spare",
+            "Vox,Kick,Gtr,Room,Bass,Spare",
             "--save",
             dir + "/levels.json",
             environment: rig.environment
@@ -58,7 +61,7 @@ struct CalibrateCommandTests {
         let channels = try #require(object["channels"] as? [[String: Any]])
         #expect(
             channels.map { $0["reason"] as? String } == [
-                "clipped", "hot", "ok", "quiet", "no_signal", "no_signal", "no_signal", "no_signal",
+                "clipped", "hot", "ok", "quiet", "flat", "no_signal", "no_signal", "no_signal",
             ]
         )
         #expect((channels[0]["proposal_db"] as? Double ?? 0) <= -6)  // at most target - 0 dBFS
@@ -69,7 +72,14 @@ struct CalibrateCommandTests {
         #expect(abs((channels[1]["proposal_db"] as? Double ?? 99) - (-6 - -1.5)) <= 0.5)
         #expect(channels[2]["proposal_db"] as? Double == 0)
         #expect(abs((channels[3]["proposal_db"] as? Double ?? 99) - (-6 - -24)) <= 0.5)
-        #expect(channels[4]["proposal_db"] is NSNull)
+        // Flat at -12 dBFS, about 4 dB over: lowered at least that far (SPEC's own figure,
+        // -6 - (-12 + 4), would raise it 2 dB and clip harder).
+        let flatOver = try #require(channels[4]["over_db"] as? Double)
+        #expect(abs(flatOver - 4) <= 1 && abs((channels[4]["flat_level_dbfs"] as? Double ?? 99) - -12) <= 0.2)
+        let flatProposal = try #require(channels[4]["proposal_db"] as? Double)
+        // (over_db is shown to 0.1 dB; the proposal rounds the unrounded figure down to 0.5.)
+        #expect(flatProposal <= -flatOver + 0.05 && flatProposal >= -flatOver - 0.55, "\(channels[4])")
+        #expect(channels[5]["proposal_db"] is NSNull)
         #expect(abs((channels[2]["typical_peak_dbtp"] as? Double ?? 99) - -8) < 0.2)
         #expect(channels.allSatisfy { $0["control"] is NSNull })  // no sound card, no controls
         let saved = try String(contentsOfFile: dir + "/levels.json", encoding: .utf8)
@@ -86,7 +96,7 @@ struct CalibrateCommandTests {
             "--seconds",
             "2",
             "--names",
-            "Vox,Kick,Gtr,Room,Spare",
+            "Vox,Kick,Gtr,Room,Bass,Spare",
             environment: rig.environment
         )
         let rows = table.stdout.split(separator: "\n").map(String.init)
@@ -99,7 +109,14 @@ struct CalibrateCommandTests {
         #expect(rows[2].contains("Kick") && rows[2].contains("hot: lower 4.5 dB"))
         #expect(rows[3].hasSuffix("ok"))
         #expect(rows[4].contains("too quiet: raise 18.0 dB"))
-        #expect(rows[5].contains("no signal: is it plugged in?"))
+        // The stage that clips comes down; the rest is made up after it.
+        #expect(
+            rows[5].contains("Bass") && rows[5].contains("flat tops at -12.0 dBFS, by about ")
+                && rows[5].contains(" dB (clipping before the converter?), then raise ")
+                && rows[5].hasSuffix(" dB after that stage"),
+            "\(rows[5])"
+        )
+        #expect(rows[6].contains("no signal: is it plugged in?"))
         #expect(
             table.stdout.contains(
                 "testlive: no capture controls with dB information; set the gains on the interface itself."

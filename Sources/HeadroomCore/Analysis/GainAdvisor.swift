@@ -3,7 +3,7 @@ public enum GainReason: String, Sendable, Equatable {
     /// At least one clip event: lower the gain by at least `-(target_peak)`.
     case clipped
     /// Flat tops below the clip level and no clip: lower so the estimated peak before the
-    /// ceiling lands on `target_peak`.
+    /// ceiling lands on `target_peak`, and at least as far as the tops went over.
     case flat
     /// Loudest true peak above `-margin` dBTP, but no clip.
     case hot
@@ -81,7 +81,12 @@ public enum GainAdvisor {
     /// With an overshoot estimate (`overs.clipOverDB`) the unclipped peak is taken as
     /// `clip_level + over_db`, never below that bound. A channel with flat tops and no clip
     /// is proposed `target_peak - (level + over_db)`, with 6 dB over when not estimated
-    /// (SPEC's `flat` reason); neither ever proposes less attenuation than its true peak asks.
+    /// (SPEC's `flat` reason), and never less than `-over_db` (rounded down): where the
+    /// ceiling sits below the target, SPEC's figure lowers the stage that clips by less than
+    /// it went over, or raises it (tops flat at -11 dBFS, 5.7 dB over: -0.5 dB; 1 dB over:
+    /// +4.0 dB), and the take goes on clipping. Lowered that far, the channel peaks under the
+    /// target; the gain to make up belongs after the stage that clips. Neither reason ever
+    /// proposes less attenuation than its true peak asks.
     /// An estimate ("about") is rounded to the nearest step, as SPEC says; a bound ("at
     /// least") or the assumed 6 dB is rounded down, since the peak may be higher.
     public static func propose(
@@ -108,10 +113,12 @@ public enum GainAdvisor {
             )
         }
         if flat, let level = overs.flatLevelDBFS {
-            let exact = settings.targetPeakDBTP - (level + (overs.flatOverDB ?? unestimatedFlatOverDB))
+            let over = overs.flatOverDB ?? unestimatedFlatOverDB
+            let exact = settings.targetPeakDBTP - (level + over)
             let change = min(
                 step(exact, estimated: overs.flatOverDB != nil),
-                rounded(settings.targetPeakDBTP - peak)
+                rounded(settings.targetPeakDBTP - peak),
+                Decibels.floor(-over, step: stepDB)
             )
             return GainProposal(
                 reason: .flat,

@@ -165,7 +165,11 @@ public final class CalibrationSession: @unchecked Sendable {
     }
 
     /// What a person reads in the table: "clipped 3x: lower by at least 6 dB, then run calibrate again".
-    public static func advice(_ r: Result) -> String {
+    /// Flat tops under the target (`targetPeakDBTP`) are lowered as far as they went over,
+    /// which leaves the channel under the target: the rest is to be made up after the stage
+    /// that clips ("..., then raise 5.5 dB after that stage"), where raising it does not
+    /// clip again.
+    public static func advice(_ r: Result, targetPeakDBTP: Double) -> String {
         let db = r.proposal.changeDB.map { String(format: "%.1f", abs($0)) } ?? ""
         switch r.proposal.reason {
         case .clipped:
@@ -175,8 +179,16 @@ public final class CalibrationSession: @unchecked Sendable {
                 "clipped \(r.clipEvents)x\(SummaryTable.overText(r.proposal)): \(lower) \(db) dB, then run calibrate again"
         case .flat:
             let level = r.proposal.flatLevelDBFS.map { String(format: "%.1f", $0) } ?? "?"
+            var makeUp = ""
+            if let ceiling = r.proposal.flatLevelDBFS, let change = r.proposal.changeDB {
+                // The peak once lowered: the estimated peak before the ceiling, less the change.
+                let after = ceiling + (r.proposal.overDB ?? GainAdvisor.unestimatedFlatOverDB) + change
+                let raise = Decibels.floor(targetPeakDBTP - after, step: GainAdvisor.stepDB)
+                if raise > 0 { makeUp = String(format: ", then raise %.1f dB after that stage", raise) }
+            }
             return
                 "flat tops at \(level) dBFS\(SummaryTable.overText(r.proposal)): lower \(db) dB (clipping before the converter?)"
+                + makeUp
         case .hot: return "hot: lower \(db) dB"
         case .ok: return "ok"
         case .quiet: return "too quiet: raise \(db) dB"
