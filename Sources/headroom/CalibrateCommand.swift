@@ -69,7 +69,9 @@ struct CalibrateCommand: ParsableCommand {
                 periodFrames: settings.periodFrames,
                 bufferFrames: settings.bufferFrames
             )
-            if let warning = PCMPath.warning(source.path, device: settings.device) { Terminal.error(warning) }
+            if let warning = PCMPath.warning(source.path, device: settings.device, hardware: source.hardware) {
+                Terminal.error(warning)
+            }
             let names = ClipLog.channelNames(settings.names, channels: settings.channels)
             let session = CalibrationSession(
                 source: source,

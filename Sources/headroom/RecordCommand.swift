@@ -195,7 +195,9 @@ struct RecordCommand: ParsableCommand {
                         "note: \(settings.device) runs at \(source.rate) Hz, not \(settings.rate) Hz; recording at \(source.rate) Hz"
                     )
                 }
-                if resumedFrom == nil, let warning = PCMPath.warning(source.path, device: settings.device) {
+                if resumedFrom == nil,
+                    let warning = PCMPath.warning(source.path, device: settings.device, hardware: source.hardware)
+                {
                     Terminal.error(warning)
                 }
                 var takeSettings = settings

@@ -558,5 +558,19 @@ struct OverAndFlatTests {
         #expect(PCMPath.warning(["plug", "file", "null"], device: "x") == nil)
         let warning = PCMPath.warning(["pipewire"], device: "pipewire") ?? ""
         #expect(warning.contains("the PipeWire server") && warning.contains("flat-top detection only"))
+        #expect(warning.contains("Record from the card's hw: device for exact overs"))
+        // The card under the chain, named as `hw:CARD=` takes it; behind a server, once it lets go.
+        #expect(PCMPath.card(dump: dump) == 1)
+        #expect(PCMPath.card(dump: "ALSA <-> PipeWire PCM I/O Plugin\nIts setup is:") == nil)
+        #expect(
+            PCMPath.warning(path, device: "default", hardware: "hw:CARD=USB")?.hasSuffix(
+                "Record from hw:CARD=USB for exact overs (`headroom devices`)."
+            ) == true
+        )
+        #expect(
+            PCMPath.warning(["pipewire"], device: "pipewire", hardware: "hw:CARD=PCH")?.contains(
+                "Record from hw:CARD=PCH (once the server lets go of the card) for exact overs"
+            ) == true
+        )
     }
 }

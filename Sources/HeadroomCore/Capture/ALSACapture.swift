@@ -14,6 +14,9 @@ public final class ALSACapture: CaptureSource {
     public let bufferFrames: Int
     /// The PCMs the samples pass through, outermost first (`["plug", "softvol", "hw"]`).
     public private(set) var path: [String] = []
+    /// The card's own capture device, `hw:CARD=id`, when the chain ends at a card, or when
+    /// it ends at a sound server and only one card captures: where exact overs are read.
+    public private(set) var hardware: String?
     private var pcm: OpaquePointer?
 
     /// Opens and configures `device`. Throws a ``HeadroomError`` that says what the
@@ -122,7 +125,14 @@ public final class ALSACapture: CaptureSource {
         }
         periodFrames = Int(period)
         bufferFrames = Int(buffer)
-        path = Self.chain(pcm)
+        let dump = Self.dump(pcm)
+        path = PCMPath.parse(dump: dump)
+        if let card = PCMPath.card(dump: dump) {
+            hardware = DeviceList.cardID(card).map { "hw:CARD=\($0)" }
+        } else if PCMPath.hiding(path).contains(where: { PCMPath.servers[$0] != nil }) {
+            let cards = DeviceList.captureCardIDs()
+            hardware = cards.count == 1 ? "hw:CARD=\(cards[0])" : nil
+        }
         // Software parameters: wake the reader when a period is ready.
         var sw: OpaquePointer?
         snd_pcm_sw_params_malloc(&sw)
@@ -193,18 +203,17 @@ public final class ALSACapture: CaptureSource {
         pcm = nil
     }
 
-    /// The chain of PCMs of a configured `pcm`, from libasound's own description of it
-    /// (`snd_pcm_dump`: one "... PCM" line per plugin, down to the hardware).
-    static func chain(_ pcm: OpaquePointer) -> [String] {
+    /// libasound's own description of a configured `pcm` (`snd_pcm_dump`: one "... PCM"
+    /// line per plugin, down to the hardware), for ``PCMPath``.
+    static func dump(_ pcm: OpaquePointer) -> String {
         var output: OpaquePointer?
-        guard snd_output_buffer_open(&output) >= 0, let output else { return [] }
+        guard snd_output_buffer_open(&output) >= 0, let output else { return "" }
         defer { snd_output_close(output) }
         snd_pcm_dump(pcm, output)
         var text: UnsafeMutablePointer<CChar>?
         let length = snd_output_buffer_string(output, &text)
-        guard length > 0, let text else { return [] }
-        let dump = String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
-        return PCMPath.parse(dump: dump)
+        guard length > 0, let text else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
     }
 
     /// A copy of hardware parameters (freed by the caller).

@@ -39,20 +39,34 @@ public enum PCMPath {
         return out
     }
 
+    /// The card at the end of the chain a `snd_pcm_dump` describes ("Hardware PCM card 1
+    /// 'USB Audio' ..."), or nil when it ends elsewhere (a sound server, a file).
+    public static func card(dump: String) -> Int? {
+        guard let line = dump.split(separator: "\n").last(where: { $0.contains("Hardware PCM card ") }),
+            let range = line.range(of: "Hardware PCM card ")
+        else { return nil }
+        return Int(line[range.upperBound...].prefix(while: \.isNumber))
+    }
+
     /// The PCMs of `path` that can hide clipping at the converter; empty for a plain path.
     public static func hiding(_ path: [String]) -> [String] {
         path.filter(changesValues.contains)
     }
 
     /// One line for the start of a take, or nil when the path is plain (or unknown):
-    /// "capture goes through plug → softvol → hw: softvol can change sample values, so
-    /// clipping at the converter may not reach full scale; flat-top detection only. Record
-    /// from hw:CARD=X for exact overs."
-    public static func warning(_ path: [String], device: String) -> String? {
+    /// "PATH: default goes through plug > softvol > hw: softvol can change sample values, so
+    /// clipping at the converter may not reach full scale here; flat-top detection only.
+    /// Record from hw:CARD=PCH for exact overs (`headroom devices`)." `hardware` names the
+    /// card's own device when it is known (the card under the chain, or the only card that
+    /// captures); a sound server must let go of it first.
+    public static func warning(_ path: [String], device: String, hardware: String? = nil) -> String? {
         let hiding = hiding(path)
         guard !hiding.isEmpty else { return nil }
         let what = hiding.map { servers[$0].map { "the \($0) server" } ?? $0 }.joined(separator: ", ")
+        let server = hiding.contains { servers[$0] != nil }
+        let exact =
+            hardware.map { server ? "\($0) (once the server lets go of the card)" : $0 } ?? "the card's hw: device"
         return
-            "PATH: \(device) goes through \(path.joined(separator: " > ")): \(what) can change sample values, so clipping at the converter may not reach full scale here; flat-top detection only. Record from the card's hw: device for exact overs (`headroom devices`)."
+            "PATH: \(device) goes through \(path.joined(separator: " > ")): \(what) can change sample values, so clipping at the converter may not reach full scale here; flat-top detection only. Record from \(exact) for exact overs (`headroom devices`)."
     }
 }

@@ -73,6 +73,44 @@ public enum DeviceList {
         return cards
     }
 
+    /// Card `index`'s ALSA id ("PCH", "USB"), as `hw:CARD=` takes it.
+    public static func cardID(_ index: Int) -> String? {
+        var ctl: OpaquePointer?
+        guard snd_ctl_open(&ctl, "hw:\(index)", 0) >= 0, let ctl else { return nil }
+        defer { snd_ctl_close(ctl) }
+        var info: OpaquePointer?
+        snd_ctl_card_info_malloc(&info)
+        defer { snd_ctl_card_info_free(info) }
+        guard snd_ctl_card_info(ctl, info) >= 0 else { return nil }
+        return String(cString: snd_ctl_card_info_get_id(info))
+    }
+
+    /// The ids of the cards with a capture device, without opening any PCM (a sound server
+    /// may hold them).
+    public static func captureCardIDs() -> [String] {
+        ALSACapture.silenceLibraryErrors()
+        var ids: [String] = []
+        var index: Int32 = -1
+        while snd_card_next(&index) == 0 && index >= 0 {
+            var ctl: OpaquePointer?
+            guard snd_ctl_open(&ctl, "hw:\(index)", 0) >= 0, let ctl else { continue }
+            defer { snd_ctl_close(ctl) }
+            var device: Int32 = -1
+            var captures = false
+            while !captures && snd_ctl_pcm_next_device(ctl, &device) == 0 && device >= 0 {
+                var pcmInfo: OpaquePointer?
+                snd_pcm_info_malloc(&pcmInfo)
+                defer { snd_pcm_info_free(pcmInfo) }
+                snd_pcm_info_set_device(pcmInfo, UInt32(device))
+                snd_pcm_info_set_subdevice(pcmInfo, 0)
+                snd_pcm_info_set_stream(pcmInfo, SND_PCM_STREAM_CAPTURE)
+                captures = snd_ctl_pcm_info(ctl, pcmInfo) >= 0
+            }
+            if captures, let id = cardID(Int(index)) { ids.append(id) }
+        }
+        return ids
+    }
+
     /// The PCMs ALSA's configuration defines that can capture (its "hints").
     public static func configuredPCMs() -> [PCM] {
         ALSACapture.silenceLibraryErrors()
