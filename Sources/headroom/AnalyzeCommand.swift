@@ -36,8 +36,18 @@ struct AnalyzeCommand: ParsableCommand {
             var clipped = false
             // One file: its channels are split over two threads instead.
             let threads = files.count == 1 ? min(jobs.count, 2) : 1
+            // One file on a terminal: where it has got to, on stderr (a long take takes a while).
+            let position = files.count == 1 ? FilePosition() : nil
             ManyFiles.run(files, jobs: jobs.count, progress: streaming ? nil : "files") { path in
-                Self.analyze(path, settings: settings, json: json, color: color, streaming: streaming, threads: threads)
+                Self.analyze(
+                    path,
+                    settings: settings,
+                    json: json,
+                    color: color,
+                    streaming: streaming,
+                    threads: threads,
+                    position: position
+                )
             } deliver: { index, outcome in
                 if !json && outcome.table != nil && index > 0 { Terminal.out("\n") }
                 Terminal.out(outcome.text, raw: true)
@@ -67,18 +77,27 @@ struct AnalyzeCommand: ParsableCommand {
         json: Bool,
         color: Bool,
         streaming: Bool,
-        threads: Int
+        threads: Int,
+        position: FilePosition? = nil
     ) -> Outcome {
         var outcome = Outcome()
+        defer { position?.clear() }
         do {
-            let result = try FileAnalysis.run(path: path, settings: settings, threads: threads) { line in
-                guard json else { return }
-                if streaming {
-                    Terminal.out(line.encoded() + "\n")
-                } else {
-                    outcome.text += DisplayText.escaped(line.encoded() + "\n", keepNewlines: true)
+            let result = try FileAnalysis.run(
+                path: path,
+                settings: settings,
+                threads: threads,
+                onProgress: { position?.show(done: $0, total: $1, rate: $2) },
+                onLine: { line in
+                    guard json else { return }
+                    if streaming {
+                        position?.clear()
+                        Terminal.out(line.encoded() + "\n")
+                    } else {
+                        outcome.text += DisplayText.escaped(line.encoded() + "\n", keepNewlines: true)
+                    }
                 }
-            }
+            )
             if let error = result.readError { outcome.errors.append("\(path): read stopped early: \(error)") }
             outcome.clipped = result.clipEvents > 0
             if !json {
@@ -96,5 +115,44 @@ struct AnalyzeCommand: ParsableCommand {
             outcome.failure = error.code
         }
         return outcome
+    }
+}
+
+/// "12:30 of 2:00:00 analyzed (10 %)" on a terminal's stderr while one file is analyzed,
+/// redrawn at most four times a second and cleared before anything else is written; nothing
+/// when stderr is not a terminal.
+final class FilePosition: @unchecked Sendable {
+    private var shown = false
+    private var last = 0.0
+
+    init?() {
+        guard isatty(STDERR_FILENO) == 1 else { return nil }
+    }
+
+    func show(done: Int, total: Int, rate: Int) {
+        let now = ProcessInfo.processInfo.systemUptime
+        guard now - last >= 0.25, rate > 0, done < total || total <= 0 else { return }
+        last = now
+        var text = Self.clock(Double(done) / Double(rate))
+        if total > 0 {
+            text += " of \(Self.clock(Double(total) / Double(rate))) analyzed (\(done * 100 / total) %)"
+        } else {
+            text += " analyzed"
+        }
+        Terminal.status(text)
+        shown = true
+    }
+
+    func clear() {
+        guard shown else { return }
+        Terminal.status(nil)
+        shown = false
+    }
+
+    /// "4:05" or "1:02:03".
+    static func clock(_ seconds: Double) -> String {
+        let s = Int(seconds)
+        return s >= 3600
+            ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
     }
 }

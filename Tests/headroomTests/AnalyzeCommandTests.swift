@@ -195,4 +195,25 @@ struct AnalyzeCommandTests {
         #expect(bad.status == 64)
         #expect(bad.stderr.hasPrefix("headroom: \(dir)/bad.toml:2: unknown key \"bogus\""))
     }
+
+    @Test("one long file on a terminal: where the analysis has got to, on stderr, cleared before the table")
+    func position() throws {
+        let dir = scratchDirectory()
+        let path = dir + "/long.wav"
+        let frames = 48000 * 10  // 59 blocks of 8192 frames
+        let samples = (0..<frames).map { Int32(0.25 * sin(2 * Double.pi * 100 * Double($0) / 48000) * 8_388_607) << 8 }
+        writeAudio(path, samples: samples, channels: 1)
+        // A terminal (util-linux's script gives the command a pseudo-terminal and keeps
+        // everything written to it, carriage returns and erasures included).
+        let typescript = dir + "/typescript"
+        let r = try run("/usr/bin/script", ["-qec", "\(headroomBinary) analyze \(path)", typescript])
+        #expect(r.status == 0, "\(r.stderr)")
+        let screen = try String(contentsOfFile: typescript, encoding: .utf8)
+        #expect(screen.contains("\r\u{1B}[K0:00 of 0:10 analyzed (1 %)"), "\(screen)")
+        // The last status line is erased before the table's title is written.
+        #expect(screen.contains("\r\u{1B}[K\(path): WAV, PCM_24, 48000 Hz, 1 ch, 10.000 s"), "\(screen)")
+        // Not a terminal: nothing but the table.
+        let piped = try headroom("analyze", path)
+        #expect(piped.status == 0 && piped.stderr.isEmpty && !piped.stdout.contains("analyzed"))
+    }
 }
