@@ -34,43 +34,26 @@ public enum DeviceList {
 
     /// The sound cards, in ALSA's order.
     public static func cards() -> [Card] {
-        ALSACapture.silenceLibraryErrors()
         var cards: [Card] = []
-        var index: Int32 = -1
-        while snd_card_next(&index) == 0 && index >= 0 {
-            var ctl: OpaquePointer?
-            guard snd_ctl_open(&ctl, "hw:\(index)", 0) >= 0, let ctl else { continue }
-            defer { snd_ctl_close(ctl) }
-            var info: OpaquePointer?
-            snd_ctl_card_info_malloc(&info)
-            defer { snd_ctl_card_info_free(info) }
-            guard snd_ctl_card_info(ctl, info) >= 0 else { continue }
-            let id = String(cString: snd_ctl_card_info_get_id(info))
-            let name = String(cString: snd_ctl_card_info_get_name(info))
-            var pcms: [PCM] = []
-            var device: Int32 = -1
-            while snd_ctl_pcm_next_device(ctl, &device) == 0 && device >= 0 {
-                var pcmInfo: OpaquePointer?
-                snd_pcm_info_malloc(&pcmInfo)
-                defer { snd_pcm_info_free(pcmInfo) }
-                snd_pcm_info_set_device(pcmInfo, UInt32(device))
-                snd_pcm_info_set_subdevice(pcmInfo, 0)
-                snd_pcm_info_set_stream(pcmInfo, SND_PCM_STREAM_CAPTURE)
-                guard snd_ctl_pcm_info(ctl, pcmInfo) >= 0 else { continue }  // no capture on this device
+        eachCard { index, ctl, id, name in
+            let pcms = captureDevices(ctl).map { device, description in
                 let pcmName = "hw:CARD=\(id),DEV=\(device)"
                 let (caps, problem) = probe(pcmName)
-                pcms.append(
-                    PCM(
-                        name: pcmName,
-                        description: String(cString: snd_pcm_info_get_name(pcmInfo)),
-                        capabilities: caps,
-                        problem: problem
-                    )
-                )
+                return PCM(name: pcmName, description: description, capabilities: caps, problem: problem)
             }
             cards.append(Card(index: Int(index), id: id, name: name, pcms: pcms))
         }
         return cards
+    }
+
+    /// The ids of the cards with a capture device, without opening any PCM (a sound server
+    /// may hold them).
+    public static func captureCardIDs() -> [String] {
+        var ids: [String] = []
+        eachCard { _, ctl, id, _ in
+            if !captureDevices(ctl).isEmpty { ids.append(id) }
+        }
+        return ids
     }
 
     /// Card `index`'s ALSA id ("PCH", "USB"), as `hw:CARD=` takes it.
@@ -78,37 +61,47 @@ public enum DeviceList {
         var ctl: OpaquePointer?
         guard snd_ctl_open(&ctl, "hw:\(index)", 0) >= 0, let ctl else { return nil }
         defer { snd_ctl_close(ctl) }
-        var info: OpaquePointer?
-        snd_ctl_card_info_malloc(&info)
-        defer { snd_ctl_card_info_free(info) }
-        guard snd_ctl_card_info(ctl, info) >= 0 else { return nil }
-        return String(cString: snd_ctl_card_info_get_id(info))
+        return identity(ctl)?.id
     }
 
-    /// The ids of the cards with a capture device, without opening any PCM (a sound server
-    /// may hold them).
-    public static func captureCardIDs() -> [String] {
+    /// Calls `body` with each card's index, its control handle (open for the call only), id
+    /// and name, in ALSA's order.
+    private static func eachCard(_ body: (Int32, OpaquePointer, _ id: String, _ name: String) -> Void) {
         ALSACapture.silenceLibraryErrors()
-        var ids: [String] = []
         var index: Int32 = -1
         while snd_card_next(&index) == 0 && index >= 0 {
             var ctl: OpaquePointer?
             guard snd_ctl_open(&ctl, "hw:\(index)", 0) >= 0, let ctl else { continue }
             defer { snd_ctl_close(ctl) }
-            var device: Int32 = -1
-            var captures = false
-            while !captures && snd_ctl_pcm_next_device(ctl, &device) == 0 && device >= 0 {
-                var pcmInfo: OpaquePointer?
-                snd_pcm_info_malloc(&pcmInfo)
-                defer { snd_pcm_info_free(pcmInfo) }
-                snd_pcm_info_set_device(pcmInfo, UInt32(device))
-                snd_pcm_info_set_subdevice(pcmInfo, 0)
-                snd_pcm_info_set_stream(pcmInfo, SND_PCM_STREAM_CAPTURE)
-                captures = snd_ctl_pcm_info(ctl, pcmInfo) >= 0
-            }
-            if captures, let id = cardID(Int(index)) { ids.append(id) }
+            guard let (id, name) = identity(ctl) else { continue }
+            body(index, ctl, id, name)
         }
-        return ids
+    }
+
+    /// A card's id and name, from its control handle.
+    private static func identity(_ ctl: OpaquePointer) -> (id: String, name: String)? {
+        var info: OpaquePointer?
+        snd_ctl_card_info_malloc(&info)
+        defer { snd_ctl_card_info_free(info) }
+        guard snd_ctl_card_info(ctl, info) >= 0 else { return nil }
+        return (String(cString: snd_ctl_card_info_get_id(info)), String(cString: snd_ctl_card_info_get_name(info)))
+    }
+
+    /// A card's devices that capture, with their descriptions.
+    private static func captureDevices(_ ctl: OpaquePointer) -> [(device: Int32, description: String)] {
+        var devices: [(device: Int32, description: String)] = []
+        var device: Int32 = -1
+        while snd_ctl_pcm_next_device(ctl, &device) == 0 && device >= 0 {
+            var pcmInfo: OpaquePointer?
+            snd_pcm_info_malloc(&pcmInfo)
+            defer { snd_pcm_info_free(pcmInfo) }
+            snd_pcm_info_set_device(pcmInfo, UInt32(device))
+            snd_pcm_info_set_subdevice(pcmInfo, 0)
+            snd_pcm_info_set_stream(pcmInfo, SND_PCM_STREAM_CAPTURE)
+            guard snd_ctl_pcm_info(ctl, pcmInfo) >= 0 else { continue }  // no capture on this device
+            devices.append((device, String(cString: snd_pcm_info_get_name(pcmInfo))))
+        }
+        return devices
     }
 
     /// The PCMs ALSA's configuration defines that can capture (its "hints").
