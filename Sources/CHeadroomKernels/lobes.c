@@ -314,13 +314,6 @@ void hr_scan_hot(const float *x, const float *steps, size_t count, size_t width,
     }
 }
 
-// A lane's sample at absolute `frame`: from the block being analyzed (its first frame is
-// `block_start`) or, before it, from the ring of earlier frames.
-static inline float sample(const float *ring, size_t mask, const float *block, int64_t block_start, size_t width,
-                           int64_t frame) {
-    return frame >= block_start ? block[(size_t)(frame - block_start) * width] : ring[((size_t)frame & mask) * width];
-}
-
 // Rule A's threshold on the kink K.
 #define HR_KINK_MIN 3.0f
 
@@ -334,7 +327,7 @@ static inline float sample(const float *ring, size_t mask, const float *block, i
 static inline int plateau(const float *ring, size_t mask, const float *block, int64_t block_start, size_t width,
                           float sign, float peak, int64_t at, int64_t oldest, int64_t newest, float *width_out,
                           float *kink) {
-#define V(frame) (sample(ring, mask, block, block_start, width, (frame)) * sign)
+#define V(frame) (hr_sample(ring, mask, block, block_start, width, (frame)) * sign)
     const float t = 0.9f * peak, u = 0.6f * peak;
     int64_t j = at - 1;
     while (j >= oldest && V(j) >= t) j--;
@@ -405,7 +398,7 @@ size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, si
             c = p[-2 * (ptrdiff_t)width] * sign >= t, d = p[2 * width] * sign >= t;
         } else {
 #define GE(k)                                                                                                    \
-    (at + (k) < oldest || at + (k) > newest || sample(x, mask, y, block_start, width, at + (k)) * sign >= t)
+    (at + (k) < oldest || at + (k) > newest || hr_sample(x, mask, y, block_start, width, at + (k)) * sign >= t)
             a = GE(-1), b = GE(1), c = GE(-2), d = GE(2);
 #undef GE
         }

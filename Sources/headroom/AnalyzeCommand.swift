@@ -122,11 +122,12 @@ struct AnalyzeCommand: ParsableCommand {
 /// redrawn at most four times a second and cleared before anything else is written; nothing
 /// when stderr is not a terminal.
 final class FilePosition: @unchecked Sendable {
-    private var shown = false
+    private let line: Terminal.StatusLine
     private var last = 0.0
 
     init?() {
-        guard isatty(STDERR_FILENO) == 1 else { return nil }
+        guard let line = Terminal.StatusLine() else { return nil }
+        self.line = line
     }
 
     func show(done: Int, total: Int, rate: Int) {
@@ -139,15 +140,10 @@ final class FilePosition: @unchecked Sendable {
         } else {
             text += " analyzed"
         }
-        Terminal.status(text)
-        shown = true
+        line.show(text)
     }
 
-    func clear() {
-        guard shown else { return }
-        Terminal.status(nil)
-        shown = false
-    }
+    func clear() { line.clear() }
 
     /// "4:05" or "1:02:03".
     static func clock(_ seconds: Double) -> String {

@@ -48,9 +48,11 @@ struct CalibrateCommand: ParsableCommand {
 
     func validate() throws {
         guard seconds > 0, seconds <= 86400 else {
-            throw ValidationError("--seconds must be between 0 and 86400 (a day)")
+            throw ValidationError("--seconds must be more than 0 and at most 86400 (a day); got \(seconds)")
         }
-        guard maxStep > 0, maxStep <= 60 else { throw ValidationError("--max-step must be between 0 and 60 dB") }
+        guard maxStep > 0, maxStep <= 60 else {
+            throw ValidationError("--max-step must be more than 0 and at most 60 dB; got \(maxStep)")
+        }
     }
 
     func run() throws {
@@ -120,14 +122,7 @@ struct CalibrateCommand: ParsableCommand {
             if json {
                 Terminal.out(object.encoded() + "\n")
             } else {
-                Terminal.out(
-                    Self.table(
-                        results,
-                        mapping: mapping,
-                        maxStep: maxStep,
-                        targetPeakDBTP: settings.analysis.targetPeakDBTP
-                    )
-                )
+                Terminal.out(Self.table(results, mapping: mapping, maxStep: maxStep))
                 if controls.isEmpty {
                     Terminal.out(
                         "\n\(settings.device): no capture controls with dB information; set the gains on the interface itself.\n"
@@ -202,18 +197,14 @@ struct CalibrateCommand: ParsableCommand {
         ])
     }
 
-    static func table(
-        _ results: [CalibrationSession.Result],
-        mapping: [ALSAMixer.Control?],
-        maxStep: Double,
-        targetPeakDBTP: Double
-    ) -> String {
+    static func table(_ results: [CalibrationSession.Result], mapping: [ALSAMixer.Control?], maxStep: Double) -> String
+    {
         var table = TextTable(
             header: ["ch", "name", "true peak dBTP", "typical dBTP", "clips", "hot", "proposal"],
             alignments: [.right, .left, .right, .right, .right, .right, .left]
         )
         for r in results {
-            var advice = CalibrationSession.advice(r, targetPeakDBTP: targetPeakDBTP)
+            var advice = CalibrationSession.advice(r)
             if let c = mapping[r.channel], let change = r.proposal.changeDB, change != 0,
                 let t = GainStep.target(c, changeDB: change, maxStepDB: maxStep)
             {

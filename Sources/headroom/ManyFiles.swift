@@ -97,28 +97,24 @@ enum ManyFiles {
         }
     }
 
-    /// "analyze: 5/16 files" on stderr, redrawn in place; only when stderr is a terminal.
+    /// "5/16 files done" on stderr, redrawn in place; only when stderr is a terminal.
     private final class Progress {
         let total: Int
         let noun: String
-        private var shown = false
+        private let line: Terminal.StatusLine
 
         init?(total: Int, noun: String) {
-            guard isatty(STDERR_FILENO) == 1 else { return nil }
+            guard let line = Terminal.StatusLine() else { return nil }
             self.total = total
             self.noun = noun
+            self.line = line
         }
 
         func show(_ finished: Int) {
             guard finished < total else { return }
-            Terminal.status("\(finished)/\(total) \(noun) done")
-            shown = true
+            line.show("\(finished)/\(total) \(noun) done")
         }
 
-        func clear() {
-            guard shown else { return }
-            Terminal.status(nil)
-            shown = false
-        }
+        func clear() { line.clear() }
     }
 }

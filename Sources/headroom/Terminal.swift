@@ -56,6 +56,27 @@ enum Terminal {
         _ = write(STDERR_FILENO, "\r\u{1B}[K" + (text.map { DisplayText.escaped($0) } ?? ""), gone: stderrGone)
     }
 
+    /// A ``status(_:)`` line that knows whether it is showing, so that what is written next
+    /// clears it only then; nil when stderr is not a terminal.
+    final class StatusLine: @unchecked Sendable {
+        private var shown = false
+
+        init?() {
+            guard isatty(STDERR_FILENO) == 1 else { return nil }
+        }
+
+        func show(_ text: String) {
+            Terminal.status(text)
+            shown = true
+        }
+
+        func clear() {
+            guard shown else { return }
+            Terminal.status(nil)
+            shown = false
+        }
+    }
+
     /// The take being recorded, for journal lines.
     static let currentTake = Mutex("")
 

@@ -83,6 +83,14 @@ typedef struct {
 /// lanes (4, 8 or 16) at `src`.
 void hr_peaks(const float *src, size_t frames, size_t width, float *peaks);
 
+/// A lane's sample at absolute `frame`: from the block being analyzed (`block`, its first
+/// frame `block_start`) or, before it, from the ring of the group's earlier frames (frame f
+/// at `ring[(f & mask) * width]`); `block` and `ring` point at the lane's first sample.
+static inline float hr_sample(const float *ring, size_t mask, const float *block, int64_t block_start, size_t width,
+                              int64_t frame) {
+    return frame >= block_start ? block[(size_t)(frame - block_start) * width] : ring[((size_t)frame & mask) * width];
+}
+
 /// Rule A for the `count` longer lobes hr_track_lobes found in one group of lanes: each
 /// one's top region (samples >= 0.9 of its peak) is measured in the block being analyzed
 /// (`block[(frame - block_start) * width + l]`) and, before it, in `ring`, earlier frames

@@ -100,8 +100,8 @@ public final class Analyzer {
     private let flatLanes: UnsafeMutablePointer<UnsafeMutablePointer<hr_flat_lane>?>
     /// Earlier frames of each group, lane by lane (frame f at `f & (ringFrames - 1)`), for
     /// rule A's measurement of lobes that began in earlier blocks: each block leaves there
-    /// the frames from where its lanes' open lobes began (all of it when its lobes were not
-    /// followed), and `ringValid[g]` is the first frame the ring holds without a gap.
+    /// the frames from where its lanes' open lobes began (``trackLobes``), and
+    /// `ringValid[g]` is the first frame the ring holds without a gap.
     private let ring: UnsafeMutablePointer<Float>
     private let ringFrames: Int
     private let ringValid: UnsafeMutablePointer<Int>
@@ -1094,8 +1094,13 @@ public final class Analyzer {
         // before the earliest open lobe are never read again. (Copying every block cost a
         // quarter of the analyzer on session material: 256 KB a block per group, into a ring
         // twice that, out of the cache.)
+        // A lane whose open lobe is only zeros so far (digital silence, a spare input) holds
+        // nothing a measurement reads: the lobe's first nonzero sample comes in a later block,
+        // and the frames read before it lie within the last 4 of this one. (It held the whole
+        // block in the ring, block after block: on `gen.py`'s mixed material, a silent channel
+        // copied its group's every block.)
         var earliest = Float(n)
-        for l in 0..<lanes { earliest = min(earliest, startAt[l]) }
+        for l in 0..<lanes where peak[l] > 0 { earliest = min(earliest, startAt[l]) }
         let keepFrom = max(0, Int(earliest) - 4)
         // Into the ring; it then holds frames without a gap from ringValid[g] (at most the
         // ring's length) to the end of this block.
@@ -1214,14 +1219,12 @@ public final class Analyzer {
         lobe: (start: Int, end: Int),
         frames: ClosedRange<Int>
     ) -> Float? {
-        let base = ring + g * ringFrames * width
-        let mask = ringFrames - 1
-        let block = input + g * groupStride + Self.history * width
-        let blockStart = frameCount
+        let base = ring + g * ringFrames * width + l
+        let block = input + g * groupStride + Self.history * width + l
         let level = peak * Self.plateauTolerance
         @inline(__always) func value(_ f: Int) -> Float? {
             guard frames.contains(f) else { return nil }
-            return (f >= blockStart ? block[(f - blockStart) * width + l] : base[(f & mask) * width + l]) * sign
+            return hr_sample(base, ringFrames - 1, block, Int64(frameCount), width, Int64(f)) * sign
         }
         @inline(__always) func unpinned(_ f: Int) -> Float? { value(f).flatMap { $0 < level ? $0 : nil } }
         var first = -1

@@ -26,19 +26,24 @@ public struct GainProposal: Sendable, Equatable {
     public var overBound: Bool
     /// For `flat`: the ceiling's level, dBFS.
     public var flatLevelDBFS: Double?
+    /// For `flat`: the gain to add after the stage that clips once `changeDB` has stopped it
+    /// clipping, to bring the peak up to the target (nil: none needed).
+    public var makeUpDB: Double?
 
     public init(
         reason: GainReason,
         changeDB: Double?,
         overDB: Double? = nil,
         overBound: Bool = false,
-        flatLevelDBFS: Double? = nil
+        flatLevelDBFS: Double? = nil,
+        makeUpDB: Double? = nil
     ) {
         self.reason = reason
         self.changeDB = changeDB
         self.overDB = overDB
         self.overBound = overBound
         self.flatLevelDBFS = flatLevelDBFS
+        self.makeUpDB = makeUpDB
     }
 }
 
@@ -120,11 +125,14 @@ public enum GainAdvisor {
                 rounded(settings.targetPeakDBTP - peak),
                 Decibels.floor(-over, step: stepDB)
             )
+            // Lowered by `change`, the peak before the ceiling lands under the target by this.
+            let makeUp = Decibels.floor(settings.targetPeakDBTP - (level + over + change), step: stepDB)
             return GainProposal(
                 reason: .flat,
                 changeDB: change,
                 overDB: overs.flatOverDB.map { ($0 * 10).rounded() / 10 },
-                flatLevelDBFS: (level * 10).rounded() / 10
+                flatLevelDBFS: (level * 10).rounded() / 10,
+                makeUpDB: makeUp > 0 ? makeUp : nil
             )
         }
         if peak > -settings.marginDB {

@@ -165,11 +165,10 @@ public final class CalibrationSession: @unchecked Sendable {
     }
 
     /// What a person reads in the table: "clipped 3x: lower by at least 6 dB, then run calibrate again".
-    /// Flat tops under the target (`targetPeakDBTP`) are lowered as far as they went over,
-    /// which leaves the channel under the target: the rest is to be made up after the stage
-    /// that clips ("..., then raise 5.5 dB after that stage"), where raising it does not
-    /// clip again.
-    public static func advice(_ r: Result, targetPeakDBTP: Double) -> String {
+    /// Flat tops under the target are lowered as far as they went over, which leaves the
+    /// channel under the target: the rest is made up after the stage that clips ("..., then
+    /// raise 5.5 dB after that stage", ``GainProposal/makeUpDB``), where it does not clip again.
+    public static func advice(_ r: Result) -> String {
         let db = r.proposal.changeDB.map { String(format: "%.1f", abs($0)) } ?? ""
         switch r.proposal.reason {
         case .clipped:
@@ -179,13 +178,7 @@ public final class CalibrationSession: @unchecked Sendable {
                 "clipped \(r.clipEvents)x\(SummaryTable.overText(r.proposal)): \(lower) \(db) dB, then run calibrate again"
         case .flat:
             let level = r.proposal.flatLevelDBFS.map { String(format: "%.1f", $0) } ?? "?"
-            var makeUp = ""
-            if let ceiling = r.proposal.flatLevelDBFS, let change = r.proposal.changeDB {
-                // The peak once lowered: the estimated peak before the ceiling, less the change.
-                let after = ceiling + (r.proposal.overDB ?? GainAdvisor.unestimatedFlatOverDB) + change
-                let raise = Decibels.floor(targetPeakDBTP - after, step: GainAdvisor.stepDB)
-                if raise > 0 { makeUp = String(format: ", then raise %.1f dB after that stage", raise) }
-            }
+            let makeUp = r.proposal.makeUpDB.map { String(format: ", then raise %.1f dB after that stage", $0) } ?? ""
             return
                 "flat tops at \(level) dBFS\(SummaryTable.overText(r.proposal)): lower \(db) dB (clipping before the converter?)"
                 + makeUp
