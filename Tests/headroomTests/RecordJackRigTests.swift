@@ -17,12 +17,10 @@ struct RecordJackRigTests {
         let audio = try #require(readFloats(take))
         let frames = audio.samples.count / 2
         #expect(frames > 48000 * 2)
-        // Bit-exact capture: the take is the player's output, sample for sample, for at least
-        // its first 1.5 s. (Under load, a JACK xrun inside the graph can repeat one 256-frame
-        // period and skip the next; the frame count stays right, so no ALSA client can see
-        // it: see the README.)
-        let exact = exactStretch(audio.samples, of: r.input, channels: 2)
-        #expect(exact >= 72000, "exact for \(exact) frames")
+        // Bit-exact capture: the take is the player's output, sample for sample. (Under load,
+        // a JACK xrun inside the graph can repeat one 256-frame period and skip the next; the
+        // frame count stays right, so no ALSA client can see it: see the README.)
+        expectPlayerOutput(audio.samples, log: lines, of: r.input, channels: 2)
         let summary = try #require(lines.last)
         #expect(summary["type"] as? String == "summary")
         #expect(summary["complete"] as? Bool == false)
@@ -58,11 +56,14 @@ struct RecordJackRigTests {
         let frames = audio.samples.count / 2
         #expect(lines.last?["frames"] as? Int == frames)
         // ...where they went missing: four periods after the silence, the take is back in
-        // step with the player's clock to within 128 frames. (Measured on this rig after a
-        // 1.5 s stall: the silence lands at the hole or one to three 256-frame periods
-        // before it, and the loss reads about 88 frames short of the true 71,680: the
-        // frames ALSA's jack plugin still held when the reader stopped come back first,
-        // and nothing the plugin reports says how many of them there were.)
+        // step with the player's clock to within two periods (the threshold below which the
+        // loss detector sees no loss). (Measured on this rig after a 1.5 s stall: the silence
+        // lands at the hole or one to three 256-frame periods before it, and the loss reads
+        // about 88 frames short of the true 71,680: the frames ALSA's jack plugin still held
+        // when the reader stopped come back first, and nothing the plugin reports says how
+        // many of them there were. In a CI run it read 478 frames long: the loss is the least
+        // lateness seen over the quarter second that confirms it, and on a loaded machine
+        // the dummy backend's deliveries can run that late for all of it.)
         if seconds > 1, let hole = silence(audio.samples, channels: 2, atLeast: 4800) {
             let offset = try #require(inputOffset(audio.samples, of: r.input, channels: 2))
             let probe = hole.upperBound + 1024
@@ -72,7 +73,7 @@ struct RecordJackRigTests {
             var slip = (found - (offset + probe)) % inputFrames
             if slip > inputFrames / 2 { slip -= inputFrames }
             if slip < -inputFrames / 2 { slip += inputFrames }
-            #expect(abs(slip) <= 128, "silence \(hole), gaps \(gaps), \(slip) frames out of step")
+            #expect(abs(slip) <= 512, "silence \(hole), gaps \(gaps), \(slip) frames out of step")
         }
     }
 
@@ -87,9 +88,8 @@ struct RecordJackRigTests {
         let (take, lines) = try r.take()
         let audio = try #require(readFloats(take))
         #expect(audio.samples.count / 2 >= 48000)  // all but about the last second
-        // The killed take holds exactly what was captured, for at least its first second.
-        let exact = exactStretch(audio.samples, of: r.input, channels: 2)
-        #expect(exact >= 48000, "exact for \(exact) frames")
+        // The killed take holds exactly what was captured, to its last frame.
+        expectPlayerOutput(audio.samples, log: lines, of: r.input, channels: 2)
         let sox = try run("/usr/bin/soxi", ["-s", take])
         #expect(sox.status == 0)
         #expect(Int(sox.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) == audio.samples.count / 2)
