@@ -216,4 +216,30 @@ struct AnalyzeCommandTests {
         let piped = try headroom("analyze", path)
         #expect(piped.status == 0 && piped.stderr.isEmpty && !piped.stdout.contains("analyzed"))
     }
+
+    @Test("many files on a terminal: how many are done, on stderr, cleared before each file's table")
+    func filesDone() throws {
+        let dir = scratchDirectory()
+        // Two short files and a long one: the count is on screen while the long one runs.
+        let paths = (1...3).map { dir + "/take-\($0).wav" }
+        for (n, path) in paths.enumerated() {
+            let frames = n == 2 ? 48000 * 10 : 4800
+            let samples = (0..<frames).map { Int32(0.1 * Double(n + 1) * sin(Double($0) / 10) * 8_388_607) << 8 }
+            writeAudio(path, samples: samples, channels: 1)
+        }
+        let typescript = dir + "/typescript"
+        let command = "\(headroomBinary) analyze -j 2 " + paths.joined(separator: " ")
+        let r = try run("/usr/bin/script", ["-qec", command, typescript])
+        #expect(r.status == 0, "\(r.stderr)")
+        let screen = try String(contentsOfFile: typescript, encoding: .utf8)
+        #expect(screen.contains("\r\u{1B}[K2/3 files done\r\u{1B}[K\r\n\(paths[2]): WAV"), "\(screen)")
+        #expect(!screen.contains("3/3"))
+        // Without the status lines, the screen shows what a pipe gets, and a pipe gets no count.
+        var plain = screen.replacingOccurrences(of: "\r\n", with: "\n")
+        for done in 1...2 { plain = plain.replacingOccurrences(of: "\r\u{1B}[K\(done)/3 files done", with: "") }
+        plain = plain.replacingOccurrences(of: "\r\u{1B}[K", with: "")
+        let piped = try headroom("analyze", "-j", "2", paths[0], paths[1], paths[2])
+        #expect(piped.status == 0 && piped.stderr.isEmpty)
+        #expect(plain.contains(piped.stdout), "\(plain)")
+    }
 }
