@@ -117,38 +117,3 @@ struct AnalyzeCommand: ParsableCommand {
         return outcome
     }
 }
-
-/// "12:30 of 2:00:00 analyzed (10 %)" on a terminal's stderr while one file is analyzed,
-/// redrawn at most four times a second and cleared before anything else is written; nothing
-/// when stderr is not a terminal.
-final class FilePosition: @unchecked Sendable {
-    private let line: Terminal.StatusLine
-    private var last = 0.0
-
-    init?() {
-        guard let line = Terminal.StatusLine() else { return nil }
-        self.line = line
-    }
-
-    func show(done: Int, total: Int, rate: Int) {
-        let now = ProcessInfo.processInfo.systemUptime
-        guard now - last >= 0.25, rate > 0, done < total || total <= 0 else { return }
-        last = now
-        var text = Self.clock(Double(done) / Double(rate))
-        if total > 0 {
-            text += " of \(Self.clock(Double(total) / Double(rate))) analyzed (\(done * 100 / total) %)"
-        } else {
-            text += " analyzed"
-        }
-        line.show(text)
-    }
-
-    func clear() { line.clear() }
-
-    /// "4:05" or "1:02:03".
-    static func clock(_ seconds: Double) -> String {
-        let s = Int(seconds)
-        return s >= 3600
-            ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
-    }
-}

@@ -57,9 +57,15 @@ struct ReviewCommand: ParsableCommand {
             if let html { try TextFile.check(html, option: "--html", inputs: inputs, force: force) }
             // Takes are read (and those without a log analyzed) several at once.
             let loudness = json || html != nil
+            // One take without a log on a terminal: where its analysis has got to.
+            let position = files.count == 1 ? FilePosition() : nil
             ManyFiles.run(files, jobs: jobs.count, progress: "takes") { file -> Result<TakeReview, HeadroomError> in
                 Result { () throws(HeadroomError) in
-                    var review = try TakeReview.load(file: file, settings: settings)
+                    defer { position?.clear() }
+                    var review = try TakeReview.load(file: file, settings: settings) {
+                        position?.show(done: $0, total: $1, rate: $2)
+                    }
+                    position?.clear()
                     if loudness { review.measureLoudness() }
                     return review
                 }

@@ -56,11 +56,16 @@ public struct TakeReview: Sendable {
     }
 
     /// Reviews the take at `file` with its log beside it (`<take>.clips.jsonl`), or analyzes
-    /// it afresh when the log is missing.
-    public static func load(file: String, settings: Settings) throws(HeadroomError) -> TakeReview {
+    /// it afresh when the log is missing (`onProgress`: the frames analyzed so far, of how
+    /// many, at what rate).
+    public static func load(
+        file: String,
+        settings: Settings,
+        onProgress: (_ done: Int, _ total: Int, _ rate: Int) -> Void = { _, _, _ in }
+    ) throws(HeadroomError) -> TakeReview {
         let logPath = logPath(for: file)
         guard FileManager.default.fileExists(atPath: logPath) else {
-            return try analyzeAfresh(file: file, settings: settings)
+            return try analyzeAfresh(file: file, settings: settings, onProgress: onProgress)
         }
         let reader = try ClipLogReader(path: logPath)
         // A log that cannot speak for this take is not used as if it did: the audio is
@@ -77,7 +82,7 @@ public struct TakeReview: Sendable {
             mismatch = nil
         }
         guard let header = reader.header, mismatch == nil else {
-            var review = try analyzeAfresh(file: file, settings: settings)
+            var review = try analyzeAfresh(file: file, settings: settings, onProgress: onProgress)
             review.notes = reader.problems + [mismatch ?? ""]
             return review
         }
@@ -191,8 +196,12 @@ public struct TakeReview: Sendable {
     }
 
     /// No log: the same analyzer over the audio.
-    static func analyzeAfresh(file: String, settings: Settings) throws(HeadroomError) -> TakeReview {
-        let result = try FileAnalysis.run(path: file, settings: settings)
+    static func analyzeAfresh(
+        file: String,
+        settings: Settings,
+        onProgress: (_ done: Int, _ total: Int, _ rate: Int) -> Void
+    ) throws(HeadroomError) -> TakeReview {
+        let result = try FileAnalysis.run(path: file, settings: settings, onProgress: onProgress)
         return TakeReview(
             file: file,
             log: nil,
