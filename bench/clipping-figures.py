@@ -2,7 +2,10 @@
 """How well headroom sees clipping that full-scale counting misses: figures for
 docs/clipping-figures.md, on material made here, side by side with an older build.
 
-    python3 bench/clipping-figures.py [--old PATH] [--quick] > docs/clipping-figures.md
+    python3 bench/clipping-figures.py [--old PATH] [--quick] > /tmp/figures.md
+
+Its output is docs/clipping-figures.md down to "Against the goals"; that section, below
+the tables, is written by hand from them, so paste the tables over the old ones.
 
 Needs: a release build (swift build -c release --product headroom), numpy, soundfile,
 sox and espeak-ng (Debian: python3-numpy python3-soundfile sox espeak-ng). --old names a
@@ -35,7 +38,7 @@ def speech(voice, text, seed):
         raw = os.path.join(d, "s.wav")
         out = os.path.join(d, "o.wav")
         subprocess.run(["espeak-ng", "-v", voice, "-p", str(30 + seed % 40), "-s", "150", "-w", raw, text], check=True)
-        subprocess.run(["sox", raw, "-r", str(RATE), out], check=True)
+        subprocess.run(["sox", "-R", raw, "-r", str(RATE), out], check=True)  # -R: the same dither every run
         x, _ = sf.read(out, dtype="float64")
     return x
 
