@@ -200,15 +200,8 @@ struct AnalyzeCommandTests {
     func position() throws {
         let dir = scratchDirectory()
         let path = dir + "/long.wav"
-        let frames = 48000 * 10  // 59 blocks of 8192 frames
-        let samples = (0..<frames).map { Int32(0.25 * sin(2 * Double.pi * 100 * Double($0) / 48000) * 8_388_607) << 8 }
-        writeAudio(path, samples: samples, channels: 1)
-        // A terminal (util-linux's script gives the command a pseudo-terminal and keeps
-        // everything written to it, carriage returns and erasures included).
-        let typescript = dir + "/typescript"
-        let r = try run("/usr/bin/script", ["-qec", "\(headroomBinary) analyze \(path)", typescript])
-        #expect(r.status == 0, "\(r.stderr)")
-        let screen = try String(contentsOfFile: typescript, encoding: .utf8)
+        writeTone(path)
+        let screen = try onTerminal("analyze", path, in: dir)
         #expect(screen.contains("\r\u{1B}[K0:00 of 0:10 analyzed (1 %)"), "\(screen)")
         // The last status line is erased before the table's title is written.
         #expect(screen.contains("\r\u{1B}[K\(path): WAV, PCM_24, 48000 Hz, 1 ch, 10.000 s"), "\(screen)")
@@ -227,11 +220,7 @@ struct AnalyzeCommandTests {
             let samples = (0..<frames).map { Int32(0.1 * Double(n + 1) * sin(Double($0) / 10) * 8_388_607) << 8 }
             writeAudio(path, samples: samples, channels: 1)
         }
-        let typescript = dir + "/typescript"
-        let command = "\(headroomBinary) analyze -j 2 " + paths.joined(separator: " ")
-        let r = try run("/usr/bin/script", ["-qec", command, typescript])
-        #expect(r.status == 0, "\(r.stderr)")
-        let screen = try String(contentsOfFile: typescript, encoding: .utf8)
+        let screen = try onTerminal("analyze", "-j", "2", paths[0], paths[1], paths[2], in: dir)
         #expect(screen.contains("\r\u{1B}[K2/3 files done\r\u{1B}[K\r\n\(paths[2]): WAV"), "\(screen)")
         #expect(!screen.contains("3/3"))
         // Without the status lines, the screen shows what a pipe gets, and a pipe gets no count.

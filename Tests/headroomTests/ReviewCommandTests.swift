@@ -159,13 +159,8 @@ struct ReviewCommandTests {
     func position() throws {
         let dir = scratchDirectory()
         let take = dir + "/field.wav"
-        let frames = 48000 * 10  // 59 blocks of 8192 frames
-        let samples = (0..<frames).map { Int32(0.25 * sin(2 * Double.pi * 100 * Double($0) / 48000) * 8_388_607) << 8 }
-        writeAudio(take, samples: samples, channels: 1)
-        let typescript = dir + "/typescript"
-        let r = try run("/usr/bin/script", ["-qec", "\(headroomBinary) review \(take)", typescript])
-        #expect(r.status == 0, "\(r.stderr)")
-        let screen = try String(contentsOfFile: typescript, encoding: .utf8)
+        writeTone(take)
+        let screen = try onTerminal("review", take, in: dir)
         #expect(screen.contains("\r\u{1B}[K0:00 of 0:10 analyzed (1 %)"), "\(screen)")
         // Erased before the table, which is what a pipe gets.
         let piped = try headroom("review", take)

@@ -1,5 +1,6 @@
 import CSndFile
 import Foundation
+import Testing
 
 /// The `headroom` executable built next to the test bundle (`HEADROOM_BINARY` runs the
 /// tests against another build, e.g. to see a new test fail on the code before a fix).
@@ -62,6 +63,26 @@ func headroom(_ arguments: String..., cwd: String? = nil, environment: [String: 
 }
 
 /// A fresh scratch folder for one test.
+/// Runs headroom with `arguments` on a terminal and returns the screen: util-linux's
+/// `script` gives it a pseudo-terminal and keeps everything written there, carriage returns
+/// and erasures included. Arguments are joined by spaces (paths without spaces).
+func onTerminal(_ arguments: String..., in dir: String) throws -> String {
+    let typescript = dir + "/typescript"
+    let command = ([headroomBinary] + arguments).joined(separator: " ")
+    let r = try run("/usr/bin/script", ["-qec", command, typescript])
+    #expect(r.status == 0, "\(r.stderr)")
+    return try String(contentsOfFile: typescript, encoding: .utf8)
+}
+
+/// A 24-bit mono WAV of a 100 Hz tone at -12 dBFS, `seconds` long (10 s: 59 blocks of 8192
+/// frames, long enough for a progress line).
+func writeTone(_ path: String, seconds: Int = 10) {
+    let samples = (0..<(48000 * seconds)).map {
+        Int32(0.25 * sin(2 * Double.pi * 100 * Double($0) / 48000) * 8_388_607) << 8
+    }
+    writeAudio(path, samples: samples, channels: 1)
+}
+
 func scratchDirectory() -> String {
     let path = NSTemporaryDirectory() + "headroom-test-" + UUID().uuidString
     try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
