@@ -66,11 +66,15 @@ func headroom(_ arguments: String..., cwd: String? = nil, environment: [String: 
 /// Runs headroom with `arguments` on a terminal and returns the screen: util-linux's
 /// `script` gives it a pseudo-terminal and keeps everything written there, carriage returns
 /// and erasures included. Arguments are joined by spaces (paths without spaces).
-func onTerminal(_ arguments: String..., in dir: String) throws -> String {
+func onTerminal(
+    _ arguments: String...,
+    in dir: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws -> String {
     let typescript = dir + "/typescript"
     let command = ([headroomBinary] + arguments).joined(separator: " ")
     let r = try run("/usr/bin/script", ["-qec", command, typescript])
-    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.status == 0, "\(r.stderr)", sourceLocation: sourceLocation)
     return try String(contentsOfFile: typescript, encoding: .utf8)
 }
 

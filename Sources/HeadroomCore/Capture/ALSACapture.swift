@@ -14,8 +14,8 @@ public final class ALSACapture: CaptureSource {
     public let bufferFrames: Int
     /// The PCMs the samples pass through, outermost first (`["plug", "softvol", "hw"]`).
     public private(set) var path: [String] = []
-    /// The card's own capture device, `hw:CARD=id`, when the chain ends at a card, or when
-    /// it ends at a sound server and only one card captures: where exact overs are read.
+    /// The card's own capture device, `hw:CARD=id`, when the path can hide clipping and ends
+    /// at a card, or at a sound server while only one card captures: where exact overs are read.
     public private(set) var hardware: String?
     private var pcm: OpaquePointer?
 
@@ -127,11 +127,14 @@ public final class ALSACapture: CaptureSource {
         bufferFrames = Int(buffer)
         let dump = Self.dump(pcm)
         path = PCMPath.parse(dump: dump)
-        if let card = PCMPath.card(dump: dump) {
-            hardware = DeviceList.cardID(card).map { "hw:CARD=\($0)" }
-        } else if PCMPath.hiding(path).contains(where: { PCMPath.servers[$0] != nil }) {
-            let cards = DeviceList.captureCardIDs()
-            hardware = cards.count == 1 ? "hw:CARD=\(cards[0])" : nil
+        // Only a path that can hide clipping is warned about, naming the card's own device.
+        if !PCMPath.hiding(path).isEmpty {
+            if let card = PCMPath.card(dump: dump) {
+                hardware = DeviceList.cardID(card).map { "hw:CARD=\($0)" }
+            } else if PCMPath.throughServer(path) {
+                let cards = DeviceList.captureCardIDs()
+                hardware = cards.count == 1 ? "hw:CARD=\(cards[0])" : nil
+            }
         }
         // Software parameters: wake the reader when a period is ready.
         var sw: OpaquePointer?

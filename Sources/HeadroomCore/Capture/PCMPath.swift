@@ -53,6 +53,12 @@ public enum PCMPath {
         path.filter(changesValues.contains)
     }
 
+    /// Whether one of the PCMs of `path` that can hide clipping is a sound server (which
+    /// holds the card, and must let go of it before its `hw:` device opens).
+    public static func throughServer(_ path: [String]) -> Bool {
+        hiding(path).contains { servers[$0] != nil }
+    }
+
     /// One line for the start of a take, or nil when the path is plain (or unknown):
     /// "PATH: default goes through plug > softvol > hw: softvol can change sample values, so
     /// clipping at the converter may not reach full scale here; flat-top detection only.
@@ -63,9 +69,9 @@ public enum PCMPath {
         let hiding = hiding(path)
         guard !hiding.isEmpty else { return nil }
         let what = hiding.map { servers[$0].map { "the \($0) server" } ?? $0 }.joined(separator: ", ")
-        let server = hiding.contains { servers[$0] != nil }
         let exact =
-            hardware.map { server ? "\($0) (once the server lets go of the card)" : $0 } ?? "the card's hw: device"
+            hardware.map { throughServer(path) ? "\($0) (once the server lets go of the card)" : $0 }
+            ?? "the card's hw: device"
         return
             "PATH: \(device) goes through \(path.joined(separator: " > ")): \(what) can change sample values, so clipping at the converter may not reach full scale here; flat-top detection only. Record from \(exact) for exact overs (`headroom devices`)."
     }
