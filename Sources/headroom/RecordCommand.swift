@@ -8,9 +8,10 @@ struct RecordCommand: ParsableCommand {
         abstract: "Record takes from an ALSA capture device with live meters, clip warnings and a clip log per take.",
         discussion: """
             On a terminal: one meter row per channel; keys r (reset peak holds and clip latches), \
-            n (close the take and start the next), q (stop). Otherwise one line per warning on stderr \
-            and a status line every 10 seconds. Ctrl-C or SIGTERM ends the take cleanly (exit 0). \
-            Each take gets <take>.clips.jsonl beside it.
+            m (mark this moment, with an optional label), n (close the take and start the next), \
+            q (stop). Otherwise one line per warning on stderr and a status line every 10 seconds. \
+            Ctrl-C, SIGTERM and SIGHUP end the take cleanly (exit 0); SIGUSR1 starts the next take \
+            and SIGUSR2 drops a marker. Each take gets <take>.clips.jsonl beside it.
             """
     )
 

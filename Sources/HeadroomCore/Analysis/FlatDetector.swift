@@ -56,10 +56,13 @@ struct FlatDetector {
     /// Rule B: the same when they sit in one bin, with at most half as many in the 0.35 dB
     /// below it.
     static let sharpPileUpMinimum = 6
-    /// Rule B: distinct levels (0.05 dB bins) among the peaks 1 to 6 dB under the ceiling. A
-    /// steady tone of a few samples per cycle (17 kHz at 96 kHz, 20 kHz at 48 kHz) peaks at a
-    /// few sampled values over and over: its top value piles up in one bin as a ceiling does,
-    /// and the rest sit at a handful of levels, where music and noise spread over many.
+    /// Rule B: levels (0.05 dB bins) the peaks 1 to 6 dB under the ceiling spread over, counted
+    /// as equally filled levels (``pileUp``). A steady tone of a few samples per cycle (17 kHz
+    /// at 96 kHz, 20 kHz at 48 kHz) peaks at a few sampled values over and over: its top value
+    /// piles up in one bin as a ceiling does, and the rest sit at a handful of levels, where
+    /// music and noise spread over many. Counted as distinct bins, a tone faded in over 5 ms
+    /// passed: the fade puts a peak or two in each level once, beside the tone's thousands at
+    /// one (`gen.py`'s 0.45 fs channel raised a flat event in every take).
     static let spreadLevels = 8
     let floorDB: Float
     let bins: Int
@@ -303,13 +306,18 @@ struct FlatDetector {
             }
             return sum
         }
-        /// Distinct 0.05 dB bins holding peaks from `lo` to `hi`, over the four quarters.
-        func levels(_ lo: Int, _ hi: Int) -> Int {
-            var n = 0
-            for i in stride(from: max(lo, 0), through: min(hi, bins - 1), by: 1) where total(counts, i, i) > 0 {
-                n += 1
+        /// How many levels (0.05 dB bins) the peaks from bin `lo` to `hi` are spread over, as
+        /// a count of equally filled levels: (sum of counts)^2 / sum of squared counts, the
+        /// levels holding peaks when each holds as many, fewer when a few hold most.
+        func levels(_ lo: Int, _ hi: Int) -> Double {
+            var sum = 0
+            var squares = 0
+            for i in stride(from: max(lo, 0), through: min(hi, bins - 1), by: 1) {
+                let n = total(counts, i, i)
+                sum += n
+                squares += n * n
             }
-            return n
+            return squares == 0 ? 0 : Double(sum * sum) / Double(squares)
         }
         let tops = lane.pointee.top
         let highest = max(
@@ -334,7 +342,7 @@ struct FlatDetector {
         guard ceiling >= 4 * (near + 1) else { return }
         let spread = total(counts, top - Int(6 / Self.binDB), top - Int(1 / Self.binDB))
         guard spread >= 6 else { return }
-        guard levels(top - Int(6 / Self.binDB), top - Int(1 / Self.binDB)) >= Self.spreadLevels else { return }
+        guard levels(top - Int(6 / Self.binDB), top - Int(1 / Self.binDB)) >= Double(Self.spreadLevels) else { return }
         guard total(preceded, top - band, top) * 2 <= ceiling else { return }
         // The oldest quarter holding ceiling peaks starts the alarm.
         var oldest = 3
