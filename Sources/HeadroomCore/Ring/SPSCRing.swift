@@ -35,8 +35,15 @@ public final class SPSCRing: @unchecked Sendable {
         precondition(mapped != MAP_FAILED && mapped != nil, "cannot map \(mappedBytes) bytes for a ring")
         payload = mapped!
         _ = madvise(payload, mappedBytes, MADV_HUGEPAGE)
-        // Touch every page now so the capture thread never takes a page fault here.
-        payload.initializeMemory(as: UInt8.self, repeating: 0, count: mappedBytes)
+        // Fault every page in now so the capture thread never takes a page fault here. The
+        // kernel hands them out zeroed: writing zeros over them as well (a memset) cost as
+        // much again, a tenth of a second at 32 channels x 96 kHz before the first frame.
+        // MADV_POPULATE_WRITE (23) is Linux 5.14's; before it, one byte a page is written.
+        if madvise(payload, mappedBytes, 23) != 0 {
+            for page in stride(from: 0, to: mappedBytes, by: 4096) {
+                payload.storeBytes(of: 0, toByteOffset: page, as: UInt8.self)
+            }
+        }
         sem_init(&semaphore, 0, 0)
     }
 
