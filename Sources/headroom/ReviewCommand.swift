@@ -57,7 +57,8 @@ struct ReviewCommand: ParsableCommand {
             if let html { try TextFile.check(html, option: "--html", inputs: inputs, force: force) }
             // Takes are read (and those without a log analyzed) several at once.
             let loudness = json || html != nil
-            // One take without a log on a terminal: where its analysis has got to.
+            // One take on a terminal: where its analysis (without a log) and its loudness pass
+            // have got to.
             let position = files.count == 1 ? FilePosition() : nil
             ManyFiles.run(files, jobs: jobs.count, progress: "takes") { file -> Result<TakeReview, HeadroomError> in
                 Result { () throws(HeadroomError) in
@@ -66,7 +67,11 @@ struct ReviewCommand: ParsableCommand {
                         position?.show(done: $0, total: $1, rate: $2)
                     }
                     position?.clear()
-                    if loudness { review.measureLoudness() }
+                    if loudness {
+                        review.measureLoudness {
+                            position?.show(done: $0, total: $1, rate: $2, doing: "measured for loudness")
+                        }
+                    }
                     return review
                 }
             } deliver: { _, loaded in

@@ -124,8 +124,9 @@ enum Terminal {
 }
 
 /// "12:30 of 2:00:00 analyzed (10 %)" on a terminal's stderr while one file is analyzed (`analyze`,
-/// or `review` of a take without a log), redrawn at most four times a second and cleared before
-/// anything else is written; nothing when stderr is not a terminal.
+/// or `review` of a take without a log), or "measured for loudness" while `review --json` or
+/// `--html` reads one take for its loudness; redrawn at most four times a second and cleared
+/// before anything else is written; nothing when stderr is not a terminal.
 final class FilePosition: @unchecked Sendable {
     private let line: Terminal.StatusLine
     private var last = 0.0
@@ -135,15 +136,15 @@ final class FilePosition: @unchecked Sendable {
         self.line = line
     }
 
-    func show(done: Int, total: Int, rate: Int) {
+    func show(done: Int, total: Int, rate: Int, doing: String = "analyzed") {
         let now = ProcessInfo.processInfo.systemUptime
         guard now - last >= 0.25, rate > 0, done < total || total <= 0 else { return }
         last = now
         var text = Self.clock(Double(done) / Double(rate))
         if total > 0 {
-            text += " of \(Self.clock(Double(total) / Double(rate))) analyzed (\(done * 100 / total) %)"
+            text += " of \(Self.clock(Double(total) / Double(rate))) \(doing) (\(done * 100 / total) %)"
         } else {
-            text += " analyzed"
+            text += " " + doing
         }
         line.show(text)
     }

@@ -168,4 +168,18 @@ struct ReviewCommandTests {
         let firstLine = try #require(piped.stdout.split(separator: "\n").first)
         #expect(screen.contains("\r\u{1B}[K" + firstLine), "\(screen)")
     }
+
+    @Test("review --json of one long take with its log, on a terminal: where the loudness pass has got to, cleared")
+    func loudnessPosition() throws {
+        let dir = scratchDirectory()
+        let (take, _, recorded) = try recordFileTake(Material(frames: 480_000, channels: 2), seconds: 10, dir: dir)
+        #expect(recorded.status == 0, "\(recorded.stderr)")
+        let screen = try onTerminal("review", "--json", take, in: dir)
+        #expect(screen.contains("\r\u{1B}[K0:00 of 0:10 measured for loudness (1 %)"), "\(screen)")
+        #expect(!screen.contains("analyzed ("), "the log speaks for the take: \(screen)")
+        let piped = try headroom("review", "--json", take)
+        #expect(piped.status == 0 && piped.stderr.isEmpty && !piped.stdout.contains("loudness ("))
+        let firstLine = try #require(piped.stdout.split(separator: "\n").first)
+        #expect(screen.contains("\r\u{1B}[K" + firstLine), "\(screen)")
+    }
 }

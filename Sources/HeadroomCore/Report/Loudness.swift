@@ -98,11 +98,18 @@ public final class LoudnessMeter {
     }
 
     /// Measures the file at `path`. Nil when it cannot be read.
-    static func measure(path: String) -> LoudnessMeter? {
+    /// `onProgress`: the frames measured so far, of how many, at what rate, after each block.
+    static func measure(
+        path: String,
+        onProgress: (_ done: Int, _ total: Int, _ rate: Int) -> Void = { _, _, _ in }
+    ) -> LoudnessMeter? {
         guard let info = AudioFile.info(path) else { return nil }
         let meter = LoudnessMeter(channels: info.channels, rate: info.rate)
+        var done = 0
         AudioFile.forEachFloatBlock(path, blockFrames: 8192) { interleaved, n in
             meter.add(floats: interleaved.baseAddress!, frames: n)
+            done += n
+            onProgress(done, info.frames, info.rate)
         }
         return meter
     }

@@ -186,9 +186,12 @@ public struct TakeReview: Sendable {
         return review
     }
 
-    /// Adds the take's loudness, as a programme and per channel (reads the audio once more).
-    public mutating func measureLoudness() {
-        guard let meter = LoudnessMeter.measure(path: file) else { return }
+    /// Adds the take's loudness, as a programme and per channel (reads the audio once more;
+    /// `onProgress`: the frames measured so far, of how many, at what rate).
+    public mutating func measureLoudness(
+        onProgress: (_ done: Int, _ total: Int, _ rate: Int) -> Void = { _, _, _ in }
+    ) {
+        guard let meter = LoudnessMeter.measure(path: file, onProgress: onProgress) else { return }
         programme = meter.programme
         for i in channels.indices where channels[i].channel - 1 < meter.channels {
             channels[i].loudness = meter.channel(channels[i].channel - 1)
