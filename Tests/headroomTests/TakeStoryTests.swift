@@ -55,6 +55,36 @@ struct TakeStoryTests {
         Int(Int16(bitPattern: UInt16(d[d.startIndex + at]) | UInt16(d[d.startIndex + at + 1]) << 8))
     }
 
+    @Test(
+        "24 channels faster than real time (the analysis split over two threads, the loudness measured beside it): bext's loudness is review's"
+    )
+    func splitLoudness() throws {
+        let dir = scratchDirectory()
+        let channels = 24
+        var m = Material(frames: 48000 * 3, channels: channels)
+        for i in 0..<m.frames where (i / 4800) % 3 == 0 {
+            for c in 0..<channels { m.values[i * channels + c] *= 0.2 }  // loudness that moves
+        }
+        let r = try run(
+            headroomBinary,
+            ["record", "-D", "testcap", "-c", String(channels), "--duration", "3", "--dir", dir, "--name", "t"],
+            environment: FileRig(bytes: m.bytes("S24_3LE")).environment
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        let bext = try #require(try Self.chunks(dir + "/t.wav")["bext"])
+        #expect(Self.int16(bext, 346) == 2)
+        let line = try #require(try headroom("review", "--json", dir + "/t.wav").jsonLines.first)
+        let programme = try #require(line["programme"] as? [String: Any])
+        let keys = [
+            "integrated_lufs", "loudness_range_lu", "max_true_peak_dbtp", "max_momentary_lufs", "max_short_term_lufs",
+        ]
+        for (i, key) in keys.enumerated() {
+            let word = Self.int16(bext, 412 + 2 * i)
+            let measured = try #require(programme[key] as? Double, "\(key) in \(programme)")
+            #expect(abs(Double(word) / 100 - measured) <= 0.0101, "\(key): bext \(word), review \(measured)")
+        }
+    }
+
     @Test("iXML names the tracks, the mask is 0, bext v2 carries the loudness review measures, the reference is unique")
     func metadata() throws {
         let dir = scratchDirectory()

@@ -87,6 +87,8 @@ public final class Analyzer {
     private var allUnits: UInt64 { (1 << (2 * groups)) - 1 }
     /// What each unit cost (seconds, smoothed over blocks), for the next split.
     private let unitCost: UnsafeMutablePointer<Double>
+    /// What the caller's work beside a split block cost in the last blocks (seconds).
+    private var alongsideCost = 0.0
     /// The block the second thread is working on: its frame count.
     private var helperFrames = 0
     private let detectors: UnsafeMutablePointer<ClipDetector>
@@ -254,12 +256,20 @@ public final class Analyzer {
 
     /// Analyzes `frames` interleaved frames at `samples`, laid out as ``layout`` says.
     /// `samples` must be aligned for the sample type (2 or 4 bytes; any for 24-bit packed).
-    public func process(_ samples: UnsafeRawPointer, frames: Int) {
+    /// `alongside` gets each block (its frames and their count) on the calling
+    /// thread, in order: while the second thread analyzes its share of the block when the
+    /// block is split, which then gives that thread more to do; after the block otherwise. (A
+    /// recorder measures the take's loudness there.)
+    public func process(
+        _ samples: UnsafeRawPointer,
+        frames: Int,
+        alongside: (_ block: UnsafeRawPointer, _ frames: Int) -> Void = { _, _ in }
+    ) {
         let frameBytes = channels * layout.bytesPerSample
         var done = 0
         while done < frames {
             let n = min(maxBlockFrames, frames - done)
-            processBlock(samples + done * frameBytes, frames: n)
+            processBlock(samples + done * frameBytes, frames: n, alongside: alongside)
             done += n
         }
     }
@@ -355,7 +365,11 @@ public final class Analyzer {
 
     // MARK: - The block pipeline
 
-    private func processBlock(_ src: UnsafeRawPointer, frames n: Int) {
+    private func processBlock(
+        _ src: UnsafeRawPointer,
+        frames n: Int,
+        alongside: (_ block: UnsafeRawPointer, _ frames: Int) -> Void
+    ) {
         convert(src, frames: n)
         if helper != nil && splitsBlocks && n >= 256 {
             // The units in parallel on both threads, then their events in the order one
@@ -364,6 +378,9 @@ public final class Analyzer {
             helperFrames = n
             helper!.begin()
             analyzeUnits(ownUnits, frames: n, scratch: scratch[0], into: &ownEvents, timed: true)
+            let start = MonotonicClock.now()
+            alongside(src, n)
+            alongsideCost = 0.75 * alongsideCost + 0.25 * (MonotonicClock.now() - start)
             helper!.wait()
             for u in 0..<2 * groups {
                 let from = ownUnits & (1 << u) != 0 ? ownEvents : helperEvents
@@ -373,6 +390,7 @@ public final class Analyzer {
             helperEvents.removeAll(keepingCapacity: true)
         } else {
             analyzeUnits(allUnits, frames: n, scratch: scratch[0], into: &events, timed: false)
+            alongside(src, n)
         }
         frameCount += n
         // Keep the last 11 frames as the next block's history.
@@ -400,9 +418,9 @@ public final class Analyzer {
     }
 
     /// Splits the units between the two threads so that each has about as much to do, by
-    /// what the units cost in the last blocks: the dearest first, each to the thread with
-    /// less so far (before any block is timed: the upper half of the groups to the second
-    /// thread).
+    /// what the units cost in the last blocks, the calling thread's work `alongside` counted
+    /// as its own: the dearest first, each to the thread with less so far (before any block
+    /// is timed: the upper half of the groups to the second thread).
     private func assignUnits() {
         let count = 2 * groups
         var own: UInt64 = 0
@@ -410,7 +428,7 @@ public final class Analyzer {
         if unitCost[count - 1] == 0 {
             for u in 0..<count { if u < count / 2 { own |= 1 << u } else { helper |= 1 << u } }
         } else {
-            var loads = (0.0, 0.0)
+            var loads = (alongsideCost, 0.0)
             var left = allUnits
             while left != 0 {
                 var dearest = -1

@@ -388,9 +388,15 @@ final class AnalyzerLoop: @unchecked Sendable {
         while done < frames {
             if analyzer == nil { openTake() }
             let n = boundary.fit(frames - done)
-            analyzer!.process(payload + done * frameBytes, frames: n)
             if framesDifferFromTake { loudness = nil }
-            if let loudness { measure(payload + done * frameBytes, frames: n, into: loudness) }
+            if let loudness {
+                // On this thread while the second analyzer thread has its share of the block.
+                analyzer!.process(payload + done * frameBytes, frames: n) { block, frames in
+                    self.measure(block, frames: frames, into: loudness)
+                }
+            } else {
+                analyzer!.process(payload + done * frameBytes, frames: n)
+            }
             drain()
             done += n
             globalFrame += n
