@@ -87,7 +87,9 @@ public final class Analyzer {
     private var allUnits: UInt64 { (1 << (2 * groups)) - 1 }
     /// What each unit cost (seconds, smoothed over blocks), for the next split.
     private let unitCost: UnsafeMutablePointer<Double>
-    /// What the caller's work beside a split block cost in the last blocks (seconds).
+    /// What the caller's work beside a split block cost in the last blocks (seconds); 0 without
+    /// any (a tie leaves the dearest unit on the calling thread, which converted the block and
+    /// has it in its cache: giving it to the second thread made `analyze` 15 % slower).
     private var alongsideCost = 0.0
     /// The block the second thread is working on: its frame count.
     private var helperFrames = 0
@@ -256,14 +258,26 @@ public final class Analyzer {
 
     /// Analyzes `frames` interleaved frames at `samples`, laid out as ``layout`` says.
     /// `samples` must be aligned for the sample type (2 or 4 bytes; any for 24-bit packed).
-    /// `alongside` gets each block (its frames and their count) on the calling
-    /// thread, in order: while the second thread analyzes its share of the block when the
-    /// block is split, which then gives that thread more to do; after the block otherwise. (A
-    /// recorder measures the take's loudness there.)
+    public func process(_ samples: UnsafeRawPointer, frames: Int) {
+        blocks(samples, frames: frames, alongside: nil)
+    }
+
+    /// ``process(_:frames:)``, handing `alongside` each block (its frames and their count) on
+    /// the calling thread, in order: while the second thread analyzes its share of the block
+    /// when the block is split, which then gives that thread more to do; after the block
+    /// otherwise. (A recorder measures the take's loudness there.)
     public func process(
         _ samples: UnsafeRawPointer,
         frames: Int,
-        alongside: (_ block: UnsafeRawPointer, _ frames: Int) -> Void = { _, _ in }
+        alongside: (_ block: UnsafeRawPointer, _ frames: Int) -> Void
+    ) {
+        withoutActuallyEscaping(alongside) { blocks(samples, frames: frames, alongside: $0) }
+    }
+
+    private func blocks(
+        _ samples: UnsafeRawPointer,
+        frames: Int,
+        alongside: ((_ block: UnsafeRawPointer, _ frames: Int) -> Void)?
     ) {
         let frameBytes = channels * layout.bytesPerSample
         var done = 0
@@ -368,7 +382,7 @@ public final class Analyzer {
     private func processBlock(
         _ src: UnsafeRawPointer,
         frames n: Int,
-        alongside: (_ block: UnsafeRawPointer, _ frames: Int) -> Void
+        alongside: ((_ block: UnsafeRawPointer, _ frames: Int) -> Void)?
     ) {
         convert(src, frames: n)
         if helper != nil && splitsBlocks && n >= 256 {
@@ -378,9 +392,11 @@ public final class Analyzer {
             helperFrames = n
             helper!.begin()
             analyzeUnits(ownUnits, frames: n, scratch: scratch[0], into: &ownEvents, timed: true)
-            let start = MonotonicClock.now()
-            alongside(src, n)
-            alongsideCost = 0.75 * alongsideCost + 0.25 * (MonotonicClock.now() - start)
+            if let alongside {
+                let start = MonotonicClock.now()
+                alongside(src, n)
+                alongsideCost = 0.75 * alongsideCost + 0.25 * (MonotonicClock.now() - start)
+            }
             helper!.wait()
             for u in 0..<2 * groups {
                 let from = ownUnits & (1 << u) != 0 ? ownEvents : helperEvents
@@ -390,7 +406,7 @@ public final class Analyzer {
             helperEvents.removeAll(keepingCapacity: true)
         } else {
             analyzeUnits(allUnits, frames: n, scratch: scratch[0], into: &events, timed: false)
-            alongside(src, n)
+            alongside?(src, n)
         }
         frameCount += n
         // Keep the last 11 frames as the next block's history.

@@ -389,9 +389,13 @@ final class AnalyzerLoop: @unchecked Sendable {
             if analyzer == nil { openTake() }
             let n = boundary.fit(frames - done)
             if framesDifferFromTake { loudness = nil }
-            // The loudness on this thread while the second analyzer thread has its share.
-            analyzer!.process(payload + done * frameBytes, frames: n) { [loudness] block, frames in
-                if let loudness { self.measure(block, frames: frames, into: loudness) }
+            if let loudness {
+                // On this thread while the second analyzer thread has its share of the block.
+                analyzer!.process(payload + done * frameBytes, frames: n) { block, frames in
+                    self.measure(block, frames: frames, into: loudness)
+                }
+            } else {
+                analyzer!.process(payload + done * frameBytes, frames: n)
             }
             drain()
             done += n
