@@ -490,12 +490,13 @@ struct OverAndFlatTests {
 
     @Test(
         "no flat event on steady tones of a few samples per cycle, whose sampled peaks take a handful of values",
-        arguments: [(17000.0, 96000, -2.0), (20000.0, 48000, -1.0)]
+        arguments: [(17000.0, 96000, -2.0), (20000.0, 48000, -1.0), (14000.0, 44100, -1.0)]
     )
     func highTones(hz: Double, rate: Int, dbfs: Double) {
         // 17 kHz at 96 kHz peaks at 17 sampled values, the top one 2,000 times a second:
         // a pile-up in one bin, as a digital ceiling makes, with the rest at a handful of
-        // levels under it (music and noise spread over many).
+        // levels under it (music and noise spread over many). 14 kHz at 44.1 kHz peaks at 11
+        // values 1 to 6 dB under its top, each as often as the others.
         let amplitude = pow(10, dbfs / 20)
         let samples = (0..<(5 * rate)).map { Float(amplitude * sin(2 * .pi * hz * Double($0) / Double(rate) + 0.3)) }
         let events = analyze(samples, channels: 1, rate: rate, layout: .float32).events
