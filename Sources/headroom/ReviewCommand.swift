@@ -66,7 +66,6 @@ struct ReviewCommand: ParsableCommand {
                     var review = try TakeReview.load(file: file, settings: settings) {
                         position?.show(done: $0, total: $1, rate: $2)
                     }
-                    position?.clear()
                     if loudness {
                         review.measureLoudness {
                             position?.show(done: $0, total: $1, rate: $2, doing: "measured for loudness")

@@ -130,16 +130,19 @@ enum Terminal {
 final class FilePosition: @unchecked Sendable {
     private let line: Terminal.StatusLine
     private var last = 0.0
+    private var doing = ""
 
     init?() {
         guard let line = Terminal.StatusLine() else { return nil }
         self.line = line
     }
 
+    /// Draws where a pass is (`doing`: what it does); a new pass at once, over the last one.
     func show(done: Int, total: Int, rate: Int, doing: String = "analyzed") {
         let now = ProcessInfo.processInfo.systemUptime
-        guard now - last >= 0.25, rate > 0, done < total || total <= 0 else { return }
+        guard now - last >= 0.25 || doing != self.doing, rate > 0, done < total || total <= 0 else { return }
         last = now
+        self.doing = doing
         var text = Self.clock(Double(done) / Double(rate))
         if total > 0 {
             text += " of \(Self.clock(Double(total) / Double(rate))) \(doing) (\(done * 100 / total) %)"

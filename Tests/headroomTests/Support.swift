@@ -62,20 +62,45 @@ func headroom(_ arguments: String..., cwd: String? = nil, environment: [String: 
     try run(headroomBinary, arguments, cwd: cwd, environment: environment)
 }
 
-/// A fresh scratch folder for one test.
 /// Runs headroom with `arguments` on a terminal and returns the screen: util-linux's
 /// `script` gives it a pseudo-terminal and keeps everything written there, carriage returns
-/// and erasures included. Arguments are joined by spaces (paths without spaces).
+/// and erasures included.
 func onTerminal(
     _ arguments: String...,
     in dir: String,
     sourceLocation: SourceLocation = #_sourceLocation
 ) throws -> String {
+    try onTerminal(arguments, in: dir, sourceLocation: sourceLocation)
+}
+
+func onTerminal(_ arguments: [String], in dir: String, sourceLocation: SourceLocation) throws -> String {
     let typescript = dir + "/typescript"
-    let command = ([headroomBinary] + arguments).joined(separator: " ")
+    // One shell command for script: each word quoted.
+    let command = ([headroomBinary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        .joined(separator: " ")
     let r = try run("/usr/bin/script", ["-qec", command, typescript])
     #expect(r.status == 0, "\(r.stderr)", sourceLocation: sourceLocation)
     return try String(contentsOfFile: typescript, encoding: .utf8)
+}
+
+/// Runs headroom with `arguments` on a terminal and through a pipe: the screen shows
+/// `line` drawn as a status line (erased, then written in place), the pipe gets nothing on
+/// stderr, and what it gets first comes on screen right after a status line's erasure.
+/// Returns both for what else a test asks of them.
+@discardableResult
+func expectStatusLine(
+    _ line: String,
+    _ arguments: String...,
+    in dir: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws -> (screen: String, piped: RunResult) {
+    let screen = try onTerminal(arguments, in: dir, sourceLocation: sourceLocation)
+    #expect(screen.contains("\r\u{1B}[K" + line), "\(screen)", sourceLocation: sourceLocation)
+    let piped = try run(headroomBinary, arguments)
+    #expect(piped.status == 0 && piped.stderr.isEmpty, "\(piped.stderr)", sourceLocation: sourceLocation)
+    let firstLine = try #require(piped.stdout.split(separator: "\n").first, sourceLocation: sourceLocation)
+    #expect(screen.contains("\r\u{1B}[K" + firstLine), "\(screen)", sourceLocation: sourceLocation)
+    return (screen, piped)
 }
 
 /// A 24-bit mono WAV of a 100 Hz tone at -12 dBFS, `seconds` long (10 s: 59 blocks of 8192
@@ -87,6 +112,7 @@ func writeTone(_ path: String, seconds: Int = 10) {
     writeAudio(path, samples: samples, channels: 1)
 }
 
+/// A fresh scratch folder for one test.
 func scratchDirectory() -> String {
     let path = NSTemporaryDirectory() + "headroom-test-" + UUID().uuidString
     try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

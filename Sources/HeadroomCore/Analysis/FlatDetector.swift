@@ -309,18 +309,17 @@ struct FlatDetector {
             }
             return sum
         }
-        /// How many levels (0.05 dB bins) the peaks from bin `lo` to `hi` are spread over, as
-        /// a count of equally filled levels: (sum of counts)^2 / sum of squared counts, the
-        /// levels holding peaks when each holds as many, fewer when a few hold most.
-        func levels(_ lo: Int, _ hi: Int) -> Double {
-            var sum = 0
+        /// The squared counts of the bins from `lo` to `hi`, summed: with the counts' sum `s`,
+        /// s^2 over this is how many levels (0.05 dB bins) the peaks spread over as equally
+        /// filled ones, the levels holding peaks when each holds as many, fewer when a few hold
+        /// most.
+        func squaredCounts(_ lo: Int, _ hi: Int) -> Int {
             var squares = 0
             for i in stride(from: max(lo, 0), through: min(hi, bins - 1), by: 1) {
                 let n = total(counts, i, i)
-                sum += n
                 squares += n * n
             }
-            return squares == 0 ? 0 : Double(sum * sum) / Double(squares)
+            return squares
         }
         let tops = lane.pointee.top
         let highest = max(
@@ -343,9 +342,11 @@ struct FlatDetector {
         guard ceiling >= Self.pileUpMinimum || sharp else { return }
         let near = total(counts, top - 2 * band, top - band - 1)
         guard ceiling >= 4 * (near + 1) else { return }
-        let spread = total(counts, top - Int(6 / Self.binDB), top - Int(1 / Self.binDB))
+        // The peaks 1 to 6 dB under the ceiling: enough of them, over enough levels.
+        let (low, high) = (top - Int(6 / Self.binDB), top - Int(1 / Self.binDB))
+        let spread = total(counts, low, high)
         guard spread >= 6 else { return }
-        guard levels(top - Int(6 / Self.binDB), top - Int(1 / Self.binDB)) >= Double(Self.spreadLevels) else { return }
+        guard spread * spread >= Self.spreadLevels * squaredCounts(low, high) else { return }
         guard total(preceded, top - band, top) * 2 <= ceiling else { return }
         // The oldest quarter holding ceiling peaks starts the alarm.
         var oldest = 3

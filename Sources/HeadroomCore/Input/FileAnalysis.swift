@@ -18,15 +18,15 @@ public struct FileAnalysis {
     }
 
     /// Analyzes `path`; `onLine` receives each clip-log line (header, events, summary)
-    /// as soon as it is final, so `--json` streams; `onProgress` the frames analyzed so far,
-    /// the file's length in frames (0: unknown) and its rate, after each block. `threads`: 2 lets the analyzer share each
+    /// as soon as it is final, so `--json` streams; `onProgress` how far it has got
+    /// (``FileProgress``). `threads`: 2 lets the analyzer share each
     /// block's work with a second thread (``Analyzer/init(channels:rate:layout:settings:maxBlockFrames:exactBlockPeaks:threads:)``).
     public static func run(
         path: String,
         settings: Settings,
         blockFrames: Int = 8192,
         threads: Int = 1,
-        onProgress: (_ done: Int, _ total: Int, _ rate: Int) -> Void = { _, _, _ in },
+        onProgress: FileProgress = { _, _, _ in },
         onLine: (JSONValue) -> Void = { _ in }
     ) throws(HeadroomError) -> Result {
         let reader = try AudioFileReader(path: path)

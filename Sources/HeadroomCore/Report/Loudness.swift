@@ -97,12 +97,8 @@ public final class LoudnessMeter {
         sums = Array(repeating: V(), count: groups)
     }
 
-    /// Measures the file at `path`. Nil when it cannot be read.
-    /// `onProgress`: the frames measured so far, of how many, at what rate, after each block.
-    static func measure(
-        path: String,
-        onProgress: (_ done: Int, _ total: Int, _ rate: Int) -> Void = { _, _, _ in }
-    ) -> LoudnessMeter? {
+    /// Measures the file at `path` (`onProgress`: how far it has got). Nil when it cannot be read.
+    static func measure(path: String, onProgress: FileProgress = { _, _, _ in }) -> LoudnessMeter? {
         guard let info = AudioFile.info(path) else { return nil }
         let meter = LoudnessMeter(channels: info.channels, rate: info.rate)
         var done = 0

@@ -56,12 +56,11 @@ public struct TakeReview: Sendable {
     }
 
     /// Reviews the take at `file` with its log beside it (`<take>.clips.jsonl`), or analyzes
-    /// it afresh when the log is missing (`onProgress`: the frames analyzed so far, of how
-    /// many, at what rate).
+    /// it afresh when the log is missing (`onProgress`: how far that analysis has got).
     public static func load(
         file: String,
         settings: Settings,
-        onProgress: (_ done: Int, _ total: Int, _ rate: Int) -> Void = { _, _, _ in }
+        onProgress: FileProgress = { _, _, _ in }
     ) throws(HeadroomError) -> TakeReview {
         let logPath = logPath(for: file)
         guard FileManager.default.fileExists(atPath: logPath) else {
@@ -187,10 +186,8 @@ public struct TakeReview: Sendable {
     }
 
     /// Adds the take's loudness, as a programme and per channel (reads the audio once more;
-    /// `onProgress`: the frames measured so far, of how many, at what rate).
-    public mutating func measureLoudness(
-        onProgress: (_ done: Int, _ total: Int, _ rate: Int) -> Void = { _, _, _ in }
-    ) {
+    /// `onProgress`: how far it has got).
+    public mutating func measureLoudness(onProgress: FileProgress = { _, _, _ in }) {
         guard let meter = LoudnessMeter.measure(path: file, onProgress: onProgress) else { return }
         programme = meter.programme
         for i in channels.indices where channels[i].channel - 1 < meter.channels {
@@ -202,7 +199,7 @@ public struct TakeReview: Sendable {
     static func analyzeAfresh(
         file: String,
         settings: Settings,
-        onProgress: (_ done: Int, _ total: Int, _ rate: Int) -> Void
+        onProgress: FileProgress
     ) throws(HeadroomError) -> TakeReview {
         let result = try FileAnalysis.run(path: file, settings: settings, onProgress: onProgress)
         return TakeReview(
