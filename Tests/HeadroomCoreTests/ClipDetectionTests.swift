@@ -130,6 +130,51 @@ struct ClipDetectionTests {
         #expect(a == c)
     }
 
+    @Test(
+        "packed 24-bit samples (S24_3LE) read as their codes do: every count, the extreme codes, any number of channels"
+    )
+    func packedConversion() {
+        // The vector conversion (four samples a byte shuffle, the rest one at a time) against
+        // the definition: the three bytes, left-justified in 32 bits, over 2^31.
+        var noise = Noise(seed: 24)
+        let edges: [Int32] = [-(1 << 23), -(1 << 23) + 1, -1, 0, 1, (1 << 23) - 2, (1 << 23) - 1]
+        let codes = edges + (0..<200).map { _ in Int32(noise.next() * 8_388_608) }
+        func bytes(_ codes: [Int32]) -> [UInt8] {
+            codes.flatMap {
+                [
+                    UInt8(truncatingIfNeeded: $0), UInt8(truncatingIfNeeded: $0 >> 8),
+                    UInt8(truncatingIfNeeded: $0 >> 16),
+                ]
+            }
+        }
+        for count in 0...codes.count {
+            let raw = bytes(Array(codes.prefix(count)))
+            var out = [Float](repeating: .nan, count: count)
+            raw.withUnsafeBytes { r in
+                out.withUnsafeMutableBufferPointer {
+                    SampleLayout.int24Packed.readBack(r.baseAddress!, count: count, into: $0.baseAddress!)
+                }
+            }
+            #expect(out == codes.prefix(count).map { Float($0) / 8_388_608 }, "\(count) samples")
+        }
+        // The analyzer's conversion into channel groups, a last partial group included: the
+        // same figures and events as the same codes given left-justified in 32-bit words.
+        for channels in [1, 3, 4, 5, 8, 13, 16, 17, 21, 40] {
+            let x = TruePeakTests.randomMaterial(channels: channels, frames: 24000, seed: UInt64(channels) + 100)
+            let codes = x.map { Int32(max(-8_388_608, min(8_388_607, ($0 * 8_388_608).rounded()))) }
+            let packed = analyze(bytes(codes), channels: channels, layout: .int24Packed, block: 1000)
+            let words = analyze(codes.map { $0 << 8 }, channels: channels, layout: .int32(bits: 24), block: 1000)
+            #expect(packed.events == words.events, "\(channels) channels")
+            #expect(!clips(packed.events).isEmpty, "\(channels) channels: no clip event to compare")
+            for c in 0..<channels {
+                #expect(
+                    packed.analyzer.summary(channel: c) == words.analyzer.summary(channel: c),
+                    "channel \(c + 1) of \(channels)"
+                )
+            }
+        }
+    }
+
     @Test("32-bit clip checks are exact: one code below full scale is not clipped")
     func thirtyTwoBitExact() {
         var values = [Int32](repeating: 1 << 20, count: 30000)

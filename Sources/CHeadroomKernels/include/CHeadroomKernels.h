@@ -101,6 +101,11 @@ size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, si
                       size_t width, int64_t block_start, int64_t valid, int64_t lookback, int64_t newest,
                       hr_flat_lobe *flat);
 
+/// Packed little-endian 24-bit samples (ALSA S24_3LE) to floats, 1.0 = full scale (exactly
+/// `(float)(sample << 8) / 2^31`, what libsndfile reads back): `rows` rows of `count`
+/// samples, row r at `src + r * src_stride` (bytes), into `dst + r * dst_stride` (floats).
+void hr_unpack24(const uint8_t *src, size_t src_stride, size_t rows, size_t count, float *dst, size_t dst_stride);
+
 /// One pause in a spin-wait (x86 `pause`, ARM `yield`): the core backs off while it looks
 /// at a flag another core will set.
 static inline void hr_spin_pause(void) {

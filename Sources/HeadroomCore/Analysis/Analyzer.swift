@@ -508,7 +508,8 @@ public final class Analyzer {
     /// Raw interleaved samples to float lanes: `input[g][history + i][l]`. Full groups go
     /// in one pass over the block's rows, a vector load, convert and store each (the block
     /// arrives from another core: each cache line is fetched once); a last, partial group
-    /// and packed 24-bit samples go lane by lane.
+    /// goes lane by lane, and packed 24-bit samples group by group, four to a byte shuffle
+    /// (`hr_unpack24`).
     private func convert(_ src: UnsafeRawPointer, frames n: Int) {
         let full = channels / width
         var done = full
@@ -530,7 +531,7 @@ public final class Analyzer {
         case (.int16, _): convertRows(src, frames: n, groups: full) { (v: SIMD4<Int16>) in SIMD4<Float>(v) * s16 }
         case (.float32, 8): convertRows(src, frames: n, groups: full) { (v: SIMD8<Float>) in Self.finite(v) }
         case (.float32, _): convertRows(src, frames: n, groups: full) { (v: SIMD4<Float>) in Self.finite(v) }
-        case (.int24Packed, _): done = 0
+        case (.int24Packed, _): done = 0  // every group in convertGroup, four samples a shuffle
         }
         for g in done..<groups {
             let dst = input + g * groupStride + Self.history * width
@@ -580,17 +581,7 @@ public final class Analyzer {
                 for l in 0..<lanes { out[l] = Float(row[l]) * scale }
             }
         case .int24Packed:
-            let s = src.assumingMemoryBound(to: UInt8.self)
-            let scale: Float = 1.0 / 8_388_608
-            for i in 0..<n {
-                let row = s + (i * c + first) * 3
-                let out = dst + i * w
-                for l in 0..<lanes {
-                    let p = row + l * 3
-                    let v = SampleLayout.packed24(p)
-                    out[l] = Float(v >> 8) * scale
-                }
-            }
+            hr_unpack24(src.assumingMemoryBound(to: UInt8.self) + first * 3, c * 3, n, lanes, dst, w)
         case .int24InInt32:
             let s = src.assumingMemoryBound(to: Int32.self)
             let scale: Float = 1.0 / 2_147_483_648

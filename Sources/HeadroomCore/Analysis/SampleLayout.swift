@@ -1,3 +1,5 @@
+import CHeadroomKernels
+
 /// How interleaved samples sit in memory when they reach the analyzer or the writer.
 ///
 /// Integer layouts carry their significant bit depth, because SPEC's clip threshold
@@ -59,8 +61,7 @@ extension SampleLayout {
             let s = src.assumingMemoryBound(to: Int32.self)
             for i in 0..<count { out[i] = Float(s[i] &<< 8) * scale }
         case .int24Packed:
-            let s = src.assumingMemoryBound(to: UInt8.self)
-            for i in 0..<count { out[i] = Float(Self.packed24(s + 3 * i)) * scale }
+            hr_unpack24(src.assumingMemoryBound(to: UInt8.self), 3 * count, 1, count, out, count)
         case .int32:
             let s = src.assumingMemoryBound(to: Int32.self)
             for i in 0..<count { out[i] = Float(s[i]) * scale }
