@@ -5,7 +5,7 @@
 # CPU is the process's user + system time (GNU time) over the wall time.
 #
 #   swift build -c release --product headroom && bash bench/realtime-cpu.sh
-#   SECS=20 RUNS=2 CH=32 RATE=96000 PERIOD=256            (defaults; HEADROOM=path: another build)
+#   SECS=20 RUNS=2 CH=32 RATE=96000 PERIOD=256 FORMAT=S32_LE   (defaults; HEADROOM=path: another build)
 #
 # Needs jackd2, libasound2-plugins, sndfile-tools (sndfile-jackplay), alsa-utils, time.
 set -euo pipefail
@@ -16,7 +16,7 @@ BIN=${HEADROOM:-$P/.build/release/headroom}  # HEADROOM=path measures another bu
 for c in jackd jack_wait jack_lsp sndfile-jackplay arecord /usr/bin/time; do
     command -v "$c" >/dev/null || { echo "needs $c (Debian: jackd2, sndfile-tools, alsa-utils, time)" >&2; exit 1; }
 done
-SECS=${SECS:-20}; RUNS=${RUNS:-2}; CH=${CH:-32}; RATE=${RATE:-96000}; PERIOD=${PERIOD:-256}
+SECS=${SECS:-20}; RUNS=${RUNS:-2}; CH=${CH:-32}; RATE=${RATE:-96000}; PERIOD=${PERIOD:-256}; FORMAT=${FORMAT:-S32_LE}
 work=$(mktemp -d -t headroom-rtcpu.XXXXXX)
 server="headroom-rtcpu-$$"
 pids=()
@@ -49,12 +49,12 @@ cpu() {
     /usr/bin/time -f "%U %S %e" -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
     awk '{ printf "%.2f\n", ($1 + $2) / $3 * 100 }' "$work/time"
 }
-echo "real-time CPU: $CH ch x $RATE Hz, $PERIOD-frame JACK periods, $SECS s to WAV per run; $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
+echo "real-time CPU: $CH ch x $RATE Hz $FORMAT, $PERIOD-frame JACK periods, $SECS s to WAV per run; $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
 h=(); a=()
 for r in $(seq "$RUNS"); do
     rm -rf "$work/takes"; mkdir -p "$work/takes"
-    h+=("$(cpu "$BIN" record --device rt --format S32_LE --rate "$RATE" --channels "$CH" --duration "$SECS" --dir "$work/takes" --headless)")
-    a+=("$(cpu arecord -q -D rt -f S32_LE -r "$RATE" -c "$CH" -d "$SECS" "$work/a.wav")")
+    h+=("$(cpu "$BIN" record --device rt --format "$FORMAT" --rate "$RATE" --channels "$CH" --duration "$SECS" --dir "$work/takes" --headless)")
+    a+=("$(cpu arecord -q -D rt -f "$FORMAT" -r "$RATE" -c "$CH" -d "$SECS" "$work/a.wav")")
 done
 python3 - "${h[*]}" "${a[*]}" <<'PY'
 import statistics, sys
