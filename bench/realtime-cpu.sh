@@ -2,7 +2,8 @@
 # CPU of a real-time recording, headroom beside arecord, on the JACK rig (the demo's, at 32 ch
 # x 96 kHz): JACK's dummy backend plays ../shared/bench's mixed material in real time into
 # ALSA's jack plugin; each recorder takes SECS seconds of it to WAV, in turns, RUNS times;
-# CPU is the process's user + system time (GNU time) over the wall time.
+# CPU is the process's user + system time over the wall time, for the whole run and for its
+# steady state (without the first 3 s and the last 2).
 #
 #   swift build -c release --product headroom && bash bench/realtime-cpu.sh
 #   SECS=20 RUNS=2 CH=32 RATE=96000 PERIOD=256 FORMAT=S32_LE   (defaults; HEADROOM=path: another build)
@@ -44,23 +45,42 @@ for _ in $(seq 200); do
     sleep 0.05
 done
 
-# Prints "cpu_percent" for one command: (user + system) / wall.
+# Writes "total steady" for one command to $work/cpu, each as a percentage of a core: its user + system
+# time over its wall time (GNU time), and the same from 3 s after it starts to 2 s before it
+# ends (/proc/PID/stat), leaving out start-up (a recorder's buffers are mapped and zeroed
+# then: on a virtual machine up to 0.3 s of CPU for headroom's rings at 32 ch x 96 kHz,
+# which an hour's take does not notice) and the close.
 cpu() {
-    /usr/bin/time -f "%U %S %e" -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
-    awk '{ printf "%.2f\n", ($1 + $2) / $3 * 100 }' "$work/time"
+    /usr/bin/time -f "%U %S %e" -o "$work/time" "$@" >/dev/null 2>"$work/err" &
+    local t=$! pid ticks0 ticks1 t0 t1
+    sleep 3
+    pid=$(cat "/proc/$t/task/$t/children"); pid=${pid%% *}
+    ticks0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat"); t0=$(date +%s.%N)
+    sleep $((SECS - 5))
+    ticks1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat"); t1=$(date +%s.%N)
+    wait "$t" || { cat "$work/err" >&2; exit 1; }
+    awk -v d="$((ticks1 - ticks0))" -v hz="$(getconf CLK_TCK)" -v w0="$t0" -v w1="$t1" \
+        '{ printf "%.2f %.2f\n", ($1 + $2) / $3 * 100, d / hz / (w1 - w0) * 100 }' "$work/time" >"$work/cpu"
 }
 echo "real-time CPU: $CH ch x $RATE Hz $FORMAT, $PERIOD-frame JACK periods, $SECS s to WAV per run; $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
-h=(); a=()
+[ "$SECS" -ge 10 ] || { echo "SECS must be 10 or more (the steady-state window is SECS - 5 s)" >&2; exit 1; }
+h=(); a=(); hs=(); as=()
 for r in $(seq "$RUNS"); do
     rm -rf "$work/takes"; mkdir -p "$work/takes"
-    h+=("$(cpu "$BIN" record --device rt --format "$FORMAT" --rate "$RATE" --channels "$CH" --duration "$SECS" --dir "$work/takes" --headless)")
-    a+=("$(cpu arecord -q -D rt -f "$FORMAT" -r "$RATE" -c "$CH" -d "$SECS" "$work/a.wav")")
+    cpu "$BIN" record --device rt --format "$FORMAT" --rate "$RATE" --channels "$CH" --duration "$SECS" --dir "$work/takes" --headless
+    read -r total steady <"$work/cpu"
+    h+=("$total"); hs+=("$steady")
+    cpu arecord -q -D rt -f "$FORMAT" -r "$RATE" -c "$CH" -d "$SECS" "$work/a.wav"
+    read -r total steady <"$work/cpu"
+    a+=("$total"); as+=("$steady")
 done
-python3 - "${h[*]}" "${a[*]}" <<'PY'
+python3 - "${h[*]}" "${a[*]}" "${hs[*]}" "${as[*]}" <<'PY'
 import statistics, sys
-h = [float(x) for x in sys.argv[1].split()]
-a = [float(x) for x in sys.argv[2].split()]
-print(f"headroom record (full analysis)  CPU {statistics.median(h):5.1f} % of a core   runs {h}")
-print(f"arecord (no analysis)            CPU {statistics.median(a):5.1f} % of a core   runs {a}")
-print(f"ratio                            {statistics.median(h) / statistics.median(a):.2f}x arecord")
+h, a, hs, as_ = ([float(x) for x in arg.split()] for arg in sys.argv[1:5])
+m = statistics.median
+print(f"headroom record (full analysis)  CPU {m(h):5.1f} % of a core   runs {h}")
+print(f"arecord (no analysis)            CPU {m(a):5.1f} % of a core   runs {a}")
+print(f"ratio                            {m(h) / m(a):.2f}x arecord")
+print(f"steady state (3 s in to 2 s before the end): headroom {m(hs):.1f} %, arecord {m(as_):.1f} %, "
+      f"{m(hs) / m(as_):.2f}x   runs {hs} / {as_}")
 PY
