@@ -147,7 +147,7 @@ struct ClipDetectionTests {
                 ]
             }
         }
-        for count in 0...codes.count {
+        for count in 1...codes.count {
             let raw = bytes(Array(codes.prefix(count)))
             var out = [Float](repeating: .nan, count: count)
             raw.withUnsafeBytes { r in
