@@ -18,6 +18,7 @@ for c in jackd jack_wait jack_lsp sndfile-jackplay arecord /usr/bin/time; do
     command -v "$c" >/dev/null || { echo "needs $c (Debian: jackd2, sndfile-tools, alsa-utils, time)" >&2; exit 1; }
 done
 SECS=${SECS:-20}; RUNS=${RUNS:-2}; CH=${CH:-32}; RATE=${RATE:-96000}; PERIOD=${PERIOD:-256}; FORMAT=${FORMAT:-S32_LE}
+[ "$SECS" -ge 10 ] || { echo "SECS must be 10 or more (the steady-state window is SECS - 5 s)" >&2; exit 1; }
 work=$(mktemp -d -t headroom-rtcpu.XXXXXX)
 server="headroom-rtcpu-$$"
 pids=()
@@ -54,7 +55,9 @@ cpu() {
     /usr/bin/time -f "%U %S %e" -o "$work/time" "$@" >/dev/null 2>"$work/err" &
     local t=$! pid ticks0 ticks1 t0 t1
     sleep 3
-    pid=$(cat "/proc/$t/task/$t/children"); pid=${pid%% *}
+    pid=$(cat "/proc/$t/task/$t/children" 2>/dev/null || true); pid=${pid%% *}
+    # A recorder that has already exited (a format the rig does not offer, say) says why.
+    [ -n "$pid" ] || { wait "$t" || true; echo "$1 ended within 3 s:" >&2; cat "$work/err" >&2; exit 1; }
     ticks0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat"); t0=$(date +%s.%N)
     sleep $((SECS - 5))
     ticks1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat"); t1=$(date +%s.%N)
@@ -63,7 +66,6 @@ cpu() {
         '{ printf "%.2f %.2f\n", ($1 + $2) / $3 * 100, d / hz / (w1 - w0) * 100 }' "$work/time" >"$work/cpu"
 }
 echo "real-time CPU: $CH ch x $RATE Hz $FORMAT, $PERIOD-frame JACK periods, $SECS s to WAV per run; $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
-[ "$SECS" -ge 10 ] || { echo "SECS must be 10 or more (the steady-state window is SECS - 5 s)" >&2; exit 1; }
 h=(); a=(); hs=(); as=()
 for r in $(seq "$RUNS"); do
     rm -rf "$work/takes"; mkdir -p "$work/takes"

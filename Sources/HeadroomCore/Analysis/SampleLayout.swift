@@ -39,7 +39,9 @@ public enum SampleLayout: Sendable, Equatable {
 
 extension SampleLayout {
     /// A packed little-endian 24-bit sample (ALSA S24_3LE) at `p`, left-justified in 32
-    /// bits (the value `sf_readf_int` gives): the analyzer and the take writer decode it here.
+    /// bits (the value `sf_readf_int` gives): the take writer decodes it here, for FLAC and
+    /// CAF. The analyzer and ``readBack(_:count:into:)`` decode whole rows with
+    /// `hr_unpack24`, four samples to a byte shuffle, to the same value over 2^31.
     @inline(__always)
     static func packed24(_ p: UnsafePointer<UInt8>) -> Int32 {
         Int32(p[0]) << 8 | Int32(p[1]) << 16 | Int32(p[2]) << 24

@@ -126,13 +126,13 @@ public final class AudioFileReader {
     }
 }
 
-/// What a person sees of an audio file before reading it, and the float read that
-/// review's loudness and the HTML report's level overview share: with the reader above,
-/// the only places that open audio files with libsndfile.
 /// How far a pass over a file has got, after each block: the frames read so far, the file's
 /// length in frames (0: unknown) and its rate (`analyze`'s and `review`'s position line).
 public typealias FileProgress = (_ done: Int, _ total: Int, _ rate: Int) -> Void
 
+/// What a person sees of an audio file before reading it, and the float read that
+/// review's loudness and the HTML report's level overview share: with the reader above,
+/// the only places that open audio files with libsndfile.
 public enum AudioFile {
     public struct Info: Sendable, Equatable {
         public var frames: Int
