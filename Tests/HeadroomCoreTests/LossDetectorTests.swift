@@ -30,7 +30,7 @@ struct LossDetectorTests {
         for k in 0..<periods {
             let t = Double(k + 1) * periodSeconds * skew + (k >= from ? extra : 0)
             if let lost = detector.reading(frames: period, at: t, waiting: 0, settled: true) {
-                decisions.append(.lost(lost))
+                decisions.append(.lost(frames: lost, after: 0))
             }
             let d = detector.decide(at: t, mustDecide: false)
             if d != .none && d != .hold { decisions.append(d) }
@@ -52,11 +52,12 @@ struct LossDetectorTests {
             if d == .hold { held += 1 } else if d != .none { decisions.append(d) }
         }
         // Short of 1,440 by at most what the skew allowance grants over the 0.3 s held.
-        guard decisions.count == 1, case .lost(let lost) = decisions[0] else {
+        guard decisions.count == 1, case .lost(let lost, let after) = decisions[0] else {
             Issue.record("decisions: \(decisions)")
             return
         }
         #expect((1440 - Self.allowance(0.3))...1440 ~= lost, "lost \(lost)")
+        #expect(after == 0)  // the reader was on time: nothing waited before the hole
         #expect(held == Int((LossDetector.confirmSeconds / Self.periodSeconds).rounded(.down)))
     }
 
@@ -118,8 +119,42 @@ struct LossDetectorTests {
         let t = 21 * Self.periodSeconds + 0.05
         _ = detector.reading(frames: Self.period, at: t, waiting: 0, settled: true)
         #expect(detector.decide(at: t, mustDecide: false) == .hold)
-        #expect((2400 - Self.allowance(0.2))...2400 ~= detector.lossAtEnd(deviceGone: false))
-        #expect(detector.lossAtEnd(deviceGone: true) == 0)
+        #expect((2400 - Self.allowance(0.2))...2400 ~= detector.lossAtEnd(deviceGone: false).frames)
+        #expect(detector.lossAtEnd(deviceGone: true) == (0, 0))
+    }
+
+    @Test("a reader that stalls with 1.5 periods still waiting: the loss goes after those 720 frames, not before them")
+    func stalledReader() {
+        var detector = LossDetector(rate: Self.rate, periodFrames: Self.period, start: 0)
+        // The device's clock at `t` stands at `t * rate`, less what it dropped. The reader
+        // takes a period each time and leaves 720 frames waiting.
+        var received = 0
+        var dropped = 0
+        func read(at t: Double) -> LossDetector.Decision {
+            received += Self.period
+            let waiting = Int((t * Double(Self.rate)).rounded()) - dropped - received
+            _ = detector.reading(frames: Self.period, at: t, waiting: waiting, settled: true)
+            return detector.decide(at: t, mustDecide: false)
+        }
+        for k in 0..<40 {
+            #expect(read(at: Double((k + 1) * Self.period + 720) / Double(Self.rate)) == .none)
+        }
+        // Stopped for 0.1 s: the device's buffer laps and it drops 4,800 frames. Back, the
+        // reader catches up a period at a time, twice as often as they come.
+        var t = Double(40 * Self.period + 720) / Double(Self.rate) + 0.1
+        dropped = 4800
+        var decisions: [LossDetector.Decision] = []
+        for _ in 0..<80 {
+            t += Self.periodSeconds / 2
+            let d = read(at: t)
+            if d != .none && d != .hold { decisions.append(d) }
+        }
+        guard decisions.count == 1, case .lost(let lost, let after) = decisions[0] else {
+            Issue.record("decisions: \(decisions)")
+            return
+        }
+        #expect((4800 - Self.allowance(0.4))...4800 ~= lost, "lost \(lost)")
+        #expect(after == 720)
     }
 
     @Test("a source far ahead of the clock is unpaced (the file plugin): no gap is ever suspected")

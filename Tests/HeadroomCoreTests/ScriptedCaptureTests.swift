@@ -9,15 +9,21 @@ import Testing
 /// driver reports, an unplugged interface, a suspend, a loss no one reports). It paces
 /// itself like hardware: a period every period's worth of wall time; an overrun swallows
 /// `lost` frames of time before it is reported, as a real one does; a silent loss
-/// swallows them and says nothing, as ALSA's jack plugin does when its buffer laps; a
-/// device that falls behind shows its frames late and then catches up, losing none (a
-/// sound server's plugin under load).
+/// swallows them and says nothing, as ALSA's jack plugin does when its buffer laps (the
+/// reader stalls meanwhile; the periods the device already showed come first, then the
+/// hole); a device that falls behind shows its frames late and then catches up, losing
+/// none (a sound server's plugin under load); a late reader wakes that much after its
+/// period, to find more waiting.
+///
+/// Sample `s` of frame `f` holds `f * channels + s + 1` (16 bits, wrapping), counted over
+/// the frames the device's clock went through: a hole shows in the take as a jump.
 final class ScriptedSource: CaptureSource, @unchecked Sendable {
     enum Step {
         case periods(Int)
         case xrun(lostFrames: Int)
         case silentLoss(frames: Int)
         case behind(frames: Int)
+        case lateReader(frames: Int)
         case suspend
         case unplug
         /// One period at full scale on every channel: a clip.
@@ -36,6 +42,10 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
     private var lag = 0.0
     private var sample: Int16 = 0
     private var fullScale = false
+    /// A silent loss behind periods already shown: (periods still to read first, the
+    /// frames lost after them).
+    private var holeAhead: (periods: Int, frames: Int)?
+    private var readerDelay = 0.0
     private(set) var recoveries: [ALSAError] = []
 
     /// When set, `close` waits on it: a device whose close hangs.
@@ -59,7 +69,14 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
                 wait()
                 return .error(.xrun)
             case .silentLoss(let lost):
-                next += Double(lost) / Double(rate)  // the clock ran on; the frames are gone
+                // The reader stalls that long and the device drops what comes meanwhile:
+                // the periods it already shows are read first, then the hole.
+                holeAhead = (available() / periodFrames, lost)
+                // (The reader wakes when the hole ends: when it reads, the device drops no more.)
+                let shown = holeAhead!.periods
+                if shown > 0 { readerDelay = Double(shown) * periodSeconds + Double(lost) / Double(rate) }
+            case .lateReader(let frames):
+                readerDelay = Double(frames) / Double(rate)
             case .behind(let frames):
                 lag = Double(frames) / Double(rate)
             case .suspend: return .error(.suspended)
@@ -69,7 +86,13 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
                 fullScale = true
             }
         }
+        if let hole = holeAhead, hole.periods == 0 {
+            next += Double(hole.frames) / Double(rate)
+            sample &+= Int16(truncatingIfNeeded: hole.frames * channels)
+            holeAhead = nil
+        }
         wait()
+        holeAhead?.periods -= 1
         next += periodSeconds
         lag = max(0, lag - 0.75 * periodSeconds)  // catching up at four times the rate
         remaining -= 1
@@ -89,14 +112,17 @@ final class ScriptedSource: CaptureSource, @unchecked Sendable {
     func available() -> Int {
         let now = MonotonicClock.now()
         var k = 0
-        while k < 10_000 && next + Double(k) * periodSeconds + max(0, lag - 0.75 * periodSeconds * Double(k)) <= now {
-            k += 1
+        func ready(_ k: Int) -> Double {
+            let hole = holeAhead.map { k >= $0.periods ? Double($0.frames) / Double(rate) : 0 } ?? 0
+            return next + Double(k) * periodSeconds + hole + max(0, lag - 0.75 * periodSeconds * Double(k))
         }
+        while k < 10_000 && ready(k) <= now { k += 1 }
         return k * periodFrames
     }
 
     private func wait() {
-        let delay = next + lag - MonotonicClock.now()
+        let delay = next + lag + readerDelay - MonotonicClock.now()
+        readerDelay = 0
         if delay > 0 { usleep(useconds_t(delay * 1e6)) }  // the device's own clock
     }
 
@@ -165,6 +191,31 @@ struct ScriptedCaptureTests {
         #expect(summary[type + "s"] as? Int == 1)
         #expect(summary["frames"] as? Int == 80 * 480 + lost)
         #expect(outcome.reason == .deviceLost)
+    }
+
+    @Test(
+        "a reader late by two periods, then stalled while the device dropped 4,800 frames: the silence lands at the hole, after the periods that were waiting"
+    )
+    func lateReaderThenLoss() throws {
+        let (outcome, lines, _) = try record([
+            .periods(40), .lateReader(frames: 960), .periods(1), .silentLoss(frames: 4800), .periods(40), .unplug,
+        ])
+        let gap = try #require(lines.first { $0["type"] as? String == "gap" })
+        let at = try #require(gap["frame"] as? Int)
+        let lost = try #require(gap["lost_frames"] as? Int)
+        #expect(abs(lost - 4800) <= 480, "lost \(lost)")
+        // The two periods waiting when the reader was last on time come before the silence.
+        #expect(at == 43 * 480, "the silence starts at frame \(at)")
+        // In the take, the count jumps by the frames lost exactly across the silence.
+        var info = SF_INFO()
+        let file = try #require(sf_open(try #require(outcome.takes.first), Int32(SFM_READ), &info))
+        defer { sf_close(file) }
+        var take = [Int16](repeating: 0, count: Int(info.frames) * 2)
+        _ = take.withUnsafeMutableBufferPointer { sf_readf_short(file, $0.baseAddress!, info.frames) }
+        #expect(take[at * 2..<(at + lost) * 2].allSatisfy { $0 == 0 })
+        let before = Int(UInt16(bitPattern: take[(at - 1) * 2]))
+        let after = Int(UInt16(bitPattern: take[(at + lost) * 2]))
+        #expect((after - before + 65536) % 65536 == (4800 + 1) * 2)
     }
 
     @Test(

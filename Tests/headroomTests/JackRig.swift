@@ -263,10 +263,14 @@ func readFloats(_ path: String) -> (samples: [Float], channels: Int)? {
 /// Holds a take recorded on the JACK rig to the player's output, sample for sample: in each
 /// channel, from its first sound to its end, every sample is the looped `input`'s, exactly
 /// and in order, or silence its log accounts for. Where the log says frames were lost, the
-/// take holds silence of that length, and within four periods after it the player's output
-/// may jump once, by any amount: the hole the silence stands for (after a long stall the
-/// silence lands up to three periods before it, and the player's clock, JACK's dummy
-/// backend, may itself lose time while a client is stopped). Otherwise, one thing the rig
+/// take holds silence of that length, and within two of the recorder's periods of it (2,048
+/// frames), before or after, the player's output may jump once, by any amount: the hole the
+/// silence stands for. (The recorder puts the silence after what the device held at its
+/// last reading on time, on a block's edge: what arrived between that reading and the stall
+/// puts it up to a period before the hole, the edge up to half a period after. On this rig,
+/// 16 stalls of 0.1 and 1.5 s: 0 to 768 frames before the hole. The jump's size is the time
+/// the player's clock, JACK's dummy backend, went on for, which may itself lose time while
+/// a client is stopped.) Otherwise, one thing the rig
 /// does on a loaded machine is allowed, because no ALSA client can tell it from the sound
 /// itself: JACK's graph drops or repeats a 256-frame period of a port (the take stays exact,
 /// the player's output jumps by one or two periods, in one channel or both). Measured with
@@ -312,14 +316,16 @@ private func playerOutputFault(
     guard var f = (0..<takeFrames).first(where: { take[$0 * channels + channel] != 0 }) else { return "silent" }
     var source: Int? = nil  // the input frame take frame f follows on from, when in step
     var hole: Int? = nil  // where the silence for a loss ended, until the output's jump is seen
+    var explained: Set<Int> = []  // losses whose jump came just before their silence
+    let holeSlack = 2048  // two of the recorder's periods on this rig
     while f < takeFrames {
         if let lost = losses[f] {
             let end = min(takeFrames, f + lost)
             guard (f..<end).allSatisfy({ take[$0 * channels + channel] == 0 }) else {
                 return "no silence for the \(lost) frames lost at \(f)"
             }
+            hole = explained.contains(f) ? nil : end
             f = end
-            hole = end
             continue
         }
         // Fewer than 8 frames left cannot be located: they must follow on.
@@ -334,13 +340,17 @@ private func playerOutputFault(
             var jump = (o - source) % inputFrames
             if jump > inputFrames / 2 { jump -= inputFrames }
             if jump < -inputFrames / 2 { jump += inputFrames }
-            if let end = hole, f - end <= 1024 {
+            if let end = hole, f - end <= holeSlack {
                 hole = nil  // the hole the silence stands for
+            } else if let next = losses.keys.filter({ $0 >= f && $0 - f <= holeSlack && !explained.contains($0) }).min()
+            {
+                explained.insert(next)  // the hole, just before the silence that stands for it
             } else if jump % 256 != 0 || abs(jump) > 1024 {
-                return "at frame \(f) the take jumps \(jump) frames in the player's output"
+                let logged = losses.keys.sorted().map { "\($0)+\(losses[$0]!)" }.joined(separator: ", ")
+                return "at frame \(f) the take jumps \(jump) frames in the player's output (logged losses at \(logged))"
             }
         }
-        if let end = hole, f - end > 1024 { hole = nil }
+        if let end = hole, f - end > holeSlack { hole = nil }
         var n = 8
         while f + n < takeFrames && losses[f + n] == nil && same(f + n, o + n) { n += 1 }
         f += n

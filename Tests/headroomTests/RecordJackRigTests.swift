@@ -56,14 +56,13 @@ struct RecordJackRigTests {
         let frames = audio.samples.count / 2
         #expect(lines.last?["frames"] as? Int == frames)
         // ...where they went missing: every sample of the take is the player's output or the
-        // logged silence, and the player's output jumps at the silence or within four periods
-        // after it. (Measured on this rig after a 1.5 s stall: the silence lands at the hole
-        // or one to three 256-frame periods before it: the frames ALSA's jack plugin still
-        // held when the reader stopped come back first, and nothing the plugin reports says
-        // how many of them there were. The silence's length is the time the recorder lost,
-        // checked above; the player's jump is the time JACK's dummy backend went on for, which
-        // was 88 frames less in one run and 4,629 less in a CI run: the dummy backend's clock
-        // lost that much time while the client was stopped.)
+        // logged silence, and the player's output jumps at the silence, within two of the
+        // recorder's periods. (The frames ALSA's jack plugin still held when the reader
+        // stopped come back first; the silence goes after what it held at the last reading
+        // on time, so at the hole or up to a period before it. The silence's length is the
+        // time the recorder lost, checked above; the player's jump is the time JACK's dummy
+        // backend went on for, which was 88 frames less in one run and 4,629 less in a CI
+        // run: the dummy backend's clock lost that much time while the client was stopped.)
         expectPlayerOutput(audio.samples, log: lines, of: r.input, channels: 2)
     }
 

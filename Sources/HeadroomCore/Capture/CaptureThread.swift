@@ -15,7 +15,8 @@ import Synchronization
 ///   jack plugin drops frames silently when the reader stalls), found by a
 ///   ``LossDetector``: suspected past two periods, confirmed after
 ///   ``LossDetector/confirmSeconds`` while the blocks since are held back, then stamped
-///   on the first of them;
+///   on the held block that starts nearest the end of what the device held at the last
+///   reading on time (the frames from before a stall come back first);
 /// - a device that stops delivering for ``stallSeconds`` (a hung USB interface, jackd
 ///   gone), or returns `-ENODEV`: the recording ends with ``EndReason/deviceLost``;
 /// - a full ring: the frames are counted and stamped as `dropped` on the next block.
@@ -105,8 +106,8 @@ public final class CaptureThread: @unchecked Sendable {
         var detector = LossDetector(rate: source.rate, periodFrames: source.periodFrames, start: MonotonicClock.now())
         defer {
             let lost = detector.lossAtEnd(deviceGone: end == .deviceLost || end == .deviceError)
-            publishHeld(lost: lost, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
-            publishEnd(end, frameIndex: frameIndex + lost)
+            publishHeld(lost: lost.frames, after: lost.after, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
+            publishEnd(end, frameIndex: frameIndex + lost.frames)
         }
         do {
             try source.start()
@@ -161,8 +162,8 @@ public final class CaptureThread: @unchecked Sendable {
                 switch detector.decide(at: t, mustDecide: full) {
                 case .none, .hold: break
                 case .release: publishHeld(lost: 0, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
-                case .lost(let lost):
-                    publishHeld(lost: lost, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
+                case .lost(let lost, let after):
+                    publishHeld(lost: lost, after: after, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
                     frameIndex += lost
                 }
                 frameCount.store(frameIndex, ordering: .relaxed)
@@ -223,12 +224,18 @@ public final class CaptureThread: @unchecked Sendable {
     }
 
     /// Publishes the blocks held back while a loss was suspected; with `lost` frames, the
-    /// loss is stamped on the first of them (or, if a ring holds none, on its next block)
-    /// and every held block moves that many frames later.
-    private func publishHeld(lost: Int, writerLoss: inout PendingLoss, analyzerLoss: inout PendingLoss) {
+    /// loss is stamped on the one that starts nearest `after` frames in (or, past the last,
+    /// on the ring's next block), and that block and the ones after it move that many
+    /// frames later.
+    private func publishHeld(
+        lost: Int,
+        after: Int = 0,
+        writerLoss: inout PendingLoss,
+        analyzerLoss: inout PendingLoss
+    ) {
         if lost > 0 {
-            restamp(writerRing, count: heldWriter, lost: lost, pending: &writerLoss)
-            restamp(analyzerRing, count: heldAnalyzer, lost: lost, pending: &analyzerLoss)
+            restamp(writerRing, count: heldWriter, lost: lost, after: after, pending: &writerLoss)
+            restamp(analyzerRing, count: heldAnalyzer, lost: lost, after: after, pending: &analyzerLoss)
         }
         writerRing.commit(count: heldWriter)
         analyzerRing.commit(count: heldAnalyzer)
@@ -236,20 +243,23 @@ public final class CaptureThread: @unchecked Sendable {
         heldAnalyzer = 0
     }
 
-    private func restamp(_ ring: SPSCRing, count: Int, lost: Int, pending: inout PendingLoss) {
-        guard count > 0 else {
-            pending.add(lost, .gap)
-            return
-        }
+    private func restamp(_ ring: SPSCRing, count: Int, lost: Int, after: Int, pending: inout PendingLoss) {
+        var offset = 0  // frames of the held blocks before block i
+        var stamped = false
         for i in 0..<count {
             guard let header = ring.reserve(ahead: i)?.header else { break }
+            defer { offset += header.pointee.frames }
+            // Block i starts nearer `after` than block i + 1 does.
+            guard offset + header.pointee.frames / 2 >= after else { continue }
             header.pointee.frameIndex += lost
-            if i == 0 {
+            if !stamped {
                 // (Should a drop be stamped here already, the block carries both as one loss.)
                 header.pointee.lostFrames += lost
                 if header.pointee.loss == .none { header.pointee.loss = .gap }
+                stamped = true
             }
         }
+        if !stamped { pending.add(lost, .gap) }
     }
 
     /// Unpaced sources only: waits until both rings have a free slot.

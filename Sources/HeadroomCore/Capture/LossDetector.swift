@@ -9,6 +9,17 @@
 /// back (a device that delivers in bursts, a late reading) or stays up for
 /// ``confirmSeconds``; then the smallest excess seen is the loss.
 ///
+/// Where it goes: after every frame the device had at the last reading that was on time
+/// (frames read plus frames waiting then). A reader that stalls comes back to find those
+/// still waiting, reads them first and only then reaches the hole; the loss goes after
+/// them, not at the first block read late. What arrived between that reading and the
+/// stall no reading shows (less than a period when the reader keeps up), so the silence
+/// lands at the hole or up to that much before it.
+///
+/// A reading preempted between its clock and `waiting` (not `settled`) overstates what
+/// the device holds, so understates the drift: it may start a suspicion (the shortfall
+/// is at least that), never end one or move the baseline.
+///
 /// A value type fed with (time, frames read, frames waiting): no clock or device of its
 /// own, so it runs on the capture thread without allocating and is tested with a
 /// synthetic clock.
@@ -29,8 +40,8 @@ struct LossDetector {
         case hold
         /// It went away: publish the held blocks as they are.
         case release
-        /// Confirmed: this many frames were lost before the held blocks.
-        case lost(Int)
+        /// Confirmed: `frames` were lost, about `after` frames into the held blocks.
+        case lost(frames: Int, after: Int)
     }
 
     private let rate: Double
@@ -43,7 +54,14 @@ struct LossDetector {
     private var baseline = Double.nan
     private var lastJudged: Double
     private var pendingXrun = false
-    private var suspicion: (since: Double, least: Double)?
+    /// `least`: the smallest excess a settled reading showed (infinity until one has);
+    /// `first`: the excess that started it; `after`: the frames of the held blocks the
+    /// device already held at the last reading on time.
+    private var suspicion: (since: Double, least: Double, first: Double, after: Int)?
+    /// Where the device's clock stood (frames read plus waiting) at the last reading on
+    /// time, and at the latest reading.
+    private var lastOnTime = 0
+    private var latest = 0
     /// The last reading's drift and allowance, for ``decide(at:mustDecide:)``.
     private var drift = 0.0
     private var allowed = 0.0
@@ -78,6 +96,7 @@ struct LossDetector {
     /// Returns the frames an overrun reported just before cost, once it is measured.
     mutating func reading(frames: Int, at time: Double, waiting: Int, settled: Bool) -> Int? {
         received += Double(frames)
+        latest = Int(received) + waiting
         drift = (time - start) * rate - received - Double(waiting) - accounted
         if baseline.isNaN { baseline = drift }
         allowed = baseline + allowance * (time - lastJudged)
@@ -88,16 +107,21 @@ struct LossDetector {
             accounted += Double(lost)
             baseline = min(allowed, drift - Double(lost))
             lastJudged = time
+            lastOnTime = latest
             return lost
         }
-        guard settled && !unpaced else { return nil }
+        guard !unpaced else { return nil }
         if let s = suspicion {
-            suspicion!.least = min(s.least, drift - allowed)
+            if settled { suspicion!.least = min(s.least, drift - allowed) }
         } else if drift - allowed > threshold {
-            suspicion = (time, drift - allowed)
-        } else {
+            // This reading's block is the first held; what the device had reached when last
+            // on time comes before the hole.
+            let heldFrom = Int(received) - frames
+            suspicion = (time, settled ? drift - allowed : .infinity, drift - allowed, max(0, lastOnTime - heldFrom))
+        } else if settled {
             baseline = min(allowed, drift)
             lastJudged = time
+            lastOnTime = latest
             if drift < -(threshold + rate / 2) { unpaced = true }
         }
         return nil
@@ -111,22 +135,30 @@ struct LossDetector {
             suspicion = nil
             baseline = min(allowed, drift)
             lastJudged = time
+            lastOnTime = latest
             return .release
         }
         guard time - s.since >= Self.confirmSeconds || mustDecide else { return .hold }
-        let lost = Int(s.least.rounded())
+        let lost = Self.loss(s)
         suspicion = nil
         accounted += Double(lost)
         baseline = allowed
         lastJudged = time
-        return .lost(lost)
+        lastOnTime = latest
+        return .lost(frames: lost, after: s.after)
     }
 
     /// At the end of the recording, a loss still unconfirmed: it counts if it never went
     /// away and the take was stopped; not when the device went quiet or away (its frames
     /// stopped, none went missing in between: jackd stopped delivers late, then nothing).
-    func lossAtEnd(deviceGone: Bool) -> Int {
-        guard !deviceGone, let s = suspicion, s.least > threshold else { return 0 }
-        return Int(s.least.rounded())
+    func lossAtEnd(deviceGone: Bool) -> (frames: Int, after: Int) {
+        guard !deviceGone, let s = suspicion, s.least > threshold else { return (0, 0) }
+        return (Self.loss(s), s.after)
+    }
+
+    /// A suspicion's loss: the smallest excess a settled reading showed, or, with none, the
+    /// one that started it.
+    private static func loss(_ s: (since: Double, least: Double, first: Double, after: Int)) -> Int {
+        Int((s.least.isFinite ? s.least : s.first).rounded())
     }
 }
