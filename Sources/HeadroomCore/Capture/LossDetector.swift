@@ -54,10 +54,19 @@ struct LossDetector {
     private var baseline = Double.nan
     private var lastJudged: Double
     private var pendingXrun = false
-    /// `least`: the smallest excess a settled reading showed (infinity until one has);
-    /// `first`: the excess that started it; `after`: the frames of the held blocks the
-    /// device already held at the last reading on time.
-    private var suspicion: (since: Double, least: Double, first: Double, after: Int)?
+    /// A shortfall past the threshold, while its blocks are held.
+    private struct Suspicion {
+        var since: Double
+        /// The excess that started it, and the smallest a settled reading showed since
+        /// (infinity until one has).
+        var first: Double
+        var least: Double
+        /// Frames of the held blocks the device already held at the last reading on time.
+        var after: Int
+        /// The loss: the smallest excess a settled reading showed, or, with none, the first.
+        var frames: Int { Int((least.isFinite ? least : first).rounded()) }
+    }
+    private var suspicion: Suspicion?
     /// Where the device's clock stood (frames read plus waiting) at the last reading on
     /// time, and at the latest reading.
     private var lastOnTime = 0
@@ -116,8 +125,12 @@ struct LossDetector {
         } else if drift - allowed > threshold {
             // This reading's block is the first held; what the device had reached when last
             // on time comes before the hole.
-            let heldFrom = Int(received) - frames
-            suspicion = (time, settled ? drift - allowed : .infinity, drift - allowed, max(0, lastOnTime - heldFrom))
+            suspicion = Suspicion(
+                since: time,
+                first: drift - allowed,
+                least: settled ? drift - allowed : .infinity,
+                after: max(0, lastOnTime - (Int(received) - frames))
+            )
         } else if settled {
             baseline = min(allowed, drift)
             lastJudged = time
@@ -139,7 +152,7 @@ struct LossDetector {
             return .release
         }
         guard time - s.since >= Self.confirmSeconds || mustDecide else { return .hold }
-        let lost = Self.loss(s)
+        let lost = s.frames
         suspicion = nil
         accounted += Double(lost)
         baseline = allowed
@@ -153,12 +166,6 @@ struct LossDetector {
     /// stopped, none went missing in between: jackd stopped delivers late, then nothing).
     func lossAtEnd(deviceGone: Bool) -> (frames: Int, after: Int) {
         guard !deviceGone, let s = suspicion, s.least > threshold else { return (0, 0) }
-        return (Self.loss(s), s.after)
-    }
-
-    /// A suspicion's loss: the smallest excess a settled reading showed, or, with none, the
-    /// one that started it.
-    private static func loss(_ s: (since: Double, least: Double, first: Double, after: Int)) -> Int {
-        Int((s.least.isFinite ? s.least : s.first).rounded())
+        return (s.frames, s.after)
     }
 }
