@@ -24,7 +24,7 @@ public struct FileAnalysis {
     public static func run(
         path: String,
         settings: Settings,
-        blockFrames: Int = 8192,
+        blockFrames: Int = 4096,
         threads: Int = 1,
         onProgress: FileProgress = { _, _, _ in },
         onLine: (JSONValue) -> Void = { _ in }
@@ -50,21 +50,32 @@ public struct FileAnalysis {
             maxBlockFrames: 4096,
             threads: threads
         )
+        // Two buffers: the next block is read while the analyzer's second thread works on its
+        // share of this one (the analyzer's `alongside`), not while that thread waits.
         let bytes = blockFrames * reader.channels * reader.layout.bytesPerSample
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        defer { buffer.deallocate() }
+        var buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        var next = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        defer {
+            buffer.deallocate()
+            next.deallocate()
+        }
         var events: [Event] = []
         func drain() {
             events += analyzer.events
             for event in analyzer.events { onLine(ClipLog.eventLine(event, names: names, rate: reader.rate)) }
             analyzer.events.removeAll(keepingCapacity: true)
         }
-        while true {
-            let n = reader.read(into: buffer, frames: blockFrames)
-            if n <= 0 { break }
-            analyzer.process(buffer, frames: n)
+        var n = reader.read(into: buffer, frames: blockFrames)
+        while n > 0 {
+            var following: Int?
+            analyzer.process(buffer, frames: n) { _, _ in
+                // Once per call: a block longer than the analyzer's comes in pieces.
+                if following == nil { following = reader.read(into: next, frames: blockFrames) }
+            }
             drain()
             onProgress(analyzer.frameCount, reader.frames, reader.rate)
+            swap(&buffer, &next)
+            n = following ?? reader.read(into: buffer, frames: blockFrames)
         }
         analyzer.finish()
         drain()
