@@ -135,6 +135,42 @@ struct AnalyzeCommandTests {
         #expect(clip?["clipped_samples"] as? Int == 5)
     }
 
+    @Test("one file on two threads: the next block is read while this one is analyzed, and nothing moves")
+    func readAhead() throws {
+        // 24 channels of 32-bit PCM (clips judged on the exact codes, which the analyzer reads
+        // from the block it was handed while its second thread works), 2 s: a clip run
+        // across each 4096-frame block boundary, on its own channel, 3 to 8 samples long.
+        let (channels, frames) = (24, 96000)
+        var s = [Int32](repeating: 0, count: frames * channels)
+        var seed: UInt64 = 1770
+        for i in 0..<s.count {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            s[i] = Int32(truncatingIfNeeded: Int64(bitPattern: seed) >> 36)  // about -20 dBFS
+        }
+        var truth: [(channel: Int, start: Int, length: Int)] = []
+        for k in 1...(frames / 4096) {
+            let (channel, length, start) = (k % channels, 3 + k % 6, 4096 * k - 2)
+            for f in start..<(start + length) { s[f * channels + channel] = k % 2 == 0 ? .max : .min }
+            truth.append((channel, start, length))
+        }
+        let path = scratchDirectory() + "/wide.wav"
+        writeAudio(path, samples: s, channels: channels, format: Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_32))
+        let one = try headroom("analyze", "--json", "-j", "1", path)
+        let two = try headroom("analyze", "--json", "-j", "2", path)
+        #expect(one.status == 0 && two.status == 0)
+        let clips = two.jsonLines.filter { $0["type"] as? String == "clip" }
+        let found = clips.map {
+            ($0["channel"] as? Int ?? 0, $0["start_frame"] as? Int ?? 0, $0["clipped_samples"] as? Int ?? 0)
+        }
+        #expect(found.count == truth.count)
+        for (got, want) in zip(found.sorted { $0.1 < $1.1 }, truth) {
+            #expect(got == (want.channel + 1, want.start, want.length))
+        }
+        func started(_ text: String) -> String {
+            text.replacingOccurrences(of: #""started":"[^"]*""#, with: "", options: .regularExpression)
+        }
+        #expect(started(two.stdout) == started(one.stdout))
+    }
     @Test("--fail-on-clip exits 1 on a clipped file and 0 on a clean one")
     func failOnClip() throws {
         let dir = scratchDirectory()
