@@ -239,7 +239,7 @@ struct AnalyzeCommandTests {
         writeTone(path)
         // Not a terminal: nothing but the table, whose title comes on screen right after the
         // last status line is erased.
-        let (screen, piped) = try expectStatusLine("0:00 of 0:10 analyzed (1 %)", "analyze", path, in: dir)
+        let (screen, piped) = try expectStatusLine("0:00 of 0:10 analyzed (0 %)", "analyze", path, in: dir)
         #expect(screen.contains("\r\u{1B}[K\(path): WAV, PCM_24, 48000 Hz, 1 ch, 10.000 s"), "\(screen)")
         #expect(!piped.stdout.contains("analyzed"))
     }

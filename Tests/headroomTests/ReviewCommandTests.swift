@@ -161,7 +161,7 @@ struct ReviewCommandTests {
         let take = dir + "/field.wav"
         writeTone(take)
         // Erased before the table, which is what a pipe gets.
-        let piped = try expectStatusLine("0:00 of 0:10 analyzed (1 %)", "review", take, in: dir).piped
+        let piped = try expectStatusLine("0:00 of 0:10 analyzed (0 %)", "review", take, in: dir).piped
         #expect(!piped.stdout.contains("analyzed ("))
     }
 
