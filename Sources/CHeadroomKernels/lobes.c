@@ -135,6 +135,136 @@ static size_t file_lobes(hr_lobes *p, size_t count, uint16_t *const *rows, int32
     return longer;
 }
 
+// Rule C. A burst ends at a gap of `burst_gap` frames between its loud lobes; it is found
+// when it lasted at most `burst_length` frames, had 6 lobes or more within 0.5 dB of its
+// largest, those came at uneven intervals (their spread at least 0.35 of their mean, and not
+// all near multiples of the shortest: noise cut at a ceiling, not a tone's crests, which come
+// a period apart), and their mean level is more than 0.5 dB under the clip level.
+
+// A burst's `last` when there is none: far enough back that any lobe starts a new one.
+#define NO_BURST (-((int64_t)1 << 60))
+
+void hr_bursts_init(hr_flat_lane *lane) {
+    for (int polarity = 0; polarity < 2; polarity++) lane->bursts[polarity].last = NO_BURST;
+}
+
+// Ends polarity's burst, judging it as the comment above says.
+static void close_burst(hr_flat_lane *lane, int polarity) {
+    hr_burst *b = &lane->bursts[polarity];
+    if (!b->too_long && b->near >= 6 && b->stored >= 3 && lane->found_count < HR_BURSTS_FOUND) {
+        double sum = 0, squares = 0, level = 0, shortest = INFINITY;
+        const int n = b->stored - 1;
+        for (int i = 0; i < n; i++) {
+            const double d = (double)(b->at[i + 1] - b->at[i]);
+            sum += d;
+            squares += d * d;
+            shortest = d < shortest ? d : shortest;
+        }
+        // A tone's crests under hiss come a period apart or, where the hiss pulls one under
+        // the 0.5 dB, two or three: spread, but each near a multiple of the shortest. Noise
+        // cut at a ceiling has some interval that is not (one in ten at least).
+        int irregular = 0;
+        for (int i = 0; i < n; i++) {
+            const double r = (double)(b->at[i + 1] - b->at[i]) / shortest;
+            irregular += fabs(r - nearbyint(r)) > 0.2;
+        }
+        for (int i = 0; i < b->stored; i++) level += b->peak[i];
+        const double mean = sum / n, variance = squares / n - mean * mean;
+        level /= b->stored;
+        // Top lobes within 0.5 dB of the clip level are beside clipped ones: clip detection's.
+        if (variance >= 0.35 * 0.35 * mean * mean && 10 * irregular >= n && level < 0.94406088 * lane->ceiling) {
+            hr_burst_found f = {b->start, b->last + 1, (float)level, polarity, b->near};
+            lane->found[lane->found_count++] = f;
+        }
+    }
+    b->last = NO_BURST;
+}
+
+void hr_close_bursts(hr_flat_lane *lane, int64_t now) {
+    if (!lane->bursts) return;
+    for (int polarity = 0; polarity < 2; polarity++) {
+        if (lane->bursts[polarity].last != NO_BURST && now - lane->bursts[polarity].last > lane->burst_gap)
+            close_burst(lane, polarity);
+    }
+}
+
+// The lobes of `p` that are loud for rule C (within 3 dB, 60 bins, of the highest bin of
+// their polarity in the last four quarters, this one included), in order, into their
+// polarity's burst. Before the lobes' bins go into the lanes' `top`.
+static void burst_lobes(const hr_lobes *p, size_t count, hr_flat_lane *const *lanes, size_t width) {
+    if (!lanes[0] || !lanes[0]->bursts) return;
+    // Per lane and polarity, in locals: the highest bin, the burst's last lobe and whether it
+    // is already too long (steady loud material, where every lobe only moves `last` on).
+    int32_t top[32], too_long[32];
+    int64_t last[32];
+    for (size_t l = 0; l < width; l++) {
+        const hr_flat_lane *lane = lanes[l];
+        for (int polarity = 0; polarity < 2; polarity++) {
+            int32_t t = -1;
+            for (int q = 0; lane && q < 4; q++) t = lane->top[polarity * 4 + q] > t ? lane->top[polarity * 4 + q] : t;
+            top[2 * l + polarity] = t;
+            last[2 * l + polarity] = lane ? lane->bursts[polarity].last : NO_BURST;
+            too_long[2 * l + polarity] = lane ? lane->bursts[polarity].too_long : 1;
+        }
+    }
+    // The lanes of a group share the block's first frame and the limits.
+    const int64_t block_start = lanes[0]->block_start, gap = lanes[0]->burst_gap, length = lanes[0]->burst_length;
+    const float within = 0.94406088f;  // -0.5 dB
+    for (size_t r = 0; r < count; r++) {
+        const int32_t c = p->code[r];
+        const int32_t j = (c >> 16) & 31, bin = c & 0xffff;
+        top[j] = bin > top[j] ? bin : top[j];
+        // Without a branch on whether the lobe is loud (on noise, a coin toss): only a loud
+        // lobe that starts a burst, or goes into one not yet too long, goes further.
+        const int loud = bin >= top[j] - 60;
+        const int64_t at = block_start + (int64_t)p->peak_at[r];
+        const int64_t since = at - last[j];
+        last[j] = loud ? at : last[j];
+        if (__builtin_expect(!(loud & ((since > gap) | !too_long[j])), 1)) continue;
+        hr_flat_lane *lane = lanes[j >> 1];
+        hr_burst *b = &lane->bursts[j & 1];
+        if (since > gap) {
+            // A new burst (the last one, if any, is over).
+            if (at - since != NO_BURST) {
+                b->last = at - since;
+                close_burst(lane, j & 1);
+            }
+            b->start = at;
+            b->max = 0.0f;
+            b->near = b->stored = b->too_long = 0;
+            too_long[j] = 0;
+        }
+        if (at - b->start > length) {
+            b->too_long = too_long[j] = 1;
+            continue;
+        }
+        const float peak = p->peak[r];
+        if (peak > b->max) {
+            b->max = peak;
+            int kept = 0;
+            for (int i = 0; i < b->stored; i++) {
+                if (b->peak[i] >= peak * within) {
+                    b->at[kept] = b->at[i];
+                    b->peak[kept++] = b->peak[i];
+                }
+            }
+            b->near -= b->stored - kept;
+            b->stored = kept;
+        }
+        if (peak >= b->max * within) {
+            if (b->stored < HR_BURST_NEAR) {
+                b->at[b->stored] = at;
+                b->peak[b->stored++] = peak;
+            }
+            b->near++;
+        }
+    }
+    for (size_t l = 0; l < width; l++) {
+        if (!lanes[l]) continue;
+        for (int polarity = 0; polarity < 2; polarity++) lanes[l]->bursts[polarity].last = last[2 * l + polarity];
+    }
+}
+
 // Per frame: which lanes changed sign, and which of those end a loud lobe (a mask, usually
 // empty on music). The loud lobes that are judged (below the clip level, above the floor)
 // are packed into `p`; after the block bin_lobes finds their histogram bins and file_lobes
@@ -214,6 +344,7 @@ static size_t file_lobes(hr_lobes *p, size_t count, uint16_t *const *rows, int32
             }                                                                                                    \
         }                                                                                                        \
         bin_lobes(p, pending, lanes, W);                                                                         \
+        burst_lobes(p, pending, lanes, W);                                                                       \
         const size_t longer = file_lobes(p, pending, rows, previous, top);                                       \
         for (int l = 0; l < W; l++) {                                                                            \
             hr_flat_lane *lane = lanes[l];                                                                       \

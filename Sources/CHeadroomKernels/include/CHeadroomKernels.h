@@ -4,8 +4,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// One channel's share of flat-top rule B (the ceiling pile-up) and the limits of what is
-/// judged: owned by the channel's FlatDetector, updated by hr_track_lobes.
+/// Flat-top rule C (a ceiling a filter has smeared: FlatDetector's documentation), one
+/// polarity's burst of loud lobes in progress: the peak frames (absolute) of its first and
+/// last lobe (hr_bursts_init: none), its largest peak, and the lobes within 0.5 dB of it (`near`
+/// counts them all, `at` and `peak` keep the first HR_BURST_NEAR).
+#define HR_BURST_NEAR 64
+typedef struct {
+    int64_t start, last;
+    float max;
+    int32_t near, stored, too_long;
+    int64_t at[HR_BURST_NEAR];
+    float peak[HR_BURST_NEAR];
+} hr_burst;
+
+/// A burst rule C found: peak frames start..<end, the mean of its top lobes' peaks (linear),
+/// its polarity (0 positive) and how many top lobes it had.
+typedef struct {
+    int64_t start, end;
+    float level;
+    int32_t polarity, lobes;
+} hr_burst_found;
+#define HR_BURSTS_FOUND 32
+
+/// One channel's share of flat-top rules B and C and the limits of what is judged: owned by
+/// the channel's FlatDetector, updated by hr_track_lobes.
 typedef struct {
     /// Lobe peaks per 0.05 dB bin from floor_db to 0 dBFS: [polarity][quarter][bins], at
     /// counts[2 * slot]; interleaved with them, at counts[2 * slot + 1], the peaks whose
@@ -23,7 +45,22 @@ typedef struct {
     float ceiling;
     /// 20 log10(floor).
     float floor_db;
+    /// Rule C: each polarity's burst (two), the frame the block being tracked starts at, the
+    /// bursts found since FlatDetector last took them (`found_count` of HR_BURSTS_FOUND), and
+    /// the limits in frames: a gap that ends a burst, and the longest burst judged.
+    hr_burst *bursts;
+    hr_burst_found *found;
+    int32_t found_count;
+    int32_t burst_gap, burst_length;
+    int64_t block_start;
 } hr_flat_lane;
+
+/// Rule C: no burst in progress, for a lane whose `bursts` are set.
+void hr_bursts_init(hr_flat_lane *lane);
+
+/// Rule C: ends each polarity's burst whose last lobe is more than the gap before `now`,
+/// judging it (a burst found goes into lane->found).
+void hr_close_bursts(hr_flat_lane *lane, int64_t now);
 
 /// How many loud lobes hr_track_lobes holds for one call.
 #define HR_LOBE_CAPACITY 4096

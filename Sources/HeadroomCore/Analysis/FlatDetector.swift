@@ -19,6 +19,19 @@ import Foundation
 ///   within 0.2 dB of the largest (16, or 6 all in one 0.05 dB bin: a digital ceiling), few
 ///   just below it, and the rest spread out below, over at least ``spreadLevels`` levels.
 ///
+/// - **Rule C, a smeared ceiling** (noise clipped before a converter's decimation filter: a
+///   snare clipped in the analog stage). The filter leaves the cut lobes one or two samples
+///   wide, too narrow for rule A, and rings their peaks over about half a dB, too spread for
+///   rule B. A *burst* is a run of loud lobes of one polarity (within 3 dB of the highest of
+///   the last second) with no gap over 20 ms; one that lasts at most 100 ms, has 6 lobes or
+///   more within 0.5 dB of its largest, at uneven intervals (spread at least 0.35 of their
+///   mean, and not all near multiples of the shortest, as a tone's crests under hiss are),
+///   and sits more than 0.5 dB under the clip level, is found (`hr_close_bursts`, in C);
+///   three found within 3 s, their levels within 0.3 dB, raise an alarm. Unclipped, a noise
+///   burst has one to four lobes that near its peak; clipped 6 dB over, six to twenty.
+///   (Converter-like drum kits and mixes at +6 dB: none found by rules A and B, all by C;
+///   `docs/clipping-figures.md`.)
+///
 /// Alarms closer than 1 s merge into one event. Only lobes within 6 dB of the channel's
 /// loudest sample of the last second are judged (a ceiling is where the loudest peaks are),
 /// and lobes at the clip level are left to clip detection. Fed by ``Analyzer``, which tracks
@@ -78,6 +91,21 @@ struct FlatDetector {
     /// The loudest sample of each of the last four quarters, for the 6 dB gate.
     private var quarterPeaks: SIMD4<Float> = .zero
 
+    // Rule C: the bursts found lately, a ring of `burstCount`, and the end of the last one an
+    // alarm counted. (The bursts themselves are followed in C, in `lane`.)
+    struct Burst {
+        var start = 0
+        var end = Int.min / 2
+        var level: Float = 0
+        var lobes = 0
+    }
+    static let burstCount = 8
+    /// Rule C: bursts at one level (within 0.3 dB) within 3 s that raise an alarm.
+    static let burstMinimum = 3
+    private let bursts: UnsafeMutablePointer<Burst>
+    private var burstNext = 0
+    private var burstsCountedThrough = Int.min
+
     // The open flat event.
     private(set) var eventOpen = false
     private var event = FlatEvent(
@@ -116,6 +144,12 @@ struct FlatDetector {
         counts = .allocate(capacity: 2 * 2 * 4 * bins)
         counts.initialize(repeating: 0, count: 2 * 2 * 4 * bins)
         preceded = counts + 1
+        bursts = .allocate(capacity: Self.burstCount)
+        bursts.initialize(repeating: Burst(), count: Self.burstCount)
+        let open = UnsafeMutablePointer<hr_burst>.allocate(capacity: 2)
+        open.initialize(repeating: hr_burst(), count: 2)
+        let found = UnsafeMutablePointer<hr_burst_found>.allocate(capacity: Int(HR_BURSTS_FOUND))
+        found.initialize(repeating: hr_burst_found(), count: Int(HR_BURSTS_FOUND))
         lane = .allocate(capacity: 1)
         lane.initialize(
             to: hr_flat_lane(
@@ -126,15 +160,25 @@ struct FlatDetector {
                 top: (-1, -1, -1, -1, -1, -1, -1, -1),
                 floor: floor,
                 ceiling: clipCandidate,
-                floor_db: floorDB
+                floor_db: floorDB,
+                bursts: open,
+                found: found,
+                found_count: 0,
+                burst_gap: Int32((Double(rate) * 0.02).rounded()),
+                burst_length: Int32(rate / 10),
+                block_start: 0
             )
         )
+        hr_bursts_init(lane)
         event.channel = channel
     }
 
     func deallocate() {
         recent.deallocate()
         counts.deallocate()
+        bursts.deallocate()
+        lane.pointee.bursts.deallocate()
+        lane.pointee.found.deallocate()
         lane.deallocate()
     }
 
@@ -258,6 +302,8 @@ struct FlatDetector {
     mutating func endQuarter(into events: inout [Event]) {
         let end = quarterEnd
         for polarity in 0..<2 { pileUp(polarity: polarity, now: end, into: &events) }
+        hr_close_bursts(lane, Int64(end))
+        takeBursts(into: &events)
         if eventOpen && end - lastAlarm >= second { emit(into: &events) }
         quarterStart = end
         lane.pointee.quarter = Int32((quarterIndex + 1) % 4)
@@ -276,6 +322,8 @@ struct FlatDetector {
         if end > quarterStart {
             for polarity in 0..<2 { pileUp(polarity: polarity, now: end, into: &events) }
         }
+        hr_close_bursts(lane, Int64.max / 2)
+        takeBursts(into: &events)
         if eventOpen { emit(into: &events) }
     }
 
@@ -362,6 +410,43 @@ struct FlatDetector {
         let start = max(quarterStart - oldest * quarter, 0)
         let newPeaks = eventOpen ? total(counts, top - band, top) / 4 : ceiling
         alarm(polarity: polarity, start: start, end: now, level: level, lobes: newPeaks, over: nil, into: &events)
+    }
+
+    /// Rule C for the bursts the kernel found since the last call: three at one level (within
+    /// 0.3 dB) within 3 s raise an alarm.
+    private mutating func takeBursts(into events: inout [Event]) {
+        let found = lane.pointee.found!
+        for i in 0..<Int(lane.pointee.found_count) {
+            let f = found[i]
+            let burst = Burst(start: Int(f.start), end: Int(f.end), level: f.level, lobes: Int(f.lobes))
+            bursts[burstNext] = burst
+            burstNext = (burstNext + 1) % Self.burstCount
+            let (low, high) = (burst.level * 0.966_051, burst.level * 1.035_142)  // -0.3, +0.3 dB
+            var matching = 0
+            var first = burst.start
+            var levelSum: Float = 0
+            var newLobes = 0
+            for k in 0..<Self.burstCount {
+                let b = bursts[k]
+                guard burst.end - b.end <= 3 * second && b.level >= low && b.level <= high else { continue }
+                matching += 1
+                first = min(first, b.start)
+                levelSum += b.level
+                if b.end > burstsCountedThrough { newLobes += b.lobes }
+            }
+            guard matching >= Self.burstMinimum else { continue }
+            burstsCountedThrough = burst.end
+            alarm(
+                polarity: Int(f.polarity),
+                start: first,
+                end: burst.end,
+                level: levelSum / Float(matching),
+                lobes: newLobes,
+                over: nil,
+                into: &events
+            )
+        }
+        lane.pointee.found_count = 0
     }
 
     private mutating func alarm(
