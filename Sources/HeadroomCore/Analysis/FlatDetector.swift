@@ -2,7 +2,7 @@ import CHeadroomKernels
 import Foundation
 
 /// Per-channel detection of flat tops below the clip level (SPEC's `flat` event), with the
-/// two rules of `design/clipping-beyond-full-scale.md`:
+/// two rules of `design/clipping-beyond-full-scale.md` (A and B) and a third (C):
 ///
 /// - **Rule A, plateau kink.** A *lobe* is a maximal run of samples of one sign, `P` its
 ///   peak. Its top region (samples >= 0.9 P around the peak) has width `w`; its edges fall
@@ -18,7 +18,6 @@ import Foundation
 ///   short for rule A): every 0.25 s, over the lobe peaks of the last second, many peaks sit
 ///   within 0.2 dB of the largest (16, or 6 all in one 0.05 dB bin: a digital ceiling), few
 ///   just below it, and the rest spread out below, over at least ``spreadLevels`` levels.
-///
 /// - **Rule C, a smeared ceiling** (noise clipped before a converter's decimation filter: a
 ///   snare clipped in the analog stage). The filter leaves the cut lobes one or two samples
 ///   wide, too narrow for rule A, and rings their peaks over about half a dB, too spread for
@@ -29,15 +28,16 @@ import Foundation
 ///   and sits more than 0.5 dB under the clip level, is found (`hr_close_bursts`, in C);
 ///   three found within 3 s, their levels within 0.3 dB, raise an alarm. Unclipped, a noise
 ///   burst has one to four lobes that near its peak; clipped 6 dB over, six to twenty.
-///   (Converter-like drum kits and mixes at +6 dB: none found by rules A and B, all by C;
-///   `docs/clipping-figures.md`.)
+///   (Converter-like drum kits and mixes at +6 dB: none found by rules A and B; 20 of 24
+///   kits and 16 of 16 mixes with C; `docs/clipping-figures.md`.)
 ///
 /// Alarms closer than 1 s merge into one event. Only lobes within 6 dB of the channel's
 /// loudest sample of the last second are judged (a ceiling is where the loudest peaks are),
 /// and lobes at the clip level are left to clip detection. Fed by ``Analyzer``, which tracks
 /// lobes for all channels at once in SIMD lanes and judges each loud lobe in C
-/// (`hr_judge_lobes`: rule B's histogram, rule A's measurement); this type sees only the
-/// flat lobes, and reads the histograms every quarter second. All storage is allocated in
+/// (`hr_judge_lobes`: rule B's histogram, rule A's measurement; `burst_lobes`: rule C's
+/// bursts); this type sees only the flat lobes, and every quarter second reads the
+/// histograms and takes the bursts found. All storage is allocated in
 /// `init`; nothing allocates afterwards.
 struct FlatDetector {
     let channel: Int
