@@ -245,4 +245,30 @@ struct ClipDetectionTests {
             #expect(a == b)
         }
     }
+
+    @Test("gain events come at the same frames however much the caller hands over at once")
+    func gainCadence() {
+        // Channel 1 clips now and then; channel 2 rises 12 dB over 4 s, its proposal moving a
+        // dB at a time. The analyzer works in blocks of 1024 frames; the caller hands it 1024
+        // or 8192 frames a call and takes the events after each. A check for a gain event
+        // runs every half second and where a clip event closed in the block: a clip event the
+        // caller has not yet taken must not count again in the blocks after it.
+        let channels = 2
+        let frames = 4 * 48000
+        var noise = Noise(seed: 3)
+        var s = [Float](repeating: 0, count: frames * channels)
+        for i in 0..<frames {
+            let t = Double(i) / 48000
+            s[i * channels] = Float(0.3 * sin(2 * .pi * 220 * t))
+            if i % 30000 < 8 && i > 1000 { s[i * channels] = 1 }
+            s[i * channels + 1] = Float(pow(10, (-30 + 3 * t) / 20) * noise.next())
+        }
+        func gains(_ events: [Event]) -> [GainEvent] {
+            events.compactMap { if case .gain(let g) = $0 { g } else { nil } }
+        }
+        let small = gains(analyze(s, channels: channels, layout: .float32, block: 1024, maxBlockFrames: 1024).events)
+        let large = gains(analyze(s, channels: channels, layout: .float32, block: 8192, maxBlockFrames: 1024).events)
+        #expect(small.filter { $0.channel == 1 }.count >= 4, "\(small)")
+        #expect(large == small)
+    }
 }

@@ -319,7 +319,7 @@ public final class Analyzer {
             detectors[c].finish(at: end, into: &events)
             flats[c].finish(at: end, into: &events)
         }
-        checkGain(force: true)
+        checkGain(force: true, since: events.count)
     }
 
     // MARK: - Results
@@ -384,6 +384,7 @@ public final class Analyzer {
         frames n: Int,
         alongside: ((_ block: UnsafeRawPointer, _ frames: Int) -> Void)?
     ) {
+        let firstEvent = events.count
         convert(src, frames: n)
         if helper != nil && splitsBlocks && n >= 256 {
             // The units in parallel on both threads, then their events in the order one
@@ -425,7 +426,7 @@ public final class Analyzer {
             }
         }
         currentBlock = nil
-        checkGain(force: false)
+        checkGain(force: false, since: firstEvent)
     }
 
     /// The second thread's share of the block being processed.
@@ -1300,8 +1301,10 @@ public final class Analyzer {
     /// Emits a `gain` event where a channel's proposal changed: its reason, or its
     /// figure by 1 dB or more. Checked every half second of audio and whenever a clip
     /// event closes, so the log does not chatter while a level settles.
-    private func checkGain(force: Bool) {
-        let clipClosed = events.contains { if case .clip = $0 { true } else { false } }
+    private func checkGain(force: Bool, since first: Int) {
+        // A clip event this block closed (not one an earlier block left for the caller to take:
+        // when gain events come must not depend on how often the caller takes the events).
+        let clipClosed = events[first...].contains { if case .clip = $0 { true } else { false } }
         guard force || clipClosed || frameCount >= nextGainCheck else { return }
         nextGainCheck = frameCount + gainInterval
         for c in 0..<channels {
