@@ -181,7 +181,6 @@ static void close_burst(hr_flat_lane *lane, int polarity) {
 }
 
 void hr_close_bursts(hr_flat_lane *lane, int64_t now) {
-    if (!lane->bursts) return;
     for (int polarity = 0; polarity < 2; polarity++) {
         if (lane->bursts[polarity].last != NO_BURST && now - lane->bursts[polarity].last > lane->burst_gap)
             close_burst(lane, polarity);
@@ -190,9 +189,10 @@ void hr_close_bursts(hr_flat_lane *lane, int64_t now) {
 
 // The lobes of `p` that are loud for rule C (within 3 dB, 60 bins, of the highest bin of
 // their polarity in the last four quarters, this one included), in order, into their
-// polarity's burst. Before the lobes' bins go into the lanes' `top`.
-static void burst_lobes(const hr_lobes *p, size_t count, hr_flat_lane *const *lanes, size_t width) {
-    if (!lanes[0] || !lanes[0]->bursts) return;
+// polarity's burst. Before the lobes' bins go into the lanes' `top`. The lobes' frames count
+// from `block_start`.
+static void burst_lobes(const hr_lobes *p, size_t count, hr_flat_lane *const *lanes, size_t width,
+                        int64_t block_start) {
     // Per lane and polarity, in locals: the highest bin, the burst's last lobe and whether it
     // is already too long (steady loud material, where every lobe only moves `last` on).
     int32_t top[32], too_long[32];
@@ -207,8 +207,8 @@ static void burst_lobes(const hr_lobes *p, size_t count, hr_flat_lane *const *la
             too_long[2 * l + polarity] = lane ? lane->bursts[polarity].too_long : 1;
         }
     }
-    // The lanes of a group share the block's first frame and the limits.
-    const int64_t block_start = lanes[0]->block_start, gap = lanes[0]->burst_gap, length = lanes[0]->burst_length;
+    // The lanes of a group share the limits (they come from the rate).
+    const int64_t gap = lanes[0]->burst_gap, length = lanes[0]->burst_length;
     const float within = 0.94406088f;  // -0.5 dB
     for (size_t r = 0; r < count; r++) {
         const int32_t c = p->code[r];
@@ -275,10 +275,10 @@ static void burst_lobes(const hr_lobes *p, size_t count, hr_flat_lane *const *la
 // stays in vector registers for the whole block (as plain arrays the compiler reloaded and
 // stored it every frame).
 #define HR_TRACK(V, H)                                                                                           \
-    static size_t track##V##x##H(const float *restrict x, size_t first, size_t frames, float *restrict sign_,    \
-                                 float *restrict peak_, float *restrict peak_at_, float *restrict start_at_,      \
-                                 float *restrict gate_, hr_flat_lane *const *lanes, hr_lobes *restrict p,         \
-                                 size_t *restrict stopped) {                                                      \
+    static size_t track##V##x##H(const float *restrict x, int64_t block_start, size_t first, size_t frames,      \
+                                 float *restrict sign_, float *restrict peak_, float *restrict peak_at_,          \
+                                 float *restrict start_at_, float *restrict gate_, hr_flat_lane *const *lanes,    \
+                                 hr_lobes *restrict p, size_t *restrict stopped) {                                \
         enum { W = V * H };                                                                                      \
         vf##V sign[H], peak[H], peak_at[H], start_at[H], gate[H];                                                \
         float floor_[W], ceiling_[W];                                                                             \
@@ -344,7 +344,7 @@ static void burst_lobes(const hr_lobes *p, size_t count, hr_flat_lane *const *la
             }                                                                                                    \
         }                                                                                                        \
         bin_lobes(p, pending, lanes, W);                                                                         \
-        burst_lobes(p, pending, lanes, W);                                                                       \
+        burst_lobes(p, pending, lanes, W, block_start);                                                                       \
         const size_t longer = file_lobes(p, pending, rows, previous, top);                                       \
         for (int l = 0; l < W; l++) {                                                                            \
             hr_flat_lane *lane = lanes[l];                                                                       \
@@ -393,13 +393,14 @@ HR_TRACK(4, 1)
 HR_TRACK(8, 1)
 HR_TRACK(8, 2)
 
-size_t hr_track_lobes(const float *x, size_t first, size_t frames, size_t width, float *sign, float *peak,
-                      float *peak_at, float *start_at, float *gate, hr_flat_lane *const *lanes,
+size_t hr_track_lobes(const float *x, int64_t block_start, size_t first, size_t frames, size_t width, float *sign,
+                      float *peak, float *peak_at, float *start_at, float *gate, hr_flat_lane *const *lanes,
                       hr_lobes *lobes, size_t *stopped) {
     switch (width) {
-    case 4: return track4x1(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
-    case 8: return track8x1(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
-    default: return track8x2(x, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
+    case 4: return track4x1(x, block_start, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
+    case 8: return track8x1(x, block_start, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
+    default:
+        return track8x2(x, block_start, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
     }
 }
 

@@ -4,6 +4,11 @@ import Testing
 
 @Suite("headroom analyze")
 struct AnalyzeCommandTests {
+    /// `analyze --json` output without its `started` stamps, to compare two runs.
+    static func unstamped(_ text: String) -> String {
+        text.replacingOccurrences(of: #""started":"[^"]*""#, with: "", options: .regularExpression)
+    }
+
     /// Stereo, 2 s: L a -20 dBFS sine with one 5-sample clip at frame 48000; R at -8 dBFS.
     static func takeWithClip(
         in dir: String,
@@ -96,14 +101,11 @@ struct AnalyzeCommandTests {
             paths.append(path)
         }
         paths.insert(dir + "/missing.wav", at: 4)
-        func started(_ text: String) -> String {
-            text.replacingOccurrences(of: #""started":"[^"]*""#, with: "", options: .regularExpression)
-        }
         for extra in [["--json"], []] {
             let one = try run(headroomBinary, ["analyze"] + extra + ["-j", "1"] + paths)
             let four = try run(headroomBinary, ["analyze"] + extra + ["--jobs", "4"] + paths)
             #expect(one.status == 66 && four.status == 66)
-            #expect(started(four.stdout) == started(one.stdout))
+            #expect(Self.unstamped(four.stdout) == Self.unstamped(one.stdout))
             #expect(four.stderr == one.stderr)
             #expect(four.stderr.contains("missing.wav"))
             // Every file is there, in the order given.
@@ -166,11 +168,9 @@ struct AnalyzeCommandTests {
         for (got, want) in zip(found.sorted { $0.1 < $1.1 }, truth) {
             #expect(got == (want.channel + 1, want.start, want.length))
         }
-        func started(_ text: String) -> String {
-            text.replacingOccurrences(of: #""started":"[^"]*""#, with: "", options: .regularExpression)
-        }
-        #expect(started(two.stdout) == started(one.stdout))
+        #expect(Self.unstamped(two.stdout) == Self.unstamped(one.stdout))
     }
+
     @Test("--fail-on-clip exits 1 on a clipped file and 0 on a clean one")
     func failOnClip() throws {
         let dir = scratchDirectory()

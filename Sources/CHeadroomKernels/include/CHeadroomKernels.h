@@ -45,17 +45,16 @@ typedef struct {
     float ceiling;
     /// 20 log10(floor).
     float floor_db;
-    /// Rule C: each polarity's burst (two), the frame the block being tracked starts at, the
-    /// bursts found since FlatDetector last took them (`found_count` of HR_BURSTS_FOUND), and
-    /// the limits in frames: a gap that ends a burst, and the longest burst judged.
+    /// Rule C (required): each polarity's burst (two), the bursts found since FlatDetector
+    /// last took them (`found_count` of HR_BURSTS_FOUND), and the limits in frames: a gap that
+    /// ends a burst, and the longest burst judged.
     hr_burst *bursts;
     hr_burst_found *found;
     int32_t found_count;
     int32_t burst_gap, burst_length;
-    int64_t block_start;
 } hr_flat_lane;
 
-/// Rule C: no burst in progress, for a lane whose `bursts` are set.
+/// Rule C: no burst in progress.
 void hr_bursts_init(hr_flat_lane *lane);
 
 /// Rule C: ends each polarity's burst whose last lobe is more than the gap before `now`,
@@ -83,7 +82,7 @@ typedef struct {
 } hr_lobes;
 
 /// Follows the lobes of `width` lanes (4, 8 or 16) through frames first..<frames of the
-/// lane-interleaved block `x` (x[i * width + l]). Per lane, `sign`, `peak`, `peak_at` and
+/// lane-interleaved block `x` (x[i * width + l]), whose frame 0 is `block_start` in the stream. Per lane, `sign`, `peak`, `peak_at` and
 /// `start_at` describe the open lobe and are updated. A lobe that ends with its peak at or
 /// above `gate[l]` is loud, and each frame raises `gate[l]` to half its magnitude (6 dB
 /// under the loudest sample so far); loud lobes below the clip level and above the floor go
@@ -91,8 +90,8 @@ typedef struct {
 /// longer (lobes->longer); stops early, at the frame written to `*stopped`, when `lobes` is
 /// nearly full (call again from there); `*stopped == frames` when the block is done.
 /// lanes[l] is NULL past the last channel; the others share `floor_db` and `bins`.
-size_t hr_track_lobes(const float *x, size_t first, size_t frames, size_t width, float *sign, float *peak,
-                      float *peak_at, float *start_at, float *gate, hr_flat_lane *const *lanes,
+size_t hr_track_lobes(const float *x, int64_t block_start, size_t first, size_t frames, size_t width, float *sign,
+                      float *peak, float *peak_at, float *start_at, float *gate, hr_flat_lane *const *lanes,
                       hr_lobes *lobes, size_t *stopped);
 
 /// Hot bursts in bulk: over `count` frames of `width` lanes (4, 8 or 16), a frame is over

@@ -1082,12 +1082,12 @@ public final class Analyzer {
                 flats[g * w + l].notePeak(piecePeak[l])
             }
             if loud {
-                for l in 0..<lanes { flats[g * w + l].lane.pointee.block_start = Int64(blockStart) }
                 var at = from
                 while at < to {
                     var stopped = 0
                     let count = hr_track_lobes(
                         src,
+                        Int64(blockStart),
                         at,
                         to,
                         w,

@@ -165,8 +165,7 @@ struct FlatDetector {
                 found: found,
                 found_count: 0,
                 burst_gap: Int32((Double(rate) * 0.02).rounded()),
-                burst_length: Int32(rate / 10),
-                block_start: 0
+                burst_length: Int32(rate / 10)
             )
         )
         hr_bursts_init(lane)
