@@ -187,6 +187,50 @@ void hr_close_bursts(hr_flat_lane *lane, int64_t now) {
     }
 }
 
+// Lobe r of `p`, loud for rule C, at frame `at` and `since` frames after its polarity's last
+// loud lobe: starts that polarity's burst (the last one, if any, is over) or goes into it
+// while it is not too long (`*too_long`). Apart from burst_lobes' loop, which runs for every
+// loud lobe, so that the loop keeps its state in registers.
+static __attribute__((noinline)) void burst_lobe(const hr_lobes *p, size_t r, hr_flat_lane *lane, int polarity,
+                                                 int64_t at, int64_t since, int32_t *too_long) {
+    hr_burst *b = &lane->bursts[polarity];
+    if (since > lane->burst_gap) {
+        if (at - since != NO_BURST) {
+            b->last = at - since;
+            close_burst(lane, polarity);
+        }
+        b->start = at;
+        b->max = 0.0f;
+        b->near = b->stored = b->too_long = 0;
+        *too_long = 0;
+    }
+    if (at - b->start > lane->burst_length) {
+        b->too_long = *too_long = 1;
+        return;
+    }
+    const float within = 0.94406088f;  // -0.5 dB
+    const float peak = p->peak[r];
+    if (peak > b->max) {
+        b->max = peak;
+        int kept = 0;
+        for (int i = 0; i < b->stored; i++) {
+            if (b->peak[i] >= peak * within) {
+                b->at[kept] = b->at[i];
+                b->peak[kept++] = b->peak[i];
+            }
+        }
+        b->near -= b->stored - kept;
+        b->stored = kept;
+    }
+    if (peak >= b->max * within) {
+        if (b->stored < HR_BURST_NEAR) {
+            b->at[b->stored] = at;
+            b->peak[b->stored++] = peak;
+        }
+        b->near++;
+    }
+}
+
 // The lobes of `p` that are loud for rule C (within 3 dB, 60 bins, of the highest bin of
 // their polarity in the last four quarters, this one included), in order, into their
 // polarity's burst. Before the lobes' bins go into the lanes' `top`. The lobes' frames count
@@ -207,57 +251,24 @@ static void burst_lobes(const hr_lobes *p, size_t count, hr_flat_lane *const *la
             too_long[2 * l + polarity] = lane ? lane->bursts[polarity].too_long : 1;
         }
     }
-    // The lanes of a group share the limits (they come from the rate).
-    const int64_t gap = lanes[0]->burst_gap, length = lanes[0]->burst_length;
-    const float within = 0.94406088f;  // -0.5 dB
+    // The lanes of a group share the limit (it comes from the rate).
+    const int64_t gap = lanes[0]->burst_gap;
     for (size_t r = 0; r < count; r++) {
         const int32_t c = p->code[r];
         const int32_t j = (c >> 16) & 31, bin = c & 0xffff;
-        top[j] = bin > top[j] ? bin : top[j];
-        // Without a branch on whether the lobe is loud (on noise, a coin toss): only a loud
-        // lobe that starts a burst, or goes into one not yet too long, goes further.
-        const int loud = bin >= top[j] - 60;
+        const int32_t t = bin > top[j] ? bin : top[j];
+        top[j] = t;
+        // Without a branch on whether the lobe is loud (on noise, a coin toss): all ones
+        // where it is. Only a loud lobe that starts a burst, or goes into one not yet too
+        // long, goes further.
+        int64_t loud = -(int64_t)(bin >= t - 60);
+        // (Hidden from the optimizer, which otherwise turns the masks back into branches.)
+        __asm__("" : "+r"(loud));
         const int64_t at = block_start + (int64_t)p->peak_at[r];
         const int64_t since = at - last[j];
-        last[j] = loud ? at : last[j];
-        if (__builtin_expect(!(loud & ((since > gap) | !too_long[j])), 1)) continue;
-        hr_flat_lane *lane = lanes[j >> 1];
-        hr_burst *b = &lane->bursts[j & 1];
-        if (since > gap) {
-            // A new burst (the last one, if any, is over).
-            if (at - since != NO_BURST) {
-                b->last = at - since;
-                close_burst(lane, j & 1);
-            }
-            b->start = at;
-            b->max = 0.0f;
-            b->near = b->stored = b->too_long = 0;
-            too_long[j] = 0;
-        }
-        if (at - b->start > length) {
-            b->too_long = too_long[j] = 1;
-            continue;
-        }
-        const float peak = p->peak[r];
-        if (peak > b->max) {
-            b->max = peak;
-            int kept = 0;
-            for (int i = 0; i < b->stored; i++) {
-                if (b->peak[i] >= peak * within) {
-                    b->at[kept] = b->at[i];
-                    b->peak[kept++] = b->peak[i];
-                }
-            }
-            b->near -= b->stored - kept;
-            b->stored = kept;
-        }
-        if (peak >= b->max * within) {
-            if (b->stored < HR_BURST_NEAR) {
-                b->at[b->stored] = at;
-                b->peak[b->stored++] = peak;
-            }
-            b->near++;
-        }
+        last[j] = (at & loud) | (last[j] & ~loud);
+        if (__builtin_expect((loud & ((since > gap) | !too_long[j])) != 0, 0))
+            burst_lobe(p, r, lanes[j >> 1], j & 1, at, since, &too_long[j]);
     }
     for (size_t l = 0; l < width; l++) {
         if (!lanes[l]) continue;

@@ -5,6 +5,7 @@
 //   swift build -c release && .build/release/headroom-bench sox [seconds]
 //   .build/release/headroom-bench record [seconds] [session|steady|overloaded|clipped|fizzy] | allocations | memory
 //   .build/release/headroom-bench latency [period frames] [timer]
+//   perf record .build/release/headroom-bench profile [seconds] [material] [plain]
 //
 // analyzer: 32 channels x 96 kHz 24-bit material through headroom's analyzer and
 // through libebur128 in EBUR128_MODE_TRUE_PEAK, same samples, same process.
@@ -190,6 +191,39 @@ func benchAnalyzer(seconds: Double, only: Material?) {
     }
 }
 
+/// The analyzer alone, ten times over the material, one thread, with flat-top detection
+/// unless `plain`: something for a profiler to look at, without the reference and the
+/// material's making in the way (they are most of an `analyzer` run's time).
+func profileAnalyzer(seconds: Double, kind: Material, plain: Bool) {
+    let channels = 32
+    let rate = 96000
+    let data = material(channels: channels, rate: rate, seconds: seconds, kind: kind)
+    let frames = data.count / channels
+    let t0 = now()
+    for _ in 0..<10 {
+        let analyzer = Analyzer(channels: channels, rate: rate, layout: .int32(bits: 24), settings: AnalysisSettings())
+        analyzer.detectsFlatTops = !plain
+        data.withUnsafeBytes { raw in
+            var done = 0
+            while done < frames {
+                let n = min(4096, frames - done)
+                analyzer.process(raw.baseAddress! + done * channels * 4, frames: n)
+                analyzer.events.removeAll(keepingCapacity: true)
+                done += n
+            }
+        }
+        analyzer.finish()
+    }
+    print(
+        String(
+            format: "profile: %@, %@: %.1f M samples/s",
+            kind.name,
+            plain ? "plain" : "flat tops",
+            10 * Double(data.count) / (now() - t0) / 1e6
+        )
+    )
+}
+
 /// Runs a command with stdout to /dev/null; returns wall seconds and the exit status.
 func timeCommand(_ path: String, _ arguments: [String]) -> (seconds: Double, status: Int32) {
     let p = Process()
@@ -244,7 +278,7 @@ func benchAnalyzeVsSox(seconds: Double) {
 let args = Array(CommandLine.arguments.dropFirst())
 let materials = Material.allCases.map(\.name).joined(separator: "|")
 let usage =
-    "usage: headroom-bench analyzer [seconds] [\(materials)] | sox [seconds] | record [seconds] [\(materials)] | allocations | memory | latency [period frames] [timer]"
+    "usage: headroom-bench analyzer [seconds] [\(materials)] | sox [seconds] | record [seconds] [\(materials)] | allocations | memory | latency [period frames] [timer] | profile [seconds] [material] [plain]"
 
 /// Exits 64 with the usage and what was wrong, as the other commands do.
 func fail(_ why: String) -> Never {
@@ -277,6 +311,12 @@ case "allocations":
     RecordBench.allocations()
 case "latency":
     LatencyBench.run(periodFrames: Int(number(1, or: 256)), timer: args.count > 2 && args[2] == "timer")
+case "profile":
+    profileAnalyzer(
+        seconds: number(1, or: 5),
+        kind: materialArgument(2) ?? .session,
+        plain: args.count > 3 && args[3] == "plain"
+    )
 case "memory":
     RecordBench.memory()
 case "sox":
