@@ -484,6 +484,35 @@ struct OverAndFlatTests {
     }
 
     @Test(
+        "samples that stand above the clip level show how far over it went: float past full scale, a clip level under it",
+        arguments: [(4.0, 0.0), (9.0, 0.0), (-1.0, -3.0)]
+    )
+    func measuredOver(peakDBFS: Double, clipLevel: Double) throws {
+        // A 440 Hz tone with a little hiss, nothing cut off: a float take from a DAW whose mix
+        // went over, or (clip level -3 dBFS) one that peaks 2 dB under full scale. The height
+        // is in the samples; the runs' estimate read a float take 5.1 dB over as 4.8.
+        var seed: UInt64 = 7
+        let amplitude = pow(10, peakDBFS / 20) / 1.01
+        let samples = (0..<Self.rate).map { i -> Float in
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let hiss = 0.01 * (Double(Int64(bitPattern: seed) >> 11) / Double(1 << 52))
+            return Float(amplitude * (sin(2 * .pi * 440 * Double(i) / Double(Self.rate)) + hiss))
+        }
+        var settings = AnalysisSettings()
+        settings.clipLevelDBFS = clipLevel
+        let (events, analyzer) = analyze(samples, channels: 1, layout: .float32, settings: settings)
+        let clip = try #require(clips(events).first)
+        let over = try #require(clip.overDB)
+        let summary = analyzer.summary(channel: 0)
+        let truePeak = try #require(summary.truePeakDBTP)
+        #expect(abs(over - (truePeak - clipLevel)) < 0.01, "over_db \(over) for a true peak of \(truePeak) dBTP")
+        #expect(abs(over - (peakDBFS - clipLevel)) < 0.2)
+        #expect(!clip.overBound)
+        #expect(summary.overs.clipOverDB == over)
+        #expect(SummaryTable.proposalText(summary.proposal).contains(String(format: "clipped by about %.1f dB", over)))
+    }
+
+    @Test(
         "no flat event on clean material: sines, a sweep, noise, undithered 16-bit, decays, a kick, a swelling tone with hiss"
     )
     func cleanMaterial() {

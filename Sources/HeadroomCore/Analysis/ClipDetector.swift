@@ -11,6 +11,8 @@ struct ClipDetector {
     let holdFrames: Int
     let burstHoldFrames: Int
     let hotThreshold: Float
+    /// The clip level, linear (1 at 0 dBFS).
+    let clipLevel: Float
 
     // The clip run in progress (`runStart < 0`: none).
     var runStart = -1
@@ -74,6 +76,7 @@ struct ClipDetector {
         // Over-margin frames that touch always form one burst, even with a zero hold.
         burstHoldFrames = max(holdFrames, 1)
         hotThreshold = Float(Decibels.toAmplitude(-settings.marginDB))
+        clipLevel = Float(Decibels.toAmplitude(settings.clipLevelDBFS))
         event.channel = channel
     }
 
@@ -369,8 +372,27 @@ struct ClipDetector {
 
     /// The channel's largest overshoot so far, counting the open event.
     var overshoot: (db: Double?, bound: Bool) {
-        guard eventOpen, let open = eventOver.overDB, open > (maxOverDB ?? -1) else { return (maxOverDB, maxOverBound) }
-        return (open, eventOver.isBound)
+        guard eventOpen else { return (maxOverDB, maxOverBound) }
+        let open = openOver
+        guard let db = open.db, db > (maxOverDB ?? -1) else { return (maxOverDB, maxOverBound) }
+        return open
+    }
+
+    /// The open event's overshoot: its runs' estimate or, where its samples themselves stand
+    /// above the clip level (float PCM past full scale, which keeps what an integer stream
+    /// would cut off; a clip level under full scale), its true peak's height above the level,
+    /// which is measured, not estimated (the runs' estimate read a float take 5.1 dB over as
+    /// 4.8). Samples that stop at full scale (within a 16-bit step) stopped where the
+    /// converter did: there the waveform went at least that far, and as far as the estimate
+    /// says if that is further.
+    private var openOver: (db: Double?, bound: Bool) {
+        let estimate = eventOver.overDB
+        guard eventPeak > clipLevel,
+            let measured = Decibels.fromAmplitude(Double(max(eventTruePeak, eventPeak) / clipLevel))
+        else { return (estimate, estimate != nil && eventOver.isBound) }
+        guard abs(eventPeak - 1) <= 1.0 / 32768 else { return (measured, false) }
+        if let estimate, estimate > measured { return (estimate, eventOver.isBound) }
+        return (measured, true)
     }
 
     /// True while a clip event is open or a clip run is in progress.
@@ -462,8 +484,9 @@ struct ClipDetector {
         eventOpen = false
         event.peakDBFS = Decibels.fromAmplitude(Double(eventPeak)) ?? 0
         event.truePeakDBTP = Decibels.fromAmplitude(Double(max(eventTruePeak, eventPeak))) ?? 0
-        event.overDB = eventOver.overDB.map { ($0 * 100).rounded() / 100 }
-        event.overBound = event.overDB != nil && eventOver.isBound
+        let over = openOver
+        event.overDB = over.db.map { ($0 * 100).rounded() / 100 }
+        event.overBound = over.bound
         if let over = event.overDB, over > (maxOverDB ?? -1) {
             maxOverDB = over
             maxOverBound = event.overBound
