@@ -47,7 +47,7 @@ public struct FileAnalysis {
             rate: reader.rate,
             layout: reader.layout,
             settings: settings.analysis,
-            maxBlockFrames: 4096,
+            maxBlockFrames: blockFrames,
             threads: threads
         )
         // Two buffers: the next block is read while the analyzer's second thread works on its
