@@ -460,6 +460,16 @@ void hr_scan_hot(const float *x, const float *steps, size_t count, size_t width,
 // Rule A's threshold on the kink K.
 #define HR_KINK_MIN 3.0f
 
+// A top flat by nature, not cut: a square wave's (a synth's, a test signal's), whose edges
+// fall from 0.9 P to 0.6 P within a sample between them (e0 + e1 = 1.5 w / K) and whose top
+// spans the half period. Rule A's kink K reads 45 to 800 on squares from 55 to 880 Hz (the
+// edges' slope times the top's width), where a sine cut 6, 10, 15 and 20 dB over a ceiling
+// reads 10, 20, 39 and 73, its edges a sample or more apart below 2 kHz. A sine cut far
+// enough over is a square: those are left alone too (as a fuzz pedal's are).
+static inline int square(float w, float kink) {
+    return (kink > 30.0f && 1.5f * w / kink < 1.0f) || kink > 100.0f;
+}
+
 // Rule A's measurement of a lobe's top region (FlatDetector's documentation): the two
 // crossings of 0.9 P around the peak, interpolated; the kink K from the edges' secants
 // between 0.9 P and 0.6 P. (The
@@ -548,7 +558,7 @@ size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, si
         if (!((a & c) | (a & b) | (b & d))) continue;
         float w, kink;
         if (!plateau(x, mask, y, block_start, width, sign, peak, at, oldest, newest, &w, &kink)) continue;
-        if (!(kink >= HR_KINK_MIN) || !(w >= 3.0f)) continue;
+        if (!(kink >= HR_KINK_MIN) || !(w >= 3.0f) || square(w, kink)) continue;
         hr_flat_lobe f = {lane, (uint32_t)negative, peak, (int32_t)lobes->start_at[r], (int32_t)lobes->frame[r]};
         flat[found++] = f;
     }

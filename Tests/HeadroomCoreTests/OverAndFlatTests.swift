@@ -584,6 +584,39 @@ struct OverAndFlatTests {
     }
 
     @Test(
+        "a synth's square wave is flat by nature, not cut: no flat event at 55-880 Hz, band-limited or not; a sine cut 15 or 20 dB over a ceiling still is"
+    )
+    func squareWaves() {
+        let n = 3 * Self.rate
+        func tone(_ hz: Double, _ i: Int) -> Double { sin(2 * .pi * hz * Double(i) / Double(Self.rate)) }
+        for hz in [55.0, 110.0, 220.0, 440.0, 880.0] {
+            // Every odd harmonic below Nyquist (a band-limited oscillator: Gibbs ripple on a
+            // flat top, edges a sample wide), and the naive one (edges from one sample to the
+            // next). The top is flat across the whole half period: rule A's kink, the edges'
+            // slope times the top's width, reads 45 to 800, where a sine cut 6 dB over reads
+            // 10, 10 dB 20, 15 dB 39.
+            let harmonics = stride(from: 1, to: Int(Double(Self.rate) / 2 / hz), by: 2)
+            let bandLimited = (0..<n).map { i in harmonics.reduce(0.0) { $0 + tone(hz * Double($1), i) / Double($1) } }
+            let top = bandLimited.map(abs).max()!
+            for (name, samples) in [
+                ("band-limited", bandLimited.map { Float(0.5 * $0 / top) }),
+                ("naive", (0..<n).map { Float(tone(hz, $0) >= 0 ? 0.5 : -0.5) }),
+            ] {
+                let events = analyze(samples, channels: 1, layout: .float32).events
+                #expect(flats(events).isEmpty, "\(name) square at \(hz) Hz: \(flats(events))")
+            }
+        }
+        for overDB in [15.0, 20.0] {
+            let ceiling = pow(10, -3.0 / 20)
+            let samples = (0..<n).map { i in
+                Float(max(-ceiling, min(ceiling, ceiling * pow(10, overDB / 20) * tone(100, i))))
+            }
+            let events = analyze(samples, channels: 1, layout: .float32).events
+            #expect(flats(events).count == 1, "a sine cut \(overDB) dB over -3 dBFS")
+        }
+    }
+
+    @Test(
         "no flat event on steady tones of a few samples per cycle, whose sampled peaks take a handful of values",
         arguments: [(17000.0, 96000, -2.0), (20000.0, 48000, -1.0), (14000.0, 44100, -1.0)]
     )

@@ -9,7 +9,9 @@ import Foundation
 ///   from 0.9 P to 0.6 P with secant slopes whose harmonic mean is `s`;
 ///   `K = s * w / (0.4 P)` is about 1.5 for a smooth peak and 5 to 10 for a hard-clipped
 ///   one. A lobe is flat when `K >= 3`, `w >= 3` and its top, estimated as a clip run,
-///   was cut by 0.5 dB or more (``cutAtLeast``); four flat lobes of one polarity within
+///   was cut by 0.5 dB or more (``cutAtLeast``), unless it is a square wave's, flat by
+///   nature (`K > 100`, or `K > 30` with edges within a sample: a synth's square reads 45 to
+///   800, a sine cut 20 dB over 73); four flat lobes of one polarity within
 ///   0.5 s, their peaks within 0.25 dB and not falling (or rising) lobe after lobe, raise an
 ///   alarm. (The study took `s` across the 0.9 P crossing alone, one sample difference:
 ///   under a little hiss that is mostly noise, and a swelling tone raised an alarm every
