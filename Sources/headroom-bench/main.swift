@@ -74,6 +74,22 @@ func material(channels: Int, rate: Int, seconds: Double, kind: Material) -> [Int
     return out
 }
 
+/// Hands `analyzer` the whole material (`channels` interleaved), `block` frames a call, and
+/// finishes the stream; the events are dropped as they come.
+func feed(_ analyzer: Analyzer, _ data: [Int32], channels: Int, block: Int) {
+    let frames = data.count / channels
+    data.withUnsafeBytes { raw in
+        var done = 0
+        while done < frames {
+            let n = min(block, frames - done)
+            analyzer.process(raw.baseAddress! + done * channels * 4, frames: n)
+            analyzer.events.removeAll(keepingCapacity: true)
+            done += n
+        }
+    }
+    analyzer.finish()
+}
+
 func benchAnalyzer(seconds: Double, only: Material?) {
     let channels = 32
     let rate = 96000
@@ -91,16 +107,7 @@ func benchAnalyzer(seconds: Double, only: Material?) {
         /// Seconds for `analyzer` to take the whole material, block by block.
         func time(_ analyzer: Analyzer) -> Double {
             let t0 = now()
-            data.withUnsafeBytes { raw in
-                var done = 0
-                while done < frames {
-                    let n = min(block, frames - done)
-                    analyzer.process(raw.baseAddress! + done * channels * 4, frames: n)
-                    analyzer.events.removeAll(keepingCapacity: true)
-                    done += n
-                }
-            }
-            analyzer.finish()
+            feed(analyzer, data, channels: channels, block: block)
             return now() - t0
         }
         for run in 0..<9 {
@@ -198,21 +205,11 @@ func profileAnalyzer(seconds: Double, kind: Material, plain: Bool) {
     let channels = 32
     let rate = 96000
     let data = material(channels: channels, rate: rate, seconds: seconds, kind: kind)
-    let frames = data.count / channels
     let t0 = now()
     for _ in 0..<10 {
         let analyzer = Analyzer(channels: channels, rate: rate, layout: .int32(bits: 24), settings: AnalysisSettings())
         analyzer.detectsFlatTops = !plain
-        data.withUnsafeBytes { raw in
-            var done = 0
-            while done < frames {
-                let n = min(4096, frames - done)
-                analyzer.process(raw.baseAddress! + done * channels * 4, frames: n)
-                analyzer.events.removeAll(keepingCapacity: true)
-                done += n
-            }
-        }
-        analyzer.finish()
+        feed(analyzer, data, channels: channels, block: 4096)
     }
     print(
         String(
@@ -293,6 +290,14 @@ func number(_ i: Int, or fallback: Double) -> Double {
     return v
 }
 
+/// Whether argument `i` is `word` (false when it is not given; anything else exits 64, so
+/// that a misspelt word does not quietly measure something else).
+func flag(_ i: Int, _ word: String) -> Bool {
+    guard i < args.count else { return false }
+    guard args[i] == word else { fail("expected \(word) or nothing, not: \(args[i])") }
+    return true
+}
+
 /// Argument `i` as a material (its name, or the start of it), or nil when it is not given.
 func materialArgument(_ i: Int) -> Material? {
     guard i < args.count else { return nil }
@@ -310,12 +315,12 @@ case "record":
 case "allocations":
     RecordBench.allocations()
 case "latency":
-    LatencyBench.run(periodFrames: Int(number(1, or: 256)), timer: args.count > 2 && args[2] == "timer")
+    LatencyBench.run(periodFrames: Int(number(1, or: 256)), timer: flag(2, "timer"))
 case "profile":
     profileAnalyzer(
         seconds: number(1, or: 5),
         kind: materialArgument(2) ?? .session,
-        plain: args.count > 3 && args[3] == "plain"
+        plain: flag(3, "plain")
     )
 case "memory":
     RecordBench.memory()

@@ -491,12 +491,10 @@ struct OverAndFlatTests {
         // A 440 Hz tone with a little hiss, nothing cut off: a float take from a DAW whose mix
         // went over, or (clip level -3 dBFS) one that peaks 2 dB under full scale. The height
         // is in the samples; the runs' estimate read a float take 5.1 dB over as 4.8.
-        var seed: UInt64 = 7
+        var hiss = Noise(seed: 7)
         let amplitude = pow(10, peakDBFS / 20) / 1.01
         let samples = (0..<Self.rate).map { i -> Float in
-            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            let hiss = 0.01 * (Double(Int64(bitPattern: seed) >> 11) / Double(1 << 52))
-            return Float(amplitude * (sin(2 * .pi * 440 * Double(i) / Double(Self.rate)) + hiss))
+            Float(amplitude * (sin(2 * .pi * 440 * Double(i) / Double(Self.rate)) + 0.01 * hiss.next()))
         }
         var settings = AnalysisSettings()
         settings.clipLevelDBFS = clipLevel

@@ -67,15 +67,14 @@ public struct FileAnalysis {
         }
         var n = reader.read(into: buffer, frames: blockFrames)
         while n > 0 {
-            var following: Int?
-            analyzer.process(buffer, frames: n) { _, _ in
-                // Once per call: a block longer than the analyzer's comes in pieces.
-                if following == nil { following = reader.read(into: next, frames: blockFrames) }
-            }
+            // The analyzer is built for blocks this size: it takes each in one piece and runs
+            // `alongside` once.
+            var following = 0
+            analyzer.process(buffer, frames: n) { _, _ in following = reader.read(into: next, frames: blockFrames) }
             drain()
             onProgress(analyzer.frameCount, reader.frames, reader.rate)
             swap(&buffer, &next)
-            n = following ?? reader.read(into: buffer, frames: blockFrames)
+            n = following
         }
         analyzer.finish()
         drain()
