@@ -118,7 +118,8 @@ func benchAnalyzer(seconds: Double, only: Material?) {
                 rate: rate,
                 layout: .int32(bits: 24),
                 settings: AnalysisSettings(),
-                threads: run % 3 == 2 ? 2 : 1
+                threads: run % 3 == 2 ? 2 : 1,
+                handoffSpin: Analyzer.idleHandoffSpin
             )
             analyzer.detectsFlatTops = run % 3 != 1
             let t = time(analyzer)

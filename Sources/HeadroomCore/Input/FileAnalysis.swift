@@ -48,7 +48,8 @@ public struct FileAnalysis {
             layout: reader.layout,
             settings: settings.analysis,
             maxBlockFrames: blockFrames,
-            threads: threads
+            threads: threads,
+            handoffSpin: Analyzer.idleHandoffSpin
         )
         // Two buffers: the next block is read while the analyzer's second thread works on its
         // share of this one (the analyzer's `alongside`), not while that thread waits.
