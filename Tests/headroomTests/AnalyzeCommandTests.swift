@@ -121,10 +121,11 @@ struct AnalyzeCommandTests {
     }
 
     @Test(
-        "FLAC, W64 and 16-bit files read the same events",
+        "FLAC, W64, 16-bit and 8-bit files read the same events",
         arguments: [
             Int32(SF_FORMAT_FLAC | SF_FORMAT_PCM_24), Int32(SF_FORMAT_W64 | SF_FORMAT_PCM_24),
-            Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_16),
+            Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_16), Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_U8),
+            Int32(SF_FORMAT_AIFF | SF_FORMAT_PCM_S8),
         ]
     )
     func formats(format: Int32) throws {
@@ -169,6 +170,23 @@ struct AnalyzeCommandTests {
             #expect(got == (want.channel + 1, want.start, want.length))
         }
         #expect(Self.unstamped(two.stdout) == Self.unstamped(one.stdout))
+    }
+
+    @Test("digital silence: levels -inf, headroom - (as on the meter, not -inf), no signal; null in the JSON")
+    func silence() throws {
+        let path = scratchDirectory() + "/silence.wav"
+        writeAudio(path, samples: [Int32](repeating: 0, count: 48000 * 2), channels: 2)
+        let r = try headroom("analyze", "--names", "Vox,Gtr", path)
+        #expect(r.status == 0)
+        let row = r.stdout.split(separator: "\n").map(String.init).first { $0.hasPrefix(" 1  Vox") }
+        let cells = row?.split(separator: " ").map(String.init) ?? []
+        // ch, name, peak, true peak, RMS, headroom, clips, clipped, flat, hot, proposal
+        #expect(Array(cells.prefix(6)) == ["1", "Vox", "-inf", "-inf", "-inf", "-"])
+        #expect(row?.hasSuffix("no signal") == true)
+        let json = try headroom("analyze", "--json", path)
+        let channels = json.jsonLines.last?["channels"] as? [[String: Any]]
+        #expect(channels?.first?["headroom_db"] is NSNull)
+        #expect(channels?.first?["peak_dbfs"] is NSNull)
     }
 
     @Test("--fail-on-clip exits 1 on a clipped file and 0 on a clean one")

@@ -43,7 +43,9 @@ import Foundation
 /// `init`; nothing allocates afterwards.
 struct FlatDetector {
     let channel: Int
-    /// Lobes below this are not judged: max(-40 dBFS, 1024 LSB), linear.
+    /// Lobes below this are not judged: max(-40 dBFS, 1024 LSB), linear, and at most full
+    /// scale. (Quantization steps make a staircase of a low lobe's top. In a 12-bit file 1024
+    /// LSB is -6 dBFS; in an 8-bit file it is over full scale, and no lobe is judged.)
     let floor: Float
     let halfSecond: Int
     let second: Int
@@ -134,7 +136,7 @@ struct FlatDetector {
     init(channel: Int, rate: Int, bits: Int?, clipCandidate: Float) {
         self.channel = channel
         let lsb1024 = bits.map { Float(1024) / Float(Int64(1) << ($0 - 1)) } ?? 0
-        floor = max(Float(Decibels.toAmplitude(-40)), lsb1024)
+        floor = min(max(Float(Decibels.toAmplitude(-40)), lsb1024), 1)
         halfSecond = rate / 2
         second = rate
         quarter = max(rate / 4, 1)

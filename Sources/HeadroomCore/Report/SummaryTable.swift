@@ -20,7 +20,8 @@ public struct SummaryTable {
             let name = s.channel < names.count ? names[s.channel] : String(s.channel + 1)
             table.add([
                 String(s.channel + 1), name, Self.db(s.peakDBFS), Self.db(s.truePeakDBTP), Self.db(s.rmsDBFS),
-                Self.db(s.headroomDB), String(s.clipEvents), String(s.clippedSamples), String(s.flatEvents),
+                Self.db(s.headroomDB, silence: "-"), String(s.clipEvents), String(s.clippedSamples),
+                String(s.flatEvents),
                 String(s.hotEvents),
                 Self.proposalText(s.proposal),
             ])
@@ -70,9 +71,10 @@ public struct SummaryTable {
         return String(format: ", by %@ %.1f dB", p.overBound ? "at least" : "about", over)
     }
 
-    /// "-6.02", or "-inf" for silence.
-    public static func db(_ value: Double?) -> String {
-        guard let value else { return "-inf" }
+    /// "-6.02", or `silence` where there is no level: "-inf" for a level, "-" for the headroom
+    /// (as the meter shows it: there is no peak to measure it from).
+    public static func db(_ value: Double?, silence: String = "-inf") -> String {
+        guard let value else { return silence }
         let text = String(format: "%.2f", value)
         return text == "-0.00" ? "0.00" : text
     }
