@@ -3,7 +3,8 @@
 # x 96 kHz): JACK's dummy backend plays ../shared/bench's mixed material in real time into
 # ALSA's jack plugin; each recorder takes SECS seconds of it to WAV, in turns, RUNS times;
 # CPU is the process's user + system time over the wall time, for the whole run and for its
-# steady state (without the first 3 s and the last 2).
+# steady state (without the first 3 s and the last 2), and headroom's steady state by thread
+# (what the analyzer costs beside capture, writing and libjack's own thread).
 #
 #   swift build -c release --product headroom && bash bench/realtime-cpu.sh
 #   SECS=20 RUNS=2 CH=32 RATE=96000 PERIOD=256 FORMAT=S32_LE   (defaults; HEADROOM=path: another build)
@@ -59,12 +60,35 @@ cpu() {
     # A recorder that has already exited (a format the rig does not offer, say) says why.
     [ -n "$pid" ] || { wait "$t" || true; echo "$1 ended within 3 s:" >&2; cat "$work/err" >&2; exit 1; }
     ticks0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat"); t0=$(date +%s.%N)
+    threads "$pid" >"$work/threads0"
     sleep $((SECS - 5))
     ticks1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat"); t1=$(date +%s.%N)
+    threads "$pid" >"$work/threads1"
     wait "$t" || { cat "$work/err" >&2; exit 1; }
     awk -v d="$((ticks1 - ticks0))" -v hz="$(getconf CLK_TCK)" -v w0="$t0" -v w1="$t1" \
         '{ printf "%.2f %.2f\n", ($1 + $2) / $3 * 100, d / hz / (w1 - w0) * 100 }' "$work/time" >"$work/cpu"
+    # The steady state by thread name, as percentages of a core, dearest first.
+    awk -v hz="$(getconf CLK_TCK)" -v w="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" '
+        NR == FNR { before[$1] = $3; next }
+        { used[$2] += $3 - (($1 in before) ? before[$1] : $3) }
+        END { for (n in used) printf "%s %.1f\n", n, used[n] / hz / w * 100 }' \
+        "$work/threads0" "$work/threads1" | sort -k2 -rn | awk '{ printf("%s%s %s %%", (NR > 1 ? ", " : ""), $1, $2) }' >"$work/bythread"
 }
+
+# "tid name ticks" for each thread of process $1 (user + system time). headroom's threads are
+# hr-capture, hr-writer, hr-analyzer and hr-analyzer-2; libjack's process thread and the main
+# thread are both "headroom".
+threads() {
+    local task line name rest
+    for task in /proc/"$1"/task/*; do
+        read -r line 2>/dev/null <"$task/stat" || continue
+        # The name sits in parentheses as field 2 and may hold spaces; the counters are fields
+        # 14 and 15, the 12th and 13th after it.
+        name=${line#*(}; name=${name%)*}; rest=${line##*) }
+        echo "${task##*/} ${name// /_} $(echo "$rest" | awk '{ print $12 + $13 }')"
+    done
+}
+
 echo "real-time CPU: $CH ch x $RATE Hz $FORMAT, $PERIOD-frame JACK periods, $SECS s to WAV per run; $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
 h=(); a=(); hs=(); as=()
 for r in $(seq "$RUNS"); do
@@ -72,6 +96,7 @@ for r in $(seq "$RUNS"); do
     cpu "$BIN" record --device rt --format "$FORMAT" --rate "$RATE" --channels "$CH" --duration "$SECS" --dir "$work/takes" --headless
     read -r total steady <"$work/cpu"
     h+=("$total"); hs+=("$steady")
+    hthreads=$(cat "$work/bythread")
     cpu arecord -q -D rt -f "$FORMAT" -r "$RATE" -c "$CH" -d "$SECS" "$work/a.wav"
     read -r total steady <"$work/cpu"
     a+=("$total"); as+=("$steady")
@@ -86,3 +111,4 @@ print(f"ratio                            {m(h) / m(a):.2f}x arecord")
 print(f"steady state (3 s in to 2 s before the end): headroom {m(hs):.1f} %, arecord {m(as_):.1f} %, "
       f"{m(hs) / m(as_):.2f}x   runs {hs} / {as_}")
 PY
+echo "headroom's steady state by thread (last run): $hthreads"
