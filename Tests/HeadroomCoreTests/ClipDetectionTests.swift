@@ -185,6 +185,33 @@ struct ClipDetectionTests {
         #expect(c.map(\.startFrame) == [10, 10000])
     }
 
+    @Test(
+        "32-bit clip checks below full scale are exact too: the code under the clip level, which rounds to the same float, is not clipped; runs across blocks",
+        arguments: [1, 17]
+    )
+    func thirtyTwoBitExactBelowFullScale(channels: Int) throws {
+        var settings = AnalysisSettings()
+        settings.clipLevelDBFS = -3
+        let code = Int32((Decibels.toAmplitude(-3) * Double(Int32.max)).rounded(.toNearestOrAwayFromZero))
+        // The premise: a float cannot tell the clip code from the one under it.
+        try #require(Float(code - 1) == Float(code))
+        let c = channels - 1  // the last channel: a partial group's lane when there are 17
+        var values = [Int32](repeating: 1 << 20, count: 30000 * channels)
+        func put(_ frames: Range<Int>, _ v: Int32) { for f in frames { values[f * channels + c] = v } }
+        put(10..<13, code)
+        put(5000..<5010, code - 1)  // one under: not clipped
+        put(6000..<6010, 1 - code)  // one under on the negative side
+        put(10000..<10003, -code)
+        put(14998..<15004, code)  // across the 1000-frame blocks' boundary at 15000
+        put(20000..<20004, .min)
+        let events = clips(
+            analyze(values, channels: channels, layout: .int32(bits: 32), settings: settings, block: 1000).events
+        )
+        #expect(events.map(\.startFrame) == [10, 10000, 14998, 20000])
+        #expect(events.map(\.clippedSamples) == [3, 3, 6, 4])
+        #expect(events.allSatisfy { $0.channel == c })
+    }
+
     @Test("events land on the right channel of an interleaved block", arguments: [1, 3, 5, 9, 17, 32])
     func channelsInLanes(channels: Int) {
         var s = [Int16](repeating: 100, count: 4800 * channels)
