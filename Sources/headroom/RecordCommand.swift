@@ -150,7 +150,7 @@ struct RecordCommand: ParsableCommand {
             if let d = settings.durationSeconds, !(d > 0 && d <= Self.longestSeconds) {
                 throw HeadroomError(
                     .usage,
-                    "--duration must be between 0 and \(Int(Self.longestSeconds)) seconds (366 days)"
+                    "--duration must be more than 0 seconds and at most \(Int(Self.longestSeconds)) (366 days)"
                 )
             }
             if let m = settings.maxTakeSeconds, !(m >= 1 && m <= Self.longestSeconds) {

@@ -486,6 +486,11 @@ struct InputTextTests {
             #expect(r.stderr.contains(option), "\(args): \(r.stderr)")
             #expect(!r.stderr.contains("Fatal error"))
         }
+        // A take of no length: the line says what is allowed, without a range that reads as if
+        // 0 were in it.
+        let zero = try run(headroomBinary, ["record", "--duration", "0"])
+        #expect(zero.status == 64)
+        #expect(zero.stderr.contains("--duration must be more than 0 seconds and at most 31622400 (366 days)"))
     }
 
     @Test("names with ESC, CR and LF are escaped on stderr and in review's table")
