@@ -1444,9 +1444,9 @@ private struct Scratch {
 /// Each side spins on an atomic count (for the analyzer's `handoffSpin`) before it sleeps on
 /// a semaphore: a block of session material takes a fraction of a millisecond, and two futex
 /// wake-ups per block (one each way) cost about as much on a loaded virtual machine, which
-/// made the second thread slower than none. A sleeper announces itself before its last look at the count,
-/// and the other side wakes it only when it did, so no wake-up is lost; a wake-up that finds
-/// nothing new sends it back to waiting.
+/// made the second thread slower than none. A sleeper announces itself before its last look
+/// at the count, and the other side wakes it only when it did, so no wake-up is lost; a
+/// wake-up that finds nothing new sends it back to waiting.
 private final class GroupWorker: @unchecked Sendable {
     private let posted = Atomic<Int>(0)
     private let finished = Atomic<Int>(0)
