@@ -137,6 +137,12 @@ size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, si
                       size_t width, int64_t block_start, int64_t valid, int64_t lookback, int64_t newest,
                       hr_flat_lobe *flat);
 
+/// BS.1770's K filter over `frames` interleaved frames of `channels` floats, eight channels to
+/// a group: `k` holds b0, b1 - a1 b0, b2 - a2 b0, a2, a1 of the shelf, then the same of the
+/// high-pass; `state` four vectors of eight doubles per group (the biquads' two words each),
+/// `sums` one per group, to which each K-weighted sample's square is added.
+void hr_k_weight(const float *x, size_t channels, size_t frames, const double *k, double *state, double *sums);
+
 /// Packed little-endian 24-bit samples (ALSA S24_3LE) to floats, 1.0 = full scale (exactly
 /// `(float)(sample << 8) / 2^31`, what libsndfile reads back): `rows` rows of `count`
 /// samples, row r at `src + r * src_stride` (bytes), into `dst + r * dst_stride` (floats).

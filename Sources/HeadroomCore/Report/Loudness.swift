@@ -1,3 +1,4 @@
+import CHeadroomKernels
 import Foundation
 
 /// Loudness by ITU-R BS.1770-4 and EBU R 128 / Tech 3342: what a person finishing the take
@@ -53,9 +54,9 @@ public final class LoudnessMeter {
     let segmentFrames: Int
     private typealias V = SIMD8<Double>
     private let groups: Int
-    /// The two biquads' coefficients, and their state per group (two words each).
-    private let shelf: Biquad
-    private let highPass: Biquad
+    /// The two biquads' coefficients as `hr_k_weight` takes them (b0, b1 - a1 b0, b2 - a2 b0,
+    /// a2, a1 of each), and their state per group (two words each).
+    private let coefficients: [Double]
     private var state: [V]
     private var sums: [V]
     private var filled = 0
@@ -81,7 +82,7 @@ public final class LoudnessMeter {
         let vh = pow(10.0, gain / 20.0)
         let vb = pow(vh, 0.4996667741545416)
         var a0 = 1.0 + k / q + k * k
-        shelf = Biquad(
+        let s = Biquad(
             b0: (vh + vb * k / q + k * k) / a0,
             b1: 2.0 * (k * k - vh) / a0,
             b2: (vh - vb * k / q + k * k) / a0,
@@ -92,7 +93,11 @@ public final class LoudnessMeter {
         q = 0.5003270373238773
         k = tan(pi * f0 / Double(rate))
         a0 = 1.0 + k / q + k * k
-        highPass = Biquad(b0: 1, b1: -2, b2: 1, a1: 2.0 * (k * k - 1.0) / a0, a2: (1.0 - k / q + k * k) / a0)
+        let h = Biquad(b0: 1, b1: -2, b2: 1, a1: 2.0 * (k * k - 1.0) / a0, a2: (1.0 - k / q + k * k) / a0)
+        coefficients = [
+            s.b0, s.b1 - s.a1 * s.b0, s.b2 - s.a2 * s.b0, s.a2, s.a1,
+            h.b0, h.b1 - h.a1 * h.b0, h.b2 - h.a2 * h.b0, h.a2, h.a1,
+        ]
         state = Array(repeating: V(), count: groups * 4)
         sums = Array(repeating: V(), count: groups)
     }
@@ -128,32 +133,21 @@ public final class LoudnessMeter {
         }
     }
 
-    /// Transposed direct form II, both biquads, all groups: frames outer, groups inner, so
-    /// the groups' independent recursions overlap in the pipeline.
+    /// Both biquads over all groups (`hr_k_weight`): frames inner, two groups side by side, their
+    /// state in registers for the whole run of frames, and the output substituted into the state
+    /// update, so a frame waits on one multiply-add per biquad. The same filter; the last bits of
+    /// a figure may differ from the plain form's (libebur128's own order differs again).
     private func filter(_ x: UnsafePointer<Float>, frames: Int) {
-        let (s, h) = (shelf, highPass)
-        let c = channels
-        state.withUnsafeMutableBufferPointer { z in
-            sums.withUnsafeMutableBufferPointer { sum in
-                for i in 0..<frames {
-                    let row = x + i * c
-                    for g in 0..<groups {
-                        let first = g * 8
-                        var v = V()
-                        if first + 8 <= c {
-                            v = V(UnsafeRawPointer(row + first).loadUnaligned(as: SIMD8<Float>.self))
-                        } else {
-                            for l in 0..<(c - first) { v[l] = Double(row[first + l]) }
-                        }
-                        let y1 = s.b0 * v + z[4 * g]
-                        z[4 * g] = s.b1 * v - s.a1 * y1 + z[4 * g + 1]
-                        z[4 * g + 1] = s.b2 * v - s.a2 * y1
-                        let y2 = h.b0 * y1 + z[4 * g + 2]
-                        z[4 * g + 2] = h.b1 * y1 - h.a1 * y2 + z[4 * g + 3]
-                        z[4 * g + 3] = h.b2 * y1 - h.a2 * y2
-                        sum[g] += y2 * y2
-                    }
-                }
+        state.withUnsafeMutableBytes { z in
+            sums.withUnsafeMutableBytes { sum in
+                hr_k_weight(
+                    x,
+                    channels,
+                    frames,
+                    coefficients,
+                    z.baseAddress!.assumingMemoryBound(to: Double.self),
+                    sum.baseAddress!.assumingMemoryBound(to: Double.self)
+                )
             }
         }
     }
