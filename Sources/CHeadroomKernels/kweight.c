@@ -1,80 +1,102 @@
-// BS.1770's K filter (a high shelf, then the RLB high-pass) over interleaved float frames,
-// eight channels to a vector of doubles, for LoudnessMeter. In C for the conversion of eight
-// floats to doubles in one instruction and for multiply-adds: in Swift, with the state read
-// and written back every frame and the plain transposed form, a 32-channel frame took about
-// 28 ns; this takes about 10 (Intel Xeon, AVX-512).
+// BS.1770's K filter (a high shelf, then the RLB high-pass) over interleaved float frames, in
+// double precision, for LoudnessMeter. Its state is four words of eight channels per group
+// of eight; here they go through the processor's widest vectors of doubles, a few recursions
+// side by side with their state in registers for the whole run of frames, and each biquad's
+// output substituted into its state update, so a frame waits on one multiply-add per biquad.
+// (The Swift loop it replaces took the frames outer and the groups inner, the state read and
+// written back every frame, and converted floats to doubles two lanes at a time.)
 #include "CHeadroomKernels.h"
 
 #include <string.h>
 
-typedef double vd8 __attribute__((vector_size(64)));
-typedef float vf8 __attribute__((vector_size(32)));
+// LANES doubles to a vector; BATCH recursions side by side. A 32-channel frame on the Xeon
+// here (one core of a 2-core VM, ns; the old order in C, as the Swift loop was, in brackets):
+// AVX-512 11.7-12.4 with 2 (four: 14-15) [24-35]; built for AVX2 20-29 with 2 [23-33]; for
+// SSE2 53-56 with 4 [49-57].
+#if defined(__AVX512F__)
+#define LANES 8
+#define BATCH 2
+#elif defined(__AVX__)
+#define LANES 4
+#define BATCH 2
+#else
+#define LANES 2
+#define BATCH 4
+#endif
 
-// Group g's eight samples of the frame at `row` (zeros past the last channel).
-static inline vd8 load8(const float *row, size_t channels, size_t g) {
-    const size_t first = g * 8;
-    vf8 v = {0};
-    if (first + 8 <= channels) {
-        memcpy(&v, row + first, sizeof v);
-    } else {
-        for (size_t l = 0; first + l < channels; l++) v[l] = row[first + l];
-    }
-    return __builtin_convertvector(v, vd8);
-}
+typedef double vd __attribute__((vector_size(8 * LANES)));
+typedef float vf __attribute__((vector_size(4 * LANES)));
 
 typedef struct {
-    vd8 z0, z1, z2, z3, sum;
+    vd z0, z1, z2, z3, sum;
 } kstate;
 
 // One frame through both biquads, transposed direct form II with the output substituted
 // into the state update (z0' = z1 + c1 x - a1 z0, z1' = c2 x - a2 z0, c1 = b1 - a1 b0,
-// c2 = b2 - a2 b0): a frame waits on one multiply-add per biquad.
-static inline void step(vd8 x, kstate *s, const double *k) {
-    const vd8 y1 = s->z0 + k[0] * x;
-    const vd8 t0 = s->z1 + k[1] * x;
+// c2 = b2 - a2 b0): a frame waits on one multiply-add per biquad, not on the output's add,
+// multiply and two adds.
+static inline void step(vd x, kstate *s, const double *k) {
+    const vd y1 = s->z0 + k[0] * x;
+    const vd t0 = s->z1 + k[1] * x;
     s->z1 = k[2] * x - k[3] * s->z0;
     s->z0 = t0 - k[4] * s->z0;
-    const vd8 y2 = s->z2 + k[5] * y1;
-    const vd8 t2 = s->z3 + k[6] * y1;
+    const vd y2 = s->z2 + k[5] * y1;
+    const vd t2 = s->z3 + k[6] * y1;
     s->z3 = k[7] * y1 - k[8] * s->z2;
     s->z2 = t2 - k[9] * s->z2;
     s->sum += y2 * y2;
 }
 
-static inline void get(kstate *s, const double *state, const double *sums, size_t g) {
-    memcpy(&s->z0, state + 32 * g, sizeof s->z0);
-    memcpy(&s->z1, state + 32 * g + 8, sizeof s->z1);
-    memcpy(&s->z2, state + 32 * g + 16, sizeof s->z2);
-    memcpy(&s->z3, state + 32 * g + 24, sizeof s->z3);
-    memcpy(&s->sum, sums + 8 * g, sizeof s->sum);
-}
-
-static inline void put(const kstate *s, double *state, double *sums, size_t g) {
-    memcpy(state + 32 * g, &s->z0, sizeof s->z0);
-    memcpy(state + 32 * g + 8, &s->z1, sizeof s->z1);
-    memcpy(state + 32 * g + 16, &s->z2, sizeof s->z2);
-    memcpy(state + 32 * g + 24, &s->z3, sizeof s->z3);
-    memcpy(sums + 8 * g, &s->sum, sizeof s->sum);
+// Chain j's LANES channels of the frame at `row`, from channel `first` (zeros past the last).
+static inline vd load(const float *row, size_t channels, size_t first) {
+    vf v = {0};
+    if (first + LANES <= channels) {
+        memcpy(&v, row + first, sizeof v);
+    } else {
+        for (size_t l = 0; first + l < channels; l++) v[l] = row[first + l];
+    }
+    return __builtin_convertvector(v, vd);
 }
 
 void hr_k_weight(const float *x, size_t channels, size_t frames, const double *k, double *state, double *sums) {
-    const size_t groups = (channels + 7) / 8;
-    // Two groups at a time: their recursions side by side, their state in registers. (Four at
-    // a time ran at 15 ns a 32-channel frame against 10 ns for two, on AVX-512.)
-    for (size_t g = 0; g < groups; g += 2) {
-        kstate a, b;
-        get(&a, state, sums, g);
-        if (g + 1 < groups) {
-            get(&b, state, sums, g + 1);
+    // Chain j is channels LANES j... : word w of its state is at state[32 (j / P) + 8 w +
+    // LANES (j % P)], P = 8 / LANES vectors to a group of eight.
+    const size_t parts = 8 / LANES, chains = (channels + 7) / 8 * parts;
+    for (size_t j0 = 0; j0 < chains; j0 += BATCH) {
+        const size_t n = chains - j0 < BATCH ? chains - j0 : BATCH;
+        kstate s[BATCH];
+        double *z[BATCH], *sum[BATCH];
+        for (size_t j = 0; j < n; j++) {
+            const size_t c = j0 + j;
+            z[j] = state + 32 * (c / parts) + LANES * (c % parts);
+            sum[j] = sums + 8 * (c / parts) + LANES * (c % parts);
+            memcpy(&s[j].z0, z[j], sizeof(vd));
+            memcpy(&s[j].z1, z[j] + 8, sizeof(vd));
+            memcpy(&s[j].z2, z[j] + 16, sizeof(vd));
+            memcpy(&s[j].z3, z[j] + 24, sizeof(vd));
+            memcpy(&s[j].sum, sum[j], sizeof(vd));
+        }
+        if (n == BATCH && LANES * (j0 + BATCH) <= channels) {
+            for (size_t i = 0; i < frames; i++) {
+                const float *row = x + i * channels + LANES * j0;
+                for (size_t j = 0; j < BATCH; j++) {
+                    vf v;
+                    memcpy(&v, row + LANES * j, sizeof v);
+                    step(__builtin_convertvector(v, vd), &s[j], k);
+                }
+            }
+        } else {
             for (size_t i = 0; i < frames; i++) {
                 const float *row = x + i * channels;
-                step(load8(row, channels, g), &a, k);
-                step(load8(row, channels, g + 1), &b, k);
+                for (size_t j = 0; j < n; j++) step(load(row, channels, LANES * (j0 + j)), &s[j], k);
             }
-            put(&b, state, sums, g + 1);
-        } else {
-            for (size_t i = 0; i < frames; i++) step(load8(x + i * channels, channels, g), &a, k);
         }
-        put(&a, state, sums, g);
+        for (size_t j = 0; j < n; j++) {
+            memcpy(z[j], &s[j].z0, sizeof(vd));
+            memcpy(z[j] + 8, &s[j].z1, sizeof(vd));
+            memcpy(z[j] + 16, &s[j].z2, sizeof(vd));
+            memcpy(z[j] + 24, &s[j].z3, sizeof(vd));
+            memcpy(sum[j], &s[j].sum, sizeof(vd));
+        }
     }
 }
