@@ -155,6 +155,46 @@ struct ReviewCommandTests {
         #expect(missing.stderr == "headroom: \(dir)/nope: no such file or folder\n")
     }
 
+    @Test("a log whose take is gone: listed from the log as 'audio missing', with a note; in --json too")
+    func audioMissing() throws {
+        let dir = scratchDirectory()
+        var m = Material(frames: 4800, channels: 2)
+        m.clip(channel: 1, frame: 1000, length: 4)
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        for name in ["a-here", "b-gone"] {
+            let r = try headroom(
+                "record",
+                "--device",
+                "testcap",
+                "--duration",
+                "0.1",
+                "--dir",
+                dir,
+                "--name",
+                name,
+                environment: rig.environment
+            )
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        try FileManager.default.removeItem(atPath: dir + "/b-gone.wav")
+        let r = try headroom("review", dir)
+        #expect(r.status == 0)
+        let rows = r.stdout.split(separator: "\n").map(String.init)
+        // Both have something to look at (a clip each, one of them without its audio), so
+        // they keep their names' order.
+        let gone = rows.first { $0.hasPrefix("b-gone.wav") }
+        #expect(rows.count == 3 && rows[1].hasPrefix("a-here.wav") && rows[2].hasPrefix("b-gone.wav"), "\(rows)")
+        #expect(gone?.hasSuffix("audio missing") == true)
+        // Its clip, from the log.
+        #expect(gone?.contains(" x1") == true, "\(rows)")
+        #expect(r.stderr.contains("note: \(dir)/b-gone.wav: no such file (moved or deleted?); shown from its log"))
+        let json = try headroom("review", "--json", dir)
+        let files = json.jsonLines.compactMap { $0["file"] as? String }
+        #expect(files.sorted() == ["\(dir)/a-here.wav", "\(dir)/b-gone.wav"])
+        let named = try headroom("review", dir + "/b-gone.clips.jsonl")
+        #expect(named.stdout.contains("audio missing"))
+    }
+
     @Test("one long take without a log, on a terminal: where its analysis has got to, cleared before the table")
     func position() throws {
         let dir = scratchDirectory()

@@ -31,7 +31,8 @@ public struct TakeReview: Sendable {
     public var xruns = 0
     public var gaps = 0
     public var droppedFrames = 0
-    /// How it ended: "device lost", "disk full", or nil.
+    /// How it ended: "device lost", "disk full", "audio missing" (the log is there, the take's
+    /// file is not), or nil.
     public var ending: String?
     /// The log's events, or the fresh analysis's.
     public var events: [Event]
@@ -116,6 +117,10 @@ public struct TakeReview: Sendable {
             case .disk: review.ending = "disk full"
             default: break
             }
+        }
+        if !FileManager.default.fileExists(atPath: file) {
+            review.ending = "audio missing"
+            review.notes.append("\(file): no such file (moved or deleted?); shown from its log, \(logPath)")
         }
         if let summary = reader.summary {
             review.complete = summary.complete
@@ -233,7 +238,8 @@ public struct TakeReview: Sendable {
     }
 
     /// The audio files under `paths` (folders are searched recursively), in order; a clip
-    /// log named on its own stands for its take. A path that does not exist is exit 66.
+    /// log named on its own, or found in a folder without its take, stands for its take. A
+    /// path that does not exist is exit 66.
     public static func takes(in paths: [String]) throws(HeadroomError) -> [String] {
         let audio: Set<String> = ["wav", "rf64", "w64", "flac", "caf", "aif", "aiff", "ogg"]
         var out: [String] = []
@@ -257,8 +263,16 @@ public struct TakeReview: Sendable {
                 )
                 let prefix = URL(fileURLWithPath: path).standardizedFileURL.path
                 while let url = enumerator?.nextObject() as? URL {
-                    guard audio.contains(url.pathExtension.lowercased()) else { continue }
-                    let full = url.standardizedFileURL.path
+                    var full = url.standardizedFileURL.path
+                    if full.hasSuffix(".clips.jsonl") {
+                        // A log whose take is gone is still a take to review (as "audio missing").
+                        let base = String(full.dropLast(".clips.jsonl".count))
+                        guard !audio.contains(where: { FileManager.default.fileExists(atPath: base + "." + $0) })
+                        else { continue }
+                        full = base + ".wav"
+                    } else if !audio.contains(url.pathExtension.lowercased()) {
+                        continue
+                    }
                     found.append(full.hasPrefix(prefix + "/") ? String(full.dropFirst(prefix.count + 1)) : full)
                 }
                 if let unreadable { throw HeadroomError(.noInput, unreadable) }
