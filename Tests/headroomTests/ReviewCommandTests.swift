@@ -158,22 +158,9 @@ struct ReviewCommandTests {
     @Test("a log whose take is gone: listed from the log as 'audio missing', with a note; in --json too")
     func audioMissing() throws {
         let dir = scratchDirectory()
-        var m = Material(frames: 4800, channels: 2)
-        m.clip(channel: 1, frame: 1000, length: 4)
-        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        let m = Material.stereoSecond(clips: [(1, 1000, 4)])
         for name in ["a-here", "b-gone"] {
-            let r = try headroom(
-                "record",
-                "--device",
-                "testcap",
-                "--duration",
-                "0.1",
-                "--dir",
-                dir,
-                "--name",
-                name,
-                environment: rig.environment
-            )
+            let (_, _, r) = try recordFileTake(m, seconds: 1, dir: dir, extra: ["--name", name])
             #expect(r.status == 0, "\(r.stderr)")
         }
         try FileManager.default.removeItem(atPath: dir + "/b-gone.wav")
