@@ -76,6 +76,8 @@ void hr_k_weight(const float *x, size_t channels, size_t frames, const double *k
             memcpy(&s[j].z3, z[j] + 24, sizeof(vd));
             memcpy(&s[j].sum, sum[j], sizeof(vd));
         }
+        // A whole batch of channels that are all there: a fixed count of plain loads (through
+        // load(), with its check for channels past the last, AVX2 took 1.5x as long).
         if (n == BATCH && LANES * (j0 + BATCH) <= channels) {
             for (size_t i = 0; i < frames; i++) {
                 const float *row = x + i * channels + LANES * j0;

@@ -155,7 +155,9 @@ struct ReviewCommandTests {
         #expect(missing.stderr == "headroom: \(dir)/nope: no such file or folder\n")
     }
 
-    @Test("a log whose take is gone: listed from the log as 'audio missing', with a note; in --json too")
+    @Test(
+        "a log whose take is gone: listed from the log as 'audio missing', with a note; in --json too; a take named in capitals is there"
+    )
     func audioMissing() throws {
         let dir = scratchDirectory()
         let m = Material.stereoSecond(clips: [(1, 1000, 4)])
@@ -180,6 +182,13 @@ struct ReviewCommandTests {
         #expect(files.sorted() == ["\(dir)/a-here.wav", "\(dir)/b-gone.wav"])
         let named = try headroom("review", dir + "/b-gone.clips.jsonl")
         #expect(named.stdout.contains("audio missing"))
+        // A take whose extension is in capitals is there, not missing, named or in its folder.
+        try FileManager.default.moveItem(atPath: dir + "/a-here.wav", toPath: dir + "/a-here.WAV")
+        let upper = try headroom("review", dir)
+        #expect(upper.stdout.split(separator: "\n").filter { $0.hasPrefix("a-here.") }.count == 1, "\(upper.stdout)")
+        #expect(!upper.stdout.contains("a-here.wav"))
+        let upperNamed = try headroom("review", dir + "/a-here.clips.jsonl")
+        #expect(upperNamed.stdout.contains("a-here.WAV") && !upperNamed.stdout.contains("audio missing"))
     }
 
     @Test("one long take without a log, on a terminal: where its analysis has got to, cleared before the table")

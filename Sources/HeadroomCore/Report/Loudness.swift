@@ -44,9 +44,10 @@ public enum ProgrammeLoudness {
 
 /// Streaming BS.1770 measurement of every channel of a stream: feed interleaved float frames
 /// with ``add(floats:frames:)``, then read ``programme`` and ``channel(_:)``. The K filter (a
-/// high shelf and a high-pass, two biquads) runs in double precision on eight channels per
-/// SIMD vector; what is kept is each channel's K-weighted energy per 100 ms, from which every
-/// figure follows (10 numbers a second a channel: an hour of 32 channels is 9 MB).
+/// high shelf and a high-pass, two biquads) runs in double precision, its state kept in groups
+/// of eight channels (`hr_k_weight`, in C); what is kept is each channel's K-weighted energy
+/// per 100 ms, from which every figure follows (10 numbers a second a channel: an hour of 32
+/// channels is 9 MB).
 public final class LoudnessMeter {
     public let channels: Int
     public let rate: Int

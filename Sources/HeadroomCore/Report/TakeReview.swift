@@ -241,7 +241,6 @@ public struct TakeReview: Sendable {
     /// log named on its own, or found in a folder without its take, stands for its take. A
     /// path that does not exist is exit 66.
     public static func takes(in paths: [String]) throws(HeadroomError) -> [String] {
-        let audio: Set<String> = ["wav", "rf64", "w64", "flac", "caf", "aif", "aiff", "ogg"]
         var out: [String] = []
         for path in paths {
             var isDir: ObjCBool = false
@@ -266,11 +265,10 @@ public struct TakeReview: Sendable {
                     var full = url.standardizedFileURL.path
                     if full.hasSuffix(".clips.jsonl") {
                         // A log whose take is gone is still a take to review (as "audio missing").
-                        let base = String(full.dropLast(".clips.jsonl".count))
-                        guard !audio.contains(where: { FileManager.default.fileExists(atPath: base + "." + $0) })
-                        else { continue }
-                        full = base + ".wav"
-                    } else if !audio.contains(url.pathExtension.lowercased()) {
+                        let take = Self.take(forLog: full)
+                        guard !take.exists else { continue }
+                        full = take.path
+                    } else if !audioExtensions.contains(url.pathExtension.lowercased()) {
                         continue
                     }
                     found.append(full.hasPrefix(prefix + "/") ? String(full.dropFirst(prefix.count + 1)) : full)
@@ -278,14 +276,28 @@ public struct TakeReview: Sendable {
                 if let unreadable { throw HeadroomError(.noInput, unreadable) }
                 out += found.sorted().map { (path as NSString).appendingPathComponent($0) }
             } else if path.hasSuffix(".clips.jsonl") {
-                let base = String(path.dropLast(".clips.jsonl".count))
-                let match = audio.sorted().map { base + "." + $0 }.first { FileManager.default.fileExists(atPath: $0) }
-                out.append(match ?? base + ".wav")
+                out.append(take(forLog: path).path)
             } else {
                 out.append(path)
             }
         }
         return out
+    }
+
+    /// The extensions of the audio files a folder's takes are looked for by.
+    static let audioExtensions: [String] = ["aif", "aiff", "caf", "flac", "ogg", "rf64", "w64", "wav"]
+
+    /// The take a clip log stands for: the audio file beside it with the log's name (any of
+    /// ``audioExtensions``, in lower or upper case), or `<name>.wav`, which does not exist.
+    static func take(forLog log: String) -> (path: String, exists: Bool) {
+        let base = String(log.dropLast(".clips.jsonl".count))
+        for ext in audioExtensions {
+            for candidate in [base + "." + ext, base + "." + ext.uppercased()]
+            where FileManager.default.fileExists(atPath: candidate) {
+                return (candidate, true)
+            }
+        }
+        return (base + ".wav", false)
     }
 
     private static func reason(_ error: Error) -> String {
