@@ -104,6 +104,25 @@ size_t hr_track_lobes(const float *x, int64_t block_start, size_t first, size_t 
 void hr_scan_hot(const float *x, const float *steps, size_t count, size_t width, float threshold, float *last,
                  float *first, float *gap, float *peak);
 
+/// The clip walk over one lane (x[i * stride], steps[i * stride]: frame i's sample and the
+/// largest interpolated point after it). hr_clip_stretch: how many of the first `count`
+/// frames have |x| >= threshold before one does not, raising `peak` to their largest |x| and
+/// `true_peak` to their largest max(|x|, step). hr_first_at_least: the first frame with
+/// |x| >= threshold (`count`: none). hr_lane_maxima: `peak` and `true_peak` raised over all
+/// `count` frames.
+size_t hr_clip_stretch(const float *x, const float *steps, size_t stride, size_t count, float threshold, float *peak,
+                       float *true_peak);
+size_t hr_first_at_least(const float *x, size_t stride, size_t count, float threshold);
+void hr_lane_maxima(const float *x, const float *steps, size_t stride, size_t count, float *peak, float *true_peak);
+/// A gap between clip runs while a clip event and a hot burst are open (ClipDetector's
+/// feedOpen), from frame 0 of the lane: up to `count` frames, while a frame is not clipped
+/// (|x| < clip) and the burst has not closed (the frame is before `*last + hold`, `*last`
+/// being the burst's last frame over the margin, relative to frame 0). Raises `since` and
+/// `true_since` to the frames' largest |x| and max(|x|, step); a frame whose max(|x|, step)
+/// is over `hot` becomes `*last` and raises `burst_peak`. Returns how many frames it took.
+size_t hr_open_gap(const float *x, const float *steps, size_t stride, size_t count, float clip, float hot, int64_t hold,
+                   int64_t *last, float *since, float *true_since, float *burst_peak);
+
 /// A lobe whose top is flat by rule A (plateau kink K >= 3, width >= 3 samples).
 typedef struct {
     uint32_t lane;

@@ -18,9 +18,11 @@ import Synchronization
 ///    skipped. A block with a sample near clipping or an open clip event is filtered
 ///    whole; so is every block with `exactBlockPeaks` (live meters).
 /// 3. Lanes where something happened (a sample near clipping, a true peak over the
-///    margin) are walked run by run through their ``ClipDetector`` (``walk``: only run
-///    edges and an event's expiry are fed frame by frame, and inside an open event and
-///    burst a branch-free frame loop, ``ClipDetector/feedOpen``); where nothing can
+///    margin) are walked run by run through their ``ClipDetector`` (``walk``, all such
+///    lanes of a group together, 256 frames at a time: only run edges and an event's
+///    expiry are fed frame by frame; a run's frames, the frames up to the next clip and, in
+///    an open event and burst, the gaps between runs go through loops in C, `clips.c`, and
+///    the rest of ``ClipDetector/feedOpen`` is a branch-free frame loop); where nothing can
 ///    clip, a vector pass over the group (`hr_scan_hot`) summarizes the hot frames and
 ///    ``ClipDetector/feedHot(first:count:firstOver:lastOver:gap:peak:into:)`` takes the
 ///    summary. The others skip ahead in one step.
@@ -632,6 +634,10 @@ public final class Analyzer {
         return out
     }
 
+    /// Frames the walking lanes of a group take at a time (``walk``): their samples and steps
+    /// stay in the L1 cache from one lane to the next (64 KB for 16 lanes).
+    static let walkFrames = 256
+
     /// Frames per chunk: the filter runs chunk by chunk, only where an interpolated point
     /// could matter.
     static let chunkFrames = 64
@@ -737,6 +743,59 @@ public final class Analyzer {
         )
         var stepsReady = filtered == n
         var hotScanned = false
+        // A lane is active where it may clip or run hot. An active lane that cannot clip in
+        // this block, with no clip run or event open, only moves hot bursts (``scanHot``); the
+        // others walk their frames.
+        @inline(__always) func active(_ l: Int) -> Bool {
+            max(peak[l], tailPeak[l]) >= clipCandidate || max(peak[l], tailPeak[l]) > hotThreshold
+                || filterPeak[l] > hotThreshold
+        }
+        @inline(__always) func walks(_ l: Int) -> Bool {
+            let c = g * width + l
+            return
+                !(bulkHotWalk && blockStart >= Self.delay && max(peak[l], tailPeak[l]) < clipCandidate
+                && detectors[c].runStart < 0 && !detectors[c].eventOpen)
+        }
+        @inline(__always) func readySteps() {
+            guard !stepsReady else { return }
+            // Skipped chunks' points are under every threshold a walk compares them with, so
+            // zero stands in for them.
+            for k in 0..<chunkCount where !chunkFiltered[k] {
+                let first = k * chunk
+                (out + first).update(repeating: V(repeating: 0), count: min(n, first + chunk) - first)
+            }
+            stepsReady = true
+        }
+        // The walking lanes go over the block together, a stretch of ``walkFrames`` at a time
+        // (a lane's samples and steps are one cache line a frame: walked lane by lane over the
+        // whole block, each lane read the group's block again from L2), each into its own list
+        // of events, which goes into `events` in lane order below, as if each had walked alone.
+        var walkers: UInt32 = 0
+        for l in 0..<lanes where active(l) && walks(l) { walkers |= 1 << l }
+        if walkers != 0 {
+            readySteps()
+            let last = blockStart + n - Self.delay
+            var from = blockStart - Self.delay
+            while from < last {
+                let to = min(last, from + Self.walkFrames)
+                var lanesLeft = walkers
+                while lanesLeft != 0 {
+                    let l = lanesLeft.trailingZeroBitCount
+                    lanesLeft &= lanesLeft - 1
+                    walk(
+                        channel: g * width + l,
+                        lane: l,
+                        group: g,
+                        blockStart: blockStart,
+                        frames: n,
+                        from: from,
+                        to: to,
+                        into: &scratch.laneEvents[l]
+                    )
+                }
+                from = to
+            }
+        }
         for l in 0..<lanes {
             let c = g * width + l
             let s = state + c
@@ -745,51 +804,37 @@ public final class Analyzer {
             s.pointee.sumSquares += Double(squares[l])
             s.pointee.blockPeak = peak[l]
             s.pointee.blockTruePeak = filtered > 0 ? max(peak[l], filterPeak[l]) : peak[l]
-            let active =
-                max(peak[l], tailPeak[l]) >= clipCandidate || max(peak[l], tailPeak[l]) > hotThreshold
-                || filterPeak[l] > hotThreshold
-            if active {
-                if !stepsReady {
-                    // Skipped chunks' points are under every threshold a walk compares
-                    // them with, so zero stands in for them.
-                    for k in 0..<chunkCount where !chunkFiltered[k] {
-                        let first = k * chunk
-                        (out + first).update(repeating: V(repeating: 0), count: min(n, first + chunk) - first)
-                    }
-                    stepsReady = true
+            if walkers & (1 << l) != 0 {
+                events.append(contentsOf: scratch.laneEvents[l])
+                scratch.laneEvents[l].removeAll(keepingCapacity: true)
+            } else if active(l) {
+                readySteps()
+                // Nothing can clip here: only hot bursts can change. One vector pass
+                // summarizes the block for every lane of the group; a lane walks its
+                // frames only where a burst closes and another opens inside the block.
+                let first = blockStart - Self.delay
+                if !hotScanned {
+                    scanHot(group: g, lanes: lanes, frames: n, scratch: scratch)
+                    hotScanned = true
                 }
-                if bulkHotWalk && blockStart >= Self.delay && max(peak[l], tailPeak[l]) < clipCandidate
-                    && detectors[c].runStart < 0 && !detectors[c].eventOpen
-                {
-                    // Nothing can clip here: only hot bursts can change. One vector pass
-                    // summarizes the block for every lane of the group; a lane walks its
-                    // frames only where a burst closes and another opens inside the block.
-                    let first = blockStart - Self.delay
-                    if !hotScanned {
-                        scanHot(group: g, lanes: lanes, frames: n, scratch: scratch)
-                        hotScanned = true
-                    }
-                    let done = detectors[c].feedHot(
+                let done = detectors[c].feedHot(
+                    first: first,
+                    count: n,
+                    firstOver: scratch.hotFirst[l],
+                    lastOver: scratch.hotLast[l],
+                    gap: scratch.hotGap[l],
+                    peak: scratch.hotPeak[l],
+                    into: &events
+                )
+                if !done {
+                    detectors[c].feedHot(
                         first: first,
                         count: n,
-                        firstOver: scratch.hotFirst[l],
-                        lastOver: scratch.hotLast[l],
-                        gap: scratch.hotGap[l],
-                        peak: scratch.hotPeak[l],
+                        samples: input + g * groupStride + (Self.history - Self.delay) * width + l,
+                        steps: steps + g * maxBlockFrames * width + l,
+                        stride: width,
                         into: &events
                     )
-                    if !done {
-                        detectors[c].feedHot(
-                            first: first,
-                            count: n,
-                            samples: input + g * groupStride + (Self.history - Self.delay) * width + l,
-                            steps: steps + g * maxBlockFrames * width + l,
-                            stride: width,
-                            into: &events
-                        )
-                    }
-                } else {
-                    walk(channel: c, lane: l, group: g, blockStart: blockStart, frames: n, into: &events)
                 }
             } else {
                 let first = max(blockStart - Self.delay, 0)
@@ -836,7 +881,8 @@ public final class Analyzer {
         )
     }
 
-    /// Judges frames `[blockStart-6, blockStart+n-6)` of one channel where it may clip. With
+    /// Judges frames `from..<to` (within `[blockStart-6, blockStart+n-6)`, the block of `n`
+    /// frames that starts at `blockStart`) of one channel where it may clip. With
     /// ``bulkHotWalk`` (the default) it goes run by run: the frames inside a qualified clip
     /// run only lengthen it (``ClipDetector/extendRun``), and the frames between runs only
     /// move hot bursts (``ClipDetector/feedHot(first:count:samples:steps:stride:into:)``) and
@@ -852,13 +898,24 @@ public final class Analyzer {
         group g: Int,
         blockStart: Int,
         frames n: Int,
+        from: Int,
+        to: Int,
         into events: inout [Event]
     ) {
         let base = input + g * groupStride
         let stepBase = steps + g * maxBlockFrames * width
         let w = width
-        @inline(__always) func sample(_ f: Int) -> Float { abs(base[(Self.history + f - blockStart) * w + l]) }
-        @inline(__always) func step(_ f: Int) -> Float { stepBase[(f + Self.delay - blockStart) * w + l] }
+        // Frame f's sample and its largest interpolated point after it, in the lane.
+        let lane = ClipDetector.Lane(
+            samples: base + (Self.history &* w &+ l),
+            steps: stepBase + (Self.delay &* w &+ l),
+            stride: w,
+            origin: blockStart,
+            threshold: max(clipCandidate, clipThreshold),
+            byMagnitude: shadow == nil
+        )
+        @inline(__always) func sample(_ f: Int) -> Float { lane.magnitude(f) }
+        @inline(__always) func step(_ f: Int) -> Float { lane.step(f).pointee }
         @inline(__always) func clippedAt(_ f: Int, _ x: Float) -> Bool {
             isClipped(x, frame: f, blockStart: blockStart, channel: c)
         }
@@ -879,8 +936,8 @@ public final class Analyzer {
                 into: &events
             )
         }
-        let end = blockStart + n - Self.delay
-        var f = blockStart - Self.delay
+        let end = to
+        var f = from
         guard bulkHotWalk else {
             while f < end {
                 frame(f)
@@ -903,8 +960,7 @@ public final class Analyzer {
                 let stop = detectors[c].feedOpen(
                     first: f,
                     end: end,
-                    magnitude: sample,
-                    step: step,
+                    lane: lane,
                     isClipped: clippedAt,
                     edge: { detector, frame, starting in
                         runEdge(
@@ -932,13 +988,7 @@ public final class Analyzer {
                     continue
                 }
                 // Inside a qualified run: up to its end, frames only lengthen it.
-                let run = ClipDetector.clippedStretch(
-                    from: f,
-                    to: end,
-                    magnitude: sample,
-                    step: step,
-                    isClipped: clippedAt
-                )
+                let run = lane.clippedStretch(from: f, to: end, isClipped: clippedAt)
                 detectors[c].extendRun(count: run.end - f, peak: run.peak, truePeak: run.truePeak)
                 f = run.end
                 continue
@@ -953,8 +1003,8 @@ public final class Analyzer {
             // burst's that closes on the same frame).
             var next = f + 1
             while next < end {
-                let x = sample(next)
-                if x >= clipCandidate && clippedAt(next, x) { break }
+                next += hr_first_at_least(lane.sample(next), w, end - next, clipCandidate)
+                guard next < end, !clippedAt(next, sample(next)) else { break }
                 next += 1
             }
             while f < next {
@@ -966,11 +1016,7 @@ public final class Analyzer {
                     if detectors[c].eventOpen {
                         var peak: Float = 0
                         var truePeak: Float = 0
-                        for k in f..<stop {
-                            let x = sample(k)
-                            peak = max(peak, x)
-                            truePeak = max(truePeak, max(x, step(k)))
-                        }
+                        hr_lane_maxima(lane.sample(f), lane.step(f), w, stop - f, &peak, &truePeak)
                         detectors[c].peakSinceEventEnd = max(detectors[c].peakSinceEventEnd, peak)
                         detectors[c].truePeakSinceEventEnd = max(detectors[c].truePeakSinceEventEnd, truePeak)
                     }
@@ -1412,8 +1458,13 @@ private struct Scratch {
     /// Each lane's peak in a piece of the block, as flat-top tracking finds it.
     let piecePeaks: UnsafeMutablePointer<Float>
     let flatLobes: UnsafeMutablePointer<hr_flat_lobe>
+    /// Each walking lane's events of the block being analyzed, until they go into `events`
+    /// in lane order.
+    let laneEvents: UnsafeMutablePointer<[Event]>
+    let width: Int
 
     init(width: Int, chunks: Int) {
+        self.width = width
         chunkPeaks = .allocate(capacity: chunks * width)
         chunkSlopes = .allocate(capacity: chunks * width)
         chunkFiltered = .allocate(capacity: chunks)
@@ -1424,6 +1475,12 @@ private struct Scratch {
         lobes = .allocate(capacity: 1)
         piecePeaks = .allocate(capacity: width)
         flatLobes = .allocate(capacity: Int(HR_LOBE_CAPACITY))
+        laneEvents = .allocate(capacity: width)
+        for l in 0..<width {
+            var list: [Event] = []
+            list.reserveCapacity(256)
+            (laneEvents + l).initialize(to: list)
+        }
     }
 
     func deallocate() {
@@ -1434,6 +1491,8 @@ private struct Scratch {
         lobes.deallocate()
         piecePeaks.deallocate()
         flatLobes.deallocate()
+        laneEvents.deinitialize(count: width)
+        laneEvents.deallocate()
     }
 }
 

@@ -1,3 +1,5 @@
+import CHeadroomKernels
+
 /// Per-channel event detection: clip runs merged into clip events, and hot bursts.
 ///
 /// It is fed one frame at a time, in order, with the frame's sample magnitude, its
@@ -169,28 +171,58 @@ struct ClipDetector {
         }
     }
 
-    /// The clipped frames from `first` on, before `end`: the first frame that is not (or
-    /// `end`), and the largest magnitude and true peak among them. `magnitude`, `step` and
-    /// `isClipped` read a frame, as for ``feedOpen``. What ``extendRun`` takes.
-    @inline(__always)
-    static func clippedStretch(
-        from first: Int,
-        to end: Int,
-        magnitude: (Int) -> Float,
-        step: (Int) -> Float,
-        isClipped: (Int, Float) -> Bool
-    ) -> (end: Int, peak: Float, truePeak: Float) {
-        var e = first
-        var peak: Float = 0
-        var truePeak: Float = 0
-        while e < end {
-            let x = magnitude(e)
-            guard isClipped(e, x) else { break }
-            peak = max(peak, x)
-            truePeak = max(truePeak, max(x, step(e)))
-            e &+= 1
+    /// One lane of the analyzer's block, as the bulk walk reads it: frame f's sample at
+    /// `samples[(f - origin) * stride]` and the largest interpolated point after it at
+    /// `steps[(f - origin) * stride]`. With `byMagnitude`, a sample is clipped when its
+    /// magnitude reaches `threshold` and the loops below run in C (`clips.c`); without it
+    /// (32-bit PCM, whose codes a float cannot tell apart) the caller's `isClipped(f, x)`
+    /// decides, frame by frame.
+    struct Lane {
+        let samples: UnsafePointer<Float>
+        let steps: UnsafePointer<Float>
+        let stride: Int
+        let origin: Int
+        let threshold: Float
+        let byMagnitude: Bool
+
+        @inline(__always) func sample(_ f: Int) -> UnsafePointer<Float> { samples + (f &- origin) &* stride }
+        @inline(__always) func step(_ f: Int) -> UnsafePointer<Float> { steps + (f &- origin) &* stride }
+        @inline(__always) func magnitude(_ f: Int) -> Float { abs(sample(f).pointee) }
+
+        /// The clipped frames from `first` on, before `end`: the first frame that is not (or
+        /// `end`), and the largest magnitude and true peak among them. What ``extendRun``
+        /// takes.
+        @inline(__always)
+        func clippedStretch(
+            from first: Int,
+            to end: Int,
+            isClipped: (Int, Float) -> Bool
+        ) -> (end: Int, peak: Float, truePeak: Float) {
+            var peak: Float = 0
+            var truePeak: Float = 0
+            guard first < end else { return (first, peak, truePeak) }
+            if byMagnitude {
+                let count = hr_clip_stretch(
+                    sample(first),
+                    step(first),
+                    stride,
+                    end &- first,
+                    threshold,
+                    &peak,
+                    &truePeak
+                )
+                return (first &+ count, peak, truePeak)
+            }
+            var e = first
+            while e < end {
+                let x = magnitude(e)
+                guard isClipped(e, x) else { break }
+                peak = max(peak, x)
+                truePeak = max(truePeak, max(x, step(e).pointee))
+                e &+= 1
+            }
+            return (e, peak, truePeak)
         }
-        return (e, peak, truePeak)
     }
 
     /// Frames that continue a qualified clip run, all over the margin: what ``feed`` would
@@ -215,14 +247,14 @@ struct ClipDetector {
     /// expire before the frame `holdFrames - 1` after its end, nor the burst close before the
     /// frame `burstHoldFrames` after its last, so a run that ends merges into the event and an
     /// over frame extends the burst. Returns the first frame not fed: that frame (or `end`),
-    /// which goes through ``feed``. `magnitude`, `step` and `isClipped` read a frame;
-    /// `edge(&detector, f, starting)` hands over a run's side where it starts or ends at `f`.
+    /// which goes through ``feed``. `lane` holds the frames; `isClipped` reads a frame where
+    /// its magnitude alone does not tell; `edge(&detector, f, starting)` hands over a run's
+    /// side where it starts or ends at `f`.
     @inline(__always)
     mutating func feedOpen(
         first: Int,
         end: Int,
-        magnitude: (Int) -> Float,
-        step: (Int) -> Float,
+        lane: Lane,
         isClipped: (Int, Float) -> Bool,
         edge: (inout ClipDetector, Int, Bool) -> Void,
         into events: inout [Event]
@@ -262,16 +294,39 @@ struct ClipDetector {
         // Only a run's start and end branch on the signal; what every frame does is selects,
         // so fizzy material (a coin toss per frame) costs no mispredictions there.
         while f < end && f < expiry && f < close {
+            if !inRun && lane.byMagnitude {
+                // Between runs, up to the next clipped frame: only the maxima and the burst
+                // move. (Of the hot frames, the last decides whether the burst holds the clip.)
+                var lastHere = Int64(last &- f)
+                let count = hr_open_gap(
+                    lane.sample(f),
+                    lane.step(f),
+                    lane.stride,
+                    min(end, expiry) &- f,
+                    lane.threshold,
+                    hotThreshold,
+                    Int64(burstHoldFrames),
+                    &lastHere,
+                    &since,
+                    &trueSince,
+                    &burstPeak
+                )
+                if count > 0 {
+                    last = f &+ Int(lastHere)
+                    close = last &+ burstHoldFrames
+                    if !hasClip && last >= f && qualifiedRunStart >= 0 && qualifiedRunStart <= last
+                        && qualifiedRunEnd > burstStart
+                    {
+                        hasClip = true
+                    }
+                    f &+= count
+                    continue
+                }
+            }
             if inRun && length >= clipRun {
                 // Inside a qualified run, up to its end: the frames only lengthen it, and
                 // every one is over the margin.
-                let run = Self.clippedStretch(
-                    from: f,
-                    to: min(end, expiry),
-                    magnitude: magnitude,
-                    step: step,
-                    isClipped: isClipped
-                )
+                let run = lane.clippedStretch(from: f, to: min(end, expiry), isClipped: isClipped)
                 if run.end > f {
                     store()
                     extendRun(count: run.end &- f, peak: run.peak, truePeak: run.truePeak)
@@ -280,9 +335,9 @@ struct ClipDetector {
                     continue
                 }
             }
-            let x = magnitude(f)
-            let truePeak = max(x, step(f))
-            let clipped = isClipped(f, x)
+            let x = lane.magnitude(f)
+            let truePeak = max(x, lane.step(f).pointee)
+            let clipped = lane.byMagnitude ? x >= lane.threshold : isClipped(f, x)
             if clipped != inRun {
                 inRun = clipped
                 if clipped {
