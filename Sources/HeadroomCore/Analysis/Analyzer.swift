@@ -323,12 +323,9 @@ public final class Analyzer {
         let end = frameCount
         for c in 0..<channels {
             let first = max(end - Self.delay, 0)
-            let (g, l) = (c / width, c % width)
-            let base = input + g * groupStride
+            let lane = clipLane(channel: c, blockStart: end, frames: 0)
             // The last frames have no interpolated points: the filter needs samples after them.
-            for f in first..<end {
-                feed(channel: c, lane: l, base: base, frame: f, blockStart: end, end: end, into: &events)
-            }
+            for f in first..<end { feed(channel: c, lane: lane, frame: f, into: &events) }
             detectors[c].finish(at: end, into: &events)
             flats[c].finish(at: end, into: &events)
         }
@@ -784,8 +781,6 @@ public final class Analyzer {
                     lanesLeft &= lanesLeft - 1
                     walk(
                         channel: g * width + l,
-                        lane: l,
-                        group: g,
                         blockStart: blockStart,
                         frames: n,
                         from: from,
@@ -839,15 +834,8 @@ public final class Analyzer {
             } else {
                 let first = max(blockStart - Self.delay, 0)
                 if detectors[c].runStart >= 0 {
-                    runEdge(
-                        &detectors[c],
-                        lane: l,
-                        base: input + g * groupStride,
-                        position: Self.history + first - blockStart,
-                        frame: first,
-                        end: blockStart + n,
-                        starting: false
-                    )
+                    clipLane(channel: c, blockStart: blockStart, frames: n)
+                        .edge(&detectors[c], frame: first, starting: false)
                 }
                 detectors[c].skip(
                     from: first,
@@ -894,47 +882,23 @@ public final class Analyzer {
     /// only what can happen before the event could expire or the burst close.
     private func walk(
         channel c: Int,
-        lane l: Int,
-        group g: Int,
         blockStart: Int,
         frames n: Int,
         from: Int,
         to: Int,
         into events: inout [Event]
     ) {
-        let base = input + g * groupStride
-        let stepBase = steps + g * maxBlockFrames * width
-        let w = width
-        // Frame f's sample and its largest interpolated point after it, in the lane.
-        let lane = ClipDetector.Lane(
-            samples: base + (Self.history &* w &+ l),
-            steps: stepBase + (Self.delay &* w &+ l),
-            stride: w,
-            origin: blockStart,
-            threshold: max(clipCandidate, clipThreshold),
-            byMagnitude: shadow == nil
-        )
+        let lane = clipLane(channel: c, blockStart: blockStart, frames: n)
         @inline(__always) func sample(_ f: Int) -> Float { lane.magnitude(f) }
         @inline(__always) func step(_ f: Int) -> Float { lane.step(f).pointee }
-        @inline(__always) func clippedAt(_ f: Int, _ x: Float) -> Bool {
-            isClipped(x, frame: f, blockStart: blockStart, channel: c)
-        }
+        @inline(__always) func clippedAt(_ f: Int, _ x: Float) -> Bool { lane.isClipped(f, x) }
         @inline(__always) func frame(_ f: Int) {
             let step = step(f)
             if f < 0 {
                 state[c].leadTruePeak = max(state[c].leadTruePeak, step)
                 return
             }
-            feed(
-                channel: c,
-                lane: l,
-                base: base,
-                frame: f,
-                blockStart: blockStart,
-                end: blockStart + n,
-                step: step,
-                into: &events
-            )
+            feed(channel: c, lane: lane, frame: f, step: step, into: &events)
         }
         let end = to
         var f = from
@@ -961,18 +925,6 @@ public final class Analyzer {
                     first: f,
                     end: end,
                     lane: lane,
-                    isClipped: clippedAt,
-                    edge: { detector, frame, starting in
-                        runEdge(
-                            &detector,
-                            lane: l,
-                            base: base,
-                            position: Self.history + frame - blockStart,
-                            frame: frame,
-                            end: blockStart + n,
-                            starting: starting
-                        )
-                    },
                     into: &events
                 )
                 if stop > f {
@@ -988,7 +940,7 @@ public final class Analyzer {
                     continue
                 }
                 // Inside a qualified run: up to its end, frames only lengthen it.
-                let run = lane.clippedStretch(from: f, to: end, isClipped: clippedAt)
+                let run = lane.clippedStretch(from: f, to: end)
                 detectors[c].extendRun(count: run.end - f, peak: run.peak, truePeak: run.truePeak)
                 f = run.end
                 continue
@@ -1003,7 +955,7 @@ public final class Analyzer {
             // burst's that closes on the same frame).
             var next = f + 1
             while next < end {
-                next += hr_first_at_least(lane.sample(next), w, end - next, clipCandidate)
+                next += hr_first_at_least(lane.sample(next), lane.stride, end - next, clipCandidate)
                 guard next < end, !clippedAt(next, sample(next)) else { break }
                 next += 1
             }
@@ -1016,16 +968,16 @@ public final class Analyzer {
                     if detectors[c].eventOpen {
                         var peak: Float = 0
                         var truePeak: Float = 0
-                        hr_lane_maxima(lane.sample(f), lane.step(f), w, stop - f, &peak, &truePeak)
+                        hr_lane_maxima(lane.sample(f), lane.step(f), lane.stride, stop - f, &peak, &truePeak)
                         detectors[c].peakSinceEventEnd = max(detectors[c].peakSinceEventEnd, peak)
                         detectors[c].truePeakSinceEventEnd = max(detectors[c].truePeakSinceEventEnd, truePeak)
                     }
                     detectors[c].feedHot(
                         first: f,
                         count: stop - f,
-                        samples: base + (Self.history + f - blockStart) * w + l,
-                        steps: stepBase + (f + Self.delay - blockStart) * w + l,
-                        stride: w,
+                        samples: lane.sample(f),
+                        steps: lane.step(f),
+                        stride: lane.stride,
                         into: &events
                     )
                     f = stop
@@ -1038,72 +990,45 @@ public final class Analyzer {
         }
     }
 
-    /// Feeds frame `f` of channel `c` (lane `l` of `base`, the block that starts at frame
-    /// `blockStart`) to its detector, `step` being the largest interpolated point after it.
-    /// Where a clip run starts or ends there, the detector first gets the run's side for the
-    /// overshoot estimate (frames from `end` on do not exist).
+    /// Feeds frame `f` of channel `c`, read from `lane`, to its detector, `step` being the
+    /// largest interpolated point after it. Where a clip run starts or ends there, the
+    /// detector first gets the run's side for the overshoot estimate.
     @inline(__always)
     private func feed(
         channel c: Int,
-        lane l: Int,
-        base: UnsafePointer<Float>,
+        lane: ClipDetector.Lane,
         frame f: Int,
-        blockStart: Int,
-        end: Int,
         step: Float = 0,
         into events: inout [Event]
     ) {
-        let position = Self.history + f - blockStart
-        let x = abs(base[position * width + l])
+        let x = lane.magnitude(f)
         var truePeak = max(x, step)
         if f == 0 { truePeak = max(truePeak, state[c].leadTruePeak) }
-        let clipped = isClipped(x, frame: f, blockStart: blockStart, channel: c)
+        let clipped = lane.isClipped(f, x)
         if clipped != (detectors[c].runStart >= 0) {
-            runEdge(&detectors[c], lane: l, base: base, position: position, frame: f, end: end, starting: clipped)
+            lane.edge(&detectors[c], frame: f, starting: clipped)
         }
         detectors[c].feed(frame: f, magnitude: x, truePeak: truePeak, clipped: clipped, into: &events)
     }
 
-    /// Where a clip run starts (`starting`) or ends at frame `f`, hands `detector` the run's
-    /// side for the overshoot estimate: the nearest three unpinned samples away from the run,
-    /// read from lane `l` of `base` (frame `f` at `position`). Frames before 0 or from `end`
-    /// on do not exist.
-    private func runEdge(
-        _ detector: inout ClipDetector,
-        lane l: Int,
-        base: UnsafePointer<Float>,
-        position p: Int,
-        frame f: Int,
-        end: Int,
-        starting: Bool
-    ) {
-        let w = width
-        let limit = clipCandidate
-        @inline(__always) func unpinned(_ k: Int, _ sign: Float) -> Float? {
-            guard f + k >= 0, f + k < end else { return nil }
-            let v = base[(p + k) * w + l]
-            return abs(v) >= limit ? nil : v * sign
-        }
-        if starting {
-            let x = base[p * w + l]
-            let sign: Float = x < 0 ? -1 : 1
-            detector.runSign = sign
-            detector.runLevel = abs(x)
-            var side: Overshoot.Side?
-            if let v1 = unpinned(-1, sign) {
-                let v2 = unpinned(-2, sign)
-                side = Overshoot.side(level: abs(x), v1, v2, v2 == nil ? nil : unpinned(-3, sign))
-            }
-            detector.runEntry = side
-        } else {
-            let sign = detector.runSign
-            var side: Overshoot.Side?
-            if let v1 = unpinned(0, sign) {
-                let v2 = unpinned(1, sign)
-                side = Overshoot.side(level: detector.runLevel, v1, v2, v2 == nil ? nil : unpinned(2, sign))
-            }
-            detector.runExit = side
-        }
+    /// Channel `c`'s lane of the block of `n` frames that starts at `blockStart`, as the clip
+    /// walk reads it (for ``finish()``, `n` is 0 and only frames before `blockStart` exist).
+    @inline(__always)
+    private func clipLane(channel c: Int, blockStart: Int, frames n: Int) -> ClipDetector.Lane {
+        let (g, l) = (c / width, c % width)
+        return ClipDetector.Lane(
+            samples: input + (g &* groupStride &+ Self.history &* width &+ l),
+            steps: steps + (g &* maxBlockFrames &* width &+ Self.delay &* width &+ l),
+            stride: width,
+            origin: blockStart,
+            end: blockStart + n,
+            candidate: clipCandidate,
+            threshold: clipThreshold,
+            codes: shadow == nil ? nil : currentBlock.map { $0 + c },
+            earlierCodes: shadow.map { UnsafePointer($0 + (Self.delay * channels + c)) },
+            rowStride: channels,
+            exactCode: exactClipCode
+        )
     }
 
     /// Flat tops (``FlatDetector``): follows each lane's lobes (runs of one sign) through
@@ -1341,19 +1266,6 @@ public final class Analyzer {
     /// How far back from its end a lobe's top is measured (rule A), whatever the block size:
     /// 4096 frames, a half-wave of 12 Hz at 48 kHz. The ring holds at least that much.
     static let lobeLookback = 4096
-
-    @inline(__always)
-    private func isClipped(_ magnitude: Float, frame f: Int, blockStart: Int, channel c: Int) -> Bool {
-        guard magnitude >= clipCandidate else { return false }
-        guard let shadow else { return magnitude >= clipThreshold }
-        let raw: Int64
-        if f >= blockStart, let block = currentBlock {
-            raw = Int64(block[(f - blockStart) * channels + c])
-        } else {
-            raw = Int64(shadow[(Self.delay + f - blockStart) * channels + c])
-        }
-        return abs(raw) >= exactClipCode
-    }
 
     /// Emits a `gain` event where a channel's proposal changed: its reason, or its
     /// figure by 1 dB or more. Checked every half second of audio and whenever a clip

@@ -171,33 +171,85 @@ struct ClipDetector {
         }
     }
 
-    /// One lane of the analyzer's block, as the bulk walk reads it: frame f's sample at
+    /// One lane of the analyzer's block, as the clip walk reads it: frame f's sample at
     /// `samples[(f - origin) * stride]` and the largest interpolated point after it at
-    /// `steps[(f - origin) * stride]`. With `byMagnitude`, a sample is clipped when its
-    /// magnitude reaches `threshold` and the loops below run in C (`clips.c`); without it
-    /// (32-bit PCM, whose codes a float cannot tell apart) the caller's `isClipped(f, x)`
-    /// decides, frame by frame.
+    /// `steps[(f - origin) * stride]`; frames from `end` on do not exist yet. A sample is
+    /// clipped when its magnitude reaches `candidate` and `threshold` and, for 32-bit PCM
+    /// (whose codes a float cannot tell apart: `earlierCodes` not nil), its raw code reaches
+    /// `exactCode`: the block's codes from `origin` on (`codes`), the frames before it from
+    /// `earlierCodes`, both at `[(f - origin) * rowStride]`. Where the magnitude alone decides
+    /// (`byMagnitude`), the loops below run in C (`clips.c`).
     struct Lane {
         let samples: UnsafePointer<Float>
         let steps: UnsafePointer<Float>
         let stride: Int
         let origin: Int
+        let end: Int
+        let candidate: Float
         let threshold: Float
-        let byMagnitude: Bool
+        let codes: UnsafePointer<Int32>?
+        let earlierCodes: UnsafePointer<Int32>?
+        let rowStride: Int
+        let exactCode: Int64
+
+        var byMagnitude: Bool { earlierCodes == nil }
+        /// The magnitude from which a sample is clipped, where that alone decides.
+        var clipLevel: Float { max(candidate, threshold) }
 
         @inline(__always) func sample(_ f: Int) -> UnsafePointer<Float> { samples + (f &- origin) &* stride }
         @inline(__always) func step(_ f: Int) -> UnsafePointer<Float> { steps + (f &- origin) &* stride }
         @inline(__always) func magnitude(_ f: Int) -> Float { abs(sample(f).pointee) }
 
+        /// Whether frame `f`, of magnitude `x`, is clipped.
+        @inline(__always)
+        func isClipped(_ f: Int, _ x: Float) -> Bool {
+            guard x >= candidate else { return false }
+            guard let earlierCodes else { return x >= threshold }
+            let raw: Int32
+            if f >= origin, let codes {
+                raw = codes[(f &- origin) &* rowStride]
+            } else {
+                raw = earlierCodes[(f &- origin) &* rowStride]
+            }
+            return abs(Int64(raw)) >= exactCode
+        }
+
+        /// Where a clip run starts (`starting`) or ends at frame `f`, hands `detector` the
+        /// run's side for the overshoot estimate: the nearest three unpinned samples away
+        /// from the run. Frames before 0 or from `end` on do not exist.
+        func edge(_ detector: inout ClipDetector, frame f: Int, starting: Bool) {
+            @inline(__always) func unpinned(_ k: Int, _ sign: Float) -> Float? {
+                guard f + k >= 0, f + k < end else { return nil }
+                let v = sample(f + k).pointee
+                return abs(v) >= candidate ? nil : v * sign
+            }
+            if starting {
+                let x = sample(f).pointee
+                let sign: Float = x < 0 ? -1 : 1
+                detector.runSign = sign
+                detector.runLevel = abs(x)
+                var side: Overshoot.Side?
+                if let v1 = unpinned(-1, sign) {
+                    let v2 = unpinned(-2, sign)
+                    side = Overshoot.side(level: abs(x), v1, v2, v2 == nil ? nil : unpinned(-3, sign))
+                }
+                detector.runEntry = side
+            } else {
+                let sign = detector.runSign
+                var side: Overshoot.Side?
+                if let v1 = unpinned(0, sign) {
+                    let v2 = unpinned(1, sign)
+                    side = Overshoot.side(level: detector.runLevel, v1, v2, v2 == nil ? nil : unpinned(2, sign))
+                }
+                detector.runExit = side
+            }
+        }
+
         /// The clipped frames from `first` on, before `end`: the first frame that is not (or
         /// `end`), and the largest magnitude and true peak among them. What ``extendRun``
         /// takes.
         @inline(__always)
-        func clippedStretch(
-            from first: Int,
-            to end: Int,
-            isClipped: (Int, Float) -> Bool
-        ) -> (end: Int, peak: Float, truePeak: Float) {
+        func clippedStretch(from first: Int, to end: Int) -> (end: Int, peak: Float, truePeak: Float) {
             var peak: Float = 0
             var truePeak: Float = 0
             guard first < end else { return (first, peak, truePeak) }
@@ -247,16 +299,12 @@ struct ClipDetector {
     /// expire before the frame `holdFrames - 1` after its end, nor the burst close before the
     /// frame `burstHoldFrames` after its last, so a run that ends merges into the event and an
     /// over frame extends the burst. Returns the first frame not fed: that frame (or `end`),
-    /// which goes through ``feed``. `lane` holds the frames; `isClipped` reads a frame where
-    /// its magnitude alone does not tell; `edge(&detector, f, starting)` hands over a run's
-    /// side where it starts or ends at `f`.
+    /// which goes through ``feed``. `lane` holds the frames.
     @inline(__always)
     mutating func feedOpen(
         first: Int,
         end: Int,
         lane: Lane,
-        isClipped: (Int, Float) -> Bool,
-        edge: (inout ClipDetector, Int, Bool) -> Void,
         into events: inout [Event]
     ) -> Int {
         // The state that changes every frame lives in locals; it goes back into the fields
@@ -303,7 +351,7 @@ struct ClipDetector {
                     lane.step(f),
                     lane.stride,
                     min(end, expiry) &- f,
-                    lane.threshold,
+                    lane.clipLevel,
                     hotThreshold,
                     Int64(burstHoldFrames),
                     &lastHere,
@@ -326,7 +374,7 @@ struct ClipDetector {
             if inRun && length >= clipRun {
                 // Inside a qualified run, up to its end: the frames only lengthen it, and
                 // every one is over the margin.
-                let run = lane.clippedStretch(from: f, to: min(end, expiry), isClipped: isClipped)
+                let run = lane.clippedStretch(from: f, to: min(end, expiry))
                 if run.end > f {
                     store()
                     extendRun(count: run.end &- f, peak: run.peak, truePeak: run.truePeak)
@@ -337,15 +385,15 @@ struct ClipDetector {
             }
             let x = lane.magnitude(f)
             let truePeak = max(x, lane.step(f).pointee)
-            let clipped = lane.byMagnitude ? x >= lane.threshold : isClipped(f, x)
+            let clipped = lane.isClipped(f, x)
             if clipped != inRun {
                 inRun = clipped
                 if clipped {
-                    edge(&self, f, true)
+                    lane.edge(&self, frame: f, starting: true)
                     runStart = f
                     (length, peak, truePeakOfRun) = (0, 0, 0)
                 } else {
-                    edge(&self, f, false)
+                    lane.edge(&self, frame: f, starting: false)
                     store()
                     endRun(at: f, into: &events)
                     // A qualified run's end starts the maxima since the event's end afresh.

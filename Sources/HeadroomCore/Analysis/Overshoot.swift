@@ -58,9 +58,9 @@ enum Overshoot {
 
     /// The side of a run at ceiling `level` read by `sample(k)`: the `k`-th sample away from
     /// the run (1...3), signed so that the run is positive, nil where it is pinned or outside
-    /// the stream. (The clip walk's `runEdge` reads its three samples itself: it runs at
-    /// every run edge of fizzy clipping, and through this closure measured 0-25 % slower
-    /// there, within the machine's noise but not ruled out.)
+    /// the stream. (The clip walk's ``ClipDetector/Lane/edge(_:frame:starting:)`` reads its
+    /// three samples itself: it runs at every run edge of fizzy clipping, and through this
+    /// closure measured 0-25 % slower there, within the machine's noise but not ruled out.)
     @inline(__always)
     static func side(level c: Float, away sample: (Int) -> Float?) -> Side? {
         guard let v1 = sample(1) else { return nil }
