@@ -45,26 +45,6 @@ size_t hr_first_at_least(const float *x, size_t stride, size_t count, float thre
     return count;
 }
 
-void hr_lane_maxima(const float *restrict x, const float *restrict steps, size_t stride, size_t count,
-                    float *restrict peak, float *restrict true_peak) {
-    float p0 = *peak, p1 = p0, t0 = *true_peak, t1 = t0;
-    size_t i = 0;
-    for (; i + 2 <= count; i += 2) {
-        const float a = mag(x[i * stride]), b = mag(x[(i + 1) * stride]);
-        p0 = larger(p0, a);
-        p1 = larger(p1, b);
-        t0 = larger(t0, larger(a, steps[i * stride]));
-        t1 = larger(t1, larger(b, steps[(i + 1) * stride]));
-    }
-    for (; i < count; i++) {
-        const float a = mag(x[i * stride]);
-        p0 = larger(p0, a);
-        t0 = larger(t0, larger(a, steps[i * stride]));
-    }
-    *peak = larger(p0, p1);
-    *true_peak = larger(t0, t1);
-}
-
 size_t hr_open_gap(const float *restrict x, const float *restrict steps, size_t stride, size_t count, float clip,
                    float hot, int64_t hold, int64_t *restrict last_, float *restrict since_,
                    float *restrict true_since_, float *restrict burst_peak_) {

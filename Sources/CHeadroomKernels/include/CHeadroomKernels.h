@@ -108,12 +108,11 @@ void hr_scan_hot(const float *x, const float *steps, size_t count, size_t width,
 /// largest interpolated point after it). hr_clip_stretch: how many of the first `count`
 /// frames have |x| >= threshold before one does not, raising `peak` to their largest |x| and
 /// `true_peak` to their largest max(|x|, step). hr_first_at_least: the first frame with
-/// |x| >= threshold (`count`: none). hr_lane_maxima: `peak` and `true_peak` raised over all
-/// `count` frames.
+/// |x| >= threshold (`count`: none). (With a threshold of -INFINITY, hr_clip_stretch takes
+/// every frame: the maxima of a stretch.)
 size_t hr_clip_stretch(const float *x, const float *steps, size_t stride, size_t count, float threshold, float *peak,
                        float *true_peak);
 size_t hr_first_at_least(const float *x, size_t stride, size_t count, float threshold);
-void hr_lane_maxima(const float *x, const float *steps, size_t stride, size_t count, float *peak, float *true_peak);
 /// A gap between clip runs while a clip event and a hot burst are open (ClipDetector's
 /// feedOpen), from frame 0 of the lane: up to `count` frames, while a frame is not clipped
 /// (|x| < clip) and the burst has not closed (the frame is before `*last + hold`, `*last`

@@ -968,7 +968,16 @@ public final class Analyzer {
                     if detectors[c].eventOpen {
                         var peak: Float = 0
                         var truePeak: Float = 0
-                        hr_lane_maxima(lane.sample(f), lane.step(f), lane.stride, stop - f, &peak, &truePeak)
+                        // Every frame up to `stop`, clipped or not (no threshold): their maxima.
+                        _ = hr_clip_stretch(
+                            lane.sample(f),
+                            lane.step(f),
+                            lane.stride,
+                            stop - f,
+                            -.infinity,
+                            &peak,
+                            &truePeak
+                        )
                         detectors[c].peakSinceEventEnd = max(detectors[c].peakSinceEventEnd, peak)
                         detectors[c].truePeakSinceEventEnd = max(detectors[c].truePeakSinceEventEnd, truePeak)
                     }
