@@ -1,9 +1,16 @@
-// The clip walk's loops over one lane of a group (Analyzer.walk): a lane's samples sit
-// `stride` floats apart, so these are scalar, but without Swift's overflow checks on every
-// index and with two chains of maxima instead of one. (In Swift, the walk along a clip run
-// of the `clipped` benchmark material took a third of the analyzer's time: four checked
-// index computations and two 4-cycle max chains a frame.)
+// The clip walk's loops (Analyzer.walk). hr_clip_stretches finds, for all lanes of a group at
+// once and every frame of the stretch of frames being walked, where that frame's run or gap
+// ends and its maxima: the walk looks a stretch up instead of stepping through it. The loops
+// over one lane below are what it falls back on where a table does not reach (an event that
+// may expire, a burst that may close inside a gap, a partial group of 32-bit PCM): a lane's
+// samples sit `stride` floats apart, so these are scalar, but without Swift's overflow checks
+// on every index and with two chains of maxima instead of one. (In Swift, the walk along a
+// clip run of the `clipped` benchmark material took a third of the analyzer's time: four
+// checked index computations and two 4-cycle max chains a frame.)
 #include "CHeadroomKernels.h"
+
+#include <stddef.h>
+#include <string.h>
 
 static inline float mag(float v) { return v < 0.0f ? -v : v; }
 static inline float larger(float a, float b) { return a > b ? a : b; }
@@ -67,4 +74,68 @@ size_t hr_open_gap(const float *restrict x, const float *restrict steps, size_t 
     *true_since_ = true_since;
     *burst_peak_ = burst_peak;
     return i;
+}
+
+// The stretches of every lane of a group at once, from the last frame back: a frame's stretch
+// goes on while the frames after it are clipped as it is, so each frame's row holds what the
+// loops above would find from there, for all lanes, with vector compares and no branch.
+typedef float cf16 __attribute__((vector_size(64)));
+typedef int32_t ci16 __attribute__((vector_size(64)));
+typedef float cf8 __attribute__((vector_size(32)));
+typedef int32_t ci8 __attribute__((vector_size(32)));
+typedef float cf4 __attribute__((vector_size(16)));
+typedef int32_t ci4 __attribute__((vector_size(16)));
+#define CSEL(F, I, mask, a, b) ((F)(((I)(a) & (mask)) | ((I)(b) & ~(mask))))
+#define CSELI(mask, a, b) (((a) & (mask)) | ((b) & ~(mask)))
+
+#define HR_STRETCHES(W)                                                                                          \
+    static void stretches##W(const float *restrict x, const float *restrict steps, size_t count, float clip,    \
+                             float hot, const int32_t *codes, const int32_t *earlier_codes, ptrdiff_t first,     \
+                             size_t code_stride, int32_t exact, hr_stretches *restrict out) {                    \
+        ci##W end_next = (ci##W){} + (int32_t)count, last_next = (ci##W){} - 1, clipped_next = (ci##W){};        \
+        ci##W has_next = (ci##W){};                                                                               \
+        cf##W peak_next = (cf##W){}, true_next = (cf##W){};                                                      \
+        const ci##W abs_mask = (ci##W){} + 0x7fffffff;                                                           \
+        for (size_t k = count; k-- > 0;) {                                                                       \
+            cf##W v, s;                                                                                          \
+            memcpy(&v, x + k * W, sizeof v);                                                                     \
+            memcpy(&s, steps + k * W, sizeof s);                                                                 \
+            const cf##W m = (cf##W)((ci##W)v & abs_mask);                                                        \
+            const cf##W t = CSEL(cf##W, ci##W, m > s, m, s);                                                     \
+            ci##W clipped = m >= clip;                                                                           \
+            if (codes) {                                                                                         \
+                const ptrdiff_t at = first + (ptrdiff_t)k;                                                       \
+                ci##W raw;                                                                                       \
+                memcpy(&raw, (at >= 0 ? codes : earlier_codes) + at * (ptrdiff_t)code_stride, sizeof raw);      \
+                clipped &= (raw >= exact) | (raw <= -exact);                                                     \
+            }                                                                                                    \
+            const ci##W same = has_next & ~(clipped ^ clipped_next);                                             \
+            const ci##W here = (ci##W){} + (int32_t)k;                                                           \
+            const ci##W end = CSELI(same, end_next, here + 1);                                                   \
+            const cf##W peak = CSEL(cf##W, ci##W, same & (peak_next > m), peak_next, m);                        \
+            const cf##W truer = CSEL(cf##W, ci##W, same & (true_next > t), true_next, t);                       \
+            const ci##W carried = CSELI(same, last_next, (ci##W){} - 1);                                         \
+            const ci##W last = CSELI(t > hot, CSELI(carried >= 0, carried, here), carried);                      \
+            const ci##W end_out = CSELI(clipped, ~end, end);                                                     \
+            memcpy(out->end + k * W, &end_out, sizeof end_out);                                                  \
+            memcpy(out->peak + k * W, &peak, sizeof peak);                                                       \
+            memcpy(out->true_peak + k * W, &truer, sizeof truer);                                                \
+            memcpy(out->last_hot + k * W, &last, sizeof last);                                                   \
+            end_next = end, last_next = last, clipped_next = clipped, has_next = (ci##W){} - 1;                  \
+            peak_next = peak, true_next = truer;                                                                 \
+        }                                                                                                        \
+    }
+
+HR_STRETCHES(4)
+HR_STRETCHES(8)
+HR_STRETCHES(16)
+
+void hr_clip_stretches(const float *x, const float *steps, size_t count, size_t width, float clip, float hot,
+                       const int32_t *codes, const int32_t *earlier_codes, ptrdiff_t first, size_t code_stride,
+                       int32_t exact, hr_stretches *out) {
+    switch (width) {
+    case 4: stretches4(x, steps, count, clip, hot, codes, earlier_codes, first, code_stride, exact, out); break;
+    case 8: stretches8(x, steps, count, clip, hot, codes, earlier_codes, first, code_stride, exact, out); break;
+    default: stretches16(x, steps, count, clip, hot, codes, earlier_codes, first, code_stride, exact, out); break;
+    }
 }

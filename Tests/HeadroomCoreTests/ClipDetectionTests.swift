@@ -186,30 +186,37 @@ struct ClipDetectionTests {
     }
 
     @Test(
-        "32-bit clip checks below full scale are exact too: the code under the clip level, which rounds to the same float, is not clipped; runs across blocks",
-        arguments: [1, 17]
+        "32-bit clip checks are exact at and below full scale: the code under the clip level, which rounds to the same float, is not clipped, after a run as well; runs across blocks",
+        arguments: [1, 8, 16, 17]
     )
     func thirtyTwoBitExactBelowFullScale(channels: Int) throws {
-        var settings = AnalysisSettings()
-        settings.clipLevelDBFS = -3
-        let code = Int32((Decibels.toAmplitude(-3) * Double(Int32.max)).rounded(.toNearestOrAwayFromZero))
-        // The premise: a float cannot tell the clip code from the one under it.
-        try #require(Float(code - 1) == Float(code))
-        let c = channels - 1  // the last channel: a partial group's lane when there are 17
-        var values = [Int32](repeating: 1 << 20, count: 30000 * channels)
-        func put(_ frames: Range<Int>, _ v: Int32) { for f in frames { values[f * channels + c] = v } }
-        put(10..<13, code)
-        put(5000..<5010, code - 1)  // one under: not clipped
-        put(6000..<6010, 1 - code)  // one under on the negative side
-        put(10000..<10003, -code)
-        put(14998..<15004, code)  // across the 1000-frame blocks' boundary at 15000
-        put(20000..<20004, .min)
-        let events = clips(
-            analyze(values, channels: channels, layout: .int32(bits: 32), settings: settings, block: 1000).events
-        )
-        #expect(events.map(\.startFrame) == [10, 10000, 14998, 20000])
-        #expect(events.map(\.clippedSamples) == [3, 3, 6, 4])
-        #expect(events.allSatisfy { $0.channel == c })
+        for level in [-3.0, 0] {
+            var settings = AnalysisSettings()
+            settings.clipLevelDBFS = level
+            let code = Int32((Decibels.toAmplitude(level) * Double(Int32.max)).rounded(.toNearestOrAwayFromZero))
+            // The premise: a float cannot tell the clip code from the one under it.
+            try #require(Float(code - 1) == Float(code))
+            let c = channels - 1  // the last channel: a partial group's lane when there are 17
+            var values = [Int32](repeating: 1 << 20, count: 30000 * channels)
+            func put(_ frames: Range<Int>, _ v: Int32) { for f in frames { values[f * channels + c] = v } }
+            // Runs longer than clip_run followed by the code under: at full scale, where every
+            // clipped frame is hot, the walk takes such a run in bulk (in full groups, from the
+            // stretches it finds for all lanes at once), and must stop where the code drops.
+            put(10..<15, code)
+            put(15..<18, code - 1)
+            put(5000..<5010, code - 1)  // one under: not clipped
+            put(6000..<6010, 1 - code)  // one under on the negative side
+            put(10000..<10005, -code)
+            put(10005..<10009, 1 - code)
+            put(14998..<15004, code)  // across the 1000-frame blocks' boundary at 15000
+            put(20000..<20004, .min)
+            let events = clips(
+                analyze(values, channels: channels, layout: .int32(bits: 32), settings: settings, block: 1000).events
+            )
+            #expect(events.map(\.startFrame) == [10, 10000, 14998, 20000], "\(level) dBFS")
+            #expect(events.map(\.clippedSamples) == [5, 5, 6, 4], "\(level) dBFS")
+            #expect(events.allSatisfy { $0.channel == c })
+        }
     }
 
     @Test("events land on the right channel of an interleaved block", arguments: [1, 3, 5, 9, 17, 32])

@@ -122,6 +122,26 @@ size_t hr_first_at_least(const float *x, size_t stride, size_t count, float thre
 size_t hr_open_gap(const float *x, const float *steps, size_t stride, size_t count, float clip, float hot, int64_t hold,
                    int64_t *last, float *since, float *true_since, float *burst_peak);
 
+/// Every frame's stretch in `count` frames of a group of `width` lanes (4, 8 or 16; x and steps
+/// as for hr_scan_hot): per frame k and lane l, at [k * width + l], `end` is the first frame
+/// after k (at most `count`) whose sample is not clipped as k's is, `peak` and `true_peak`
+/// the largest |x| and max(|x|, step) from k to it, and `last_hot` the last frame among those
+/// whose max(|x|, step) is over `hot` (-1: none); `end` is stored as ~end (negative) where
+/// frame k is clipped. What hr_clip_stretch and hr_open_gap would find from frame k, for
+/// every lane at once. A sample is clipped when |x| >= clip and, with `codes` (32-bit PCM,
+/// whose codes a float cannot tell apart), its raw code is at least `exact` in magnitude: the
+/// row of frame k is at (first + k) * code_stride from `codes` where first + k >= 0 and from
+/// `earlier_codes` before (both pointing at the group's first channel; `width` codes a row).
+typedef struct {
+    int32_t *end;
+    float *peak;
+    float *true_peak;
+    int32_t *last_hot;
+} hr_stretches;
+void hr_clip_stretches(const float *x, const float *steps, size_t count, size_t width, float clip, float hot,
+                       const int32_t *codes, const int32_t *earlier_codes, ptrdiff_t first, size_t code_stride,
+                       int32_t exact, hr_stretches *out);
+
 /// A lobe whose top is flat by rule A (plateau kink K >= 3, width >= 3 samples).
 typedef struct {
     uint32_t lane;

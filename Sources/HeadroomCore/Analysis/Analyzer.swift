@@ -21,8 +21,9 @@ import Synchronization
 ///    margin) are walked run by run through their ``ClipDetector`` (``walk``, all such
 ///    lanes of a group together, 256 frames at a time: only run edges and an event's
 ///    expiry are fed frame by frame; a run's frames, the frames up to the next clip and, in
-///    an open event and burst, the gaps between runs go through loops in C, `clips.c`, and
-///    the rest of ``ClipDetector/feedOpen`` is a branch-free frame loop); where nothing can
+///    an open event and burst, the gaps between runs are looked up in a table that one
+///    vector pass over the group makes, `hr_clip_stretches` in `clips.c`, and the rest of
+///    ``ClipDetector/feedOpen`` is a branch-free frame loop); where nothing can
 ///    clip, a vector pass over the group (`hr_scan_hot`) summarizes the hot frames and
 ///    ``ClipDetector/feedHot(first:count:firstOver:lastOver:gap:peak:into:)`` takes the
 ///    summary. The others skip ahead in one step.
@@ -773,8 +774,28 @@ public final class Analyzer {
             readySteps()
             let last = blockStart + n - Self.delay
             var from = blockStart - Self.delay
+            let tabled = shadow == nil || (lanes == width && currentBlock != nil)
             while from < last {
                 let to = min(last, from + Self.walkFrames)
+                // Every lane's stretches of the frames, at once, for the walks to look up. (For
+                // 32-bit PCM the kernel reads a row of raw codes a frame: a full group's.)
+                var tables = scratch.stretches
+                if tabled {
+                    hr_clip_stretches(
+                        input + g * groupStride + (Self.history + from - blockStart) * width,
+                        steps + g * maxBlockFrames * width + (from + Self.delay - blockStart) * width,
+                        to - from,
+                        width,
+                        shadow == nil ? max(clipCandidate, clipThreshold) : clipCandidate,
+                        hotThreshold,
+                        shadow == nil ? nil : currentBlock.map { $0 + g * width },
+                        shadow.map { UnsafePointer($0 + (Self.delay * channels + g * width)) },
+                        from - blockStart,
+                        channels,
+                        Int32(clamping: exactClipCode),
+                        &tables
+                    )
+                }
                 var lanesLeft = walkers
                 while lanesLeft != 0 {
                     let l = lanesLeft.trailingZeroBitCount
@@ -785,6 +806,7 @@ public final class Analyzer {
                         frames: n,
                         from: from,
                         to: to,
+                        stretches: tabled ? scratch.stretches : nil,
                         into: &scratch.laneEvents[l]
                     )
                 }
@@ -886,9 +908,25 @@ public final class Analyzer {
         frames n: Int,
         from: Int,
         to: Int,
+        stretches: hr_stretches? = nil,
         into events: inout [Event]
     ) {
-        let lane = clipLane(channel: c, blockStart: blockStart, frames: n)
+        let lane = clipLane(
+            channel: c,
+            blockStart: blockStart,
+            frames: n,
+            stretches: stretches.map { t in
+                let l = c % width
+                return ClipDetector.Lane.Stretches(
+                    end: t.end + l,
+                    peak: t.peak + l,
+                    truePeak: t.true_peak + l,
+                    lastHot: t.last_hot + l,
+                    first: from,
+                    count: to - from
+                )
+            }
+        )
         @inline(__always) func sample(_ f: Int) -> Float { lane.magnitude(f) }
         @inline(__always) func step(_ f: Int) -> Float { lane.step(f).pointee }
         @inline(__always) func clippedAt(_ f: Int, _ x: Float) -> Bool { lane.isClipped(f, x) }
@@ -954,6 +992,9 @@ public final class Analyzer {
             // frame where it expires, which goes through `feed` (its emission comes before a
             // burst's that closes on the same frame).
             var next = f + 1
+            if let s = lane.stretch(at: next) {
+                next = s.clipped ? next : s.end
+            }
             while next < end {
                 next += hr_first_at_least(lane.sample(next), lane.stride, end - next, clipCandidate)
                 guard next < end, !clippedAt(next, sample(next)) else { break }
@@ -1023,7 +1064,12 @@ public final class Analyzer {
     /// Channel `c`'s lane of the block of `n` frames that starts at `blockStart`, as the clip
     /// walk reads it (for ``finish()``, `n` is 0 and only frames before `blockStart` exist).
     @inline(__always)
-    private func clipLane(channel c: Int, blockStart: Int, frames n: Int) -> ClipDetector.Lane {
+    private func clipLane(
+        channel c: Int,
+        blockStart: Int,
+        frames n: Int,
+        stretches: ClipDetector.Lane.Stretches? = nil
+    ) -> ClipDetector.Lane {
         let (g, l) = (c / width, c % width)
         return ClipDetector.Lane(
             samples: input + (g &* groupStride &+ Self.history &* width &+ l),
@@ -1036,7 +1082,8 @@ public final class Analyzer {
             codes: shadow == nil ? nil : currentBlock.map { $0 + c },
             earlierCodes: shadow.map { UnsafePointer($0 + (Self.delay * channels + c)) },
             rowStride: channels,
-            exactCode: exactClipCode
+            exactCode: exactClipCode,
+            stretches: stretches
         )
     }
 
@@ -1383,9 +1430,19 @@ private struct Scratch {
     /// in lane order.
     let laneEvents: UnsafeMutablePointer<[Event]>
     let width: Int
+    /// The walking lanes' stretches over the frames being walked (`hr_clip_stretches`),
+    /// ``Analyzer/walkFrames`` rows of `width`.
+    let stretches: hr_stretches
 
     init(width: Int, chunks: Int) {
         self.width = width
+        let rows = Analyzer.walkFrames * width
+        stretches = hr_stretches(
+            end: .allocate(capacity: rows),
+            peak: .allocate(capacity: rows),
+            true_peak: .allocate(capacity: rows),
+            last_hot: .allocate(capacity: rows)
+        )
         chunkPeaks = .allocate(capacity: chunks * width)
         chunkSlopes = .allocate(capacity: chunks * width)
         chunkFiltered = .allocate(capacity: chunks)
@@ -1414,6 +1471,10 @@ private struct Scratch {
         flatLobes.deallocate()
         laneEvents.deinitialize(count: width)
         laneEvents.deallocate()
+        stretches.end.deallocate()
+        stretches.peak.deallocate()
+        stretches.true_peak.deallocate()
+        stretches.last_hot.deallocate()
     }
 }
 

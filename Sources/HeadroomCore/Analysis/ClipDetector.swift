@@ -178,7 +178,8 @@ struct ClipDetector {
     /// (whose codes a float cannot tell apart: `earlierCodes` not nil), its raw code reaches
     /// `exactCode`: the block's codes from `origin` on (`codes`), the frames before it from
     /// `earlierCodes`, both at `[(f - origin) * rowStride]`. Where the magnitude alone decides
-    /// (`byMagnitude`), the loops below run in C (`clips.c`).
+    /// (`byMagnitude`), the loops below run in C (`clips.c`), and where `stretches` holds the
+    /// frames' stretches (``Stretches``) they are looked up instead.
     struct Lane {
         let samples: UnsafePointer<Float>
         let steps: UnsafePointer<Float>
@@ -191,6 +192,35 @@ struct ClipDetector {
         let earlierCodes: UnsafePointer<Int32>?
         let rowStride: Int
         let exactCode: Int64
+        let stretches: Stretches?
+
+        /// `hr_clip_stretches` for this lane over frames `first..<first+count`: for frame
+        /// f, at `[(f - first) * stride]`, where its stretch of frames clipped as it is ends,
+        /// relative to `first` (stored as ~end where f is clipped), the stretch's largest
+        /// magnitude and true peak and its last frame over the margin (relative, -1: none).
+        struct Stretches {
+            let end: UnsafePointer<Int32>
+            let peak: UnsafePointer<Float>
+            let truePeak: UnsafePointer<Float>
+            let lastHot: UnsafePointer<Int32>
+            let first: Int
+            let count: Int
+        }
+
+        /// The stretch from frame `f` to the first frame not clipped as it is, as the tables
+        /// give it: whether it is clipped, where it ends, its largest magnitude and true peak,
+        /// and its last frame over the margin (nil: none). Nil where there are no tables or
+        /// they do not hold `f`.
+        @inline(__always)
+        func stretch(at f: Int) -> (clipped: Bool, end: Int, peak: Float, truePeak: Float, lastHot: Int?)? {
+            guard let t = stretches, f >= t.first, f < t.first &+ t.count else { return nil }
+            let k = (f &- t.first) &* stride
+            let end = Int(t.end[k])  // ~end where the frame is clipped
+            let last = Int(t.lastHot[k])
+            return (
+                end < 0, t.first &+ (end < 0 ? ~end : end), t.peak[k], t.truePeak[k], last < 0 ? nil : t.first &+ last
+            )
+        }
 
         var byMagnitude: Bool { earlierCodes == nil }
         /// The magnitude from which a sample is clipped, where that alone decides.
@@ -253,13 +283,16 @@ struct ClipDetector {
             var peak: Float = 0
             var truePeak: Float = 0
             guard first < end else { return (first, peak, truePeak) }
+            if let s = stretch(at: first), !s.clipped || s.end <= end {
+                return s.clipped ? (s.end, s.peak, s.truePeak) : (first, peak, truePeak)
+            }
             if byMagnitude {
                 let count = hr_clip_stretch(
                     sample(first),
                     step(first),
                     stride,
                     end &- first,
-                    threshold,
+                    clipLevel,
                     &peak,
                     &truePeak
                 )
@@ -342,6 +375,25 @@ struct ClipDetector {
         // Only a run's start and end branch on the signal; what every frame does is selects,
         // so fizzy material (a coin toss per frame) costs no mispredictions there.
         while f < end && f < expiry && f < close {
+            if !inRun, let s = lane.stretch(at: f), !s.clipped, s.end <= min(end, expiry),
+                s.end <= last &+ burstHoldFrames
+            {
+                // A gap between runs that ends before the event could expire or the burst
+                // close, from the tables. (The burst's peak is over the margin, so a frame
+                // that is not cannot raise it.)
+                since = max(since, s.peak)
+                trueSince = max(trueSince, s.truePeak)
+                burstPeak = max(burstPeak, s.truePeak)
+                if let hot = s.lastHot {
+                    last = hot
+                    close = last &+ burstHoldFrames
+                    if !hasClip && qualifiedRunStart >= 0 && qualifiedRunStart <= last && qualifiedRunEnd > burstStart {
+                        hasClip = true
+                    }
+                }
+                f = s.end
+                continue
+            }
             if !inRun && lane.byMagnitude {
                 // Between runs, up to the next clipped frame: only the maxima and the burst
                 // move. (Of the hot frames, the last decides whether the burst holds the clip.)
