@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "vectors.h"
+
 static inline float mag(float v) { return v < 0.0f ? -v : v; }
 static inline float larger(float a, float b) { return a > b ? a : b; }
 
@@ -79,49 +81,41 @@ size_t hr_open_gap(const float *restrict x, const float *restrict steps, size_t 
 // The stretches of every lane of a group at once, from the last frame back: a frame's stretch
 // goes on while the frames after it are clipped as it is, so each frame's row holds what the
 // loops above would find from there, for all lanes, with vector compares and no branch.
-typedef float cf16 __attribute__((vector_size(64)));
-typedef int32_t ci16 __attribute__((vector_size(64)));
-typedef float cf8 __attribute__((vector_size(32)));
-typedef int32_t ci8 __attribute__((vector_size(32)));
-typedef float cf4 __attribute__((vector_size(16)));
-typedef int32_t ci4 __attribute__((vector_size(16)));
-#define CSEL(F, I, mask, a, b) ((F)(((I)(a) & (mask)) | ((I)(b) & ~(mask))))
-#define CSELI(mask, a, b) (((a) & (mask)) | ((b) & ~(mask)))
 
 #define HR_STRETCHES(W)                                                                                          \
-    static void stretches##W(const float *restrict x, const float *restrict steps, size_t count, float clip,    \
+    static void stretches##W(const float *restrict x, const float *restrict steps, size_t count, float clip,     \
                              float hot, const int32_t *codes, const int32_t *earlier_codes, ptrdiff_t first,     \
                              size_t code_stride, int32_t exact, hr_stretches *restrict out) {                    \
-        ci##W end_next = (ci##W){} + (int32_t)count, last_next = (ci##W){} - 1, clipped_next = (ci##W){};        \
-        ci##W has_next = (ci##W){};                                                                               \
-        cf##W peak_next = (cf##W){}, true_next = (cf##W){};                                                      \
-        const ci##W abs_mask = (ci##W){} + 0x7fffffff;                                                           \
+        vi##W end_next = (vi##W){} + (int32_t)count, last_next = (vi##W){} - 1, clipped_next = (vi##W){};        \
+        vi##W has_next = (vi##W){};                                                                              \
+        vf##W peak_next = (vf##W){}, true_next = (vf##W){};                                                      \
+        const vi##W abs_mask = (vi##W){} + 0x7fffffff;                                                           \
         for (size_t k = count; k-- > 0;) {                                                                       \
-            cf##W v, s;                                                                                          \
+            vf##W v, s;                                                                                          \
             memcpy(&v, x + k * W, sizeof v);                                                                     \
             memcpy(&s, steps + k * W, sizeof s);                                                                 \
-            const cf##W m = (cf##W)((ci##W)v & abs_mask);                                                        \
-            const cf##W t = CSEL(cf##W, ci##W, m > s, m, s);                                                     \
-            ci##W clipped = m >= clip;                                                                           \
+            const vf##W m = (vf##W)((vi##W)v & abs_mask);                                                        \
+            const vf##W t = SEL(W, m > s, m, s);                                                                 \
+            vi##W clipped = m >= clip;                                                                           \
             if (codes) {                                                                                         \
                 const ptrdiff_t at = first + (ptrdiff_t)k;                                                       \
-                ci##W raw;                                                                                       \
-                memcpy(&raw, (at >= 0 ? codes : earlier_codes) + at * (ptrdiff_t)code_stride, sizeof raw);      \
+                vi##W raw;                                                                                       \
+                memcpy(&raw, (at >= 0 ? codes : earlier_codes) + at * (ptrdiff_t)code_stride, sizeof raw);       \
                 clipped &= (raw >= exact) | (raw <= -exact);                                                     \
             }                                                                                                    \
-            const ci##W same = has_next & ~(clipped ^ clipped_next);                                             \
-            const ci##W here = (ci##W){} + (int32_t)k;                                                           \
-            const ci##W end = CSELI(same, end_next, here + 1);                                                   \
-            const cf##W peak = CSEL(cf##W, ci##W, same & (peak_next > m), peak_next, m);                        \
-            const cf##W truer = CSEL(cf##W, ci##W, same & (true_next > t), true_next, t);                       \
-            const ci##W carried = CSELI(same, last_next, (ci##W){} - 1);                                         \
-            const ci##W last = CSELI(t > hot, CSELI(carried >= 0, carried, here), carried);                      \
-            const ci##W end_out = CSELI(clipped, ~end, end);                                                     \
+            const vi##W same = has_next & ~(clipped ^ clipped_next);                                             \
+            const vi##W here = (vi##W){} + (int32_t)k;                                                           \
+            const vi##W end = SELI(W, same, end_next, here + 1);                                                 \
+            const vf##W peak = SEL(W, same & (peak_next > m), peak_next, m);                                     \
+            const vf##W truer = SEL(W, same & (true_next > t), true_next, t);                                    \
+            const vi##W carried = SELI(W, same, last_next, (vi##W){} - 1);                                       \
+            const vi##W last = SELI(W, t > hot, SELI(W, carried >= 0, carried, here), carried);                  \
+            const vi##W end_out = SELI(W, clipped, ~end, end);                                                   \
             memcpy(out->end + k * W, &end_out, sizeof end_out);                                                  \
             memcpy(out->peak + k * W, &peak, sizeof peak);                                                       \
             memcpy(out->true_peak + k * W, &truer, sizeof truer);                                                \
             memcpy(out->last_hot + k * W, &last, sizeof last);                                                   \
-            end_next = end, last_next = last, clipped_next = clipped, has_next = (ci##W){} - 1;                  \
+            end_next = end, last_next = last, clipped_next = clipped, has_next = (vi##W){} - 1;                  \
             peak_next = peak, true_next = truer;                                                                 \
         }                                                                                                        \
     }

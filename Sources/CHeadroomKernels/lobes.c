@@ -9,13 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-// The compiler's vector types, 4, 8 and 16 lanes wide.
-typedef float vf4 __attribute__((vector_size(16)));
-typedef int32_t vi4 __attribute__((vector_size(16)));
-typedef float vf8 __attribute__((vector_size(32)));
-typedef int32_t vi8 __attribute__((vector_size(32)));
-typedef float vf16 __attribute__((vector_size(64)));
-typedef int32_t vi16 __attribute__((vector_size(64)));
+#include "vectors.h"
 
 // A lane mask (-1 or 0 per lane) as one bit per lane: movemask where there is one (the
 // compiler's own version of the generic loop costs more than the rest of the frame).
@@ -38,10 +32,6 @@ HR_BITS(8)
 #define any4(m) (bits4(m) != 0)
 #define any8(m) (bits8(m) != 0)
 #endif
-
-// Lanes of `a` where `mask` is set (-1), of `b` elsewhere.
-#define SEL(W, mask, a, b) ((vf##W)(((vi##W)(a) & (mask)) | ((vi##W)(b) & ~(mask))))
-#define SELI(W, mask, a, b) (((a) & (mask)) | ((b) & ~(mask)))
 
 // log2 of positive normal floats, within about 2e-7, in every lane at once: the exponent,
 // and for the mantissa m (brought into [0.707, 1.414)) the series 2/ln 2 * atanh(t),
