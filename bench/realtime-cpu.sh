@@ -11,6 +11,12 @@
 #
 # Needs jackd2, libasound2-plugins, sndfile-tools (sndfile-jackplay), alsa-utils, time.
 set -euo pipefail
+# No arguments: the settings come from the environment. --help prints the lines above.
+case "${1-}" in
+    "") ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "$(basename "$0") takes no arguments (settings: SECS RUNS CH RATE PERIOD FORMAT HEADROOM, in the environment; --help)" >&2; exit 2 ;;
+esac
 P=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED_BENCH:-$P/../shared/bench}
 BIN=${HEADROOM:-$P/.build/release/headroom}  # HEADROOM=path measures another build

@@ -7,6 +7,12 @@
 # python3 with numpy) and that folder beside this project. Takes about five minutes; the
 # machines are shared and noisy, so read the ratios, not the absolute figures.
 set -euo pipefail
+# No arguments: the settings come from the environment. --help prints the lines above.
+case "${1-}" in
+    "") ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "$(basename "$0") takes no arguments (settings: SHARED_BENCH BENCH_DIR, in the environment; --help)" >&2; exit 2 ;;
+esac
 P=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED_BENCH:-$P/../shared/bench}
 B=$P/.build/release

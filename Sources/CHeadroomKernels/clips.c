@@ -1,12 +1,10 @@
 // The clip walk's loops (Analyzer.walk). hr_clip_stretches finds, for all lanes of a group at
 // once and every frame of the stretch of frames being walked, where that frame's run or gap
-// ends and its maxima: the walk looks a stretch up instead of stepping through it. The loops
-// over one lane below are what it falls back on where a table does not reach (an event that
-// may expire, a burst that may close inside a gap, a partial group of 32-bit PCM): a lane's
-// samples sit `stride` floats apart, so these are scalar, but without Swift's overflow checks
-// on every index and with two chains of maxima instead of one. (In Swift, the walk along a
-// clip run of the `clipped` benchmark material took a third of the analyzer's time: four
-// checked index computations and two 4-cycle max chains a frame.)
+// ends and its maxima: the walk looks a run or a gap up instead of stepping through it. The two
+// loops over one lane are for what the table does not answer (an open event's maxima up to
+// where it may expire; the next clip in a partial group of 32-bit PCM): a lane's samples sit
+// `stride` floats apart, so they are scalar, but without Swift's overflow checks on every index
+// and with two chains of maxima instead of one.
 #include "CHeadroomKernels.h"
 
 #include <stddef.h>
@@ -17,13 +15,12 @@
 static inline float mag(float v) { return v < 0.0f ? -v : v; }
 static inline float larger(float a, float b) { return a > b ? a : b; }
 
-size_t hr_clip_stretch(const float *restrict x, const float *restrict steps, size_t stride, size_t count,
-                       float threshold, float *restrict peak, float *restrict true_peak) {
+void hr_lane_maxima(const float *restrict x, const float *restrict steps, size_t stride, size_t count,
+                    float *restrict peak, float *restrict true_peak) {
     float p0 = *peak, p1 = p0, t0 = *true_peak, t1 = t0;
     size_t i = 0;
     for (; i + 2 <= count; i += 2) {
         const float a = mag(x[i * stride]), b = mag(x[(i + 1) * stride]);
-        if (!(a >= threshold) || !(b >= threshold)) break;
         p0 = larger(p0, a);
         p1 = larger(p1, b);
         t0 = larger(t0, larger(a, steps[i * stride]));
@@ -31,13 +28,11 @@ size_t hr_clip_stretch(const float *restrict x, const float *restrict steps, siz
     }
     for (; i < count; i++) {
         const float a = mag(x[i * stride]);
-        if (!(a >= threshold)) break;
         p0 = larger(p0, a);
         t0 = larger(t0, larger(a, steps[i * stride]));
     }
     *peak = larger(p0, p1);
     *true_peak = larger(t0, t1);
-    return i;
 }
 
 size_t hr_first_at_least(const float *x, size_t stride, size_t count, float threshold) {
@@ -52,30 +47,6 @@ size_t hr_first_at_least(const float *x, size_t stride, size_t count, float thre
     for (; i < count; i++)
         if (mag(x[i * stride]) >= threshold) return i;
     return count;
-}
-
-size_t hr_open_gap(const float *restrict x, const float *restrict steps, size_t stride, size_t count, float clip,
-                   float hot, int64_t hold, int64_t *restrict last_, float *restrict since_,
-                   float *restrict true_since_, float *restrict burst_peak_) {
-    int64_t last = *last_;
-    float since = *since_, true_since = *true_since_, burst_peak = *burst_peak_;
-    size_t i = 0;
-    for (; i < count; i++) {
-        if ((int64_t)i >= last + hold) break;
-        const float a = mag(x[i * stride]);
-        if (a >= clip) break;
-        const float t = larger(a, steps[i * stride]);
-        since = larger(since, a);
-        true_since = larger(true_since, t);
-        const int over = t > hot;
-        last = over ? (int64_t)i : last;
-        burst_peak = over && t > burst_peak ? t : burst_peak;
-    }
-    *last_ = last;
-    *since_ = since;
-    *true_since_ = true_since;
-    *burst_peak_ = burst_peak;
-    return i;
 }
 
 // The stretches of every lane of a group at once, from the last frame back: a frame's stretch

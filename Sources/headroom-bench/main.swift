@@ -309,6 +309,8 @@ func materialArgument(_ i: Int) -> Material? {
 }
 
 switch args.first ?? "analyzer" {
+case "-h", "--help", "help":
+    print(usage)
 case "analyzer":
     benchAnalyzer(seconds: number(1, or: 10), only: materialArgument(2))
 case "record":

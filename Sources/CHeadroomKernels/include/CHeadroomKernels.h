@@ -105,30 +105,19 @@ void hr_scan_hot(const float *x, const float *steps, size_t count, size_t width,
                  float *first, float *gap, float *peak);
 
 /// The clip walk over one lane (x[i * stride], steps[i * stride]: frame i's sample and the
-/// largest interpolated point after it). hr_clip_stretch: how many of the first `count`
-/// frames have |x| >= threshold before one does not, raising `peak` to their largest |x| and
-/// `true_peak` to their largest max(|x|, step). hr_first_at_least: the first frame with
-/// |x| >= threshold (`count`: none). (With a threshold of -INFINITY, hr_clip_stretch takes
-/// every frame: the maxima of a stretch.)
-size_t hr_clip_stretch(const float *x, const float *steps, size_t stride, size_t count, float threshold, float *peak,
-                       float *true_peak);
+/// largest interpolated point after it). hr_lane_maxima: `peak` and `true_peak` raised to the
+/// largest |x| and max(|x|, step) of the first `count` frames. hr_first_at_least: the first
+/// frame with |x| >= threshold (`count`: none).
+void hr_lane_maxima(const float *x, const float *steps, size_t stride, size_t count, float *peak, float *true_peak);
 size_t hr_first_at_least(const float *x, size_t stride, size_t count, float threshold);
-/// A gap between clip runs while a clip event and a hot burst are open (ClipDetector's
-/// feedOpen), from frame 0 of the lane: up to `count` frames, while a frame is not clipped
-/// (|x| < clip) and the burst has not closed (the frame is before `*last + hold`, `*last`
-/// being the burst's last frame over the margin, relative to frame 0). Raises `since` and
-/// `true_since` to the frames' largest |x| and max(|x|, step); a frame whose max(|x|, step)
-/// is over `hot` becomes `*last` and raises `burst_peak`. Returns how many frames it took.
-size_t hr_open_gap(const float *x, const float *steps, size_t stride, size_t count, float clip, float hot, int64_t hold,
-                   int64_t *last, float *since, float *true_since, float *burst_peak);
 
 /// Every frame's stretch in `count` frames of a group of `width` lanes (4, 8 or 16; x and steps
 /// as for hr_scan_hot): per frame k and lane l, at [k * width + l], `end` is the first frame
 /// after k (at most `count`) whose sample is not clipped as k's is, `peak` and `true_peak`
 /// the largest |x| and max(|x|, step) from k to it, and `last_hot` the last frame among those
 /// whose max(|x|, step) is over `hot` (-1: none); `end` is stored as ~end (negative) where
-/// frame k is clipped. What hr_clip_stretch and hr_open_gap would find from frame k, for
-/// every lane at once. A sample is clipped when |x| >= clip and, with `codes` (32-bit PCM,
+/// frame k is clipped. What stepping through each lane from frame k would find, for every
+/// lane at once. A sample is clipped when |x| >= clip and, with `codes` (32-bit PCM,
 /// whose codes a float cannot tell apart), its raw code is at least `exact` in magnitude: the
 /// row of frame k is at (first + k) * code_stride from `codes` where first + k >= 0 and from
 /// `earlier_codes` before (both pointing at the group's first channel; `width` codes a row).

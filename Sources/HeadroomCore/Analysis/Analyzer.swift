@@ -774,22 +774,24 @@ public final class Analyzer {
             readySteps()
             let last = blockStart + n - Self.delay
             var from = blockStart - Self.delay
-            let tabled = shadow == nil || (lanes == width && currentBlock != nil)
+            // The group's stretches, read through its first lane. (For 32-bit PCM the kernel
+            // reads a row of raw codes a frame: a full group's.)
+            let group = clipLane(channel: g * width, blockStart: blockStart, frames: n)
+            let tabled = group.byMagnitude || (lanes == width && group.codes != nil)
             while from < last {
                 let to = min(last, from + Self.walkFrames)
-                // Every lane's stretches of the frames, at once, for the walks to look up. (For
-                // 32-bit PCM the kernel reads a row of raw codes a frame: a full group's.)
+                // Every lane's stretches of the frames, at once, for the walks to look up.
                 var tables = scratch.stretches
                 if tabled {
                     hr_clip_stretches(
-                        input + g * groupStride + (Self.history + from - blockStart) * width,
-                        steps + g * maxBlockFrames * width + (from + Self.delay - blockStart) * width,
+                        group.sample(from),
+                        group.step(from),
                         to - from,
                         width,
-                        shadow == nil ? max(clipCandidate, clipThreshold) : clipCandidate,
+                        group.clipLevel,
                         hotThreshold,
-                        shadow == nil ? nil : currentBlock.map { $0 + g * width },
-                        shadow.map { UnsafePointer($0 + (Self.delay * channels + g * width)) },
+                        group.codes,
+                        group.earlierCodes,
                         from - blockStart,
                         channels,
                         Int32(clamping: exactClipCode),
@@ -915,23 +917,10 @@ public final class Analyzer {
             channel: c,
             blockStart: blockStart,
             frames: n,
-            stretches: stretches.map { t in
-                let l = c % width
-                return ClipDetector.Lane.Stretches(
-                    end: t.end + l,
-                    peak: t.peak + l,
-                    truePeak: t.true_peak + l,
-                    lastHot: t.last_hot + l,
-                    first: from,
-                    count: to - from
-                )
-            }
+            stretches: stretches.map { .init($0, lane: c % width, frames: from..<to) }
         )
-        @inline(__always) func sample(_ f: Int) -> Float { lane.magnitude(f) }
-        @inline(__always) func step(_ f: Int) -> Float { lane.step(f).pointee }
-        @inline(__always) func clippedAt(_ f: Int, _ x: Float) -> Bool { lane.isClipped(f, x) }
         @inline(__always) func frame(_ f: Int) {
-            let step = step(f)
+            let step = lane.step(f).pointee
             if f < 0 {
                 state[c].leadTruePeak = max(state[c].leadTruePeak, step)
                 return
@@ -970,7 +959,7 @@ public final class Analyzer {
                     continue
                 }
             }
-            let clipped = clippedAt(f, sample(f))
+            let clipped = lane.isClipped(f, lane.magnitude(f))
             if detectors[c].runStart >= 0 {
                 guard clipped && runsAreHot && detectors[c].runLength >= detectors[c].clipRun else {
                     frame(f)
@@ -997,7 +986,7 @@ public final class Analyzer {
             }
             while next < end {
                 next += hr_first_at_least(lane.sample(next), lane.stride, end - next, clipCandidate)
-                guard next < end, !clippedAt(next, sample(next)) else { break }
+                guard next < end, !lane.isClipped(next, lane.magnitude(next)) else { break }
                 next += 1
             }
             while f < next {
@@ -1009,16 +998,7 @@ public final class Analyzer {
                     if detectors[c].eventOpen {
                         var peak: Float = 0
                         var truePeak: Float = 0
-                        // Every frame up to `stop`, clipped or not (no threshold): their maxima.
-                        _ = hr_clip_stretch(
-                            lane.sample(f),
-                            lane.step(f),
-                            lane.stride,
-                            stop - f,
-                            -.infinity,
-                            &peak,
-                            &truePeak
-                        )
+                        hr_lane_maxima(lane.sample(f), lane.step(f), lane.stride, stop - f, &peak, &truePeak)
                         detectors[c].peakSinceEventEnd = max(detectors[c].peakSinceEventEnd, peak)
                         detectors[c].truePeakSinceEventEnd = max(detectors[c].truePeakSinceEventEnd, truePeak)
                     }

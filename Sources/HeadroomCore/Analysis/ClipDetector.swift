@@ -178,8 +178,8 @@ struct ClipDetector {
     /// (whose codes a float cannot tell apart: `earlierCodes` not nil), its raw code reaches
     /// `exactCode`: the block's codes from `origin` on (`codes`), the frames before it from
     /// `earlierCodes`, both at `[(f - origin) * rowStride]`. Where the magnitude alone decides
-    /// (`byMagnitude`), the loops below run in C (`clips.c`), and where `stretches` holds the
-    /// frames' stretches (``Stretches``) they are looked up instead.
+    /// (`byMagnitude`), and for full groups of 32-bit PCM, the walk looks runs and gaps up in
+    /// `stretches` (``Stretches``) instead of stepping through them.
     struct Lane {
         let samples: UnsafePointer<Float>
         let steps: UnsafePointer<Float>
@@ -205,6 +205,15 @@ struct ClipDetector {
             let lastHot: UnsafePointer<Int32>
             let first: Int
             let count: Int
+
+            /// Lane `l`'s column of `table`, which holds `frames`.
+            init(_ table: hr_stretches, lane l: Int, frames: Range<Int>) {
+                end = UnsafePointer(table.end + l)
+                peak = UnsafePointer(table.peak + l)
+                truePeak = UnsafePointer(table.true_peak + l)
+                lastHot = UnsafePointer(table.last_hot + l)
+                (first, count) = (frames.lowerBound, frames.count)
+            }
         }
 
         /// The stretch from frame `f` to the first frame not clipped as it is, as the tables
@@ -223,8 +232,9 @@ struct ClipDetector {
         }
 
         var byMagnitude: Bool { earlierCodes == nil }
-        /// The magnitude from which a sample is clipped, where that alone decides.
-        var clipLevel: Float { max(candidate, threshold) }
+        /// The magnitude from which a sample may be clipped: where that alone decides
+        /// (`byMagnitude`), from which it is.
+        var clipLevel: Float { byMagnitude ? max(candidate, threshold) : candidate }
 
         @inline(__always) func sample(_ f: Int) -> UnsafePointer<Float> { samples + (f &- origin) &* stride }
         @inline(__always) func step(_ f: Int) -> UnsafePointer<Float> { steps + (f &- origin) &* stride }
@@ -277,7 +287,8 @@ struct ClipDetector {
 
         /// The clipped frames from `first` on, before `end`: the first frame that is not (or
         /// `end`), and the largest magnitude and true peak among them. What ``extendRun``
-        /// takes.
+        /// takes. From the table where it holds the whole run, else frame by frame (an event
+        /// that may expire inside the run, a partial group of 32-bit PCM).
         @inline(__always)
         func clippedStretch(from first: Int, to end: Int) -> (end: Int, peak: Float, truePeak: Float) {
             var peak: Float = 0
@@ -285,18 +296,6 @@ struct ClipDetector {
             guard first < end else { return (first, peak, truePeak) }
             if let s = stretch(at: first), !s.clipped || s.end <= end {
                 return s.clipped ? (s.end, s.peak, s.truePeak) : (first, peak, truePeak)
-            }
-            if byMagnitude {
-                let count = hr_clip_stretch(
-                    sample(first),
-                    step(first),
-                    stride,
-                    end &- first,
-                    clipLevel,
-                    &peak,
-                    &truePeak
-                )
-                return (first &+ count, peak, truePeak)
             }
             var e = first
             while e < end {
@@ -393,35 +392,6 @@ struct ClipDetector {
                 }
                 f = s.end
                 continue
-            }
-            if !inRun && lane.byMagnitude {
-                // Between runs, up to the next clipped frame: only the maxima and the burst
-                // move. (Of the hot frames, the last decides whether the burst holds the clip.)
-                var lastHere = Int64(last &- f)
-                let count = hr_open_gap(
-                    lane.sample(f),
-                    lane.step(f),
-                    lane.stride,
-                    min(end, expiry) &- f,
-                    lane.clipLevel,
-                    hotThreshold,
-                    Int64(burstHoldFrames),
-                    &lastHere,
-                    &since,
-                    &trueSince,
-                    &burstPeak
-                )
-                if count > 0 {
-                    last = f &+ Int(lastHere)
-                    close = last &+ burstHoldFrames
-                    if !hasClip && last >= f && qualifiedRunStart >= 0 && qualifiedRunStart <= last
-                        && qualifiedRunEnd > burstStart
-                    {
-                        hasClip = true
-                    }
-                    f &+= count
-                    continue
-                }
             }
             if inRun && length >= clipRun {
                 // Inside a qualified run, up to its end: the frames only lengthen it, and
