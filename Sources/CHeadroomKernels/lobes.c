@@ -345,7 +345,7 @@ static void burst_lobes(const hr_lobes *p, size_t count, hr_flat_lane *const *la
             }                                                                                                    \
         }                                                                                                        \
         bin_lobes(p, pending, lanes, W);                                                                         \
-        burst_lobes(p, pending, lanes, W, block_start);                                                                       \
+        burst_lobes(p, pending, lanes, W, block_start);                                                          \
         const size_t longer = file_lobes(p, pending, rows, previous, top);                                       \
         for (int l = 0; l < W; l++) {                                                                            \
             hr_flat_lane *lane = lanes[l];                                                                       \
@@ -515,43 +515,91 @@ static inline int plateau(const float *ring, size_t mask, const float *block, in
     return 1;
 }
 
+// Rule A for lobe r of `lobes` (FlatDetector's documentation): writes it to `*flat` and
+// returns 1 when its top is flat.
+static inline int judge_lobe(const hr_lobes *lobes, uint32_t r, const float *ring, size_t mask, const float *block,
+                             size_t width, int64_t block_start, int64_t valid, int64_t lookback, int64_t newest,
+                             hr_flat_lobe *flat) {
+    const uint32_t lane = (uint32_t)(lobes->code[r] >> 17) & 31;
+    const int negative = (lobes->code[r] >> 16) & 1;
+    const float sign = negative ? -1.0f : 1.0f, peak = lobes->peak[r];
+    // A top at least three samples wide with a kink. Three samples >= 0.9 P (the peak and
+    // two beside it) are needed for a width of 3: most lobes fail that at once, without
+    // branching on each sample. Frames outside oldest...newest pass this test; the
+    // measurement checks its bounds.
+    const int64_t at = block_start + (int64_t)lobes->peak_at[r];
+    const int64_t end = block_start + (int64_t)lobes->frame[r];
+    const int64_t oldest = end - lookback > valid ? end - lookback : valid;
+    const float *x = ring + lane, *y = block + lane;
+    const float t = 0.9f * peak;
+    int a, b, c, d;
+    if (at - 2 >= block_start && at + 2 <= newest) {
+        // Most lobes: all four samples in the block, read without a branch each.
+        const float *p = y + (size_t)(at - block_start) * width;
+        a = p[-(ptrdiff_t)width] * sign >= t, b = p[width] * sign >= t;
+        c = p[-2 * (ptrdiff_t)width] * sign >= t, d = p[2 * width] * sign >= t;
+    } else {
+#define GE(k)                                                                                                    \
+    (at + (k) < oldest || at + (k) > newest || hr_sample(x, mask, y, block_start, width, at + (k)) * sign >= t)
+        a = GE(-1), b = GE(1), c = GE(-2), d = GE(2);
+#undef GE
+    }
+    if (!((a & c) | (a & b) | (b & d))) return 0;
+    float w, kink;
+    if (!plateau(x, mask, y, block_start, width, sign, peak, at, oldest, newest, &w, &kink)) return 0;
+    if (!(kink >= HR_KINK_MIN) || !(w >= 3.0f) || square(w, kink)) return 0;
+    hr_flat_lobe f = {lane, (uint32_t)negative, peak, (int32_t)lobes->start_at[r], (int32_t)lobes->frame[r]};
+    *flat = f;
+    return 1;
+}
+
 size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, size_t mask, const float *block,
                       size_t width, int64_t block_start, int64_t valid, int64_t lookback, int64_t newest,
                       hr_flat_lobe *flat) {
-    size_t found = 0;
-    for (size_t n = 0; n < count; n++) {
-        const uint32_t r = lobes->longer[n];
-        const uint32_t lane = (uint32_t)(lobes->code[r] >> 17) & 31;
-        const int negative = (lobes->code[r] >> 16) & 1;
-        const float sign = negative ? -1.0f : 1.0f, peak = lobes->peak[r];
-        // A top at least three samples wide with a kink. Three samples >= 0.9 P (the peak
-        // and two beside it) are needed for a width of 3: most lobes fail that at once,
-        // without branching on each sample. Frames outside oldest...newest pass this test;
-        // the measurement checks its bounds.
-        const int64_t at = block_start + (int64_t)lobes->peak_at[r];
-        const int64_t end = block_start + (int64_t)lobes->frame[r];
-        const int64_t oldest = end - lookback > valid ? end - lookback : valid;
-        const float *x = ring + lane, *y = block + lane;
-        const float t = 0.9f * peak;
-        int a, b, c, d;
-        if (at - 2 >= block_start && at + 2 <= newest) {
-            // Most lobes: all four samples in the block, read without a branch each.
-            const float *p = y + (size_t)(at - block_start) * width;
-            a = p[-(ptrdiff_t)width] * sign >= t, b = p[width] * sign >= t;
-            c = p[-2 * (ptrdiff_t)width] * sign >= t, d = p[2 * width] * sign >= t;
-        } else {
-#define GE(k)                                                                                                    \
-    (at + (k) < oldest || at + (k) > newest || hr_sample(x, mask, y, block_start, width, at + (k)) * sign >= t)
-            a = GE(-1), b = GE(1), c = GE(-2), d = GE(2);
-#undef GE
+    size_t found = 0, n = 0;
+#if defined(__AVX2__)
+    // Eight lobes at a time, the first test (two samples beside the peak >= 0.9 P) with
+    // gathers: on noise, a lobe in three is judged, and one at a time the four reads and
+    // the branch on them (a coin toss) cost most of the judging. Lobes that pass it, or
+    // whose four samples are not all in the block, go through judge_lobe in order, which
+    // tests them again (the same arithmetic, so the same answer) and measures them.
+    // The four samples' offsets from the peak's, in floats: one and two frames either side.
+    const __m256i before1 = _mm256_set1_epi32(-(int32_t)width), after1 = _mm256_set1_epi32((int32_t)width);
+    const __m256i before2 = _mm256_set1_epi32(-2 * (int32_t)width), after2 = _mm256_set1_epi32(2 * (int32_t)width);
+    // Frames relative to the block: all four samples are in it when at >= 2 and at + 2 <= newest.
+    const __m256i two = _mm256_set1_epi32(2), beyond = _mm256_set1_epi32((int32_t)(newest - block_start) - 1);
+    for (; n + 8 <= count; n += 8) {
+        const __m256i r = _mm256_loadu_si256((const __m256i *)(lobes->longer + n));
+        const __m256i code = _mm256_i32gather_epi32(lobes->code, r, 4);
+        const __m256 t = _mm256_mul_ps(_mm256_set1_ps(0.9f), _mm256_i32gather_ps(lobes->peak, r, 4));
+        const __m256i at = _mm256_cvttps_epi32(_mm256_i32gather_ps(lobes->peak_at, r, 4));
+        const __m256i inside = _mm256_andnot_si256(_mm256_cmpgt_epi32(two, at), _mm256_cmpgt_epi32(beyond, at));
+        const __m256 in = _mm256_castsi256_ps(inside);
+        const __m256i lane = _mm256_and_si256(_mm256_srli_epi32(code, 17), _mm256_set1_epi32(31));
+        const __m256i peak_index = _mm256_add_epi32(_mm256_mullo_epi32(at, after1), lane);
+        // A negative lobe's samples with their signs turned (what * -1 does, exactly).
+        const __m256 flip = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_srli_epi32(code, 16), 31));
+#define AT_LEAST_T(offset)                                                                                       \
+    _mm256_cmp_ps(                                                                                               \
+        _mm256_xor_ps(                                                                                           \
+            _mm256_mask_i32gather_ps(_mm256_setzero_ps(), block, _mm256_add_epi32(peak_index, offset), in, 4),   \
+            flip),                                                                                               \
+        t, _CMP_GE_OQ)
+        const __m256 a = AT_LEAST_T(before1), b = AT_LEAST_T(after1);
+        const __m256 c = AT_LEAST_T(before2), d = AT_LEAST_T(after2);
+#undef AT_LEAST_T
+        const __m256 pass = _mm256_or_ps(_mm256_or_ps(_mm256_and_ps(a, c), _mm256_and_ps(a, b)), _mm256_and_ps(b, d));
+        uint32_t go = ((uint32_t)_mm256_movemask_ps(pass) | ~(uint32_t)_mm256_movemask_ps(in)) & 0xffu;
+        for (; go; go &= go - 1) {
+            const uint32_t k = (uint32_t)__builtin_ctz(go);
+            found += (size_t)judge_lobe(lobes, lobes->longer[n + k], ring, mask, block, width, block_start, valid,
+                                        lookback, newest, flat + found);
         }
-        if (!((a & c) | (a & b) | (b & d))) continue;
-        float w, kink;
-        if (!plateau(x, mask, y, block_start, width, sign, peak, at, oldest, newest, &w, &kink)) continue;
-        if (!(kink >= HR_KINK_MIN) || !(w >= 3.0f) || square(w, kink)) continue;
-        hr_flat_lobe f = {lane, (uint32_t)negative, peak, (int32_t)lobes->start_at[r], (int32_t)lobes->frame[r]};
-        flat[found++] = f;
     }
+#endif
+    for (; n < count; n++)
+        found += (size_t)judge_lobe(lobes, lobes->longer[n], ring, mask, block, width, block_start, valid, lookback,
+                                    newest, flat + found);
     return found;
 }
 
