@@ -748,11 +748,10 @@ public final class Analyzer {
             max(peak[l], tailPeak[l]) >= clipCandidate || max(peak[l], tailPeak[l]) > hotThreshold
                 || filterPeak[l] > hotThreshold
         }
-        @inline(__always) func walks(_ l: Int) -> Bool {
+        @inline(__always) func onlyHot(_ l: Int) -> Bool {
             let c = g * width + l
-            return
-                !(bulkHotWalk && blockStart >= Self.delay && max(peak[l], tailPeak[l]) < clipCandidate
-                && detectors[c].runStart < 0 && !detectors[c].eventOpen)
+            return bulkHotWalk && blockStart >= Self.delay && max(peak[l], tailPeak[l]) < clipCandidate
+                && detectors[c].runStart < 0 && !detectors[c].eventOpen
         }
         @inline(__always) func readySteps() {
             guard !stepsReady else { return }
@@ -769,7 +768,7 @@ public final class Analyzer {
         // whole block, each lane read the group's block again from L2), each into its own list
         // of events, which goes into `events` in lane order below, as if each had walked alone.
         var walkers: UInt32 = 0
-        for l in 0..<lanes where active(l) && walks(l) { walkers |= 1 << l }
+        for l in 0..<lanes where active(l) && !onlyHot(l) { walkers |= 1 << l }
         if walkers != 0 {
             readySteps()
             let last = blockStart + n - Self.delay
@@ -808,7 +807,7 @@ public final class Analyzer {
                         frames: n,
                         from: from,
                         to: to,
-                        stretches: tabled ? scratch.stretches : nil,
+                        stretches: tabled ? tables : nil,
                         into: &scratch.laneEvents[l]
                     )
                 }

@@ -374,52 +374,33 @@ struct ClipDetector {
         // Only a run's start and end branch on the signal; what every frame does is selects,
         // so fizzy material (a coin toss per frame) costs no mispredictions there.
         while f < end && f < expiry && f < close {
-            if !inRun, let s = lane.stretch(at: f), s.end <= min(end, expiry) {
-                if !s.clipped && s.end <= last &+ burstHoldFrames {
-                    // A gap between runs that ends before the event could expire or the burst
-                    // close, from the tables. (The burst's peak is over the margin, so a frame
-                    // that is not cannot raise it.)
-                    since = max(since, s.peak)
-                    trueSince = max(trueSince, s.truePeak)
-                    burstPeak = max(burstPeak, s.truePeak)
-                    if let hot = s.lastHot {
-                        last = hot
-                        close = last &+ burstHoldFrames
-                        if !hasClip && qualifiedRunStart >= 0 && qualifiedRunStart <= last
-                            && qualifiedRunEnd > burstStart
-                        {
-                            hasClip = true
-                        }
-                    }
-                    f = s.end
-                    continue
-                }
+            if !inRun, let s = lane.stretch(at: f), s.end <= min(end, expiry),
+                s.clipped || s.end <= last &+ burstHoldFrames
+            {
+                // A run, or a gap between runs, that ends before the event could expire (a gap:
+                // before the burst could close), from the tables. A run's frames are all over
+                // the margin: its last one is the burst's last, and once it qualifies the
+                // burst holds a clip (the check below). Its end, the frame after it, goes
+                // through the frames below. (The burst's peak is over the margin, so a frame
+                // that is not cannot raise it.)
                 if s.clipped {
-                    // A run that ends before the event could expire, from the tables: what
-                    // the frames below do for each of its frames, at once. Every frame of it
-                    // is over the margin, so each moves the burst on. Its end (the frame
-                    // after it) goes through the frames below.
                     lane.edge(&self, frame: f, starting: true)
-                    runStart = f
-                    inRun = true
-                    if !hasClip && qualifiedRunStart >= 0 && qualifiedRunStart <= f && qualifiedRunEnd > burstStart {
-                        hasClip = true
-                    }
+                    (runStart, inRun) = (f, true)
                     (length, peak, truePeakOfRun) = (s.end &- f, s.peak, s.truePeak)
-                    if length >= clipRun {
-                        // It qualified at its clipRun-th frame, over the margin: the burst
-                        // holds a clip from then on.
-                        runQualified()
+                    if length >= clipRun { runQualified() }
+                }
+                since = max(since, s.peak)
+                trueSince = max(trueSince, s.truePeak)
+                burstPeak = max(burstPeak, s.truePeak)
+                if let hot = s.lastHot {
+                    last = hot
+                    close = last &+ burstHoldFrames
+                    if !hasClip && qualifiedRunStart >= 0 && qualifiedRunStart <= last && qualifiedRunEnd > burstStart {
                         hasClip = true
                     }
-                    since = max(since, s.peak)
-                    trueSince = max(trueSince, s.truePeak)
-                    last = s.end &- 1
-                    close = last &+ burstHoldFrames
-                    burstPeak = max(burstPeak, s.truePeak)
-                    f = s.end
-                    continue
                 }
+                f = s.end
+                continue
             }
             if inRun && length >= clipRun {
                 // Inside a qualified run, up to its end: the frames only lengthen it, and
