@@ -101,6 +101,13 @@ final class JackRig {
         }
         player = nil
         killServer()
+        // Clients that were attached when their server went (the player, a recorder that lost
+        // its device) leave their semaphores in /dev/shm under the server's name: only ours.
+        let shm = "/dev/shm"
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: shm)) ?? []
+        where entry.hasPrefix("jack_sem.") && entry.contains("_\(server)_") {
+            try? FileManager.default.removeItem(atPath: shm + "/" + entry)
+        }
     }
 
     deinit { stop() }
