@@ -266,6 +266,50 @@ static void burst_lobes(const hr_lobes *p, size_t count, hr_flat_lane *const *la
     }
 }
 
+// What a tracker's frame loop reads of its lanes (`width` of them, at most 16): their limits
+// and the code that names each lane in `hr_lobes`, and the rule-B rows the lobes are filed in
+// after the block, with each row's last bin and highest bin (j = lane * 2 + polarity).
+typedef struct {
+    float floor[16], ceiling[16];
+    int32_t lane_code[16], previous[32], top[32];
+    uint16_t *rows[32];
+} track_lanes;
+
+static void open_lanes(track_lanes *t, hr_flat_lane *const *lanes, int width) {
+    for (int l = 0; l < width; l++) {
+        const hr_flat_lane *lane = lanes[l];
+        t->floor[l] = lane ? lane->floor : INFINITY;
+        t->ceiling[l] = lane ? lane->ceiling : 0.0f;
+        t->lane_code[l] = l << 17;
+        for (int polarity = 0; polarity < 2; polarity++) {
+            t->rows[2 * l + polarity] =
+                lane ? lane->counts + 2 * (size_t)(polarity * 4 + lane->quarter) * (size_t)lane->bins : NULL;
+            t->previous[2 * l + polarity] = lane ? lane->previous_bin[polarity] : 0;
+            t->top[2 * l + polarity] = -1;
+        }
+    }
+}
+
+// After a tracker's frame loop: bins, bursts and histograms for the `pending` lobes packed
+// into `p`, and each row's last and highest bin back into its lane. Returns how many lobes
+// are 3 samples or longer (listed at p->longer).
+static size_t close_lanes(track_lanes *t, hr_lobes *p, size_t pending, hr_flat_lane *const *lanes, int width,
+                          int64_t block_start) {
+    bin_lobes(p, pending, lanes, (size_t)width);
+    burst_lobes(p, pending, lanes, (size_t)width, block_start);
+    const size_t longer = file_lobes(p, pending, t->rows, t->previous, t->top);
+    for (int l = 0; l < width; l++) {
+        hr_flat_lane *lane = lanes[l];
+        if (!lane) continue;
+        for (int polarity = 0; polarity < 2; polarity++) {
+            int32_t *row_top = &lane->top[polarity * 4 + lane->quarter];
+            *row_top = t->top[2 * l + polarity] > *row_top ? t->top[2 * l + polarity] : *row_top;
+            lane->previous_bin[polarity] = t->previous[2 * l + polarity];
+        }
+    }
+    return longer;
+}
+
 // Per frame: which lanes changed sign, and which of those end a loud lobe (a mask, usually
 // empty on music). The loud lobes that are judged (below the clip level, above the floor)
 // are packed into `p`; after the block bin_lobes finds their histogram bins and file_lobes
@@ -282,26 +326,13 @@ static void burst_lobes(const hr_lobes *p, size_t count, hr_flat_lane *const *la
                                  hr_lobes *restrict p, size_t *restrict stopped) {                                \
         enum { W = V * H };                                                                                      \
         vf##V sign[H], peak[H], peak_at[H], start_at[H], gate[H];                                                \
-        float floor_[W], ceiling_[W];                                                                             \
-        int32_t lane_[W], previous[2 * W], top[2 * W];                                                           \
-        uint16_t *rows[2 * W];                                                                                   \
+        track_lanes t;                                                                                           \
         memcpy(sign, sign_, sizeof sign);                                                                        \
         memcpy(peak, peak_, sizeof peak);                                                                        \
         memcpy(peak_at, peak_at_, sizeof peak_at);                                                               \
         memcpy(start_at, start_at_, sizeof start_at);                                                            \
         memcpy(gate, gate_, sizeof gate);                                                                        \
-        for (int l = 0; l < W; l++) {                                                                            \
-            const hr_flat_lane *lane = lanes[l];                                                                 \
-            floor_[l] = lane ? lane->floor : INFINITY;                                                           \
-            ceiling_[l] = lane ? lane->ceiling : 0.0f;                                                           \
-            lane_[l] = l << 17;                                                                                  \
-            for (int polarity = 0; polarity < 2; polarity++) {                                                   \
-                rows[2 * l + polarity] =                                                                         \
-                    lane ? lane->counts + 2 * (size_t)(polarity * 4 + lane->quarter) * (size_t)lane->bins : NULL; \
-                previous[2 * l + polarity] = lane ? lane->previous_bin[polarity] : 0;                            \
-                top[2 * l + polarity] = -1;                                                                      \
-            }                                                                                                    \
-        }                                                                                                        \
+        open_lanes(&t, lanes, W);                                                                                \
         const vi##V abs_mask = (vi##V){} + 0x7fffffff;                                                          \
         size_t pending = 0;                                                                                      \
         size_t i = first;                                                                                        \
@@ -321,9 +352,9 @@ static void burst_lobes(const hr_lobes *p, size_t count, hr_flat_lane *const *la
                     /* The lanes' limits from memory: in registers they crowd out the state. */                  \
                     vf##V floor, ceiling;                                                                        \
                     vi##V lane_code;                                                                             \
-                    memcpy(&floor, floor_ + h * V, sizeof floor);                                                \
-                    memcpy(&ceiling, ceiling_ + h * V, sizeof ceiling);                                          \
-                    memcpy(&lane_code, lane_ + h * V, sizeof lane_code);                                         \
+                    memcpy(&floor, t.floor + h * V, sizeof floor);                                               \
+                    memcpy(&ceiling, t.ceiling + h * V, sizeof ceiling);                                         \
+                    memcpy(&lane_code, t.lane_code + h * V, sizeof lane_code);                                   \
                     const vi##V judged = loud[h] & (peak[h] < ceiling) & (peak[h] >= floor);                     \
                     /* Loud lobes at the clip level are clip detection's: often all of them. */                  \
                     if (!any##V(judged)) continue;                                                               \
@@ -344,18 +375,7 @@ static void burst_lobes(const hr_lobes *p, size_t count, hr_flat_lane *const *la
                 gate[h] = SEL(V, half > gate[h], half, gate[h]);                                                 \
             }                                                                                                    \
         }                                                                                                        \
-        bin_lobes(p, pending, lanes, W);                                                                         \
-        burst_lobes(p, pending, lanes, W, block_start);                                                          \
-        const size_t longer = file_lobes(p, pending, rows, previous, top);                                       \
-        for (int l = 0; l < W; l++) {                                                                            \
-            hr_flat_lane *lane = lanes[l];                                                                       \
-            if (!lane) continue;                                                                                 \
-            for (int polarity = 0; polarity < 2; polarity++) {                                                   \
-                int32_t *row_top = &lane->top[polarity * 4 + lane->quarter];                                     \
-                *row_top = top[2 * l + polarity] > *row_top ? top[2 * l + polarity] : *row_top;                  \
-                lane->previous_bin[polarity] = previous[2 * l + polarity];                                       \
-            }                                                                                                    \
-        }                                                                                                        \
+        const size_t longer = close_lanes(&t, p, pending, lanes, W, block_start);                                \
         memcpy(sign_, sign, sizeof sign);                                                                        \
         memcpy(peak_, peak, sizeof peak);                                                                        \
         memcpy(peak_at_, peak_at, sizeof peak_at);                                                               \
@@ -392,7 +412,81 @@ static void burst_lobes(const hr_lobes *p, size_t count, hr_flat_lane *const *la
 
 HR_TRACK(4, 1)
 HR_TRACK(8, 1)
+#if !(defined(__AVX512F__) && defined(__AVX512DQ__))
 HR_TRACK(8, 2)
+#endif
+
+// Sixteen lanes in one AVX-512 vector, the comparisons in mask registers: the same loop as
+// HR_TRACK's, step for step, where each select is one masked move, the loud lanes are
+// left-packed with a compress and the lane's sign is a mask bit. The magnitudes and the
+// open lobes' peaks and gates are never negative, so their largest is an integer maximum of
+// their bits. (On an AVX-512 Xeon, alternating runs: session material 3-5 % faster, steady
+// noise 9-16 %, hot and clipped 2-5 %.)
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+#define HR_TRACK16_AVX512 1
+static size_t track16_avx512(const float *restrict x, int64_t block_start, size_t first, size_t frames,
+                             float *restrict sign_, float *restrict peak_, float *restrict peak_at_,
+                             float *restrict start_at_, float *restrict gate_, hr_flat_lane *const *lanes,
+                             hr_lobes *restrict p, size_t *restrict stopped) {
+    enum { W = 16 };
+    track_lanes t;
+    open_lanes(&t, lanes, W);
+    __m512 peak = _mm512_loadu_ps(peak_), peak_at = _mm512_loadu_ps(peak_at_);
+    __m512 start_at = _mm512_loadu_ps(start_at_);
+    __m512i gate = _mm512_loadu_si512(gate_);
+    // A lane's bit is set while its lobe is negative (its sign, -1 or 1, has the sign bit).
+    __mmask16 negative = _mm512_movepi32_mask(_mm512_loadu_si512(sign_));
+    const __m512 floor = _mm512_loadu_ps(t.floor), ceiling = _mm512_loadu_ps(t.ceiling);
+    const __m512i lane_code = _mm512_loadu_si512(t.lane_code);
+    const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff);
+    const __m512 half = _mm512_set1_ps(0.5f), three = _mm512_set1_ps(3.0f);
+    size_t pending = 0;
+    size_t i = first;
+    for (; i < frames; i++) {
+        const __m512i v = _mm512_loadu_si512(x + i * W);
+        const __m512i magnitude = _mm512_and_si512(v, abs_mask);
+        // A zero belongs to the lobe it is in; any other sample has its own sign.
+        const __mmask16 nonzero = _mm512_test_epi32_mask(magnitude, magnitude);
+        const __mmask16 next = (__mmask16)((_mm512_movepi32_mask(v) & nonzero) | (negative & ~nonzero));
+        const __mmask16 flip = next ^ negative;
+        const __mmask16 loud = _mm512_mask_cmp_ps_mask(flip, peak, _mm512_castsi512_ps(gate), _CMP_GE_OQ);
+        const __m512 here = _mm512_set1_ps((float)(int32_t)i);
+        if (loud) {
+            if (pending + W > HR_LOBE_CAPACITY) break;
+            // Loud lobes at the clip level are clip detection's: often all of them.
+            const __mmask16 judged = _mm512_mask_cmp_ps_mask(_mm512_mask_cmp_ps_mask(loud, peak, ceiling, _CMP_LT_OQ),
+                                                             peak, floor, _CMP_GE_OQ);
+            if (judged) {
+                const __mmask16 longer = _mm512_cmp_ps_mask(_mm512_sub_ps(here, start_at), three, _CMP_GE_OQ);
+                __m512i code = _mm512_mask_or_epi32(lane_code, negative, lane_code, _mm512_set1_epi32(1 << 16));
+                code = _mm512_mask_or_epi32(code, longer, code, _mm512_set1_epi32(1 << 24));
+                _mm512_storeu_si512(p->code + pending, _mm512_maskz_compress_epi32(judged, code));
+                _mm512_storeu_ps(p->peak + pending, _mm512_maskz_compress_ps(judged, peak));
+                _mm512_storeu_ps(p->peak_at + pending, _mm512_maskz_compress_ps(judged, peak_at));
+                _mm512_storeu_ps(p->start_at + pending, _mm512_maskz_compress_ps(judged, start_at));
+                _mm512_storeu_ps(p->frame + pending, here);
+                pending += (size_t)__builtin_popcount(judged);
+            }
+        }
+        // A lobe that begins takes this sample as its peak; one that goes on, a higher one.
+        const __mmask16 take = flip | _mm512_cmpgt_epi32_mask(magnitude, _mm512_castps_si512(peak));
+        const __m512i kept = _mm512_maskz_mov_epi32((__mmask16)~flip, _mm512_castps_si512(peak));
+        peak = _mm512_castsi512_ps(_mm512_max_epi32(kept, magnitude));
+        peak_at = _mm512_mask_mov_ps(peak_at, take, here);
+        start_at = _mm512_mask_mov_ps(start_at, flip, here);
+        negative = next;
+        gate = _mm512_max_epi32(gate, _mm512_castps_si512(_mm512_mul_ps(_mm512_castsi512_ps(magnitude), half)));
+    }
+    const size_t longer = close_lanes(&t, p, pending, lanes, W, block_start);
+    _mm512_storeu_ps(sign_, _mm512_mask_blend_ps(negative, _mm512_set1_ps(1.0f), _mm512_set1_ps(-1.0f)));
+    _mm512_storeu_ps(peak_, peak);
+    _mm512_storeu_ps(peak_at_, peak_at);
+    _mm512_storeu_ps(start_at_, start_at);
+    _mm512_storeu_si512(gate_, gate);
+    *stopped = i;
+    return longer;
+}
+#endif
 
 size_t hr_track_lobes(const float *x, int64_t block_start, size_t first, size_t frames, size_t width, float *sign,
                       float *peak, float *peak_at, float *start_at, float *gate, hr_flat_lane *const *lanes,
@@ -401,7 +495,12 @@ size_t hr_track_lobes(const float *x, int64_t block_start, size_t first, size_t 
     case 4: return track4x1(x, block_start, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
     case 8: return track8x1(x, block_start, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
     default:
+#if defined(HR_TRACK16_AVX512)
+        return track16_avx512(x, block_start, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes,
+                              stopped);
+#else
         return track8x2(x, block_start, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
+#endif
     }
 }
 

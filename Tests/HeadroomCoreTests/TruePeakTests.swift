@@ -347,6 +347,60 @@ struct TruePeakTests {
         for c in 0..<channels { #expect(two.analyzer.summary(channel: c) == one.analyzer.summary(channel: c)) }
     }
 
+    @Test(
+        "a channel's findings do not depend on the channels beside it: in a group of 16 lanes, as alone, the same events and summary"
+    )
+    func lanesAreIndependent() {
+        // 16 channels: one group of 16 lanes on AVX (the 16-lane lobe tracker; two groups of 8
+        // elsewhere); alone, each channel goes through the 4-lane one. Besides the random
+        // material, tones clipped below full scale (flat tops, at -2 to -9 dBFS, one polarity
+        // in two of them), a channel that is silent, then loud, and hiss with a tone clipped
+        // inside it.
+        let channels = 16
+        let frames = 48000 * 3
+        var x = Self.randomMaterial(channels: channels, frames: frames, seed: 31)
+        for (c, dbfs) in [(1, -2.0), (5, -6.0), (8, -9.0), (12, -3.0), (13, -4.5), (15, -5.0)] {
+            let ceiling = pow(10, dbfs / 20)
+            for i in 0..<frames {
+                let tone = 2.2 * ceiling * sin(Double(i) * 2 * .pi * Double(70 + 37 * c) / 48000)
+                x[i * channels + c] = c % 2 == 0 ? max(-ceiling, min(ceiling, tone)) : min(ceiling, tone)
+            }
+        }
+        var hiss = Noise(seed: 3)
+        for i in 0..<frames {
+            x[i * channels + 3] = i < frames / 3 ? 0 : 0.6 * sin(Double(i) * 2 * .pi * 300 / 48000)
+            let tone = 0.9 * sin(Double(i) * 2 * .pi * 150 / 48000)
+            x[i * channels + 14] = max(-0.5, min(0.5, tone)) + 0.02 * hiss.next()
+        }
+        let samples = x.map { Float($0) }
+        let together = analyze(samples, channels: channels, layout: .float32, block: 1000)
+        #expect(flats(together.events).count >= 6)
+        for c in 0..<channels {
+            let mono = (0..<frames).map { samples[$0 * channels + c] }
+            let alone = analyze(mono, channels: 1, layout: .float32, block: 1000)
+            // The detectors' events (gain proposals are checked on a cadence shared by all
+            // channels; the last one is in the summary).
+            let mine = together.events.compactMap { event -> Event? in
+                switch event {
+                case .clip(var e) where e.channel == c:
+                    e.channel = 0
+                    return .clip(e)
+                case .flat(var e) where e.channel == c:
+                    e.channel = 0
+                    return .flat(e)
+                case .hot(var e) where e.channel == c:
+                    e.channel = 0
+                    return .hot(e)
+                default: return nil
+                }
+            }
+            #expect(mine == alone.events.filter { if case .gain = $0 { false } else { true } }, "channel \(c + 1)")
+            var summary = together.analyzer.summary(channel: c)
+            summary.channel = 0
+            #expect(summary == alone.analyzer.summary(channel: 0), "channel \(c + 1)")
+        }
+    }
+
     @Test("the chunk bound holds: no interpolated point exceeds it, for tones up to Nyquist and noise")
     func boundHolds() {
         var noise = Noise(seed: 5)
