@@ -34,6 +34,8 @@ cleanup() {
     [ ${#pids[@]} -gt 1 ] && kill -9 "${pids[1]}" 2>/dev/null || true
     [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[0]}" 2>/dev/null || true
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    # The clients' semaphores jackd leaves in /dev/shm, this server's only.
+    rm -f /dev/shm/jack_sem.*_"$server"_*
     rm -rf "$work"
 }
 trap cleanup EXIT
