@@ -30,9 +30,13 @@ work=$(mktemp -d -t headroom-rtcpu.XXXXXX)
 server="headroom-rtcpu-$$"
 pids=()
 cleanup() {
-    # The player first (it ignores SIGTERM), then jackd, each by its own pid.
+    # jackd first, with SIGTERM: it closes its clients and unregisters. (With the player killed
+    # first, jackd died of SIGPIPE writing to the dead client's socket, still registered, and
+    # after eight such runs JACK refused to start any server; the start clears what is left.)
+    # Then the player, which ignores SIGTERM, if the server's going did not end it; each by its
+    # own pid.
+    [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[0]}" 2>/dev/null && wait "${pids[0]}" 2>/dev/null || true
     [ ${#pids[@]} -gt 1 ] && kill -9 "${pids[1]}" 2>/dev/null || true
-    [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[0]}" 2>/dev/null || true
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     # The clients' semaphores jackd leaves in /dev/shm, this server's only.
     rm -f /dev/shm/jack_sem.*_"$server"_*
@@ -45,6 +49,9 @@ ports=$(for i in $(seq 0 $((CH - 1))); do printf '%d "jackplay:out_%d" ' "$i" $(
 printf 'pcm.rt { type plug; slave.pcm { type jack; capture_ports { %s } } }\n' "$ports" >"$work/asound.conf"
 export ALSA_CONFIG_PATH="/usr/share/alsa/alsa.conf:$work/asound.conf"
 export JACK_DEFAULT_SERVER="$server"
+# A jackd killed without SIGTERM leaves its registration in /dev/shm, and JACK refuses new
+# servers past eight; with no jackd running, none of it is live (as in .ci/test).
+if ! pgrep -x jackd >/dev/null; then rm -f /dev/shm/jack-* /dev/shm/jack_* 2>/dev/null || true; fi
 jackd -n "$server" --no-realtime -d dummy -r "$RATE" -p "$PERIOD" >"$work/jackd.log" 2>&1 &
 pids+=($!)
 jack_wait -s "$server" -w -t 10 >/dev/null
