@@ -27,19 +27,9 @@ done
 SECS=${SECS:-20}; RUNS=${RUNS:-2}; CH=${CH:-32}; RATE=${RATE:-96000}; PERIOD=${PERIOD:-256}; FORMAT=${FORMAT:-S32_LE}
 [ "$SECS" -ge 10 ] || { echo "SECS must be 10 or more (the steady-state window is SECS - 5 s)" >&2; exit 1; }
 work=$(mktemp -d -t headroom-rtcpu.XXXXXX)
-server="headroom-rtcpu-$$"
-pids=()
+source "$P/.ci/jack-rig.sh"
 cleanup() {
-    # jackd first, with SIGTERM: it closes its clients and unregisters. (With the player killed
-    # first, jackd died of SIGPIPE writing to the dead client's socket, still registered, and
-    # after eight such runs JACK refused to start any server; the start clears what is left.)
-    # Then the player, which ignores SIGTERM, if the server's going did not end it; each by its
-    # own pid.
-    [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[0]}" 2>/dev/null && wait "${pids[0]}" 2>/dev/null || true
-    [ ${#pids[@]} -gt 1 ] && kill -9 "${pids[1]}" 2>/dev/null || true
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    # The clients' semaphores jackd leaves in /dev/shm, this server's only.
-    rm -f /dev/shm/jack_sem.*_"$server"_*
+    jack_rig_stop
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -48,19 +38,7 @@ python3 "$SHARED/gen.py" --channels "$CH" --rate "$RATE" --seconds 10 --raw "$wo
 ports=$(for i in $(seq 0 $((CH - 1))); do printf '%d "jackplay:out_%d" ' "$i" $((i + 1)); done)
 printf 'pcm.rt { type plug; slave.pcm { type jack; capture_ports { %s } } }\n' "$ports" >"$work/asound.conf"
 export ALSA_CONFIG_PATH="/usr/share/alsa/alsa.conf:$work/asound.conf"
-export JACK_DEFAULT_SERVER="$server"
-# A jackd killed without SIGTERM leaves its registration in /dev/shm, and JACK refuses new
-# servers past eight; with no jackd running, none of it is live (as in .ci/test).
-if ! pgrep -x jackd >/dev/null; then rm -f /dev/shm/jack-* /dev/shm/jack_* 2>/dev/null || true; fi
-jackd -n "$server" --no-realtime -d dummy -r "$RATE" -p "$PERIOD" >"$work/jackd.log" 2>&1 &
-pids+=($!)
-jack_wait -s "$server" -w -t 10 >/dev/null
-sndfile-jackplay --loop=0 "$work/in.wav" >"$work/player.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 200); do
-    jack_lsp -s "$server" 2>/dev/null | grep -q "jackplay:out_$CH\$" && break
-    sleep 0.05
-done
+jack_rig_start headroom-rtcpu "$RATE" "$PERIOD" "$work/in.wav" "$CH"
 
 # Writes "total steady" for one command to $work/cpu, each as a percentage of a core: its user + system
 # time over its wall time (GNU time), and the same from 3 s after it starts to 2 s before it

@@ -412,9 +412,6 @@ static size_t close_lanes(track_lanes *t, hr_lobes *p, size_t pending, hr_flat_l
 
 HR_TRACK(4, 1)
 HR_TRACK(8, 1)
-#if !(defined(__AVX512F__) && defined(__AVX512DQ__))
-HR_TRACK(8, 2)
-#endif
 
 // Sixteen lanes in one AVX-512 vector, the comparisons in mask registers: the same loop as
 // HR_TRACK's, step for step, where each select is one masked move, the loud lanes are
@@ -422,12 +419,12 @@ HR_TRACK(8, 2)
 // open lobes' peaks and gates are never negative, so their largest is an integer maximum of
 // their bits. (On an AVX-512 Xeon, alternating runs: session material 3-5 % faster, steady
 // noise 9-16 %, hot and clipped 2-5 %.)
+// Without AVX-512, sixteen lanes are two vectors of eight (HR_TRACK(8, 2)).
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
-#define HR_TRACK16_AVX512 1
-static size_t track16_avx512(const float *restrict x, int64_t block_start, size_t first, size_t frames,
-                             float *restrict sign_, float *restrict peak_, float *restrict peak_at_,
-                             float *restrict start_at_, float *restrict gate_, hr_flat_lane *const *lanes,
-                             hr_lobes *restrict p, size_t *restrict stopped) {
+static size_t track16(const float *restrict x, int64_t block_start, size_t first, size_t frames,
+                      float *restrict sign_, float *restrict peak_, float *restrict peak_at_,
+                      float *restrict start_at_, float *restrict gate_, hr_flat_lane *const *lanes,
+                      hr_lobes *restrict p, size_t *restrict stopped) {
     enum { W = 16 };
     track_lanes t;
     open_lanes(&t, lanes, W);
@@ -486,6 +483,9 @@ static size_t track16_avx512(const float *restrict x, int64_t block_start, size_
     *stopped = i;
     return longer;
 }
+#else
+HR_TRACK(8, 2)
+#define track16 track8x2
 #endif
 
 size_t hr_track_lobes(const float *x, int64_t block_start, size_t first, size_t frames, size_t width, float *sign,
@@ -494,13 +494,7 @@ size_t hr_track_lobes(const float *x, int64_t block_start, size_t first, size_t 
     switch (width) {
     case 4: return track4x1(x, block_start, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
     case 8: return track8x1(x, block_start, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
-    default:
-#if defined(HR_TRACK16_AVX512)
-        return track16_avx512(x, block_start, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes,
-                              stopped);
-#else
-        return track8x2(x, block_start, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
-#endif
+    default: return track16(x, block_start, first, frames, sign, peak, peak_at, start_at, gate, lanes, lobes, stopped);
     }
 }
 
