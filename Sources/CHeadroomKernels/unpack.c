@@ -1,7 +1,8 @@
-// Packed 24-bit samples (ALSA S24_3LE, headroom's default capture format) to floats, four
-// at a time with one byte shuffle each. Done one sample at a time, with three byte loads and
-// shifts each, this conversion cost the analyzer thread more than any of its detectors on a
-// 32-channel, 96 kHz take.
+// Sample format conversions. Packed 24-bit samples (ALSA S24_3LE, headroom's default capture
+// format) to floats, four at a time with one byte shuffle each: done one sample at a time,
+// with three byte loads and shifts each, this conversion cost the analyzer thread more than
+// any of its detectors on a 32-channel, 96 kHz take. And a float device's samples to the
+// integer format of the take, for the capture thread (below).
 #include "CHeadroomKernels.h"
 
 #include <string.h>
@@ -34,5 +35,36 @@ void hr_unpack24(const uint8_t *src, size_t src_stride, size_t rows, size_t coun
             memcpy(d + i, &v, sizeof v);
         }
         for (; i < count; i++) d[i] = (float)one(s + 3 * i) * scale;
+    }
+}
+
+// Floats to integer samples, sample for sample what alsa-lib's `lfloat` plugin gives
+// (plugin_ops.h, get32f then put32): 1.0 and over to the largest code, -1.0 and under to the
+// smallest, anything between scaled by 2^31 and truncated towards zero; then the top 16 or
+// 24 bits (an arithmetic shift). The loops are plain C the compiler vectorizes: alsa-lib
+// converts one sample at a time through a computed goto, on a 32-channel, 96 kHz capture
+// from JACK a quarter of the capture thread's time.
+static inline int32_t lfloat32(float f) {
+    return f >= 1.0f ? INT32_MAX : f <= -1.0f ? INT32_MIN : (int32_t)(f * 2147483648.0f);
+}
+
+void hr_float_to_s32(const float *src, int32_t *dst, size_t count) {
+    for (size_t i = 0; i < count; i++) dst[i] = lfloat32(src[i]);
+}
+
+void hr_float_to_s24(const float *src, int32_t *dst, size_t count) {
+    for (size_t i = 0; i < count; i++) dst[i] = lfloat32(src[i]) >> 8;
+}
+
+void hr_float_to_s16(const float *src, int16_t *dst, size_t count) {
+    for (size_t i = 0; i < count; i++) dst[i] = (int16_t)(lfloat32(src[i]) >> 16);
+}
+
+void hr_float_to_s24_3(const float *src, uint8_t *dst, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        const uint32_t s = (uint32_t)(lfloat32(src[i]) >> 8);
+        dst[3 * i] = (uint8_t)s;
+        dst[3 * i + 1] = (uint8_t)(s >> 8);
+        dst[3 * i + 2] = (uint8_t)(s >> 16);
     }
 }

@@ -196,12 +196,13 @@ struct RigRecording {
         _ name: String,
         seconds: Double,
         clipEvery: Int? = nil,
+        level: Float = 0.4,
         arguments: [String] = ["--format", "FLOAT_LE"]
     )
         throws
     {
         dir = scratchDirectory()
-        input = writeNoiseWav(dir + "/in.wav", seconds: seconds, clipEvery: clipEvery)
+        input = writeNoiseWav(dir + "/in.wav", seconds: seconds, level: level, clipEvery: clipEvery)
         rig = try JackRig(name: name, wav: dir + "/in.wav")
         out = dir + "/takes"
         do {

@@ -52,6 +52,62 @@ struct RecordFileRigTests {
         }
     }
 
+    @Test(
+        "from a float device through plug, an integer take holds alsa-lib's codes for every sample, over full scale and under one step included",
+        arguments: ["S16_LE", "S24_3LE", "S24_LE", "S32_LE"]
+    )
+    func floatDevice(format: String) throws {
+        // Noise past full scale, and the edges of the conversion in channel 1.
+        var state: UInt64 = 7
+        var floats: [Float] = (0..<(48000 * 2)).map { _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return 1.3 * Float(Double(Int64(bitPattern: state) >> 11) / Double(1 << 52))
+        }
+        let edges: [Float] = [
+            1, -1, 1.0000001, -1.0000001, 0.99999994, -0.99999994, 3, -3, .infinity, -.infinity, 0, -0.0,
+            0x1p-31, -0x1p-31, 0x1p-32, -0x1p-32, 0x1.8p-31, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, 0.5, -0.5,
+            0.75,
+        ]
+        for (k, v) in edges.enumerated() { floats[(1000 + k) * 2] = v }
+        let rig = FileRig(bytes: floats.withUnsafeBytes { Data($0) }, floatDevice: true)
+        let out = rig.directory + "/takes"
+        let r = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--channels",
+            "2",
+            "--rate",
+            "48000",
+            "--format",
+            format,
+            "--duration",
+            "1",
+            "--dir",
+            out,
+            environment: rig.environment
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        let take = try #require(files(in: out, ending: ".wav").first)
+        var info = SF_INFO()
+        let file = try #require(sf_open(take, Int32(SFM_READ), &info))
+        defer { sf_close(file) }
+        #expect(info.frames == 48000)
+        var got = [Int32](repeating: 0, count: 48000 * 2)
+        _ = got.withUnsafeMutableBufferPointer { sf_readf_int(file, $0.baseAddress!, 48000) }
+        // libsndfile reads every PCM width left-justified in 32 bits.
+        let shift: Int32 = format == "S16_LE" ? 16 : format == "S32_LE" ? 0 : 8
+        let expected = floats.map { (lfloatCode($0) >> shift) << shift }
+        let wrong = zip(got, expected).enumerated().filter { $0.element.0 != $0.element.1 }
+        #expect(
+            wrong.isEmpty,
+            "\(wrong.count) samples differ; the first: \(wrong.prefix(3).map { ($0.offset, $0.element) })"
+        )
+        // The take's header names the conversion the samples went through.
+        let path = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl")).first?["path"] as? [String]
+        #expect(path == ["plug", "lfloat", "file", "null"])
+    }
+
     @Test("clip events land on the exact frames; the log has SPEC's shape; cues and bext are in the WAV")
     func clipFramesCuesAndBext() throws {
         var m = Material(frames: 48000 * 3, channels: 2)

@@ -27,6 +27,25 @@ struct RecordJackRigTests {
         #expect(summary["frames"] as? Int == frames)
     }
 
+    @Test("an integer take of JACK's floats: every sample is alsa-lib's code for the player's, past full scale too")
+    func integerTake() throws {
+        // JACK's ports are floats: `plug` converts them to S32_LE (alsa-lib's lfloat), or
+        // headroom reads floats and converts them itself; either way, the same codes.
+        let r = try RigRecording("s32", seconds: 3, level: 1.3, arguments: ["--format", "S32_LE"])
+        defer { r.stop() }
+        let rec = r.recorder
+        #expect(waitForAudio(in: r.out, seconds: 2))
+        kill(rec.pid, SIGINT)
+        #expect(rec.wait(seconds: 10) == 0, "\(rec.stderr)")
+        let (take, lines) = try r.take()
+        let audio = try #require(readFloats(take))
+        #expect(audio.samples.count > 48000 * 2 * 2)
+        // The codes, as libsndfile reads a 32-bit take back into floats.
+        let codes = r.input.map { Float(lfloatCode($0)) / 2_147_483_648 }
+        expectPlayerOutput(audio.samples, log: lines, of: codes, channels: 2)
+        #expect(lines.first?["path"] as? [String] == ["plug", "lfloat", "jack"])
+    }
+
     @Test(
         "SIGSTOP for less than the device buffer and for more: a gap of about the time lost, no error from ALSA, silence in the take",
         arguments: [0.1, 1.5]

@@ -6,17 +6,25 @@ struct FileRig {
     let directory: String
     let environment: [String: String]
 
-    /// A PCM named `testcap` that reads `bytes`.
-    init(bytes: Data) {
+    /// A PCM named `testcap` that reads `bytes`; with `floatDevice`, a `plug` over a device
+    /// that offers FLOAT_LE only (as JACK's does), reading `bytes` as floats.
+    init(bytes: Data, floatDevice: Bool = false) {
         directory = scratchDirectory()
         let infile = directory + "/in.raw"
         try! bytes.write(to: URL(fileURLWithPath: infile))
         let conf = directory + "/test.conf"
-        try! """
-        pcm.testcap { type file; slave.pcm "null"; file "/dev/null"; infile "\(infile)"; format "raw" }
-        """.write(toFile: conf, atomically: true, encoding: .utf8)
+        let file = "type file; slave.pcm \"null\"; file \"/dev/null\"; infile \"\(infile)\"; format \"raw\""
+        let pcm = floatDevice ? "type plug; slave { pcm { \(file) }; format FLOAT_LE }" : file
+        try! "pcm.testcap { \(pcm) }\n".write(toFile: conf, atomically: true, encoding: .utf8)
         environment = ["ALSA_CONFIG_PATH": "/usr/share/alsa/alsa.conf:" + conf]
     }
+}
+
+/// A float sample as alsa-lib's `lfloat` plugin turns it into a 32-bit code (plugin_ops.h:
+/// 1.0 and over the largest code, -1.0 and under the smallest, else scaled by 2^31 and
+/// truncated); the 16- and 24-bit formats keep its top bits.
+func lfloatCode(_ f: Float) -> Int32 {
+    f >= 1 ? .max : f <= -1 ? .min : Int32(f * 2_147_483_648)
 }
 
 /// Interleaved test material with clipped runs at known frames, in every capture format.

@@ -175,6 +175,15 @@ void hr_k_weight(const float *x, size_t channels, size_t frames, const double *k
 /// samples, row r at `src + r * src_stride` (bytes), into `dst + r * dst_stride` (floats).
 void hr_unpack24(const uint8_t *src, size_t src_stride, size_t rows, size_t count, float *dst, size_t dst_stride);
 
+/// `count` float samples to S32_LE, S24_LE (in the low 24 bits of each word, sign-extended),
+/// S16_LE or S24_3LE, exactly as alsa-lib's `lfloat` plugin converts them (1.0 and over to
+/// the largest code, -1.0 and under to the smallest, else scaled by 2^31 and truncated,
+/// then shifted down): what a `plug` PCM over a float device gives, at vector speed.
+void hr_float_to_s32(const float *src, int32_t *dst, size_t count);
+void hr_float_to_s24(const float *src, int32_t *dst, size_t count);
+void hr_float_to_s16(const float *src, int16_t *dst, size_t count);
+void hr_float_to_s24_3(const float *src, uint8_t *dst, size_t count);
+
 /// One pause in a spin-wait (x86 `pause`, ARM `yield`): the core backs off while it looks
 /// at a flag another core will set.
 static inline void hr_spin_pause(void) {

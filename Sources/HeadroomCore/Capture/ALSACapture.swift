@@ -1,4 +1,5 @@
 import CALSA
+import CHeadroomKernels
 import Glibc
 
 /// An ALSA capture PCM, opened by name (`hw:CARD=USB,DEV=0`, `plughw:1`, `default`, a
@@ -18,6 +19,10 @@ public final class ALSACapture: CaptureSource {
     /// at a card, or at a sound server while only one card captures: where exact overs are read.
     public private(set) var hardware: String?
     private var pcm: OpaquePointer?
+    /// Where a float device's period lands before `read` converts it to `format` (nil:
+    /// the device gives `format` itself). Allocated here, never on the capture thread.
+    private var floatScratch: UnsafeMutablePointer<Float>?
+    private var floatScratchFrames = 0
 
     /// Opens and configures `device`. Throws a ``HeadroomError`` that says what the
     /// device offers when it cannot do what was asked (exit 69).
@@ -36,7 +41,7 @@ public final class ALSACapture: CaptureSource {
         self.channels = channels
         ALSACapture.silenceLibraryErrors()
         var handle: OpaquePointer?
-        var r = snd_pcm_open(&handle, device, SND_PCM_STREAM_CAPTURE, Int32(SND_PCM_NONBLOCK))
+        let r = snd_pcm_open(&handle, device, SND_PCM_STREAM_CAPTURE, Int32(SND_PCM_NONBLOCK))
         guard r >= 0, let pcm = handle else {
             let why = ALSAError(rawValue: r)
             throw HeadroomError(
@@ -45,13 +50,108 @@ public final class ALSACapture: CaptureSource {
             )
         }
         self.pcm = pcm
+        func setUp(_ format: SampleFormat, _ timing: Timing) throws(HeadroomError) -> Setup {
+            do {
+                return try Self.negotiate(pcm, device: device, format: format, channels: channels, rate: rate, timing)
+            } catch {
+                snd_pcm_close(pcm)
+                throw error
+            }
+        }
+        var setup = try setUp(
+            format,
+            Timing(
+                periodMicroseconds: periodMicroseconds,
+                bufferMicroseconds: bufferMicroseconds,
+                periodFrames: wantedPeriod,
+                bufferFrames: wantedBuffer
+            )
+        )
+        var dump = Self.dump(pcm)
+        path = PCMPath.parse(dump: dump)
+        // A `plug` over a float device (JACK, a float card) converts to the integer format
+        // asked for in alsa-lib's `lfloat`, one sample at a time: at 32 channels x 96 kHz
+        // from JACK, half of the capture thread's time. Then the device is set up again for
+        // floats, with the timing it agreed to, and `read` converts them to the same codes
+        // (`hr_float_to_s32` and its kin, at vector speed). The path stays the one that
+        // names the conversion: the samples go through it, only done here.
+        if format != .float, path.count >= 3, path[0] == "plug", path[1] == "lfloat",
+            !Self.pluggedConverters.contains(path[2]),
+            dump.contains("Linear Integer <-> Linear Float conversion PCM (FLOAT_LE)")
+        {
+            let same = Timing(periodFrames: setup.period, bufferFrames: setup.buffer)
+            snd_pcm_hw_free(pcm)
+            let floats = try? Self.negotiate(pcm, device: device, format: .float, channels: channels, rate: rate, same)
+            if floats == setup, PCMPath.parse(dump: Self.dump(pcm)) == [path[0]] + path[2...] {
+                floatScratchFrames = setup.period
+                floatScratch = .allocate(capacity: setup.period * channels)
+            } else {
+                snd_pcm_hw_free(pcm)
+                setup = try setUp(format, same)
+                dump = Self.dump(pcm)
+            }
+        }
+        self.rate = setup.rate
+        periodFrames = setup.period
+        bufferFrames = setup.buffer
+        let period = snd_pcm_uframes_t(setup.period)
+        // Only a path that can hide clipping is warned about, naming the card's own device.
+        if !PCMPath.hiding(path).isEmpty {
+            if let card = PCMPath.card(dump: dump) {
+                hardware = DeviceList.cardID(card).map { "hw:CARD=\($0)" }
+            } else if PCMPath.throughServer(path) {
+                let cards = DeviceList.captureCardIDs()
+                hardware = cards.count == 1 ? "hw:CARD=\(cards[0])" : nil
+            }
+        }
+        // Software parameters: wake the reader when a period is ready.
+        var sw: OpaquePointer?
+        snd_pcm_sw_params_malloc(&sw)
+        defer { snd_pcm_sw_params_free(sw) }
+        snd_pcm_sw_params_current(pcm, sw)
+        snd_pcm_sw_params_set_avail_min(pcm, sw, period)
+        snd_pcm_sw_params_set_start_threshold(pcm, sw, 1)
+        snd_pcm_sw_params_set_tstamp_mode(pcm, sw, SND_PCM_TSTAMP_ENABLE)
+        snd_pcm_sw_params(pcm, sw)
+    }
+
+    deinit {
+        close()
+        floatScratch?.deallocate()
+    }
+
+    /// The timing asked for: a period and buffer in microseconds, or in frames.
+    struct Timing {
+        var periodMicroseconds = 20_000
+        var bufferMicroseconds = 200_000
+        var periodFrames: Int?
+        var bufferFrames: Int?
+    }
+
+    /// What a device agreed to.
+    struct Setup: Equatable {
+        var rate: Int
+        var period: Int
+        var buffer: Int
+    }
+
+    /// The PCMs a `plug` inserts to change a stream's rate, channels or format.
+    static let pluggedConverters: Set<String> = ["rate", "route", "linear", "lfloat", "mulaw", "alaw", "adpcm"]
+
+    /// Sets `pcm`'s hardware parameters in aplay's order: access, format, channels, rate,
+    /// then period and buffer. Throws what the device offers when it cannot (exit 69).
+    private static func negotiate(
+        _ pcm: OpaquePointer,
+        device: String,
+        format: SampleFormat,
+        channels: Int,
+        rate: Int,
+        _ timing: Timing
+    ) throws(HeadroomError) -> Setup {
         var hw: OpaquePointer?
         snd_pcm_hw_params_malloc(&hw)
         defer { snd_pcm_hw_params_free(hw) }
-        func fail(_ message: String) -> HeadroomError {
-            snd_pcm_close(pcm)
-            return HeadroomError(.unavailable, message)
-        }
+        func fail(_ message: String) -> HeadroomError { HeadroomError(.unavailable, message) }
         guard snd_pcm_hw_params_any(pcm, hw) >= 0 else { throw fail("\(device) has no usable configuration") }
         guard snd_pcm_hw_params_set_access(pcm, hw, SND_PCM_ACCESS_RW_INTERLEAVED) >= 0 else {
             throw fail("\(device) does not offer interleaved read access")
@@ -89,26 +189,25 @@ public final class ALSACapture: CaptureSource {
                 )
             }
         }
-        self.rate = Int(actualRate)
         // Period, then buffer (aplay's order). A device that refuses the timing asked for
         // (ALSA's jack plugin ties periods to JACK's) gets its own choice instead.
         let chosen = Self.copyParams(hw)
         defer { snd_pcm_hw_params_free(chosen) }
-        if let wantedPeriod {
+        if let wantedPeriod = timing.periodFrames {
             var size = snd_pcm_uframes_t(wantedPeriod)
             snd_pcm_hw_params_set_period_size_near(pcm, hw, &size, &dir)
         } else {
-            var periodTime = UInt32(periodMicroseconds)
+            var periodTime = UInt32(timing.periodMicroseconds)
             snd_pcm_hw_params_set_period_time_near(pcm, hw, &periodTime, &dir)
         }
-        if let wantedBuffer {
+        if let wantedBuffer = timing.bufferFrames {
             var size = snd_pcm_uframes_t(wantedBuffer)
             snd_pcm_hw_params_set_buffer_size_near(pcm, hw, &size)
         } else {
-            var bufferTime = UInt32(bufferMicroseconds)
+            var bufferTime = UInt32(timing.bufferMicroseconds)
             snd_pcm_hw_params_set_buffer_time_near(pcm, hw, &bufferTime, &dir)
         }
-        r = snd_pcm_hw_params(pcm, hw)
+        var r = snd_pcm_hw_params(pcm, hw)
         if r < 0 {
             snd_pcm_hw_params_copy(hw, chosen)
             r = snd_pcm_hw_params(pcm, hw)
@@ -123,31 +222,8 @@ public final class ALSACapture: CaptureSource {
                 "\(device) offers a period (\(period) frames) as long as its buffer (\(buffer)); cannot capture safely"
             )
         }
-        periodFrames = Int(period)
-        bufferFrames = Int(buffer)
-        let dump = Self.dump(pcm)
-        path = PCMPath.parse(dump: dump)
-        // Only a path that can hide clipping is warned about, naming the card's own device.
-        if !PCMPath.hiding(path).isEmpty {
-            if let card = PCMPath.card(dump: dump) {
-                hardware = DeviceList.cardID(card).map { "hw:CARD=\($0)" }
-            } else if PCMPath.throughServer(path) {
-                let cards = DeviceList.captureCardIDs()
-                hardware = cards.count == 1 ? "hw:CARD=\(cards[0])" : nil
-            }
-        }
-        // Software parameters: wake the reader when a period is ready.
-        var sw: OpaquePointer?
-        snd_pcm_sw_params_malloc(&sw)
-        defer { snd_pcm_sw_params_free(sw) }
-        snd_pcm_sw_params_current(pcm, sw)
-        snd_pcm_sw_params_set_avail_min(pcm, sw, period)
-        snd_pcm_sw_params_set_start_threshold(pcm, sw, 1)
-        snd_pcm_sw_params_set_tstamp_mode(pcm, sw, SND_PCM_TSTAMP_ENABLE)
-        snd_pcm_sw_params(pcm, sw)
+        return Setup(rate: Int(actualRate), period: Int(period), buffer: Int(buffer))
     }
-
-    deinit { close() }
 
     /// libasound prints its own error lines unless told not to; set HEADROOM_ALSA_DEBUG=1 to keep them.
     public static func silenceLibraryErrors() {
@@ -164,7 +240,13 @@ public final class ALSACapture: CaptureSource {
         guard let pcm else { return .error(.badState) }
         var waited = false
         while true {
-            let n = snd_pcm_readi(pcm, buffer, snd_pcm_uframes_t(frames))
+            let n: snd_pcm_sframes_t
+            if let floatScratch {
+                n = snd_pcm_readi(pcm, floatScratch, snd_pcm_uframes_t(min(frames, floatScratchFrames)))
+                if n > 0 { convert(floatScratch, into: buffer, count: Int(n) * channels) }
+            } else {
+                n = snd_pcm_readi(pcm, buffer, snd_pcm_uframes_t(frames))
+            }
             if n > 0 { return .frames(Int(n)) }
             if Int32(n) == -EINTR { continue }
             guard n == 0 || Int32(n) == ALSAError.again.rawValue else { return .error(ALSAError(rawValue: Int32(n))) }
@@ -175,6 +257,17 @@ public final class ALSACapture: CaptureSource {
             let w = snd_pcm_wait(pcm, timeoutMilliseconds)
             if w == 0 { return .timeout }
             if w < 0 && w != -EINTR { return .error(ALSAError(rawValue: w)) }
+        }
+    }
+
+    /// `count` floats from a float device to `format`, as alsa-lib's `lfloat` would.
+    private func convert(_ floats: UnsafeMutablePointer<Float>, into buffer: UnsafeMutableRawPointer, count: Int) {
+        switch format {
+        case .s32: hr_float_to_s32(floats, buffer.assumingMemoryBound(to: Int32.self), count)
+        case .s24: hr_float_to_s24(floats, buffer.assumingMemoryBound(to: Int32.self), count)
+        case .s16: hr_float_to_s16(floats, buffer.assumingMemoryBound(to: Int16.self), count)
+        case .s24packed: hr_float_to_s24_3(floats, buffer.assumingMemoryBound(to: UInt8.self), count)
+        case .float: buffer.copyMemory(from: floats, byteCount: count * 4)
         }
     }
 
