@@ -19,7 +19,13 @@ jack_rig_start() {
     jack_clear_stale
     jackd -n "$jack_rig_server" --no-realtime -d dummy -r "$2" -p "$3" >"$work/jackd.log" 2>&1 &
     jack_rig_pids+=($!)
-    jack_wait -s "$jack_rig_server" -w -t 10 >/dev/null
+    # jack_wait says "jack server is not running" each time it looks before jackd is up:
+    # only jackd's own log is worth showing, and only when it never came up.
+    if ! jack_wait -s "$jack_rig_server" -w -t 10 >/dev/null 2>"$work/jack_wait.log"; then
+        echo "jackd did not come up within 10 s; its log:" >&2
+        cat "$work/jackd.log" >&2
+        return 1
+    fi
     sndfile-jackplay --loop=0 "$4" >"$work/player.log" 2>&1 &
     jack_rig_pids+=($!)
     for _ in $(seq 200); do
