@@ -219,6 +219,16 @@ struct RigRecording {
 
     func stop() { rig.stop() }
 
+    /// Once `seconds` of audio are in the take, ends the recorder with SIGINT (Ctrl-C), which
+    /// must exit 0; the take's samples, read as floats, and its log's lines.
+    func interrupted(after seconds: Double) throws -> (samples: [Float], log: [[String: Any]]) {
+        #expect(waitForAudio(in: out, seconds: seconds))
+        kill(recorder.pid, SIGINT)
+        #expect(recorder.wait(seconds: 10) == 0, "\(recorder.stderr)")
+        let (file, lines) = try take()
+        return (try #require(readFloats(file)).samples, lines)
+    }
+
     /// The first take and its log's lines.
     func take() throws -> (file: String, log: [[String: Any]]) {
         let file = try #require(files(in: out, ending: ".wav").first)

@@ -9,18 +9,13 @@ struct RecordJackRigTests {
     func sigint() throws {
         let r = try RigRecording("int", seconds: 3)
         defer { r.stop() }
-        let rec = r.recorder
-        #expect(waitForAudio(in: r.out, seconds: 2))
-        kill(rec.pid, SIGINT)
-        #expect(rec.wait(seconds: 10) == 0, "\(rec.stderr)")
-        let (take, lines) = try r.take()
-        let audio = try #require(readFloats(take))
-        let frames = audio.samples.count / 2
+        let (samples, lines) = try r.interrupted(after: 2)
+        let frames = samples.count / 2
         #expect(frames > 48000 * 2)
         // Bit-exact capture: the take is the player's output, sample for sample. (Under load,
         // a JACK xrun inside the graph can repeat one 256-frame period and skip the next; the
         // frame count stays right, so no ALSA client can see it: see the README.)
-        expectPlayerOutput(audio.samples, log: lines, of: r.input, channels: 2)
+        expectPlayerOutput(samples, log: lines, of: r.input, channels: 2)
         let summary = try #require(lines.last)
         #expect(summary["type"] as? String == "summary")
         #expect(summary["complete"] as? Bool == false)
@@ -33,16 +28,11 @@ struct RecordJackRigTests {
         // headroom reads floats and converts them itself; either way, the same codes.
         let r = try RigRecording("s32", seconds: 3, level: 1.3, arguments: ["--format", "S32_LE"])
         defer { r.stop() }
-        let rec = r.recorder
-        #expect(waitForAudio(in: r.out, seconds: 2))
-        kill(rec.pid, SIGINT)
-        #expect(rec.wait(seconds: 10) == 0, "\(rec.stderr)")
-        let (take, lines) = try r.take()
-        let audio = try #require(readFloats(take))
-        #expect(audio.samples.count > 48000 * 2 * 2)
+        let (samples, lines) = try r.interrupted(after: 2)
+        #expect(samples.count > 48000 * 2 * 2)
         // The codes, as libsndfile reads a 32-bit take back into floats.
         let codes = r.input.map { Float(lfloatCode($0)) / 2_147_483_648 }
-        expectPlayerOutput(audio.samples, log: lines, of: codes, channels: 2)
+        expectPlayerOutput(samples, log: lines, of: codes, channels: 2)
         #expect(lines.first?["path"] as? [String] == ["plug", "lfloat", "jack"])
     }
 
