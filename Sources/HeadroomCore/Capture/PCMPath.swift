@@ -17,6 +17,12 @@ public enum PCMPath {
         ("ALSA <-> JACK PCM I/O Plugin", "jack"), ("Empty PCM", "empty"),
     ]
 
+    /// How `snd_pcm_dump` describes the PCM the log calls `name` ("lfloat": "Linear Integer
+    /// <-> Linear Float conversion PCM").
+    static func description(of name: String) -> String {
+        names.first { $0.name == name }?.prefix ?? name
+    }
+
     /// PCMs that can change sample values on the way in: gains, resamplers, mixing
     /// matrices, and the desktop sound servers (their stream volumes and resamplers). JACK
     /// passes the converter's samples through unchanged, so it is not among them.
