@@ -431,29 +431,33 @@ static size_t track16(const float *restrict x, int64_t block_start, size_t first
     __m512 peak = _mm512_loadu_ps(peak_), peak_at = _mm512_loadu_ps(peak_at_);
     __m512 start_at = _mm512_loadu_ps(start_at_);
     __m512i gate = _mm512_loadu_si512(gate_);
-    // A lane's bit is set while its lobe is negative (its sign, -1 or 1, has the sign bit).
-    __mmask16 negative = _mm512_movepi32_mask(_mm512_loadu_si512(sign_));
+    // A lane's last nonzero sample (at first its lobe's sign, -1 or 1): its sign bit is the
+    // lobe's. A zero belongs to the lobe it is in, so zeros leave it; a sample whose sign
+    // bit differs from it begins a lobe. (Kept as a vector, its update is one masked move a
+    // frame. As a mask of negative lanes it took four mask instructions a frame, all on one
+    // port and each waiting for the last: half the loop's time on session material.)
+    __m512i last = _mm512_loadu_si512(sign_);
     const __m512 floor = _mm512_loadu_ps(t.floor), ceiling = _mm512_loadu_ps(t.ceiling);
     const __m512i lane_code = _mm512_loadu_si512(t.lane_code);
     const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff);
-    const __m512 half = _mm512_set1_ps(0.5f), three = _mm512_set1_ps(3.0f);
+    const __m512 half = _mm512_set1_ps(0.5f), three = _mm512_set1_ps(3.0f), one = _mm512_set1_ps(1.0f);
+    __m512 here = _mm512_set1_ps((float)(int32_t)first);
     size_t pending = 0;
     size_t i = first;
-    for (; i < frames; i++) {
+    for (; i < frames; i++, here = _mm512_add_ps(here, one)) {
         const __m512i v = _mm512_loadu_si512(x + i * W);
         const __m512i magnitude = _mm512_and_si512(v, abs_mask);
-        // A zero belongs to the lobe it is in; any other sample has its own sign.
-        const __mmask16 nonzero = _mm512_test_epi32_mask(magnitude, magnitude);
-        const __mmask16 next = (__mmask16)((_mm512_movepi32_mask(v) & nonzero) | (negative & ~nonzero));
-        const __mmask16 flip = next ^ negative;
+        const __m512i next = _mm512_mask_mov_epi32(last, _mm512_test_epi32_mask(v, abs_mask), v);
+        const __m512i change = _mm512_xor_si512(next, last); // sign bit set where a lobe begins
+        const __mmask16 flip = _mm512_movepi32_mask(change);
         const __mmask16 loud = _mm512_mask_cmp_ps_mask(flip, peak, _mm512_castsi512_ps(gate), _CMP_GE_OQ);
-        const __m512 here = _mm512_set1_ps((float)(int32_t)i);
         if (loud) {
             if (pending + W > HR_LOBE_CAPACITY) break;
             // Loud lobes at the clip level are clip detection's: often all of them.
             const __mmask16 judged = _mm512_mask_cmp_ps_mask(_mm512_mask_cmp_ps_mask(loud, peak, ceiling, _CMP_LT_OQ),
                                                              peak, floor, _CMP_GE_OQ);
             if (judged) {
+                const __mmask16 negative = _mm512_movepi32_mask(last);
                 const __mmask16 longer = _mm512_cmp_ps_mask(_mm512_sub_ps(here, start_at), three, _CMP_GE_OQ);
                 __m512i code = _mm512_mask_or_epi32(lane_code, negative, lane_code, _mm512_set1_epi32(1 << 16));
                 code = _mm512_mask_or_epi32(code, longer, code, _mm512_set1_epi32(1 << 24));
@@ -465,17 +469,17 @@ static size_t track16(const float *restrict x, int64_t block_start, size_t first
                 pending += (size_t)__builtin_popcount(judged);
             }
         }
-        // A lobe that begins takes this sample as its peak; one that goes on, a higher one.
-        const __mmask16 take = flip | _mm512_cmpgt_epi32_mask(magnitude, _mm512_castps_si512(peak));
-        const __m512i kept = _mm512_maskz_mov_epi32((__mmask16)~flip, _mm512_castps_si512(peak));
+        // A lobe that begins takes this sample as its peak (any nonzero magnitude is over the
+        // zero it starts from); one that goes on, a higher one.
+        const __m512i kept = _mm512_andnot_si512(_mm512_srai_epi32(change, 31), _mm512_castps_si512(peak));
+        peak_at = _mm512_mask_mov_ps(peak_at, _mm512_cmpgt_epi32_mask(magnitude, kept), here);
         peak = _mm512_castsi512_ps(_mm512_max_epi32(kept, magnitude));
-        peak_at = _mm512_mask_mov_ps(peak_at, take, here);
         start_at = _mm512_mask_mov_ps(start_at, flip, here);
-        negative = next;
+        last = next;
         gate = _mm512_max_epi32(gate, _mm512_castps_si512(_mm512_mul_ps(_mm512_castsi512_ps(magnitude), half)));
     }
     const size_t longer = close_lanes(&t, p, pending, lanes, W, block_start);
-    _mm512_storeu_ps(sign_, _mm512_mask_blend_ps(negative, _mm512_set1_ps(1.0f), _mm512_set1_ps(-1.0f)));
+    _mm512_storeu_ps(sign_, _mm512_mask_blend_ps(_mm512_movepi32_mask(last), _mm512_set1_ps(1.0f), _mm512_set1_ps(-1.0f)));
     _mm512_storeu_ps(peak_, peak);
     _mm512_storeu_ps(peak_at_, peak_at);
     _mm512_storeu_ps(start_at_, start_at);
@@ -697,18 +701,33 @@ size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, si
 }
 
 // Raises `peaks[l]` to the largest magnitude of lane l over `frames` frames of `width` lanes.
+// Magnitudes are never negative (and never NaN: the analyzer's input is finite), so their
+// order is their bits' as integers: an integer maximum a frame, in four running maxima that
+// do not wait for each other. (One float compare and select a frame waited for the last:
+// a third of the lobe tracker's time on session material.)
 #define HR_PEAKS(W)                                                                                              \
     static void peaks##W(const float *restrict src, size_t frames, float *restrict peaks_) {                    \
-        vf##W peak;                                                                                              \
-        memcpy(&peak, peaks_, sizeof peak);                                                                      \
+        vi##W peak[4];                                                                                           \
+        memcpy(&peak[0], peaks_, sizeof peak[0]);                                                                \
+        peak[1] = peak[2] = peak[3] = peak[0];                                                                   \
         const vi##W abs_mask = (vi##W){} + 0x7fffffff;                                                          \
-        for (size_t i = 0; i < frames; i++) {                                                                    \
-            vf##W v;                                                                                             \
-            memcpy(&v, src + i * W, sizeof v);                                                                   \
-            const vf##W m = (vf##W)((vi##W)v & abs_mask);                                                        \
-            peak = SEL(W, m > peak, m, peak);                                                                    \
+        size_t i = 0;                                                                                            \
+        for (; i + 4 <= frames; i += 4) {                                                                        \
+            for (int k = 0; k < 4; k++) {                                                                        \
+                vi##W v;                                                                                         \
+                memcpy(&v, src + (i + (size_t)k) * W, sizeof v);                                                 \
+                v &= abs_mask;                                                                                   \
+                peak[k] = SELI(W, v > peak[k], v, peak[k]);                                                      \
+            }                                                                                                    \
         }                                                                                                        \
-        memcpy(peaks_, &peak, sizeof peak);                                                                      \
+        for (; i < frames; i++) {                                                                                \
+            vi##W v;                                                                                             \
+            memcpy(&v, src + i * W, sizeof v);                                                                   \
+            v &= abs_mask;                                                                                       \
+            peak[0] = SELI(W, v > peak[0], v, peak[0]);                                                          \
+        }                                                                                                        \
+        for (int k = 1; k < 4; k++) peak[0] = SELI(W, peak[k] > peak[0], peak[k], peak[0]);                     \
+        memcpy(peaks_, &peak[0], sizeof peak[0]);                                                                \
     }
 
 HR_PEAKS(4)

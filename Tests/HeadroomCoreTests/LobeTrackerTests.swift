@@ -250,4 +250,23 @@ struct LobeTrackerTests {
             }
         }
     }
+
+    @Test("a piece's peak per lane (the flat gate's, and whether a piece can be skipped) is its largest magnitude")
+    func piecePeaks() {
+        var noise = Noise(seed: 12)
+        for width in [4, 8, 16] {
+            for frames in [0, 1, 3, 4, 5, 8, 9, 1001] {
+                // Each lane's largest sample somewhere, of either sign, among smaller ones.
+                var x = (0..<frames * width).map { _ in Float(0.5 * noise.next()) }
+                for l in 0..<width where frames > 0 {
+                    let at = (l * 7 + frames / 2) % frames
+                    x[at * width + l] = l % 2 == 0 ? 0.75 : -0.75
+                }
+                var peaks = [Float](repeating: 0, count: width)
+                hr_peaks(x, frames, width, &peaks)
+                let expected = (0..<width).map { l in (0..<frames).map { abs(x[$0 * width + l]) }.max() ?? 0 }
+                #expect(peaks == expected, "\(frames) frames of \(width) lanes")
+            }
+        }
+    }
 }
