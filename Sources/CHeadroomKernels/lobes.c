@@ -413,12 +413,12 @@ static size_t close_lanes(track_lanes *t, hr_lobes *p, size_t pending, hr_flat_l
 HR_TRACK(4, 1)
 HR_TRACK(8, 1)
 
-// Sixteen lanes in one AVX-512 vector, the comparisons in mask registers: the same loop as
-// HR_TRACK's, step for step, where each select is one masked move, the loud lanes are
-// left-packed with a compress and the lane's sign is a mask bit. The magnitudes and the
-// open lobes' peaks and gates are never negative, so their largest is an integer maximum of
-// their bits. (On an AVX-512 Xeon, alternating runs: session material 3-5 % faster, steady
-// noise 9-16 %, hot and clipped 2-5 %.)
+// Sixteen lanes in one AVX-512 vector, the comparisons in mask registers: the same lobes as
+// HR_TRACK's, where each select is one masked move, the loud lanes are left-packed with a
+// compress and a lane's sign is the sign bit of its last nonzero sample (below). The
+// magnitudes and the open lobes' peaks and gates are never negative, so their largest is an
+// integer maximum of their bits. (On an AVX-512 Xeon, alternating runs: session material
+// 3-5 % faster than two vectors of eight, steady noise 9-16 %, hot and clipped 2-5 %.)
 // Without AVX-512, sixteen lanes are two vectors of eight (HR_TRACK(8, 2)).
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
 static size_t track16(const float *restrict x, int64_t block_start, size_t first, size_t frames,

@@ -87,10 +87,14 @@ struct LobeTrackerTests {
         lanes.initialize(repeating: nil, count: groups * width)
         for c in 0..<channels { lanes[c] = detectors[c].lane }
         // Per group: sign, peak, peak frame, start frame and gate rows, as Analyzer keeps them.
-        var state = [Float](repeating: 0, count: groups * 5 * width)
+        let state = UnsafeMutablePointer<Float>.allocate(capacity: groups * 5 * width)
+        defer { state.deallocate() }
         for g in 0..<groups {
             for l in 0..<width {
                 state[g * 5 * width + l] = 1
+                state[g * 5 * width + width + l] = 0
+                state[g * 5 * width + 2 * width + l] = 0
+                state[g * 5 * width + 3 * width + l] = 0
                 state[g * 5 * width + 4 * width + l] = g * width + l < channels ? gate : .infinity
             }
         }
@@ -98,14 +102,23 @@ struct LobeTrackerTests {
         // hr_lobes' fields one after another, each HR_LOBE_CAPACITY + 16 four-byte words (Swift
         // does not import C arrays that long).
         let fieldBytes = (Int(HR_LOBE_CAPACITY) + 16) * 4
-        let raw = UnsafeRawPointer(lobes)
-        let code = raw.assumingMemoryBound(to: Int32.self)
-        let peak = (raw + fieldBytes).assumingMemoryBound(to: Float.self)
-        let peakAt = (raw + 2 * fieldBytes).assumingMemoryBound(to: Float.self)
-        let startAt = (raw + 3 * fieldBytes).assumingMemoryBound(to: Float.self)
-        let end = (raw + 4 * fieldBytes).assumingMemoryBound(to: Float.self)
-        let longer = (raw + 5 * fieldBytes).assumingMemoryBound(to: UInt32.self)
         #expect(MemoryLayout<hr_lobes>.size == 5 * fieldBytes + Int(HR_LOBE_CAPACITY) * 4)
+        func field<T>(_ k: Int, _: T.Type) -> UnsafePointer<T> {
+            (UnsafeRawPointer(lobes) + k * fieldBytes).assumingMemoryBound(to: T.self)
+        }
+        let (code, peak, peakAt) = (field(0, Int32.self), field(1, Float.self), field(2, Float.self))
+        let (startAt, end, longer) = (field(3, Float.self), field(4, Float.self), field(5, UInt32.self))
+        // Lobe r of the kernel's list, for group g of the block at `blockStart`.
+        func lobe(_ r: Int, group g: Int, blockStart: Int) -> Lobe {
+            Lobe(
+                lane: g * width + Int(code[r] >> 17 & 31),
+                negative: code[r] >> 16 & 1 == 1,
+                peak: peak[r],
+                peakAt: blockStart + Int(peakAt[r]),
+                start: blockStart + Int(startAt[r]),
+                end: blockStart + Int(end[r])
+            )
+        }
         var listed: [Lobe] = []
         var block = [Float](repeating: 0, count: (blocks.max() ?? 1) * width)
         var blockStart = 0
@@ -121,46 +134,32 @@ struct LobeTrackerTests {
                         block[i * width + l] = c < channels ? x[(blockStart + i) * channels + c] : 0
                     }
                 }
-                state.withUnsafeMutableBufferPointer { s in
-                    let row = s.baseAddress! + g * 5 * width
-                    var at = 0
-                    while at < n {
-                        var stopped = 0
-                        let count = hr_track_lobes(
-                            block,
-                            Int64(blockStart),
-                            at,
-                            n,
-                            width,
-                            row,
-                            row + width,
-                            row + 2 * width,
-                            row + 3 * width,
-                            row + 4 * width,
-                            lanes + g * width,
-                            lobes,
-                            &stopped
-                        )
-                        for k in 0..<count {
-                            let r = Int(longer[k])
-                            listed.append(
-                                Lobe(
-                                    lane: g * width + Int(code[r] >> 17 & 31),
-                                    negative: code[r] >> 16 & 1 == 1,
-                                    peak: peak[r],
-                                    peakAt: blockStart + Int(peakAt[r]),
-                                    start: blockStart + Int(startAt[r]),
-                                    end: blockStart + Int(end[r])
-                                )
-                            )
-                        }
-                        at = stopped
-                    }
-                    // The next block counts its frames from its own start.
-                    for l in 0..<width {
-                        row[2 * width + l] -= Float(n)
-                        row[3 * width + l] -= Float(n)
-                    }
+                let row = state + g * 5 * width
+                var at = 0
+                while at < n {
+                    var stopped = 0
+                    let count = hr_track_lobes(
+                        block,
+                        Int64(blockStart),
+                        at,
+                        n,
+                        width,
+                        row,
+                        row + width,
+                        row + 2 * width,
+                        row + 3 * width,
+                        row + 4 * width,
+                        lanes + g * width,
+                        lobes,
+                        &stopped
+                    )
+                    listed += (0..<count).map { lobe(Int(longer[$0]), group: g, blockStart: blockStart) }
+                    at = stopped
+                }
+                // The next block counts its frames from its own start.
+                for l in 0..<width {
+                    row[2 * width + l] -= Float(n)
+                    row[3 * width + l] -= Float(n)
                 }
             }
             blockStart += n
