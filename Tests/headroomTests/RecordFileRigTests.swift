@@ -205,7 +205,9 @@ struct RecordFileRigTests {
         let m = Material(frames: 4800, channels: 2)
         let rig = FileRig(bytes: m.bytes("S24_3LE"))
         let out = rig.directory + "/takes"
-        for _ in 0..<2 {
+        // The second time as a shell's completion writes the folder: its takes are named
+        // takes/fixed-2.wav all the same, not takes//fixed-2.wav.
+        for (dir, take) in [(out, "fixed"), (out + "/", "fixed-2")] {
             let r = try headroom(
                 "record",
                 "--device",
@@ -213,12 +215,13 @@ struct RecordFileRigTests {
                 "--duration",
                 "0.1",
                 "--dir",
-                out,
+                dir,
                 "--name",
                 "fixed",
                 environment: rig.environment
             )
             #expect(r.status == 0)
+            #expect(r.stderr.contains("headroom: take \(out)/\(take).wav (log \(out)/\(take).clips.jsonl)"))
         }
         #expect(
             files(in: out, ending: ".wav").map { URL(fileURLWithPath: $0).lastPathComponent } == [
@@ -283,7 +286,22 @@ struct RecordFileRigTests {
             environment: rig.environment
         )
         #expect(dir.status == 73)
-        #expect(dir.stderr.hasPrefix("headroom: cannot create --dir /proc/headroom-takes"))
+        // The system's reason, as `mkdir -p` gives it, and which folder where it is not the last.
+        #expect(dir.stderr == "headroom: cannot create --dir /proc/headroom-takes: No such file or directory\n")
+        let file = rig.directory + "/a-file"
+        FileManager.default.createFile(atPath: file, contents: Data())
+        let under = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--duration",
+            "1",
+            "--dir",
+            file + "/takes/new",
+            environment: rig.environment
+        )
+        #expect(under.status == 73)
+        #expect(under.stderr == "headroom: cannot create --dir \(file)/takes/new: \(file)/takes: Not a directory\n")
         let escape = try headroom(
             "record",
             "--device",

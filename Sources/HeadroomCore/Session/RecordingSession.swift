@@ -190,10 +190,14 @@ public final class RecordingSession: @unchecked Sendable {
     public static func checkDirectory(_ path: String) throws(HeadroomError) {
         var isDirectory: ObjCBool = false
         if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            do {
-                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            } catch {
-                throw HeadroomError(.cantCreate, "cannot create --dir \(path): \(error.localizedDescription)")
+            if let (folder, error) = makeFolders(path) {
+                // As `mkdir -p` says it: the system's reason, and which folder, when it is not
+                // the last one.
+                let which = folder == path ? "" : "\(folder): "
+                throw HeadroomError(
+                    .cantCreate,
+                    "cannot create --dir \(path): \(which)\(String(cString: strerror(error)))"
+                )
             }
         } else if !isDirectory.boolValue {
             throw HeadroomError(.cantCreate, "--dir \(path) is a file, not a folder")
@@ -204,6 +208,22 @@ public final class RecordingSession: @unchecked Sendable {
                 "cannot write takes into --dir \(path): \(String(cString: strerror(errno)))"
             )
         }
+    }
+
+    /// `mkdir -p path` (mode 0777 less the umask): nil, or the first folder that could not
+    /// be made and why (errno). Foundation's own says "The operation could not be completed"
+    /// and not which folder.
+    static func makeFolders(_ path: String) -> (folder: String, errno: Int32)? {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += prefix.isEmpty || prefix.hasSuffix("/") ? part : "/" + part
+            if mkdir(prefix, 0o777) != 0 && errno != EEXIST { return (prefix, errno) }
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return (path, ENOTDIR)
+        }
+        return nil
     }
 
     /// Starts the three threads, named so `top -H` and `perf` tell them apart (Linux

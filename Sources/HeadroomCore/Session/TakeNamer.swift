@@ -53,7 +53,9 @@ public struct TakeNamer: Sendable {
         let usesCounter = template.contains("%n")
         while true {
             counter += 1
-            let base = directory + "/" + Self.expand(template, date: date, counter: counter)
+            // `--dir takes/` (a shell's completion) names takes/take-..., not takes//take-...
+            let folder = directory.hasSuffix("/") ? directory : directory + "/"
+            let base = folder + Self.expand(template, date: date, counter: counter)
             if usesCounter {
                 if !exists(base) { return base }
                 continue
