@@ -82,6 +82,15 @@ struct OutputSafetyTests {
         let logBefore = bytes(log)
         #expect(try headroom("review", "--html", log, takes[1]).status == 73)
         #expect(bytes(log) == logBefore)
+        let input = dir + "/notes.txt"
+        try "a person's notes".write(toFile: input, atomically: true, encoding: .utf8)
+        let read = try headroom("review", "--force", "--html", input, input, takes[1])
+        #expect(read.status == 73)
+        #expect(read.stderr.contains("--html \(input): that is one of the files being read"), "\(read.stderr)")
+        // The folder being reviewed, named as the report: a folder, before it is an input.
+        let folder = try headroom("review", "--html", dir, dir)
+        #expect(folder.status == 73)
+        #expect(folder.stderr == "headroom: --html \(dir): that is a folder; nothing was written\n")
         let html = dir + "/report.html"
         try "made by a person".write(toFile: html, atomically: true, encoding: .utf8)
         let again = try headroom("review", "--html", html, dir)
