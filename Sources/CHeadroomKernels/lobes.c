@@ -108,17 +108,19 @@ static void bin_lobes(hr_lobes *p, size_t count, hr_flat_lane *const *lanes, siz
 // Files the first `count` lobes into their channels' rule-B histograms, in order, and lists
 // those 3 samples or longer at lobes->longer; returns how many it listed. `rows[j]` is the
 // histogram row being filled for lane j / 2, polarity j % 2; `previous[j]` its last bin and
-// `top[j]` its highest so far.
+// `top[j]` its highest so far. A lobe at the clip level is listed only: rule A alone judges
+// it (HR_AT_CLIP).
 static size_t file_lobes(hr_lobes *p, size_t count, uint16_t *const *rows, int32_t *previous, int32_t *top) {
     size_t longer = 0;
     for (size_t r = 0; r < count; r++) {
         const int32_t c = p->code[r];
         const int32_t j = (c >> 16) & 63, k = c & 0xffff;
+        const int32_t below = !(c & HR_AT_CLIP);
         uint16_t *slot = rows[j] + 2 * k;
-        slot[0]++;
-        slot[1] += abs(k - previous[j]) <= 4;
-        previous[j] = k;
-        top[j] = k > top[j] ? k : top[j];
+        slot[0] += (uint16_t)below;
+        slot[1] += (uint16_t)(below & (abs(k - previous[j]) <= 4));
+        previous[j] = below ? k : previous[j];
+        top[j] = below && k > top[j] ? k : top[j];
         p->longer[longer] = (uint32_t)r;
         longer += (uint32_t)(c >> 24) & 1;
     }
@@ -245,6 +247,8 @@ static void burst_lobes(const hr_lobes *p, size_t count, hr_flat_lane *const *la
     const int64_t gap = lanes[0]->burst_gap;
     for (size_t r = 0; r < count; r++) {
         const int32_t c = p->code[r];
+        // Lobes at the clip level are rule A's alone (file_lobes).
+        if (c & HR_AT_CLIP) continue;
         const int32_t j = (c >> 16) & 31, bin = c & 0xffff;
         const int32_t t = bin > top[j] ? bin : top[j];
         top[j] = t;
@@ -311,9 +315,9 @@ static size_t close_lanes(track_lanes *t, hr_lobes *p, size_t pending, hr_flat_l
 }
 
 // Per frame: which lanes changed sign, and which of those end a loud lobe (a mask, usually
-// empty on music). The loud lobes that are judged (below the clip level, above the floor)
-// are packed into `p`; after the block bin_lobes finds their histogram bins and file_lobes
-// files them. Then the open lobes' peaks, peak frames and starts. `V` lanes per vector, `H`
+// empty on music). The loud lobes that are judged (above the floor; HR_AT_CLIP marks those
+// at the clip level) are packed into `p`; after the block bin_lobes finds their histogram
+// bins and file_lobes files them. Then the open lobes' peaks, peak frames and starts. `V` lanes per vector, `H`
 // vectors (W = V * H lanes): sixteen lanes are two vectors of eight on AVX2, each with its
 // own masks (as one 16-lane vector the compiler packed every mask down to bytes to test it;
 // as one AVX-512 vector, on Zen 4, the session material ran 11 % slower). The lobe state
@@ -355,11 +359,12 @@ static size_t close_lanes(track_lanes *t, hr_lobes *p, size_t pending, hr_flat_l
                     memcpy(&floor, t.floor + h * V, sizeof floor);                                               \
                     memcpy(&ceiling, t.ceiling + h * V, sizeof ceiling);                                         \
                     memcpy(&lane_code, t.lane_code + h * V, sizeof lane_code);                                   \
-                    const vi##V judged = loud[h] & (peak[h] < ceiling) & (peak[h] >= floor);                     \
-                    /* Loud lobes at the clip level are clip detection's: often all of them. */                  \
+                    /* Lobes at the clip level go to rule A alone (HR_AT_CLIP): only those it can judge. */      \
+                    const vi##V longer = here - start_at[h] >= 3.0f, at_clip = peak[h] >= ceiling;               \
+                    const vi##V judged = loud[h] & (peak[h] >= floor) & (longer | ~at_clip);                     \
                     if (!any##V(judged)) continue;                                                               \
-                    const vi##V code = ((sign[h] < 0.0f) & (1 << 16)) | lane_code |                              \
-                                       ((here - start_at[h] >= 3.0f) & (1 << 24));                               \
+                    const vi##V code = ((sign[h] < 0.0f) & (1 << 16)) | lane_code | (longer & (1 << 24)) |       \
+                                       (at_clip & HR_AT_CLIP);                                                   \
                     const uint32_t m = bits##V(judged);                                                          \
                     PACK##V(m, h);                                                                               \
                 }                                                                                                \
@@ -454,14 +459,15 @@ static size_t track16(const float *restrict x, int64_t block_start, size_t first
         const __mmask16 loud = _mm512_mask_cmp_ps_mask(flip, peak, _mm512_castsi512_ps(gate), _CMP_GE_OQ);
         if (loud) {
             if (pending + W > HR_LOBE_CAPACITY) break;
-            // Loud lobes at the clip level are clip detection's: often all of them.
-            const __mmask16 judged = _mm512_mask_cmp_ps_mask(_mm512_mask_cmp_ps_mask(loud, peak, ceiling, _CMP_LT_OQ),
-                                                             peak, floor, _CMP_GE_OQ);
+            // Lobes at the clip level go to rule A alone (HR_AT_CLIP): only those it can judge.
+            const __mmask16 longer = _mm512_cmp_ps_mask(_mm512_sub_ps(here, start_at), three, _CMP_GE_OQ);
+            const __mmask16 at_clip = _mm512_cmp_ps_mask(peak, ceiling, _CMP_GE_OQ);
+            const __mmask16 judged = _mm512_mask_cmp_ps_mask(loud & (longer | ~at_clip), peak, floor, _CMP_GE_OQ);
             if (judged) {
                 const __mmask16 negative = _mm512_movepi32_mask(last);
-                const __mmask16 longer = _mm512_cmp_ps_mask(_mm512_sub_ps(here, start_at), three, _CMP_GE_OQ);
                 __m512i code = _mm512_mask_or_epi32(lane_code, negative, lane_code, _mm512_set1_epi32(1 << 16));
                 code = _mm512_mask_or_epi32(code, longer, code, _mm512_set1_epi32(1 << 24));
+                code = _mm512_mask_or_epi32(code, at_clip, code, _mm512_set1_epi32(HR_AT_CLIP));
                 _mm512_storeu_si512(p->code + pending, _mm512_maskz_compress_epi32(judged, code));
                 _mm512_storeu_ps(p->peak + pending, _mm512_maskz_compress_ps(judged, peak));
                 _mm512_storeu_ps(p->peak_at + pending, _mm512_maskz_compress_ps(judged, peak_at));
@@ -614,11 +620,31 @@ static inline int plateau(const float *ring, size_t mask, const float *block, in
     return 1;
 }
 
+// Whether frames from..<to of a lane (as for plateau) hold `run` samples in a row at or over
+// `ceiling` (signed by `sign`): a clip run. First from `at` (the lobe's first sample at its
+// peak, where a clipped lobe's first run starts), then from the start.
+static int has_clip_run(const float *ring, size_t mask, const float *block, int64_t block_start, size_t width,
+                        float sign, float ceiling, int64_t run, int64_t from, int64_t at, int64_t to) {
+    int64_t length = 0;
+    for (int64_t f = at; f < to && hr_sample(ring, mask, block, block_start, width, f) * sign >= ceiling; f++) {
+        if (++length >= run) return 1;
+    }
+    length = 0;
+    for (int64_t f = from; f < to; f++) {
+        length = hr_sample(ring, mask, block, block_start, width, f) * sign >= ceiling ? length + 1 : 0;
+        if (length >= run) return 1;
+    }
+    return 0;
+}
+
 // Rule A for lobe r of `lobes` (FlatDetector's documentation): writes it to `*flat` and
-// returns 1 when its top is flat.
+// returns 1 when its top is flat. A lobe at the clip level (HR_AT_CLIP) that holds a clip run
+// of `clip_run` samples is clip detection's: it is written with polarity | 2, for the flat
+// detector to keep its events apart from clip events (so is one that began before the frames
+// that can be read, which is long enough to hold one).
 static inline int judge_lobe(const hr_lobes *lobes, uint32_t r, const float *ring, size_t mask, const float *block,
                              size_t width, int64_t block_start, int64_t valid, int64_t lookback, int64_t newest,
-                             hr_flat_lobe *flat) {
+                             float ceiling, int64_t clip_run, hr_flat_lobe *flat) {
     const uint32_t lane = (uint32_t)(lobes->code[r] >> 17) & 31;
     const int negative = (lobes->code[r] >> 16) & 1;
     const float sign = negative ? -1.0f : 1.0f, peak = lobes->peak[r];
@@ -630,6 +656,15 @@ static inline int judge_lobe(const hr_lobes *lobes, uint32_t r, const float *rin
     const int64_t end = block_start + (int64_t)lobes->frame[r];
     const int64_t oldest = end - lookback > valid ? end - lookback : valid;
     const float *x = ring + lane, *y = block + lane;
+    if (lobes->code[r] & HR_AT_CLIP) {
+        const int64_t start = block_start + (int64_t)lobes->start_at[r];
+        if (start < oldest || has_clip_run(x, mask, y, block_start, width, sign, ceiling, clip_run, start, at, end)) {
+            hr_flat_lobe f = {lane, (uint32_t)negative | 2u, peak, (int32_t)lobes->start_at[r],
+                              (int32_t)lobes->frame[r]};
+            *flat = f;
+            return 1;
+        }
+    }
     const float t = 0.9f * peak;
     int a, b, c, d;
     if (at - 2 >= block_start && at + 2 <= newest) {
@@ -654,7 +689,7 @@ static inline int judge_lobe(const hr_lobes *lobes, uint32_t r, const float *rin
 
 size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, size_t mask, const float *block,
                       size_t width, int64_t block_start, int64_t valid, int64_t lookback, int64_t newest,
-                      hr_flat_lobe *flat) {
+                      float ceiling, int64_t clip_run, hr_flat_lobe *flat) {
     size_t found = 0, n = 0;
 #if defined(__AVX2__)
     // Eight lobes at a time, the first test (two samples beside the peak >= 0.9 P) with
@@ -688,17 +723,19 @@ size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, si
         const __m256 c = AT_LEAST_T(before2), d = AT_LEAST_T(after2);
 #undef AT_LEAST_T
         const __m256 pass = _mm256_or_ps(_mm256_or_ps(_mm256_and_ps(a, c), _mm256_and_ps(a, b)), _mm256_and_ps(b, d));
-        uint32_t go = ((uint32_t)_mm256_movemask_ps(pass) | ~(uint32_t)_mm256_movemask_ps(in)) & 0xffu;
+        // Lobes at the clip level go to judge_lobe whatever their samples (HR_AT_CLIP's bit to the sign).
+        const uint32_t at_clip = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_slli_epi32(code, 6)));
+        uint32_t go = ((uint32_t)_mm256_movemask_ps(pass) | ~(uint32_t)_mm256_movemask_ps(in) | at_clip) & 0xffu;
         for (; go; go &= go - 1) {
             const uint32_t k = (uint32_t)__builtin_ctz(go);
             found += (size_t)judge_lobe(lobes, lobes->longer[n + k], ring, mask, block, width, block_start, valid,
-                                        lookback, newest, flat + found);
+                                        lookback, newest, ceiling, clip_run, flat + found);
         }
     }
 #endif
     for (; n < count; n++)
         found += (size_t)judge_lobe(lobes, lobes->longer[n], ring, mask, block, width, block_start, valid, lookback,
-                                    newest, flat + found);
+                                    newest, ceiling, clip_run, flat + found);
     return found;
 }
 

@@ -218,6 +218,28 @@ struct OverAndFlatTests {
         #expect(belowTarget(1).changeDB == -1, "SPEC's +4.0 would raise a stage that clips")
         #expect(belowTarget(nil, level: -14).changeDB == -6, "SPEC's +2.0, with 6 dB assumed over")
         #expect(belowTarget(0.7, level: -6).changeDB == -1, "at the target SPEC's -0.7 rounds to -0.5; at least 0.7")
+        // Clips and flat tops on one channel (a resampled take keeps a clip run or two beside
+        // tops flat at full scale): the higher of the two estimates over the clip level.
+        func both(_ clipOver: Double?, bound: Bool = false, level: Double, flatOver: Double?) -> GainProposal {
+            GainAdvisor.propose(
+                truePeakDBTP: 0.3,
+                clipped: true,
+                flat: true,
+                overs: Overs(clipOverDB: clipOver, clipOverBound: bound, flatLevelDBFS: level, flatOverDB: flatOver),
+                settings: s
+            )
+        }
+        #expect(
+            SummaryTable.proposalText(both(0.4, bound: true, level: 0, flatOver: 10))
+                == "-16.0 dB (clipped by about 10.0 dB)"
+        )
+        #expect(both(nil, level: -0.01, flatOver: 6.3).changeDB == -12.5)
+        #expect(both(4, level: 0, flatOver: 2).changeDB == -10, "the clip runs' 4 dB is the higher")
+        #expect(
+            both(4, level: -3, flatOver: 5).changeDB == -10,
+            "tops at -3 dBFS, 5 dB over, reach 2 dB over full scale"
+        )
+        #expect(both(nil, level: 0, flatOver: nil).changeDB == -6.5, "no estimate either way: at least the true peak's")
     }
 
     @Test(

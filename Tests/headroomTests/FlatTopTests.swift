@@ -119,6 +119,93 @@ struct FlatTopTests {
     }
 
     @Test(
+        "clipped 6 dB past full scale, then resampled by sox to 44.1 kHz: flat tops at 0.0 dBFS where no clip run is left, and the proposal from how far over"
+    )
+    func resampledClip() throws {
+        // A 220 Hz tone on channel 1 and a 997 Hz tone on channel 2, both driven 6 dB past full
+        // scale at 48 kHz. Resampled, a clipped top ripples just under full scale and touches
+        // it a sample at a time: the 220 Hz tone keeps no clip run at all, and its tops are
+        // flat at the clip level; the 997 Hz tone keeps a few clip runs, and its flat tops,
+        // away from them, say how far over the runs could not.
+        let dir = scratchDirectory()
+        let frames = 48000 * 3
+        var samples = [Int32](repeating: 0, count: frames * 2)
+        for i in 0..<frames {
+            for (c, hz) in [220.0, 997.0].enumerated() {
+                let x = max(-1, min(1, 2 * sin(2 * Double.pi * hz * Double(i) / 48000)))
+                samples[i * 2 + c] = Int32(max(min((x * 8_388_608).rounded(), 8_388_607), -8_388_608)) << 8
+            }
+        }
+        let clipped = dir + "/clipped.wav"
+        let resampled = dir + "/resampled.wav"
+        writeAudio(clipped, samples: samples, channels: 2)
+        let sox = try run("/usr/bin/sox", ["-D", clipped, "-r", "44100", resampled])
+        #expect(sox.status == 0, "\(sox.stderr)")
+
+        let r = try headroom("analyze", "--json", resampled)
+        let lines = r.jsonLines
+        let summary = try #require(lines.last?["channels"] as? [[String: Any]])
+        // Channel 1: no clip event, a flat event at full scale, proposed from its overshoot.
+        #expect(!lines.contains { $0["type"] as? String == "clip" && $0["channel"] as? Int == 1 })
+        let flat = try #require(lines.first { $0["type"] as? String == "flat" && $0["channel"] as? Int == 1 })
+        #expect(abs(flat["level_dbfs"] as? Double ?? -9) < 0.05, "\(flat)")
+        let over = try #require(flat["over_db"] as? Double)
+        #expect(over >= 3 && over <= 12, "6 dB over, read as \(over)")
+        #expect(summary[0]["reason"] as? String == "flat")
+        #expect(summary[0]["gain_proposal_db"] as? Double == ((-6 - over) * 2).rounded() / 2)
+        // Channel 2: its clip events, and no flat event beside one; the proposal from the
+        // tops' estimate, which its clip runs' sides could not give.
+        let clips = lines.filter { $0["type"] as? String == "clip" && $0["channel"] as? Int == 2 }
+        #expect(!clips.isEmpty)
+        for f in lines where f["type"] as? String == "flat" && f["channel"] as? Int == 2 {
+            let (start, end) = (f["start_frame"] as? Int ?? 0, f["end_frame"] as? Int ?? 0)
+            for c in clips {
+                let (cs, ce) = (c["start_frame"] as? Int ?? 0, c["end_frame"] as? Int ?? 0)
+                #expect(end <= cs || ce <= start, "flat \(start)..<\(end) beside clip \(cs)..<\(ce)")
+            }
+        }
+        #expect(summary[1]["reason"] as? String == "clipped")
+        #expect((summary[1]["gain_proposal_db"] as? Double ?? 0) <= -9, "\(summary[1])")
+
+        // Not resampled: clip events on both channels, and no flat event.
+        let plain = try headroom("analyze", "--json", clipped).jsonLines
+        #expect(Set(plain.filter { $0["type"] as? String == "clip" }.compactMap { $0["channel"] as? Int }) == [1, 2])
+        #expect(!plain.contains { $0["type"] as? String == "flat" })
+        let table = try headroom("analyze", resampled)
+        #expect(table.stdout.contains("flat at 0.0 dBFS"), "\(table.stdout)")
+
+        // Recorded live from the resampled samples (S24_3LE through the file rig at 44.1 kHz):
+        // the warning names the likelier cause of flat tops at full scale.
+        let audio = try #require(readAudio(resampled))
+        var bytes = Data(capacity: audio.samples.count * 3)
+        for v in audio.samples {
+            let code = UInt32(bitPattern: v >> 8)
+            bytes.append(contentsOf: [UInt8(code & 0xff), UInt8(code >> 8 & 0xff), UInt8(code >> 16 & 0xff)])
+        }
+        let rig = FileRig(bytes: bytes)
+        let live = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--rate",
+            "44100",
+            "--channels",
+            "2",
+            "--format",
+            "S24_3LE",
+            "--duration",
+            "2.5",
+            "--names",
+            "Low,High",
+            "--dir",
+            rig.directory + "/takes",
+            environment: rig.environment
+        )
+        #expect(live.status == 0, "\(live.stderr)")
+        #expect(live.stderr.contains("FLAT: ch1 Low flat tops at 0.0 dBFS: clipped, then resampled?"), "\(live.stderr)")
+    }
+
+    @Test(
         "through the JACK rig in a terminal: the FLAT latch and the live line; a clip shows how far over; the m key marks"
     )
     func jackMeter() throws {

@@ -61,14 +61,20 @@ void hr_bursts_init(hr_flat_lane *lane);
 /// judging it (a burst found goes into lane->found).
 void hr_close_bursts(hr_flat_lane *lane, int64_t now);
 
+/// In a lobe's code: its peak is at or over the clip level (the lane's `ceiling`). Such a
+/// lobe stays out of rules B and C; rule A judges it only when it holds no clip run (a
+/// clipped signal resampled, or turned down after a resampler, whose tops ripple under full
+/// scale and touch it a sample at a time).
+#define HR_AT_CLIP (1 << 25)
+
 /// How many loud lobes hr_track_lobes holds for one call.
 #define HR_LOBE_CAPACITY 4096
 
 /// The loud lobes of one group of lanes that hr_track_lobes found, one field per array, in
 /// the order they ended (frame, then lane).
 typedef struct {
-    /// bin | (lane * 2 + polarity) << 16 | (3 samples or longer) << 24; polarity 0 is
-    /// positive.
+    /// bin | (lane * 2 + polarity) << 16 | (3 samples or longer) << 24 | HR_AT_CLIP;
+    /// polarity 0 is positive.
     int32_t code[HR_LOBE_CAPACITY + 16];
     float peak[HR_LOBE_CAPACITY + 16];
     /// Frames relative to the block's first frame (negative: an earlier block); the lobe is
@@ -82,12 +88,13 @@ typedef struct {
 } hr_lobes;
 
 /// Follows the lobes of `width` lanes (4, 8 or 16) through frames first..<frames of the
-/// lane-interleaved block `x` (x[i * width + l]), whose frame 0 is `block_start` in the stream. Per lane, `sign`, `peak`, `peak_at` and
-/// `start_at` describe the open lobe and are updated. A lobe that ends with its peak at or
-/// above `gate[l]` is loud, and each frame raises `gate[l]` to half its magnitude (6 dB
-/// under the loudest sample so far); loud lobes below the clip level and above the floor go
-/// into lanes[l]'s rule-B histograms and into `lobes`. Returns how many of them are 3 samples or
-/// longer (lobes->longer); stops early, at the frame written to `*stopped`, when `lobes` is
+/// lane-interleaved block `x` (x[i * width + l]), whose frame 0 is `block_start` in the
+/// stream. Per lane, `sign`, `peak`, `peak_at` and `start_at` describe the open lobe and are
+/// updated. A lobe that ends with its peak at or above `gate[l]` is loud, and each frame
+/// raises `gate[l]` to half its magnitude (6 dB under the loudest sample so far); loud lobes
+/// above the floor go into `lobes`, and those below the clip level into lanes[l]'s rule-B
+/// histograms as well (HR_AT_CLIP). Returns how many of them are 3 samples or longer
+/// (lobes->longer); stops early, at the frame written to `*stopped`, when `lobes` is
 /// nearly full (call again from there); `*stopped == frames` when the block is done.
 /// lanes[l] is NULL past the last channel; the others share `floor_db` and `bins`.
 size_t hr_track_lobes(const float *x, int64_t block_start, size_t first, size_t frames, size_t width, float *sign,
@@ -134,7 +141,7 @@ void hr_clip_stretches(const float *x, const float *steps, size_t count, size_t 
 /// A lobe whose top is flat by rule A (plateau kink K >= 3, width >= 3 samples).
 typedef struct {
     uint32_t lane;
-    /// 0 positive, 1 negative.
+    /// 0 positive, 1 negative; | 2 for a lobe at the clip level that holds a clip run.
     uint32_t polarity;
     float peak;
     /// Frames relative to the block's first frame: the lobe is start_at..<end_at.
@@ -159,10 +166,12 @@ static inline float hr_sample(const float *ring, size_t mask, const float *block
 /// (`block[(frame - block_start) * width + l]`) and, before it, in `ring`, earlier frames
 /// of the group (`ring[(frame & mask) * width + l]`); frames from `valid` and from
 /// `lookback` frames before the lobe's end, to `newest` (absolute), can be read. Lobes with a
-/// flat top are written to `flat` (room for `count`); returns how many.
+/// flat top are written to `flat` (room for `count`); returns how many. A lobe at the clip
+/// level (HR_AT_CLIP) that holds `clip_run` samples in a row at or over `ceiling` is written
+/// with polarity | 2, flat or not: clip detection's.
 size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, size_t mask, const float *block,
                       size_t width, int64_t block_start, int64_t valid, int64_t lookback, int64_t newest,
-                      hr_flat_lobe *flat);
+                      float ceiling, int64_t clip_run, hr_flat_lobe *flat);
 
 /// BS.1770's K filter over `frames` interleaved frames of `channels` floats, eight channels to
 /// a group: `k` holds b0, b1 - a1 b0, b2 - a2 b0, a2, a1 of the shelf, then the same of the

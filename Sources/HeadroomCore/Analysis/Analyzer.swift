@@ -115,6 +115,8 @@ public final class Analyzer {
 
     private let clipThreshold: Float
     private let clipCandidate: Float
+    /// `clip_run`: samples in a row at the clip level that make a clip run.
+    private let clipRunSamples: Int
     private let exactClipCode: Int64
     private let hotThreshold: Float
     private let gainInterval: Int
@@ -182,6 +184,7 @@ public final class Analyzer {
         unitCost.initialize(repeating: 0, count: 2 * groups)
         for (i, c) in TruePeakFilter.folded.enumerated() { coefficients[i] = c }
         let clip = Decibels.toAmplitude(settings.clipLevelDBFS)
+        clipRunSamples = settings.clipRunSamples
         if let bits = layout.bits {
             let maxCode = Double((Int64(1) << (bits - 1)) - 1)
             let code = (clip * maxCode).rounded(.toNearestOrAwayFromZero)
@@ -1222,11 +1225,18 @@ public final class Analyzer {
             Int64(ringValid[g]),
             Int64(Self.lobeLookback),
             Int64(blockStart + n - 1),
+            clipCandidate,
+            Int64(clipRunSamples),
             scratch.flatLobes
         )
         for k in 0..<found {
             let f = scratch.flatLobes[k]
             let lobe = (start: blockStart + Int(f.start_at), end: blockStart + Int(f.end_at))
+            if f.polarity & 2 != 0 {
+                // A lobe at the clip level with a clip run: clip detection's.
+                flats[g * width + Int(f.lane)].clippedLobe(end: lobe.end, into: &events)
+                continue
+            }
             let ratio = plateauOvershoot(
                 group: g,
                 lane: Int(f.lane),
@@ -1241,6 +1251,7 @@ public final class Analyzer {
                 end: lobe.end,
                 peak: f.peak,
                 ratio: ratio,
+                atClipLevel: f.peak >= clipCandidate,
                 into: &events
             )
         }

@@ -34,8 +34,11 @@ import Foundation
 ///   kits and 16 of 16 mixes with C; `docs/clipping-figures.md`.)
 ///
 /// Alarms closer than 1 s merge into one event. Only lobes within 6 dB of the channel's
-/// loudest sample of the last second are judged (a ceiling is where the loudest peaks are),
-/// and lobes at the clip level are left to clip detection. Fed by ``Analyzer``, which tracks
+/// loudest sample of the last second are judged (a ceiling is where the loudest peaks are).
+/// A lobe at the clip level is clip detection's when it holds a clip run; one that holds none
+/// (a clipped signal resampled: tops that ripple under full scale and touch it a sample at a
+/// time) goes to rule A alone, and its flat events are kept a second away from the others
+/// (``clippedLobe(end:into:)``). Fed by ``Analyzer``, which tracks
 /// lobes for all channels at once in SIMD lanes and judges each loud lobe in C
 /// (`hr_judge_lobes`: rule B's histogram, rule A's measurement; `burst_lobes`: rule C's
 /// bursts); this type sees only the flat lobes, and every quarter second reads the
@@ -122,6 +125,10 @@ struct FlatDetector {
         overDB: nil
     )
     private var eventLevel: Float = 0
+    /// The open event's alarms were all rule A's on lobes at the clip level.
+    private var eventAtClipLevel = false
+    /// Where the last lobe at the clip level with a clip run ended (``clippedLobe(end:into:)``).
+    private var lastClippedLobe = Int.min / 2
     private var eventOver = Overshoot.Tally()
     private var lastAlarm = 0
 
@@ -212,18 +219,22 @@ struct FlatDetector {
     static let cutAtLeast = Float(Decibels.toAmplitude(0.5))
 
     /// A lobe of `polarity` (0 positive, 1 negative) with a flat top ended: frames
-    /// `start..<end`, peak `peak` (linear, between the floor and the clip level), `ratio` its
-    /// top's estimated peak over `peak` (the analyzer's, as for a clip run; nil when its sides
-    /// cannot be read). Four within half a second at one level raise an alarm (rule A).
+    /// `start..<end`, peak `peak` (linear, from the floor; `atClipLevel`: at the clip level,
+    /// with no clip run), `ratio` its top's estimated peak over `peak` (the analyzer's, as for
+    /// a clip run; nil when its sides cannot be read). Four within half a second at one level
+    /// raise an alarm (rule A).
     mutating func flatLobe(
         polarity: Int,
         start: Int,
         end: Int,
         peak: Float,
         ratio: Float?,
+        atClipLevel: Bool = false,
         into events: inout [Event]
     ) {
         guard ratio.map({ $0 >= Self.cutAtLeast }) ?? true else { return }
+        // A flat top at the clip level within a second of a clip run is the clip's.
+        guard !atClipLevel || start - lastClippedLobe > second else { return }
         let base = recent + polarity * Self.recentCount
         let next = polarity == 0 ? recentNext.0 : recentNext.1
         base[next] = FlatLobe(start: start, end: end, peak: peak, ratio: ratio)
@@ -263,8 +274,18 @@ struct FlatDetector {
             level: levelSum / Float(matching),
             lobes: newLobes,
             over: tally,
+            atClipLevel: atClipLevel,
             into: &events
         )
+    }
+
+    /// A lobe at the clip level that holds a clip run ended at `end`: clip detection has it.
+    /// Flat tops at the clip level are flat events only a second or more away from such a
+    /// lobe (SPEC: clip events are not also flat events), so an open event of them closes
+    /// here.
+    mutating func clippedLobe(end: Int, into events: inout [Event]) {
+        lastClippedLobe = end
+        if eventOpen && eventAtClipLevel { emit(into: &events) }
     }
 
     /// Whether the flat lobes of `recent` (a ring whose newest entry is at `newest`) that end
@@ -459,10 +480,12 @@ struct FlatDetector {
         level: Float,
         lobes: Int,
         over: Overshoot.Tally?,
+        atClipLevel: Bool = false,
         into events: inout [Event]
     ) {
         let side: FlatEvent.Polarity = polarity == 0 ? .positive : .negative
         if eventOpen && start - lastAlarm < second {
+            eventAtClipLevel = eventAtClipLevel && atClipLevel
             event.endFrame = max(event.endFrame, end)
             event.startFrame = min(event.startFrame, start)
             event.lobes += lobes
@@ -479,6 +502,7 @@ struct FlatDetector {
             event.lobes = lobes
             eventLevel = level
             eventOver = over ?? Overshoot.Tally()
+            eventAtClipLevel = atClipLevel
         }
         event.levelDBFS = ((Decibels.fromAmplitude(Double(eventLevel)) ?? 0) * 100).rounded() / 100
         lastAlarm = max(lastAlarm, end)

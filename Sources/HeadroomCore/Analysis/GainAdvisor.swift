@@ -84,7 +84,8 @@ public enum GainAdvisor {
     /// and at least full scale, so the figure is rounded down (more attenuation), never up.
     ///
     /// With an overshoot estimate (`overs.clipOverDB`) the unclipped peak is taken as
-    /// `clip_level + over_db`, never below that bound. A channel with flat tops and no clip
+    /// `clip_level + over_db`, never below that bound; where the channel's flat tops are
+    /// estimated to have gone higher over the clip level, their figure is taken instead. A channel with flat tops and no clip
     /// is proposed `target_peak - (level + over_db)`, with 6 dB over when not estimated
     /// (SPEC's `flat` reason), and never less than `-over_db` (rounded down): where the
     /// ceiling sits below the target, SPEC's figure lowers the stage that clips by less than
@@ -106,15 +107,23 @@ public enum GainAdvisor {
         }
         if clipped {
             var change = Decibels.floor(settings.targetPeakDBTP - max(peak, 0), step: stepDB)
-            if let over = overs.clipOverDB {
+            var (over, bound) = (overs.clipOverDB, overs.clipOverBound)
+            // Flat tops estimated to have gone higher over the clip level than its runs did
+            // (a resampled take: a clip run or two, and tops that ripple under full scale
+            // beside them) speak for the channel.
+            if flat, let level = overs.flatLevelDBFS, let flatOver = overs.flatOverDB {
+                let above = level + flatOver - settings.clipLevelDBFS
+                if above > (over ?? 0) { (over, bound) = (above, false) }
+            }
+            if let over {
                 let exact = settings.targetPeakDBTP - (settings.clipLevelDBFS + over)
-                change = min(change, step(exact, estimated: !overs.clipOverBound))
+                change = min(change, step(exact, estimated: !bound))
             }
             return GainProposal(
                 reason: .clipped,
                 changeDB: change,
-                overDB: overs.clipOverDB.map { ($0 * 10).rounded() / 10 },
-                overBound: overs.clipOverBound
+                overDB: over.map { ($0 * 10).rounded() / 10 },
+                overBound: bound
             )
         }
         if flat, let level = overs.flatLevelDBFS {
@@ -142,6 +151,13 @@ public enum GainAdvisor {
             return GainProposal(reason: .quiet, changeDB: rounded(settings.targetPeakDBTP - peak))
         }
         return GainProposal(reason: .ok, changeDB: 0)
+    }
+
+    /// What flat tops at `levelDBFS` most likely are, for the warning and the advice: under
+    /// full scale, a stage before the converter that clipped; at full scale (flat events
+    /// there have no clip run beside them), a clipped signal resampled on its way in.
+    public static func flatCause(levelDBFS: Double) -> String {
+        levelDBFS >= -0.05 ? "clipped, then resampled?" : "clipping before the converter?"
     }
 
     /// `exact` in steps: an estimate to the nearest, a bound or an assumption down (towards

@@ -440,8 +440,9 @@ final class AnalyzerLoop: @unchecked Sendable {
                 takeFlats[c] = levels.flatEventsStarted
                 latched = true
                 let level = levels.flatLevelDBFS.map { String(format: "%.1f", $0) } ?? "?"
+                let cause = levels.flatLevelDBFS.map { GainAdvisor.flatCause(levelDBFS: $0) } ?? "?"
                 warn(
-                    "FLAT: ch\(c + 1) \(names[c]) flat tops at \(level) dBFS: clipping before the converter? at \(Self.timecode(analyzer.frameCount, rate: rate))"
+                    "FLAT: ch\(c + 1) \(names[c]) flat tops at \(level) dBFS: \(cause) at \(Self.timecode(analyzer.frameCount, rate: rate))"
                 )
             }
         }

@@ -179,9 +179,8 @@ public final class CalibrationSession: @unchecked Sendable {
         case .flat:
             let level = r.proposal.flatLevelDBFS.map { String(format: "%.1f", $0) } ?? "?"
             let makeUp = r.proposal.makeUpDB.map { String(format: ", then raise %.1f dB after that stage", $0) } ?? ""
-            return
-                "flat tops at \(level) dBFS\(SummaryTable.overText(r.proposal)): lower \(db) dB (clipping before the converter?)"
-                + makeUp
+            let cause = r.proposal.flatLevelDBFS.map { GainAdvisor.flatCause(levelDBFS: $0) } ?? "?"
+            return "flat tops at \(level) dBFS\(SummaryTable.overText(r.proposal)): lower \(db) dB (\(cause))" + makeUp
         case .hot: return "hot: lower \(db) dB"
         case .ok: return "ok"
         case .quiet: return "too quiet: raise \(db) dB"
