@@ -138,6 +138,7 @@ static size_t file_lobes(hr_lobes *p, size_t count, uint16_t *const *rows, int32
 
 void hr_bursts_init(hr_flat_lane *lane) {
     for (int polarity = 0; polarity < 2; polarity++) lane->bursts[polarity].last = NO_BURST;
+    lane->last_clipped = NO_BURST;
 }
 
 // Ends polarity's burst, judging it as the comment above says.
@@ -620,16 +621,22 @@ static inline int plateau(const float *ring, size_t mask, const float *block, in
     return 1;
 }
 
-// Whether frames from..<to of a lane (as for plateau) hold `run` samples in a row at or over
-// `ceiling` (signed by `sign`): a clip run. First from `at` (the lobe's first sample at its
-// peak, where a clipped lobe's first run starts), then from the start.
-static int has_clip_run(const float *ring, size_t mask, const float *block, int64_t block_start, size_t width,
-                        float sign, float ceiling, int64_t run, int64_t from, int64_t at, int64_t to) {
+// Whether frames of a lane (as for plateau) hold `run` samples in a row at or over `ceiling`
+// (signed by `sign`), from `at` (a lobe's first sample at its peak, where a clipped lobe's
+// first run starts) before `to`.
+static int clip_run_at(const float *ring, size_t mask, const float *block, int64_t block_start, size_t width,
+                       float sign, float ceiling, int64_t run, int64_t at, int64_t to) {
     int64_t length = 0;
     for (int64_t f = at; f < to && hr_sample(ring, mask, block, block_start, width, f) * sign >= ceiling; f++) {
         if (++length >= run) return 1;
     }
-    length = 0;
+    return 0;
+}
+
+// The same anywhere in frames from..<to.
+static int has_clip_run(const float *ring, size_t mask, const float *block, int64_t block_start, size_t width,
+                        float sign, float ceiling, int64_t run, int64_t from, int64_t to) {
+    int64_t length = 0;
     for (int64_t f = from; f < to; f++) {
         length = hr_sample(ring, mask, block, block_start, width, f) * sign >= ceiling ? length + 1 : 0;
         if (length >= run) return 1;
@@ -639,12 +646,11 @@ static int has_clip_run(const float *ring, size_t mask, const float *block, int6
 
 // Rule A for lobe r of `lobes` (FlatDetector's documentation): writes it to `*flat` and
 // returns 1 when its top is flat. A lobe at the clip level (HR_AT_CLIP) that holds a clip run
-// of `clip_run` samples is clip detection's: it is written with polarity | 2, for the flat
-// detector to keep its events apart from clip events (so is one that began before the frames
-// that can be read, which is long enough to hold one).
+// of `clip_run` samples is clip detection's (so is one that began before the frames that can
+// be read, which is long enough to hold one): see hr_judge_lobes.
 static inline int judge_lobe(const hr_lobes *lobes, uint32_t r, const float *ring, size_t mask, const float *block,
                              size_t width, int64_t block_start, int64_t valid, int64_t lookback, int64_t newest,
-                             float ceiling, int64_t clip_run, hr_flat_lobe *flat) {
+                             float ceiling, int64_t clip_run, hr_flat_lane *const *lanes, hr_flat_lobe *flat) {
     const uint32_t lane = (uint32_t)(lobes->code[r] >> 17) & 31;
     const int negative = (lobes->code[r] >> 16) & 1;
     const float sign = negative ? -1.0f : 1.0f, peak = lobes->peak[r];
@@ -657,8 +663,20 @@ static inline int judge_lobe(const hr_lobes *lobes, uint32_t r, const float *rin
     const int64_t oldest = end - lookback > valid ? end - lookback : valid;
     const float *x = ring + lane, *y = block + lane;
     if (lobes->code[r] & HR_AT_CLIP) {
+        hr_flat_lane *clip = lanes[lane];
         const int64_t start = block_start + (int64_t)lobes->start_at[r];
-        if (start < oldest || has_clip_run(x, mask, y, block_start, width, sign, ceiling, clip_run, start, at, end)) {
+        // Most clipped lobes' first run qualifies: it is looked at first.
+        const int clipped = start < oldest ||
+                            clip_run_at(x, mask, y, block_start, width, sign, ceiling, clip_run, at, end) ||
+                            has_clip_run(x, mask, y, block_start, width, sign, ceiling, clip_run, start, end);
+        if (start - clip->last_clipped <= clip->clip_window) {
+            // Inside a stretch of clipped lobes, where no lobe at the clip level is flat: only
+            // whether this one moves the stretch on.
+            if (clipped) clip->last_clipped = end;
+            return 0;
+        }
+        if (clipped) {
+            clip->last_clipped = end;
             hr_flat_lobe f = {lane, (uint32_t)negative | 2u, peak, (int32_t)lobes->start_at[r],
                               (int32_t)lobes->frame[r]};
             *flat = f;
@@ -689,7 +707,7 @@ static inline int judge_lobe(const hr_lobes *lobes, uint32_t r, const float *rin
 
 size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, size_t mask, const float *block,
                       size_t width, int64_t block_start, int64_t valid, int64_t lookback, int64_t newest,
-                      float ceiling, int64_t clip_run, hr_flat_lobe *flat) {
+                      float ceiling, int64_t clip_run, hr_flat_lane *const *lanes, hr_flat_lobe *flat) {
     size_t found = 0, n = 0;
 #if defined(__AVX2__)
     // Eight lobes at a time, the first test (two samples beside the peak >= 0.9 P) with
@@ -729,13 +747,13 @@ size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, si
         for (; go; go &= go - 1) {
             const uint32_t k = (uint32_t)__builtin_ctz(go);
             found += (size_t)judge_lobe(lobes, lobes->longer[n + k], ring, mask, block, width, block_start, valid,
-                                        lookback, newest, ceiling, clip_run, flat + found);
+                                        lookback, newest, ceiling, clip_run, lanes, flat + found);
         }
     }
 #endif
     for (; n < count; n++)
         found += (size_t)judge_lobe(lobes, lobes->longer[n], ring, mask, block, width, block_start, valid, lookback,
-                                    newest, ceiling, clip_run, flat + found);
+                                    newest, ceiling, clip_run, lanes, flat + found);
     return found;
 }
 

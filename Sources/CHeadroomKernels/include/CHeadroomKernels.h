@@ -52,9 +52,12 @@ typedef struct {
     hr_burst_found *found;
     int32_t found_count;
     int32_t burst_gap, burst_length;
+    /// Lobes at the clip level (HR_AT_CLIP): where the last one that held a clip run ended,
+    /// and how long after it (frames) one that holds none is still the clip's.
+    int64_t last_clipped, clip_window;
 } hr_flat_lane;
 
-/// Rule C: no burst in progress.
+/// Rule C: no burst in progress; and no lobe at the clip level has held a clip run.
 void hr_bursts_init(hr_flat_lane *lane);
 
 /// Rule C: ends each polarity's burst whose last lobe is more than the gap before `now`,
@@ -167,11 +170,13 @@ static inline float hr_sample(const float *ring, size_t mask, const float *block
 /// of the group (`ring[(frame & mask) * width + l]`); frames from `valid` and from
 /// `lookback` frames before the lobe's end, to `newest` (absolute), can be read. Lobes with a
 /// flat top are written to `flat` (room for `count`); returns how many. A lobe at the clip
-/// level (HR_AT_CLIP) that holds `clip_run` samples in a row at or over `ceiling` is written
-/// with polarity | 2, flat or not: clip detection's.
+/// level (HR_AT_CLIP) that holds `clip_run` samples in a row at or over `ceiling` is clip
+/// detection's: it moves its lane's `last_clipped` (lanes[l], as for hr_track_lobes), and the
+/// first after `clip_window` frames without one is written with polarity | 2. A lobe at the
+/// clip level within the window is never flat.
 size_t hr_judge_lobes(const hr_lobes *lobes, size_t count, const float *ring, size_t mask, const float *block,
                       size_t width, int64_t block_start, int64_t valid, int64_t lookback, int64_t newest,
-                      float ceiling, int64_t clip_run, hr_flat_lobe *flat);
+                      float ceiling, int64_t clip_run, hr_flat_lane *const *lanes, hr_flat_lobe *flat);
 
 /// BS.1770's K filter over `frames` interleaved frames of `channels` floats, eight channels to
 /// a group: `k` holds b0, b1 - a1 b0, b2 - a2 b0, a2, a1 of the shelf, then the same of the

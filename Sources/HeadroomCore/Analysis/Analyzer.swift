@@ -1227,13 +1227,15 @@ public final class Analyzer {
             Int64(blockStart + n - 1),
             clipCandidate,
             Int64(clipRunSamples),
+            flatLanes + g * width,
             scratch.flatLobes
         )
         for k in 0..<found {
             let f = scratch.flatLobes[k]
             let lobe = (start: blockStart + Int(f.start_at), end: blockStart + Int(f.end_at))
             if f.polarity & 2 != 0 {
-                // A lobe at the clip level with a clip run: clip detection's.
+                // A lobe at the clip level with a clip run, the first for a second: clip
+                // detection's.
                 flats[g * width + Int(f.lane)].clippedLobe(end: lobe.end, into: &events)
                 continue
             }

@@ -127,8 +127,6 @@ struct FlatDetector {
     private var eventLevel: Float = 0
     /// The open event's alarms were all rule A's on lobes at the clip level.
     private var eventAtClipLevel = false
-    /// Where the last lobe at the clip level with a clip run ended (``clippedLobe(end:into:)``).
-    private var lastClippedLobe = Int.min / 2
     private var eventOver = Overshoot.Tally()
     private var lastAlarm = 0
 
@@ -176,7 +174,9 @@ struct FlatDetector {
                 found: found,
                 found_count: 0,
                 burst_gap: Int32((Double(rate) * 0.02).rounded()),
-                burst_length: Int32(rate / 10)
+                burst_length: Int32(rate / 10),
+                last_clipped: 0,
+                clip_window: Int64(rate)
             )
         )
         hr_bursts_init(lane)
@@ -233,8 +233,6 @@ struct FlatDetector {
         into events: inout [Event]
     ) {
         guard ratio.map({ $0 >= Self.cutAtLeast }) ?? true else { return }
-        // A flat top at the clip level within a second of a clip run is the clip's.
-        guard !atClipLevel || start - lastClippedLobe > second else { return }
         let base = recent + polarity * Self.recentCount
         let next = polarity == 0 ? recentNext.0 : recentNext.1
         base[next] = FlatLobe(start: start, end: end, peak: peak, ratio: ratio)
@@ -279,12 +277,11 @@ struct FlatDetector {
         )
     }
 
-    /// A lobe at the clip level that holds a clip run ended at `end`: clip detection has it.
-    /// Flat tops at the clip level are flat events only a second or more away from such a
-    /// lobe (SPEC: clip events are not also flat events), so an open event of them closes
-    /// here.
+    /// A lobe at the clip level that holds a clip run ended at `end`, the first for a second:
+    /// clip detection has it. Flat tops at the clip level are flat events only a second or
+    /// more away from such lobes (SPEC: clip events are not also flat events; `hr_judge_lobes`
+    /// passes on none within a second of one), so an open event of them closes here.
     mutating func clippedLobe(end: Int, into events: inout [Event]) {
-        lastClippedLobe = end
         if eventOpen && eventAtClipLevel { emit(into: &events) }
     }
 
