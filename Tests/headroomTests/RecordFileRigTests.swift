@@ -275,31 +275,17 @@ struct RecordFileRigTests {
         #expect(unknown.status == 69)
         #expect(unknown.stderr.hasPrefix("headroom: cannot open capture device hw:CARD=Nope:"))
         #expect(unknown.stderr.split(separator: "\n").count == 1)
-        let dir = try headroom(
-            "record",
-            "--device",
-            "testcap",
-            "--duration",
-            "1",
-            "--dir",
-            "/proc/headroom-takes",
-            environment: rig.environment
-        )
+        // A --dir that cannot be made: the system's reason, as `mkdir -p` gives it, and which
+        // folder where it is not the last.
+        func recordInto(_ dir: String) throws -> RunResult {
+            try headroom("record", "--device", "testcap", "--duration", "1", "--dir", dir, environment: rig.environment)
+        }
+        let dir = try recordInto("/proc/headroom-takes")
         #expect(dir.status == 73)
-        // The system's reason, as `mkdir -p` gives it, and which folder where it is not the last.
         #expect(dir.stderr == "headroom: cannot create --dir /proc/headroom-takes: No such file or directory\n")
         let file = rig.directory + "/a-file"
         FileManager.default.createFile(atPath: file, contents: Data())
-        let under = try headroom(
-            "record",
-            "--device",
-            "testcap",
-            "--duration",
-            "1",
-            "--dir",
-            file + "/takes/new",
-            environment: rig.environment
-        )
+        let under = try recordInto(file + "/takes/new")
         #expect(under.status == 73)
         #expect(under.stderr == "headroom: cannot create --dir \(file)/takes/new: \(file)/takes: Not a directory\n")
         let escape = try headroom(
