@@ -318,12 +318,12 @@ static size_t close_lanes(track_lanes *t, hr_lobes *p, size_t pending, hr_flat_l
 // Per frame: which lanes changed sign, and which of those end a loud lobe (a mask, usually
 // empty on music). The loud lobes that are judged (above the floor; HR_AT_CLIP marks those
 // at the clip level) are packed into `p`; after the block bin_lobes finds their histogram
-// bins and file_lobes files them. Then the open lobes' peaks, peak frames and starts. `V` lanes per vector, `H`
-// vectors (W = V * H lanes): sixteen lanes are two vectors of eight on AVX2, each with its
-// own masks (as one 16-lane vector the compiler packed every mask down to bytes to test it;
-// as one AVX-512 vector, on Zen 4, the session material ran 11 % slower). The lobe state
-// stays in vector registers for the whole block (as plain arrays the compiler reloaded and
-// stored it every frame).
+// bins and file_lobes files them. Then the open lobes' peaks, peak frames and starts. `V`
+// lanes per vector, `H` vectors (W = V * H lanes): sixteen lanes are two vectors of eight on
+// AVX2, each with its own masks (as one 16-lane vector the compiler packed every mask down to
+// bytes to test it; as one AVX-512 vector, on Zen 4, the session material ran 11 % slower).
+// The lobe state stays in vector registers for the whole block (as plain arrays the compiler
+// reloaded and stored it every frame).
 #define HR_TRACK(V, H)                                                                                           \
     static size_t track##V##x##H(const float *restrict x, int64_t block_start, size_t first, size_t frames,      \
                                  float *restrict sign_, float *restrict peak_, float *restrict peak_at_,          \

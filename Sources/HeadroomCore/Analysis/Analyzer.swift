@@ -1232,13 +1232,13 @@ public final class Analyzer {
         )
         for k in 0..<found {
             let f = scratch.flatLobes[k]
-            let lobe = (start: blockStart + Int(f.start_at), end: blockStart + Int(f.end_at))
             if f.polarity & 2 != 0 {
                 // A lobe at the clip level with a clip run, the first for a second: clip
                 // detection's.
-                flats[g * width + Int(f.lane)].clippedLobe(end: lobe.end, into: &events)
+                flats[g * width + Int(f.lane)].clippedLobe(into: &events)
                 continue
             }
+            let lobe = (start: blockStart + Int(f.start_at), end: blockStart + Int(f.end_at))
             let ratio = plateauOvershoot(
                 group: g,
                 lane: Int(f.lane),

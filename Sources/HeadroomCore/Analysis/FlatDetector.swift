@@ -38,7 +38,7 @@ import Foundation
 /// A lobe at the clip level is clip detection's when it holds a clip run; one that holds none
 /// (a clipped signal resampled: tops that ripple under full scale and touch it a sample at a
 /// time) goes to rule A alone, and its flat events are kept a second away from the others
-/// (``clippedLobe(end:into:)``). Fed by ``Analyzer``, which tracks
+/// (``clippedLobe(into:)``). Fed by ``Analyzer``, which tracks
 /// lobes for all channels at once in SIMD lanes and judges each loud lobe in C
 /// (`hr_judge_lobes`: rule B's histogram, rule A's measurement; `burst_lobes`: rule C's
 /// bursts); this type sees only the flat lobes, and every quarter second reads the
@@ -277,11 +277,11 @@ struct FlatDetector {
         )
     }
 
-    /// A lobe at the clip level that holds a clip run ended at `end`, the first for a second:
-    /// clip detection has it. Flat tops at the clip level are flat events only a second or
-    /// more away from such lobes (SPEC: clip events are not also flat events; `hr_judge_lobes`
+    /// A lobe at the clip level that holds a clip run ended, the first for a second: clip
+    /// detection has it. Flat tops at the clip level are flat events only a second or more
+    /// away from such lobes (SPEC: clip events are not also flat events; `hr_judge_lobes`
     /// passes on none within a second of one), so an open event of them closes here.
-    mutating func clippedLobe(end: Int, into events: inout [Event]) {
+    mutating func clippedLobe(into events: inout [Event]) {
         if eventOpen && eventAtClipLevel { emit(into: &events) }
     }
 
