@@ -128,17 +128,13 @@ struct FlatTopTests {
         // flat at the clip level; the 997 Hz tone keeps a few clip runs, and its flat tops,
         // away from them, say how far over the runs could not.
         let dir = scratchDirectory()
-        let frames = 48000 * 3
-        var samples = [Int32](repeating: 0, count: frames * 2)
-        for i in 0..<frames {
-            for (c, hz) in [220.0, 997.0].enumerated() {
-                let x = max(-1, min(1, 2 * sin(2 * Double.pi * hz * Double(i) / 48000)))
-                samples[i * 2 + c] = Int32(max(min((x * 8_388_608).rounded(), 8_388_607), -8_388_608)) << 8
-            }
+        var tones = Material(frames: 48000 * 3, channels: 2)
+        tones.values = tones.values.indices.map { i in
+            max(-1, min(1, 2 * sin(2 * Double.pi * [220.0, 997.0][i % 2] * Double(i / 2) / 48000)))
         }
         let clipped = dir + "/clipped.wav"
         let resampled = dir + "/resampled.wav"
-        writeAudio(clipped, samples: samples, channels: 2)
+        writeAudio(clipped, samples: tones.expectedInts("S24_3LE"), channels: 2)
         let sox = try run("/usr/bin/sox", ["-D", clipped, "-r", "44100", resampled])
         #expect(sox.status == 0, "\(sox.stderr)")
 
@@ -177,12 +173,9 @@ struct FlatTopTests {
         // Recorded live from the resampled samples (S24_3LE through the file rig at 44.1 kHz):
         // the warning names the likelier cause of flat tops at full scale.
         let audio = try #require(readAudio(resampled))
-        var bytes = Data(capacity: audio.samples.count * 3)
-        for v in audio.samples {
-            let code = UInt32(bitPattern: v >> 8)
-            bytes.append(contentsOf: [UInt8(code & 0xff), UInt8(code >> 8 & 0xff), UInt8(code >> 16 & 0xff)])
-        }
-        let rig = FileRig(bytes: bytes)
+        var taken = Material(frames: audio.samples.count / 2, channels: 2)
+        taken.values = audio.samples.map { Double($0 >> 8) / 8_388_607 }  // the same 24-bit codes
+        let rig = FileRig(bytes: taken.bytes("S24_3LE"))
         let live = try headroom(
             "record",
             "--device",

@@ -288,6 +288,9 @@ struct RecordFileRigTests {
         let under = try recordInto(file + "/takes/new")
         #expect(under.status == 73)
         #expect(under.stderr == "headroom: cannot create --dir \(file)/takes/new: \(file)/takes: Not a directory\n")
+        let empty = try recordInto("")
+        #expect(empty.status == 64)
+        #expect(empty.stderr == "headroom: --dir is empty: name a folder (. for this one)\n")
         let escape = try headroom(
             "record",
             "--device",

@@ -115,8 +115,6 @@ public final class Analyzer {
 
     private let clipThreshold: Float
     private let clipCandidate: Float
-    /// `clip_run`: samples in a row at the clip level that make a clip run.
-    private let clipRunSamples: Int
     private let exactClipCode: Int64
     private let hotThreshold: Float
     private let gainInterval: Int
@@ -184,7 +182,6 @@ public final class Analyzer {
         unitCost.initialize(repeating: 0, count: 2 * groups)
         for (i, c) in TruePeakFilter.folded.enumerated() { coefficients[i] = c }
         let clip = Decibels.toAmplitude(settings.clipLevelDBFS)
-        clipRunSamples = settings.clipRunSamples
         if let bits = layout.bits {
             let maxCode = Double((Int64(1) << (bits - 1)) - 1)
             let code = (clip * maxCode).rounded(.toNearestOrAwayFromZero)
@@ -1226,7 +1223,7 @@ public final class Analyzer {
             Int64(Self.lobeLookback),
             Int64(blockStart + n - 1),
             clipCandidate,
-            Int64(clipRunSamples),
+            Int64(settings.clipRunSamples),
             flatLanes + g * width,
             scratch.flatLobes
         )

@@ -229,7 +229,7 @@ struct FlatDetector {
         end: Int,
         peak: Float,
         ratio: Float?,
-        atClipLevel: Bool = false,
+        atClipLevel: Bool,
         into events: inout [Event]
     ) {
         guard ratio.map({ $0 >= Self.cutAtLeast }) ?? true else { return }

@@ -154,10 +154,11 @@ public enum GainAdvisor {
     }
 
     /// What flat tops at `levelDBFS` most likely are, for the warning and the advice: under
-    /// full scale, a stage before the converter that clipped; at full scale (flat events
-    /// there have no clip run beside them), a clipped signal resampled on its way in.
-    public static func flatCause(levelDBFS: Double) -> String {
-        levelDBFS >= -0.05 ? "clipped, then resampled?" : "clipping before the converter?"
+    /// full scale (or at no known level), a stage before the converter that clipped; at full
+    /// scale (flat events there have no clip run beside them), a clipped signal resampled on
+    /// its way in.
+    public static func flatCause(levelDBFS: Double?) -> String {
+        (levelDBFS ?? -.infinity) >= -0.05 ? "clipped, then resampled?" : "clipping before the converter?"
     }
 
     /// `exact` in steps: an estimate to the nearest, a bound or an assumption down (towards

@@ -440,7 +440,7 @@ final class AnalyzerLoop: @unchecked Sendable {
                 takeFlats[c] = levels.flatEventsStarted
                 latched = true
                 let level = levels.flatLevelDBFS.map { String(format: "%.1f", $0) } ?? "?"
-                let cause = levels.flatLevelDBFS.map { GainAdvisor.flatCause(levelDBFS: $0) } ?? "?"
+                let cause = GainAdvisor.flatCause(levelDBFS: levels.flatLevelDBFS)
                 warn(
                     "FLAT: ch\(c + 1) \(names[c]) flat tops at \(level) dBFS: \(cause) at \(Self.timecode(analyzer.frameCount, rate: rate))"
                 )

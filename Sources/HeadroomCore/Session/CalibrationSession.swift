@@ -179,7 +179,7 @@ public final class CalibrationSession: @unchecked Sendable {
         case .flat:
             let level = r.proposal.flatLevelDBFS.map { String(format: "%.1f", $0) } ?? "?"
             let makeUp = r.proposal.makeUpDB.map { String(format: ", then raise %.1f dB after that stage", $0) } ?? ""
-            let cause = r.proposal.flatLevelDBFS.map { GainAdvisor.flatCause(levelDBFS: $0) } ?? "?"
+            let cause = GainAdvisor.flatCause(levelDBFS: r.proposal.flatLevelDBFS)
             return "flat tops at \(level) dBFS\(SummaryTable.overText(r.proposal)): lower \(db) dB (\(cause))" + makeUp
         case .hot: return "hot: lower \(db) dB"
         case .ok: return "ok"

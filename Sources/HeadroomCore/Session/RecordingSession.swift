@@ -186,8 +186,11 @@ public final class RecordingSession: @unchecked Sendable {
         )
     }
 
-    /// `--dir` must exist (it is created when missing) and be writable: exit 73 otherwise.
+    /// `--dir` must exist (it is created when missing) and be writable: exit 73 otherwise
+    /// (64 when it is empty).
     public static func checkDirectory(_ path: String) throws(HeadroomError) {
+        // `--dir "$TAKES"` with the variable unset.
+        guard !path.isEmpty else { throw HeadroomError(.usage, "--dir is empty: name a folder (. for this one)") }
         var isDirectory: ObjCBool = false
         if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             if let (folder, error) = makeFolders(path) {
