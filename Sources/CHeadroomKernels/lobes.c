@@ -108,8 +108,8 @@ static void bin_lobes(hr_lobes *p, size_t count, hr_flat_lane *const *lanes, siz
 // Files the first `count` lobes into their channels' rule-B histograms, in order, and lists
 // those 3 samples or longer at lobes->longer; returns how many it listed. `rows[j]` is the
 // histogram row being filled for lane j / 2, polarity j % 2; `previous[j]` its last bin and
-// `top[j]` its highest so far. A lobe at the clip level is listed only: rule A alone judges
-// it (HR_AT_CLIP).
+// `top[j]` its highest so far under the clip level (rule B looks for a pile-up at the clip
+// level apart: FlatDetector.pileUp).
 static size_t file_lobes(hr_lobes *p, size_t count, uint16_t *const *rows, int32_t *previous, int32_t *top) {
     size_t longer = 0;
     for (size_t r = 0; r < count; r++) {
@@ -117,9 +117,9 @@ static size_t file_lobes(hr_lobes *p, size_t count, uint16_t *const *rows, int32
         const int32_t j = (c >> 16) & 63, k = c & 0xffff;
         const int32_t below = !(c & HR_AT_CLIP);
         uint16_t *slot = rows[j] + 2 * k;
-        slot[0] += (uint16_t)below;
-        slot[1] += (uint16_t)(below & (abs(k - previous[j]) <= 4));
-        previous[j] = below ? k : previous[j];
+        slot[0] += 1;
+        slot[1] += (uint16_t)(abs(k - previous[j]) <= 4);
+        previous[j] = k;
         top[j] = below && k > top[j] ? k : top[j];
         p->longer[longer] = (uint32_t)r;
         longer += (uint32_t)(c >> 24) & 1;
@@ -248,7 +248,7 @@ static void burst_lobes(const hr_lobes *p, size_t count, hr_flat_lane *const *la
     const int64_t gap = lanes[0]->burst_gap;
     for (size_t r = 0; r < count; r++) {
         const int32_t c = p->code[r];
-        // Lobes at the clip level are rule A's alone (file_lobes).
+        // Lobes at the clip level are rules A's and B's (hr_judge_lobes, FlatDetector.pileUp).
         if (c & HR_AT_CLIP) continue;
         const int32_t j = (c >> 16) & 31, bin = c & 0xffff;
         const int32_t t = bin > top[j] ? bin : top[j];
@@ -360,9 +360,8 @@ static size_t close_lanes(track_lanes *t, hr_lobes *p, size_t pending, hr_flat_l
                     memcpy(&floor, t.floor + h * V, sizeof floor);                                               \
                     memcpy(&ceiling, t.ceiling + h * V, sizeof ceiling);                                         \
                     memcpy(&lane_code, t.lane_code + h * V, sizeof lane_code);                                   \
-                    /* Lobes at the clip level go to rule A alone (HR_AT_CLIP): only those it can judge. */      \
                     const vi##V longer = here - start_at[h] >= 3.0f, at_clip = peak[h] >= ceiling;               \
-                    const vi##V judged = loud[h] & (peak[h] >= floor) & (longer | ~at_clip);                     \
+                    const vi##V judged = loud[h] & (peak[h] >= floor);                                           \
                     if (!any##V(judged)) continue;                                                               \
                     const vi##V code = ((sign[h] < 0.0f) & (1 << 16)) | lane_code | (longer & (1 << 24)) |       \
                                        (at_clip & HR_AT_CLIP);                                                   \
@@ -460,10 +459,9 @@ static size_t track16(const float *restrict x, int64_t block_start, size_t first
         const __mmask16 loud = _mm512_mask_cmp_ps_mask(flip, peak, _mm512_castsi512_ps(gate), _CMP_GE_OQ);
         if (loud) {
             if (pending + W > HR_LOBE_CAPACITY) break;
-            // Lobes at the clip level go to rule A alone (HR_AT_CLIP): only those it can judge.
             const __mmask16 longer = _mm512_cmp_ps_mask(_mm512_sub_ps(here, start_at), three, _CMP_GE_OQ);
             const __mmask16 at_clip = _mm512_cmp_ps_mask(peak, ceiling, _CMP_GE_OQ);
-            const __mmask16 judged = _mm512_mask_cmp_ps_mask(loud & (longer | ~at_clip), peak, floor, _CMP_GE_OQ);
+            const __mmask16 judged = _mm512_mask_cmp_ps_mask(loud, peak, floor, _CMP_GE_OQ);
             if (judged) {
                 const __mmask16 negative = _mm512_movepi32_mask(last);
                 __m512i code = _mm512_mask_or_epi32(lane_code, negative, lane_code, _mm512_set1_epi32(1 << 16));

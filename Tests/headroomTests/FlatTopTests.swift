@@ -1,5 +1,6 @@
 import CSndFile
 import Foundation
+import HeadroomCore
 import Testing
 
 /// Flat tops below full scale and overshoot, through the real rigs: what a person sees live
@@ -196,6 +197,119 @@ struct FlatTopTests {
         )
         #expect(live.status == 0, "\(live.stderr)")
         #expect(live.stderr.contains("FLAT: ch1 Low flat tops at 0.0 dBFS: clipped, then resampled?"), "\(live.stderr)")
+    }
+
+    /// A drum kit at 48 kHz, `seconds` long: a kick with a falling pitch and a snare (a tone
+    /// and a noise burst, smoothed as a mic's is) in turn every half second, each hit 0 to 3 dB
+    /// under the loudest, with a hat between; normalized, then driven 6 dB past full scale and
+    /// clipped there.
+    static func clippedDrums(seconds: Int, seed: UInt64) -> [Double] {
+        let rate = 48000.0
+        var x = [Double](repeating: 0, count: seconds * 48000)
+        var state = seed
+        func uniform() -> Double {  // -1..<1
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Double(Int64(bitPattern: state) >> 11) / Double(1 << 52)
+        }
+        func noise() -> Double { (uniform() + uniform() + uniform() + uniform()) / 2 }
+        for (n, start) in stride(from: 0, to: x.count, by: 24000).enumerated() {
+            let gain = 0.85 + 0.15 * uniform()
+            var phase = 0.0
+            var smooth = 0.0
+            for i in 0..<min(19200, x.count - start) {
+                let t = Double(i) / rate
+                if n % 2 == 0 {
+                    phase += 2 * Double.pi * (50 + 120 * exp(-t * 30)) / rate
+                    x[start + i] += gain * exp(-t * 12) * sin(phase)
+                } else {
+                    smooth += 0.5 * (noise() - smooth)
+                    x[start + i] += gain * (1.2 * exp(-t * 25) * smooth + 0.4 * exp(-t * 18) * sin(2 * .pi * 190 * t))
+                }
+                if i >= 12000 && i < 14400 { x[start + i] += 0.1 * exp(-Double(i - 12000) / rate * 80) * noise() }
+            }
+        }
+        let drive = 2 / (x.map(abs).max() ?? 1)
+        return x.map { max(-1, min(1, drive * $0)) }
+    }
+
+    @Test(
+        "clipped drums: clip events and no flat event as recorded; resampled, flat tops at 0.0 dBFS away from any clip"
+    )
+    func resampledDrums() throws {
+        // Hard-clipped drums touch full scale mostly a sample or two at a time, with a clip run
+        // now and then: as recorded, the runs are clip events, and the peaks piled up at full
+        // scale between them are theirs, not a flat event as well. Resampled, no run is left
+        // where the hits pile up at full scale (rule B at the clip level).
+        let dir = scratchDirectory()
+        var kit = Material(frames: 48000 * 8, channels: 1)
+        kit.values = Self.clippedDrums(seconds: 8, seed: 9)
+        let clipped = dir + "/kit.wav"
+        let resampled = dir + "/kit-44k.wav"
+        writeAudio(clipped, samples: kit.expectedInts("S24_3LE"), channels: 1)
+        let sox = try run("/usr/bin/sox", ["-D", clipped, "-r", "44100", resampled])
+        #expect(sox.status == 0, "\(sox.stderr)")
+
+        let plain = try headroom("analyze", "--json", clipped).jsonLines
+        #expect(plain.contains { $0["type"] as? String == "clip" })
+        #expect(
+            !plain.contains { $0["type"] as? String == "flat" },
+            "\(plain.filter { $0["type"] as? String == "flat" })"
+        )
+
+        let lines = try headroom("analyze", "--json", resampled).jsonLines
+        let flats = lines.filter { $0["type"] as? String == "flat" }
+        #expect(!flats.isEmpty)
+        for f in flats { #expect(abs(f["level_dbfs"] as? Double ?? -9) < 0.05, "\(f)") }
+        for c in lines where c["type"] as? String == "clip" {
+            let (cs, ce) = (c["start_frame"] as? Int ?? 0, c["end_frame"] as? Int ?? 0)
+            for f in flats {
+                let (start, end) = (f["start_frame"] as? Int ?? 0, f["end_frame"] as? Int ?? 0)
+                #expect(end + 44100 <= cs || ce + 44100 <= start, "flat \(start)..<\(end) beside clip \(cs)..<\(ce)")
+            }
+        }
+        let summary = try #require(lines.last?["channels"] as? [[String: Any]])
+        #expect((summary[0]["flat_events"] as? Int ?? 0) == flats.count)
+
+        // Held a second, at quarter seconds: the same events whatever the block size.
+        func flatEvents(blocks: Int) throws -> [FlatEvent] {
+            try FileAnalysis.run(path: resampled, settings: Settings(), blockFrames: blocks).events.compactMap {
+                if case .flat(let f) = $0 { return f } else { return nil }
+            }
+        }
+        let reference = try flatEvents(blocks: 4096)
+        #expect(reference.count == flats.count)
+        for blocks in [64, 1000, 8192] { #expect(try flatEvents(blocks: blocks) == reference, "blocks of \(blocks)") }
+
+        // Recorded live from the same 24-bit codes: the warning, and the same events in the log.
+        let audio = try #require(readAudio(resampled))
+        var taken = Material(frames: audio.samples.count, channels: 1)
+        taken.values = audio.samples.map { Double($0 >> 8) / 8_388_607 }
+        let rig = FileRig(bytes: taken.bytes("S24_3LE"))
+        let live = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--rate",
+            "44100",
+            "--channels",
+            "1",
+            "--format",
+            "S24_3LE",
+            "--duration",
+            "8",
+            "--names",
+            "Kit",
+            "--dir",
+            rig.directory + "/takes",
+            "--name",
+            "t",
+            environment: rig.environment
+        )
+        #expect(live.status == 0, "\(live.stderr)")
+        #expect(live.stderr.contains("FLAT: ch1 Kit flat tops at 0.0 dBFS: clipped, then resampled?"), "\(live.stderr)")
+        let logged = logLines(rig.directory + "/takes/t.clips.jsonl").filter { $0["type"] as? String == "flat" }
+        #expect(logged.map { $0["start_frame"] as? Int } == flats.map { $0["start_frame"] as? Int })
+        #expect(logged.map { $0["end_frame"] as? Int } == flats.map { $0["end_frame"] as? Int })
     }
 
     @Test(

@@ -65,9 +65,10 @@ void hr_bursts_init(hr_flat_lane *lane);
 void hr_close_bursts(hr_flat_lane *lane, int64_t now);
 
 /// In a lobe's code: its peak is at or over the clip level (the lane's `ceiling`). Such a
-/// lobe stays out of rules B and C; rule A judges it only when it holds no clip run (a
-/// clipped signal resampled, or turned down after a resampler, whose tops ripple under full
-/// scale and touch it a sample at a time).
+/// lobe stays out of rule C and out of the histograms' `top`; rule A judges it only when it
+/// holds no clip run, and rule B's pile-up at the clip level counts only away from lobes
+/// that hold one (a clipped signal resampled, or turned down after a resampler, whose tops
+/// ripple under full scale and touch it a sample at a time).
 #define HR_AT_CLIP (1 << 25)
 
 /// How many loud lobes hr_track_lobes holds for one call.
@@ -95,8 +96,8 @@ typedef struct {
 /// stream. Per lane, `sign`, `peak`, `peak_at` and `start_at` describe the open lobe and are
 /// updated. A lobe that ends with its peak at or above `gate[l]` is loud, and each frame
 /// raises `gate[l]` to half its magnitude (6 dB under the loudest sample so far); loud lobes
-/// above the floor go into `lobes`, and those below the clip level into lanes[l]'s rule-B
-/// histograms as well (HR_AT_CLIP). Returns how many of them are 3 samples or longer
+/// above the floor go into `lobes` and into lanes[l]'s rule-B histograms (those at the clip
+/// level marked HR_AT_CLIP, and left out of `top`). Returns how many of them are 3 samples or longer
 /// (lobes->longer); stops early, at the frame written to `*stopped`, when `lobes` is
 /// nearly full (call again from there); `*stopped == frames` when the block is done.
 /// lanes[l] is NULL past the last channel; the others share `floor_db` and `bins`.

@@ -35,10 +35,14 @@ import Foundation
 ///
 /// Alarms closer than 1 s merge into one event. Only lobes within 6 dB of the channel's
 /// loudest sample of the last second are judged (a ceiling is where the loudest peaks are).
-/// A lobe at the clip level is clip detection's when it holds a clip run; one that holds none
+/// A lobe at the clip level is clip detection's when it holds a clip run. One that holds none
 /// (a clipped signal resampled: tops that ripple under full scale and touch it a sample at a
-/// time) goes to rule A alone, and its flat events are kept a second away from the others
-/// (``clippedLobe(into:)``). Fed by ``Analyzer``, which tracks
+/// time) goes to rule A, and its flat events are kept a second away from the others
+/// (``clippedLobe(into:)``); rule B looks for a pile-up at the clip level too, and its alarms
+/// there wait a second and count only with no clipped lobe within a second either side
+/// (``HeldAlarm``: hard-clipped drums touch full scale a sample at a time between their
+/// runs, a pile-up as well). Resampled clipped drum kits and mixes: none found by rule A,
+/// all by rule B at the clip level (`docs/clipping-figures.md`). Fed by ``Analyzer``, which tracks
 /// lobes for all channels at once in SIMD lanes and judges each loud lobe in C
 /// (`hr_judge_lobes`: rule B's histogram, rule A's measurement; `burst_lobes`: rule C's
 /// bursts); this type sees only the flat lobes, and every quarter second reads the
@@ -89,6 +93,9 @@ struct FlatDetector {
     static let spreadLevels = 12
     let floorDB: Float
     let bins: Int
+    /// The first bin of peaks at the clip level (one under the clip level's own, which the
+    /// kernel's logarithm may put a lobe at the level into).
+    let clipBin: Int
     /// The histograms and the limits, shared with the C kernel.
     let lane: UnsafeMutablePointer<hr_flat_lane>
     private let counts: UnsafeMutablePointer<UInt16>
@@ -112,6 +119,26 @@ struct FlatDetector {
     private let bursts: UnsafeMutablePointer<Burst>
     private var burstNext = 0
     private var burstsCountedThrough = Int.min
+
+    // Rule B at the clip level: its alarms are held until a second has passed after them,
+    // and dropped if a lobe with a clip run ended within a second either side (a ceiling of
+    // peaks at full scale is also what a hard clip that touches it a sample at a time between
+    // its runs makes). A ring of `heldCount`; both polarities' alarms of a quarter share an
+    // entry.
+    struct HeldAlarm {
+        /// Bit 0 positive, bit 1 negative.
+        var polarities = 0
+        var start = 0
+        var end = 0
+        var lobes = 0
+    }
+    /// Entries over a second and a quarter, and room to spare.
+    static let heldCount = 8
+    private let held: UnsafeMutablePointer<HeldAlarm>
+    private var heldFirst = 0
+    private var heldTotal = 0
+    /// Where the last flat event ended: a held alarm starts no earlier.
+    private var emittedThrough = 0
 
     // The open flat event.
     private(set) var eventOpen = false
@@ -147,6 +174,8 @@ struct FlatDetector {
         quarter = max(rate / 4, 1)
         floorDB = 20 * log10(floor)
         bins = Int((-floorDB / Self.binDB).rounded(.up)) + 1
+        let ceilingBin = Int(((20 * log10(max(clipCandidate, floor)) - floorDB) / Self.binDB).rounded(.down))
+        clipBin = min(max(ceilingBin - 1, 0), bins - 1)
         recent = .allocate(capacity: 2 * Self.recentCount)
         recent.initialize(repeating: FlatLobe(), count: 2 * Self.recentCount)
         // Interleaved: a peak's count and its `preceded` count share a cache line.
@@ -154,6 +183,8 @@ struct FlatDetector {
         counts.initialize(repeating: 0, count: 2 * 2 * 4 * bins)
         preceded = counts + 1
         bursts = .allocate(capacity: Self.burstCount)
+        held = .allocate(capacity: Self.heldCount)
+        held.initialize(repeating: HeldAlarm(), count: Self.heldCount)
         bursts.initialize(repeating: Burst(), count: Self.burstCount)
         let open = UnsafeMutablePointer<hr_burst>.allocate(capacity: 2)
         open.initialize(repeating: hr_burst(), count: 2)
@@ -185,6 +216,7 @@ struct FlatDetector {
 
     func deallocate() {
         recent.deallocate()
+        held.deallocate()
         counts.deallocate()
         bursts.deallocate()
         lane.pointee.bursts.deallocate()
@@ -323,9 +355,11 @@ struct FlatDetector {
     mutating func endQuarter(into events: inout [Event]) {
         let end = quarterEnd
         for polarity in 0..<2 { pileUp(polarity: polarity, now: end, into: &events) }
+        releaseHeld(now: end, into: &events)
         hr_close_bursts(lane, Int64(end))
         takeBursts(into: &events)
-        if eventOpen && end - lastAlarm >= second { emit(into: &events) }
+        // An event at the clip level is extended by alarms a second older than the others.
+        if eventOpen && end - lastAlarm >= (eventAtClipLevel ? 2 * second + quarter : second) { emit(into: &events) }
         quarterStart = end
         lane.pointee.quarter = Int32((quarterIndex + 1) % 4)
         quarterPeaks[quarterIndex] = 0
@@ -343,6 +377,7 @@ struct FlatDetector {
         if end > quarterStart {
             for polarity in 0..<2 { pileUp(polarity: polarity, now: end, into: &events) }
         }
+        releaseHeld(now: Int.max / 2, into: &events)
         hr_close_bursts(lane, Int64.max / 2)
         takeBursts(into: &events)
         if eventOpen { emit(into: &events) }
@@ -365,8 +400,31 @@ struct FlatDetector {
 
     // MARK: - Rules
 
-    /// Rule B for one polarity over the four quarters.
+    /// Rule B for one polarity over the four quarters: at the highest bin of the peaks under
+    /// the clip level, then at the highest of those at it (lobes at the clip level with no
+    /// clip run: a clipped signal resampled, whose tops touch full scale a sample at a time
+    /// and ripple under it).
     private mutating func pileUp(polarity: Int, now: Int, into events: inout [Event]) {
+        let tops = lane.pointee.top
+        let below = max(
+            max(polarity == 0 ? tops.0 : tops.4, polarity == 0 ? tops.1 : tops.5),
+            max(polarity == 0 ? tops.2 : tops.6, polarity == 0 ? tops.3 : tops.7)
+        )
+        if below >= 0 { pileUp(polarity: polarity, top: Int(below), atClipLevel: false, now: now, into: &events) }
+        var atClip = -1
+        for q in 0..<4 {
+            let row = counts + 2 * (polarity * 4 + q) * bins
+            var b = bins - 1
+            while b > max(clipBin - 1, atClip) && row[2 * b] == 0 { b -= 1 }
+            if b >= clipBin && b > atClip { atClip = b }
+        }
+        if atClip > Int(below) {
+            pileUp(polarity: polarity, top: atClip, atClipLevel: true, now: now, into: &events)
+        }
+    }
+
+    /// Rule B at `top`, the highest bin of a polarity's peaks over the four quarters.
+    private mutating func pileUp(polarity: Int, top: Int, atClipLevel: Bool, now: Int, into events: inout [Event]) {
         let bins = bins
         func total(_ table: UnsafeMutablePointer<UInt16>, _ lo: Int, _ hi: Int) -> Int {
             let (a, b) = (max(lo, 0), min(hi, bins - 1))
@@ -390,13 +448,6 @@ struct FlatDetector {
             }
             return squares
         }
-        let tops = lane.pointee.top
-        let highest = max(
-            max(polarity == 0 ? tops.0 : tops.4, polarity == 0 ? tops.1 : tops.5),
-            max(polarity == 0 ? tops.2 : tops.6, polarity == 0 ? tops.3 : tops.7)
-        )
-        guard highest >= 0 else { return }
-        let top = Int(highest)
         let band = Int((0.2 / Self.binDB).rounded())  // 4 bins
         let ceiling = total(counts, top - band, top)
         // The study asked for 6; on espeak speech and synthetic bass that let through about 10
@@ -427,10 +478,66 @@ struct FlatDetector {
             if any { break }
             oldest -= 1
         }
-        let level = Float(Decibels.toAmplitude(Double(floorDB + (Float(top) - Float(band) / 2 + 0.5) * Self.binDB)))
         let start = max(quarterStart - oldest * quarter, 0)
         let newPeaks = eventOpen ? total(counts, top - band, top) / 4 : ceiling
-        alarm(polarity: polarity, start: start, end: now, level: level, lobes: newPeaks, over: nil, into: &events)
+        guard atClipLevel else {
+            let level = Float(Decibels.toAmplitude(Double(floorDB + (Float(top) - Float(band) / 2 + 0.5) * Self.binDB)))
+            alarm(polarity: polarity, start: start, end: now, level: level, lobes: newPeaks, over: nil, into: &events)
+            return
+        }
+        // At the clip level, a pile-up within a second of a clipped lobe is clip detection's:
+        // one before it drops the alarm now, one after it when the alarm is released.
+        guard lane.pointee.last_clipped < start - second else { return }
+        hold(polarity: polarity, start: start, end: now, lobes: newPeaks, into: &events)
+    }
+
+    /// A rule-B alarm at the clip level, held (``HeldAlarm``).
+    private mutating func hold(polarity: Int, start: Int, end: Int, lobes: Int, into events: inout [Event]) {
+        if heldTotal > 0 {
+            let newest = held + (heldFirst + heldTotal - 1) % Self.heldCount
+            if newest.pointee.end == end {
+                newest.pointee.polarities |= 1 << polarity
+                newest.pointee.start = min(newest.pointee.start, start)
+                newest.pointee.lobes += lobes
+                return
+            }
+        }
+        if heldTotal == Self.heldCount { releaseHeld(now: end, into: &events) }
+        held[(heldFirst + heldTotal) % Self.heldCount] = HeldAlarm(
+            polarities: 1 << polarity,
+            start: start,
+            end: end,
+            lobes: lobes
+        )
+        heldTotal += 1
+    }
+
+    /// Raises the held alarms that ended a second or more before `now` (and the oldest when
+    /// the ring is full), oldest first, except those within a second of a lobe with a clip
+    /// run. (The last such lobe may have ended after that second, up to a quarter later: an
+    /// alarm is dropped then too, the safer way.) An alarm starts no earlier than the last
+    /// event ended, which rule A may have raised meanwhile.
+    private mutating func releaseHeld(now: Int, into events: inout [Event]) {
+        while heldTotal > 0 && (now - held[heldFirst].end >= second || heldTotal == Self.heldCount) {
+            let a = held[heldFirst]
+            heldFirst = (heldFirst + 1) % Self.heldCount
+            heldTotal -= 1
+            let start = max(a.start, emittedThrough)
+            guard lane.pointee.last_clipped < a.start - second && start < a.end else { continue }
+            for polarity in 0..<2 where a.polarities & (1 << polarity) != 0 {
+                let first = polarity == 0 || a.polarities == 2
+                alarm(
+                    polarity: polarity,
+                    start: start,
+                    end: a.end,
+                    level: lane.pointee.ceiling,
+                    lobes: first ? a.lobes : 0,
+                    over: nil,
+                    atClipLevel: true,
+                    into: &events
+                )
+            }
+        }
     }
 
     /// Rule C for the bursts the kernel found since the last call: three at one level (within
@@ -501,12 +608,14 @@ struct FlatDetector {
             eventOver = over ?? Overshoot.Tally()
             eventAtClipLevel = atClipLevel
         }
-        event.levelDBFS = ((Decibels.fromAmplitude(Double(eventLevel)) ?? 0) * 100).rounded() / 100
+        // (Plus zero: a level a hair under full scale rounds to -0.0, which prints "-0.0 dBFS".)
+        event.levelDBFS = ((Decibels.fromAmplitude(Double(eventLevel)) ?? 0) * 100).rounded() / 100 + 0
         lastAlarm = max(lastAlarm, end)
     }
 
     private mutating func emit(into events: inout [Event]) {
         eventOpen = false
+        emittedThrough = event.endFrame
         event.overDB = eventOver.overDB.map { ($0 * 100).rounded() / 100 }
         let figure = (level: event.levelDBFS, over: event.overDB)
         if worst == nil || Self.estimate(figure) > Self.estimate(worst!) { worst = figure }
