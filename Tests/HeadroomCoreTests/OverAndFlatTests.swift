@@ -437,6 +437,25 @@ struct OverAndFlatTests {
         }
     }
 
+    @Test("rule C beside clip runs: a shoulder within 1.5 dB of full scale is the clip's, a ceiling at -6 dBFS is not")
+    func burstsBesideClipRuns() throws {
+        // The snare hits clipped before the converter, at -1 and at -6 dBFS, with a clip run
+        // at full scale (5 samples) a tenth of a second into every hit, as a kick clipped at
+        // the converter beside them would make. At -1 dBFS the bursts sit where tops fall just
+        // short of a clip: clip events only. At -6 dBFS they are a ceiling of their own.
+        for ceilingDB in [-1.0, -6.0] {
+            var hits = Self.convertedHits(seconds: 4, ceiling: pow(10, ceilingDB / 20), overDB: 6)
+            let alone = analyze(hits, channels: 1, layout: .float32).events
+            #expect(!flats(alone).isEmpty, "\(ceilingDB) dBFS without clip runs")
+            for start in stride(from: Self.rate / 10, to: hits.count, by: Self.rate / 2) {
+                for i in start..<(start + 5) { hits[i] = 1 }
+            }
+            let events = analyze(hits, channels: 1, layout: .float32).events
+            #expect(!clips(events).isEmpty)
+            #expect(flats(events).isEmpty == (ceilingDB == -1), "\(ceilingDB) dBFS: \(flats(events))")
+        }
+    }
+
     @Test(
         "flat events do not depend on the block size: lobes that span blocks, quarter seconds, gates, events' ends",
         arguments: [13, 64, 256, 1000]

@@ -28,7 +28,8 @@ import Foundation
 ///   more within 0.5 dB of its largest, at uneven intervals (spread at least 0.35 of their
 ///   mean, and not all near multiples of the shortest, as a tone's crests under hiss are),
 ///   and sits more than 0.5 dB under the clip level, is found (`hr_close_bursts`, in C);
-///   three found within 3 s, their levels within 0.3 dB, raise an alarm. Unclipped, a noise
+///   three found within 3 s, their levels within 0.3 dB, raise an alarm. One within 1.5 dB
+///   of the clip level and a second from a clip run is the clip's shoulder (``shoulder``). Unclipped, a noise
 ///   burst has one to four lobes that near its peak; clipped 6 dB over, six to twenty.
 ///   (Converter-like drum kits and mixes at +6 dB: none found by rules A and B; 20 of 24
 ///   kits and 16 of 16 mixes with C; `docs/clipping-figures.md`.)
@@ -116,6 +117,8 @@ struct FlatDetector {
     static let burstCount = 8
     /// Rule C: bursts at one level (within 0.3 dB) within 3 s that raise an alarm.
     static let burstMinimum = 3
+    /// Rule C: bursts this close under the clip level (-1.5 dB) beside a clip run are the clip's.
+    static let shoulder = Float(Decibels.toAmplitude(-1.5))
     private let bursts: UnsafeMutablePointer<Burst>
     private var burstNext = 0
     private var burstsCountedThrough = Int.min
@@ -546,6 +549,12 @@ struct FlatDetector {
         let found = lane.pointee.found!
         for i in 0..<Int(lane.pointee.found_count) {
             let f = found[i]
+            // A burst within 1.5 dB of the clip level with a lobe holding a clip run a second
+            // before it or since (up to this quarter's end) is the clip's shoulder: clip
+            // detection's. (A kick clipped the same way every hit, whose tops that fall just
+            // short of full scale come back at one level, made one at -0.7 dBFS.)
+            let shoulder = f.level >= Self.shoulder * lane.pointee.ceiling
+            guard !shoulder || lane.pointee.last_clipped < Int64(f.start) - Int64(second) else { continue }
             let burst = Burst(start: Int(f.start), end: Int(f.end), level: f.level, lobes: Int(f.lobes))
             bursts[burstNext] = burst
             burstNext = (burstNext + 1) % Self.burstCount
