@@ -173,30 +173,40 @@ struct FlatTopTests {
 
         // Recorded live from the resampled samples (S24_3LE through the file rig at 44.1 kHz):
         // the warning names the likelier cause of flat tops at full scale.
-        let audio = try #require(readAudio(resampled))
-        var taken = Material(frames: audio.samples.count / 2, channels: 2)
+        let (live, _) = try Self.recordCodes(of: resampled, seconds: "2.5", names: "Low,High")
+        #expect(live.status == 0, "\(live.stderr)")
+        #expect(live.stderr.contains("FLAT: ch1 Low flat tops at 0.0 dBFS: clipped, then resampled?"), "\(live.stderr)")
+    }
+
+    /// `record` of the 24-bit codes of a 44.1 kHz file (S24_3LE through the file rig) for
+    /// `seconds`, as take `t`: the run, and the takes' folder.
+    static func recordCodes(of path: String, seconds: String, names: String) throws -> (RunResult, String) {
+        let audio = try #require(readAudio(path))
+        var taken = Material(frames: audio.samples.count / audio.channels, channels: audio.channels)
         taken.values = audio.samples.map { Double($0 >> 8) / 8_388_607 }  // the same 24-bit codes
         let rig = FileRig(bytes: taken.bytes("S24_3LE"))
-        let live = try headroom(
+        let takes = rig.directory + "/takes"
+        let run = try headroom(
             "record",
             "--device",
             "testcap",
             "--rate",
             "44100",
             "--channels",
-            "2",
+            "\(audio.channels)",
             "--format",
             "S24_3LE",
             "--duration",
-            "2.5",
+            seconds,
             "--names",
-            "Low,High",
+            names,
             "--dir",
-            rig.directory + "/takes",
+            takes,
+            "--name",
+            "t",
             environment: rig.environment
         )
-        #expect(live.status == 0, "\(live.stderr)")
-        #expect(live.stderr.contains("FLAT: ch1 Low flat tops at 0.0 dBFS: clipped, then resampled?"), "\(live.stderr)")
+        return (run, takes)
     }
 
     /// A drum kit at 48 kHz, `seconds` long: a kick with a falling pitch and a snare (a tone
@@ -281,33 +291,10 @@ struct FlatTopTests {
         for blocks in [64, 1000, 8192] { #expect(try flatEvents(blocks: blocks) == reference, "blocks of \(blocks)") }
 
         // Recorded live from the same 24-bit codes: the warning, and the same events in the log.
-        let audio = try #require(readAudio(resampled))
-        var taken = Material(frames: audio.samples.count, channels: 1)
-        taken.values = audio.samples.map { Double($0 >> 8) / 8_388_607 }
-        let rig = FileRig(bytes: taken.bytes("S24_3LE"))
-        let live = try headroom(
-            "record",
-            "--device",
-            "testcap",
-            "--rate",
-            "44100",
-            "--channels",
-            "1",
-            "--format",
-            "S24_3LE",
-            "--duration",
-            "8",
-            "--names",
-            "Kit",
-            "--dir",
-            rig.directory + "/takes",
-            "--name",
-            "t",
-            environment: rig.environment
-        )
+        let (live, takes) = try Self.recordCodes(of: resampled, seconds: "8", names: "Kit")
         #expect(live.status == 0, "\(live.stderr)")
         #expect(live.stderr.contains("FLAT: ch1 Kit flat tops at 0.0 dBFS: clipped, then resampled?"), "\(live.stderr)")
-        let logged = logLines(rig.directory + "/takes/t.clips.jsonl").filter { $0["type"] as? String == "flat" }
+        let logged = logLines(takes + "/t.clips.jsonl").filter { $0["type"] as? String == "flat" }
         #expect(logged.map { $0["start_frame"] as? Int } == flats.map { $0["start_frame"] as? Int })
         #expect(logged.map { $0["end_frame"] as? Int } == flats.map { $0["end_frame"] as? Int })
     }

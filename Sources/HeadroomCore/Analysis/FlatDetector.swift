@@ -29,10 +29,10 @@ import Foundation
 ///   mean, and not all near multiples of the shortest, as a tone's crests under hiss are),
 ///   and sits more than 0.5 dB under the clip level, is found (`hr_close_bursts`, in C);
 ///   three found within 3 s, their levels within 0.3 dB, raise an alarm. One within 1.5 dB
-///   of the clip level and a second from a clip run is the clip's shoulder (``shoulder``). Unclipped, a noise
-///   burst has one to four lobes that near its peak; clipped 6 dB over, six to twenty.
-///   (Converter-like drum kits and mixes at +6 dB: none found by rules A and B; 20 of 24
-///   kits and 16 of 16 mixes with C; `docs/clipping-figures.md`.)
+///   of the clip level and a second from a clip run is the clip's shoulder (``shoulder``).
+///   Unclipped, a noise burst has one to four lobes that near its peak; clipped 6 dB over,
+///   six to twenty. (Converter-like drum kits and mixes at +6 dB: none found by rules A and
+///   B; 20 of 24 kits and 16 of 16 mixes with C; `docs/clipping-figures.md`.)
 ///
 /// Alarms closer than 1 s merge into one event. Only lobes within 6 dB of the channel's
 /// loudest sample of the last second are judged (a ceiling is where the loudest peaks are).
@@ -43,8 +43,8 @@ import Foundation
 /// there wait a second and count only with no clipped lobe within a second either side
 /// (``HeldAlarm``: hard-clipped drums touch full scale a sample at a time between their
 /// runs, a pile-up as well). Resampled clipped drum kits and mixes: none found by rule A,
-/// all by rule B at the clip level (`docs/clipping-figures.md`). Fed by ``Analyzer``, which tracks
-/// lobes for all channels at once in SIMD lanes and judges each loud lobe in C
+/// all by rule B at the clip level (`docs/clipping-figures.md`). Fed by ``Analyzer``, which
+/// tracks lobes for all channels at once in SIMD lanes and judges each loud lobe in C
 /// (`hr_judge_lobes`: rule B's histogram, rule A's measurement; `burst_lobes`: rule C's
 /// bursts); this type sees only the flat lobes, and every quarter second reads the
 /// histograms and takes the bursts found. All storage is allocated in
@@ -186,9 +186,9 @@ struct FlatDetector {
         counts.initialize(repeating: 0, count: 2 * 2 * 4 * bins)
         preceded = counts + 1
         bursts = .allocate(capacity: Self.burstCount)
+        bursts.initialize(repeating: Burst(), count: Self.burstCount)
         held = .allocate(capacity: Self.heldCount)
         held.initialize(repeating: HeldAlarm(), count: Self.heldCount)
-        bursts.initialize(repeating: Burst(), count: Self.burstCount)
         let open = UnsafeMutablePointer<hr_burst>.allocate(capacity: 2)
         open.initialize(repeating: hr_burst(), count: 2)
         let found = UnsafeMutablePointer<hr_burst_found>.allocate(capacity: Int(HR_BURSTS_FOUND))
