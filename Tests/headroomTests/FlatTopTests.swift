@@ -20,15 +20,28 @@ struct FlatTopTests {
         return values
     }
 
-    /// `record` of `material` (3 s, S24_3LE) through the file rig, as take `t` in `takes`.
-    static func record(_ material: Material, names: String, into takes: String) throws -> RunResult {
+    /// `record` of `material` (S24_3LE at `rate`, for `seconds`) through the file rig, as take
+    /// `t` in `takes`.
+    static func record(
+        _ material: Material,
+        rate: Int = 48000,
+        seconds: String = "3",
+        names: String,
+        into takes: String
+    ) throws -> RunResult {
         let rig = FileRig(bytes: material.bytes("S24_3LE"))
         return try headroom(
             "record",
             "--device",
             "testcap",
+            "--rate",
+            "\(rate)",
+            "--channels",
+            "\(material.channels)",
+            "--format",
+            "S24_3LE",
             "--duration",
-            "3",
+            seconds,
             "--names",
             names,
             "--dir",
@@ -37,6 +50,23 @@ struct FlatTopTests {
             "t",
             environment: rig.environment
         )
+    }
+
+    /// `material` (48 kHz) written as a 24-bit WAV in `dir` and resampled by sox to 44.1 kHz:
+    /// both files, and the resampled one's 24-bit codes (what the file rig plays back).
+    static func resample(
+        _ material: Material,
+        in dir: String
+    ) throws -> (clipped: String, resampled: String, codes: Material) {
+        let clipped = dir + "/clipped.wav"
+        let resampled = dir + "/resampled.wav"
+        writeAudio(clipped, samples: material.expectedInts("S24_3LE"), channels: material.channels)
+        let sox = try run("/usr/bin/sox", ["-D", clipped, "-r", "44100", resampled])
+        #expect(sox.status == 0, "\(sox.stderr)")
+        let audio = try #require(readAudio(resampled))
+        var codes = Material(frames: audio.samples.count / audio.channels, channels: audio.channels)
+        codes.values = audio.samples.map { Double($0 >> 8) / 8_388_607 }  // the same 24-bit codes
+        return (clipped, resampled, codes)
     }
 
     @Test(
@@ -133,11 +163,7 @@ struct FlatTopTests {
         tones.values = tones.values.indices.map { i in
             max(-1, min(1, 2 * sin(2 * Double.pi * [220.0, 997.0][i % 2] * Double(i / 2) / 48000)))
         }
-        let clipped = dir + "/clipped.wav"
-        let resampled = dir + "/resampled.wav"
-        writeAudio(clipped, samples: tones.expectedInts("S24_3LE"), channels: 2)
-        let sox = try run("/usr/bin/sox", ["-D", clipped, "-r", "44100", resampled])
-        #expect(sox.status == 0, "\(sox.stderr)")
+        let (clipped, resampled, codes) = try Self.resample(tones, in: dir)
 
         let r = try headroom("analyze", "--json", resampled)
         let lines = r.jsonLines
@@ -173,40 +199,9 @@ struct FlatTopTests {
 
         // Recorded live from the resampled samples (S24_3LE through the file rig at 44.1 kHz):
         // the warning names the likelier cause of flat tops at full scale.
-        let (live, _) = try Self.recordCodes(of: resampled, seconds: "2.5", names: "Low,High")
+        let live = try Self.record(codes, rate: 44100, seconds: "2.5", names: "Low,High", into: dir + "/takes")
         #expect(live.status == 0, "\(live.stderr)")
         #expect(live.stderr.contains("FLAT: ch1 Low flat tops at 0.0 dBFS: clipped, then resampled?"), "\(live.stderr)")
-    }
-
-    /// `record` of the 24-bit codes of a 44.1 kHz file (S24_3LE through the file rig) for
-    /// `seconds`, as take `t`: the run, and the takes' folder.
-    static func recordCodes(of path: String, seconds: String, names: String) throws -> (RunResult, String) {
-        let audio = try #require(readAudio(path))
-        var taken = Material(frames: audio.samples.count / audio.channels, channels: audio.channels)
-        taken.values = audio.samples.map { Double($0 >> 8) / 8_388_607 }  // the same 24-bit codes
-        let rig = FileRig(bytes: taken.bytes("S24_3LE"))
-        let takes = rig.directory + "/takes"
-        let run = try headroom(
-            "record",
-            "--device",
-            "testcap",
-            "--rate",
-            "44100",
-            "--channels",
-            "\(audio.channels)",
-            "--format",
-            "S24_3LE",
-            "--duration",
-            seconds,
-            "--names",
-            names,
-            "--dir",
-            takes,
-            "--name",
-            "t",
-            environment: rig.environment
-        )
-        return (run, takes)
     }
 
     /// A drum kit at 48 kHz, `seconds` long: a kick with a falling pitch and a snare (a tone
@@ -253,11 +248,7 @@ struct FlatTopTests {
         let dir = scratchDirectory()
         var kit = Material(frames: 48000 * 8, channels: 1)
         kit.values = Self.clippedDrums(seconds: 8, seed: 9)
-        let clipped = dir + "/kit.wav"
-        let resampled = dir + "/kit-44k.wav"
-        writeAudio(clipped, samples: kit.expectedInts("S24_3LE"), channels: 1)
-        let sox = try run("/usr/bin/sox", ["-D", clipped, "-r", "44100", resampled])
-        #expect(sox.status == 0, "\(sox.stderr)")
+        let (clipped, resampled, codes) = try Self.resample(kit, in: dir)
 
         let plain = try headroom("analyze", "--json", clipped).jsonLines
         #expect(plain.contains { $0["type"] as? String == "clip" })
@@ -291,7 +282,8 @@ struct FlatTopTests {
         for blocks in [64, 1000, 8192] { #expect(try flatEvents(blocks: blocks) == reference, "blocks of \(blocks)") }
 
         // Recorded live from the same 24-bit codes: the warning, and the same events in the log.
-        let (live, takes) = try Self.recordCodes(of: resampled, seconds: "8", names: "Kit")
+        let takes = dir + "/takes"
+        let live = try Self.record(codes, rate: 44100, seconds: "8", names: "Kit", into: takes)
         #expect(live.status == 0, "\(live.stderr)")
         #expect(live.stderr.contains("FLAT: ch1 Kit flat tops at 0.0 dBFS: clipped, then resampled?"), "\(live.stderr)")
         let logged = logLines(takes + "/t.clips.jsonl").filter { $0["type"] as? String == "flat" }

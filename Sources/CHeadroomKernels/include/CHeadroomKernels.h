@@ -97,9 +97,9 @@ typedef struct {
 /// updated. A lobe that ends with its peak at or above `gate[l]` is loud, and each frame
 /// raises `gate[l]` to half its magnitude (6 dB under the loudest sample so far); loud lobes
 /// above the floor go into `lobes` and into lanes[l]'s rule-B histograms (those at the clip
-/// level marked HR_AT_CLIP, and left out of `top`). Returns how many of them are 3 samples or longer
-/// (lobes->longer); stops early, at the frame written to `*stopped`, when `lobes` is
-/// nearly full (call again from there); `*stopped == frames` when the block is done.
+/// level marked HR_AT_CLIP, and left out of `top`). Returns how many of them are 3 samples
+/// or longer (lobes->longer); stops early, at the frame written to `*stopped`, when `lobes`
+/// is nearly full (call again from there); `*stopped == frames` when the block is done.
 /// lanes[l] is NULL past the last channel; the others share `floor_db` and `bins`.
 size_t hr_track_lobes(const float *x, int64_t block_start, size_t first, size_t frames, size_t width, float *sign,
                       float *peak, float *peak_at, float *start_at, float *gate, hr_flat_lane *const *lanes,

@@ -85,14 +85,14 @@ public enum GainAdvisor {
     ///
     /// With an overshoot estimate (`overs.clipOverDB`) the unclipped peak is taken as
     /// `clip_level + over_db`, never below that bound; where the channel's flat tops are
-    /// estimated to have gone higher over the clip level, their figure is taken instead. A channel with flat tops and no clip
-    /// is proposed `target_peak - (level + over_db)`, with 6 dB over when not estimated
-    /// (SPEC's `flat` reason), and never less than `-over_db` (rounded down): where the
-    /// ceiling sits below the target, SPEC's figure lowers the stage that clips by less than
-    /// it went over, or raises it (tops flat at -11 dBFS, 5.7 dB over: -0.5 dB; 1 dB over:
-    /// +4.0 dB), and the take goes on clipping. Lowered that far, the channel peaks under the
-    /// target; the gain to make up belongs after the stage that clips. Neither reason ever
-    /// proposes less attenuation than its true peak asks.
+    /// estimated to have gone higher over the clip level, their figure is taken instead. A
+    /// channel with flat tops and no clip is proposed `target_peak - (level + over_db)`, with
+    /// 6 dB over when not estimated (SPEC's `flat` reason), and never less than `-over_db`
+    /// (rounded down): where the ceiling sits below the target, SPEC's figure lowers the stage
+    /// that clips by less than it went over, or raises it (tops flat at -11 dBFS, 5.7 dB over:
+    /// -0.5 dB; 1 dB over: +4.0 dB), and the take goes on clipping. Lowered that far, the
+    /// channel peaks under the target; the gain to make up belongs after the stage that clips.
+    /// Neither reason ever proposes less attenuation than its true peak asks.
     /// An estimate ("about") is rounded to the nearest step, as SPEC says; a bound ("at
     /// least") or the assumed 6 dB is rounded down, since the peak may be higher.
     public static func propose(
