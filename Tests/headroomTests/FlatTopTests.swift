@@ -142,6 +142,9 @@ struct FlatTopTests {
         #expect(line.3 == line.1)
         #expect(!r.stderr.contains("ch2 Gtr"))
         let clip = try #require(logLines(takes + "/t.clips.jsonl").first { $0["type"] as? String == "clip" })
+        // The first line names where the clipping began: the event's first run.
+        let began = EventText.timecode(seconds: Double(clip["start_frame"] as? Int ?? -48000) / 48000)
+        #expect(r.stderr.contains("CLIP: ch1 Vox at \(began)\n"), "\(r.stderr)")
         let over = try #require(clip["over_db"] as? Double)
         #expect(abs(over - 6) < 1, "\(clip)")
         #expect(String(format: "%.1f", over) == line.1)
@@ -288,6 +291,10 @@ struct FlatTopTests {
         #expect(live.stderr.contains("FLAT: ch1 Kit flat tops at 0.0 dBFS: clipped, then resampled?"), "\(live.stderr)")
         let logged = logLines(takes + "/t.clips.jsonl").filter { $0["type"] as? String == "flat" }
         #expect(logged.map { $0["start_frame"] as? Int } == flats.map { $0["start_frame"] as? Int })
+        // The line names when the tops began, the event's start, not when rule B judged them
+        // (a second or more later).
+        let began = EventText.timecode(seconds: Double(logged.first?["start_frame"] as? Int ?? -44100) / 44100)
+        #expect(live.stderr.contains("clipped, then resampled? at \(began)\n"), "\(live.stderr)")
         #expect(logged.map { $0["end_frame"] as? Int } == flats.map { $0["end_frame"] as? Int })
     }
 

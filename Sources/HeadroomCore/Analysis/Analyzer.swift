@@ -344,10 +344,12 @@ public final class Analyzer {
         levels.clippedSamples = d.clippedSamples + (d.eventOpen ? d.event.clippedSamples : 0)
         levels.hotEvents = d.hotEvents
         levels.qualifiedRuns = d.qualifiedRuns
+        levels.clippingSince = d.eventOpen ? d.event.startFrame : d.qualifiedRunStart >= 0 ? d.qualifiedRunStart : nil
         levels.isClipping = d.isClipping
         let flat = flats[c].figures
         levels.flatEvents = flat.events
         levels.flatEventsStarted = flats[c].eventsStarted
+        levels.flatStartFrame = flats[c].lastStartFrame
         levels.flatLevelDBFS = flat.level
         levels.flatOverDB = flat.over
         let over = d.overshoot
@@ -1356,11 +1358,17 @@ public struct ChannelLevels: Sendable, Equatable {
     public var hotEvents = 0
     /// Qualifying clip runs seen: a live meter latches when this changes.
     public var qualifiedRuns = 0
+    /// Where the clipping began: the open clip event's first frame, else the last qualifying
+    /// run's (nil: none yet).
+    public var clippingSince: Int?
     /// A clip run or event is in progress.
     public var isClipping = false
     /// Flat events, counting one still open; flat events opened (a meter latches on a change).
     public var flatEvents = 0
     public var flatEventsStarted = 0
+    /// The first frame of the flat event opened last (nil: none yet; an alarm that comes
+    /// later, a rule-B pile-up a second after the tops it counts, can move it earlier).
+    public var flatStartFrame: Int?
     /// The flat ceiling with the highest estimated peak, dBFS, and the overshoot above it.
     public var flatLevelDBFS: Double?
     public var flatOverDB: Double?

@@ -164,6 +164,8 @@ struct FlatDetector {
     private(set) var flatEvents = 0
     /// Flat events opened (the live meter latches on a change).
     private(set) var eventsStarted = 0
+    /// Where the last event opened begins (nil: none yet): the frame a live warning names.
+    var lastStartFrame: Int? { eventsStarted > 0 ? event.startFrame : nil }
     /// The closed event with the highest estimated peak before its ceiling: its level and
     /// overshoot (dB), for the gain proposal.
     private(set) var worst: (level: Double, over: Double?)?

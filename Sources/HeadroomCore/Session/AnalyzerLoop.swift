@@ -421,7 +421,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         guard let analyzer else { return }
         for event in analyzer.events { emit(event) }
         analyzer.events.removeAll(keepingCapacity: true)
-        // Shout the moment a run qualifies, before its event closes.
+        // Shout the moment a run qualifies, before its event closes, naming where it began.
         for c in 0..<channels {
             let levels = analyzer.levels(channel: c)
             let runs = levels.qualifiedRuns
@@ -431,7 +431,8 @@ final class AnalyzerLoop: @unchecked Sendable {
                 latched = true
                 // One line when a channel starts clipping, not one per over inside the same event.
                 if !wasClipping[c] {
-                    warn("CLIP: ch\(c + 1) \(names[c]) at \(Self.timecode(analyzer.frameCount, rate: rate))")
+                    let at = Self.timecode(levels.clippingSince ?? analyzer.frameCount, rate: rate)
+                    warn("CLIP: ch\(c + 1) \(names[c]) at \(at)")
                 }
             }
             wasClipping[c] = levels.isClipping
@@ -441,9 +442,10 @@ final class AnalyzerLoop: @unchecked Sendable {
                 latched = true
                 let level = levels.flatLevelDBFS.map { String(format: "%.1f", $0) } ?? "?"
                 let cause = GainAdvisor.flatCause(levelDBFS: levels.flatLevelDBFS)
-                warn(
-                    "FLAT: ch\(c + 1) \(names[c]) flat tops at \(level) dBFS: \(cause) at \(Self.timecode(analyzer.frameCount, rate: rate))"
-                )
+                // When the flat tops began (the event's start_frame), not when they were seen:
+                // a pile-up at the clip level is judged a second after the tops it counts.
+                let at = Self.timecode(levels.flatStartFrame ?? analyzer.frameCount, rate: rate)
+                warn("FLAT: ch\(c + 1) \(names[c]) flat tops at \(level) dBFS: \(cause) at \(at)")
             }
         }
     }
