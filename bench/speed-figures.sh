@@ -52,6 +52,47 @@ SECS=30 RUNS=3 bash "$SHARED/side-by-side.sh" "$P" 2>&1 | tail -6
 echo '```'
 echo
 
+echo "## Where record's time goes"
+echo
+echo "The side-by-side's recorder row, taken apart: \`record\` closes each take with an fsync (a"
+echo "take must survive a crash or a power cut), which arecord does not do, so the same 30 s"
+echo "of mixed material (the file plugin, unpaced) is also timed with arecord followed by a"
+echo "sync of its file, and both to tmpfs (\`/dev/shm\`: no disk at all, where what is left is"
+echo "CPU on 2 cores). Medians of 3 runs; each run starts from a synced, empty folder."
+echo
+R=$W/record-split; A=$W/asound.conf
+rec() {  # rec DIR: headroom record into DIR, as side-by-side.sh runs it
+    python3 "$SHARED/timecmd.py" -n 3 --prep "rm -rf $1; mkdir -p $1; sync" -- "$B/headroom" record --device benchcap \
+        --format S32_LE --rate 96000 --channels 32 --duration 30 --dir "$1" --name take |
+        sed -E 's/.*wall_med=([0-9.]+).*cpu_med=([0-9.]+).*/\1 \2/'
+}
+are() {  # are DIR [sync]: arecord into DIR, then (with sync) fsync of the file
+    local then=true; [ "${2-}" = sync ] && then="sync $1/a.wav"
+    python3 "$SHARED/timecmd.py" -n 3 --prep "rm -rf $1; mkdir -p $1; sync" -- sh -c \
+        "arecord -q -D benchcap -f S32_LE -r 96000 -c 32 -s 2880000 $1/a.wav && $then" |
+        sed -E 's/.*wall_med=([0-9.]+).*cpu_med=([0-9.]+).*/\1 \2/'
+}
+echo '```'
+if [ -f "$A" ] && [ -d /dev/shm ]; then
+    export ALSA_CONFIG_PATH=/usr/share/alsa/alsa.conf:$A
+    read -r ad ac < <(are "$R/a")
+    read -r as_ asc < <(are "$R/a" sync)
+    read -r hd hc < <(rec "$R/h")
+    read -r am amc < <(are /dev/shm/headroom-record-split)
+    read -r hm hmc < <(rec /dev/shm/headroom-record-split)
+    rm -rf "$R" /dev/shm/headroom-record-split
+    row() { printf '%-34s %6.3f s wall  %6.3f s CPU  %s\n' "$1" "$2" "$3" "$4"; }
+    row "arecord -> disk" "$ad" "$ac" ""
+    row "arecord -> disk, then sync" "$as_" "$asc" ""
+    row "headroom record -> disk (fsync)" "$hd" "$hc" "$(python3 -c "print(f'{$ad/$hd:.2f}x arecord, {$as_/$hd:.2f}x arecord + sync')")"
+    row "arecord -> tmpfs" "$am" "$amc" ""
+    row "headroom record -> tmpfs" "$hm" "$hmc" "$(python3 -c "print(f'{$am/$hm:.2f}x arecord')")"
+else
+    echo "(skipped: needs side-by-side.sh's $A and /dev/shm)"
+fi
+echo '```'
+echo
+
 echo "## Many files"
 echo
 echo "\`headroom analyze --json\` of 16 files (8 ch x 48 kHz x 20 s of mixed material each), one at"
