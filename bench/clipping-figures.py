@@ -317,6 +317,7 @@ def flat_table(material, binary, old, tmp):
     drives = [3, 6, 10]
     kinds = ["hard", "asymmetric", "converter-like"]
     paths = {}
+    at_level = {}  # each path's clip level, in the same order
     for kind, name, x in material:
         for level in levels:
             c = 10 ** (level / 20)
@@ -332,15 +333,22 @@ def flat_table(material, binary, old, tmp):
                     path = os.path.join(tmp, f"f-{kind}-{name}-{level}-{d}-{k}.wav".replace(" ", "_"))
                     write(path, z)
                     paths.setdefault((k, d), []).append(path)
+                    at_level.setdefault((k, d), []).append(level)
     header = ["| clip | " + " | ".join(f"+{d} dB drive" for d in drives) + " |", "|---" * (len(drives) + 1) + "|"]
     lines = list(header)
     over_lines = list(header)
+    # The goal holds at each clip level, not only over all four: found per level.
+    per_level = {}
     for k in kinds:
         cells = []
         over_cells = []
         for d in drives:
             got = analyze(binary, paths[(k, d)])
             found = sum(1 for c, f, *_ in got if f > 0)
+            for level, (c, f, *_) in zip(at_level[(k, d)], got):
+                n = per_level.setdefault((k, d, level), [0, 0])
+                n[0] += f > 0
+                n[1] += 1
             today = ""
             if old:
                 seen = sum(1 for c, *_ in analyze(old, paths[(k, d)]) if c > 0)
@@ -353,7 +361,18 @@ def flat_table(material, binary, old, tmp):
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
         if k != "asymmetric":  # two ceilings, two truths
             over_lines.append(f"| {k} | " + " | ".join(over_cells) + " |")
-    return lines, over_lines
+    columns = [(k, d) for k in ("hard", "converter-like") for d in drives if d >= 6]
+    level_lines = [
+        "| clip level | " + " | ".join(f"{k}, +{d} dB" for k, d in columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
+    for level in levels:
+        cells = []
+        for k, d in columns:
+            found, total = per_level[(k, d, level)]
+            cells.append(f"{100 * found // total} % ({found} of {total})")
+        level_lines.append(f"| {level} dBFS | " + " | ".join(cells) + " |")
+    return lines, over_lines, level_lines
 
 
 def path_table(material, binary, old, tmp):
@@ -512,8 +531,11 @@ def main():
         print("Every item clipped at -1, -3, -6 and -12 dBFS: hard (both sides), asymmetric (the")
         print("negative side 3 dB lower) and converter-like (4x oversampled clip, 20 kHz decimation")
         print("filter). A take counts as found when it has a `flat` event." + (" \"Before\": clip events found by the older build." if args.old else "") + "\n")
-        found, overs = flat_table(material, NEW, args.old, tmp)
+        found, overs, levels = flat_table(material, NEW, args.old, tmp)
         print("\n".join(found))
+        print("\nAt each clip level, where the goal is 95 % from +6 dB of drive (hard and")
+        print("converter-like clips; takes with a `flat` event):\n")
+        print("\n".join(levels))
         print("\n### How far over a flat top\n")
         print("A flat event's `over_db`, the peak its lobes would have reached over the ceiling, on")
         print("the takes above in which a flat event was found: median error (the take's largest")
