@@ -672,13 +672,16 @@ struct OverAndFlatTests {
 
     @Test(
         "no flat event on a high tone faded in: the fade's peaks pass through every level once, the tone's sit at a few",
-        arguments: [(43200.0, 96000, 2.1), (7000.0, 44100, 0.3)]
+        arguments: [(43200.0, 96000, 2.1), (7000.0, 44100, 0.3), (18000.0, 48000, 0.3), (36000.0, 96000, 0.3)]
     )
     func fadedHighTones(hz: Double, rate: Int, phase: Double) {
         // The first is `gen.py`'s channel 16 (0.45 of the rate, -1 dBFS, a 5 ms raised-cosine
         // fade-in), flagged for the first second of every take of the benchmark's material:
         // the fade lent the second's histogram its spread of levels, a peak or two each,
-        // while the tone's thousands of peaks under its top sat at one level.
+        // while the tone's thousands of peaks under its top sat at one level. The last two,
+        // 3/8 of the rate, keep no peak at all 1 to 6 dB under their top: the fade's twenty
+        // spread over as many levels, beside 1,500 a second at the top
+        // (FlatDetector.ceilingPerSpread).
         let fade = rate / 200
         let samples = (0..<(3 * rate)).map { i -> Float in
             let ramp = i < fade ? 0.5 - 0.5 * cos(Double.pi * Double(i) / Double(fade)) : 1

@@ -19,7 +19,8 @@ import Foundation
 /// - **Rule B, ceiling pile-up** (noise-like material and limiters, whose flat runs are too
 ///   short for rule A): every 0.25 s, over the lobe peaks of the last second, many peaks sit
 ///   within 0.2 dB of the largest (16, or 6 all in one 0.05 dB bin: a digital ceiling), few
-///   just below it, and the rest spread out below, over at least ``spreadLevels`` levels.
+///   just below it, and the rest spread out below, over at least ``spreadLevels`` levels and
+///   at least one for every ``ceilingPerSpread`` at the ceiling.
 /// - **Rule C, a smeared ceiling** (noise clipped before a converter's decimation filter: a
 ///   snare clipped in the analog stage). The filter leaves the cut lobes one or two samples
 ///   wide, too narrow for rule A, and rings their peaks over about half a dB, too spread for
@@ -92,6 +93,14 @@ struct FlatDetector {
     /// flagged for its whole length; the rule-B alarms on the clipped speech, drums and mixes
     /// of `bench/clipping-figures.py` spread over 18 levels or more (most over 30).
     static let spreadLevels = 12
+    /// Rule B: peaks at the ceiling for each one 1 to 6 dB under it, at most. A steady tone at
+    /// 3/8 of the rate (18 kHz at 48 kHz, 36 kHz at 96 kHz) faded in over 5 ms puts one
+    /// sampled crest value in one bin 1,500 to 6,000 times a second while the only peaks
+    /// under it are the fade's twenty, over as many levels: 74 to 314 at the ceiling for each.
+    /// Clipped material cuts varied content, whose peaks spread under the ceiling too: over
+    /// the 26,000 other rule-B alarms `bench/clipping-figures.py` raises (clipped speech, drums,
+    /// bass, sines and mixes, and the clean material), at most 4.5.
+    static let ceilingPerSpread = 16
     let floorDB: Float
     let bins: Int
     /// The first bin of peaks at the clip level (one under the clip level's own, which the
@@ -472,6 +481,7 @@ struct FlatDetector {
         let spread = total(counts, low, high)
         guard spread >= 6 else { return }
         guard spread * spread >= Self.spreadLevels * squaredCounts(low, high) else { return }
+        guard ceiling <= Self.ceilingPerSpread * spread else { return }
         guard total(preceded, top - band, top) * 2 <= ceiling else { return }
         // The oldest quarter holding ceiling peaks starts the alarm.
         var oldest = 3
