@@ -19,6 +19,13 @@ B=$P/.build/release
 [ -x "$B/headroom" ] && [ -x "$B/headroom-bench" ] || { echo "build first: swift build -c release" >&2; exit 1; }
 [ -d "$SHARED" ] || { echo "needs the shared yardsticks in $SHARED (SHARED_BENCH=...)" >&2; exit 1; }
 W=${BENCH_DIR:-${TMPDIR:-/tmp}/headroom-bench}; mkdir -p "$W"
+# timed PREP CMD...: the median wall and CPU seconds of 3 runs of CMD, the shell command PREP
+# (or nothing, "") before each.
+timed() {
+    local prep=$1; shift
+    python3 "$SHARED/timecmd.py" -n 3 ${prep:+--prep "$prep"} -- "$@" |
+        sed -E 's/.*wall_med=([0-9.]+).*cpu_med=([0-9.]+).*/\1 \2/'
+}
 
 echo "# Speed figures"
 echo
@@ -62,15 +69,12 @@ echo "CPU on 2 cores). Medians of 3 runs; each run starts from a synced, empty f
 echo
 R=$W/record-split; A=$W/asound.conf
 rec() {  # rec DIR: headroom record into DIR, as side-by-side.sh runs it
-    python3 "$SHARED/timecmd.py" -n 3 --prep "rm -rf $1; mkdir -p $1; sync" -- "$B/headroom" record --device benchcap \
-        --format S32_LE --rate 96000 --channels 32 --duration 30 --dir "$1" --name take |
-        sed -E 's/.*wall_med=([0-9.]+).*cpu_med=([0-9.]+).*/\1 \2/'
+    timed "rm -rf $1; mkdir -p $1; sync" "$B/headroom" record --device benchcap --format S32_LE --rate 96000 \
+        --channels 32 --duration 30 --dir "$1" --name take
 }
 are() {  # are DIR [sync]: arecord into DIR, then (with sync) fsync of the file
     local then=true; [ "${2-}" = sync ] && then="sync $1/a.wav"
-    python3 "$SHARED/timecmd.py" -n 3 --prep "rm -rf $1; mkdir -p $1; sync" -- sh -c \
-        "arecord -q -D benchcap -f S32_LE -r 96000 -c 32 -s 2880000 $1/a.wav && $then" |
-        sed -E 's/.*wall_med=([0-9.]+).*cpu_med=([0-9.]+).*/\1 \2/'
+    timed "rm -rf $1; mkdir -p $1; sync" sh -c "arecord -q -D benchcap -f S32_LE -r 96000 -c 32 -s 2880000 $1/a.wav && $then"
 }
 echo '```'
 if [ -f "$A" ] && [ -d /dev/shm ]; then
@@ -106,9 +110,8 @@ if [ ! -f "$M/f15.wav" ]; then
     done
 fi
 cat "$M"/*.wav >/dev/null
-t() { python3 "$SHARED/timecmd.py" -n 3 -- "$@" | sed -E 's/.*wall_med=([0-9.]+).*/\1/'; }
-one=$(t "$B/headroom" analyze --json -j 1 "$M"/f*.wav)
-all=$(t "$B/headroom" analyze --json -j "$(nproc)" "$M"/f*.wav)
+read -r one _ < <(timed "" "$B/headroom" analyze --json -j 1 "$M"/f*.wav)
+read -r all _ < <(timed "" "$B/headroom" analyze --json -j "$(nproc)" "$M"/f*.wav)
 "$B/headroom" analyze --json -j 1 "$M"/f*.wav | sed -E 's/"started":"[^"]*"//' >"$W/one.jsonl"
 "$B/headroom" analyze --json -j "$(nproc)" "$M"/f*.wav | sed -E 's/"started":"[^"]*"//' >"$W/all.jsonl"
 same=$(cmp -s "$W/one.jsonl" "$W/all.jsonl" && echo identical || echo DIFFERENT)

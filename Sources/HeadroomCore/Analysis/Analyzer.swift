@@ -344,7 +344,7 @@ public final class Analyzer {
         levels.clippedSamples = d.clippedSamples + (d.eventOpen ? d.event.clippedSamples : 0)
         levels.hotEvents = d.hotEvents
         levels.qualifiedRuns = d.qualifiedRuns
-        levels.clippingSince = d.eventOpen ? d.event.startFrame : d.qualifiedRunStart >= 0 ? d.qualifiedRunStart : nil
+        levels.clippingSince = d.clippingSince
         levels.isClipping = d.isClipping
         let flat = flats[c].figures
         levels.flatEvents = flat.events

@@ -532,6 +532,10 @@ struct ClipDetector {
     /// True while a clip event is open or a clip run is in progress.
     var isClipping: Bool { eventOpen || runLength >= clipRun }
 
+    /// Where the clipping began: the open event's first frame, else the last qualifying run's
+    /// (nil: none yet).
+    var clippingSince: Int? { eventOpen ? event.startFrame : qualifiedRunStart >= 0 ? qualifiedRunStart : nil }
+
     // MARK: - Rules
 
     private mutating func runQualified() {

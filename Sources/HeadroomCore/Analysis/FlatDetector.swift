@@ -494,7 +494,7 @@ struct FlatDetector {
             oldest -= 1
         }
         let start = max(quarterStart - oldest * quarter, 0)
-        let newPeaks = eventOpen ? total(counts, top - band, top) / 4 : ceiling
+        let newPeaks = eventOpen ? ceiling / 4 : ceiling
         guard atClipLevel else {
             let level = Float(Decibels.toAmplitude(Double(floorDB + (Float(top) - Float(band) / 2 + 0.5) * Self.binDB)))
             alarm(polarity: polarity, start: start, end: now, level: level, lobes: newPeaks, over: nil, into: &events)
