@@ -249,6 +249,29 @@ struct TruePeakTests {
         return x
     }
 
+    /// Samples in [-1, 1] as the bytes of interleaved frames in `layout` (rounded, and cut at
+    /// the largest code).
+    static func encoded(_ x: [Double], _ layout: SampleLayout) -> [UInt8] {
+        func bytes<T>(_ codes: [T]) -> [UInt8] { codes.withUnsafeBytes { Array($0) } }
+        func code(_ v: Double, bits: Int) -> Int32 {
+            let full = Double(Int64(1) << (bits - 1))
+            return Int32(max(-full, min(full - 1, (v * full).rounded())))
+        }
+        switch layout {
+        case .int16: return bytes(x.map { Int16(code($0, bits: 16)) })
+        case .int24Packed:
+            return x.flatMap { v -> [UInt8] in
+                let c = code(v, bits: 24)
+                return [
+                    UInt8(truncatingIfNeeded: c), UInt8(truncatingIfNeeded: c >> 8), UInt8(truncatingIfNeeded: c >> 16),
+                ]
+            }
+        case .int24InInt32: return bytes(x.map { code($0, bits: 24) })
+        case .int32(let bits): return bytes(x.map { code($0, bits: bits) << (32 - bits) })
+        case .float32: return bytes(x.map { Float($0) })
+        }
+    }
+
     @Test(
         "the vector hot-burst summary equals the frame walk over random material, at every format and blocks that split runs and bursts",
         arguments: [
@@ -276,7 +299,7 @@ struct TruePeakTests {
         ] {
             let frames = 48000 * 2
             let x = Self.randomMaterial(channels: channels, frames: frames, seed: UInt64(channels * 7 + block))
-            func compare<T: Numeric>(_ samples: [T]) {
+            func compare(_ samples: [UInt8]) {
                 let bulk = analyze(samples, channels: channels, layout: layout, settings: settings, block: block)
                 let walked = analyze(
                     samples,
@@ -298,32 +321,16 @@ struct TruePeakTests {
                     #expect(bulk.analyzer.summary(channel: c) == walked.analyzer.summary(channel: c))
                 }
             }
-            switch layout {
-            case .int16: compare(x.map { Int16(max(-32768, min(32767, ($0 * 32768).rounded()))) })
-            case .int24Packed:
-                compare(
-                    x.flatMap { v -> [UInt8] in
-                        let code = Int32(max(-8_388_608, min(8_388_607, (v * 8_388_608).rounded())))
-                        return [
-                            UInt8(truncatingIfNeeded: code), UInt8(truncatingIfNeeded: code >> 8),
-                            UInt8(truncatingIfNeeded: code >> 16),
-                        ]
-                    }
-                )
-            case .int24InInt32: compare(x.map { Int32(max(-8_388_608, min(8_388_607, ($0 * 8_388_608).rounded()))) })
-            case .int32(let bits):
-                let full = Double(Int64(1) << (bits - 1))
-                compare(x.map { Int32(max(-full, min(full - 1, ($0 * full).rounded()))) << (32 - bits) })
-            case .float32: compare(x.map { Float($0) })
-            }
+            compare(Self.encoded(x, layout))
         }
     }
 
     @Test(
-        "two analyzer threads give what one gives: the same events in the same order, the same summaries",
-        arguments: [false, true]
+        "two analyzer threads give what one gives, at every format: the same events in the same order, the same summaries",
+        arguments: [false, true],
+        [SampleLayout.int16, .int24Packed, .int24InInt32, .int32(bits: 24), .int32(bits: 32), .float32]
     )
-    func twoThreadsMatchOne(flatTops: Bool) {
+    func twoThreadsMatchOne(flatTops: Bool, layout: SampleLayout) {
         let channels = 40  // three groups of 16 lanes on AVX, five of 8 elsewhere
         var x = Self.randomMaterial(channels: channels, frames: 48000 * 2, seed: 99)
         if flatTops {
@@ -337,11 +344,12 @@ struct TruePeakTests {
                 }
             }
         }
-        let samples = x.map { Int32(max(-8_388_608, min(8_388_607, ($0 * 8_388_608).rounded()))) << 8 }
-        // Blocks of exactly maxBlockFrames are the ones split across the threads.
-        let one = analyze(samples, channels: channels, layout: .int32(bits: 24), block: 2048)
-        let two = analyze(samples, channels: channels, layout: .int32(bits: 24), block: 2048, threads: 2)
-        #expect(two.events == one.events)
+        let samples = Self.encoded(x, layout)
+        // Blocks of exactly maxBlockFrames are the ones split across the threads (each
+        // converts half its rows; the last block, 1,792 frames, too).
+        let one = analyze(samples, channels: channels, layout: layout, block: 2048)
+        let two = analyze(samples, channels: channels, layout: layout, block: 2048, threads: 2)
+        #expect(two.events == one.events, "\(layout)")
         #expect(clips(one.events).count > channels && hots(one.events).count > channels)
         if flatTops { #expect(flats(one.events).count >= 5) }
         for c in 0..<channels { #expect(two.analyzer.summary(channel: c) == one.analyzer.summary(channel: c)) }

@@ -91,10 +91,12 @@ public final class Analyzer {
     /// What each unit cost (seconds, smoothed over blocks), for the next split.
     private let unitCost: UnsafeMutablePointer<Double>
     /// What the caller's work beside a split block cost in the last blocks (seconds); 0 without
-    /// any (a tie leaves the dearest unit on the calling thread, which converted the block and
-    /// has it in its cache: giving it to the second thread made `analyze` 15 % slower).
+    /// any (a tie leaves the dearest unit on the calling thread: when that thread converted the
+    /// whole block and had it in its cache, giving it to the second made `analyze` 15 % slower).
     private var alongsideCost = 0.0
-    /// The block the second thread is working on: its frame count.
+    /// The block the second thread is working on: where its raw frames lie (the second half
+    /// of their rows is that thread's to convert) and their count.
+    private var helperBlockStart: UnsafeRawPointer?
     private var helperFrames = 0
     private let detectors: UnsafeMutablePointer<ClipDetector>
     private let flats: UnsafeMutablePointer<FlatDetector>
@@ -398,13 +400,16 @@ public final class Analyzer {
         alongside: ((_ block: UnsafeRawPointer, _ frames: Int) -> Void)?
     ) {
         let firstEvent = events.count
-        convert(src, frames: n)
         if helper != nil && splitsBlocks && n >= 256 {
-            // The units in parallel on both threads, then their events in the order one
-            // thread finds them.
+            // Both threads convert half the block's rows and wait for each other, then run
+            // their units in parallel; then the units' events go out in the order one thread
+            // finds them.
+            if shadow != nil { currentBlock = UnsafePointer(src.assumingMemoryBound(to: Int32.self)) }
             assignUnits()
-            helperFrames = n
+            (helperBlockStart, helperFrames) = (src, n)
             helper!.begin()
+            convert(src, rows: 0..<n / 2)
+            helper!.meet()
             analyzeUnits(ownUnits, frames: n, scratch: scratch[0], into: &ownEvents, timed: true)
             if let alongside {
                 let start = MonotonicClock.now()
@@ -419,6 +424,7 @@ public final class Analyzer {
             ownEvents.removeAll(keepingCapacity: true)
             helperEvents.removeAll(keepingCapacity: true)
         } else {
+            convert(src, frames: n)
             analyzeUnits(allUnits, frames: n, scratch: scratch[0], into: &events, timed: false)
             alongside?(src, n)
         }
@@ -444,6 +450,8 @@ public final class Analyzer {
 
     /// The second thread's share of the block being processed.
     fileprivate func helperBlock() {
+        if let block = helperBlockStart { convert(block, rows: helperFrames / 2..<helperFrames) }
+        helper!.meet()
         analyzeUnits(helperUnits, frames: helperFrames, scratch: scratch[1], into: &helperEvents, timed: true)
     }
 
@@ -525,38 +533,55 @@ public final class Analyzer {
     /// goes lane by lane, and packed 24-bit samples group by group, four to a byte shuffle
     /// (`hr_unpack24`).
     private func convert(_ src: UnsafeRawPointer, frames n: Int) {
+        convert(src, rows: 0..<n)
+        if shadow != nil { currentBlock = UnsafePointer(src.assumingMemoryBound(to: Int32.self)) }
+    }
+
+    /// Frames `rows` of the block at `src` (the rest of ``convert(_:frames:)``, which two
+    /// threads can share a block's rows by).
+    private func convert(_ block: UnsafeRawPointer, rows: Range<Int>) {
+        let src = block + rows.lowerBound * channels * layout.bytesPerSample
+        let n = rows.count
+        let out = input + (Self.history + rows.lowerBound) * width
         let full = channels / width
         var done = full
         let s32: Float = 1.0 / 2_147_483_648
         let s16: Float = 1.0 / 32768
         switch (layout, width) {
-        case (.int32, 16): convertRows(src, frames: n, groups: full) { (v: SIMD16<Int32>) in SIMD16<Float>(v) * s32 }
+        case (.int32, 16):
+            convertRows(src, out, frames: n, groups: full) { (v: SIMD16<Int32>) in SIMD16<Float>(v) * s32 }
         case (.int24InInt32, 16):
-            convertRows(src, frames: n, groups: full) { (v: SIMD16<Int32>) in SIMD16<Float>(v &<< 8) * s32 }
-        case (.int16, 16): convertRows(src, frames: n, groups: full) { (v: SIMD16<Int16>) in SIMD16<Float>(v) * s16 }
-        case (.float32, 16): convertRows(src, frames: n, groups: full) { (v: SIMD16<Float>) in Self.finite(v) }
-        case (.int32, 8): convertRows(src, frames: n, groups: full) { (v: SIMD8<Int32>) in SIMD8<Float>(v) * s32 }
-        case (.int32, _): convertRows(src, frames: n, groups: full) { (v: SIMD4<Int32>) in SIMD4<Float>(v) * s32 }
+            convertRows(src, out, frames: n, groups: full) { (v: SIMD16<Int32>) in SIMD16<Float>(v &<< 8) * s32 }
+        case (.int16, 16):
+            convertRows(src, out, frames: n, groups: full) { (v: SIMD16<Int16>) in SIMD16<Float>(v) * s16 }
+        case (.float32, 16): convertRows(src, out, frames: n, groups: full) { (v: SIMD16<Float>) in Self.finite(v) }
+        case (.int32, 8): convertRows(src, out, frames: n, groups: full) { (v: SIMD8<Int32>) in SIMD8<Float>(v) * s32 }
+        case (.int32, _): convertRows(src, out, frames: n, groups: full) { (v: SIMD4<Int32>) in SIMD4<Float>(v) * s32 }
         case (.int24InInt32, 8):
-            convertRows(src, frames: n, groups: full) { (v: SIMD8<Int32>) in SIMD8<Float>(v &<< 8) * s32 }
+            convertRows(src, out, frames: n, groups: full) { (v: SIMD8<Int32>) in SIMD8<Float>(v &<< 8) * s32 }
         case (.int24InInt32, _):
-            convertRows(src, frames: n, groups: full) { (v: SIMD4<Int32>) in SIMD4<Float>(v &<< 8) * s32 }
-        case (.int16, 8): convertRows(src, frames: n, groups: full) { (v: SIMD8<Int16>) in SIMD8<Float>(v) * s16 }
-        case (.int16, _): convertRows(src, frames: n, groups: full) { (v: SIMD4<Int16>) in SIMD4<Float>(v) * s16 }
-        case (.float32, 8): convertRows(src, frames: n, groups: full) { (v: SIMD8<Float>) in Self.finite(v) }
-        case (.float32, _): convertRows(src, frames: n, groups: full) { (v: SIMD4<Float>) in Self.finite(v) }
+            convertRows(src, out, frames: n, groups: full) { (v: SIMD4<Int32>) in SIMD4<Float>(v &<< 8) * s32 }
+        case (.int16, 8): convertRows(src, out, frames: n, groups: full) { (v: SIMD8<Int16>) in SIMD8<Float>(v) * s16 }
+        case (.int16, _): convertRows(src, out, frames: n, groups: full) { (v: SIMD4<Int16>) in SIMD4<Float>(v) * s16 }
+        case (.float32, 8): convertRows(src, out, frames: n, groups: full) { (v: SIMD8<Float>) in Self.finite(v) }
+        case (.float32, _): convertRows(src, out, frames: n, groups: full) { (v: SIMD4<Float>) in Self.finite(v) }
         case (.int24Packed, _): done = 0  // every group in convertGroup, four samples a shuffle
         }
         for g in done..<groups {
-            let dst = input + g * groupStride + Self.history * width
-            convertGroup(src, dst, frames: n, first: g * width, lanes: min(width, channels - g * width))
+            convertGroup(
+                src,
+                out + g * groupStride,
+                frames: n,
+                first: g * width,
+                lanes: min(width, channels - g * width)
+            )
         }
-        if shadow != nil { currentBlock = UnsafePointer(src.assumingMemoryBound(to: Int32.self)) }
     }
 
     @inline(__always)
     private func convertRows<I: SIMD, V: SIMD>(
         _ src: UnsafeRawPointer,
+        _ first: UnsafeMutablePointer<Float>,
         frames n: Int,
         groups full: Int,
         _ toFloat: (I) -> V
@@ -564,7 +589,7 @@ public final class Analyzer {
         let rowBytes = channels * MemoryLayout<I.Scalar>.stride
         let groupBytes = MemoryLayout<I>.size
         let outStride = groupStride * MemoryLayout<Float>.stride
-        let out = UnsafeMutableRawPointer(input + Self.history * width)
+        let out = UnsafeMutableRawPointer(first)
         for i in 0..<n {
             let row = src + i * rowBytes
             let o = out + i * MemoryLayout<V>.stride
@@ -1488,6 +1513,8 @@ private struct Scratch {
 private final class GroupWorker: @unchecked Sendable {
     private let posted = Atomic<Int>(0)
     private let finished = Atomic<Int>(0)
+    /// Arrivals at ``meet()``, two a block.
+    private let arrivals = Atomic<Int>(0)
     private let helperSleeping = Atomic<Bool>(false)
     private let callerSleeping = Atomic<Bool>(false)
     private let go = DispatchSemaphore(value: 0)
@@ -1559,6 +1586,22 @@ private final class GroupWorker: @unchecked Sendable {
     }
 
     func begin() { Self.post(posted, sleeping: helperSleeping, semaphore: go) }
+
+    /// Both threads call this once a block, once they have converted their half of its rows,
+    /// and it returns when both have: each then reads rows the other wrote. The two halves
+    /// take about as long, so it only spins, yielding the processor after 20 microseconds (a
+    /// recorder's capture and writer threads may need it more than a spinning thread does).
+    func meet() {
+        let mine = arrivals.add(1, ordering: .acquiringAndReleasing).newValue
+        let both = (mine + 1) & ~1  // the block's second arrival
+        guard arrivals.load(ordering: .acquiring) < both else { return }
+        let since = MonotonicClock.now()
+        var looks = 0
+        while arrivals.load(ordering: .acquiring) < both {
+            looks += 1
+            if looks & 31 == 0 && MonotonicClock.now() - since > 20e-6 { sched_yield() } else { hr_spin_pause() }
+        }
+    }
     func wait() {
         Self.wait(
             for: posted.load(ordering: .relaxed),
