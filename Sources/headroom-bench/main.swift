@@ -122,6 +122,7 @@ func benchAnalyzer(seconds: Double, only: Material?) {
                 handoffSpin: Analyzer.idleHandoffSpin
             )
             analyzer.detectsFlatTops = run % 3 != 1
+            analyzer.splitsConversion = true  // as `analyze` has it
             let t = time(analyzer)
             switch run % 3 {
             case 0: best = min(best, t)

@@ -14,7 +14,8 @@ func analyze<T: Numeric>(
     maxBlockFrames: Int = 2048,
     exact: Bool = false,
     bulkHotWalk: Bool = true,
-    threads: Int = 1
+    threads: Int = 1,
+    splitsConversion: Bool = false
 ) -> (events: [Event], analyzer: Analyzer) {
     let analyzer = Analyzer(
         channels: channels,
@@ -26,6 +27,7 @@ func analyze<T: Numeric>(
         threads: threads
     )
     analyzer.bulkHotWalk = bulkHotWalk
+    analyzer.splitsConversion = splitsConversion
     var events: [Event] = []
     let stride = MemoryLayout<T>.stride
     let frameBytes = layout.bytesPerSample * channels

@@ -345,14 +345,27 @@ struct TruePeakTests {
             }
         }
         let samples = Self.encoded(x, layout)
-        // Blocks of exactly maxBlockFrames are the ones split across the threads (each
-        // converts half its rows; the last block, 1,792 frames, too).
+        // Blocks of exactly maxBlockFrames are the ones split across the threads (the last
+        // block, 1,792 frames, too), converted by the calling thread alone (a recorder's way)
+        // or half by each (`analyze`'s).
         let one = analyze(samples, channels: channels, layout: layout, block: 2048)
         let two = analyze(samples, channels: channels, layout: layout, block: 2048, threads: 2)
+        let halves = analyze(
+            samples,
+            channels: channels,
+            layout: layout,
+            block: 2048,
+            threads: 2,
+            splitsConversion: true
+        )
         #expect(two.events == one.events, "\(layout)")
+        #expect(halves.events == one.events, "\(layout), converted in halves")
         #expect(clips(one.events).count > channels && hots(one.events).count > channels)
         if flatTops { #expect(flats(one.events).count >= 5) }
-        for c in 0..<channels { #expect(two.analyzer.summary(channel: c) == one.analyzer.summary(channel: c)) }
+        for c in 0..<channels {
+            #expect(two.analyzer.summary(channel: c) == one.analyzer.summary(channel: c))
+            #expect(halves.analyzer.summary(channel: c) == one.analyzer.summary(channel: c))
+        }
     }
 
     @Test(

@@ -52,6 +52,13 @@ public final class Analyzer {
     /// both. A recorder turns this off while it keeps up with real time (waking a thread
     /// every period costs more than it saves) and on when blocks queue up.
     public var splitsBlocks = true
+    /// With blocks split across two threads, both convert each block to floats, half its rows
+    /// each, and meet before their units; off, the calling thread converts it alone while the
+    /// other waits. On where the two threads have the machine to themselves (`analyze`: the
+    /// in-memory benchmark's two threads went from 1.31-1.33x one to 1.60-1.61x on session
+    /// material); off in a recorder, whose capture and writer threads share the cores (with
+    /// it, an unpaced `record` took 8 % longer and 9 % more CPU: a second meeting per block).
+    public var splitsConversion = false
     /// Flat-top detection (``FlatDetector``) runs; `headroom-bench analyzer` turns it off to
     /// measure what it costs. Set before the first block.
     public var detectsFlatTops = true
@@ -94,8 +101,8 @@ public final class Analyzer {
     /// any (a tie leaves the dearest unit on the calling thread: when that thread converted the
     /// whole block and had it in its cache, giving it to the second made `analyze` 15 % slower).
     private var alongsideCost = 0.0
-    /// The block the second thread is working on: where its raw frames lie (the second half
-    /// of their rows is that thread's to convert) and their count.
+    /// The block the second thread is working on: where its raw frames lie when the second
+    /// half of their rows is that thread's to convert (nil: converted), and their count.
     private var helperBlockStart: UnsafeRawPointer?
     private var helperFrames = 0
     private let detectors: UnsafeMutablePointer<ClipDetector>
@@ -401,15 +408,20 @@ public final class Analyzer {
     ) {
         let firstEvent = events.count
         if helper != nil && splitsBlocks && n >= 256 {
-            // Both threads convert half the block's rows and wait for each other, then run
-            // their units in parallel; then the units' events go out in the order one thread
-            // finds them.
+            // The block converted (half its rows by each thread, which then wait for each
+            // other, with `splitsConversion`), the units run in parallel on both threads;
+            // then their events go out in the order one thread finds them.
             if shadow != nil { currentBlock = UnsafePointer(src.assumingMemoryBound(to: Int32.self)) }
             assignUnits()
-            (helperBlockStart, helperFrames) = (src, n)
-            helper!.begin()
-            convert(src, rows: 0..<n / 2)
-            helper!.meet()
+            (helperBlockStart, helperFrames) = (splitsConversion ? src : nil, n)
+            if splitsConversion {
+                helper!.begin()
+                convert(src, rows: 0..<n / 2)
+                helper!.meet(helper: false)
+            } else {
+                convert(src, rows: 0..<n)
+                helper!.begin()
+            }
             analyzeUnits(ownUnits, frames: n, scratch: scratch[0], into: &ownEvents, timed: true)
             if let alongside {
                 let start = MonotonicClock.now()
@@ -450,8 +462,10 @@ public final class Analyzer {
 
     /// The second thread's share of the block being processed.
     fileprivate func helperBlock() {
-        if let block = helperBlockStart { convert(block, rows: helperFrames / 2..<helperFrames) }
-        helper!.meet()
+        if let block = helperBlockStart {
+            convert(block, rows: helperFrames / 2..<helperFrames)
+            helper!.meet(helper: true)
+        }
         analyzeUnits(helperUnits, frames: helperFrames, scratch: scratch[1], into: &helperEvents, timed: true)
     }
 
@@ -1513,8 +1527,13 @@ private struct Scratch {
 private final class GroupWorker: @unchecked Sendable {
     private let posted = Atomic<Int>(0)
     private let finished = Atomic<Int>(0)
-    /// Arrivals at ``meet()``, two a block.
+    /// Arrivals at ``meet(helper:)``, two a block, and each side's flag and semaphore for
+    /// sleeping there.
     private let arrivals = Atomic<Int>(0)
+    private let helperMeeting = Atomic<Bool>(false)
+    private let callerMeeting = Atomic<Bool>(false)
+    private let helperMet = DispatchSemaphore(value: 0)
+    private let callerMet = DispatchSemaphore(value: 0)
     private let helperSleeping = Atomic<Bool>(false)
     private let callerSleeping = Atomic<Bool>(false)
     private let go = DispatchSemaphore(value: 0)
@@ -1587,21 +1606,28 @@ private final class GroupWorker: @unchecked Sendable {
 
     func begin() { Self.post(posted, sleeping: helperSleeping, semaphore: go) }
 
-    /// Both threads call this once a block, once they have converted their half of its rows,
-    /// and it returns when both have: each then reads rows the other wrote. The two halves
-    /// take about as long, so it only spins, yielding the processor after 20 microseconds (a
-    /// recorder's capture and writer threads may need it more than a spinning thread does).
-    func meet() {
-        let mine = arrivals.add(1, ordering: .acquiringAndReleasing).newValue
+    /// Both threads call this once a block, once they have converted their half of its rows
+    /// (`helper`: the second thread), and it returns when both have: each then reads rows the
+    /// other wrote. The first to arrive waits as ``wait()`` does, spinning `spin` seconds and
+    /// then sleeping (a recorder's capture and writer threads may need the processor: a
+    /// barrier that only spun and yielded made an unpaced `record` 10 % slower); the second
+    /// wakes it if it sleeps.
+    func meet(helper: Bool) {
+        let mine = arrivals.add(1, ordering: .sequentiallyConsistent).newValue
         let both = (mine + 1) & ~1  // the block's second arrival
-        guard arrivals.load(ordering: .acquiring) < both else { return }
-        let since = MonotonicClock.now()
-        var looks = 0
-        while arrivals.load(ordering: .acquiring) < both {
-            looks += 1
-            if looks & 31 == 0 && MonotonicClock.now() - since > 20e-6 { sched_yield() } else { hr_spin_pause() }
+        if mine == both {
+            if helper {
+                if callerMeeting.exchange(false, ordering: .sequentiallyConsistent) { callerMet.signal() }
+            } else {
+                if helperMeeting.exchange(false, ordering: .sequentiallyConsistent) { helperMet.signal() }
+            }
+        } else if helper {
+            Self.wait(for: both, on: arrivals, sleeping: helperMeeting, semaphore: helperMet, spin: spin)
+        } else {
+            Self.wait(for: both, on: arrivals, sleeping: callerMeeting, semaphore: callerMet, spin: spin)
         }
     }
+
     func wait() {
         Self.wait(
             for: posted.load(ordering: .relaxed),

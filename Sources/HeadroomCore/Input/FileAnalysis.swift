@@ -51,6 +51,7 @@ public struct FileAnalysis {
             threads: threads,
             handoffSpin: Analyzer.idleHandoffSpin
         )
+        analyzer.splitsConversion = true  // nothing else wants the cores
         // Two buffers: the next block is read while the analyzer's second thread works on its
         // share of this one (the analyzer's `alongside`), not while that thread waits.
         let bytes = blockFrames * reader.channels * reader.layout.bytesPerSample
