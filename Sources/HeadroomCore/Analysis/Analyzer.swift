@@ -55,9 +55,10 @@ public final class Analyzer {
     /// With blocks split across two threads, both convert each block to floats, half its rows
     /// each, and meet before their units; off, the calling thread converts it alone while the
     /// other waits. On where the two threads have the machine to themselves (`analyze`: the
-    /// in-memory benchmark's two threads went from 1.31-1.33x one to 1.60-1.61x on session
-    /// material); off in a recorder, whose capture and writer threads share the cores (with
-    /// it, an unpaced `record` took 8 % longer and 9 % more CPU: a second meeting per block).
+    /// in-memory benchmark's two threads went from 1.22x one to 1.58x on session material,
+    /// medians of six alternating runs); off in a recorder, whose capture and writer threads
+    /// share the cores (with it, an unpaced `record` took 8 % longer and 9 % more CPU: the
+    /// threads meet twice a block).
     public var splitsConversion = false
     /// Flat-top detection (``FlatDetector``) runs; `headroom-bench analyzer` turns it off to
     /// measure what it costs. Set before the first block.
@@ -320,7 +321,7 @@ public final class Analyzer {
         precondition(frameCount == 0, "prime before the first block")
         let n = min(frames, maxBlockFrames)
         guard n > 0 else { return }
-        convert(samples, frames: n)
+        convert(samples, rows: 0..<n)
         for g in 0..<groups {
             let base = input + g * groupStride
             base.update(from: base + n * width, count: Self.history * width)
@@ -407,11 +408,12 @@ public final class Analyzer {
         alongside: ((_ block: UnsafeRawPointer, _ frames: Int) -> Void)?
     ) {
         let firstEvent = events.count
+        // 32-bit PCM: the clip walk reads this block's raw codes where they lie.
+        if shadow != nil { currentBlock = UnsafePointer(src.assumingMemoryBound(to: Int32.self)) }
         if helper != nil && splitsBlocks && n >= 256 {
             // The block converted (half its rows by each thread, which then wait for each
             // other, with `splitsConversion`), the units run in parallel on both threads;
             // then their events go out in the order one thread finds them.
-            if shadow != nil { currentBlock = UnsafePointer(src.assumingMemoryBound(to: Int32.self)) }
             assignUnits()
             (helperBlockStart, helperFrames) = (splitsConversion ? src : nil, n)
             if splitsConversion {
@@ -436,7 +438,7 @@ public final class Analyzer {
             ownEvents.removeAll(keepingCapacity: true)
             helperEvents.removeAll(keepingCapacity: true)
         } else {
-            convert(src, frames: n)
+            convert(src, rows: 0..<n)
             analyzeUnits(allUnits, frames: n, scratch: scratch[0], into: &events, timed: false)
             alongside?(src, n)
         }
@@ -541,18 +543,12 @@ public final class Analyzer {
         }
     }
 
-    /// Raw interleaved samples to float lanes: `input[g][history + i][l]`. Full groups go
-    /// in one pass over the block's rows, a vector load, convert and store each (the block
-    /// arrives from another core: each cache line is fetched once); a last, partial group
-    /// goes lane by lane, and packed 24-bit samples group by group, four to a byte shuffle
-    /// (`hr_unpack24`).
-    private func convert(_ src: UnsafeRawPointer, frames n: Int) {
-        convert(src, rows: 0..<n)
-        if shadow != nil { currentBlock = UnsafePointer(src.assumingMemoryBound(to: Int32.self)) }
-    }
-
-    /// Frames `rows` of the block at `src` (the rest of ``convert(_:frames:)``, which two
-    /// threads can share a block's rows by).
+    /// Frames `rows` of the raw interleaved block at `block` to float lanes:
+    /// `input[g][history + i][l]` for frame i (two threads can share a block by its rows:
+    /// `splitsConversion`). Full groups go in one pass over the rows, a vector load, convert
+    /// and store each (the block arrives from another core: each cache line is fetched once);
+    /// a last, partial group goes lane by lane, and packed 24-bit samples group by group, four
+    /// to a byte shuffle (`hr_unpack24`).
     private func convert(_ block: UnsafeRawPointer, rows: Range<Int>) {
         let src = block + rows.lowerBound * channels * layout.bytesPerSample
         let n = rows.count
@@ -1609,9 +1605,9 @@ private final class GroupWorker: @unchecked Sendable {
     /// Both threads call this once a block, once they have converted their half of its rows
     /// (`helper`: the second thread), and it returns when both have: each then reads rows the
     /// other wrote. The first to arrive waits as ``wait()`` does, spinning `spin` seconds and
-    /// then sleeping (a recorder's capture and writer threads may need the processor: a
-    /// barrier that only spun and yielded made an unpaced `record` 10 % slower); the second
-    /// wakes it if it sleeps.
+    /// then sleeping, and the second wakes it if it sleeps. (Spinning and yielding instead, the
+    /// barrier cost an unpaced `record` that converted in halves 11 % of its time: its capture
+    /// and writer threads wanted the processor.)
     func meet(helper: Bool) {
         let mine = arrivals.add(1, ordering: .sequentiallyConsistent).newValue
         let both = (mine + 1) & ~1  // the block's second arrival
