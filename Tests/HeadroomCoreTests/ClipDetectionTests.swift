@@ -114,12 +114,7 @@ struct ClipDetectionTests {
         for f in 10..<13 { values[f] = maxCode }
         for f in 10000..<10003 { values[f] = minCode }
         for f in 20000..<20010 { values[f] = maxCode - 1 }
-        var packed: [UInt8] = []
-        for v in values {
-            packed += [
-                UInt8(truncatingIfNeeded: v), UInt8(truncatingIfNeeded: v >> 8), UInt8(truncatingIfNeeded: v >> 16),
-            ]
-        }
+        let packed = packed24(values)
         let low = values.map { $0 & 0x00FF_FFFF }  // S24_LE leaves the top byte unspecified: here zero
         let left = values.map { $0 << 8 }
         let a = clips(analyze(packed, channels: 1, layout: .int24Packed).events)
@@ -139,16 +134,8 @@ struct ClipDetectionTests {
         var noise = Noise(seed: 24)
         let edges: [Int32] = [-(1 << 23), -(1 << 23) + 1, -1, 0, 1, (1 << 23) - 2, (1 << 23) - 1]
         let codes = edges + (0..<200).map { _ in Int32(noise.next() * 8_388_608) }
-        func bytes(_ codes: [Int32]) -> [UInt8] {
-            codes.flatMap {
-                [
-                    UInt8(truncatingIfNeeded: $0), UInt8(truncatingIfNeeded: $0 >> 8),
-                    UInt8(truncatingIfNeeded: $0 >> 16),
-                ]
-            }
-        }
         for count in 1...codes.count {
-            let raw = bytes(Array(codes.prefix(count)))
+            let raw = packed24(Array(codes.prefix(count)))
             var out = [Float](repeating: .nan, count: count)
             raw.withUnsafeBytes { r in
                 out.withUnsafeMutableBufferPointer {
@@ -161,8 +148,8 @@ struct ClipDetectionTests {
         // same figures and events as the same codes given left-justified in 32-bit words.
         for channels in [1, 3, 4, 5, 8, 13, 16, 17, 21, 40] {
             let x = TruePeakTests.randomMaterial(channels: channels, frames: 24000, seed: UInt64(channels) + 100)
-            let codes = x.map { Int32(max(-8_388_608, min(8_388_607, ($0 * 8_388_608).rounded()))) }
-            let packed = analyze(bytes(codes), channels: channels, layout: .int24Packed, block: 1000)
+            let codes = x.map { quantized($0, bits: 24) }
+            let packed = analyze(packed24(codes), channels: channels, layout: .int24Packed, block: 1000)
             let words = analyze(codes.map { $0 << 8 }, channels: channels, layout: .int32(bits: 24), block: 1000)
             #expect(packed.events == words.events, "\(channels) channels")
             #expect(!clips(packed.events).isEmpty, "\(channels) channels: no clip event to compare")

@@ -96,3 +96,28 @@ func referenceTruePeak(_ x: [Double]) -> Double {
 }
 
 func dB(_ x: Double) -> Double { 20 * log10(x) }
+
+/// Sample `v` in [-1, 1] as a `bits`-bit code, rounded and cut at the largest code.
+func quantized(_ v: Double, bits: Int) -> Int32 {
+    let full = Double(Int64(1) << (bits - 1))
+    return Int32(max(-full, min(full - 1, (v * full).rounded())))
+}
+
+/// 24-bit codes as S24_3LE bytes, three a sample.
+func packed24(_ codes: [Int32]) -> [UInt8] {
+    codes.flatMap {
+        [UInt8(truncatingIfNeeded: $0), UInt8(truncatingIfNeeded: $0 >> 8), UInt8(truncatingIfNeeded: $0 >> 16)]
+    }
+}
+
+/// Samples in [-1, 1] as the bytes of interleaved frames in `layout` (``quantized(_:bits:)``).
+func encoded(_ x: [Double], _ layout: SampleLayout) -> [UInt8] {
+    func bytes<T>(_ codes: [T]) -> [UInt8] { codes.withUnsafeBytes { Array($0) } }
+    switch layout {
+    case .int16: return bytes(x.map { Int16(quantized($0, bits: 16)) })
+    case .int24Packed: return packed24(x.map { quantized($0, bits: 24) })
+    case .int24InInt32: return bytes(x.map { quantized($0, bits: 24) })
+    case .int32(let bits): return bytes(x.map { quantized($0, bits: bits) << (32 - bits) })
+    case .float32: return bytes(x.map { Float($0) })
+    }
+}

@@ -249,29 +249,6 @@ struct TruePeakTests {
         return x
     }
 
-    /// Samples in [-1, 1] as the bytes of interleaved frames in `layout` (rounded, and cut at
-    /// the largest code).
-    static func encoded(_ x: [Double], _ layout: SampleLayout) -> [UInt8] {
-        func bytes<T>(_ codes: [T]) -> [UInt8] { codes.withUnsafeBytes { Array($0) } }
-        func code(_ v: Double, bits: Int) -> Int32 {
-            let full = Double(Int64(1) << (bits - 1))
-            return Int32(max(-full, min(full - 1, (v * full).rounded())))
-        }
-        switch layout {
-        case .int16: return bytes(x.map { Int16(code($0, bits: 16)) })
-        case .int24Packed:
-            return x.flatMap { v -> [UInt8] in
-                let c = code(v, bits: 24)
-                return [
-                    UInt8(truncatingIfNeeded: c), UInt8(truncatingIfNeeded: c >> 8), UInt8(truncatingIfNeeded: c >> 16),
-                ]
-            }
-        case .int24InInt32: return bytes(x.map { code($0, bits: 24) })
-        case .int32(let bits): return bytes(x.map { code($0, bits: bits) << (32 - bits) })
-        case .float32: return bytes(x.map { Float($0) })
-        }
-    }
-
     @Test(
         "the vector hot-burst summary equals the frame walk over random material, at every format and blocks that split runs and bursts",
         arguments: [
@@ -321,7 +298,7 @@ struct TruePeakTests {
                     #expect(bulk.analyzer.summary(channel: c) == walked.analyzer.summary(channel: c))
                 }
             }
-            compare(Self.encoded(x, layout))
+            compare(encoded(x, layout))
         }
     }
 
@@ -344,7 +321,7 @@ struct TruePeakTests {
                 }
             }
         }
-        let samples = Self.encoded(x, layout)
+        let samples = encoded(x, layout)
         // Blocks of exactly maxBlockFrames are the ones split across the threads (the last
         // block, 1,792 frames, too), converted by the calling thread alone (a recorder's way)
         // or half by each (`analyze`'s).

@@ -1512,7 +1512,8 @@ private struct Scratch {
 
 /// The analyzer's second thread: waits for a block, analyzes its share, says so. The
 /// analyzer's thread waits for it before the block's events are read, so the two never
-/// touch the same channel or buffer at once.
+/// touch the same channel at once. With `splitsConversion` each first converts half the
+/// block's rows and they meet (``meet(helper:)``) before either reads the other's rows.
 ///
 /// Each side spins on an atomic count (for the analyzer's `handoffSpin`) before it sleeps on
 /// a semaphore: a block of session material takes a fraction of a millisecond, and two futex
