@@ -502,6 +502,34 @@ struct OverAndFlatTests {
         }
     }
 
+    @Test(
+        "a flat ceiling at -3 dBFS, then at once peaks touching full scale a sample at a time: one event, not two side by side"
+    )
+    func ceilingThenFullScaleTouches() throws {
+        // Two seconds of a 441 Hz tone cut at -3 dBFS (rule A), then band-limited noise whose
+        // lobes touch full scale a sample at a time, 48 a second (rule B at the clip level,
+        // whose alarms wait a second before they count): one ceiling after the other, no gap,
+        // so SPEC's merge within 1 s makes them one flat event.
+        let ceiling = pow(10, -3.0 / 20)
+        let tone = Self.clippedSine(hz: 441, amplitude: ceiling * 2, ceiling: ceiling, seconds: 2)
+        var samples = tone.map { Float($0) / 8_388_608 }
+        var noise = Noise(seed: 3)
+        var low = 0.0
+        for i in 0..<(3 * Self.rate) {
+            low += 0.3 * (noise.next() - low)
+            var x = Float(1.2 * low)
+            if i % 1000 == 500 { x = x < 0 ? -1 : 1 - 1 / 8_388_608 }
+            samples.append(x)
+        }
+        let (events, _) = analyze(samples, channels: 1, layout: .float32)
+        #expect(clips(events).isEmpty)
+        let found = flats(events)
+        #expect(found.count == 1, "flat events \(found.map { ($0.startFrame, $0.endFrame, $0.levelDBFS) })")
+        let flat = try #require(found.first)
+        #expect(flat.startFrame < Self.rate && flat.endFrame > 4 * Self.rate)
+        #expect(flat.levelDBFS == 0, "the event's level is its highest ceiling's")
+    }
+
     @Test("asymmetric clipping shows as one polarity")
     func asymmetric() throws {
         let ceiling = pow(10, -6.0 / 20)

@@ -372,8 +372,12 @@ struct FlatDetector {
         releaseHeld(now: end, into: &events)
         hr_close_bursts(lane, Int64(end))
         takeBursts(into: &events)
-        // An event at the clip level is extended by alarms a second older than the others.
-        if eventOpen && end - lastAlarm >= (eventAtClipLevel ? 2 * second + quarter : second) { emit(into: &events) }
+        // An event at the clip level is extended by alarms a second older than the others. An
+        // event stays open while a held alarm that would join it waits (one released after the
+        // event closed began a second event where the first ended).
+        if eventOpen && end - lastAlarm >= (eventAtClipLevel ? 2 * second + quarter : second) && !heldAlarmJoins {
+            emit(into: &events)
+        }
         quarterStart = end
         lane.pointee.quarter = Int32((quarterIndex + 1) % 4)
         quarterPeaks[quarterIndex] = 0
@@ -525,6 +529,12 @@ struct FlatDetector {
             lobes: lobes
         )
         heldTotal += 1
+    }
+
+    /// Whether a held alarm starts within a second of the open event's last alarm: released,
+    /// it extends the event (``alarm(polarity:start:end:level:lobes:over:atClipLevel:into:)``).
+    private var heldAlarmJoins: Bool {
+        (0..<heldTotal).contains { held[(heldFirst + $0) % Self.heldCount].start - lastAlarm < second }
     }
 
     /// Raises the held alarms that ended a second or more before `now` (and the oldest when
