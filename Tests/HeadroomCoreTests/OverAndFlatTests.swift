@@ -502,25 +502,26 @@ struct OverAndFlatTests {
         }
     }
 
+    /// `seconds` of band-limited noise whose lobes touch full scale a sample at a time, 48 a
+    /// second (rule B at the clip level, whose alarms wait a second before they count).
+    static func fullScaleTouches(seconds: Int) -> [Float] {
+        var noise = Noise(seed: 3)
+        var low = 0.0
+        return (0..<(seconds * rate)).map { i in
+            low += 0.3 * (noise.next() - low)
+            return i % 1000 == 500 ? (low < 0 ? -1 : 1 - 1 / 8_388_608) : Float(1.2 * low)
+        }
+    }
+
     @Test(
         "a flat ceiling at -3 dBFS, then at once peaks touching full scale a sample at a time: one event, not two side by side"
     )
     func ceilingThenFullScaleTouches() throws {
-        // Two seconds of a 441 Hz tone cut at -3 dBFS (rule A), then band-limited noise whose
-        // lobes touch full scale a sample at a time, 48 a second (rule B at the clip level,
-        // whose alarms wait a second before they count): one ceiling after the other, no gap,
-        // so SPEC's merge within 1 s makes them one flat event.
+        // Two seconds of a 441 Hz tone cut at -3 dBFS (rule A), then the touches, no gap: SPEC's
+        // merge within 1 s makes them one flat event.
         let ceiling = pow(10, -3.0 / 20)
         let tone = Self.clippedSine(hz: 441, amplitude: ceiling * 2, ceiling: ceiling, seconds: 2)
-        var samples = tone.map { Float($0) / 8_388_608 }
-        var noise = Noise(seed: 3)
-        var low = 0.0
-        for i in 0..<(3 * Self.rate) {
-            low += 0.3 * (noise.next() - low)
-            var x = Float(1.2 * low)
-            if i % 1000 == 500 { x = x < 0 ? -1 : 1 - 1 / 8_388_608 }
-            samples.append(x)
-        }
+        let samples = tone.map { Float($0) / 8_388_608 } + Self.fullScaleTouches(seconds: 3)
         let (events, _) = analyze(samples, channels: 1, layout: .float32)
         #expect(clips(events).isEmpty)
         let found = flats(events)
@@ -528,6 +529,37 @@ struct OverAndFlatTests {
         let flat = try #require(found.first)
         #expect(flat.startFrame < Self.rate && flat.endFrame > 4 * Self.rate)
         #expect(flat.levelDBFS == 0, "the event's level is its highest ceiling's")
+    }
+
+    @Test(
+        "tops touching full scale for 3 s, then a ceiling at -3 dBFS: one event 0.5 s apart; 2 s apart, two, each where its material is",
+        arguments: [0.5, 2.0]
+    )
+    func fullScaleTouchesThenCeiling(gap: Double) throws {
+        // The touches' alarms are held a second, and the tone's come at once: alarms merge by
+        // where they lie, not by when they are raised. A pile-up's alarm ends with the last
+        // quarter second holding its peaks, not where rule B judged it (up to 0.75 s later).
+        let ceiling = pow(10, -3.0 / 20)
+        let tone = Self.clippedSine(hz: 441, amplitude: ceiling * 2, ceiling: ceiling, seconds: 2)
+        let toneStart = 3 * Self.rate + Int(gap * Double(Self.rate))
+        let silence = [Float](repeating: 0, count: toneStart - 3 * Self.rate)
+        let samples = Self.fullScaleTouches(seconds: 3) + silence + tone.map { Float($0) / 8_388_608 }
+        let (events, _) = analyze(samples, channels: 1, layout: .float32)
+        #expect(clips(events).isEmpty)
+        let found = flats(events)
+        let spans = found.map { ($0.startFrame, $0.endFrame, $0.levelDBFS) }
+        if gap < 1 {
+            #expect(found.count == 1, "flat events \(spans)")
+            #expect(found.first.map { $0.startFrame < Self.rate && $0.endFrame > toneStart } == true, "\(spans)")
+        } else {
+            try #require(found.count == 2, "flat events \(spans)")
+            #expect(found[0].levelDBFS == 0 && found[1].levelDBFS == -3.0, "\(spans)")
+            #expect(abs(found[0].endFrame - 3 * Self.rate) <= Self.rate / 4, "the touches end at 3 s: \(spans)")
+            #expect(
+                abs(found[1].startFrame - toneStart) <= Self.rate / 100,
+                "the tone starts at \(toneStart): \(spans)"
+            )
+        }
     }
 
     @Test("asymmetric clipping shows as one polarity")

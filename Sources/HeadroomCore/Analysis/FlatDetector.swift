@@ -142,6 +142,8 @@ struct FlatDetector {
         var polarities = 0
         var start = 0
         var end = 0
+        /// The quarter's end where rule B raised it.
+        var raised = 0
         var lobes = 0
     }
     /// Entries over a second and a quarter, and room to spare.
@@ -372,10 +374,8 @@ struct FlatDetector {
         releaseHeld(now: end, into: &events)
         hr_close_bursts(lane, Int64(end))
         takeBursts(into: &events)
-        // An event at the clip level is extended by alarms a second older than the others. An
-        // event stays open while a held alarm that would join it waits (one released after the
-        // event closed began a second event where the first ended).
-        if eventOpen && end - lastAlarm >= (eventAtClipLevel ? 2 * second + quarter : second) && !heldAlarmJoins {
+        // An event at the clip level is extended by alarms a second older than the others.
+        if eventOpen && end - lastAlarmCountingHeld >= (eventAtClipLevel ? 2 * second + quarter : second) {
             emit(into: &events)
         }
         quarterStart = end
@@ -487,54 +487,73 @@ struct FlatDetector {
         guard spread * spread >= Self.spreadLevels * squaredCounts(low, high) else { return }
         guard ceiling <= Self.ceilingPerSpread * spread else { return }
         guard total(preceded, top - band, top) * 2 <= ceiling else { return }
-        // The oldest quarter holding ceiling peaks starts the alarm.
-        var oldest = 3
-        while oldest > 0 {
-            let q = (quarterIndex + 4 - oldest) % 4
-            let row = counts + 2 * (polarity * 4 + q) * bins
-            var any = false
-            for b in max(top - band, 0)...top where row[2 * b] > 0 { any = true }
-            if any { break }
-            oldest -= 1
+        // The oldest quarter holding ceiling peaks starts the alarm, and the newest ends it (the
+        // window is a second: ended where it was judged, an alarm ran on for up to three
+        // quarters past the last flattened peak, and so did its event).
+        func holdsCeilingPeaks(quartersBack back: Int) -> Bool {
+            let row = counts + 2 * (polarity * 4 + (quarterIndex + 4 - back) % 4) * bins
+            for b in max(top - band, 0)...top where row[2 * b] > 0 { return true }
+            return false
         }
+        var oldest = 3
+        while oldest > 0 && !holdsCeilingPeaks(quartersBack: oldest) { oldest -= 1 }
+        var newest = 0
+        while newest < oldest && !holdsCeilingPeaks(quartersBack: newest) { newest += 1 }
         let start = max(quarterStart - oldest * quarter, 0)
+        let end = newest == 0 ? now : quarterStart - (newest - 1) * quarter
         let newPeaks = eventOpen ? ceiling / 4 : ceiling
         guard atClipLevel else {
             let level = Float(Decibels.toAmplitude(Double(floorDB + (Float(top) - Float(band) / 2 + 0.5) * Self.binDB)))
-            alarm(polarity: polarity, start: start, end: now, level: level, lobes: newPeaks, over: nil, into: &events)
+            alarm(polarity: polarity, start: start, end: end, level: level, lobes: newPeaks, over: nil, into: &events)
             return
         }
         // At the clip level, a pile-up within a second of a clipped lobe is clip detection's:
         // one before it drops the alarm now, one after it when the alarm is released.
         guard lane.pointee.last_clipped < start - second else { return }
-        hold(polarity: polarity, start: start, end: now, lobes: newPeaks, into: &events)
+        hold(polarity: polarity, start: start, end: end, raised: now, lobes: newPeaks, into: &events)
     }
 
-    /// A rule-B alarm at the clip level, held (``HeldAlarm``).
-    private mutating func hold(polarity: Int, start: Int, end: Int, lobes: Int, into events: inout [Event]) {
+    /// A rule-B alarm at the clip level, judged at `raised`, held (``HeldAlarm``).
+    private mutating func hold(polarity: Int, start: Int, end: Int, raised: Int, lobes: Int, into events: inout [Event])
+    {
         if heldTotal > 0 {
             let newest = held + (heldFirst + heldTotal - 1) % Self.heldCount
-            if newest.pointee.end == end {
+            if newest.pointee.raised == raised {
                 newest.pointee.polarities |= 1 << polarity
                 newest.pointee.start = min(newest.pointee.start, start)
+                newest.pointee.end = max(newest.pointee.end, end)
                 newest.pointee.lobes += lobes
                 return
             }
         }
-        if heldTotal == Self.heldCount { releaseHeld(now: end, into: &events) }
+        if heldTotal == Self.heldCount { releaseHeld(now: raised, into: &events) }
         held[(heldFirst + heldTotal) % Self.heldCount] = HeldAlarm(
             polarities: 1 << polarity,
             start: start,
             end: end,
+            raised: raised,
             lobes: lobes
         )
         heldTotal += 1
     }
 
-    /// Whether a held alarm starts within a second of the open event's last alarm: released,
-    /// it extends the event (``alarm(polarity:start:end:level:lobes:over:atClipLevel:into:)``).
-    private var heldAlarmJoins: Bool {
-        (0..<heldTotal).contains { held[(heldFirst + $0) % Self.heldCount].start - lastAlarm < second }
+    /// The open event's last alarm, counting the held alarms that will extend it when they are
+    /// released (those that start within a second of it, one after another, and that a clip
+    /// run has not dropped so far). Alarms merge by where they lie, not by when they are
+    /// raised: closed, or ended by a later alarm more than a second on, while such an alarm
+    /// waited, an event was cut in two (a ceiling at -3 dBFS and tops touching full scale a
+    /// sample at a time, one right after the other, were two events, the second one taking the
+    /// held alarm's start and level).
+    private var lastAlarmCountingHeld: Int {
+        var last = lastAlarm
+        for k in 0..<heldTotal {
+            let a = held[(heldFirst + k) % Self.heldCount]
+            let start = max(a.start, emittedThrough)
+            if lane.pointee.last_clipped < a.start - second && start < a.end && start - last < second {
+                last = max(last, a.end)
+            }
+        }
+        return last
     }
 
     /// Raises the held alarms that ended a second or more before `now` (and the oldest when
@@ -619,7 +638,7 @@ struct FlatDetector {
         into events: inout [Event]
     ) {
         let side: FlatEvent.Polarity = polarity == 0 ? .positive : .negative
-        if eventOpen && start - lastAlarm < second {
+        if eventOpen && start - lastAlarmCountingHeld < second {
             eventAtClipLevel = eventAtClipLevel && atClipLevel
             event.endFrame = max(event.endFrame, end)
             event.startFrame = min(event.startFrame, start)
