@@ -562,6 +562,29 @@ struct OverAndFlatTests {
         }
     }
 
+    @Test(
+        "a tone cut at -6 dBFS between digital silences: the flat event lies where the tone is, not where the silence began",
+        arguments: [(300.0, 1.0), (300.0, 0.02), (1000.0, 0.5)]
+    )
+    func flatBetweenSilences(hz: Double, silence: Double) throws {
+        // A zero belongs to the lobe it is in: the tone's first half-wave began with the
+        // silence before it, and its event with it. After the tone, silence and then a pulse of
+        // the other sign end its last half-wave.
+        let ceiling = pow(10, -6.0 / 20)
+        // Whole periods from phase 0: the last half-wave is whole and flat too, and the tone's
+        // first sample, sin(0), is a zero.
+        let tone = Self.clippedSine(hz: hz, amplitude: ceiling * 2, ceiling: ceiling, seconds: 2, phase: 0)
+        let lead = Int(silence * Double(Self.rate))
+        var samples = [Float](repeating: 0, count: lead) + tone.map { Float($0) / 8_388_608 }
+        let pulse: Float = tone.last(where: { $0 != 0 })! > 0 ? -0.1 : 0.1
+        samples += [Float](repeating: 0, count: 200) + [pulse] + [Float](repeating: 0, count: Self.rate)
+        let (events, _) = analyze(samples, channels: 1, layout: .float32)
+        let flat = try #require(flats(events).first)
+        #expect(flats(events).count == 1)
+        #expect(flat.startFrame == lead + 1, "the tone's first nonzero sample is at frame \(lead + 1)")
+        #expect(flat.endFrame == lead + 2 * Self.rate, "the tone ends at frame \(lead + 2 * Self.rate)")
+    }
+
     @Test("asymmetric clipping shows as one polarity")
     func asymmetric() throws {
         let ceiling = pow(10, -6.0 / 20)

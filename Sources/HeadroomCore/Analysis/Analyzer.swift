@@ -1272,14 +1272,20 @@ public final class Analyzer {
                 flats[g * width + Int(f.lane)].clippedLobe(into: &events)
                 continue
             }
-            let lobe = (start: blockStart + Int(f.start_at), end: blockStart + Int(f.end_at))
+            let frames = max(ringValid[g], blockStart + Int(f.end_at) - Self.lobeLookback)...(blockStart + n - 1)
+            let lobe = nonzero(
+                group: g,
+                lane: Int(f.lane),
+                lobe: (start: blockStart + Int(f.start_at), end: blockStart + Int(f.end_at)),
+                frames: frames
+            )
             let ratio = plateauOvershoot(
                 group: g,
                 lane: Int(f.lane),
                 sign: f.polarity == 0 ? 1 : -1,
                 peak: f.peak,
                 lobe: lobe,
-                frames: max(ringValid[g], lobe.end - Self.lobeLookback)...(blockStart + n - 1)
+                frames: frames
             )
             flats[g * width + Int(f.lane)].flatLobe(
                 polarity: Int(f.polarity),
@@ -1291,6 +1297,33 @@ public final class Analyzer {
                 into: &events
             )
         }
+    }
+
+    /// A lobe's frames without the zeros it began or ended with (lane `l` of group `g`,
+    /// frames `lobe.start..<lobe.end`, read from the block and the ring, which hold `frames`):
+    /// a zero belongs to the lobe it is in, so the first after digital silence began with the
+    /// silence, and a flat event of a tone cut at -6 dBFS after a second of it started at 0 s.
+    /// Where the zeros reach past what can be read, the lobe's own start or end stays.
+    private func nonzero(
+        group g: Int,
+        lane l: Int,
+        lobe: (start: Int, end: Int),
+        frames: ClosedRange<Int>
+    )
+        -> (start: Int, end: Int)
+    {
+        let base = ring + g * ringFrames * width + l
+        let block = input + g * groupStride + Self.history * width + l
+        @inline(__always) func isZero(_ f: Int) -> Bool {
+            frames.contains(f) && hr_sample(base, ringFrames - 1, block, Int64(frameCount), width, Int64(f)) == 0
+        }
+        var (start, end) = lobe
+        if start >= frames.lowerBound || isZero(frames.lowerBound) {
+            start = max(start, frames.lowerBound)
+            while start < end - 1 && isZero(start) { start += 1 }
+        }
+        while end - 1 > start && isZero(end - 1) { end -= 1 }
+        return (start, end)
     }
 
     /// How far over its flat top a flat lobe would have gone, as a ratio of its peak `peak`,
