@@ -437,6 +437,25 @@ struct OverAndFlatTests {
         }
     }
 
+    @Test(
+        "six seconds of snare hits clipped before a converter, after two of silence: one flat event, where the hits are"
+    )
+    func convertedHitsOneEvent() throws {
+        // Rule C raises an alarm when three bursts within 3 s sit at one level; over these
+        // hits that holds only now and then, and an alarm reaches back to the first of its
+        // three. Closed a second after its last alarm, the event was followed by a second one
+        // that began a second before the first ended.
+        let silence = [Float](repeating: 0, count: 2 * Self.rate)
+        let hits = Self.convertedHits(seconds: 6, ceiling: pow(10, -6.0 / 20), overDB: 6)
+        let (events, _) = analyze(silence + hits + silence, channels: 1, layout: .float32)
+        let found = flats(events)
+        let spans = found.map { (Double($0.startFrame) / Double(Self.rate), Double($0.endFrame) / Double(Self.rate)) }
+        #expect(found.count == 1, "flat events (s): \(spans)")
+        let flat = try #require(found.first)
+        #expect(abs(flat.startFrame - 2 * Self.rate) <= Self.rate / 20, "\(spans)")
+        #expect(flat.endFrame <= 8 * Self.rate && flat.endFrame >= 7 * Self.rate, "\(spans)")
+    }
+
     @Test("rule C beside clip runs: a shoulder within 1.5 dB of full scale is the clip's, a ceiling at -6 dBFS is not")
     func burstsBesideClipRuns() throws {
         // The snare hits clipped before the converter, at -1 and at -6 dBFS, with a clip run

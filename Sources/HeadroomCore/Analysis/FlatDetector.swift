@@ -168,6 +168,8 @@ struct FlatDetector {
     private var eventLevel: Float = 0
     /// The open event's alarms were all rule A's on lobes at the clip level.
     private var eventAtClipLevel = false
+    /// Rule C raised one of the open event's alarms: one that follows may reach back 3 s.
+    private var eventHasBursts = false
     private var eventOver = Overshoot.Tally()
     private var lastAlarm = 0
 
@@ -374,10 +376,12 @@ struct FlatDetector {
         releaseHeld(now: end, into: &events)
         hr_close_bursts(lane, Int64(end))
         takeBursts(into: &events)
-        // An event at the clip level is extended by alarms a second older than the others.
-        if eventOpen && end - lastAlarmCountingHeld >= (eventAtClipLevel ? 2 * second + quarter : second) {
-            emit(into: &events)
-        }
+        // An event at the clip level is extended by alarms a second older than the others, and
+        // one rule C raised by alarms over the bursts of the last 3 s (closed a second after its
+        // last alarm, a run of clipped snare hits whose levels matched only now and then was
+        // two events, the second starting a second before the first ended).
+        let wait = max(eventAtClipLevel ? 2 * second + quarter : second, eventHasBursts ? 3 * second : 0)
+        if eventOpen && end - lastAlarmCountingHeld >= wait { emit(into: &events) }
         quarterStart = end
         lane.pointee.quarter = Int32((quarterIndex + 1) % 4)
         quarterPeaks[quarterIndex] = 0
@@ -621,6 +625,7 @@ struct FlatDetector {
                 level: levelSum / Float(matching),
                 lobes: newLobes,
                 over: nil,
+                fromBursts: true,
                 into: &events
             )
         }
@@ -635,19 +640,26 @@ struct FlatDetector {
         lobes: Int,
         over: Overshoot.Tally?,
         atClipLevel: Bool = false,
+        fromBursts: Bool = false,
         into events: inout [Event]
     ) {
         let side: FlatEvent.Polarity = polarity == 0 ? .positive : .negative
         if eventOpen && start - lastAlarmCountingHeld < second {
             eventAtClipLevel = eventAtClipLevel && atClipLevel
+            eventHasBursts = eventHasBursts || fromBursts
             event.endFrame = max(event.endFrame, end)
-            event.startFrame = min(event.startFrame, start)
+            // Events never overlap: an alarm that reaches back past the last event written
+            // (rule C's, over the bursts of the last 3 s) extends this one back only to there.
+            event.startFrame = min(event.startFrame, max(start, emittedThrough))
             event.lobes += lobes
             if event.polarity != side { event.polarity = .both }
             if level > eventLevel { eventLevel = level }
             if let over { eventOver.merge(over) }
         } else {
             if eventOpen { emit(into: &events) }
+            // Nor does one begin inside the last (an alarm wholly inside it adds nothing).
+            let start = max(start, emittedThrough)
+            guard start < end else { return }
             eventOpen = true
             eventsStarted += 1
             event.startFrame = start
@@ -657,6 +669,7 @@ struct FlatDetector {
             eventLevel = level
             eventOver = over ?? Overshoot.Tally()
             eventAtClipLevel = atClipLevel
+            eventHasBursts = fromBursts
         }
         // (Plus zero: a level a hair under full scale rounds to -0.0, which prints "-0.0 dBFS".)
         event.levelDBFS = ((Decibels.fromAmplitude(Double(eventLevel)) ?? 0) * 100).rounded() / 100 + 0
