@@ -108,6 +108,7 @@ struct CalibrateCommand: ParsableCommand {
             if reason == .deviceLost || reason == .deviceError {
                 throw HeadroomError(.io, "\(settings.device) stopped delivering frames during the soundcheck")
             }
+            if let warning = session.losses.warning(rate: source.rate) { Terminal.line(warning) }
             let mixer = ALSAMixer(device: settings.device)
             let controls = mixer?.captureControls() ?? []
             let mapping = Self.mapping(results: results, controls: controls, configured: settings.controls)

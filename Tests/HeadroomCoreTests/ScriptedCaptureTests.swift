@@ -313,6 +313,38 @@ struct ScriptedCaptureTests {
         #expect(Date().timeIntervalSince(start) < 5)
         #expect(lines.contains { $0["type"] as? String == "device_lost" })
     }
+
+    @Test(
+        "a soundcheck that loses frames says so (an overrun of 4,800 frames, a gap of 1,440); one that loses none says nothing"
+    )
+    func soundcheckLosses() throws {
+        // The tone jumps across a loss and the true-peak filter rings on the jump: the levels
+        // beside it can read high, and calibrate would otherwise not say why.
+        func soundcheck(_ steps: [ScriptedSource.Step], seconds: Double) throws -> CalibrationSession.Losses {
+            let session = CalibrationSession(
+                source: ScriptedSource(steps),
+                settings: AnalysisSettings(),
+                names: ["L", "R"],
+                seconds: seconds
+            )
+            session.start()
+            _ = session.finish()
+            return session.losses
+        }
+        let xrun = try soundcheck([.periods(20), .xrun(lostFrames: 4800), .periods(20), .unplug], seconds: 10)
+        #expect(xrun.xruns == 1 && xrun.gaps == 0 && xrun.dropped == 0)
+        #expect(abs(xrun.frames - 4800) <= 960, "lost \(xrun.frames)")
+        let warning = try #require(xrun.warning(rate: 48000))
+        #expect(
+            warning.hasPrefix("XRUN: the soundcheck lost \(xrun.frames) frames (") && warning.contains("s) to 1 xrun: ")
+        )
+        #expect(Systemd.priority(of: warning) == 4, "a warning in the journal, as record's loss lines are")
+        let gap = try soundcheck([.periods(20), .silentLoss(frames: 1440), .periods(20), .unplug], seconds: 10)
+        #expect(gap.gaps == 1 && gap.xruns == 0 && abs(gap.frames - 1440) <= 480, "\(gap)")
+        #expect(gap.warning(rate: 48000)?.hasPrefix("GAP: the soundcheck lost") == true)
+        let clean = try soundcheck([.periods(20)], seconds: 0.2)
+        #expect(clean == CalibrationSession.Losses() && clean.warning(rate: 48000) == nil)
+    }
 }
 
 /// Frames in a take, as libsndfile reads its header.

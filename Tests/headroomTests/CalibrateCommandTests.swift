@@ -55,6 +55,10 @@ struct CalibrateCommandTests {
             environment: rig.environment
         )
         #expect(r.status == 0, "\(r.stderr)")
+        // The levels below hold for a soundcheck that lost nothing: the tone jumps across a
+        // loss, and its true peak can read high beside it (2 dB once, on a loaded machine;
+        // calibrate says so).
+        #expect(!r.stderr.contains("the soundcheck lost"), "\(r.stderr)")
         let object = try #require(r.jsonLines.first)
         #expect(object["type"] as? String == "calibration")
         #expect(object["device"] as? String == "testlive")

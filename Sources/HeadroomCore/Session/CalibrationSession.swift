@@ -19,11 +19,39 @@ public final class CalibrationSession: @unchecked Sendable {
         public var proposal: GainProposal
     }
 
+    /// What the soundcheck lost: overruns the device reported, gaps it did not, blocks the
+    /// analysis had no room for, and their frames. The waveform jumps across a loss, and the
+    /// true-peak filter rings on the jump: a steady tone read 2 dB high after an overrun on
+    /// a loaded test machine (the JACK rig's calibrate test).
+    public struct Losses: Sendable, Equatable {
+        public var xruns = 0
+        public var gaps = 0
+        public var dropped = 0
+        public var frames = 0
+
+        public init() {}
+
+        /// What to tell the person at the desk, or nil when nothing was lost: a warning line
+        /// named like `record`'s for its first kind of loss (XRUN, GAP, DROPPED).
+        public func warning(rate: Int) -> String? {
+            let kinds = [
+                (xruns, "xrun", "XRUN"), (gaps, "gap", "GAP"), (dropped, "block the analysis dropped", "DROPPED"),
+            ]
+            .filter { $0.0 > 0 }
+            guard let first = kinds.first else { return nil }
+            let counts = kinds.map { "\($0.0) \($0.1)\($0.0 == 1 ? "" : "s")" }.joined(separator: ", ")
+            let seconds = String(format: "%.3f", Double(frames) / Double(rate))
+            return "\(first.2): the soundcheck lost \(frames) frames (\(seconds) s) to \(counts): "
+                + "peaks beside a loss can read high; run calibrate again for levels to trust"
+        }
+    }
+
     public let capture: CaptureThread
     public let names: [String]
     private let settings: AnalysisSettings
     private let source: any CaptureSource
     private let results = Mutex<[Result]?>(nil)
+    private let lost = Mutex(Losses())
     private let levels: Mutex<MeterSnapshot>
     private let done = DispatchGroup()
 
@@ -74,6 +102,9 @@ public final class CalibrationSession: @unchecked Sendable {
 
     private var lastReason: EndReason?
 
+    /// What the soundcheck lost so far (``Losses``).
+    public var losses: Losses { lost.withLock { $0 } }
+
     /// The live levels (for the meter while listening).
     public func snapshot() -> MeterSnapshot {
         levels.withLock { s in
@@ -102,6 +133,16 @@ public final class CalibrationSession: @unchecked Sendable {
         let frameBytes = channels * source.format.bytesPerSample
         while true {
             guard let (h, block) = ring.next(timeoutMilliseconds: 250) else { continue }
+            if h.lostFrames > 0 || h.loss != .none {
+                lost.withLock {
+                    switch h.loss {
+                    case .xrun: $0.xruns += 1
+                    case .dropped: $0.dropped += 1
+                    case .gap, .none: $0.gaps += 1
+                    }
+                    $0.frames += h.lostFrames
+                }
+            }
             var payload = block
             var frames = h.frames
             if !primed && frames > TruePeakFilter.tapsPerPhase {
