@@ -1272,21 +1272,13 @@ public final class Analyzer {
                 flats[g * width + Int(f.lane)].clippedLobe(into: &events)
                 continue
             }
-            let frames = max(ringValid[g], blockStart + Int(f.end_at) - Self.lobeLookback)...(blockStart + n - 1)
-            let lobe = nonzero(
+            let samples = laneFrames(
                 group: g,
                 lane: Int(f.lane),
-                lobe: (start: blockStart + Int(f.start_at), end: blockStart + Int(f.end_at)),
-                frames: frames
+                frames: max(ringValid[g], blockStart + Int(f.end_at) - Self.lobeLookback)...(blockStart + n - 1)
             )
-            let ratio = plateauOvershoot(
-                group: g,
-                lane: Int(f.lane),
-                sign: f.polarity == 0 ? 1 : -1,
-                peak: f.peak,
-                lobe: lobe,
-                frames: frames
-            )
+            let lobe = Self.nonzero((start: blockStart + Int(f.start_at), end: blockStart + Int(f.end_at)), in: samples)
+            let ratio = Self.plateauOvershoot(sign: f.polarity == 0 ? 1 : -1, peak: f.peak, lobe: lobe, in: samples)
             flats[g * width + Int(f.lane)].flatLobe(
                 polarity: Int(f.polarity),
                 start: lobe.start,
@@ -1299,61 +1291,73 @@ public final class Analyzer {
         }
     }
 
-    /// A lobe's frames without the zeros it began or ended with (lane `l` of group `g`,
-    /// frames `lobe.start..<lobe.end`, read from the block and the ring, which hold `frames`):
-    /// a zero belongs to the lobe it is in, so the first after digital silence began with the
+    /// One lane's frames that the block and the ring hold (`frames`), as a flat lobe's
+    /// measurements read them.
+    private struct LaneFrames {
+        let ring: UnsafePointer<Float>
+        let mask: Int
+        let block: UnsafePointer<Float>
+        let blockStart: Int
+        let width: Int
+        let frames: ClosedRange<Int>
+
+        /// Frame `f`'s sample, nil where it is not held.
+        @inline(__always) func value(_ f: Int) -> Float? {
+            guard frames.contains(f) else { return nil }
+            return hr_sample(ring, mask, block, Int64(blockStart), width, Int64(f))
+        }
+    }
+
+    /// Lane `l` of group `g`: `frames` of it, which must lie in the ring and this block.
+    private func laneFrames(group g: Int, lane l: Int, frames: ClosedRange<Int>) -> LaneFrames {
+        LaneFrames(
+            ring: ring + g * ringFrames * width + l,
+            mask: ringFrames - 1,
+            block: input + g * groupStride + Self.history * width + l,
+            blockStart: frameCount,
+            width: width,
+            frames: frames
+        )
+    }
+
+    /// A lobe's frames `lobe.start..<lobe.end` without the zeros it began or ended with: a
+    /// zero belongs to the lobe it is in, so the first after digital silence began with the
     /// silence, and a flat event of a tone cut at -6 dBFS after a second of it started at 0 s.
-    /// Where the zeros reach past what can be read, the lobe's own start or end stays.
-    private func nonzero(
-        group g: Int,
-        lane l: Int,
-        lobe: (start: Int, end: Int),
-        frames: ClosedRange<Int>
-    )
-        -> (start: Int, end: Int)
-    {
-        let base = ring + g * ringFrames * width + l
-        let block = input + g * groupStride + Self.history * width + l
-        @inline(__always) func isZero(_ f: Int) -> Bool {
-            frames.contains(f) && hr_sample(base, ringFrames - 1, block, Int64(frameCount), width, Int64(f)) == 0
-        }
+    /// Where the zeros reach past what `samples` hold, the lobe's own start or end stays.
+    private static func nonzero(_ lobe: (start: Int, end: Int), in samples: LaneFrames) -> (start: Int, end: Int) {
+        let held = samples.frames
         var (start, end) = lobe
-        if start >= frames.lowerBound || isZero(frames.lowerBound) {
-            start = max(start, frames.lowerBound)
-            while start < end - 1 && isZero(start) { start += 1 }
+        if start >= held.lowerBound || samples.value(held.lowerBound) == 0 {
+            start = max(start, held.lowerBound)
+            while start < end - 1 && samples.value(start) == 0 { start += 1 }
         }
-        while end - 1 > start && isZero(end - 1) { end -= 1 }
+        while end - 1 > start && samples.value(end - 1) == 0 { end -= 1 }
         return (start, end)
     }
 
     /// How far over its flat top a flat lobe would have gone, as a ratio of its peak `peak`,
     /// by the estimate a clip run gets (``Overshoot``): the top is the lobe's samples within
     /// ``plateauTolerance`` of the peak, the run's sides the samples either side of them.
-    /// Lane `l` of group `g`, polarity `sign`, frames `lobe.start..<lobe.end`, read from the
-    /// block and the ring, which hold `frames`. Nil when the top's sides cannot be read.
+    /// Polarity `sign`, frames `lobe.start..<lobe.end` of `samples`. Nil when the top's sides
+    /// cannot be read.
     ///
     /// Rule A's own measure of the top, the secant across 0.9 P, reads the clipped sample on
     /// the plateau as one end of the slope: hard-clipped drums 10 dB over a ceiling read
     /// 4.5 dB low (`docs/clipping-figures.md`).
-    private func plateauOvershoot(
-        group g: Int,
-        lane l: Int,
+    private static func plateauOvershoot(
         sign: Float,
         peak: Float,
         lobe: (start: Int, end: Int),
-        frames: ClosedRange<Int>
-    ) -> Float? {
-        let base = ring + g * ringFrames * width + l
-        let block = input + g * groupStride + Self.history * width + l
+        in samples: LaneFrames
+    )
+        -> Float?
+    {
         let level = peak * Self.plateauTolerance
-        @inline(__always) func value(_ f: Int) -> Float? {
-            guard frames.contains(f) else { return nil }
-            return hr_sample(base, ringFrames - 1, block, Int64(frameCount), width, Int64(f)) * sign
-        }
+        @inline(__always) func value(_ f: Int) -> Float? { samples.value(f).map { $0 * sign } }
         @inline(__always) func unpinned(_ f: Int) -> Float? { value(f).flatMap { $0 < level ? $0 : nil } }
         var first = -1
         var last = -1
-        for f in max(lobe.start, frames.lowerBound)..<lobe.end where (value(f) ?? 0) >= level {
+        for f in max(lobe.start, samples.frames.lowerBound)..<lobe.end where (value(f) ?? 0) >= level {
             if first < 0 { first = f }
             last = f
         }

@@ -552,12 +552,17 @@ struct FlatDetector {
         var last = lastAlarm
         for k in 0..<heldTotal {
             let a = held[(heldFirst + k) % Self.heldCount]
-            let start = max(a.start, emittedThrough)
-            if lane.pointee.last_clipped < a.start - second && start < a.end && start - last < second {
-                last = max(last, a.end)
-            }
+            if let start = releasedStart(a), start - last < second { last = max(last, a.end) }
         }
         return last
+    }
+
+    /// Where held alarm `a` starts when it is released, as far as is known now (no earlier than
+    /// the last event written ended); nil when it would be dropped: a lobe with a clip run ended
+    /// within a second before it or since, or the last event written already covers it.
+    private func releasedStart(_ a: HeldAlarm) -> Int? {
+        let start = max(a.start, emittedThrough)
+        return lane.pointee.last_clipped < a.start - second && start < a.end ? start : nil
     }
 
     /// Raises the held alarms that ended a second or more before `now` (and the oldest when
@@ -570,8 +575,7 @@ struct FlatDetector {
             let a = held[heldFirst]
             heldFirst = (heldFirst + 1) % Self.heldCount
             heldTotal -= 1
-            let start = max(a.start, emittedThrough)
-            guard lane.pointee.last_clipped < a.start - second && start < a.end else { continue }
+            guard let start = releasedStart(a) else { continue }
             for polarity in 0..<2 where a.polarities & (1 << polarity) != 0 {
                 let first = polarity == 0 || a.polarities == 2
                 alarm(
@@ -644,22 +648,22 @@ struct FlatDetector {
         into events: inout [Event]
     ) {
         let side: FlatEvent.Polarity = polarity == 0 ? .positive : .negative
+        // Events never overlap: an alarm that reaches back past the last event written (rule
+        // C's, over the bursts of the last 3 s) starts where that one ended. (The open event
+        // began after it ended, so this changes no decision to merge.)
+        let start = max(start, emittedThrough)
         if eventOpen && start - lastAlarmCountingHeld < second {
             eventAtClipLevel = eventAtClipLevel && atClipLevel
             eventHasBursts = eventHasBursts || fromBursts
             event.endFrame = max(event.endFrame, end)
-            // Events never overlap: an alarm that reaches back past the last event written
-            // (rule C's, over the bursts of the last 3 s) extends this one back only to there.
-            event.startFrame = min(event.startFrame, max(start, emittedThrough))
+            event.startFrame = min(event.startFrame, start)
             event.lobes += lobes
             if event.polarity != side { event.polarity = .both }
             if level > eventLevel { eventLevel = level }
             if let over { eventOver.merge(over) }
         } else {
             if eventOpen { emit(into: &events) }
-            // Nor does one begin inside the last (an alarm wholly inside it adds nothing).
-            let start = max(start, emittedThrough)
-            guard start < end else { return }
+            guard start < end else { return }  // wholly inside the last event written: nothing new
             eventOpen = true
             eventsStarted += 1
             event.startFrame = start
