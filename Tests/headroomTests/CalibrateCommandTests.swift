@@ -31,14 +31,24 @@ struct CalibrateCommandTests {
         sf_close(f)
     }
 
+    /// `headroom calibrate` with `arguments`, run again once if the soundcheck lost frames,
+    /// as calibrate then asks a person to do. The levels the tests check hold for a
+    /// soundcheck that lost nothing: the tone jumps across a loss, and its true peak can read
+    /// high beside it (2 dB once, on a loaded machine: the rig's JACK server missed a cycle).
+    /// Twice in a row fails the test.
+    static func calibrate(_ arguments: String..., environment: [String: String]) throws -> RunResult {
+        let first = try run(headroomBinary, ["calibrate"] + arguments, environment: environment)
+        guard first.stderr.contains("the soundcheck lost") else { return first }
+        return try run(headroomBinary, ["calibrate"] + arguments, environment: environment)
+    }
+
     @Test("through the JACK rig: the right reason per channel, proposals within 0.5 dB of target minus the played peak")
     func reasons() throws {
         let dir = scratchDirectory()
         Self.soundcheck(dir + "/check.wav")
         let rig = try JackRig(name: "cal", wav: dir + "/check.wav", channels: Self.channels, period: 1024)
         defer { rig.stop() }
-        let r = try headroom(
-            "calibrate",
+        let r = try Self.calibrate(
             "--device",
             "testlive",
             "--channels",
@@ -55,9 +65,6 @@ struct CalibrateCommandTests {
             environment: rig.environment
         )
         #expect(r.status == 0, "\(r.stderr)")
-        // The levels below hold for a soundcheck that lost nothing: the tone jumps across a
-        // loss, and its true peak can read high beside it (2 dB once, on a loaded machine;
-        // calibrate says so).
         #expect(!r.stderr.contains("the soundcheck lost"), "\(r.stderr)")
         let object = try #require(r.jsonLines.first)
         #expect(object["type"] as? String == "calibration")
@@ -89,8 +96,7 @@ struct CalibrateCommandTests {
         let saved = try String(contentsOfFile: dir + "/levels.json", encoding: .utf8)
         #expect(saved == r.stdout)
 
-        let table = try headroom(
-            "calibrate",
+        let table = try Self.calibrate(
             "--device",
             "testlive",
             "--channels",
