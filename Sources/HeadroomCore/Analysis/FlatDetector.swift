@@ -154,31 +154,76 @@ struct FlatDetector {
     /// Where the last flat event ended: a held alarm starts no earlier.
     private var emittedThrough = 0
 
-    // The open flat event.
-    private(set) var eventOpen = false
-    private var event = FlatEvent(
-        channel: 0,
-        startFrame: 0,
-        endFrame: 0,
-        levelDBFS: 0,
-        polarity: .positive,
-        lobes: 0,
-        overDB: nil
-    )
-    private var eventLevel: Float = 0
-    /// The open event's alarms were all rule A's on lobes at the clip level.
-    private var eventAtClipLevel = false
-    /// Rule C raised one of the open event's alarms: one that follows may reach back 3 s.
-    private var eventHasBursts = false
-    private var eventOver = Overshoot.Tally()
-    private var lastAlarm = 0
+    /// A flat event built from alarms, not yet written.
+    struct Building {
+        var event: FlatEvent
+        /// The ceiling's level, linear: the highest of its alarms'.
+        var level: Float
+        /// Its alarms were all rule A's on lobes at the clip level.
+        var atClipLevel: Bool
+        var over: Overshoot.Tally
+        /// Where its last alarm ended.
+        var lastAlarm: Int
+
+        init(channel: Int, alarm: Alarm) {
+            event = FlatEvent(
+                channel: channel,
+                startFrame: alarm.start,
+                endFrame: alarm.end,
+                levelDBFS: 0,
+                polarity: alarm.polarity,
+                lobes: alarm.lobes,
+                overDB: nil
+            )
+            (level, atClipLevel, over, lastAlarm) = (alarm.level, alarm.atClipLevel, alarm.over, alarm.end)
+        }
+
+        /// The ceiling's level in dBFS, to 0.01 dB. (Plus zero: a level a hair under full
+        /// scale rounds to -0.0, which prints "-0.0 dBFS".)
+        var levelDBFS: Double { ((Decibels.fromAmplitude(Double(level)) ?? 0) * 100).rounded() / 100 + 0 }
+
+        /// Takes in a later event's alarms.
+        mutating func merge(_ other: Building) {
+            event.startFrame = min(event.startFrame, other.event.startFrame)
+            event.endFrame = max(event.endFrame, other.event.endFrame)
+            event.lobes += other.event.lobes
+            if event.polarity != other.event.polarity { event.polarity = .both }
+            level = max(level, other.level)
+            atClipLevel = atClipLevel && other.atClipLevel
+            over.merge(other.over)
+            lastAlarm = max(lastAlarm, other.lastAlarm)
+        }
+    }
+
+    /// What one of the rules raised: flat tops from `start` to `end`.
+    struct Alarm {
+        var polarity: FlatEvent.Polarity
+        var start: Int
+        var end: Int
+        var level: Float
+        var lobes: Int
+        var over: Overshoot.Tally
+        var atClipLevel: Bool
+    }
+
+    /// The events not yet written, oldest first: the newest is open to the alarms that follow
+    /// within a second, and each is kept while an alarm still to come could start within a
+    /// second of its last alarm (``mayStillMerge(_:now:)``), which then joins it and those
+    /// after it into one: an alarm that reaches back further than the ones that opened them
+    /// (rule C's, 3 s). At most `keptCount`; when a new event would be one more, the oldest
+    /// is written.
+    private let kept: UnsafeMutablePointer<Building>
+    private var keptTotal = 0
+    static let keptCount = 4
+    /// Where the newest event opened begins (the frame a live warning names).
+    private var newestStart = 0
 
     // Totals.
     private(set) var flatEvents = 0
     /// Flat events opened (the live meter latches on a change).
     private(set) var eventsStarted = 0
     /// Where the last event opened begins (nil: none yet): the frame a live warning names.
-    var lastStartFrame: Int? { eventsStarted > 0 ? event.startFrame : nil }
+    var lastStartFrame: Int? { eventsStarted > 0 ? newestStart : nil }
     /// The closed event with the highest estimated peak before its ceiling: its level and
     /// overshoot (dB), for the gain proposal.
     private(set) var worst: (level: Double, over: Double?)?
@@ -204,6 +249,7 @@ struct FlatDetector {
         bursts.initialize(repeating: Burst(), count: Self.burstCount)
         held = .allocate(capacity: Self.heldCount)
         held.initialize(repeating: HeldAlarm(), count: Self.heldCount)
+        kept = .allocate(capacity: Self.keptCount)
         let open = UnsafeMutablePointer<hr_burst>.allocate(capacity: 2)
         open.initialize(repeating: hr_burst(), count: 2)
         let found = UnsafeMutablePointer<hr_burst_found>.allocate(capacity: Int(HR_BURSTS_FOUND))
@@ -229,12 +275,13 @@ struct FlatDetector {
             )
         )
         hr_bursts_init(lane)
-        event.channel = channel
     }
 
     func deallocate() {
         recent.deallocate()
         held.deallocate()
+        kept.deinitialize(count: keptTotal)
+        kept.deallocate()
         counts.deallocate()
         bursts.deallocate()
         lane.pointee.bursts.deallocate()
@@ -332,7 +379,7 @@ struct FlatDetector {
     /// away from such lobes (SPEC: clip events are not also flat events; `hr_judge_lobes`
     /// passes on none within a second of one), so an open event of them closes here.
     mutating func clippedLobe(into events: inout [Event]) {
-        if eventOpen && eventAtClipLevel { emit(into: &events) }
+        if keptTotal > 0 && kept[keptTotal - 1].atClipLevel { emitKept(keptTotal, into: &events) }
     }
 
     /// Whether the flat lobes of `recent` (a ring whose newest entry is at `newest`) that end
@@ -376,12 +423,9 @@ struct FlatDetector {
         releaseHeld(now: end, into: &events)
         hr_close_bursts(lane, Int64(end))
         takeBursts(into: &events)
-        // An event at the clip level is extended by alarms a second older than the others, and
-        // one rule C raised by alarms over the bursts of the last 3 s (closed a second after its
-        // last alarm, a run of clipped snare hits whose levels matched only now and then was
-        // two events, the second starting a second before the first ended).
-        let wait = max(eventAtClipLevel ? 2 * second + quarter : second, eventHasBursts ? 3 * second : 0)
-        if eventOpen && end - lastAlarmCountingHeld >= wait { emit(into: &events) }
+        var done = 0
+        while done < keptTotal && !mayStillMerge(kept[done], now: end) { done += 1 }
+        emitKept(done, into: &events)
         quarterStart = end
         lane.pointee.quarter = Int32((quarterIndex + 1) % 4)
         quarterPeaks[quarterIndex] = 0
@@ -394,6 +438,27 @@ struct FlatDetector {
         }
     }
 
+    /// Whether an alarm still to come, judged after `now` (a quarter's end), could start
+    /// within a second of event `b`'s last alarm and so extend it (SPEC: flat events merge
+    /// within 1 s). The event stays unwritten until none can. Alarms reach back: rule B's a
+    /// second from the quarter it judges (the next is a quarter on), rule A's half a second
+    /// of lobes, a held alarm at the clip level a second more, and rule C's 3 s of bursts, to
+    /// the first of three at one level, which may be one found already. (Closed a second after
+    /// its last alarm, an event was followed by one that began where it ended, or half a second
+    /// after: 90 such pairs in the 2,172 takes of `bench/clipping-figures.py`, and six seconds
+    /// of clipped snare hits whose levels matched only now and then were two events.)
+    private func mayStillMerge(_ b: Building, now: Int) -> Bool {
+        let last = lastAlarmCountingHeld(after: b.lastAlarm)
+        if now - last < (b.atClipLevel ? 2 * second + quarter : 2 * second - quarter) { return true }
+        // A burst found that starts within a second of the last alarm and that a burst still to
+        // come (ending after now less the gap that closes one) could lie within 3 s of.
+        let reach = now - Int(lane.pointee.burst_gap) - 3 * second
+        for k in 0..<Self.burstCount where bursts[k].start - last < second && bursts[k].end > reach {
+            return true
+        }
+        return false
+    }
+
     /// Ends the stream: the last quarter is judged and an open event closes.
     mutating func finish(at end: Int, into events: inout [Event]) {
         if end > quarterStart {
@@ -402,18 +467,17 @@ struct FlatDetector {
         releaseHeld(now: Int.max / 2, into: &events)
         hr_close_bursts(lane, Int64.max / 2)
         takeBursts(into: &events)
-        if eventOpen { emit(into: &events) }
+        emitKept(keptTotal, into: &events)
     }
 
-    /// The channel's flat figures so far, counting the open event.
+    /// The channel's flat figures so far, counting the events not yet written.
     var figures: (events: Int, level: Double?, over: Double?) {
         var best = worst
-        if eventOpen {
-            let over = eventOver.overDB
-            let open = (level: event.levelDBFS, over: over)
-            if best == nil || Self.estimate(open) > Self.estimate(best!) { best = open }
+        for k in 0..<keptTotal {
+            let figure = (level: kept[k].levelDBFS, over: kept[k].over.overDB)
+            if best == nil || Self.estimate(figure) > Self.estimate(best!) { best = figure }
         }
-        return (flatEvents + (eventOpen ? 1 : 0), best?.level, best?.over)
+        return (flatEvents + keptTotal, best?.level, best?.over)
     }
 
     private static func estimate(_ f: (level: Double, over: Double?)) -> Double {
@@ -505,7 +569,8 @@ struct FlatDetector {
         while newest < oldest && !holdsCeilingPeaks(quartersBack: newest) { newest += 1 }
         let start = max(quarterStart - oldest * quarter, 0)
         let end = newest == 0 ? now : quarterStart - (newest - 1) * quarter
-        let newPeaks = eventOpen ? ceiling / 4 : ceiling
+        // Joining an event, the alarm adds this quarter's peaks; the others are in it already.
+        let newPeaks = joinsNewest(start: start) ? ceiling / 4 : ceiling
         guard atClipLevel else {
             let level = Float(Decibels.toAmplitude(Double(floorDB + (Float(top) - Float(band) / 2 + 0.5) * Self.binDB)))
             alarm(polarity: polarity, start: start, end: end, level: level, lobes: newPeaks, over: nil, into: &events)
@@ -548,7 +613,7 @@ struct FlatDetector {
     /// waited, an event was cut in two (a ceiling at -3 dBFS and tops touching full scale a
     /// sample at a time, one right after the other, were two events, the second one taking the
     /// held alarm's start and level).
-    private var lastAlarmCountingHeld: Int {
+    private func lastAlarmCountingHeld(after lastAlarm: Int) -> Int {
         var last = lastAlarm
         for k in 0..<heldTotal {
             let a = held[(heldFirst + k) % Self.heldCount]
@@ -629,7 +694,6 @@ struct FlatDetector {
                 level: levelSum / Float(matching),
                 lobes: newLobes,
                 over: nil,
-                fromBursts: true,
                 into: &events
             )
         }
@@ -644,46 +708,64 @@ struct FlatDetector {
         lobes: Int,
         over: Overshoot.Tally?,
         atClipLevel: Bool = false,
-        fromBursts: Bool = false,
         into events: inout [Event]
     ) {
-        let side: FlatEvent.Polarity = polarity == 0 ? .positive : .negative
-        // Events never overlap: an alarm that reaches back past the last event written (rule
-        // C's, over the bursts of the last 3 s) starts where that one ended. (The open event
-        // began after it ended, so this changes no decision to merge.)
-        let start = max(start, emittedThrough)
-        if eventOpen && start - lastAlarmCountingHeld < second {
-            eventAtClipLevel = eventAtClipLevel && atClipLevel
-            eventHasBursts = eventHasBursts || fromBursts
-            event.endFrame = max(event.endFrame, end)
-            event.startFrame = min(event.startFrame, start)
-            event.lobes += lobes
-            if event.polarity != side { event.polarity = .both }
-            if level > eventLevel { eventLevel = level }
-            if let over { eventOver.merge(over) }
-        } else {
-            if eventOpen { emit(into: &events) }
-            guard start < end else { return }  // wholly inside the last event written: nothing new
-            eventOpen = true
-            eventsStarted += 1
-            event.startFrame = start
-            event.endFrame = end
-            event.polarity = side
-            event.lobes = lobes
-            eventLevel = level
-            eventOver = over ?? Overshoot.Tally()
-            eventAtClipLevel = atClipLevel
-            eventHasBursts = fromBursts
+        // Events never overlap: an alarm that reaches back past the last event written (which
+        // ``mayStillMerge(_:now:)`` keeps unwritten while one can: a lobe a quarter second long
+        // may still) starts where that one ended. (The events kept began after it ended, so
+        // this changes no decision to merge.)
+        let alarm = Alarm(
+            polarity: polarity == 0 ? .positive : .negative,
+            start: max(start, emittedThrough),
+            end: end,
+            level: level,
+            lobes: lobes,
+            over: over ?? Overshoot.Tally(),
+            atClipLevel: atClipLevel
+        )
+        let joined = Building(channel: channel, alarm: alarm)
+        // The oldest event kept that the alarm starts within a second of: it, the events after
+        // it and the alarm are one. (Their last alarms come later and later: the alarm is
+        // within a second of theirs too.)
+        var first = 0
+        while first < keptTotal && alarm.start - lastAlarmCountingHeld(after: kept[first].lastAlarm) >= second {
+            first += 1
         }
-        // (Plus zero: a level a hair under full scale rounds to -0.0, which prints "-0.0 dBFS".)
-        event.levelDBFS = ((Decibels.fromAmplitude(Double(eventLevel)) ?? 0) * 100).rounded() / 100 + 0
-        lastAlarm = max(lastAlarm, end)
+        if first < keptTotal {
+            for k in (first + 1)..<keptTotal { kept[first].merge(kept[k]) }
+            kept[first].merge(joined)
+            (kept + first + 1).deinitialize(count: keptTotal - first - 1)
+            keptTotal = first + 1
+        } else {
+            guard alarm.start < end else { return }  // wholly inside the last event written: nothing new
+            if keptTotal == Self.keptCount { emitKept(1, into: &events) }
+            (kept + keptTotal).initialize(to: joined)
+            keptTotal += 1
+            eventsStarted += 1
+        }
+        newestStart = kept[keptTotal - 1].event.startFrame
     }
 
-    private mutating func emit(into events: inout [Event]) {
-        eventOpen = false
+    /// Whether an alarm from `start` would join the newest event kept.
+    private func joinsNewest(start: Int) -> Bool {
+        keptTotal > 0
+            && max(start, emittedThrough) - lastAlarmCountingHeld(after: kept[keptTotal - 1].lastAlarm) < second
+    }
+
+    /// Writes the oldest `count` events kept.
+    private mutating func emitKept(_ count: Int, into events: inout [Event]) {
+        guard count > 0 else { return }
+        for k in 0..<count { emit(kept[k], into: &events) }
+        kept.deinitialize(count: count)
+        kept.moveInitialize(from: kept + count, count: keptTotal - count)
+        keptTotal -= count
+    }
+
+    private mutating func emit(_ b: Building, into events: inout [Event]) {
+        var event = b.event
+        event.levelDBFS = b.levelDBFS
+        event.overDB = b.over.overDB.map { ($0 * 100).rounded() / 100 }
         emittedThrough = event.endFrame
-        event.overDB = eventOver.overDB.map { ($0 * 100).rounded() / 100 }
         let figure = (level: event.levelDBFS, over: event.overDB)
         if worst == nil || Self.estimate(figure) > Self.estimate(worst!) { worst = figure }
         flatEvents += 1
