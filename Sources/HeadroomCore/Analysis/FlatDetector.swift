@@ -377,7 +377,8 @@ struct FlatDetector {
     /// A lobe at the clip level that holds a clip run ended, the first for a second: clip
     /// detection has it. Flat tops at the clip level are flat events only a second or more
     /// away from such lobes (SPEC: clip events are not also flat events; `hr_judge_lobes`
-    /// passes on none within a second of one), so an open event of them closes here.
+    /// passes on none within a second of one), so an open event of them is written here, with
+    /// the events kept before it.
     mutating func clippedLobe(into events: inout [Event]) {
         if keptTotal > 0 && kept[keptTotal - 1].atClipLevel { emitKept(keptTotal, into: &events) }
     }
@@ -459,7 +460,7 @@ struct FlatDetector {
         return false
     }
 
-    /// Ends the stream: the last quarter is judged and an open event closes.
+    /// Ends the stream: the last quarter is judged and the events kept are written.
     mutating func finish(at end: Int, into events: inout [Event]) {
         if end > quarterStart {
             for polarity in 0..<2 { pileUp(polarity: polarity, now: end, into: &events) }
