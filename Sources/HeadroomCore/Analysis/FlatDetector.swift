@@ -165,17 +165,27 @@ struct FlatDetector {
         /// Where its last alarm ended.
         var lastAlarm: Int
 
-        init(channel: Int, alarm: Alarm) {
+        /// One alarm's event: flat tops from `start` to `end`.
+        init(
+            channel: Int,
+            polarity: FlatEvent.Polarity,
+            start: Int,
+            end: Int,
+            level: Float,
+            lobes: Int,
+            over: Overshoot.Tally,
+            atClipLevel: Bool
+        ) {
             event = FlatEvent(
                 channel: channel,
-                startFrame: alarm.start,
-                endFrame: alarm.end,
+                startFrame: start,
+                endFrame: end,
                 levelDBFS: 0,
-                polarity: alarm.polarity,
-                lobes: alarm.lobes,
+                polarity: polarity,
+                lobes: lobes,
                 overDB: nil
             )
-            (level, atClipLevel, over, lastAlarm) = (alarm.level, alarm.atClipLevel, alarm.over, alarm.end)
+            (self.level, self.atClipLevel, self.over, lastAlarm) = (level, atClipLevel, over, end)
         }
 
         /// The ceiling's level in dBFS, to 0.01 dB. (Plus zero: a level a hair under full
@@ -193,17 +203,6 @@ struct FlatDetector {
             over.merge(other.over)
             lastAlarm = max(lastAlarm, other.lastAlarm)
         }
-    }
-
-    /// What one of the rules raised: flat tops from `start` to `end`.
-    struct Alarm {
-        var polarity: FlatEvent.Polarity
-        var start: Int
-        var end: Int
-        var level: Float
-        var lobes: Int
-        var over: Overshoot.Tally
-        var atClipLevel: Bool
     }
 
     /// The events not yet written, oldest first: the newest is open to the alarms that follow
@@ -571,7 +570,8 @@ struct FlatDetector {
         let start = max(quarterStart - oldest * quarter, 0)
         let end = newest == 0 ? now : quarterStart - (newest - 1) * quarter
         // Joining an event, the alarm adds this quarter's peaks; the others are in it already.
-        let newPeaks = joinsNewest(start: start) ? ceiling / 4 : ceiling
+        let joining = keptTotal > 0 && joins(kept[keptTotal - 1], start: max(start, emittedThrough))
+        let newPeaks = joining ? ceiling / 4 : ceiling
         guard atClipLevel else {
             let level = Float(Decibels.toAmplitude(Double(floorDB + (Float(top) - Float(band) / 2 + 0.5) * Self.binDB)))
             alarm(polarity: polarity, start: start, end: end, level: level, lobes: newPeaks, over: nil, into: &events)
@@ -607,8 +607,8 @@ struct FlatDetector {
         heldTotal += 1
     }
 
-    /// The open event's last alarm, counting the held alarms that will extend it when they are
-    /// released (those that start within a second of it, one after another, and that a clip
+    /// An event's last alarm, `lastAlarm`, counting the held alarms that will extend it when
+    /// they are released (those that start within a second of it, one after another, and that a clip
     /// run has not dropped so far). Alarms merge by where they lie, not by when they are
     /// raised: closed, or ended by a later alarm more than a second on, while such an alarm
     /// waited, an event was cut in two (a ceiling at -3 dBFS and tops touching full scale a
@@ -715,30 +715,28 @@ struct FlatDetector {
         // ``mayStillMerge(_:now:)`` keeps unwritten while one can: a lobe a quarter second long
         // may still) starts where that one ended. (The events kept began after it ended, so
         // this changes no decision to merge.)
-        let alarm = Alarm(
+        let start = max(start, emittedThrough)
+        let joined = Building(
+            channel: channel,
             polarity: polarity == 0 ? .positive : .negative,
-            start: max(start, emittedThrough),
+            start: start,
             end: end,
             level: level,
             lobes: lobes,
             over: over ?? Overshoot.Tally(),
             atClipLevel: atClipLevel
         )
-        let joined = Building(channel: channel, alarm: alarm)
-        // The oldest event kept that the alarm starts within a second of: it, the events after
-        // it and the alarm are one. (Their last alarms come later and later: the alarm is
-        // within a second of theirs too.)
+        // The oldest event kept that the alarm joins: it, the events after it and the alarm
+        // are one. (Their last alarms come later and later: the alarm joins theirs too.)
         var first = 0
-        while first < keptTotal && alarm.start - lastAlarmCountingHeld(after: kept[first].lastAlarm) >= second {
-            first += 1
-        }
+        while first < keptTotal && !joins(kept[first], start: start) { first += 1 }
         if first < keptTotal {
             for k in (first + 1)..<keptTotal { kept[first].merge(kept[k]) }
             kept[first].merge(joined)
             (kept + first + 1).deinitialize(count: keptTotal - first - 1)
             keptTotal = first + 1
         } else {
-            guard alarm.start < end else { return }  // wholly inside the last event written: nothing new
+            guard start < end else { return }  // wholly inside the last event written: nothing new
             if keptTotal == Self.keptCount { emitKept(1, into: &events) }
             (kept + keptTotal).initialize(to: joined)
             keptTotal += 1
@@ -747,10 +745,10 @@ struct FlatDetector {
         newestStart = kept[keptTotal - 1].event.startFrame
     }
 
-    /// Whether an alarm from `start` would join the newest event kept.
-    private func joinsNewest(start: Int) -> Bool {
-        keptTotal > 0
-            && max(start, emittedThrough) - lastAlarmCountingHeld(after: kept[keptTotal - 1].lastAlarm) < second
+    /// Whether an alarm from `start` (no earlier than the last event written) joins event `b`:
+    /// it starts within a second of `b`'s last alarm, held alarms that will join `b` counted.
+    private func joins(_ b: Building, start: Int) -> Bool {
+        start - lastAlarmCountingHeld(after: b.lastAlarm) < second
     }
 
     /// Writes the oldest `count` events kept.
