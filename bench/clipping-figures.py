@@ -448,17 +448,21 @@ def false_alarms(binary, tmp, minutes):
 
 def high_tones(binary, tmp):
     """Tones from 3 kHz to 0.49 of the rate at 44.1, 48 and 96 kHz, -1 and -3 dBFS, 5 s
-    each, starting at full level and faded in over 5 ms (a raised cosine, as a tone
-    generator or `gen.py` starts them): per start, the tones (rate, frequency) with a flat
-    event at either level."""
+    each, starting at full level, faded in over 5 ms (a raised cosine, as a tone generator
+    or `gen.py` starts them), and faded in and out over 1.5 s (a straight line, as sox's
+    `fade t 1.5 5 1.5`): per start, the tones (rate, frequency) with a flat event at either
+    level."""
     lines = []
-    for fade in (0, 0.005):
+    for fade in (0, 0.005, 1.5):
         paths = {}
         for rate in (44100, 48000, 96000):
             t = np.arange(5 * rate) / rate
             n = int(fade * rate)
             ramp = np.ones(len(t))
-            ramp[:n] = 0.5 - 0.5 * np.cos(np.pi * np.arange(n) / n)
+            if fade < 1:
+                ramp[:n] = 0.5 - 0.5 * np.cos(np.pi * np.arange(n) / n)
+            else:
+                ramp = np.minimum(1, np.minimum(np.arange(len(t)), len(t) - np.arange(len(t))) / n)
             for hz in np.arange(3000, 0.49 * rate, 1000 if rate > 50000 else 500):
                 for level in (-1, -3):
                     path = os.path.join(tmp, f"h-{fade}-{rate}-{int(hz)}-{-level}.wav")
@@ -467,7 +471,7 @@ def high_tones(binary, tmp):
         got = analyze(binary, list(paths))
         flagged = sorted({paths[p] for p, (_, f, *_) in zip(paths, got) if f > 0})
         tones = len(set(paths.values()))
-        start = "faded in over 5 ms" if fade else "at full level from the first sample"
+        start = {0: "at full level from the first sample", 0.005: "faded in over 5 ms"}.get(fade, "faded in and out over 1.5 s")
         lines.append(f"{start}: {len(flagged)} of {tones} tones raise a flat event" + (":" if flagged else "."))
         for rate in (44100, 48000, 96000):
             hz = [f"{h / 1000:g}" for r, h in flagged if r == rate]

@@ -876,6 +876,28 @@ struct OverAndFlatTests {
         #expect(flats(events).isEmpty, "\(flats(events))")
     }
 
+    @Test(
+        "no flat event on a high tone faded in and out over seconds, as a tone generator or sox fades it",
+        arguments: [
+            (15000.0, 96000), (15000.0, 48000), (7500.0, 48000), (13500.0, 48000), (18000.0, 48000),
+            (10500.0, 44100), (12250.0, 44100),
+        ]
+    )
+    func slowlyFadedHighTones(hz: Double, rate: Int) {
+        // `sox -n t.wav synth 5 sine 15000 gain -4 fade t 1.5 5 1.5`: where the fade meets the
+        // steady tone, the second's histogram holds the tone's few sampled peak values, the
+        // top one piled up as at a ceiling, and the fade's peaks spread under it; a ceiling
+        // holds more peaks at its top than at any level under it (FlatDetector.combUnder).
+        let n = 5 * rate
+        let fade = 3 * rate / 2
+        let samples = (0..<n).map { i -> Float in
+            let ramp = Double(min(i, n - i, fade)) / Double(fade)
+            return Float(ramp * pow(10, -4.0 / 20) * sin(2 * .pi * hz * Double(i) / Double(rate)))
+        }
+        let events = analyze(samples, channels: 1, rate: rate, layout: .float32).events
+        #expect(flats(events).isEmpty, "\(flats(events))")
+    }
+
     @Test("the flat and clip lines round-trip through the typed log model")
     func roundTrip() throws {
         let flat = Event.flat(
