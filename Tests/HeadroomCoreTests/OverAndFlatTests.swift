@@ -879,23 +879,27 @@ struct OverAndFlatTests {
     @Test(
         "no flat event on a high tone faded in and out over seconds, as a tone generator or sox fades it",
         arguments: [
-            (15000.0, 96000), (15000.0, 48000), (7500.0, 48000), (13500.0, 48000), (18000.0, 48000),
-            (10500.0, 44100), (12250.0, 44100),
+            (15000.0, 96000, -4.0), (15000.0, 48000, -4.0), (7500.0, 48000, -4.0), (13500.0, 48000, -4.0),
+            (18000.0, 48000, -4.0), (10500.0, 44100, -4.0), (12250.0, 44100, -4.0),
+            (15000.0, 48000, 0.0), (18000.0, 96000, 0.0), (15000.0, 96000, 0.0),
         ]
     )
-    func slowlyFadedHighTones(hz: Double, rate: Int) {
-        // `sox -n t.wav synth 5 sine 15000 gain -4 fade t 1.5 5 1.5`: where the fade meets the
-        // steady tone, the second's histogram holds the tone's few sampled peak values, the
-        // top one piled up as at a ceiling, and the fade's peaks spread under it; a ceiling
-        // holds more peaks at its top than at any level under it (FlatDetector.combUnder).
+    func slowlyFadedHighTones(hz: Double, rate: Int, dbfs: Double) {
+        // `sox -n t.wav synth 5 sine 15000 gain -4 fade t 1.5 5 1.5` (24-bit; at 0 dBFS, `gain
+        // -n`: its top sampled crests at the maximum code): where the fade meets the steady
+        // tone, the second's histogram holds the tone's few sampled peak values, the top one
+        // piled up as at a ceiling, and the fade's peaks spread under it; a ceiling holds more
+        // peaks at its top than at any level under it (FlatDetector.combUnder).
         let n = 5 * rate
         let fade = 3 * rate / 2
-        let samples = (0..<n).map { i -> Float in
+        let samples = (0..<n).map { i -> Int32 in
             let ramp = Double(min(i, n - i, fade)) / Double(fade)
-            return Float(ramp * pow(10, -4.0 / 20) * sin(2 * .pi * hz * Double(i) / Double(rate)))
+            let x = ramp * pow(10, dbfs / 20) * sin(2 * .pi * hz * Double(i) / Double(rate))
+            return Int32((x * 8_388_607).rounded())
         }
-        let events = analyze(samples, channels: 1, rate: rate, layout: .float32).events
+        let events = analyze(samples, channels: 1, rate: rate, layout: .int24InInt32).events
         #expect(flats(events).isEmpty, "\(flats(events))")
+        #expect(clips(events).isEmpty)
     }
 
     @Test("the flat and clip lines round-trip through the typed log model")

@@ -556,7 +556,7 @@ struct FlatDetector {
         guard spread * spread >= Self.spreadLevels * squaredCounts(low, high) else { return }
         guard ceiling <= Self.ceilingPerSpread * spread else { return }
         guard total(preceded, top - band, top) * 2 <= ceiling else { return }
-        guard atClipLevel || !Self.combUnder(top: top, topBin: topBin, band: band, count: { total(counts, $0, $0) })
+        guard !Self.combUnder(top: top, topBin: topBin, band: band, count: { total(counts, $0, $0) })
         else {
             return
         }
@@ -595,9 +595,10 @@ struct FlatDetector {
     /// that fell between samples, as many or more. A fade a second long or more, as a tone
     /// generator or sox makes, fills the levels between them, and the tests before this one
     /// pass (on 27 of 504 tones of 2 to 17 kHz at 44.1, 48 and 96 kHz faded in and out with
-    /// sox, for the second where the fade meets the steady tone). A ceiling is where peaks
-    /// pile up most: a tone, when some bin 0.25 to 6 dB under the top holds as many peaks as
-    /// it, or two within 1 dB of it half as many each.
+    /// sox, for the second where the fade meets the steady tone; normalized to 0 dBFS, its top
+    /// crests at the maximum code, 10 of 66). A ceiling is where peaks pile up most: a tone,
+    /// when some bin 0.25 to 6 dB under the top holds as many peaks as it, or two within 1 dB
+    /// of it half as many each.
     private static func combUnder(top: Int, topBin: Int, band: Int, count: (Int) -> Int) -> Bool {
         let oneDB = top - Int(1 / binDB)
         var halfFull = 0
