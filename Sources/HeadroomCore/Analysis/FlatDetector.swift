@@ -595,10 +595,10 @@ struct FlatDetector {
     /// that fell between samples, as many or more. A fade a second long or more, as a tone
     /// generator or sox makes, fills the levels between them, and the tests before this one
     /// pass (on 27 of 504 tones of 2 to 17 kHz at 44.1, 48 and 96 kHz faded in and out with
-    /// sox, for the second where the fade meets the steady tone; normalized to 0 dBFS, its top
-    /// crests at the maximum code, 10 of 66). A ceiling is where peaks pile up most: a tone,
-    /// when some bin 0.25 to 6 dB under the top holds as many peaks as it, or two within 1 dB
-    /// of it half as many each.
+    /// sox, for the second where the fade meets the steady tone; 10 of 66 normalized to 0 dBFS,
+    /// whose top crests sit at the maximum code with no clip run). A ceiling is where peaks
+    /// pile up most: a tone, when some bin 0.25 to 6 dB under the top holds as many peaks as
+    /// it, or two within 1 dB of it half as many each.
     private static func combUnder(top: Int, topBin: Int, band: Int, count: (Int) -> Int) -> Bool {
         let oneDB = top - Int(1 / binDB)
         var halfFull = 0
