@@ -889,7 +889,7 @@ struct OverAndFlatTests {
         // -n`: its top sampled crests at the maximum code): where the fade meets the steady
         // tone, the second's histogram holds the tone's few sampled peak values, the top one
         // piled up as at a ceiling, and the fade's peaks spread under it; a ceiling holds more
-        // peaks at its top than at any level under it (FlatDetector.combUnder).
+        // peaks at its top than at any level under it (FlatDetector.pileUp's sampledTone).
         let n = 5 * rate
         let fade = 3 * rate / 2
         let samples = (0..<n).map { i -> Int32 in

@@ -21,7 +21,7 @@ import Foundation
 ///   within 0.2 dB of the largest (16, or 6 all in one 0.05 dB bin: a digital ceiling), few
 ///   just below it, and the rest spread out below, over at least ``spreadLevels`` levels and
 ///   at least one for every ``ceilingPerSpread`` at the ceiling; and no level under the top
-///   holds as many as it, as a sampled tone's do (``combUnder(top:topBin:band:count:)``).
+///   holds as many as it, as a sampled tone's do (``pileUp(polarity:top:atClipLevel:now:into:)``).
 /// - **Rule C, a smeared ceiling** (noise clipped before a converter's decimation filter: a
 ///   snare clipped in the analog stage). The filter leaves the cut lobes one or two samples
 ///   wide, too narrow for rule A, and rings their peaks over about half a dB, too spread for
@@ -537,6 +537,26 @@ struct FlatDetector {
         }
         let band = Int((0.2 / Self.binDB).rounded())  // 4 bins
         let ceiling = total(counts, top - band, top)
+        let topBin = total(counts, top, top)
+        /// Whether the peaks under the top bin sit as a sampled tone's do, not as a ceiling's. A
+        /// tone of a few samples per cycle peaks at a handful of sampled values: its top bin
+        /// holds the crests that fell on a sample, and each value under it, a crest that fell
+        /// between samples, as many or more. A fade a second long or more, as a tone generator
+        /// or sox makes, fills the levels between them, and the other tests pass (on 27 of 504
+        /// tones of 2 to 17 kHz at 44.1, 48 and 96 kHz faded in and out with sox, for the
+        /// second where the fade meets the steady tone; 10 of 66 normalized to 0 dBFS, whose
+        /// top crests sit at the maximum code with no clip run). A ceiling is where peaks pile
+        /// up most: a tone, when some bin 0.25 to 6 dB under the top holds as many peaks as
+        /// it, or two within 1 dB of it half as many each.
+        func sampledTone() -> Bool {
+            var halfFull = 0
+            for b in stride(from: max(top - Int(6 / Self.binDB), 0), to: top - band, by: 1) {
+                let n = total(counts, b, b)
+                if n >= topBin { return true }
+                if b >= top - Int(1 / Self.binDB) && 2 * n >= topBin { halfFull += 1 }
+            }
+            return halfFull >= 2
+        }
         // The study asked for 6; on espeak speech and synthetic bass that let through about 10
         // false alarms an hour (one pitch period's peaks lining up). A clipped noise-like source
         // piles up far more than 16 peaks a second.
@@ -544,7 +564,6 @@ struct FlatDetector {
         // 0.05 dB bin, with at most half as many in the 0.35 dB under it (lobes that peaked
         // just short of it); a snare hit clipped that way gives 6 to 15 such peaks a second
         // per polarity, which the 16 would miss.
-        let topBin = total(counts, top, top)
         let sharp = topBin >= Self.sharpPileUpMinimum && 2 * total(counts, top - 2 * band, top - 1) <= topBin
         guard ceiling >= Self.pileUpMinimum || sharp else { return }
         let near = total(counts, top - 2 * band, top - band - 1)
@@ -556,10 +575,7 @@ struct FlatDetector {
         guard spread * spread >= Self.spreadLevels * squaredCounts(low, high) else { return }
         guard ceiling <= Self.ceilingPerSpread * spread else { return }
         guard total(preceded, top - band, top) * 2 <= ceiling else { return }
-        guard !Self.combUnder(top: top, topBin: topBin, band: band, count: { total(counts, $0, $0) })
-        else {
-            return
-        }
+        guard !sampledTone() else { return }
         // The oldest quarter holding ceiling peaks starts the alarm, and the newest ends it (the
         // window is a second: ended where it was judged, an alarm ran on for up to three
         // quarters past the last flattened peak, and so did its event).
@@ -586,28 +602,6 @@ struct FlatDetector {
         // one before it drops the alarm now, one after it when the alarm is released.
         guard lane.pointee.last_clipped < start - second else { return }
         hold(polarity: polarity, start: start, end: end, raised: now, lobes: newPeaks, into: &events)
-    }
-
-    /// Rule B: whether the peaks under a polarity's top bin `top` (holding `topBin` peaks;
-    /// `count(b)`: the peaks in bin b over the four quarters) sit as a sampled tone's do, not
-    /// as a ceiling's. A tone of a few samples per cycle peaks at a handful of sampled values:
-    /// its top bin holds the crests that fell on a sample, and each value under it, a crest
-    /// that fell between samples, as many or more. A fade a second long or more, as a tone
-    /// generator or sox makes, fills the levels between them, and the tests before this one
-    /// pass (on 27 of 504 tones of 2 to 17 kHz at 44.1, 48 and 96 kHz faded in and out with
-    /// sox, for the second where the fade meets the steady tone; 10 of 66 normalized to 0 dBFS,
-    /// whose top crests sit at the maximum code with no clip run). A ceiling is where peaks
-    /// pile up most: a tone, when some bin 0.25 to 6 dB under the top holds as many peaks as
-    /// it, or two within 1 dB of it half as many each.
-    private static func combUnder(top: Int, topBin: Int, band: Int, count: (Int) -> Int) -> Bool {
-        let oneDB = top - Int(1 / binDB)
-        var halfFull = 0
-        for b in stride(from: max(top - Int(6 / binDB), 0), to: top - band, by: 1) {
-            let n = count(b)
-            if n >= topBin { return true }
-            if b >= oneDB && 2 * n >= topBin { halfFull += 1 }
-        }
-        return halfFull >= 2
     }
 
     /// A rule-B alarm at the clip level, judged at `raised`, held (``HeldAlarm``).
@@ -743,7 +737,7 @@ struct FlatDetector {
         // may still) starts where that one ended. (The events kept began after it ended, so
         // this changes no decision to merge.)
         let start = max(start, emittedThrough)
-        let joined = Building(
+        let raised = Building(
             channel: channel,
             polarity: polarity == 0 ? .positive : .negative,
             start: start,
@@ -759,13 +753,13 @@ struct FlatDetector {
         while first < keptTotal && !joins(kept[first], start: start) { first += 1 }
         if first < keptTotal {
             for k in (first + 1)..<keptTotal { kept[first].merge(kept[k]) }
-            kept[first].merge(joined)
+            kept[first].merge(raised)
             (kept + first + 1).deinitialize(count: keptTotal - first - 1)
             keptTotal = first + 1
         } else {
             guard start < end else { return }  // wholly inside the last event written: nothing new
             if keptTotal == Self.keptCount { emitKept(1, into: &events) }
-            (kept + keptTotal).initialize(to: joined)
+            (kept + keptTotal).initialize(to: raised)
             keptTotal += 1
             eventsStarted += 1
         }
