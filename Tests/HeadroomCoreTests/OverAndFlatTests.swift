@@ -524,11 +524,11 @@ struct OverAndFlatTests {
         // Not a test of detection, but it needs events to look at: cut 10 dB over, nearly
         // every kit is flagged.
         let flagged = labels.indices.filter { c in
-            labels[c].hasSuffix("+10.0 dB") && found.contains { $0.channel == c + 1 }
+            labels[c].hasSuffix("+10.0 dB") && found.contains { $0.channel == c }
         }
         #expect(flagged.count >= 16, "\(flagged.map { labels[$0] })")
         for c in 0..<channels {
-            let events = found.filter { $0.channel == c + 1 }
+            let events = found.filter { $0.channel == c }
             for (a, b) in zip(events, events.dropFirst()) {
                 #expect(
                     b.startFrame - a.endFrame >= Self.rate,

@@ -241,6 +241,68 @@ struct FlatTopTests {
     }
 
     @Test(
+        "drums cut at -1 to -6 dBFS, recorded: headroom_flat_events_total is the log's flat events, not the FLAT lines (some join)"
+    )
+    func flatCounterIsTheLog() throws {
+        // A later alarm can join flat events already opened into one (SPEC: they merge within
+        // 1 s), and a counter cannot go back: it counts an event once its line is written, and
+        // at once only the first still open (for the FLAT latch). It counted the FLAT lines:
+        // here 2 on three channels whose logs have 1. Six kits, each clipped 6 dB over and
+        // brought down to -1, -3 and -6 dBFS (a digital stage that clipped): 18 channels.
+        let dir = scratchDirectory()
+        let seeds = 0..<6 as Range<UInt64>
+        let levels = [-1.0, -3.0, -6.0]
+        var kits = Material(frames: 48000 * 10, channels: seeds.count * levels.count)
+        for (k, seed) in seeds.enumerated() {
+            let drums = Self.clippedDrums(seconds: 10, seed: seed)
+            for (l, level) in levels.enumerated() {
+                let c = k * levels.count + l
+                for i in 0..<kits.frames { kits.values[i * kits.channels + c] = pow(10, level / 20) * drums[i] }
+            }
+        }
+        let names = (1...kits.channels).map { "k\($0)" }.joined(separator: ",")
+        let rig = FileRig(bytes: kits.bytes("S24_3LE"))
+        let metrics = dir + "/headroom.prom"
+        let r = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--channels",
+            "\(kits.channels)",
+            "--format",
+            "S24_3LE",
+            "--duration",
+            "10",
+            "--names",
+            names,
+            "--dir",
+            dir + "/takes",
+            "--name",
+            "t",
+            "--metrics-file",
+            metrics,
+            environment: rig.environment
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        let log = logLines(dir + "/takes/t.clips.jsonl")
+        let summary = try #require(log.last?["channels"] as? [[String: Any]])
+        let exposition = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n")
+        var joined = 0
+        for c in 1...kits.channels {
+            let written = log.filter { $0["type"] as? String == "flat" && $0["channel"] as? Int == c }.count
+            let counted = exposition.first {
+                $0.hasPrefix("headroom_flat_events_total{") && $0.contains("channel=\"\(c)\"")
+            }.flatMap { $0.split(separator: " ").last }.flatMap { Int($0) }
+            #expect(counted == written, "channel \(c): counter \(counted ?? -1), log \(written)")
+            #expect(summary[c - 1]["flat_events"] as? Int == written)
+            let lines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("FLAT: ch\(c) ") }.count
+            if lines > written { joined += 1 }
+        }
+        // The material has what the test is about: FLAT lines whose events a later alarm joined.
+        #expect(joined > 0, "\(r.stderr)")
+    }
+
+    @Test(
         "clipped drums: clip events and no flat event as recorded; resampled, flat tops at 0.0 dBFS away from any clip"
     )
     func resampledDrums() throws {

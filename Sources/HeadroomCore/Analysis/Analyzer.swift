@@ -1435,7 +1435,8 @@ public struct ChannelLevels: Sendable, Equatable {
     public var clippingSince: Int?
     /// A clip run or event is in progress.
     public var isClipping = false
-    /// Flat events, counting one still open; flat events opened (a meter latches on a change).
+    /// Flat events, counting one still open (never ahead of the log, never going back); flat
+    /// events opened (a warning line for each, though a later alarm may join some).
     public var flatEvents = 0
     public var flatEventsStarted = 0
     /// The first frame of the flat event opened last (nil: none yet; an alarm that comes

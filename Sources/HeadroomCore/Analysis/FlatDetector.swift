@@ -220,7 +220,7 @@ struct FlatDetector {
 
     // Totals.
     private(set) var flatEvents = 0
-    /// Flat events opened (the live meter latches on a change).
+    /// Flat events opened, some of which a later alarm may join (a live warning comes with each).
     private(set) var eventsStarted = 0
     /// Where the last event opened begins (nil: none yet): the frame a live warning names.
     var lastStartFrame: Int? { eventsStarted > 0 ? newestStart : nil }
@@ -471,14 +471,17 @@ struct FlatDetector {
         emitKept(keptTotal, into: &events)
     }
 
-    /// The channel's flat figures so far, counting the events not yet written.
+    /// The channel's flat figures so far. The events are those written and one for any not
+    /// yet written: a later alarm can still join those into one, and a count that is shown
+    /// (the meter's, a Prometheus counter) must never run ahead of the log or go back. The
+    /// level and overshoot count every event.
     var figures: (events: Int, level: Double?, over: Double?) {
         var best = worst
         for k in 0..<keptTotal {
             let figure = (level: kept[k].levelDBFS, over: kept[k].over.overDB)
             if best == nil || Self.estimate(figure) > Self.estimate(best!) { best = figure }
         }
-        return (flatEvents + keptTotal, best?.level, best?.over)
+        return (flatEvents + min(keptTotal, 1), best?.level, best?.over)
     }
 
     private static func estimate(_ f: (level: Double, over: Double?)) -> Double {

@@ -31,9 +31,11 @@ final class AnalyzerLoop: @unchecked Sendable {
     /// Qualifying clip runs seen in this take, and in the whole recording, per channel.
     private var takeRuns: [Int]
     private var sessionRuns: [Int]
-    /// Flat events opened in this take, and in the whole recording, per channel.
+    /// Flat events counted in this take, and in the whole recording, per channel (as the log
+    /// has them: ``ChannelLevels/flatEvents``), and the FLAT lines given in this take.
     private var takeFlats: [Int]
     private var sessionFlats: [Int]
+    private var takeFlatWarnings: [Int]
     private var sessionHotEvents: [Int]
     private var sessionClippedSamples: [Int]
     /// The largest block peak of about the last second, and when it was seen.
@@ -91,6 +93,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         takeRuns = Array(repeating: 0, count: channels)
         sessionRuns = Array(repeating: 0, count: channels)
         takeFlats = Array(repeating: 0, count: channels)
+        takeFlatWarnings = takeFlats
         sessionFlats = Array(repeating: 0, count: channels)
         sessionHotEvents = Array(repeating: 0, count: channels)
         sessionClippedSamples = Array(repeating: 0, count: channels)
@@ -178,6 +181,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         for c in 0..<channels {
             takeRuns[c] = 0
             takeFlats[c] = 0
+            takeFlatWarnings[c] = 0
         }
         loudness = registry.addCues ? LoudnessMeter(channels: channels, rate: rate) : nil
         analyzer = Analyzer(
@@ -436,9 +440,12 @@ final class AnalyzerLoop: @unchecked Sendable {
                 }
             }
             wasClipping[c] = levels.isClipping
-            if levels.flatEventsStarted > takeFlats[c] {
-                sessionFlats[c] += levels.flatEventsStarted - takeFlats[c]
-                takeFlats[c] = levels.flatEventsStarted
+            // Counted as the log will have them (a later alarm can join events opened), and
+            // a line for every one opened.
+            sessionFlats[c] += levels.flatEvents - takeFlats[c]
+            takeFlats[c] = levels.flatEvents
+            if levels.flatEventsStarted > takeFlatWarnings[c] {
+                takeFlatWarnings[c] = levels.flatEventsStarted
                 latched = true
                 let level = levels.flatLevelDBFS.map { String(format: "%.1f", $0) } ?? "?"
                 let cause = GainAdvisor.flatCause(levelDBFS: levels.flatLevelDBFS)
