@@ -287,16 +287,14 @@ struct FlatTopTests {
         #expect(r.status == 0, "\(r.stderr)")
         let log = logLines(dir + "/takes/t.clips.jsonl")
         let summary = try #require(log.last?["channels"] as? [[String: Any]])
-        let exposition = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n")
+        let exposition = try String(contentsOfFile: metrics, encoding: .utf8)
         for c in 1...kits.channels {
             let written = log.filter { $0["type"] as? String == "flat" && $0["channel"] as? Int == c }.count
-            let counted = exposition.first {
-                $0.hasPrefix("headroom_flat_events_total{") && $0.contains("channel=\"\(c)\"")
-            }.flatMap { $0.split(separator: " ").last }.flatMap { Int($0) }
-            #expect(counted == written, "channel \(c): counter \(counted ?? -1), log \(written)")
+            let counted = metricValue(exposition, "headroom_flat_events_total", channel: c)
+            #expect(counted == Double(written), "channel \(c): counter \(counted ?? -1), log \(written)")
             #expect(summary[c - 1]["flat_events"] as? Int == written)
             // A line for each event, and never two naming the same start: an event opened and
-            // joined to the one the last line named, before its line was due, is that one.
+            // joined to an earlier one before its line was due is that one.
             let times = r.stderr.split(separator: "\n").filter { $0.hasPrefix("FLAT: ch\(c) ") }.map {
                 $0.split(separator: " ").last ?? ""
             }

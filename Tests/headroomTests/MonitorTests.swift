@@ -27,6 +27,13 @@ final class SendableResult: @unchecked Sendable {
 }
 
 /// A port for a server a test starts: 20000 + a number from this process and a counter.
+/// Metric `name`'s value for channel `channel` (1-based) in Prometheus's text format; nil
+/// when it is not there.
+func metricValue(_ exposition: String, _ name: String, channel: Int) -> Double? {
+    exposition.split(separator: "\n").first { $0.hasPrefix(name + "{") && $0.contains("channel=\"\(channel)\"") }
+        .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
+}
+
 func testPort(_ k: Int) -> Int { 20000 + Int(getpid() % 4000) * 8 + k }
 
 /// A server the test starts (Prometheus, node_exporter), stopped by its pid.
@@ -181,10 +188,7 @@ struct MonitorTests {
             }
         )
         #expect(body.split(separator: "\n").contains("node_textfile_scrape_error 0"), "\(body)")
-        func value(_ name: String, channel: Int) -> Double? {
-            body.split(separator: "\n").first { $0.hasPrefix(name + "{") && $0.contains("channel=\"\(channel)\"") }
-                .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
-        }
+        func value(_ name: String, channel: Int) -> Double? { metricValue(body, name, channel: channel) }
         let log = logLines(dir + "/takes/t.clips.jsonl")
         let summary = try #require(log.last?["channels"] as? [[String: Any]])
         for c in 1...2 {

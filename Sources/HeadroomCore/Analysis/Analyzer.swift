@@ -358,8 +358,9 @@ public final class Analyzer {
         levels.isClipping = d.isClipping
         let flat = flats[c].figures
         levels.flatEvents = flat.events
-        levels.flatEventsStarted = flats[c].eventsStarted
-        levels.flatStartFrame = flats[c].lastStartFrame
+        let newest = flats[c].newest
+        levels.newestFlatEvent = newest.number
+        levels.flatStartFrame = newest.number > 0 ? newest.start : nil
         levels.flatLevelDBFS = flat.level
         levels.flatOverDB = flat.over
         let over = d.overshoot
@@ -1435,12 +1436,14 @@ public struct ChannelLevels: Sendable, Equatable {
     public var clippingSince: Int?
     /// A clip run or event is in progress.
     public var isClipping = false
-    /// Flat events, counting one still open (never ahead of the log, never going back); flat
-    /// events opened (a warning line for each, though a later alarm may join some).
+    /// Flat events, counting one still open (never ahead of the log, never going back).
     public var flatEvents = 0
-    public var flatEventsStarted = 0
-    /// The first frame of the flat event opened last (nil: none yet; an alarm that comes
-    /// later, a rule-B pile-up a second after the tops it counts, can move it earlier).
+    /// The newest flat event, numbered from 1 as events open (0: none yet). A higher number
+    /// is a new event (a warning line for each); an alarm that joins it to an earlier one
+    /// brings back the earlier one's.
+    public var newestFlatEvent = 0
+    /// The newest flat event's first frame (nil: none yet; an alarm that comes later, a
+    /// rule-B pile-up a second after the tops it counts, can move it earlier).
     public var flatStartFrame: Int?
     /// The flat ceiling with the highest estimated peak, dBFS, and the overshoot above it.
     public var flatLevelDBFS: Double?

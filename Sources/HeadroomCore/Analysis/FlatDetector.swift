@@ -165,6 +165,9 @@ struct FlatDetector {
         var over: Overshoot.Tally
         /// Where its last alarm ended.
         var lastAlarm: Int
+        /// Counting from 1 in the order events opened; an event joined to an earlier one is
+        /// that one, and has its number.
+        var number = 0
 
         /// One alarm's event: flat tops from `start` to `end`.
         init(
@@ -215,15 +218,15 @@ struct FlatDetector {
     private let kept: UnsafeMutablePointer<Building>
     private var keptTotal = 0
     static let keptCount = 4
-    /// Where the newest event opened begins (the frame a live warning names).
-    private var newestStart = 0
+    /// Events opened so far (the last one's number).
+    private var eventsOpened = 0
+    /// The newest event, kept or written: its number (0: none yet) and where it begins (the
+    /// frame a live warning names). A new number is a new event (a live warning for each); a
+    /// later alarm that joins it to an earlier one brings the earlier one's back.
+    private(set) var newest = (number: 0, start: 0)
 
     // Totals.
     private(set) var flatEvents = 0
-    /// Flat events opened, some of which a later alarm may join (a live warning comes with each).
-    private(set) var eventsStarted = 0
-    /// Where the last event opened begins (nil: none yet): the frame a live warning names.
-    var lastStartFrame: Int? { eventsStarted > 0 ? newestStart : nil }
     /// The closed event with the highest estimated peak before its ceiling: its level and
     /// overshoot (dB), for the gain proposal.
     private(set) var worst: (level: Double, over: Double?)?
@@ -762,11 +765,12 @@ struct FlatDetector {
         } else {
             guard start < end else { return }  // wholly inside the last event written: nothing new
             if keptTotal == Self.keptCount { emitKept(1, into: &events) }
+            eventsOpened += 1
             (kept + keptTotal).initialize(to: raised)
+            kept[keptTotal].number = eventsOpened
             keptTotal += 1
-            eventsStarted += 1
         }
-        newestStart = kept[keptTotal - 1].event.startFrame
+        newest = (kept[keptTotal - 1].number, kept[keptTotal - 1].event.startFrame)
     }
 
     /// Whether an alarm from `start` (no earlier than the last event written) joins event `b`:

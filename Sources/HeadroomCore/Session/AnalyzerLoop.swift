@@ -32,11 +32,11 @@ final class AnalyzerLoop: @unchecked Sendable {
     private var takeRuns: [Int]
     private var sessionRuns: [Int]
     /// Flat events counted in this take, and in the whole recording, per channel (as the log
-    /// has them: ``ChannelLevels/flatEvents``); the flat events opened in this take when the
-    /// last FLAT line was due, and where the event it named began.
+    /// has them: ``ChannelLevels/flatEvents``), and the newest a FLAT line named in this take
+    /// (``ChannelLevels/newestFlatEvent``).
     private var takeFlats: [Int]
     private var sessionFlats: [Int]
-    private var takeFlatWarnings: [(opened: Int, start: Int?)]
+    private var takeFlatLines: [Int]
     private var sessionHotEvents: [Int]
     private var sessionClippedSamples: [Int]
     /// The largest block peak of about the last second, and when it was seen.
@@ -94,7 +94,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         takeRuns = Array(repeating: 0, count: channels)
         sessionRuns = Array(repeating: 0, count: channels)
         takeFlats = Array(repeating: 0, count: channels)
-        takeFlatWarnings = Array(repeating: (0, nil), count: channels)
+        takeFlatLines = takeFlats
         sessionFlats = Array(repeating: 0, count: channels)
         sessionHotEvents = Array(repeating: 0, count: channels)
         sessionClippedSamples = Array(repeating: 0, count: channels)
@@ -182,7 +182,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         for c in 0..<channels {
             takeRuns[c] = 0
             takeFlats[c] = 0
-            takeFlatWarnings[c] = (0, nil)
+            takeFlatLines[c] = 0
         }
         loudness = registry.addCues ? LoudnessMeter(channels: channels, rate: rate) : nil
         analyzer = Analyzer(
@@ -441,23 +441,19 @@ final class AnalyzerLoop: @unchecked Sendable {
                 }
             }
             wasClipping[c] = levels.isClipping
-            // Counted as the log will have them (a later alarm can join events opened), and
-            // a line for every one opened, but one already joined to the event the last line
-            // named (it begins where that one did) is that event.
+            // Counted as the log will have them (a later alarm can join events opened), and a
+            // line for each new event (not for one already joined to an earlier one).
             sessionFlats[c] += levels.flatEvents - takeFlats[c]
             takeFlats[c] = levels.flatEvents
-            let warned = takeFlatWarnings[c]
-            if levels.flatEventsStarted > warned.opened {
-                takeFlatWarnings[c] = (levels.flatEventsStarted, levels.flatStartFrame)
+            if levels.newestFlatEvent > takeFlatLines[c] {
+                takeFlatLines[c] = levels.newestFlatEvent
                 latched = true
-                if levels.flatStartFrame != warned.start {
-                    let level = levels.flatLevelDBFS.map { String(format: "%.1f", $0) } ?? "?"
-                    let cause = GainAdvisor.flatCause(levelDBFS: levels.flatLevelDBFS)
-                    // When the flat tops began (the event's start_frame), not when they were
-                    // seen: a pile-up at the clip level is judged a second after its tops.
-                    let at = Self.timecode(levels.flatStartFrame ?? analyzer.frameCount, rate: rate)
-                    warn("FLAT: ch\(c + 1) \(names[c]) flat tops at \(level) dBFS: \(cause) at \(at)")
-                }
+                let level = levels.flatLevelDBFS.map { String(format: "%.1f", $0) } ?? "?"
+                let cause = GainAdvisor.flatCause(levelDBFS: levels.flatLevelDBFS)
+                // When the flat tops began (the event's start_frame), not when they were seen:
+                // a pile-up at the clip level is judged a second after the tops it counts.
+                let at = Self.timecode(levels.flatStartFrame ?? analyzer.frameCount, rate: rate)
+                warn("FLAT: ch\(c + 1) \(names[c]) flat tops at \(level) dBFS: \(cause) at \(at)")
             }
         }
     }
