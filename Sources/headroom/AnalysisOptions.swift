@@ -32,7 +32,7 @@ struct AnalysisOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "Read settings from this TOML file instead of ./headroom.toml and ~/.config/headroom/headroom.toml.",
+            "Read settings from this TOML file instead of /etc/headroom/headroom.toml, the XDG config folders' headroom/headroom.toml and ./headroom.toml.",
             valueName: "file"
         )
     )

@@ -8,7 +8,7 @@ struct AnalyzeCommand: ParsableCommand {
         abstract: "Run the analyzer over audio files (anything libsndfile reads).",
         discussion: """
             Prints one table per file: each channel's peak, true peak (BS.1770-4, 4x), RMS, headroom, \
-            clip and hot events, and the gain proposal. --json writes the clip-log lines instead.
+            clip, flat-top and hot events, and the gain proposal. --json writes the clip-log lines instead.
             """
     )
 
@@ -17,7 +17,10 @@ struct AnalyzeCommand: ParsableCommand {
     @Flag(help: "Write the clip-log JSON Lines (take header, events, summary per file) to stdout.")
     var json = false
 
-    @Flag(name: .customLong("fail-on-clip"), help: "Exit 1 when any clip event was found.")
+    @Flag(
+        name: .customLong("fail-on-clip"),
+        help: "Exit 1 when any clip event was found (flat tops alone do not trip it)."
+    )
     var failOnClip = false
 
     @Argument(help: ArgumentHelp("Audio files to analyze.", valueName: "file"))

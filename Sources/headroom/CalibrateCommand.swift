@@ -9,7 +9,7 @@ struct CalibrateCommand: ParsableCommand {
         discussion: """
             Listens for --seconds (q or Ctrl-C ends it early) with the live meters, then prints one \
             row per channel: loudest and typical true peak (95th percentile of 400 ms peaks), clips, \
-            hot events, and the proposal. Where the card has capture controls with dB ranges, the \
+            flat tops, hot events, and the proposal. Where the card has capture controls with dB ranges, the \
             proposal is also given in the control's terms; --apply sets them (at most --max-step dB at once).
             """
     )
@@ -18,11 +18,13 @@ struct CalibrateCommand: ParsableCommand {
     @OptionGroup var analysis: AnalysisOptions
 
     @Option(
-        name: [.customShort("d"), .long],
+        name: [.customShort("d"), .customLong("seconds")],
         parsing: .unconditional,
         help: ArgumentHelp("How long to listen (default 30).", valueName: "seconds")
     )
-    var seconds: Double = 30
+    var secondsGiven: Double?
+    /// Optional above so that the help gives the default once, in the other options' style.
+    var seconds: Double { secondsGiven ?? 30 }
 
     @Flag(help: "Write the result as one JSON object.")
     var json = false
@@ -41,7 +43,8 @@ struct CalibrateCommand: ParsableCommand {
         parsing: .unconditional,
         help: ArgumentHelp("With --apply: change no control by more than this at once (default 12).", valueName: "dB")
     )
-    var maxStep: Double = 12
+    var maxStepGiven: Double?
+    var maxStep: Double { maxStepGiven ?? 12 }
 
     @Flag(help: "With --apply: do not ask for confirmation.")
     var yes = false

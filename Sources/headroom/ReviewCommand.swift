@@ -14,7 +14,10 @@ struct ReviewCommand: ParsableCommand {
 
     @OptionGroup var analysis: AnalysisOptions
 
-    @Flag(name: .customLong("only-problems"), help: "Show only takes that clipped, lost frames, or ended badly.")
+    @Flag(
+        name: .customLong("only-problems"),
+        help: "Show only takes that clipped, had flat tops, lost frames, or ended badly."
+    )
     var onlyProblems = false
 
     @Flag(help: "List each take's events with timecodes (hh:mm:ss.mmm) and frames.")
@@ -26,7 +29,10 @@ struct ReviewCommand: ParsableCommand {
     @Flag(help: "Write <take>.labels.txt beside each take: an Audacity label track, one label per event.")
     var labels = false
 
-    @Flag(help: "Write the cue markers (one per clip event) into WAV takes that have none.")
+    @Flag(
+        help:
+            "Write the cue markers (one per event: clips, flat tops, hot events, losses, marks) into WAV takes that have none."
+    )
     var cues = false
 
     @Flag(help: "Replace an existing report or labels file (never an audio file, a clip log or an input).")
