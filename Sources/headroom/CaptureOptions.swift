@@ -61,23 +61,28 @@ struct CaptureOptions: ParsableArguments {
         if let format { settings.format = format.rawValue }
         if let periodFrames { settings.periodFrames = periodFrames }
         if let bufferFrames { settings.bufferFrames = bufferFrames }
-        guard (8000...384_000).contains(settings.rate) else {
-            throw HeadroomError(.usage, "--rate must be between 8000 and 384000 Hz")
+        // A config file's values were checked as it was read, so a value out of range here
+        // is a flag's.
+        func check(_ value: Int?, _ limit: Settings.Limit, _ flag: String) throws(HeadroomError) {
+            if let value, !limit.range.contains(value) {
+                throw HeadroomError(.usage, "--\(flag) must be \(limit.allowed); got \(value)")
+            }
         }
-        guard (1...64).contains(settings.channels) else {
-            throw HeadroomError(.usage, "--channels must be between 1 and 64")
-        }
+        try check(settings.rate, Settings.rateLimit, "rate")
+        try check(settings.channels, Settings.channelLimit, "channels")
         guard SampleFormat(name: settings.format) != nil else {
             throw HeadroomError(
                 .usage,
                 "--format \(settings.format) is not one headroom records; use one of \(SampleFormat.allCases.map(\.rawValue).joined(separator: ", "))"
             )
         }
-        if let p = settings.periodFrames, !(16...65536).contains(p) {
-            throw HeadroomError(.usage, "--period-frames must be between 16 and 65536")
-        }
-        if let b = settings.bufferFrames, !(64...1_048_576).contains(b) || b < 2 * (settings.periodFrames ?? 16) {
-            throw HeadroomError(.usage, "--buffer-frames must be between 64 and 1048576 and at least two periods")
+        try check(settings.periodFrames, Settings.periodLimit, "period-frames")
+        try check(settings.bufferFrames, Settings.bufferLimit, "buffer-frames")
+        if let b = settings.bufferFrames, b < 2 * (settings.periodFrames ?? 16) {
+            throw HeadroomError(
+                .usage,
+                "--buffer-frames must be at least two periods (2 x \(settings.periodFrames ?? 16) frames); got \(b)"
+            )
         }
         guard !settings.device.isEmpty else { throw HeadroomError(.usage, "--device must name an ALSA PCM") }
     }

@@ -147,16 +147,16 @@ struct RecordCommand: ParsableCommand {
                 )
             }
             // Ranges checked before any conversion to frames (1e300 s does not fit in an Int).
-            if let d = settings.durationSeconds, !(d > 0 && d <= Self.longestSeconds) {
+            if let d = settings.durationSeconds, !(d > 0 && d <= Settings.longestSeconds) {
                 throw HeadroomError(
                     .usage,
-                    "--duration must be more than 0 seconds and at most \(Int(Self.longestSeconds)) (366 days)"
+                    "--duration must be \(Settings.allowedSeconds(0, false)); got \(Settings.shown(d))"
                 )
             }
-            if let m = settings.maxTakeSeconds, !(m >= 1 && m <= Self.longestSeconds) {
+            if let m = settings.maxTakeSeconds, !(m >= 1 && m <= Settings.longestSeconds) {
                 throw HeadroomError(
                     .usage,
-                    "--max-take-seconds must be between 1 and \(Int(Self.longestSeconds)) seconds (366 days)"
+                    "--max-take-seconds must be \(Settings.allowedSeconds(1, true)); got \(Settings.shown(m))"
                 )
             }
             // Checked now so these errors come before the device's, and before anything is
@@ -237,9 +237,6 @@ struct RecordCommand: ParsableCommand {
             if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
         }
     }
-
-    /// The longest `--duration` or `--max-take-seconds`: 366 days.
-    static let longestSeconds: Double = 366 * 86400
 
     enum Opening {
         case opened(ALSACapture)

@@ -113,22 +113,57 @@ struct ConfigTests {
         }
         #expect(fields.map(\.0) == AnalysisSetting.all.map(\.key))
         for setting in AnalysisSetting.all {
-            // The config file takes the key; a value past the range is refused naming the flag.
+            // The config file takes the key, and refuses a value past the range with its file
+            // and line; validation (of what the flags set) names the flag.
             var settings = Settings()
-            let outside = setting.range.upperBound + 1
-            try settings.apply(ConfigFile.parse("\(setting.key) = \(Int(outside))\n", path: "x.toml"))
-            #expect(setting.get(settings.analysis) == outside)
-            #expect(throws: SettingsError(key: setting.flag, message: "must be \(setting.allowed)")) {
+            let inside = setting.range.upperBound
+            try settings.apply(ConfigFile.parse("\(setting.key) = \(Int(inside))\n", path: "x.toml"))
+            #expect(setting.get(settings.analysis) == inside)
+            let outside = Int(setting.range.upperBound + 1)
+            #expect(
+                throws: HeadroomError(.usage, "x.toml:2: \(setting.key) must be \(setting.allowed); got \(outside)")
+            ) {
+                try settings.apply(ConfigFile.parse("\n\(setting.key) = \(outside)\n", path: "x.toml"))
+            }
+            setting.set(&settings.analysis, Double(outside))
+            #expect(throws: SettingsError(key: setting.flag, message: "must be \(setting.allowed); got \(outside)")) {
                 try settings.analysis.validate()
             }
         }
+    }
+
+    @Test("a capture or record value out of range names the file, the line, what is allowed and the value")
+    func captureRanges() {
+        let cases = [
+            ("rate = 0", "rate must be between 8000 and 384000 Hz; got 0"),
+            ("channels = 65", "channels must be between 1 and 64; got 65"),
+            ("period_frames = 8", "period_frames must be between 16 and 65536 frames; got 8"),
+            ("buffer_frames = 2000000", "buffer_frames must be between 64 and 1048576 frames; got 2000000"),
+            ("duration = 0", "duration must be more than 0 seconds and at most 31622400 (366 days); got 0"),
+            ("max_take_seconds = 0.5", "max_take_seconds must be between 1 and 31622400 seconds (366 days); got 0.5"),
+        ]
+        for (line, message) in cases {
+            #expect(throws: HeadroomError(.usage, "h.toml:2: \(message)")) {
+                var settings = Settings()
+                try settings.apply(ConfigFile.parse("device = \"hw:0\"\n\(line)\n", path: "h.toml"))
+            }
+        }
+        var settings = Settings()
+        #expect(throws: Never.self) {
+            try settings.apply(
+                ConfigFile.parse("rate = 8000\nchannels = 64\nduration = 0.5\nmax_take_seconds = 1\n", path: "h.toml")
+            )
+        }
+        #expect(settings.rate == 8000 && settings.channels == 64 && settings.durationSeconds == 0.5)
     }
 
     @Test("out-of-range settings say what is allowed")
     func validation() {
         var s = AnalysisSettings()
         s.clipRunSamples = 0
-        #expect(throws: SettingsError(key: "clip-run", message: "must be a whole number of samples from 1 to 100000")) {
+        #expect(
+            throws: SettingsError(key: "clip-run", message: "must be a whole number of samples from 1 to 100000; got 0")
+        ) {
             try s.validate()
         }
         s = AnalysisSettings()

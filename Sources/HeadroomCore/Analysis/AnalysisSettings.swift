@@ -38,11 +38,7 @@ public struct AnalysisSettings: Sendable, Equatable {
         // Each range check also refuses NaN and infinities, naming the option at fault.
         for setting in AnalysisSetting.all {
             let value = setting.get(self)
-            try check(
-                setting.range.contains(value) && (!setting.whole || value == value.rounded()),
-                setting.flag,
-                setting.allowed
-            )
+            try check(setting.admits(value), setting.flag, "\(setting.allowed); got \(String(format: "%g", value))")
         }
         try check(
             targetPeakDBTP <= -marginDB,
@@ -70,6 +66,11 @@ public struct AnalysisSetting: Sendable {
     public let range: ClosedRange<Double>
     /// What the range reads as in an error ("between -60 and 0 dBTP").
     public let allowed: String
+
+    /// Whether `value` is in range (and whole, where it must be); NaN and infinities are not.
+    public func admits(_ value: Double) -> Bool {
+        range.contains(value) && (!whole || value == value.rounded())
+    }
     /// A whole number (clip_run).
     public let whole: Bool
     /// Decimals in the log's `settings` object.

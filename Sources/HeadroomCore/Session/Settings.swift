@@ -94,8 +94,31 @@ public struct Settings: Sendable, Equatable {
                 }
                 return s
             }
+            // Ranges are checked here, where the file and line are known; the flags are
+            // checked after they are applied, so an error names the one at fault.
+            func integer(_ limit: Limit) throws(HeadroomError) -> Int {
+                let value = try integer()
+                guard limit.range.contains(value) else {
+                    throw HeadroomError(.usage, "\(at) must be \(limit.allowed); got \(value)")
+                }
+                return value
+            }
+            func seconds(atLeast least: Double, orMore: Bool) throws(HeadroomError) -> Double {
+                let value = try number()
+                guard orMore ? value >= least : value > least, value <= Self.longestSeconds else {
+                    throw HeadroomError(
+                        .usage,
+                        "\(at) must be \(Self.allowedSeconds(least, orMore)); got \(Self.shown(value))"
+                    )
+                }
+                return value
+            }
             if let setting = AnalysisSetting.all.first(where: { $0.key == key }) {
-                setting.set(&analysis, setting.whole ? Double(try integer()) : try number())
+                let value = setting.whole ? Double(try integer()) : try number()
+                guard setting.admits(value) else {
+                    throw HeadroomError(.usage, "\(at) must be \(setting.allowed); got \(Self.shown(value))")
+                }
+                setting.set(&analysis, value)
                 continue
             }
             switch key {
@@ -106,16 +129,16 @@ public struct Settings: Sendable, Equatable {
                 default: throw HeadroomError(.usage, "\(at) must be a list of strings")
                 }
             case "device": device = try string()
-            case "rate": rate = try integer()
-            case "channels": channels = try integer()
+            case "rate": rate = try integer(Self.rateLimit)
+            case "channels": channels = try integer(Self.channelLimit)
             case "format": format = try string()
-            case "period_frames": periodFrames = try integer()
-            case "buffer_frames": bufferFrames = try integer()
+            case "period_frames": periodFrames = try integer(Self.periodLimit)
+            case "buffer_frames": bufferFrames = try integer(Self.bufferLimit)
             case "dir": directory = try string()
             case "name": nameTemplate = try string()
             case "file_format": fileFormat = try string()
-            case "duration": durationSeconds = try number()
-            case "max_take_seconds": maxTakeSeconds = try number()
+            case "duration": durationSeconds = try seconds(atLeast: 0, orMore: false)
+            case "max_take_seconds": maxTakeSeconds = try seconds(atLeast: 1, orMore: true)
             case "reference": referenceFile = try string()
             case "headless": headless = try flag()
             case "wait_device": waitDevice = try flag()
@@ -175,6 +198,29 @@ public struct Settings: Sendable, Equatable {
     }
 
     /// ", not text" and the like: what a wrongly typed value was.
+    /// A whole-number setting's limits, and how an error reads them.
+    public struct Limit: Sendable {
+        public let range: ClosedRange<Int>
+        public let allowed: String
+    }
+    public static let rateLimit = Limit(range: 8000...384_000, allowed: "between 8000 and 384000 Hz")
+    public static let channelLimit = Limit(range: 1...64, allowed: "between 1 and 64")
+    public static let periodLimit = Limit(range: 16...65536, allowed: "between 16 and 65536 frames")
+    public static let bufferLimit = Limit(range: 64...1_048_576, allowed: "between 64 and 1048576 frames")
+    /// The longest `duration` and `max_take_seconds`: 366 days.
+    public static let longestSeconds: Double = 366 * 86400
+
+    /// What a `duration` (more than 0) or `max_take_seconds` (1 or more) may be.
+    public static func allowedSeconds(_ least: Double, _ orMore: Bool) -> String {
+        let most = Int(longestSeconds)
+        return orMore
+            ? "between \(shown(least)) and \(most) seconds (366 days)"
+            : "more than \(shown(least)) seconds and at most \(most) (366 days)"
+    }
+
+    /// A number as a person typed it: 48000, 0.5, -2 (and nan, inf).
+    public static func shown(_ value: Double) -> String { String(format: "%g", value) }
+
     static func found(_ value: ConfigFile.Value) -> String {
         switch value {
         case .string: ", not text"
