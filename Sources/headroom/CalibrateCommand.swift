@@ -134,7 +134,7 @@ struct CalibrateCommand: ParsableCommand {
                 } else if mapping.allSatisfy({ $0 == nil }) {
                     let list = controls.map { "\"\($0.name)\"" }.joined(separator: ", ")
                     Terminal.out(
-                        "\nCapture controls on \(mixer!.card): \(list). Map them with [channels.N] control = \"...\" in the config.\n"
+                        "\nCapture controls on \(mixer!.card): \(list). Map them with [channel.N] control = \"...\" in the config.\n"
                     )
                 }
             }
@@ -144,7 +144,7 @@ struct CalibrateCommand: ParsableCommand {
         }
     }
 
-    /// Channel -> control: the config's `[channels.N] control` wins; otherwise, when the card
+    /// Channel -> control: the config's `[channel.N] control` wins; otherwise, when the card
     /// has exactly one capture control per channel, they pair up in order.
     static func mapping(
         results: [CalibrationSession.Result],

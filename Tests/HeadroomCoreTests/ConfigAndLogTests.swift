@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Config file and settings")
 struct ConfigTests {
-    @Test("keys use the option names, with - or _; [channels.N] sets names and controls")
+    @Test("keys use the option names, with - or _; [channel.N] sets names and controls")
     func parse() throws {
         let text = """
             # soundcheck for the Tuesday session
@@ -14,7 +14,7 @@ struct ConfigTests {
             names = ["Kick", "Snare"]   # the rest stay numbered
             device = "hw:CARD=USB"
 
-            [channels.3]
+            [channel.3]
             name = "Vox"
             control = "Mic 3"
             """
@@ -25,6 +25,45 @@ struct ConfigTests {
         #expect(settings.names == ["Kick", "Snare", "Vox"])
         #expect(settings.controls == [2: "Mic 3"])
         #expect(settings.device == "hw:CARD=USB")
+    }
+
+    @Test(
+        "[channel.N] stands beside channels = N; [channels.N] is still read, and beside channels = N is told how to write it"
+    )
+    func channelTables() throws {
+        let text = """
+            channels = 4
+            names = ["Kick"]
+
+            [channel.3]
+            name = "Vox"
+            control = "Mic 3"
+
+            [channel.4]
+            bogus = "x"
+            """
+        #expect(throws: HeadroomError(.usage, "t.toml:9: unknown key \"bogus\" in [channel.4]; use name or control")) {
+            var settings = Settings()
+            try settings.apply(ConfigFile.parse(text, path: "t.toml"))
+        }
+        var settings = Settings()
+        try settings.apply(ConfigFile.parse(text.replacingOccurrences(of: "bogus", with: "name"), path: "t.toml"))
+        #expect(settings.channels == 4)
+        #expect(settings.names == ["Kick", "", "Vox", "x"])
+        #expect(settings.controls == [2: "Mic 3"])
+
+        var old = Settings()
+        try old.apply(ConfigFile.parse("[channels.2]\ncontrol = \"Mic 2\"\n", path: "o.toml"))
+        #expect(old.controls == [1: "Mic 2"])
+
+        #expect(
+            throws: HeadroomError(
+                .usage,
+                "c.toml:3: a [channels.N] table cannot stand beside channels = N in TOML; write it as [channel.N]"
+            )
+        ) {
+            _ = try ConfigFile.parse("channels = 2\n\n[channels.1]\nname = \"L\"\n", path: "c.toml")
+        }
     }
 
     @Test("an unknown key is refused with the file, line and key")

@@ -3,7 +3,8 @@ import TOMLKit
 
 /// A headroom config file: TOML 1.0 (parsed by TOMLKit, toml++ underneath), with
 /// top-level keys named like the command-line options (`target_peak` or `target-peak`)
-/// and per-channel tables `[channels.3]` with `name` and `control`.
+/// and per-channel tables `[channel.3]` with `name` and `control`. (`[channels.3]`, the
+/// first spelling, is read too; TOML cannot hold it beside `channels = 8`.)
 ///
 /// Values are strings, numbers, booleans and arrays of strings. Anything else is refused
 /// naming the file, the line and the key, so a typo never passes silently.
@@ -29,7 +30,7 @@ public struct ConfigFile: Sendable, Equatable {
     public var path: String
     /// Top-level keys, normalized to snake_case.
     public var values: [String: Entry] = [:]
-    /// `[channels.N]` tables, N counted from 1.
+    /// `[channel.N]` (or `[channels.N]`) tables, N counted from 1.
     public var channels: [Int: [String: Entry]] = [:]
 
     /// Reads and parses `path`; a missing file is ``HeadroomError/Code/noInput``, a
@@ -47,7 +48,18 @@ public struct ConfigFile: Sendable, Equatable {
         do {
             table = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
-            throw HeadroomError(.usage, "\(path):\(error.source.begin.line): \(error.description)")
+            let at = "\(path):\(error.source.begin.line)"
+            if error.description.contains("redefine existing"), error.description.contains("'channels.") {
+                // toml++ points into the table; the header is what to rewrite.
+                let header = Lines(text).lines.firstIndex {
+                    $0.trimmingCharacters(in: .whitespaces).hasPrefix("[channels.")
+                }
+                throw HeadroomError(
+                    .usage,
+                    "\(header.map { "\(path):\($0 + 1)" } ?? at): a [channels.N] table cannot stand beside channels = N in TOML; write it as [channel.N]"
+                )
+            }
+            throw HeadroomError(.usage, "\(at): \(error.description)")
         } catch {
             throw HeadroomError(.usage, "\(path): \(error)")
         }
@@ -55,28 +67,29 @@ public struct ConfigFile: Sendable, Equatable {
         var config = ConfigFile(path: path)
         for key in table.keys {
             guard let value = table[key] else { continue }
-            if key == "channels", let channels = value.table {
+            if key == "channel" || key == "channels", let channels = value.table {
                 for number in channels.keys {
                     let at = lines.find(number, in: nil) ?? lines.find(key, in: nil) ?? 0
                     guard let n = Int(number), (1...64).contains(n), let entries = channels[number]?.table else {
                         throw HeadroomError(
                             .usage,
-                            "\(path):\(at): unknown table [channels.\(number)]; tables are [channels.N] with N from 1 to 64"
+                            "\(path):\(at): unknown table [\(key).\(number)]; tables are [channel.N] with N from 1 to 64"
                         )
                     }
-                    var out: [String: Entry] = [:]
                     for field in entries.keys {
                         guard let v = entries[field] else { continue }
-                        let line = lines.find(field, in: "channels.\(number)") ?? at
-                        out[field.replacingOccurrences(of: "-", with: "_")] = Entry(value: Self.value(v), line: line)
+                        let line = lines.find(field, in: "\(key).\(number)") ?? at
+                        config.channels[n, default: [:]][field.replacingOccurrences(of: "-", with: "_")] = Entry(
+                            value: Self.value(v),
+                            line: line
+                        )
                     }
-                    config.channels[n] = out
                 }
                 continue
             }
             let line = lines.find(key, in: nil) ?? 0
             if value.table != nil {
-                throw HeadroomError(.usage, "\(path):\(line): unknown table [\(key)]; tables are [channels.N]")
+                throw HeadroomError(.usage, "\(path):\(line): unknown table [\(key)]; tables are [channel.N]")
             }
             config.values[key.replacingOccurrences(of: "-", with: "_")] = Entry(value: Self.value(value), line: line)
         }
@@ -116,7 +129,7 @@ public struct ConfigFile: Sendable, Equatable {
                     current = line.trimmingCharacters(in: CharacterSet(charactersIn: "[] "))
                     continue
                 }
-                // `[channels.3]` holds `name = ...`; a dotted `channels.3.name` or a bare `3` in [channels] also count.
+                // `[channel.3]` holds `name = ...`; a dotted `channel.3.name` or a bare `3` in [channel] also count.
                 let here = current == table || (table == nil && current == nil)
                 for spelling in [key, "\"\(key)\"", "'\(key)'"] where line.hasPrefix(spelling) {
                     let rest = line.dropFirst(spelling.count).drop { $0 == " " || $0 == "\t" }

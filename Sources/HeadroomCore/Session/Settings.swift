@@ -5,9 +5,9 @@ import Foundation
 /// `~/.config/headroom/headroom.toml`).
 public struct Settings: Sendable, Equatable {
     public var analysis = AnalysisSettings()
-    /// Channel names as given (`--names`, `names = [...]`, `[channels.N] name`); may be short.
+    /// Channel names as given (`--names`, `names = [...]`, `[channel.N] name`); may be short.
     public var names: [String] = []
-    /// ALSA capture controls named per channel (`[channels.N] control`), 0-based keys.
+    /// ALSA capture controls named per channel (`[channel.N] control`), 0-based keys.
     public var controls: [Int: String] = [:]
 
     // Capture.
@@ -158,7 +158,7 @@ public struct Settings: Sendable, Equatable {
                 guard case .string(let s) = entry.value else {
                     throw HeadroomError(
                         .usage,
-                        "\(config.path):\(entry.line): channels.\(channel).\(key) must be a quoted string"
+                        "\(config.path):\(entry.line): channel.\(channel).\(key) must be a quoted string"
                     )
                 }
                 switch key {
@@ -169,7 +169,7 @@ public struct Settings: Sendable, Equatable {
                 default:
                     throw HeadroomError(
                         .usage,
-                        "\(config.path):\(entry.line): unknown key \"\(key)\" in [channels.\(channel)]; use name or control"
+                        "\(config.path):\(entry.line): unknown key \"\(key)\" in [channel.\(channel)]; use name or control"
                     )
                 }
             }
