@@ -171,7 +171,9 @@ struct ConfigTests {
         }
     }
 
-    @Test("a capture or record value out of range names the file, the line, what is allowed and the value")
+    @Test(
+        "a capture or record value out of range, or not one it takes, names the file, the line, what is allowed and the value"
+    )
     func captureRanges() {
         let cases = [
             ("rate = 0", "rate must be between 8000 and 384000 Hz; got 0"),
@@ -180,6 +182,12 @@ struct ConfigTests {
             ("buffer_frames = 2000000", "buffer_frames must be between 64 and 1048576 frames; got 2000000"),
             ("duration = 0", "duration must be more than 0 seconds and at most 31622400 (366 days); got 0"),
             ("max_take_seconds = 0.5", "max_take_seconds must be between 1 and 31622400 seconds (366 days); got 0.5"),
+            ("format = \"S8\"", "format must be one of S16_LE, S24_3LE, S24_LE, S32_LE, FLOAT_LE; got \"S8\""),
+            ("file_format = \"mp3\"", "file_format must be one of wav, rf64, w64, flac, caf; got \"mp3\""),
+            (
+                "layout = \"surround\"",
+                "layout must be one of multitrack, mono, stereo, quad, 5.1, 7.1; got \"surround\""
+            ),
         ]
         for (line, message) in cases {
             #expect(throws: HeadroomError(.usage, "h.toml:2: \(message)")) {
@@ -190,10 +198,14 @@ struct ConfigTests {
         var settings = Settings()
         #expect(throws: Never.self) {
             try settings.apply(
-                ConfigFile.parse("rate = 8000\nchannels = 64\nduration = 0.5\nmax_take_seconds = 1\n", path: "h.toml")
+                ConfigFile.parse(
+                    "rate = 8000\nchannels = 64\nduration = 0.5\nmax_take_seconds = 1\nfile_format = \"FLAC\"\nlayout = \"Stereo\"\n",
+                    path: "h.toml"
+                )
             )
         }
         #expect(settings.rate == 8000 && settings.channels == 64 && settings.durationSeconds == 0.5)
+        #expect(settings.fileFormat == "flac" && settings.layout == "stereo")
     }
 
     @Test("out-of-range settings say what is allowed")

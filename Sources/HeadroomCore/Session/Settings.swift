@@ -113,6 +113,16 @@ public struct Settings: Sendable, Equatable {
                 }
                 return value
             }
+            func oneOf(_ names: [String], _ admits: (String) -> Bool) throws(HeadroomError) -> String {
+                let value = try string()
+                guard admits(value) else {
+                    throw HeadroomError(
+                        .usage,
+                        "\(at) must be one of \(names.joined(separator: ", ")); got \"\(DisplayText.escaped(value))\""
+                    )
+                }
+                return value
+            }
             if let setting = AnalysisSetting.all.first(where: { $0.key == key }) {
                 let value = setting.whole ? Double(try integer()) : try number()
                 guard setting.admits(value) else {
@@ -131,19 +141,27 @@ public struct Settings: Sendable, Equatable {
             case "device": device = try string()
             case "rate": rate = try integer(Self.rateLimit)
             case "channels": channels = try integer(Self.channelLimit)
-            case "format": format = try string()
+            case "format": format = try oneOf(SampleFormat.allCases.map(\.rawValue)) { SampleFormat(name: $0) != nil }
             case "period_frames": periodFrames = try integer(Self.periodLimit)
             case "buffer_frames": bufferFrames = try integer(Self.bufferLimit)
             case "dir": directory = try string()
             case "name": nameTemplate = try string()
-            case "file_format": fileFormat = try string()
+            case "file_format":
+                fileFormat = try oneOf(TakeFileFormat.allCases.map(\.rawValue)) {
+                    TakeFileFormat(rawValue: $0.lowercased()) != nil
+                }
+                .lowercased()
             case "duration": durationSeconds = try seconds(atLeast: 0, orMore: false)
             case "max_take_seconds": maxTakeSeconds = try seconds(atLeast: 1, orMore: true)
             case "reference": referenceFile = try string()
             case "headless": headless = try flag()
             case "wait_device": waitDevice = try flag()
             case "on_take_closed": onTakeClosed = try string()
-            case "layout": layout = try string()
+            case "layout":
+                layout = try oneOf(ChannelLayout.allCases.map(\.rawValue)) {
+                    ChannelLayout(rawValue: $0.lowercased()) != nil
+                }
+                .lowercased()
             case "listen": listen = try string()
             case "metrics_file": metricsFile = try string()
             default:
