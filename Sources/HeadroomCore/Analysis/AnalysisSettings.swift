@@ -66,11 +66,6 @@ public struct AnalysisSetting: Sendable {
     public let range: ClosedRange<Double>
     /// What the range reads as in an error ("between -60 and 0 dBTP").
     public let allowed: String
-
-    /// Whether `value` is in range (and whole, where it must be); NaN and infinities are not.
-    public func admits(_ value: Double) -> Bool {
-        range.contains(value) && (!whole || value == value.rounded())
-    }
     /// A whole number (clip_run).
     public let whole: Bool
     /// Decimals in the log's `settings` object.
@@ -80,6 +75,11 @@ public struct AnalysisSetting: Sendable {
 
     /// The flag's name without dashes (`target-peak`).
     public var flag: String { key.replacingOccurrences(of: "_", with: "-") }
+
+    /// Whether `value` is in range (and whole, where it must be); NaN and infinities are not.
+    public func admits(_ value: Double) -> Bool {
+        range.contains(value) && (!whole || value == value.rounded())
+    }
 
     /// "Where peaks should sit (default -6 dBTP)."
     public var help: String {

@@ -215,7 +215,6 @@ public struct Settings: Sendable, Equatable {
         return out
     }
 
-    /// ", not text" and the like: what a wrongly typed value was.
     /// A whole-number setting's limits, and how an error reads them.
     public struct Limit: Sendable {
         public let range: ClosedRange<Int>
@@ -239,6 +238,7 @@ public struct Settings: Sendable, Equatable {
     /// A number as a person typed it: 48000, 0.5, -2 (and nan, inf).
     public static func shown(_ value: Double) -> String { String(format: "%g", value) }
 
+    /// ", not text" and the like: what a wrongly typed value was.
     static func found(_ value: ConfigFile.Value) -> String {
         switch value {
         case .string: ", not text"

@@ -1,9 +1,10 @@
 import Foundation
 
 /// Cue markers for a finished WAV/RF64 take: one per event (clips, flat tops, hot events,
-/// losses, marks), so editors show where it clipped. libsndfile accepts cues only before the first frame is written, and the
-/// events are known only as the take goes on, so the `cue ` chunk (with a `LIST adtl`
-/// of labels) is appended to the closed file and the RIFF (or ds64) size is fixed up.
+/// losses, marks), so editors show where it clipped. libsndfile accepts cues only before
+/// the first frame is written, and the events are known only as the take goes on, so the
+/// `cue ` chunk (with a `LIST adtl` of labels) is appended to the closed file and the RIFF
+/// (or ds64) size is fixed up.
 public enum CueMarkers {
     /// One marker: a frame and its label ("clip ch1 Kick").
     public struct Marker: Sendable, Equatable {
