@@ -275,6 +275,44 @@ struct RecordFileRigTests {
         #expect(unknown.status == 69)
         #expect(unknown.stderr.hasPrefix("headroom: cannot open capture device hw:CARD=Nope:"))
         #expect(unknown.stderr.split(separator: "\n").count == 1)
+        // What the error means, where ALSA's text alone does not say: a name ALSA has no PCM
+        // for, and a sound server's PCM with no server behind it (an empty runtime folder).
+        let typo = try headroom(
+            "record",
+            "--device",
+            "headroom_no_such_pcm",
+            "--duration",
+            "1",
+            "--dir",
+            rig.directory,
+            environment: rig.environment
+        )
+        #expect(typo.status == 69)
+        #expect(
+            typo.stderr
+                == "headroom: cannot open capture device headroom_no_such_pcm: No such file or directory (no card or PCM has that name); `headroom devices` lists what is there\n"
+        )
+        let runtime = rig.directory + "/runtime"
+        try FileManager.default.createDirectory(atPath: runtime, withIntermediateDirectories: true)
+        var noServer = rig.environment
+        noServer["XDG_RUNTIME_DIR"] = runtime
+        noServer["PIPEWIRE_RUNTIME_DIR"] = runtime
+        let server = try headroom(
+            "record",
+            "--device",
+            "pipewire",
+            "--duration",
+            "1",
+            "--dir",
+            rig.directory,
+            environment: noServer
+        )
+        #expect(server.status == 69)
+        #expect(
+            server.stderr.hasPrefix("headroom: cannot open capture device pipewire: ")
+                && server.stderr.contains("(the sound server this PCM goes through is not running)"),
+            "\(server.stderr)"
+        )
         // A --dir that cannot be made: the system's reason, as `mkdir -p` gives it, and which
         // folder where it is not the last.
         func recordInto(_ dir: String) throws -> RunResult {

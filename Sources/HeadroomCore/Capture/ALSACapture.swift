@@ -24,6 +24,17 @@ public final class ALSACapture: CaptureSource {
     /// capture thread.
     private var floatScratch: UnsafeMutablePointer<Float>?
 
+    /// What an error from `snd_pcm_open` most often means, where its text alone does not say.
+    static func openHint(_ code: Int32) -> String {
+        switch -code {
+        case EBUSY:
+            " (another program has it: a sound server? see \"Recording on a PipeWire or PulseAudio desktop\" in the README; `fuser -v /dev/snd/*` names it)"
+        case EHOSTDOWN, ECONNREFUSED: " (the sound server this PCM goes through is not running)"
+        case ENOENT: " (no card or PCM has that name)"
+        default: ""
+        }
+    }
+
     /// Opens and configures `device`. Throws a ``HeadroomError`` that says what the
     /// device offers when it cannot do what was asked (exit 69).
     public init(
@@ -43,10 +54,9 @@ public final class ALSACapture: CaptureSource {
         var handle: OpaquePointer?
         let r = snd_pcm_open(&handle, device, SND_PCM_STREAM_CAPTURE, Int32(SND_PCM_NONBLOCK))
         guard r >= 0, let pcm = handle else {
-            let why = ALSAError(rawValue: r)
             throw HeadroomError(
                 .unavailable,
-                "cannot open capture device \(device): \(why); `headroom devices` lists what is there"
+                "cannot open capture device \(device): \(ALSAError(rawValue: r))\(Self.openHint(r)); `headroom devices` lists what is there"
             )
         }
         self.pcm = pcm
