@@ -290,7 +290,7 @@ struct RecordFileRigTests {
         #expect(typo.status == 69)
         #expect(
             typo.stderr
-                == "headroom: cannot open capture device headroom_no_such_pcm: No such file or directory (no card or PCM has that name); `headroom devices` lists what is there\n"
+                == "headroom: cannot open capture device headroom_no_such_pcm: No such file or directory (no card or PCM by that name, or a plugin it needs is missing); `headroom devices` lists what is there\n"
         )
         let runtime = rig.directory + "/runtime"
         try FileManager.default.createDirectory(atPath: runtime, withIntermediateDirectories: true)

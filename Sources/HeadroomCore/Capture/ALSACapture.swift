@@ -25,12 +25,12 @@ public final class ALSACapture: CaptureSource {
     private var floatScratch: UnsafeMutablePointer<Float>?
 
     /// What an error from `snd_pcm_open` most often means, where its text alone does not say.
-    static func openHint(_ code: Int32) -> String {
+    public static func openHint(_ code: Int32) -> String {
         switch -code {
         case EBUSY:
             " (another program has it: a sound server? see \"Recording on a PipeWire or PulseAudio desktop\" in the README; `fuser -v /dev/snd/*` names it)"
         case EHOSTDOWN, ECONNREFUSED: " (the sound server this PCM goes through is not running)"
-        case ENOENT: " (no card or PCM has that name)"
+        case ENOENT: " (no card or PCM by that name, or a plugin it needs is missing)"
         default: ""
         }
     }

@@ -152,7 +152,10 @@ public enum DeviceList {
     private static func probeQuietly(_ name: String) -> (Capabilities?, String?) {
         var pcm: OpaquePointer?
         let r = snd_pcm_open(&pcm, name, SND_PCM_STREAM_CAPTURE, Int32(SND_PCM_NONBLOCK))
-        guard r >= 0, let pcm else { return (nil, ALSAError(rawValue: r).description) }
+        guard r >= 0, let pcm else {
+            // A PCM listed here has a name, so ENOENT is a missing plugin or card: no hint.
+            return (nil, ALSAError(rawValue: r).description + (r == -ENOENT ? "" : ALSACapture.openHint(r)))
+        }
         defer { snd_pcm_close(pcm) }
         var hw: OpaquePointer?
         snd_pcm_hw_params_malloc(&hw)
