@@ -75,6 +75,13 @@ struct ReviewCommandTests {
         let problems = try headroom("review", "--only-problems", takes)
         #expect(!problems.stdout.contains("b-clean.wav"))
 
+        // SPEC's --fail-on-clip, as analyze has it: exit 1 after the same output, where a take clipped.
+        let failing = try headroom("review", "--fail-on-clip", takes)
+        #expect(failing.status == 1)
+        #expect(failing.stdout == table.stdout)
+        let clean = try headroom("review", "--fail-on-clip", takes + "/b-clean.wav")
+        #expect(clean.status == 0, "\(clean.stderr)")
+
         let json = try headroom("review", "--json", takes)
         let reviews = json.jsonLines
         #expect(reviews.count == 4)
