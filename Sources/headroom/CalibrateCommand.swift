@@ -51,10 +51,12 @@ struct CalibrateCommand: ParsableCommand {
 
     func validate() throws {
         guard seconds > 0, seconds <= 86400 else {
-            throw ValidationError("--seconds must be more than 0 and at most 86400 (a day); got \(seconds)")
+            throw ValidationError(
+                "--seconds must be more than 0 and at most 86400 (a day); got \(Settings.shown(seconds))"
+            )
         }
         guard maxStep > 0, maxStep <= 60 else {
-            throw ValidationError("--max-step must be more than 0 and at most 60 dB; got \(maxStep)")
+            throw ValidationError("--max-step must be more than 0 and at most 60 dB; got \(Settings.shown(maxStep))")
         }
     }
 

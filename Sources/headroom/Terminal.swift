@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import HeadroomCore
 import Synchronization
@@ -7,7 +8,31 @@ import Synchronization
 enum Main {
     static func main() {
         Terminal.prepareProcess()
-        Headroom.main()
+        do {
+            var command = try Headroom.parseAsRoot()
+            try command.run()
+        } catch {
+            Headroom.exitReporting(error)
+        }
+    }
+}
+
+extension Headroom {
+    /// ArgumentParser's own usage errors (an unknown option, a value it cannot read, a
+    /// missing argument, a failed `validate()`) as one line, `headroom: ...`, as every other
+    /// error is (SPEC: one clear line naming what is at fault), with where to read more;
+    /// exit 64. Help, `--version` and exit codes go out as ArgumentParser gives them.
+    static func exitReporting(_ error: Error) -> Never {
+        guard exitCode(for: error) == .validationFailure, !(error is ExitCode) else { exit(withError: error) }
+        // "The value 'abc' is invalid for '--rate <hz>'" and its "Help:  --rate <hz>  ..." line.
+        let text = message(for: error).split(separator: "\n").map {
+            $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+        }.filter { !$0.isEmpty }.joined(separator: "; ")
+        let arguments = CommandLine.arguments.dropFirst()
+        let sub = configuration.subcommands.map { $0._commandName }.first { arguments.contains($0) }
+        let first = text.prefix(1).lowercased() + text.dropFirst()
+        Terminal.error("\(first); see 'headroom\(sub.map { " \($0)" } ?? "") --help'")
+        exit(withError: ExitCode.validationFailure)
     }
 }
 

@@ -111,6 +111,41 @@ struct HelpTests {
         #expect(bad.stderr.contains("headroom.toml:2: unknown key \"clip_lvl\""), "\(bad.stderr)")
     }
 
+    @Test(
+        "every usage error is one line on stderr, as SPEC asks of every error: the parser's, validate()'s and headroom's own"
+    )
+    func oneLineUsageErrors() throws {
+        let cases: [([String], String)] = [
+            (["record", "--bogus"], "headroom: unknown option '--bogus'; see 'headroom record --help'"),
+            (
+                ["record", "--rate", "abc"],
+                "headroom: the value 'abc' is invalid for '--rate <hz>'; see 'headroom record --help'"
+            ),
+            (["analyze"], "headroom: missing expected argument '<file> ...'; see 'headroom analyze --help'"),
+            (
+                ["review", "--jobs", "0", "x"],
+                "headroom: --jobs must be 1 or more (got 0); see 'headroom review --help'"
+            ),
+            (
+                ["calibrate", "--seconds", "0"],
+                "headroom: --seconds must be more than 0 and at most 86400 (a day); got 0; see 'headroom calibrate --help'"
+            ),
+            (["bogus"], "headroom: unexpected argument 'bogus'; see 'headroom --help'"),
+            (["record", "--rate", "100"], "headroom: --rate must be between 8000 and 384000 Hz; got 100"),
+        ]
+        for (arguments, line) in cases {
+            let r = try run(headroomBinary, arguments)
+            #expect(r.status == 64, "\(arguments)")
+            #expect(r.stderr == line + "\n", "\(arguments)")
+            #expect(r.stdout.isEmpty, "\(arguments)")
+        }
+        // Help and --version are not errors: stdout, exit 0.
+        let help = try headroom("record", "--help")
+        #expect(help.status == 0 && help.stdout.hasPrefix("OVERVIEW: Record takes") && help.stderr.isEmpty)
+        let version = try headroom("--version")
+        #expect(version.status == 0 && version.stdout == "0.1.0\n")
+    }
+
     @Test("each analyzer flag's help comes from its one declaration, and a bad value names the flag")
     func analyzerFlags() throws {
         let help = try headroom("analyze", "--help").stdout.replacingOccurrences(of: "\n", with: " ")

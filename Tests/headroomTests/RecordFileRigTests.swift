@@ -343,7 +343,7 @@ struct RecordFileRigTests {
         #expect(escape.stderr.contains("would write outside --dir"))
         let format = try headroom("record", "--device", "testcap", "--format", "S20_LE", environment: rig.environment)
         #expect(format.status == 64)
-        #expect(format.stderr.contains("The value 'S20_LE' is invalid for '--format <format>'"))
+        #expect(format.stderr.contains("headroom: the value 'S20_LE' is invalid for '--format <format>'"))
         let flac = try headroom(
             "record",
             "--device",
