@@ -5,7 +5,7 @@ import HeadroomCore
 struct ReviewCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "review",
-        abstract: "Summarize takes and their clip logs (table, events, JSON, Audacity labels).",
+        abstract: "Summarize takes and their clip logs (table, events, JSON, Audacity labels, HTML).",
         discussion: """
             Takes files and folders (searched recursively) and pairs each take with its \
             <take>.clips.jsonl. Takes with problems sort first. A take without a log is analyzed afresh.

@@ -28,7 +28,7 @@ struct HelpTests {
                   calibrate               Listen during soundcheck and propose how many dB to
                                           turn each preamp up or down.
                   review                  Summarize takes and their clip logs (table, events,
-                                          JSON, Audacity labels).
+                                          JSON, Audacity labels, HTML).
                   analyze                 Run the analyzer over audio files (anything
                                           libsndfile reads).
                   devices                 List capture PCMs and cards with the formats, rates
