@@ -214,6 +214,20 @@ struct RecordCommand: ParsableCommand {
                 )
                 config.frameLimit = settings.durationSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
                 config.maxTakeFrames = settings.maxTakeSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
+                // A folder whose files stop short (FAT, ulimit -f): takes split before they
+                // would, rather than end in a write error that stops the recording.
+                if let limit = FileSizeLimit.of(directory: settings.directory) {
+                    let frames = limit.frames(bytesPerFrame: settings.channels * FileSizeLimit.fileBytes(format))
+                    if config.maxTakeFrames.map({ frames < $0 }) ?? true {
+                        config.maxTakeFrames = frames
+                        if resumedFrom == nil {
+                            let every = EventText.timecode(seconds: Double(frames) / Double(source.rate))
+                            Terminal.error(
+                                "note: \(limit.reason), so takes in \(settings.directory) split every \(every), with no frame lost between them"
+                            )
+                        }
+                    }
+                }
                 config.resumedFrom = resumedFrom
                 config.onTakeClosed = settings.onTakeClosed
                 config.channelMask = channelLayout.channelMask

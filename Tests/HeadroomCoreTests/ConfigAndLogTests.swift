@@ -269,3 +269,23 @@ struct ClipLogTests {
         #expect(ClipLog.channelNames(["Kick"], channels: 3) == ["Kick", "2", "3"])
     }
 }
+
+@Suite("Where a take file must stop (FileSizeLimit)")
+struct FileSizeLimitTests {
+    @Test(
+        "FAT's 4 GiB is planned for; ext4, tmpfs, exFAT and a failed statfs are not; the frames leave room for metadata"
+    )
+    func limits() {
+        let fat = FileSizeLimit.forFileSystem(type: 0x4d44)
+        #expect(fat?.bytes == 4_294_967_295)
+        for other in [0xEF53, 0x0102_1994, 0x2011_BAB0, -1] { #expect(FileSizeLimit.forFileSystem(type: other) == nil) }
+        // 8 channels of 24 bits at 48 kHz: 16 MiB short of 4 GiB, in whole frames (1:01:53).
+        let frames = fat!.frames(bytesPerFrame: 8 * 3)
+        #expect(frames == (4_294_967_295 - 16 * 1_048_576) / 24)
+        #expect(frames / 48000 == 3713)
+        #expect(FileSizeLimit(bytes: 6400, reason: "").frames(bytesPerFrame: 6) == (6400 - 100) / 6)
+        #expect(FileSizeLimit.fileBytes(.s24) == 3 && FileSizeLimit.fileBytes(.float) == 4)
+        // This folder (the test's own, on no FAT and with no ulimit -f) has none.
+        #expect(FileSizeLimit.of(directory: NSTemporaryDirectory()) == nil)
+    }
+}

@@ -175,7 +175,7 @@ struct CueTests {
         let second = try headroom("review", "--cues", bare)
         #expect(second.stderr.contains("already has 2 cue markers"), "\(second.stderr)")
         #expect(bytes(bare) == once)
-        #expect(readAudio(bare)?.samples == audio.samples)
+        #expect(firstDifference(readAudio(bare)?.samples, audio.samples) == nil)
     }
 }
 

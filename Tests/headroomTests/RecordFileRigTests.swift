@@ -30,7 +30,7 @@ struct RecordFileRigTests {
             _ = got.withUnsafeMutableBufferPointer { sf_readf_float(file, $0.baseAddress!, 96000) }
             #expect(got == m.values.map { Float($0) })
         } else {
-            #expect(try readInts(take, frames: 96000, channels: 3) == m.expectedInts(format))
+            #expect(firstDifference(try readInts(take, frames: 96000, channels: 3), m.expectedInts(format)) == nil)
         }
     }
 
@@ -175,7 +175,49 @@ struct RecordFileRigTests {
             #expect(lines.last?["frames"] as? Int == audio.samples.count / 2)
         }
         #expect(lengths == [48000, 48000, 48000, 24000])
-        #expect(joined == m.expectedInts("S16_LE"))
+        #expect(firstDifference(joined, m.expectedInts("S16_LE")) == nil)
+    }
+
+    @Test(
+        "a folder whose files stop short (ulimit -f, as FAT's 4 GiB): takes split before the limit, every frame kept, exit 0"
+    )
+    func fileSizeLimit() throws {
+        let m = Material(frames: 48000 * 10, channels: 2, seed: 12)
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        let out = rig.directory + "/takes"
+        // The kernel's own limit on this process's files (RLIMIT_FSIZE): a write past it
+        // fails with EFBIG, as one past 4 GiB does on FAT.
+        let limit = 1_024_000
+        let r = try run(
+            "/usr/bin/prlimit",
+            [
+                "--fsize=\(limit)", "--", headroomBinary, "record", "--device", "testcap", "--duration", "10", "--dir",
+                out, "--name", "part-%n",
+            ],
+            environment: rig.environment
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(
+            r.stderr.contains(
+                "note: the file size limit (ulimit -f) is 1024000 bytes, so takes in \(out) split every 00:00:03.500, with no frame lost between them"
+            ),
+            "\(r.stderr)"
+        )
+        #expect(!r.stderr.contains("DISK"))
+        let takes = files(in: out, ending: ".wav")
+        #expect(takes.count == 3)
+        var joined: [Int32] = []
+        for take in takes {
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: take)[.size] as? Int)
+            #expect(size < limit)
+            let audio = try #require(readAudio(take))
+            joined += audio.samples
+            let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
+            #expect(lines.last?["type"] as? String == "summary")
+            #expect(lines.last?["complete"] as? Bool == true)
+            #expect(!lines.contains { $0["type"] as? String == "disk" })
+        }
+        #expect(firstDifference(joined, m.expectedInts("S24_3LE")) == nil)
     }
 
     @Test("FLAC, W64 and CAF takes are bit-exact too", arguments: ["flac", "w64", "caf"])
@@ -197,7 +239,7 @@ struct RecordFileRigTests {
         )
         #expect(r.status == 0, "\(r.stderr)")
         let take = try #require(files(in: out, ending: "." + container).first)
-        #expect(readAudio(take)?.samples == m.expectedInts("S24_3LE"))
+        #expect(firstDifference(readAudio(take)?.samples, m.expectedInts("S24_3LE")) == nil)
     }
 
     @Test("an existing take is never overwritten")
@@ -235,22 +277,30 @@ struct RecordFileRigTests {
         let m = Material(frames: 48000 * 4, channels: 2)
         let rig = FileRig(bytes: m.bytes("S24_3LE"))
         let out = rig.directory + "/takes"
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        // A 200 KiB file-size limit stands in for a small disk.
+        let small = rig.directory + "/disk"
+        for dir in [out, small] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+        // A disk that fills: a 200 KiB tmpfs, mounted in a mount namespace of the recorder's
+        // own (gone with it, so nothing is left mounted), whose contents are copied out after.
+        // (A file-size limit, ulimit -f, no longer stands in: the recorder splits takes
+        // before one, as it does before FAT's 4 GiB.)
         let r = try run(
-            "/bin/bash",
+            "/usr/bin/unshare",
             [
-                "-c", "ulimit -f 200; exec \"$0\" \"$@\"", headroomBinary, "record", "--device", "testcap",
-                "--duration", "4", "--dir", out,
+                "--map-root-user", "--mount", "/bin/sh", "-c",
+                "mount -t tmpfs -o size=200k tmpfs \"$1\" || exit 99; \"$0\" record --device testcap --duration 4 --dir \"$1\"; rc=$?; cp -a \"$1\"/. \"$2\"/; exit $rc",
+                headroomBinary, small, out,
             ],
             environment: rig.environment
         )
-        #expect(r.status == 74)
+        #expect(r.status == 74, "\(r.stderr)")
+        #expect(r.stderr.contains("No space left on device"))
         #expect(r.stderr.contains("DISK:"))
         let take = try #require(files(in: out, ending: ".wav").first)
         let audio = try #require(readAudio(take))
         #expect(audio.samples.count > 0)
-        #expect(audio.samples == Array(m.expectedInts("S24_3LE").prefix(audio.samples.count)))
+        #expect(firstDifference(audio.samples, Array(m.expectedInts("S24_3LE").prefix(audio.samples.count))) == nil)
         let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
         let disk = try #require(lines.first { $0["type"] as? String == "disk" })
         #expect(disk["frame"] as? Int == audio.samples.count / 2)

@@ -149,3 +149,14 @@ func readAudio(_ path: String) -> (samples: [Int32], channels: Int, rate: Int, f
 
 /// 24-bit full-scale code, left-justified.
 let max24: Int32 = ((1 << 23) - 1) << 8
+
+/// nil when `got` is `want`; else where they first differ. Audio is compared with
+/// `#expect(firstDifference(a, b) == nil)`, not `#expect(a == b)`: on failure swift-testing
+/// diffs two arrays, which for a take's million samples ran for minutes instead of failing.
+func firstDifference<T: Equatable>(_ got: [T]?, _ want: [T]) -> String? {
+    guard let got else { return "nothing read" }
+    if got == want { return nil }
+    let at = (0..<min(got.count, want.count)).first { got[$0] != want[$0] } ?? min(got.count, want.count)
+    let values = at < min(got.count, want.count) ? ": \(got[at]) against \(want[at])" : ""
+    return "\(got.count) values against \(want.count); the first difference at \(at)\(values)"
+}

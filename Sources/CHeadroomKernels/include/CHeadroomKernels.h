@@ -213,4 +213,7 @@ static inline void hr_spin_pause(void) {
 /// waiting for the disk (`sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)`). 0 or -1/errno.
 int hr_start_writeback(int fd);
 
+/// The `statfs` type of the file system `path` is on (0x4d44 for FAT), or -1/errno.
+long hr_file_system_type(const char *path);
+
 #endif
