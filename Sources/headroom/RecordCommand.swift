@@ -52,7 +52,7 @@ struct RecordCommand: ParsableCommand {
     @Option(
         name: .customLong("max-take-seconds"),
         help: ArgumentHelp(
-            "Split a long recording into parts of this length; no frame is lost between them.",
+            "Split a long recording into parts of this length; no frame is lost between them. Takes also split by themselves before a file size limit (FAT's 4 GiB, ulimit -f).",
             valueName: "seconds"
         )
     )
