@@ -301,7 +301,10 @@ struct RecordFileRigTests {
         let audio = try #require(readAudio(take))
         #expect(audio.samples.count > 0)
         #expect(firstDifference(audio.samples, Array(m.expectedInts("S24_3LE").prefix(audio.samples.count))) == nil)
+        // The log kept disk for its lines: its header, the disk line and the summary are there
+        // though the take filled the disk (before, now and then none of them was).
         let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
+        #expect(lines.first?["type"] as? String == "take")
         let disk = try #require(lines.first { $0["type"] as? String == "disk" })
         #expect(disk["frame"] as? Int == audio.samples.count / 2)
         #expect(lines.last?["type"] as? String == "summary")

@@ -216,4 +216,9 @@ int hr_start_writeback(int fd);
 /// The `statfs` type of the file system `path` is on (0x4d44 for FAT), or -1/errno.
 long hr_file_system_type(const char *path);
 
+/// Allocates disk for `length` bytes of the file open on `fd` from `offset`, without
+/// changing its size (`fallocate(FALLOC_FL_KEEP_SIZE)`). 0 or -1/errno (EOPNOTSUPP where
+/// the file system cannot).
+int hr_reserve(int fd, long long offset, long long length);
+
 #endif

@@ -1,3 +1,4 @@
+import CHeadroomKernels
 import Foundation
 
 /// A clip log on disk: each line is written with one `write(2)` as soon as it is known,
@@ -7,12 +8,34 @@ public final class ClipLogFile {
     private var fd: Int32
     /// Set after the first failed write (disk full); later lines are not attempted.
     public private(set) var failure: String?
+    /// Bytes written, and how far the disk is held for the log (see ``reserve``).
+    private var size = 0
+    private var reservedTo = 0
+
+    /// Disk kept allocated past the log's end (`fallocate`, the file's size unchanged), so
+    /// that a take that fills the disk leaves room for its log's last lines: the `disk`
+    /// line and the summary (a 64-channel summary is about 21 KB). Without it, on a disk
+    /// the take filled, the log could not grow into a new block: the take's header line,
+    /// written after the first frames, or its end went missing.
+    static let reserve = 64 << 10
 
     /// The log at `path`, written through `fd` (a new empty file, created with its take
     /// by ``TakeRegistry``); the log owns `fd` from here on.
     public init(fd: Int32, path: String) {
         self.path = path
         self.fd = fd
+        reserveAhead()
+    }
+
+    /// Holds ``reserve`` bytes past the end once less than half of the last reservation is
+    /// left. Where the file system cannot (EOPNOTSUPP), the log goes on without.
+    private func reserveAhead() {
+        guard fd >= 0, reservedTo >= 0, size + Self.reserve / 2 > reservedTo else { return }
+        if hr_reserve(fd, Int64(size), Int64(Self.reserve)) == 0 {
+            reservedTo = size + Self.reserve
+        } else if errno == EOPNOTSUPP {
+            reservedTo = -1
+        }
     }
 
     deinit { close() }
@@ -31,7 +54,9 @@ public final class ClipLogFile {
             }
             offset += n
         }
+        size += bytes.count
         bytes.removeAll()
+        reserveAhead()
     }
 
     /// Flushes the log to the disk (once a second while recording, and at the end).

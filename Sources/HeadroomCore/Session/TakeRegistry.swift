@@ -1,3 +1,4 @@
+import CHeadroomKernels
 import Foundation
 import Synchronization
 
@@ -141,6 +142,9 @@ final class TakeRegistry: Sendable {
                 if error == EEXIST { continue }
                 throw HeadroomError(.cantCreate, "cannot create \(log): \(String(cString: strerror(error)))")
             }
+            // Disk for the log's lines, held now: an unpaced take can fill a disk before the
+            // analyzer writes the log's first line (ClipLogFile keeps holding it ahead).
+            _ = hr_reserve(logFD, 0, Int64(ClipLogFile.reserve))
             _ = flock(fileFD, LOCK_EX | LOCK_NB)
             return (base, fileFD, logFD)
         }
