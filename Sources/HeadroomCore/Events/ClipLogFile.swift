@@ -66,6 +66,10 @@ public final class ClipLogFile {
 
     public func close() {
         if fd >= 0 {
+            // Gives back the disk held past the end: truncating to the size it has frees
+            // the blocks beyond it.
+            var st = stat()
+            if reservedTo > 0, fstat(fd, &st) == 0 { _ = ftruncate(fd, st.st_size) }
             fdatasync(fd)
             Glibc.close(fd)
             fd = -1
