@@ -65,3 +65,18 @@ extension ArgumentHelp {
         ArgumentHelp(setting.help, valueName: setting.unit)
     }
 }
+
+/// `--fail-on-clip` (SPEC: `analyze` and `review`): exit 1 once the output is out when a
+/// clip event was found; flat tops alone do not trip it.
+struct FailOnClipOption: ParsableArguments {
+    @Flag(
+        name: .customLong("fail-on-clip"),
+        help: "Exit 1, after the output, when any clip event was found (flat tops alone do not trip it)."
+    )
+    var enabled = false
+
+    /// Throws exit 1 when enabled and `clipped`.
+    func check(clipped: Bool) throws {
+        if enabled && clipped { throw ExitCode(HeadroomError.Code.clipped.rawValue) }
+    }
+}

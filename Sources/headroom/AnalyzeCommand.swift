@@ -17,11 +17,7 @@ struct AnalyzeCommand: ParsableCommand {
     @Flag(help: "Write the clip-log JSON Lines (take header, events, summary per file) to stdout.")
     var json = false
 
-    @Flag(
-        name: .customLong("fail-on-clip"),
-        help: "Exit 1 when any clip event was found (flat tops alone do not trip it)."
-    )
-    var failOnClip = false
+    @OptionGroup var failOnClip: FailOnClipOption
 
     @Argument(help: ArgumentHelp("Audio files to analyze.", valueName: "file"))
     var files: [String]
@@ -60,7 +56,7 @@ struct AnalyzeCommand: ParsableCommand {
                 if let code = outcome.failure { failure = failure ?? code }
             }
             if let failure { throw ExitCode(failure.rawValue) }
-            if failOnClip && clipped { throw ExitCode(HeadroomError.Code.clipped.rawValue) }
+            try failOnClip.check(clipped: clipped)
         }
     }
 

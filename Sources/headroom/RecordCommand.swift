@@ -146,18 +146,15 @@ struct RecordCommand: ParsableCommand {
                     "--file-format flac stores at most 24 bits; use --format S24_3LE, or --file-format wav for \(format.rawValue)"
                 )
             }
-            // Ranges checked before any conversion to frames (1e300 s does not fit in an Int).
-            if let d = settings.durationSeconds, !(d > 0 && d <= Settings.longestSeconds) {
-                throw HeadroomError(
-                    .usage,
-                    "--duration must be \(Settings.allowedSeconds(0, false)); got \(Settings.shown(d))"
-                )
-            }
-            if let m = settings.maxTakeSeconds, !(m >= 1 && m <= Settings.longestSeconds) {
-                throw HeadroomError(
-                    .usage,
-                    "--max-take-seconds must be \(Settings.allowedSeconds(1, true)); got \(Settings.shown(m))"
-                )
+            // Ranges checked before any conversion to frames (1e300 s does not fit in an Int). A
+            // config file's were checked as it was read: a value out of range here is a flag's.
+            for (flag, value, limit) in [
+                ("duration", settings.durationSeconds, Settings.durationLimit),
+                ("max-take-seconds", settings.maxTakeSeconds, Settings.takeLimit),
+            ] {
+                if let value, !limit.admits(value) {
+                    throw HeadroomError(.usage, "--\(flag) must be \(limit.allowed); got \(Settings.shown(value))")
+                }
             }
             // Checked now so these errors come before the device's, and before anything is
             // created; RecordingSession checks again when each take begins, which may be

@@ -38,11 +38,7 @@ struct ReviewCommand: ParsableCommand {
     @Flag(help: "Replace an existing report or labels file (never an audio file, a clip log or an input).")
     var force = false
 
-    @Flag(
-        name: .customLong("fail-on-clip"),
-        help: "Exit 1 when any take has a clip event (flat tops alone do not trip it), after the output."
-    )
-    var failOnClip = false
+    @OptionGroup var failOnClip: FailOnClipOption
 
     @Option(
         help: ArgumentHelp(
@@ -162,9 +158,7 @@ struct ReviewCommand: ParsableCommand {
                 Terminal.error("wrote \(html)")
             }
             if let failure { throw ExitCode(failure.rawValue) }
-            if failOnClip && reviews.contains(where: { $0.clipEvents > 0 }) {
-                throw ExitCode(HeadroomError.Code.clipped.rawValue)
-            }
+            try failOnClip.check(clipped: reviews.contains { $0.clipEvents > 0 })
         }
     }
 

@@ -28,8 +28,9 @@ extension Headroom {
         let text = message(for: error).split(separator: "\n").map {
             $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
         }.filter { !$0.isEmpty }.joined(separator: "; ")
-        let arguments = CommandLine.arguments.dropFirst()
-        let sub = configuration.subcommands.map { $0._commandName }.first { arguments.contains($0) }
+        // The subcommand is the first argument (a later one that reads like one is a value).
+        let names = configuration.subcommands.map { $0._commandName }
+        let sub = CommandLine.arguments.dropFirst().first.flatMap { names.contains($0) ? $0 : nil }
         let first = text.prefix(1).lowercased() + text.dropFirst()
         Terminal.error("\(first); see 'headroom\(sub.map { " \($0)" } ?? "") --help'")
         exit(withError: ExitCode.validationFailure)

@@ -131,6 +131,11 @@ struct HelpTests {
                 "headroom: --seconds must be more than 0 and at most 86400 (a day); got 0; see 'headroom calibrate --help'"
             ),
             (["bogus"], "headroom: unexpected argument 'bogus'; see 'headroom --help'"),
+            // A file named like a command is not the command the hint names.
+            (
+                ["analyze", "--jobs", "x", "record"],
+                "headroom: the value 'x' is invalid for '--jobs <n>'; see 'headroom analyze --help'"
+            ),
             (["record", "--rate", "100"], "headroom: --rate must be between 8000 and 384000 Hz; got 100"),
         ]
         for (arguments, line) in cases {

@@ -10,7 +10,8 @@ public final class ClipLogFile {
     public private(set) var failure: String?
     /// Bytes written, and how far the disk is held for the log (see ``reserve``).
     private var size = 0
-    private var reservedTo = 0
+    /// ``TakeRegistry`` held the first ``reserve`` bytes as it created the log.
+    private var reservedTo = ClipLogFile.reserve
 
     /// Disk kept allocated past the log's end (`fallocate`, the file's size unchanged), so
     /// that a take that fills the disk leaves room for its log's last lines: the `disk`
@@ -24,7 +25,6 @@ public final class ClipLogFile {
     public init(fd: Int32, path: String) {
         self.path = path
         self.fd = fd
-        reserveAhead()
     }
 
     /// Holds ``reserve`` bytes past the end once less than half of the last reservation is

@@ -103,13 +103,10 @@ public struct Settings: Sendable, Equatable {
                 }
                 return value
             }
-            func seconds(atLeast least: Double, orMore: Bool) throws(HeadroomError) -> Double {
+            func seconds(_ limit: SecondsLimit) throws(HeadroomError) -> Double {
                 let value = try number()
-                guard orMore ? value >= least : value > least, value <= Self.longestSeconds else {
-                    throw HeadroomError(
-                        .usage,
-                        "\(at) must be \(Self.allowedSeconds(least, orMore)); got \(Self.shown(value))"
-                    )
+                guard limit.admits(value) else {
+                    throw HeadroomError(.usage, "\(at) must be \(limit.allowed); got \(Self.shown(value))")
                 }
                 return value
             }
@@ -151,8 +148,8 @@ public struct Settings: Sendable, Equatable {
                     TakeFileFormat(rawValue: $0.lowercased()) != nil
                 }
                 .lowercased()
-            case "duration": durationSeconds = try seconds(atLeast: 0, orMore: false)
-            case "max_take_seconds": maxTakeSeconds = try seconds(atLeast: 1, orMore: true)
+            case "duration": durationSeconds = try seconds(Self.durationLimit)
+            case "max_take_seconds": maxTakeSeconds = try seconds(Self.takeLimit)
             case "reference": referenceFile = try string()
             case "headless": headless = try flag()
             case "wait_device": waitDevice = try flag()
@@ -224,16 +221,26 @@ public struct Settings: Sendable, Equatable {
     public static let channelLimit = Limit(range: 1...64, allowed: "between 1 and 64")
     public static let periodLimit = Limit(range: 16...65536, allowed: "between 16 and 65536 frames")
     public static let bufferLimit = Limit(range: 64...1_048_576, allowed: "between 64 and 1048576 frames")
-    /// The longest `duration` and `max_take_seconds`: 366 days.
-    public static let longestSeconds: Double = 366 * 86400
+    /// What a length in seconds may be (up to 366 days), and how an error reads it; NaN
+    /// and infinities are never in.
+    public struct SecondsLimit: Sendable {
+        /// Its least: the value itself allowed (1 or more), or only above it (more than 0).
+        public let least: Double
+        public let leastAllowed: Bool
+        public static let most: Double = 366 * 86400
 
-    /// What a `duration` (more than 0) or `max_take_seconds` (1 or more) may be.
-    public static func allowedSeconds(_ least: Double, _ orMore: Bool) -> String {
-        let most = Int(longestSeconds)
-        return orMore
-            ? "between \(shown(least)) and \(most) seconds (366 days)"
-            : "more than \(shown(least)) seconds and at most \(most) (366 days)"
+        public func admits(_ value: Double) -> Bool {
+            (leastAllowed ? value >= least : value > least) && value <= Self.most
+        }
+        public var allowed: String {
+            leastAllowed
+                ? "between \(shown(least)) and \(Int(Self.most)) seconds (366 days)"
+                : "more than \(shown(least)) seconds and at most \(Int(Self.most)) (366 days)"
+        }
     }
+    /// `duration` and `max_take_seconds`.
+    public static let durationLimit = SecondsLimit(least: 0, leastAllowed: false)
+    public static let takeLimit = SecondsLimit(least: 1, leastAllowed: true)
 
     /// A number as a person typed it: 48000, 0.5, -2 (and nan, inf).
     public static func shown(_ value: Double) -> String { String(format: "%g", value) }
