@@ -69,8 +69,9 @@ cpu() {
 }
 
 # "tid name ticks" for each thread of process $1 (user + system time). headroom's threads are
-# hr-capture, hr-writer, hr-analyzer and hr-analyzer-2; libjack's process thread and the main
-# thread are both "headroom".
+# hr-capture, hr-writer, hr-analyzer and hr-analyzer-2; the process's first thread is named
+# "main" here, and its other threads keep the process's name (libjack's process thread, in
+# both recorders, is the one that works: it copies the JACK ports into the plugin's buffer).
 threads() {
     local task line name rest
     for task in /proc/"$1"/task/*; do
@@ -78,6 +79,7 @@ threads() {
         # The name sits in parentheses as field 2 and may hold spaces; the counters are fields
         # 14 and 15, the 12th and 13th after it.
         name=${line#*(}; name=${name%)*}; rest=${line##*) }
+        [ "${task##*/}" = "$1" ] && name=main
         echo "${task##*/} ${name// /_} $(echo "$rest" | awk '{ print $12 + $13 }')"
     done
 }
@@ -93,6 +95,7 @@ for r in $(seq "$RUNS"); do
     cpu arecord -q -D rt -f "$FORMAT" -r "$RATE" -c "$CH" -d "$SECS" "$work/a.wav"
     read -r total steady <"$work/cpu"
     a+=("$total"); as+=("$steady")
+    athreads=$(cat "$work/bythread")
 done
 python3 - "${h[*]}" "${a[*]}" "${hs[*]}" "${as[*]}" <<'PY'
 import statistics, sys
@@ -104,4 +107,6 @@ print(f"ratio                            {m(h) / m(a):.2f}x arecord")
 print(f"steady state (3 s in to 2 s before the end): headroom {m(hs):.1f} %, arecord {m(as_):.1f} %, "
       f"{m(hs) / m(as_):.2f}x   runs {hs} / {as_}")
 PY
-echo "headroom's steady state by thread (last run): $hthreads"
+echo "steady state by thread (last run; \"main\" is each process's first thread):"
+echo "  headroom: $hthreads"
+echo "  arecord:  $athreads"
