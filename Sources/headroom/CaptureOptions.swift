@@ -64,9 +64,7 @@ struct CaptureOptions: ParsableArguments {
         // A config file's values were checked as it was read, so a value out of range here
         // is a flag's.
         func check(_ value: Int?, _ limit: Settings.Limit, _ flag: String) throws(HeadroomError) {
-            if let value, !limit.range.contains(value) {
-                throw HeadroomError(.usage, "--\(flag) must be \(limit.allowed); got \(value)")
-            }
+            if let value { _ = try limit.checked(value, "--" + flag) }
         }
         try check(settings.rate, Settings.rateLimit, "rate")
         try check(settings.channels, Settings.channelLimit, "channels")

@@ -152,9 +152,7 @@ struct RecordCommand: ParsableCommand {
                 ("duration", settings.durationSeconds, Settings.durationLimit),
                 ("max-take-seconds", settings.maxTakeSeconds, Settings.takeLimit),
             ] {
-                if let value, !limit.admits(value) {
-                    throw HeadroomError(.usage, "--\(flag) must be \(limit.allowed); got \(Settings.shown(value))")
-                }
+                if let value { _ = try limit.checked(value, "--" + flag) }
             }
             // Checked now so these errors come before the device's, and before anything is
             // created; RecordingSession checks again when each take begins, which may be
@@ -214,7 +212,7 @@ struct RecordCommand: ParsableCommand {
                 // A folder whose files stop short (FAT, ulimit -f): takes split before they
                 // would, rather than end in a write error that stops the recording.
                 if let limit = FileSizeLimit.of(directory: settings.directory) {
-                    let frames = limit.frames(bytesPerFrame: settings.channels * FileSizeLimit.fileBytes(format))
+                    let frames = limit.frames(bytesPerFrame: settings.channels * format.fileBytesPerSample)
                     if config.maxTakeFrames.map({ frames < $0 }) ?? true {
                         config.maxTakeFrames = frames
                         if resumedFrom == nil {

@@ -284,7 +284,7 @@ struct FileSizeLimitTests {
         #expect(frames == (4_294_967_295 - 16 * 1_048_576) / 24)
         #expect(frames / 48000 == 3713)
         #expect(FileSizeLimit(bytes: 6400, reason: "").frames(bytesPerFrame: 6) == (6400 - 100) / 6)
-        #expect(FileSizeLimit.fileBytes(.s24) == 3 && FileSizeLimit.fileBytes(.float) == 4)
+        #expect(SampleFormat.s24.fileBytesPerSample == 3 && SampleFormat.float.fileBytesPerSample == 4)
         // This folder (the test's own, on no FAT and with no ulimit -f) has none.
         #expect(FileSizeLimit.of(directory: NSTemporaryDirectory()) == nil)
     }

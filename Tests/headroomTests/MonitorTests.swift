@@ -26,7 +26,6 @@ final class SendableResult: @unchecked Sendable {
     var value: (Int, String)?
 }
 
-/// A port for a server a test starts: 20000 + a number from this process and a counter.
 /// Metric `name`'s value for channel `channel` (1-based) in Prometheus's text format; nil
 /// when it is not there.
 func metricValue(_ exposition: String, _ name: String, channel: Int) -> Double? {
@@ -34,6 +33,7 @@ func metricValue(_ exposition: String, _ name: String, channel: Int) -> Double? 
         .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
 }
 
+/// A port for a server a test starts: 20000 + a number from this process and a counter.
 func testPort(_ k: Int) -> Int { 20000 + Int(getpid() % 4000) * 8 + k }
 
 /// A server the test starts (Prometheus, node_exporter), stopped by its pid.

@@ -25,12 +25,14 @@ public final class ALSACapture: CaptureSource {
     private var floatScratch: UnsafeMutablePointer<Float>?
 
     /// What an error from `snd_pcm_open` most often means, where its text alone does not say.
-    public static func openHint(_ code: Int32) -> String {
+    /// For a PCM from ALSA's own list (`listed`), whose name is known, ENOENT gets none: a
+    /// missing plugin or card is all it can mean, and the list says so in its words.
+    public static func openHint(_ code: Int32, listed: Bool = false) -> String {
         switch -code {
         case EBUSY:
             " (another program has it: a sound server? see \"Recording on a PipeWire or PulseAudio desktop\" in the README; `fuser -v /dev/snd/*` names it)"
         case EHOSTDOWN, ECONNREFUSED: " (the sound server this PCM goes through is not running)"
-        case ENOENT: " (no card or PCM by that name, or a plugin it needs is missing)"
+        case ENOENT where !listed: " (no card or PCM by that name, or a plugin it needs is missing)"
         default: ""
         }
     }

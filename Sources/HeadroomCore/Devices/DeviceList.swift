@@ -153,8 +153,7 @@ public enum DeviceList {
         var pcm: OpaquePointer?
         let r = snd_pcm_open(&pcm, name, SND_PCM_STREAM_CAPTURE, Int32(SND_PCM_NONBLOCK))
         guard r >= 0, let pcm else {
-            // A PCM listed here has a name, so ENOENT is a missing plugin or card: no hint.
-            return (nil, ALSAError(rawValue: r).description + (r == -ENOENT ? "" : ALSACapture.openHint(r)))
+            return (nil, ALSAError(rawValue: r).description + ALSACapture.openHint(r, listed: true))
         }
         defer { snd_pcm_close(pcm) }
         var hw: OpaquePointer?

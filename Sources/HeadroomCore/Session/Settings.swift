@@ -96,20 +96,6 @@ public struct Settings: Sendable, Equatable {
             }
             // Ranges are checked here, where the file and line are known; the flags are
             // checked after they are applied, so an error names the one at fault.
-            func integer(_ limit: Limit) throws(HeadroomError) -> Int {
-                let value = try integer()
-                guard limit.range.contains(value) else {
-                    throw HeadroomError(.usage, "\(at) must be \(limit.allowed); got \(value)")
-                }
-                return value
-            }
-            func seconds(_ limit: SecondsLimit) throws(HeadroomError) -> Double {
-                let value = try number()
-                guard limit.admits(value) else {
-                    throw HeadroomError(.usage, "\(at) must be \(limit.allowed); got \(Self.shown(value))")
-                }
-                return value
-            }
             func oneOf(_ names: [String], _ admits: (String) -> Bool) throws(HeadroomError) -> String {
                 let value = try string()
                 guard admits(value) else {
@@ -136,11 +122,11 @@ public struct Settings: Sendable, Equatable {
                 default: throw HeadroomError(.usage, "\(at) must be a list of strings")
                 }
             case "device": device = try string()
-            case "rate": rate = try integer(Self.rateLimit)
-            case "channels": channels = try integer(Self.channelLimit)
+            case "rate": rate = try Self.rateLimit.checked(integer(), at)
+            case "channels": channels = try Self.channelLimit.checked(integer(), at)
             case "format": format = try oneOf(SampleFormat.allCases.map(\.rawValue)) { SampleFormat(name: $0) != nil }
-            case "period_frames": periodFrames = try integer(Self.periodLimit)
-            case "buffer_frames": bufferFrames = try integer(Self.bufferLimit)
+            case "period_frames": periodFrames = try Self.periodLimit.checked(integer(), at)
+            case "buffer_frames": bufferFrames = try Self.bufferLimit.checked(integer(), at)
             case "dir": directory = try string()
             case "name": nameTemplate = try string()
             case "file_format":
@@ -148,8 +134,8 @@ public struct Settings: Sendable, Equatable {
                     TakeFileFormat(rawValue: $0.lowercased()) != nil
                 }
                 .lowercased()
-            case "duration": durationSeconds = try seconds(Self.durationLimit)
-            case "max_take_seconds": maxTakeSeconds = try seconds(Self.takeLimit)
+            case "duration": durationSeconds = try Self.durationLimit.checked(number(), at)
+            case "max_take_seconds": maxTakeSeconds = try Self.takeLimit.checked(number(), at)
             case "reference": referenceFile = try string()
             case "headless": headless = try flag()
             case "wait_device": waitDevice = try flag()
@@ -216,6 +202,15 @@ public struct Settings: Sendable, Equatable {
     public struct Limit: Sendable {
         public let range: ClosedRange<Int>
         public let allowed: String
+
+        /// `value`, or the usage error naming `setting` (a flag, or a config file's
+        /// file:line: key) with what is allowed and the value given.
+        public func checked(_ value: Int, _ setting: String) throws(HeadroomError) -> Int {
+            guard range.contains(value) else {
+                throw HeadroomError(.usage, "\(setting) must be \(allowed); got \(value)")
+            }
+            return value
+        }
     }
     public static let rateLimit = Limit(range: 8000...384_000, allowed: "between 8000 and 384000 Hz")
     public static let channelLimit = Limit(range: 1...64, allowed: "between 1 and 64")
@@ -236,6 +231,13 @@ public struct Settings: Sendable, Equatable {
             leastAllowed
                 ? "between \(shown(least)) and \(Int(Self.most)) seconds (366 days)"
                 : "more than \(shown(least)) seconds and at most \(Int(Self.most)) (366 days)"
+        }
+        /// `value`, or the usage error naming `setting`, as ``Limit/checked(_:_:)``.
+        public func checked(_ value: Double, _ setting: String) throws(HeadroomError) -> Double {
+            guard admits(value) else {
+                throw HeadroomError(.usage, "\(setting) must be \(allowed); got \(shown(value))")
+            }
+            return value
         }
     }
     /// `duration` and `max_take_seconds`.

@@ -51,15 +51,6 @@ public struct FileSizeLimit: Sendable, Equatable {
         return max(room / max(bytesPerFrame, 1), 1)
     }
 
-    /// Bytes a sample of `format` takes in a take file (24 bits in 32 are written as 24).
-    public static func fileBytes(_ format: SampleFormat) -> Int {
-        switch format {
-        case .s16: 2
-        case .s24packed, .s24: 3
-        case .s32, .float: 4
-        }
-    }
-
     static func size(_ bytes: Int) -> String {
         bytes >= 1 << 30
             ? String(format: "%.1f GiB", Double(bytes) / Double(1 << 30))

@@ -197,4 +197,13 @@ extension SampleFormat {
         case .float: Int32(SF_FORMAT_FLOAT)
         }
     }
+
+    /// Bytes a sample takes in a WAV, RF64 or W64 take (24 bits in 32 are written as 24).
+    public var fileBytesPerSample: Int {
+        switch self {
+        case .s16: 2
+        case .s24packed, .s24: 3
+        case .s32, .float: 4
+        }
+    }
 }
