@@ -77,7 +77,9 @@ struct LiveRecording {
     func run() -> RecordingSession.Outcome {
         let interactive = !headless && isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1
         let statusInterval: Double = headless ? 60 : 10
-        let bytesPerFrame = settings.channels * (SampleFormat(name: settings.format)?.bytesPerSample ?? 4)
+        // What a frame takes in the take file (24 bits in 32 are stored as 3 bytes; FLAC's
+        // compression only makes the time left longer than this).
+        let bytesPerFrame = settings.channels * (SampleFormat(name: settings.format)?.fileBytesPerSample ?? 4)
         var meter =
             interactive
             ? MeterView(settings: settings.analysis, directory: settings.directory, bytesPerFrame: bytesPerFrame) : nil

@@ -205,6 +205,28 @@ struct MonitorTests {
     }
 
     @Test(
+        "disk time left counts the bytes a frame takes in the take (3 a sample for 24 bits in 32), not in capture",
+        arguments: [("S24_LE", 3), ("S16_LE", 2)]
+    )
+    func diskSecondsLeft(format: String, fileBytes: Int) throws {
+        let dir = scratchDirectory()
+        let rig = FileRig(bytes: Material(frames: 48000, channels: 2).bytes(format))
+        let metrics = dir + "/headroom.prom"
+        _ = try rig.record("--format", format, "--duration", "1", "--name", "t", "--metrics-file", metrics)
+        let exposition = try String(contentsOfFile: metrics, encoding: .utf8)
+        let line = try #require(
+            exposition.split(separator: "\n").first { $0.hasPrefix("headroom_disk_seconds_left{") }
+        )
+        let seconds = try #require(line.split(separator: " ").last.flatMap { Double($0) })
+        var fs = statvfs()
+        #expect(statvfs(dir, &fs) == 0)
+        let free = Double(fs.f_bavail) * Double(fs.f_frsize)
+        // Other tests write and remove files meanwhile; a quarter off is what the bug was.
+        let ratio = seconds * 48000 * 2 * Double(fileBytes) / free
+        #expect(ratio > 0.95 && ratio < 1.05, "\(line) against \(free) bytes free")
+    }
+
+    @Test(
         "the live page in headless Chromium: latches and levels from the JACK rig; 100 clients at once do not hurt the take"
     )
     func livePage() throws {
