@@ -5,7 +5,10 @@ import HeadroomCore
 /// Unset options leave the config file's value (or the default) in place.
 struct AnalysisOptions: ParsableArguments {
     // Names, help and units come from HeadroomCore's one table of analyzer settings
-    // (`AnalysisSetting`), which the config file, validation and the log read too.
+    // (`AnalysisSetting`), which the config file, validation and the log read too. Every
+    // number is taken as it comes (`.unconditional`), as in the other commands: levels in
+    // dBFS are negative, and a negative value where none is allowed gets the range error,
+    // not "missing value".
     @Option(name: .customLong(AnalysisSetting.targetPeak.flag), parsing: .unconditional, help: .of(.targetPeak))
     var targetPeak: Double?
 
@@ -21,10 +24,10 @@ struct AnalysisOptions: ParsableArguments {
     @Option(name: .customLong(AnalysisSetting.clipLevel.flag), parsing: .unconditional, help: .of(.clipLevel))
     var clipLevel: Double?
 
-    @Option(name: .customLong(AnalysisSetting.clipRun.flag), help: .of(.clipRun))
+    @Option(name: .customLong(AnalysisSetting.clipRun.flag), parsing: .unconditional, help: .of(.clipRun))
     var clipRun: Int?
 
-    @Option(name: .customLong(AnalysisSetting.clipHold.flag), help: .of(.clipHold))
+    @Option(name: .customLong(AnalysisSetting.clipHold.flag), parsing: .unconditional, help: .of(.clipHold))
     var clipHold: Double?
 
     @Option(help: ArgumentHelp("Channel names, comma-separated, e.g. \"Kick,Snare,Vox\".", valueName: "names"))

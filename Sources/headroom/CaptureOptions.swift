@@ -21,7 +21,8 @@ extension ChannelLayout: ExpressibleByArgument {
 
 /// SPEC's capture options (`record`, `calibrate`), with arecord's short names where they
 /// mean the same (`-D`, `-r`, `-c`, `-f`). Unset options keep the config file's value or
-/// the default.
+/// the default. Numbers are taken as they come (`.unconditional`), so `--rate -1` gets the
+/// range error rather than "missing value".
 struct CaptureOptions: ParsableArguments {
     @Option(
         name: [.customShort("D"), .long],
@@ -29,10 +30,18 @@ struct CaptureOptions: ParsableArguments {
     )
     var device: String?
 
-    @Option(name: [.customShort("r"), .long], help: ArgumentHelp("Sample rate, Hz (default 48000).", valueName: "hz"))
+    @Option(
+        name: [.customShort("r"), .long],
+        parsing: .unconditional,
+        help: ArgumentHelp("Sample rate, Hz (default 48000).", valueName: "hz")
+    )
     var rate: Int?
 
-    @Option(name: [.customShort("c"), .long], help: ArgumentHelp("Channels to capture (default 2).", valueName: "n"))
+    @Option(
+        name: [.customShort("c"), .long],
+        parsing: .unconditional,
+        help: ArgumentHelp("Channels to capture (default 2).", valueName: "n")
+    )
     var channels: Int?
 
     @Option(
@@ -43,12 +52,14 @@ struct CaptureOptions: ParsableArguments {
 
     @Option(
         name: .customLong("period-frames"),
+        parsing: .unconditional,
         help: ArgumentHelp("ALSA period, frames (default: 20 ms worth).", valueName: "frames")
     )
     var periodFrames: Int?
 
     @Option(
         name: .customLong("buffer-frames"),
+        parsing: .unconditional,
         help: ArgumentHelp("ALSA buffer, frames (default: 200 ms worth).", valueName: "frames")
     )
     var bufferFrames: Int?

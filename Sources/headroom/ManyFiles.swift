@@ -6,6 +6,7 @@ struct JobsOption: ParsableArguments {
     @Option(
         // `-j2` as well as `-j 2`, as make and xargs take it.
         name: [.customShort("j", allowingJoined: true), .long],
+        parsing: .unconditional,
         help: ArgumentHelp(
             "Files to work on at once [the number of cores]. Output keeps the order the files were given in.",
             valueName: "n"

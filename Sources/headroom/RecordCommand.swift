@@ -45,12 +45,14 @@ struct RecordCommand: ParsableCommand {
 
     @Option(
         name: [.customShort("d"), .long],
+        parsing: .unconditional,
         help: ArgumentHelp("Stop by itself after this much audio.", valueName: "seconds")
     )
     var duration: Double?
 
     @Option(
         name: .customLong("max-take-seconds"),
+        parsing: .unconditional,
         help: ArgumentHelp(
             "Split a long recording into parts of this length; no frame is lost between them. Takes also split by themselves before a file size limit (FAT's 4 GiB, ulimit -f).",
             valueName: "seconds"

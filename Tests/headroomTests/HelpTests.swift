@@ -137,6 +137,20 @@ struct HelpTests {
                 "headroom: the value 'x' is invalid for '--jobs <n>'; see 'headroom analyze --help'"
             ),
             (["record", "--rate", "100"], "headroom: --rate must be between 8000 and 384000 Hz; got 100"),
+            // A negative number is a value out of range, not a missing one.
+            (["record", "--rate", "-48000"], "headroom: --rate must be between 8000 and 384000 Hz; got -48000"),
+            (
+                ["record", "--duration", "-5"],
+                "headroom: --duration must be more than 0 seconds and at most 31622400 (366 days); got -5"
+            ),
+            (
+                ["analyze", "--clip-hold", "-1", "x.wav"],
+                "headroom: --clip-hold must be between 0 and 60 seconds; got -1"
+            ),
+            (
+                ["review", "-j", "-2", "x"],
+                "headroom: --jobs must be 1 or more (got -2); see 'headroom review --help'"
+            ),
         ]
         for (arguments, line) in cases {
             let r = try run(headroomBinary, arguments)
