@@ -19,10 +19,16 @@ struct AnalyzeCommand: ParsableCommand {
 
     @OptionGroup var failOnClip: FailOnClipOption
 
-    @Argument(help: ArgumentHelp("Audio files to analyze.", valueName: "file"))
+    @Argument(help: ArgumentHelp("Audio files to analyze; - reads standard input.", valueName: "file"))
     var files: [String]
 
     @OptionGroup var jobs: JobsOption
+
+    func validate() throws {
+        if files.filter({ $0 == AudioFileReader.standardInput }).count > 1 {
+            throw ValidationError("- (standard input) can be given once")
+        }
+    }
 
     func run() throws {
         try reportingErrors {

@@ -216,6 +216,56 @@ struct AnalyzeCommandTests {
         #expect(r.stdout.contains("\(good): WAV, PCM_24"))
     }
 
+    @Test(
+        "- reads standard input through a pipe: the same lines as the file, for WAV, AIFF and Ogg; FLAC, CAF and a terminal refused"
+    )
+    func standardInput() throws {
+        let dir = scratchDirectory()
+        let wav = Self.takeWithClip(in: dir)
+        let aiff = Self.takeWithClip(in: dir, name: "take.aiff", format: Int32(SF_FORMAT_AIFF | SF_FORMAT_PCM_24))
+        let ogg = Self.takeWithClip(in: dir, name: "take.ogg", format: Int32(SF_FORMAT_OGG | SF_FORMAT_VORBIS))
+        func piped(_ file: String, _ arguments: String = "--json") throws -> RunResult {
+            // `cat` makes it a pipe, not a file that can be seeked.
+            try run("/bin/sh", ["-c", "cat '\(file)' | '\(headroomBinary)' analyze \(arguments) -"])
+        }
+        for file in [wav, aiff, ogg] {
+            let direct = try headroom("analyze", "--json", file)
+            let r = try piped(file)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.jsonLines.first?["file"] as? String == "-")
+            #expect(
+                Self.unstamped(r.stdout).split(separator: "\n").dropFirst()
+                    == Self.unstamped(direct.stdout).split(separator: "\n").dropFirst(),
+                "\(file)"
+            )
+        }
+        // The table's length is what was read, not what a stream's header says.
+        let table = try piped(wav, "")
+        #expect(table.stdout.hasPrefix("-: WAV, PCM_24, 48000 Hz, 2 ch, 2.000 s\n"))
+        // Containers libsndfile does not read to the end through a pipe: refused, not "no signal".
+        let flac = Self.takeWithClip(in: dir, name: "take.flac", format: Int32(SF_FORMAT_FLAC | SF_FORMAT_PCM_24))
+        let caf = Self.takeWithClip(in: dir, name: "take.caf", format: Int32(SF_FORMAT_CAF | SF_FORMAT_PCM_24))
+        let refusedFLAC = try piped(flac)
+        #expect(refusedFLAC.status == 66 && refusedFLAC.stdout.isEmpty)
+        #expect(refusedFLAC.stderr.hasPrefix("headroom: -: not audio libsndfile can read through a pipe"))
+        let refusedCAF = try piped(caf)
+        #expect(refusedCAF.status == 66 && refusedCAF.stdout.isEmpty)
+        #expect(
+            refusedCAF.stderr
+                == "headroom: -: CAF cannot be read through a pipe, only WAV, AIFF, AU and Ogg; give it as a file\n"
+        )
+        // Redirected from a file, standard input can be seeked: any container.
+        let redirected = try run("/bin/sh", ["-c", "'\(headroomBinary)' analyze - < '\(flac)'"])
+        #expect(redirected.status == 0 && redirected.stdout.hasPrefix("-: FLAC, PCM_24, 48000 Hz, 2 ch, 2.000 s"))
+        // A terminal is not a stream of audio; - once only.
+        let typescript = dir + "/typescript"
+        let tty = try run("/usr/bin/script", ["-qec", "'\(headroomBinary)' analyze -", typescript])
+        #expect(tty.status == 66)
+        #expect(try String(contentsOfFile: typescript, encoding: .utf8).contains("-: standard input is a terminal"))
+        let twice = try headroom("analyze", "-", "-")
+        #expect(twice.status == 64 && twice.stderr.hasPrefix("headroom: - (standard input) can be given once"))
+    }
+
     @Test("a bad option value: exit 64 and a sentence that says what is allowed")
     func badOption() throws {
         let r = try headroom("analyze", "--clip-run", "0", "x.wav")

@@ -9,7 +9,7 @@ public final class AudioFileReader {
     public let channels: Int
     /// Frames per second.
     public let rate: Int
-    /// Frames in the file (as the header says).
+    /// Frames in the file (as the header says); 0 when unknown (a stream on standard input).
     public let frames: Int
     public let layout: SampleLayout
     /// libsndfile's names for the container and the encoding, e.g. "WAV", "PCM_24".
@@ -17,25 +17,63 @@ public final class AudioFileReader {
     public let encodingName: String
     private var file: OpaquePointer?
 
-    /// Opens `path` for reading; a missing, unreadable or non-audio file throws
-    /// ``HeadroomError/Code/noInput`` naming the file.
+    /// The path that means standard input, as for sox and aplay.
+    public static let standardInput = "-"
+
+    /// Opens `path` for reading (``standardInput``: standard input); a missing, unreadable
+    /// or non-audio file throws ``HeadroomError/Code/noInput`` naming the file.
     public init(path: String) throws(HeadroomError) {
         self.path = path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw HeadroomError(.noInput, "\(path): no such file")
-        }
-        guard !isDirectory.boolValue else { throw HeadroomError(.noInput, "\(path): is a folder, not an audio file") }
-        guard access(path, R_OK) == 0 else { throw HeadroomError(.noInput, "\(path): permission denied") }
         var info = SF_INFO()
-        guard let handle = sf_open(path, Int32(SFM_READ), &info) else {
-            let reason = String(cString: sf_strerror(nil))
-            throw HeadroomError(.noInput, "\(path): not an audio file libsndfile can read (\(reason))")
+        let opened: OpaquePointer?
+        if path == Self.standardInput {
+            guard isatty(STDIN_FILENO) == 0 else {
+                throw HeadroomError(
+                    .noInput,
+                    "-: standard input is a terminal; pipe audio into it (ffmpeg -i take.m4a -f wav - | headroom analyze -)"
+                )
+            }
+            opened = sf_open_fd(STDIN_FILENO, Int32(SFM_READ), &info, 0)
+            guard opened != nil else {
+                let reason = String(cString: sf_strerror(nil))
+                throw HeadroomError(
+                    .noInput,
+                    "-: not audio libsndfile can read through a pipe (\(reason)); it reads WAV, AIFF, AU and Ogg there, other containers as files"
+                )
+            }
+        } else {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw HeadroomError(.noInput, "\(path): no such file")
+            }
+            guard !isDirectory.boolValue else {
+                throw HeadroomError(.noInput, "\(path): is a folder, not an audio file")
+            }
+            guard access(path, R_OK) == 0 else { throw HeadroomError(.noInput, "\(path): permission denied") }
+            opened = sf_open(path, Int32(SFM_READ), &info)
+            guard opened != nil else {
+                let reason = String(cString: sf_strerror(nil))
+                throw HeadroomError(.noInput, "\(path): not an audio file libsndfile can read (\(reason))")
+            }
+        }
+        let handle = opened!
+        // Through a pipe libsndfile reads some containers to the end and others not at all
+        // or with a tail of junk (CAF and RF64 gave 0 frames, W64 48 frames too many): only
+        // those it streams are taken.
+        let container = Int(info.format) & Int(SF_FORMAT_TYPEMASK)
+        if info.seekable == 0 && !Self.streamable.contains(container) {
+            sf_close(handle)
+            throw HeadroomError(
+                .noInput,
+                "\(path): \(Self.containerName(container)) cannot be read through a pipe, only WAV, AIFF, AU and Ogg; give it as a file"
+            )
         }
         file = handle
         channels = Int(info.channels)
         rate = Int(info.samplerate)
-        frames = Int(info.frames)
+        // A stream's header cannot know its length (a WAV piped from ffmpeg says 2^30 frames,
+        // an Ogg stream 2^63): 0, unknown, unless the input can be seeked (a redirected file).
+        frames = info.seekable != 0 ? Int(info.frames) : 0
         let subtype = Int(info.format) & Int(SF_FORMAT_SUBMASK)
         layout = Self.layout(forSubtype: subtype)
         containerName = Self.containerName(Int(info.format) & Int(SF_FORMAT_TYPEMASK))
@@ -70,6 +108,11 @@ public final class AudioFileReader {
         guard let file, sf_error(file) != 0 else { return nil }
         return String(cString: sf_strerror(file))
     }
+
+    /// The containers libsndfile reads through a pipe as it reads them from a file.
+    static let streamable: Set<Int> = [
+        Int(SF_FORMAT_WAV), Int(SF_FORMAT_WAVEX), Int(SF_FORMAT_AIFF), Int(SF_FORMAT_AU), Int(SF_FORMAT_OGG),
+    ]
 
     /// The exact layout for a libsndfile subtype.
     static func layout(forSubtype subtype: Int) -> SampleLayout {
