@@ -345,6 +345,10 @@ public final class Analyzer {
 
     // MARK: - Results
 
+    /// The true peak of channel `c`'s last block (``ChannelLevels/blockTruePeak``), without
+    /// building the rest of its levels: the recorder keeps it for the meter after every block.
+    public func blockTruePeak(channel c: Int) -> Float { state[c].blockTruePeak }
+
     /// Levels and counts of channel `c` (0-based) so far.
     public func levels(channel c: Int) -> ChannelLevels {
         var levels = state[c]

@@ -143,7 +143,7 @@ final class AnalyzerLoop: @unchecked Sendable {
             // kept until then, so no short peak is lost between publishes.
             if let analyzer {
                 for c in 0..<channels {
-                    pendingPeaks[c] = max(pendingPeaks[c], analyzer.levels(channel: c).blockTruePeak)
+                    pendingPeaks[c] = max(pendingPeaks[c], analyzer.blockTruePeak(channel: c))
                 }
             }
             let now = MonotonicClock.now()
