@@ -88,7 +88,7 @@ struct CalibrateCommand: ParsableCommand {
             )
             let interactive = isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1 && !json
             if !interactive { Terminal.error("listening to \(settings.device) for \(String(format: "%g", seconds)) s") }
-            var meter = interactive ? MeterView(settings: settings.analysis, directory: ".") : nil
+            var meter = interactive ? MeterView(settings: settings.analysis) : nil
             var keyboard = interactive ? RawKeyboard() : nil
             session.start()
             while !session.isFinished {

@@ -5,6 +5,9 @@ import HeadroomCore
 struct LiveRecording {
     let session: RecordingSession
     let settings: Settings
+    /// Bytes a frame takes in the take file (24 bits in 32 are stored as 3), for the time
+    /// left on the disk.
+    let takeBytesPerFrame: Int
     let headless: Bool
     /// Soundcheck levels (dBTP) to mark in the meters, by 0-based channel.
     var references: [Int: Double] = [:]
@@ -74,15 +77,18 @@ struct LiveRecording {
         return false
     }
 
+    /// Seconds of audio the free space of `directory` holds at `bytesPerFrame` (FLAC's
+    /// compression only makes it more); nil when it cannot be read.
+    static func diskSecondsLeft(directory: String, rate: Int, bytesPerFrame: Int) -> Double? {
+        var fs = statvfs()
+        guard statvfs(directory, &fs) == 0 else { return nil }
+        return Double(fs.f_bavail) * Double(fs.f_frsize) / Double(max(rate * bytesPerFrame, 1))
+    }
+
     func run() -> RecordingSession.Outcome {
         let interactive = !headless && isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1
         let statusInterval: Double = headless ? 60 : 10
-        // What a frame takes in the take file (24 bits in 32 are stored as 3 bytes; FLAC's
-        // compression only makes the time left longer than this).
-        let bytesPerFrame = settings.channels * (SampleFormat(name: settings.format)?.fileBytesPerSample ?? 4)
-        var meter =
-            interactive
-            ? MeterView(settings: settings.analysis, directory: settings.directory, bytesPerFrame: bytesPerFrame) : nil
+        var meter = interactive ? MeterView(settings: settings.analysis, showsDiskLeft: true) : nil
         meter?.references = references
         var keyboard = interactive ? RawKeyboard() : nil
         session.start()
@@ -174,10 +180,10 @@ struct LiveRecording {
             let now = MonotonicClock.now()
             if now - lastDiskCheck >= 1 {
                 lastDiskCheck = now
-                diskLeft = MeterView.diskSecondsLeft(
+                diskLeft = Self.diskSecondsLeft(
                     directory: settings.directory,
                     rate: snapshot.rate,
-                    bytesPerFrame: bytesPerFrame
+                    bytesPerFrame: takeBytesPerFrame
                 )
                 // Warned once at 30 and once at 5 minutes of disk left (journal, meter, page, metrics).
                 if let left = diskLeft {
@@ -212,6 +218,7 @@ struct LiveRecording {
                 }
             }
             if var m = meter {
+                m.diskSecondsLeft = diskLeft
                 for w in warnings { m.message = w }
                 // While a marker label is typed, its prompt holds the message line.
                 if let d = draft {

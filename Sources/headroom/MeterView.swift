@@ -12,9 +12,11 @@ struct MeterView {
     static let holdSeconds = 3.0
 
     let settings: AnalysisSettings
-    let directory: String
-    /// Bytes one frame of the take takes on disk (for the time left).
-    let bytesPerFrame: Int?
+    /// Whether the header shows the recording time left on the disk (record, not calibrate).
+    let showsDiskLeft: Bool
+    /// Seconds of recording the disk has room for, as the recorder last measured them (nil:
+    /// it could not tell).
+    var diskSecondsLeft: Double?
     let color: Bool
     var message = ""
     /// Soundcheck levels (dBTP) shown as a `¦` mark in each channel's bar.
@@ -24,15 +26,12 @@ struct MeterView {
     private var lastClips: [Int] = []
     private var flatBase: [Int] = []
     private var lastFlats: [Int] = []
-    private var diskLeft = ""
-    private var diskChecked = 0.0
     private var first = true
     private var lastWidth = 0
 
-    init(settings: AnalysisSettings, directory: String, bytesPerFrame: Int? = nil) {
+    init(settings: AnalysisSettings, showsDiskLeft: Bool = false) {
         self.settings = settings
-        self.directory = directory
-        self.bytesPerFrame = bytesPerFrame
+        self.showsDiskLeft = showsDiskLeft
         color = ProcessInfo.processInfo.environment["NO_COLOR"] == nil
     }
 
@@ -91,14 +90,6 @@ struct MeterView {
         }
         lastClips = s.channels.map(\.clipRuns)
         lastFlats = s.channels.map(\.flatEvents)
-        if now - diskChecked >= 1 {
-            diskChecked = now
-            diskLeft = Self.diskTimeLeft(
-                directory: directory,
-                rate: s.rate,
-                bytesPerFrame: bytesPerFrame ?? s.channels.count * 4
-            )
-        }
         // A resized window is cleared, so nothing of the old layout stays on screen.
         var out = first || columns != lastWidth ? "\u{1B}[2J\u{1B}[?25l" : ""
         first = false
@@ -106,11 +97,9 @@ struct MeterView {
         out += "\u{1B}[H"
         let elapsed = Self.clock(Double(s.takeFrames) / Double(s.rate))
         let status = Self.fit(
-            [
-                "REC", DisplayText.escaped(s.takeName), elapsed, "disk \(diskLeft) left", "xruns \(s.xruns)",
-                "gaps \(s.gaps)",
-                "dropped \(s.droppedFrames)",
-            ],
+            ["REC", DisplayText.escaped(s.takeName), elapsed]
+                + (showsDiskLeft ? ["disk \(Self.diskTimeLeft(diskSecondsLeft)) left"] : [])
+                + ["xruns \(s.xruns)", "gaps \(s.gaps)", "dropped \(s.droppedFrames)"],
             columns: columns
         )
         line(&out, paint("REC", "1;31") + status.dropFirst(3))
@@ -260,20 +249,11 @@ struct MeterView {
         return String(format: "%02d:%02d:%02d.%d", t / 36000, t / 600 % 60, t / 10 % 60, t % 10)
     }
 
-    /// "3h12m" of recording left on the folder's file system at this format.
-    static func diskTimeLeft(directory: String, rate: Int, bytesPerFrame: Int) -> String {
-        guard let left = diskSecondsLeft(directory: directory, rate: rate, bytesPerFrame: bytesPerFrame) else {
-            return "?"
-        }
+    /// "3h12m" of recording left ("?": unknown).
+    static func diskTimeLeft(_ left: Double?) -> String {
+        guard let left else { return "?" }
         let seconds = Int(left)
         if seconds >= 3600 { return "\(seconds / 3600)h\(String(format: "%02d", seconds / 60 % 60))m" }
         return "\(seconds / 60)m\(String(format: "%02d", seconds % 60))s"
-    }
-
-    /// Seconds of audio the free space of `directory` holds; nil when it cannot be read.
-    static func diskSecondsLeft(directory: String, rate: Int, bytesPerFrame: Int) -> Double? {
-        var fs = statvfs()
-        guard statvfs(directory, &fs) == 0 else { return nil }
-        return Double(fs.f_bavail) * Double(fs.f_frsize) / Double(max(rate * bytesPerFrame, 1))
     }
 }

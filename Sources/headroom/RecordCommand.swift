@@ -148,6 +148,9 @@ struct RecordCommand: ParsableCommand {
                     "--file-format flac stores at most 24 bits; use --format S24_3LE, or --file-format wav for \(format.rawValue)"
                 )
             }
+            // What a frame takes in the take file: for the split before a file size limit and
+            // for the time left on the disk.
+            let takeBytesPerFrame = settings.channels * format.fileBytesPerSample
             // Ranges checked before any conversion to frames (1e300 s does not fit in an Int). A
             // config file's were checked as it was read: a value out of range here is a flag's.
             for (flag, value, limit) in [
@@ -214,7 +217,7 @@ struct RecordCommand: ParsableCommand {
                 // A folder whose files stop short (FAT, ulimit -f): takes split before they
                 // would, rather than end in a write error that stops the recording.
                 if let limit = FileSizeLimit.of(directory: settings.directory) {
-                    let frames = limit.frames(bytesPerFrame: settings.channels * format.fileBytesPerSample)
+                    let frames = limit.frames(bytesPerFrame: takeBytesPerFrame)
                     if config.maxTakeFrames.map({ frames < $0 }) ?? true {
                         config.maxTakeFrames = frames
                         if resumedFrom == nil {
@@ -232,6 +235,7 @@ struct RecordCommand: ParsableCommand {
                 outcome = LiveRecording(
                     session: session,
                     settings: takeSettings,
+                    takeBytesPerFrame: takeBytesPerFrame,
                     headless: settings.headless,
                     references: references,
                     monitor: monitor,

@@ -25,7 +25,7 @@ public final class AudioFileReader {
     public init(path: String) throws(HeadroomError) {
         self.path = path
         var info = SF_INFO()
-        let opened: OpaquePointer?
+        let handle: OpaquePointer
         if path == Self.standardInput {
             guard isatty(STDIN_FILENO) == 0 else {
                 throw HeadroomError(
@@ -33,14 +33,14 @@ public final class AudioFileReader {
                     "-: standard input is a terminal; pipe audio into it (ffmpeg -i take.m4a -f wav - | headroom analyze -)"
                 )
             }
-            opened = sf_open_fd(STDIN_FILENO, Int32(SFM_READ), &info, 0)
-            guard opened != nil else {
+            guard let opened = sf_open_fd(STDIN_FILENO, Int32(SFM_READ), &info, 0) else {
                 let reason = String(cString: sf_strerror(nil))
                 throw HeadroomError(
                     .noInput,
-                    "-: not audio libsndfile can read through a pipe (\(reason)); it reads WAV, AIFF, AU and Ogg there, other containers as files"
+                    "-: not audio libsndfile can read through a pipe (\(reason)); it reads \(Self.streamableNames) there, other containers as files"
                 )
             }
+            handle = opened
         } else {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -50,13 +50,12 @@ public final class AudioFileReader {
                 throw HeadroomError(.noInput, "\(path): is a folder, not an audio file")
             }
             guard access(path, R_OK) == 0 else { throw HeadroomError(.noInput, "\(path): permission denied") }
-            opened = sf_open(path, Int32(SFM_READ), &info)
-            guard opened != nil else {
+            guard let opened = sf_open(path, Int32(SFM_READ), &info) else {
                 let reason = String(cString: sf_strerror(nil))
                 throw HeadroomError(.noInput, "\(path): not an audio file libsndfile can read (\(reason))")
             }
+            handle = opened
         }
-        let handle = opened!
         // Through a pipe libsndfile reads some containers to the end and others not at all
         // or with a tail of junk (CAF and RF64 gave 0 frames, W64 48 frames too many): only
         // those it streams are taken.
@@ -65,7 +64,7 @@ public final class AudioFileReader {
             sf_close(handle)
             throw HeadroomError(
                 .noInput,
-                "\(path): \(Self.containerName(container)) cannot be read through a pipe, only WAV, AIFF, AU and Ogg; give it as a file"
+                "\(path): \(Self.containerName(container)) cannot be read through a pipe, only \(Self.streamableNames); give it as a file"
             )
         }
         file = handle
@@ -76,7 +75,7 @@ public final class AudioFileReader {
         frames = info.seekable != 0 ? Int(info.frames) : 0
         let subtype = Int(info.format) & Int(SF_FORMAT_SUBMASK)
         layout = Self.layout(forSubtype: subtype)
-        containerName = Self.containerName(Int(info.format) & Int(SF_FORMAT_TYPEMASK))
+        containerName = Self.containerName(container)
         encodingName = Self.encodingName(subtype)
         guard (1...64).contains(channels) else {
             sf_close(handle)
@@ -113,6 +112,7 @@ public final class AudioFileReader {
     static let streamable: Set<Int> = [
         Int(SF_FORMAT_WAV), Int(SF_FORMAT_WAVEX), Int(SF_FORMAT_AIFF), Int(SF_FORMAT_AU), Int(SF_FORMAT_OGG),
     ]
+    static let streamableNames = "WAV, AIFF, AU and Ogg"
 
     /// The exact layout for a libsndfile subtype.
     static func layout(forSubtype subtype: Int) -> SampleLayout {
