@@ -23,7 +23,10 @@ func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as HeadroomError {
-        Terminal.error(error.message)
+        // A usage error about an option on the command line says where to read more, as the
+        // parser's own do; one about a config file names its file and line instead.
+        let aboutAnOption = error.code == .usage && error.message.hasPrefix("-")
+        Terminal.error(aboutAnOption ? "\(error.message); \(Headroom.helpHint)" : error.message)
         throw ExitCode(error.code.rawValue)
     }
 }

@@ -28,12 +28,18 @@ extension Headroom {
         let text = message(for: error).split(separator: "\n").map {
             $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
         }.filter { !$0.isEmpty }.joined(separator: "; ")
-        // The subcommand is the first argument (a later one that reads like one is a value).
+        var first = text.prefix(1).lowercased() + text.dropFirst()
+        if first.hasSuffix(".") { first.removeLast() }
+        Terminal.error("\(first); \(helpHint)")
+        exit(withError: ExitCode.validationFailure)
+    }
+
+    /// Where to read more about the command line just given: `see 'headroom record --help'`.
+    /// The subcommand is the first argument (a later one that reads like one is a value).
+    static var helpHint: String {
         let names = configuration.subcommands.map { $0._commandName }
         let sub = CommandLine.arguments.dropFirst().first.flatMap { names.contains($0) ? $0 : nil }
-        let first = text.prefix(1).lowercased() + text.dropFirst()
-        Terminal.error("\(first); see 'headroom\(sub.map { " \($0)" } ?? "") --help'")
-        exit(withError: ExitCode.validationFailure)
+        return "see 'headroom\(sub.map { " \($0)" } ?? "") --help'"
     }
 }
 

@@ -270,7 +270,10 @@ struct AnalyzeCommandTests {
     func badOption() throws {
         let r = try headroom("analyze", "--clip-run", "0", "x.wav")
         #expect(r.status == 64)
-        #expect(r.stderr == "headroom: --clip-run must be a whole number of samples from 1 to 100000; got 0\n")
+        #expect(
+            r.stderr
+                == "headroom: --clip-run must be a whole number of samples from 1 to 100000; got 0; see 'headroom analyze --help'\n"
+        )
         let margin = try headroom("analyze", "--margin=-2", "x.wav")
         #expect(margin.status == 64)
         #expect(margin.stderr.contains("--margin must be between 0 and 60 dB; got -2"))

@@ -136,20 +136,31 @@ struct HelpTests {
                 ["analyze", "--jobs", "x", "record"],
                 "headroom: the value 'x' is invalid for '--jobs <n>'; see 'headroom analyze --help'"
             ),
-            (["record", "--rate", "100"], "headroom: --rate must be between 8000 and 384000 Hz; got 100"),
+            (
+                ["record", "--rate", "100"],
+                "headroom: --rate must be between 8000 and 384000 Hz; got 100; see 'headroom record --help'"
+            ),
             // A negative number is a value out of range, not a missing one.
-            (["record", "--rate", "-48000"], "headroom: --rate must be between 8000 and 384000 Hz; got -48000"),
+            (
+                ["record", "--rate", "-48000"],
+                "headroom: --rate must be between 8000 and 384000 Hz; got -48000; see 'headroom record --help'"
+            ),
             (
                 ["record", "--duration", "-5"],
-                "headroom: --duration must be more than 0 seconds and at most 31622400 (366 days); got -5"
+                "headroom: --duration must be more than 0 seconds and at most 31622400 (366 days); got -5; see 'headroom record --help'"
             ),
             (
                 ["analyze", "--clip-hold", "-1", "x.wav"],
-                "headroom: --clip-hold must be between 0 and 60 seconds; got -1"
+                "headroom: --clip-hold must be between 0 and 60 seconds; got -1; see 'headroom analyze --help'"
             ),
             (
                 ["review", "-j", "-2", "x"],
                 "headroom: --jobs must be 1 or more (got -2); see 'headroom review --help'"
+            ),
+            // The parser's own sentence ends in a full stop; the hint follows it without one.
+            (
+                ["record", "--format", "S8"],
+                "headroom: the value 'S8' is invalid for '--format <format>'. Please provide one of 'S16_LE', 'S24_3LE', 'S24_LE', 'S32_LE' or 'FLOAT_LE'; see 'headroom record --help'"
             ),
         ]
         for (arguments, line) in cases {

@@ -381,7 +381,9 @@ struct RecordFileRigTests {
         #expect(under.stderr == "headroom: cannot create --dir \(file)/takes/new: \(file)/takes: Not a directory\n")
         let empty = try recordInto("")
         #expect(empty.status == 64)
-        #expect(empty.stderr == "headroom: --dir is empty: name a folder (. for this one)\n")
+        #expect(
+            empty.stderr == "headroom: --dir is empty: name a folder (. for this one); see 'headroom record --help'\n"
+        )
         let escape = try headroom(
             "record",
             "--device",
