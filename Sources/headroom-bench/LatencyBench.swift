@@ -102,7 +102,7 @@ enum LatencyBench {
             if timer { usleep(66_000) } else { session.waitForAttention(seconds: 0.066) }
             let now = MonotonicClock.now()
             for line in session.takeWarnings() where line.hasPrefix("CLIP: ch1 ") { lineSeen.append(now) }
-            let latched = session.snapshot().channels[0].clipRuns
+            let latched = session.snapshot().channels[0].latchedClips
             if latched > runs {
                 latchSeen.append(now)
                 runs = latched

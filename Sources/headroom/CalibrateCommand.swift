@@ -88,7 +88,7 @@ struct CalibrateCommand: ParsableCommand {
             )
             let interactive = isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1 && !json
             if !interactive { Terminal.error("listening to \(settings.device) for \(String(format: "%g", seconds)) s") }
-            var meter = interactive ? MeterView(settings: settings.analysis) : nil
+            var meter = interactive ? MeterView(settings: settings.analysis, mode: .soundcheck(seconds: seconds)) : nil
             var keyboard = interactive ? RawKeyboard() : nil
             session.start()
             while !session.isFinished {
@@ -101,8 +101,7 @@ struct CalibrateCommand: ParsableCommand {
                 }
                 if LiveRecording.nextSignal(seconds: keyboard == nil ? 0.1 : 0) == .end { session.stop() }
                 if var m = meter {
-                    var snap = session.snapshot()
-                    snap.takeName = "soundcheck"
+                    let snap = session.snapshot()
                     m.message = "listening: play as loud as the session will get"
                     meter = m.draw(snap) ? m : nil
                 }

@@ -11,9 +11,15 @@ struct MeterView {
     static let floorDB = -60.0
     static let holdSeconds = 3.0
 
+    /// What the meter is watching: a recording (its take, the disk left, the recorder's
+    /// keys) or calibrate's soundcheck (how long it listens, `q` to end it early).
+    enum Mode {
+        case record
+        case soundcheck(seconds: Double)
+    }
+
     let settings: AnalysisSettings
-    /// Whether the header shows the recording time left on the disk (record, not calibrate).
-    let showsDiskLeft: Bool
+    let mode: Mode
     /// Seconds of recording the disk has room for, as the recorder last measured them (nil:
     /// it could not tell).
     var diskSecondsLeft: Double?
@@ -29,9 +35,9 @@ struct MeterView {
     private var first = true
     private var lastWidth = 0
 
-    init(settings: AnalysisSettings, showsDiskLeft: Bool = false) {
+    init(settings: AnalysisSettings, mode: Mode) {
         self.settings = settings
-        self.showsDiskLeft = showsDiskLeft
+        self.mode = mode
         color = ProcessInfo.processInfo.environment["NO_COLOR"] == nil
     }
 
@@ -43,22 +49,33 @@ struct MeterView {
         message = "peak holds and clip indicators reset"
     }
 
-    /// Which columns a row has at a width, and how many cells its bar.
+    /// Which columns a row has at a width, and how many cells its bar and its name.
     struct Layout: Equatable {
         var barCells: Int
         var hold: Bool
         var proposal: Bool
+        var headroom = true
+        var nameCells = 12
 
         /// Widths: "  1 " + name + " " + [bar] + hold + TP + headroom + clip + proposal.
-        static let fixed = 4 + 12 + 1 + 2 + 9 + 10 + 9
+        static let fixed = 4 + 12 + 1 + 2 + 9 + headroomWidth + 2 + clipWidth
+        /// "CLIP 9999", "FLAT 12k".
+        static let clipWidth = 9
         static let holdWidth = 6
+        static let headroomWidth = 10
         static let proposalWidth = 20
+        static let shortestName = 6
 
-        var width: Int { Self.fixed + barCells + (hold ? Self.holdWidth : 0) + (proposal ? Self.proposalWidth : 0) }
+        var width: Int {
+            Self.fixed - (12 - nameCells) + barCells + (hold ? Self.holdWidth : 0)
+                - (headroom ? 0 : Self.headroomWidth) + (proposal ? Self.proposalWidth : 0)
+        }
 
         /// The widest layout that fits `columns` (one column spare, so no row touches the
         /// edge): the hold column goes first; the proposal stays while the bar keeps at
-        /// least 24 cells beside it; then the bar shortens.
+        /// least 24 cells beside it; then the bar shortens to ``shortestBar``; then the
+        /// headroom column goes (it is the true peak's negative), then names shorten to
+        /// ``shortestName``. A channel stays one row down to 46 columns.
         static func fitting(_ columns: Int) -> Layout {
             let room = columns - 1
             let full = Layout(barCells: fullBarCells, hold: true, proposal: true)
@@ -67,7 +84,13 @@ struct MeterView {
             if withProposal >= 24 {
                 return Layout(barCells: min(fullBarCells, withProposal), hold: false, proposal: true)
             }
-            return Layout(barCells: max(shortestBar, min(fullBarCells, room - fixed)), hold: false, proposal: false)
+            if room - fixed >= shortestBar {
+                return Layout(barCells: min(fullBarCells, room - fixed), hold: false, proposal: false)
+            }
+            var narrow = Layout(barCells: shortestBar, hold: false, proposal: false, headroom: false)
+            narrow.barCells = max(shortestBar, room - (narrow.width - shortestBar))
+            if narrow.barCells == shortestBar { narrow.nameCells = max(shortestName, 12 - (narrow.width - room)) }
+            return narrow
         }
     }
 
@@ -88,7 +111,7 @@ struct MeterView {
             clipBase = Array(repeating: 0, count: s.channels.count)
             flatBase = Array(repeating: 0, count: s.channels.count)
         }
-        lastClips = s.channels.map(\.clipRuns)
+        lastClips = s.channels.map(\.latchedClips)
         lastFlats = s.channels.map(\.flatEvents)
         // A resized window is cleared, so nothing of the old layout stays on screen.
         var out = first || columns != lastWidth ? "\u{1B}[2J\u{1B}[?25l" : ""
@@ -96,23 +119,29 @@ struct MeterView {
         lastWidth = columns
         out += "\u{1B}[H"
         let elapsed = Self.clock(Double(s.takeFrames) / Double(s.rate))
-        let status = Self.fit(
-            ["REC", DisplayText.escaped(s.takeName), elapsed]
-                + (showsDiskLeft ? ["disk \(Self.diskTimeLeft(diskSecondsLeft)) left"] : [])
-                + ["xruns \(s.xruns)", "gaps \(s.gaps)", "dropped \(s.droppedFrames)"],
-            columns: columns
-        )
-        line(&out, paint("REC", "1;31") + status.dropFirst(3))
-        var heading = " ch name         " + Self.scale(cells: layout.barCells)
+        let losses = ["xruns \(s.xruns)", "gaps \(s.gaps)", "dropped \(s.droppedFrames)"]
+        switch mode {
+        case .record:
+            let status = Self.fit(
+                ["REC", DisplayText.escaped(s.takeName), elapsed, "disk \(Self.diskTimeLeft(diskSecondsLeft)) left"]
+                    + losses,
+                columns: columns
+            )
+            line(&out, paint("REC", "1;31") + status.dropFirst(3))
+        case .soundcheck(let seconds):
+            let status = Self.fit(["SOUNDCHECK", elapsed + " of " + Self.clock(seconds)] + losses, columns: columns)
+            line(&out, paint("SOUNDCHECK", "1;33") + status.dropFirst(10))
+        }
+        var heading = " ch " + Self.pad("name", -layout.nameCells) + " " + Self.scale(cells: layout.barCells)
         if layout.hold { heading += "  hold" }
-        heading += "  TP dBTP  headroom  clips  "
+        heading += "  TP dBTP" + (layout.headroom ? "  headroom" : "") + "  " + Self.pad("clips", -Layout.clipWidth)
         if layout.proposal { heading += "  proposal" }
         line(&out, heading)
         for (i, ch) in s.channels.enumerated() {
             let current = ch.truePeakSinceRead
             if current >= holds[i].value || now - holds[i].time > Self.holdSeconds { holds[i] = (current, now) }
-            let clips = ch.clipRuns - clipBase[i]
-            let name = (DisplayText.escaped(ch.name) + String(repeating: " ", count: 12)).prefix(12)
+            let clips = ch.latchedClips - clipBase[i]
+            let name = Self.pad(String(DisplayText.escaped(ch.name).prefix(layout.nameCells)), -layout.nameCells)
             let bar = bar(level: current, hold: holds[i].value, reference: references[i], cells: layout.barCells)
             var row = String(format: "%3d ", i + 1) + name + " " + bar
             if layout.hold { row += " " + Self.pad(Self.db(holds[i].value), 5) }
@@ -120,25 +149,61 @@ struct MeterView {
                 ch.takeTruePeak > 0 ? Self.pad(String(format: "%.1f", -Self.decibels(ch.takeTruePeak)), 8) : "       -"
             // The latch: CLIP (white on red) wins over FLAT (flat tops below full scale, white on magenta).
             let flats = ch.flatEvents - flatBase[i]
+            let width = -Layout.clipWidth
             let clip =
                 clips > 0 || ch.isClipping
-                ? paint(Self.pad("CLIP \(clips)", -7), "1;37;41")
-                : flats > 0 ? paint(Self.pad("FLAT \(flats)", -7), "1;37;45") : Self.pad("-", -7)
-            row += "  " + Self.pad(Self.db(ch.takeTruePeak), 7) + "  " + headroom + "  " + clip
-            if layout.proposal { row += "  " + SummaryTable.proposalText(ch.proposal) }
+                ? paint(Self.pad(Self.latch("CLIP", clips), width), "1;37;41")
+                : flats > 0 ? paint(Self.pad(Self.latch("FLAT", flats), width), "1;37;45") : Self.pad("-", width)
+            row += "  " + Self.pad(Self.db(ch.takeTruePeak), 7) + (layout.headroom ? "  " + headroom : "") + "  " + clip
+            if layout.proposal {
+                row += "  " + Self.proposal(ch.proposal, room: columns - 1 - (layout.width - Layout.proposalWidth) - 2)
+            }
             line(&out, row)
         }
         line(&out, "")
         line(&out, message.isEmpty ? "" : paint(Self.words(DisplayText.escaped(message), columns: columns), "33"))
-        line(
-            &out,
-            Self.fit(
-                ["keys: r reset holds and clip indicators", " m marker", " n next take", " q stop"],
-                columns: columns
+        switch mode {
+        case .record:
+            line(
+                &out,
+                Self.fit(
+                    ["keys: r reset holds and clip indicators", " m marker", " n next take", " q stop"],
+                    columns: columns
+                )
             )
-        )
+        case .soundcheck:
+            line(&out, Self.fit(["keys: q end the soundcheck now and show the proposals"], columns: columns))
+        }
         out += "\u{1B}[J"
         return Terminal.draw(out)
+    }
+
+    /// "CLIP 3", "CLIP 12k" (at most ``Layout/clipWidth`` characters), or "CLIP" alone while
+    /// a channel clips that was reset during the event.
+    static func latch(_ word: String, _ count: Int) -> String {
+        count <= 0 ? word : count <= 9999 ? "\(word) \(count)" : "\(word) \(min(count / 1000, 999))k"
+    }
+
+    /// The proposal as it fits the `room` left at the end of the row (at least 18 columns):
+    /// the whole sentence where it fits ("-10.0 dB (clipped by about 3.9 dB)"), else a short
+    /// form ("-10.0 dB, 3.9 over", "-5.0 dB, flat -3.1"), else the figure alone. The row never
+    /// wraps.
+    static func proposal(_ p: GainProposal, room: Int) -> String {
+        let whole = SummaryTable.proposalText(p)
+        guard whole.count > room, let db = p.changeDB else { return whole }
+        let figure = String(format: "%+.1f dB", db)
+        var short: String?
+        switch p.reason {
+        case .clipped:
+            short =
+                p.overDB.map { String(format: "%@, %@%.1f over", figure, p.overBound ? "≥" : "", $0) }
+                ?? figure + " (at least)"
+        case .flat:
+            short = p.flatLevelDBFS.map { String(format: "%@, flat %.1f", figure, $0) }
+        default: break
+        }
+        if let short, short.count <= room { return short }
+        return figure
     }
 
     /// Parts joined by two spaces, as many as fit in `columns - 1` (whole parts only).

@@ -109,13 +109,28 @@ struct MeterTerminalTests {
         }
     }
 
+    /// Two channels, 2 s (looped by the rig): on channel 1 a 440 Hz tone driven 4.1 dB past
+    /// full scale for 50 ms every half second (each burst one clip event of about 22 overs,
+    /// whose overshoot the estimator can read), a quiet tone between; on channel 2 a tone at
+    /// -14 dBFS.
+    static func writeClippedBursts(_ path: String) {
+        var samples = [Int32]()
+        for t in 0..<96000 {
+            let phase = 2 * Double.pi * Double(t) / 48000
+            let burst = t % 24000 < 2400
+            let vox = burst ? max(-1, min(1, 1.6 * sin(440 * phase))) : 0.1 * sin(440 * phase)
+            samples += [vox, 0.2 * sin(330 * phase)].map { Int32(($0 * 8_388_607).rounded()) << 8 }
+        }
+        writeAudio(path, samples: samples, channels: 2)
+    }
+
     @Test(
-        "the meter fits the terminal: one row per channel at 80x24, 100x30 and 160x50, nothing cut mid-word",
-        arguments: [(80, 24), (100, 30), (160, 50)]
+        "the meter fits the terminal: one row per channel from 46 to 160 columns, the proposal as it fits, nothing cut mid-word",
+        arguments: [(50, 20), (80, 24), (100, 30), (160, 50)]
     )
     func fits(width: Int, height: Int) throws {
         let dir = scratchDirectory()
-        _ = writeNoiseWav(dir + "/in.wav", seconds: 2, level: 0.05, clipEvery: 24000)
+        Self.writeClippedBursts(dir + "/in.wav")
         let rig = try JackRig(name: "fit\(width)", wav: dir + "/in.wav")
         defer { rig.stop() }
         let tmux = try Tmux(
@@ -124,21 +139,53 @@ struct MeterTerminalTests {
             name: "fit\(width)",
             size: (width, height)
         )
-        let screen = try #require(tmux.waitFor { $0.contains("CLIP 1") })
+        // Three bursts: the latch counts clip events (as the log and review do), not the overs in them.
+        let screen = try #require(tmux.waitFor { $0.contains("CLIP 3 ") || $0.contains("CLIP 3\n") })
         tmux.keys("q")
         let lines = screen.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         // No line reaches the last column (a full line would wrap on some terminals).
         #expect(lines.allSatisfy { $0.count < width }, "\(lines.map(\.count))")
-        let first = try #require(lines.firstIndex { $0.hasPrefix("  1 Lead vocal") })
-        #expect(lines[first + 1].hasPrefix("  2 Bass DI"), "channel 1's row wrapped:\n\(screen)")
-        #expect(lines[first].contains("CLIP 1") && lines[first].hasSuffix("]") == false)
+        let first = try #require(lines.firstIndex { $0.hasPrefix("  1 Lead v") })
+        #expect(lines[first + 1].hasPrefix("  2 Bass"), "channel 1's row wrapped:\n\(screen)")
+        #expect(lines[first].contains("CLIP 3 ") || lines[first].hasSuffix("CLIP 3"))
+        #expect(!lines[first].hasSuffix("]"))
         let heading = lines[first - 1]
-        #expect(heading.contains("TP dBTP") && heading.contains("headroom") && heading.contains("clips"))
-        // What gives way first: the hold column, then the proposal.
-        #expect(heading.contains("hold") == (width >= 122))
-        #expect(heading.contains("proposal") == (width >= 92))
-        #expect(lines[first].contains("(at least)") == (width >= 92))
-        #expect(lines.contains("keys: r reset holds and clip indicators   m marker   n next take   q stop"))
+        #expect(heading.contains("TP dBTP") && heading.contains("clips"))
+        // What gives way first: the hold column, then the proposal, then (when the bar is
+        // as short as it goes) the headroom column.
+        #expect(heading.contains("hold") == (width >= 124))
+        #expect(heading.contains("proposal") == (width >= 94))
+        #expect(heading.contains("headroom") == (width >= 62))
+        // The proposal, whole where it fits and short where it does not, never wraps.
+        #expect(lines[first].contains(" dB (clipped by about ") == (width >= 160), "\(lines[first])")
+        #expect(lines[first].hasSuffix(" over") == (width == 100), "\(lines[first])")
+        #expect((lines[first + 1].hasSuffix(".0 dB") || lines[first + 1].hasSuffix(".5 dB")) == (width >= 94))
+        if width >= 80 {
+            #expect(lines.contains("keys: r reset holds and clip indicators   m marker   n next take   q stop"))
+        }
         #expect(tmux.waitFor { $0.contains("EXIT=0") } != nil)
+    }
+
+    @Test("calibrate's soundcheck meter: its own header and keys, not a recording's")
+    func soundcheck() throws {
+        let dir = scratchDirectory()
+        Self.writeClippedBursts(dir + "/in.wav")
+        let rig = try JackRig(name: "check", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let tmux = try Tmux(
+            command: "\(headroomBinary) calibrate --device testlive --names Vox,Gtr --seconds 30",
+            environment: rig.environment.merging(["NO_COLOR": "1"]) { $1 },
+            name: "check",
+            size: (100, 24)
+        )
+        let screen = try #require(tmux.waitFor { $0.contains("CLIP 2") })
+        let lines = screen.split(separator: "\n").map(String.init)
+        #expect(lines[0].hasPrefix("SOUNDCHECK  00:00:0"), "\(lines[0])")
+        #expect(lines[0].contains(" of 00:00:30.0  xruns 0"), "\(lines[0])")
+        #expect(!screen.contains("REC") && !screen.contains("disk") && !screen.contains("next take"))
+        #expect(lines.contains("keys: q end the soundcheck now and show the proposals"))
+        tmux.keys("q")
+        let end = try #require(tmux.waitFor { $0.contains("EXIT=") })
+        #expect(end.contains("EXIT=0") && end.contains("clipped") && end.contains("lower 10.0 dB"), "\(end)")
     }
 }

@@ -163,6 +163,7 @@ public final class CalibrationSession: @unchecked Sendable {
                         s.channels[c].truePeakSinceRead = max(s.channels[c].truePeakSinceRead, l.blockTruePeak)
                         s.channels[c].takeTruePeak = max(l.truePeak, l.samplePeak)
                         s.channels[c].clipRuns = l.qualifiedRuns
+                        s.channels[c].clipEvents = l.closedClipEvents
                         s.channels[c].isClipping = l.isClipping
                         s.channels[c].proposal = analyzer.summary(channel: c).proposal
                     }

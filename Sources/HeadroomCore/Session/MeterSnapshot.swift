@@ -25,6 +25,11 @@ public struct MeterSnapshot: Sendable {
         /// Peak of the last second, linear (the meter's `headroom_channel_peak_dbfs`).
         public var peakLastSecond: Float = 0
         public var proposal = GainProposal(reason: .noSignal, changeDB: nil)
+
+        /// What the meter's clip latch counts: clip events, the one still open included, as the
+        /// log, `review` and the live page count them (not the overs inside them: a clipping
+        /// sine is one event of hundreds of overs a second).
+        public var latchedClips: Int { clipEvents + (isClipping ? 1 : 0) }
     }
 
     public var channels: [Channel]
