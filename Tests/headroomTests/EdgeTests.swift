@@ -341,6 +341,39 @@ struct TakeNameTests {
         }
     }
 
+    @Test(
+        "a name given with the container's extension gets it once, the log beside it; a hidden name is refused before the device opens"
+    )
+    func extensionGiven() throws {
+        let rig = FileRig(bytes: Material(frames: 4800, channels: 2).bytes("S24_3LE"))
+        let out = rig.directory + "/takes"
+        func record(_ name: String, _ extra: String...) throws -> RunResult {
+            try run(
+                headroomBinary,
+                ["record", "--device", "testcap", "--duration", "0.1", "--dir", out, "--name", name] + extra,
+                environment: rig.environment
+            )
+        }
+        #expect(try record("take-%n.wav").status == 0)
+        #expect(try record("Scene 4.WAV").status == 0)
+        #expect(try record("mix.flac", "--file-format", "flac").status == 0)
+        // An extension of another container stays part of the name.
+        #expect(try record("notes.flac").status == 0)
+        let made = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        #expect(
+            made == [
+                "Scene 4.clips.jsonl", "Scene 4.wav", "mix.clips.jsonl", "mix.flac", "notes.flac.clips.jsonl",
+                "notes.flac.wav", "take-001.clips.jsonl", "take-001.wav",
+            ],
+            "\(made)"
+        )
+        let hidden = try record(".take")
+        #expect(hidden.status == 64)
+        #expect(hidden.stderr.contains("--name \".take\" would make hidden files (.take.wav)"), "\(hidden.stderr)")
+        #expect(!hidden.stderr.contains("outside --dir"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).count == made.count)
+    }
+
     @Test("a dangling symlink where the log would go: the next free name, the link untouched")
     func danglingSymlink() throws {
         let rig = FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE"))

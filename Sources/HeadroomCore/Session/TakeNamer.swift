@@ -8,19 +8,30 @@ public struct TakeNamer: Sendable {
     public let fileFormat: TakeFileFormat
     private var counter = 0
 
-    /// Checks the template; a name with `/` (or `..`) would escape `--dir` and is refused.
+    /// Checks the template; a name with `/` (or `..`) would escape `--dir` and is refused, and
+    /// so is a hidden one. The container's extension, given as people give it to arecord
+    /// (`--name take-%n.wav`), is the one the take gets, not a second one (`take-001.wav.wav`).
     public init(directory: String, template: String, fileFormat: TakeFileFormat) throws(HeadroomError) {
         self.directory = directory
-        self.template = template
+        let ext = "." + fileFormat.fileExtension
+        self.template =
+            template.count > ext.count && template.lowercased().hasSuffix(ext)
+            ? String(template.dropLast(ext.count)) : template
         self.fileFormat = fileFormat
-        let sample = Self.expand(template, date: Date(), counter: 1)
+        let sample = Self.expand(self.template, date: Date(), counter: 1)
         guard !template.isEmpty, !sample.isEmpty else {
             throw HeadroomError(.usage, "--name must not be empty")
         }
-        guard !sample.contains("/"), sample != ".", sample != "..", !sample.hasPrefix(".") else {
+        guard !sample.contains("/"), sample != ".", sample != ".." else {
             throw HeadroomError(
                 .usage,
                 "--name \"\(template)\" would write outside --dir (\(sample)); use --dir for the folder and --name for the file name"
+            )
+        }
+        guard !sample.hasPrefix(".") else {
+            throw HeadroomError(
+                .usage,
+                "--name \"\(template)\" would make hidden files (\(sample)\(ext)), which ls and file managers do not show"
             )
         }
         // The longest name a take of this template gets: its log (`.clips.jsonl`), after a
