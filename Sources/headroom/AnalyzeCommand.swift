@@ -107,12 +107,10 @@ struct AnalyzeCommand: ParsableCommand {
             outcome.clipped = result.clipEvents > 0
             if !json {
                 let seconds = Double(result.frames) / Double(result.header.rate)
+                // The file's name escaped on its own: a line feed in it must not start a line.
                 outcome.table =
-                    DisplayText.escaped(
-                        "\(path): \(result.containerName), \(result.encodingName), \(result.header.rate) Hz, "
-                            + "\(result.header.channels) ch, \(String(format: "%.3f", seconds)) s\n",
-                        keepNewlines: true
-                    )
+                    "\(DisplayText.escaped(path)): \(result.containerName), \(result.encodingName), "
+                    + "\(result.header.rate) Hz, \(result.header.channels) ch, \(String(format: "%.3f", seconds)) s\n"
                     + SummaryTable(color: color).render(result.summaries, names: result.header.names)
             }
         } catch {

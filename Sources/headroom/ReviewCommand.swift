@@ -111,14 +111,16 @@ struct ReviewCommand: ParsableCommand {
                         continue
                     }
                     if i > 0 { Terminal.out("\n") }
-                    Terminal.out("\(r.file) (\(r.log == nil ? "no log: analyzed afresh" : "log \(r.log!)"))\n")
+                    // Each line's text escaped on its own: a line feed in a name must not start a line.
+                    let heading = "\(r.file) (\(r.log == nil ? "no log: analyzed afresh" : "log \(r.log!)"))"
+                    Terminal.out(DisplayText.escaped(heading) + "\n")
                     let lines = r.events.compactMap { e in EventText.span(e, rate: r.rate).map { (e, $0.start) } }
                         .sorted { $0.1 < $1.1 }
                     if lines.isEmpty { Terminal.out("  no events\n") }
                     for (e, start) in lines {
-                        Terminal.out(
-                            "  \(EventText.timecode(seconds: start))  frame \(e.frame)  \(EventText.describe(e, names: r.names))\n"
-                        )
+                        let text =
+                            "  \(EventText.timecode(seconds: start))  frame \(e.frame)  \(EventText.describe(e, names: r.names))"
+                        Terminal.out(DisplayText.escaped(text) + "\n")
                     }
                 }
             } else if json {

@@ -535,7 +535,7 @@ struct InputTextTests {
         #expect(zero.stderr.contains("--duration must be more than 0 seconds and at most 31622400 (366 days)"))
     }
 
-    @Test("names with ESC, CR and LF are escaped on stderr and in review's table")
+    @Test("names with ESC, CR and LF are escaped on stderr, in review's table and in the headings that name a file")
     func controlCharacters() throws {
         let dir = scratchDirectory()
         let m = Material.stereoSecond(clips: [(0, 100, 4), (1, 200, 4)])
@@ -551,6 +551,16 @@ struct InputTextTests {
         #expect(!review.stdout.contains("\u{1B}") && !review.stdout.contains("\r"))
         let events = try headroom("review", "--events", dir)
         #expect(events.stdout.contains("CLIP ch2 R\\x0d\\x0aFAKE: all good"), "\(events.stdout)")
+        // A file whose name holds a line feed: the heading of analyze's table and of review
+        // --events is one line, its line feed shown.
+        let take = try #require(files(in: dir, ending: ".wav").first)
+        let odd = dir + "/odd\nFAKE: clean.wav"
+        try FileManager.default.copyItem(atPath: take, toPath: odd)
+        for arguments in [["analyze", odd], ["review", "--events", odd]] {
+            let out = try run(headroomBinary, arguments).stdout
+            #expect(out.contains("odd\\x0aFAKE: clean.wav"), "\(arguments): \(out)")
+            #expect(!out.split(separator: "\n").contains { $0.hasPrefix("FAKE") }, "\(arguments): \(out)")
+        }
     }
 
     @Test("NaN and infinite float samples read as clipped, never as a -inf proposal")
