@@ -61,6 +61,24 @@ struct HTMLReportTests {
         let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/report.png"))
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
         #expect(png.count > 10_000)
+
+        // On a phone the page is as wide as the screen (the summary table scrolls in its own
+        // box, the overviews shrink): a copy of the page with a probe that puts the page's
+        // laid-out width and the window's in its title.
+        let probe = dir + "/probe.html"
+        try html.replacingOccurrences(
+            of: "</body>",
+            with: "<script>document.title = document.documentElement.scrollWidth + 'x' + innerWidth</script></body>"
+        ).write(toFile: probe, atomically: true, encoding: .utf8)
+        let phone = try run(
+            "/usr/bin/chromium",
+            ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=390,800", "--dump-dom", "file://" + probe]
+        )
+        let sizes = try #require(
+            phone.stdout.firstMatch(of: #/<title>(\d+)x(\d+)</title>/#),
+            "\(phone.stdout.prefix(300))"
+        )
+        #expect(Int(sizes.1)! <= Int(sizes.2)!, "the page is \(sizes.1) px wide in a \(sizes.2) px window")
     }
 
     @Test("loudness by libebur128: a -20 dBFS 997 Hz sine in one channel reads -23 LUFS")

@@ -13,14 +13,18 @@ public enum HTMLReport {
         var html = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>headroom review</title>
+            <meta name="viewport" content="width=device-width,initial-scale=1">
             <style>
             body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;background:#fafafa}
             h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 6px}
             .meta{color:#666} .bad{color:#b00020;font-weight:600} .ok{color:#2e7d32}
             table{border-collapse:collapse;margin:8px 0} td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}
             td:nth-child(2),th:nth-child(2){text-align:left} tr.clipped td{color:#b00020;font-weight:600}
-            .lane{margin:4px 0} .lane span{display:inline-block;width:110px;vertical-align:top;color:#444}
-            svg{background:#fff;border:1px solid #ccc} .legend{color:#666;font-size:12px}
+            .wide{overflow-x:auto}
+            .lane{margin:4px 0;display:flex;gap:8px;align-items:flex-start} .lane span{flex:0 0 110px;color:#444}
+            svg{background:#fff;border:1px solid #ccc;flex:0 1 auto;min-width:0;max-width:100%;height:auto}
+            .legend{color:#666;font-size:12px}
+            @media (max-width:600px){body{margin:12px} .lane{display:block} .lane span{display:block} svg{width:100%}}
             </style></head><body>
             <h1>headroom review</h1>
             <p class="meta">\(reviews.count) take\(reviews.count == 1 ? "" : "s"), generated \(escape(ClipLog.timestamp(generated))).
@@ -42,7 +46,7 @@ public enum HTMLReport {
         out += ", log: \(escape(r.logState)); xruns \(r.xruns), gaps \(r.gaps), dropped frames \(r.droppedFrames)"
         if let e = r.ending { out += "; <span class=\"bad\">\(escape(e))</span>" }
         out +=
-            "</p>\n<table><tr><th>ch</th><th>name</th><th>true peak dBTP</th><th>headroom dB</th><th>clips</th><th>over dB</th><th>flat tops</th><th>hot</th><th>LUFS</th><th>LRA LU</th></tr>\n"
+            "</p>\n<div class=\"wide\"><table><tr><th>ch</th><th>name</th><th>true peak dBTP</th><th>headroom dB</th><th>clips</th><th>over dB</th><th>flat tops</th><th>hot</th><th>LUFS</th><th>LRA LU</th></tr>\n"
         for c in r.channels {
             out +=
                 "<tr\(c.clipEvents > 0 || c.flatEvents > 0 ? " class=\"clipped\"" : "")><td>\(c.channel)</td><td>\(escape(c.name))</td>"
@@ -53,7 +57,7 @@ public enum HTMLReport {
             out +=
                 "<td>\(c.loudness?.integratedLUFS.map(fmt) ?? "-")</td><td>\(c.loudness?.rangeLU.map(fmt) ?? "-")</td></tr>\n"
         }
-        out += "</table>\n"
+        out += "</table></div>\n"
         let envelopes = envelope(path: r.file, columns: Int(width))
         let totalFrames = max(1, Int((r.seconds * Double(r.rate)).rounded()))
         for c in r.channels {
