@@ -365,10 +365,13 @@ struct FlatTopTests {
     )
     func jackMeter() throws {
         let dir = scratchDirectory()
-        let frames = 48000 * 2
+        let frames = 48000 * 4
         var samples = Self.flatValues(frames: frames).map(Float.init)
-        // One burst on channel 2 driven 6 dB over full scale: a clip with an overshoot.
-        for i in 60000..<60480 {
+        // One burst on channel 2 driven 6 dB over full scale, 3.25 s in: a clip with an
+        // overshoot. The meter's message line shows the latest warning only, so the FLAT line
+        // has three seconds on screen before the CLIP line takes its place (a loaded machine's
+        // screen reads can be a second apart).
+        for i in 156_000..<156_480 {
             samples[i * 2 + 1] = max(-1, min(1, 2 * Float(sin(2 * Double.pi * 331 * Double(i) / 48000))))
         }
         var info = SF_INFO()
@@ -386,7 +389,7 @@ struct FlatTopTests {
             name: "flat"
         )
         defer { tmux.stop() }
-        // The live line comes first (the flat tops start at once; the clip 1.25 s in).
+        // The live line comes first (the flat tops start at once; the clip 3.25 s in).
         #expect(tmux.waitFor { $0.contains("FLAT: ch1 Bass flat tops at -3.0 dBFS") } != nil)
         let screen = try #require(tmux.waitFor { $0.contains("FLAT 1") && $0.contains("CLIP 1") })
         let rows = screen.split(separator: "\n").map(String.init)
