@@ -81,6 +81,30 @@ struct HTMLReportTests {
         #expect(Int(sizes.1)! <= Int(sizes.2)!, "the page is \(sizes.1) px wide in a \(sizes.2) px window")
     }
 
+    @Test("each take's heading says how it went: needs a look, ran hot (true peaks in the margin), or clean")
+    func verdicts() throws {
+        let dir = scratchDirectory()
+        func sine(_ name: String, _ amplitude: Double) {
+            let samples = (0..<48000).map {
+                let x = amplitude * sin(2 * Double.pi * 441 * Double($0) / 48000)
+                return Int32((max(-1, min(1, x)) * 8_388_607).rounded()) << 8
+            }
+            writeAudio(dir + "/" + name, samples: samples, channels: 1)
+        }
+        sine("a-clipped.wav", 2)
+        sine("b-hot.wav", pow(10, -1.0 / 20))
+        sine("c-fine.wav", pow(10, -8.0 / 20))
+        let r = try headroom("review", "--html", dir + "/report.html", dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
+        for (take, verdict) in [
+            ("a-clipped.wav", "<span class=\"bad\">needs a look</span>"),
+            ("b-hot.wav", "<span class=\"warn\">ran hot</span>"), ("c-fine.wav", "<span class=\"ok\">clean</span>"),
+        ] {
+            #expect(html.contains("<h2>\(take) — \(verdict)</h2>"), "\(take)")
+        }
+    }
+
     @Test("loudness by libebur128: a -20 dBFS 997 Hz sine in one channel reads -23 LUFS")
     func loudness() throws {
         let dir = scratchDirectory()

@@ -17,7 +17,7 @@ public enum HTMLReport {
             <style>
             body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;background:#fafafa}
             h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 6px}
-            .meta{color:#666} .bad{color:#b00020;font-weight:600} .ok{color:#2e7d32}
+            .meta{color:#666} .bad{color:#b00020;font-weight:600} .ok{color:#2e7d32} .warn{color:#e65100;font-weight:600}
             table{border-collapse:collapse;margin:8px 0} td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}
             td:nth-child(2),th:nth-child(2){text-align:left} tr.clipped td{color:#b00020;font-weight:600}
             .wide{overflow-x:auto}
@@ -39,7 +39,11 @@ public enum HTMLReport {
 
     static func take(_ r: TakeReview, index: Int, settings: AnalysisSettings) -> String {
         let name = (r.file as NSString).lastPathComponent
-        let status = r.hasProblems ? "<span class=\"bad\">needs a look</span>" : "<span class=\"ok\">clean</span>"
+        // A take that only ran hot (true peaks in the margin, no clip) is not called clean.
+        let status =
+            r.hasProblems
+            ? "<span class=\"bad\">needs a look</span>"
+            : r.hotEvents > 0 ? "<span class=\"warn\">ran hot</span>" : "<span class=\"ok\">clean</span>"
         var out = "<section class=\"take\" id=\"take-\(index)\" data-file=\"\(escape(name))\">\n"
         out += "<h2>\(escape(name)) — \(status)</h2>\n<p class=\"meta\">\(EventText.timecode(seconds: r.seconds))"
         if let s = r.started { out += ", started \(escape(s))" }
