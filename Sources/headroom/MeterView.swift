@@ -237,10 +237,12 @@ struct MeterView {
     /// One non-terminal status line.
     static func statusLine(_ s: MeterSnapshot) -> String {
         let peaks = s.channels.map { "\($0.name) \(db($0.takeTruePeak))" }.joined(separator: ", ")
-        let clips = s.channels.reduce(0) { $0 + $1.clipRuns }
+        // Clip events as the meter's latch, the log and review count them, and the overs in them.
+        let clips = s.channels.reduce(0) { $0 + $1.latchedClips }
+        let overs = s.channels.reduce(0) { $0 + $1.clipRuns }
         let flats = s.channels.reduce(0) { $0 + $1.flatEvents }
         return
-            "status: \(s.takeName) \(clock(Double(s.takeFrames) / Double(s.rate))), true peaks (dBTP) \(peaks); overs \(clips), flat tops \(flats), xruns \(s.xruns), gaps \(s.gaps), dropped frames \(s.droppedFrames)"
+            "status: \(s.takeName) \(clock(Double(s.takeFrames) / Double(s.rate))), true peaks (dBTP) \(peaks); clips \(clips) (\(overs) overs), flat tops \(flats), xruns \(s.xruns), gaps \(s.gaps), dropped frames \(s.droppedFrames)"
     }
 
     // MARK: Drawing

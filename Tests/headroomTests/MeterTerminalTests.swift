@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 
+@testable import HeadroomCore
+@testable import headroom
+
 /// The live meter as a person sees it: headroom runs in a real terminal (tmux) on the
 /// JACK rig, and the test reads the screen.
 /// Runs argv[0] with stdout and stderr on /dev/null and waits for that pid; its exit status.
@@ -187,5 +190,62 @@ struct MeterTerminalTests {
         tmux.keys("q")
         let end = try #require(tmux.waitFor { $0.contains("EXIT=") })
         #expect(end.contains("EXIT=0") && end.contains("clipped") && end.contains("lower 10.0 dB"), "\(end)")
+    }
+}
+
+@Suite("The meter's words, without a terminal")
+struct MeterTextTests {
+    @Test("the status line counts clip events, the open one included, and the overs in them")
+    func statusLine() {
+        var s = MeterSnapshot(channels: [.init(name: "Vox"), .init(name: "Gtr")], rate: 48000)
+        s.takeName = "take-001.wav"
+        s.takeFrames = 96000
+        s.channels[0].clipEvents = 2
+        s.channels[0].isClipping = true
+        s.channels[0].clipRuns = 340
+        s.channels[1].flatEvents = 1
+        let line = MeterView.statusLine(s)
+        #expect(line.hasPrefix("status: take-001.wav 00:00:02.0, true peaks (dBTP) Vox -inf, Gtr -inf;"), "\(line)")
+        #expect(line.contains("; clips 3 (340 overs), flat tops 1, xruns 0"), "\(line)")
+    }
+
+    @Test("the proposal as it fits the room the row leaves it")
+    func proposalForms() {
+        var clipped = GainProposal(reason: .clipped, changeDB: -10)
+        clipped.overDB = 3.9
+        #expect(MeterView.proposal(clipped, room: 40) == "-10.0 dB (clipped by about 3.9 dB)")
+        #expect(MeterView.proposal(clipped, room: 18) == "-10.0 dB, 3.9 over")
+        clipped.overBound = true
+        #expect(MeterView.proposal(clipped, room: 19) == "-10.0 dB, ≥3.9 over")
+        #expect(MeterView.proposal(clipped, room: 18) == "-10.0 dB")
+        var flat = GainProposal(reason: .flat, changeDB: -5)
+        flat.flatLevelDBFS = -3.1
+        flat.overDB = 2
+        #expect(MeterView.proposal(flat, room: 18) == "-5.0 dB, flat -3.1")
+        #expect(MeterView.proposal(GainProposal(reason: .clipped, changeDB: -6), room: 18) == "-6.0 dB (at least)")
+        #expect(MeterView.proposal(GainProposal(reason: .noSignal, changeDB: nil), room: 18) == "no signal")
+    }
+
+    @Test("the latch's count stays within its column")
+    func latch() {
+        #expect(MeterView.latch("CLIP", 0) == "CLIP")
+        #expect(MeterView.latch("CLIP", 9999) == "CLIP 9999")
+        #expect(MeterView.latch("FLAT", 12345) == "FLAT 12k")
+        #expect(MeterView.latch("CLIP", 5_000_000) == "CLIP 999k")
+        for n in [1, 99, 9999, 10_000, 999_999, 5_000_000] {
+            #expect(MeterView.latch("CLIP", n).count <= MeterView.Layout.clipWidth)
+        }
+    }
+
+    @Test("every width from 46 to 200 columns gets a layout that fits it")
+    func layouts() {
+        for columns in 46...200 {
+            let layout = MeterView.Layout.fitting(columns)
+            #expect(layout.width <= columns - 1, "\(columns): \(layout)")
+            #expect(layout.barCells >= MeterView.shortestBar && layout.nameCells >= MeterView.Layout.shortestName)
+        }
+        #expect(MeterView.Layout.fitting(124).hold && !MeterView.Layout.fitting(123).hold)
+        #expect(MeterView.Layout.fitting(94).proposal && !MeterView.Layout.fitting(93).proposal)
+        #expect(MeterView.Layout.fitting(62).headroom && !MeterView.Layout.fitting(61).headroom)
     }
 }
