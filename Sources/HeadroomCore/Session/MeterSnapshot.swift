@@ -12,9 +12,9 @@ public struct MeterSnapshot: Sendable {
         public var truePeakSinceRead: Float = 0
         /// Loudest true peak of the take so far, linear.
         public var takeTruePeak: Float = 0
-        /// Qualifying clip runs since the recording started (the meter latches on a change).
+        /// Qualifying clip runs (overs) since the recording started: the status line's overs.
         public var clipRuns = 0
-        /// Clip events since the recording started.
+        /// Clip events closed since the recording started (see ``latchedClips`` for the open one).
         public var clipEvents = 0
         public var isClipping = false
         /// Flat events (flat tops below the clip level) since the recording started.
