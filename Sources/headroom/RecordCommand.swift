@@ -107,18 +107,18 @@ struct RecordCommand: ParsableCommand {
         try reportingErrors {
             var settings = try analysis.settings()
             try capture.apply(to: &settings)
-            if let dir { settings.directory = dir }
+            if let dir { settings.directory = Settings.expandingHome(dir) }
             if let name { settings.nameTemplate = name }
             if let fileFormat { settings.fileFormat = fileFormat.rawValue }
             if let duration { settings.durationSeconds = duration }
             if let maxTakeSeconds { settings.maxTakeSeconds = maxTakeSeconds }
-            if let reference { settings.referenceFile = reference }
+            if let reference { settings.referenceFile = Settings.expandingHome(reference) }
             if headless { settings.headless = true }
             if waitDevice { settings.waitDevice = true }
             if let onTakeClosed { settings.onTakeClosed = onTakeClosed }
             if let layout { settings.layout = layout.rawValue }
             if let listen { settings.listen = listen }
-            if let metricsFile { settings.metricsFile = metricsFile }
+            if let metricsFile { settings.metricsFile = Settings.expandingHome(metricsFile) }
             let listenAddress = try settings.listen.map { spec throws(HeadroomError) in try WebServer.parse(spec) }
             guard let channelLayout = ChannelLayout(rawValue: settings.layout) else {
                 throw HeadroomError(

@@ -208,6 +208,38 @@ struct ConfigTests {
         #expect(settings.fileFormat == "flac" && settings.layout == "stereo")
     }
 
+    @Test("the slips people make in TOML: text without quotes, a channel table numbered from 0, a ~ path")
+    func slips() throws {
+        let cases = [
+            (
+                "margin = 3\ndevice = hw:1 # the USB one\n",
+                "h.toml:2: device = hw:1 is not a TOML value; text goes in quotes: device = \"hw:1\""
+            ),
+            (
+                "names = [Kick, Snare]\n",
+                "h.toml:1: names = [Kick, Snare] is not a TOML value; text goes in quotes: names = [\"Kick\", \"Snare\"]"
+            ),
+            (
+                "margin = 3\n\n[channel.0]\ncontrol = \"Mic 1\"\n",
+                "h.toml:3: unknown table [channel.0]; tables are [channel.N] with N from 1 to 64"
+            ),
+        ]
+        for (text, message) in cases {
+            #expect(throws: HeadroomError(.usage, message)) {
+                var settings = Settings()
+                try settings.apply(ConfigFile.parse(text, path: "h.toml"))
+            }
+        }
+        // A TOML string meets no shell: ~ is the home folder, not a folder named ~.
+        var settings = Settings()
+        try settings.apply(
+            ConfigFile.parse("dir = \"~/takes\"\nreference = \"~\"\nmetrics_file = \"/var/~x\"\n", path: "h.toml")
+        )
+        #expect(settings.directory == NSHomeDirectory() + "/takes")
+        #expect(settings.referenceFile == NSHomeDirectory())
+        #expect(settings.metricsFile == "/var/~x")
+    }
+
     @Test("out-of-range settings say what is allowed")
     func validation() {
         var s = AnalysisSettings()

@@ -59,6 +59,25 @@ public struct ConfigFile: Sendable, Equatable {
                     "\(header.map { "\(path):\($0 + 1)" } ?? at): a [channels.N] table cannot stand beside channels = N in TOML; write it as [channel.N]"
                 )
             }
+            // `device = hw:1`: text written without quotes, the likeliest slip in a TOML file.
+            let line = Lines(text).lines.dropFirst(max(0, error.source.begin.line - 1)).first ?? ""
+            if error.description.contains("could not determine value type"), let eq = line.firstIndex(of: "=") {
+                let key = line[..<eq].trimmingCharacters(in: .whitespaces)
+                var value = String(line[line.index(after: eq)...])
+                if let comment = value.range(of: " #") { value = String(value[..<comment.lowerBound]) }
+                value = value.trimmingCharacters(in: .whitespaces)
+                let quoted =
+                    value.hasPrefix("[") && value.hasSuffix("]")
+                    ? "["
+                        + value.dropFirst().dropLast().split(separator: ",").map {
+                            "\"\($0.trimmingCharacters(in: .whitespaces))\""
+                        }.joined(separator: ", ") + "]"
+                    : "\"\(value)\""
+                throw HeadroomError(
+                    .usage,
+                    "\(at): \(key) = \(value) is not a TOML value; text goes in quotes: \(key) = \(quoted)"
+                )
+            }
             throw HeadroomError(.usage, "\(at): \(error.description)")
         } catch {
             throw HeadroomError(.usage, "\(path): \(error)")
@@ -69,7 +88,8 @@ public struct ConfigFile: Sendable, Equatable {
             guard let value = table[key] else { continue }
             if key == "channel" || key == "channels", let channels = value.table {
                 for number in channels.keys {
-                    let at = lines.find(number, in: nil) ?? lines.find(key, in: nil) ?? 0
+                    let at =
+                        lines.header("\(key).\(number)") ?? lines.find(number, in: nil) ?? lines.find(key, in: nil) ?? 0
                     guard let n = Int(number), (1...64).contains(n), let entries = channels[number]?.table else {
                         throw HeadroomError(
                             .usage,
@@ -118,6 +138,14 @@ public struct ConfigFile: Sendable, Equatable {
         init(_ text: String) {
             lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
                 .map(String.init)
+        }
+
+        /// The 1-based line of the header `[name]`.
+        func header(_ name: String) -> Int? {
+            lines.firstIndex {
+                $0.trimmingCharacters(in: .whitespaces).hasPrefix("[")
+                    && $0.trimmingCharacters(in: CharacterSet(charactersIn: "[] \t")) == name
+            }.map { $0 + 1 }
         }
 
         /// The 1-based line of `key = ...` inside `[table]` (nil: the top level).

@@ -127,7 +127,7 @@ public struct Settings: Sendable, Equatable {
             case "format": format = try oneOf(SampleFormat.allCases.map(\.rawValue)) { SampleFormat(name: $0) != nil }
             case "period_frames": periodFrames = try Self.periodLimit.checked(integer(), at)
             case "buffer_frames": bufferFrames = try Self.bufferLimit.checked(integer(), at)
-            case "dir": directory = try string()
+            case "dir": directory = Self.expandingHome(try string())
             case "name": nameTemplate = try string()
             case "file_format":
                 fileFormat = try oneOf(TakeFileFormat.allCases.map(\.rawValue)) {
@@ -136,7 +136,7 @@ public struct Settings: Sendable, Equatable {
                 .lowercased()
             case "duration": durationSeconds = try Self.durationLimit.checked(number(), at)
             case "max_take_seconds": maxTakeSeconds = try Self.takeLimit.checked(number(), at)
-            case "reference": referenceFile = try string()
+            case "reference": referenceFile = Self.expandingHome(try string())
             case "headless": headless = try flag()
             case "wait_device": waitDevice = try flag()
             case "on_take_closed": onTakeClosed = try string()
@@ -146,7 +146,7 @@ public struct Settings: Sendable, Equatable {
                 }
                 .lowercased()
             case "listen": listen = try string()
-            case "metrics_file": metricsFile = try string()
+            case "metrics_file": metricsFile = Self.expandingHome(try string())
             default:
                 throw HeadroomError(
                     .usage,
@@ -256,6 +256,13 @@ public struct Settings: Sendable, Equatable {
         case .strings: ", not a list"
         case .other(let what): ", not \(what)"
         }
+    }
+
+    /// `~/takes` as the home folder's `takes` (and `~ana/takes` as ana's): a path in a config
+    /// file, or in `--dir=~/takes`, never meets a shell that would expand it, and a folder
+    /// named `~` in the working folder is never what was meant.
+    public static func expandingHome(_ path: String) -> String {
+        path.hasPrefix("~") ? NSString(string: path).expandingTildeInPath : path
     }
 
     /// `"Kick, Snare,Vox"` to `["Kick", "Snare", "Vox"]`.
