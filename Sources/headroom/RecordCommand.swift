@@ -88,7 +88,7 @@ struct RecordCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Serve /metrics (Prometheus), /status (JSON) and a live meter page on this address (a bare port means 127.0.0.1). Off by default; read-only.",
+            "Serve /metrics (Prometheus), /status (JSON) and a live meter page on this address (a bare port or localhost means 127.0.0.1, :PORT every interface). Off by default; read-only.",
             valueName: "addr:port"
         )
     )

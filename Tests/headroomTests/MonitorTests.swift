@@ -57,6 +57,20 @@ final class ServerProcess {
 /// read by a real node_exporter, the live page in headless Chromium, systemd's protocol.
 @Suite("Watching recorders from elsewhere", .serialized)
 struct MonitorTests {
+    @Test("--listen reads addresses as Prometheus's exporters do, and names what it cannot read")
+    func listenAddresses() throws {
+        for (spec, host, port) in [
+            ("9110", "127.0.0.1", 9110), ("localhost:9110", "127.0.0.1", 9110), (":9110", "0.0.0.0", 9110),
+            ("0.0.0.0:80", "0.0.0.0", 80), ("192.168.1.20:9110", "192.168.1.20", 9110),
+        ] as [(String, String, UInt16)] {
+            let parsed = try WebServer.parse(spec)
+            #expect(parsed.host == host && parsed.port == port, "\(spec)")
+        }
+        for spec in ["stage-box:9110", "[::1]:9110", "0.0.0.0:99999", "9110x", ":0", ""] {
+            #expect(throws: HeadroomError.self, "\(spec)") { try WebServer.parse(spec) }
+        }
+    }
+
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 

@@ -17,10 +17,14 @@ public final class WebServer: Sendable {
     public let port: UInt16
     private let server: HTTPServer
 
-    /// `spec` is `ADDR:PORT` or a bare port (then 127.0.0.1). Throws a usage error for a bad one.
+    /// `spec` is `ADDR:PORT` or a bare port (then 127.0.0.1); `localhost:PORT` is 127.0.0.1, and
+    /// `:PORT` every interface, as Prometheus and its exporters read `--web.listen-address`.
+    /// Throws a usage error for a bad one.
     public static func parse(_ spec: String) throws(HeadroomError) -> (host: String, port: UInt16) {
         let parts = spec.split(separator: ":", omittingEmptySubsequences: false)
-        let host = parts.count == 2 ? String(parts[0]) : "127.0.0.1"
+        var host = parts.count == 2 ? String(parts[0]) : "127.0.0.1"
+        if host == "localhost" { host = "127.0.0.1" }
+        if host.isEmpty { host = "0.0.0.0" }
         guard parts.count <= 2, let port = UInt16(parts.last ?? ""), port > 0 else {
             throw HeadroomError(.usage, "--listen \(spec): give a port (9110) or an address and a port (0.0.0.0:9110)")
         }
