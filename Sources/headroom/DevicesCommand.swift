@@ -22,9 +22,21 @@ struct DevicesCommand: ParsableCommand {
         out += "\nCapture PCMs from ALSA's configuration (use the name with --device):\n"
         let configured = DeviceList.configuredPCMs()
         if configured.isEmpty { out += "  none\n" }
-        for pcm in configured { out += Self.describe(pcm, indent: "  ") }
+        // Plugins with nothing to reach here (a rate converter whose library is missing, a
+        // server-less jack, oss without /dev/dsp) in one line, after those that can be used or
+        // say why not.
+        let absent = configured.filter { $0.capabilities == nil && $0.problem == Self.absent }
+        for pcm in configured where !absent.contains(where: { $0.name == pcm.name }) {
+            out += Self.describe(pcm, indent: "  ")
+        }
+        if !absent.isEmpty {
+            out += "  cannot open for capture now (\(Self.absent)): "
+            out += absent.map(\.name).joined(separator: ", ") + "\n"
+        }
         Terminal.out(out)
     }
+
+    static let absent = String(cString: strerror(ENOENT))
 
     static func describe(_ pcm: DeviceList.PCM, indent: String) -> String {
         var text = "\(indent)\(pcm.name)"

@@ -15,5 +15,12 @@ struct DevicesCommandTests {
             lines[null + 1] == "    formats S16_LE S24_3LE S24_LE S32_LE FLOAT_LE; rates 1-768000 Hz; channels 1-64"
         )
         #expect(r.stderr.isEmpty)  // plugins whose servers are down stay quiet
+        // Plugins with nothing to reach here share one line at the end; each PCM once.
+        let absent = String(cString: strerror(ENOENT))
+        #expect(!lines.contains("    cannot open for capture now: \(absent)"), "\(r.stdout)")
+        let shared = lines.filter { $0.hasPrefix("  cannot open for capture now (\(absent)): ") }
+        #expect(shared.count <= 1 && (shared.isEmpty || lines.last == shared[0]), "\(r.stdout)")
+        let named = shared.first.map { $0.split(separator: ": ").last!.split(separator: ", ").map(String.init) } ?? []
+        for name in named { #expect(!lines.contains { $0.hasPrefix("  \(name)  ") || $0 == "  \(name)" }, "\(name)") }
     }
 }
