@@ -164,6 +164,11 @@ struct ReviewCommand: ParsableCommand {
         }
     }
 
+    /// A channel in the table: its name, or "ch3" for one nobody named.
+    static func who(_ c: TakeReview.Channel) -> String {
+        c.name.isEmpty || c.name == String(c.channel) ? "ch\(c.channel)" : c.name
+    }
+
     /// One row per take.
     static func table(_ reviews: [TakeReview]) -> String {
         var table = TextTable(
@@ -175,11 +180,11 @@ struct ReviewCommand: ParsableCommand {
         for r in reviews {
             // "Vox x2 +4.0 dB": how often, and how far over (">=" where only a bound is known).
             let clipped = r.channels.filter { $0.clipEvents > 0 }.map { c in
-                "\(c.name) x\(c.clipEvents)"
+                "\(Self.who(c)) x\(c.clipEvents)"
                     + (c.overDB.map { String(format: " %@%+.1f dB", c.overBound ? ">=" : "", $0) } ?? "")
             }.joined(separator: ", ")
             let flat = r.channels.filter { $0.flatEvents > 0 }.map { c in
-                "\(c.name) x\(c.flatEvents)" + (c.flatLevelDBFS.map { String(format: " at %.1f dBFS", $0) } ?? "")
+                "\(Self.who(c)) x\(c.flatEvents)" + (c.flatLevelDBFS.map { String(format: " at %.1f dBFS", $0) } ?? "")
             }.joined(separator: ", ")
             let ended: String
             if let e = r.ending {

@@ -36,6 +36,17 @@ struct EventCueTests {
         return (labels, regions)
     }
 
+    @Test("a channel nobody named is ch3 in lines, labels and cues, not ch3 3; a named one is ch3 Vox")
+    func unnamedChannels() {
+        let names = ClipLog.channelNames(["", "", "Vox"], channels: 4)
+        let hot = Event.hot(HotEvent(channel: 1, startFrame: 0, endFrame: 480, truePeakDBTP: -1.5))
+        #expect(EventText.describe(hot, names: names) == "HOT ch2: -1.5 dBTP")
+        #expect(EventText.cueLabel(hot, names: names, rate: 48000) == "hot ch2 -1.5 dBTP")
+        #expect(EventText.channel(2, names: names) == "ch3 Vox")
+        #expect(EventText.channel(1, names: ["L", "R"]) == "ch2 R")
+        #expect(EventText.channel(5, names: names) == "ch6")
+    }
+
     @Test("xrun, gap, marker, hot and device lost are cues with SPEC's labels; the hot burst is a region")
     func scriptedTake() throws {
         // The scripted source plays a 16-bit ramp: it runs hot near the top of each cycle.

@@ -34,10 +34,17 @@ public enum EventText {
         }
     }
 
+    /// "ch3 Vox"; "ch3" alone for a channel nobody named (its default name is its number,
+    /// and "ch3 3" says nothing more). `c` counts from 0.
+    public static func channel(_ c: Int, names: [String]) -> String {
+        let name = c < names.count ? names[c] : ""
+        return name.isEmpty || name == String(c + 1) ? "ch\(c + 1)" : "ch\(c + 1) \(name)"
+    }
+
     /// "CLIP ch1 Vox: 9 samples in 2 run(s), +1.2 dBTP".
     public static func describe(_ e: Event, names: [String]) -> String {
         // The name comes from the log: a line feed in it must not start a new line or label.
-        func who(_ c: Int) -> String { "ch\(c + 1) \(DisplayText.escaped(c < names.count ? names[c] : ""))" }
+        func who(_ c: Int) -> String { DisplayText.escaped(channel(c, names: names)) }
         func db(_ v: Double) -> String { String(format: "%+.1f", v) }
         func over(_ v: Double?, bound: Bool) -> String { v.map { " \(bound ? ">=" : "")\(db($0)) dB" } ?? "" }
         switch e {
@@ -65,7 +72,7 @@ public enum EventText {
     /// A take's cue marker label (SPEC: "clip ch1 Vox +4.0 dB", "flat ch2 R -3.1 dBFS",
     /// "gap 0.15 s", "marker chorus 2"); nil for gain changes, which get no marker.
     public static func cueLabel(_ e: Event, names: [String], rate: Int) -> String? {
-        func who(_ c: Int) -> String { "ch\(c + 1) \(c < names.count ? names[c] : "")" }
+        func who(_ c: Int) -> String { channel(c, names: names) }
         func seconds(_ frames: Int) -> String { String(format: "%.2f s", Double(frames) / Double(max(rate, 1))) }
         switch e {
         case .clip(let x):

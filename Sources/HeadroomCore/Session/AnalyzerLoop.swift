@@ -437,7 +437,7 @@ final class AnalyzerLoop: @unchecked Sendable {
                 // One line when a channel starts clipping, not one per over inside the same event.
                 if !wasClipping[c] {
                     let at = Self.timecode(levels.clippingSince ?? analyzer.frameCount, rate: rate)
-                    warn("CLIP: ch\(c + 1) \(names[c]) at \(at)")
+                    warn("CLIP: \(EventText.channel(c, names: names)) at \(at)")
                 }
             }
             wasClipping[c] = levels.isClipping
@@ -453,7 +453,7 @@ final class AnalyzerLoop: @unchecked Sendable {
                 // When the flat tops began (the event's start_frame), not when they were seen:
                 // a pile-up at the clip level is judged a second after the tops it counts.
                 let at = Self.timecode(levels.flatStartFrame ?? analyzer.frameCount, rate: rate)
-                warn("FLAT: ch\(c + 1) \(names[c]) flat tops at \(level) dBFS: \(cause) at \(at)")
+                warn("FLAT: \(EventText.channel(c, names: names)) flat tops at \(level) dBFS: \(cause) at \(at)")
             }
         }
     }
@@ -470,13 +470,13 @@ final class AnalyzerLoop: @unchecked Sendable {
             if let over = e.overDB {
                 let proposal = analyzer.map { SummaryTable.proposalText($0.summary(channel: e.channel).proposal) } ?? ""
                 warn(
-                    "CLIP ch\(e.channel + 1) \(names[e.channel]) \(e.overBound ? ">=" : "")\(String(format: "%+.1f", over)) dB over at \(Self.timecode(e.startFrame, rate: rate)): proposal \(proposal)"
+                    "CLIP \(EventText.channel(e.channel, names: names)) \(e.overBound ? ">=" : "")\(String(format: "%+.1f", over)) dB over at \(Self.timecode(e.startFrame, rate: rate)): proposal \(proposal)"
                 )
             }
         case .hot(let e):
             sessionHotEvents[e.channel] += 1
             warn(
-                "HOT: ch\(e.channel + 1) \(names[e.channel]) reached \(String(format: "%.1f", e.truePeakDBTP)) dBTP at \(Self.timecode(e.startFrame, rate: rate))"
+                "HOT: \(EventText.channel(e.channel, names: names)) reached \(String(format: "%.1f", e.truePeakDBTP)) dBTP at \(Self.timecode(e.startFrame, rate: rate))"
             )
         default:
             break
