@@ -37,7 +37,8 @@ struct AnalysisOptions: ParsableArguments {
         help: ArgumentHelp(
             "Read settings from this TOML file instead of /etc/headroom/headroom.toml, the XDG config folders' headroom/headroom.toml and ./headroom.toml.",
             valueName: "file"
-        )
+        ),
+        transform: Settings.expandingHome
     )
     var config: String?
 

@@ -29,7 +29,10 @@ struct CalibrateCommand: ParsableCommand {
     @Flag(help: "Write the result as one JSON object.")
     var json = false
 
-    @Option(help: ArgumentHelp("Also store the result (JSON) in this file.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp("Also store the result (JSON) in this file.", valueName: "file"),
+        transform: Settings.expandingHome
+    )
     var save: String?
 
     @Flag(help: "With --save: replace an existing file (never an audio file or a clip log).")

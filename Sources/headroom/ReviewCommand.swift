@@ -44,7 +44,8 @@ struct ReviewCommand: ParsableCommand {
         help: ArgumentHelp(
             "Write a self-contained HTML report (level overview, clip, flat-top and hot marks, summary) to this file.",
             valueName: "file"
-        )
+        ),
+        transform: Settings.expandingHome
     )
     var html: String?
 

@@ -374,6 +374,30 @@ struct TakeNameTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: out).count == made.count)
     }
 
+    @Test("--dir=~/takes and --html=~/report.html are in the home folder: no shell expands ~ after =")
+    func homeFolder() throws {
+        let rig = FileRig(bytes: Material(frames: 4800, channels: 2).bytes("S24_3LE"))
+        let home = rig.directory + "/home"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let r = try run(
+            headroomBinary,
+            ["record", "--device", "testcap", "--duration", "0.1", "--dir=~/takes", "--name", "t"],
+            cwd: rig.directory,
+            environment: rig.environment.merging(["HOME": home]) { $1 }
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: home + "/takes/t.wav"))
+        #expect(!FileManager.default.fileExists(atPath: rig.directory + "/~"))
+        let html = try run(
+            headroomBinary,
+            ["review", "--html=~/report.html", home + "/takes"],
+            cwd: rig.directory,
+            environment: ["HOME": home]
+        )
+        #expect(html.status == 0, "\(html.stderr)")
+        #expect(FileManager.default.fileExists(atPath: home + "/report.html"))
+    }
+
     @Test("a dangling symlink where the log would go: the next free name, the link untouched")
     func danglingSymlink() throws {
         let rig = FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE"))

@@ -262,7 +262,12 @@ public struct Settings: Sendable, Equatable {
     /// file, or in `--dir=~/takes`, never meets a shell that would expand it, and a folder
     /// named `~` in the working folder is never what was meant.
     public static func expandingHome(_ path: String) -> String {
-        path.hasPrefix("~") ? NSString(string: path).expandingTildeInPath : path
+        guard path.hasPrefix("~") else { return path }
+        // `$HOME` first, as the shell reads it (`sudo -E`, a unit's Environment=).
+        if path == "~" || path.hasPrefix("~/"), let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty {
+            return home + path.dropFirst()
+        }
+        return NSString(string: path).expandingTildeInPath
     }
 
     /// `"Kick, Snare,Vox"` to `["Kick", "Snare", "Vox"]`.
