@@ -34,6 +34,7 @@ struct MeterView {
     private var lastFlats: [Int] = []
     private var first = true
     private var lastWidth = 0
+    private var lastHeight = 0
 
     init(settings: AnalysisSettings, mode: Mode) {
         self.settings = settings
@@ -94,17 +95,46 @@ struct MeterView {
         }
     }
 
-    /// The terminal's width (TIOCGWINSZ on stdout), or 80 when it cannot say.
-    static func terminalColumns() -> Int {
+    /// The terminal's width and height (TIOCGWINSZ on stdout), or 80 x 24 when it cannot say.
+    static func terminalSize() -> (columns: Int, rows: Int) {
         var size = winsize()
-        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
-        return Int(size.ws_col)
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0, size.ws_row > 0 else {
+            return (80, 24)
+        }
+        return (Int(size.ws_col), Int(size.ws_row))
+    }
+
+    /// Which channels get a row when the window is too short for all of them (`room` rows):
+    /// those whose CLIP or FLAT indicator is lit first, then the rest in order, shown in
+    /// channel order; and those left out. One row says what is left out.
+    static func rows(
+        channels: Int,
+        room: Int,
+        latched: (Int) -> Int
+    ) -> (shown: [Int], hidden: [Int]) {
+        guard channels > room else { return (Array(0..<channels), []) }
+        let slots = max(1, room - 1)
+        let ranked = (0..<channels).sorted { (latched($0), $0) < (latched($1), $1) }
+        return (ranked.prefix(slots).sorted(), ranked.dropFirst(slots).sorted())
+    }
+
+    /// "ch5, ch9-12, ch17-32" (`channels` counted from 0, in order).
+    static func ranges(_ channels: [Int]) -> String {
+        var parts: [String] = []
+        var i = 0
+        while i < channels.count {
+            var j = i
+            while j + 1 < channels.count && channels[j + 1] == channels[j] + 1 { j += 1 }
+            parts.append(j == i ? "ch\(channels[i] + 1)" : "ch\(channels[i] + 1)-\(channels[j] + 1)")
+            i = j + 1
+        }
+        return parts.joined(separator: ", ")
     }
 
     /// Draws the screen; false when the terminal has gone away (nothing more to draw).
     mutating func draw(_ s: MeterSnapshot) -> Bool {
         let now = MonotonicClock.now()
-        let columns = Self.terminalColumns()
+        let (columns, rows) = Self.terminalSize()
         let layout = Layout.fitting(columns)
         if holds.count != s.channels.count {
             holds = Array(repeating: (0, 0), count: s.channels.count)
@@ -114,9 +144,10 @@ struct MeterView {
         lastClips = s.channels.map(\.latchedClips)
         lastFlats = s.channels.map(\.flatEvents)
         // A resized window is cleared, so nothing of the old layout stays on screen.
-        var out = first || columns != lastWidth ? "\u{1B}[2J\u{1B}[?25l" : ""
+        var out = first || columns != lastWidth || rows != lastHeight ? "\u{1B}[2J\u{1B}[?25l" : ""
         first = false
         lastWidth = columns
+        lastHeight = rows
         out += "\u{1B}[H"
         let elapsed = Self.clock(Double(s.takeFrames) / Double(s.rate))
         let losses = ["xruns \(s.xruns)", "gaps \(s.gaps)", "dropped \(s.droppedFrames)"]
@@ -140,8 +171,21 @@ struct MeterView {
         for (i, ch) in s.channels.enumerated() {
             let current = ch.truePeakSinceRead
             if current >= holds[i].value || now - holds[i].time > Self.holdSeconds { holds[i] = (current, now) }
+        }
+        // Every line ends in a line feed, and one on the last row would scroll the header away:
+        // the channels get the rows left by the header, the heading, the blank line, the
+        // message, the keys and that last row.
+        let (shown, hidden) = Self.rows(channels: s.channels.count, room: rows - 6) { i in
+            let ch = s.channels[i]
+            return ch.latchedClips > clipBase[i] || ch.isClipping ? 0 : ch.flatEvents > flatBase[i] ? 1 : 2
+        }
+        for i in shown {
+            let ch = s.channels[i]
+            let current = ch.truePeakSinceRead
             let clips = ch.latchedClips - clipBase[i]
-            let name = Self.pad(String(DisplayText.escaped(ch.name).prefix(layout.nameCells)), -layout.nameCells)
+            // A channel nobody named is its number, which the row already shows.
+            let label = ch.name == String(i + 1) ? "" : DisplayText.escaped(ch.name)
+            let name = Self.pad(String(label.prefix(layout.nameCells)), -layout.nameCells)
             let bar = bar(level: current, hold: holds[i].value, reference: references[i], cells: layout.barCells)
             var row = String(format: "%3d ", i + 1) + name + " " + bar
             if layout.hold { row += " " + Self.pad(Self.db(holds[i].value), 5) }
@@ -159,6 +203,16 @@ struct MeterView {
                 row += "  " + Self.proposal(ch.proposal, room: columns - 1 - (layout.width - Layout.proposalWidth) - 2)
             }
             line(&out, row)
+        }
+        if !hidden.isEmpty {
+            let lit = hidden.filter { s.channels[$0].latchedClips > clipBase[$0] || s.channels[$0].isClipping }
+            let note =
+                "\(Self.ranges(hidden)) not shown (a taller window shows them): "
+                + (lit.isEmpty ? "no clips there" : "CLIP on \(Self.ranges(lit))")
+            line(
+                &out,
+                lit.isEmpty ? Self.words(note, columns: columns) : paint(Self.words(note, columns: columns), "1;31")
+            )
         }
         line(&out, "")
         line(&out, message.isEmpty ? "" : paint(Self.words(DisplayText.escaped(message), columns: columns), "33"))

@@ -169,6 +169,43 @@ struct MeterTerminalTests {
         #expect(tmux.waitFor { $0.contains("EXIT=0") } != nil)
     }
 
+    @Test(
+        "a window too short for every channel keeps its header, shows the clipping channel, and says which are left out"
+    )
+    func shortWindow() throws {
+        let dir = scratchDirectory()
+        // Six channels of quiet tones; channel 5 clips throughout.
+        var samples = [Int32]()
+        for t in 0..<96000 {
+            let phase = 2 * Double.pi * Double(t) / 48000
+            for c in 0..<6 {
+                let x = c == 4 ? max(-1, min(1, 1.6 * sin(300 * phase))) : 0.1 * sin(Double(200 + 20 * c) * phase)
+                samples.append(Int32((x * 8_388_607).rounded()) << 8)
+            }
+        }
+        writeAudio(dir + "/in.wav", samples: samples, channels: 6)
+        let rig = try JackRig(name: "short", wav: dir + "/in.wav", channels: 6)
+        defer { rig.stop() }
+        let tmux = try Tmux(
+            command: "\(headroomBinary) record --device testlive --channels 6 --dir \(dir)/takes",
+            environment: rig.environment.merging(["NO_COLOR": "1"]) { $1 },
+            name: "short",
+            size: (100, 10)
+        )
+        let screen = try #require(tmux.waitFor { $0.contains("CLIP 1") && $0.contains("not shown") })
+        tmux.keys("q")
+        let lines = screen.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines[0].hasPrefix("REC  take-"), "\(screen)")
+        #expect(lines[1].contains("TP dBTP"))
+        // Ten rows: header, heading, three channels, the note, a blank line, the message, the
+        // keys, and the row the cursor waits on.
+        #expect(lines[2].hasPrefix("  1 ") && lines[3].hasPrefix("  2 ") && lines[4].hasPrefix("  5 "), "\(screen)")
+        #expect(lines[4].contains("CLIP 1"))
+        #expect(lines[5].hasPrefix("ch3-4, ch6 not shown (a taller window shows them): no clips there"), "\(screen)")
+        #expect(lines[8].hasPrefix("keys: r reset"), "\(screen)")
+        #expect(tmux.waitFor { $0.contains("EXIT=0") } != nil)
+    }
+
     @Test("calibrate's soundcheck meter: its own header and keys, not a recording's")
     func soundcheck() throws {
         let dir = scratchDirectory()
@@ -235,6 +272,16 @@ struct MeterTextTests {
         for n in [1, 99, 9999, 10_000, 999_999, 5_000_000] {
             #expect(MeterView.latch("CLIP", n).count <= MeterView.Layout.clipWidth)
         }
+    }
+
+    @Test("a short window: lit channels first, shown in order, the rest named as ranges")
+    func shortWindowRows() {
+        let lit: Set<Int> = [4, 9]
+        let (shown, hidden) = MeterView.rows(channels: 12, room: 5) { lit.contains($0) ? 0 : 2 }
+        #expect(shown == [0, 1, 4, 9])
+        #expect(MeterView.ranges(hidden) == "ch3-4, ch6-9, ch11-12")
+        #expect(MeterView.rows(channels: 4, room: 4) { _ in 2 } == ([0, 1, 2, 3], []))
+        #expect(MeterView.ranges([0]) == "ch1")
     }
 
     @Test("every width from 46 to 200 columns gets a layout that fits it")
