@@ -103,6 +103,8 @@ struct HTMLReportTests {
         ] {
             #expect(html.contains("<h2>\(take) — \(verdict)</h2>"), "\(take)")
         }
+        // A channel nobody named is its number, not "1 1".
+        #expect(html.contains("<div class=\"lane\"><span>1</span>") && !html.contains("<span>1 1</span>"))
     }
 
     @Test("loudness by libebur128: a -20 dBFS 997 Hz sine in one channel reads -23 LUFS")
