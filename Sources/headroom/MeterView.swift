@@ -175,9 +175,11 @@ struct MeterView {
         // Every line ends in a line feed, and one on the last row would scroll the header away:
         // the channels get the rows left by the header, the heading, the blank line, the
         // message, the keys and that last row.
+        let (clipBase, flatBase) = (self.clipBase, self.flatBase)
+        let clipLit = { (i: Int) in s.channels[i].latchedClips > clipBase[i] || s.channels[i].isClipping }
+        let flatLit = { (i: Int) in s.channels[i].flatEvents > flatBase[i] }
         let (shown, hidden) = Self.rows(channels: s.channels.count, room: rows - 6) { i in
-            let ch = s.channels[i]
-            return ch.latchedClips > clipBase[i] || ch.isClipping ? 0 : ch.flatEvents > flatBase[i] ? 1 : 2
+            clipLit(i) ? 0 : flatLit(i) ? 1 : 2
         }
         for i in shown {
             let ch = s.channels[i]
@@ -205,10 +207,15 @@ struct MeterView {
             line(&out, row)
         }
         if !hidden.isEmpty {
-            let lit = hidden.filter { s.channels[$0].latchedClips > clipBase[$0] || s.channels[$0].isClipping }
+            // Lit channels have rows first, so only more of them than rows leaves one out.
+            let clips = hidden.filter(clipLit)
+            let flats = hidden.filter { !clipLit($0) && flatLit($0) }
+            let lit =
+                (clips.isEmpty ? [] : ["CLIP on \(Self.ranges(clips))"])
+                + (flats.isEmpty ? [] : ["FLAT on \(Self.ranges(flats))"])
             let note =
                 "\(Self.ranges(hidden)) not shown (a taller window shows them): "
-                + (lit.isEmpty ? "no clips there" : "CLIP on \(Self.ranges(lit))")
+                + (lit.isEmpty ? "no clips or flat tops there" : lit.joined(separator: ", "))
             line(
                 &out,
                 lit.isEmpty ? Self.words(note, columns: columns) : paint(Self.words(note, columns: columns), "1;31")

@@ -201,7 +201,10 @@ struct MeterTerminalTests {
         // keys, and the row the cursor waits on.
         #expect(lines[2].hasPrefix("  1 ") && lines[3].hasPrefix("  2 ") && lines[4].hasPrefix("  5 "), "\(screen)")
         #expect(lines[4].contains("CLIP 1"))
-        #expect(lines[5].hasPrefix("ch3-4, ch6 not shown (a taller window shows them): no clips there"), "\(screen)")
+        #expect(
+            lines[5].hasPrefix("ch3-4, ch6 not shown (a taller window shows them): no clips or flat tops there"),
+            "\(screen)"
+        )
         #expect(lines[8].hasPrefix("keys: r reset"), "\(screen)")
         #expect(tmux.waitFor { $0.contains("EXIT=0") } != nil)
     }
