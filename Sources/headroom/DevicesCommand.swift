@@ -25,10 +25,9 @@ struct DevicesCommand: ParsableCommand {
         // Plugins with nothing to reach here (a rate converter whose library is missing, a
         // server-less jack, oss without /dev/dsp) in one line, after those that can be used or
         // say why not.
-        let absent = configured.filter { $0.capabilities == nil && $0.problem == Self.absent }
-        for pcm in configured where !absent.contains(where: { $0.name == pcm.name }) {
-            out += Self.describe(pcm, indent: "  ")
-        }
+        func isAbsent(_ pcm: DeviceList.PCM) -> Bool { pcm.capabilities == nil && pcm.problem == Self.absent }
+        let absent = configured.filter(isAbsent)
+        for pcm in configured where !isAbsent(pcm) { out += Self.describe(pcm, indent: "  ") }
         if !absent.isEmpty {
             out += "  cannot open for capture now (\(Self.absent)): "
             out += absent.map(\.name).joined(separator: ", ") + "\n"

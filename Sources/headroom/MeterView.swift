@@ -186,7 +186,7 @@ struct MeterView {
             let current = ch.truePeakSinceRead
             let clips = ch.latchedClips - clipBase[i]
             // A channel nobody named is its number, which the row already shows.
-            let label = ch.name == String(i + 1) ? "" : DisplayText.escaped(ch.name)
+            let label = ClipLog.isNumberOnly(ch.name, channel: i) ? "" : DisplayText.escaped(ch.name)
             let name = Self.pad(String(label.prefix(layout.nameCells)), -layout.nameCells)
             let bar = bar(level: current, hold: holds[i].value, reference: references[i], cells: layout.barCells)
             var row = String(format: "%3d ", i + 1) + name + " " + bar
@@ -197,9 +197,9 @@ struct MeterView {
             let flats = ch.flatEvents - flatBase[i]
             let width = -Layout.clipWidth
             let clip =
-                clips > 0 || ch.isClipping
+                clipLit(i)
                 ? paint(Self.pad(Self.latch("CLIP", clips), width), "1;37;41")
-                : flats > 0 ? paint(Self.pad(Self.latch("FLAT", flats), width), "1;37;45") : Self.pad("-", width)
+                : flatLit(i) ? paint(Self.pad(Self.latch("FLAT", flats), width), "1;37;45") : Self.pad("-", width)
             row += "  " + Self.pad(Self.db(ch.takeTruePeak), 7) + (layout.headroom ? "  " + headroom : "") + "  " + clip
             if layout.proposal {
                 row += "  " + Self.proposal(ch.proposal, room: columns - 1 - (layout.width - Layout.proposalWidth) - 2)

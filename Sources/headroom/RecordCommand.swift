@@ -18,7 +18,10 @@ struct RecordCommand: ParsableCommand {
     @OptionGroup var capture: CaptureOptions
     @OptionGroup var analysis: AnalysisOptions
 
-    @Option(help: ArgumentHelp("Folder for takes and their clip logs (default: the current folder).", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp("Folder for takes and their clip logs (default: the current folder).", valueName: "dir"),
+        transform: Settings.expandingHome
+    )
     var dir: String?
 
     @Option(
@@ -67,7 +70,8 @@ struct RecordCommand: ParsableCommand {
         help: ArgumentHelp(
             "A calibrate --save file: show each channel's soundcheck level as a reference mark in the meters.",
             valueName: "file"
-        )
+        ),
+        transform: Settings.expandingHome
     )
     var reference: String?
 
@@ -99,7 +103,8 @@ struct RecordCommand: ParsableCommand {
         help: ArgumentHelp(
             "Write the metrics for node_exporter's textfile collector to this file every 5 s and at each take's end (for units without network).",
             valueName: "path"
-        )
+        ),
+        transform: Settings.expandingHome
     )
     var metricsFile: String?
 
@@ -107,18 +112,18 @@ struct RecordCommand: ParsableCommand {
         try reportingErrors {
             var settings = try analysis.settings()
             try capture.apply(to: &settings)
-            if let dir { settings.directory = Settings.expandingHome(dir) }
+            if let dir { settings.directory = dir }
             if let name { settings.nameTemplate = name }
             if let fileFormat { settings.fileFormat = fileFormat.rawValue }
             if let duration { settings.durationSeconds = duration }
             if let maxTakeSeconds { settings.maxTakeSeconds = maxTakeSeconds }
-            if let reference { settings.referenceFile = Settings.expandingHome(reference) }
+            if let reference { settings.referenceFile = reference }
             if headless { settings.headless = true }
             if waitDevice { settings.waitDevice = true }
             if let onTakeClosed { settings.onTakeClosed = onTakeClosed }
             if let layout { settings.layout = layout.rawValue }
             if let listen { settings.listen = listen }
-            if let metricsFile { settings.metricsFile = Settings.expandingHome(metricsFile) }
+            if let metricsFile { settings.metricsFile = metricsFile }
             let listenAddress = try settings.listen.map { spec throws(HeadroomError) in try WebServer.parse(spec) }
             guard let channelLayout = ChannelLayout(rawValue: settings.layout) else {
                 throw HeadroomError(

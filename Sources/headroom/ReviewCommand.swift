@@ -167,7 +167,7 @@ struct ReviewCommand: ParsableCommand {
 
     /// A channel in the table: its name, or "ch3" for one nobody named.
     static func who(_ c: TakeReview.Channel) -> String {
-        c.name.isEmpty || c.name == String(c.channel) ? "ch\(c.channel)" : c.name
+        ClipLog.isNumberOnly(c.name, channel: c.channel - 1) ? "ch\(c.channel)" : c.name
     }
 
     /// One row per take.

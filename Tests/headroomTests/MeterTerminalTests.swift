@@ -67,17 +67,17 @@ struct MeterTerminalTests {
     func meter() throws {
         let dir = scratchDirectory()
         _ = writeNoiseWav(dir + "/in.wav", seconds: 2, level: 0.05, clipEvery: 48000)
-        let rig = try JackRig(name: "meter", wav: dir + "/in.wav")
-        defer { rig.stop() }
         let out = dir + "/takes"
         // A soundcheck file (as calibrate --save writes it) puts a reference mark at -30 dBTP on Bass.
         try #"{"type":"calibration","channels":[{"channel":2,"typical_peak_dbtp":-30.0}]}"#
             .write(toFile: dir + "/levels.json", atomically: true, encoding: .utf8)
-        let tmux = try Tmux(
-            command:
-                "\(headroomBinary) record --device testlive --names Vox,Bass --dir \(out) --name 'take-%n' --reference \(dir)/levels.json",
-            environment: rig.environment.merging(["NO_COLOR": "1"]) { $1 }
+        let (rig, tmux) = try Self.meterOnRig(
+            "meter",
+            wav: dir + "/in.wav",
+            arguments:
+                "record --device testlive --names Vox,Bass --dir \(out) --name 'take-%n' --reference \(dir)/levels.json"
         )
+        defer { rig.stop() }
         let first = try #require(tmux.waitFor { $0.contains("CLIP 1") })
         let lines = first.split(separator: "\n").map(String.init)
         #expect(lines[0].hasPrefix("REC  take-001.wav"))
@@ -112,6 +112,30 @@ struct MeterTerminalTests {
         }
     }
 
+    /// A JACK rig playing `wav` (looped) and `headroom <arguments>` on its `testlive` device in
+    /// a tmux window of `size`, colours off. The rig is the caller's to stop.
+    static func meterOnRig(
+        _ name: String,
+        wav: String,
+        channels: Int = 2,
+        arguments: String,
+        size: (Int, Int) = (150, 20)
+    ) throws -> (rig: JackRig, tmux: Tmux) {
+        let rig = try JackRig(name: name, wav: wav, channels: channels)
+        do {
+            let tmux = try Tmux(
+                command: "\(headroomBinary) \(arguments)",
+                environment: rig.environment.merging(["NO_COLOR": "1"]) { $1 },
+                name: name,
+                size: size
+            )
+            return (rig, tmux)
+        } catch {
+            rig.stop()
+            throw error
+        }
+    }
+
     /// Two channels, 2 s (looped by the rig): on channel 1 a 440 Hz tone driven 4.1 dB past
     /// full scale for 50 ms every half second (each burst one clip event of about 22 overs,
     /// whose overshoot the estimator can read), a quiet tone between; on channel 2 a tone at
@@ -134,14 +158,13 @@ struct MeterTerminalTests {
     func fits(width: Int, height: Int) throws {
         let dir = scratchDirectory()
         Self.writeClippedBursts(dir + "/in.wav")
-        let rig = try JackRig(name: "fit\(width)", wav: dir + "/in.wav")
-        defer { rig.stop() }
-        let tmux = try Tmux(
-            command: "\(headroomBinary) record --device testlive --names 'Lead vocal,Bass DI' --dir \(dir)/takes",
-            environment: rig.environment.merging(["NO_COLOR": "1"]) { $1 },
-            name: "fit\(width)",
+        let (rig, tmux) = try Self.meterOnRig(
+            "fit\(width)",
+            wav: dir + "/in.wav",
+            arguments: "record --device testlive --names 'Lead vocal,Bass DI' --dir \(dir)/takes",
             size: (width, height)
         )
+        defer { rig.stop() }
         // Three bursts: the latch counts clip events (as the log and review do), not the overs in them.
         let screen = try #require(tmux.waitFor { $0.contains("CLIP 3 ") || $0.contains("CLIP 3\n") })
         tmux.keys("q")
@@ -184,27 +207,29 @@ struct MeterTerminalTests {
             }
         }
         writeAudio(dir + "/in.wav", samples: samples, channels: 6)
-        let rig = try JackRig(name: "short", wav: dir + "/in.wav", channels: 6)
-        defer { rig.stop() }
-        let tmux = try Tmux(
-            command: "\(headroomBinary) record --device testlive --channels 6 --dir \(dir)/takes",
-            environment: rig.environment.merging(["NO_COLOR": "1"]) { $1 },
-            name: "short",
+        let (rig, tmux) = try Self.meterOnRig(
+            "short",
+            wav: dir + "/in.wav",
+            channels: 6,
+            arguments: "record --device testlive --channels 6 --dir \(dir)/takes",
             size: (100, 10)
         )
-        let screen = try #require(tmux.waitFor { $0.contains("CLIP 1") && $0.contains("not shown") })
+        defer { rig.stop() }
+        let screen = try #require(tmux.waitFor { $0.contains("CLIP") && $0.contains("not shown") })
         tmux.keys("q")
         let lines = screen.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines[0].hasPrefix("REC  take-"), "\(screen)")
         #expect(lines[1].contains("TP dBTP"))
         // Ten rows: header, heading, three channels, the note, a blank line, the message, the
-        // keys, and the row the cursor waits on.
-        #expect(lines[2].hasPrefix("  1 ") && lines[3].hasPrefix("  2 ") && lines[4].hasPrefix("  5 "), "\(screen)")
-        #expect(lines[4].contains("CLIP 1"))
-        #expect(
-            lines[5].hasPrefix("ch3-4, ch6 not shown (a taller window shows them): no clips or flat tops there"),
-            "\(screen)"
-        )
+        // keys, and the row the cursor waits on. Which quiet channels get the other two rows is
+        // left to the ranking's unit test: the first periods from ALSA's jack plugin can carry
+        // another port's samples (seen on CI: channel 5's clipped tone on channel 3 for 250
+        // frames, a clip event there that rightly takes a row).
+        let shown = lines[2...4].compactMap { Int($0.prefix(4).trimmingCharacters(in: .whitespaces)) }
+        #expect(shown.count == 3 && shown == shown.sorted() && shown.contains(5), "\(screen)")
+        #expect(lines[shown.firstIndex(of: 5).map { $0 + 2 } ?? 4].contains("CLIP"), "\(screen)")
+        let hidden = (1...6).filter { !shown.contains($0) }.map { $0 - 1 }
+        #expect(lines[5].hasPrefix("\(MeterView.ranges(hidden)) not shown (a taller window shows them): "), "\(screen)")
         #expect(lines[8].hasPrefix("keys: r reset"), "\(screen)")
         #expect(tmux.waitFor { $0.contains("EXIT=0") } != nil)
     }
@@ -213,14 +238,13 @@ struct MeterTerminalTests {
     func soundcheck() throws {
         let dir = scratchDirectory()
         Self.writeClippedBursts(dir + "/in.wav")
-        let rig = try JackRig(name: "check", wav: dir + "/in.wav")
-        defer { rig.stop() }
-        let tmux = try Tmux(
-            command: "\(headroomBinary) calibrate --device testlive --names Vox,Gtr --seconds 30",
-            environment: rig.environment.merging(["NO_COLOR": "1"]) { $1 },
-            name: "check",
+        let (rig, tmux) = try Self.meterOnRig(
+            "check",
+            wav: dir + "/in.wav",
+            arguments: "calibrate --device testlive --names Vox,Gtr --seconds 30",
             size: (100, 24)
         )
+        defer { rig.stop() }
         let screen = try #require(tmux.waitFor { $0.contains("CLIP 2") })
         let lines = screen.split(separator: "\n").map(String.init)
         #expect(lines[0].hasPrefix("SOUNDCHECK  00:00:0"), "\(lines[0])")

@@ -202,6 +202,12 @@ public enum ClipLog {
         )
     }
 
+    /// Whether `name` is channel `c`'s number (`c` from 0) or empty: the default name of a
+    /// channel nobody named, which a display shows as the number alone ("ch3", not "ch3 3").
+    public static func isNumberOnly(_ name: String, channel c: Int) -> Bool {
+        name.isEmpty || name == String(c + 1)
+    }
+
     /// Default channel names: "L", "R" for stereo, else "1", "2", ...; given names win.
     public static func channelNames(_ given: [String], channels: Int) -> [String] {
         (0..<channels).map { c in

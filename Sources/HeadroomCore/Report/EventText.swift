@@ -38,7 +38,7 @@ public enum EventText {
     /// and "ch3 3" says nothing more). `c` counts from 0.
     public static func channel(_ c: Int, names: [String]) -> String {
         let name = c < names.count ? names[c] : ""
-        return name.isEmpty || name == String(c + 1) ? "ch\(c + 1)" : "ch\(c + 1) \(name)"
+        return ClipLog.isNumberOnly(name, channel: c) ? "ch\(c + 1)" : "ch\(c + 1) \(name)"
     }
 
     /// "CLIP ch1 Vox: 9 samples in 2 run(s), +1.2 dBTP".

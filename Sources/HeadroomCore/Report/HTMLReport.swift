@@ -66,7 +66,8 @@ public enum HTMLReport {
         let totalFrames = max(1, Int((r.seconds * Double(r.rate)).rounded()))
         for c in r.channels {
             let peaks = envelopes.map { c.channel - 1 < $0.count ? $0[c.channel - 1] : [] } ?? []
-            let label = c.name == String(c.channel) ? "\(c.channel)" : "\(c.channel) \(escape(c.name))"
+            let label =
+                ClipLog.isNumberOnly(c.name, channel: c.channel - 1) ? "\(c.channel)" : "\(c.channel) \(escape(c.name))"
             out += "<div class=\"lane\"><span>\(label)</span>"
             out += lane(
                 peaks: peaks,
