@@ -256,9 +256,13 @@ struct MeterView {
         var short: String?
         switch p.reason {
         case .clipped:
-            short =
-                p.overDB.map { String(format: "%@, %@%.1f over", figure, p.overBound ? "≥" : "", $0) }
-                ?? figure + " (at least)"
+            if let over = p.overDB, SummaryTable.isUnderATenth(over) {
+                short = p.overBound ? nil : figure + ", <0.1 over"
+            } else {
+                short =
+                    p.overDB.map { String(format: "%@, %@%.1f over", figure, p.overBound ? "≥" : "", $0) }
+                    ?? figure + " (at least)"
+            }
         case .flat:
             short = p.flatLevelDBFS.map { String(format: "%@, flat %.1f", figure, $0) }
         default: break

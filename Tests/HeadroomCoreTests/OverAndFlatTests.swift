@@ -166,6 +166,16 @@ struct OverAndFlatTests {
         let clipped = GainAdvisor.propose(truePeakDBTP: 0.3, clipped: true, overs: Overs(clipOverDB: 4), settings: s)
         #expect(clipped.changeDB == -10 && clipped.reason == .clipped)
         #expect(SummaryTable.proposalText(clipped) == "-10.0 dB (clipped by about 4.0 dB)")
+        // An estimate that rounds to 0.0 dB says so in words; a bound that small says nothing.
+        let grazed = GainAdvisor.propose(truePeakDBTP: 0.01, clipped: true, overs: Overs(clipOverDB: 0.03), settings: s)
+        #expect(SummaryTable.proposalText(grazed) == "-6.5 dB (clipped by under 0.1 dB)")
+        let grazedBound = GainAdvisor.propose(
+            truePeakDBTP: 0.01,
+            clipped: true,
+            overs: Overs(clipOverDB: 0.03, clipOverBound: true),
+            settings: s
+        )
+        #expect(SummaryTable.proposalText(grazedBound) == "-6.5 dB (clipped)")
         let small = GainAdvisor.propose(truePeakDBTP: 0.3, clipped: true, overs: Overs(clipOverDB: 0.1), settings: s)
         #expect(small.changeDB == -6.5, "the true peak (+0.3) asks for more than the estimate (+0.1)")
         let bound = GainAdvisor.propose(

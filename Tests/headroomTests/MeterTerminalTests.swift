@@ -287,6 +287,12 @@ struct MeterTextTests {
         flat.overDB = 2
         #expect(MeterView.proposal(flat, room: 18) == "-5.0 dB, flat -3.1")
         #expect(MeterView.proposal(GainProposal(reason: .clipped, changeDB: -6), room: 18) == "-6.0 dB (at least)")
+        var grazed = GainProposal(reason: .clipped, changeDB: -6.5)
+        grazed.overDB = 0.03
+        #expect(MeterView.proposal(grazed, room: 40) == "-6.5 dB (clipped by under 0.1 dB)")
+        #expect(MeterView.proposal(grazed, room: 18) == "-6.5 dB, <0.1 over")
+        grazed.overBound = true
+        #expect(MeterView.proposal(grazed, room: 18) == "-6.5 dB (clipped)")
         #expect(MeterView.proposal(GainProposal(reason: .noSignal, changeDB: nil), room: 18) == "no signal")
     }
 

@@ -63,13 +63,18 @@ public struct SummaryTable {
         }
     }
 
-    /// ", by about 4.0 dB", ", by at least 4.0 dB", or "" when the overshoot is unknown.
+    /// ", by about 4.0 dB", ", by at least 4.0 dB", or "" when the overshoot is unknown; an
+    /// estimate that rounds to 0.0 is ", by under 0.1 dB" (a bound of 0.0 says nothing).
     public static func overText(_ p: GainProposal) -> String {
-        guard let over = p.overDB else {
+        guard let over = p.overDB, !(p.overBound && isUnderATenth(over)) else {
             return p.reason == .flat ? ", over unknown" : ""
         }
+        if isUnderATenth(over) { return ", by under 0.1 dB" }
         return String(format: ", by %@ %.1f dB", p.overBound ? "at least" : "about", over)
     }
+
+    /// Whether an overshoot shows as 0.0 dB at one decimal.
+    public static func isUnderATenth(_ over: Double) -> Bool { over < 0.05 }
 
     /// "-6.02", or `silence` where there is no level: "-inf" for a level, "-" for the headroom
     /// (as the meter shows it: there is no peak to measure it from).

@@ -467,10 +467,14 @@ final class AnalyzerLoop: @unchecked Sendable {
             sessionClipEvents[e.channel] += 1
             sessionClippedSamples[e.channel] += e.clippedSamples
             // The qualifying moment was shouted already; now how far over it went.
-            if let over = e.overDB {
+            // (A bound that rounds to 0.0 says nothing; an estimate that does, "under 0.1".)
+            if let over = e.overDB, !(e.overBound && SummaryTable.isUnderATenth(over)) {
                 let proposal = analyzer.map { SummaryTable.proposalText($0.summary(channel: e.channel).proposal) } ?? ""
+                let figure =
+                    SummaryTable.isUnderATenth(over)
+                    ? "under 0.1" : (e.overBound ? ">=" : "") + String(format: "%+.1f", over)
                 warn(
-                    "CLIP \(EventText.channel(e.channel, names: names)) \(e.overBound ? ">=" : "")\(String(format: "%+.1f", over)) dB over at \(Self.timecode(e.startFrame, rate: rate)): proposal \(proposal)"
+                    "CLIP \(EventText.channel(e.channel, names: names)) \(figure) dB over at \(Self.timecode(e.startFrame, rate: rate)): proposal \(proposal)"
                 )
             }
         case .hot(let e):
