@@ -192,7 +192,7 @@ struct MeterView {
             var row = String(format: "%3d ", i + 1) + name + " " + bar
             if layout.hold { row += " " + Self.pad(Self.db(holds[i].value), 5) }
             let headroom =
-                ch.takeTruePeak > 0 ? Self.pad(String(format: "%.1f", -Self.decibels(ch.takeTruePeak)), 8) : "       -"
+                ch.takeTruePeak > 0 ? Self.pad(Decibels.text(-Self.decibels(ch.takeTruePeak)), 8) : "       -"
             // The latch: CLIP (white on red) wins over FLAT (flat tops below full scale, white on magenta).
             let flats = ch.flatEvents - flatBase[i]
             let width = -Layout.clipWidth
@@ -264,7 +264,7 @@ struct MeterView {
                     ?? figure + " (at least)"
             }
         case .flat:
-            short = p.flatLevelDBFS.map { String(format: "%@, flat %.1f", figure, $0) }
+            short = p.flatLevelDBFS.map { "\(figure), flat \(Decibels.text($0))" }
         default: break
         }
         if let short, short.count <= room { return short }
@@ -367,7 +367,7 @@ struct MeterView {
 
     static func decibels(_ x: Float) -> Double { x > 0 ? 20 * log10(Double(x)) : -.infinity }
 
-    static func db(_ x: Float) -> String { x > 0 ? String(format: "%.1f", decibels(x)) : "-inf" }
+    static func db(_ x: Float) -> String { x > 0 ? Decibels.text(decibels(x)) : "-inf" }
 
     static func pad(_ s: String, _ width: Int) -> String {
         let w = abs(width)

@@ -185,7 +185,7 @@ struct ReviewCommand: ParsableCommand {
                     + (c.overDB.map { String(format: " %@%+.1f dB", c.overBound ? ">=" : "", $0) } ?? "")
             }.joined(separator: ", ")
             let flat = r.channels.filter { $0.flatEvents > 0 }.map { c in
-                "\(Self.who(c)) x\(c.flatEvents)" + (c.flatLevelDBFS.map { String(format: " at %.1f dBFS", $0) } ?? "")
+                "\(Self.who(c)) x\(c.flatEvents)" + (c.flatLevelDBFS.map { " at \(Decibels.text($0)) dBFS" } ?? "")
             }.joined(separator: ", ")
             let ended: String
             if let e = r.ending {

@@ -47,6 +47,24 @@ struct EventCueTests {
         #expect(EventText.channel(5, names: names) == "ch6")
     }
 
+    @Test("a flat top at -0.01 dBFS reads 0.0 dBFS in lines and labels, never -0.0")
+    func levelAtZero() {
+        let flat = Event.flat(
+            FlatEvent(
+                channel: 0,
+                startFrame: 50,
+                endFrame: 4800,
+                levelDBFS: -0.01,
+                polarity: .both,
+                lobes: 23,
+                overDB: 3
+            )
+        )
+        #expect(EventText.describe(flat, names: ["L"]) == "FLAT ch1 L 0.0 dBFS +3.0 dB: 23 flat-topped lobes (both)")
+        #expect(EventText.cueLabel(flat, names: ["L"], rate: 48000) == "flat ch1 L 0.0 dBFS")
+        #expect(Decibels.text(-0.04) == "0.0" && Decibels.text(-0.05) == "-0.1" && Decibels.text(0.04) == "0.0")
+    }
+
     @Test("xrun, gap, marker, hot and device lost are cues with SPEC's labels; the hot burst is a region")
     func scriptedTake() throws {
         // The scripted source plays a 16-bit ramp: it runs hot near the top of each cycle.

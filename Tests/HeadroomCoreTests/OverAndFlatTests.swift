@@ -166,6 +166,11 @@ struct OverAndFlatTests {
         let clipped = GainAdvisor.propose(truePeakDBTP: 0.3, clipped: true, overs: Overs(clipOverDB: 4), settings: s)
         #expect(clipped.changeDB == -10 && clipped.reason == .clipped)
         #expect(SummaryTable.proposalText(clipped) == "-10.0 dB (clipped by about 4.0 dB)")
+        // A level that rounds to zero from below is 0.0, not "-0.0", wherever a level is shown.
+        var atZero = GainProposal(reason: .flat, changeDB: -9)
+        atZero.flatLevelDBFS = -0.01
+        atZero.overDB = 3
+        #expect(SummaryTable.proposalText(atZero) == "-9.0 dB (flat at 0.0 dBFS, by about 3.0 dB)")
         // An estimate that rounds to 0.0 dB says so in words; a bound that small says nothing.
         let grazed = GainAdvisor.propose(truePeakDBTP: 0.01, clipped: true, overs: Overs(clipOverDB: 0.03), settings: s)
         #expect(SummaryTable.proposalText(grazed) == "-6.5 dB (clipped by under 0.1 dB)")

@@ -22,4 +22,11 @@ public enum Decibels {
         // A tiny epsilon keeps -6.0000000001 (float noise) at -6.0.
         ((value + 1e-9) / step).rounded(.down) * step
     }
+
+    /// A level to one decimal as people read it: "-3.1", and "0.0" for what rounds to zero
+    /// from below (a flat top at -0.01 dBFS is at 0.0 dBFS, not "-0.0").
+    public static func text(_ value: Double) -> String {
+        let text = String(format: "%.1f", value)
+        return text == "-0.0" ? "0.0" : text
+    }
 }

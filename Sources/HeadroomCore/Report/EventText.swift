@@ -53,7 +53,7 @@ public enum EventText {
                 "CLIP \(who(x.channel))\(over(x.overDB, bound: x.overBound)): \(x.clippedSamples) samples in \(x.runs) run(s), "
                 + "\(db(x.truePeakDBTP)) dBTP"
         case .flat(let x):
-            return "FLAT \(who(x.channel)) \(String(format: "%.1f", x.levelDBFS)) dBFS\(over(x.overDB, bound: false)): "
+            return "FLAT \(who(x.channel)) \(Decibels.text(x.levelDBFS)) dBFS\(over(x.overDB, bound: false)): "
                 + "\(x.lobes) flat-topped lobes (\(x.polarity.rawValue))"
         case .hot(let x): return "HOT \(who(x.channel)): \(db(x.truePeakDBTP)) dBTP"
         case .gain(let x):
@@ -78,7 +78,7 @@ public enum EventText {
         case .clip(let x):
             let over = x.overDB.map { String(format: " %@%+.1f dB", x.overBound ? ">=" : "", $0) } ?? ""
             return "clip \(who(x.channel))\(over)"
-        case .flat(let x): return "flat \(who(x.channel)) \(String(format: "%.1f", x.levelDBFS)) dBFS"
+        case .flat(let x): return "flat \(who(x.channel)) \(Decibels.text(x.levelDBFS)) dBFS"
         case .hot(let x): return "hot \(who(x.channel)) \(String(format: "%+.1f", x.truePeakDBTP)) dBTP"
         case .gain: return nil
         case .xrun(_, let lost): return "xrun \(seconds(lost))"

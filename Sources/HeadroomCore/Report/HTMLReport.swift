@@ -152,10 +152,7 @@ public enum HTMLReport {
         return peaks
     }
 
-    static func fmt(_ v: Double) -> String {
-        let text = String(format: "%.1f", v)
-        return text == "-0.0" ? "0.0" : text
-    }
+    static func fmt(_ v: Double) -> String { Decibels.text(v) }
 
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")

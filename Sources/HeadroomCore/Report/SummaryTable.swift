@@ -56,7 +56,7 @@ public struct SummaryTable {
             case .clipped where p.overDB == nil: return text + " (at least)"
             case .clipped: return text + " (clipped" + overText(p).dropFirst(1) + ")"
             case .flat:
-                let level = p.flatLevelDBFS.map { String(format: "%.1f", $0) } ?? "?"
+                let level = p.flatLevelDBFS.map(Decibels.text) ?? "?"
                 return text + " (flat at \(level) dBFS" + overText(p) + ")"
             default: return text
             }

@@ -448,7 +448,7 @@ final class AnalyzerLoop: @unchecked Sendable {
             if levels.newestFlatEvent > takeFlatLines[c] {
                 takeFlatLines[c] = levels.newestFlatEvent
                 latched = true
-                let level = levels.flatLevelDBFS.map { String(format: "%.1f", $0) } ?? "?"
+                let level = levels.flatLevelDBFS.map(Decibels.text) ?? "?"
                 let cause = GainAdvisor.flatCause(levelDBFS: levels.flatLevelDBFS)
                 // When the flat tops began (the event's start_frame), not when they were seen:
                 // a pile-up at the clip level is judged a second after the tops it counts.
@@ -480,7 +480,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         case .hot(let e):
             sessionHotEvents[e.channel] += 1
             warn(
-                "HOT: \(EventText.channel(e.channel, names: names)) reached \(String(format: "%.1f", e.truePeakDBTP)) dBTP at \(Self.timecode(e.startFrame, rate: rate))"
+                "HOT: \(EventText.channel(e.channel, names: names)) reached \(Decibels.text(e.truePeakDBTP)) dBTP at \(Self.timecode(e.startFrame, rate: rate))"
             )
         default:
             break

@@ -219,7 +219,7 @@ public final class CalibrationSession: @unchecked Sendable {
             return
                 "clipped \(r.clipEvents)x\(SummaryTable.overText(r.proposal)): \(lower) \(db) dB, then run calibrate again"
         case .flat:
-            let level = r.proposal.flatLevelDBFS.map { String(format: "%.1f", $0) } ?? "?"
+            let level = r.proposal.flatLevelDBFS.map(Decibels.text) ?? "?"
             let makeUp = r.proposal.makeUpDB.map { String(format: ", then raise %.1f dB after that stage", $0) } ?? ""
             let cause = GainAdvisor.flatCause(levelDBFS: r.proposal.flatLevelDBFS)
             return "flat tops at \(level) dBFS\(SummaryTable.overText(r.proposal)): lower \(db) dB (\(cause))" + makeUp
