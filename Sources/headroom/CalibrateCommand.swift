@@ -20,7 +20,8 @@ struct CalibrateCommand: ParsableCommand {
     @Option(
         name: [.customShort("d"), .customLong("seconds")],
         parsing: .unconditional,
-        help: ArgumentHelp("How long to listen (default 30).", valueName: "seconds")
+        help: ArgumentHelp("How long to listen (default 30; also 1:30 or 2m).", valueName: "seconds"),
+        transform: Settings.parsedSeconds
     )
     var secondsGiven: Double?
     /// Optional above so that the help gives the default once, in the other options' style.

@@ -30,3 +30,12 @@ func reportingErrors(_ body: () throws -> Void) throws {
         throw ExitCode(error.code.rawValue)
     }
 }
+
+extension Settings {
+    /// `--duration`, `--max-take-seconds` and calibrate's `--seconds`: a length of time as
+    /// ``Settings/seconds(_:)`` reads it, or the parser's error saying which forms it takes.
+    static func parsedSeconds(_ text: String) throws -> Double {
+        guard let value = seconds(text) else { throw ValidationError("give \(secondsForms)") }
+        return value
+    }
+}

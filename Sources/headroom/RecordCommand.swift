@@ -49,7 +49,11 @@ struct RecordCommand: ParsableCommand {
     @Option(
         name: [.customShort("d"), .long],
         parsing: .unconditional,
-        help: ArgumentHelp("Stop by itself after this much audio.", valueName: "seconds")
+        help: ArgumentHelp(
+            "Stop by itself after this much audio: seconds (90), a clock (1:30:00) or units (90s, 15m, 2h).",
+            valueName: "time"
+        ),
+        transform: Settings.parsedSeconds
     )
     var duration: Double?
 
@@ -57,9 +61,10 @@ struct RecordCommand: ParsableCommand {
         name: .customLong("max-take-seconds"),
         parsing: .unconditional,
         help: ArgumentHelp(
-            "Split a long recording into parts of this length; no frame is lost between them. Takes also split by themselves before a file size limit (FAT's 4 GiB, ulimit -f).",
-            valueName: "seconds"
-        )
+            "Split a long recording into parts of this length (seconds, 1:00:00 or 1h); no frame is lost between them. Takes also split by themselves before a file size limit (FAT's 4 GiB, ulimit -f).",
+            valueName: "time"
+        ),
+        transform: Settings.parsedSeconds
     )
     var maxTakeSeconds: Double?
 

@@ -241,6 +241,37 @@ struct ConfigTests {
         #expect(settings.metricsFile == "/var/~x")
     }
 
+    @Test("a length of time as people write one: seconds, a clock, or units; in flags and in the file")
+    func lengthsOfTime() throws {
+        let read: [(String, Double)] = [
+            ("90", 90), ("1.5", 1.5), ("1:30", 90), ("90:00", 5400), ("1:30:00", 5400), ("0:00:02.5", 2.5),
+            ("90s", 90), ("15m", 900), ("15min", 900), ("2h", 7200), ("1h30m", 5400), ("1h 30min", 5400),
+            (" 2H ", 7200), ("0.5 s", 0.5),
+        ]
+        for (text, seconds) in read { #expect(Settings.seconds(text) == seconds, "\(text)") }
+        // Not a length of time: a unit alone, milliseconds, minutes or seconds past 59 in a
+        // clock, a clock with a hole, words.
+        for text in ["", "s", "2x", "15ms", "1:75", "1:60:00", ":30", "1::30", "1:2:3:4", "an hour", "inf", "nan"] {
+            #expect(Settings.seconds(text) == nil, "\(text)")
+        }
+        var settings = Settings()
+        try settings.apply(ConfigFile.parse("duration = \"2h\"\nmax_take_seconds = \"0:15:00\"\n", path: "h.toml"))
+        #expect(settings.durationSeconds == 7200 && settings.maxTakeSeconds == 900)
+        try settings.apply(ConfigFile.parse("duration = 60\n", path: "h.toml"))
+        #expect(settings.durationSeconds == 60)
+        #expect(
+            throws: HeadroomError(
+                .usage,
+                "h.toml:1: duration must be \(Settings.secondsForms); got \"a while\""
+            )
+        ) {
+            try settings.apply(ConfigFile.parse("duration = \"a while\"\n", path: "h.toml"))
+        }
+        #expect(throws: HeadroomError.self) {
+            try settings.apply(ConfigFile.parse("max_take_seconds = \"0:00:00.5\"\n", path: "h.toml"))
+        }
+    }
+
     @Test("out-of-range settings say what is allowed")
     func validation() {
         var s = AnalysisSettings()

@@ -557,6 +557,25 @@ struct InputTextTests {
         let zero = try run(headroomBinary, ["record", "--duration", "0"])
         #expect(zero.status == 64)
         #expect(zero.stderr.contains("--duration must be more than 0 seconds and at most 31622400 (366 days)"))
+        // A length of time as a person writes one: a clock, or units; anything else says which.
+        let rig = FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE"))
+        let dir = rig.directory
+        let clock = try run(
+            headroomBinary,
+            ["record", "--device", "testcap", "--duration", "0:00.25", "--dir", dir, "--name", "clock"],
+            environment: rig.environment
+        )
+        #expect(clock.status == 0, "\(clock.stderr)")
+        #expect(headerFrames(dir + "/clock.wav") == 12000)
+        let unit = try run(
+            headroomBinary,
+            ["record", "--device", "testcap", "-d", "0.5s", "--dir", dir, "--name", "unit"],
+            environment: rig.environment
+        )
+        #expect(unit.status == 0 && headerFrames(dir + "/unit.wav") == 24000, "\(unit.stderr)")
+        let words = try run(headroomBinary, ["record", "--duration", "2x"])
+        #expect(words.status == 64)
+        #expect(words.stderr.contains("give seconds (90), a clock (1:30:00) or units (90s, 15m, 2h"), "\(words.stderr)")
     }
 
     @Test("names with ESC, CR and LF are escaped on stderr, in review's table and in the headings that name a file")

@@ -75,6 +75,19 @@ public struct Settings: Sendable, Equatable {
                 }
                 return d
             }
+            // A length of time: a number of seconds, or text as ``seconds(_:)`` reads it.
+            func time() throws(HeadroomError) -> Double {
+                if case .string(let text) = entry.value {
+                    guard let value = Self.seconds(text) else {
+                        throw HeadroomError(
+                            .usage,
+                            "\(at) must be \(Self.secondsForms); got \"\(DisplayText.escaped(text))\""
+                        )
+                    }
+                    return value
+                }
+                return try number()
+            }
             func flag() throws(HeadroomError) -> Bool {
                 guard case .bool(let b) = entry.value else {
                     throw HeadroomError(.usage, "\(at) must be true or false\(Self.found(entry.value))")
@@ -134,8 +147,8 @@ public struct Settings: Sendable, Equatable {
                     TakeFileFormat(rawValue: $0.lowercased()) != nil
                 }
                 .lowercased()
-            case "duration": durationSeconds = try Self.durationLimit.checked(number(), at)
-            case "max_take_seconds": maxTakeSeconds = try Self.takeLimit.checked(number(), at)
+            case "duration": durationSeconds = try Self.durationLimit.checked(time(), at)
+            case "max_take_seconds": maxTakeSeconds = try Self.takeLimit.checked(time(), at)
             case "reference": referenceFile = Self.expandingHome(try string())
             case "headless": headless = try flag()
             case "wait_device": waitDevice = try flag()
@@ -243,6 +256,45 @@ public struct Settings: Sendable, Equatable {
     /// `duration` and `max_take_seconds`.
     public static let durationLimit = SecondsLimit(least: 0, leastAllowed: false)
     public static let takeLimit = SecondsLimit(least: 1, leastAllowed: true)
+
+    /// A length of time as a person types it: seconds (`90`, `1.5`), a clock (`1:30`,
+    /// `1:30:00`, `0:00:02.5`, as sox and ffmpeg read one), or numbers with units (`90s`,
+    /// `15m` or `15min`, `2h`, `1h30m`, `1h 30min`, as systemd does); nil for anything else.
+    /// The range is checked by the caller.
+    public static func seconds(_ text: String) -> Double? {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if let plain = Double(t), t.first.map({ $0.isNumber || $0 == "." || $0 == "-" }) == true { return plain }
+        if t.contains(":") {
+            let parts = t.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count <= 3, let last = Double(parts.last!), last >= 0, last < 60 || parts.count == 1 else {
+                return nil
+            }
+            var total = last
+            for (k, part) in parts.dropLast().reversed().enumerated() {
+                guard let whole = Int(part), whole >= 0, k == parts.count - 2 || whole < 60 else { return nil }
+                total += Double(whole) * (k == 0 ? 60 : 3600)
+            }
+            return total
+        }
+        let units: [(String, Double)] = [("min", 60), ("h", 3600), ("m", 60), ("s", 1)]
+        var rest = Substring(t)
+        var total = 0.0
+        var any = false
+        while !rest.isEmpty {
+            rest = rest.drop { $0 == " " }
+            let digits = rest.prefix { $0.isNumber || $0 == "." }
+            guard !digits.isEmpty, let n = Double(digits) else { return nil }
+            rest = rest.dropFirst(digits.count).drop { $0 == " " }
+            guard let (unit, scale) = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
+            rest = rest.dropFirst(unit.count)
+            total += n * scale
+            any = true
+        }
+        return any ? total : nil
+    }
+
+    /// What ``seconds(_:)`` reads, for messages and help.
+    public static let secondsForms = "seconds (90), a clock (1:30:00) or units (90s, 15m, 2h, 1h30m)"
 
     /// A number as a person typed it: 48000, 0.5, -2 (and nan, inf).
     public static func shown(_ value: Double) -> String { String(format: "%g", value) }
