@@ -214,6 +214,13 @@ struct AnalyzeCommandTests {
         #expect(errors[0] == "headroom: \(dir)/nope.wav: no such file")
         #expect(errors[1].hasPrefix("headroom: \(text): not an audio file libsndfile can read"))
         #expect(r.stdout.contains("\(good): WAV, PCM_24"))
+        // A folder: analyze reads files, and says what reads a folder's takes.
+        let folder = try headroom("analyze", dir)
+        #expect(folder.status == 66)
+        #expect(
+            folder.stderr
+                == "headroom: \(dir): is a folder, not an audio file; `headroom review \(dir)` reads the takes in a folder\n"
+        )
     }
 
     @Test(

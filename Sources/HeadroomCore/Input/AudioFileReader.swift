@@ -47,7 +47,11 @@ public final class AudioFileReader {
                 throw HeadroomError(.noInput, "\(path): no such file")
             }
             guard !isDirectory.boolValue else {
-                throw HeadroomError(.noInput, "\(path): is a folder, not an audio file")
+                // (analyze meets this; review reads a folder's takes, and says so.)
+                throw HeadroomError(
+                    .noInput,
+                    "\(path): is a folder, not an audio file; `headroom review \(path)` reads the takes in a folder"
+                )
             }
             guard access(path, R_OK) == 0 else { throw HeadroomError(.noInput, "\(path): permission denied") }
             guard let opened = sf_open(path, Int32(SFM_READ), &info) else {
