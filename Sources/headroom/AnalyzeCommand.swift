@@ -58,6 +58,7 @@ struct AnalyzeCommand: ParsableCommand {
                 Terminal.out(outcome.text, raw: true)
                 for message in outcome.errors { Terminal.error(message) }
                 if let table = outcome.table { Terminal.out(table, raw: true) }
+                for note in outcome.notes { Terminal.error(note) }
                 if outcome.clipped { clipped = true }
                 if let code = outcome.failure { failure = failure ?? code }
             }
@@ -72,6 +73,8 @@ struct AnalyzeCommand: ParsableCommand {
         var text = ""
         var table: String?
         var errors: [String] = []
+        /// Said on stderr after the file's output.
+        var notes: [String] = []
         var clipped = false
         var failure: HeadroomError.Code?
     }
@@ -105,6 +108,9 @@ struct AnalyzeCommand: ParsableCommand {
             )
             if let error = result.readError { outcome.errors.append("\(path): read stopped early: \(error)") }
             outcome.clipped = result.clipEvents > 0
+            if let codec = result.lossyCodec, outcome.clipped {
+                outcome.notes.append("note: " + FileAnalysis.lossyNote(path: path, codec: codec))
+            }
             if !json {
                 let seconds = Double(result.frames) / Double(result.header.rate)
                 // The file's name escaped on its own: a line feed in it must not start a line.

@@ -201,6 +201,30 @@ struct AnalyzeCommandTests {
         #expect(try headroom("analyze", "--fail-on-clip", "--clip-run", "6", clipped).status == 0)
     }
 
+    @Test("a clipped file after lossy coding: the clips, and a note that how far over can read low; none for PCM")
+    func lossyNote() throws {
+        let dir = scratchDirectory()
+        // A tone driven 6 dB past full scale and cut there, as PCM and as Ogg Vorbis.
+        let samples = (0..<48000).map { i in
+            Int32(max(-1, min(1, 2 * sin(2 * Double.pi * 440 * Double(i) / 48000))) * 8_388_607) << 8
+        }
+        let (wav, ogg) = (dir + "/cut.wav", dir + "/cut.ogg")
+        writeAudio(wav, samples: samples, channels: 1)
+        writeAudio(ogg, samples: samples, channels: 1, format: Int32(SF_FORMAT_OGG | SF_FORMAT_VORBIS))
+        let note = "is lossy (Vorbis): its clips are found, but how far over they went can read low"
+        let coded = try headroom("analyze", ogg)
+        #expect(coded.status == 0 && coded.stdout.contains("<< CLIPPED"), "\(coded.stdout)")
+        #expect(
+            coded.stderr
+                == "headroom: note: \(ogg) \(note) (the codec rebuilds cut tops with a ripple just over full scale); analyze the file from before it was coded for that\n"
+        )
+        let json = try headroom("analyze", "--json", ogg)
+        #expect(json.stderr.contains(note) && !json.stdout.contains("lossy"))
+        #expect(try headroom("review", ogg).stderr.contains("headroom: note: \(ogg) \(note)"))
+        let pcm = try headroom("analyze", wav)
+        #expect(pcm.stdout.contains("<< CLIPPED") && pcm.stderr.isEmpty, "\(pcm.stderr)")
+    }
+
     @Test("a missing or non-audio file: one line naming it, exit 66, the other files still analyzed")
     func missingFile() throws {
         let dir = scratchDirectory()

@@ -15,6 +15,9 @@ public final class AudioFileReader {
     /// libsndfile's names for the container and the encoding, e.g. "WAV", "PCM_24".
     public let containerName: String
     public let encodingName: String
+    /// The lossy codec the samples were decoded from ("MP3", "Vorbis", "Opus"), nil for PCM and
+    /// lossless files: a clipped recording after lossy coding reads low on how far over it went.
+    public let lossyCodec: String?
     private var file: OpaquePointer?
 
     /// The path that means standard input, as for sox and aplay.
@@ -81,6 +84,7 @@ public final class AudioFileReader {
         layout = Self.layout(forSubtype: subtype)
         containerName = Self.containerName(container)
         encodingName = Self.encodingName(subtype)
+        lossyCodec = Self.lossyCodec(subtype)
         guard (1...64).contains(channels) else {
             sf_close(handle)
             file = nil
@@ -142,6 +146,15 @@ public final class AudioFileReader {
         case Int(SF_FORMAT_CAF): "CAF"
         case Int(SF_FORMAT_OGG): "Ogg"
         default: libsndfileName(major)
+        }
+    }
+
+    static func lossyCodec(_ subtype: Int) -> String? {
+        switch subtype {
+        case Int(SF_FORMAT_VORBIS): "Vorbis"
+        case Int(SF_FORMAT_OPUS): "Opus"
+        case Int(SF_FORMAT_MPEG_LAYER_I), Int(SF_FORMAT_MPEG_LAYER_II), Int(SF_FORMAT_MPEG_LAYER_III): "MP3"
+        default: nil
         }
     }
 

@@ -13,8 +13,18 @@ public struct FileAnalysis {
         public var readError: String?
         public var containerName: String
         public var encodingName: String
+        /// ``AudioFileReader/lossyCodec``.
+        public var lossyCodec: String?
         /// Every event, in the order written.
         public var events: [Event] = []
+    }
+
+    /// The note (without "note: ") to give with a lossy file that clipped: its clips are found, and how far over
+    /// reads low (README: "What reads low").
+    public static func lossyNote(path: String, codec: String) -> String {
+        "\(DisplayText.escaped(path)) is lossy (\(codec)): its clips are found, but how far over they went "
+            + "can read low (the codec rebuilds cut tops with a ripple just over full scale); analyze the file "
+            + "from before it was coded for that"
     }
 
     /// Analyzes `path`; `onLine` receives each clip-log line (header, events, summary)
@@ -98,6 +108,7 @@ public struct FileAnalysis {
             readError: reader.readError,
             containerName: reader.containerName,
             encodingName: reader.encodingName,
+            lossyCodec: reader.lossyCodec,
             events: events
         )
     }

@@ -207,7 +207,7 @@ public struct TakeReview: Sendable {
         onProgress: FileProgress
     ) throws(HeadroomError) -> TakeReview {
         let result = try FileAnalysis.run(path: file, settings: settings, onProgress: onProgress)
-        return TakeReview(
+        var review = TakeReview(
             file: file,
             log: nil,
             seconds: Double(result.frames) / Double(result.header.rate),
@@ -231,6 +231,10 @@ public struct TakeReview: Sendable {
             events: result.events,
             names: result.header.names
         )
+        if let codec = result.lossyCodec, result.clipEvents > 0 {
+            review.notes.append(FileAnalysis.lossyNote(path: file, codec: codec))
+        }
+        return review
     }
 
     public static func logPath(for file: String) -> String {
