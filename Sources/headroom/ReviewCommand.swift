@@ -132,9 +132,16 @@ struct ReviewCommand: ParsableCommand {
             if labels {
                 for r in reviews {
                     let path = (r.file as NSString).deletingPathExtension + ".labels.txt"
+                    let text = EventText.audacityLabels(r.events, names: r.names, rate: r.rate)
+                    // A second run over the same takes: what headroom wrote, untouched since,
+                    // is left as it is (a file a person edited still needs --force).
+                    if TextFile.holds(text, at: path) {
+                        Terminal.error("\(path) is up to date")
+                        continue
+                    }
                     do throws(HeadroomError) {
                         try TextFile.write(
-                            EventText.audacityLabels(r.events, names: r.names, rate: r.rate),
+                            text,
                             to: path,
                             option: "--labels",
                             inputs: inputs,

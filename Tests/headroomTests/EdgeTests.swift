@@ -139,7 +139,9 @@ struct OutputSafetyTests {
         #expect(!missing.stderr.contains("listening"))
     }
 
-    @Test("review --labels keeps a labels file a person edited unless --force")
+    @Test(
+        "review --labels keeps a labels file a person edited unless --force, and leaves its own alone on a second run"
+    )
     func labels() throws {
         let dir = scratchDirectory()
         let m = Material.stereoSecond(clips: [(1, 2000, 5)])
@@ -150,7 +152,14 @@ struct OutputSafetyTests {
         #expect(r.status == 73)
         #expect(try String(contentsOfFile: labels, encoding: .utf8) == "0.5\t0.5\tmy note\n")
         #expect(try headroom("review", "--labels", "--force", dir).status == 0)
-        #expect(try String(contentsOfFile: labels, encoding: .utf8).contains("CLIP ch2"))
+        let written = try String(contentsOfFile: labels, encoding: .utf8)
+        #expect(written.contains("CLIP ch2"))
+        // Run again over the same takes (a new take beside them, say): what headroom wrote is
+        // up to date, not a refusal.
+        let again = try headroom("review", "--labels", dir)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr == "headroom: \(labels) is up to date\n")
+        #expect(try String(contentsOfFile: labels, encoding: .utf8) == written)
     }
 }
 

@@ -83,6 +83,17 @@ public enum TextFile {
         if let failure { throw HeadroomError(.cantCreate, "cannot write \(path): \(failure)") }
     }
 
+    /// Whether `path` is a regular file that already holds exactly `text` (a labels file
+    /// headroom wrote before, for a log that has not changed since): nothing to write.
+    public static func holds(_ text: String, at path: String) -> Bool {
+        var st = stat()
+        let expected = Array(text.utf8)
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, Int(st.st_size) == expected.count,
+            let data = FileManager.default.contents(atPath: path)
+        else { return false }
+        return data.elementsEqual(expected)
+    }
+
     /// An audio file by name or by its first bytes (RIFF, RF64, BW64, W64, AIFF, FLAC, Ogg, CAF).
     public static func isAudio(_ path: String) -> Bool {
         let known: Set<String> = [
