@@ -108,9 +108,7 @@ struct AnalyzeCommand: ParsableCommand {
             )
             if let error = result.readError { outcome.errors.append("\(path): read stopped early: \(error)") }
             outcome.clipped = result.clipEvents > 0
-            if let codec = result.lossyCodec, outcome.clipped {
-                outcome.notes.append("note: " + FileAnalysis.lossyNote(path: path, codec: codec))
-            }
+            if let note = result.lossyNote(path: path) { outcome.notes.append("note: " + note) }
             if !json {
                 let seconds = Double(result.frames) / Double(result.header.rate)
                 // The file's name escaped on its own: a line feed in it must not start a line.

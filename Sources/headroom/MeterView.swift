@@ -256,12 +256,11 @@ struct MeterView {
         var short: String?
         switch p.reason {
         case .clipped:
-            if let over = p.overDB, SummaryTable.isUnderATenth(over) {
-                short = p.overBound ? nil : figure + ", <0.1 over"
-            } else {
-                short =
-                    p.overDB.map { String(format: "%@, %@%.1f over", figure, p.overBound ? "≥" : "", $0) }
-                    ?? figure + " (at least)"
+            switch SummaryTable.OverReading(over: p.overDB, bound: p.overBound) {
+            case nil: short = p.overDB == nil ? figure + " (at least)" : nil
+            case .underATenth: short = figure + ", <0.1 over"
+            case .about(let over): short = String(format: "%@, %.1f over", figure, over)
+            case .atLeast(let over): short = String(format: "%@, ≥%.1f over", figure, over)
             }
         case .flat:
             short = p.flatLevelDBFS.map { "\(figure), flat \(Decibels.text($0))" }

@@ -132,22 +132,17 @@ struct ReviewCommand: ParsableCommand {
             if labels {
                 for r in reviews {
                     let path = (r.file as NSString).deletingPathExtension + ".labels.txt"
-                    let text = EventText.audacityLabels(r.events, names: r.names, rate: r.rate)
-                    // A second run over the same takes: what headroom wrote, untouched since,
-                    // is left as it is (a file a person edited still needs --force).
-                    if TextFile.holds(text, at: path) {
-                        Terminal.error("\(path) is up to date")
-                        continue
-                    }
                     do throws(HeadroomError) {
-                        try TextFile.write(
-                            text,
+                        // A second run over the same takes: what headroom wrote, untouched since,
+                        // is left as it is (a file a person edited still needs --force).
+                        let wrote = try TextFile.write(
+                            EventText.audacityLabels(r.events, names: r.names, rate: r.rate),
                             to: path,
                             option: "--labels",
                             inputs: inputs,
                             force: force
                         )
-                        Terminal.error("wrote \(path)")
+                        Terminal.error(wrote ? "wrote \(path)" : "\(path) is up to date")
                     } catch {
                         Terminal.error(error.message)
                         failure = failure ?? error.code

@@ -55,9 +55,12 @@ final class JackRig {
     /// Polls `jack_lsp` until the player's ports exist (the player's readiness signal).
     private func waitForPorts(_ channels: Int) throws {
         for _ in 0..<100 {
+            // SIGKILL: a child inherits the test process's blocked signals, SIGTERM among
+            // them, and a jack_lsp stuck on a server's futex outlived timeout's SIGTERM by 23
+            // minutes on CI.
             let ports = try run(
                 "/usr/bin/timeout",
-                ["10", "/usr/bin/jack_lsp", "-s", server],
+                ["-s", "KILL", "10", "/usr/bin/jack_lsp", "-s", server],
                 environment: toolEnvironment
             ).stdout
             if ports.contains("jackplay:out_\(channels)") { return }

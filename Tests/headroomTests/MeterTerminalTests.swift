@@ -275,25 +275,29 @@ struct MeterTextTests {
 
     @Test("the proposal as it fits the room the row leaves it")
     func proposalForms() {
-        var clipped = GainProposal(reason: .clipped, changeDB: -10)
-        clipped.overDB = 3.9
-        #expect(MeterView.proposal(clipped, room: 40) == "-10.0 dB (clipped by about 3.9 dB)")
-        #expect(MeterView.proposal(clipped, room: 18) == "-10.0 dB, 3.9 over")
-        clipped.overBound = true
-        #expect(MeterView.proposal(clipped, room: 19) == "-10.0 dB, ≥3.9 over")
-        #expect(MeterView.proposal(clipped, room: 18) == "-10.0 dB")
+        func clipped(_ change: Double, over: Double, bound: Bool = false) -> GainProposal {
+            var p = GainProposal(reason: .clipped, changeDB: change)
+            (p.overDB, p.overBound) = (over, bound)
+            return p
+        }
         var flat = GainProposal(reason: .flat, changeDB: -5)
         flat.flatLevelDBFS = -3.1
         flat.overDB = 2
-        #expect(MeterView.proposal(flat, room: 18) == "-5.0 dB, flat -3.1")
-        #expect(MeterView.proposal(GainProposal(reason: .clipped, changeDB: -6), room: 18) == "-6.0 dB (at least)")
-        var grazed = GainProposal(reason: .clipped, changeDB: -6.5)
-        grazed.overDB = 0.03
-        #expect(MeterView.proposal(grazed, room: 40) == "-6.5 dB (clipped by under 0.1 dB)")
-        #expect(MeterView.proposal(grazed, room: 18) == "-6.5 dB, <0.1 over")
-        grazed.overBound = true
-        #expect(MeterView.proposal(grazed, room: 18) == "-6.5 dB (clipped)")
-        #expect(MeterView.proposal(GainProposal(reason: .noSignal, changeDB: nil), room: 18) == "no signal")
+        let cases: [(GainProposal, Int, String)] = [
+            (clipped(-10, over: 3.9), 40, "-10.0 dB (clipped by about 3.9 dB)"),
+            (clipped(-10, over: 3.9), 18, "-10.0 dB, 3.9 over"),
+            (clipped(-10, over: 3.9, bound: true), 19, "-10.0 dB, ≥3.9 over"),
+            (clipped(-10, over: 3.9, bound: true), 18, "-10.0 dB"),
+            (flat, 18, "-5.0 dB, flat -3.1"),
+            (GainProposal(reason: .clipped, changeDB: -6), 18, "-6.0 dB (at least)"),
+            (clipped(-6.5, over: 0.03), 40, "-6.5 dB (clipped by under 0.1 dB)"),
+            (clipped(-6.5, over: 0.03), 18, "-6.5 dB, <0.1 over"),
+            (clipped(-6.5, over: 0.03, bound: true), 18, "-6.5 dB (clipped)"),
+            (GainProposal(reason: .noSignal, changeDB: nil), 18, "no signal"),
+        ]
+        for (proposal, room, expected) in cases {
+            #expect(MeterView.proposal(proposal, room: room) == expected, "room \(room)")
+        }
     }
 
     @Test("the latch's count stays within its column")

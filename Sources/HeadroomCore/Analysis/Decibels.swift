@@ -23,10 +23,14 @@ public enum Decibels {
         ((value + 1e-9) / step).rounded(.down) * step
     }
 
-    /// A level to one decimal as people read it: "-3.1", and "0.0" for what rounds to zero
-    /// from below (a flat top at -0.01 dBFS is at 0.0 dBFS, not "-0.0").
-    public static func text(_ value: Double) -> String {
-        let text = String(format: "%.1f", value)
-        return text == "-0.0" ? "0.0" : text
+    /// A level as people read it, to `decimals` places: "-3.1", and "0.0" for what rounds to
+    /// zero from below (a flat top at -0.01 dBFS is at 0.0 dBFS, not "-0.0").
+    public static func text(_ value: Double, decimals: Int) -> String {
+        let text = String(format: "%.\(decimals)f", value)
+        let negativeZero = text.hasPrefix("-") && text.dropFirst().allSatisfy { $0 == "0" || $0 == "." }
+        return negativeZero ? String(text.dropFirst()) : text
     }
+
+    /// ``text(_:decimals:)`` to one place, as most levels are shown.
+    public static func text(_ value: Double) -> String { text(value, decimals: 1) }
 }

@@ -17,14 +17,15 @@ public struct FileAnalysis {
         public var lossyCodec: String?
         /// Every event, in the order written.
         public var events: [Event] = []
-    }
 
-    /// The note (without "note: ") to give with a lossy file that clipped: its clips are found, and how far over
-    /// reads low (README: "What reads low").
-    public static func lossyNote(path: String, codec: String) -> String {
-        "\(DisplayText.escaped(path)) is lossy (\(codec)): its clips are found, but how far over they went "
-            + "can read low (the codec rebuilds cut tops with a ripple just over full scale); analyze the file "
-            + "from before it was coded for that"
+        /// For a lossy file (MP3, Vorbis, Opus) that clipped, the note (without "note: ") that
+        /// its clips are found and how far over can read low (README: "What reads low").
+        public func lossyNote(path: String) -> String? {
+            guard let lossyCodec, clipEvents > 0 else { return nil }
+            return "\(DisplayText.escaped(path)) is lossy (\(lossyCodec)): its clips are found, but how far over "
+                + "they went can read low (the codec rebuilds cut tops with a ripple just over full scale); "
+                + "analyze the file from before it was coded for that"
+        }
     }
 
     /// Analyzes `path`; `onLine` receives each clip-log line (header, events, summary)

@@ -60,7 +60,7 @@ enum LivePage {
               for(const c of s.channels){
                 const el=row(c), k=c.channel;
                 el.dataset.clip=c.clip_events; el.dataset.flat=c.flat_events;
-                el.querySelector(".name").textContent=c.name===String(c.channel)?String(c.channel):c.channel+" "+c.name;
+                el.querySelector(".name").textContent=c.name===""||c.name===String(c.channel)?String(c.channel):c.channel+" "+c.name;
                 const b=el.querySelector(".band"); b.style.left=pos(s.band_low_dbtp)+"%"; b.style.width=(pos(s.margin_dbtp)-pos(s.band_low_dbtp))+"%";
                 el.querySelector(".fill").style.width=pos(c.level_dbfs)+"%";
                 const h=holds[k]; if(!h||c.level_dbfs!==null&&(h.v===null||c.level_dbfs>=h.v)||now-h.t>3000) holds[k]={v:c.level_dbfs,t:now};

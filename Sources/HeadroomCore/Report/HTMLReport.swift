@@ -28,7 +28,7 @@ public enum HTMLReport {
             </style></head><body>
             <h1>headroom review</h1>
             <p class="meta">\(reviews.count) take\(reviews.count == 1 ? "" : "s"), generated \(escape(ClipLog.timestamp(generated))).
-            Target band \(fmt(settings.bandLowDBTP)) to \(fmt(-settings.marginDB)) dBTP (green); margin line at \(fmt(-settings.marginDB)) dBTP;
+            Target band \(Decibels.text(settings.bandLowDBTP)) to \(Decibels.text(-settings.marginDB)) dBTP (green); margin line at \(Decibels.text(-settings.marginDB)) dBTP;
             <span style="color:#d50000">clip events</span>, <span style="color:#aa00ff">flat tops</span> (clipping below full scale) and <span style="color:#ff9800">hot events</span> marked.</p>
 
             """
@@ -54,12 +54,13 @@ public enum HTMLReport {
         for c in r.channels {
             out +=
                 "<tr\(c.clipEvents > 0 || c.flatEvents > 0 ? " class=\"clipped\"" : "")><td>\(c.channel)</td><td>\(escape(c.name))</td>"
-            out += "<td>\(SummaryTable.db(c.truePeakDBTP))</td><td>\(c.truePeakDBTP.map { fmt(-$0) } ?? "-")</td>"
-            let over = c.overDB.map { (c.overBound ? "&ge;" : "") + fmt($0) } ?? "-"
-            let flat = c.flatEvents > 0 ? "\(c.flatEvents) at \(c.flatLevelDBFS.map(fmt) ?? "?") dBFS" : "0"
+            out +=
+                "<td>\(SummaryTable.db(c.truePeakDBTP))</td><td>\(c.truePeakDBTP.map { Decibels.text(-$0) } ?? "-")</td>"
+            let over = c.overDB.map { (c.overBound ? "&ge;" : "") + Decibels.text($0) } ?? "-"
+            let flat = c.flatEvents > 0 ? "\(c.flatEvents) at \(c.flatLevelDBFS.map(Decibels.text) ?? "?") dBFS" : "0"
             out += "<td>\(c.clipEvents)</td><td>\(over)</td><td>\(flat)</td><td>\(c.hotEvents)</td>"
             out +=
-                "<td>\(c.loudness?.integratedLUFS.map(fmt) ?? "-")</td><td>\(c.loudness?.rangeLU.map(fmt) ?? "-")</td></tr>\n"
+                "<td>\(c.loudness?.integratedLUFS.map(Decibels.text) ?? "-")</td><td>\(c.loudness?.rangeLU.map(Decibels.text) ?? "-")</td></tr>\n"
         }
         out += "</table></div>\n"
         let envelopes = envelope(path: r.file, columns: Int(width))
@@ -151,8 +152,6 @@ public enum HTMLReport {
         }
         return peaks
     }
-
-    static func fmt(_ v: Double) -> String { Decibels.text(v) }
 
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")

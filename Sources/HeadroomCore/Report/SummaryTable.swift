@@ -63,24 +63,40 @@ public struct SummaryTable {
         }
     }
 
-    /// ", by about 4.0 dB", ", by at least 4.0 dB", or "" when the overshoot is unknown; an
-    /// estimate that rounds to 0.0 is ", by under 0.1 dB" (a bound of 0.0 says nothing).
+    /// ", by about 4.0 dB", ", by at least 4.0 dB", ", by under 0.1 dB", or "" when the
+    /// overshoot is unknown (``OverReading``).
     public static func overText(_ p: GainProposal) -> String {
-        guard let over = p.overDB, !(p.overBound && isUnderATenth(over)) else {
-            return p.reason == .flat ? ", over unknown" : ""
+        switch OverReading(over: p.overDB, bound: p.overBound) {
+        case nil: p.reason == .flat ? ", over unknown" : ""
+        case .underATenth: ", by under 0.1 dB"
+        case .about(let over): String(format: ", by about %.1f dB", over)
+        case .atLeast(let over): String(format: ", by at least %.1f dB", over)
         }
-        if isUnderATenth(over) { return ", by under 0.1 dB" }
-        return String(format: ", by %@ %.1f dB", p.overBound ? "at least" : "about", over)
     }
 
-    /// Whether an overshoot shows as 0.0 dB at one decimal.
-    public static func isUnderATenth(_ over: Double) -> Bool { over < 0.05 }
+    /// How an overshoot reads wherever it is put in words (the proposal, the meter, the live
+    /// CLIP line): about or at least a figure, or under a tenth of a dB where it rounds to 0.0.
+    /// nil when there is none, or when it is a bound that rounds to 0.0, which says nothing.
+    public enum OverReading: Equatable {
+        case underATenth
+        case about(Double)
+        case atLeast(Double)
+
+        public init?(over: Double?, bound: Bool) {
+            guard let over else { return nil }
+            if over < 0.05 {
+                guard !bound else { return nil }
+                self = .underATenth
+            } else {
+                self = bound ? .atLeast(over) : .about(over)
+            }
+        }
+    }
 
     /// "-6.02", or `silence` where there is no level: "-inf" for a level, "-" for the headroom
     /// (as the meter shows it: there is no peak to measure it from).
     public static func db(_ value: Double?, silence: String = "-inf") -> String {
         guard let value else { return silence }
-        let text = String(format: "%.2f", value)
-        return text == "-0.00" ? "0.00" : text
+        return Decibels.text(value, decimals: 2)
     }
 }

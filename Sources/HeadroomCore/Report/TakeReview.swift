@@ -231,9 +231,7 @@ public struct TakeReview: Sendable {
             events: result.events,
             names: result.header.names
         )
-        if let codec = result.lossyCodec, result.clipEvents > 0 {
-            review.notes.append(FileAnalysis.lossyNote(path: file, codec: codec))
-        }
+        if let note = result.lossyNote(path: file) { review.notes.append(note) }
         return review
     }
 

@@ -42,14 +42,19 @@ public enum TextFile {
 
     /// Writes `text` to `path` after ``check(_:option:inputs:force:)``, through a temporary
     /// file in the same folder renamed into place: a reader never sees half a report, and
-    /// a file that appeared meanwhile is not replaced without `force`.
+    /// a file that appeared meanwhile is not replaced without `force`. A file that already
+    /// holds exactly `text` (what headroom wrote before, untouched since: `review --labels`
+    /// run again) is left as it is, and the result is false; it cannot be audio, a clip log or
+    /// an input, since it holds a report.
+    @discardableResult
     public static func write(
         _ text: String,
         to path: String,
         option: String,
         inputs: [String] = [],
         force: Bool
-    ) throws(HeadroomError) {
+    ) throws(HeadroomError) -> Bool {
+        if holds(text, at: path) { return false }
         try check(path, option: option, inputs: inputs, force: force)
         let folder = (path as NSString).deletingLastPathComponent
         var template = Array(((folder.isEmpty ? "." : folder) + "/.headroom-XXXXXX").utf8CString)
@@ -81,11 +86,11 @@ public enum TextFile {
         }
         unlink(temporary)
         if let failure { throw HeadroomError(.cantCreate, "cannot write \(path): \(failure)") }
+        return true
     }
 
-    /// Whether `path` is a regular file that already holds exactly `text` (a labels file
-    /// headroom wrote before, for a log that has not changed since): nothing to write.
-    public static func holds(_ text: String, at path: String) -> Bool {
+    /// Whether `path` is a regular file that already holds exactly `text`.
+    static func holds(_ text: String, at path: String) -> Bool {
         var st = stat()
         let expected = Array(text.utf8)
         guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, Int(st.st_size) == expected.count,

@@ -467,12 +467,15 @@ final class AnalyzerLoop: @unchecked Sendable {
             sessionClipEvents[e.channel] += 1
             sessionClippedSamples[e.channel] += e.clippedSamples
             // The qualifying moment was shouted already; now how far over it went.
-            // (A bound that rounds to 0.0 says nothing; an estimate that does, "under 0.1".)
-            if let over = e.overDB, !(e.overBound && SummaryTable.isUnderATenth(over)) {
+            let figure: String? =
+                switch SummaryTable.OverReading(over: e.overDB, bound: e.overBound) {
+                case nil: nil
+                case .underATenth: "under 0.1"
+                case .about(let over): String(format: "%+.1f", over)
+                case .atLeast(let over): String(format: ">=%+.1f", over)
+                }
+            if let figure {
                 let proposal = analyzer.map { SummaryTable.proposalText($0.summary(channel: e.channel).proposal) } ?? ""
-                let figure =
-                    SummaryTable.isUnderATenth(over)
-                    ? "under 0.1" : (e.overBound ? ">=" : "") + String(format: "%+.1f", over)
                 warn(
                     "CLIP \(EventText.channel(e.channel, names: names)) \(figure) dB over at \(Self.timecode(e.startFrame, rate: rate)): proposal \(proposal)"
                 )

@@ -263,7 +263,9 @@ public struct Settings: Sendable, Equatable {
     /// The range is checked by the caller.
     public static func seconds(_ text: String) -> Double? {
         let t = text.trimmingCharacters(in: .whitespaces).lowercased()
-        if let plain = Double(t), t.first.map({ $0.isNumber || $0 == "." || $0 == "-" }) == true { return plain }
+        // A decimal number (not "inf", "nan" or hex, which Double also reads; 1e400 is left to
+        // the range check, which names the largest allowed).
+        if t.allSatisfy({ "0123456789.+-e".contains($0) }), let plain = Double(t) { return plain }
         if t.contains(":") {
             let parts = t.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count <= 3, let last = Double(parts.last!), last >= 0, last < 60 || parts.count == 1 else {
