@@ -8,9 +8,9 @@ Its output is docs/clipping-figures.md down to "Against the goals"; that section
 the tables, is written by hand from them, so paste the tables over the old ones.
 
 Needs: a release build (swift build -c release --product headroom), numpy, soundfile,
-sox and espeak-ng (Debian: python3-numpy python3-soundfile sox espeak-ng). --old names a
-headroom binary from before over_db and flat events (for "today"); without it, that
-column is left out. Truth always comes from the unclipped signal the script clipped itself.
+sox, espeak-ng and, for the high-pass table, scipy (Debian: python3-numpy python3-soundfile
+python3-scipy sox espeak-ng). --old names a headroom binary from before over_db and flat
+events (for "today"); without it, that column is left out. Truth always comes from the unclipped signal the script clipped itself.
 """
 
 import argparse
@@ -442,6 +442,73 @@ def lossy_table(material, binary, tmp):
     return lines
 
 
+def highpass(x, hz, order=1):
+    """`order` first-order high-passes at `hz` (bilinear), as a coupling capacitor or a
+    converter's DC filter makes."""
+    from scipy.signal import lfilter  # only this table needs scipy
+
+    k = np.tan(np.pi * hz / RATE)
+    a = (1 - k) / (1 + k)
+    for _ in range(order):
+        x = lfilter([(1 + a) / 2, -(1 + a) / 2], [1, -a], x)
+    return x
+
+
+HIGHPASSES = [
+    ("none", None, 1),
+    ("1 Hz, first order (a converter's DC filter)", 1, 1),
+    ("4 Hz, first order (a coupling capacitor)", 4, 1),
+    ("10 Hz, first order", 10, 1),
+    ("80 Hz, second order (a recorder's low cut)", 80, 2),
+]
+
+
+def highpass_table(material, binary, tmp):
+    """Clipped below full scale, then a high-pass after the clip: share of takes that warn
+    (a flat event, or a clip event where the filter's tilt lifts a top to full scale), and
+    the same filters on the clean items (takes with a flat event)."""
+    levels = [-1, -3, -6, -12]
+    columns = [("hard", 6), ("hard", 10), ("converter-like", 6), ("converter-like", 10)]
+    kinds = sorted({k for k, _, _ in material})
+    clipped = []  # (column, kind, signal)
+    for kind, name, x in material:
+        for level in levels:
+            c = 10 ** (level / 20)
+            for k, d in columns:
+                y = x * c * 10 ** (d / 20)
+                clipped.append(((k, d), kind, np.clip(y, -c, c) if k == "hard" else converter_clip(y, c)))
+    lines = ["| high-pass after the clip | " + " | ".join(f"{k}, +{d} dB" for k, d in columns) + " | clean takes with a flat event |", "|---" * (len(columns) + 2) + "|"]
+    by_kind = ["| high-pass | " + " | ".join(kinds) + " |", "|---" * (len(kinds) + 1) + "|"]
+    for label, hz, order in HIGHPASSES:
+        paths, keys = [], []
+        for i, (column, kind, z) in enumerate(clipped):
+            path = os.path.join(tmp, f"hp-{i}.wav")
+            write(path, z if hz is None else highpass(z, hz, order))
+            paths.append(path)
+            keys.append((column, kind))
+        got = analyze(binary, paths)
+        found = {}
+        for key, (c, f, *_) in zip(keys, got):
+            n = found.setdefault(key[0], [0, 0])
+            n[0] += c > 0 or f > 0
+            n[1] += 1
+            if key[0] == ("hard", 6):
+                n = found.setdefault(key[1], [0, 0])
+                n[0] += c > 0 or f > 0
+                n[1] += 1
+        clean = []
+        for i, (kind, name, x) in enumerate(material):
+            path = os.path.join(tmp, f"hp-clean-{i}.wav")
+            y = x * 10 ** (-3 / 20)
+            write(path, y if hz is None else highpass(y, hz, order))
+            clean.append(path)
+        alarms = sum(1 for _, f, *_ in analyze(binary, clean) if f > 0)
+        cells = [f"{100 * found[c][0] // found[c][1]} %" for c in columns]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {alarms} of {len(clean)} |")
+        by_kind.append(f"| {label.split(' (')[0]} | " + " | ".join(f"{found[k][0]} of {found[k][1]}" for k in kinds) + " |")
+    return lines, by_kind
+
+
 def false_alarms(binary, tmp, minutes):
     """Clean material, `minutes` in all, in 60-s files: flat events per hour."""
     kinds = {
@@ -589,6 +656,16 @@ def main():
         print("libsndfile as floats, as `analyze` reads a podcast's MP3. Cells: median error of the")
         print("take's largest `over_db` / share within [-3, +6] dB, as in the first table.\n")
         print("\n".join(lossy_table(material, NEW, tmp)))
+        print("\n## Clipped below full scale, then a high-pass\n")
+        print("The flat-top items (every clip level), clipped, then high-passed: an AC-coupled")
+        print("stage between the clipping preamp and the converter, the converter's own DC filter,")
+        print("or a recorder's low cut applied after the converter. A take counts as found when it")
+        print("warns: a `flat` event, or a clip event where the filter's tilt lifts a top to full")
+        print("scale. The last column: the clean items at -3 dBFS through the same filter.\n")
+        found, by_kind = highpass_table(material, NEW, tmp)
+        print("\n".join(found))
+        print("\nHard clips at +6 dB, by material (takes found):\n")
+        print("\n".join(by_kind))
         print("\n## False alarms on clean material\n")
         print("60-second files, peaks from -1 to -6 dBFS; flat events counted.\n")
         print("\n".join(false_alarms(NEW, tmp, 20 if args.quick else 100)))
