@@ -162,14 +162,36 @@ struct ClipDetectionTests {
         }
     }
 
-    @Test("32-bit clip checks are exact: one code below full scale is not clipped")
+    @Test(
+        "32-bit samples clip within one 24-bit step of full scale, exactly: the code under a 24-bit converter's largest is not clipped"
+    )
     func thirtyTwoBitExact() {
-        var values = [Int32](repeating: 1 << 20, count: 30000)
+        let largest24: Int32 = 0x7FFF_FF00  // (2^23 - 1) << 8
+        var values = [Int32](repeating: 1 << 20, count: 40000)
         for f in 10..<13 { values[f] = .max }
         for f in 10000..<10003 { values[f] = .min }
-        for f in 20000..<20060 { values[f] = .max - 1 }  // rounds to 2^31 as a Float
+        for f in 20000..<20060 { values[f] = largest24 - 1 }  // the same Float as largest24
+        for f in 30000..<30003 { values[f] = largest24 }
+        for f in 35000..<35003 { values[f] = .max - 1 }
         let c = clips(analyze(values, channels: 1, layout: .int32(bits: 32)).events)
-        #expect(c.map(\.startFrame) == [10, 10000])
+        #expect(c.map(\.startFrame) == [10, 10000, 30000, 35000])
+    }
+
+    @Test(
+        "a 24-bit converter's codes in 32-bit words (S32_LE) clip at its largest and smallest code, as the same codes read as 24-bit do",
+        arguments: [1, 2, 17]
+    )
+    func twentyFourBitInThirtyTwo(channels: Int) {
+        let x = TruePeakTests.randomMaterial(channels: channels, frames: 24000, seed: UInt64(channels) + 300)
+        var words = x.map { quantized($0, bits: 24) << 8 }
+        for c in 0..<channels {  // a run at each extreme code in every channel, beside the material's own
+            for f in (700 + c)..<(703 + c) { words[f * channels + c] = 0x7FFF_FF00 }
+            for f in (9000 + c)..<(9004 + c) { words[f * channels + c] = .min }
+        }
+        let as32 = analyze(words, channels: channels, layout: .int32(bits: 32), block: 1000)
+        let as24 = analyze(words, channels: channels, layout: .int32(bits: 24), block: 1000)
+        #expect(!clips(as24.events).isEmpty)
+        #expect(clips(as32.events) == clips(as24.events))
     }
 
     @Test(
@@ -180,7 +202,8 @@ struct ClipDetectionTests {
         for level in [-3.0, 0] {
             var settings = AnalysisSettings()
             settings.clipLevelDBFS = level
-            let code = Int32((Decibels.toAmplitude(level) * Double(Int32.max)).rounded(.toNearestOrAwayFromZero))
+            // Within one 24-bit step of the level: 2^31 - 2^8 at 0 dBFS.
+            let code = Int32((Decibels.toAmplitude(level) * 2_147_483_392).rounded(.toNearestOrAwayFromZero))
             // The premise: a float cannot tell the clip code from the one under it.
             try #require(Float(code - 1) == Float(code))
             let c = channels - 1  // the last channel: a partial group's lane when there are 17

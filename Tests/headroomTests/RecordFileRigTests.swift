@@ -136,6 +136,41 @@ struct RecordFileRigTests {
         #expect(UInt64(bext.time_reference_low) | UInt64(bext.time_reference_high) << 32 < 86400 * 48000)
     }
 
+    @Test("a 24-bit converter in S32_LE: its largest code clips, live and in the log, as its smallest does")
+    func twentyFourBitConverterInS32() throws {
+        var m = Material(frames: 48000 * 2, channels: 2)
+        m.clip(channel: 0, frame: 12345, length: 4)  // 0x7FFFFF00: under SPEC's 0x7FFFFFFF
+        m.clip(channel: 1, frame: 60000, length: 5, negative: true)  // 0x80000000
+        let rig = FileRig(bytes: m.bytes("S32_LE/24"))
+        let out = rig.directory + "/takes"
+        let r = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--format",
+            "S32_LE",
+            "--channels",
+            "2",
+            "--duration",
+            "2",
+            "--dir",
+            out,
+            "--names",
+            "Vox,Bass",
+            environment: rig.environment
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("CLIP: ch1 Vox"))
+        #expect(r.stderr.contains("CLIP: ch2 Bass"))
+        let take = try #require(files(in: out, ending: ".wav").first)
+        let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
+        let clips = lines.filter { $0["type"] as? String == "clip" }
+        #expect(clips.map { $0["start_frame"] as? Int } == [12345, 60000])
+        #expect(clips.map { $0["clipped_samples"] as? Int } == [4, 5])
+        let summary = try #require(lines.last?["channels"] as? [[String: Any]])
+        #expect(summary.map { $0["clip_events"] as? Int } == [1, 1])
+    }
+
     @Test("--max-take-seconds parts concatenate to the input exactly")
     func parts() throws {
         let m = Material(frames: 48000 * 7 / 2, channels: 2, seed: 9)

@@ -74,7 +74,8 @@ struct Material {
         return Int64((v * maxCode).rounded())
     }
 
-    /// Raw little-endian bytes in an ALSA format.
+    /// Raw little-endian bytes in an ALSA format. `S32_LE/24` is S32_LE as a 24-bit
+    /// converter fills it: its codes in the top three bytes.
     func bytes(_ format: String) -> Data {
         var out = Data()
         for v in values {
@@ -83,6 +84,7 @@ struct Material {
             case "S24_3LE": out += le(Self.code(v, bits: 24), 3)
             case "S24_LE": out += le(Self.code(v, bits: 24), 4)
             case "S32_LE": out += le(Self.code(v, bits: 32), 4)
+            case "S32_LE/24": out += le(Self.code(v, bits: 24) << 8, 4)
             default: withUnsafeBytes(of: Float(v).bitPattern.littleEndian) { out += Data($0) }
             }
         }

@@ -193,10 +193,17 @@ public final class Analyzer {
         for (i, c) in TruePeakFilter.folded.enumerated() { coefficients[i] = c }
         let clip = Decibels.toAmplitude(settings.clipLevelDBFS)
         if let bits = layout.bits {
-            let maxCode = Double((Int64(1) << (bits - 1)) - 1)
+            // SPEC: the maximum code at 0 dBFS. Words wider than 24 bits clip within one
+            // 24-bit step of it, as floats do: a 24-bit converter's codes in S32_LE (the
+            // only format many USB interfaces offer), and a sound server's 0.99999988 made
+            // into S32, top out at 0x7FFFFF00, and SPEC's literal 0x7FFFFFFF never came.
+            let maxCode =
+                bits > 24
+                ? Double((Int64(1) << (bits - 1)) - (Int64(1) << (bits - 24)))
+                : Double((Int64(1) << (bits - 1)) - 1)
             let code = (clip * maxCode).rounded(.toNearestOrAwayFromZero)
             let fullScale = Double(Int64(1) << (bits - 1))
-            clipThreshold = Float(code / fullScale)  // exact for bits <= 24
+            clipThreshold = Float(code / fullScale)  // exact for bits <= 24, and at 0 dBFS
             exactClipCode = Int64(code) << (32 - bits)
             clipCandidate = bits > 24 ? Float(code / fullScale * (1 - 1e-6)) : clipThreshold
         } else {
