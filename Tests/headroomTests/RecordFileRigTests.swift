@@ -171,6 +171,40 @@ struct RecordFileRigTests {
         #expect(summary.map { $0["clip_events"] as? Int } == [1, 1])
     }
 
+    @Test("a float device's 24-bit largest value clips alike recorded as FLOAT_LE and as S32_LE")
+    func floatDeviceClipsAlike() throws {
+        var floats = [Float](repeating: 0.25, count: 48000 * 2)
+        func put(_ channel: Int, _ frames: Range<Int>, _ v: Float) { for f in frames { floats[f * 2 + channel] = v } }
+        put(0, 5000..<5004, 0.99999988)  // 8388607 / 8388608: a 24-bit converter's largest code
+        put(1, 20000..<20003, -1)
+        put(0, 30000..<30005, 0.99999976)  // two 24-bit steps under: not clipped
+        let rig = FileRig(bytes: floats.withUnsafeBytes { Data($0) }, floatDevice: true)
+        var found: [String: [Int]] = [:]
+        for format in ["FLOAT_LE", "S32_LE"] {
+            let out = rig.directory + "/" + format
+            let r = try headroom(
+                "record",
+                "--device",
+                "testcap",
+                "--channels",
+                "2",
+                "--format",
+                format,
+                "--duration",
+                "1",
+                "--dir",
+                out,
+                environment: rig.environment
+            )
+            #expect(r.status == 0, "\(r.stderr)")
+            let take = try #require(files(in: out, ending: ".wav").first)
+            let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
+            found[format] = lines.filter { $0["type"] as? String == "clip" }.compactMap { $0["start_frame"] as? Int }
+        }
+        #expect(found["FLOAT_LE"] == [5000, 20000])
+        #expect(found["S32_LE"] == found["FLOAT_LE"])
+    }
+
     @Test("--max-take-seconds parts concatenate to the input exactly")
     func parts() throws {
         let m = Material(frames: 48000 * 7 / 2, channels: 2, seed: 9)
