@@ -353,3 +353,20 @@ struct FileSizeLimitTests {
         #expect(FileSizeLimit.of(directory: NSTemporaryDirectory()) == nil)
     }
 }
+
+@Suite("A path's folder (FilePaths)")
+struct FilePathsTests {
+    @Test(
+        "the folder NSString.deletingLastPathComponent gives, one-character paths included",
+        arguments: [
+            ("o", ""), ("o/", ""), (".", ""), ("", ""), ("/", "/"), ("/o", "/"), ("//o", "/"), ("a/b", "a"),
+            ("a/b/", "a"), ("a//b", "a"), ("./o", "."), ("/a/b/c.wav", "/a/b"), ("takes/", ""),
+        ]
+    )
+    func folder(path: String, expected: String) {
+        #expect(FilePaths.folder(of: path) == expected)
+        if !["o", "o/", "."].contains(path) {  // Foundation's own answer, where it does not trap
+            #expect((path as NSString).deletingLastPathComponent == expected)
+        }
+    }
+}

@@ -407,6 +407,38 @@ struct TakeNameTests {
         #expect(FileManager.default.fileExists(atPath: home + "/report.html"))
     }
 
+    @Test("one-character paths: record --dir o and --dir a/b, --metrics-file m, calibrate --save x, review --html r")
+    func oneCharacterPaths() throws {
+        // Foundation's NSString.deletingLastPathComponent traps on a path of one character:
+        // each of these crashed before it wrote anything.
+        let rig = FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE"))
+        func inRig(_ arguments: String...) throws -> RunResult {
+            try run(headroomBinary, arguments, cwd: rig.directory, environment: rig.environment)
+        }
+        let record = try inRig(
+            "record",
+            "--device",
+            "testcap",
+            "--duration",
+            "0.2",
+            "--dir",
+            "o",
+            "--metrics-file",
+            "m"
+        )
+        #expect(record.status == 0, "\(record.stderr)")
+        let nested = try inRig("record", "--device", "testcap", "--duration", "0.2", "--dir", "a/b", "--name", "t")
+        #expect(nested.status == 0, "\(nested.stderr)")
+        let save = try inRig("calibrate", "--device", "testcap", "--seconds", "0.2", "--save", "x")
+        #expect(save.status == 0, "\(save.stderr)")
+        let html = try inRig("review", "--html", "r", "o")
+        #expect(html.status == 0, "\(html.stderr)")
+        for made in ["m", "a/b/t.wav", "x", "r"] {
+            #expect(FileManager.default.fileExists(atPath: rig.directory + "/" + made), "\(made)")
+        }
+        #expect(try files(in: rig.directory + "/o", ending: ".wav").count == 1)
+    }
+
     @Test("a dangling symlink where the log would go: the next free name, the link untouched")
     func danglingSymlink() throws {
         let rig = FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE"))

@@ -19,7 +19,7 @@ public enum TextFile {
     ) throws(HeadroomError) {
         var st = stat()
         guard lstat(path, &st) == 0 else {
-            let folder = (path as NSString).deletingLastPathComponent
+            let folder = FilePaths.folder(of: path)
             var dir = stat()
             if !folder.isEmpty && stat(folder, &dir) != 0 {
                 throw HeadroomError(.cantCreate, "cannot write \(path): the folder \(folder) does not exist")
@@ -56,7 +56,7 @@ public enum TextFile {
     ) throws(HeadroomError) -> Bool {
         if holds(text, at: path) { return false }
         try check(path, option: option, inputs: inputs, force: force)
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = FilePaths.folder(of: path)
         var template = Array(((folder.isEmpty ? "." : folder) + "/.headroom-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {

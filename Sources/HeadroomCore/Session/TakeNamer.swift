@@ -53,9 +53,10 @@ public struct TakeNamer: Sendable {
         while true {
             let limit = pathconf(folder, Int32(_PC_NAME_MAX))
             if limit > 0 { return limit }
-            let parent = (folder as NSString).deletingLastPathComponent
-            if parent == folder { return 255 }
-            folder = parent.isEmpty ? "." : parent
+            let parent = FilePaths.folder(of: folder)
+            let next = parent.isEmpty ? "." : parent
+            if next == folder { return 255 }
+            folder = next
         }
     }
 
