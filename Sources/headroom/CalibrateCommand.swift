@@ -80,9 +80,10 @@ struct CalibrateCommand: ParsableCommand {
                 periodFrames: settings.periodFrames,
                 bufferFrames: settings.bufferFrames
             )
-            if let warning = PCMPath.warning(source.path, device: settings.device, hardware: source.hardware) {
-                Terminal.error(warning)
-            }
+            let pathWarning = PCMPath.warning(source.path, device: settings.device, hardware: source.hardware)
+            if let pathWarning { Terminal.error(pathWarning) }
+            let namesNote = settings.unusedNamesNote
+            if let namesNote { Terminal.error(namesNote) }
             let names = ClipLog.channelNames(settings.names, channels: settings.channels)
             let session = CalibrationSession(
                 source: source,
@@ -112,6 +113,8 @@ struct CalibrateCommand: ParsableCommand {
             }
             meter?.finish()
             keyboard?.restore()
+            // The meter's first draw cleared the screen: the notes from before go beside the results.
+            if interactive { for note in [pathWarning, namesNote].compactMap({ $0 }) { Terminal.line(note) } }
             let (results, reason) = session.finish()
             if reason == .deviceLost || reason == .deviceError {
                 throw HeadroomError(.io, "\(settings.device) stopped delivering frames during the soundcheck")

@@ -14,6 +14,10 @@ struct LiveRecording {
     /// `--listen` / `--metrics-file`: where the recorder's figures go (nil: nowhere).
     var monitor: Monitor? = nil
     var metricsFile: String? = nil
+    /// A note already on stderr from before the device opened (names left over, a path that
+    /// can hide clipping): the meter's first draw clears the screen, so its message line
+    /// shows it until a warning takes the line.
+    var startNote: String? = nil
 
     /// The signals that end a take cleanly (exit 0): Ctrl-C, `kill`, a terminal or ssh
     /// session that hangs up, Ctrl-\\.
@@ -90,6 +94,7 @@ struct LiveRecording {
         let statusInterval: Double = headless ? 60 : 10
         var meter = interactive ? MeterView(settings: settings.analysis, mode: .record) : nil
         meter?.references = references
+        if let startNote { meter?.message = startNote }
         var keyboard = interactive ? RawKeyboard() : nil
         session.start()
         var noted = false

@@ -178,6 +178,8 @@ struct RecordCommand: ParsableCommand {
             // Before the device opens: plugins (ALSA's jack) start threads of their own,
             // and they must inherit SIGINT and SIGTERM blocked for a clean end of take.
             LiveRecording.takeOverSignals()
+            var startNote = settings.unusedNamesNote
+            if let startNote { Terminal.error(startNote) }
             let names = ClipLog.channelNames(settings.names, channels: settings.channels)
             // One monitor for the life of the process: its counters go on across takes and
             // reconnects. The server starts before the device opens, so a bad port is known at once.
@@ -210,6 +212,7 @@ struct RecordCommand: ParsableCommand {
                     let warning = PCMPath.warning(source.path, device: settings.device, hardware: source.hardware)
                 {
                     Terminal.error(warning)
+                    startNote = startNote ?? warning
                 }
                 var takeSettings = settings
                 if let chainBase {
@@ -249,7 +252,8 @@ struct RecordCommand: ParsableCommand {
                     headless: settings.headless,
                     references: references,
                     monitor: monitor,
-                    metricsFile: settings.metricsFile
+                    metricsFile: settings.metricsFile,
+                    startNote: startNote
                 ).run()
                 guard settings.waitDevice, outcome.reason == .deviceLost, let last = outcome.takes.last else { break }
                 resumedFrom = URL(fileURLWithPath: last).lastPathComponent

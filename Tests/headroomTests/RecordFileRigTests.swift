@@ -205,6 +205,60 @@ struct RecordFileRigTests {
         #expect(found["S32_LE"] == found["FLOAT_LE"])
     }
 
+    @Test("names for eight inputs and the default two channels: record and calibrate say which are recorded")
+    func moreNamesThanChannels() throws {
+        let rig = FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE"))
+        let names = "Kick,Snare,OH L,OH R,Bass,Gtr,Vox,Room"
+        let out = rig.directory + "/takes"
+        let record = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--duration",
+            "0.2",
+            "--dir",
+            out,
+            "--names",
+            names,
+            environment: rig.environment
+        )
+        #expect(record.status == 0, "\(record.stderr)")
+        let note = "note: 8 channel names for 2 channels (Kick, Snare); to use all 8, add --channels 8"
+        #expect(record.stderr.contains(note), "\(record.stderr)")
+        let take = try #require(files(in: out, ending: ".wav").first)
+        let header = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl")).first
+        #expect(header?["names"] as? [String] == ["Kick", "Snare"])
+        let calibrate = try headroom(
+            "calibrate",
+            "--device",
+            "testcap",
+            "--seconds",
+            "0.2",
+            "--names",
+            names,
+            environment: rig.environment
+        )
+        #expect(calibrate.status == 0, "\(calibrate.stderr)")
+        #expect(calibrate.stderr.contains(note), "\(calibrate.stderr)")
+        // Names that all fit, or a trailing comma: no note.
+        for given in ["Kick,Snare", "Kick,Snare,", "Kick"] {
+            let r = try headroom(
+                "record",
+                "--device",
+                "testcap",
+                "--duration",
+                "0.1",
+                "--dir",
+                out,
+                "--names",
+                given,
+                environment: rig.environment
+            )
+            #expect(r.status == 0)
+            #expect(!r.stderr.contains("channel names for"), "\(given): \(r.stderr)")
+        }
+    }
+
     @Test("--max-take-seconds parts concatenate to the input exactly")
     func parts() throws {
         let m = Material(frames: 48000 * 7 / 2, channels: 2, seed: 9)

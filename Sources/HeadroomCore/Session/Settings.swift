@@ -324,6 +324,18 @@ public struct Settings: Sendable, Equatable {
         return NSString(string: path).expandingTildeInPath
     }
 
+    /// A note when more channel names are given than channels are recorded, as when
+    /// `--channels` is forgotten (eight names, the default two channels: six inputs would go
+    /// unrecorded without a word); nil when every name given is used.
+    public var unusedNamesNote: String? {
+        let given = (names.lastIndex { !$0.isEmpty } ?? -1) + 1
+        guard given > channels else { return nil }
+        let used = ClipLog.channelNames(names, channels: channels).joined(separator: ", ")
+        let plural = channels == 1 ? "" : "s"
+        return
+            "note: \(given) channel names for \(channels) channel\(plural) (\(DisplayText.escaped(used))); to use all \(given), add --channels \(given)"
+    }
+
     /// `"Kick, Snare,Vox"` to `["Kick", "Snare", "Vox"]`.
     public static func splitNames(_ text: String) -> [String] {
         text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
