@@ -204,9 +204,10 @@ struct RecordCommand: ParsableCommand {
                 // nil: stopped (SIGINT, SIGTERM) while waiting for the device.
                 guard let source = try openDevice(settings: settings, format: format) else { return }
                 if source.rate != settings.rate {
-                    Terminal.error(
+                    let note =
                         "note: \(settings.device) runs at \(source.rate) Hz, not \(settings.rate) Hz; recording at \(source.rate) Hz"
-                    )
+                    Terminal.error(note)
+                    startNote = startNote ?? note
                 }
                 if resumedFrom == nil,
                     let warning = PCMPath.warning(source.path, device: settings.device, hardware: source.hardware)

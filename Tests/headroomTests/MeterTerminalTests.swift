@@ -112,6 +112,24 @@ struct MeterTerminalTests {
         }
     }
 
+    @Test("a note from before the meter stays in view: more names than channels")
+    func startNote() throws {
+        let dir = scratchDirectory()
+        _ = writeNoiseWav(dir + "/in.wav", seconds: 2, level: 0.05, clipEvery: 48000)
+        let (rig, tmux) = try Self.meterOnRig(
+            "note",
+            wav: dir + "/in.wav",
+            arguments: "record --device testlive --names Vox,Bass,Room --dir \(dir)/takes",
+            size: (110, 20)
+        )
+        defer { rig.stop() }
+        // The meter's first draw clears the screen; the note is on its message line.
+        let screen = try #require(tmux.waitFor { $0.hasPrefix("REC ") && $0.contains("  2 Bass") })
+        #expect(screen.contains("note: 3 channel names for 2 channels (Vox, Bass); to use all 3, add --channels 3"))
+        tmux.keys("q")
+        #expect(tmux.waitFor { $0.contains("EXIT=0") } != nil)
+    }
+
     /// A JACK rig playing `wav` (looped) and `headroom <arguments>` on its `testlive` device in
     /// a tmux window of `size`, colours off. The rig is the caller's to stop.
     static func meterOnRig(
