@@ -155,7 +155,7 @@ struct RecordCommand: ParsableCommand {
             guard container.supports(format) else {
                 throw HeadroomError(
                     .usage,
-                    "--file-format flac stores at most 24 bits; use --format S24_3LE, or --file-format wav for \(format.rawValue)"
+                    "--file-format flac stores at most 24 bits; use --format S24_3LE (from a card that offers S32_LE only, through its plughw: device: a 24-bit converter's samples fit exactly), or --file-format wav for \(format.rawValue)"
                 )
             }
             // What a frame takes in the take file: for the split before a file size limit and
