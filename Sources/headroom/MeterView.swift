@@ -8,6 +8,8 @@ import HeadroomCore
 struct MeterView {
     static let fullBarCells = 48
     static let shortestBar = 12
+    /// The bar under 46 columns (a phone's terminal, a split pane).
+    static let narrowestBar = 6
     static let floorDB = -60.0
     static let holdSeconds = 3.0
 
@@ -76,7 +78,9 @@ struct MeterView {
         /// edge): the hold column goes first; the proposal stays while the bar keeps at
         /// least 24 cells beside it; then the bar shortens to ``shortestBar``; then the
         /// headroom column goes (it is the true peak's negative), then names shorten to
-        /// ``shortestName``. A channel stays one row down to 46 columns.
+        /// ``shortestName``. A channel stays one row down to 46 columns; under that the bar
+        /// shortens to ``narrowestBar`` and then the names go (the number stays), so a row
+        /// fits down to 34 columns.
         static func fitting(_ columns: Int) -> Layout {
             let room = columns - 1
             let full = Layout(barCells: fullBarCells, hold: true, proposal: true)
@@ -91,6 +95,8 @@ struct MeterView {
             var narrow = Layout(barCells: shortestBar, hold: false, proposal: false, headroom: false)
             narrow.barCells = max(shortestBar, room - (narrow.width - shortestBar))
             if narrow.barCells == shortestBar { narrow.nameCells = max(shortestName, 12 - (narrow.width - room)) }
+            if narrow.width > room { narrow.barCells = max(narrowestBar, shortestBar - (narrow.width - room)) }
+            if narrow.width > room { narrow.nameCells = max(0, narrow.nameCells - (narrow.width - room)) }
             return narrow
         }
     }
@@ -163,7 +169,9 @@ struct MeterView {
             let status = Self.fit(["SOUNDCHECK", elapsed + " of " + Self.clock(seconds)] + losses, columns: columns)
             line(&out, paint("SOUNDCHECK", "1;33") + status.dropFirst(10))
         }
-        var heading = " ch " + Self.pad("name", -layout.nameCells) + " " + Self.scale(cells: layout.barCells)
+        var heading =
+            " ch " + Self.pad(String("name".prefix(layout.nameCells)), -layout.nameCells) + " "
+            + Self.scale(cells: layout.barCells)
         if layout.hold { heading += "  hold" }
         heading += "  TP dBTP" + (layout.headroom ? "  headroom" : "") + "  " + Self.pad("clips", -Layout.clipWidth)
         if layout.proposal { heading += "  proposal" }
@@ -225,15 +233,9 @@ struct MeterView {
         line(&out, message.isEmpty ? "" : paint(Self.words(DisplayText.escaped(message), columns: columns), "33"))
         switch mode {
         case .record:
-            line(
-                &out,
-                Self.fit(
-                    ["keys: r reset holds and clip indicators", " m marker", " n next take", " q stop"],
-                    columns: columns
-                )
-            )
+            line(&out, Self.keys(Self.recordKeys, columns: columns))
         case .soundcheck:
-            line(&out, Self.fit(["keys: q end the soundcheck now and show the proposals"], columns: columns))
+            line(&out, Self.keys(Self.soundcheckKeys, columns: columns))
         }
         out += "\u{1B}[J"
         return Terminal.draw(out)
@@ -268,6 +270,23 @@ struct MeterView {
         }
         if let short, short.count <= room { return short }
         return figure
+    }
+
+    /// The keys line in words, and shorter for narrower windows (q first, so stopping is always shown).
+    static let recordKeys = [
+        ["keys: r reset holds and clip indicators", " m marker", " n next take", " q stop"],
+        ["keys: q stop", "r reset", "m marker", "n next"],
+    ]
+    static let soundcheckKeys = [
+        ["keys: q end the soundcheck now and show the proposals"], ["keys: q end the soundcheck"], ["keys: q end"],
+    ]
+
+    /// The first of `choices` whose parts all fit, else as much of the last as fits.
+    static func keys(_ choices: [[String]], columns: Int) -> String {
+        for parts in choices where fit(parts, columns: columns) == parts.joined(separator: "  ") {
+            return fit(parts, columns: columns)
+        }
+        return fit(choices.last ?? [], columns: columns)
     }
 
     /// Parts joined by two spaces, as many as fit in `columns - 1` (whole parts only).

@@ -170,8 +170,8 @@ struct MeterTerminalTests {
     }
 
     @Test(
-        "the meter fits the terminal: one row per channel from 46 to 160 columns, the proposal as it fits, nothing cut mid-word",
-        arguments: [(50, 20), (80, 24), (100, 30), (160, 50)]
+        "the meter fits the terminal: one row per channel from 40 to 160 columns, the proposal as it fits, nothing cut mid-word, q always among the keys",
+        arguments: [(40, 16), (50, 20), (80, 24), (100, 30), (160, 50)]
     )
     func fits(width: Int, height: Int) throws {
         let dir = scratchDirectory()
@@ -206,6 +206,8 @@ struct MeterTerminalTests {
         #expect((lines[first + 1].hasSuffix(".0 dB") || lines[first + 1].hasSuffix(".5 dB")) == (width >= 94))
         if width >= 80 {
             #expect(lines.contains("keys: r reset holds and clip indicators   m marker   n next take   q stop"))
+        } else {
+            #expect(lines.contains("keys: q stop  r reset  m marker  n next"), "\(screen)")
         }
         #expect(tmux.waitFor { $0.contains("EXIT=0") } != nil)
     }
@@ -339,7 +341,7 @@ struct MeterTextTests {
         #expect(MeterView.ranges([0]) == "ch1")
     }
 
-    @Test("every width from 46 to 200 columns gets a layout that fits it")
+    @Test("every width from 34 to 200 columns gets a layout that fits it")
     func layouts() {
         for columns in 46...200 {
             let layout = MeterView.Layout.fitting(columns)
@@ -349,5 +351,12 @@ struct MeterTextTests {
         #expect(MeterView.Layout.fitting(124).hold && !MeterView.Layout.fitting(123).hold)
         #expect(MeterView.Layout.fitting(94).proposal && !MeterView.Layout.fitting(93).proposal)
         #expect(MeterView.Layout.fitting(62).headroom && !MeterView.Layout.fitting(61).headroom)
+        // Narrower (a phone's terminal): the bar shortens, then the names go; rows still fit.
+        for columns in 34..<46 {
+            let layout = MeterView.Layout.fitting(columns)
+            #expect(layout.width <= columns - 1, "\(columns): \(layout)")
+            #expect(layout.barCells >= MeterView.narrowestBar)
+        }
+        #expect(MeterView.Layout.fitting(40).nameCells > 0 && MeterView.Layout.fitting(34).nameCells == 0)
     }
 }
