@@ -142,28 +142,19 @@ struct RecordFileRigTests {
         m.clip(channel: 0, frame: 12345, length: 4)  // 0x7FFFFF00: under SPEC's 0x7FFFFFFF
         m.clip(channel: 1, frame: 60000, length: 5, negative: true)  // 0x80000000
         let rig = FileRig(bytes: m.bytes("S32_LE/24"))
-        let out = rig.directory + "/takes"
-        let r = try headroom(
-            "record",
-            "--device",
-            "testcap",
+        let (r, lines) = try rig.recordLog(
+            into: "takes",
             "--format",
             "S32_LE",
             "--channels",
             "2",
             "--duration",
             "2",
-            "--dir",
-            out,
             "--names",
-            "Vox,Bass",
-            environment: rig.environment
+            "Vox,Bass"
         )
-        #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("CLIP: ch1 Vox"))
         #expect(r.stderr.contains("CLIP: ch2 Bass"))
-        let take = try #require(files(in: out, ending: ".wav").first)
-        let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
         let clips = lines.filter { $0["type"] as? String == "clip" }
         #expect(clips.map { $0["start_frame"] as? Int } == [12345, 60000])
         #expect(clips.map { $0["clipped_samples"] as? Int } == [4, 5])
@@ -181,24 +172,7 @@ struct RecordFileRigTests {
         let rig = FileRig(bytes: floats.withUnsafeBytes { Data($0) }, floatDevice: true)
         var found: [String: [Int]] = [:]
         for format in ["FLOAT_LE", "S32_LE"] {
-            let out = rig.directory + "/" + format
-            let r = try headroom(
-                "record",
-                "--device",
-                "testcap",
-                "--channels",
-                "2",
-                "--format",
-                format,
-                "--duration",
-                "1",
-                "--dir",
-                out,
-                environment: rig.environment
-            )
-            #expect(r.status == 0, "\(r.stderr)")
-            let take = try #require(files(in: out, ending: ".wav").first)
-            let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
+            let (_, lines) = try rig.recordLog(into: format, "--channels", "2", "--format", format, "--duration", "1")
             found[format] = lines.filter { $0["type"] as? String == "clip" }.compactMap { $0["start_frame"] as? Int }
         }
         #expect(found["FLOAT_LE"] == [5000, 20000])
@@ -209,25 +183,10 @@ struct RecordFileRigTests {
     func moreNamesThanChannels() throws {
         let rig = FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE"))
         let names = "Kick,Snare,OH L,OH R,Bass,Gtr,Vox,Room"
-        let out = rig.directory + "/takes"
-        let record = try headroom(
-            "record",
-            "--device",
-            "testcap",
-            "--duration",
-            "0.2",
-            "--dir",
-            out,
-            "--names",
-            names,
-            environment: rig.environment
-        )
-        #expect(record.status == 0, "\(record.stderr)")
+        let (record, log) = try rig.recordLog(into: "takes", "--duration", "0.2", "--names", names)
         let note = "note: 8 channel names for 2 channels (Kick, Snare); to use all 8, add --channels 8"
         #expect(record.stderr.contains(note), "\(record.stderr)")
-        let take = try #require(files(in: out, ending: ".wav").first)
-        let header = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl")).first
-        #expect(header?["names"] as? [String] == ["Kick", "Snare"])
+        #expect(log.first?["names"] as? [String] == ["Kick", "Snare"])
         let calibrate = try headroom(
             "calibrate",
             "--device",
@@ -241,20 +200,8 @@ struct RecordFileRigTests {
         #expect(calibrate.status == 0, "\(calibrate.stderr)")
         #expect(calibrate.stderr.contains(note), "\(calibrate.stderr)")
         // Names that all fit, or a trailing comma: no note.
-        for given in ["Kick,Snare", "Kick,Snare,", "Kick"] {
-            let r = try headroom(
-                "record",
-                "--device",
-                "testcap",
-                "--duration",
-                "0.1",
-                "--dir",
-                out,
-                "--names",
-                given,
-                environment: rig.environment
-            )
-            #expect(r.status == 0)
+        for (i, given) in ["Kick,Snare", "Kick,Snare,", "Kick"].enumerated() {
+            let (r, _) = try rig.recordLog(into: "fit\(i)", "--duration", "0.1", "--names", given)
             #expect(!r.stderr.contains("channel names for"), "\(given): \(r.stderr)")
         }
     }

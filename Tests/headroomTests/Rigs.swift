@@ -32,6 +32,20 @@ struct FileRig {
         #expect(r.status == 0, "\(r.stderr)")
         return try #require(files(in: out, ending: ".wav").first)
     }
+
+    /// `headroom record` from `testcap` into its own folder `<directory>/<folder>` with
+    /// `arguments`, which must exit 0: what it printed, and its take's log lines.
+    func recordLog(into folder: String, _ arguments: String...) throws -> (run: RunResult, log: [[String: Any]]) {
+        let out = directory + "/" + folder
+        let r = try run(
+            headroomBinary,
+            ["record", "--device", "testcap", "--dir", out] + arguments,
+            environment: environment
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        let take = try #require(files(in: out, ending: ".wav").first)
+        return (r, logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl")))
+    }
 }
 
 /// A float sample as alsa-lib's `lfloat` plugin turns it into a 32-bit code (plugin_ops.h:
