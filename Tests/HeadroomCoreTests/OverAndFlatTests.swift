@@ -988,4 +988,27 @@ struct OverAndFlatTests {
             ) == true
         )
     }
+
+    @Test(
+        "the converter's bits: the innermost msbits, when fewer than the format's and nothing on the way changes values"
+    )
+    func converterBits() {
+        // What `arecord -v -D plughw:...` prints for a 16-bit card read as S24_3LE.
+        let dump = """
+            Plug PCM: Linear conversion PCM (S16_LE)
+            Its setup is:
+              format       : S24_3LE
+              msbits       : 24
+            Slave: Hardware PCM card 1 'USB Audio' device 0 subdevice 0
+            Its setup is:
+              format       : S16_LE
+              msbits       : 16
+            """
+        let path = PCMPath.parse(dump: dump)
+        #expect(PCMPath.converterBits(dump: dump, path: path, outer: 24) == 16)
+        #expect(PCMPath.converterBits(dump: dump, path: path, outer: 16) == nil)
+        #expect(PCMPath.converterBits(dump: dump, path: ["plug", "softvol", "hw"], outer: 24) == nil)
+        #expect(PCMPath.converterBits(dump: "Hardware PCM card 1\n  msbits       : 24", path: ["hw"], outer: 32) == 24)
+        #expect(PCMPath.converterBits(dump: "Hardware PCM card 1", path: ["hw"], outer: 24) == nil)
+    }
 }

@@ -162,6 +162,43 @@ struct RecordFileRigTests {
         #expect(summary.map { $0["clip_events"] as? Int } == [1, 1])
     }
 
+    @Test(
+        "a 16-bit card read through plug as S24_3LE, S32_LE or FLOAT_LE: its largest code clips, as its smallest does",
+        arguments: ["S24_3LE", "S32_LE", "FLOAT_LE"]
+    )
+    func sixteenBitCardThroughPlug(format: String) throws {
+        // Behind a plug that converts, the file plugin reads its infile ten periods for each
+        // period it delivers (alsa-lib 1.2.8; arecord's takes skip the same way), so the
+        // material repeats every period: whatever it skips, each period is the same.
+        let period = 960
+        var codes = [Int16]()
+        for f in 0..<(period * 1000) {
+            let i = f % period
+            let tone = Int16(9000 * sin(2 * Double.pi * 4 * Double(i) / Double(period)))
+            codes += [(100..<104).contains(i) ? .max : tone, (500..<505).contains(i) ? .min : tone / 2]
+        }
+        let rig = FileRig(bytes: codes.withUnsafeBytes { Data($0) }, deviceFormat: "S16_LE")
+        let (r, lines) = try rig.recordLog(
+            into: "takes",
+            "--format",
+            format,
+            "--period-frames",
+            "\(period)",
+            "--duration",
+            "2",
+            "--names",
+            "Vox,Bass"
+        )
+        let conversion = format == "FLOAT_LE" ? "lfloat" : "linear"
+        #expect(lines.first?["path"] as? [String] == ["plug", conversion, "file", "null"])
+        // 32767 arrives as 0x7FFF00 (S24_3LE), 0x7FFF0000 (S32_LE) or 0.99996948: the card's full scale.
+        #expect(r.stderr.contains("CLIP: ch1 Vox"), "\(r.stderr)")
+        let clips = lines.filter { $0["type"] as? String == "clip" }
+        #expect(clips.map { $0["start_frame"] as? Int } == [100, 500])
+        #expect(clips.map { $0["clipped_samples"] as? Int } == [400, 500])
+        #expect(!lines.contains { $0["type"] as? String == "flat" })
+    }
+
     @Test("a float device's 24-bit largest value clips alike recorded as FLOAT_LE and as S32_LE")
     func floatDeviceClipsAlike() throws {
         var floats = [Float](repeating: 0.25, count: 48000 * 2)

@@ -8,14 +8,16 @@ struct FileRig {
     let environment: [String: String]
 
     /// A PCM named `testcap` that reads `bytes`; with `floatDevice`, a `plug` over a device
-    /// that offers FLOAT_LE only (as JACK's does), reading `bytes` as floats.
-    init(bytes: Data, floatDevice: Bool = false) {
+    /// that offers FLOAT_LE only (as JACK's does), reading `bytes` as floats; with
+    /// `deviceFormat`, a `plug` over a device that offers that format only (a 16-bit card).
+    init(bytes: Data, floatDevice: Bool = false, deviceFormat: String? = nil) {
         directory = scratchDirectory()
         let infile = directory + "/in.raw"
         try! bytes.write(to: URL(fileURLWithPath: infile))
         let conf = directory + "/test.conf"
         let file = "type file; slave.pcm \"null\"; file \"/dev/null\"; infile \"\(infile)\"; format \"raw\""
-        let pcm = floatDevice ? "type plug; slave { pcm { \(file) }; format FLOAT_LE }" : file
+        let slave = floatDevice ? "FLOAT_LE" : deviceFormat
+        let pcm = slave.map { "type plug; slave { pcm { \(file) }; format \($0) }" } ?? file
         try! "pcm.testcap { \(pcm) }\n".write(toFile: conf, atomically: true, encoding: .utf8)
         environment = ["ALSA_CONFIG_PATH": "/usr/share/alsa/alsa.conf:" + conf]
     }

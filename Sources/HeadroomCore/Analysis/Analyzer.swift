@@ -147,6 +147,8 @@ public final class Analyzer {
     ///   - exactBlockPeaks: run the filter on every block (for meters).
     ///   - threads: 2 to split the work of each long block with a second thread (only with
     ///     two groups or more: more than 16 channels on AVX, 8 else).
+    ///   - converterBits: the converter's significant bits when they are fewer than the
+    ///     layout's (``CaptureSource/converterBits``): samples clip at its full scale.
     ///   - handoffSpin: with two threads, the seconds each spins waiting for the other before
     ///     it sleeps. A sleeper's wake-up costs tens of microseconds on a virtual machine, about
     ///     what a block's share of session material does. The default leaves the cores to a
@@ -160,6 +162,7 @@ public final class Analyzer {
         maxBlockFrames: Int = 2048,
         exactBlockPeaks: Bool = false,
         threads: Int = 1,
+        converterBits: Int? = nil,
         handoffSpin: Double = 30e-6
     ) {
         precondition((1...64).contains(channels), "channels must be 1...64")
@@ -192,24 +195,30 @@ public final class Analyzer {
         unitCost.initialize(repeating: 0, count: 2 * groups)
         for (i, c) in TruePeakFilter.folded.enumerated() { coefficients[i] = c }
         let clip = Decibels.toAmplitude(settings.clipLevelDBFS)
-        if let bits = layout.bits {
+        // A converter of fewer bits than the layout's (a 16-bit card read as S24_3LE): its
+        // full scale is SPEC's, its largest code moved up into the layout's.
+        let significant = layout.bits.map { min(converterBits ?? $0, $0) } ?? converterBits.map { min($0, 24) }
+        if let bits = layout.bits, let significant {
             // SPEC: the maximum code at 0 dBFS. Words wider than 24 bits clip within one
             // 24-bit step of it, as floats do: a 24-bit converter's codes in S32_LE (the
             // only format many USB interfaces offer), and a sound server's 0.99999988 made
             // into S32, top out at 0x7FFFFF00, and SPEC's literal 0x7FFFFFFF never came.
             let maxCode =
-                bits > 24
-                ? Double((Int64(1) << (bits - 1)) - (Int64(1) << (bits - 24)))
-                : Double((Int64(1) << (bits - 1)) - 1)
-            let code = (clip * maxCode).rounded(.toNearestOrAwayFromZero)
+                significant > 24
+                ? Double((Int64(1) << (significant - 1)) - (Int64(1) << (significant - 24)))
+                : Double((Int64(1) << (significant - 1)) - 1)
+            let code =
+                (clip * maxCode).rounded(.toNearestOrAwayFromZero) * Double(Int64(1) << (bits - significant))
             let fullScale = Double(Int64(1) << (bits - 1))
             clipThreshold = Float(code / fullScale)  // exact for bits <= 24, and at 0 dBFS
             exactClipCode = Int64(code) << (32 - bits)
             clipCandidate = bits > 24 ? Float(code / fullScale * (1 - 1e-6)) : clipThreshold
         } else {
             // Float: within one 24-bit step of the level, so a 24-bit converter's largest
-            // code (0.99999988) counts as full scale.
-            clipThreshold = Float(clip * (1 - 1.0 / 8_388_608))
+            // code (0.99999988) counts as full scale; within one step of a narrower
+            // converter's (a 16-bit card's 0.99996948).
+            let step = 1.0 / Double(Int64(1) << ((significant ?? 24) - 1))
+            clipThreshold = Float(clip * (1 - step))
             clipCandidate = clipThreshold
             exactClipCode = 0
         }
@@ -219,7 +228,7 @@ public final class Analyzer {
         for c in 0..<channels {
             (detectors + c).initialize(to: ClipDetector(channel: c, settings: settings, rate: rate))
             (flats + c).initialize(
-                to: FlatDetector(channel: c, rate: rate, bits: layout.bits, clipCandidate: clipCandidate)
+                to: FlatDetector(channel: c, rate: rate, bits: significant, clipCandidate: clipCandidate)
             )
             (state + c).initialize(to: ChannelLevels())
         }

@@ -18,6 +18,7 @@ public final class ALSACapture: CaptureSource {
     /// The card's own capture device, `hw:CARD=id`, when the path can hide clipping and ends
     /// at a card, or at a sound server while only one card captures: where exact overs are read.
     public private(set) var hardware: String?
+    public private(set) var converterBits: Int?
     private var pcm: OpaquePointer?
     /// Where a float device's period lands before `read` converts it to `format` (nil:
     /// the device gives `format` itself). A period's worth, allocated here, never on the
@@ -102,6 +103,7 @@ public final class ALSACapture: CaptureSource {
                 dump = Self.dump(pcm)
             }
         }
+        converterBits = PCMPath.converterBits(dump: dump, path: path, outer: format.layout.bits ?? 24)
         self.rate = setup.rate
         periodFrames = setup.period
         bufferFrames = setup.buffer

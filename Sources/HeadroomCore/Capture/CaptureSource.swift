@@ -28,10 +28,15 @@ public protocol CaptureSource: AnyObject {
     /// The PCMs between the converter and headroom, outermost first (``PCMPath``); empty
     /// when unknown.
     var path: [String] { get }
+    /// The converter's significant bits when they are fewer than `format`'s and nothing on
+    /// the way changes sample values (a 16-bit card read as S24_3LE through `plughw`): its
+    /// full scale is where samples clip. nil: `format`'s own.
+    var converterBits: Int? { get }
 }
 
 extension CaptureSource {
     public var path: [String] { [] }
+    public var converterBits: Int? { nil }
 }
 
 /// The outcome of one ``CaptureSource/read(into:frames:timeoutMilliseconds:)``.

@@ -54,6 +54,22 @@ public enum PCMPath {
         return Int(line[range.upperBound...].prefix(while: \.isNumber))
     }
 
+    /// The significant bits of the innermost PCM a `snd_pcm_dump` describes (its last
+    /// `msbits`: the card's, or a file's), when the path between changes no sample values
+    /// and they are fewer than `outer`'s; nil otherwise. A 16-bit card read as S24_3LE
+    /// through `plug` arrives with its largest code 0x7FFF00, which is its full scale.
+    public static func converterBits(dump: String, path: [String], outer: Int?) -> Int? {
+        guard let outer, hiding(path).isEmpty else { return nil }
+        guard
+            let line = dump.split(separator: "\n").last(where: {
+                $0.trimmingPrefix(while: \.isWhitespace).hasPrefix("msbits")
+            }),
+            let bits = Int(line.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? ""),
+            (8..<outer).contains(bits)
+        else { return nil }
+        return bits
+    }
+
     /// The PCMs of `path` that can hide clipping at the converter; empty for a plain path.
     public static func hiding(_ path: [String]) -> [String] {
         path.filter(changesValues.contains)

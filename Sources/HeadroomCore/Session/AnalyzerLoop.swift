@@ -11,6 +11,8 @@ final class AnalyzerLoop: @unchecked Sendable {
     let registry: TakeRegistry
     let settings: AnalysisSettings
     let layout: SampleLayout
+    /// The converter's bits when fewer than the layout's (``CaptureSource/converterBits``).
+    let converterBits: Int?
     let format: SampleFormat
     let rate: Int
     let channels: Int
@@ -72,6 +74,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         names: [String],
         device: String,
         path: [String],
+        converterBits: Int? = nil,
         maxTakeFrames: Int?,
         channelMask: UInt32 = 0,
         resumedFrom: String?,
@@ -87,6 +90,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         self.names = names
         self.device = device
         self.path = path
+        self.converterBits = converterBits
         self.channelMask = channelMask
         boundary = TakeBoundary(maxFrames: maxTakeFrames)
         self.resumedFrom = resumedFrom
@@ -193,7 +197,8 @@ final class AnalyzerLoop: @unchecked Sendable {
             maxBlockFrames: 2048,
             // A second analyzer thread shares each block's work while the loop is behind
             // (`splitsBlocks`, set per block); in real time it sleeps.
-            threads: ProcessInfo.processInfo.activeProcessorCount >= 2 ? 2 : 1
+            threads: ProcessInfo.processInfo.activeProcessorCount >= 2 ? 2 : 1,
+            converterBits: converterBits
         )
         let fd = registry.claimLog(takeIndex)
         log = fd >= 0 ? ClipLogFile(fd: fd, path: t.log) : nil

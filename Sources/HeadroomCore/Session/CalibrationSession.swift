@@ -123,7 +123,8 @@ public final class CalibrationSession: @unchecked Sendable {
             layout: source.format.layout,
             settings: settings,
             maxBlockFrames: 2048,
-            exactBlockPeaks: true
+            exactBlockPeaks: true,
+            converterBits: source.converterBits
         )
         let windowFrames = Int(Self.windowSeconds * Double(source.rate))
         var windowPeaks = Array(repeating: [Float](), count: channels)

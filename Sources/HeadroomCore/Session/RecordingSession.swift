@@ -179,6 +179,7 @@ public final class RecordingSession: @unchecked Sendable {
             names: configuration.names,
             device: configuration.deviceName,
             path: source.path,
+            converterBits: source.converterBits,
             maxTakeFrames: configuration.maxTakeFrames,
             channelMask: configuration.channelMask,
             resumedFrom: configuration.resumedFrom,
