@@ -12,4 +12,10 @@ public enum FilePaths {
         while folder.hasSuffix("/") { folder = folder.dropLast() }
         return folder.isEmpty ? "/" : String(folder)
     }
+
+    /// The folder to open or `stat` for `path`: ``folder(of:)``, and `"."` for a bare name.
+    public static func directory(of path: String) -> String {
+        let folder = folder(of: path)
+        return folder.isEmpty ? "." : folder
+    }
 }

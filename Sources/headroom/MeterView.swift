@@ -283,8 +283,9 @@ struct MeterView {
 
     /// The first of `choices` whose parts all fit, else as much of the last as fits.
     static func keys(_ choices: [[String]], columns: Int) -> String {
-        for parts in choices where fit(parts, columns: columns) == parts.joined(separator: "  ") {
-            return fit(parts, columns: columns)
+        for parts in choices {
+            let line = fit(parts, columns: columns)
+            if line == parts.joined(separator: "  ") { return line }
         }
         return fit(choices.last ?? [], columns: columns)
     }

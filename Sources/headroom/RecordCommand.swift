@@ -173,13 +173,21 @@ struct RecordCommand: ParsableCommand {
             // created; RecordingSession checks again when each take begins, which may be
             // hours later with --wait-device.
             _ = try TakeNamer(directory: settings.directory, template: settings.nameTemplate, fileFormat: container)
+            // Rewritten every 5 s, so an earlier run's file is replaced; never audio, a clip log or a folder.
+            if let path = settings.metricsFile { try TextFile.check(path, option: "--metrics-file", force: true) }
             try RecordingSession.checkDirectory(settings.directory)
 
             // Before the device opens: plugins (ALSA's jack) start threads of their own,
             // and they must inherit SIGINT and SIGTERM blocked for a clean end of take.
             LiveRecording.takeOverSignals()
-            var startNote = settings.unusedNamesNote
-            if let startNote { Terminal.error(startNote) }
+            // Notes go to stderr as they come; the first stays on the meter, whose first draw
+            // clears the screen (names left over, then the rate, then the path).
+            var startNote: String? = nil
+            func note(_ text: String) {
+                Terminal.error(text)
+                startNote = startNote ?? text
+            }
+            if let names = settings.unusedNamesNote { note(names) }
             let names = ClipLog.channelNames(settings.names, channels: settings.channels)
             // One monitor for the life of the process: its counters go on across takes and
             // reconnects. The server starts before the device opens, so a bad port is known at once.
@@ -204,16 +212,14 @@ struct RecordCommand: ParsableCommand {
                 // nil: stopped (SIGINT, SIGTERM) while waiting for the device.
                 guard let source = try openDevice(settings: settings, format: format) else { return }
                 if source.rate != settings.rate {
-                    let note =
+                    note(
                         "note: \(settings.device) runs at \(source.rate) Hz, not \(settings.rate) Hz; recording at \(source.rate) Hz"
-                    Terminal.error(note)
-                    startNote = startNote ?? note
+                    )
                 }
                 if resumedFrom == nil,
                     let warning = PCMPath.warning(source.path, device: settings.device, hardware: source.hardware)
                 {
-                    Terminal.error(warning)
-                    startNote = startNote ?? warning
+                    note(warning)
                 }
                 var takeSettings = settings
                 if let chainBase {

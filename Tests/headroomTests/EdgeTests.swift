@@ -161,6 +161,60 @@ struct OutputSafetyTests {
         #expect(again.stderr == "headroom: \(labels) is up to date\n")
         #expect(try String(contentsOfFile: labels, encoding: .utf8) == written)
     }
+
+    @Test(
+        "--metrics-file over a take, a clip log or a folder refuses before the device opens; an empty --save or --html is a usage error"
+    )
+    func metricsFileAndEmptyNames() throws {
+        let dir = scratchDirectory()
+        let m = Material(frames: 48000, channels: 2)
+        let (take, _, _) = try recordFileTake(m, seconds: 1, dir: dir)
+        let log = TakeLog.path(take)
+        let before = [bytes(take), bytes(log)]
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        func record(_ metrics: String) throws -> RunResult {
+            try headroom(
+                "record",
+                "--device",
+                "testcap",
+                "--duration",
+                "0.2",
+                "--dir",
+                dir + "/new",
+                "--metrics-file",
+                metrics,
+                environment: rig.environment
+            )
+        }
+        for (path, why) in [(take, "that is an audio file"), (log, "that is a clip log"), (dir, "that is a folder")] {
+            let r = try record(path)
+            #expect(r.status == 73, "\(path): \(r.stderr)")
+            #expect(r.stderr.contains("--metrics-file \(path): \(why)"), "\(r.stderr)")
+        }
+        #expect([bytes(take), bytes(log)] == before)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/new"))
+        let empty = try record("")
+        #expect(empty.status == 64)
+        #expect(empty.stderr.hasPrefix("headroom: --metrics-file is empty: name a file"), "\(empty.stderr)")
+        // An earlier run's metrics file is replaced without --force: it is rewritten every 5 s.
+        let prom = dir + "/headroom.prom"
+        try "# an earlier run\n".write(toFile: prom, atomically: true, encoding: .utf8)
+        #expect(try record(prom).status == 0)
+        #expect(try String(contentsOfFile: prom, encoding: .utf8).contains("headroom_"))
+        let save = try headroom(
+            "calibrate",
+            "--device",
+            "testcap",
+            "--seconds",
+            "1",
+            "--save",
+            "",
+            environment: rig.environment
+        )
+        #expect(save.status == 64)
+        #expect(!save.stderr.contains("listening"))
+        #expect(try headroom("review", "--html", "", dir).status == 64)
+    }
 }
 
 @Suite("review --cues")

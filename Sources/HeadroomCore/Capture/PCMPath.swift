@@ -58,8 +58,8 @@ public enum PCMPath {
     /// `msbits`: the card's, or a file's), when the path between changes no sample values
     /// and they are fewer than `outer`'s; nil otherwise. A 16-bit card read as S24_3LE
     /// through `plug` arrives with its largest code 0x7FFF00, which is its full scale.
-    public static func converterBits(dump: String, path: [String], outer: Int?) -> Int? {
-        guard let outer, hiding(path).isEmpty else { return nil }
+    public static func converterBits(dump: String, path: [String], outer: Int) -> Int? {
+        guard hiding(path).isEmpty else { return nil }
         guard
             let line = dump.split(separator: "\n").last(where: {
                 $0.trimmingPrefix(while: \.isWhitespace).hasPrefix("msbits")

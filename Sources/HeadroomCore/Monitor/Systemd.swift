@@ -70,8 +70,7 @@ public enum Systemd {
 /// collector never reads half a file.
 public enum MetricsFile {
     public static func write(_ text: String, to path: String) throws(HeadroomError) {
-        let folder = FilePaths.folder(of: path)
-        let temporary = (folder.isEmpty ? "." : folder) + "/.\((path as NSString).lastPathComponent).\(getpid()).tmp"
+        let temporary = FilePaths.directory(of: path) + "/.\((path as NSString).lastPathComponent).\(getpid()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else {
             throw HeadroomError(.cantCreate, "--metrics-file \(path): \(String(cString: strerror(errno)))")

@@ -17,11 +17,12 @@ public enum TextFile {
         inputs: [String] = [],
         force: Bool
     ) throws(HeadroomError) {
+        guard !path.isEmpty else { throw HeadroomError(.usage, "\(option) is empty: name a file") }
         var st = stat()
         guard lstat(path, &st) == 0 else {
-            let folder = FilePaths.folder(of: path)
+            let folder = FilePaths.directory(of: path)
             var dir = stat()
-            if !folder.isEmpty && stat(folder, &dir) != 0 {
+            if stat(folder, &dir) != 0 {
                 throw HeadroomError(.cantCreate, "cannot write \(path): the folder \(folder) does not exist")
             }
             return
@@ -56,8 +57,7 @@ public enum TextFile {
     ) throws(HeadroomError) -> Bool {
         if holds(text, at: path) { return false }
         try check(path, option: option, inputs: inputs, force: force)
-        let folder = FilePaths.folder(of: path)
-        var template = Array(((folder.isEmpty ? "." : folder) + "/.headroom-XXXXXX").utf8CString)
+        var template = Array((FilePaths.directory(of: path) + "/.headroom-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
             throw HeadroomError(.cantCreate, "cannot write \(path): \(String(cString: strerror(errno)))")

@@ -53,8 +53,7 @@ public struct TakeNamer: Sendable {
         while true {
             let limit = pathconf(folder, Int32(_PC_NAME_MAX))
             if limit > 0 { return limit }
-            let parent = FilePaths.folder(of: folder)
-            let next = parent.isEmpty ? "." : parent
+            let next = FilePaths.directory(of: folder)
             if next == folder { return 255 }
             folder = next
         }

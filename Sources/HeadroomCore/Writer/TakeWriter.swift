@@ -171,8 +171,7 @@ public final class TakeWriter {
         var st = stat()
         if fstat(fd, &st) == 0 && st.st_nlink == 0 { return "\(path) was deleted while recording" }
         var dir = stat()
-        let folder = FilePaths.folder(of: path)
-        if stat(folder.isEmpty ? "." : folder, &dir) != 0 { return "the folder of \(path) was removed while recording" }
+        if stat(FilePaths.directory(of: path), &dir) != 0 { return "the folder of \(path) was removed while recording" }
         return nil
     }
 
