@@ -131,7 +131,15 @@ static size_t file_lobes(hr_lobes *p, size_t count, uint16_t *const *rows, int32
 // when it lasted at most `burst_length` frames, had 6 lobes or more within 0.5 dB of its
 // largest, those came at uneven intervals (their spread at least 0.35 of their mean, and not
 // all near multiples of the shortest: noise cut at a ceiling, not a tone's crests, which come
-// a period apart), and their mean level is more than 0.5 dB under the clip level.
+// a period apart), and their mean level is more than 0.5 dB under the clip level and within
+// 1 dB of the loudest lobe of its polarity in the last second (`top`, what the lanes' bins
+// hold so far). A ceiling is where the loudest peaks are: over 916 bursts of converter-like
+// clipped drums and mixes their level sat a median 0.28 dB under that top (the decimation
+// filter's ringing the rest), 95 % within 1.2 dB. Steady noise, unclipped, makes bursts of
+// six lobes within 0.5 dB by chance where its lobes are densest, just above the 3 dB gate
+// that makes a lobe loud: 1.1 to 2.8 dB under the top, and three at one level within 3 s
+// raised 5 to 7 flat events an hour of broadband noise (bench/clipping-figures.py, "steady
+// noise"; none since).
 
 // A burst's `last` when there is none: far enough back that any lobe starts a new one.
 #define NO_BURST (-((int64_t)1 << 60))
@@ -164,8 +172,12 @@ static void close_burst(hr_flat_lane *lane, int polarity) {
         for (int i = 0; i < b->stored; i++) level += b->peak[i];
         const double mean = sum / n, variance = squares / n - mean * mean;
         level /= b->stored;
+        int32_t top = -1;
+        for (int q = 0; q < 4; q++) top = lane->top[polarity * 4 + q] > top ? lane->top[polarity * 4 + q] : top;
+        const double top_db = 0.05 * top + lane->floor_db;
         // Top lobes within 0.5 dB of the clip level are beside clipped ones: clip detection's.
-        if (variance >= 0.35 * 0.35 * mean * mean && 10 * irregular >= n && level < 0.94406088 * lane->ceiling) {
+        if (variance >= 0.35 * 0.35 * mean * mean && 10 * irregular >= n && level < 0.94406088 * lane->ceiling &&
+            20 * log10(level) >= top_db - 1.0) {
             hr_burst_found f = {b->start, b->last + 1, (float)level, polarity, b->near};
             lane->found[lane->found_count++] = f;
         }

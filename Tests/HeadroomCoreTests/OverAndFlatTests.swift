@@ -823,6 +823,26 @@ struct OverAndFlatTests {
     }
 
     @Test(
+        "steady Gaussian noise (rain, surf, hiss turned up) makes no flat event: rule C's chance bursts sit under the loudest peaks"
+    )
+    func gaussianNoise() {
+        // White Gaussian noise at 96 kHz, peaks near -5 dBFS. Its lobes are densest just above
+        // the 3 dB gate that makes a lobe loud for rule C, where six within 0.5 dB in 100 ms
+        // happen by chance; three such bursts at one level within 3 s made a flat event at
+        // -9.7 dBFS 5.4 s into this very noise (about 4 an hour of white noise at 48 kHz, 20 at
+        // 96 kHz), 2 to 3 dB under the noise's loudest peaks, where no ceiling is.
+        let rate = 96000
+        var noise = Noise(seed: 25)
+        let samples = (0..<10 * rate).map { _ -> Float in
+            let u1 = (noise.next() + 1) / 2
+            let u2 = (noise.next() + 1) / 2
+            return Float(0.1 * (-2 * log(1 - u1)).squareRoot() * cos(2 * .pi * u2))
+        }
+        let events = analyze(samples, channels: 1, rate: rate, layout: .float32).events
+        #expect(flats(events).isEmpty, "\(flats(events))")
+    }
+
+    @Test(
         "a synth's square wave is flat by nature, not cut: no flat event at 55-880 Hz, band-limited or not; a sine cut 15 or 20 dB over a ceiling still is"
     )
     func squareWaves() {

@@ -482,7 +482,7 @@ struct RecordFileRigTests {
         #expect(dir.status == 73)
         #expect(dir.stderr == "headroom: cannot create --dir /proc/headroom-takes: No such file or directory\n")
         let file = rig.directory + "/a-file"
-        FileManager.default.createFile(atPath: file, contents: Data())
+        #expect(FileManager.default.createFile(atPath: file, contents: Data()))
         let under = try recordInto(file + "/takes/new")
         #expect(under.status == 73)
         #expect(under.stderr == "headroom: cannot create --dir \(file)/takes/new: \(file)/takes: Not a directory\n")

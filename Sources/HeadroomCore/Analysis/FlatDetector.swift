@@ -29,9 +29,12 @@ import Foundation
 ///   the last second) with no gap over 20 ms; one that lasts at most 100 ms, has 6 lobes or
 ///   more within 0.5 dB of its largest, at uneven intervals (spread at least 0.35 of their
 ///   mean, and not all near multiples of the shortest, as a tone's crests under hiss are),
-///   and sits more than 0.5 dB under the clip level, is found (`hr_close_bursts`, in C);
-///   three found within 3 s, their levels within 0.3 dB, raise an alarm. One within 1.5 dB
-///   of the clip level and a second from a clip run is the clip's shoulder (``shoulder``).
+///   and sits more than 0.5 dB under the clip level and within 1 dB of the polarity's
+///   loudest lobe of the last second (a ceiling is where the loudest peaks are; steady
+///   noise makes such bursts by chance 1 to 3 dB under its loudest), is found
+///   (`hr_close_bursts`, in C); three found within 3 s, their levels within 0.3 dB, raise
+///   an alarm. One within 1.5 dB of the clip level and a second from a clip run is the
+///   clip's shoulder (``shoulder``).
 ///   Unclipped, a noise burst has one to four lobes that near its peak; clipped 6 dB over,
 ///   six to twenty. (Converter-like drum kits and mixes at +6 dB: none found by rules A and
 ///   B; 20 of 24 kits and 16 of 16 mixes with C; `docs/clipping-figures.md`.)
