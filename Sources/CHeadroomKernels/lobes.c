@@ -172,9 +172,7 @@ static void close_burst(hr_flat_lane *lane, int polarity) {
         for (int i = 0; i < b->stored; i++) level += b->peak[i];
         const double mean = sum / n, variance = squares / n - mean * mean;
         level /= b->stored;
-        int32_t top = -1;
-        for (int q = 0; q < 4; q++) top = lane->top[polarity * 4 + q] > top ? lane->top[polarity * 4 + q] : top;
-        const double top_db = 0.05 * top + lane->floor_db;
+        const double top_db = hr_top_db(lane, polarity);
         // Top lobes within 0.5 dB of the clip level are beside clipped ones: clip detection's.
         if (variance >= 0.35 * 0.35 * mean * mean && 10 * irregular >= n && level < 0.94406088 * lane->ceiling &&
             20 * log10(level) >= top_db - 1.0) {
@@ -183,6 +181,12 @@ static void close_burst(hr_flat_lane *lane, int polarity) {
         }
     }
     b->last = NO_BURST;
+}
+
+double hr_top_db(const hr_flat_lane *lane, int polarity) {
+    int32_t top = -1;
+    for (int q = 0; q < 4; q++) top = lane->top[polarity * 4 + q] > top ? lane->top[polarity * 4 + q] : top;
+    return 0.05 * top + lane->floor_db;
 }
 
 void hr_close_bursts(hr_flat_lane *lane, int64_t now) {

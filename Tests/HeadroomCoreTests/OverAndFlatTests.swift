@@ -843,6 +843,41 @@ struct OverAndFlatTests {
     }
 
     @Test(
+        "a plucked string that repeats a steep-sided, nearly flat top every period, 2 dB or more under its loudest lobe, makes no flat event"
+    )
+    func pluckedUnderItsLoudest() {
+        // bench/clipping-figures.py's Karplus-Strong bass, drawn from this generator: four
+        // notes of half a second, each a period of uniform noise smoothed over 4 samples, then
+        // every period the last one averaged sample by sample with its neighbour. A top of the
+        // first note, 6 dB under the loudest lobe, came back period after period at one level:
+        // a flat event at -11.7 dBFS half a second in (rule A), where nothing was cut.
+        let rate = 48000
+        var noise = Noise(seed: 13)
+        var x = [Double](repeating: 0, count: 2 * rate)
+        for start in stride(from: 0, to: x.count, by: rate / 2) {
+            let semitones = Int((noise.next() + 1) * 6)
+            let period = Int(Double(rate) / (41.2 * pow(2, Double(semitones) / 12)))
+            let pick = (0..<period).map { _ in noise.next() }
+            // Smoothed as numpy's convolve(pick, ones(4) / 4, mode: "same") does.
+            var string = [Double](repeating: 0, count: period)
+            for i in 0..<period {
+                for j in max(i - 2, 0)...min(i + 1, period - 1) { string[i] += pick[j] / 4 }
+            }
+            for at in stride(from: 0, to: min(rate / 2, x.count - start), by: period) {
+                for i in 0..<min(period, x.count - start - at) { x[start + at + i] = string[i] }
+                let first = 0.499 * (string[0] + string[1])
+                let last = 0.499 * (string[period - 1] + first)
+                for i in 0..<period - 1 { string[i] = 0.499 * (string[i] + string[i + 1]) }
+                string[period - 1] = last
+            }
+        }
+        let peak = x.map(abs).max()!
+        let samples = x.map { Float($0 / peak * 0.5) }
+        let events = analyze(samples, channels: 1, rate: rate, layout: .float32).events
+        #expect(flats(events).isEmpty, "\(flats(events))")
+    }
+
+    @Test(
         "a synth's square wave is flat by nature, not cut: no flat event at 55-880 Hz, band-limited or not; a sine cut 15 or 20 dB over a ceiling still is"
     )
     func squareWaves() {
