@@ -829,8 +829,9 @@ struct OverAndFlatTests {
         // White Gaussian noise at 96 kHz, peaks near -5 dBFS. Its lobes are densest just above
         // the 3 dB gate that makes a lobe loud for rule C, where six within 0.5 dB in 100 ms
         // happen by chance; three such bursts at one level within 3 s made a flat event at
-        // -9.7 dBFS 5.4 s into this very noise (about 4 an hour of white noise at 48 kHz, 20 at
-        // 96 kHz), 2 to 3 dB under the noise's loudest peaks, where no ceiling is.
+        // -9.7 dBFS 5.4 s into this very noise (5 to 7 an hour of white noise at 44.1 to 96 kHz:
+        // bench/clipping-figures.py), 2 to 3 dB under the noise's loudest peaks, where no
+        // ceiling is.
         let rate = 96000
         var noise = Noise(seed: 25)
         let samples = (0..<10 * rate).map { _ -> Float in
