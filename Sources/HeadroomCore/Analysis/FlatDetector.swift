@@ -323,11 +323,11 @@ struct FlatDetector {
 
     /// Rule A raises an alarm only for flat lobes within this many dB of the loudest lobe of
     /// their polarity in the last second (under the clip level: ``hr_top_db``), where a
-    /// ceiling is. Plucked strings (Karplus-Strong, other seeds than the figures') repeat
-    /// steep-sided, nearly flat tops every period 2 dB or more under their loudest: 27, 17 and
-    /// 16 false flat events in 90 minutes at 44.1, 48 and 96 kHz, none with this test (at 1 dB
-    /// too); the clipped takes of the figures kept every event and every figure at 2 dB
-    /// (at 1 dB, six converter-like takes at +10 dB lost their rule-A estimate).
+    /// ceiling is. Plucked strings (Karplus-Strong, other seeds than the clean table's) repeat
+    /// steep-sided, nearly flat tops every period 2 dB or more under their loudest: 30, 24 and
+    /// 12 false flat events in 90 minutes at 44.1, 48 and 96 kHz (`bench/clipping-figures.py`),
+    /// none with this test; the clipped takes of the figures kept every event and every figure
+    /// at 2 dB (at 1 dB, six converter-like takes at +10 dB lost their rule-A estimate).
     static let underTopAtMost = 2.0
 
     /// A lobe of `polarity` (0 positive, 1 negative) with a flat top ended: frames
