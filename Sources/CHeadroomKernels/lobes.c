@@ -172,10 +172,9 @@ static void close_burst(hr_flat_lane *lane, int polarity) {
         for (int i = 0; i < b->stored; i++) level += b->peak[i];
         const double mean = sum / n, variance = squares / n - mean * mean;
         level /= b->stored;
-        const double top_db = hr_top_db(lane, polarity);
         // Top lobes within 0.5 dB of the clip level are beside clipped ones: clip detection's.
         if (variance >= 0.35 * 0.35 * mean * mean && 10 * irregular >= n && level < 0.94406088 * lane->ceiling &&
-            20 * log10(level) >= top_db - 1.0) {
+            hr_near_top(lane, polarity, level, 1.0)) {
             hr_burst_found f = {b->start, b->last + 1, (float)level, polarity, b->near};
             lane->found[lane->found_count++] = f;
         }
@@ -183,10 +182,10 @@ static void close_burst(hr_flat_lane *lane, int polarity) {
     b->last = NO_BURST;
 }
 
-double hr_top_db(const hr_flat_lane *lane, int polarity) {
+int hr_near_top(const hr_flat_lane *lane, int polarity, double level, double db) {
     int32_t top = -1;
     for (int q = 0; q < 4; q++) top = lane->top[polarity * 4 + q] > top ? lane->top[polarity * 4 + q] : top;
-    return 0.05 * top + lane->floor_db;
+    return 20 * log10(level) >= 0.05 * top + lane->floor_db - db;
 }
 
 void hr_close_bursts(hr_flat_lane *lane, int64_t now) {

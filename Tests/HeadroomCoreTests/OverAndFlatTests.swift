@@ -817,8 +817,8 @@ struct OverAndFlatTests {
             )
         )
         for (name, samples) in material {
-            let events = analyze(samples, channels: 1, layout: .float32).events
-            #expect(flats(events).isEmpty, "\(name): \(flats(events))")
+            let found = flats(mono: samples)
+            #expect(found.isEmpty, "\(name): \(found)")
         }
     }
 
@@ -839,8 +839,8 @@ struct OverAndFlatTests {
             let u2 = (noise.next() + 1) / 2
             return Float(0.1 * (-2 * log(1 - u1)).squareRoot() * cos(2 * .pi * u2))
         }
-        let events = analyze(samples, channels: 1, rate: rate, layout: .float32).events
-        #expect(flats(events).isEmpty, "\(flats(events))")
+        let found = flats(mono: samples, rate: rate)
+        #expect(found.isEmpty, "\(found)")
     }
 
     @Test(
@@ -873,9 +873,8 @@ struct OverAndFlatTests {
             }
         }
         let peak = x.map(abs).max()!
-        let samples = x.map { Float($0 / peak * 0.5) }
-        let events = analyze(samples, channels: 1, rate: rate, layout: .float32).events
-        #expect(flats(events).isEmpty, "\(flats(events))")
+        let found = flats(mono: x.map { Float($0 / peak * 0.5) }, rate: rate)
+        #expect(found.isEmpty, "\(found)")
     }
 
     @Test(

@@ -61,6 +61,11 @@ func flats(_ events: [Event]) -> [FlatEvent] {
     events.compactMap { if case .flat(let e) = $0 { e } else { nil } }
 }
 
+/// The flat events of one channel of float samples.
+func flats(mono samples: [Float], rate: Int = 48000) -> [FlatEvent] {
+    flats(analyze(samples, channels: 1, rate: rate, layout: .float32).events)
+}
+
 /// 16-bit mono: quiet noise-free base level with the given samples placed at frames.
 func int16Signal(frames: Int, level: Int16 = 1000, set: [Int: Int16] = [:]) -> [Int16] {
     var s = [Int16](repeating: 0, count: frames)

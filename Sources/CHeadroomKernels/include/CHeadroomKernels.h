@@ -64,9 +64,10 @@ void hr_bursts_init(hr_flat_lane *lane);
 /// judging it (a burst found goes into lane->found).
 void hr_close_bursts(hr_flat_lane *lane, int64_t now);
 
-/// The level (dBFS, to the 0.05 dB bin) of the loudest lobe of `polarity` (0 positive, 1
-/// negative) under the clip level in the last four quarter seconds: where a ceiling would be.
-double hr_top_db(const hr_flat_lane *lane, int polarity);
+/// Whether `level` (linear) lies within `db` dB of the loudest lobe of `polarity` (0 positive,
+/// 1 negative) under the clip level in the last four quarter seconds (to its 0.05 dB bin):
+/// where a ceiling would be. Rules A and C judge flat tops only there.
+int hr_near_top(const hr_flat_lane *lane, int polarity, double level, double db);
 
 /// In a lobe's code: its peak is at or over the clip level (the lane's `ceiling`). Such a
 /// lobe stays out of rule C and out of the histograms' `top`; rule A judges it only when it

@@ -322,7 +322,7 @@ struct FlatDetector {
     static let cutAtLeast = Float(Decibels.toAmplitude(0.5))
 
     /// Rule A raises an alarm only for flat lobes within this many dB of the loudest lobe of
-    /// their polarity in the last second (under the clip level: ``hr_top_db``), where a
+    /// their polarity in the last second (under the clip level: `hr_near_top`), where a
     /// ceiling is. Plucked strings (Karplus-Strong, other seeds than the clean table's) repeat
     /// steep-sided, nearly flat tops every period 2 dB or more under their loudest: 30, 24 and
     /// 12 false flat events in 90 minutes at 44.1, 48 and 96 kHz (`bench/clipping-figures.py`),
@@ -377,9 +377,7 @@ struct FlatDetector {
         guard matching >= 4 && !Self.glides(base, newest: next, end: end, window: halfSecond, low: low, high: high)
         else { return }
         let level = levelSum / Float(matching)
-        guard
-            atClipLevel || level >= Float(Decibels.toAmplitude(hr_top_db(lane, Int32(polarity)) - Self.underTopAtMost))
-        else { return }
+        guard atClipLevel || hr_near_top(lane, Int32(polarity), Double(level), Self.underTopAtMost) != 0 else { return }
         if polarity == 0 { countedThrough.0 = end } else { countedThrough.1 = end }
         alarm(
             polarity: polarity,
