@@ -34,7 +34,10 @@ struct RecordCommand: ParsableCommand {
 
     @Option(
         name: .customLong("file-format"),
-        help: ArgumentHelp("Container for takes (default wav).", valueName: "format")
+        help: ArgumentHelp(
+            "Container for takes (default wav). wav and rf64 carry names, loudness and markers; flac and caf names only; w64 the audio alone.",
+            valueName: "format"
+        )
     )
     var fileFormat: TakeFileFormat?
 

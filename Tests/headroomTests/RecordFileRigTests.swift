@@ -327,7 +327,10 @@ struct RecordFileRigTests {
         #expect(firstDifference(joined, m.expectedInts("S24_3LE")) == nil)
     }
 
-    @Test("FLAC, W64 and CAF takes are bit-exact too", arguments: ["flac", "w64", "caf"])
+    @Test(
+        "FLAC, W64 and CAF takes are bit-exact too; FLAC's and CAF's tags name the channels",
+        arguments: ["flac", "w64", "caf"]
+    )
     func otherContainers(container: String) throws {
         let m = Material(frames: 24000, channels: 2, seed: 4)
         let rig = FileRig(bytes: m.bytes("S24_3LE"))
@@ -340,6 +343,8 @@ struct RecordFileRigTests {
             "0.5",
             "--file-format",
             container,
+            "--names",
+            "Vox,Gtr",
             "--dir",
             out,
             environment: rig.environment
@@ -347,6 +352,14 @@ struct RecordFileRigTests {
         #expect(r.status == 0, "\(r.stderr)")
         let take = try #require(files(in: out, ending: "." + container).first)
         #expect(firstDifference(readAudio(take)?.samples, m.expectedInts("S24_3LE")) == nil)
+        guard container != "w64" else { return }  // libsndfile writes no strings into W64
+        var info = SF_INFO()
+        let file = try #require(sf_open(take, Int32(SFM_READ), &info))
+        defer { sf_close(file) }
+        let tag = { (key: Int32) in sf_get_string(file, key).map { String(cString: $0) } ?? "" }
+        #expect(tag(Int32(SF_STR_SOFTWARE)).hasPrefix("headroom"))
+        #expect(tag(Int32(SF_STR_COMMENT)).contains("channels: 1 Vox, 2 Gtr"), "\(tag(Int32(SF_STR_COMMENT)))")
+        #expect(tag(Int32(SF_STR_TITLE)) == URL(fileURLWithPath: take).deletingPathExtension().lastPathComponent)
     }
 
     @Test("an existing take is never overwritten")

@@ -22,6 +22,10 @@ public enum TakeFileFormat: String, CaseIterable, Sendable {
     /// WAV and RF64 carry `bext` and cue chunks.
     var isRIFF: Bool { self == .wav || self == .rf64 }
 
+    /// FLAC and CAF carry tags (Vorbis comments for FLAC). libsndfile writes none into W64,
+    /// whose takes are the audio alone.
+    var carriesTags: Bool { self == .flac || self == .caf }
+
     /// FLAC stores at most 24 bits of integer PCM.
     public func supports(_ format: SampleFormat) -> Bool {
         self != .flac || format == .s16 || format == .s24packed || format == .s24

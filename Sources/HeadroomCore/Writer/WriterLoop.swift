@@ -151,8 +151,9 @@ final class WriterLoop: @unchecked Sendable {
             description: description,
             reference: BroadcastInfo.uniqueReference(start: take.startDate, path: take.file)
         )
-        // FLAC, CAF, W64 have no bext or iXML: what fits goes into their tags (Vorbis
-        // comments for FLAC) before the first frame, the only time libsndfile writes them.
+        // FLAC and CAF have no bext or iXML: what fits goes into their tags (Vorbis comments
+        // for FLAC) before the first frame, the only time libsndfile writes them. W64 gets
+        // none (libsndfile has no strings for it).
         let channelList = names.enumerated().map { "\($0.offset + 1) \($0.element)" }.joined(separator: ", ")
         let tags: [Int32: String] = [
             Int32(SF_STR_TITLE): URL(fileURLWithPath: take.base).lastPathComponent,
@@ -169,7 +170,7 @@ final class WriterLoop: @unchecked Sendable {
             rate: rate,
             channels: channels,
             broadcastInfo: bext,
-            tags: fileFormat.isRIFF ? [:] : tags
+            tags: fileFormat.carriesTags ? tags : [:]
         )
     }
 
