@@ -62,23 +62,30 @@ struct HTMLReportTests {
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
         #expect(png.count > 10_000)
 
-        // On a phone the page is as wide as the screen (the summary table scrolls in its own
-        // box, the overviews shrink): a copy of the page with a probe that puts the page's
-        // laid-out width and the window's in its title.
+        // On a phone the page is as wide as the screen: the overviews shrink, and each
+        // channel's row of the summary table becomes a block of labelled figures, none of them
+        // off the screen (before, the table scrolled sideways in its own box, its clip counts
+        // and overs out of sight). A copy of the page with a probe that puts the page's
+        // laid-out width, the window's and the widest table's in its title.
         let probe = dir + "/probe.html"
         try html.replacingOccurrences(
             of: "</body>",
-            with: "<script>document.title = document.documentElement.scrollWidth + 'x' + innerWidth</script></body>"
+            with: """
+                <script>document.title = document.documentElement.scrollWidth + 'x' + innerWidth + 'x' +
+                Math.max(...[...document.querySelectorAll('table')].map(t => t.scrollWidth))</script></body>
+                """
         ).write(toFile: probe, atomically: true, encoding: .utf8)
         let phone = try run(
             "/usr/bin/chromium",
             ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=390,800", "--dump-dom", "file://" + probe]
         )
         let sizes = try #require(
-            phone.stdout.firstMatch(of: #/<title>(\d+)x(\d+)</title>/#),
+            phone.stdout.firstMatch(of: #/<title>(\d+)x(\d+)x(\d+)</title>/#),
             "\(phone.stdout.prefix(300))"
         )
         #expect(Int(sizes.1)! <= Int(sizes.2)!, "the page is \(sizes.1) px wide in a \(sizes.2) px window")
+        #expect(Int(sizes.3)! <= Int(sizes.2)! - 24, "a table is \(sizes.3) px wide in a \(sizes.2) px window")
+        #expect(html.contains("<td data-l=\"over\" data-u=\"dB\">"))
     }
 
     @Test("each take's heading says how it went: needs a look, ran hot (true peaks in the margin), or clean")

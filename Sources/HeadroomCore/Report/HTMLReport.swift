@@ -24,7 +24,12 @@ public enum HTMLReport {
             .lane{margin:4px 0;display:flex;gap:8px;align-items:flex-start} .lane span{flex:0 0 110px;color:#444}
             svg{background:#fff;border:1px solid #ccc;flex:0 1 auto;min-width:0;max-width:100%;height:auto}
             .legend{color:#666;font-size:12px}
-            @media (max-width:600px){body{margin:12px} .lane{display:block} .lane span{display:block} svg{width:100%}}
+            @media (max-width:600px){body{margin:12px} .lane{display:block} .lane span{display:block} svg{width:100%}
+            table.channels,table.channels tbody{display:block} table.channels tr:first-child{display:none}
+            table.channels tr{display:flex;flex-wrap:wrap;column-gap:14px;padding:6px 0;border-bottom:1px solid #ddd}
+            table.channels td{border:0;padding:1px 0;text-align:left} table.channels td:nth-child(2){flex:1 0 70%}
+            table.channels td[data-l]::before{content:attr(data-l) " ";color:#666;font-weight:400}
+            table.channels td[data-u]::after{content:" " attr(data-u)}}
             </style></head><body>
             <h1>headroom review</h1>
             <p class="meta">\(reviews.count) take\(reviews.count == 1 ? "" : "s"), generated \(escape(ClipLog.timestamp(generated))).
@@ -50,17 +55,18 @@ public enum HTMLReport {
         out += ", log: \(escape(r.logState)); xruns \(r.xruns), gaps \(r.gaps), dropped frames \(r.droppedFrames)"
         if let e = r.ending { out += "; <span class=\"bad\">\(escape(e))</span>" }
         out +=
-            "</p>\n<div class=\"wide\"><table><tr><th>ch</th><th>name</th><th>true peak dBTP</th><th>headroom dB</th><th>clips</th><th>over dB</th><th>flat tops</th><th>hot</th><th>LUFS</th><th>LRA LU</th></tr>\n"
+            "</p>\n<div class=\"wide\"><table class=\"channels\"><tr><th>ch</th><th>name</th><th>true peak dBTP</th><th>headroom dB</th><th>clips</th><th>over dB</th><th>flat tops</th><th>hot</th><th>LUFS</th><th>LRA LU</th></tr>\n"
         for c in r.channels {
             out +=
                 "<tr\(c.clipEvents > 0 || c.flatEvents > 0 ? " class=\"clipped\"" : "")><td>\(c.channel)</td><td>\(escape(c.name))</td>"
-            out +=
-                "<td>\(SummaryTable.db(c.truePeakDBTP))</td><td>\(c.truePeakDBTP.map { Decibels.text(-$0) } ?? "-")</td>"
+            out += cell(SummaryTable.db(c.truePeakDBTP), "true peak", "dBTP")
+            out += cell(c.truePeakDBTP.map { Decibels.text(-$0) } ?? "-", "headroom", "dB")
             let over = c.overDB.map { (c.overBound ? "&ge;" : "") + Decibels.text($0) } ?? "-"
             let flat = c.flatEvents > 0 ? "\(c.flatEvents) at \(c.flatLevelDBFS.map(Decibels.text) ?? "?") dBFS" : "0"
-            out += "<td>\(c.clipEvents)</td><td>\(over)</td><td>\(flat)</td><td>\(c.hotEvents)</td>"
-            out +=
-                "<td>\(c.loudness?.integratedLUFS.map(Decibels.text) ?? "-")</td><td>\(c.loudness?.rangeLU.map(Decibels.text) ?? "-")</td></tr>\n"
+            out += cell("\(c.clipEvents)", "clips") + cell(over, "over", "dB") + cell(flat, "flat tops")
+            out += cell("\(c.hotEvents)", "hot")
+            out += cell(c.loudness?.integratedLUFS.map(Decibels.text) ?? "-", "", "LUFS")
+            out += cell(c.loudness?.rangeLU.map(Decibels.text) ?? "-", "LRA", "LU") + "</tr>\n"
         }
         out += "</table></div>\n"
         let envelopes = envelope(path: r.file, columns: Int(width))
@@ -83,6 +89,14 @@ public enum HTMLReport {
         out +=
             "<p class=\"legend\">Level overview: peak per \(String(format: "%.1f", r.seconds * 1000 / width)) ms, -60 to 0 dBFS.</p>\n</section>\n"
         return out
+    }
+
+    /// A channel's figure. On a phone's width the table's rows become blocks of figures, each
+    /// with its label (`data-l`) and its unit (`data-u`, left off a figure that is missing).
+    static func cell(_ value: String, _ label: String, _ unit: String = "") -> String {
+        let l = label.isEmpty ? "" : " data-l=\"\(label)\""
+        let u = unit.isEmpty || value == "-" ? "" : " data-u=\"\(unit)\""
+        return "<td\(l)\(u)>\(value)</td>"
     }
 
     static func y(_ db: Double) -> Double {
