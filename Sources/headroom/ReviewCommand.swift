@@ -212,6 +212,8 @@ struct ReviewCommand: ParsableCommand {
 
     /// Adds the clip events' cue markers to a WAV/RF64 take that has none. A take that a
     /// recorder still has open (it holds a lock on it) is left alone.
+    static func cueMarkers(_ n: Int) -> String { n == 1 ? "1 cue marker" : "\(n) cue markers" }
+
     static func writeCues(_ r: TakeReview) throws(HeadroomError) {
         let lock = open(r.file, O_RDONLY | O_CLOEXEC)
         guard lock >= 0 else { return }
@@ -225,11 +227,11 @@ struct ReviewCommand: ParsableCommand {
             return
         }
         if existing > 0 {
-            Terminal.error("\(r.file): already has \(existing) cue markers")
+            Terminal.error("\(r.file): already has \(cueMarkers(existing)); left as it is")
             return
         }
         let markers = r.events.compactMap { CueMarkers.Marker($0, names: r.names, rate: r.rate) }
         try CueMarkers.append(markers, to: r.file)
-        Terminal.error("\(r.file): wrote \(markers.count) cue markers")
+        Terminal.error("\(r.file): wrote \(cueMarkers(markers.count))")
     }
 }
