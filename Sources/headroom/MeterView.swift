@@ -170,7 +170,7 @@ struct MeterView {
             line(&out, paint("SOUNDCHECK", "1;33") + status.dropFirst(10))
         }
         var heading =
-            " ch " + Self.pad(String("name".prefix(layout.nameCells)), -layout.nameCells) + " "
+            " ch " + Self.pad(DisplayText.prefix("name", cells: layout.nameCells), -layout.nameCells) + " "
             + Self.scale(cells: layout.barCells)
         if layout.hold { heading += "  hold" }
         heading += "  TP dBTP" + (layout.headroom ? "  headroom" : "") + "  " + Self.pad("clips", -Layout.clipWidth)
@@ -195,7 +195,7 @@ struct MeterView {
             let clips = ch.latchedClips - clipBase[i]
             // A channel nobody named is its number, which the row already shows.
             let label = ClipLog.isNumberOnly(ch.name, channel: i) ? "" : DisplayText.escaped(ch.name)
-            let name = Self.pad(String(label.prefix(layout.nameCells)), -layout.nameCells)
+            let name = Self.pad(DisplayText.prefix(label, cells: layout.nameCells), -layout.nameCells)
             let bar = bar(level: current, hold: holds[i].value, reference: references[i], cells: layout.barCells)
             var row = String(format: "%3d ", i + 1) + name + " " + bar
             if layout.hold { row += " " + Self.pad(Self.db(holds[i].value), 5) }
@@ -295,7 +295,7 @@ struct MeterView {
         var out = ""
         for part in parts {
             let next = out.isEmpty ? part : out + "  " + part
-            if next.count > columns - 1 { break }
+            if DisplayText.cells(next) > columns - 1 { break }
             out = next
         }
         return out
@@ -303,11 +303,11 @@ struct MeterView {
 
     /// `text` cut to `columns - 1` at a word boundary, with "..." when cut.
     static func words(_ text: String, columns: Int) -> String {
-        guard text.count > columns - 1 else { return text }
+        guard DisplayText.cells(text) > columns - 1 else { return text }
         var out = ""
         for word in text.split(separator: " ") {
             let next = out.isEmpty ? String(word) : out + " " + word
-            if next.count > columns - 4 { break }
+            if DisplayText.cells(next) > columns - 4 { break }
             out = next
         }
         return out + "..."
@@ -388,10 +388,13 @@ struct MeterView {
 
     static func db(_ x: Float) -> String { x > 0 ? Decibels.text(decibels(x)) : "-inf" }
 
+    /// `s` padded with spaces to `abs(width)` terminal columns: on the right when `width` is
+    /// negative, else on the left.
     static func pad(_ s: String, _ width: Int) -> String {
         let w = abs(width)
-        guard s.count < w else { return s }
-        let spaces = String(repeating: " ", count: w - s.count)
+        let used = DisplayText.cells(s)
+        guard used < w else { return s }
+        let spaces = String(repeating: " ", count: w - used)
         return width < 0 ? s + spaces : spaces + s
     }
 

@@ -213,6 +213,36 @@ struct MeterTerminalTests {
     }
 
     @Test(
+        "a name in Japanese (two columns a character) keeps the meter's columns: bars aligned, no row wraps",
+        arguments: [(100, 20), (50, 20)]
+    )
+    func wideNames(width: Int, height: Int) throws {
+        let dir = scratchDirectory()
+        Self.writeClippedBursts(dir + "/in.wav")
+        let (rig, tmux) = try Self.meterOnRig(
+            "wide\(width)",
+            wav: dir + "/in.wav",
+            arguments: "record --device testlive --names 'ボーカル,Bass' --dir \(dir)/takes",
+            size: (width, height)
+        )
+        defer { rig.stop() }
+        let screen = try #require(tmux.waitFor { $0.contains("CLIP 1") })
+        tmux.keys("q")
+        // Columns as the terminal counts them, for the characters on this screen: the katakana
+        // take two, everything else (the bar's blocks and dots too) one.
+        func columns(_ s: Substring) -> Int {
+            s.unicodeScalars.reduce(0) { $0 + ((0x3000...0x30FF).contains($1.value) ? 2 : 1) }
+        }
+        let lines = screen.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.allSatisfy { columns($0) < width }, "\(lines.map { columns($0) })\n\(screen)")
+        let first = try #require(lines.firstIndex { $0.hasPrefix("  1 ボー") }, "\(screen)")
+        #expect(lines[first + 1].hasPrefix("  2 Bass"), "channel 1's row wrapped:\n\(screen)")
+        let bars = lines[first...(first + 1)].map { line in line.firstIndex(of: "[").map { columns(line[..<$0]) } }
+        #expect(bars[0] != nil && bars[0] == bars[1], "the bars start at columns \(bars):\n\(screen)")
+        #expect(tmux.waitFor { $0.contains("EXIT=0") } != nil)
+    }
+
+    @Test(
         "a window too short for every channel keeps its header, shows the clipping channel, and says which are left out"
     )
     func shortWindow() throws {

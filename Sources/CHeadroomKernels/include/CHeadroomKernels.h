@@ -221,6 +221,11 @@ int hr_start_writeback(int fd);
 /// The `statfs` type of the file system `path` is on (0x4d44 for FAT), or -1/errno.
 long hr_file_system_type(const char *path);
 
+/// The columns a terminal gives Unicode scalar `scalar` (glibc's wcwidth in C.UTF-8): 2 for
+/// East Asian wide and fullwidth characters and emoji, 0 for combining marks, 1 for most,
+/// -1 for what is not printable; -2 when C.UTF-8 is missing.
+int hr_cell_width(uint32_t scalar);
+
 /// Allocates disk for `length` bytes of the file open on `fd` from `offset`, without
 /// changing its size (`fallocate(FALLOC_FL_KEEP_SIZE)`). 0 or -1/errno (EOPNOTSUPP where
 /// the file system cannot).

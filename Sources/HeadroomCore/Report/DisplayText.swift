@@ -1,3 +1,5 @@
+import CHeadroomKernels
+
 /// Text that came from outside (channel names, device and file names, clip-log fields)
 /// made safe to print: a terminal or the journal sees every control character as `\xNN`,
 /// so a name cannot clear the screen, retitle the terminal or forge a second log line.
@@ -16,6 +18,43 @@ public enum DisplayText {
             }
         }
         return String(out)
+    }
+
+    /// The terminal columns `text` takes, as terminals count them (glibc's `wcwidth` in the
+    /// C.UTF-8 locale, whatever the process's locale): two for each East Asian wide or
+    /// fullwidth character and emoji (`ボーカル` is 8), none for combining marks, one for the
+    /// rest. Meant for text already ``escaped(_:keepNewlines:)``.
+    public static func cells(_ text: String) -> Int {
+        var total = 0
+        for character in text { total += cells(character) }
+        return total
+    }
+
+    /// The longest start of `text` that takes at most `cells` columns (whole characters).
+    public static func prefix(_ text: String, cells room: Int) -> String {
+        var used = 0
+        var end = text.startIndex
+        for character in text {
+            let width = cells(character)
+            if used + width > room { break }
+            used += width
+            end = text.index(after: end)
+        }
+        return String(text[..<end])
+    }
+
+    /// A character (a grapheme cluster: a letter and its marks, an emoji sequence) takes the
+    /// widest of its scalars, at most two; every character one where C.UTF-8 is missing.
+    static func cells(_ character: Character) -> Int {
+        let scalars = character.unicodeScalars
+        if scalars.count == 1, let only = scalars.first, only.value >= 0x20, only.value < 0x7F { return 1 }
+        var widest = 0
+        for scalar in scalars {
+            let width = hr_cell_width(scalar.value)
+            if width == -2 { return 1 }
+            widest = max(widest, Int(width))
+        }
+        return min(widest, 2)
     }
 
     private static func isControl(_ s: Unicode.Scalar, keepNewlines: Bool) -> Bool {

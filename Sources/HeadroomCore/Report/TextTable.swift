@@ -25,11 +25,12 @@ public struct TextTable {
 
     /// The header line, then one line per row.
     public func lines() -> [String] {
-        var widths = header.map(\.count)
-        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        // In terminal columns: a name in Japanese takes two a character.
+        var widths = header.map(DisplayText.cells)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], DisplayText.cells(cell)) } }
         return ([header] + rows).map { cells in
             var line = cells.enumerated().map { i, cell in
-                let pad = String(repeating: " ", count: widths[i] - cell.count)
+                let pad = String(repeating: " ", count: widths[i] - DisplayText.cells(cell))
                 return alignments[i] == .left ? cell + pad : pad + cell
             }.joined(separator: "  ")
             while line.last == " " { line.removeLast() }
