@@ -319,6 +319,63 @@ struct MonitorTests {
         #expect(!log.contains { ["xrun", "dropped"].contains($0["type"] as? String ?? "") }, "\(recorder.stderr)")
     }
 
+    @Test(
+        "a channel that clips without a pause (one clip event for as long as it lasts): its clipped samples keep rising on /metrics while it clips, and end as the log's"
+    )
+    func clippingWithoutAPause() throws {
+        let dir = scratchDirectory()
+        // Channel 1 a 440 Hz tone driven 4.1 dB past full scale throughout (880 whole cycles,
+        // so the loop is seamless too), channel 2 a quiet one.
+        var samples = [Int32]()
+        for t in 0..<96000 {
+            let phase = 2 * Double.pi * Double(t) / 48000
+            samples += [max(-1, min(1, 1.6 * sin(440 * phase))), 0.1 * sin(330 * phase)].map {
+                Int32(($0 * 8_388_607).rounded()) << 8
+            }
+        }
+        writeAudio(dir + "/in.wav", samples: samples, channels: 2)
+        let rig = try JackRig(name: "pause", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let port = testPort(6)
+        let recorder = try BackgroundRecorder(
+            ["record", "--device", "testlive", "--dir", dir + "/takes", "--name", "t", "--listen", String(port)],
+            environment: rig.environment,
+            directory: try Self.folder(dir + "/r")
+        )
+        func read() -> (events: Double, samples: Double)? {
+            guard let body = httpGet("http://127.0.0.1:\(port)/metrics")?.body,
+                let events = metricValue(body, "headroom_clip_events_total", channel: 1),
+                let samples = metricValue(body, "headroom_clipped_samples_total", channel: 1)
+            else { return nil }
+            return (events, samples)
+        }
+        // Half a second of the tone's overs (about 10,000 samples), then as much again, all in
+        // the one event still open.
+        var first: (events: Double, samples: Double)?
+        #expect(
+            eventually {
+                first = read()
+                return (first?.samples ?? 0) > 10_000
+            },
+            "\(String(describing: first))"
+        )
+        var later: (events: Double, samples: Double)?
+        #expect(
+            eventually {
+                later = read()
+                return (later?.samples ?? 0) > (first?.samples ?? .infinity) + 10_000
+            },
+            "\(String(describing: first)), then \(String(describing: later))"
+        )
+        #expect(first?.events == 1 && later?.events == 1)
+        kill(recorder.pid, SIGINT)
+        #expect(recorder.wait(seconds: 15) == 0)
+        let clips = logLines(dir + "/takes/t.clips.jsonl").filter { $0["type"] as? String == "clip" }
+        #expect(clips.count == 1 && clips.first?["channel"] as? Int == 1)
+        let total = try #require(clips.first?["clipped_samples"] as? Int)
+        #expect(Double(total) >= later?.samples ?? .infinity, "the counter ran ahead of the event: \(total)")
+    }
+
     @Test("a clip reaches /status (what the page's feed sends) within half a second of its frame being captured")
     func latchLatency() throws {
         let dir = scratchDirectory()

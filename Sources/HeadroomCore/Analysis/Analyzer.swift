@@ -372,6 +372,7 @@ public final class Analyzer {
         levels.clipEvents = d.clipEvents + (d.eventOpen ? 1 : 0)
         levels.closedClipEvents = d.clipEvents
         levels.clippedSamples = d.clippedSamples + (d.eventOpen ? d.event.clippedSamples : 0)
+        levels.openClippedSamples = d.openClippedSamples
         levels.hotEvents = d.hotEvents
         levels.qualifiedRuns = d.qualifiedRuns
         levels.clippingSince = d.clippingSince
@@ -1448,6 +1449,9 @@ public struct ChannelLevels: Sendable, Equatable {
     /// Clip events already closed (and so in ``Analyzer/events``).
     public var closedClipEvents = 0
     public var clippedSamples = 0
+    /// Clipped samples not yet in a closed event (the open event's, a qualifying run's going
+    /// on): what a live counter adds to the closed events' samples while a channel clips.
+    public var openClippedSamples = 0
     public var hotEvents = 0
     /// Qualifying clip runs seen: a live meter latches when this changes.
     public var qualifiedRuns = 0

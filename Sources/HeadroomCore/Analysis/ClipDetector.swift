@@ -532,6 +532,11 @@ struct ClipDetector {
     /// True while a clip event is open or a clip run is in progress.
     var isClipping: Bool { eventOpen || runLength >= clipRun }
 
+    /// Clipped samples not yet in a closed event: the open event's, and a qualifying run's
+    /// still going on. Added to the closed events' count it only grows, and once the event
+    /// closes it is that event's `clipped_samples`.
+    var openClippedSamples: Int { (eventOpen ? event.clippedSamples : 0) + (runLength >= clipRun ? runLength : 0) }
+
     /// Where the clipping began: the open event's first frame, else the last qualifying run's
     /// (nil: none yet).
     var clippingSince: Int? { eventOpen ? event.startFrame : qualifiedRunStart >= 0 ? qualifiedRunStart : nil }

@@ -253,7 +253,7 @@ public final class Monitor: Sendable {
         "headroom_channel_headroom_db": "headroom left in the current take (minus its true peak), dB",
         "headroom_channel_gain_proposal_db": "dB to add to the channel's input gain (absent without signal)",
         "headroom_clip_events_total": "clip events (overs at full scale)",
-        "headroom_clipped_samples_total": "samples in closed clip events",
+        "headroom_clipped_samples_total": "clipped samples in clip events, the open one's so far included",
         "headroom_hot_events_total": "hot events (true peak over the margin, no clip)",
         "headroom_flat_events_total": "flat events (flat tops below full scale)",
         "headroom_lost_frames_total": "frames lost, by kind: xrun, gap, dropped",

@@ -520,7 +520,8 @@ final class AnalyzerLoop: @unchecked Sendable {
                 s.channels[c].isClipping = l.isClipping
                 s.channels[c].flatEvents = sessionFlats[c]
                 s.channels[c].hotEvents = sessionHotEvents[c]
-                s.channels[c].clippedSamples = sessionClippedSamples[c]
+                // Events are drained before this, so the closed ones are in the session's count.
+                s.channels[c].clippedSamples = sessionClippedSamples[c] + l.openClippedSamples
                 // The peak of about the last second: the largest block peak, replaced once it is a second old.
                 if l.blockPeak >= recentPeaks[c].value || now - recentPeaks[c].time >= 1 {
                     recentPeaks[c] = (l.blockPeak, now)

@@ -19,8 +19,10 @@ public struct MeterSnapshot: Sendable {
         public var isClipping = false
         /// Flat events (flat tops below the clip level) since the recording started.
         public var flatEvents = 0
-        /// Hot events and clipped samples (closed events) since the recording started.
+        /// Hot events (closed) since the recording started.
         public var hotEvents = 0
+        /// Clipped samples since the recording started: the closed events', and so far the open
+        /// one's, so a channel that clips without a pause keeps the count rising.
         public var clippedSamples = 0
         /// Peak of the last second, linear (the meter's `headroom_channel_peak_dbfs`).
         public var peakLastSecond: Float = 0
