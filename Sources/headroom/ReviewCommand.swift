@@ -194,6 +194,8 @@ struct ReviewCommand: ParsableCommand {
                 ended = e
             } else if r.logState == "cut_off" {
                 ended = "cut off (log has no summary)"
+            } else if r.logState == "recording" {
+                ended = "recording (so far)"
             } else if r.logState == "missing" {
                 ended = "no log (analyzed)"
             } else {
@@ -202,7 +204,10 @@ struct ReviewCommand: ParsableCommand {
             table.add([
                 (r.file as NSString).lastPathComponent, EventText.timecode(seconds: r.seconds),
                 r.started.map { String($0.prefix(19)).replacingOccurrences(of: "T", with: " ") } ?? "-",
-                clipped.isEmpty ? "-" : clipped, flat.isEmpty ? "-" : flat, SummaryTable.db(r.worstTruePeakDBTP),
+                clipped.isEmpty ? "-" : clipped, flat.isEmpty ? "-" : flat,
+                // Without a summary only the events' true peaks are known: none is not silence.
+                r.worstTruePeakDBTP == nil && r.logState != "complete" && r.logState != "missing"
+                    ? "-" : SummaryTable.db(r.worstTruePeakDBTP),
                 String(r.hotEvents),
                 "\(r.xruns)/\(r.gaps)/\(r.droppedFrames)", ended,
             ])
@@ -210,10 +215,10 @@ struct ReviewCommand: ParsableCommand {
         return table.render() + (reviews.isEmpty ? "(no takes)\n" : "")
     }
 
-    /// Adds the clip events' cue markers to a WAV/RF64 take that has none. A take that a
-    /// recorder still has open (it holds a lock on it) is left alone.
     static func cueMarkers(_ n: Int) -> String { n == 1 ? "1 cue marker" : "\(n) cue markers" }
 
+    /// Adds the clip events' cue markers to a WAV/RF64 take that has none. A take that a
+    /// recorder still has open (it holds a lock on it) is left alone.
     static func writeCues(_ r: TakeReview) throws(HeadroomError) {
         let lock = open(r.file, O_RDONLY | O_CLOEXEC)
         guard lock >= 0 else { return }

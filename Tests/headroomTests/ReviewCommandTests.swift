@@ -55,6 +55,26 @@ struct ReviewCommandTests {
         return takes
     }
 
+    @Test(
+        "a take a recorder still has open is 'recording (so far)', not cut off, its unknown true peak not -inf; ended, as it ended"
+    )
+    func takeInProgress() throws {
+        let r = try RigRecording("review-live", seconds: 3, arguments: ["--format", "FLOAT_LE", "--name", "t"])
+        defer { r.stop() }
+        #expect(waitForAudio(in: r.out, seconds: 0.5))
+        let during = try headroom("review", r.out)
+        #expect(during.status == 0, "\(during.stderr)")
+        let row = try #require(during.stdout.split(separator: "\n").first { $0.hasPrefix("t.wav") })
+        #expect(row.hasSuffix("recording (so far)") && !row.contains("-inf"), "\(row)")
+        let json = try #require(try headroom("review", "--json", r.out).jsonLines.first)
+        #expect(json["log_state"] as? String == "recording" && json["complete"] as? Bool == false, "\(json)")
+        kill(r.recorder.pid, SIGINT)
+        #expect(r.recorder.wait(seconds: 10) == 0, "\(r.recorder.stderr)")
+        let after = try headroom("review", r.out)
+        let ended = try #require(after.stdout.split(separator: "\n").first { $0.hasPrefix("t.wav") })
+        #expect(ended.hasSuffix("stopped"), "\(ended)")
+    }
+
     @Test("table, --events, --json and --labels agree with the logs; a cut-off log is reported as such")
     func folder() throws {
         let takes = try Self.session()

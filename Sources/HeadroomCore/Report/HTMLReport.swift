@@ -48,7 +48,10 @@ public enum HTMLReport {
         let status =
             r.hasProblems
             ? "<span class=\"bad\">needs a look</span>"
-            : r.hotEvents > 0 ? "<span class=\"warn\">ran hot</span>" : "<span class=\"ok\">clean</span>"
+            : r.hotEvents > 0
+                ? "<span class=\"warn\">ran hot</span>"
+                : r.logState == "recording"
+                    ? "<span class=\"ok\">clean so far (recording)</span>" : "<span class=\"ok\">clean</span>"
         var out = "<section class=\"take\" id=\"take-\(index)\" data-file=\"\(escape(name))\">\n"
         out += "<h2>\(escape(name)) — \(status)</h2>\n<p class=\"meta\">\(EventText.timecode(seconds: r.seconds))"
         if let s = r.started { out += ", started \(escape(s))" }

@@ -25,7 +25,8 @@ public struct TakeReview: Sendable {
     public var rate: Int
     /// The summary's `complete` (false when the log was cut off).
     public var complete: Bool
-    /// `complete`, `cut_off` or `missing`.
+    /// `complete`, `cut_off`, `recording` (no summary yet: a recorder has the take open) or
+    /// `missing`.
     public var logState: String
     public var channels: [Channel]
     public var xruns = 0
@@ -50,7 +51,8 @@ public struct TakeReview: Sendable {
     public var flatEvents: Int { channels.reduce(0) { $0 + $1.flatEvents } }
     public var worstTruePeakDBTP: Double? { channels.compactMap(\.truePeakDBTP).max() }
 
-    /// Something a person should look at: clips, lost frames, a cut-off log, a lost device or disk.
+    /// Something a person should look at: clips, lost frames, a cut-off log, a lost device or
+    /// disk. (A take still being recorded is not one for that alone.)
     public var hasProblems: Bool {
         clipEvents > 0 || flatEvents > 0 || xruns > 0 || gaps > 0 || droppedFrames > 0 || logState == "cut_off"
             || ending != nil
@@ -94,7 +96,7 @@ public struct TakeReview: Sendable {
             started: header.started.timeIntervalSince1970 > 0 ? ClipLog.timestamp(header.started) : nil,
             rate: header.rate,
             complete: false,
-            logState: reader.state,
+            logState: reader.summary == nil && isBeingRecorded(file) ? "recording" : reader.state,
             channels: [],
             events: reader.events,
             names: names
@@ -142,7 +144,8 @@ public struct TakeReview: Sendable {
                 )
             }
         } else {
-            // Cut off (the recorder was killed): what the log got to say, and the file's length.
+            // Cut off (the recorder was killed) or still recording: what the log has said so
+            // far, and the file's length.
             review.seconds = AudioFile.info(file).map { Double($0.frames) / Double($0.rate) } ?? 0
             review.channels = names.indices.map { c in
                 var clips = 0
@@ -198,6 +201,15 @@ public struct TakeReview: Sendable {
         for i in channels.indices where channels[i].channel - 1 < meter.channels {
             channels[i].loudness = meter.channel(channels[i].channel - 1)
         }
+    }
+
+    /// Whether a recorder has the take at `file` open: it holds a lock on the take from its
+    /// first frame until its log has its summary (TakeRegistry).
+    public static func isBeingRecorded(_ file: String) -> Bool {
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK
     }
 
     /// No log: the same analyzer over the audio.

@@ -38,6 +38,8 @@ final class TakeRegistry: Sendable {
         /// Open descriptors of each take's file and log until the writer and analyzer claim them.
         var fileFDs: [Int32] = []
         var logFDs: [Int32] = []
+        /// Each take's lock (a descriptor of its own, read-only), held until it is finished.
+        var lockFDs: [Int32] = []
     }
 
     private let state: Mutex<State>
@@ -77,10 +79,10 @@ final class TakeRegistry: Sendable {
                     startFrame: startFrame,
                     startDate: date
                 )
-                var fds: (file: Int32, log: Int32) = (-1, -1)
+                var fds: (file: Int32, log: Int32, lock: Int32) = (-1, -1, -1)
                 do throws(HeadroomError) {
                     let created = try Self.create(namer: &s.namer, date: date, fileExtension: fileExtension)
-                    (take.base, fds) = (created.base, (created.file, created.log))
+                    (take.base, fds) = (created.base, (created.file, created.log, created.lock))
                 } catch {
                     take.error = error
                 }
@@ -89,6 +91,7 @@ final class TakeRegistry: Sendable {
                 s.takes.append(take)
                 s.fileFDs.append(fds.file)
                 s.logFDs.append(fds.log)
+                s.lockFDs.append(fds.lock)
             }
             return s.takes[index]
         }
@@ -112,18 +115,19 @@ final class TakeRegistry: Sendable {
 
     deinit {
         state.withLock { s in
-            for fd in s.fileFDs + s.logFDs where fd >= 0 { close(fd) }
+            for fd in s.fileFDs + s.logFDs + s.lockFDs where fd >= 0 { close(fd) }
         }
     }
 
     /// Creates the next free take name's file and log, both or neither. The take file is
-    /// locked (`flock`) for as long as the recorder has it open, so `review --cues` can
-    /// tell a take that is still being recorded.
+    /// locked (`flock`, on a descriptor of its own) from now until it is finished (its log's
+    /// summary written, its cues and metadata in), so `review` can tell a take that is still
+    /// being recorded, and `review --cues` leaves it alone.
     static func create(
         namer: inout TakeNamer,
         date: Date,
         fileExtension: String
-    ) throws(HeadroomError) -> (base: String, file: Int32, log: Int32) {
+    ) throws(HeadroomError) -> (base: String, file: Int32, log: Int32, lock: Int32) {
         let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
         for _ in 0..<10_000 {
             let base = namer.next(date: date)
@@ -145,8 +149,9 @@ final class TakeRegistry: Sendable {
             // Disk for the log's lines, held now: an unpaced take can fill a disk before the
             // analyzer writes the log's first line (ClipLogFile keeps holding it ahead).
             _ = hr_reserve(logFD, 0, Int64(ClipLogFile.reserve))
-            _ = flock(fileFD, LOCK_EX | LOCK_NB)
-            return (base, fileFD, logFD)
+            let lockFD = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            if lockFD >= 0 { _ = flock(lockFD, LOCK_EX | LOCK_NB) }
+            return (base, fileFD, logFD, lockFD)
         }
         throw HeadroomError(.cantCreate, "cannot create a take in \(namer.directory): no free name left")
     }
@@ -206,6 +211,12 @@ final class TakeRegistry: Sendable {
             } catch {
                 problems.withLock { $0.append(error.message) }
             }
+            // Finished: no longer "recording" to review, and open to its --cues.
+            let lock = state.withLock { s in
+                defer { s.lockFDs[take.index] = -1 }
+                return s.lockFDs[take.index]
+            }
+            if lock >= 0 { close(lock) }
             hook?.run(take: take.file, log: take.log, complete: take.complete)
         }
     }
