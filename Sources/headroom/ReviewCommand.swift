@@ -132,6 +132,12 @@ struct ReviewCommand: ParsableCommand {
             if labels {
                 for r in reviews {
                     let path = (r.file as NSString).deletingPathExtension + ".labels.txt"
+                    // Labels of a take half recorded would, once it closes, differ from its
+                    // log, and be refused as a file a person edited.
+                    if r.logState == "recording" {
+                        Terminal.error("\(r.file): still being recorded; its labels are written once its take closes")
+                        continue
+                    }
                     do throws(HeadroomError) {
                         // A second run over the same takes: what headroom wrote, untouched since,
                         // is left as it is (a file a person edited still needs --force).

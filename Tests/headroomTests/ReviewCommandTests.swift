@@ -56,7 +56,7 @@ struct ReviewCommandTests {
     }
 
     @Test(
-        "a take a recorder still has open is 'recording (so far)', not cut off, its unknown true peak not -inf; ended, as it ended"
+        "a take a recorder still has open is 'recording (so far)', not cut off, its unknown true peak not -inf, its labels not yet written; ended, as it ended"
     )
     func takeInProgress() throws {
         let r = try RigRecording("review-live", seconds: 3, arguments: ["--format", "FLOAT_LE", "--name", "t"])
@@ -68,11 +68,16 @@ struct ReviewCommandTests {
         #expect(row.hasSuffix("recording (so far)") && !row.contains("-inf"), "\(row)")
         let json = try #require(try headroom("review", "--json", r.out).jsonLines.first)
         #expect(json["log_state"] as? String == "recording" && json["complete"] as? Bool == false, "\(json)")
+        // Its labels wait for it to close (written now, the finished take's would be refused).
+        let early = try headroom("review", "--labels", r.out)
+        #expect(early.stderr.contains("t.wav: still being recorded; its labels are written once its take closes"))
+        #expect(!FileManager.default.fileExists(atPath: r.out + "/t.labels.txt"))
         kill(r.recorder.pid, SIGINT)
         #expect(r.recorder.wait(seconds: 10) == 0, "\(r.recorder.stderr)")
-        let after = try headroom("review", r.out)
+        let after = try headroom("review", "--labels", r.out)
         let ended = try #require(after.stdout.split(separator: "\n").first { $0.hasPrefix("t.wav") })
         #expect(ended.hasSuffix("stopped"), "\(ended)")
+        #expect(after.status == 0 && FileManager.default.fileExists(atPath: r.out + "/t.labels.txt"), "\(after.stderr)")
     }
 
     @Test("table, --events, --json and --labels agree with the logs; a cut-off log is reported as such")
