@@ -204,7 +204,8 @@ public struct TakeReview: Sendable {
     }
 
     /// Whether a recorder has the take at `file` open: it holds a lock on the take from its
-    /// first frame until its log has its summary (TakeRegistry).
+    /// creation until the take is finished, its log's summary written and its cues and
+    /// metadata in (TakeRegistry).
     public static func isBeingRecorded(_ file: String) -> Bool {
         let fd = open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
