@@ -80,6 +80,23 @@ struct ReviewCommandTests {
         #expect(after.status == 0 && FileManager.default.fileExists(atPath: r.out + "/t.labels.txt"), "\(after.stderr)")
     }
 
+    @Test("a take so new that its log has no header yet, locked as a recorder locks it: recording, not analyzed afresh")
+    func takeJustStarted() throws {
+        let dir = scratchDirectory()
+        let take = dir + "/t.wav"
+        writeAudio(take, samples: [Int32](repeating: 1 << 20, count: 9600), channels: 2)
+        #expect(FileManager.default.createFile(atPath: dir + "/t.clips.jsonl", contents: Data()))
+        // The recorder's lock (TakeRegistry): exclusive, on a descriptor of the take's own.
+        let lock = open(take, O_RDONLY)
+        #expect(lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0)
+        defer { close(lock) }
+        let r = try headroom("review", "--json", dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let line = try #require(r.jsonLines.first)
+        #expect(line["log_state"] as? String == "recording", "\(line)")
+        #expect(!r.stderr.contains("afresh"), "\(r.stderr)")
+    }
+
     @Test("table, --events, --json and --labels agree with the logs; a cut-off log is reported as such")
     func folder() throws {
         let takes = try Self.session()

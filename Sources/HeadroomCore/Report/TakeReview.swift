@@ -70,6 +70,27 @@ public struct TakeReview: Sendable {
             return try analyzeAfresh(file: file, settings: settings, onProgress: onProgress)
         }
         let reader = try ClipLogReader(path: logPath)
+        // A take so new that its recorder has not written its log's header yet: recording, with
+        // nothing said so far (its audio is still being written, so it is not analyzed afresh).
+        if reader.header == nil, reader.events.isEmpty, isBeingRecorded(file), let audio = AudioFile.info(file),
+            audio.rate > 0
+        {
+            let names = ClipLog.channelNames([], channels: audio.channels)
+            return TakeReview(
+                file: file,
+                log: logPath,
+                seconds: Double(audio.frames) / Double(audio.rate),
+                started: nil,
+                rate: audio.rate,
+                complete: false,
+                logState: "recording",
+                channels: names.indices.map {
+                    Channel(channel: $0 + 1, name: names[$0], clipEvents: 0, hotEvents: 0, truePeakDBTP: nil)
+                },
+                events: [],
+                names: names
+            )
+        }
         // A log that cannot speak for this take is not used as if it did: the audio is
         // analyzed afresh, and the note says why.
         let mismatch: String?
