@@ -156,13 +156,14 @@ struct MeterTerminalTests {
 
     /// Two channels, 2 s (looped by the rig): on channel 1 a 440 Hz tone driven 4.1 dB past
     /// full scale for 50 ms every half second (each burst one clip event of about 22 overs,
-    /// whose overshoot the estimator can read), a quiet tone between; on channel 2 a tone at
-    /// -14 dBFS.
-    static func writeClippedBursts(_ path: String) {
+    /// whose overshoot the estimator can read), a quiet tone between, or `throughout` (880
+    /// whole cycles: the loop is seamless, one clip event for as long as it plays); on
+    /// channel 2 a tone at -14 dBFS.
+    static func writeClippedBursts(_ path: String, throughout: Bool = false) {
         var samples = [Int32]()
         for t in 0..<96000 {
             let phase = 2 * Double.pi * Double(t) / 48000
-            let burst = t % 24000 < 2400
+            let burst = throughout || t % 24000 < 2400
             let vox = burst ? max(-1, min(1, 1.6 * sin(440 * phase))) : 0.1 * sin(440 * phase)
             samples += [vox, 0.2 * sin(330 * phase)].map { Int32(($0 * 8_388_607).rounded()) << 8 }
         }

@@ -324,16 +324,7 @@ struct MonitorTests {
     )
     func clippingWithoutAPause() throws {
         let dir = scratchDirectory()
-        // Channel 1 a 440 Hz tone driven 4.1 dB past full scale throughout (880 whole cycles,
-        // so the loop is seamless too), channel 2 a quiet one.
-        var samples = [Int32]()
-        for t in 0..<96000 {
-            let phase = 2 * Double.pi * Double(t) / 48000
-            samples += [max(-1, min(1, 1.6 * sin(440 * phase))), 0.1 * sin(330 * phase)].map {
-                Int32(($0 * 8_388_607).rounded()) << 8
-            }
-        }
-        writeAudio(dir + "/in.wav", samples: samples, channels: 2)
+        MeterTerminalTests.writeClippedBursts(dir + "/in.wav", throughout: true)
         let rig = try JackRig(name: "pause", wav: dir + "/in.wav")
         defer { rig.stop() }
         let port = testPort(6)
