@@ -141,6 +141,14 @@ static size_t file_lobes(hr_lobes *p, size_t count, uint16_t *const *rows, int32
 // raised 5 to 7 flat events an hour of broadband noise (bench/clipping-figures.py, "steady
 // noise"; none since).
 
+// The highest bin of `polarity`'s lobes under the clip level in the lane's last four quarter
+// seconds (-1: none), as the lanes' rows hold it.
+static inline int32_t top_bin(const hr_flat_lane *lane, int polarity) {
+    int32_t top = -1;
+    for (int q = 0; q < 4; q++) top = lane->top[polarity * 4 + q] > top ? lane->top[polarity * 4 + q] : top;
+    return top;
+}
+
 // A burst's `last` when there is none: far enough back that any lobe starts a new one.
 #define NO_BURST (-((int64_t)1 << 60))
 
@@ -183,9 +191,7 @@ static void close_burst(hr_flat_lane *lane, int polarity) {
 }
 
 int hr_near_top(const hr_flat_lane *lane, int polarity, double level, double db) {
-    int32_t top = -1;
-    for (int q = 0; q < 4; q++) top = lane->top[polarity * 4 + q] > top ? lane->top[polarity * 4 + q] : top;
-    return 20 * log10(level) >= 0.05 * top + lane->floor_db - db;
+    return 20 * log10(level) >= 0.05 * top_bin(lane, polarity) + lane->floor_db - db;
 }
 
 void hr_close_bursts(hr_flat_lane *lane, int64_t now) {
@@ -252,9 +258,7 @@ static void burst_lobes(const hr_lobes *p, size_t count, hr_flat_lane *const *la
     for (size_t l = 0; l < width; l++) {
         const hr_flat_lane *lane = lanes[l];
         for (int polarity = 0; polarity < 2; polarity++) {
-            int32_t t = -1;
-            for (int q = 0; lane && q < 4; q++) t = lane->top[polarity * 4 + q] > t ? lane->top[polarity * 4 + q] : t;
-            top[2 * l + polarity] = t;
+            top[2 * l + polarity] = lane ? top_bin(lane, polarity) : -1;
             last[2 * l + polarity] = lane ? lane->bursts[polarity].last : NO_BURST;
             too_long[2 * l + polarity] = lane ? lane->bursts[polarity].too_long : 1;
         }

@@ -134,7 +134,7 @@ struct ReviewCommand: ParsableCommand {
                     let path = (r.file as NSString).deletingPathExtension + ".labels.txt"
                     // Labels of a take half recorded would, once it closes, differ from its
                     // log, and be refused as a file a person edited.
-                    if r.logState == "recording" {
+                    if r.logState == .recording {
                         Terminal.error("\(r.file): still being recorded; its labels are written once its take closes")
                         continue
                     }
@@ -195,25 +195,23 @@ struct ReviewCommand: ParsableCommand {
             let flat = r.channels.filter { $0.flatEvents > 0 }.map { c in
                 "\(Self.who(c)) x\(c.flatEvents)" + (c.flatLevelDBFS.map { " at \(Decibels.text($0)) dBFS" } ?? "")
             }.joined(separator: ", ")
-            let ended: String
-            if let e = r.ending {
-                ended = e
-            } else if r.logState == "cut_off" {
-                ended = "cut off (log has no summary)"
-            } else if r.logState == "recording" {
-                ended = "recording (so far)"
-            } else if r.logState == "missing" {
-                ended = "no log (analyzed)"
-            } else {
-                ended = r.complete ? "complete" : "stopped"
-            }
+            let ended =
+                if let e = r.ending {
+                    e
+                } else {
+                    switch r.logState {
+                    case .cutOff: "cut off (log has no summary)"
+                    case .recording: "recording (so far)"
+                    case .missing: "no log (analyzed)"
+                    case .complete: r.complete ? "complete" : "stopped"
+                    }
+                }
             table.add([
                 (r.file as NSString).lastPathComponent, EventText.timecode(seconds: r.seconds),
                 r.started.map { String($0.prefix(19)).replacingOccurrences(of: "T", with: " ") } ?? "-",
                 clipped.isEmpty ? "-" : clipped, flat.isEmpty ? "-" : flat,
                 // Without a summary only the events' true peaks are known: none is not silence.
-                r.worstTruePeakDBTP == nil && r.logState != "complete" && r.logState != "missing"
-                    ? "-" : SummaryTable.db(r.worstTruePeakDBTP),
+                r.worstTruePeakDBTP == nil && !r.logState.isWhole ? "-" : SummaryTable.db(r.worstTruePeakDBTP),
                 String(r.hotEvents),
                 "\(r.xruns)/\(r.gaps)/\(r.droppedFrames)", ended,
             ])

@@ -371,7 +371,7 @@ public final class Analyzer {
         let d = detectors[c]
         levels.clipEvents = d.clipEvents + (d.eventOpen ? 1 : 0)
         levels.closedClipEvents = d.clipEvents
-        levels.clippedSamples = d.clippedSamples + (d.eventOpen ? d.event.clippedSamples : 0)
+        levels.clippedSamples = d.clippedSamples + d.openClippedSamples
         levels.openClippedSamples = d.openClippedSamples
         levels.hotEvents = d.hotEvents
         levels.qualifiedRuns = d.qualifiedRuns

@@ -61,7 +61,4 @@ public struct ClipLogReader {
             }
         }
     }
-
-    /// `complete` when the log ends with its summary, `cut_off` when it does not.
-    public var state: String { summary == nil ? "cut_off" : "complete" }
 }

@@ -46,16 +46,18 @@ public enum HTMLReport {
         let name = (r.file as NSString).lastPathComponent
         // A take that only ran hot (true peaks in the margin, no clip) is not called clean.
         let status =
-            r.hasProblems
-            ? "<span class=\"bad\">needs a look</span>"
-            : r.hotEvents > 0
-                ? "<span class=\"warn\">ran hot</span>"
-                : r.logState == "recording"
-                    ? "<span class=\"ok\">clean so far (recording)</span>" : "<span class=\"ok\">clean</span>"
+            if r.hasProblems {
+                "<span class=\"bad\">needs a look</span>"
+            } else if r.hotEvents > 0 {
+                "<span class=\"warn\">ran hot</span>"
+            } else {
+                "<span class=\"ok\">\(r.logState == .recording ? "clean so far (recording)" : "clean")</span>"
+            }
         var out = "<section class=\"take\" id=\"take-\(index)\" data-file=\"\(escape(name))\">\n"
         out += "<h2>\(escape(name)) — \(status)</h2>\n<p class=\"meta\">\(EventText.timecode(seconds: r.seconds))"
         if let s = r.started { out += ", started \(escape(s))" }
-        out += ", log: \(escape(r.logState)); xruns \(r.xruns), gaps \(r.gaps), dropped frames \(r.droppedFrames)"
+        out +=
+            ", log: \(escape(r.logState.rawValue)); xruns \(r.xruns), gaps \(r.gaps), dropped frames \(r.droppedFrames)"
         if let e = r.ending { out += "; <span class=\"bad\">\(escape(e))</span>" }
         out +=
             "</p>\n<div class=\"wide\"><table class=\"channels\"><tr><th>ch</th><th>name</th><th>true peak dBTP</th><th>headroom dB</th><th>clips</th><th>over dB</th><th>flat tops</th><th>hot</th><th>LUFS</th><th>LRA LU</th></tr>\n"

@@ -25,9 +25,22 @@ public struct TakeReview: Sendable {
     public var rate: Int
     /// The summary's `complete` (false when the log was cut off).
     public var complete: Bool
-    /// `complete`, `cut_off`, `recording` (no summary yet: a recorder has the take open) or
-    /// `missing`.
-    public var logState: String
+    /// What the take's log could say of it: `log_state` in `review --json`.
+    public enum LogState: String, Sendable {
+        /// The log ends with its summary.
+        case complete
+        /// No summary: the recorder was killed.
+        case cutOff = "cut_off"
+        /// No summary yet: a recorder has the take open; the figures are the log's so far.
+        case recording
+        /// No usable log: the audio was analyzed afresh.
+        case missing
+
+        /// Whether the log has its summary, or the analysis stands in for it: otherwise only
+        /// the events' true peaks are known.
+        public var isWhole: Bool { self == .complete || self == .missing }
+    }
+    public var logState: LogState
     public var channels: [Channel]
     public var xruns = 0
     public var gaps = 0
@@ -54,7 +67,7 @@ public struct TakeReview: Sendable {
     /// Something a person should look at: clips, lost frames, a cut-off log, a lost device or
     /// disk. (A take still being recorded is not one for that alone.)
     public var hasProblems: Bool {
-        clipEvents > 0 || flatEvents > 0 || xruns > 0 || gaps > 0 || droppedFrames > 0 || logState == "cut_off"
+        clipEvents > 0 || flatEvents > 0 || xruns > 0 || gaps > 0 || droppedFrames > 0 || logState == .cutOff
             || ending != nil
     }
 
@@ -70,33 +83,28 @@ public struct TakeReview: Sendable {
             return try analyzeAfresh(file: file, settings: settings, onProgress: onProgress)
         }
         let reader = try ClipLogReader(path: logPath)
-        // A take so new that its recorder has not written its log's header yet: recording, with
-        // nothing said so far (its audio is still being written, so it is not analyzed afresh).
-        if reader.header == nil, reader.events.isEmpty, isBeingRecorded(file), let audio = AudioFile.info(file),
-            audio.rate > 0
-        {
-            let names = ClipLog.channelNames([], channels: audio.channels)
-            return TakeReview(
+        let recording = reader.summary == nil && isBeingRecorded(file)
+        var header = reader.header
+        // A take so new that its recorder has not written its log's header yet: what the audio
+        // says stands in for one (it is still being written, so it is not analyzed afresh).
+        if header == nil, recording, reader.events.isEmpty, let audio = AudioFile.info(file), audio.rate > 0 {
+            header = ClipLog.Header(
                 file: file,
-                log: logPath,
-                seconds: Double(audio.frames) / Double(audio.rate),
-                started: nil,
+                device: nil,
                 rate: audio.rate,
-                complete: false,
-                logState: "recording",
-                channels: names.indices.map {
-                    Channel(channel: $0 + 1, name: names[$0], clipEvents: 0, hotEvents: 0, truePeakDBTP: nil)
-                },
-                events: [],
-                names: names
+                channels: audio.channels,
+                format: "",
+                names: [],
+                started: Date(timeIntervalSince1970: 0),
+                settings: settings.analysis
             )
         }
         // A log that cannot speak for this take is not used as if it did: the audio is
         // analyzed afresh, and the note says why.
         let mismatch: String?
-        if reader.header == nil {
+        if header == nil {
             mismatch = "\(logPath): no take header (an empty or foreign log); analyzed the audio afresh"
-        } else if let audio = AudioFile.info(file), let h = reader.header,
+        } else if let audio = AudioFile.info(file), let h = header,
             h.rate != audio.rate || h.channels != audio.channels
         {
             mismatch =
@@ -104,7 +112,7 @@ public struct TakeReview: Sendable {
         } else {
             mismatch = nil
         }
-        guard let header = reader.header, mismatch == nil else {
+        guard let header, mismatch == nil else {
             var review = try analyzeAfresh(file: file, settings: settings, onProgress: onProgress)
             review.notes = reader.problems + [mismatch ?? ""]
             return review
@@ -117,7 +125,7 @@ public struct TakeReview: Sendable {
             started: header.started.timeIntervalSince1970 > 0 ? ClipLog.timestamp(header.started) : nil,
             rate: header.rate,
             complete: false,
-            logState: reader.summary == nil && isBeingRecorded(file) ? "recording" : reader.state,
+            logState: reader.summary != nil ? .complete : recording ? .recording : .cutOff,
             channels: [],
             events: reader.events,
             names: names
@@ -248,7 +256,7 @@ public struct TakeReview: Sendable {
             started: nil,
             rate: result.header.rate,
             complete: true,
-            logState: "missing",
+            logState: .missing,
             channels: result.summaries.map {
                 Channel(
                     channel: $0.channel + 1,
@@ -349,7 +357,7 @@ public struct TakeReview: Sendable {
         .object([
             ("type", .string("take_review")), ("file", .string(file)), ("log", log.map(JSONValue.string) ?? .null),
             ("seconds", .seconds(seconds)), ("started", started.map(JSONValue.string) ?? .null),
-            ("complete", .bool(complete)), ("log_state", .string(logState)),
+            ("complete", .bool(complete)), ("log_state", .string(logState.rawValue)),
             ("path", path.map { .array($0.map(JSONValue.string)) } ?? .null),
             (
                 "channels",
