@@ -160,6 +160,41 @@ struct OverAndFlatTests {
         #expect(merged.total == 5 && merged.estimated == 5 && merged.top == (2.0, 1.5, 1.2))
     }
 
+    @Test("a clipped channel's summary reports the overshoot its proposal takes, its flat tops' where they went higher")
+    func reportedOverMatchesProposal() throws {
+        // A drum kit driven 10 dB past a converter's full scale: one clip run counted (0.0 dB,
+        // a bound: its neighbours are the filter's ripple) and flat tops at full scale estimated
+        // 7.3 dB over. The proposal took the flat tops' figure, and the summary (the log, review,
+        // the HTML report) said ">=+0.0 dB" beside "clipped by about 7.3 dB".
+        let s = AnalysisSettings()
+        let overs = Overs(clipOverDB: 0, clipOverBound: true, flatLevelDBFS: 0, flatOverDB: 7.3)
+        let proposal = GainAdvisor.propose(truePeakDBTP: 1.3, clipped: true, flat: true, overs: overs, settings: s)
+        #expect(SummaryTable.proposalText(proposal) == "-13.5 dB (clipped by about 7.3 dB)")
+        var summary = ChannelSummary(
+            channel: 0,
+            peakDBFS: 0,
+            truePeakDBTP: 1.3,
+            rmsDBFS: -14.2,
+            clipEvents: 1,
+            clippedSamples: 16,
+            hotEvents: 0,
+            flatEvents: 2,
+            overs: overs,
+            proposal: proposal
+        )
+        var reported = summary.reportedOver
+        #expect(reported.db == 7.3 && !reported.bound)
+        // Runs estimated higher than the flat tops keep their own figure, and a bound stays one.
+        summary.overs = Overs(clipOverDB: 9, clipOverBound: true, flatLevelDBFS: 0, flatOverDB: 7.3)
+        reported = summary.reportedOver
+        #expect(reported.db == 9 && reported.bound)
+        // Flat tops well under a clip level at -1 dBFS, their peak below it: the runs speak.
+        summary.clipLevelDBFS = -1
+        summary.overs = Overs(clipOverDB: 2, flatLevelDBFS: -6, flatOverDB: 3)
+        reported = summary.reportedOver
+        #expect(reported.db == 2 && !reported.bound)
+    }
+
     @Test("proposal arithmetic: clip and flat estimates, and never less attenuation than without them")
     func proposals() {
         let s = AnalysisSettings()
@@ -410,9 +445,14 @@ struct OverAndFlatTests {
         let level = ceiling ?? pow(10, -6.0 / 20)
         let gain = level * pow(10, overDB / 20) / hits.map(abs).max()!
         let clipped = hits.map { x in ceiling.map { c in min(max(x * gain, -c), c) } ?? x * gain }
-        // A Blackman-windowed sinc at 20 kHz, 127 taps, scaled to unity gain below.
+        return decimated(clipped).map { Float($0) }
+    }
+
+    /// `fast`, at 4x the rate, through a converter's 20 kHz decimation filter (a
+    /// Blackman-windowed sinc, 127 taps, unity gain below) back to the rate.
+    static func decimated(_ fast: [Double]) -> [Double] {
         let taps = 127
-        let w = 2 * Double.pi * 20000 / Double(fast)
+        let w = 2 * Double.pi * 20000 / Double(4 * rate)
         let filter = (0..<taps).map { n -> Double in
             let m = Double(n - taps / 2)
             let blackman =
@@ -421,14 +461,42 @@ struct OverAndFlatTests {
             return (m == 0 ? 1 : sin(w * m) / (w * m)) * blackman
         }
         let norm = filter.reduce(0, +)
-        return (0..<(seconds * rate)).map { i in
+        return (0..<(fast.count / 4)).map { i in
             var sum = 0.0
             for n in 0..<taps {
                 let j = 4 * i + n - taps / 2
-                if j >= 0 && j < clipped.count { sum += filter[n] * clipped[j] }
+                if j >= 0 && j < fast.count { sum += filter[n] * fast[j] }
             }
-            return Float(sum / norm)
+            return sum / norm
         }
+    }
+
+    @Test(
+        "a low tone that overloads a converter: the ripple its filter leaves across the top does not hide how far over",
+        arguments: [(60.0, 6.0), (110.0, 6.0), (110.0, 10.0), (60.0, 15.0)]
+    )
+    func overloadedConverter(hz: Double, overDB: Double) throws {
+        // The analog sine clips at full scale at 4x the rate, the decimation filter rings
+        // across the flat top, and the output word clamps what rings over: the top comes out
+        // at the maximum code with single samples 0.0001 to 0.003 under it, a run of runs. Read
+        // run by run, each run's neighbours are that ripple and the estimate was 0.0 dB, a
+        // bound: "lower 6.5 dB" whatever the drive.
+        let amplitude = pow(10, overDB / 20)
+        let fast = (0..<(4 * Self.rate)).map { i in
+            min(max(amplitude * sin(2 * .pi * hz * Double(i) / Double(4 * Self.rate) + 0.3), -1), 1)
+        }
+        let maxCode = Double((1 << 23) - 1)
+        let samples = Self.decimated(fast).map { Int32(max(min(($0 * maxCode).rounded(), maxCode), -maxCode - 1)) }
+        let (events, analyzer) = analyze(samples, channels: 1, layout: .int24InInt32)
+        #expect(!clips(events).isEmpty)
+        let summary = analyzer.summary(channel: 0)
+        // Inside SPEC's useful window [-3, +6] dB of the truth. Some tops still cannot be
+        // read (a side the ripple bends), so the figure may be a bound.
+        let over = try #require(summary.overs.clipOverDB)
+        #expect(over >= overDB - 3 && over <= overDB + 6, "estimated \(over) dB for \(overDB) dB over at \(hz) Hz")
+        // The proposal lowers the peak at least to 3 dB over the target, in one step.
+        let proposal = try #require(summary.proposal.changeDB)
+        #expect(proposal <= -6 - (overDB - 3), "proposed \(proposal) dB for \(overDB) dB over")
     }
 
     @Test("snare hits clipped 6 dB over -6 dBFS before a converter's 20 kHz filter: a flat event, clean hits none")

@@ -418,6 +418,7 @@ public final class Analyzer {
             hotEvents: l.hotEvents,
             flatEvents: l.flatEvents,
             overs: overs,
+            clipLevelDBFS: settings.clipLevelDBFS,
             proposal: proposal
         )
     }
@@ -1493,15 +1494,18 @@ public struct ChannelSummary: Sendable, Equatable {
     public var flatEvents: Int = 0
     /// How far the channel went over (clip overshoot; flat ceiling and its overshoot).
     public var overs = Overs()
+    /// The clip level the figures are measured against, dBFS.
+    public var clipLevelDBFS = 0.0
     public var proposal: GainProposal
 
     /// `-true_peak`, dB (negative when it went over).
     public var headroomDB: Double? { truePeakDBTP.map { -$0 } }
 
-    /// The overshoot the summary reports: the clips', or for a channel with flat tops and no
-    /// clip, the one above its ceiling; `bound` only for a clip estimate that is a lower bound.
+    /// The overshoot the summary reports: for a clipped channel the one its proposal takes
+    /// (``Overs/clipped(flat:clipLevelDBFS:)``), for a channel with flat tops and no clip the
+    /// one above its ceiling; `bound` only for a clip estimate that is a lower bound.
     public var reportedOver: (db: Double?, bound: Bool) {
-        if clipEvents > 0 { return (overs.clipOverDB, overs.clipOverDB != nil && overs.clipOverBound) }
+        if clipEvents > 0 { return overs.clipped(flat: flatEvents > 0, clipLevelDBFS: clipLevelDBFS) }
         return (flatEvents > 0 ? overs.flatOverDB : nil, false)
     }
 }

@@ -27,6 +27,26 @@ struct ClipDetector {
     var runLevel: Float = 1
     var runEntry: Overshoot.Side?
     var runExit: Overshoot.Side?
+    /// The run ended on a ripple, not a side: ``Lane/resumes(after:sign:level:)``.
+    var runGoesOn = false
+    /// A top that earlier runs began and the ripple across it broke up (`plateauStart < 0`:
+    /// none): its first frame and its entry side, for the estimate its last run makes.
+    var plateauStart = -1
+    var plateauEntry: Overshoot.Side?
+    /// The last frame its next piece can start on.
+    var plateauNext = -1
+    /// A piece of that top qualified, so the event holds the top.
+    var plateauQualified = false
+
+    /// A converter's decimation filter ripples across the top of an overload: the top comes
+    /// out at the maximum code with single samples a hair under it (0.0001 to 0.003 under
+    /// full scale on a bass driven 10 dB past it through a 4x-oversampled clip and a 20 kHz
+    /// filter), which break it into runs whose neighbours are the ripple, not the waveform's
+    /// sides. A run whose next clipped frame, of its polarity, comes within this many frames,
+    /// with every frame between within ``plateauDip`` of its level, is one piece of a wider
+    /// top, and the top's estimate is made from the sides of its first and last piece.
+    static let plateauGap = 2
+    static let plateauDip = Float(Decibels.toAmplitude(-0.1))
 
     /// Overshoot estimates of the open event's runs, and of runs after its last qualifying
     /// one (they join the event only if another qualifying run follows within the hold).
@@ -266,6 +286,14 @@ struct ClipDetector {
             if starting {
                 let x = sample(f).pointee
                 let sign: Float = x < 0 ? -1 : 1
+                if detector.plateauStart >= 0 {
+                    // The next piece of a top the last run left open: its entry is the top's.
+                    if f <= detector.plateauNext {
+                        detector.runEntry = detector.plateauEntry
+                        return
+                    }
+                    (detector.plateauStart, detector.plateauEntry, detector.plateauQualified) = (-1, nil, false)
+                }
                 detector.runSign = sign
                 detector.runLevel = abs(x)
                 var side: Overshoot.Side?
@@ -282,7 +310,25 @@ struct ClipDetector {
                     side = Overshoot.side(level: detector.runLevel, v1, v2, v2 == nil ? nil : unpinned(2, sign))
                 }
                 detector.runExit = side
+                detector.runGoesOn = side == nil && resumes(after: f, sign: sign, level: detector.runLevel)
             }
+        }
+
+        /// Whether the run that ended at frame `f` (its first frame not clipped) is a piece of a
+        /// wider top: a frame of its polarity clipped within ``ClipDetector/plateauGap`` frames
+        /// after it, every frame before that within ``ClipDetector/plateauDip`` of the run's
+        /// level. Reads at most that many frames ahead, which every block's walk has (it stops
+        /// 6 frames short of the block's end), so where blocks end does not change the answer.
+        @inline(__always)
+        func resumes(after f: Int, sign: Float, level: Float) -> Bool {
+            let floor = level * ClipDetector.plateauDip
+            for k in 0...ClipDetector.plateauGap {
+                guard f &+ k < end else { return false }
+                let v = sample(f &+ k).pointee * sign
+                if k > 0 && v > 0 && isClipped(f &+ k, v) { return true }
+                guard v >= floor else { return false }
+            }
+            return false
         }
 
         /// The clipped frames from `first` on, before `end`: the first frame that is not (or
@@ -551,24 +597,39 @@ struct ClipDetector {
     }
 
     private mutating func endRun(at end: Int, into events: inout [Event]) {
+        // A run that is a piece of a wider top adds no estimate of its own: the top's last
+        // piece makes the top's, from the first piece's entry to its own exit.
+        let goesOn = runGoesOn
+        let topQualified = runLength >= clipRun || (plateauStart >= 0 && plateauQualified)
         var ratio: Float?
-        if let entry = runEntry, let exit = runExit {
-            ratio = Overshoot.ratio(level: runLevel, length: runLength, entry: entry, exit: exit)
+        if goesOn {
+            if plateauStart < 0 { (plateauStart, plateauEntry) = (runStart, runEntry) }
+            (plateauQualified, plateauNext) = (topQualified, end + Self.plateauGap)
+        } else {
+            let length = plateauStart >= 0 ? end - plateauStart : runLength
+            if let entry = runEntry, let exit = runExit {
+                ratio = Overshoot.ratio(level: runLevel, length: length, entry: entry, exit: exit)
+            }
+            (plateauStart, plateauEntry, plateauQualified) = (-1, nil, false)
         }
         defer {
             runStart = -1
             runLength = 0
             runEntry = nil
             runExit = nil
+            runGoesOn = false
         }
         guard runLength >= clipRun else {
-            if eventOpen { pendingOver.add(ratio) }
+            // The last piece of a top that qualified belongs to the event with the top.
+            if eventOpen && !goesOn {
+                if topQualified { eventOver.add(ratio) } else { pendingOver.add(ratio) }
+            }
             return
         }
         qualifiedRunEnd = end
         if eventOpen && runStart - event.endFrame < holdFrames {
             eventOver.merge(pendingOver)
-            eventOver.add(ratio)
+            if !goesOn { eventOver.add(ratio) }
             pendingOver = Overshoot.Tally()
             event.endFrame = end
             event.clippedSamples += runLength
@@ -580,7 +641,7 @@ struct ClipDetector {
             if eventOpen { emitClip(into: &events) }
             eventOpen = true
             eventOver = Overshoot.Tally()
-            eventOver.add(ratio)
+            if !goesOn { eventOver.add(ratio) }
             pendingOver = Overshoot.Tally()
             event.startFrame = runStart
             event.endFrame = end

@@ -68,6 +68,22 @@ public struct Overs: Sendable, Equatable {
         self.flatLevelDBFS = flatLevelDBFS
         self.flatOverDB = flatOverDB
     }
+
+    /// A clipped channel's overshoot above the clip level, as its proposal and its summary
+    /// take it: its clip events' figure, or, where its flat tops (`flat`) are estimated to have
+    /// gone higher over the clip level, theirs, an estimate. Beside clip runs, flat tops at the
+    /// clip level are the same overload where the top reached the maximum code in runs too
+    /// short to count: a resampled take, or a converter's filter rippling across the top of an
+    /// overload (a drum kit driven 10 dB past full scale: its runs read 0.0 dB, a bound, and
+    /// its flat tops 7.3 dB).
+    public func clipped(flat: Bool, clipLevelDBFS: Double) -> (db: Double?, bound: Bool) {
+        var (over, bound) = (clipOverDB, clipOverDB != nil && clipOverBound)
+        if flat, let level = flatLevelDBFS, let flatOver = flatOverDB {
+            let above = level + flatOver - clipLevelDBFS
+            if above > (over ?? 0) { (over, bound) = (above, false) }
+        }
+        return (over, bound)
+    }
 }
 
 /// SPEC's gain proposal rule.
@@ -107,14 +123,7 @@ public enum GainAdvisor {
         }
         if clipped {
             var change = Decibels.floor(settings.targetPeakDBTP - max(peak, 0), step: stepDB)
-            var (over, bound) = (overs.clipOverDB, overs.clipOverBound)
-            // Flat tops estimated to have gone higher over the clip level than its runs did
-            // (a resampled take: a clip run or two, and tops that ripple under full scale
-            // beside them) speak for the channel.
-            if flat, let level = overs.flatLevelDBFS, let flatOver = overs.flatOverDB {
-                let above = level + flatOver - settings.clipLevelDBFS
-                if above > (over ?? 0) { (over, bound) = (above, false) }
-            }
+            let (over, bound) = overs.clipped(flat: flat, clipLevelDBFS: settings.clipLevelDBFS)
             if let over {
                 let exact = settings.targetPeakDBTP - (settings.clipLevelDBFS + over)
                 change = min(change, step(exact, estimated: !bound))
