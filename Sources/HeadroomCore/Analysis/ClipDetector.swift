@@ -29,14 +29,19 @@ struct ClipDetector {
     var runExit: Overshoot.Side?
     /// The run ended on a ripple, not a side: ``Lane/resumes(after:sign:level:)``.
     var runGoesOn = false
-    /// A top that earlier runs began and the ripple across it broke up (`plateauStart < 0`:
-    /// none): its first frame and its entry side, for the estimate its last run makes.
-    var plateauStart = -1
-    var plateauEntry: Overshoot.Side?
-    /// The last frame its next piece can start on.
-    var plateauNext = -1
-    /// A piece of that top qualified, so the event holds the top.
-    var plateauQualified = false
+    /// A top that earlier runs began and the ripple across it broke up, for the estimate its
+    /// last run makes (nil: none open).
+    var plateau: Plateau?
+
+    struct Plateau {
+        /// Its first frame and its entry side.
+        var start: Int
+        var entry: Overshoot.Side?
+        /// The last frame its next piece can start on.
+        var next = 0
+        /// A piece of it qualified, so the event holds the top.
+        var qualified = false
+    }
 
     /// A converter's decimation filter ripples across the top of an overload: the top comes
     /// out at the maximum code with single samples a hair under it (0.0001 to 0.003 under
@@ -284,16 +289,16 @@ struct ClipDetector {
                 return abs(v) >= candidate ? nil : v * sign
             }
             if starting {
-                let x = sample(f).pointee
-                let sign: Float = x < 0 ? -1 : 1
-                if detector.plateauStart >= 0 {
+                if let top = detector.plateau {
                     // The next piece of a top the last run left open: its entry is the top's.
-                    if f <= detector.plateauNext {
-                        detector.runEntry = detector.plateauEntry
+                    if f <= top.next {
+                        detector.runEntry = top.entry
                         return
                     }
-                    (detector.plateauStart, detector.plateauEntry, detector.plateauQualified) = (-1, nil, false)
+                    detector.plateau = nil
                 }
+                let x = sample(f).pointee
+                let sign: Float = x < 0 ? -1 : 1
                 detector.runSign = sign
                 detector.runLevel = abs(x)
                 var side: Overshoot.Side?
@@ -600,17 +605,18 @@ struct ClipDetector {
         // A run that is a piece of a wider top adds no estimate of its own: the top's last
         // piece makes the top's, from the first piece's entry to its own exit.
         let goesOn = runGoesOn
-        let topQualified = runLength >= clipRun || (plateauStart >= 0 && plateauQualified)
+        let topQualified = runLength >= clipRun || plateau?.qualified == true
         var ratio: Float?
         if goesOn {
-            if plateauStart < 0 { (plateauStart, plateauEntry) = (runStart, runEntry) }
-            (plateauQualified, plateauNext) = (topQualified, end + Self.plateauGap)
+            var top = plateau ?? Plateau(start: runStart, entry: runEntry)
+            (top.next, top.qualified) = (end + Self.plateauGap, topQualified)
+            plateau = top
         } else {
-            let length = plateauStart >= 0 ? end - plateauStart : runLength
+            let length = plateau.map { end - $0.start } ?? runLength
             if let entry = runEntry, let exit = runExit {
                 ratio = Overshoot.ratio(level: runLevel, length: length, entry: entry, exit: exit)
             }
-            (plateauStart, plateauEntry, plateauQualified) = (-1, nil, false)
+            plateau = nil
         }
         defer {
             runStart = -1

@@ -26,11 +26,13 @@ public struct TextTable {
     /// The header line, then one line per row.
     public func lines() -> [String] {
         // In terminal columns: a name in Japanese takes two a character.
-        var widths = header.map(DisplayText.cells)
-        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], DisplayText.cells(cell)) } }
-        return ([header] + rows).map { cells in
-            var line = cells.enumerated().map { i, cell in
-                let pad = String(repeating: " ", count: widths[i] - DisplayText.cells(cell))
+        let all = [header] + rows
+        let used = all.map { $0.map(DisplayText.cells) }
+        var widths = used[0]
+        for row in used.dropFirst() { for (i, n) in row.enumerated() { widths[i] = max(widths[i], n) } }
+        return all.indices.map { r in
+            var line = all[r].enumerated().map { i, cell in
+                let pad = String(repeating: " ", count: widths[i] - used[r][i])
                 return alignments[i] == .left ? cell + pad : pad + cell
             }.joined(separator: "  ")
             while line.last == " " { line.removeLast() }
