@@ -297,6 +297,36 @@ struct AnalyzeCommandTests {
         #expect(twice.status == 64 && twice.stderr.hasPrefix("headroom: - (standard input) can be given once"))
     }
 
+    @Test("a phone's M4A, which libsndfile cannot read: the error gives the pipe that reads it, and it does")
+    func undecodableContainer() throws {
+        let dir = scratchDirectory()
+        let wav = Self.takeWithClip(in: dir)
+        let memo = dir + "/Voice memo 'take 2'.m4a"
+        let ffmpeg = try run("/usr/bin/ffmpeg", ["-loglevel", "error", "-i", wav, "-c:a", "aac", memo])
+        #expect(ffmpeg.status == 0, "\(ffmpeg.stderr)")
+        let r = try headroom("analyze", memo)
+        #expect(r.status == 66 && r.stdout.isEmpty)
+        let prefix = "headroom: \(memo): not an audio file libsndfile can read ("
+        #expect(r.stderr.hasPrefix(prefix), "\(r.stderr)")
+        let hint = "; decode it first: "
+        let line = r.stderr.trimmingCharacters(in: .newlines)
+        let command = try #require(line.range(of: hint).map { String(line[$0.upperBound...]) })
+        #expect(command.hasSuffix(" -c:a pcm_f32le -f wav - | headroom analyze -"))
+        // The command as printed, pasted into a shell (the name's quote and spaces survive it).
+        let pasted = try run(
+            "/bin/sh",
+            ["-c", command.replacingOccurrences(of: "| headroom ", with: "| '\(headroomBinary)' ") + " 2>&1"],
+            cwd: dir
+        )
+        #expect(pasted.status == 0, "\(pasted.stdout)")
+        #expect(pasted.stdout.hasPrefix("-: WAV, FLOAT, 48000 Hz, 2 ch"), "\(pasted.stdout)")
+        // A file that only claims to be WAV gets no such advice: it is not a container question.
+        let junk = dir + "/notes.wav"
+        try "not audio".write(toFile: junk, atomically: true, encoding: .utf8)
+        let plain = try headroom("analyze", junk)
+        #expect(plain.status == 66 && !plain.stderr.contains("ffmpeg"))
+    }
+
     @Test("a bad option value: exit 64 and a sentence that says what is allowed")
     func badOption() throws {
         let r = try headroom("analyze", "--clip-run", "0", "x.wav")

@@ -23,6 +23,21 @@ public final class AudioFileReader {
     /// The path that means standard input, as for sox and aplay.
     public static let standardInput = "-"
 
+    /// Containers libsndfile has no reader for that people bring anyway: a phone's voice
+    /// memo (M4A), a video's soundtrack, WavPack. Named by extension, lower case.
+    static let undecodable: Set<String> = [
+        "m4a", "m4b", "mp4", "aac", "mov", "3gp", "amr", "mkv", "mka", "webm", "wma", "ape", "wv", "ac3", "dts",
+    ]
+
+    /// For a file in one of the ``undecodable`` containers: how to decode it into a pipe
+    /// (`; decode it first: ffmpeg -i 'memo.m4a' -c:a pcm_f32le -f wav - | headroom analyze -`); else "".
+    static func decodeHint(_ path: String) -> String {
+        let ext = (path as NSString).pathExtension.lowercased()
+        guard undecodable.contains(ext) else { return "" }
+        let quoted = "'" + path.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        return "; decode it first: ffmpeg -i \(quoted) -c:a pcm_f32le -f wav - | headroom analyze -"
+    }
+
     /// Opens `path` for reading (``standardInput``: standard input); a missing, unreadable
     /// or non-audio file throws ``HeadroomError/Code/noInput`` naming the file.
     public init(path: String) throws(HeadroomError) {
@@ -33,7 +48,7 @@ public final class AudioFileReader {
             guard isatty(STDIN_FILENO) == 0 else {
                 throw HeadroomError(
                     .noInput,
-                    "-: standard input is a terminal; pipe audio into it (ffmpeg -i take.m4a -f wav - | headroom analyze -)"
+                    "-: standard input is a terminal; pipe audio into it (ffmpeg -i take.m4a -c:a pcm_f32le -f wav - | headroom analyze -)"
                 )
             }
             guard let opened = sf_open_fd(STDIN_FILENO, Int32(SFM_READ), &info, 0) else {
@@ -59,7 +74,10 @@ public final class AudioFileReader {
             guard access(path, R_OK) == 0 else { throw HeadroomError(.noInput, "\(path): permission denied") }
             guard let opened = sf_open(path, Int32(SFM_READ), &info) else {
                 let reason = String(cString: sf_strerror(nil))
-                throw HeadroomError(.noInput, "\(path): not an audio file libsndfile can read (\(reason))")
+                throw HeadroomError(
+                    .noInput,
+                    "\(path): not an audio file libsndfile can read (\(reason))\(Self.decodeHint(path))"
+                )
             }
             handle = opened
         }
