@@ -240,6 +240,59 @@ struct ReviewCommandTests {
         #expect(upperNamed.stdout.contains("a-here.WAV") && !upperNamed.stdout.contains("audio missing"))
     }
 
+    @Test("a copy cut short, or one libsndfile cannot open: review says so from its log, with a note")
+    func damagedCopies() throws {
+        let dir = scratchDirectory()
+        let m = Material.stereoSecond(clips: [(1, 40000, 4)])
+        var takes: [String: String] = [:]
+        for (name, format) in [("a-whole", "wav"), ("b-cut", "wav"), ("c-cut", "w64"), ("d-broken", "caf")] {
+            let (_, _, r) = try recordFileTake(
+                m,
+                seconds: 1,
+                dir: dir,
+                extra: ["--name", name, "--file-format", format]
+            )
+            #expect(r.status == 0, "\(r.stderr)")
+            takes[name] = "\(dir)/\(name).\(format)"
+        }
+        // Copies that stopped a quarter of the way: about 0.25 s of audio survives in each, not the clip.
+        for name in ["b-cut", "c-cut", "d-broken"] {
+            let path = takes[name]!
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            try data.prefix(data.count / 4).write(to: URL(fileURLWithPath: path))
+        }
+        let r = try headroom("review", dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = r.stdout.split(separator: "\n").map(String.init)
+        func row(_ name: String) -> String? { rows.first { $0.hasPrefix(name + ".") } }
+        #expect(row("a-whole")?.hasSuffix("complete") == true, "\(rows)")
+        #expect(row("b-cut")?.hasSuffix("audio cut short") == true, "\(rows)")
+        #expect(row("c-cut")?.hasSuffix("audio cut short") == true, "\(rows)")
+        #expect(row("d-broken")?.hasSuffix("audio unreadable") == true, "\(rows)")
+        // The log still speaks for the take: its duration and its clip.
+        #expect(row("b-cut")?.contains("00:00:01.000") == true && row("b-cut")?.contains(" x1") == true)
+        let cutNote = try #require(r.stderr.split(separator: "\n").first { $0.contains("b-cut.wav: holds ") })
+        let held = cutNote.split(separator: " ")[4]  // "note: PATH: holds 00:00:00.2xx of ..."
+        #expect(held.hasPrefix("00:00:00.2"), "\(cutNote)")
+        #expect(
+            cutNote.hasSuffix(
+                "of the 00:00:01.000 its log records (a copy cut short?); the log's events after \(held) are not in the audio"
+            ),
+            "\(cutNote)"
+        )
+        #expect(r.stderr.contains("note: \(takes["d-broken"]!): libsndfile cannot read it ("))
+        // In --json, the seconds of audio there are beside the seconds the log records.
+        let json = try headroom("review", "--json", dir)
+        let lines = Dictionary(
+            uniqueKeysWithValues: json.jsonLines.map { (($0["file"] as? String) ?? "", $0) }
+        )
+        #expect(lines[takes["a-whole"]!]?["audio_seconds"] as? Double == 1.0)
+        let cut = try #require(lines[takes["b-cut"]!]?["audio_seconds"] as? Double)
+        #expect(cut > 0.2 && cut < 0.3, "\(cut)")
+        #expect(lines[takes["b-cut"]!]?["seconds"] as? Double == 1.0)
+        #expect(lines[takes["d-broken"]!]?["audio_seconds"] is NSNull)
+    }
+
     @Test("one long take without a log, on a terminal: where its analysis has got to, cleared before the table")
     func position() throws {
         let dir = scratchDirectory()

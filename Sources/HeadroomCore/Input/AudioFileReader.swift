@@ -234,6 +234,17 @@ public enum AudioFile {
         )
     }
 
+    /// Why libsndfile cannot open the file at `path` (its own words), for a file ``info(_:)``
+    /// gave nil for.
+    public static func openError(_ path: String) -> String {
+        var info = SF_INFO()
+        if let f = sf_open(path, Int32(SFM_READ), &info) {
+            sf_close(f)
+            return "it opens now"
+        }
+        return String(cString: sf_strerror(nil)).trimmingCharacters(in: CharacterSet(charactersIn: ". "))
+    }
+
     /// Reads the whole file as interleaved floats, `blockFrames` at a time: `body` gets
     /// each block and its frame count. Returns the header, or nil when it cannot be read.
     @discardableResult

@@ -21,6 +21,9 @@ public struct TakeReview: Sendable {
     public var file: String
     public var log: String?
     public var seconds: Double
+    /// Seconds of audio the take's file holds, as libsndfile reads it: less than `seconds`
+    /// in a copy cut short; nil when the file is missing or cannot be read.
+    public var audioSeconds: Double? = nil
     public var started: String?
     public var rate: Int
     /// The summary's `complete` (false when the log was cut off).
@@ -46,7 +49,8 @@ public struct TakeReview: Sendable {
     public var gaps = 0
     public var droppedFrames = 0
     /// How it ended: "device lost", "disk full", "audio missing" (the log is there, the take's
-    /// file is not), or nil.
+    /// file is not), "audio unreadable" (libsndfile cannot open it), "audio cut short" (it holds
+    /// fewer frames than its log's summary counts), or nil.
     public var ending: String?
     /// The log's events, or the fresh analysis's.
     public var events: [Event]
@@ -84,10 +88,12 @@ public struct TakeReview: Sendable {
         }
         let reader = try ClipLogReader(path: logPath)
         let recording = reader.summary == nil && isBeingRecorded(file)
+        let exists = FileManager.default.fileExists(atPath: file)
+        let audio = exists ? AudioFile.info(file) : nil
         var header = reader.header
         // A take so new that its recorder has not written its log's header yet: what the audio
         // says stands in for one (it is still being written, so it is not analyzed afresh).
-        if header == nil, recording, reader.events.isEmpty, let audio = AudioFile.info(file), audio.rate > 0 {
+        if header == nil, recording, reader.events.isEmpty, let audio, audio.rate > 0 {
             header = ClipLog.Header(
                 file: file,
                 device: nil,
@@ -104,7 +110,7 @@ public struct TakeReview: Sendable {
         let mismatch: String?
         if header == nil {
             mismatch = "\(logPath): no take header (an empty or foreign log); analyzed the audio afresh"
-        } else if let audio = AudioFile.info(file), let h = header,
+        } else if let audio, let h = header,
             h.rate != audio.rate || h.channels != audio.channels
         {
             mismatch =
@@ -149,7 +155,7 @@ public struct TakeReview: Sendable {
             default: break
             }
         }
-        if !FileManager.default.fileExists(atPath: file) {
+        if !exists {
             review.ending = "audio missing"
             review.notes.append("\(file): no such file (moved or deleted?); shown from its log, \(logPath)")
         }
@@ -175,7 +181,7 @@ public struct TakeReview: Sendable {
         } else {
             // Cut off (the recorder was killed) or still recording: what the log has said so
             // far, and the file's length.
-            review.seconds = AudioFile.info(file).map { Double($0.frames) / Double($0.rate) } ?? 0
+            review.seconds = audio.map { Double($0.frames) / Double($0.rate) } ?? 0
             review.channels = names.indices.map { c in
                 var clips = 0
                 var hot = 0
@@ -219,7 +225,28 @@ public struct TakeReview: Sendable {
                 }
             }
         }
+        review.audioSeconds = audio.map { Double($0.frames) / Double($0.rate) }
+        if exists && !recording { review.checkAudio(audio, loggedFrames: reader.summary?.frames) }
         return review
+    }
+
+    /// A take's file that cannot stand for what its log records (a copy cut short, a file
+    /// damaged): its ending says so, and a note says what is there. `audio` is its header as
+    /// libsndfile reads it (nil: it cannot open the file), whose frame count libsndfile cuts
+    /// to what a WAV, RF64, W64 or AIFF file holds; `loggedFrames` the log's summary's.
+    private mutating func checkAudio(_ audio: AudioFile.Info?, loggedFrames: Int?) {
+        guard let audio else {
+            ending = "audio unreadable"
+            notes.append("\(file): libsndfile cannot read it (\(AudioFile.openError(file))); shown from its log")
+            return
+        }
+        guard let loggedFrames, audio.frames < loggedFrames, audio.rate > 0 else { return }
+        ending = ending.map { "\($0), audio cut short" } ?? "audio cut short"
+        let held = EventText.timecode(seconds: Double(audio.frames) / Double(audio.rate))
+        let logged = EventText.timecode(seconds: Double(loggedFrames) / Double(audio.rate))
+        notes.append(
+            "\(file): holds \(held) of the \(logged) its log records (a copy cut short?); the log's events after \(held) are not in the audio"
+        )
     }
 
     /// Adds the take's loudness, as a programme and per channel (reads the audio once more;
@@ -273,6 +300,7 @@ public struct TakeReview: Sendable {
             events: result.events,
             names: result.header.names
         )
+        review.audioSeconds = review.seconds
         if let note = result.lossyNote(path: file) { review.notes.append(note) }
         return review
     }
@@ -356,7 +384,8 @@ public struct TakeReview: Sendable {
     public var jsonLine: JSONValue {
         .object([
             ("type", .string("take_review")), ("file", .string(file)), ("log", log.map(JSONValue.string) ?? .null),
-            ("seconds", .seconds(seconds)), ("started", started.map(JSONValue.string) ?? .null),
+            ("seconds", .seconds(seconds)), ("audio_seconds", audioSeconds.map(JSONValue.seconds) ?? .null),
+            ("started", started.map(JSONValue.string) ?? .null),
             ("complete", .bool(complete)), ("log_state", .string(logState.rawValue)),
             ("path", path.map { .array($0.map(JSONValue.string)) } ?? .null),
             (
