@@ -102,7 +102,11 @@ struct ReviewCommand: ParsableCommand {
                 for (i, r) in reviews.enumerated() {
                     if json {
                         // The log's lines as they are (a fresh analysis's, when there is no log).
-                        if let log = r.log, let text = try? String(contentsOfFile: log, encoding: .utf8) {
+                        // (Lines a copy through Windows ended with "\r\n" end with "\n" again.)
+                        if let log = r.log,
+                            let text = try? String(contentsOfFile: log, encoding: .utf8)
+                                .replacingOccurrences(of: "\r\n", with: "\n")
+                        {
                             Terminal.out(text.hasSuffix("\n") || text.isEmpty ? text : text + "\n")
                         } else {
                             for e in r.events {

@@ -293,6 +293,27 @@ struct ReviewCommandTests {
         #expect(lines[takes["d-broken"]!]?["audio_seconds"] is NSNull)
     }
 
+    @Test("a log that went through Windows (its lines end in CRLF) reads as it was written")
+    func crlfLog() throws {
+        let dir = scratchDirectory()
+        let (take, log, recorded) = try recordFileTake(
+            Material.stereoSecond(clips: [(1, 1000, 4)]),
+            seconds: 1,
+            dir: dir
+        )
+        #expect(recorded.status == 0, "\(recorded.stderr)")
+        let before = try headroom("review", "--json", take)
+        let lf = try String(contentsOfFile: log, encoding: .utf8)
+        try lf.replacingOccurrences(of: "\n", with: "\r\n").write(toFile: log, atomically: true, encoding: .utf8)
+        let after = try headroom("review", "--json", take)
+        #expect(after.status == 0 && after.stderr.isEmpty, "\(after.stderr)")
+        #expect(after.jsonLines.first?["log_state"] as? String == "complete")
+        #expect(after.stdout == before.stdout)
+        // Its lines as they are, each a JSON object, ending as JSON Lines lines do.
+        let events = try headroom("review", "--events", "--json", take)
+        #expect(events.stdout == lf)
+    }
+
     @Test("one long take without a log, on a terminal: where its analysis has got to, cleared before the table")
     func position() throws {
         let dir = scratchDirectory()

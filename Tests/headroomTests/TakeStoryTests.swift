@@ -196,11 +196,15 @@ struct TakeStoryTests {
             "--name",
             "t",
             "--on-take-closed",
-            "echo cannot reach the server >&2; exit 3",
+            // A script written on Windows ends its lines with "\r\n": the last one is still the last.
+            "printf 'connecting\\r\\ncannot reach the server\\r\\n' >&2; exit 3",
             environment: FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE")).environment
         )
         #expect(failing.status == 0)
-        #expect(failing.stderr.contains("--on-take-closed exited 3 for t.wav: cannot reach the server"))
+        #expect(
+            failing.stderr.contains("--on-take-closed exited 3 for t.wav: cannot reach the server\n"),
+            "\(failing.stderr)"
+        )
         #expect(FileManager.default.fileExists(atPath: dir + "/b/t.wav"))
     }
 }
