@@ -245,7 +245,9 @@ struct ReviewCommandTests {
         let dir = scratchDirectory()
         let m = Material.stereoSecond(clips: [(1, 40000, 4)])
         var takes: [String: String] = [:]
-        for (name, format) in [("a-whole", "wav"), ("b-cut", "wav"), ("c-cut", "w64"), ("d-broken", "caf")] {
+        for (name, format) in [
+            ("a-whole", "wav"), ("b-cut", "wav"), ("c-cut", "w64"), ("d-broken", "caf"), ("e-cut", "flac"),
+        ] {
             let (_, _, r) = try recordFileTake(
                 m,
                 seconds: 1,
@@ -256,7 +258,7 @@ struct ReviewCommandTests {
             takes[name] = "\(dir)/\(name).\(format)"
         }
         // Copies that stopped a quarter of the way: about 0.25 s of audio survives in each, not the clip.
-        for name in ["b-cut", "c-cut", "d-broken"] {
+        for name in ["b-cut", "c-cut", "d-broken", "e-cut"] {
             let path = takes[name]!
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             try data.prefix(data.count / 4).write(to: URL(fileURLWithPath: path))
@@ -269,6 +271,8 @@ struct ReviewCommandTests {
         #expect(row("b-cut")?.hasSuffix("audio cut short") == true, "\(rows)")
         #expect(row("c-cut")?.hasSuffix("audio cut short") == true, "\(rows)")
         #expect(row("d-broken")?.hasSuffix("audio unreadable") == true, "\(rows)")
+        // A FLAC file's header says how long it was meant to be: the last frame it can reach counts.
+        #expect(row("e-cut")?.hasSuffix("audio cut short") == true, "\(rows)")
         // The log still speaks for the take: its duration and its clip.
         #expect(row("b-cut")?.contains("00:00:01.000") == true && row("b-cut")?.contains(" x1") == true)
         let cutNote = try #require(r.stderr.split(separator: "\n").first { $0.contains("b-cut.wav: holds ") })
@@ -291,6 +295,8 @@ struct ReviewCommandTests {
         #expect(cut > 0.2 && cut < 0.3, "\(cut)")
         #expect(lines[takes["b-cut"]!]?["seconds"] as? Double == 1.0)
         #expect(lines[takes["d-broken"]!]?["audio_seconds"] is NSNull)
+        let flac = try #require(lines[takes["e-cut"]!]?["audio_seconds"] as? Double)
+        #expect(flac > 0.1 && flac < 0.4, "\(flac)")
     }
 
     @Test("a log that went through Windows (its lines end in CRLF) reads as it was written")

@@ -234,6 +234,29 @@ public enum AudioFile {
         )
     }
 
+    /// How many of the `claimed` frames (its header's) the file at `path` holds: the frames up
+    /// to the last one libsndfile can seek to and read. It cuts a WAV, RF64, W64 or AIFF file's
+    /// count to what the file holds itself; a FLAC file's comes from its header, and in a copy
+    /// cut short a seek past the end fails (and leaves the handle unusable, so each look opens
+    /// the file afresh): the last readable frame is found by halving, in about 25 looks.
+    public static func heldFrames(_ path: String, claimed: Int) -> Int {
+        func readable(_ frame: Int) -> Bool {
+            var info = SF_INFO()
+            guard let f = sf_open(path, Int32(SFM_READ), &info) else { return false }
+            defer { sf_close(f) }
+            var sample = [Float](repeating: 0, count: max(Int(info.channels), 1))
+            return sf_seek(f, sf_count_t(frame), SEEK_SET) == frame && sf_readf_float(f, &sample, 1) == 1
+        }
+        guard claimed > 0, !readable(claimed - 1) else { return claimed }
+        guard readable(0) else { return 0 }
+        var (good, bad) = (0, claimed - 1)
+        while bad - good > 1 {
+            let middle = good + (bad - good) / 2
+            if readable(middle) { good = middle } else { bad = middle }
+        }
+        return good + 1
+    }
+
     /// Why libsndfile cannot open the file at `path` (its own words), for a file ``info(_:)``
     /// gave nil for.
     public static func openError(_ path: String) -> String {

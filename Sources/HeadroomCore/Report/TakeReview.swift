@@ -232,17 +232,19 @@ public struct TakeReview: Sendable {
 
     /// A take's file that cannot stand for what its log records (a copy cut short, a file
     /// damaged): its ending says so, and a note says what is there. `audio` is its header as
-    /// libsndfile reads it (nil: it cannot open the file), whose frame count libsndfile cuts
-    /// to what a WAV, RF64, W64 or AIFF file holds; `loggedFrames` the log's summary's.
+    /// libsndfile reads it (nil: it cannot open the file); `loggedFrames` the log's summary's.
     private mutating func checkAudio(_ audio: AudioFile.Info?, loggedFrames: Int?) {
         guard let audio else {
             ending = "audio unreadable"
             notes.append("\(file): libsndfile cannot read it (\(AudioFile.openError(file))); shown from its log")
             return
         }
-        guard let loggedFrames, audio.frames < loggedFrames, audio.rate > 0 else { return }
+        guard let loggedFrames, audio.rate > 0 else { return }
+        let frames = AudioFile.heldFrames(file, claimed: audio.frames)
+        audioSeconds = Double(frames) / Double(audio.rate)
+        guard frames < loggedFrames else { return }
         ending = ending.map { "\($0), audio cut short" } ?? "audio cut short"
-        let held = EventText.timecode(seconds: Double(audio.frames) / Double(audio.rate))
+        let held = EventText.timecode(seconds: Double(frames) / Double(audio.rate))
         let logged = EventText.timecode(seconds: Double(loggedFrames) / Double(audio.rate))
         notes.append(
             "\(file): holds \(held) of the \(logged) its log records (a copy cut short?); the log's events after \(held) are not in the audio"
