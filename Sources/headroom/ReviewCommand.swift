@@ -235,12 +235,17 @@ struct ReviewCommand: ParsableCommand {
             Terminal.error("\(r.file): still being recorded; cue markers are added when its take closes")
             return
         }
-        guard let info = AudioFile.info(r.file), info.isRIFF, let existing = CueMarkers.existingCount(in: r.file) else {
+        guard let info = AudioFile.info(r.file), info.isRIFF, let chunks = try? RIFFChunks(path: r.file) else {
             Terminal.error("\(r.file): cue markers go into WAV/RF64 takes only; skipped")
             return
         }
-        if existing > 0 {
-            Terminal.error("\(r.file): already has \(cueMarkers(existing)); left as it is")
+        if let damage = chunks.damage {
+            // What is appended after a chunk cut short would be read as its bytes: audio.
+            Terminal.error("\(r.file): \(damage); no cue markers added, the file left as it is")
+            return
+        }
+        if chunks.cuePoints > 0 {
+            Terminal.error("\(r.file): already has \(cueMarkers(chunks.cuePoints)); left as it is")
             return
         }
         let markers = r.events.compactMap { CueMarkers.Marker($0, names: r.names, rate: r.rate) }

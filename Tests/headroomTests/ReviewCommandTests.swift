@@ -240,7 +240,9 @@ struct ReviewCommandTests {
         #expect(upperNamed.stdout.contains("a-here.WAV") && !upperNamed.stdout.contains("audio missing"))
     }
 
-    @Test("a copy cut short, or one libsndfile cannot open: review says so from its log, with a note")
+    @Test(
+        "a copy cut short, or one libsndfile cannot open: review says so from its log, with a note; --cues leaves it be"
+    )
     func damagedCopies() throws {
         let dir = scratchDirectory()
         let m = Material.stereoSecond(clips: [(1, 40000, 4)])
@@ -291,12 +293,24 @@ struct ReviewCommandTests {
             uniqueKeysWithValues: json.jsonLines.map { (($0["file"] as? String) ?? "", $0) }
         )
         #expect(lines[takes["a-whole"]!]?["audio_seconds"] as? Double == 1.0)
-        let cut = try #require(lines[takes["b-cut"]!]?["audio_seconds"] as? Double)
-        #expect(cut > 0.2 && cut < 0.3, "\(cut)")
+        let heldSeconds = try #require(lines[takes["b-cut"]!]?["audio_seconds"] as? Double)
+        #expect(heldSeconds > 0.2 && heldSeconds < 0.3, "\(heldSeconds)")
         #expect(lines[takes["b-cut"]!]?["seconds"] as? Double == 1.0)
         #expect(lines[takes["d-broken"]!]?["audio_seconds"] is NSNull)
         let flac = try #require(lines[takes["e-cut"]!]?["audio_seconds"] as? Double)
         #expect(flac > 0.1 && flac < 0.4, "\(flac)")
+        // --cues leaves a copy cut short as it is: a chunk appended after its data would be read
+        // as audio (its data chunk still claims the bytes that follow), and no editor would see it.
+        let cut = try Data(contentsOf: URL(fileURLWithPath: takes["b-cut"]!))
+        let cues = try headroom("review", "--cues", dir)
+        #expect(cues.status == 0, "\(cues.stderr)")
+        #expect(
+            cues.stderr.contains(
+                "headroom: \(takes["b-cut"]!): its data chunk runs past the end of the file (a copy cut short?); no cue markers added, the file left as it is"
+            ),
+            "\(cues.stderr)"
+        )
+        #expect(try Data(contentsOf: URL(fileURLWithPath: takes["b-cut"]!)) == cut)
     }
 
     @Test("a log that went through Windows (its lines end in CRLF) reads as it was written")

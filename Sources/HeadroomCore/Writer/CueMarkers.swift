@@ -33,12 +33,6 @@ public enum CueMarkers {
         try RIFFChunks.append(cueChunk(markers) + labelList(markers), to: path)
     }
 
-    /// The cue points a RIFF/RF64 file already has, found by walking its chunks (libsndfile
-    /// does not report the cues of an RF64 file); nil when it is not a RIFF file.
-    public static func existingCount(in path: String) -> Int? {
-        (try? RIFFChunks(path: path))?.cuePoints
-    }
-
     static func cueChunk(_ markers: [Marker]) -> Data {
         var body = le32(UInt32(markers.count))
         for (i, m) in markers.enumerated() {

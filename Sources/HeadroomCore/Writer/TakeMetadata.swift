@@ -148,6 +148,10 @@ public struct RIFFChunks {
     public private(set) var chunks: [String: (offset: UInt64, size: UInt64)] = [:]
     /// Cue points in all `cue ` chunks.
     public private(set) var cuePoints = 0
+    /// Why nothing may be appended: a chunk that runs past the end of the file (a copy cut
+    /// short: what came after it would be read as its bytes), or one whose size cannot be
+    /// followed. Nil for a whole file.
+    public private(set) var damage: String? = nil
 
     public init(path: String) throws(HeadroomError) {
         self.path = path
@@ -180,8 +184,13 @@ public struct RIFFChunks {
                 cuePoints += Int(u32(count, 0))
             }
             if chunks[id] == nil { chunks[id] = (offset + 8, size) }
+            if size == 0xFFFF_FFFF && dataSize == nil {
+                damage = "its \(id) chunk gives no size (written as a stream)"
+                end = 0  // a size we cannot follow
+            } else if offset + 8 + size > end {
+                damage = "its \(id) chunk runs past the end of the file (a copy cut short?)"
+            }
             offset += 8 + size + size % 2
-            if size == 0xFFFF_FFFF && dataSize == nil { end = 0 }  // a size we cannot follow
         }
     }
 
@@ -190,8 +199,12 @@ public struct RIFFChunks {
     public func size(of id: String) -> UInt64? { chunks[id]?.size }
 
     /// Appends whole chunks (`id`, size, body, padding) to the closed RIFF/RF64 file at
-    /// `path` and fixes the RIFF size (in `ds64` for RF64).
+    /// `path` and fixes the RIFF size (in `ds64` for RF64). A file whose chunks do not end
+    /// where it does (``damage``) is left as it is.
     public static func append(_ chunks: Data, to path: String) throws(HeadroomError) {
+        if let damage = try RIFFChunks(path: path).damage {
+            throw HeadroomError(.io, "\(path): \(damage); left as it is")
+        }
         let fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw failure(path, "cannot reopen the take") }
         defer { close(fd) }
