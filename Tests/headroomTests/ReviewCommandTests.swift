@@ -301,6 +301,15 @@ struct ReviewCommandTests {
         #expect(flac > 0.1 && flac < 0.4, "\(flac)")
         // --cues leaves a copy cut short as it is: a chunk appended after its data would be read
         // as audio (its data chunk still claims the bytes that follow), and no editor would see it.
+        // So too a take whose recorder was killed: audio past what its header last counted.
+        let killed = dir + "/f-killed.wav"
+        // (Its chunks up to the audio, as the header last had them: no cues, no iXML yet.)
+        let whole = [UInt8](try Data(contentsOf: URL(fileURLWithPath: takes["a-whole"]!)))
+        let data = try #require((0..<4096).first { Array(whole[$0..<$0 + 4]) == Array("data".utf8) })
+        let audioEnd = data + 8 + (0..<4).reduce(0) { $0 | Int(whole[data + 4 + $1]) << (8 * $1) }
+        let tail = Data((0..<6000).map { UInt8(0x80 | ($0 & 0x7F)) })
+        try (Data(whole[..<audioEnd]) + tail).write(to: URL(fileURLWithPath: killed))
+        try FileManager.default.copyItem(atPath: dir + "/a-whole.clips.jsonl", toPath: dir + "/f-killed.clips.jsonl")
         let cut = try Data(contentsOf: URL(fileURLWithPath: takes["b-cut"]!))
         let cues = try headroom("review", "--cues", dir)
         #expect(cues.status == 0, "\(cues.stderr)")
@@ -311,6 +320,13 @@ struct ReviewCommandTests {
             "\(cues.stderr)"
         )
         #expect(try Data(contentsOf: URL(fileURLWithPath: takes["b-cut"]!)) == cut)
+        #expect(
+            cues.stderr.contains(
+                "headroom: \(killed): bytes past its last chunk that are not a chunk (audio written after its header was last brought up to date, by a recorder that was killed?); no cue markers added, the file left as it is"
+            ),
+            "\(cues.stderr)"
+        )
+        #expect(try Data(contentsOf: URL(fileURLWithPath: killed)).count == audioEnd + 6000)
     }
 
     @Test("a log that went through Windows (its lines end in CRLF) reads as it was written")

@@ -174,6 +174,11 @@ public struct RIFFChunks {
         var dataSize: UInt64? = nil
         var offset: UInt64 = 12
         while offset + 8 <= end, let chunk = read(8, at: offset) {
+            guard chunk[0..<4].allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
+                damage =
+                    "bytes past its last chunk that are not a chunk (audio written after its header was last brought up to date, by a recorder that was killed?)"
+                break
+            }
             let id = String(decoding: chunk[0..<4], as: UTF8.self)
             var size = u32(chunk, 4)
             if id == "ds64", let ds = read(16, at: offset + 8) {
