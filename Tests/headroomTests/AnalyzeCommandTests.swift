@@ -297,6 +297,26 @@ struct AnalyzeCommandTests {
         #expect(twice.status == 64 && twice.stderr.hasPrefix("headroom: - (standard input) can be given once"))
     }
 
+    @Test("a WAV copy cut short: analyzed to where it ends, and a note says its data chunk runs past it")
+    func cutShortCopy() throws {
+        let dir = scratchDirectory()
+        let whole = Self.takeWithClip(in: dir)
+        let cut = dir + "/copy.wav"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: whole))
+        try bytes.prefix(bytes.count / 3).write(to: URL(fileURLWithPath: cut))
+        let r = try headroom("analyze", whole, cut)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("\(cut): WAV, PCM_24, 48000 Hz, 2 ch, 0.66"), "\(r.stdout)")
+        #expect(
+            r.stderr.hasPrefix(
+                "headroom: note: \(cut): its data chunk runs past the end of the file (a copy cut short?); analyzed the 0.66"
+            ),
+            "\(r.stderr)"
+        )
+        // The whole file, its source, has nothing to say.
+        #expect(r.stderr.split(separator: "\n").count == 1 && !r.stderr.contains(whole + ":"))
+    }
+
     @Test("a phone's M4A, which libsndfile cannot read: the error gives the pipe that reads it, and it does")
     func undecodableContainer() throws {
         let dir = scratchDirectory()

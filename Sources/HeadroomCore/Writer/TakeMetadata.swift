@@ -148,10 +148,28 @@ public struct RIFFChunks {
     public private(set) var chunks: [String: (offset: UInt64, size: UInt64)] = [:]
     /// Cue points in all `cue ` chunks.
     public private(set) var cuePoints = 0
-    /// Why nothing may be appended: a chunk that runs past the end of the file (a copy cut
-    /// short: what came after it would be read as its bytes), or one whose size cannot be
-    /// followed. Nil for a whole file.
-    public private(set) var damage: String? = nil
+    /// Why nothing may be appended to a file: what came after it would be read as part of a
+    /// chunk, or not be found.
+    public enum Damage: Sendable, Equatable, CustomStringConvertible {
+        /// A chunk (`id`) that runs past the end of the file: a copy cut short.
+        case cutShort(id: String)
+        /// Bytes after the last chunk that are not a chunk: the audio a recorder that was
+        /// killed wrote after it last brought its header up to date.
+        case tail
+        /// A chunk (`id`) whose size is not given (written as a stream).
+        case unsized(id: String)
+
+        public var description: String {
+            switch self {
+            case .cutShort(let id): "its \(id) chunk runs past the end of the file (a copy cut short?)"
+            case .tail:
+                "bytes past its last chunk that are not a chunk (audio written after its header was last brought up to date, by a recorder that was killed?)"
+            case .unsized(let id): "its \(id) chunk gives no size (written as a stream)"
+            }
+        }
+    }
+    /// Nil for a whole file.
+    public private(set) var damage: Damage? = nil
 
     public init(path: String) throws(HeadroomError) {
         self.path = path
@@ -174,9 +192,12 @@ public struct RIFFChunks {
         var dataSize: UInt64? = nil
         var offset: UInt64 = 12
         while offset + 8 <= end, let chunk = read(8, at: offset) {
+            if chunk.allSatisfy({ $0 == 0 }) {
+                offset += 8  // padding some recorders leave, which readers step over
+                continue
+            }
             guard chunk[0..<4].allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
-                damage =
-                    "bytes past its last chunk that are not a chunk (audio written after its header was last brought up to date, by a recorder that was killed?)"
+                damage = .tail
                 break
             }
             let id = String(decoding: chunk[0..<4], as: UTF8.self)
@@ -190,10 +211,10 @@ public struct RIFFChunks {
             }
             if chunks[id] == nil { chunks[id] = (offset + 8, size) }
             if size == 0xFFFF_FFFF && dataSize == nil {
-                damage = "its \(id) chunk gives no size (written as a stream)"
+                damage = .unsized(id: id)
                 end = 0  // a size we cannot follow
             } else if offset + 8 + size > end {
-                damage = "its \(id) chunk runs past the end of the file (a copy cut short?)"
+                damage = .cutShort(id: id)
             }
             offset += 8 + size + size % 2
         }
