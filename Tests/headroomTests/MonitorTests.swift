@@ -71,6 +71,45 @@ struct MonitorTests {
         }
     }
 
+    @Test("a port another server holds: exit 73 and one line that says so, before anything is recorded")
+    func portInUse() throws {
+        // A listening socket of the test's own, on a port the system picks.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        #expect(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let dir = scratchDirectory() + "/takes"
+        let r = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--duration",
+            "1",
+            "--dir",
+            dir,
+            "--listen",
+            "127.0.0.1:\(port)",
+            environment: FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE")).environment
+        )
+        #expect(r.status == 73)
+        #expect(
+            r.stderr
+                == "headroom: --listen 127.0.0.1:\(port): cannot listen: the port is in use (another headroom, or another server, listens there)\n",
+            "\(r.stderr)"
+        )
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: dir))?.isEmpty ?? true)
+    }
+
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 

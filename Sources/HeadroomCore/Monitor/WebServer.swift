@@ -87,7 +87,17 @@ public final class WebServer: Sendable {
                 await Self.addRoutes(server, monitor)
                 do {
                     try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask { try await server.run() }
+                        group.addTask {
+                            do {
+                                try await server.run()
+                            } catch {
+                                // A port that cannot be bound says so at once, not when the
+                                // wait for listening below runs out.
+                                failure.value = Self.why(error)
+                                started.signal()
+                                throw error
+                            }
+                        }
                         group.addTask {
                             try await server.waitUntilListening(timeout: 5)
                             started.signal()
@@ -95,7 +105,7 @@ public final class WebServer: Sendable {
                         try await group.waitForAll()
                     }
                 } catch {
-                    failure.value = "\(error)"
+                    if failure.value == nil { failure.value = Self.why(error) }
                     started.signal()
                 }
                 done.signal()
@@ -106,7 +116,18 @@ public final class WebServer: Sendable {
         thread.start()
         started.wait()
         if let why = failure.value {
-            throw HeadroomError(.cantCreate, "--listen \(host):\(port): cannot listen (\(why))")
+            throw HeadroomError(.cantCreate, "--listen \(host):\(port): cannot listen: \(why)")
+        }
+    }
+
+    /// What a person can act on, from what the socket said.
+    static func why(_ error: any Error) -> String {
+        guard case .failed(_, let code, let message) = error as? SocketError else { return "\(error)" }
+        switch code {
+        case EADDRINUSE: return "the port is in use (another headroom, or another server, listens there)"
+        case EACCES: return "permission denied (ports below 1024 need root, or CAP_NET_BIND_SERVICE)"
+        case EADDRNOTAVAIL: return "this machine has no such address"
+        default: return message
         }
     }
 
