@@ -69,6 +69,12 @@ struct MonitorTests {
         for spec in ["stage-box:9110", "[::1]:9110", "0.0.0.0:99999", "9110x", ":0", ""] {
             #expect(throws: HeadroomError.self, "\(spec)") { try WebServer.parse(spec) }
         }
+        let ipv6 = Result { () throws(HeadroomError) in try WebServer.parse("[::1]:9110") }
+        if case .failure(let error) = ipv6 {
+            #expect(error.message.contains("IPv6 addresses are not served"), "\(error.message)")
+        } else {
+            Issue.record("[::1]:9110 was taken")
+        }
     }
 
     @Test("a port another server holds: exit 73 and one line that says so, before anything is recorded")

@@ -21,6 +21,12 @@ public final class WebServer: Sendable {
     /// `:PORT` every interface, as Prometheus and its exporters read `--web.listen-address`.
     /// Throws a usage error for a bad one.
     public static func parse(_ spec: String) throws(HeadroomError) -> (host: String, port: UInt16) {
+        if spec.hasPrefix("[") || spec.filter({ $0 == ":" }).count > 1 {
+            throw HeadroomError(
+                .usage,
+                "--listen \(spec): IPv6 addresses are not served; give an IPv4 one (127.0.0.1:9110, 0.0.0.0:9110)"
+            )
+        }
         let parts = spec.split(separator: ":", omittingEmptySubsequences: false)
         var host = parts.count == 2 ? String(parts[0]) : "127.0.0.1"
         if host == "localhost" { host = "127.0.0.1" }
