@@ -200,6 +200,11 @@ struct RecordCommand: ParsableCommand {
             // A metrics file that cannot be written is known before anything records (exit 73),
             // not a line every 5 s into the take.
             if let path = settings.metricsFile, let monitor { try MetricsFile.write(monitor.exposition, to: path) }
+            if let path = settings.metricsFile, !path.hasSuffix(".prom") {
+                note(
+                    "note: --metrics-file \(path): node_exporter's textfile collector reads only files whose names end in .prom"
+                )
+            }
             var server: WebServer? = nil
             if let (host, port) = listenAddress, let monitor {
                 server = try WebServer(host: host, port: port, monitor: monitor)

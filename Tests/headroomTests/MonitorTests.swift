@@ -116,6 +116,31 @@ struct MonitorTests {
         #expect((try? FileManager.default.contentsOfDirectory(atPath: dir))?.isEmpty ?? true)
     }
 
+    @Test("a --metrics-file node_exporter's textfile collector would pass over (not *.prom): a note says so")
+    func metricsFileName() throws {
+        let dir = scratchDirectory()
+        let rig = FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE"))
+        for name in ["headroom.txt", "headroom.prom"] {
+            let r = try headroom(
+                "record",
+                "--device",
+                "testcap",
+                "--duration",
+                "1",
+                "--dir",
+                dir + "/takes",
+                "--metrics-file",
+                dir + "/" + name,
+                environment: rig.environment
+            )
+            #expect(r.status == 0, "\(r.stderr)")
+            let note =
+                "headroom: note: --metrics-file \(dir)/\(name): node_exporter's textfile collector reads only files whose names end in .prom\n"
+            #expect(r.stderr.contains(note) == (name == "headroom.txt"), "\(r.stderr)")
+            #expect(FileManager.default.fileExists(atPath: dir + "/" + name))
+        }
+    }
+
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 
