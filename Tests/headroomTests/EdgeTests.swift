@@ -9,19 +9,24 @@ import Testing
 
 /// Records `seconds` of `material` through the file rig into `dir` (a finished take and log).
 @discardableResult
+/// `headroom record` of `material` (S24_3LE) through the `file` rig for `seconds`, into `dir`.
+func recordOnFileRig(_ material: Material, seconds: Int, dir: String, extra: [String] = []) throws -> RunResult {
+    let rig = FileRig(bytes: material.bytes("S24_3LE"))
+    return try run(
+        headroomBinary,
+        ["record", "--device", "testcap", "--channels", String(material.channels), "--duration", String(seconds)]
+            + ["--dir", dir] + extra,
+        environment: rig.environment
+    )
+}
+
 func recordFileTake(
     _ material: Material,
     seconds: Int,
     dir: String,
     extra: [String] = []
 ) throws -> (take: String, log: String, result: RunResult) {
-    let rig = FileRig(bytes: material.bytes("S24_3LE"))
-    let r = try run(
-        headroomBinary,
-        ["record", "--device", "testcap", "--channels", String(material.channels), "--duration", String(seconds)]
-            + ["--dir", dir] + extra,
-        environment: rig.environment
-    )
+    let r = try recordOnFileRig(material, seconds: seconds, dir: dir, extra: extra)
     let take = try #require(files(in: dir, ending: ".wav").last, "\(r.stderr)")
     return (take, take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"), r)
 }

@@ -95,17 +95,11 @@ struct MonitorTests {
         #expect(bound)
         let port = Int(UInt16(bigEndian: address.sin_port))
         let dir = scratchDirectory() + "/takes"
-        let r = try headroom(
-            "record",
-            "--device",
-            "testcap",
-            "--duration",
-            "1",
-            "--dir",
-            dir,
-            "--listen",
-            "127.0.0.1:\(port)",
-            environment: FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE")).environment
+        let r = try recordOnFileRig(
+            Material(frames: 48000, channels: 2),
+            seconds: 1,
+            dir: dir,
+            extra: ["--listen", "127.0.0.1:\(port)"]
         )
         #expect(r.status == 73)
         #expect(
@@ -119,19 +113,12 @@ struct MonitorTests {
     @Test("a --metrics-file node_exporter's textfile collector would pass over (not *.prom): a note says so")
     func metricsFileName() throws {
         let dir = scratchDirectory()
-        let rig = FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE"))
         for name in ["headroom.txt", "headroom.prom"] {
-            let r = try headroom(
-                "record",
-                "--device",
-                "testcap",
-                "--duration",
-                "1",
-                "--dir",
-                dir + "/takes",
-                "--metrics-file",
-                dir + "/" + name,
-                environment: rig.environment
+            let r = try recordOnFileRig(
+                Material(frames: 48000, channels: 2),
+                seconds: 1,
+                dir: dir + "/takes",
+                extra: ["--metrics-file", dir + "/" + name]
             )
             #expect(r.status == 0, "\(r.stderr)")
             let note =
