@@ -108,10 +108,12 @@ struct AnalyzeCommand: ParsableCommand {
             )
             if let error = result.readError { outcome.errors.append("\(path): read stopped early: \(error)") }
             // A WAV copy cut short reads to its end with no error: what it lacks, only its chunks say.
-            if path != AudioFileReader.standardInput, case .cutShort(let id)? = try? RIFFChunks(path: path).damage {
+            if path != AudioFileReader.standardInput, let damage = try? RIFFChunks(path: path).damage,
+                case .cutShort = damage
+            {
                 let seconds = String(format: "%.3f", Double(result.frames) / Double(result.header.rate))
                 outcome.notes.append(
-                    "note: \(DisplayText.escaped(path)): its \(id) chunk runs past the end of the file (a copy cut short?); analyzed the \(seconds) s it holds"
+                    "note: \(DisplayText.escaped(path)): \(damage); analyzed the \(seconds) s it holds"
                 )
             }
             outcome.clipped = result.clipEvents > 0

@@ -104,8 +104,8 @@ struct ReviewCommand: ParsableCommand {
                         // The log's lines as they are (a fresh analysis's, when there is no log).
                         // (Lines a copy through Windows ended with "\r\n" end with "\n" again.)
                         if let log = r.log,
-                            let text = try? String(contentsOfFile: log, encoding: .utf8)
-                                .replacingOccurrences(of: "\r\n", with: "\n")
+                            let text = try? String(contentsOfFile: log, encoding: .utf8).splitLines()
+                                .joined(separator: "\n")
                         {
                             Terminal.out(text.hasSuffix("\n") || text.isEmpty ? text : text + "\n")
                         } else {

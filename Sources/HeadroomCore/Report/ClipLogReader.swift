@@ -24,9 +24,8 @@ public struct ClipLogReader {
             throw HeadroomError(.noInput, "\(path): cannot read the clip log")
         }
         let text = String(decoding: data, as: UTF8.self)
-        // JSON Lines ends a line with "\n" or "\r\n" (a log that went through Windows), which a
-        // Swift string holds as one Character, not as a "\r" before a "\n".
-        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }.map(String.init)
+        // JSON Lines ends a line with "\n" or "\r\n" (a log that went through Windows).
+        var lines = text.splitLines().map(String.init)
         if let last = lines.last, last.isEmpty {
             lines.removeLast()
         } else if !lines.isEmpty {

@@ -225,29 +225,28 @@ public struct TakeReview: Sendable {
                 }
             }
         }
-        review.audioSeconds = audio.map { Double($0.frames) / Double($0.rate) }
-        if exists && !recording { review.checkAudio(audio, loggedFrames: reader.summary?.frames) }
+        // What the file holds: up to the last frame that can be read (a copy cut short).
+        let held = audio.map { (frames: AudioFile.heldFrames(file, claimed: $0.frames), rate: $0.rate) }
+        review.audioSeconds = held.map { Double($0.frames) / Double($0.rate) }
+        if exists && !recording { review.checkAudio(held: held, loggedFrames: reader.summary?.frames) }
         return review
     }
 
     /// A take's file that cannot stand for what its log records (a copy cut short, a file
-    /// damaged): its ending says so, and a note says what is there. `audio` is its header as
-    /// libsndfile reads it (nil: it cannot open the file); `loggedFrames` the log's summary's.
-    private mutating func checkAudio(_ audio: AudioFile.Info?, loggedFrames: Int?) {
-        guard let audio else {
+    /// damaged): its ending says so, and a note says what is there. `held` is what the file
+    /// holds (nil: libsndfile cannot open it); `loggedFrames` the log's summary's count.
+    private mutating func checkAudio(held: (frames: Int, rate: Int)?, loggedFrames: Int?) {
+        guard let held else {
             ending = "audio unreadable"
             notes.append("\(file): libsndfile cannot read it (\(AudioFile.openError(file))); shown from its log")
             return
         }
-        guard let loggedFrames, audio.rate > 0 else { return }
-        let frames = AudioFile.heldFrames(file, claimed: audio.frames)
-        audioSeconds = Double(frames) / Double(audio.rate)
-        guard frames < loggedFrames else { return }
+        guard let loggedFrames, held.rate > 0, held.frames < loggedFrames else { return }
         ending = ending.map { "\($0), audio cut short" } ?? "audio cut short"
-        let held = EventText.timecode(seconds: Double(frames) / Double(audio.rate))
-        let logged = EventText.timecode(seconds: Double(loggedFrames) / Double(audio.rate))
+        let there = EventText.timecode(seconds: Double(held.frames) / Double(held.rate))
+        let logged = EventText.timecode(seconds: Double(loggedFrames) / Double(held.rate))
         notes.append(
-            "\(file): holds \(held) of the \(logged) its log records (a copy cut short?); the log's events after \(held) are not in the audio"
+            "\(file): holds \(there) of the \(logged) its log records (a copy cut short?); the log's events after \(there) are not in the audio"
         )
     }
 

@@ -1,5 +1,14 @@
 import Foundation
 
+extension StringProtocol {
+    /// Its lines, each ended by "\n" or "\r\n" (a file that went through Windows: a Swift
+    /// string holds "\r\n" as one Character, which splitting on "\n" does not see), without
+    /// their ends; after a last end, an empty line.
+    public func splitLines() -> [SubSequence] {
+        split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+    }
+}
+
 /// Writes a report file (HTML, labels, a calibration). Outputs never replace inputs or
 /// audio: a path that is an audio file, a clip log, or one of the paths being read is
 /// refused, and any other existing file is replaced only with `--force` (SPEC's exit 73).

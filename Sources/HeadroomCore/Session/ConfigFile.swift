@@ -136,8 +136,7 @@ public struct ConfigFile: Sendable, Equatable {
         let lines: [String]
 
         init(_ text: String) {
-            lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-                .map(String.init)
+            lines = text.splitLines().map(String.init)
         }
 
         /// The 1-based line of the header `[name]`.

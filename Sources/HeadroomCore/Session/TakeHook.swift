@@ -41,7 +41,7 @@ public final class TakeHook: Sendable {
             if process.terminationReason != .exit || status != 0 {
                 let last =
                     String(decoding: data.suffix(2000), as: UTF8.self)
-                    .split { $0 == "\n" || $0 == "\r\n" }.last.map { ": " + DisplayText.escaped(String($0)) } ?? ""
+                    .splitLines().last { !$0.isEmpty }.map { ": " + DisplayText.escaped(String($0)) } ?? ""
                 let how = process.terminationReason == .exit ? "exited \(status)" : "was killed by signal \(status)"
                 reports.withLock { $0.append("--on-take-closed \(how) for \(name)\(last)") }
             }
