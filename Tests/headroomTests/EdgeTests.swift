@@ -20,6 +20,7 @@ func recordOnFileRig(_ material: Material, seconds: Int, dir: String, extra: [St
     )
 }
 
+@discardableResult
 func recordFileTake(
     _ material: Material,
     seconds: Int,

@@ -171,10 +171,16 @@ final class BackgroundRecorder {
 
 /// Waits (polling, bounded) until the take file in `dir` holds `seconds` of audio at
 /// `bytesPerFrame`: the recorder is then known to be recording.
-func waitForAudio(in dir: String, seconds: Double, bytesPerFrame: Int = 8, timeout: Double = 20) -> Bool {
+func waitForAudio(
+    in dir: String,
+    seconds: Double,
+    bytesPerFrame: Int = 8,
+    ending: String = ".wav",
+    timeout: Double = 20
+) -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
-        if let take = files(in: dir, ending: ".wav").first,
+        if let take = files(in: dir, ending: ending).first,
             let size = try? FileManager.default.attributesOfItem(atPath: take)[.size] as? Int,
             Double(size) > seconds * 48000 * Double(bytesPerFrame)
         {

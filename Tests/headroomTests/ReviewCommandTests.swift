@@ -1,4 +1,6 @@
+import CSndFile
 import Foundation
+import HeadroomCore
 import Testing
 
 @Suite("headroom review", .serialized)
@@ -78,6 +80,52 @@ struct ReviewCommandTests {
         let ended = try #require(after.stdout.split(separator: "\n").first { $0.hasPrefix("t.wav") })
         #expect(ended.hasSuffix("stopped"), "\(ended)")
         #expect(after.status == 0 && FileManager.default.fileExists(atPath: r.out + "/t.labels.txt"), "\(after.stderr)")
+    }
+
+    @Test(
+        "a FLAC take whose recorder was killed (no length in its header) is as long as the audio it holds, in the table, --json and the HTML report"
+    )
+    func killedFLAC() throws {
+        let r = try RigRecording(
+            "review-flac",
+            seconds: 4,
+            arguments: ["--format", "S24_3LE", "--file-format", "flac", "--name", "t"]
+        )
+        defer { r.stop() }
+        // Noise at -8 dBFS barely compresses: 6 bytes a frame stand for about 0.5 s of it.
+        #expect(waitForAudio(in: r.out, seconds: 0.5, bytesPerFrame: 6, ending: ".flac"))
+        kill(r.recorder.pid, SIGKILL)
+        _ = r.recorder.wait(seconds: 10)
+        let take = r.out + "/t.flac"
+        // libsndfile says 2^63 frames for it, and reads what there is to the end.
+        var info = SF_INFO()
+        let file = try #require(sf_open(take, Int32(SFM_READ), &info))
+        #expect(info.frames == Int64.max)
+        var block = [Int32](repeating: 0, count: 4096 * Int(info.channels))
+        var frames = 0
+        while case let n = Int(sf_readf_int(file, &block, 4096)), n > 0 { frames += n }
+        sf_close(file)
+        #expect(frames >= 24000)
+        let seconds = Double(frames) / 48000
+
+        let json = try #require(try headroom("review", "--json", r.out).jsonLines.first)
+        #expect(json["log_state"] as? String == "cut_off", "\(json)")
+        let (logged, held) = (try #require(json["seconds"] as? Double), try #require(json["audio_seconds"] as? Double))
+        #expect(abs(logged - seconds) < 0.001 && abs(held - seconds) < 0.001, "\(json); read \(seconds) s")
+        let table = try headroom("review", r.out)
+        let row = try #require(table.stdout.split(separator: "\n").first { $0.hasPrefix("t.flac") })
+        #expect(
+            row.contains(EventText.timecode(seconds: logged)) && row.hasSuffix("cut off (log has no summary)"),
+            "\(row)"
+        )
+        let analyzed = try headroom("analyze", take)
+        #expect(analyzed.stdout.contains(String(format: "%.3f s", seconds)), "\(analyzed.stdout)")
+        // The report's overview spans the take, and a true peak its cut-off log never gave is
+        // unknown ("-"), not silence.
+        let report = r.dir + "/report.html"
+        #expect(try headroom("review", "--html", report, r.out).status == 0)
+        let html = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(html.contains(EventText.timecode(seconds: logged)) && !html.contains(">-inf<"))
     }
 
     @Test("a take so new that its log has no header yet, locked as a recorder locks it: recording, not analyzed afresh")

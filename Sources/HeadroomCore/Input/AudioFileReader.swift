@@ -97,7 +97,14 @@ public final class AudioFileReader {
         rate = Int(info.samplerate)
         // A stream's header cannot know its length (a WAV piped from ffmpeg says 2^30 frames,
         // an Ogg stream 2^63): 0, unknown, unless the input can be seeked (a redirected file).
-        frames = info.seekable != 0 ? Int(info.frames) : 0
+        // A killed recorder's FLAC take says 2^63 too: counted where it can be opened again.
+        if info.seekable == 0 {
+            frames = 0
+        } else if Int(info.frames) == AudioFile.unknownLength {
+            frames = path == "-" ? 0 : AudioFile.heldFrames(path, claimed: AudioFile.unknownLength)
+        } else {
+            frames = Int(info.frames)
+        }
         let subtype = Int(info.format) & Int(SF_FORMAT_SUBMASK)
         layout = Self.layout(forSubtype: subtype)
         containerName = Self.containerName(container)
@@ -220,14 +227,20 @@ public enum AudioFile {
         public var isRIFF: Bool
     }
 
-    /// The file's header, or nil when libsndfile cannot open it.
+    /// The length libsndfile gives a file whose header does not say (`SF_COUNT_MAX`): a FLAC
+    /// take whose recorder was killed before it could write its length into STREAMINFO.
+    static let unknownLength = Int(Int64.max)
+
+    /// The file's header, or nil when libsndfile cannot open it. A length the header does not
+    /// give is counted (``heldFrames(_:claimed:)``): a killed recorder's FLAC take is as long
+    /// as the frames it holds, not 2^63.
     public static func info(_ path: String) -> Info? {
         var info = SF_INFO()
         guard let f = sf_open(path, Int32(SFM_READ), &info) else { return nil }
         sf_close(f)
         let major = Int(info.format) & Int(SF_FORMAT_TYPEMASK)
         return Info(
-            frames: Int(info.frames),
+            frames: Int(info.frames) == unknownLength ? heldFrames(path, claimed: unknownLength) : Int(info.frames),
             rate: Int(info.samplerate),
             channels: Int(info.channels),
             isRIFF: [Int(SF_FORMAT_WAV), Int(SF_FORMAT_RF64), Int(SF_FORMAT_WAVEX)].contains(major)
@@ -238,7 +251,8 @@ public enum AudioFile {
     /// to the last one libsndfile can seek to and read. It cuts a WAV, RF64, W64 or AIFF file's
     /// count to what the file holds itself; a FLAC file's comes from its header, and in a copy
     /// cut short a seek past the end fails (and leaves the handle unusable, so each look opens
-    /// the file afresh): the last readable frame is found by halving, in about 25 looks.
+    /// the file afresh): the last readable frame is found by halving, in about 25 looks. An
+    /// ``unknownLength`` is first bounded by doubling from a second at 48 kHz.
     public static func heldFrames(_ path: String, claimed: Int) -> Int {
         func readable(_ frame: Int) -> Bool {
             var info = SF_INFO()
@@ -250,6 +264,10 @@ public enum AudioFile {
         guard claimed > 0, !readable(claimed - 1) else { return claimed }
         guard readable(0) else { return 0 }
         var (good, bad) = (0, claimed - 1)
+        if claimed == unknownLength {
+            bad = 48_000
+            while bad < claimed / 2 && readable(bad) { (good, bad) = (bad, bad * 2) }
+        }
         while bad - good > 1 {
             let middle = good + (bad - good) / 2
             if readable(middle) { good = middle } else { bad = middle }

@@ -64,7 +64,9 @@ public enum HTMLReport {
         for c in r.channels {
             out +=
                 "<tr\(c.clipEvents > 0 || c.flatEvents > 0 ? " class=\"clipped\"" : "")><td>\(c.channel)</td><td>\(escape(c.name))</td>"
-            out += cell(SummaryTable.db(c.truePeakDBTP), "true peak", "dBTP")
+            // A log with no summary gives only its events' true peaks: none is unknown, not silence.
+            let truePeak = c.truePeakDBTP == nil && !r.logState.isWhole ? "-" : SummaryTable.db(c.truePeakDBTP)
+            out += cell(truePeak, "true peak", "dBTP")
             out += cell(c.truePeakDBTP.map { Decibels.text(-$0) } ?? "-", "headroom", "dB")
             let over = c.overDB.map { (c.overBound ? "&ge;" : "") + Decibels.text($0) } ?? "-"
             let flat = c.flatEvents > 0 ? "\(c.flatEvents) at \(c.flatLevelDBFS.map(Decibels.text) ?? "?") dBFS" : "0"
