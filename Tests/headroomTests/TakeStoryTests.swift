@@ -206,5 +206,20 @@ struct TakeStoryTests {
             "\(failing.stderr)"
         )
         #expect(FileManager.default.fileExists(atPath: dir + "/b/t.wav"))
+
+        // A command that names the paths itself gets no copies of them appended: its last
+        // command here would have appended the take's audio and the log again to all.jsonl.
+        let inline = try Self.record(
+            in: dir + "/c",
+            extra: [
+                "--on-take-closed", "printf '%s|' \"$@\" > '\(dir)/args'; cat \"$HEADROOM_LOG\" >> '\(dir)/all.jsonl'",
+            ]
+        )
+        let log = inline.replacingOccurrences(of: ".wav", with: ".clips.jsonl")
+        #expect(
+            try Data(contentsOf: URL(fileURLWithPath: dir + "/all.jsonl"))
+                == Data(contentsOf: URL(fileURLWithPath: log))
+        )
+        #expect(try String(contentsOfFile: dir + "/args", encoding: .utf8) == "\(inline)|\(log)|")
     }
 }

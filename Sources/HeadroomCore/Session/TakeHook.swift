@@ -4,7 +4,10 @@ import Synchronization
 /// `--on-take-closed CMD` (jack_capture's `--hook-close`): once a take and its log are both
 /// closed (and its cue markers and metadata written), `/bin/sh -c 'CMD "$@"' headroom TAKE
 /// LOG` runs, with `HEADROOM_TAKE`, `HEADROOM_LOG` and `HEADROOM_COMPLETE` (`1` or `0`) in
-/// its environment: rsync to a server, a checksum, an upload. It runs beside the recording,
+/// its environment: rsync to a server, a checksum, an upload. A command that names the paths
+/// itself (``namesPaths(_:)``) runs as it is, `/bin/sh -c 'CMD' headroom TAKE LOG`: the paths
+/// appended again would land in its last command (`cat "$HEADROOM_LOG" >> all.jsonl` would
+/// append the take's audio, and the log once more, to all.jsonl). It runs beside the recording,
 /// never on the capture path, and the next take does not wait for it. A command that fails
 /// is reported (with the last line it printed) and the recording goes on; at the end the
 /// recorder waits for the commands still running.
@@ -18,7 +21,7 @@ public final class TakeHook: Sendable {
     func run(take: String, log: String, complete: Bool) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command + " \"$@\"", "headroom", take, log]
+        process.arguments = ["-c", Self.namesPaths(command) ? command : command + " \"$@\"", "headroom", take, log]
         process.environment = ProcessInfo.processInfo.environment.merging([
             "HEADROOM_TAKE": take, "HEADROOM_LOG": log, "HEADROOM_COMPLETE": complete ? "1" : "0",
         ]) { $1 }
@@ -49,6 +52,13 @@ public final class TakeHook: Sendable {
         }
         thread.name = "headroom-hook"
         thread.start()
+    }
+
+    /// Whether `command` names the take or the log itself: `$1`, `$2`, `$@` or `$*` (braced or
+    /// not), `HEADROOM_TAKE` or `HEADROOM_LOG`.
+    static func namesPaths(_ command: String) -> Bool {
+        command.contains("HEADROOM_TAKE") || command.contains("HEADROOM_LOG")
+            || command.contains(/\$\{?[12@*]/)
     }
 
     /// Failures since the last call.
