@@ -128,6 +128,26 @@ struct MonitorTests {
         }
     }
 
+    @Test("a channel at a 24-bit converter's largest code (-0.000001 dBFS) reads 0.0 dBFS in the metrics, not -0.0")
+    func noNegativeZero() throws {
+        let dir = scratchDirectory()
+        let r = try recordOnFileRig(
+            Material.stereoSecond(clips: [(0, 40000, 4)]),
+            seconds: 1,
+            dir: dir + "/takes",
+            extra: ["--metrics-file", dir + "/headroom.prom"]
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        let metrics = try String(contentsOfFile: dir + "/headroom.prom", encoding: .utf8)
+        let peak = try #require(
+            metrics.split(separator: "\n").first {
+                $0.hasPrefix("headroom_channel_peak_dbfs{") && $0.contains("channel=\"1\"")
+            }
+        )
+        #expect(peak.hasSuffix(" 0.0"), "\(peak)")
+        #expect(!metrics.contains(" -0.0\n"), "\(metrics)")
+    }
+
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 

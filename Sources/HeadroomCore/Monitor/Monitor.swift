@@ -262,5 +262,12 @@ public final class Monitor: Sendable {
         "headroom_disk_seconds_left": "seconds of recording the free disk space holds",
     ]
 
-    private static func round(_ v: Double?) -> Double? { v.map { ($0 * 10).rounded() / 10 } }
+    /// To 0.1 dB; a level just under full scale (a 24-bit converter's largest code is
+    /// -0.000001 dBFS) is 0, not -0 (`-0.0` in /metrics, `-0` in /status).
+    static func round(_ v: Double?) -> Double? {
+        v.map {
+            let r = ($0 * 10).rounded() / 10
+            return r == 0 ? 0 : r
+        }
+    }
 }
