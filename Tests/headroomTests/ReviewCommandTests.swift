@@ -83,12 +83,14 @@ struct ReviewCommandTests {
     }
 
     @Test(
-        "a FLAC take whose recorder was killed (no length in its header) is as long as the audio it holds, in the table, --json and the HTML report"
+        "a FLAC take whose recorder was killed (no length in its header) is as long as the audio it holds, in the table, --json and the HTML report; the clip event still open when it was killed is found in its audio"
     )
     func killedFLAC() throws {
+        // Channel 1 clips every 50 ms: one clip event, open until the take ends.
         let r = try RigRecording(
             "review-flac",
             seconds: 4,
+            clipEvery: 2400,
             arguments: ["--format", "S24_3LE", "--file-format", "flac", "--name", "t"]
         )
         defer { r.stop() }
@@ -108,8 +110,14 @@ struct ReviewCommandTests {
         #expect(frames >= 24000)
         let seconds = Double(frames) / 48000
 
-        let json = try #require(try headroom("review", "--json", r.out).jsonLines.first)
+        // The log, cut off, never got the clip event; the review finds it in the audio.
+        #expect(!logLines(r.out + "/t.clips.jsonl").contains { $0["type"] as? String == "clip" })
+        let reviewed = try headroom("review", "--json", "--fail-on-clip", r.out)
+        #expect(reviewed.status == 1 && reviewed.stderr.contains("t.flac: its log stops without a summary"))
+        let json = try #require(reviewed.jsonLines.first)
         #expect(json["log_state"] as? String == "cut_off", "\(json)")
+        let clips = (json["channels"] as? [[String: Any]])?.map { $0["clip_events"] as? Int }
+        #expect(clips == [1, 0], "\(json)")
         let (logged, held) = (try #require(json["seconds"] as? Double), try #require(json["audio_seconds"] as? Double))
         #expect(abs(logged - seconds) < 0.001 && abs(held - seconds) < 0.001, "\(json); read \(seconds) s")
         let table = try headroom("review", r.out)

@@ -229,7 +229,54 @@ public struct TakeReview: Sendable {
         let held = audio.map { (frames: AudioFile.heldFrames(file, claimed: $0.frames), rate: $0.rate) }
         review.audioSeconds = held.map { Double($0.frames) / Double($0.rate) }
         if exists && !recording { review.checkAudio(held: held, loggedFrames: reader.summary?.frames) }
+        if reader.summary == nil && !recording && held != nil {
+            review.analyzeCutOff(settings: header.settings, base: settings, onProgress: onProgress)
+        }
         return review
+    }
+
+    /// A log cut off (its recorder killed, or the machine lost power) has no summary, and
+    /// lacks the events still open when it stopped: a channel that clipped for minutes on end
+    /// is one clip event, written when it closes. The channels' figures and the analyzer's
+    /// events (clip, flat, hot, gain) come from the audio, analyzed afresh with the settings
+    /// the take was recorded with (the analyzer the recorder ran, so the events its log has
+    /// are among them); the losses, markers and how it ended stay the log's.
+    private mutating func analyzeCutOff(settings recorded: AnalysisSettings, base: Settings, onProgress: FileProgress) {
+        var own = base
+        own.analysis = recorded
+        own.names = names
+        guard let result = try? FileAnalysis.run(path: file, settings: own, onProgress: onProgress) else { return }
+        seconds = Double(result.frames) / Double(rate)
+        channels = Self.channels(of: result)
+        func analyzers(_ e: Event) -> Bool {
+            switch e {
+            case .clip, .flat, .hot, .gain: true
+            default: false
+            }
+        }
+        // In frame order, the log's own before the analysis' at the same frame.
+        events = (events.filter { !analyzers($0) } + result.events.filter(analyzers)).enumerated()
+            .sorted { ($0.element.frame, $0.offset) < ($1.element.frame, $1.offset) }.map(\.element)
+        notes.append(
+            "\(file): its log stops without a summary (the recorder was killed?); the channels' figures and clip, flat and hot events are from its audio, analyzed afresh"
+        )
+    }
+
+    /// The review's channels from an analysis of the audio.
+    private static func channels(of result: FileAnalysis.Result) -> [Channel] {
+        result.summaries.map {
+            Channel(
+                channel: $0.channel + 1,
+                name: result.header.names[$0.channel],
+                clipEvents: $0.clipEvents,
+                hotEvents: $0.hotEvents,
+                truePeakDBTP: $0.truePeakDBTP,
+                flatEvents: $0.flatEvents,
+                overDB: $0.reportedOver.db,
+                overBound: $0.reportedOver.bound,
+                flatLevelDBFS: $0.overs.flatLevelDBFS
+            )
+        }
     }
 
     /// A take's file that cannot stand for what its log records (a copy cut short, a file
@@ -285,19 +332,7 @@ public struct TakeReview: Sendable {
             rate: result.header.rate,
             complete: true,
             logState: .missing,
-            channels: result.summaries.map {
-                Channel(
-                    channel: $0.channel + 1,
-                    name: result.header.names[$0.channel],
-                    clipEvents: $0.clipEvents,
-                    hotEvents: $0.hotEvents,
-                    truePeakDBTP: $0.truePeakDBTP,
-                    flatEvents: $0.flatEvents,
-                    overDB: $0.reportedOver.db,
-                    overBound: $0.reportedOver.bound,
-                    flatLevelDBFS: $0.overs.flatLevelDBFS
-                )
-            },
+            channels: channels(of: result),
             events: result.events,
             names: result.header.names
         )
