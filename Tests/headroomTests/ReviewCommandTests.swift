@@ -136,6 +136,54 @@ struct ReviewCommandTests {
         #expect(html.contains(EventText.timecode(seconds: logged)) && !html.contains(">-inf<"))
     }
 
+    @Test(
+        "a cut-off log's clip event past the end of its take's audio (a killed WAV's header lags by up to a second) is kept and counted beside the audio's own"
+    )
+    func cutOffEventPastTheAudio() throws {
+        let dir = scratchDirectory()
+        // One second of audio with one clip run in channel 2; the log, cut off, has that
+        // event and one a second past the audio's end, on channel 1.
+        let m = Material.stereoSecond(clips: [(1, 20000, 4)])
+        writeAudio(dir + "/t.wav", samples: m.expectedInts("S24_3LE"), channels: 2)
+        let header = ClipLog.Header(
+            file: "t.wav",
+            device: "hw:0",
+            rate: 48000,
+            channels: 2,
+            format: "S24_3LE",
+            names: ["Vox", "Gtr"],
+            started: Date(),
+            settings: AnalysisSettings()
+        )
+        // Clip lines as docs/clip-log.md gives them (channels counted from 1).
+        func clip(_ channel: Int, at frame: Int) -> String {
+            #"{"type":"clip","channel":\#(channel),"name":"\#(header.names[channel - 1])","start_frame":\#(frame),"#
+                + #""end_frame":\#(frame + 4),"clipped_samples":4,"runs":1,"longest_run":4,"peak_dbfs":0.0,"#
+                + #""true_peak_dbtp":1.5,"over_db":2.0,"over_bound":false,"time":\#(Double(frame) / 48000)}"#
+        }
+        let lines = [ClipLog.headerLine(header).encoded(), clip(2, at: 20000), clip(1, at: 96000)]
+        try (lines.joined(separator: "\n") + "\n").write(
+            toFile: dir + "/t.clips.jsonl",
+            atomically: true,
+            encoding: .utf8
+        )
+        let r = try headroom("review", "--json", dir)
+        #expect(r.status == 0 && r.stderr.contains("and the 1 its log has past the audio's end"), "\(r.stderr)")
+        let json = try #require(r.jsonLines.first)
+        let channels = try #require(json["channels"] as? [[String: Any]])
+        #expect(channels.map { $0["clip_events"] as? Int } == [1, 1], "\(json)")
+        #expect(channels[0]["true_peak_dbtp"] as? Double == 1.5 && channels[0]["over_db"] as? Double == 2.0)
+        let events = try headroom("review", "--events", dir).stdout
+        #expect(
+            events.contains("frame 20000  CLIP ch2 Gtr") && events.contains("frame 96000  CLIP ch1 Vox"),
+            "\(events)"
+        )
+        // The report marks it at the right edge of channel 1's overview (900 wide), inside the picture.
+        #expect(try headroom("review", "--html", dir + "/report.html", dir).status == 0)
+        let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
+        #expect(html.contains(#"<rect class="clip" data-frame="96000" x="898.0""#), "\(html)")
+    }
+
     @Test("a take so new that its log has no header yet, locked as a recorder locks it: recording, not analyzed afresh")
     func takeJustStarted() throws {
         let dir = scratchDirectory()

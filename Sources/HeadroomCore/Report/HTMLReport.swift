@@ -145,8 +145,10 @@ public enum HTMLReport {
             case .hot(let x): (type, start, end) = ("hot", x.startFrame, x.endFrame)
             default: continue
             }
-            let x = (Double(start) / Double(totalFrames) * width).rounded(toPlaces: 1)
-            let w = max(2, (Double(end - start) / Double(totalFrames) * width).rounded(toPlaces: 1))
+            // An event past the audio's end (a killed take's header lags, a copy cut short) is
+            // marked at the right edge, not drawn outside the picture.
+            let x = min(width - 2, (Double(start) / Double(totalFrames) * width).rounded(toPlaces: 1))
+            let w = min(width - x, max(2, (Double(end - start) / Double(totalFrames) * width).rounded(toPlaces: 1)))
             let (color, h) = type == "clip" ? ("#d50000", 14) : type == "flat" ? ("#aa00ff", 11) : ("#ff9800", 8)
             svg +=
                 "<rect class=\"\(type)\" data-frame=\"\(start)\" x=\"\(x)\" y=\"0\" width=\"\(w)\" height=\"\(h)\" fill=\"\(color)\"><title>\(escape(EventText.describe(e, names: names)))</title></rect>"

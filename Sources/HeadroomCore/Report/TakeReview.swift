@@ -240,7 +240,9 @@ public struct TakeReview: Sendable {
     /// is one clip event, written when it closes. The channels' figures and the analyzer's
     /// events (clip, flat, hot, gain) come from the audio, analyzed afresh with the settings
     /// the take was recorded with (the analyzer the recorder ran, so the events its log has
-    /// are among them); the losses, markers and how it ended stay the log's.
+    /// are among them); the losses, markers and how it ended stay the log's. A killed WAV's
+    /// header lags its audio by up to a second, so events the log has past the audio's end
+    /// are kept, and counted.
     private mutating func analyzeCutOff(settings recorded: AnalysisSettings, base: Settings, onProgress: FileProgress) {
         var own = base
         own.analysis = recorded
@@ -254,11 +256,30 @@ public struct TakeReview: Sendable {
             default: false
             }
         }
+        let beyond = events.filter { analyzers($0) && $0.frame >= result.frames }
+        for e in beyond {
+            guard let c = e.channel, c < channels.count else { continue }
+            switch e {
+            case .clip(let x):
+                channels[c].clipEvents += 1
+                channels[c].truePeakDBTP = max(channels[c].truePeakDBTP ?? x.truePeakDBTP, x.truePeakDBTP)
+                if let over = x.overDB, over > channels[c].overDB ?? -1 {
+                    (channels[c].overDB, channels[c].overBound) = (over, x.overBound)
+                }
+            case .flat(let x):
+                channels[c].flatEvents += 1
+                channels[c].flatLevelDBFS = max(channels[c].flatLevelDBFS ?? x.levelDBFS, x.levelDBFS)
+            case .hot(let x):
+                channels[c].hotEvents += 1
+                channels[c].truePeakDBTP = max(channels[c].truePeakDBTP ?? x.truePeakDBTP, x.truePeakDBTP)
+            default: break
+            }
+        }
         // In frame order, the log's own before the analysis' at the same frame.
-        events = (events.filter { !analyzers($0) } + result.events.filter(analyzers)).enumerated()
+        events = (events.filter { !analyzers($0) } + result.events.filter(analyzers) + beyond).enumerated()
             .sorted { ($0.element.frame, $0.offset) < ($1.element.frame, $1.offset) }.map(\.element)
         notes.append(
-            "\(file): its log stops without a summary (the recorder was killed?); the channels' figures and clip, flat and hot events are from its audio, analyzed afresh"
+            "\(file): its log stops without a summary (the recorder was killed?); the channels' figures and clip, flat and hot events are from its audio, analyzed afresh\(beyond.isEmpty ? "" : ", and the \(beyond.count) its log has past the audio's end")"
         )
     }
 
