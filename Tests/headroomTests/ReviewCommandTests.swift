@@ -161,7 +161,10 @@ struct ReviewCommandTests {
                 + #""end_frame":\#(frame + 4),"clipped_samples":4,"runs":1,"longest_run":4,"peak_dbfs":0.0,"#
                 + #""true_peak_dbtp":1.5,"over_db":2.0,"over_bound":false,"time":\#(Double(frame) / 48000)}"#
         }
-        let lines = [ClipLog.headerLine(header).encoded(), clip(2, at: 20000), clip(1, at: 96000)]
+        // A proposal past the end is not an event to keep: the analysis makes its own.
+        let gain =
+            #"{"type":"gain","channel":1,"name":"Vox","proposal_db":-9.5,"reason":"clipped","frame":96004,"time":2.0}"#
+        let lines = [ClipLog.headerLine(header).encoded(), clip(2, at: 20000), clip(1, at: 96000), gain]
         try (lines.joined(separator: "\n") + "\n").write(
             toFile: dir + "/t.clips.jsonl",
             atomically: true,

@@ -256,7 +256,11 @@ public struct TakeReview: Sendable {
             default: false
             }
         }
-        let beyond = events.filter { analyzers($0) && $0.frame >= result.frames }
+        // (Its proposals there are left out: the analysis makes its own.)
+        let beyond = events.filter {
+            if case .gain = $0 { return false }
+            return analyzers($0) && $0.frame >= result.frames
+        }
         for e in beyond {
             guard let c = e.channel, c < channels.count else { continue }
             switch e {
