@@ -84,7 +84,8 @@ threads() {
     done
 }
 
-echo "real-time CPU: $CH ch x $RATE Hz $FORMAT, $PERIOD-frame JACK periods, $SECS s to WAV per run; $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
+isa=$(grep -qw avx512f /proc/cpuinfo && echo AVX-512 || { grep -qw avx2 /proc/cpuinfo && echo AVX2 || echo "no AVX2"; })
+echo "real-time CPU: $CH ch x $RATE Hz $FORMAT, $PERIOD-frame JACK periods, $SECS s to WAV per run; $(lscpu | sed -n 's/^Model name: *//p') ($isa), $(nproc) cores"
 h=(); a=(); hs=(); as=()
 for r in $(seq "$RUNS"); do
     rm -rf "$work/takes"; mkdir -p "$work/takes"

@@ -29,7 +29,9 @@ timed() {
 
 echo "# Speed figures"
 echo
-echo "Made by \`bench/speed-figures.sh\` on $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(date -u +%Y-%m-%d)."
+# The widest vectors the build uses (it is built for this CPU: Package.swift) decide much of it.
+isa=$(grep -qw avx512f /proc/cpuinfo && echo AVX-512 || { grep -qw avx2 /proc/cpuinfo && echo AVX2 || echo "no AVX2"; })
+echo "Made by \`bench/speed-figures.sh\` on $(lscpu | sed -n 's/^Model name: *//p') ($isa), $(nproc) cores, $(date -u +%Y-%m-%d)."
 echo "Every figure stands beside a reference measured in the same run."
 echo
 
