@@ -13,6 +13,16 @@ public enum FilePaths {
         return folder.isEmpty ? "/" : String(folder)
     }
 
+    /// "PATH: no such file" (`what`), and why where the name is not UTF-8: Swift's strings
+    /// hold UTF-8 only, so such a name (Latin-1 from an old recorder's card, a Windows archive)
+    /// reaches headroom, from the command line or a folder, with U+FFFD in place of its bytes,
+    /// and no file has that name.
+    public static func notFound(_ path: String, _ what: String = "no such file") -> String {
+        guard path.contains("\u{FFFD}") else { return "\(path): \(what)" }
+        return
+            "\(path): \(what) by that name (a name that is not UTF-8 reaches headroom with \u{FFFD} in place of its bytes: rename it to UTF-8, e.g. convmv -f latin1 -t utf8 --notest NAME)"
+    }
+
     /// The folder to open or `stat` for `path`: ``folder(of:)``, and `"."` for a bare name.
     public static func directory(of path: String) -> String {
         let folder = folder(of: path)

@@ -187,6 +187,37 @@ struct ReviewCommandTests {
         #expect(html.contains(#"<rect class="clip" data-frame="96000" x="898.0""#), "\(html)")
     }
 
+    @Test(
+        "a take whose name is not UTF-8 (Latin-1 from an old card) is named as such, not as missing, by review and analyze"
+    )
+    func nameNotUTF8() throws {
+        let dir = scratchDirectory()
+        writeTone(dir + "/ok.wav", seconds: 1)
+        writeTone(dir + "/x.wav", seconds: 1)
+        // "café.wav" in Latin-1: é is the one byte 0xE9.
+        let latin1: [UInt8] = Array((dir + "/caf").utf8) + [0xE9] + Array(".wav".utf8) + [0]
+        #expect(
+            latin1.withUnsafeBufferPointer {
+                rename(dir + "/x.wav", UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self))
+            } == 0
+        )
+        let why =
+            "by that name (a name that is not UTF-8 reaches headroom with \u{FFFD} in place of its bytes: rename it to UTF-8"
+        let review = try headroom("review", dir)
+        #expect(review.status == 66 && review.stdout.contains("ok.wav"), "\(review.stdout)")
+        #expect(review.stderr.contains("caf\u{FFFD}.wav: no such file " + why), "\(review.stderr)")
+        // Given on the command line, the shell passes the byte itself.
+        let analyze = try run(
+            "/bin/sh",
+            ["-c", "exec \"$0\" analyze \"$(printf 'caf\\351.wav')\"", headroomBinary],
+            cwd: dir
+        )
+        #expect(
+            analyze.status == 66 && analyze.stderr.contains("caf\u{FFFD}.wav: no such file " + why),
+            "\(analyze.stderr)"
+        )
+    }
+
     @Test("a take so new that its log has no header yet, locked as a recorder locks it: recording, not analyzed afresh")
     func takeJustStarted() throws {
         let dir = scratchDirectory()

@@ -62,7 +62,7 @@ public final class AudioFileReader {
         } else {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw HeadroomError(.noInput, "\(path): no such file")
+                throw HeadroomError(.noInput, FilePaths.notFound(path))
             }
             guard !isDirectory.boolValue else {
                 // (analyze meets this; review reads a folder's takes, and says so.)

@@ -378,7 +378,7 @@ public struct TakeReview: Sendable {
         for path in paths {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-                throw HeadroomError(.noInput, "\(path): no such file or folder")
+                throw HeadroomError(.noInput, FilePaths.notFound(path, "no such file or folder"))
             }
             if isDir.boolValue {
                 // Every folder must be readable: a folder that cannot be listed is not "no takes".
