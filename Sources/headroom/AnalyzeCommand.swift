@@ -116,6 +116,9 @@ struct AnalyzeCommand: ParsableCommand {
                     "note: \(DisplayText.escaped(path)): \(damage); analyzed the \(seconds) s it holds"
                 )
             }
+            if let beyond = Settings.namesBeyond(settings.names, channels: result.header.channels) {
+                outcome.notes.append("note: \(DisplayText.escaped(path)): \(beyond.text); the rest are not used")
+            }
             outcome.clipped = result.clipEvents > 0
             if let note = result.lossyNote(path: path) { outcome.notes.append("note: " + note) }
             if !json {

@@ -51,6 +51,14 @@ struct AnalyzeCommandTests {
         #expect(gtr[1] == "Gtr")
         #expect(gtr[2] == "-8.00")
         #expect(lines[3].hasSuffix("ok"))
+        #expect(r.stderr.isEmpty, "\(r.stderr)")
+
+        // More names than the file has channels: the rest are said to be unused, not dropped unsaid.
+        let more = try headroom("analyze", "--names", "Vox,Gtr,Bass", path)
+        #expect(more.stdout == r.stdout)
+        #expect(
+            more.stderr == "headroom: note: \(path): 3 channel names for 2 channels (Vox, Gtr); the rest are not used\n"
+        )
     }
 
     @Test("--json writes SPEC's lines: take header, the clip event, summary")

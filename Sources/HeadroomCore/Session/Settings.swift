@@ -328,12 +328,19 @@ public struct Settings: Sendable, Equatable {
     /// `--channels` is forgotten (eight names, the default two channels: six inputs would go
     /// unrecorded without a word); nil when every name given is used.
     public var unusedNamesNote: String? {
+        Self.namesBeyond(names, channels: channels).map {
+            "note: \($0.text); to use all \($0.given), add --channels \($0.given)"
+        }
+    }
+
+    /// "3 channel names for 2 channels (Kick, Snare)" and how many names were given, when
+    /// more are given than `channels` (a trailing empty name counts for none); else nil.
+    public static func namesBeyond(_ names: [String], channels: Int) -> (text: String, given: Int)? {
         let given = (names.lastIndex { !$0.isEmpty } ?? -1) + 1
         guard given > channels else { return nil }
         let used = ClipLog.channelNames(names, channels: channels).joined(separator: ", ")
         let plural = channels == 1 ? "" : "s"
-        return
-            "note: \(given) channel names for \(channels) channel\(plural) (\(DisplayText.escaped(used))); to use all \(given), add --channels \(given)"
+        return ("\(given) channel names for \(channels) channel\(plural) (\(DisplayText.escaped(used)))", given)
     }
 
     /// `"Kick, Snare,Vox"` to `["Kick", "Snare", "Vox"]`.
