@@ -91,7 +91,7 @@ struct CalibrateCommand: ParsableCommand {
                 names: names,
                 seconds: seconds
             )
-            let interactive = isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1 && !json
+            let interactive = Terminal.drawable(STDOUT_FILENO) && isatty(STDIN_FILENO) == 1 && !json
             if !interactive { Terminal.error("listening to \(settings.device) for \(String(format: "%g", seconds)) s") }
             var meter = interactive ? MeterView(settings: settings.analysis, mode: .soundcheck(seconds: seconds)) : nil
             var keyboard = interactive ? RawKeyboard() : nil

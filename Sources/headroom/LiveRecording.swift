@@ -90,7 +90,7 @@ struct LiveRecording {
     }
 
     func run() -> RecordingSession.Outcome {
-        let interactive = !headless && isatty(STDOUT_FILENO) == 1 && isatty(STDIN_FILENO) == 1
+        let interactive = !headless && Terminal.drawable(STDOUT_FILENO) && isatty(STDIN_FILENO) == 1
         let statusInterval: Double = headless ? 60 : 10
         var meter = interactive ? MeterView(settings: settings.analysis, mode: .record) : nil
         meter?.references = references

@@ -94,7 +94,7 @@ enum Terminal {
         private var shown = false
 
         init?() {
-            guard isatty(STDERR_FILENO) == 1 else { return nil }
+            guard Terminal.drawable(STDERR_FILENO) else { return nil }
         }
 
         func show(_ text: String) {
@@ -127,9 +127,17 @@ enum Terminal {
     /// False once stdout has gone away.
     static var stdoutAlive: Bool { !stdoutGone.load(ordering: .relaxed) }
 
-    /// True when stdout is a terminal and NO_COLOR is not set.
+    /// True when stdout is a terminal that draws and NO_COLOR is not set.
     static var stdoutColor: Bool {
-        isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+        drawable(STDOUT_FILENO) && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+    }
+
+    /// Whether `fd` is a terminal that takes escape sequences: not one whose `TERM` is
+    /// `dumb` (Emacs's shell buffer, some IDE consoles), which would show them as text.
+    /// There the meter, the colours and the status lines give way to plain lines, as
+    /// through a pipe.
+    static func drawable(_ fd: Int32) -> Bool {
+        isatty(fd) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
     }
 
     /// Writes all of `text`, retrying short writes and EINTR; on EPIPE, EIO, EBADF (or any

@@ -112,6 +112,31 @@ struct MeterTerminalTests {
         }
     }
 
+    @Test("on a terminal whose TERM is dumb (Emacs's shell): plain lines, as through a pipe, and no escape sequence")
+    func dumbTerminal() throws {
+        let m = Material.stereoSecond(clips: [(1, 20000, 4)])
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        let dir = scratchDirectory()
+        var environment = rig.environment
+        environment["TERM"] = "dumb"
+        for (name, command) in [
+            ("record", "'\(headroomBinary)' record -D testcap --duration 1 --names Vox,Gtr --dir '\(dir)/takes'"),
+            ("analyze", "'\(headroomBinary)' analyze '\(dir)'/takes/*.wav"),
+            ("calibrate", "'\(headroomBinary)' calibrate -D testcap --seconds 1"),
+        ] {
+            let r = try run(
+                "/usr/bin/script",
+                ["-qec", command, dir + "/\(name).typescript"],
+                environment: environment
+            )
+            #expect(r.status == 0, "\(r.stderr)")
+            let screen = try String(contentsOfFile: dir + "/\(name).typescript", encoding: .utf8)
+            #expect(!screen.contains("\u{1B}"), "\(name): \(screen)")
+            let shows = ["record": "CLIP: ch2 Gtr at 00:00:00.417", "analyze": "<< CLIPPED", "calibrate": "proposal"]
+            #expect(screen.contains(shows[name]!), "\(name): \(screen)")
+        }
+    }
+
     @Test("a note from before the meter stays in view: more names than channels")
     func startNote() throws {
         let dir = scratchDirectory()
