@@ -218,6 +218,36 @@ struct ReviewCommandTests {
         )
     }
 
+    @Test(
+        "a damaged log's impossible lengths and frames (a summary of 1e300 s, a clip at frame 10^18) are named or shown, never a crash"
+    )
+    func impossibleNumbers() throws {
+        let dir = scratchDirectory()
+        let (_, log, _) = try recordFileTake(Material.stereoSecond(clips: [(1, 20000, 4)]), seconds: 1, dir: dir)
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map {
+            line -> String in
+            var s = String(line)
+            if s.contains(#""type":"summary""#) {
+                s = s.replacingOccurrences(of: #""seconds":1.0"#, with: #""seconds":1e300"#)
+            }
+            if s.contains(#""type":"clip""#) {
+                s = s.replacingOccurrences(of: #""start_frame":20000"#, with: #""start_frame":1000000000000000000"#)
+                    .replacingOccurrences(of: #""end_frame":20004"#, with: #""end_frame":1000000000000000004"#)
+            }
+            return s
+        }
+        #expect(lines.contains { $0.contains("1e300") } && lines.contains { $0.contains("1000000000000000000") })
+        try (lines.joined(separator: "\n") + "\n").write(toFile: log, atomically: true, encoding: .utf8)
+        let table = try headroom("review", dir)
+        #expect(table.status == 0 && table.stderr.contains("summary line skipped"), "\(table.stderr)")
+        let events = try headroom("review", "--events", dir)
+        #expect(
+            events.status == 0 && events.stdout.contains("  2500000000:00:00.000  frame 1000000000000000000  CLIP ch2"),
+            "\(events.stdout)"
+        )
+        #expect(try headroom("review", "--html", dir + "/r.html", "--labels", dir).status == 0)
+    }
+
     @Test("a take so new that its log has no header yet, locked as a recorder locks it: recording, not analyzed afresh")
     func takeJustStarted() throws {
         let dir = scratchDirectory()

@@ -28,7 +28,16 @@ public enum ClipLogLine: Sendable, Equatable {
         do {
             switch type {
             case "take": return .take(try JSONDecoder().decode(ClipLog.Header.self, from: data))
-            case "summary": return .summary(try JSONDecoder().decode(SummaryLine.self, from: data))
+            case "summary":
+                let summary = try JSONDecoder().decode(SummaryLine.self, from: data)
+                // A length no take can have (a damaged log) is not taken for one.
+                guard summary.frames >= 0, summary.seconds.map({ $0 >= 0 && $0 <= 1e12 }) ?? true else {
+                    throw Problem(
+                        message:
+                            "summary line skipped: \"frames\" and \"seconds\" must be 0 or more (and seconds at most 1e12), not \(summary.frames) and \(summary.seconds.map { String($0) } ?? "none")"
+                    )
+                }
+                return .summary(summary)
             default:
                 guard let event = try JSONDecoder().decode(EventLine.self, from: data).event(type: type) else {
                     return .unknown(type: type)

@@ -3,10 +3,11 @@ import Foundation
 /// Events as a person reads them (`review --events`, Audacity labels, the HTML report).
 /// Channels are shown from 1; names come from the log and are escaped.
 public enum EventText {
-    /// `hh:mm:ss.mmm`.
+    /// `hh:mm:ss.mmm`. Any value gives one (a damaged log's can be anything): past about
+    /// 285,000 years it stops counting, and NaN or less than 0 is 0.
     public static func timecode(seconds: Double) -> String {
-        let ms = Int((seconds * 1000).rounded())
-        return String(format: "%02d:%02d:%02d.%03d", ms / 3_600_000, ms / 60000 % 60, ms / 1000 % 60, ms % 1000)
+        let ms = seconds > 0 ? Int(min(seconds * 1000, 9e15).rounded()) : 0
+        return String(format: "%02ld:%02ld:%02ld.%03ld", ms / 3_600_000, ms / 60000 % 60, ms / 1000 % 60, ms % 1000)
     }
 
     /// Where an event starts and ends, seconds; nil for lines that are not events (gain).
