@@ -337,9 +337,10 @@ struct MeterView {
         let band = settings.bandLowDBTP...(-settings.marginDB)
         var out = ""
         let step = -Self.floorDB / Double(cells)
-        let holdCell = hold > 0 ? Int(((holdDB - Self.floorDB) / step).rounded(.down)) : -1
+        let holdCell = hold > 0 ? Int(min(Double(cells), ((holdDB - Self.floorDB) / step).rounded(.down))) : -1
+        // Clamped before it becomes a cell: a reference file edited by hand can say anything.
         let referenceCell = reference.map {
-            min(cells - 1, max(0, Int((($0 - Self.floorDB) / step).rounded(.down))))
+            Int(min(Double(cells - 1), max(0, (($0 - Self.floorDB) / step).rounded(.down))))
         }
         for i in 0..<cells {
             let low = Self.floorDB + Double(i) * step

@@ -137,6 +137,23 @@ struct MeterTerminalTests {
         }
     }
 
+    @Test("a --reference file edited by hand to levels no channel has: the marks sit at the bar's ends, no crash")
+    func absurdReference() throws {
+        let rig = FileRig(bytes: Material.stereoSecond(clips: []).bytes("S24_3LE"))
+        let dir = scratchDirectory()
+        let reference =
+            #"{"type":"calibration","channels":[{"channel":1,"typical_peak_dbtp":1e300},{"channel":2,"typical_peak_dbtp":-1e300}]}"#
+        try reference.write(toFile: dir + "/levels.json", atomically: true, encoding: .utf8)
+        var environment = rig.environment
+        environment["TERM"] = "xterm"
+        let command =
+            "'\(headroomBinary)' record -D testcap --duration 1 --dir '\(dir)/takes' --reference '\(dir)/levels.json'"
+        let r = try run("/usr/bin/script", ["-qec", command, dir + "/typescript"], environment: environment)
+        let screen = try String(contentsOfFile: dir + "/typescript", encoding: .utf8)
+        #expect(r.status == 0 && screen.contains("¦") && !screen.contains("crashed"), "\(screen)")
+        #expect(files(in: dir + "/takes", ending: ".wav").count == 1)
+    }
+
     @Test("a note from before the meter stays in view: more names than channels")
     func startNote() throws {
         let dir = scratchDirectory()
