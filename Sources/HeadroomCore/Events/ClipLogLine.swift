@@ -240,12 +240,16 @@ private struct EventLine: Decodable {
             guard let value else { throw ClipLogLine.Problem(message: "\(type) line skipped: \"\(key)\" is missing") }
             return value
         }
+        // Up to 2^53, JSON's exact whole numbers (743 years at 384 kHz): a larger one is damage.
         func count(_ value: Int?, _ key: String) throws(ClipLogLine.Problem) -> Int {
             let v = try need(value, key)
             guard v >= 0 else {
                 throw ClipLogLine.Problem(
                     message: "\(type) line skipped: \"\(key)\" must be a whole number >= 0, not \(v)"
                 )
+            }
+            guard v <= 1 << 53 else {
+                throw ClipLogLine.Problem(message: "\(type) line skipped: \"\(key)\" must be at most 2^53, not \(v)")
             }
             return v
         }
