@@ -249,6 +249,24 @@ struct ReviewCommandTests {
         // The largest frame a log may give has a time code.
         #expect(EventText.timecode(seconds: 9_007_199_254_740_992 / 48000) == "52124995:41:13.771")
         #expect(try headroom("review", "--html", dir + "/r.html", "--labels", dir).status == 0)
+
+        // A header at 0 Hz, its take gone: every time in the log would divide by it.
+        let alone = scratchDirectory()
+        let header = try #require(lines.first).replacingOccurrences(of: #""rate":48000"#, with: #""rate":0"#)
+        #expect(header.contains(#""rate":0"#))
+        try ([header] + lines.dropFirst()).joined(separator: "\n").write(
+            toFile: alone + "/t.clips.jsonl",
+            atomically: true,
+            encoding: .utf8
+        )
+        let report = try headroom("review", "--html", alone + "/r.html", alone)
+        #expect(report.status == 66, "\(report.stderr)")
+        #expect(
+            report.stderr.contains(
+                "t.clips.jsonl: no take header (\(alone)/t.clips.jsonl:1: take line skipped: \"rate\" must be 1 to 10000000 Hz"
+            ) && report.stderr.contains("and its take \(alone)/t.wav is not there: nothing to review"),
+            "\(report.stderr)"
+        )
     }
 
     @Test("a take so new that its log has no header yet, locked as a recorder locks it: recording, not analyzed afresh")

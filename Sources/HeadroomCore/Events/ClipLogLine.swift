@@ -27,7 +27,16 @@ public enum ClipLogLine: Sendable, Equatable {
         }
         do {
             switch type {
-            case "take": return .take(try JSONDecoder().decode(ClipLog.Header.self, from: data))
+            case "take":
+                let header = try JSONDecoder().decode(ClipLog.Header.self, from: data)
+                // Every time and length in the log is reckoned from these: 0 Hz is damage.
+                guard (1...10_000_000).contains(header.rate), (1...1024).contains(header.channels) else {
+                    throw Problem(
+                        message:
+                            "take line skipped: \"rate\" must be 1 to 10000000 Hz and \"channels\" 1 to 1024, not \(header.rate) and \(header.channels)"
+                    )
+                }
+                return .take(header)
             case "summary":
                 let summary = try JSONDecoder().decode(SummaryLine.self, from: data)
                 // A length no take can have (a damaged log) is not taken for one.

@@ -119,6 +119,15 @@ public struct TakeReview: Sendable {
             mismatch = nil
         }
         guard let header, mismatch == nil else {
+            // Without a header the log says nothing by itself, and without its take there is
+            // no audio to analyze: say both, not just that the take is missing.
+            guard exists else {
+                let why = reader.problems.first.map { " (\($0))" } ?? ""
+                throw HeadroomError(
+                    .noInput,
+                    "\(logPath): no take header\(why), and its take \(file) is not there: nothing to review"
+                )
+            }
             var review = try analyzeAfresh(file: file, settings: settings, onProgress: onProgress)
             review.notes = reader.problems + [mismatch ?? ""]
             return review
