@@ -223,10 +223,10 @@ struct ReviewCommandTests {
     )
     func impossibleNumbers() throws {
         let dir = scratchDirectory()
-        let (_, log, _) = try recordFileTake(Material.stereoSecond(clips: [(1, 20000, 4)]), seconds: 1, dir: dir)
-        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map {
-            line -> String in
-            var s = String(line)
+        let (take, log, _) = try recordFileTake(Material.stereoSecond(clips: [(1, 20000, 4)]), seconds: 1, dir: dir)
+        let original = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
+        let lines = original.map { line -> String in
+            var s = line
             if s.contains(#""type":"summary""#) {
                 s = s.replacingOccurrences(of: #""seconds":1.0"#, with: #""seconds":1e300"#)
             }
@@ -267,6 +267,32 @@ struct ReviewCommandTests {
             ) && report.stderr.contains("and its take \(alone)/t.wav is not there: nothing to review"),
             "\(report.stderr)"
         )
+
+        // A setting no recorder writes (clip_run 1e300 trapped as a whole number) and a summary
+        // channel of Int.min (trapped counting from 1): named, the take analyzed afresh.
+        let damaged = scratchDirectory()
+        try FileManager.default.copyItem(atPath: take, toPath: damaged + "/t.wav")
+        let settings = try #require(original.first).replacingOccurrences(
+            of: #""clip_run":3"#,
+            with: #""clip_run":1e300"#
+        )
+        let summary = try #require(original.last { $0.contains(#""type":"summary""#) })
+            .replacingOccurrences(of: #"{"channel":2,"#, with: #"{"channel":-9223372036854775808,"#)
+        #expect(settings.contains("1e300") && summary.contains("-9223372036854775808"))
+        for (i, line) in [settings, summary].enumerated() {
+            let folder = damaged + "/\(i)"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: take, toPath: folder + "/t.wav")
+            let rest: [String] = i == 0 ? Array(original.dropFirst()) : Array(original.dropLast())
+            let log = (i == 0 ? [line] + rest : rest + [line]).joined(separator: "\n") + "\n"
+            try log.write(toFile: folder + "/t.clips.jsonl", atomically: true, encoding: .utf8)
+            let r = try headroom("review", "--html", folder + "/r.html", folder)
+            let why =
+                i == 0
+                ? #"take line skipped: settings "clip_run" must be a whole number of samples from 1 to 100000, not 1e+300"#
+                : #"summary line skipped: a channel's "channel" must be 1 to 1024"#
+            #expect(r.status == 0 && r.stderr.contains(why), "\(r.stderr)")
+        }
     }
 
     @Test("a take so new that its log has no header yet, locked as a recorder locks it: recording, not analyzed afresh")

@@ -66,7 +66,15 @@ public enum ClipLog {
             settings = AnalysisSettings()
             let given = try c.decodeIfPresent([String: Double].self, forKey: .settings) ?? [:]
             for setting in AnalysisSetting.all {
-                if let value = given[setting.key] { setting.set(&settings, value) }
+                guard let value = given[setting.key] else { continue }
+                // A value no recorder writes is damage, and clip_run 1e300 trapped as a whole number.
+                guard setting.range.contains(value), !setting.whole || value == value.rounded() else {
+                    throw ClipLogLine.Problem(
+                        message:
+                            "take line skipped: settings \"\(setting.key)\" must be \(setting.allowed), not \(value)"
+                    )
+                }
+                setting.set(&settings, value)
             }
         }
     }

@@ -46,6 +46,21 @@ public enum ClipLogLine: Sendable, Equatable {
                             "summary line skipped: \"frames\" and \"seconds\" must be 0 or more (and seconds at most 1e12), not \(summary.frames) and \(summary.seconds.map { String($0) } ?? "none")"
                     )
                 }
+                for c in summary.channels {
+                    let counts = [c.clipEvents, c.clippedSamples, c.hotEvents, c.flatEvents].compactMap { $0 }
+                    guard (1...1024).contains(c.channel), counts.allSatisfy({ (0...(1 << 53)).contains($0) }) else {
+                        throw Problem(
+                            message:
+                                "summary line skipped: a channel's \"channel\" must be 1 to 1024 and its counts 0 to 2^53, not channel \(c.channel) with \(counts)"
+                        )
+                    }
+                }
+                for (key, count) in [
+                    ("xruns", summary.xruns), ("gaps", summary.gaps), ("dropped_frames", summary.droppedFrames),
+                ] {
+                    guard let count, !(0...(1 << 53)).contains(count) else { continue }
+                    throw Problem(message: "summary line skipped: \"\(key)\" must be 0 to 2^53, not \(count)")
+                }
                 return .summary(summary)
             default:
                 guard let event = try JSONDecoder().decode(EventLine.self, from: data).event(type: type) else {
