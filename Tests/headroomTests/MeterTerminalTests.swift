@@ -137,12 +137,15 @@ struct MeterTerminalTests {
         }
     }
 
-    @Test("a --reference file edited by hand to levels no channel has: the marks sit at the bar's ends, no crash")
+    @Test(
+        "a --reference file edited by hand to levels and channels no take has: marks at the bar's ends, the rest left out, no crash"
+    )
     func absurdReference() throws {
         let rig = FileRig(bytes: Material.stereoSecond(clips: []).bytes("S24_3LE"))
         let dir = scratchDirectory()
         let reference =
-            #"{"type":"calibration","channels":[{"channel":1,"typical_peak_dbtp":1e300},{"channel":2,"typical_peak_dbtp":-1e300}]}"#
+            #"{"type":"calibration","channels":[{"channel":1,"typical_peak_dbtp":1e300},{"channel":2,"typical_peak_dbtp":-1e300},"#
+            + #"{"channel":-9223372036854775808,"typical_peak_dbtp":-6}]}"#
         try reference.write(toFile: dir + "/levels.json", atomically: true, encoding: .utf8)
         var environment = rig.environment
         environment["TERM"] = "xterm"
