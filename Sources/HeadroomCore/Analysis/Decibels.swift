@@ -12,9 +12,13 @@ public enum Decibels {
         pow(10, decibels / 20)
     }
 
-    /// Rounds to the nearest multiple of `step` (half away from zero), e.g. 0.5 dB.
+    /// Rounds to the nearest multiple of `step` (half away from zero), e.g. 0.5 or 0.1 dB,
+    /// through the steps per dB (so 8.7 is 87 / 10, not 87 * 0.1 = 8.700000000000001), and
+    /// never to -0 (`-0.0` in /metrics, "-0" in a proposal).
     public static func round(_ value: Double, step: Double) -> Double {
-        (value / step).rounded(.toNearestOrAwayFromZero) * step
+        let perUnit = 1 / step
+        let r = (value * perUnit).rounded(.toNearestOrAwayFromZero) / perUnit
+        return r == 0 ? 0 : r
     }
 
     /// Rounds down (towards more attenuation) to a multiple of `step`.

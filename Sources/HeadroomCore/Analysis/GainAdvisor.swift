@@ -131,7 +131,7 @@ public enum GainAdvisor {
             return GainProposal(
                 reason: .clipped,
                 changeDB: change,
-                overDB: over.map { ($0 * 10).rounded() / 10 },
+                overDB: over.map { Decibels.round($0, step: 0.1) },
                 overBound: bound
             )
         }
@@ -140,7 +140,7 @@ public enum GainAdvisor {
             let exact = settings.targetPeakDBTP - (level + over)
             let change = min(
                 step(exact, estimated: overs.flatOverDB != nil),
-                rounded(settings.targetPeakDBTP - peak),
+                Decibels.round(settings.targetPeakDBTP - peak, step: stepDB),
                 Decibels.floor(-over, step: stepDB)
             )
             // Lowered by `change`, the peak before the ceiling lands under the target by this.
@@ -148,16 +148,16 @@ public enum GainAdvisor {
             return GainProposal(
                 reason: .flat,
                 changeDB: change,
-                overDB: overs.flatOverDB.map { ($0 * 10).rounded() / 10 },
-                flatLevelDBFS: (level * 10).rounded() / 10,
+                overDB: overs.flatOverDB.map { Decibels.round($0, step: 0.1) },
+                flatLevelDBFS: Decibels.round(level, step: 0.1),
                 makeUpDB: makeUp > 0 ? makeUp : nil
             )
         }
         if peak > -settings.marginDB {
-            return GainProposal(reason: .hot, changeDB: rounded(settings.targetPeakDBTP - peak))
+            return GainProposal(reason: .hot, changeDB: Decibels.round(settings.targetPeakDBTP - peak, step: stepDB))
         }
         if peak < settings.bandLowDBTP {
-            return GainProposal(reason: .quiet, changeDB: rounded(settings.targetPeakDBTP - peak))
+            return GainProposal(reason: .quiet, changeDB: Decibels.round(settings.targetPeakDBTP - peak, step: stepDB))
         }
         return GainProposal(reason: .ok, changeDB: 0)
     }
@@ -173,11 +173,6 @@ public enum GainAdvisor {
     /// `exact` in steps: an estimate to the nearest, a bound or an assumption down (towards
     /// more attenuation), since the peak may be higher.
     private static func step(_ exact: Double, estimated: Bool) -> Double {
-        estimated ? rounded(exact) : Decibels.floor(exact, step: stepDB)
-    }
-
-    private static func rounded(_ value: Double) -> Double {
-        let r = Decibels.round(value, step: stepDB)
-        return r == 0 ? 0 : r  // never "-0"
+        estimated ? Decibels.round(exact, step: stepDB) : Decibels.floor(exact, step: stepDB)
     }
 }

@@ -6,6 +6,12 @@ public enum ClipLog {
     /// The log's schema version.
     public static let version = 1
 
+    /// What a reader takes from a log (docs/clip-log.schema.json gives the same): channels
+    /// numbered 1 to 1024, and frames and counts up to 2^53, JSON's exact whole numbers (743
+    /// years at 384 kHz). Anything else is damage, and its line is skipped.
+    public static let channelNumbers = 1...1024
+    public static let counts = 0...(1 << 53)
+
     /// The `take` header: where the audio came from and the settings it was analyzed
     /// with. Written by ``headerLine(_:)``, read back by ``ClipLogLine``.
     public struct Header: Sendable, Equatable, Decodable {
@@ -58,6 +64,13 @@ public enum ClipLog {
             device = try c.decodeIfPresent(String.self, forKey: .device)
             rate = try c.decode(Int.self, forKey: .rate)
             channels = try c.decode(Int.self, forKey: .channels)
+            // Every time and length in the log is reckoned from these: 0 Hz is damage.
+            guard (1...10_000_000).contains(rate), ClipLog.channelNumbers.contains(channels) else {
+                throw ClipLogLine.Problem(
+                    message:
+                        "take line skipped: \"rate\" must be 1 to 10000000 Hz and \"channels\" 1 to 1024, not \(rate) and \(channels)"
+                )
+            }
             format = try c.decodeIfPresent(String.self, forKey: .format) ?? ""
             names = try c.decodeIfPresent([String].self, forKey: .names) ?? []
             path = try c.decodeIfPresent([String].self, forKey: .path)

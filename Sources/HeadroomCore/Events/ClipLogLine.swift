@@ -27,41 +27,8 @@ public enum ClipLogLine: Sendable, Equatable {
         }
         do {
             switch type {
-            case "take":
-                let header = try JSONDecoder().decode(ClipLog.Header.self, from: data)
-                // Every time and length in the log is reckoned from these: 0 Hz is damage.
-                guard (1...10_000_000).contains(header.rate), (1...1024).contains(header.channels) else {
-                    throw Problem(
-                        message:
-                            "take line skipped: \"rate\" must be 1 to 10000000 Hz and \"channels\" 1 to 1024, not \(header.rate) and \(header.channels)"
-                    )
-                }
-                return .take(header)
-            case "summary":
-                let summary = try JSONDecoder().decode(SummaryLine.self, from: data)
-                // A length no take can have (a damaged log) is not taken for one.
-                guard summary.frames >= 0, summary.seconds.map({ $0 >= 0 && $0 <= 1e12 }) ?? true else {
-                    throw Problem(
-                        message:
-                            "summary line skipped: \"frames\" and \"seconds\" must be 0 or more (and seconds at most 1e12), not \(summary.frames) and \(summary.seconds.map { String($0) } ?? "none")"
-                    )
-                }
-                for c in summary.channels {
-                    let counts = [c.clipEvents, c.clippedSamples, c.hotEvents, c.flatEvents].compactMap { $0 }
-                    guard (1...1024).contains(c.channel), counts.allSatisfy({ (0...(1 << 53)).contains($0) }) else {
-                        throw Problem(
-                            message:
-                                "summary line skipped: a channel's \"channel\" must be 1 to 1024 and its counts 0 to 2^53, not channel \(c.channel) with \(counts)"
-                        )
-                    }
-                }
-                for (key, count) in [
-                    ("xruns", summary.xruns), ("gaps", summary.gaps), ("dropped_frames", summary.droppedFrames),
-                ] {
-                    guard let count, !(0...(1 << 53)).contains(count) else { continue }
-                    throw Problem(message: "summary line skipped: \"\(key)\" must be 0 to 2^53, not \(count)")
-                }
-                return .summary(summary)
+            case "take": return .take(try JSONDecoder().decode(ClipLog.Header.self, from: data))
+            case "summary": return .summary(try JSONDecoder().decode(SummaryLine.self, from: data).checked())
             default:
                 guard let event = try JSONDecoder().decode(EventLine.self, from: data).event(type: type) else {
                     return .unknown(type: type)
@@ -152,6 +119,31 @@ public struct SummaryLine: Decodable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case frames, seconds, complete, xruns, gaps, channels
         case droppedFrames = "dropped_frames"
+    }
+
+    /// The summary as read, or the ``ClipLogLine/Problem`` of one with a length, a channel
+    /// or a count no take has (a damaged log).
+    func checked() throws(ClipLogLine.Problem) -> SummaryLine {
+        guard frames >= 0, seconds.map({ $0 >= 0 && $0 <= 1e12 }) ?? true else {
+            throw ClipLogLine.Problem(
+                message:
+                    "summary line skipped: \"frames\" and \"seconds\" must be 0 or more (and seconds at most 1e12), not \(frames) and \(seconds.map { String($0) } ?? "none")"
+            )
+        }
+        for c in channels {
+            let counts = [c.clipEvents, c.clippedSamples, c.hotEvents, c.flatEvents].compactMap { $0 }
+            guard ClipLog.channelNumbers.contains(c.channel), counts.allSatisfy(ClipLog.counts.contains) else {
+                throw ClipLogLine.Problem(
+                    message:
+                        "summary line skipped: a channel's \"channel\" must be 1 to 1024 and its counts 0 to 2^53, not channel \(c.channel) with \(counts)"
+                )
+            }
+        }
+        for (key, count) in [("xruns", xruns), ("gaps", gaps), ("dropped_frames", droppedFrames)] {
+            guard let count, !ClipLog.counts.contains(count) else { continue }
+            throw ClipLogLine.Problem(message: "summary line skipped: \"\(key)\" must be 0 to 2^53, not \(count)")
+        }
+        return self
     }
 
     /// The summary of a take: `trouble` is nil for `analyze` (it has no device).
@@ -264,7 +256,6 @@ private struct EventLine: Decodable {
             guard let value else { throw ClipLogLine.Problem(message: "\(type) line skipped: \"\(key)\" is missing") }
             return value
         }
-        // Up to 2^53, JSON's exact whole numbers (743 years at 384 kHz): a larger one is damage.
         func count(_ value: Int?, _ key: String) throws(ClipLogLine.Problem) -> Int {
             let v = try need(value, key)
             guard v >= 0 else {
@@ -272,7 +263,7 @@ private struct EventLine: Decodable {
                     message: "\(type) line skipped: \"\(key)\" must be a whole number >= 0, not \(v)"
                 )
             }
-            guard v <= 1 << 53 else {
+            guard ClipLog.counts.contains(v) else {
                 throw ClipLogLine.Problem(message: "\(type) line skipped: \"\(key)\" must be at most 2^53, not \(v)")
             }
             return v

@@ -95,6 +95,14 @@ public enum Event: Sendable, Equatable {
         }
     }
 
+    /// A clip, flat or hot event: what a channel's figures count (not a proposal or a loss).
+    public var isFinding: Bool {
+        switch self {
+        case .clip, .flat, .hot: true
+        default: false
+        }
+    }
+
     /// The 0-based channel of a per-channel event.
     public var channel: Int? {
         switch self {

@@ -98,13 +98,8 @@ public final class AudioFileReader {
         // A stream's header cannot know its length (a WAV piped from ffmpeg says 2^30 frames,
         // an Ogg stream 2^63): 0, unknown, unless the input can be seeked (a redirected file).
         // A killed recorder's FLAC take says 2^63 too: counted where it can be opened again.
-        if info.seekable == 0 {
-            frames = 0
-        } else if Int(info.frames) == AudioFile.unknownLength {
-            frames = path == "-" ? 0 : AudioFile.heldFrames(path, claimed: AudioFile.unknownLength)
-        } else {
-            frames = Int(info.frames)
-        }
+        let unknown = Int(info.frames) == AudioFile.unknownLength
+        frames = info.seekable == 0 || (unknown && path == Self.standardInput) ? 0 : AudioFile.length(info, path)
         let subtype = Int(info.format) & Int(SF_FORMAT_SUBMASK)
         layout = Self.layout(forSubtype: subtype)
         containerName = Self.containerName(container)
@@ -240,11 +235,16 @@ public enum AudioFile {
         sf_close(f)
         let major = Int(info.format) & Int(SF_FORMAT_TYPEMASK)
         return Info(
-            frames: Int(info.frames) == unknownLength ? heldFrames(path, claimed: unknownLength) : Int(info.frames),
+            frames: length(info, path),
             rate: Int(info.samplerate),
             channels: Int(info.channels),
             isRIFF: [Int(SF_FORMAT_WAV), Int(SF_FORMAT_RF64), Int(SF_FORMAT_WAVEX)].contains(major)
         )
+    }
+
+    /// The header's length of the file at `path`, or where it gives none, the frames counted.
+    static func length(_ info: SF_INFO, _ path: String) -> Int {
+        Int(info.frames) == unknownLength ? heldFrames(path, claimed: unknownLength) : Int(info.frames)
     }
 
     /// How many of the `claimed` frames (its header's) the file at `path` holds: the frames up

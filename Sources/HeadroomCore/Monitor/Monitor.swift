@@ -263,11 +263,6 @@ public final class Monitor: Sendable {
     ]
 
     /// To 0.1 dB; a level just under full scale (a 24-bit converter's largest code is
-    /// -0.000001 dBFS) is 0, not -0 (`-0.0` in /metrics, `-0` in /status).
-    static func round(_ v: Double?) -> Double? {
-        v.map {
-            let r = ($0 * 10).rounded() / 10
-            return r == 0 ? 0 : r
-        }
-    }
+    /// -0.000001 dBFS) is 0, not -0.
+    private static func round(_ v: Double?) -> Double? { v.map { Decibels.round($0, step: 0.1) } }
 }

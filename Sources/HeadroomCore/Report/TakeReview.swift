@@ -191,40 +191,10 @@ public struct TakeReview: Sendable {
             // Cut off (the recorder was killed) or still recording: what the log has said so
             // far, and the file's length.
             review.seconds = audio.map { Double($0.frames) / Double($0.rate) } ?? 0
-            review.channels = names.indices.map { c in
-                var clips = 0
-                var hot = 0
-                var flat = 0
-                var over: (db: Double, bound: Bool)? = nil
-                var flatLevel: Double? = nil
-                var peak: Double? = nil
-                for e in reader.events where e.channel == c {
-                    switch e {
-                    case .clip(let x):
-                        clips += 1
-                        peak = max(peak ?? x.truePeakDBTP, x.truePeakDBTP)
-                        if let o = x.overDB, o > over?.db ?? -1 { over = (o, x.overBound) }
-                    case .flat(let x):
-                        flat += 1
-                        flatLevel = max(flatLevel ?? x.levelDBFS, x.levelDBFS)
-                    case .hot(let x):
-                        hot += 1
-                        peak = max(peak ?? x.truePeakDBTP, x.truePeakDBTP)
-                    default: break
-                    }
-                }
-                return Channel(
-                    channel: c + 1,
-                    name: names[c],
-                    clipEvents: clips,
-                    hotEvents: hot,
-                    truePeakDBTP: peak,
-                    flatEvents: flat,
-                    overDB: over?.db,
-                    overBound: over?.bound ?? false,
-                    flatLevelDBFS: flatLevel
-                )
+            review.channels = names.indices.map {
+                Channel(channel: $0 + 1, name: names[$0], clipEvents: 0, hotEvents: 0, truePeakDBTP: nil)
             }
+            for e in reader.events { review.count(e) }
             for e in reader.events {
                 switch e {
                 case .xrun: review.xruns += 1
@@ -260,40 +230,39 @@ public struct TakeReview: Sendable {
         seconds = Double(result.frames) / Double(rate)
         channels = Self.channels(of: result)
         func analyzers(_ e: Event) -> Bool {
-            switch e {
-            case .clip, .flat, .hot, .gain: true
-            default: false
-            }
+            if case .gain = e { return true }
+            return e.isFinding
         }
         // (Its proposals there are left out: the analysis makes its own.)
-        let beyond = events.filter {
-            if case .gain = $0 { return false }
-            return analyzers($0) && $0.frame >= result.frames
-        }
-        for e in beyond {
-            guard let c = e.channel, c < channels.count else { continue }
-            switch e {
-            case .clip(let x):
-                channels[c].clipEvents += 1
-                channels[c].truePeakDBTP = max(channels[c].truePeakDBTP ?? x.truePeakDBTP, x.truePeakDBTP)
-                if let over = x.overDB, over > channels[c].overDB ?? -1 {
-                    (channels[c].overDB, channels[c].overBound) = (over, x.overBound)
-                }
-            case .flat(let x):
-                channels[c].flatEvents += 1
-                channels[c].flatLevelDBFS = max(channels[c].flatLevelDBFS ?? x.levelDBFS, x.levelDBFS)
-            case .hot(let x):
-                channels[c].hotEvents += 1
-                channels[c].truePeakDBTP = max(channels[c].truePeakDBTP ?? x.truePeakDBTP, x.truePeakDBTP)
-            default: break
-            }
-        }
+        let beyond = events.filter { $0.isFinding && $0.frame >= result.frames }
+        for e in beyond { count(e) }
         // In frame order, the log's own before the analysis' at the same frame.
         events = (events.filter { !analyzers($0) } + result.events.filter(analyzers) + beyond).enumerated()
             .sorted { ($0.element.frame, $0.offset) < ($1.element.frame, $1.offset) }.map(\.element)
         notes.append(
             "\(file): its log stops without a summary (the recorder was killed?); the channels' figures and clip, flat and hot events are from its audio, analyzed afresh\(beyond.isEmpty ? "" : ", and the \(beyond.count) its log has past the audio's end")"
         )
+    }
+
+    /// Adds a clip, flat or hot event from the log to its channel's figures (a log without
+    /// a summary is all the figures there are; a cut-off log's events past its audio).
+    private mutating func count(_ e: Event) {
+        guard e.isFinding, let c = e.channel, c < channels.count else { return }
+        switch e {
+        case .clip(let x):
+            channels[c].clipEvents += 1
+            channels[c].truePeakDBTP = max(channels[c].truePeakDBTP ?? x.truePeakDBTP, x.truePeakDBTP)
+            if let over = x.overDB, over > channels[c].overDB ?? -1 {
+                (channels[c].overDB, channels[c].overBound) = (over, x.overBound)
+            }
+        case .flat(let x):
+            channels[c].flatEvents += 1
+            channels[c].flatLevelDBFS = max(channels[c].flatLevelDBFS ?? x.levelDBFS, x.levelDBFS)
+        case .hot(let x):
+            channels[c].hotEvents += 1
+            channels[c].truePeakDBTP = max(channels[c].truePeakDBTP ?? x.truePeakDBTP, x.truePeakDBTP)
+        default: break
+        }
     }
 
     /// The review's channels from an analysis of the audio.

@@ -203,7 +203,7 @@ public struct Settings: Sendable, Equatable {
         }
         var out: [Int: Double] = [:]
         for c in channels {
-            guard let n = c["channel"] as? Int, (1...1024).contains(n) else { continue }
+            guard let n = c["channel"] as? Int, ClipLog.channelNumbers.contains(n) else { continue }
             if let level = (c["typical_peak_dbtp"] as? Double) ?? (c["true_peak_dbtp"] as? Double) {
                 out[n - 1] = level
             }
