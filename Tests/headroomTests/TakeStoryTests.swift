@@ -216,6 +216,26 @@ struct TakeStoryTests {
             ]
         )
         let log = inline.replacingOccurrences(of: ".wav", with: ".clips.jsonl")
+
+        // An empty command is no hook: it turns off the one a config file set (run, "$@"
+        // alone would have tried to execute the take).
+        try "on_take_closed = \"touch '\(dir)/ran'\"\n".write(
+            toFile: dir + "/h.toml",
+            atomically: true,
+            encoding: .utf8
+        )
+        for (i, extra) in [["--config", dir + "/h.toml", "--on-take-closed", ""], ["--on-take-closed", " "]]
+            .enumerated()
+        {
+            let r = try run(
+                headroomBinary,
+                ["record", "-D", "testcap", "--duration", "1", "--dir", dir + "/d\(i)", "--name", "t"] + extra,
+                environment: FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE")).environment
+            )
+            #expect(r.status == 0 && !r.stderr.contains("--on-take-closed"), "\(r.stderr)")
+            #expect(FileManager.default.fileExists(atPath: dir + "/d\(i)/t.wav"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/ran"))
         #expect(
             try Data(contentsOf: URL(fileURLWithPath: dir + "/all.jsonl"))
                 == Data(contentsOf: URL(fileURLWithPath: log))

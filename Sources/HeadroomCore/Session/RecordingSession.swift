@@ -142,7 +142,7 @@ public final class RecordingSession: @unchecked Sendable {
             sessionStart: Date(),
             rate: rate,
             addCues: configuration.fileFormat.isRIFF,
-            hook: configuration.onTakeClosed.map { TakeHook(command: $0) }
+            hook: configuration.onTakeClosed.flatMap { TakeHook(command: $0) }
         )
         shared = SessionShared(
             snapshot: MeterSnapshot(

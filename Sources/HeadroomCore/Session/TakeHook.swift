@@ -16,7 +16,13 @@ public final class TakeHook: Sendable {
     private let group = DispatchGroup()
     private let reports = Mutex<[String]>([])
 
-    public init(command: String) { self.command = command }
+    /// Nil for an empty (or blank) command: no hook, so that `--on-take-closed ''` or
+    /// `on_take_closed = ""` turns off one a config file read earlier set (run, it would have
+    /// tried to execute the take itself).
+    public init?(command: String) {
+        guard !command.allSatisfy(\.isWhitespace) else { return nil }
+        self.command = command
+    }
 
     func run(take: String, log: String, complete: Bool) {
         let process = Process()
