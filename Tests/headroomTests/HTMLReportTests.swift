@@ -110,6 +110,14 @@ struct HTMLReportTests {
         ] {
             #expect(html.contains("<h2>\(take) — \(verdict)</h2>"), "\(take)")
         }
+        // The headroom is the true peak's negative, to the same 0.01 dB: a clipped sine's
+        // true peak just over 0 dBTP is a headroom under 0, not "0.0".
+        let cells = html.matches(
+            of: #/<td data-l="true peak" data-u="dBTP">([-\d.]+)</td><td data-l="headroom" data-u="dB">([-\d.]+)</td>/#
+        )
+        #expect(cells.count == 3)
+        for c in cells { #expect(Double(c.2)! == -Double(c.1)!, "true peak \(c.1), headroom \(c.2)") }
+        #expect(cells.contains { Double($0.1)! > 0 && Double($0.2)! < 0 })
         // A channel nobody named is its number, not "1 1".
         #expect(html.contains("<div class=\"lane\"><span>1</span>") && !html.contains("<span>1 1</span>"))
     }

@@ -67,7 +67,9 @@ public enum HTMLReport {
             // A log with no summary gives only its events' true peaks: none is unknown, not silence.
             let truePeak = c.truePeakDBTP == nil && !r.logState.isWhole ? "-" : SummaryTable.db(c.truePeakDBTP)
             out += cell(truePeak, "true peak", "dBTP")
-            out += cell(c.truePeakDBTP.map { Decibels.text(-$0) } ?? "-", "headroom", "dB")
+            // To the true peak's 0.01 dB, as the text table gives it: a true peak of 0.04 dBTP is
+            // -0.04 dB of headroom, not "0.0".
+            out += cell(c.truePeakDBTP.map { SummaryTable.db(-$0) } ?? "-", "headroom", "dB")
             let over = c.overDB.map { (c.overBound ? "&ge;" : "") + Decibels.text($0) } ?? "-"
             let flat = c.flatEvents > 0 ? "\(c.flatEvents) at \(c.flatLevelDBFS.map(Decibels.text) ?? "?") dBFS" : "0"
             out += cell("\(c.clipEvents)", "clips") + cell(over, "over", "dB") + cell(flat, "flat tops")
