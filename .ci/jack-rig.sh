@@ -26,7 +26,17 @@ jack_rig_start() {
         cat "$work/jackd.log" >&2
         return 1
     fi
-    sndfile-jackplay --loop=0 "$4" >"$work/player.log" 2>&1 &
+    # sndfile-jackplay fills its ring of 2^18 bytes a whole frame at a time up to the ring's
+    # end, which a frame of 3 or 6 float channels does not divide: where the ring wraps, its
+    # output shifts by a channel. Such a file is padded with silent channels up to a power of
+    # two (the PCM reads the first ones).
+    local wav="$4" padded=1
+    while [ "$padded" -lt "$5" ]; do padded=$((padded * 2)); done
+    if [ "$padded" -ne "$5" ]; then
+        wav="$work/player.wav"
+        sox -D "$4" "$wav" remix $(seq 1 "$5") $(printf '0 %.0s' $(seq $((padded - $5))))
+    fi
+    sndfile-jackplay --loop=0 "$wav" >"$work/player.log" 2>&1 &
     jack_rig_pids+=($!)
     for _ in $(seq 200); do
         jack_lsp -s "$jack_rig_server" 2>/dev/null | grep -q "jackplay:out_$5\$" && break

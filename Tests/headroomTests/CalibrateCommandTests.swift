@@ -7,8 +7,7 @@ import Testing
 struct CalibrateCommandTests {
     /// Channels with known peaks: clipping, hot (-1.5), in the band (-8), quiet (-24), flat
     /// tops at -12 dBFS (a tone driven 4 dB into a ceiling there), silent. Eight in all (the
-    /// last three silent): ALSA's jack plugin shifts channels at buffer boundaries with odd
-    /// channel counts (arecord shows it too), so the rig uses eight.
+    /// last three silent).
     static let peaksDBFS: [Double?] = [nil, -1.5, -8, -24, nil, nil]
     static let channels = 8
     static let flatCeiling = pow(10, -12.0 / 20)

@@ -22,11 +22,11 @@ final class JackRig {
     /// reads up to 1.5 dB above the played level: tests that hold levels to 0.2 dB use
     /// 1024-frame cycles, which it keeps up with.
     init(name: String, wav: String, channels: Int = 2, period: Int = 256) throws {
-        self.wav = wav
         self.channels = channels
         self.period = period
         server = "hr-\(name)-\(getpid())"
         directory = scratchDirectory()
+        self.wav = try Self.playable(wav, channels: channels, in: directory)
         let conf = directory + "/jack.conf"
         let ports = (0..<channels).map { "\($0) \"jackplay:out_\($0 + 1)\"" }.joined(separator: " ")
         try """
@@ -50,6 +50,34 @@ final class JackRig {
         guard ready.status == 0 else { throw RigError("jackd \(server) did not come up: \(ready.stderr)") }
         player = try Self.launch("/usr/bin/sndfile-jackplay", ["--loop=0", wav], environment)
         try waitForPorts(channels)
+    }
+
+    /// `wav`, or where its channels are not a power of two, a copy with silent channels up to
+    /// the next one (played on ports the PCM does not read). sndfile-jackplay's disk thread
+    /// fills its ring of 2^18 bytes a whole frame at a time up to the ring's end, which a
+    /// frame of 3 or 6 float channels does not divide: where the ring wraps, its output is
+    /// shifted by a channel or two for up to a JACK period, about twice a second with 3
+    /// channels (36 stretches in 20 s, the same in arecord's take as in headroom's; padded
+    /// to 4 channels, none).
+    static func playable(_ wav: String, channels: Int, in directory: String) throws -> String {
+        guard channels & (channels - 1) != 0 else { return wav }
+        guard let audio = readFloats(wav), audio.channels == channels else {
+            throw RigError("\(wav) is not a \(channels)-channel file")
+        }
+        let padded = 1 << (Int.bitWidth - (channels - 1).leadingZeroBitCount)
+        var samples = [Float](repeating: 0, count: audio.samples.count / channels * padded)
+        for (i, x) in audio.samples.enumerated() { samples[i / channels * padded + i % channels] = x }
+        var info = SF_INFO()
+        info.channels = Int32(padded)
+        info.samplerate = 48000
+        info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_FLOAT)
+        let path = directory + "/player.wav"
+        guard let file = sf_open(path, Int32(SFM_WRITE), &info) else { throw RigError("cannot write \(path)") }
+        samples.withUnsafeBufferPointer {
+            _ = sf_writef_float(file, $0.baseAddress!, sf_count_t(samples.count / padded))
+        }
+        sf_close(file)
+        return path
     }
 
     /// Polls `jack_lsp` until the player's ports exist (the player's readiness signal).
@@ -200,10 +228,12 @@ struct RigRecording {
     let rig: JackRig
     let out: String
     let recorder: BackgroundRecorder
+    let channels: Int
 
     init(
         _ name: String,
         seconds: Double,
+        channels: Int = 2,
         clipEvery: Int? = nil,
         level: Float = 0.4,
         arguments: [String] = ["--format", "FLOAT_LE"]
@@ -211,12 +241,19 @@ struct RigRecording {
         throws
     {
         dir = scratchDirectory()
-        input = writeNoiseWav(dir + "/in.wav", seconds: seconds, level: level, clipEvery: clipEvery)
-        rig = try JackRig(name: name, wav: dir + "/in.wav")
+        self.channels = channels
+        input = writeNoiseWav(
+            dir + "/in.wav",
+            seconds: seconds,
+            channels: channels,
+            level: level,
+            clipEvery: clipEvery
+        )
+        rig = try JackRig(name: name, wav: dir + "/in.wav", channels: channels)
         out = dir + "/takes"
         do {
             recorder = try BackgroundRecorder(
-                ["record", "--device", "testlive", "--dir", out] + arguments,
+                ["record", "--device", "testlive", "--channels", String(channels), "--dir", out] + arguments,
                 environment: rig.environment,
                 directory: dir
             )
@@ -231,7 +268,7 @@ struct RigRecording {
     /// Once `seconds` of audio are in the take, ends the recorder with SIGINT (Ctrl-C), which
     /// must exit 0; the take's samples, read as floats, and its log's lines.
     func interrupted(after seconds: Double) throws -> (samples: [Float], log: [[String: Any]]) {
-        #expect(waitForAudio(in: out, seconds: seconds))
+        #expect(waitForAudio(in: out, seconds: seconds, bytesPerFrame: 4 * channels))
         kill(recorder.pid, SIGINT)
         #expect(recorder.wait(seconds: 10) == 0, "\(recorder.stderr)")
         let (file, lines) = try take()
