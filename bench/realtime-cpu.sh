@@ -21,8 +21,8 @@ P=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED_BENCH:-$P/../shared/bench}
 BIN=${HEADROOM:-$P/.build/release/headroom}  # HEADROOM=path measures another build
 [ -x "$BIN" ] || { echo "no headroom at $BIN (build it: swift build -c release --product headroom)" >&2; exit 1; }
-for c in jackd jack_wait jack_lsp sndfile-jackplay arecord /usr/bin/time; do
-    command -v "$c" >/dev/null || { echo "needs $c (Debian: jackd2, sndfile-tools, alsa-utils, time)" >&2; exit 1; }
+for c in jackd jack_wait jack_lsp sndfile-jackplay arecord sox /usr/bin/time; do
+    command -v "$c" >/dev/null || { echo "needs $c (Debian: jackd2, sndfile-tools, alsa-utils, sox, time)" >&2; exit 1; }
 done
 SECS=${SECS:-20}; RUNS=${RUNS:-2}; CH=${CH:-32}; RATE=${RATE:-96000}; PERIOD=${PERIOD:-256}; FORMAT=${FORMAT:-S32_LE}
 [ "$SECS" -ge 10 ] || { echo "SECS must be 10 or more (the steady-state window is SECS - 5 s)" >&2; exit 1; }

@@ -21,13 +21,7 @@ struct CalibrateCommandTests {
             for c in 1...3 { samples[i * Self.channels + c] = Float(pow(10, peaksDBFS[c]! / 20) * s) }
             samples[i * Self.channels + 4] = Float(max(-flatCeiling, min(flatCeiling, flatCeiling * pow(10, 0.2) * s)))
         }
-        var info = SF_INFO()
-        info.channels = Int32(Self.channels)
-        info.samplerate = 48000
-        info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_FLOAT)
-        let f = sf_open(path, Int32(SFM_WRITE), &info)!
-        samples.withUnsafeBufferPointer { _ = sf_writef_float(f, $0.baseAddress!, sf_count_t(frames)) }
-        sf_close(f)
+        writeFloatWav(path, samples: samples, channels: Self.channels)
     }
 
     /// `headroom calibrate` with `arguments`, run again once if the soundcheck lost frames,

@@ -714,13 +714,7 @@ struct InputTextTests {
         for f in 0..<48000 { samples[f * 2] = Float(0.5 * sin(Double(f) * 0.05)) }
         for f in 1000..<1004 { samples[f * 2] = .nan }
         for f in 20000..<20004 { samples[f * 2] = -.infinity }
-        var info = SF_INFO()
-        info.channels = 2
-        info.samplerate = 48000
-        info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_FLOAT)
-        let file = try #require(sf_open(dir + "/nan.wav", Int32(SFM_WRITE), &info))
-        _ = samples.withUnsafeBufferPointer { sf_writef_float(file, $0.baseAddress!, 48000) }
-        sf_close(file)
+        writeFloatWav(dir + "/nan.wav", samples: samples, channels: 2)
         let r = try headroom("analyze", "--json", dir + "/nan.wav")
         let summary = try #require(r.jsonLines.last)
         let ch1 = try #require((summary["channels"] as? [[String: Any]])?.first)

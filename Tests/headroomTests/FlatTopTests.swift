@@ -374,13 +374,7 @@ struct FlatTopTests {
         for i in 156_000..<156_480 {
             samples[i * 2 + 1] = max(-1, min(1, 2 * Float(sin(2 * Double.pi * 331 * Double(i) / 48000))))
         }
-        var info = SF_INFO()
-        info.channels = 2
-        info.samplerate = 48000
-        info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_FLOAT)
-        let file = try #require(sf_open(dir + "/in.wav", Int32(SFM_WRITE), &info))
-        samples.withUnsafeBufferPointer { _ = sf_writef_float(file, $0.baseAddress!, sf_count_t(frames)) }
-        sf_close(file)
+        writeFloatWav(dir + "/in.wav", samples: samples, channels: 2)
         let rig = try JackRig(name: "flat", wav: dir + "/in.wav")
         defer { rig.stop() }
         let tmux = try MeterTerminalTests.Tmux(

@@ -67,16 +67,8 @@ final class JackRig {
         let padded = 1 << (Int.bitWidth - (channels - 1).leadingZeroBitCount)
         var samples = [Float](repeating: 0, count: audio.samples.count / channels * padded)
         for (i, x) in audio.samples.enumerated() { samples[i / channels * padded + i % channels] = x }
-        var info = SF_INFO()
-        info.channels = Int32(padded)
-        info.samplerate = 48000
-        info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_FLOAT)
         let path = directory + "/player.wav"
-        guard let file = sf_open(path, Int32(SFM_WRITE), &info) else { throw RigError("cannot write \(path)") }
-        samples.withUnsafeBufferPointer {
-            _ = sf_writef_float(file, $0.baseAddress!, sf_count_t(samples.count / padded))
-        }
-        sf_close(file)
+        writeFloatWav(path, samples: samples, channels: padded)
         return path
     }
 
@@ -303,13 +295,7 @@ func writeNoiseWav(
             for k in 0..<5 { samples[(f + k) * channels] = 1.0 }
         }
     }
-    var info = SF_INFO()
-    info.channels = Int32(channels)
-    info.samplerate = 48000
-    info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_FLOAT)
-    let file = sf_open(path, Int32(SFM_WRITE), &info)!
-    samples.withUnsafeBufferPointer { _ = sf_writef_float(file, $0.baseAddress!, sf_count_t(frames)) }
-    sf_close(file)
+    writeFloatWav(path, samples: samples, channels: channels)
     return samples
 }
 

@@ -136,6 +136,17 @@ func writeAudio(
     sf_close(file)
 }
 
+/// Writes interleaved floats as a 48 kHz float WAV.
+func writeFloatWav(_ path: String, samples: [Float], channels: Int) {
+    var info = SF_INFO()
+    info.channels = Int32(channels)
+    info.samplerate = 48000
+    info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_FLOAT)
+    let file = sf_open(path, Int32(SFM_WRITE), &info)!
+    samples.withUnsafeBufferPointer { _ = sf_writef_float(file, $0.baseAddress!, sf_count_t(samples.count / channels)) }
+    sf_close(file)
+}
+
 /// Reads a file back as left-justified Int32 (libsndfile `sf_readf_int`).
 func readAudio(_ path: String) -> (samples: [Int32], channels: Int, rate: Int, format: Int32)? {
     var info = SF_INFO()
