@@ -45,7 +45,8 @@ struct DevicesCommand: ParsableCommand {
             let formats = c.formats.isEmpty ? "none headroom records" : c.formats.joined(separator: " ")
             let rates = c.minRate == c.maxRate ? "\(c.minRate) Hz" : "\(c.minRate)-\(min(c.maxRate, 768_000)) Hz"
             let channels =
-                c.minChannels == c.maxChannels ? "\(c.minChannels)" : "\(c.minChannels)-\(min(c.maxChannels, 64))"
+                c.minChannels == c.maxChannels
+                ? "\(c.minChannels)" : "\(c.minChannels)-\(min(c.maxChannels, Analyzer.channelRange.upperBound))"
             text += "\(indent)  formats \(formats); rates \(rates); channels \(channels)\n"
         } else if let problem = pcm.problem {
             text += "\(indent)  cannot open for capture now: \(problem)\n"

@@ -35,7 +35,7 @@ struct RecordCommand: ParsableCommand {
     @Option(
         name: .customLong("file-format"),
         help: ArgumentHelp(
-            "Container for takes (default wav). wav and rf64 carry names, loudness and markers; flac and caf names only; w64 the audio alone.",
+            "Container for takes (default wav). wav and rf64 carry names, loudness and markers; flac (up to 8 channels, 24 bits) and caf names only; w64 the audio alone.",
             valueName: "format"
         )
     )
@@ -159,6 +159,12 @@ struct RecordCommand: ParsableCommand {
                 throw HeadroomError(
                     .usage,
                     "--file-format flac stores at most 24 bits; use --format S24_3LE (from a card that offers S32_LE only, through its plughw: device: a 24-bit converter's samples fit exactly), or --file-format wav for \(format.rawValue)"
+                )
+            }
+            guard settings.channels <= container.maxChannels else {
+                throw HeadroomError(
+                    .usage,
+                    "--file-format \(container.rawValue) holds at most \(container.maxChannels) channels, not \(settings.channels); use --file-format wav (or rf64, w64, caf)"
                 )
             }
             // What a frame takes in the take file: for the split before a file size limit and

@@ -177,7 +177,7 @@ struct ConfigTests {
     func captureRanges() {
         let cases = [
             ("rate = 0", "rate must be between 8000 and 384000 Hz; got 0"),
-            ("channels = 65", "channels must be between 1 and 64; got 65"),
+            ("channels = 257", "channels must be between 1 and 256; got 257"),
             ("period_frames = 8", "period_frames must be between 16 and 65536 frames; got 8"),
             ("buffer_frames = 2000000", "buffer_frames must be between 64 and 1048576 frames; got 2000000"),
             ("duration = 0", "duration must be more than 0 seconds and at most 31622400 (366 days); got 0"),
@@ -221,7 +221,7 @@ struct ConfigTests {
             ),
             (
                 "margin = 3\n\n[channel.0]\ncontrol = \"Mic 1\"\n",
-                "h.toml:3: unknown table [channel.0]; tables are [channel.N] with N from 1 to 64"
+                "h.toml:3: unknown table [channel.0]; tables are [channel.N] with N from 1 to 256"
             ),
         ]
         for (text, message) in cases {

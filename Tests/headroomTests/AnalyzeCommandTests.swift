@@ -233,6 +233,33 @@ struct AnalyzeCommandTests {
         #expect(pcm.stdout.contains("<< CLIPPED") && pcm.stderr.isEmpty, "\(pcm.stderr)")
     }
 
+    @Test(
+        "a 256-channel file is analyzed, its last channel's clip included; one of 257 is refused, naming the file, exit 66"
+    )
+    func mostChannels() throws {
+        let dir = scratchDirectory()
+        func file(_ channels: Int) -> String {
+            let path = dir + "/ch\(channels).wav"
+            // sf_writef_int's codes fill 32 bits: a 24-bit file keeps the top three bytes.
+            var samples = [Int32](repeating: 1 << 28, count: 4800 * channels)
+            for f in 2000..<2004 { samples[f * channels + channels - 1] = .max }
+            writeAudio(path, samples: samples, channels: channels)
+            return path
+        }
+        let most = try headroom("analyze", "--json", file(256))
+        #expect(most.status == 0, "\(most.stderr)")
+        let lines = most.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let clip = try #require(lines.first { $0["type"] as? String == "clip" })
+        #expect(clip["channel"] as? Int == 256 && clip["start_frame"] as? Int == 2000)
+        #expect((lines.last?["channels"] as? [Any])?.count == 256)
+        let tooMany = file(257)
+        let refused = try headroom("analyze", tooMany)
+        #expect(refused.status == 66)
+        #expect(refused.stderr == "headroom: \(tooMany): 257 channels; headroom analyzes 1 to 256\n")
+    }
+
     @Test("a missing or non-audio file: one line naming it, exit 66, the other files still analyzed")
     func missingFile() throws {
         let dir = scratchDirectory()

@@ -12,7 +12,7 @@ struct DevicesCommandTests {
         #expect(lines[1] == "  none found (no sound card is connected, or ALSA has no driver for it)")
         let null = try #require(lines.firstIndex { $0.hasPrefix("  null  ") })
         #expect(
-            lines[null + 1] == "    formats S16_LE S24_3LE S24_LE S32_LE FLOAT_LE; rates 1-768000 Hz; channels 1-64"
+            lines[null + 1] == "    formats S16_LE S24_3LE S24_LE S32_LE FLOAT_LE; rates 1-768000 Hz; channels 1-256"
         )
         #expect(r.stderr.isEmpty)  // plugins whose servers are down stay quiet
         // Plugins with nothing to reach here share one line at the end; each PCM once.

@@ -362,6 +362,29 @@ struct RecordFileRigTests {
         #expect(tag(Int32(SF_STR_TITLE)) == URL(fileURLWithPath: take).deletingPathExtension().lastPathComponent)
     }
 
+    @Test(
+        "256 channels, a MADI or Dante card's worth: the take is bit-identical, a clip lands on its channel and frame, the log ends with every channel's summary"
+    )
+    func mostChannels() throws {
+        let channels = 256
+        var m = Material(frames: 12000, channels: channels)
+        m.clip(channel: 250, frame: 6000, length: 5)
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        let (run, log) = try rig.recordLog(into: "takes", "--channels", "256", "--duration", "0.25")
+        #expect(run.stderr.contains("CLIP: ch251 at 00:00:00.125"))
+        let take = try #require(files(in: rig.directory + "/takes", ending: ".wav").first)
+        #expect(
+            firstDifference(try readInts(take, frames: 12000, channels: channels), m.expectedInts("S24_3LE")) == nil
+        )
+        let clip = try #require(log.first { $0["type"] as? String == "clip" })
+        #expect(
+            clip["channel"] as? Int == 251 && clip["start_frame"] as? Int == 6000 && clip["end_frame"] as? Int == 6005
+        )
+        let summary = try #require(log.last)
+        #expect(summary["type"] as? String == "summary" && summary["complete"] as? Bool == true)
+        #expect((summary["channels"] as? [[String: Any]])?.map { $0["channel"] as? Int } == (1...channels).map { $0 })
+    }
+
     @Test("an existing take is never overwritten")
     func neverOverwrite() throws {
         let m = Material(frames: 4800, channels: 2)
@@ -392,24 +415,27 @@ struct RecordFileRigTests {
         )
     }
 
-    @Test("a full disk: the take is closed and valid, the log says disk, exit 74")
-    func fullDisk() throws {
-        let m = Material(frames: 48000 * 4, channels: 2)
+    @Test(
+        "a full disk: the take is closed and valid, the log says disk, exit 74 (with 256 channels too, whose summary is 84 KB)",
+        arguments: [(2, "200k"), (256, "1m")]
+    )
+    func fullDisk(channels: Int, disk size: String) throws {
+        let m = Material(frames: channels == 2 ? 48000 * 4 : 4800, channels: channels)
         let rig = FileRig(bytes: m.bytes("S24_3LE"))
         let out = rig.directory + "/takes"
         let small = rig.directory + "/disk"
         for dir in [out, small] {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
-        // A disk that fills: a 200 KiB tmpfs, mounted in a mount namespace of the recorder's
-        // own (gone with it, so nothing is left mounted), whose contents are copied out after.
+        // A disk that fills: a small tmpfs, mounted in a mount namespace of the recorder's own
+        // (gone with it, so nothing is left mounted), whose contents are copied out after.
         // (A file-size limit, ulimit -f, no longer stands in: the recorder splits takes
         // before one, as it does before FAT's 4 GiB.)
         let r = try run(
             "/usr/bin/unshare",
             [
                 "--map-root-user", "--mount", "/bin/sh", "-c",
-                "mount -t tmpfs -o size=200k tmpfs \"$1\" || exit 99; \"$0\" record --device testcap --duration 4 --dir \"$1\"; rc=$?; cp -a \"$1\"/. \"$2\"/; exit $rc",
+                "mount -t tmpfs -o size=\(size) tmpfs \"$1\" || exit 99; \"$0\" record --device testcap --channels \(channels) --duration \(Double(m.frames) / 48000) --dir \"$1\"; rc=$?; cp -a \"$1\"/. \"$2\"/; exit $rc",
                 headroomBinary, small, out,
             ],
             environment: rig.environment
@@ -422,14 +448,16 @@ struct RecordFileRigTests {
         #expect(audio.samples.count > 0)
         #expect(firstDifference(audio.samples, Array(m.expectedInts("S24_3LE").prefix(audio.samples.count))) == nil)
         // The log kept disk for its lines: its header, the disk line and the summary are there
-        // though the take filled the disk (before, now and then none of them was).
+        // though the take filled the disk (before, now and then none of them was; with 256
+        // channels, the summary was missing while the log held 64 KiB whatever the channels).
         let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
         #expect(lines.first?["type"] as? String == "take")
         let disk = try #require(lines.first { $0["type"] as? String == "disk" })
-        #expect(disk["frame"] as? Int == audio.samples.count / 2)
+        #expect(disk["frame"] as? Int == audio.samples.count / channels)
         #expect(lines.last?["type"] as? String == "summary")
         #expect(lines.last?["complete"] as? Bool == false)
-        #expect(lines.last?["frames"] as? Int == audio.samples.count / 2)
+        #expect(lines.last?["frames"] as? Int == audio.samples.count / channels)
+        #expect((lines.last?["channels"] as? [Any])?.count == channels)
     }
 
     @Test("bad input: one clear line and SPEC's exit code")
@@ -531,7 +559,30 @@ struct RecordFileRigTests {
         )
         #expect(flac.status == 64)
         #expect(flac.stderr.contains("flac stores at most 24 bits"))
+        // FLAC's eight channels, before any device is opened (this one does not exist).
+        let flacChannels = try headroom(
+            "record",
+            "--device",
+            "hw:CARD=Nope",
+            "--channels",
+            "10",
+            "--file-format",
+            "flac",
+            "--dir",
+            rig.directory,
+            environment: rig.environment
+        )
+        #expect(flacChannels.status == 64)
+        #expect(
+            flacChannels.stderr.hasPrefix(
+                "headroom: --file-format flac holds at most 8 channels, not 10; use --file-format wav (or rf64, w64, caf)"
+            ),
+            "\(flacChannels.stderr)"
+        )
         #expect(try headroom("record", "--channels", "0").status == 64)
+        let tooMany = try headroom("record", "--channels", "257")
+        #expect(tooMany.status == 64)
+        #expect(tooMany.stderr.hasPrefix("headroom: --channels must be between 1 and 256; got 257"))
         let reference = try headroom(
             "record",
             "--device",

@@ -94,8 +94,8 @@ public final class Analyzer {
     private var ownEvents: [Event] = []
     private var helperEvents: [Event] = []
     private let spans: UnsafeMutablePointer<Int>
-    /// Every unit (at most 16 groups, 32 units).
-    private var allUnits: UInt64 { (1 << (2 * groups)) - 1 }
+    /// Every unit (at most 32 groups of 8 lanes, 64 units).
+    private var allUnits: UInt64 { UInt64.max >> (64 - 2 * groups) }
     /// What each unit cost (seconds, smoothed over blocks), for the next split.
     private let unitCost: UnsafeMutablePointer<Double>
     /// What the caller's work beside a split block cost in the last blocks (seconds); 0 without
@@ -139,8 +139,13 @@ public final class Analyzer {
     /// file took 0.39-0.41 s with it, 0.44-0.46 s with the default (five runs each, alternated).
     public static let idleHandoffSpin = 1e-3
 
+    /// The channels an analyzer takes: a MADI card's 64 and up to four of them, a Dante
+    /// card's 128, RME's MADI FX with its 194. (Two bits a group in ``allUnits``: 32 groups
+    /// of 8 lanes at most.)
+    public static let channelRange = 1...256
+
     /// - Parameters:
-    ///   - channels: 1 to 64.
+    ///   - channels: 1 to 256 (``channelRange``).
     ///   - rate: frames per second, 8000 to 384000.
     ///   - layout: how samples sit in the blocks passed to ``process(_:frames:)``.
     ///   - maxBlockFrames: the filter's working block, frames.
@@ -165,7 +170,7 @@ public final class Analyzer {
         converterBits: Int? = nil,
         handoffSpin: Double = 30e-6
     ) {
-        precondition((1...64).contains(channels), "channels must be 1...64")
+        precondition(Self.channelRange.contains(channels), "channels must be 1...256")
         precondition((8000...384_000).contains(rate), "rate must be 8000...384000")
         self.channels = channels
         self.rate = rate

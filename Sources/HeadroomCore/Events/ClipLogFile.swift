@@ -11,28 +11,33 @@ public final class ClipLogFile {
     /// Bytes written, and how far the disk is held for the log (see ``reserve``).
     private var size = 0
     /// ``TakeRegistry`` held the first ``reserve`` bytes as it created the log.
-    private var reservedTo = ClipLogFile.reserve
+    private var reservedTo: Int
+    private let reserve: Int
 
     /// Disk kept allocated past the log's end (`fallocate`, the file's size unchanged), so
     /// that a take that fills the disk leaves room for its log's last lines: the `disk`
-    /// line and the summary (a 64-channel summary is about 21 KB). Without it, on a disk
-    /// the take filled, the log could not grow into a new block: the take's header line,
-    /// written after the first frames, or its end went missing.
-    static let reserve = 64 << 10
+    /// line, the gain lines and the summary (about 330 bytes a channel: 21 KB for 64
+    /// channels, 84 KB for 256). At least half of it is always held, so 1 KiB a channel,
+    /// and never under 64 KiB. Without it, on a disk the take filled, the log could not grow
+    /// into a new block: the take's header line, written after the first frames, or its end
+    /// went missing.
+    static func reserve(channels: Int) -> Int { max(64 << 10, channels << 10) }
 
-    /// The log at `path`, written through `fd` (a new empty file, created with its take
-    /// by ``TakeRegistry``); the log owns `fd` from here on.
-    public init(fd: Int32, path: String) {
+    /// The log at `path` of a take of `channels`, written through `fd` (a new empty file,
+    /// created with its take by ``TakeRegistry``); the log owns `fd` from here on.
+    public init(fd: Int32, path: String, channels: Int) {
         self.path = path
         self.fd = fd
+        reserve = Self.reserve(channels: channels)
+        reservedTo = reserve
     }
 
-    /// Holds ``reserve`` bytes past the end once less than half of the last reservation is
+    /// Holds `reserve` bytes past the end once less than half of the last reservation is
     /// left. Where the file system cannot (EOPNOTSUPP), the log goes on without.
     private func reserveAhead() {
-        guard fd >= 0, reservedTo >= 0, size + Self.reserve / 2 > reservedTo else { return }
-        if hr_reserve(fd, Int64(size), Int64(Self.reserve)) == 0 {
-            reservedTo = size + Self.reserve
+        guard fd >= 0, reservedTo >= 0, size + reserve / 2 > reservedTo else { return }
+        if hr_reserve(fd, Int64(size), Int64(reserve)) == 0 {
+            reservedTo = size + reserve
         } else if errno == EOPNOTSUPP {
             reservedTo = -1
         }

@@ -105,10 +105,13 @@ public final class AudioFileReader {
         containerName = Self.containerName(container)
         encodingName = Self.encodingName(subtype)
         lossyCodec = Self.lossyCodec(subtype)
-        guard (1...64).contains(channels) else {
+        guard Analyzer.channelRange.contains(channels) else {
             sf_close(handle)
             file = nil
-            throw HeadroomError(.noInput, "\(path): \(channels) channels; headroom analyzes 1 to 64")
+            throw HeadroomError(
+                .noInput,
+                "\(path): \(channels) channels; headroom analyzes 1 to \(Analyzer.channelRange.upperBound)"
+            )
         }
         guard (8000...384_000).contains(rate) else {
             sf_close(handle)

@@ -201,7 +201,7 @@ final class AnalyzerLoop: @unchecked Sendable {
             converterBits: converterBits
         )
         let fd = registry.claimLog(takeIndex)
-        log = fd >= 0 ? ClipLogFile(fd: fd, path: t.log) : nil
+        log = fd >= 0 ? ClipLogFile(fd: fd, path: t.log, channels: channels) : nil
         let header = ClipLog.Header(
             file: URL(fileURLWithPath: t.file).lastPathComponent,
             device: device,

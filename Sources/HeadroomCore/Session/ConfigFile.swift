@@ -90,10 +90,11 @@ public struct ConfigFile: Sendable, Equatable {
                 for number in channels.keys {
                     let at =
                         lines.header("\(key).\(number)") ?? lines.find(number, in: nil) ?? lines.find(key, in: nil) ?? 0
-                    guard let n = Int(number), (1...64).contains(n), let entries = channels[number]?.table else {
+                    guard let n = Int(number), Analyzer.channelRange.contains(n), let entries = channels[number]?.table
+                    else {
                         throw HeadroomError(
                             .usage,
-                            "\(path):\(at): unknown table [\(key).\(number)]; tables are [channel.N] with N from 1 to 64"
+                            "\(path):\(at): unknown table [\(key).\(number)]; tables are [channel.N] with N from 1 to \(Analyzer.channelRange.upperBound)"
                         )
                     }
                     for field in entries.keys {

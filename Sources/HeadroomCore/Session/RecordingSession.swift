@@ -141,6 +141,7 @@ public final class RecordingSession: @unchecked Sendable {
             namer: namer,
             sessionStart: Date(),
             rate: rate,
+            channels: source.channels,
             addCues: configuration.fileFormat.isRIFF,
             hook: configuration.onTakeClosed.flatMap { TakeHook(command: $0) }
         )

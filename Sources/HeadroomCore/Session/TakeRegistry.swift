@@ -45,6 +45,8 @@ final class TakeRegistry: Sendable {
     private let state: Mutex<State>
     let sessionStart: Date
     let rate: Int
+    /// The takes' channels, for the disk their logs hold ahead.
+    let channels: Int
     let addCues: Bool
     let fileExtension: String
     /// Problems finishing takes (cues, metadata, the hook); the session shows them as warnings.
@@ -57,10 +59,11 @@ final class TakeRegistry: Sendable {
     private let finisher = DispatchQueue(label: "headroom-finish")
     private let finishing = DispatchGroup()
 
-    init(namer: TakeNamer, sessionStart: Date, rate: Int, addCues: Bool, hook: TakeHook? = nil) {
+    init(namer: TakeNamer, sessionStart: Date, rate: Int, channels: Int, addCues: Bool, hook: TakeHook? = nil) {
         state = Mutex(State(namer: namer))
         self.sessionStart = sessionStart
         self.rate = rate
+        self.channels = channels
         self.addCues = addCues
         self.hook = hook
         fileExtension = namer.fileFormat.fileExtension
@@ -81,7 +84,12 @@ final class TakeRegistry: Sendable {
                 )
                 var fds: (file: Int32, log: Int32, lock: Int32) = (-1, -1, -1)
                 do throws(HeadroomError) {
-                    let created = try Self.create(namer: &s.namer, date: date, fileExtension: fileExtension)
+                    let created = try Self.create(
+                        namer: &s.namer,
+                        date: date,
+                        fileExtension: fileExtension,
+                        logReserve: ClipLogFile.reserve(channels: channels)
+                    )
                     (take.base, fds) = (created.base, (created.file, created.log, created.lock))
                 } catch {
                     take.error = error
@@ -126,7 +134,8 @@ final class TakeRegistry: Sendable {
     static func create(
         namer: inout TakeNamer,
         date: Date,
-        fileExtension: String
+        fileExtension: String,
+        logReserve: Int
     ) throws(HeadroomError) -> (base: String, file: Int32, log: Int32, lock: Int32) {
         let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
         for _ in 0..<10_000 {
@@ -148,7 +157,7 @@ final class TakeRegistry: Sendable {
             }
             // Disk for the log's lines, held now: an unpaced take can fill a disk before the
             // analyzer writes the log's first line (ClipLogFile keeps holding it ahead).
-            _ = hr_reserve(logFD, 0, Int64(ClipLogFile.reserve))
+            _ = hr_reserve(logFD, 0, Int64(logReserve))
             let lockFD = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
             if lockFD >= 0 { _ = flock(lockFD, LOCK_EX | LOCK_NB) }
             return (base, fileFD, logFD, lockFD)

@@ -26,6 +26,10 @@ public enum TakeFileFormat: String, CaseIterable, Sendable {
     /// whose takes are the audio alone.
     var carriesTags: Bool { self == .flac || self == .caf }
 
+    /// The most channels a take in the container can have: FLAC's eight; the others hold more
+    /// than headroom records.
+    public var maxChannels: Int { self == .flac ? 8 : Analyzer.channelRange.upperBound }
+
     /// FLAC stores at most 24 bits of integer PCM.
     public func supports(_ format: SampleFormat) -> Bool {
         self != .flac || format == .s16 || format == .s24packed || format == .s24
