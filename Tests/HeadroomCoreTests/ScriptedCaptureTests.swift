@@ -1,6 +1,7 @@
 import CSndFile
 import Foundation
 import Glibc
+import Synchronization
 import Testing
 
 @testable import HeadroomCore
@@ -344,6 +345,96 @@ struct ScriptedCaptureTests {
         #expect(gap.warning(rate: 48000)?.hasPrefix("GAP: the soundcheck lost") == true)
         let clean = try soundcheck([.periods(20)], seconds: 0.2)
         #expect(clean == CalibrationSession.Losses() && clean.warning(rate: 48000) == nil)
+    }
+}
+
+@Suite("A disk that fills behind the analyzer", .serialized)
+struct WriterBehindTests {
+    @Test(
+        "the writer fails after the analyzer is done with the take (after the last frame, or after a split): its log says disk at the frames the file holds, not complete, and the recording ends as a disk failure",
+        arguments: [false, true]
+    )
+    func diskFillsBehindTheAnalyzer(split: Bool) throws {
+        // A 128 KiB tmpfs: the log holds 64 KiB of it, the take gets about 60 KiB (some 32
+        // periods) of the 80 captured, 40 to a take when split.
+        let mount = NSTemporaryDirectory() + "headroom-behind-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        func sh(_ arguments: [String]) throws -> Int32 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: arguments[0])
+            p.arguments = Array(arguments.dropFirst())
+            try p.run()
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        try #require(try sh(["/bin/mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", mount]) == 0)
+        defer {
+            _ = try? sh(["/bin/umount", mount])
+            try? FileManager.default.removeItem(atPath: mount)
+        }
+        let source = ScriptedSource([.periods(80)])
+        var settings = Settings()
+        settings.directory = mount
+        var config = RecordingSession.Configuration(
+            settings: settings,
+            fileFormat: .wav,
+            names: ["L", "R"],
+            deviceName: "scripted"
+        )
+        config.frameLimit = 80 * source.periodFrames
+        if split { config.maxTakeFrames = 40 * source.periodFrames }
+        // The writer waits before its first block until the first take's log has its summary,
+        // or 1.5 s: so it writes, and fills the disk, only after the analyzer has closed the
+        // take (which it used to, writing "complete" for frames the file never got) or has
+        // waited for the writer as long as that (which it now does).
+        let started = Mutex(false)
+        config.beforeWrite = {
+            guard
+                !started.withLock({
+                    let was = $0
+                    $0 = true
+                    return was
+                })
+            else { return }
+            let deadline = MonotonicClock.now() + 1.5
+            while MonotonicClock.now() < deadline {
+                let logs = (try? FileManager.default.contentsOfDirectory(atPath: mount))?.filter {
+                    $0.hasSuffix(".clips.jsonl")
+                }.sorted()
+                if let first = logs?.first,
+                    let text = try? String(contentsOfFile: mount + "/" + first, encoding: .utf8),
+                    text.contains("\"type\":\"summary\"")
+                {
+                    return
+                }
+                usleep(5000)
+            }
+        }
+        let session = try RecordingSession(source: source, configuration: config)
+        session.start()
+        try #require(session.wait(seconds: 20), "the recording did not end")
+        let outcome = session.outcome()
+        #expect(outcome.reason == .disk)
+        #expect(outcome.exitCode == 74)
+        #expect(outcome.takes.count == (split ? 2 : 1))
+        for (k, take) in outcome.takes.enumerated() {
+            // The first take holds what fitted; the second, made after the disk was full, none
+            // (not a byte: libsndfile cannot open it).
+            let held = k == 0 ? TakeFrames.read(take) : 0
+            if k == 0 {
+                #expect(held > 0 && held < 40 * source.periodFrames, "the take holds \(held) frames")
+            } else {
+                #expect((try FileManager.default.attributesOfItem(atPath: take)[.size] as? Int) == 0)
+            }
+            let lines = try String(contentsOfFile: outcome.logs[k], encoding: .utf8).split(separator: "\n").map {
+                try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+            }
+            let disk = try #require(lines.first { $0["type"] as? String == "disk" }, "take \(k + 1)")
+            #expect(disk["frame"] as? Int == held)
+            #expect(lines.last?["type"] as? String == "summary")
+            #expect(lines.last?["complete"] as? Bool == false)
+            #expect(lines.last?["frames"] as? Int == held)
+        }
     }
 }
 

@@ -283,6 +283,32 @@ struct RecordFileRigTests {
         }
         #expect(lengths == [48000, 48000, 48000, 24000])
         #expect(firstDifference(joined, m.expectedInts("S16_LE")) == nil)
+        // A duration of whole parts ends with the last part: no empty take after it (there
+        // was one, a file of 0 bytes that nothing could open, with a log).
+        let whole = rig.directory + "/whole"
+        let two = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--format",
+            "S16_LE",
+            "--duration",
+            "2",
+            "--max-take-seconds",
+            "1",
+            "--dir",
+            whole,
+            "--name",
+            "set-%n",
+            environment: rig.environment
+        )
+        #expect(two.status == 0, "\(two.stderr)")
+        #expect(
+            files(in: whole, ending: ".wav").map { URL(fileURLWithPath: $0).lastPathComponent } == [
+                "set-001.wav", "set-002.wav",
+            ]
+        )
+        #expect(files(in: whole, ending: ".clips.jsonl").count == 2)
     }
 
     @Test(

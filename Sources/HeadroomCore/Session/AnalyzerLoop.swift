@@ -123,6 +123,7 @@ final class AnalyzerLoop: @unchecked Sendable {
                 continue
             }
             if header.splitBefore && boundary.frames > 0 { closeTake(complete: false) }
+            if !closing.isEmpty { settleClosedTakes(waitingForWriter: false) }
             if header.lostFrames > 0 || header.loss != .none { lost(header) }
             if header.missingFromTake {
                 if takeDrop == nil { takeDrop = (boundary.frames, 0) }
@@ -243,28 +244,33 @@ final class AnalyzerLoop: @unchecked Sendable {
         }
     }
 
-    private func closeTake(complete: Bool, ending: Event? = nil, framesWritten: Int? = nil) {
+    /// A take the analyzer is done with, waiting for the writer to be done with it too: only
+    /// the writer knows how many frames the file holds, and it can fail on a full disk after
+    /// the analyzer has moved on to the next take, or after the capture has ended. Its log
+    /// stays open until then, and its summary says what the file holds.
+    private struct ClosingTake {
+        var index: Int
+        var log: ClipLogFile?
+        var logPath: String
+        /// The frames analyzed.
+        var frames: Int
+        var complete: Bool
+        var summaries: [ChannelSummary]
+        var trouble: ClipLog.Trouble
+        var markers: [CueMarkers.Marker]
+        var metadata: TakeMetadata?
+    }
+    private var closing: [ClosingTake] = []
+    /// Why the writer failed, once a take it failed in has been settled.
+    private var writerFailure: String?
+
+    private func closeTake(complete: Bool, ending: Event? = nil) {
         guard let analyzer else { return }
         flushTakeDrop()
         analyzer.finish()
         drain()
         if let ending { emit(ending) }
         let summaries = (0..<channels).map { analyzer.summary(channel: $0) }
-        log?.append(
-            ClipLog.summaryLine(
-                frames: min(boundary.frames, framesWritten ?? boundary.frames),
-                rate: rate,
-                complete: complete,
-                channels: summaries,
-                names: names,
-                trouble: trouble
-            )
-        )
-        log?.close()
-        if let failure = log?.failure { warn("\(take?.log ?? "log"): \(failure)") }
-        log = nil
-        self.analyzer = nil
-        if let framesWritten, framesWritten < boundary.frames { loudness = nil }
         var metadata: TakeMetadata? = nil
         if let t = take, registry.addCues {
             let file = URL(fileURLWithPath: t.file).standardizedFileURL
@@ -283,16 +289,68 @@ final class AnalyzerLoop: @unchecked Sendable {
                 channelMask: channelMask
             )
         }
-        loudness = nil
-        registry.analyzerClosed(
-            takeIndex,
-            markers: markers,
-            complete: complete,
-            clipEvents: summaries.reduce(0) { $0 + $1.clipEvents },
-            metadata: metadata
+        closing.append(
+            ClosingTake(
+                index: takeIndex,
+                log: log,
+                logPath: take?.log ?? "log",
+                frames: boundary.frames,
+                complete: complete,
+                summaries: summaries,
+                trouble: trouble,
+                markers: markers,
+                metadata: metadata
+            )
         )
+        log = nil
+        self.analyzer = nil
+        loudness = nil
         takeIndex += 1
         boundary.startTake()
+        settleClosedTakes(waitingForWriter: false)
+    }
+
+    /// Ends the logs of the closed takes the writer is done with too, in order; with
+    /// `waitingForWriter` (at the end of the recording, when nothing is left to analyze),
+    /// once the writer has finished. Where the writer failed (a full disk), the take's log
+    /// gets a `disk` line at the frames the file holds, and its summary counts those.
+    private func settleClosedTakes(waitingForWriter: Bool) {
+        if waitingForWriter { registry.waitForWriter() }
+        while let first = closing.first, let written = registry.writerOutcome(first.index) {
+            closing.removeFirst()
+            var c = first
+            var frames = c.frames
+            if let failure = written.failure {
+                frames = min(frames, written.frames)
+                c.complete = false
+                // The loudness measured here is of frames the file does not all hold: the
+                // finisher measures the file instead.
+                c.metadata?.loudness = nil
+                let disk = Event.disk(frame: frames, reason: failure)
+                c.log?.append(ClipLog.eventLine(disk, names: names, rate: rate))
+                if let marker = CueMarkers.Marker(disk, names: names, rate: rate) { c.markers.append(marker) }
+                if writerFailure == nil { writerFailure = failure }
+            }
+            c.log?.append(
+                ClipLog.summaryLine(
+                    frames: frames,
+                    rate: rate,
+                    complete: c.complete,
+                    channels: c.summaries,
+                    names: names,
+                    trouble: c.trouble
+                )
+            )
+            c.log?.close()
+            if let failure = c.log?.failure { warn("\(c.logPath): \(failure)") }
+            registry.analyzerClosed(
+                c.index,
+                markers: c.markers,
+                complete: c.complete,
+                clipEvents: c.summaries.reduce(0) { $0 + $1.clipEvents },
+                metadata: c.metadata
+            )
+        }
     }
 
     /// How the recording ended, once the last block has been seen.
@@ -305,7 +363,8 @@ final class AnalyzerLoop: @unchecked Sendable {
     private func finish(_ reason: EndReason) {
         defer { shared.attend() }
         endReason = reason
-        if analyzer == nil { openTake() }
+        // No take is open when the recording ended just where one was closed (a --duration
+        // that is a whole number of --max-take-seconds parts): none is made for no frames.
         switch reason {
         case .duration:
             closeTake(complete: true)
@@ -316,21 +375,40 @@ final class AnalyzerLoop: @unchecked Sendable {
             warn("DEVICE LOST: \(device): \(why); take closed at \(Self.timecode(boundary.frames, rate: rate))")
             closeTake(complete: false, ending: .deviceLost(frame: boundary.frames, reason: why))
         case .disk:
-            let failure = shared.diskFailure.withLock { $0 }
-            let message = failure?.message ?? "write failed"
+            // The take the writer failed in gets its `disk` line once the writer is done.
+            let message = shared.diskFailure.withLock { $0 } ?? "write failed"
             warn("DISK: \(message)")
-            closeTake(
-                complete: false,
-                ending: .disk(frame: failure?.frame ?? boundary.frames, reason: message),
-                framesWritten: failure?.frame
-            )
+            closeTake(complete: false)
+        }
+        settleClosedTakes(waitingForWriter: true)
+        // A write that failed after the last frame was captured (the writer behind the
+        // analyzer, on a slow or full disk) ends the recording as a disk failure too.
+        if let writerFailure, reason == .duration || reason == .stopped {
+            warn("DISK: \(writerFailure)")
+            endReason = .disk
         }
         publish()
     }
 
     /// Logs the markers asked for at global frames below `frame`, in the take being
     /// analyzed (a marker asked for while a take was being split lands at the new take's start).
+    /// At the end of a recording that ended where a take was closed, the ones asked for after
+    /// its last frame go at the end of that take, if its log is still open.
     private func logMarkers(upTo frame: Int) {
+        if frame == .max, analyzer == nil {
+            let due = shared.markerRequests.withLock { requests in
+                defer { requests.removeAll() }
+                return requests
+            }
+            guard var last = closing.popLast() else { return }
+            for request in due {
+                let marker = Event.marker(frame: last.frames, label: request.label)
+                last.log?.append(ClipLog.eventLine(marker, names: names, rate: rate))
+                if let cue = CueMarkers.Marker(marker, names: names, rate: rate) { last.markers.append(cue) }
+            }
+            closing.append(last)
+            return
+        }
         let due = shared.markerRequests.withLock { requests -> [(frame: Int, label: String?)] in
             guard !requests.isEmpty else { return [] }
             let due = requests.filter { $0.frame < frame }

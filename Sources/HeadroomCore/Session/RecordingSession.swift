@@ -7,7 +7,8 @@ import Synchronization
 final class SessionShared: Sendable {
     let snapshot: Mutex<MeterSnapshot>
     let warnings = Mutex<[String]>([])
-    let diskFailure = Mutex<WriterLoop.Failure?>(nil)
+    /// Why the writer failed (a full disk), once it has.
+    let diskFailure = Mutex<String?>(nil)
     /// Markers asked for (`m`, SIGUSR2), at the capture position when asked; the analyzer
     /// thread logs them once it has analyzed up to that frame.
     let markerRequests = Mutex<[(frame: Int, label: String?)]>([])

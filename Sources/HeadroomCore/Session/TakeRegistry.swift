@@ -3,8 +3,10 @@ import Foundation
 import Synchronization
 
 /// The takes of one recording, shared by the writer and analyzer threads: both ask for
-/// take `k` when they reach it and get the same names; whichever closes it second adds
-/// the cue markers (they need the closed file and the final list of clip events).
+/// take `k` when they reach it and get the same names. The analyzer ends a take's log once
+/// the writer has closed the take (``writerOutcome(_:)``: the frames the file holds, and
+/// whether writing failed); whichever closes it second adds the cue markers (they need the
+/// closed file and the final list of clip events).
 ///
 /// A take's file and its log are created together, both with `O_EXCL | O_NOFOLLOW`: a
 /// name already taken (by a person, another recorder started in the same second, or a
@@ -21,6 +23,9 @@ final class TakeRegistry: Sendable {
         var startFrame: Int
         var startDate: Date
         var writerClosed = false
+        /// Why the writer failed in this take or before it (then `frames` are what the file
+        /// holds, and the log says `disk`).
+        var writerFailure: String?
         var analyzerClosed = false
         var markers: [CueMarkers.Marker] = []
         var frames = 0
@@ -58,6 +63,7 @@ final class TakeRegistry: Sendable {
     /// not hold up the next take's frames.
     private let finisher = DispatchQueue(label: "headroom-finish")
     private let finishing = DispatchGroup()
+    private let writerDone = DispatchSemaphore(value: 0)
 
     init(namer: TakeNamer, sessionStart: Date, rate: Int, channels: Int, addCues: Bool, hook: TakeHook? = nil) {
         state = Mutex(State(namer: namer))
@@ -165,10 +171,11 @@ final class TakeRegistry: Sendable {
         throw HeadroomError(.cantCreate, "cannot create a take in \(namer.directory): no free name left")
     }
 
-    func writerClosed(_ index: Int, frames: Int) {
+    func writerClosed(_ index: Int, frames: Int, failure: String? = nil) {
         let ready = state.withLock { s -> Take? in
             s.takes[index].writerClosed = true
             s.takes[index].frames = frames
+            s.takes[index].writerFailure = failure
             return s.takes[index].analyzerClosed ? s.takes[index] : nil
         }
         if let ready { finish(ready) }
@@ -193,6 +200,24 @@ final class TakeRegistry: Sendable {
     }
 
     var all: [Take] { state.withLock { $0.takes } }
+
+    /// The frames the writer put into take `index` and why it failed, if it did; nil until
+    /// the writer has closed the take.
+    func writerOutcome(_ index: Int) -> (frames: Int, failure: String?)? {
+        state.withLock { s in
+            guard index < s.takes.count, s.takes[index].writerClosed else { return nil }
+            return (s.takes[index].frames, s.takes[index].writerFailure)
+        }
+    }
+
+    /// The writer thread is done: every take it had is closed.
+    func writerFinished() { writerDone.signal() }
+
+    /// Waits until the writer thread is done (at the end of a recording).
+    func waitForWriter() {
+        writerDone.wait()
+        writerDone.signal()
+    }
 
     /// Both threads are done with the take: its cue markers and metadata go into it
     /// (WAV/RF64), with the programme loudness the analyzer thread measured (or, where it

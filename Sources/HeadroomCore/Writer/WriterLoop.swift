@@ -6,11 +6,6 @@ import Foundation
 /// date every second. A failed write (disk full) ends the recording, and the take that
 /// failed is still closed with a valid header.
 final class WriterLoop: @unchecked Sendable {
-    struct Failure: Sendable {
-        var frame: Int
-        var message: String
-    }
-
     let ring: SPSCRing
     let registry: TakeRegistry
     let format: SampleFormat
@@ -20,8 +15,8 @@ final class WriterLoop: @unchecked Sendable {
     let description: String
     /// Channel names, for the tags of FLAC and the other non-RIFF containers.
     let names: [String]
-    /// Called (once) when a write fails; the session stops capture.
-    let onFailure: @Sendable (Failure) -> Void
+    /// Called (once) with why, when a write fails; the session stops capture.
+    let onFailure: @Sendable (String) -> Void
     /// Test hook: called before each block is written (a test can stall it).
     let beforeWrite: (@Sendable () -> Void)?
 
@@ -29,7 +24,10 @@ final class WriterLoop: @unchecked Sendable {
     private var takeIndex = 0
     private var boundary: TakeBoundary
     private var globalFrame = 0
-    private var failed = false
+    /// Why writing failed (then nothing more is written, and each take closed from here on
+    /// says so to the registry).
+    private var failure: String?
+    private var failed: Bool { failure != nil }
     private var lastHeaderUpdate = 0.0
 
     init(
@@ -42,7 +40,7 @@ final class WriterLoop: @unchecked Sendable {
         maxTakeFrames: Int?,
         description: String,
         names: [String] = [],
-        onFailure: @escaping @Sendable (Failure) -> Void,
+        onFailure: @escaping @Sendable (String) -> Void,
         beforeWrite: (@Sendable () -> Void)?
     ) {
         self.ring = ring
@@ -90,6 +88,14 @@ final class WriterLoop: @unchecked Sendable {
             tick()
         }
         if writer != nil || boundary.frames > 0 { closeTake() }
+        registry.writerFinished()
+    }
+
+    /// Notes the first failure and tells the session, which stops capture.
+    private func fail(_ message: String) {
+        guard !failed else { return }
+        failure = message
+        onFailure(message)
     }
 
     private func tick() {
@@ -100,8 +106,7 @@ final class WriterLoop: @unchecked Sendable {
             // A take deleted under the recorder (or its folder removed) would swallow the
             // rest of the session: end it as a disk failure instead.
             if !failed, let writer, let why = writer.missing() {
-                failed = true
-                onFailure(Failure(frame: writer.frames, message: why))
+                fail(why)
             }
         }
     }
@@ -121,8 +126,7 @@ final class WriterLoop: @unchecked Sendable {
                         try writer.writeSilence(frames: n)
                     }
                 } catch {
-                    failed = true
-                    onFailure(Failure(frame: writer.frames, message: error.message))
+                    fail(error.message)
                 }
             }
             done += n
@@ -139,8 +143,7 @@ final class WriterLoop: @unchecked Sendable {
             if let error = take.error { throw error }
             writer = try makeWriter(take)
         } catch {
-            failed = true
-            onFailure(Failure(frame: 0, message: error.message))
+            fail(error.message)
         }
     }
 
@@ -178,14 +181,11 @@ final class WriterLoop: @unchecked Sendable {
         let frames = writer?.frames ?? 0
         if let writer {
             do { try writer.close() } catch {
-                if !failed {
-                    failed = true
-                    onFailure(Failure(frame: frames, message: error.message))
-                }
+                fail(error.message)
             }
         }
         writer = nil
-        registry.writerClosed(takeIndex, frames: frames)
+        registry.writerClosed(takeIndex, frames: frames, failure: failure)
         takeIndex += 1
         boundary.startTake()
     }
