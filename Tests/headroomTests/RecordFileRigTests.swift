@@ -247,23 +247,26 @@ struct RecordFileRigTests {
     func parts() throws {
         let m = Material(frames: 48000 * 7 / 2, channels: 2, seed: 9)
         let rig = FileRig(bytes: m.bytes("S16_LE"))
+        func record(seconds: String, into dir: String) throws -> RunResult {
+            try headroom(
+                "record",
+                "--device",
+                "testcap",
+                "--format",
+                "S16_LE",
+                "--duration",
+                seconds,
+                "--max-take-seconds",
+                "1",
+                "--dir",
+                dir,
+                "--name",
+                "set-%n",
+                environment: rig.environment
+            )
+        }
         let out = rig.directory + "/takes"
-        let r = try headroom(
-            "record",
-            "--device",
-            "testcap",
-            "--format",
-            "S16_LE",
-            "--duration",
-            "3.5",
-            "--max-take-seconds",
-            "1",
-            "--dir",
-            out,
-            "--name",
-            "set-%n",
-            environment: rig.environment
-        )
+        let r = try record(seconds: "3.5", into: out)
         #expect(r.status == 0, "\(r.stderr)")
         let takes = files(in: out, ending: ".wav")
         #expect(
@@ -286,22 +289,7 @@ struct RecordFileRigTests {
         // A duration of whole parts ends with the last part: no empty take after it (there
         // was one, a file of 0 bytes that nothing could open, with a log).
         let whole = rig.directory + "/whole"
-        let two = try headroom(
-            "record",
-            "--device",
-            "testcap",
-            "--format",
-            "S16_LE",
-            "--duration",
-            "2",
-            "--max-take-seconds",
-            "1",
-            "--dir",
-            whole,
-            "--name",
-            "set-%n",
-            environment: rig.environment
-        )
+        let two = try record(seconds: "2", into: whole)
         #expect(two.status == 0, "\(two.stderr)")
         #expect(
             files(in: whole, ending: ".wav").map { URL(fileURLWithPath: $0).lastPathComponent } == [
