@@ -383,9 +383,9 @@ final class AnalyzerLoop: @unchecked Sendable {
         settleClosedTakes(waitingForWriter: true)
         // A write that failed after the last frame was captured (the writer behind the
         // analyzer, on a slow or full disk) ends the recording as a disk failure too.
-        if let writerFailure, reason == .duration || reason == .stopped {
+        if let writerFailure, reason != .disk {
             warn("DISK: \(writerFailure)")
-            endReason = .disk
+            if reason == .duration || reason == .stopped { endReason = .disk }
         }
         publish()
     }
@@ -405,6 +405,7 @@ final class AnalyzerLoop: @unchecked Sendable {
                 let marker = Event.marker(frame: last.frames, label: request.label)
                 last.log?.append(ClipLog.eventLine(marker, names: names, rate: rate))
                 if let cue = CueMarkers.Marker(marker, names: names, rate: rate) { last.markers.append(cue) }
+                warn("MARKER\(request.label.map { " \($0)" } ?? "") at \(Self.timecode(last.frames, rate: rate))")
             }
             closing.append(last)
             return
