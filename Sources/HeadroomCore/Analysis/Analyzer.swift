@@ -170,7 +170,7 @@ public final class Analyzer {
         converterBits: Int? = nil,
         handoffSpin: Double = 30e-6
     ) {
-        precondition(Self.channelRange.contains(channels), "channels must be 1...256")
+        precondition(Self.channelRange.contains(channels), "channels must be in \(Self.channelRange)")
         precondition((8000...384_000).contains(rate), "rate must be 8000...384000")
         self.channels = channels
         self.rate = rate

@@ -227,7 +227,10 @@ public struct Settings: Sendable, Equatable {
     }
     public static let rateLimit = Limit(range: 8000...384_000, allowed: "between 8000 and 384000 Hz")
     /// Channels headroom records and analyzes: ``Analyzer/channelRange``.
-    public static let channelLimit = Limit(range: Analyzer.channelRange, allowed: "between 1 and 256")
+    public static let channelLimit = Limit(
+        range: Analyzer.channelRange,
+        allowed: "between 1 and \(Analyzer.channelRange.upperBound)"
+    )
     public static let periodLimit = Limit(range: 16...65536, allowed: "between 16 and 65536 frames")
     public static let bufferLimit = Limit(range: 64...1_048_576, allowed: "between 64 and 1048576 frames")
     /// What a length in seconds may be (up to 366 days), and how an error reads it; NaN

@@ -50,8 +50,8 @@ final class TakeRegistry: Sendable {
     private let state: Mutex<State>
     let sessionStart: Date
     let rate: Int
-    /// The takes' channels, for the disk their logs hold ahead.
-    let channels: Int
+    /// The disk each log holds ahead as it is created (``ClipLogFile/reserve(channels:)``).
+    let logReserve: Int
     let addCues: Bool
     let fileExtension: String
     /// Problems finishing takes (cues, metadata, the hook); the session shows them as warnings.
@@ -69,7 +69,7 @@ final class TakeRegistry: Sendable {
         state = Mutex(State(namer: namer))
         self.sessionStart = sessionStart
         self.rate = rate
-        self.channels = channels
+        logReserve = ClipLogFile.reserve(channels: channels)
         self.addCues = addCues
         self.hook = hook
         fileExtension = namer.fileFormat.fileExtension
@@ -94,7 +94,7 @@ final class TakeRegistry: Sendable {
                         namer: &s.namer,
                         date: date,
                         fileExtension: fileExtension,
-                        logReserve: ClipLogFile.reserve(channels: channels)
+                        logReserve: logReserve
                     )
                     (take.base, fds) = (created.base, (created.file, created.log, created.lock))
                 } catch {
