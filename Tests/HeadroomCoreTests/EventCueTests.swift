@@ -89,4 +89,32 @@ struct EventCueTests {
         let events = log.split(separator: "\n").filter { !$0.contains("\"type\":\"gain\"") }.count - 2
         #expect(labels.count == events)
     }
+
+    @Test(
+        "a WAV with a few stray bytes after its last chunk (part of a frame) takes no cues: they would start out of every reader's reach"
+    )
+    func strayBytesAfterTheLastChunk() throws {
+        let path = NSTemporaryDirectory() + "headroom-stray-\(UUID().uuidString).wav"
+        defer { unlink(path) }
+        // RIFF, fmt (16-bit mono, 48 kHz) and a data chunk of 4 frames, then 2 stray bytes.
+        func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xFF) } }
+        let fmt: [UInt8] = [1, 0, 1, 0] + le32(48000) + le32(96000) + [2, 0, 16, 0]
+        let body: [UInt8] =
+            Array("WAVE".utf8) + Array("fmt ".utf8) + le32(16) + fmt + Array("data".utf8) + le32(8)
+            + [1, 0, 2, 0, 3, 0, 4, 0]
+        for stray in [[], [0x12, 0x34], [0, 0]] as [[UInt8]] {
+            let bytes = Array("RIFF".utf8) + le32(body.count + stray.count) + body + stray
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let chunks = try RIFFChunks(path: path)
+            #expect(chunks.damage == (stray.isEmpty ? nil : .tail), "\(stray)")
+            let marker = CueMarkers.Marker(frame: 1, label: "marker")
+            if stray.isEmpty {
+                try CueMarkers.append([marker], to: path)
+                #expect(try RIFFChunks(path: path).cuePoints == 1)
+            } else {
+                #expect(throws: HeadroomError.self) { try CueMarkers.append([marker], to: path) }
+                #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(bytes), "left as it was")
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import CSndFile
 import Foundation
+import HeadroomCore
 import Testing
 
 @Suite("headroom record through ALSA's file plugin (unpaced, bit-exact)")
@@ -472,6 +473,14 @@ struct RecordFileRigTests {
         #expect(lines.last?["complete"] as? Bool == false)
         #expect(lines.last?["frames"] as? Int == audio.samples.count / channels)
         #expect((lines.last?["channels"] as? [Any])?.count == channels)
+        // The write the disk cut short ended inside a frame: those bytes are gone, so the
+        // take's chunks still end where the file does, and its cue markers and iXML went in
+        // where readers find them (they used to be appended after the half frame, out of reach).
+        #expect(!r.stderr.contains("left as it is"), "\(r.stderr)")
+        let chunks = try RIFFChunks(path: take)
+        #expect(chunks.damage == nil)
+        #expect(chunks.cuePoints > 0)
+        #expect(chunks.offset(of: "iXML") != nil)
     }
 
     @Test("bad input: one clear line and SPEC's exit code")

@@ -299,7 +299,7 @@ public final class RecordingSession: @unchecked Sendable {
         done.wait()
         registry.waitFinished()
         registry.hook?.waitAll()
-        let takes = registry.all
+        let takes = registry.kept
         let reason =
             analyzer.endReason ?? EndReason(rawValue: capture.requestedEnd.load(ordering: .relaxed)) ?? .stopped
         return Outcome(

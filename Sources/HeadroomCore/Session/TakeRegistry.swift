@@ -35,6 +35,29 @@ final class TakeRegistry: Sendable {
         var metadata: TakeMetadata?
         /// Why the files could not be created (then there is neither).
         var error: HeadroomError?
+        /// The log as created (device and inode), so that only that file is ever removed.
+        var logIdentity: FileIdentity?
+        /// Removed when finished: the disk failed before the writer reached the take, so
+        /// its file never held a byte (see ``finish(_:)``).
+        var discarded = false
+    }
+
+    /// A file's device and inode: which file a descriptor or a path is.
+    struct FileIdentity: Sendable, Equatable {
+        var device: UInt64
+        var inode: UInt64
+
+        init?(descriptor: Int32) {
+            var st = stat()
+            guard fstat(descriptor, &st) == 0 else { return nil }
+            (device, inode) = (UInt64(st.st_dev), UInt64(st.st_ino))
+        }
+
+        init?(path: String) {
+            var st = stat()
+            guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+            (device, inode) = (UInt64(st.st_dev), UInt64(st.st_ino))
+        }
     }
 
     private struct State {
@@ -97,6 +120,7 @@ final class TakeRegistry: Sendable {
                         logReserve: logReserve
                     )
                     (take.base, fds) = (created.base, (created.file, created.log, created.lock))
+                    take.logIdentity = FileIdentity(descriptor: created.log)
                 } catch {
                     take.error = error
                 }
@@ -147,7 +171,8 @@ final class TakeRegistry: Sendable {
         for _ in 0..<10_000 {
             let base = namer.next(date: date)
             let file = base + "." + fileExtension
-            let fileFD = open(file, flags, 0o644)
+            // Read and write: the writer reads the take back where a full disk cut a write short.
+            let fileFD = open(file, flags & ~O_WRONLY | O_RDWR, 0o644)
             if fileFD < 0 {
                 if errno == EEXIST { continue }
                 throw HeadroomError(.cantCreate, "cannot create \(file): \(String(cString: strerror(errno)))")
@@ -201,6 +226,9 @@ final class TakeRegistry: Sendable {
 
     var all: [Take] { state.withLock { $0.takes } }
 
+    /// The takes that were kept (every take but those removed as never written).
+    var kept: [Take] { all.filter { !$0.discarded } }
+
     /// The frames the writer put into take `index` and why it failed, if it did; nil until
     /// the writer has closed the take.
     func writerOutcome(_ index: Int) -> (frames: Int, failure: String?)? {
@@ -228,6 +256,7 @@ final class TakeRegistry: Sendable {
         finishing.enter()
         finisher.async { [self] in
             defer { finishing.leave() }
+            if take.writerFailure != nil, discardUnwritten(take) { return }
             do throws(HeadroomError) {
                 if addCues {
                     // Cues and iXML first: a recorder stopped before the loudness is measured
@@ -253,6 +282,37 @@ final class TakeRegistry: Sendable {
             if lock >= 0 { close(lock) }
             hook?.run(take: take.file, log: take.log, complete: take.complete)
         }
+    }
+
+    /// Removes a take the writer never reached because the disk had failed before it (the
+    /// analyzer, ahead of the writer, had begun it): its file is empty, not a take anything
+    /// can open, and its log describes audio that is not on disk. The take before it says
+    /// where the audio stops (its `disk` line). Only the files this recorder created are
+    /// removed, and only while the take file is still empty; true when it was.
+    private func discardUnwritten(_ take: Take) -> Bool {
+        let fd = state.withLock { s -> Int32 in
+            // Claimed: the writer opened the take, and the file holds what it wrote.
+            defer { s.fileFDs[take.index] = -1 }
+            return s.fileFDs[take.index]
+        }
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_size == 0, FileIdentity(descriptor: fd) == FileIdentity(path: take.file)
+        else { return false }
+        unlink(take.file)
+        if let log = take.logIdentity, log == FileIdentity(path: take.log) { unlink(take.log) }
+        let lock = state.withLock { s in
+            s.takes[take.index].discarded = true
+            defer { s.lockFDs[take.index] = -1 }
+            return s.lockFDs[take.index]
+        }
+        if lock >= 0 { close(lock) }
+        let name = URL(fileURLWithPath: take.file).lastPathComponent
+        problems.withLock {
+            $0.append("\(name): removed, with its log: the disk failed before any of it was written")
+        }
+        return true
     }
 
     /// Waits until every closed take is finished (and its hook started).

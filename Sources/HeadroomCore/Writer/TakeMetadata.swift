@@ -172,10 +172,15 @@ public struct RIFFChunks {
     public private(set) var damage: Damage? = nil
 
     public init(path: String) throws(HeadroomError) {
-        self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw Self.failure(path, "cannot open") }
         defer { close(fd) }
+        try self.init(reading: fd, path: path)
+    }
+
+    /// The chunks of the file open at `fd` (read with `pread`; the offset is not moved).
+    init(reading fd: Int32, path: String) throws(HeadroomError) {
+        self.path = path
         func read(_ count: Int, at offset: UInt64) -> [UInt8]? {
             var bytes = [UInt8](repeating: 0, count: count)
             return pread(fd, &bytes, count, off_t(offset)) == count ? bytes : nil
@@ -188,7 +193,9 @@ public struct RIFFChunks {
         let kind = String(decoding: head[0..<4], as: UTF8.self)
         guard kind == "RIFF" || kind == "RF64" else { throw HeadroomError(.io, "\(path): not a WAV file") }
         isRF64 = kind == "RF64"
-        var end = UInt64(lseek(fd, 0, SEEK_END))
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw Self.failure(path, "cannot read") }
+        var end = UInt64(st.st_size)
         var dataSize: UInt64? = nil
         var offset: UInt64 = 12
         while offset + 8 <= end, let chunk = read(8, at: offset) {
@@ -218,6 +225,31 @@ public struct RIFFChunks {
             }
             offset += 8 + size + size % 2
         }
+        // Fewer bytes than a chunk header after the last chunk: what is appended would start
+        // there, out of reach of every reader that walks the chunks.
+        if damage == nil && offset < end { damage = .tail }
+    }
+
+    /// Drops what follows the `data` chunk of the closed take open at `fd`, and fixes the
+    /// RIFF size (in `ds64` for RF64): a write that a full disk cut short leaves part of a
+    /// frame there, past the frames the header counts, and chunks appended after it (cue
+    /// markers, iXML) would be out of reach. Only for a take's own writer, before anything
+    /// else is appended.
+    static func dropAfterData(_ fd: Int32, path: String) throws(HeadroomError) {
+        let chunks = try RIFFChunks(reading: fd, path: path)
+        guard let data = chunks.chunks["data"] else { return }
+        let length = UInt64(lseek(fd, 0, SEEK_END))
+        var end = data.offset + data.size
+        guard length > end + data.size % 2 else { return }
+        if data.size % 2 == 1 {
+            guard write(fd, Data([0]), at: end) else { throw failure(path, "cannot trim the take") }
+            end += 1
+        }
+        guard ftruncate(fd, off_t(end)) == 0 else { throw failure(path, "cannot trim the take") }
+        let riffSize = end - 8
+        let written =
+            chunks.isRF64 ? write(fd, le64(riffSize), at: 20) : write(fd, le32(UInt32(clamping: riffSize)), at: 4)
+        guard written else { throw failure(path, "cannot trim the take") }
     }
 
     /// Where the body of the first chunk `id` starts, or nil.

@@ -20,6 +20,8 @@ public final class TakeWriter {
     private let zeros: UnsafeMutableRawPointer
     /// WAV, RF64 and W64 store S16/S24_3LE/S32/FLOAT exactly as ALSA delivers them.
     private let rawLayout: Bool
+    /// A write was cut short (a full disk): the file may end inside a frame.
+    private var cutShort = false
     /// Bytes written since the kernel was last asked to start writing the file out.
     private var unflushedBytes = 0
     /// Every this many bytes, the file's dirty pages are handed to the disk
@@ -97,6 +99,7 @@ public final class TakeWriter {
             let n = Int(sf_write_raw(file, samples, sf_count_t(bytes)))
             frames += max(n, 0) / (channels * format.bytesPerSample)
             if n < bytes {
+                cutShort = true
                 let reason = String(cString: sf_strerror(file))
                 throw HeadroomError(.io, "\(path): write failed after \(frames) frames: \(reason)")
             }
@@ -130,6 +133,7 @@ public final class TakeWriter {
             }
             frames += max(n, 0)
             if n < chunk {
+                cutShort = true
                 let reason = String(cString: sf_strerror(file))
                 throw HeadroomError(.io, "\(path): write failed after \(frames) frames: \(reason)")
             }
@@ -175,14 +179,18 @@ public final class TakeWriter {
         return nil
     }
 
-    /// Finalizes the header and closes the file.
+    /// Finalizes the header and closes the file. A WAV or RF64 take whose last write was
+    /// cut short ends where its last whole frame does (``RIFFChunks/dropAfterData(_:path:)``).
     public func close() throws(HeadroomError) {
         guard let file else { return }
         self.file = nil
+        let kept = cutShort && fileFormat.isRIFF ? dup(fd) : -1
+        defer { if kept >= 0 { Glibc.close(kept) } }
         let r = sf_close(file)
         if r != 0 {
             throw HeadroomError(.io, "\(path): closing failed: \(String(cString: sf_error_number(r)))")
         }
+        if kept >= 0 { try RIFFChunks.dropAfterData(kept, path: path) }
     }
 }
 
