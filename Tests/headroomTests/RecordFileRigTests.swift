@@ -431,10 +431,10 @@ struct RecordFileRigTests {
     }
 
     @Test(
-        "a full disk: the take is closed and valid, the log says disk, exit 74 (with 256 channels too, whose summary is 84 KB)",
-        arguments: [(2, "200k"), (256, "1m")]
+        "a full disk: the take is closed and valid, the log says disk, exit 74 (with 256 channels too, whose summary is 84 KB, and as FLAC)",
+        arguments: [(2, "200k", "wav"), (256, "1m", "wav"), (2, "200k", "flac")]
     )
-    func fullDisk(channels: Int, disk size: String) throws {
+    func fullDisk(channels: Int, disk size: String, fileFormat: String) throws {
         let m = Material(frames: channels == 2 ? 48000 * 4 : 4800, channels: channels)
         let rig = FileRig(bytes: m.bytes("S24_3LE"))
         let out = rig.directory + "/takes"
@@ -450,7 +450,7 @@ struct RecordFileRigTests {
             "/usr/bin/unshare",
             [
                 "--map-root-user", "--mount", "/bin/sh", "-c",
-                "mount -t tmpfs -o size=\(size) tmpfs \"$1\" || exit 99; \"$0\" record --device testcap --channels \(channels) --duration \(Double(m.frames) / 48000) --dir \"$1\"; rc=$?; cp -a \"$1\"/. \"$2\"/; exit $rc",
+                "mount -t tmpfs -o size=\(size) tmpfs \"$1\" || exit 99; \"$0\" record --device testcap --channels \(channels) --duration \(Double(m.frames) / 48000) --file-format \(fileFormat) --dir \"$1\"; rc=$?; cp -a \"$1\"/. \"$2\"/; exit $rc",
                 headroomBinary, small, out,
             ],
             environment: rig.environment
@@ -458,14 +458,22 @@ struct RecordFileRigTests {
         #expect(r.status == 74, "\(r.stderr)")
         #expect(r.stderr.contains("No space left on device"))
         #expect(r.stderr.contains("DISK:"))
-        let take = try #require(files(in: out, ending: ".wav").first)
+        let take = try #require(files(in: out, ending: "." + fileFormat).first)
+        // The length in the header is what the file holds (a FLAC take's used to be left
+        // unknown, read as 2^63 frames, with half a frame at its end).
+        var info = SF_INFO()
+        let file = try #require(sf_open(take, Int32(SFM_READ), &info))
+        sf_close(file)
+        let framesInHeader = Int(info.frames)
+        try #require(framesInHeader < m.frames, "\(framesInHeader) frames")
         let audio = try #require(readAudio(take))
+        #expect(audio.samples.count == framesInHeader * channels)
         #expect(audio.samples.count > 0)
         #expect(firstDifference(audio.samples, Array(m.expectedInts("S24_3LE").prefix(audio.samples.count))) == nil)
         // The log kept disk for its lines: its header, the disk line and the summary are there
         // though the take filled the disk (before, now and then none of them was; with 256
         // channels, the summary was missing while the log held 64 KiB whatever the channels).
-        let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
+        let lines = logLines(take.replacingOccurrences(of: "." + fileFormat, with: ".clips.jsonl"))
         #expect(lines.first?["type"] as? String == "take")
         let disk = try #require(lines.first { $0["type"] as? String == "disk" })
         #expect(disk["frame"] as? Int == audio.samples.count / channels)
@@ -477,6 +485,7 @@ struct RecordFileRigTests {
         // take's chunks still end where the file does, and its cue markers and iXML went in
         // where readers find them (they used to be appended after the half frame, out of reach).
         #expect(!r.stderr.contains("left as it is"), "\(r.stderr)")
+        guard fileFormat == "wav" else { return }
         let chunks = try RIFFChunks(path: take)
         #expect(chunks.damage == nil)
         #expect(chunks.cuePoints > 0)

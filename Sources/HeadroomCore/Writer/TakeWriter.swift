@@ -179,18 +179,25 @@ public final class TakeWriter {
         return nil
     }
 
-    /// Finalizes the header and closes the file. A WAV or RF64 take whose last write was
-    /// cut short ends where its last whole frame does (``RIFFChunks/dropAfterData(_:path:)``).
+    /// Finalizes the header and closes the file. A WAV, RF64 or FLAC take whose last write
+    /// was cut short ends where its last whole frame does (``RIFFChunks/dropAfterData(_:path:)``,
+    /// ``FLACFrames/trimCutShort(_:path:)``; `frames` is then what the FLAC file holds).
     public func close() throws(HeadroomError) {
         guard let file else { return }
         self.file = nil
-        let kept = cutShort && fileFormat.isRIFF ? dup(fd) : -1
+        let kept = cutShort && (fileFormat.isRIFF || fileFormat == .flac) ? dup(fd) : -1
         defer { if kept >= 0 { Glibc.close(kept) } }
         let r = sf_close(file)
+        if kept >= 0 {
+            if fileFormat == .flac {
+                if let held = try FLACFrames.trimCutShort(kept, path: path) { frames = held }
+            } else {
+                try RIFFChunks.dropAfterData(kept, path: path)
+            }
+        }
         if r != 0 {
             throw HeadroomError(.io, "\(path): closing failed: \(String(cString: sf_error_number(r)))")
         }
-        if kept >= 0 { try RIFFChunks.dropAfterData(kept, path: path) }
     }
 }
 

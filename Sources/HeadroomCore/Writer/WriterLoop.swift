@@ -178,12 +178,14 @@ final class WriterLoop: @unchecked Sendable {
     }
 
     private func closeTake() {
-        let frames = writer?.frames ?? 0
         if let writer {
             do { try writer.close() } catch {
                 fail(error.message)
             }
         }
+        // After the close: a FLAC take cut short by a full disk holds fewer frames than were
+        // handed to libFLAC (the frame it was encoding).
+        let frames = writer?.frames ?? 0
         writer = nil
         registry.writerClosed(takeIndex, frames: frames, failure: failure)
         takeIndex += 1

@@ -1,0 +1,147 @@
+import Foundation
+
+/// The end of a FLAC take that a full disk cut short. libFLAC writes a frame at a time and
+/// fills in STREAMINFO's length only when the stream is finished, so a take whose disk
+/// filled ends inside a frame with its length unknown: libsndfile reports 2^63 frames and
+/// sox stops at a lost sync. ``trimCutShort(_:path:)`` finds the last whole frame (its
+/// header's CRC-8 and the frame's CRC-16 both hold), drops what follows it and writes the
+/// length into STREAMINFO (the MD5 stays zero: "not computed").
+enum FLACFrames {
+    /// The frames the take open at `fd` (read and write) holds once trimmed, or nil when it
+    /// is not a FLAC stream this can read.
+    static func trimCutShort(_ fd: Int32, path: String) throws(HeadroomError) -> Int? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw RIFFChunks.failure(path, "cannot read the take") }
+        let length = Int(st.st_size)
+        // "fLaC", then metadata blocks (a flag for the last, a type, a 24-bit size).
+        guard let magic = read(fd, 4, at: 0), magic == Array("fLaC".utf8) else { return nil }
+        var offset = 4
+        var streamInfo: [UInt8]?
+        while true {
+            guard let header = read(fd, 4, at: offset) else { return nil }
+            let size = Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+            if header[0] & 0x7F == 0 { streamInfo = read(fd, 34, at: offset + 4) }
+            offset += 4 + size
+            if header[0] & 0x80 != 0 { break }
+        }
+        guard let info = streamInfo, offset <= length else { return nil }
+        let audioStart = offset
+        let fixedBlockSize = Int(info[2]) << 8 | Int(info[3])
+        // The last frame is at most a few hundred KiB (4,096 frames of 8 channels of 32 bits).
+        let windowStart = max(audioStart, length - (1 << 20))
+        guard let tail = read(fd, length - windowStart, at: windowStart) else { return nil }
+
+        // Every whole frame in the window, in order: its end, and the samples up to it.
+        var lastEnd = audioStart
+        var samples = 0
+        let starts = tail.indices.filter { frameHeader(tail, at: $0) != nil }
+        var next = 0
+        while next < starts.count {
+            let start = starts[next]
+            next += 1
+            guard windowStart + start >= lastEnd, let header = frameHeader(tail, at: start) else { continue }
+            // The frame ends where the CRC-16 of everything since its start is the two bytes
+            // that follow: at the next frame's start, or at the end of the file.
+            var crc: UInt16 = 0
+            var i = start
+            var end: Int? = nil
+            for candidate in starts[next...] + [tail.count] where candidate >= start + header.length + 2 {
+                while i < candidate - 2 {
+                    crc = crc16Table[Int(UInt8(crc >> 8) ^ tail[i])] ^ (crc << 8)
+                    i += 1
+                }
+                if UInt16(tail[candidate - 2]) << 8 | UInt16(tail[candidate - 1]) == crc {
+                    end = candidate
+                    break
+                }
+            }
+            guard let end else { continue }
+            lastEnd = windowStart + end
+            samples = (header.variable ? header.number : header.number * fixedBlockSize) + header.blockSize
+            while next < starts.count && starts[next] < end { next += 1 }
+        }
+        // No whole frame in a window that does not reach back to the first: not a take cut
+        // short at its end; leave it.
+        if lastEnd == audioStart && windowStart > audioStart { return nil }
+        if lastEnd < length {
+            guard ftruncate(fd, off_t(lastEnd)) == 0 else { throw RIFFChunks.failure(path, "cannot trim the take") }
+        }
+        // STREAMINFO's total samples: the low 36 bits of its bytes 10-17.
+        var total = Array(info[13..<18])
+        total[0] = total[0] & 0xF0 | UInt8((samples >> 32) & 0x0F)
+        for k in 1..<5 { total[k] = UInt8((samples >> (8 * (4 - k))) & 0xFF) }
+        guard pwrite(fd, total, 5, off_t(4 + 4 + 13)) == 5 else {
+            throw RIFFChunks.failure(path, "cannot write the take's length")
+        }
+        return samples
+    }
+
+    /// A frame header at `at` whose CRC-8 holds: its length, coded number (frame number, or
+    /// first sample for a variable block size) and block size.
+    static func frameHeader(_ b: [UInt8], at p: Int) -> (length: Int, number: Int, blockSize: Int, variable: Bool)? {
+        guard p + 6 <= b.count, b[p] == 0xFF, b[p + 1] & 0xFE == 0xF8, b[p + 3] & 1 == 0 else { return nil }
+        let sizeCode = Int(b[p + 2] >> 4)
+        let rateCode = Int(b[p + 2] & 0x0F)
+        guard sizeCode != 0, rateCode != 15 else { return nil }
+        // The coded number: UTF-8's pattern, up to 7 bytes (36 bits).
+        var q = p + 4
+        let more: Int
+        switch b[q] {
+        case 0x00...0x7F: more = 0
+        case 0xC0...0xDF: more = 1
+        case 0xE0...0xEF: more = 2
+        case 0xF0...0xF7: more = 3
+        case 0xF8...0xFB: more = 4
+        case 0xFC...0xFD: more = 5
+        case 0xFE: more = 6
+        default: return nil
+        }
+        guard q + more < b.count else { return nil }
+        var number = more == 0 ? Int(b[q]) : Int(b[q] & (0x3F >> more))
+        for k in stride(from: 1, through: more, by: 1) {
+            guard b[q + k] & 0xC0 == 0x80 else { return nil }
+            number = number << 6 | Int(b[q + k] & 0x3F)
+        }
+        q += 1 + more
+        var blockSize: Int
+        switch sizeCode {
+        case 1: blockSize = 192
+        case 2...5: blockSize = 576 << (sizeCode - 2)
+        case 6:
+            guard q < b.count else { return nil }
+            blockSize = Int(b[q]) + 1
+            q += 1
+        case 7:
+            guard q + 1 < b.count else { return nil }
+            blockSize = (Int(b[q]) << 8 | Int(b[q + 1])) + 1
+            q += 2
+        default: blockSize = 256 << (sizeCode - 8)
+        }
+        q += rateCode == 12 ? 1 : (rateCode == 13 || rateCode == 14 ? 2 : 0)
+        guard q < b.count else { return nil }
+        var crc: UInt8 = 0
+        for k in p..<q { crc = crc8Table[Int(crc ^ b[k])] }
+        guard crc == b[q] else { return nil }
+        return (q + 1 - p, number, blockSize, b[p + 1] & 1 == 1)
+    }
+
+    private static func read(_ fd: Int32, _ count: Int, at offset: Int) -> [UInt8]? {
+        guard count >= 0 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: count)
+        return pread(fd, &bytes, count, off_t(offset)) == count ? bytes : nil
+    }
+
+    /// CRC-8, polynomial x^8 + x^2 + x + 1 (frame headers).
+    private static let crc8Table: [UInt8] = (0..<256).map { n in
+        var c = UInt8(n)
+        for _ in 0..<8 { c = c & 0x80 != 0 ? (c << 1) ^ 0x07 : c << 1 }
+        return c
+    }
+
+    /// CRC-16, polynomial x^16 + x^15 + x^2 + 1 (whole frames).
+    private static let crc16Table: [UInt16] = (0..<256).map { n in
+        var c = UInt16(n) << 8
+        for _ in 0..<8 { c = c & 0x8000 != 0 ? (c << 1) ^ 0x8005 : c << 1 }
+        return c
+    }
+}

@@ -1,0 +1,82 @@
+import CSndFile
+import Foundation
+import Testing
+
+@testable import HeadroomCore
+
+/// A FLAC take that a full disk cut short: the whole frames it holds are kept, bit for bit,
+/// and its header says how many (libFLAC fills the length in only when it finishes).
+@Suite("FLAC takes cut short")
+struct CutShortTakeTests {
+    @Test(
+        "cut at any byte, with its length unknown: trimmed to its last whole frame, which reads back bit-exact with its length in STREAMINFO",
+        arguments: [(2, Int32(SF_FORMAT_PCM_16)), (8, Int32(SF_FORMAT_PCM_24)), (1, Int32(SF_FORMAT_PCM_24))]
+    )
+    func trimmedToWholeFrames(channels: Int, subtype: Int32) throws {
+        let path = NSTemporaryDirectory() + "headroom-flac-\(UUID().uuidString).flac"
+        defer { unlink(path) }
+        // Noise over a tone (so frames differ in size), 3 s at 48 kHz.
+        let frames = 144_000
+        var samples = [Int32](repeating: 0, count: frames * channels)
+        var seed: UInt32 = 12345
+        for i in samples.indices {
+            seed = seed &* 1_664_525 &+ 1_013_904_223
+            let tone = sin(Double(i / channels) * 0.05 + Double(i % channels)) * 0.4
+            let noise = Double(Int32(bitPattern: seed) >> 8) / Double(1 << 23) * 0.1
+            // Left-justified, at the resolution the file keeps (16 or 24 bits).
+            let resolution: Int32 = subtype == Int32(SF_FORMAT_PCM_16) ? ~0xFFFF : ~0xFF
+            samples[i] = Int32((tone + noise) * Double(1 << 23)) << 8 & resolution
+        }
+        var info = SF_INFO()
+        info.channels = Int32(channels)
+        info.samplerate = 48000
+        info.format = Int32(SF_FORMAT_FLAC) | subtype
+        let out = try #require(sf_open(path, Int32(SFM_WRITE), &info))
+        #expect(sf_writef_int(out, samples, sf_count_t(frames)) == sf_count_t(frames))
+        sf_close(out)
+        let whole = try Data(contentsOf: URL(fileURLWithPath: path))
+        let largestFrame = Int(whole[15]) << 16 | Int(whole[16]) << 8 | Int(whole[17])
+        try #require(largestFrame > 0)
+        // STREAMINFO as libFLAC leaves it before it finishes: no length, no MD5.
+        var unfinished = whole
+        unfinished[21] &= 0xF0
+        for k in 22..<42 { unfinished[k] = 0 }
+
+        var lastHeld = -1
+        for cut in stride(from: whole.count / 3, to: whole.count + 1, by: whole.count / 7) + [whole.count] {
+            try unfinished.prefix(cut).write(to: URL(fileURLWithPath: path))
+            let fd = open(path, O_RDWR)
+            defer { close(fd) }
+            let held = try #require(try FLACFrames.trimCutShort(fd, path: path))
+            #expect(held > 0 && held <= frames)
+            #expect(held >= lastHeld, "a longer cut holds no fewer frames")
+            lastHeld = held
+            if cut == whole.count { #expect(held == frames, "the whole stream") }
+            var readInfo = SF_INFO()
+            let file = try #require(sf_open(path, Int32(SFM_READ), &readInfo))
+            defer { sf_close(file) }
+            #expect(Int(readInfo.frames) == held, "cut at \(cut) of \(whole.count)")
+            var back = [Int32](repeating: 0, count: held * channels)
+            #expect(sf_readf_int(file, &back, sf_count_t(held)) == sf_count_t(held))
+            // (Compared first: swift-testing's diff of two long arrays takes minutes.)
+            let same = back == Array(samples.prefix(held * channels))
+            #expect(same, "cut at \(cut)")
+            // Only the frame the cut went through is dropped: less than the largest frame.
+            var st = stat()
+            fstat(fd, &st)
+            #expect(Int(st.st_size) <= cut && cut - Int(st.st_size) < largestFrame, "cut at \(cut)")
+        }
+    }
+
+    @Test("what is not a FLAC stream is left alone")
+    func notFLAC() throws {
+        let path = NSTemporaryDirectory() + "headroom-flac-\(UUID().uuidString).flac"
+        defer { unlink(path) }
+        let bytes = Data("RIFF\0\0\0\0WAVE".utf8)
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let fd = open(path, O_RDWR)
+        defer { close(fd) }
+        #expect(try FLACFrames.trimCutShort(fd, path: path) == nil)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
+    }
+}
