@@ -439,6 +439,67 @@ struct WriterBehindTests {
     }
 }
 
+@Suite("A writer held up at the end")
+struct WriterStalledTests {
+    @Test(
+        "a disk that stalls the writer for longer than 10 s as the recording ends: the recording still ends once the disk answers, the take holds every frame (the ones its ring could not hold as logged silence)"
+    )
+    func stalledPastTheEnd() throws {
+        let directory = NSTemporaryDirectory() + "headroom-stalled-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let source = ScriptedSource([.periods(30)])
+        var settings = Settings()
+        settings.directory = directory
+        var config = RecordingSession.Configuration(
+            settings: settings,
+            fileFormat: .wav,
+            names: ["L", "R"],
+            deviceName: "scripted"
+        )
+        config.frameLimit = 30 * source.periodFrames
+        // A ring of a few periods, full long before the end: the capture then had to leave
+        // the writer's end in the ring, and gave up after 10 s.
+        config.writerRingSeconds = 0.05
+        let stalled = Mutex(false)
+        config.beforeWrite = {
+            guard
+                !stalled.withLock({ was in
+                    defer { was = true }
+                    return was
+                })
+            else { return }
+            usleep(10_500_000)
+        }
+        let session = try RecordingSession(source: source, configuration: config)
+        session.start()
+        try #require(session.wait(seconds: 30), "the recording did not end")
+        let outcome = session.outcome()
+        #expect(outcome.reason == .duration)
+        #expect(outcome.exitCode == 0)
+        let take = try #require(outcome.takes.first)
+        #expect(TakeFrames.read(take) == 30 * source.periodFrames)
+        let lines = try String(contentsOfFile: outcome.logs[0], encoding: .utf8).split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        let dropped = try #require(lines.first { $0["type"] as? String == "dropped" })
+        let from = try #require(dropped["frame"] as? Int)
+        let count = try #require(dropped["lost_frames"] as? Int)
+        #expect(from > 0 && from + count == 30 * source.periodFrames, "dropped to the end")
+        #expect(lines.last?["complete"] as? Bool == true)
+        // What the ring could not hold is silence in the take, where the log says.
+        var info = SF_INFO()
+        let file = try #require(sf_open(take, Int32(SFM_READ), &info))
+        defer { sf_close(file) }
+        var samples = [Int16](repeating: 1, count: 30 * source.periodFrames * 2)
+        #expect(
+            sf_readf_short(file, &samples, sf_count_t(30 * source.periodFrames)) == sf_count_t(30 * source.periodFrames)
+        )
+        #expect(samples[(from * 2)...].allSatisfy { $0 == 0 })
+        #expect(samples[..<(from * 2)].contains { $0 != 0 })
+    }
+}
+
 /// Frames in a take, as libsndfile reads its header.
 enum TakeFrames {
     static func read(_ path: String) -> Int {

@@ -107,7 +107,7 @@ public final class CaptureThread: @unchecked Sendable {
         defer {
             let lost = detector.lossAtEnd(deviceGone: end == .deviceLost || end == .deviceError)
             publishHeld(lost: lost.frames, after: lost.after, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
-            publishEnd(end, frameIndex: frameIndex + lost.frames)
+            publishEnd(end, frameIndex: frameIndex + lost.frames, writerLoss: writerLoss, analyzerLoss: analyzerLoss)
         }
         do {
             try source.start()
@@ -296,25 +296,46 @@ public final class CaptureThread: @unchecked Sendable {
     /// waits for: closing can hang there (libjack deadlocks in `jack_client_close` now
     /// and then once jackd has died), and the take must close and the recording end
     /// regardless.
-    private func publishEnd(_ reason: EndReason, frameIndex: Int) {
+    /// Publishes the last block into both rings, carrying each ring's loss still unstamped
+    /// (frames dropped while its ring was full to the end): the writer puts silence in
+    /// their place and the analyzer logs them, as for a loss inside the take.
+    private func publishEnd(_ reason: EndReason, frameIndex: Int, writerLoss: PendingLoss, analyzerLoss: PendingLoss) {
         let lost = reason == .deviceLost || reason == .deviceError
         if !lost { source.close() }
         defer {
             if lost { closeSourceDetached() }
         }
-        for ring in [writerRing, analyzerRing] {
-            var waited = 0
-            while ring.reserve() == nil && waited < 10_000 {
-                usleep(1000)
-                waited += 1
-            }
-            guard let slot = ring.reserve() else { continue }
-            slot.header.pointee = AudioBlock()
-            slot.header.pointee.frameIndex = frameIndex
-            slot.header.pointee.isLast = true
-            slot.header.pointee.endReason = reason
-            ring.commit()
+        // The end reaches each thread as soon as its ring has room, however long that takes:
+        // a writer held up by a stalled disk (an SD card collecting its garbage, a network
+        // share) drains its ring once the disk answers, and then ends the take. (Giving up
+        // after 10 s, as this once did, left it waiting for blocks that never came, and the
+        // recording never ended.) Nothing is captured any more, so nothing waits on this.
+        var writerEnded = false
+        var analyzerEnded = false
+        while !(writerEnded && analyzerEnded) {
+            if !writerEnded { writerEnded = Self.publishLast(writerRing, reason, frameIndex, writerLoss) }
+            if !analyzerEnded { analyzerEnded = Self.publishLast(analyzerRing, reason, frameIndex, analyzerLoss) }
+            if !(writerEnded && analyzerEnded) { usleep(1000) }
         }
+    }
+
+    /// Commits the last block (no frames, `isLast`, the ring's pending loss) when `ring` has
+    /// a free slot; false when not.
+    private static func publishLast(
+        _ ring: SPSCRing,
+        _ reason: EndReason,
+        _ frameIndex: Int,
+        _ loss: PendingLoss
+    ) -> Bool {
+        guard let slot = ring.reserve() else { return false }
+        slot.header.pointee = AudioBlock()
+        slot.header.pointee.frameIndex = frameIndex
+        slot.header.pointee.lostFrames = loss.frames
+        slot.header.pointee.loss = loss.kind
+        slot.header.pointee.isLast = true
+        slot.header.pointee.endReason = reason
+        ring.commit()
+        return true
     }
 
     /// Closes the source on a detached thread of its own (which keeps this object alive
