@@ -432,10 +432,12 @@ struct RecordFileRigTests {
 
     @Test(
         "a full disk: the take is closed and valid, the log says disk, exit 74 (with 256 channels too, whose summary is 84 KB, and as FLAC)",
-        arguments: [(2, "200k", "wav"), (256, "1m", "wav"), (2, "200k", "flac")]
+        arguments: [
+            (2, "200k", "wav", 4.0), (256, "1m", "wav", 0.1), (2, "200k", "flac", 4.0), (2, "600k", "wav", 10.0),
+        ]
     )
-    func fullDisk(channels: Int, disk size: String, fileFormat: String) throws {
-        let m = Material(frames: channels == 2 ? 48000 * 4 : 4800, channels: channels)
+    func fullDisk(channels: Int, disk size: String, fileFormat: String, seconds: Double) throws {
+        let m = Material(frames: Int(seconds * 48000), channels: channels)
         let rig = FileRig(bytes: m.bytes("S24_3LE"))
         let out = rig.directory + "/takes"
         let small = rig.directory + "/disk"
@@ -458,6 +460,10 @@ struct RecordFileRigTests {
         #expect(r.status == 74, "\(r.stderr)")
         #expect(r.stderr.contains("No space left on device"))
         #expect(r.stderr.contains("DISK:"))
+        // The capture stopped while it waited for room (this source is unpaced; with 10 s for
+        // 600k the writer's ring is full when the disk fills): it reads no period it has no
+        // room for, so nothing is dropped at the end.
+        #expect(!r.stderr.contains("DROPPED"), "\(r.stderr)")
         let take = try #require(files(in: out, ending: "." + fileFormat).first)
         // The length in the header is what the file holds (a FLAC take's used to be left
         // unknown, read as 2^63 frames, with half a frame at its end).

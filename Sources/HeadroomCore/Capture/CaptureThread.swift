@@ -130,7 +130,11 @@ public final class CaptureThread: @unchecked Sendable {
             if splitRequested.exchange(false, ordering: .relaxed) { split = true }
             var want = source.periodFrames
             if let limit = frameLimit { want = min(want, limit - frameIndex) }
-            if detector.unpaced { waitForRoom() }
+            if detector.unpaced {
+                waitForRoom()
+                // Stopped while it waited: not one more period with no room for it.
+                if stopRequested.load(ordering: .acquiring) { continue }
+            }
             let slot = writerRing.reserve(ahead: heldWriter)
             let target = slot?.payload ?? scratch
             switch source.read(into: target, frames: want, timeoutMilliseconds: 100) {

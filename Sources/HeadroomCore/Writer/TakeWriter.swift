@@ -96,13 +96,10 @@ public final class TakeWriter {
         if rawLayout {
             // The file stores exactly these little-endian bytes: no conversion, no copy.
             let bytes = count * channels * format.bytesPerSample
+            errno = 0
             let n = Int(sf_write_raw(file, samples, sf_count_t(bytes)))
             frames += max(n, 0) / (channels * format.bytesPerSample)
-            if n < bytes {
-                cutShort = true
-                let reason = String(cString: sf_strerror(file))
-                throw HeadroomError(.io, "\(path): write failed after \(frames) frames: \(reason)")
-            }
+            if n < bytes { throw shortWrite(file) }
             startWriteback(after: bytes)
             return
         }
@@ -111,6 +108,7 @@ public final class TakeWriter {
         while done < count {
             let n: Int
             let chunk = min(count - done, scratchFrames)
+            errno = 0
             let src = samples + done * channels * format.bytesPerSample
             switch format {
             case .s16:
@@ -132,13 +130,18 @@ public final class TakeWriter {
                 n = Int(sf_writef_int(file, scratch, sf_count_t(chunk)))
             }
             frames += max(n, 0)
-            if n < chunk {
-                cutShort = true
-                let reason = String(cString: sf_strerror(file))
-                throw HeadroomError(.io, "\(path): write failed after \(frames) frames: \(reason)")
-            }
+            if n < chunk { throw shortWrite(file) }
             done += chunk
         }
+    }
+
+    /// A write cut short: why, in the system's words where it gave them ("No space left on
+    /// device"), not libsndfile's. The frame it stopped at is the log's `disk` line's (for
+    /// FLAC, known only once the take is closed: libFLAC holds the frame it is encoding).
+    private func shortWrite(_ file: OpaquePointer) -> HeadroomError {
+        cutShort = true
+        let why = errno != 0 ? String(cString: strerror(errno)) : String(cString: sf_strerror(file))
+        return HeadroomError(.io, "\(path): write failed: \(why)")
     }
 
     /// Counts `bytes` just written; past ``writebackBytes``, asks the kernel to start writing
