@@ -293,16 +293,15 @@ public final class CaptureThread: @unchecked Sendable {
         loss = PendingLoss()
     }
 
-    /// Hands both rings a last, empty block that says why the recording ended. Capture
-    /// is over here, so waiting for room is allowed (bounded, in case a consumer died).
+    /// Hands both rings a last, empty block that says why the recording ended, carrying
+    /// each ring's loss still unstamped (frames dropped while its ring was full to the end):
+    /// the writer puts silence in their place and the analyzer logs them, as for a loss
+    /// inside the take. Capture is over here, so waiting for room is allowed.
     ///
     /// A device that went away is closed after that, on a thread of its own that nobody
     /// waits for: closing can hang there (libjack deadlocks in `jack_client_close` now
     /// and then once jackd has died), and the take must close and the recording end
     /// regardless.
-    /// Publishes the last block into both rings, carrying each ring's loss still unstamped
-    /// (frames dropped while its ring was full to the end): the writer puts silence in
-    /// their place and the analyzer logs them, as for a loss inside the take.
     private func publishEnd(_ reason: EndReason, frameIndex: Int, writerLoss: PendingLoss, analyzerLoss: PendingLoss) {
         let lost = reason == .deviceLost || reason == .deviceError
         if !lost { source.close() }
