@@ -142,16 +142,24 @@ extension ScriptedSource {
     /// A recording from this source (channels L and R, WAV) into a fresh scratch folder,
     /// lost after half a second without frames. Not started.
     func session() throws -> RecordingSession {
+        var config = configuration(directory: NSTemporaryDirectory() + "headroom-scripted-" + UUID().uuidString)
+        config.stallSeconds = 0.5
+        return try RecordingSession(source: self, configuration: config)
+    }
+
+    /// A recording's configuration from this source (channels L and R, WAV) into `directory`,
+    /// ending after `periods` periods when given.
+    func configuration(directory: String, periods: Int? = nil) -> RecordingSession.Configuration {
         var settings = Settings()
-        settings.directory = NSTemporaryDirectory() + "headroom-scripted-" + UUID().uuidString
+        settings.directory = directory
         var config = RecordingSession.Configuration(
             settings: settings,
             fileFormat: .wav,
             names: ["L", "R"],
             deviceName: "scripted"
         )
-        config.stallSeconds = 0.5
-        return try RecordingSession(source: self, configuration: config)
+        config.frameLimit = periods.map { $0 * periodFrames }
+        return config
     }
 }
 
@@ -373,15 +381,7 @@ struct WriterBehindTests {
             try? FileManager.default.removeItem(atPath: mount)
         }
         let source = ScriptedSource([.periods(80)])
-        var settings = Settings()
-        settings.directory = mount
-        var config = RecordingSession.Configuration(
-            settings: settings,
-            fileFormat: .wav,
-            names: ["L", "R"],
-            deviceName: "scripted"
-        )
-        config.frameLimit = 80 * source.periodFrames
+        var config = source.configuration(directory: mount, periods: 80)
         if split { config.maxTakeFrames = 40 * source.periodFrames }
         // The writer waits before its first block until the first take's log has its summary,
         // or 1.5 s: so it writes, and fills the disk, only after the analyzer has closed the
@@ -449,15 +449,7 @@ struct WriterStalledTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let source = ScriptedSource([.periods(30)])
-        var settings = Settings()
-        settings.directory = directory
-        var config = RecordingSession.Configuration(
-            settings: settings,
-            fileFormat: .wav,
-            names: ["L", "R"],
-            deviceName: "scripted"
-        )
-        config.frameLimit = 30 * source.periodFrames
+        var config = source.configuration(directory: directory, periods: 30)
         // A ring of a few periods, full long before the end: the capture then had to leave
         // the writer's end in the ring, and gave up after 10 s.
         config.writerRingSeconds = 0.05
