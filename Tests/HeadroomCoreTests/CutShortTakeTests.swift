@@ -80,3 +80,42 @@ struct CutShortTakeTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
     }
 }
+
+/// Which takes a failed disk removes: those that hold no audio, and only the files the
+/// recorder made.
+@Suite("Takes the disk failed before")
+struct UnwrittenTakeTests {
+    @Test(
+        "a take the writer failed in before its first frame is removed with its log, named on stderr; a take with audio, or a file a person put in its place, is kept"
+    )
+    func removedOnlyWhenEmptyAndOurs() throws {
+        let directory = NSTemporaryDirectory() + "headroom-unwritten-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let namer = try TakeNamer(directory: directory, template: "t", fileFormat: .flac)
+        let registry = TakeRegistry(namer: namer, sessionStart: Date(), rate: 48000, channels: 2, addCues: false)
+        let takes = (0..<3).map { registry.take($0, startFrame: $0 * 48000) }
+        // Take 1 holds audio; take 2's writer wrote its header, then the disk failed before
+        // a frame; take 3's file is replaced by a person's before it is finished.
+        for (k, frames) in [(0, 48000), (1, 0), (2, 0)] {
+            let fd = registry.claimFile(k)
+            _ = "fLaC header".withCString { write(fd, $0, 11) }
+            close(fd)
+            if k == 2 {
+                unlink(takes[2].file)
+                try Data("a person's".utf8).write(to: URL(fileURLWithPath: takes[2].file))
+            }
+            close(registry.claimLog(k))
+            registry.writerClosed(k, frames: frames, failure: k == 0 ? nil : "No space left on device")
+            registry.analyzerClosed(k, markers: [], complete: false, clipEvents: 0)
+        }
+        registry.waitFinished()
+        let exists = takes.map { FileManager.default.fileExists(atPath: $0.file) }
+        #expect(exists == [true, false, true])
+        #expect(takes.map { FileManager.default.fileExists(atPath: $0.log) } == [true, false, true])
+        #expect(registry.kept.map(\.index) == [0, 2])
+        let problems = registry.problems.withLock { $0 }
+        #expect(problems == ["t-2.flac: removed, with its log: the disk failed before any of it was written"])
+        #expect(try String(contentsOfFile: takes[2].file, encoding: .utf8) == "a person's")
+    }
+}

@@ -35,10 +35,12 @@ final class TakeRegistry: Sendable {
         var metadata: TakeMetadata?
         /// Why the files could not be created (then there is neither).
         var error: HeadroomError?
-        /// The log as created (device and inode), so that only that file is ever removed.
+        /// The take file and the log as created (device and inode), so that only those files
+        /// are ever removed.
+        var fileIdentity: FileIdentity?
         var logIdentity: FileIdentity?
-        /// Removed when finished: the disk failed before the writer reached the take, so
-        /// its file never held a byte (see ``finish(_:)``).
+        /// Removed when finished: the disk failed before any of the take's audio was written
+        /// (see ``discardUnwritten(_:)``).
         var discarded = false
     }
 
@@ -120,6 +122,7 @@ final class TakeRegistry: Sendable {
                         logReserve: logReserve
                     )
                     (take.base, fds) = (created.base, (created.file, created.log, created.lock))
+                    take.fileIdentity = FileIdentity(descriptor: created.file)
                     take.logIdentity = FileIdentity(descriptor: created.log)
                 } catch {
                     take.error = error
@@ -284,22 +287,21 @@ final class TakeRegistry: Sendable {
         }
     }
 
-    /// Removes a take the writer never reached because the disk had failed before it (the
-    /// analyzer, ahead of the writer, had begun it): its file is empty, not a take anything
-    /// can open, and its log describes audio that is not on disk. The take before it says
-    /// where the audio stops (its `disk` line). Only the files this recorder created are
-    /// removed, and only while the take file is still empty; true when it was.
+    /// Removes a take that holds no audio because the disk failed before any of it was
+    /// written: one the writer never reached (the analyzer, ahead of it, had begun it; its
+    /// file is empty, not a take anything can open), or one whose first write failed (a FLAC
+    /// file of no frames reads as one of unknown length). Its log describes audio that is
+    /// not on disk; the take before it says where the audio stops (its `disk` line). Only
+    /// the files this recorder created are removed; true when they were.
     private func discardUnwritten(_ take: Take) -> Bool {
-        let fd = state.withLock { s -> Int32 in
-            // Claimed: the writer opened the take, and the file holds what it wrote.
+        guard take.frames == 0, let file = take.fileIdentity, file == FileIdentity(path: take.file) else {
+            return false
+        }
+        let unclaimed = state.withLock { s -> Int32 in
             defer { s.fileFDs[take.index] = -1 }
             return s.fileFDs[take.index]
         }
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, st.st_size == 0, FileIdentity(descriptor: fd) == FileIdentity(path: take.file)
-        else { return false }
+        if unclaimed >= 0 { close(unclaimed) }
         unlink(take.file)
         if let log = take.logIdentity, log == FileIdentity(path: take.log) { unlink(take.log) }
         let lock = state.withLock { s in
