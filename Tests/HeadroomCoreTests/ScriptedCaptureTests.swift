@@ -163,6 +163,26 @@ extension ScriptedSource {
     }
 }
 
+extension RecordingSession {
+    /// Waits for the started recording to end and says how it went. Bounded: a recording
+    /// that cannot end fails the test instead of hanging the suite.
+    func outcomeAtEnd(waitingAtMost seconds: Double = 20) throws -> Outcome {
+        try #require(wait(seconds: seconds), "the recording did not end")
+        return outcome()
+    }
+}
+
+/// True the first time it is asked, false after: a test hook that acts once.
+final class FirstCall: Sendable {
+    private let called = Mutex(false)
+    func claim() -> Bool {
+        called.withLock { called in
+            defer { called = true }
+            return !called
+        }
+    }
+}
+
 @Suite("Device faults through a scripted CaptureSource", .serialized)
 struct ScriptedCaptureTests {
     func record(
@@ -172,9 +192,7 @@ struct ScriptedCaptureTests {
         let source = ScriptedSource(steps, closeGate: closeGate)
         let session = try source.session()
         session.start()
-        // Bounded: a recording that cannot end fails the test instead of hanging the suite.
-        try #require(session.wait(seconds: 20), "the recording did not end")
-        let outcome = session.outcome()
+        let outcome = try session.outcomeAtEnd()
         let text = try String(contentsOfFile: try #require(outcome.logs.first), encoding: .utf8)
         let lines = text.split(separator: "\n").map {
             try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
@@ -235,8 +253,7 @@ struct ScriptedCaptureTests {
         let source = ScriptedSource([.periods(60), .xrun(lostFrames: 4800), .periods(60), .unplug])
         let session = try source.session()
         session.start()
-        try #require(session.wait(seconds: 20), "the recording did not end")
-        let take = try #require(session.outcome().takes.first)
+        let take = try #require(try session.outcomeAtEnd().takes.first)
         let live = try #require(session.takeMetadata.first??.loudness, "measured while recording")
         #expect(live.integratedLUFS != nil)
         #expect(live == ProgrammeLoudness.measure(path: take))
@@ -257,8 +274,7 @@ struct ScriptedCaptureTests {
         let woken = session.currentFrame
         #expect(warnings.contains { $0.hasPrefix("CLIP: ch1 L at 00:00:00.2") })
         #expect(woken < 48000 * 7 / 10, "woken at frame \(woken): by the end, not the clip")
-        try #require(session.wait(seconds: 20))
-        #expect(session.outcome().clipEvents == 2)
+        #expect(try session.outcomeAtEnd().clipEvents == 2)
     }
 
     @Test("a device that falls 50 ms behind and catches up loses nothing, and no gap is logged")
@@ -387,15 +403,9 @@ struct WriterBehindTests {
         // or 1.5 s: so it writes, and fills the disk, only after the analyzer has closed the
         // take (which it used to, writing "complete" for frames the file never got) or has
         // waited for the writer as long as that (which it now does).
-        let started = Mutex(false)
+        let first = FirstCall()
         config.beforeWrite = {
-            guard
-                !started.withLock({
-                    let was = $0
-                    $0 = true
-                    return was
-                })
-            else { return }
+            guard first.claim() else { return }
             let deadline = MonotonicClock.now() + 1.5
             while MonotonicClock.now() < deadline {
                 let logs = (try? FileManager.default.contentsOfDirectory(atPath: mount))?.filter {
@@ -412,8 +422,7 @@ struct WriterBehindTests {
         }
         let session = try RecordingSession(source: source, configuration: config)
         session.start()
-        try #require(session.wait(seconds: 20), "the recording did not end")
-        let outcome = session.outcome()
+        let outcome = try session.outcomeAtEnd()
         #expect(outcome.reason == .disk)
         #expect(outcome.exitCode == 74)
         // The second take, begun by the analyzer after the disk was full, never got a byte
@@ -453,20 +462,14 @@ struct WriterStalledTests {
         // A ring of a few periods, full long before the end: the capture then had to leave
         // the writer's end in the ring, and gave up after 10 s.
         config.writerRingSeconds = 0.05
-        let stalled = Mutex(false)
+        let first = FirstCall()
         config.beforeWrite = {
-            guard
-                !stalled.withLock({ was in
-                    defer { was = true }
-                    return was
-                })
-            else { return }
+            guard first.claim() else { return }
             usleep(10_500_000)
         }
         let session = try RecordingSession(source: source, configuration: config)
         session.start()
-        try #require(session.wait(seconds: 30), "the recording did not end")
-        let outcome = session.outcome()
+        let outcome = try session.outcomeAtEnd(waitingAtMost: 30)
         #expect(outcome.reason == .duration)
         #expect(outcome.exitCode == 0)
         let take = try #require(outcome.takes.first)

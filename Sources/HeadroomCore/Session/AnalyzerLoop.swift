@@ -259,6 +259,13 @@ final class AnalyzerLoop: @unchecked Sendable {
         var trouble: ClipLog.Trouble
         var markers: [CueMarkers.Marker]
         var metadata: TakeMetadata?
+
+        /// An event that comes after the take's last frame was analyzed (a `disk` line, a
+        /// marker asked for at its end): into its log, and a cue marker as every event gets.
+        mutating func append(_ event: Event, names: [String], rate: Int) {
+            log?.append(ClipLog.eventLine(event, names: names, rate: rate))
+            if let cue = CueMarkers.Marker(event, names: names, rate: rate) { markers.append(cue) }
+        }
     }
     private var closing: [ClosingTake] = []
     /// Why the writer failed, once a take it failed in has been settled.
@@ -326,9 +333,7 @@ final class AnalyzerLoop: @unchecked Sendable {
                 // The loudness measured here is of frames the file does not all hold: the
                 // finisher measures the file instead.
                 c.metadata?.loudness = nil
-                let disk = Event.disk(frame: frames, reason: failure)
-                c.log?.append(ClipLog.eventLine(disk, names: names, rate: rate))
-                if let marker = CueMarkers.Marker(disk, names: names, rate: rate) { c.markers.append(marker) }
+                c.append(.disk(frame: frames, reason: failure), names: names, rate: rate)
                 if writerFailure == nil { writerFailure = failure }
             }
             c.log?.append(
@@ -402,10 +407,8 @@ final class AnalyzerLoop: @unchecked Sendable {
             }
             guard var last = closing.popLast() else { return }
             for request in due {
-                let marker = Event.marker(frame: last.frames, label: request.label)
-                last.log?.append(ClipLog.eventLine(marker, names: names, rate: rate))
-                if let cue = CueMarkers.Marker(marker, names: names, rate: rate) { last.markers.append(cue) }
-                warn("MARKER\(request.label.map { " \($0)" } ?? "") at \(Self.timecode(last.frames, rate: rate))")
+                last.append(.marker(frame: last.frames, label: request.label), names: names, rate: rate)
+                warnMarker(request.label, at: last.frames)
             }
             closing.append(last)
             return
@@ -422,9 +425,13 @@ final class AnalyzerLoop: @unchecked Sendable {
         for request in due {
             let at = min(max(0, request.frame - takeStart), boundary.frames)
             emit(.marker(frame: at, label: request.label))
-            let label = request.label.map { " \($0)" } ?? ""
-            warn("MARKER\(label) at \(Self.timecode(at, rate: rate))")
+            warnMarker(request.label, at: at)
         }
+    }
+
+    /// The line a marker gets as it is logged: `MARKER chorus 2 at 00:01:12.480`.
+    private func warnMarker(_ label: String?, at frame: Int) {
+        warn("MARKER\(label.map { " \($0)" } ?? "") at \(Self.timecode(frame, rate: rate))")
     }
 
     // MARK: Frames

@@ -125,10 +125,9 @@ enum FLACFrames {
         return (q + 1 - p, number, blockSize, b[p + 1] & 1 == 1)
     }
 
+    /// `count` bytes at `offset` (``RIFFChunks/read(_:_:at:)``, which the chunk walk reads with).
     private static func read(_ fd: Int32, _ count: Int, at offset: Int) -> [UInt8]? {
-        guard count >= 0 else { return nil }
-        var bytes = [UInt8](repeating: 0, count: count)
-        return pread(fd, &bytes, count, off_t(offset)) == count ? bytes : nil
+        offset >= 0 ? RIFFChunks.read(fd, count, at: UInt64(offset)) : nil
     }
 
     /// CRC-8, polynomial x^8 + x^2 + x + 1 (frame headers).

@@ -181,10 +181,7 @@ public struct RIFFChunks {
     /// The chunks of the file open at `fd` (read with `pread`; the offset is not moved).
     init(reading fd: Int32, path: String) throws(HeadroomError) {
         self.path = path
-        func read(_ count: Int, at offset: UInt64) -> [UInt8]? {
-            var bytes = [UInt8](repeating: 0, count: count)
-            return pread(fd, &bytes, count, off_t(offset)) == count ? bytes : nil
-        }
+        func read(_ count: Int, at offset: UInt64) -> [UInt8]? { Self.read(fd, count, at: offset) }
         func u32(_ b: [UInt8], _ i: Int) -> UInt64 { (0..<4).reduce(0) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
         func u64(_ b: [UInt8], _ i: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
         guard let head = read(12, at: 0), Array(head[8..<12]) == Array("WAVE".utf8) else {
@@ -292,6 +289,13 @@ public struct RIFFChunks {
             guard write(fd, le32(UInt32(riffSize)), at: 4) else { throw failure(path, "cannot append to the take") }
         }
         fsync(fd)
+    }
+
+    /// `count` bytes of `fd` at `offset`, or nil where the file has fewer.
+    static func read(_ fd: Int32, _ count: Int, at offset: UInt64) -> [UInt8]? {
+        guard count >= 0 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: count)
+        return pread(fd, &bytes, count, off_t(offset)) == count ? bytes : nil
     }
 
     static func write(_ fd: Int32, _ data: Data, at offset: UInt64) -> Bool {
