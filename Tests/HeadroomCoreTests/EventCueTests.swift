@@ -90,6 +90,38 @@ struct EventCueTests {
     }
 
     @Test(
+        "markers at a take's last frame and at the recording's end, where a take ends, go into that take's log and cues, not the next take's or nowhere"
+    )
+    func markersWhereTakesEnd() throws {
+        let source = ScriptedSource([.periods(80)])
+        let directory = NSTemporaryDirectory() + "headroom-scripted-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var config = source.configuration(directory: directory, periods: 80)
+        let takeFrames = 40 * source.periodFrames
+        config.maxTakeFrames = takeFrames
+        let session = try RecordingSession(source: source, configuration: config)
+        // Asked for before the start, at frames the recording reaches later: the `m` key
+        // pressed at those moments.
+        session.mark(label: "take 1 end", at: takeFrames - 1)
+        session.mark(label: "the end", at: 2 * takeFrames)
+        session.start()
+        let outcome = try session.outcomeAtEnd()
+        try #require(outcome.takes.count == 2 && outcome.logs.count == 2)
+        func markers(_ log: String) throws -> [Event] {
+            try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").compactMap {
+                guard case .event(let event) = try ClipLogLine.decode(String($0)), case .marker = event else {
+                    return nil
+                }
+                return event
+            }
+        }
+        #expect(try markers(outcome.logs[0]) == [.marker(frame: takeFrames - 1, label: "take 1 end")])
+        #expect(try markers(outcome.logs[1]) == [.marker(frame: takeFrames, label: "the end")])
+        #expect(try Self.labels(outcome.takes[0]).labels.filter { $0.hasPrefix("marker") } == ["marker take 1 end"])
+        #expect(try Self.labels(outcome.takes[1]).labels.filter { $0.hasPrefix("marker") } == ["marker the end"])
+    }
+
+    @Test(
         "a WAV with a few stray bytes after its last chunk (part of a frame) takes no cues: they would start out of every reader's reach"
     )
     func strayBytesAfterTheLastChunk() throws {

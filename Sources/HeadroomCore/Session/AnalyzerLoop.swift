@@ -123,7 +123,9 @@ final class AnalyzerLoop: @unchecked Sendable {
                 continue
             }
             if header.splitBefore && boundary.frames > 0 { closeTake(complete: false) }
-            if !closing.isEmpty { settleClosedTakes(waitingForWriter: false) }
+            // The last block leaves the take closed before it open to markers asked for at
+            // the recording's end; `finish` settles it.
+            if !closing.isEmpty && !header.isLast { settleClosedTakes(waitingForWriter: false) }
             if header.lostFrames > 0 || header.loss != .none { lost(header) }
             if header.missingFromTake {
                 if takeDrop == nil { takeDrop = (boundary.frames, 0) }
@@ -314,7 +316,6 @@ final class AnalyzerLoop: @unchecked Sendable {
         loudness = nil
         takeIndex += 1
         boundary.startTake()
-        settleClosedTakes(waitingForWriter: false)
     }
 
     /// Ends the logs of the closed takes the writer is done with too, in order; with
@@ -398,14 +399,19 @@ final class AnalyzerLoop: @unchecked Sendable {
     /// Logs the markers asked for at global frames below `frame`, in the take being
     /// analyzed (a marker asked for while a take was being split lands at the new take's start).
     /// At the end of a recording that ended where a take was closed, the ones asked for after
-    /// its last frame go at the end of that take, if its log is still open.
+    /// its last frame go at the end of that take (its log is left open for them until `finish`).
     private func logMarkers(upTo frame: Int) {
         if frame == .max, analyzer == nil {
             let due = shared.markerRequests.withLock { requests in
                 defer { requests.removeAll() }
                 return requests
             }
-            guard var last = closing.popLast() else { return }
+            guard var last = closing.popLast() else {
+                for request in due {
+                    warn("MARKER\(request.label.map { " \($0)" } ?? ""): not logged: no take was open")
+                }
+                return
+            }
             for request in due {
                 last.append(.marker(frame: last.frames, label: request.label), names: names, rate: rate)
                 warnMarker(request.label, at: last.frames)
@@ -496,7 +502,11 @@ final class AnalyzerLoop: @unchecked Sendable {
             drain()
             done += n
             globalFrame += n
-            if boundary.advance(n) { closeTake(complete: true) }
+            if boundary.advance(n) {
+                // A marker asked for at one of the take's frames goes into it, not the next.
+                logMarkers(upTo: globalFrame)
+                closeTake(complete: true)
+            }
         }
     }
 
