@@ -1,3 +1,5 @@
+import Glibc
+
 /// Path arithmetic that Foundation on Linux gets wrong.
 public enum FilePaths {
     /// The folder part of `path`, as `NSString.deletingLastPathComponent` gives it: `""` for
@@ -27,5 +29,39 @@ public enum FilePaths {
     public static func directory(of path: String) -> String {
         let folder = folder(of: path)
         return folder.isEmpty ? "." : folder
+    }
+}
+
+/// Which file a path or descriptor is (its device and inode), to tell the same file under
+/// two names, or a file replaced since it was opened.
+public struct FileIdentity: Sendable, Equatable {
+    public var device: UInt64
+    public var inode: UInt64
+
+    public init(device: UInt64, inode: UInt64) {
+        (self.device, self.inode) = (device, inode)
+    }
+
+    init(_ st: stat) {
+        (device, inode) = (UInt64(st.st_dev), UInt64(st.st_ino))
+    }
+
+    /// The file `descriptor` is open on.
+    public init?(descriptor: Int32) {
+        var st = stat()
+        guard fstat(descriptor, &st) == 0 else { return nil }
+        self.init(st)
+    }
+
+    /// The file at `path`, following symbolic links; with `regularOnly`, nil unless `path`
+    /// itself is a regular file (not a link to one).
+    public init?(path: String, regularOnly: Bool = false) {
+        var st = stat()
+        if regularOnly {
+            guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+        } else {
+            guard stat(path, &st) == 0 else { return nil }
+        }
+        self.init(st)
     }
 }

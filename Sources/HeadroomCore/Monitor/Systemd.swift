@@ -45,9 +45,8 @@ public enum Systemd {
     public static let stderrIsJournal: Bool = {
         guard let stream = ProcessInfo.processInfo.environment["JOURNAL_STREAM"] else { return false }
         let parts = stream.split(separator: ":").compactMap { UInt64($0) }
-        var st = stat()
-        guard parts.count == 2, fstat(STDERR_FILENO, &st) == 0 else { return false }
-        return UInt64(st.st_dev) == parts[0] && UInt64(st.st_ino) == parts[1]
+        guard parts.count == 2 else { return false }
+        return FileIdentity(descriptor: STDERR_FILENO) == FileIdentity(device: parts[0], inode: parts[1])
     }()
 
     /// The syslog priority of a line headroom writes: 3 errors, 4 clip, flat and loss

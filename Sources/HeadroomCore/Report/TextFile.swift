@@ -39,11 +39,8 @@ public enum TextFile {
         let refuse = { (why: String) in HeadroomError(.cantCreate, "\(option) \(path): \(why); nothing was written") }
         // A folder first: `--html takes takes` is a folder, whichever else it is.
         if (st.st_mode & S_IFMT) == S_IFDIR { throw refuse("that is a folder") }
-        for input in inputs {
-            var other = stat()
-            if stat(input, &other) == 0 && other.st_dev == st.st_dev && other.st_ino == st.st_ino {
-                throw refuse("that is one of the files being read")
-            }
+        if inputs.contains(where: { FileIdentity(path: $0) == FileIdentity(st) }) {
+            throw refuse("that is one of the files being read")
         }
         if isAudio(path) { throw refuse("that is an audio file, and headroom never writes over audio") }
         if isClipLog(path) { throw refuse("that is a clip log, and headroom never writes over one") }

@@ -44,24 +44,6 @@ final class TakeRegistry: Sendable {
         var discarded = false
     }
 
-    /// A file's device and inode: which file a descriptor or a path is.
-    struct FileIdentity: Sendable, Equatable {
-        var device: UInt64
-        var inode: UInt64
-
-        init?(descriptor: Int32) {
-            var st = stat()
-            guard fstat(descriptor, &st) == 0 else { return nil }
-            (device, inode) = (UInt64(st.st_dev), UInt64(st.st_ino))
-        }
-
-        init?(path: String) {
-            var st = stat()
-            guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
-            (device, inode) = (UInt64(st.st_dev), UInt64(st.st_ino))
-        }
-    }
-
     private struct State {
         var namer: TakeNamer
         var takes: [Take] = []
@@ -294,7 +276,8 @@ final class TakeRegistry: Sendable {
     /// not on disk; the take before it says where the audio stops (its `disk` line). Only
     /// the files this recorder created are removed; true when they were.
     private func discardUnwritten(_ take: Take) -> Bool {
-        guard take.frames == 0, let file = take.fileIdentity, file == FileIdentity(path: take.file) else {
+        guard take.frames == 0, let file = take.fileIdentity, file == FileIdentity(path: take.file, regularOnly: true)
+        else {
             return false
         }
         let unclaimed = state.withLock { s -> Int32 in
@@ -303,7 +286,7 @@ final class TakeRegistry: Sendable {
         }
         if unclaimed >= 0 { close(unclaimed) }
         unlink(take.file)
-        if let log = take.logIdentity, log == FileIdentity(path: take.log) { unlink(take.log) }
+        if let log = take.logIdentity, log == FileIdentity(path: take.log, regularOnly: true) { unlink(take.log) }
         let lock = state.withLock { s in
             s.takes[take.index].discarded = true
             defer { s.lockFDs[take.index] = -1 }
