@@ -13,6 +13,67 @@ enum FLACFrames {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw RIFFChunks.failure(path, "cannot read the take") }
         let length = Int(st.st_size)
+        guard let (info, audioStart) = metadata(fd), audioStart <= length else { return nil }
+        let windowStart = max(audioStart, length - window)
+        guard let tail = read(fd, length - windowStart, at: windowStart) else { return nil }
+        let last = lastWholeFrame(in: tail, fixedBlockSize: info.fixedBlockSize)
+        // No whole frame in a window that does not reach back to the first: not a take cut
+        // short at its end; leave it.
+        if last == nil && windowStart > audioStart { return nil }
+        let (end, samples) = last.map { (windowStart + $0.end, $0.samples) } ?? (audioStart, 0)
+        if end < length {
+            guard ftruncate(fd, off_t(end)) == 0 else { throw RIFFChunks.failure(path, "cannot trim the take") }
+        }
+        guard writeLength(samples, into: fd, streamInfo: info.bytes) else {
+            throw RIFFChunks.failure(path, "cannot write the take's length")
+        }
+        return samples
+    }
+
+    /// A FLAC take's length in its STREAMINFO, kept up to date while it is written (from
+    /// ``TakeWriter/updateHeader()``, once a second): libFLAC writes it only when the stream
+    /// is finished, so a take whose recorder was killed would say no length at all
+    /// (libsndfile: 2^63 frames; soundfile cannot read it). Between two writes the file
+    /// holds whole frames only (libFLAC hands libsndfile a frame at a time, and libsndfile
+    /// writes it out at once); each update finds the last of them in the file's last MiB at
+    /// most (its header numbers it: no need to walk the others). The MD5 stays zero ("not
+    /// computed") until libFLAC finishes and writes every field.
+    struct LiveLength {
+        private var info: (bytes: [UInt8], fixedBlockSize: Int)?
+        /// The end of the last whole frame found (of the metadata, at first): the next update
+        /// looks no further back.
+        private var counted = 0
+        private var samples = 0
+        private var written = 0
+
+        mutating func update(_ fd: Int32) {
+            if info == nil {
+                guard let (found, audioStart) = FLACFrames.metadata(fd) else { return }
+                info = found
+                counted = audioStart
+            }
+            guard let info else { return }
+            var st = stat()
+            guard fstat(fd, &st) == 0, Int(st.st_size) > counted else { return }
+            let windowStart = max(counted, Int(st.st_size) - FLACFrames.window)
+            guard let bytes = FLACFrames.read(fd, Int(st.st_size) - windowStart, at: windowStart),
+                let last = FLACFrames.lastWholeFrame(in: bytes, fixedBlockSize: info.fixedBlockSize)
+            else { return }
+            counted = windowStart + last.end
+            samples = last.samples
+            if samples != written && FLACFrames.writeLength(samples, into: fd, streamInfo: info.bytes) {
+                written = samples
+            }
+        }
+    }
+
+    /// How far back from a file's end its last whole frame is looked for: a frame is at most
+    /// a few hundred KiB (4,096 frames of 8 channels of 32 bits).
+    private static let window = 1 << 20
+
+    /// The STREAMINFO block (34 bytes) and its fixed block size, and where the frames
+    /// start; nil for what is not a FLAC stream with its metadata all written.
+    private static func metadata(_ fd: Int32) -> (info: (bytes: [UInt8], fixedBlockSize: Int), audioStart: Int)? {
         // "fLaC", then metadata blocks (a flag for the last, a type, a 24-bit size).
         guard let magic = read(fd, 4, at: 0), magic == Array("fLaC".utf8) else { return nil }
         var offset = 4
@@ -24,56 +85,50 @@ enum FLACFrames {
             offset += 4 + size
             if header[0] & 0x80 != 0 { break }
         }
-        guard let info = streamInfo, offset <= length else { return nil }
-        let audioStart = offset
-        let fixedBlockSize = Int(info[2]) << 8 | Int(info[3])
-        // The last frame is at most a few hundred KiB (4,096 frames of 8 channels of 32 bits).
-        let windowStart = max(audioStart, length - (1 << 20))
-        guard let tail = read(fd, length - windowStart, at: windowStart) else { return nil }
+        guard let info = streamInfo else { return nil }
+        return ((info, Int(info[2]) << 8 | Int(info[3])), offset)
+    }
 
-        // Every whole frame in the window, in order: its end, and the samples up to it.
-        var lastEnd = audioStart
-        var samples = 0
-        let starts = tail.indices.filter { frameHeader(tail, at: $0) != nil }
+    /// Where the last whole frame in `bytes` ends (its header's CRC-8 and the frame's CRC-16
+    /// both hold), and the samples in the stream up to there; nil where none is whole.
+    /// `bytes` may start inside a frame.
+    private static func lastWholeFrame(in bytes: [UInt8], fixedBlockSize: Int) -> (end: Int, samples: Int)? {
+        var last: (end: Int, samples: Int)? = nil
+        let starts = bytes.indices.filter { frameHeader(bytes, at: $0) != nil }
         var next = 0
         while next < starts.count {
             let start = starts[next]
             next += 1
-            guard windowStart + start >= lastEnd, let header = frameHeader(tail, at: start) else { continue }
+            guard start >= last?.end ?? 0, let header = frameHeader(bytes, at: start) else { continue }
             // The frame ends where the CRC-16 of everything since its start is the two bytes
-            // that follow: at the next frame's start, or at the end of the file.
+            // that follow: at the next frame's start, or at the end of the bytes.
             var crc: UInt16 = 0
             var i = start
             var end: Int? = nil
-            for candidate in starts[next...] + [tail.count] where candidate >= start + header.length + 2 {
+            for candidate in starts[next...] + [bytes.count] where candidate >= start + header.length + 2 {
                 while i < candidate - 2 {
-                    crc = crc16Table[Int(UInt8(crc >> 8) ^ tail[i])] ^ (crc << 8)
+                    crc = crc16Table[Int(UInt8(crc >> 8) ^ bytes[i])] ^ (crc << 8)
                     i += 1
                 }
-                if UInt16(tail[candidate - 2]) << 8 | UInt16(tail[candidate - 1]) == crc {
+                if UInt16(bytes[candidate - 2]) << 8 | UInt16(bytes[candidate - 1]) == crc {
                     end = candidate
                     break
                 }
             }
             guard let end else { continue }
-            lastEnd = windowStart + end
-            samples = (header.variable ? header.number : header.number * fixedBlockSize) + header.blockSize
+            last = (end, (header.variable ? header.number : header.number * fixedBlockSize) + header.blockSize)
             while next < starts.count && starts[next] < end { next += 1 }
         }
-        // No whole frame in a window that does not reach back to the first: not a take cut
-        // short at its end; leave it.
-        if lastEnd == audioStart && windowStart > audioStart { return nil }
-        if lastEnd < length {
-            guard ftruncate(fd, off_t(lastEnd)) == 0 else { throw RIFFChunks.failure(path, "cannot trim the take") }
-        }
-        // STREAMINFO's total samples: the low 36 bits of its bytes 10-17.
+        return last
+    }
+
+    /// Writes `samples` into STREAMINFO's total samples (the low 36 bits of its bytes
+    /// 10-17), keeping the bits per sample that share the first byte.
+    private static func writeLength(_ samples: Int, into fd: Int32, streamInfo info: [UInt8]) -> Bool {
         var total = Array(info[13..<18])
         total[0] = total[0] & 0xF0 | UInt8((samples >> 32) & 0x0F)
         for k in 1..<5 { total[k] = UInt8((samples >> (8 * (4 - k))) & 0xFF) }
-        guard pwrite(fd, total, 5, off_t(4 + 4 + 13)) == 5 else {
-            throw RIFFChunks.failure(path, "cannot write the take's length")
-        }
-        return samples
+        return pwrite(fd, total, 5, off_t(4 + 4 + 13)) == 5
     }
 
     /// A frame header at `at` whose CRC-8 holds: its length, coded number (frame number, or

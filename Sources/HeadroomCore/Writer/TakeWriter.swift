@@ -165,11 +165,17 @@ public final class TakeWriter {
         }
     }
 
-    /// Brings the header up to date so a killed take opens with everything written so far.
+    /// Brings the header up to date so a killed take opens with everything written so far
+    /// (a FLAC take's STREAMINFO length: ``FLACFrames/LiveLength``).
     public func updateHeader() {
         guard let file else { return }
-        sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
+        if fileFormat == .flac {
+            if !cutShort { flacLength.update(fd) }
+        } else {
+            sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
+        }
     }
+    private var flacLength = FLACFrames.LiveLength()
 
     /// Why the take can no longer be found on disk (deleted, or its folder removed), or
     /// nil while it is there: writing on into a deleted file would lose the take.
