@@ -5,8 +5,9 @@ import Testing
 @testable import HeadroomCore
 
 /// A FLAC take that a full disk cut short: the whole frames it holds are kept, bit for bit,
-/// and its header says how many (libFLAC fills the length in only when it finishes).
-@Suite("FLAC takes cut short")
+/// and its header says how many (libFLAC fills the length in only when it finishes); a FLAC
+/// take being written says how many it holds so far.
+@Suite("FLAC takes cut short, and being written")
 struct CutShortTakeTests {
     @Test(
         "cut at any byte, with its length unknown: trimmed to its last whole frame, which reads back bit-exact with its length in STREAMINFO",
@@ -66,6 +67,55 @@ struct CutShortTakeTests {
             fstat(fd, &st)
             #expect(Int(st.st_size) <= cut && cut - Int(st.st_size) < largestFrame, "cut at \(cut)")
         }
+    }
+
+    @Test(
+        "a FLAC take being written has its length in STREAMINFO after each header update: the whole frames on disk, read back bit-exact by libsndfile while it is written; closed, libFLAC's own length and MD5"
+    )
+    func liveLength() throws {
+        let path = NSTemporaryDirectory() + "headroom-flac-\(UUID().uuidString).flac"
+        defer { unlink(path) }
+        let channels = 2
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0o644)
+        try #require(fd >= 0)
+        let writer = try TakeWriter(
+            fd: fd,
+            path: path,
+            fileFormat: .flac,
+            format: .s16,
+            rate: 48000,
+            channels: channels,
+            broadcastInfo: nil
+        )
+        var seed: UInt32 = 99
+        let second = (0..<(48000 * channels)).map { _ in
+            seed = seed &* 1_664_525 &+ 1_013_904_223
+            return Int16(truncatingIfNeeded: Int32(bitPattern: seed) >> 20)
+        }
+        func lengthInHeader() throws -> Int {
+            var info = SF_INFO()
+            let file = try #require(sf_open(path, Int32(SFM_READ), &info))
+            defer { sf_close(file) }
+            guard info.frames != Int64.max else { return -1 }
+            var back = [Int16](repeating: 0, count: Int(info.frames) * channels)
+            #expect(sf_readf_short(file, &back, info.frames) == info.frames)
+            let same = back.indices.allSatisfy { back[$0] == second[$0 % second.count] }
+            #expect(same, "the frames the header counts read back as written")
+            return Int(info.frames)
+        }
+        var written = 0
+        for _ in 0..<3 {
+            try second.withUnsafeBytes { try writer.write($0.baseAddress!, frames: 48000) }
+            written += 48000
+            writer.updateHeader()
+            // libFLAC holds back the frame it is encoding (4,096 frames at most).
+            let length = try lengthInHeader()
+            #expect(length <= written && written - length <= 4096, "\(length) of \(written) frames")
+        }
+        try writer.close()
+        #expect(try lengthInHeader() == written)
+        let head = try Data(contentsOf: URL(fileURLWithPath: path)).prefix(42)
+        #expect(head[26..<42].contains { $0 != 0 }, "libFLAC wrote the MD5 at the close")
     }
 
     @Test("what is not a FLAC stream is left alone")
