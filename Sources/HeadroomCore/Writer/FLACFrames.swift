@@ -43,7 +43,7 @@ enum FLACFrames {
         /// The end of the last whole frame found (of the metadata, at first): the next update
         /// looks no further back.
         private var counted = 0
-        private var samples = 0
+        /// The length last written into STREAMINFO.
         private var written = 0
 
         mutating func update(_ fd: Int32) {
@@ -60,9 +60,8 @@ enum FLACFrames {
                 let last = FLACFrames.lastWholeFrame(in: bytes, fixedBlockSize: info.fixedBlockSize)
             else { return }
             counted = windowStart + last.end
-            samples = last.samples
-            if samples != written && FLACFrames.writeLength(samples, into: fd, streamInfo: info.bytes) {
-                written = samples
+            if last.samples != written && FLACFrames.writeLength(last.samples, into: fd, streamInfo: info.bytes) {
+                written = last.samples
             }
         }
     }

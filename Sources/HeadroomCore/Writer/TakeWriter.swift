@@ -22,6 +22,8 @@ public final class TakeWriter {
     private let rawLayout: Bool
     /// A write was cut short (a full disk): the file may end inside a frame.
     private var cutShort = false
+    /// A FLAC take's length, written into its header as it grows.
+    private var flacLength = FLACFrames.LiveLength()
     /// Bytes written since the kernel was last asked to start writing the file out.
     private var unflushedBytes = 0
     /// Every this many bytes, the file's dirty pages are handed to the disk
@@ -175,7 +177,6 @@ public final class TakeWriter {
             sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
         }
     }
-    private var flacLength = FLACFrames.LiveLength()
 
     /// Why the take can no longer be found on disk (deleted, or its folder removed), or
     /// nil while it is there: writing on into a deleted file would lose the take.
