@@ -401,11 +401,14 @@ final class AnalyzerLoop: @unchecked Sendable {
     /// At the end of a recording that ended where a take was closed, the ones asked for after
     /// its last frame go at the end of that take (its log is left open for them until `finish`).
     private func logMarkers(upTo frame: Int) {
+        let due = shared.markerRequests.withLock { requests -> [(frame: Int, label: String?)] in
+            guard !requests.isEmpty else { return [] }
+            let due = requests.filter { $0.frame < frame }
+            requests.removeAll { $0.frame < frame }
+            return due
+        }
+        guard !due.isEmpty else { return }
         if frame == .max, analyzer == nil {
-            let due = shared.markerRequests.withLock { requests in
-                defer { requests.removeAll() }
-                return requests
-            }
             guard var last = closing.popLast() else {
                 for request in due {
                     warn("MARKER\(request.label.map { " \($0)" } ?? ""): not logged: no take was open")
@@ -419,13 +422,6 @@ final class AnalyzerLoop: @unchecked Sendable {
             closing.append(last)
             return
         }
-        let due = shared.markerRequests.withLock { requests -> [(frame: Int, label: String?)] in
-            guard !requests.isEmpty else { return [] }
-            let due = requests.filter { $0.frame < frame }
-            requests.removeAll { $0.frame < frame }
-            return due
-        }
-        guard !due.isEmpty else { return }
         if analyzer == nil { openTake() }
         let takeStart = globalFrame - boundary.frames
         for request in due {

@@ -1,11 +1,12 @@
 import Foundation
 
-/// The end of a FLAC take that a full disk cut short. libFLAC writes a frame at a time and
-/// fills in STREAMINFO's length only when the stream is finished, so a take whose disk
-/// filled ends inside a frame with its length unknown: libsndfile reports 2^63 frames and
-/// sox stops at a lost sync. ``trimCutShort(_:path:)`` finds the last whole frame (its
-/// header's CRC-8 and the frame's CRC-16 both hold), drops what follows it and writes the
-/// length into STREAMINFO (the MD5 stays zero: "not computed").
+/// A FLAC take's length in STREAMINFO, which libFLAC fills in only when the stream is
+/// finished: a take whose recorder was killed, or whose disk filled, would say none
+/// (libsndfile reports 2^63 frames, soundfile cannot read it, sox stops at a lost sync).
+/// Both read the take's last whole frame (its header's CRC-8 and the frame's CRC-16 both
+/// hold; its header numbers it): ``LiveLength`` writes the length in as the take grows,
+/// ``trimCutShort(_:path:)`` drops the part-frame a full disk left and writes the length
+/// (the MD5 stays zero: "not computed").
 enum FLACFrames {
     /// The frames the take open at `fd` (read and write) holds once trimmed, or nil when it
     /// is not a FLAC stream this can read.
@@ -13,14 +14,13 @@ enum FLACFrames {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw RIFFChunks.failure(path, "cannot read the take") }
         let length = Int(st.st_size)
-        guard let (info, audioStart) = metadata(fd), audioStart <= length else { return nil }
-        let windowStart = max(audioStart, length - window)
-        guard let tail = read(fd, length - windowStart, at: windowStart) else { return nil }
-        let last = lastWholeFrame(in: tail, fixedBlockSize: info.fixedBlockSize)
+        guard let (info, audioStart) = metadata(fd), audioStart <= length,
+            let (searched, last) = lastWholeFrame(fd, from: audioStart, to: length, fixedBlockSize: info.fixedBlockSize)
+        else { return nil }
         // No whole frame in a window that does not reach back to the first: not a take cut
         // short at its end; leave it.
-        if last == nil && windowStart > audioStart { return nil }
-        let (end, samples) = last.map { (windowStart + $0.end, $0.samples) } ?? (audioStart, 0)
+        if last == nil && searched > audioStart { return nil }
+        let (end, samples) = last ?? (audioStart, 0)
         if end < length {
             guard ftruncate(fd, off_t(end)) == 0 else { throw RIFFChunks.failure(path, "cannot trim the take") }
         }
@@ -32,12 +32,10 @@ enum FLACFrames {
 
     /// A FLAC take's length in its STREAMINFO, kept up to date while it is written (from
     /// ``TakeWriter/updateHeader()``, once a second): libFLAC writes it only when the stream
-    /// is finished, so a take whose recorder was killed would say no length at all
-    /// (libsndfile: 2^63 frames; soundfile cannot read it). Between two writes the file
-    /// holds whole frames only (libFLAC hands libsndfile a frame at a time, and libsndfile
-    /// writes it out at once); each update finds the last of them in the file's last MiB at
-    /// most (its header numbers it: no need to walk the others). The MD5 stays zero ("not
-    /// computed") until libFLAC finishes and writes every field.
+    /// is finished, so a take whose recorder was killed would say no length at all. Between
+    /// two writes the file holds whole frames only (libFLAC hands libsndfile a frame at a
+    /// time, and libsndfile writes it out at once); each update finds the last of them. The
+    /// MD5 stays zero ("not computed") until libFLAC finishes and writes every field.
     struct LiveLength {
         private var info: (bytes: [UInt8], fixedBlockSize: Int)?
         /// The end of the last whole frame found (of the metadata, at first): the next update
@@ -54,21 +52,36 @@ enum FLACFrames {
             }
             guard let info else { return }
             var st = stat()
-            guard fstat(fd, &st) == 0, Int(st.st_size) > counted else { return }
-            let windowStart = max(counted, Int(st.st_size) - FLACFrames.window)
-            guard let bytes = FLACFrames.read(fd, Int(st.st_size) - windowStart, at: windowStart),
-                let last = FLACFrames.lastWholeFrame(in: bytes, fixedBlockSize: info.fixedBlockSize)
+            guard fstat(fd, &st) == 0, Int(st.st_size) > counted,
+                let last = FLACFrames.lastWholeFrame(
+                    fd,
+                    from: counted,
+                    to: Int(st.st_size),
+                    fixedBlockSize: info.fixedBlockSize
+                )?.last
             else { return }
-            counted = windowStart + last.end
+            counted = last.end
             if last.samples != written && FLACFrames.writeLength(last.samples, into: fd, streamInfo: info.bytes) {
                 written = last.samples
             }
         }
     }
 
-    /// How far back from a file's end its last whole frame is looked for: a frame is at most
-    /// a few hundred KiB (4,096 frames of 8 channels of 32 bits).
-    private static let window = 1 << 20
+    /// The last whole frame of the file open at `fd` between `from` and `to` (its length),
+    /// looked for in the last MiB at most (a frame is at most a few hundred KiB: 4,096 frames
+    /// of 8 channels of 32 bits): where it ends in the file and the samples up to there, and
+    /// where the search began (`searched`). Nil when the file cannot be read.
+    private static func lastWholeFrame(
+        _ fd: Int32,
+        from: Int,
+        to length: Int,
+        fixedBlockSize: Int
+    ) -> (searched: Int, last: (end: Int, samples: Int)?)? {
+        let start = max(from, length - (1 << 20))
+        guard let bytes = read(fd, length - start, at: start) else { return nil }
+        let last = lastWholeFrame(in: bytes, fixedBlockSize: fixedBlockSize)
+        return (start, last.map { (start + $0.end, $0.samples) })
+    }
 
     /// The STREAMINFO block (34 bytes) and its fixed block size, and where the frames
     /// start; nil for what is not a FLAC stream with its metadata all written.
