@@ -119,8 +119,10 @@ struct LiveRecording {
             }
         }
         var stopping = false
-        // The `m` key: the moment is taken at once; the label is typed while the meter runs.
-        var draft: (frame: Int, bytes: [UInt8])? = nil
+        // The `m` key: the moment is taken at once; the label is typed while the meter runs
+        // (and handed to the session as it is typed: a recording that ends meanwhile logs
+        // the marker with it).
+        var draft: [UInt8]? = nil
         func stop() {
             if !stopping { session.stop() }
             stopping = true
@@ -128,32 +130,34 @@ struct LiveRecording {
         while !session.isFinished {
             if let k = keyboard {
                 var input = k.read(timeoutMilliseconds: 66, orAttention: session.attentionDescriptor)
-                if let d = draft, case .key(let character)? = input {
+                if let bytes = draft, case .key(let character)? = input {
                     input = nil
                     switch UInt8(truncatingIfNeeded: character.unicodeScalars.first?.value ?? 0) {
                     case 0x0A, 0x0D:  // Enter: mark, with the label if one was typed
-                        let label = String(decoding: d.bytes, as: UTF8.self)
-                        session.mark(label: label.isEmpty ? nil : label, at: d.frame)
+                        session.commitMarker()
                         draft = nil
                     case 0x1B:  // Esc: no marker
+                        session.cancelMarker()
                         draft = nil
                         meter?.message = "marker cancelled"
                     case 0x7F, 0x08:  // Backspace: one character back
-                        var text = String(decoding: d.bytes, as: UTF8.self)
+                        var text = String(decoding: bytes, as: UTF8.self)
                         if !text.isEmpty { text.removeLast() }
-                        draft = (d.frame, Array(text.utf8))
+                        draft = Array(text.utf8)
                     case let b where b >= 0x20:
-                        if d.bytes.count < 200 { draft = (d.frame, d.bytes + [b]) }
+                        if bytes.count < 200 { draft = bytes + [b] }
                     default: break
                     }
-                    if let d = draft {
-                        meter?.message =
-                            "marker label (Enter: mark, Esc: cancel): " + String(decoding: d.bytes, as: UTF8.self)
+                    if let bytes = draft {
+                        let label = String(decoding: bytes, as: UTF8.self)
+                        session.labelMarker(label)
+                        meter?.message = "marker label (Enter: mark, Esc: cancel): " + label
                     }
                 }
                 switch input {
                 case .key("m"), .key("M"):
-                    draft = (session.currentFrame, [])
+                    session.beginMarker()
+                    draft = []
                     meter?.message = "marker label (Enter: mark, Esc: cancel): "
                 case .key("q"), .key("Q"): stop()
                 case .key("n"), .key("N"): session.nextTake()
@@ -226,8 +230,8 @@ struct LiveRecording {
                 m.diskSecondsLeft = diskLeft
                 for w in warnings { m.message = w }
                 // While a marker label is typed, its prompt holds the message line.
-                if let d = draft {
-                    m.message = "marker label (Enter: mark, Esc: cancel): " + String(decoding: d.bytes, as: UTF8.self)
+                if let bytes = draft {
+                    m.message = "marker label (Enter: mark, Esc: cancel): " + String(decoding: bytes, as: UTF8.self)
                 }
                 if m.draw(snapshot) {
                     meter = m

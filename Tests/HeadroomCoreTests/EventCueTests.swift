@@ -107,18 +107,79 @@ struct EventCueTests {
         session.start()
         let outcome = try session.outcomeAtEnd()
         try #require(outcome.takes.count == 2 && outcome.logs.count == 2)
-        func markers(_ log: String) throws -> [Event] {
-            try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").compactMap {
-                guard case .event(let event) = try ClipLogLine.decode(String($0)), case .marker = event else {
-                    return nil
-                }
-                return event
-            }
-        }
-        #expect(try markers(outcome.logs[0]) == [.marker(frame: takeFrames - 1, label: "take 1 end")])
-        #expect(try markers(outcome.logs[1]) == [.marker(frame: takeFrames, label: "the end")])
+        #expect(try Self.markers(outcome.logs[0]) == [.marker(frame: takeFrames - 1, label: "take 1 end")])
+        #expect(try Self.markers(outcome.logs[1]) == [.marker(frame: takeFrames, label: "the end")])
         #expect(try Self.labels(outcome.takes[0]).labels.filter { $0.hasPrefix("marker") } == ["marker take 1 end"])
         #expect(try Self.labels(outcome.takes[1]).labels.filter { $0.hasPrefix("marker") } == ["marker the end"])
+    }
+
+    /// The marker events in a clip log.
+    static func markers(_ log: String) throws -> [Event] {
+        try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").compactMap {
+            guard case .event(let event) = try ClipLogLine.decode(String($0)), case .marker = event else {
+                return nil
+            }
+            return event
+        }
+    }
+
+    @Test(
+        "a marker whose label is still being typed when its take is split off goes into that take, at its moment, once the label is done"
+    )
+    func markerTypedAcrossASplit() throws {
+        let source = ScriptedSource([.periods(400)])
+        let directory = NSTemporaryDirectory() + "headroom-scripted-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var config = source.configuration(directory: directory, periods: 400)
+        let takeFrames = 40 * source.periodFrames
+        config.maxTakeFrames = takeFrames
+        let session = try RecordingSession(source: source, configuration: config)
+        // `m` pressed 100 frames before the first split; the label is typed until two more
+        // takes have been split off.
+        session.beginMarker(at: takeFrames - 100)
+        session.labelMarker("verse")
+        session.start()
+        while !session.isFinished && session.snapshot().takeIndex < 2 { session.waitForAttention(seconds: 0.1) }
+        try #require(!session.isFinished, "the recording outlasts the label")
+        session.labelMarker("verse 2")
+        session.commitMarker()
+        let outcome = try session.outcomeAtEnd()
+        try #require(outcome.takes.count == 10 && outcome.logs.count == 10)
+        #expect(try Self.markers(outcome.logs[0]) == [.marker(frame: takeFrames - 100, label: "verse 2")])
+        #expect(try Self.labels(outcome.takes[0]).labels.filter { $0.hasPrefix("marker") } == ["marker verse 2"])
+        for log in outcome.logs.dropFirst() { #expect(try Self.markers(log).isEmpty, "\(log)") }
+        // The takes held back meanwhile were all finished, each with its summary.
+        for log in outcome.logs {
+            #expect(try String(contentsOfFile: log, encoding: .utf8).contains("\"type\":\"summary\""), "\(log)")
+        }
+    }
+
+    @Test(
+        "a marker whose label is still being typed when the recording ends is logged with what was typed, not lost"
+    )
+    func markerTypedAtTheEnd() throws {
+        for (typed, label) in [("outro", "outro" as String?), ("", nil)] {
+            let source = ScriptedSource([.periods(80)])
+            let directory = NSTemporaryDirectory() + "headroom-scripted-" + UUID().uuidString
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            var config = source.configuration(directory: directory, periods: 80)
+            let takeFrames = 40 * source.periodFrames
+            config.maxTakeFrames = takeFrames
+            let session = try RecordingSession(source: source, configuration: config)
+            // In the first take, and never finished with Enter: the recording ends first.
+            session.beginMarker(at: takeFrames - 1)
+            session.labelMarker(typed)
+            session.start()
+            let outcome = try session.outcomeAtEnd()
+            try #require(outcome.takes.count == 2 && outcome.logs.count == 2)
+            #expect(try Self.markers(outcome.logs[0]) == [.marker(frame: takeFrames - 1, label: label)])
+            #expect(try Self.markers(outcome.logs[1]).isEmpty)
+            #expect(
+                try Self.labels(outcome.takes[0]).labels.filter { $0.hasPrefix("marker") } == [
+                    label.map { "marker \($0)" } ?? "marker"
+                ]
+            )
+        }
     }
 
     @Test(

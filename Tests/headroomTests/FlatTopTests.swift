@@ -410,14 +410,21 @@ struct FlatTopTests {
             }
         }
         #expect(marked)
-        tmux.keys("q")
+        // A label still being typed when the recording is stopped (Ctrl-C: q would be
+        // typed into the label) is logged with what was typed.
+        tmux.keys("m")
+        tmux.keys("outro")
+        #expect(tmux.waitFor { $0.contains("Esc: cancel): outro") && $0.contains("REC") } != nil)
+        tmux.keys("C-c")
         #expect(tmux.waitFor { $0.contains("EXIT=0") } != nil)
         let log = logLines(dir + "/takes/t.clips.jsonl")
+        #expect(log.contains { $0["type"] as? String == "marker" && $0["label"] as? String == "outro" })
         let chapters = try run(
             "/usr/bin/ffprobe",
             ["-v", "error", "-show_chapters", "-of", "json", dir + "/takes/t.wav"]
         )
         #expect(chapters.stdout.contains("marker chorus 2"))
+        #expect(chapters.stdout.contains("marker outro"))
         let clip = try #require(log.first { $0["type"] as? String == "clip" })
         #expect(clip["channel"] as? Int == 2)
         #expect(abs((clip["over_db"] as? Double ?? 0) - 6) < 1.5, "\(clip)")

@@ -141,6 +141,8 @@ final class AnalyzerLoop: @unchecked Sendable {
             ring.release()
             logMarkers(upTo: globalFrame)
             if header.isLast {
+                // A marker whose label is still being typed is logged with what was typed.
+                shared.commitDraft()
                 logMarkers(upTo: .max)
                 finish(header.endReason)
                 break
@@ -252,6 +254,8 @@ final class AnalyzerLoop: @unchecked Sendable {
     /// stays open until then, and its summary says what the file holds.
     private struct ClosingTake {
         var index: Int
+        /// The recording's frame the take starts at.
+        var start: Int
         var log: ClipLogFile?
         var logPath: String
         /// The frames analyzed.
@@ -301,6 +305,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         closing.append(
             ClosingTake(
                 index: takeIndex,
+                start: globalFrame - boundary.frames,
                 log: log,
                 logPath: take?.log ?? "log",
                 frames: boundary.frames,
@@ -322,9 +327,23 @@ final class AnalyzerLoop: @unchecked Sendable {
     /// `waitingForWriter` (at the end of the recording, when nothing is left to analyze),
     /// once the writer has finished. Where the writer failed (a full disk), the take's log
     /// gets a `disk` line at the frames the file holds, and its summary counts those.
+    /// Until then, a take holding the frame of a marker not yet logged waits for it: one
+    /// whose label is still being typed (``RecordingSession/beginMarker(at:)``, for up to
+    /// ``RecordingSession/draftHoldSeconds``), or one asked for and due at this block.
     private func settleClosedTakes(waitingForWriter: Bool) {
         if waitingForWriter { registry.waitForWriter() }
+        var waiting: [Int] = []
+        if !waitingForWriter {
+            // The draft first: Enter moves it to the requests under its lock, so it is
+            // seen in one or the other.
+            let now = MonotonicClock.now()
+            if let draft = shared.markerDraft.withLock({ $0 }), now - draft.began < RecordingSession.draftHoldSeconds {
+                waiting.append(draft.frame)
+            }
+            waiting += shared.markerRequests.withLock { $0.map(\.frame) }
+        }
         while let first = closing.first, let written = registry.writerOutcome(first.index) {
+            if waiting.contains(where: { first.start..<(first.start + first.frames) ~= $0 }) { break }
             closing.removeFirst()
             var c = first
             var frames = c.frames
@@ -396,10 +415,12 @@ final class AnalyzerLoop: @unchecked Sendable {
         publish()
     }
 
-    /// Logs the markers asked for at global frames below `frame`, in the take being
-    /// analyzed (a marker asked for while a take was being split lands at the new take's start).
-    /// At the end of a recording that ended where a take was closed, the ones asked for after
-    /// its last frame go at the end of that take (its log is left open for them until `finish`).
+    /// Logs the markers asked for at global frames below `frame`, in the take that holds
+    /// their frame: the take being analyzed, or a closed take not yet settled (one whose
+    /// marker label was being typed when it closed). One asked for at a frame of a take
+    /// already settled lands at the start of the take being analyzed. At the end of a
+    /// recording that ended where a take was closed, the ones asked for after its last frame
+    /// go at the end of that take (its log is left open for them until `finish`).
     private func logMarkers(upTo frame: Int) {
         let due = shared.markerRequests.withLock { requests -> [(frame: Int, label: String?)] in
             guard !requests.isEmpty else { return [] }
@@ -407,24 +428,20 @@ final class AnalyzerLoop: @unchecked Sendable {
             requests.removeAll { $0.frame < frame }
             return due
         }
-        guard !due.isEmpty else { return }
-        if frame == .max, analyzer == nil {
-            guard var last = closing.popLast() else {
-                for request in due {
-                    warn("MARKER\(request.label.map { " \($0)" } ?? ""): not logged: no take was open")
-                }
-                return
-            }
-            for request in due {
-                last.append(.marker(frame: last.frames, label: request.label), names: names, rate: rate)
-                warnMarker(request.label, at: last.frames)
-            }
-            closing.append(last)
-            return
-        }
-        if analyzer == nil { openTake() }
-        let takeStart = globalFrame - boundary.frames
         for request in due {
+            let closed = closing.lastIndex { $0.start..<($0.start + $0.frames) ~= request.frame }
+            if let i = closed ?? (frame == .max && analyzer == nil ? closing.indices.last : nil) {
+                let at = min(max(0, request.frame - closing[i].start), closing[i].frames)
+                closing[i].append(.marker(frame: at, label: request.label), names: names, rate: rate)
+                warnMarker(request.label, at: at)
+                continue
+            }
+            if frame == .max && analyzer == nil {
+                warn("MARKER\(request.label.map { " \($0)" } ?? ""): not logged: no take was open")
+                continue
+            }
+            if analyzer == nil { openTake() }
+            let takeStart = globalFrame - boundary.frames
             let at = min(max(0, request.frame - takeStart), boundary.frames)
             emit(.marker(frame: at, label: request.label))
             warnMarker(request.label, at: at)

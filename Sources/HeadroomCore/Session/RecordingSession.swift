@@ -12,6 +12,19 @@ final class SessionShared: Sendable {
     /// Markers asked for (`m`, SIGUSR2), at the capture position when asked; the analyzer
     /// thread logs them once it has analyzed up to that frame.
     let markerRequests = Mutex<[(frame: Int, label: String?)]>([])
+    /// A marker whose label is still being typed (the `m` key): the frame it marks, the
+    /// label so far, and when the key was pressed. See ``RecordingSession/beginMarker(at:)``.
+    let markerDraft = Mutex<(frame: Int, label: String, began: Double)?>(nil)
+
+    /// Asks for the drafted marker with the label typed so far (none when nothing was
+    /// typed), once: by Enter, or by the recording's end while it is still being typed.
+    func commitDraft() {
+        markerDraft.withLock { draft in
+            guard let d = draft else { return }
+            draft = nil
+            markerRequests.withLock { $0.append((d.frame, d.label.isEmpty ? nil : d.label)) }
+        }
+    }
 
     /// A pipe the analyzer thread writes a byte to when a person should look now (a
     /// warning, a clip or flat-top latch): the terminal loop sleeps on its read end
@@ -281,6 +294,34 @@ public final class RecordingSession: @unchecked Sendable {
     public func mark(label: String?, at frame: Int) {
         shared.markerRequests.withLock { $0.append((frame, label)) }
     }
+
+    /// The `m` key on the meter: takes this moment for a marker whose label is typed next
+    /// (``labelMarker(_:)``, as each key is typed), then asked for with Enter
+    /// (``commitMarker()``) or dropped with Esc (``cancelMarker()``). The label being typed
+    /// loses nothing: the take the moment falls in is held open for it if it closes
+    /// meanwhile (a `--max-take-seconds` split, SIGUSR1), for up to
+    /// ``RecordingSession/draftHoldSeconds``, and a recording that ends meanwhile (its
+    /// `--duration`, Ctrl-C) logs it with the label typed so far.
+    public func beginMarker(at frame: Int? = nil) {
+        let frame = frame ?? currentFrame
+        shared.markerDraft.withLock { $0 = (frame, "", MonotonicClock.now()) }
+    }
+
+    /// The label of the marker begun with ``beginMarker(at:)``, as typed so far.
+    public func labelMarker(_ label: String) {
+        shared.markerDraft.withLock { $0?.label = label }
+    }
+
+    /// Asks for the marker begun with ``beginMarker(at:)``, with its label (Enter).
+    public func commitMarker() { shared.commitDraft() }
+
+    /// Drops the marker begun with ``beginMarker(at:)`` (Esc).
+    public func cancelMarker() { shared.markerDraft.withLock { $0 = nil } }
+
+    /// How long a closed take waits for the label of a marker that falls in it; past that
+    /// it is finished (its cue markers written, `--on-take-closed` run), and the marker
+    /// goes at the start of the take being recorded when its label is done.
+    public static let draftHoldSeconds = 60.0
 
     /// Frames captured since the recording started.
     public var currentFrame: Int { capture.frameCount.load(ordering: .relaxed) }
