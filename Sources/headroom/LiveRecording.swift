@@ -123,6 +123,7 @@ struct LiveRecording {
         // (and handed to the session as it is typed: a recording that ends meanwhile logs
         // the marker with it).
         var draft: [UInt8]? = nil
+        var lastWarning: String? = nil
         func stop() {
             if !stopping { session.stop() }
             stopping = true
@@ -229,6 +230,7 @@ struct LiveRecording {
             if var m = meter {
                 m.diskSecondsLeft = diskLeft
                 for w in warnings { m.message = w }
+                if let w = warnings.last { lastWarning = w }
                 // While a marker label is typed, its prompt holds the message line.
                 if let bytes = draft {
                     m.message = "marker label (Enter: mark, Esc: cancel): " + String(decoding: bytes, as: UTF8.self)
@@ -246,6 +248,12 @@ struct LiveRecording {
                     Terminal.line(MeterView.statusLine(snapshot))
                 }
             }
+        }
+        // A label still being typed when the recording ended was logged with what was
+        // typed: its prompt gives way to the line that says so.
+        if draft != nil, var m = meter {
+            m.message = lastWarning ?? ""
+            meter = m
         }
         if var m = meter, session.hasTakeHook {
             m.message = "waiting for --on-take-closed to finish"

@@ -416,7 +416,8 @@ struct FlatTopTests {
         tmux.keys("outro")
         #expect(tmux.waitFor { $0.contains("Esc: cancel): outro") && $0.contains("REC") } != nil)
         tmux.keys("C-c")
-        #expect(tmux.waitFor { $0.contains("EXIT=0") } != nil)
+        let end = try #require(tmux.waitFor { $0.contains("EXIT=0") })
+        #expect(!end.contains("Esc: cancel)"), "the prompt gives way to the latest line: \(end)")
         let log = logLines(dir + "/takes/t.clips.jsonl")
         #expect(log.contains { $0["type"] as? String == "marker" && $0["label"] as? String == "outro" })
         let chapters = try run(
