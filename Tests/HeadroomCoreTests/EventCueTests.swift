@@ -93,13 +93,8 @@ struct EventCueTests {
         "markers at a take's last frame and at the recording's end, where a take ends, go into that take's log and cues, not the next take's or nowhere"
     )
     func markersWhereTakesEnd() throws {
-        let source = ScriptedSource([.periods(80)])
-        let directory = NSTemporaryDirectory() + "headroom-scripted-" + UUID().uuidString
+        let (session, takeFrames, directory) = try Self.splitRecording(periods: 80)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var config = source.configuration(directory: directory, periods: 80)
-        let takeFrames = 40 * source.periodFrames
-        config.maxTakeFrames = takeFrames
-        let session = try RecordingSession(source: source, configuration: config)
         // Asked for before the start, at frames the recording reaches later: the `m` key
         // pressed at those moments.
         session.mark(label: "take 1 end", at: takeFrames - 1)
@@ -109,8 +104,22 @@ struct EventCueTests {
         try #require(outcome.takes.count == 2 && outcome.logs.count == 2)
         #expect(try Self.markers(outcome.logs[0]) == [.marker(frame: takeFrames - 1, label: "take 1 end")])
         #expect(try Self.markers(outcome.logs[1]) == [.marker(frame: takeFrames, label: "the end")])
-        #expect(try Self.labels(outcome.takes[0]).labels.filter { $0.hasPrefix("marker") } == ["marker take 1 end"])
-        #expect(try Self.labels(outcome.takes[1]).labels.filter { $0.hasPrefix("marker") } == ["marker the end"])
+        #expect(try Self.markerCues(outcome.takes[0]) == ["marker take 1 end"])
+        #expect(try Self.markerCues(outcome.takes[1]) == ["marker the end"])
+    }
+
+    /// A recording from the scripted source, `periods` long, split every 40 periods.
+    static func splitRecording(periods: Int) throws -> (RecordingSession, takeFrames: Int, directory: String) {
+        let source = ScriptedSource([.periods(periods)])
+        let directory = NSTemporaryDirectory() + "headroom-scripted-" + UUID().uuidString
+        var config = source.configuration(directory: directory, periods: periods)
+        config.maxTakeFrames = 40 * source.periodFrames
+        return (try RecordingSession(source: source, configuration: config), 40 * source.periodFrames, directory)
+    }
+
+    /// The labels of a take's marker cues.
+    static func markerCues(_ take: String) throws -> [String] {
+        try labels(take).labels.filter { $0.hasPrefix("marker") }
     }
 
     /// The marker events in a clip log.
@@ -127,13 +136,8 @@ struct EventCueTests {
         "a marker whose label is still being typed when its take is split off goes into that take, at its moment, once the label is done"
     )
     func markerTypedAcrossASplit() throws {
-        let source = ScriptedSource([.periods(400)])
-        let directory = NSTemporaryDirectory() + "headroom-scripted-" + UUID().uuidString
+        let (session, takeFrames, directory) = try Self.splitRecording(periods: 400)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var config = source.configuration(directory: directory, periods: 400)
-        let takeFrames = 40 * source.periodFrames
-        config.maxTakeFrames = takeFrames
-        let session = try RecordingSession(source: source, configuration: config)
         // `m` pressed 100 frames before the first split; the label is typed until two more
         // takes have been split off.
         session.beginMarker(at: takeFrames - 100)
@@ -146,7 +150,7 @@ struct EventCueTests {
         let outcome = try session.outcomeAtEnd()
         try #require(outcome.takes.count == 10 && outcome.logs.count == 10)
         #expect(try Self.markers(outcome.logs[0]) == [.marker(frame: takeFrames - 100, label: "verse 2")])
-        #expect(try Self.labels(outcome.takes[0]).labels.filter { $0.hasPrefix("marker") } == ["marker verse 2"])
+        #expect(try Self.markerCues(outcome.takes[0]) == ["marker verse 2"])
         for log in outcome.logs.dropFirst() { #expect(try Self.markers(log).isEmpty, "\(log)") }
         // The takes held back meanwhile were all finished, each with its summary.
         for log in outcome.logs {
@@ -159,13 +163,8 @@ struct EventCueTests {
     )
     func markerTypedAtTheEnd() throws {
         for (typed, label) in [("outro", "outro" as String?), ("", nil)] {
-            let source = ScriptedSource([.periods(80)])
-            let directory = NSTemporaryDirectory() + "headroom-scripted-" + UUID().uuidString
+            let (session, takeFrames, directory) = try Self.splitRecording(periods: 80)
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            var config = source.configuration(directory: directory, periods: 80)
-            let takeFrames = 40 * source.periodFrames
-            config.maxTakeFrames = takeFrames
-            let session = try RecordingSession(source: source, configuration: config)
             // In the first take, and never finished with Enter: the recording ends first.
             session.beginMarker(at: takeFrames - 1)
             session.labelMarker(typed)
@@ -175,7 +174,7 @@ struct EventCueTests {
             #expect(try Self.markers(outcome.logs[0]) == [.marker(frame: takeFrames - 1, label: label)])
             #expect(try Self.markers(outcome.logs[1]).isEmpty)
             #expect(
-                try Self.labels(outcome.takes[0]).labels.filter { $0.hasPrefix("marker") } == [
+                try Self.markerCues(outcome.takes[0]) == [
                     label.map { "marker \($0)" } ?? "marker"
                 ]
             )
