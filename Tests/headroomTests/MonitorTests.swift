@@ -364,6 +364,13 @@ struct MonitorTests {
         let widths = { (html: String) in html.matches(of: #/class="fill" style="width: ([\d.]+)%/#).map { String($0.1) }
         }
         #expect(widths(first).count == 2)
+        // The dB scale over the bars, and the bars coloured by zone as the terminal's are: ch1,
+        // clipping every 0.2 s, reaches into the hot zone (red above -margin).
+        #expect(
+            first.contains(#"<span style="left:0%">-60</span>"#) && first.contains(#"<span style="left:90%">-6</span>"#)
+        )
+        let fills = first.matches(of: #/class="fill" style="([^"]*)"/#).map { String($0.1) }
+        #expect(fills.first?.contains("rgb(239, 83, 80)") == true, "\(fills)")
         var second = try page()
         for _ in 0..<3 where widths(second) == widths(first) { second = try page() }
         #expect(widths(second) != widths(first), "the bars move while the rig plays")

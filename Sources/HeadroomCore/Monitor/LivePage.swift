@@ -1,6 +1,7 @@
 /// The live meter page of `record --listen` (`/`): one self-contained HTML page (no external
-/// assets) that works on a phone. One bar per channel from -60 to 0 dBFS with the target band,
-/// a 3-second peak hold, clip and flat latches with their counts (tap a channel to clear its
+/// assets) that works on a phone. One bar per channel from -60 to 0 dBFS under a dB scale that
+/// stays in view, coloured by zone as the terminal meter is (below the target band, in it, hot:
+/// above -margin), with the target band marked and the hot zone tinted, a 3-second peak hold, clip and flat latches with their counts (tap a channel to clear its
 /// latch on this page), the proposal, the take, the time, disk left and losses. It reads
 /// `/live`, a WebSocket sending the status 10 times a second, and reconnects by itself.
 enum LivePage {
@@ -13,7 +14,11 @@ enum LivePage {
             <title>headroom: \(title)</title>
             <style>
             body{font:15px/1.35 system-ui,sans-serif;margin:0;background:#111;color:#eee}
-            header{padding:10px 12px;background:#222;display:flex;flex-wrap:wrap;gap:6px 16px;align-items:baseline}
+            #top{position:sticky;top:0;z-index:1;background:#222}
+            header{padding:10px 12px 4px;display:flex;flex-wrap:wrap;gap:6px 16px;align-items:baseline}
+            #scale{position:relative;height:16px;margin:0 12px 4px;font-size:11px;color:#999;font-variant-numeric:tabular-nums}
+            #scale span{position:absolute;top:0;transform:translateX(-50%)}
+            #scale span:first-child{transform:none} #scale span:last-child{transform:translateX(-100%)}
             header b{font-size:17px} .rec{color:#f44;font-weight:700} .idle{color:#999;font-weight:700}
             #conn{margin-left:auto;color:#999} #conn.down{color:#fb0}
             .ch{padding:8px 12px;border-bottom:1px solid #333}
@@ -21,19 +26,28 @@ enum LivePage {
             .name{font-weight:600} .fig{color:#bbb;font-variant-numeric:tabular-nums}
             .bar{position:relative;height:18px;background:#2a2a2a;margin:6px 0;border-radius:3px;overflow:hidden}
             .band{position:absolute;top:0;bottom:0;background:rgba(102,187,106,.35);border-left:1px solid #66bb6a;border-right:1px solid #66bb6a}
-            .fill{position:absolute;top:0;bottom:0;left:0;background:#5c6bc0}
+            .hot{position:absolute;top:0;bottom:0;right:0;background:rgba(239,83,80,.22)}
+            .fill{position:absolute;top:0;bottom:0;left:0;background:#29b6f6}
             .hold{position:absolute;top:0;bottom:0;width:2px;background:#fff}
             .latch{display:inline-block;min-width:64px;text-align:center;padding:1px 6px;border-radius:3px;color:#888;border:1px solid #444}
             .latch.clip{background:#d50000;color:#fff;border-color:#d50000}
             .latch.flat{background:#aa00ff;color:#fff;border-color:#aa00ff}
             .prop{color:#ddd}
             </style></head><body>
-            <header><b>headroom</b><span id="dev">\(title)</span><span id="state" class="idle">…</span>
+            <div id="top"><header><b>headroom</b><span id="dev">\(title)</span><span id="state" class="idle">…</span>
             <span id="take"></span><span id="time"></span><span id="disk"></span><span id="loss"></span><span id="conn">connecting</span></header>
+            <div id="scale"></div></div>
             <main id="chs"></main>
             <script>
             const lo=-60, band=[0,0], holds={}, cleared={};
             function pos(db){ if(db===null||db===undefined) return 0; return Math.max(0,Math.min(100,(db-lo)/(0-lo)*100)); }
+            document.getElementById("scale").innerHTML=[-60,-48,-36,-24,-12,-6,0].map(d=>'<span style="left:'+pos(d)+'%">'+d+'</span>').join("");
+            // The fill's colours by zone, as the terminal meter's: below the band, in it, hot.
+            function zones(width,s){
+              if(width<=0) return "none";
+              const at=db=>(pos(db)/width*100).toFixed(2)+"%", a=at(s.band_low_dbtp), b=at(s.margin_dbtp);
+              return "linear-gradient(to right,#29b6f6 0 "+a+",#66bb6a "+a+" "+b+",#ef5350 "+b+")";
+            }
             function fmt(v,d){ return v===null||v===undefined ? "-inf" : v.toFixed(d===undefined?1:d); }
             function clock(s){ const h=Math.floor(s/3600),m=Math.floor(s/60)%60,x=(s%60).toFixed(1).padStart(4,"0"); return (h?h+":":"")+String(m).padStart(2,"0")+":"+x; }
             function row(c){
@@ -41,7 +55,7 @@ enum LivePage {
               if(!el){
                 el=document.createElement("div"); el.className="ch"; el.id="ch"+c.channel;
                 el.innerHTML='<div class="row"><span class="name"></span><span class="latch"></span></div>'+
-                  '<div class="bar"><div class="fill"></div><div class="band"></div><div class="hold"></div></div>'+
+                  '<div class="bar"><div class="hot"></div><div class="fill"></div><div class="band"></div><div class="hold"></div></div>'+
                   '<div class="row"><span class="fig"></span><span class="prop"></span></div>';
                 el.onclick=()=>{ cleared[c.channel]={clip:el.dataset.clip|0,flat:el.dataset.flat|0}; };
                 document.getElementById("chs").appendChild(el);
@@ -62,7 +76,8 @@ enum LivePage {
                 el.dataset.clip=c.clip_events; el.dataset.flat=c.flat_events;
                 el.querySelector(".name").textContent=c.name===""||c.name===String(c.channel)?String(c.channel):c.channel+" "+c.name;
                 const b=el.querySelector(".band"); b.style.left=pos(s.band_low_dbtp)+"%"; b.style.width=(pos(s.margin_dbtp)-pos(s.band_low_dbtp))+"%";
-                el.querySelector(".fill").style.width=pos(c.level_dbfs)+"%";
+                el.querySelector(".hot").style.left=pos(s.margin_dbtp)+"%";
+                const f=el.querySelector(".fill"), w=pos(c.level_dbfs); f.style.width=w+"%"; f.style.background=zones(w,s);
                 const h=holds[k]; if(!h||c.level_dbfs!==null&&(h.v===null||c.level_dbfs>=h.v)||now-h.t>3000) holds[k]={v:c.level_dbfs,t:now};
                 el.querySelector(".hold").style.left=pos(holds[k].v)+"%";
                 const base=cleared[k]||{clip:0,flat:0}, clips=c.clip_events-base.clip, flats=c.flat_events-base.flat;
