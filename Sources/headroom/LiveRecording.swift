@@ -123,7 +123,6 @@ struct LiveRecording {
         // (and handed to the session as it is typed: a recording that ends meanwhile logs
         // the marker with it).
         var draft: [UInt8]? = nil
-        var lastWarning: String? = nil
         func stop() {
             if !stopping { session.stop() }
             stopping = true
@@ -137,9 +136,11 @@ struct LiveRecording {
                     case 0x0A, 0x0D:  // Enter: mark, with the label if one was typed
                         session.commitMarker()
                         draft = nil
+                        meter?.labelDraft = nil
                     case 0x1B:  // Esc: no marker
                         session.cancelMarker()
                         draft = nil
+                        meter?.labelDraft = nil
                         meter?.message = "marker cancelled"
                     case 0x7F, 0x08:  // Backspace: one character back
                         var text = String(decoding: bytes, as: UTF8.self)
@@ -152,14 +153,14 @@ struct LiveRecording {
                     if let bytes = draft {
                         let label = String(decoding: bytes, as: UTF8.self)
                         session.labelMarker(label)
-                        meter?.message = "marker label (Enter: mark, Esc: cancel): " + label
+                        meter?.labelDraft = label
                     }
                 }
                 switch input {
                 case .key("m"), .key("M"):
                     session.beginMarker()
                     draft = []
-                    meter?.message = "marker label (Enter: mark, Esc: cancel): "
+                    meter?.labelDraft = ""
                 case .key("q"), .key("Q"): stop()
                 case .key("n"), .key("N"): session.nextTake()
                 case .key("r"), .key("R"): meter?.reset()
@@ -230,11 +231,6 @@ struct LiveRecording {
             if var m = meter {
                 m.diskSecondsLeft = diskLeft
                 for w in warnings { m.message = w }
-                if let w = warnings.last { lastWarning = w }
-                // While a marker label is typed, its prompt holds the message line.
-                if let bytes = draft {
-                    m.message = "marker label (Enter: mark, Esc: cancel): " + String(decoding: bytes, as: UTF8.self)
-                }
                 if m.draw(snapshot) {
                     meter = m
                 } else {
@@ -250,11 +246,8 @@ struct LiveRecording {
             }
         }
         // A label still being typed when the recording ended was logged with what was
-        // typed: its prompt gives way to the line that says so.
-        if draft != nil, var m = meter {
-            m.message = lastWarning ?? ""
-            meter = m
-        }
+        // typed: its prompt gives way to the latest line.
+        meter?.labelDraft = nil
         if var m = meter, session.hasTakeHook {
             m.message = "waiting for --on-take-closed to finish"
             _ = m.draw(session.snapshot())

@@ -27,6 +27,9 @@ struct MeterView {
     var diskSecondsLeft: Double?
     let color: Bool
     var message = ""
+    /// A marker label being typed (the `m` key), shown on the message line in place of the
+    /// message, with its end (where the typing is) always in view.
+    var labelDraft: String?
     /// Soundcheck levels (dBTP) shown as a `¦` mark in each channel's bar.
     var references: [Int: Double] = [:]
     private var holds: [(value: Float, time: Double)] = []
@@ -230,7 +233,11 @@ struct MeterView {
             )
         }
         line(&out, "")
-        line(&out, message.isEmpty ? "" : paint(Self.words(DisplayText.escaped(message), columns: columns), "33"))
+        if let labelDraft {
+            line(&out, paint(Self.labelPrompt(DisplayText.escaped(labelDraft), columns: columns), "33"))
+        } else {
+            line(&out, message.isEmpty ? "" : paint(Self.words(DisplayText.escaped(message), columns: columns), "33"))
+        }
         switch mode {
         case .record:
             line(&out, Self.keys(Self.recordKeys, columns: columns))
@@ -311,6 +318,21 @@ struct MeterView {
             out = next
         }
         return out + "..."
+    }
+
+    /// The message line while a marker label is typed: the whole prompt where it fits, else a
+    /// short one and as much of the label's end as fits, after a `…` where its start is cut.
+    static func labelPrompt(_ label: String, columns: Int) -> String {
+        let full = "marker label (Enter: mark, Esc: cancel): " + label
+        guard DisplayText.cells(full) > columns - 1 else { return full }
+        let prefix = "label: "
+        var tail = ""
+        for character in label.reversed() {
+            let next = String(character) + tail
+            if DisplayText.cells(prefix + "…" + next) > columns - 1 { break }
+            tail = next
+        }
+        return prefix + (tail.count < label.count ? "…" : "") + tail
     }
 
     /// Leaves the screen as it is, with the cursor below it.

@@ -406,6 +406,24 @@ struct MeterTextTests {
         }
     }
 
+    @Test("a marker label being typed stays in view at every width: the end of what is typed is always shown")
+    func labelPrompt() {
+        #expect(
+            MeterView.labelPrompt("chorus 2", columns: 100) == "marker label (Enter: mark, Esc: cancel): chorus 2"
+        )
+        #expect(MeterView.labelPrompt("", columns: 34) == "label: ")
+        let label = "second verse, the one with the late snare"
+        for columns in 34...200 {
+            let line = MeterView.labelPrompt(label, columns: columns)
+            #expect(DisplayText.cells(line) <= columns - 1, "\(columns): \(line)")
+            #expect(line.hasSuffix("late snare"), "\(columns): \(line)")
+        }
+        #expect(MeterView.labelPrompt(label, columns: 34) == "label: …e one with the late snare")
+        // Wide characters count as two cells.
+        let wide = MeterView.labelPrompt(String(repeating: "歌", count: 30), columns: 34)
+        #expect(DisplayText.cells(wide) <= 33 && wide.hasPrefix("label: …"), "\(wide)")
+    }
+
     @Test("a short window: lit channels first, shown in order, the rest named as ranges")
     func shortWindowRows() {
         let lit: Set<Int> = [4, 9]
