@@ -127,7 +127,11 @@ struct AnalyzeCommand: ParsableCommand {
                 outcome.table =
                     "\(DisplayText.escaped(path)): \(result.containerName), \(result.encodingName), "
                     + "\(result.header.rate) Hz, \(result.header.channels) ch, \(String(format: "%.3f", seconds)) s\n"
-                    + SummaryTable(color: color).render(result.summaries, names: result.header.names)
+                    + SummaryTable(color: color).render(
+                        result.summaries,
+                        names: result.header.names,
+                        columns: Terminal.stdoutColumns
+                    )
             }
         } catch {
             outcome.errors.append(error.message)

@@ -134,7 +134,7 @@ struct CalibrateCommand: ParsableCommand {
             if json {
                 Terminal.out(object.encoded() + "\n")
             } else {
-                Terminal.out(Self.table(results, mapping: mapping, maxStep: maxStep))
+                Terminal.out(Self.table(results, mapping: mapping, maxStep: maxStep, columns: Terminal.stdoutColumns))
                 if controls.isEmpty {
                     Terminal.out(
                         "\n\(settings.device): no capture controls with dB information; set the gains on the interface itself.\n"
@@ -209,8 +209,13 @@ struct CalibrateCommand: ParsableCommand {
         ])
     }
 
-    static func table(_ results: [CalibrationSession.Result], mapping: [ALSAMixer.Control?], maxStep: Double) -> String
-    {
+    /// One row per channel; on a terminal `columns` wide too narrow for that, one record per channel.
+    static func table(
+        _ results: [CalibrationSession.Result],
+        mapping: [ALSAMixer.Control?],
+        maxStep: Double,
+        columns: Int? = nil
+    ) -> String {
         var table = TextTable(
             header: ["ch", "name", "true peak dBTP", "typical dBTP", "clips", "hot", "proposal"],
             alignments: [.right, .left, .right, .right, .right, .right, .left]
@@ -233,6 +238,7 @@ struct CalibrateCommand: ParsableCommand {
                 String(r.clipEvents), String(r.hotEvents), advice,
             ])
         }
+        if let columns, !table.fits(columns) { return table.renderRecords(columns: columns, titleColumns: 2) }
         return table.render()
     }
 

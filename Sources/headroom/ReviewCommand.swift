@@ -131,7 +131,7 @@ struct ReviewCommand: ParsableCommand {
             } else if json {
                 for r in reviews { Terminal.out(r.jsonLine.encoded() + "\n") }
             } else {
-                Terminal.out(Self.table(reviews))
+                Terminal.out(Self.table(reviews, columns: Terminal.stdoutColumns))
             }
             if labels {
                 for r in reviews {
@@ -182,8 +182,8 @@ struct ReviewCommand: ParsableCommand {
         ClipLog.isNumberOnly(c.name, channel: c.channel - 1) ? "ch\(c.channel)" : c.name
     }
 
-    /// One row per take.
-    static func table(_ reviews: [TakeReview]) -> String {
+    /// One row per take; on a terminal `columns` wide too narrow for that, one record per take.
+    static func table(_ reviews: [TakeReview], columns: Int? = nil) -> String {
         var table = TextTable(
             header: [
                 "take", "duration", "started", "clipped", "flat tops", "worst TP", "hot", "xruns/gaps/dropped", "ended",
@@ -220,6 +220,7 @@ struct ReviewCommand: ParsableCommand {
                 "\(r.xruns)/\(r.gaps)/\(r.droppedFrames)", ended,
             ])
         }
+        if let columns, !reviews.isEmpty, !table.fits(columns) { return table.renderRecords(columns: columns) }
         return table.render() + (reviews.isEmpty ? "(no takes)\n" : "")
     }
 

@@ -127,6 +127,15 @@ enum Terminal {
     /// False once stdout has gone away.
     static var stdoutAlive: Bool { !stdoutGone.load(ordering: .relaxed) }
 
+    /// How wide the terminal stdout is (nil when stdout is not a terminal, or one that does
+    /// not say, as a pseudo-terminal nobody sized): tables too wide for it are printed as
+    /// records, a channel or a take at a time.
+    static var stdoutColumns: Int? {
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
+    }
+
     /// True when stdout is a terminal that draws and NO_COLOR is not set.
     static var stdoutColor: Bool {
         drawable(STDOUT_FILENO) && ProcessInfo.processInfo.environment["NO_COLOR"] == nil

@@ -43,4 +43,37 @@ struct TextTableTests {
             ]
         )
     }
+
+    @Test(
+        "too wide for the terminal: records, titled, names aligned, long cells broken at spaces under their start, no line wider than the terminal"
+    )
+    func records() {
+        var table = TextTable(header: ["ch", "name", "clips", "proposal"], alignments: [.right, .left, .right, .left])
+        table.add(["1", "Vox", "5", "clipped 3x, by about 4.0 dB: lower 10.0 dB, then run calibrate again"])
+        table.add(["2", "ベース", "0", "ok"])
+        #expect(table.fits(nil) && table.fits(90) && !table.fits(60))
+        #expect(
+            table.records(columns: 40, titleColumns: 2) == [
+                [
+                    "ch 1 Vox",
+                    "  clips     5",
+                    "  proposal  clipped 3x, by about 4.0 dB:",
+                    "            lower 10.0 dB, then run",
+                    "            calibrate again",
+                ],
+                ["ch 2 ベース", "  clips     0", "  proposal  ok"],
+            ]
+        )
+        #expect(table.renderRecords(columns: 40).hasPrefix("ch 1\n  name      Vox\n"))
+        #expect(table.renderRecords(columns: 40).contains("calibrate again\n\nch 2\n"), "a blank line between records")
+        for columns in 20...80 {
+            for line in table.records(columns: columns).joined() {
+                #expect(DisplayText.cells(line) <= max(columns, 24), "\(columns): \(line)")
+            }
+        }
+        // A word longer than the line is cut where the line ends, wide characters whole.
+        #expect(TextTable.wrap("take-20261205-113452-with-a-long-name.wav", cells: 16).allSatisfy { $0.count <= 16 })
+        #expect(TextTable.wrap("ボーカルボーカル", cells: 5) == ["ボー", "カル", "ボー", "カル"])
+        #expect(TextTable.wrap("", cells: 5) == [""])
+    }
 }

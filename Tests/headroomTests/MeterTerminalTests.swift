@@ -63,6 +63,37 @@ struct MeterTerminalTests {
         func stop() { _ = try? run("/usr/bin/tmux", ["kill-session", "-t", session]) }
     }
 
+    @Test(
+        "tables too wide for the terminal (80 columns) come as records, a channel or a take at a time; through a pipe they stay tables"
+    )
+    func narrowTables() throws {
+        let dir = scratchDirectory()
+        // Two channels: the first clips, the second sits at -20 dBFS.
+        let samples = (0..<48000).flatMap { i -> [Float] in
+            let s = Float(sin(2 * Double.pi * 440 * Double(i) / 48000))
+            return [max(-1, min(1, 2 * s)), 0.1 * s]
+        }
+        writeFloatWav(dir + "/take.wav", samples: samples, channels: 2)
+        let tmux = try Tmux(
+            command: "\(headroomBinary) analyze --names Vox \(dir)/take.wav; \(headroomBinary) review \(dir)",
+            environment: ["NO_COLOR": "1"],
+            name: "narrow",
+            size: (80, 60)
+        )
+        defer { tmux.stop() }
+        let screen = try #require(tmux.waitFor { $0.contains("EXIT=") })
+        let lines = screen.split(separator: "\n").map(String.init)
+        #expect(lines.contains("ch 1 Vox  << CLIPPED"), "\(screen)")
+        #expect(lines.contains("ch 2 R"), "a stereo file's second channel: \(screen)")
+        #expect(lines.contains { $0.hasPrefix("  proposal ") && $0.contains("(clipped by about") }, "\(screen)")
+        #expect(lines.contains("take take.wav"), "\(screen)")
+        #expect(lines.contains { $0.hasPrefix("  ended ") && $0.hasSuffix("no log (analyzed)") }, "\(screen)")
+        #expect(!lines.contains { $0.hasPrefix("ch  name") || $0.hasPrefix("take  ") }, "no table to wrap: \(screen)")
+        // The same through a pipe: one row per channel and per take, for the tools that read it.
+        let piped = try run(headroomBinary, ["analyze", "--names", "Vox", dir + "/take.wav"]).stdout
+        #expect(piped.split(separator: "\n").contains { $0.hasPrefix(" 1  Vox ") && $0.hasSuffix("<< CLIPPED") })
+    }
+
     @Test("meter rows, the clip latch, and the r, n and q keys")
     func meter() throws {
         let dir = scratchDirectory()

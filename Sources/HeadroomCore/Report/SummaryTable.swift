@@ -8,7 +8,9 @@ public struct SummaryTable {
     public init(color: Bool) { self.color = color }
 
     /// One row per channel: name, peak, true peak, RMS, headroom, clips, hot events, proposal.
-    public func render(_ summaries: [ChannelSummary], names: [String]) -> String {
+    /// On a terminal `columns` wide that is too narrow for the table, one record per channel
+    /// instead (``TextTable/records(columns:)``), its title marked as the row would be.
+    public func render(_ summaries: [ChannelSummary], names: [String], columns: Int? = nil) -> String {
         var table = TextTable(
             header: [
                 "ch", "name", "peak dBFS", "true peak dBTP", "RMS dBFS", "headroom dB", "clips", "clipped", "flat",
@@ -26,21 +28,33 @@ public struct SummaryTable {
                 Self.proposalText(s.proposal),
             ])
         }
+        // A flagged row is longer by its flag.
+        let flags = summaries.contains { $0.clipEvents > 0 || $0.flatEvents > 0 } ? "  << FLAT TOPS".count : 0
+        if let columns, !table.fits(columns - flags) {
+            return zip(table.records(columns: columns, titleColumns: 2), summaries).map { record, s in
+                // "ch 3 Vox", or "ch 3" for a channel nobody named.
+                let name = s.channel < names.count ? names[s.channel] : ""
+                let title = "ch \(s.channel + 1)" + (ClipLog.isNumberOnly(name, channel: s.channel) ? "" : " " + name)
+                return ([mark(DisplayText.escaped(title), s)] + record.dropFirst()).map { $0 + "\n" }.joined()
+            }.joined(separator: "\n")
+        }
         let lines = table.lines()
         var out = lines[0] + "\n"
-        for (text, s) in zip(lines.dropFirst(), summaries) {
-            if s.clipEvents > 0 {
-                out += color ? "\u{1B}[1;31m\(text)  << CLIPPED\u{1B}[0m" : text + "  << CLIPPED"
-            } else if s.flatEvents > 0 {
-                out += color ? "\u{1B}[1;35m\(text)  << FLAT TOPS\u{1B}[0m" : text + "  << FLAT TOPS"
-            } else if s.proposal.reason == .hot, color {
-                out += "\u{1B}[33m\(text)\u{1B}[0m"
-            } else {
-                out += text
-            }
-            out += "\n"
-        }
+        for (text, s) in zip(lines.dropFirst(), summaries) { out += mark(text, s) + "\n" }
         return out
+    }
+
+    /// A channel's row (or record title) as it should catch the eye: clipped and flat-topped
+    /// ones flagged, and coloured on a terminal with hot ones.
+    private func mark(_ text: String, _ s: ChannelSummary) -> String {
+        if s.clipEvents > 0 {
+            return color ? "\u{1B}[1;31m\(text)  << CLIPPED\u{1B}[0m" : text + "  << CLIPPED"
+        } else if s.flatEvents > 0 {
+            return color ? "\u{1B}[1;35m\(text)  << FLAT TOPS\u{1B}[0m" : text + "  << FLAT TOPS"
+        } else if s.proposal.reason == .hot, color {
+            return "\u{1B}[33m\(text)\u{1B}[0m"
+        }
+        return text
     }
 
     /// "-7.5 dB", "+3.0 dB", "ok", "no signal"; for a clip, how far over it went

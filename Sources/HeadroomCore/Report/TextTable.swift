@@ -42,4 +42,61 @@ public struct TextTable {
 
     /// ``lines()``, each ended by a newline.
     public func render() -> String { lines().map { $0 + "\n" }.joined() }
+
+    /// Whether the table's lines fit a terminal `columns` wide (nil: not a terminal, and
+    /// anything fits: a pipe or a file keeps one row per line for the tools that read it).
+    public func fits(_ columns: Int?) -> Bool {
+        guard let columns else { return true }
+        return lines().allSatisfy { DisplayText.cells($0) <= columns }
+    }
+
+    /// The rows as records, for a terminal too narrow for the table (psql's expanded
+    /// display): a title (the first column's name, then the row's cells in the first
+    /// `titleColumns` columns: "ch 1 Vox"), then one line per other column, its name and the
+    /// cell, names aligned; a cell too long for the line goes on over more lines at word
+    /// breaks, under its start. One array of lines a row.
+    public func records(columns: Int, titleColumns: Int = 1) -> [[String]] {
+        let nameCells = header.dropFirst(titleColumns).map(DisplayText.cells).max() ?? 0
+        let indent = 2 + nameCells + 2
+        return rows.map { row in
+            var out = [([header[0]] + row.prefix(titleColumns)).joined(separator: " ")]
+            for (name, cell) in zip(header.dropFirst(titleColumns), row.dropFirst(titleColumns)) {
+                let label = "  " + name + String(repeating: " ", count: nameCells - DisplayText.cells(name)) + "  "
+                let wrapped = Self.wrap(cell, cells: max(columns - indent, 12))
+                out.append(label + wrapped[0])
+                out += wrapped.dropFirst().map { String(repeating: " ", count: indent) + $0 }
+            }
+            return out
+        }
+    }
+
+    /// ``records(columns:)`` as text, a blank line between records.
+    public func renderRecords(columns: Int, titleColumns: Int = 1) -> String {
+        records(columns: columns, titleColumns: titleColumns).map { $0.map { $0 + "\n" }.joined() }.joined(
+            separator: "\n"
+        )
+    }
+
+    /// `text` in lines of at most `cells`, broken at spaces; a word longer than a line is
+    /// cut where the line ends.
+    static func wrap(_ text: String, cells: Int) -> [String] {
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ", omittingEmptySubsequences: false).map(String.init) {
+            let next = line.isEmpty ? word : line + " " + word
+            if DisplayText.cells(next) <= cells {
+                line = next
+                continue
+            }
+            if !line.isEmpty { lines.append(line) }
+            line = word
+            while DisplayText.cells(line) > cells {
+                let head = DisplayText.prefix(line, cells: cells)
+                lines.append(head)
+                line = String(line.dropFirst(head.count))
+            }
+        }
+        lines.append(line)
+        return lines
+    }
 }
