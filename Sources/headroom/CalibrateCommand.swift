@@ -238,7 +238,10 @@ struct CalibrateCommand: ParsableCommand {
                 String(r.clipEvents), String(r.hotEvents), advice,
             ])
         }
-        if let columns, !table.fits(columns) { return table.renderRecords(columns: columns, titleColumns: 2) }
+        if let columns, !table.fits(columns) {
+            let titles = results.map { SummaryTable.title($0.channel, name: $0.name) }
+            return table.renderRecords(columns: columns, titleColumns: 2, titles: titles)
+        }
         return table.render()
     }
 

@@ -65,6 +65,13 @@ struct TextTableTests {
             ]
         )
         #expect(table.renderRecords(columns: 40).hasPrefix("ch 1\n  name      Vox\n"))
+        // Titles of the caller's own, escaped as cells are.
+        #expect(
+            table.records(columns: 40, titleColumns: 2, titles: ["ch 1 Vox", "ch 2 \u{1B}[2J"]).map(\.[0]) == [
+                "ch 1 Vox", "ch 2 \\x1b[2J",
+            ]
+        )
+        #expect(SummaryTable.title(0, name: "Vox") == "ch 1 Vox" && SummaryTable.title(2, name: "3") == "ch 3")
         #expect(table.renderRecords(columns: 40).contains("calibrate again\n\nch 2\n"), "a blank line between records")
         for columns in 20...80 {
             for line in table.records(columns: columns).joined() {

@@ -89,6 +89,32 @@ struct MeterTerminalTests {
         #expect(lines.contains("take take.wav"), "\(screen)")
         #expect(lines.contains { $0.hasPrefix("  ended ") && $0.hasSuffix("no log (analyzed)") }, "\(screen)")
         #expect(!lines.contains { $0.hasPrefix("ch  name") || $0.hasPrefix("take  ") }, "no table to wrap: \(screen)")
+        // calibrate's table too, each record titled by its channel.
+        let results = [
+            CalibrationSession.Result(
+                channel: 0,
+                name: "Vox",
+                truePeakDBTP: 0.03,
+                typicalPeakDBTP: 0.03,
+                clipEvents: 4,
+                hotEvents: 0,
+                proposal: GainProposal(reason: .clipped, changeDB: -7.5)
+            ),
+            CalibrationSession.Result(
+                channel: 1,
+                name: "2",
+                truePeakDBTP: -20,
+                typicalPeakDBTP: -21,
+                clipEvents: 0,
+                hotEvents: 0,
+                proposal: GainProposal(reason: .quiet, changeDB: 14)
+            ),
+        ]
+        let calibration = CalibrateCommand.table(results, mapping: [nil, nil], maxStep: 12, columns: 50)
+        let records = calibration.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(records.first == "ch 1 Vox" && records.contains("ch 2"), "\(calibration)")
+        #expect(records.allSatisfy { DisplayText.cells($0) <= 50 }, "\(calibration)")
+        #expect(!CalibrateCommand.table(results, mapping: [nil, nil], maxStep: 12).hasPrefix("ch 1"))
         // The same through a pipe: one row per channel and per take, for the tools that read it.
         let piped = try run(headroomBinary, ["analyze", "--names", "Vox", dir + "/take.wav"]).stdout
         #expect(piped.split(separator: "\n").contains { $0.hasPrefix(" 1  Vox ") && $0.hasSuffix("<< CLIPPED") })

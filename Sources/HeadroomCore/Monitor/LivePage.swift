@@ -1,9 +1,10 @@
 /// The live meter page of `record --listen` (`/`): one self-contained HTML page (no external
 /// assets) that works on a phone. One bar per channel from -60 to 0 dBFS under a dB scale that
 /// stays in view, coloured by zone as the terminal meter is (below the target band, in it, hot:
-/// above -margin), with the target band marked and the hot zone tinted, a 3-second peak hold, clip and flat latches with their counts (tap a channel to clear its
-/// latch on this page), the proposal, the take, the time, disk left and losses. It reads
-/// `/live`, a WebSocket sending the status 10 times a second, and reconnects by itself.
+/// above -margin), with the target band marked and the hot zone tinted; a 3-second peak hold,
+/// clip and flat latches with their counts (tap a channel to clear its latch on this page), the
+/// proposal, the take, the time, disk left and losses. It reads `/live`, a WebSocket sending
+/// the status 10 times a second, and reconnects by itself.
 enum LivePage {
     static func html(device: String) -> String {
         let title = device.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")

@@ -9,7 +9,8 @@ public struct SummaryTable {
 
     /// One row per channel: name, peak, true peak, RMS, headroom, clips, hot events, proposal.
     /// On a terminal `columns` wide that is too narrow for the table, one record per channel
-    /// instead (``TextTable/records(columns:)``), its title marked as the row would be.
+    /// instead (``TextTable/records(columns:titleColumns:titles:)``), its title marked as the
+    /// row would be.
     public func render(_ summaries: [ChannelSummary], names: [String], columns: Int? = nil) -> String {
         var table = TextTable(
             header: [
@@ -31,17 +32,22 @@ public struct SummaryTable {
         // A flagged row is longer by its flag.
         let flags = summaries.contains { $0.clipEvents > 0 || $0.flatEvents > 0 } ? "  << FLAT TOPS".count : 0
         if let columns, !table.fits(columns - flags) {
-            return zip(table.records(columns: columns, titleColumns: 2), summaries).map { record, s in
-                // "ch 3 Vox", or "ch 3" for a channel nobody named.
-                let name = s.channel < names.count ? names[s.channel] : ""
-                let title = "ch \(s.channel + 1)" + (ClipLog.isNumberOnly(name, channel: s.channel) ? "" : " " + name)
-                return ([mark(DisplayText.escaped(title), s)] + record.dropFirst()).map { $0 + "\n" }.joined()
+            let titles = summaries.map {
+                Self.title($0.channel, name: $0.channel < names.count ? names[$0.channel] : "")
+            }
+            return zip(table.records(columns: columns, titleColumns: 2, titles: titles), summaries).map { record, s in
+                ([mark(record[0], s)] + record.dropFirst()).map { $0 + "\n" }.joined()
             }.joined(separator: "\n")
         }
         let lines = table.lines()
         var out = lines[0] + "\n"
         for (text, s) in zip(lines.dropFirst(), summaries) { out += mark(text, s) + "\n" }
         return out
+    }
+
+    /// A channel's record title: "ch 3 Vox", or "ch 3" for one nobody named (0-based `channel`).
+    public static func title(_ channel: Int, name: String) -> String {
+        "ch \(channel + 1)" + (ClipLog.isNumberOnly(name, channel: channel) ? "" : " " + name)
     }
 
     /// A channel's row (or record title) as it should catch the eye: clipped and flat-topped

@@ -51,15 +51,16 @@ public struct TextTable {
     }
 
     /// The rows as records, for a terminal too narrow for the table (psql's expanded
-    /// display): a title (the first column's name, then the row's cells in the first
-    /// `titleColumns` columns: "ch 1 Vox"), then one line per other column, its name and the
-    /// cell, names aligned; a cell too long for the line goes on over more lines at word
-    /// breaks, under its start. One array of lines a row.
-    public func records(columns: Int, titleColumns: Int = 1) -> [[String]] {
+    /// display): a title (`titles`, one a row, or the first column's name and the row's cells
+    /// in the first `titleColumns` columns: "take take-003.wav"), then one line per other
+    /// column, its name and the cell, names aligned; a cell too long for the line goes on over
+    /// more lines at word breaks, under its start. One array of lines a row.
+    public func records(columns: Int, titleColumns: Int = 1, titles: [String]? = nil) -> [[String]] {
         let nameCells = header.dropFirst(titleColumns).map(DisplayText.cells).max() ?? 0
         let indent = 2 + nameCells + 2
-        return rows.map { row in
-            var out = [([header[0]] + row.prefix(titleColumns)).joined(separator: " ")]
+        return rows.enumerated().map { r, row in
+            let title = titles.map { DisplayText.escaped($0[r]) }
+            var out = [title ?? ([header[0]] + row.prefix(titleColumns)).joined(separator: " ")]
             for (name, cell) in zip(header.dropFirst(titleColumns), row.dropFirst(titleColumns)) {
                 let label = "  " + name + String(repeating: " ", count: nameCells - DisplayText.cells(name)) + "  "
                 let wrapped = Self.wrap(cell, cells: max(columns - indent, 12))
@@ -70,11 +71,12 @@ public struct TextTable {
         }
     }
 
-    /// ``records(columns:)`` as text, a blank line between records.
-    public func renderRecords(columns: Int, titleColumns: Int = 1) -> String {
-        records(columns: columns, titleColumns: titleColumns).map { $0.map { $0 + "\n" }.joined() }.joined(
-            separator: "\n"
-        )
+    /// ``records(columns:titleColumns:titles:)`` as text, a blank line between records.
+    public func renderRecords(columns: Int, titleColumns: Int = 1, titles: [String]? = nil) -> String {
+        records(columns: columns, titleColumns: titleColumns, titles: titles).map { $0.map { $0 + "\n" }.joined() }
+            .joined(
+                separator: "\n"
+            )
     }
 
     /// `text` in lines of at most `cells`, broken at spaces; a word longer than a line is
