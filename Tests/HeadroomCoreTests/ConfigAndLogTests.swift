@@ -71,11 +71,42 @@ struct ConfigTests {
         #expect(
             throws: HeadroomError(
                 .usage,
-                "a.toml:2: unknown key \"clip_lvl\"; keys are the long option names, e.g. target_peak, clip_run, names, device"
+                "a.toml:2: unknown key \"clip_lvl\"; did you mean clip_level? keys are the long option names, e.g. target_peak, clip_run, names, device"
             )
         ) {
             var settings = Settings()
             try settings.apply(ConfigFile.parse("margin = 3\nclip_lvl = -1\n", path: "a.toml"))
+        }
+    }
+
+    @Test(
+        "an unknown key that is a key in capitals (Target_Peak) or a letter or two off one (chanels) is named as the key meant"
+    )
+    func nearestKey() throws {
+        for (typed, meant) in [
+            ("Target_Peak", "target_peak"), ("Clip-Run", "clip_run"), ("chanels", "channels"),
+            ("max_take_secs", nil), ("clip_lvl", "clip_level"), ("nmes", "names"), ("rat", "rate"), ("bogus", nil),
+        ] as [(String, String?)] {
+            #expect(Settings.nearestKey(typed) == meant, "\(typed)")
+            var settings = Settings()
+            let error = #expect(throws: HeadroomError.self) {
+                try settings.apply(ConfigFile.parse("\(typed) = 1\n", path: "a.toml"))
+            }
+            #expect(
+                error?.message.contains(meant.map { "did you mean \($0)? " } ?? "; keys are") == true,
+                "\(error?.message ?? "")"
+            )
+        }
+        #expect(Settings.editDistance("", "abc") == 3 && Settings.editDistance("kitten", "sitting") == 3)
+        // Every key the list suggests is one the file takes: a wrong value is refused for its
+        // value, never as an unknown key.
+        for key in Settings.configKeys {
+            var settings = Settings()
+            do {
+                try settings.apply(ConfigFile.parse("\(key) = [1, 2]\n", path: "k.toml"))
+            } catch {
+                #expect(!error.message.contains("unknown key"), "\(key): \(error.message)")
+            }
         }
     }
 

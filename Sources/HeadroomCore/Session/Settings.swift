@@ -161,9 +161,10 @@ public struct Settings: Sendable, Equatable {
             case "listen": listen = try string()
             case "metrics_file": metricsFile = Self.expandingHome(try string())
             default:
+                let hint = Self.nearestKey(key).map { "did you mean \($0)? " } ?? ""
                 throw HeadroomError(
                     .usage,
-                    "\(config.path):\(entry.line): unknown key \"\(key)\"; keys are the long option names, e.g. target_peak, clip_run, names, device"
+                    "\(config.path):\(entry.line): unknown key \"\(DisplayText.escaped(key))\"; \(hint)keys are the long option names, e.g. target_peak, clip_run, names, device"
                 )
             }
         }
@@ -188,6 +189,43 @@ public struct Settings: Sendable, Equatable {
                 }
             }
         }
+    }
+
+    /// The keys a config file's top level takes: the long option names, `_` for `-`.
+    static let configKeys =
+        AnalysisSetting.all.map(\.key) + [
+            "names", "device", "rate", "channels", "format", "period_frames", "buffer_frames", "dir", "name",
+            "file_format", "duration", "max_take_seconds", "reference", "headless", "wait_device", "on_take_closed",
+            "layout", "listen", "metrics_file",
+        ]
+
+    /// The key an unknown `key` was most likely meant to be: a key in other letters' case
+    /// (`Target_Peak`), or a key at most two letters away (one for short keys), when only
+    /// one is that near. (`-` for `_` is taken as it is: `target-peak` is `target_peak`.)
+    static func nearestKey(_ key: String) -> String? {
+        let spelled = key.lowercased().replacingOccurrences(of: "-", with: "_")
+        if configKeys.contains(spelled) { return spelled }
+        let most = spelled.count <= 4 ? 1 : 2
+        let near = configKeys.map { ($0, editDistance(spelled, $0)) }.filter { $0.1 <= most }
+        guard let best = near.map(\.1).min(), near.filter({ $0.1 == best }).count == 1 else { return nil }
+        return near.first { $0.1 == best }?.0
+    }
+
+    /// Levenshtein distance: the fewest letters added, removed or changed to turn `a` into `b`.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var diagonal = row[0]
+            row[0] = i
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                let above = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1))
+                diagonal = above
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
     }
 
     /// The typical loud peak per channel (dBTP, 0-based) from a `calibrate --save` file.
