@@ -158,6 +158,32 @@ struct EventCueTests {
         }
     }
 
+    @Test("a marker for a take already finished goes at the start of the take being recorded, and its line says so")
+    func markerForAFinishedTake() throws {
+        let (session, _, directory) = try Self.splitRecording(periods: 400)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        session.start()
+        var lines: [String] = []
+        while !session.isFinished && session.snapshot().takeIndex < 2 {
+            session.waitForAttention(seconds: 0.1)
+            lines += session.takeWarnings()
+        }
+        try #require(!session.isFinished, "the recording outlasts the marker")
+        // The first take's frame 100: that take was finished (nothing held it) long since.
+        session.mark(label: "late", at: 100)
+        let outcome = try session.outcomeAtEnd()
+        lines += session.takeWarnings()
+        #expect(try Self.markers(outcome.logs[0]).isEmpty)
+        let landed = try #require(outcome.logs.firstIndex { (try? Self.markers($0).isEmpty) == false })
+        #expect(landed >= 2 && (try Self.markers(outcome.logs[landed])) == [.marker(frame: 0, label: "late")])
+        #expect(
+            lines.contains {
+                $0.hasPrefix("MARKER late at 00:00:00.000 (the start of this take: the take it marked was finished")
+            },
+            "\(lines)"
+        )
+    }
+
     @Test(
         "a marker whose label is still being typed when the recording ends is logged with what was typed, not lost"
     )

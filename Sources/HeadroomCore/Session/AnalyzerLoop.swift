@@ -444,13 +444,15 @@ final class AnalyzerLoop: @unchecked Sendable {
             let takeStart = globalFrame - boundary.frames
             let at = min(max(0, request.frame - takeStart), boundary.frames)
             emit(.marker(frame: at, label: request.label))
-            warnMarker(request.label, at: at)
+            warnMarker(request.label, at: at, moved: request.frame < takeStart)
         }
     }
 
-    /// The line a marker gets as it is logged: `MARKER chorus 2 at 00:01:12.480`.
-    private func warnMarker(_ label: String?, at frame: Int) {
-        warn("MARKER\(label.map { " \($0)" } ?? "") at \(Self.timecode(frame, rate: rate))")
+    /// The line a marker gets as it is logged: `MARKER chorus 2 at 00:01:12.480`; `moved`:
+    /// its take was finished before its label was done, and it went into the next.
+    private func warnMarker(_ label: String?, at frame: Int, moved: Bool = false) {
+        let note = moved ? " (the start of this take: the take it marked was finished before its label was done)" : ""
+        warn("MARKER\(label.map { " \($0)" } ?? "") at \(Self.timecode(frame, rate: rate))\(note)")
     }
 
     // MARK: Frames
