@@ -110,6 +110,29 @@ struct ConfigTests {
         }
     }
 
+    @Test(
+        "the names a file carries in iXML, by CHANNEL_INDEX, as field recorders write them; none from a track list that does not parse"
+    )
+    func carriedNames() {
+        let soundDevices = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <BWFXML><IXML_VERSION>1.61</IXML_VERSION><PROJECT>Day 3</PROJECT>
+            <TRACK_LIST><TRACK_COUNT>4</TRACK_COUNT>
+            <TRACK><CHANNEL_INDEX>2</CHANNEL_INDEX><INTERLEAVE_INDEX>2</INTERLEAVE_INDEX><NAME>Boom</NAME></TRACK>
+            <TRACK><CHANNEL_INDEX>1</CHANNEL_INDEX><INTERLEAVE_INDEX>1</INTERLEAVE_INDEX><NAME> Mix L </NAME></TRACK>
+            <TRACK><CHANNEL_INDEX>3</CHANNEL_INDEX><NAME>Lav &amp; Talent</NAME></TRACK>
+            <TRACK><CHANNEL_INDEX>4</CHANNEL_INDEX><NAME></NAME></TRACK>
+            <TRACK><CHANNEL_INDEX>9</CHANNEL_INDEX><NAME>Beyond</NAME></TRACK>
+            </TRACK_LIST><NOTE><NAME>not a track</NAME></NOTE></BWFXML>
+            """
+        #expect(
+            CarriedNames.tracks(Data(soundDevices.utf8), channels: 4) == [0: "Mix L", 1: "Boom", 2: "Lav & Talent"]
+        )
+        #expect(CarriedNames.tracks(Data("<BWFXML><TRACK_LIST><TRACK>".utf8), channels: 2).isEmpty)
+        #expect(CarriedNames.tracks(Data(), channels: 2).isEmpty)
+        #expect(CarriedNames.read(path: "/nonexistent.wav", channels: 2).isEmpty)
+    }
+
     @Test("a malformed value names the line")
     func malformed() {
         #expect(throws: HeadroomError.self) { try ConfigFile.parse("margin = three\n", path: "b.toml") }

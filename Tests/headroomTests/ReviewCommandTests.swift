@@ -336,7 +336,8 @@ struct ReviewCommandTests {
         let c = try #require(rows.first { $0.hasPrefix("c-killed.wav") })
         #expect(c.contains("cut off (log has no summary)"))
         let d = try #require(rows.first { $0.hasPrefix("d-nolog.wav") })
-        #expect(d.contains("no log (analyzed)") && d.contains("R x2"))  // no log, no names: the defaults
+        // No log: the names the take carries (its iXML).
+        #expect(d.contains("no log (analyzed)") && d.contains("Gtr x2"), "\(d)")
 
         let problems = try headroom("review", "--only-problems", takes)
         #expect(!problems.stdout.contains("b-clean.wav"))

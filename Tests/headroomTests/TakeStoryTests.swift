@@ -137,6 +137,23 @@ struct TakeStoryTests {
         #expect(sox.status == 0 && sox.stdout.contains("Channels       : 4"))
     }
 
+    @Test(
+        "analyze names a take's channels as it carries them (iXML), where --names does not; a FLAC take, which has no iXML, is numbered"
+    )
+    func analyzeReadsTheNames() throws {
+        let dir = scratchDirectory()
+        let take = try Self.record(in: dir)
+        let json = try headroom("analyze", "--json", take)
+        #expect(json.jsonLines.first?["names"] as? [String] == Self.names, "\(json.stdout)")
+        let table = try headroom("analyze", take).stdout.split(separator: "\n").map(String.init)
+        #expect(table.contains { $0.hasPrefix(" 4  Vox & Amp ") }, "\(table)")
+        // --names wins where it names a channel; the take's names fill the rest.
+        let given = try headroom("analyze", "--json", "--names", "BD,,Bass DI", take)
+        #expect(given.jsonLines.first?["names"] as? [String] == ["BD", "Snare", "Bass DI", "Vox & Amp"])
+        let flac = try Self.record(in: dir + "/f", fileFormat: "flac")
+        #expect(try headroom("analyze", "--json", flac).jsonLines.first?["names"] as? [String] == ["1", "2", "3", "4"])
+    }
+
     @Test("--layout names a speaker layout: its mask goes into the take; one that does not fit is exit 64")
     func layout() throws {
         let dir = scratchDirectory()

@@ -41,7 +41,13 @@ public struct FileAnalysis {
         onLine: (JSONValue) -> Void = { _ in }
     ) throws(HeadroomError) -> Result {
         let reader = try AudioFileReader(path: path)
-        let names = ClipLog.channelNames(settings.names, channels: reader.channels)
+        // Given names win; then the ones the file carries (a take's iXML); then numbers.
+        let carried =
+            path == AudioFileReader.standardInput ? [:] : CarriedNames.read(path: path, channels: reader.channels)
+        let given = (0..<reader.channels).map { c in
+            c < settings.names.count && !settings.names[c].isEmpty ? settings.names[c] : carried[c] ?? ""
+        }
+        let names = ClipLog.channelNames(given, channels: reader.channels)
         let header = ClipLog.Header(
             file: path,
             device: nil,

@@ -1,0 +1,86 @@
+import Foundation
+import Glibc
+
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// The channel names a WAV or RF64 file carries in its iXML chunk's track list: headroom's
+/// takes (`--names`), and those of field recorders that write iXML (Sound Devices, Zoom,
+/// Sonosax...). `analyze` names a file's channels with them where `--names` does not.
+/// Names are a courtesy: a file without them, or with an iXML chunk that does not parse, is
+/// read all the same, its channels numbered.
+public enum CarriedNames {
+    /// An iXML chunk longer than this is not read (a track list takes a few KiB).
+    static let longestChunk: UInt64 = 1 << 20
+
+    /// Channel index (from 0) -> name, for the tracks of `path`'s iXML chunk that have a
+    /// `CHANNEL_INDEX` from 1 to `channels` and a name; empty where there are none.
+    public static func read(path: String, channels: Int) -> [Int: String] {
+        guard let chunks = try? RIFFChunks(path: path), let offset = chunks.offset(of: "iXML"),
+            let size = chunks.size(of: "iXML"), size <= longestChunk
+        else { return [:] }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [:] }
+        defer { close(fd) }
+        guard let bytes = RIFFChunks.read(fd, Int(size), at: offset) else { return [:] }
+        return tracks(Data(bytes.prefix { $0 != 0 }), channels: channels)
+    }
+
+    /// The tracks of an iXML document (`TRACK_LIST/TRACK`: `CHANNEL_INDEX`, `NAME`).
+    static func tracks(_ document: Data, channels: Int) -> [Int: String] {
+        let reader = TrackReader()
+        let parser = XMLParser(data: document)
+        parser.delegate = reader
+        guard parser.parse() else { return [:] }
+        var names: [Int: String] = [:]
+        for track in reader.tracks {
+            guard let index = Int(track.index.trimmingCharacters(in: .whitespacesAndNewlines)),
+                (1...max(channels, 1)).contains(index), names[index - 1] == nil
+            else { continue }
+            let name = track.name.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !name.isEmpty { names[index - 1] = name }
+        }
+        return names
+    }
+
+    /// Collects each `TRACK`'s `CHANNEL_INDEX` and `NAME` text.
+    private final class TrackReader: NSObject, XMLParserDelegate {
+        var tracks: [(index: String, name: String)] = []
+        private var path: [String] = []
+        private var track: (index: String, name: String)?
+
+        func parser(
+            _ parser: XMLParser,
+            didStartElement element: String,
+            namespaceURI: String?,
+            qualifiedName: String?,
+            attributes: [String: String] = [:]
+        ) {
+            path.append(element)
+            if element == "TRACK" && path.dropLast().last == "TRACK_LIST" { track = ("", "") }
+        }
+
+        func parser(_ parser: XMLParser, foundCharacters string: String) {
+            guard track != nil, path.dropLast().last == "TRACK" else { return }
+            switch path.last {
+            case "CHANNEL_INDEX": track!.index += string
+            case "NAME": track!.name += string
+            default: break
+            }
+        }
+
+        func parser(
+            _ parser: XMLParser,
+            didEndElement element: String,
+            namespaceURI: String?,
+            qualifiedName: String?
+        ) {
+            if element == "TRACK", let t = track, path.dropLast().last == "TRACK_LIST" {
+                tracks.append(t)
+                track = nil
+            }
+            path.removeLast()
+        }
+    }
+}
