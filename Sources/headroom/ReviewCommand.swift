@@ -220,7 +220,9 @@ struct ReviewCommand: ParsableCommand {
                 "\(r.xruns)/\(r.gaps)/\(r.droppedFrames)", ended,
             ])
         }
-        if let columns, !reviews.isEmpty, !table.fits(columns) { return table.renderRecords(columns: columns) }
+        if let columns, !table.fits(columns) {
+            return reviews.isEmpty ? "(no takes)\n" : table.renderRecords(columns: columns)
+        }
         return table.render() + (reviews.isEmpty ? "(no takes)\n" : "")
     }
 

@@ -139,8 +139,7 @@ struct UnwrittenTakeTests {
         "a take the writer failed in before its first frame is removed with its log, named on stderr; a take with audio, or a file a person put in its place, is kept"
     )
     func removedOnlyWhenEmptyAndOurs() throws {
-        let directory = NSTemporaryDirectory() + "headroom-unwritten-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try scratchFolder("unwritten")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let namer = try TakeNamer(directory: directory, template: "t", fileFormat: .flac)
         let registry = TakeRegistry(namer: namer, sessionStart: Date(), rate: 48000, channels: 2, addCues: false)

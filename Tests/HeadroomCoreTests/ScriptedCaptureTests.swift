@@ -381,8 +381,7 @@ struct WriterBehindTests {
     func diskFillsBehindTheAnalyzer(split: Bool) throws {
         // A 128 KiB tmpfs: the log holds 64 KiB of it, the take gets about 60 KiB (some 32
         // periods) of the 80 captured, 40 to a take when split.
-        let mount = NSTemporaryDirectory() + "headroom-behind-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        let mount = try scratchFolder("behind")
         func sh(_ arguments: [String]) throws -> Int32 {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: arguments[0])
@@ -454,8 +453,7 @@ struct WriterStalledTests {
         "a disk that stalls the writer for longer than 10 s as the recording ends: the recording still ends once the disk answers, the take holds every frame (the ones its ring could not hold as logged silence)"
     )
     func stalledPastTheEnd() throws {
-        let directory = NSTemporaryDirectory() + "headroom-stalled-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try scratchFolder("stalled")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let source = ScriptedSource([.periods(30)])
         var config = source.configuration(directory: directory, periods: 30)

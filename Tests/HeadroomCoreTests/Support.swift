@@ -2,6 +2,14 @@ import Foundation
 
 @testable import HeadroomCore
 
+/// A new empty folder for one test, named after what it holds (`headroom-<name>-<uuid>`);
+/// the test removes it.
+func scratchFolder(_ name: String) throws -> String {
+    let path = NSTemporaryDirectory() + "headroom-\(name)-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
 /// Runs `analyzer` over interleaved samples in blocks of `block` frames and returns
 /// every event, with the analyzer for its summaries.
 func analyze<T: Numeric>(

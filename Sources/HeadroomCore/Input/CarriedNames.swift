@@ -17,13 +17,13 @@ public enum CarriedNames {
     /// Channel index (from 0) -> name, for the tracks of `path`'s iXML chunk that have a
     /// `CHANNEL_INDEX` from 1 to `channels` and a name; empty where there are none.
     public static func read(path: String, channels: Int) -> [Int: String] {
-        guard let chunks = try? RIFFChunks(path: path), let offset = chunks.offset(of: "iXML"),
-            let size = chunks.size(of: "iXML"), size <= longestChunk
-        else { return [:] }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return [:] }
         defer { close(fd) }
-        guard let bytes = RIFFChunks.read(fd, Int(size), at: offset) else { return [:] }
+        guard let chunks = try? RIFFChunks(reading: fd, path: path), let offset = chunks.offset(of: "iXML"),
+            let size = chunks.size(of: "iXML"), size <= longestChunk,
+            let bytes = RIFFChunks.read(fd, Int(size), at: offset)
+        else { return [:] }
         return tracks(Data(bytes.prefix { $0 != 0 }), channels: channels)
     }
 
