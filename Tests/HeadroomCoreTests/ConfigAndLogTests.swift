@@ -111,7 +111,7 @@ struct ConfigTests {
     }
 
     @Test(
-        "the names a file carries in iXML, by CHANNEL_INDEX, as field recorders write them; none from a track list that does not parse"
+        "the names a file carries in iXML, each at its INTERLEAVE_INDEX (else CHANNEL_INDEX), as field recorders write them; none from a track list that does not parse"
     )
     func carriedNames() {
         let soundDevices = """
@@ -128,6 +128,24 @@ struct ConfigTests {
         #expect(
             CarriedNames.tracks(Data(soundDevices.utf8), channels: 4) == [0: "Mix L", 1: "Boom", 2: "Lav & Talent"]
         )
+        // A recorder with tracks 3, 4, 7 and 8 armed writes a poly file of four channels, each
+        // track at its interleave index, and a mono file of each track, at interleave index 1.
+        let armed = """
+            <BWFXML><TRACK_LIST><TRACK_COUNT>4</TRACK_COUNT>
+            <TRACK><CHANNEL_INDEX>3</CHANNEL_INDEX><INTERLEAVE_INDEX>1</INTERLEAVE_INDEX><NAME>Boom</NAME></TRACK>
+            <TRACK><CHANNEL_INDEX>4</CHANNEL_INDEX><INTERLEAVE_INDEX>2</INTERLEAVE_INDEX><NAME>Lav 1</NAME></TRACK>
+            <TRACK><CHANNEL_INDEX>7</CHANNEL_INDEX><INTERLEAVE_INDEX>3</INTERLEAVE_INDEX><NAME>Lav 2</NAME></TRACK>
+            <TRACK><CHANNEL_INDEX>8</CHANNEL_INDEX><INTERLEAVE_INDEX>4</INTERLEAVE_INDEX><NAME>Plant</NAME></TRACK>
+            </TRACK_LIST></BWFXML>
+            """
+        #expect(
+            CarriedNames.tracks(Data(armed.utf8), channels: 4) == [0: "Boom", 1: "Lav 1", 2: "Lav 2", 3: "Plant"]
+        )
+        let mono = """
+            <BWFXML><TRACK_LIST><TRACK_COUNT>1</TRACK_COUNT><TRACK><CHANNEL_INDEX>7</CHANNEL_INDEX>
+            <INTERLEAVE_INDEX>1</INTERLEAVE_INDEX><NAME>Lav 2</NAME></TRACK></TRACK_LIST></BWFXML>
+            """
+        #expect(CarriedNames.tracks(Data(mono.utf8), channels: 1) == [0: "Lav 2"])
         #expect(CarriedNames.tracks(Data("<BWFXML><TRACK_LIST><TRACK>".utf8), channels: 2).isEmpty)
         #expect(CarriedNames.tracks(Data(), channels: 2).isEmpty)
         #expect(CarriedNames.read(path: "/nonexistent.wav", channels: 2).isEmpty)

@@ -15,7 +15,8 @@ public enum CarriedNames {
     static let longestChunk: UInt64 = 1 << 20
 
     /// Channel index (from 0) -> name, for the tracks of `path`'s iXML chunk that have a
-    /// `CHANNEL_INDEX` from 1 to `channels` and a name; empty where there are none.
+    /// position in the file from 1 to `channels` (``tracks(_:channels:)``) and a name; empty
+    /// where there are none.
     public static func read(path: String, channels: Int) -> [Int: String] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return [:] }
@@ -27,15 +28,20 @@ public enum CarriedNames {
         return tracks(Data(bytes.prefix { $0 != 0 }), channels: channels)
     }
 
-    /// The tracks of an iXML document (`TRACK_LIST/TRACK`: `CHANNEL_INDEX`, `NAME`).
+    /// The tracks of an iXML document (`TRACK_LIST/TRACK`), each at its `INTERLEAVE_INDEX`:
+    /// its place among the file's channels. `CHANNEL_INDEX` is the recorder's track, which
+    /// is the same place only when every track was recorded: a poly file of tracks 1, 2, 5
+    /// and 6 has interleave indices 1 to 4, and a mono file of track 3 has 1. A track
+    /// without an interleave index is placed by its channel index (older writers).
     static func tracks(_ document: Data, channels: Int) -> [Int: String] {
         let reader = TrackReader()
         let parser = XMLParser(data: document)
         parser.delegate = reader
         guard parser.parse() else { return [:] }
         var names: [Int: String] = [:]
+        func number(_ text: String) -> Int? { Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) }
         for track in reader.tracks {
-            guard let index = Int(track.index.trimmingCharacters(in: .whitespacesAndNewlines)),
+            guard let index = number(track.interleave) ?? number(track.index),
                 (1...max(channels, 1)).contains(index), names[index - 1] == nil
             else { continue }
             let name = track.name.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -44,11 +50,11 @@ public enum CarriedNames {
         return names
     }
 
-    /// Collects each `TRACK`'s `CHANNEL_INDEX` and `NAME` text.
+    /// Collects each `TRACK`'s `CHANNEL_INDEX`, `INTERLEAVE_INDEX` and `NAME` text.
     private final class TrackReader: NSObject, XMLParserDelegate {
-        var tracks: [(index: String, name: String)] = []
+        var tracks: [(index: String, interleave: String, name: String)] = []
         private var path: [String] = []
-        private var track: (index: String, name: String)?
+        private var track: (index: String, interleave: String, name: String)?
 
         func parser(
             _ parser: XMLParser,
@@ -58,13 +64,14 @@ public enum CarriedNames {
             attributes: [String: String] = [:]
         ) {
             path.append(element)
-            if element == "TRACK" && path.dropLast().last == "TRACK_LIST" { track = ("", "") }
+            if element == "TRACK" && path.dropLast().last == "TRACK_LIST" { track = ("", "", "") }
         }
 
         func parser(_ parser: XMLParser, foundCharacters string: String) {
             guard track != nil, path.dropLast().last == "TRACK" else { return }
             switch path.last {
             case "CHANNEL_INDEX": track!.index += string
+            case "INTERLEAVE_INDEX": track!.interleave += string
             case "NAME": track!.name += string
             default: break
             }
