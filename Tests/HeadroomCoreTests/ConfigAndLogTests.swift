@@ -146,6 +146,21 @@ struct ConfigTests {
             <INTERLEAVE_INDEX>1</INTERLEAVE_INDEX><NAME>Lav 2</NAME></TRACK></TRACK_LIST></BWFXML>
             """
         #expect(CarriedNames.tracks(Data(mono.utf8), channels: 1) == [0: "Lav 2"])
+        // A take's own track list, whatever its names hold (markup, a control character,
+        // which XML does not allow: escaped as the terminal shows it).
+        let written = TakeMetadata(
+            names: ["Vox\u{1}", "A&B <DI>"],
+            rate: 48000,
+            bitDepth: 24,
+            project: "Day\u{7}",
+            takeName: "take-1",
+            takeNumber: 1,
+            timeReference: 0,
+            fileUID: "X",
+            loudness: nil,
+            maxTruePeakDBTP: nil
+        ).ixml
+        #expect(CarriedNames.tracks(Data(written.utf8), channels: 2) == [0: "Vox\\x01", 1: "A&B <DI>"])
         #expect(CarriedNames.tracks(Data("<BWFXML><TRACK_LIST><TRACK>".utf8), channels: 2).isEmpty)
         #expect(CarriedNames.tracks(Data(), channels: 2).isEmpty)
         #expect(CarriedNames.read(path: "/nonexistent.wav", channels: 2).isEmpty)
