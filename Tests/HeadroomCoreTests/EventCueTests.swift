@@ -47,6 +47,19 @@ struct EventCueTests {
         #expect(EventText.channel(5, names: names) == "ch6")
     }
 
+    @Test("an Audacity label track has one line per event, whatever a name or a label holds")
+    func labelLines() {
+        let events: [Event] = [
+            .hot(HotEvent(channel: 0, startFrame: 4800, endFrame: 9600, truePeakDBTP: -1.5)),
+            .marker(frame: 48000, label: "verse\n2\tout"),
+        ]
+        let track = EventText.audacityLabels(events, names: ["Vox\nDI"], rate: 48000)
+        #expect(
+            track == "0.100000\t0.200000\t[warning] HOT ch1 Vox\\x0aDI: -1.5 dBTP\n"
+                + "1.000000\t1.000000\t[info] MARKER verse\\x0a2\\x09out\n"
+        )
+    }
+
     @Test("a flat top at -0.01 dBFS reads 0.0 dBFS in lines and labels, never -0.0")
     func levelAtZero() {
         let flat = Event.flat(

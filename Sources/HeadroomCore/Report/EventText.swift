@@ -93,12 +93,16 @@ public enum EventText {
         }
     }
 
-    /// An Audacity label track: `start<TAB>end<TAB>text`, seconds, one label per event.
+    /// An Audacity label track: `start<TAB>end<TAB>text`, seconds, one label per event. A tab
+    /// or a line break in a name or a marker's label is shown as `\x09`, `\x0a`: it would
+    /// split the label, or start another.
     public static func audacityLabels(_ events: [Event], names: [String], rate: Int) -> String {
         var out = ""
         for e in events {
             guard let (s, end) = span(e, rate: rate) else { continue }
-            out += String(format: "%.6f\t%.6f\t", s, end) + "[\(severity(e))] " + describe(e, names: names) + "\n"
+            out +=
+                String(format: "%.6f\t%.6f\t", s, end) + "[\(severity(e))] "
+                + DisplayText.escaped(describe(e, names: names)) + "\n"
         }
         return out
     }
