@@ -106,11 +106,8 @@ struct MeterView {
 
     /// The terminal's width and height (TIOCGWINSZ on stdout), or 80 x 24 when it cannot say.
     static func terminalSize() -> (columns: Int, rows: Int) {
-        var size = winsize()
-        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0, size.ws_row > 0 else {
-            return (80, 24)
-        }
-        return (Int(size.ws_col), Int(size.ws_row))
+        guard let size = Terminal.stdoutSize, size.columns > 0, size.rows > 0 else { return (80, 24) }
+        return size
     }
 
     /// Which channels get a row when the window is too short for all of them (`room` rows):

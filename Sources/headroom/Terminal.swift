@@ -130,10 +130,14 @@ enum Terminal {
     /// How wide the terminal stdout is (nil when stdout is not a terminal, or one that does
     /// not say, as a pseudo-terminal nobody sized): tables too wide for it are printed as
     /// records, a channel or a take at a time.
-    static var stdoutColumns: Int? {
+    static var stdoutColumns: Int? { stdoutSize.flatMap { $0.columns > 0 ? $0.columns : nil } }
+
+    /// The terminal stdout's width and height (TIOCGWINSZ; 0 x 0 for a pseudo-terminal
+    /// nobody sized), nil when stdout is not a terminal.
+    static var stdoutSize: (columns: Int, rows: Int)? {
         var size = winsize()
-        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
-        return Int(size.ws_col)
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0 else { return nil }
+        return (Int(size.ws_col), Int(size.ws_row))
     }
 
     /// True when stdout is a terminal that draws and NO_COLOR is not set.

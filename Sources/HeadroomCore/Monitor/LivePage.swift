@@ -7,7 +7,7 @@
 /// the status 10 times a second, and reconnects by itself.
 enum LivePage {
     static func html(device: String) -> String {
-        let title = device.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        let title = DisplayText.markup(device)
         return """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8">

@@ -20,6 +20,13 @@ public enum DisplayText {
         return String(out)
     }
 
+    /// `text` as the character data or attribute value of HTML or XML: `&`, `<`, `>` and `"`
+    /// as entities (the HTML report, the live page, a take's iXML).
+    public static func markup(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
     /// The terminal columns `text` takes, as terminals count them (glibc's `wcwidth` in the
     /// C.UTF-8 locale, whatever the process's locale): two for each East Asian wide or
     /// fullwidth character and emoji (`ボーカル` is 8), none for combining marks, one for the

@@ -32,7 +32,7 @@ public enum HTMLReport {
             table.channels td[data-u]::after{content:" " attr(data-u)}}
             </style></head><body>
             <h1>headroom review</h1>
-            <p class="meta">\(reviews.count) take\(reviews.count == 1 ? "" : "s"), generated \(escape(ClipLog.timestamp(generated))).
+            <p class="meta">\(reviews.count) take\(reviews.count == 1 ? "" : "s"), generated \(DisplayText.markup(ClipLog.timestamp(generated))).
             Target band \(Decibels.text(settings.bandLowDBTP)) to \(Decibels.text(-settings.marginDB)) dBTP (green); margin line at \(Decibels.text(-settings.marginDB)) dBTP;
             <span style="color:#d50000">clip events</span>, <span style="color:#aa00ff">flat tops</span> (clipping below full scale) and <span style="color:#ff9800">hot events</span> marked.</p>
 
@@ -53,17 +53,18 @@ public enum HTMLReport {
             } else {
                 "<span class=\"ok\">\(r.logState == .recording ? "clean so far (recording)" : "clean")</span>"
             }
-        var out = "<section class=\"take\" id=\"take-\(index)\" data-file=\"\(escape(name))\">\n"
-        out += "<h2>\(escape(name)) — \(status)</h2>\n<p class=\"meta\">\(EventText.timecode(seconds: r.seconds))"
-        if let s = r.started { out += ", started \(escape(s))" }
+        var out = "<section class=\"take\" id=\"take-\(index)\" data-file=\"\(DisplayText.markup(name))\">\n"
         out +=
-            ", log: \(escape(r.logState.rawValue)); xruns \(r.xruns), gaps \(r.gaps), dropped frames \(r.droppedFrames)"
-        if let e = r.ending { out += "; <span class=\"bad\">\(escape(e))</span>" }
+            "<h2>\(DisplayText.markup(name)) — \(status)</h2>\n<p class=\"meta\">\(EventText.timecode(seconds: r.seconds))"
+        if let s = r.started { out += ", started \(DisplayText.markup(s))" }
+        out +=
+            ", log: \(DisplayText.markup(r.logState.rawValue)); xruns \(r.xruns), gaps \(r.gaps), dropped frames \(r.droppedFrames)"
+        if let e = r.ending { out += "; <span class=\"bad\">\(DisplayText.markup(e))</span>" }
         out +=
             "</p>\n<div class=\"wide\"><table class=\"channels\"><tr><th>ch</th><th>name</th><th>true peak dBTP</th><th>headroom dB</th><th>clips</th><th>over dB</th><th>flat tops</th><th>hot</th><th>LUFS</th><th>LRA LU</th></tr>\n"
         for c in r.channels {
             out +=
-                "<tr\(c.clipEvents > 0 || c.flatEvents > 0 ? " class=\"clipped\"" : "")><td>\(c.channel)</td><td>\(escape(c.name))</td>"
+                "<tr\(c.clipEvents > 0 || c.flatEvents > 0 ? " class=\"clipped\"" : "")><td>\(c.channel)</td><td>\(DisplayText.markup(c.name))</td>"
             // A log with no summary gives only its events' true peaks: none is unknown, not silence.
             let truePeak = c.truePeakDBTP == nil && !r.logState.isWhole ? "-" : SummaryTable.db(c.truePeakDBTP)
             out += cell(truePeak, "true peak", "dBTP")
@@ -83,7 +84,8 @@ public enum HTMLReport {
         for c in r.channels {
             let peaks = envelopes.map { c.channel - 1 < $0.count ? $0[c.channel - 1] : [] } ?? []
             let label =
-                ClipLog.isNumberOnly(c.name, channel: c.channel - 1) ? "\(c.channel)" : "\(c.channel) \(escape(c.name))"
+                ClipLog.isNumberOnly(c.name, channel: c.channel - 1)
+                ? "\(c.channel)" : "\(c.channel) \(DisplayText.markup(c.name))"
             out += "<div class=\"lane\"><span>\(label)</span>"
             out += lane(
                 peaks: peaks,
@@ -153,7 +155,7 @@ public enum HTMLReport {
             let w = min(width - x, max(2, (Double(end - start) / Double(totalFrames) * width).rounded(toPlaces: 1)))
             let (color, h) = type == "clip" ? ("#d50000", 14) : type == "flat" ? ("#aa00ff", 11) : ("#ff9800", 8)
             svg +=
-                "<rect class=\"\(type)\" data-frame=\"\(start)\" x=\"\(x)\" y=\"0\" width=\"\(w)\" height=\"\(h)\" fill=\"\(color)\"><title>\(escape(EventText.describe(e, names: names)))</title></rect>"
+                "<rect class=\"\(type)\" data-frame=\"\(start)\" x=\"\(x)\" y=\"0\" width=\"\(w)\" height=\"\(h)\" fill=\"\(color)\"><title>\(DisplayText.markup(EventText.describe(e, names: names)))</title></rect>"
         }
         svg += "</svg>"
         return svg
@@ -178,10 +180,6 @@ public enum HTMLReport {
         return peaks
     }
 
-    static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
 }
 
 extension Double {

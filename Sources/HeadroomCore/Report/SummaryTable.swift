@@ -35,9 +35,10 @@ public struct SummaryTable {
             let titles = summaries.map {
                 Self.title($0.channel, name: $0.channel < names.count ? names[$0.channel] : "")
             }
-            return zip(table.records(columns: columns, titleColumns: 2, titles: titles), summaries).map { record, s in
-                ([mark(record[0], s)] + record.dropFirst()).map { $0 + "\n" }.joined()
-            }.joined(separator: "\n")
+            let records = table.records(columns: columns, titleColumns: 2, titles: titles)
+            return TextTable.text(
+                zip(records, summaries).map { record, s in [mark(record[0], s)] + record.dropFirst() }
+            )
         }
         let lines = table.lines()
         var out = lines[0] + "\n"

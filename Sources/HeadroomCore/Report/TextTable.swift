@@ -73,10 +73,12 @@ public struct TextTable {
 
     /// ``records(columns:titleColumns:titles:)`` as text, a blank line between records.
     public func renderRecords(columns: Int, titleColumns: Int = 1, titles: [String]? = nil) -> String {
-        records(columns: columns, titleColumns: titleColumns, titles: titles).map { $0.map { $0 + "\n" }.joined() }
-            .joined(
-                separator: "\n"
-            )
+        Self.text(records(columns: columns, titleColumns: titleColumns, titles: titles))
+    }
+
+    /// Records (arrays of lines) as text, a blank line between them.
+    public static func text(_ records: [[String]]) -> String {
+        records.map { $0.map { $0 + "\n" }.joined() }.joined(separator: "\n")
     }
 
     /// `text` in lines of at most `cells`, broken at spaces; a word longer than a line is

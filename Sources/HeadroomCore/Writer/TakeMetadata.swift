@@ -55,15 +55,9 @@ public struct TakeMetadata: Sendable, Equatable {
 
     /// The iXML document (iXML 2.10), laid out as Sound Devices and Zoom recorders write it.
     public var ixml: String {
-        // Markup escaped; control characters, which XML 1.0 does not allow and which would
-        // make every reader drop the whole document, as the terminal shows them (`\x01`).
-        func x(_ s: String) -> String {
-            DisplayText.escaped(s).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(
-                of: "<",
-                with: "&lt;"
-            )
-            .replacingOccurrences(of: ">", with: "&gt;")
-        }
+        // Control characters, which XML 1.0 does not allow and which would make every reader
+        // drop the whole document, shown as the terminal shows them (`\x01`).
+        func x(_ s: String) -> String { DisplayText.markup(DisplayText.escaped(s)) }
         let tracks = names.enumerated().map { i, name in
             "    <TRACK>\n      <CHANNEL_INDEX>\(i + 1)</CHANNEL_INDEX>\n      <INTERLEAVE_INDEX>\(i + 1)</INTERLEAVE_INDEX>\n      <NAME>\(x(name))</NAME>\n      <FUNCTION></FUNCTION>\n    </TRACK>\n"
         }.joined()
