@@ -4,8 +4,9 @@ docs/clipping-figures.md, on material made here, side by side with an older buil
 
     python3 bench/clipping-figures.py [--old PATH] [--quick] > /tmp/figures.md
 
-Its output is docs/clipping-figures.md down to "Against the goals"; that section, below
-the tables, is written by hand from them, so paste the tables over the old ones.
+Its output is docs/clipping-figures.md down to "Sampled instruments", which
+bench/sampled-figures.py writes; "Against the goals", below the tables, is written by hand
+from them, so paste the tables over the old ones.
 
 Needs: a release build (swift build -c release --product headroom), numpy, soundfile,
 sox, espeak-ng and, for the high-pass table, scipy (Debian: python3-numpy python3-soundfile

@@ -341,6 +341,49 @@ struct OverAndFlatTests {
         #expect(abs(flat.levelDBFS + 6) < 0.1)
     }
 
+    /// Pulses (half sines 4 ms wide, each followed by one a third as high of the other sign),
+    /// 33 a second at fixed places: 7 a second 0.1 to 0.5 dB over a ceiling at -6 dBFS, 2 at
+    /// 0.3 dB under it, 24 at levels from 1 to 6 dB under it; `clipped`: cut at the ceiling.
+    static func shallowPulses(seconds: Int, clipped: Bool) -> [Float] {
+        let ceiling = pow(10, -6.0 / 20)
+        let (slot, width) = (rate / 33, 192)
+        let low = (0..<33).filter { !($0 % 5 == 0 && $0 <= 30) && $0 != 12 && $0 != 27 }
+        var x = [Double](repeating: 0, count: seconds * rate)
+        for s in 0..<seconds {
+            for j in 0..<33 {
+                let db =
+                    j % 5 == 0 && j <= 30
+                    ? 0.1 + 0.4 * Double(j / 5) / 6
+                    : j == 12 || j == 27 ? -0.3 : -1 - 5 * Double(low.firstIndex(of: j)!) / 23
+                let at = s * rate + j * slot
+                for i in 0..<width {
+                    let shape = sin(Double.pi * Double(i) / Double(width))
+                    x[at + i] += ceiling * pow(10, db / 20) * shape
+                    x[at + width + i] -= 0.3 * ceiling * shape
+                }
+            }
+        }
+        return x.map { Float(clipped ? min(max($0, -ceiling), ceiling) : $0) }
+    }
+
+    @Test(
+        "a ceiling that cuts a few peaks a second by under a dB, others peaking just short of it: a flat event; uncut, none"
+    )
+    func shallowCeiling() throws {
+        // A mix whose loudest hits a stage clips by a fraction of a dB: tops barely flattened
+        // (no plateau for rule A), seven a second (under rule B's 16), all in one 0.05 dB bin,
+        // and two hits a second that peaked just short of it. Rule B's sharp pile-up took
+        // those two for a crest's natural spread and stayed silent: sampled band mixes
+        // (FluidR3) cut 6 dB over at -1 to -12 dBFS raised no flat event at any level.
+        let (events, _) = analyze(Self.shallowPulses(seconds: 4, clipped: true), channels: 1, layout: .float32)
+        #expect(clips(events).isEmpty)
+        let flat = try #require(flats(events).first)
+        #expect(abs(flat.levelDBFS + 6) < 0.1, "level \(flat.levelDBFS)")
+        // Uncut, the seven peak over half a dB, in eight bins, not one.
+        let clean = analyze(Self.shallowPulses(seconds: 4, clipped: false), channels: 1, layout: .float32).events
+        #expect(flats(clean).isEmpty, "\(flats(clean))")
+    }
+
     @Test("drum hits flattened 10 dB over a ceiling at -6 dBFS: the flat event's figure is within [-3, +6] dB")
     func flatHitsOvershoot() throws {
         // Two snare hits a second: 100 ms of band-limited noise and a 190 Hz tone, decaying,
@@ -537,6 +580,47 @@ struct OverAndFlatTests {
         let flat = try #require(found.first)
         #expect(abs(flat.startFrame - 2 * Self.rate) <= Self.rate / 20, "\(spans)")
         #expect(flat.endFrame <= 8 * Self.rate && flat.endFrame >= 7 * Self.rate, "\(spans)")
+    }
+
+    /// Kicks, one a second for `seconds`, made at 4x the rate: a tone falling from 150 to
+    /// 55 Hz, decaying by 30 per second, scaled so that the loudest is `overDB` over
+    /// `ceiling`; then, with a ceiling, clipped there, and back to the rate through a
+    /// converter's 20 kHz decimation filter (`converter`) or by taking every fourth sample.
+    static func kicks(seconds: Int, ceiling: Double?, overDB: Double, converter: Bool) -> [Float] {
+        let fast = 4 * rate
+        let hits = (0..<(seconds * fast)).map { i -> Double in
+            let t = Double(i % fast) / Double(fast)
+            return exp(-30 * t) * sin(2 * .pi * (55 * t + (150 - 55) / 12 * (1 - exp(-12 * t))))
+        }
+        let level = ceiling ?? pow(10, -6.0 / 20)
+        let gain = level * pow(10, overDB / 20) / hits.map(abs).max()!
+        let clipped = hits.map { x in ceiling.map { c in min(max(x * gain, -c), c) } ?? x * gain }
+        let out = converter ? decimated(clipped) : stride(from: 0, to: clipped.count, by: 4).map { clipped[$0] }
+        return out.map { Float($0) }
+    }
+
+    @Test(
+        "kicks a second apart, cut 6 dB over -6 dBFS by a digital stage or before a converter: a flat event; unclipped, none"
+    )
+    func sparseClippedKicks() throws {
+        // Each hit flattens a lobe or two per polarity, at one level hit after hit: never four
+        // within half a second, and too few peaks a second for rule B. Rule A's longer window
+        // (five of its last eight flat lobes within 3 s) sees them. Sampled kits (FluidR3)
+        // clipped this way before a converter raised no flat event before it.
+        for converter in [false, true] {
+            let clipped = Self.kicks(seconds: 6, ceiling: pow(10, -6.0 / 20), overDB: 6, converter: converter)
+            let (events, _) = analyze(clipped, channels: 1, layout: .float32)
+            #expect(clips(events).isEmpty)
+            let found = flats(events)
+            #expect(found.count == 1, "converter \(converter): \(found)")
+            let flat = try #require(found.first)
+            #expect(abs(flat.levelDBFS + 6) < 0.6, "converter \(converter): level \(flat.levelDBFS)")
+            #expect(flat.startFrame < Self.rate / 2, "converter \(converter): \(flat)")
+            // The same kicks unclipped, their loudest at -6 dBFS: a drum machine's, every hit
+            // the same, each hit's lobes back at one level.
+            let clean = Self.kicks(seconds: 6, ceiling: nil, overDB: 0, converter: converter)
+            #expect(flats(analyze(clean, channels: 1, layout: .float32).events).isEmpty)
+        }
     }
 
     /// A drum kit, peaks at 1.0: a kick with a falling pitch, a snare (a tone and noise

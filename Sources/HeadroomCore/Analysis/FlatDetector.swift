@@ -4,24 +4,25 @@ import Foundation
 /// Per-channel detection of flat tops below the clip level (SPEC's `flat` event), with the
 /// two rules of `design/clipping-beyond-full-scale.md` (A and B) and a third (C):
 ///
-/// - **Rule A, plateau kink.** A *lobe* is a maximal run of samples of one sign, `P` its
-///   peak. Its top region (samples >= 0.9 P around the peak) has width `w`; its edges fall
-///   from 0.9 P to 0.6 P with secant slopes whose harmonic mean is `s`;
-///   `K = s * w / (0.4 P)` is about 1.5 for a smooth peak and 5 to 10 for a hard-clipped
-///   one. A lobe is flat when `K >= 3`, `w >= 3` and its top, estimated as a clip run,
-///   was cut by 0.5 dB or more (``cutAtLeast``), unless it is a square wave's, flat by
-///   nature (`K > 100`, or `K > 30` with edges within a sample: a synth's square reads 45 to
-///   800, a sine cut 20 dB over 73); four flat lobes of one polarity within
-///   0.5 s, their peaks within 0.25 dB and not falling (or rising) lobe after lobe, raise an
-///   alarm. (The study took `s` across the 0.9 P crossing alone, one sample difference:
-///   under a little hiss that is mostly noise, and a swelling tone raised an alarm every
-///   crest.)
-/// - **Rule B, ceiling pile-up** (noise-like material and limiters, whose flat runs are too
-///   short for rule A): every 0.25 s, over the lobe peaks of the last second, many peaks sit
-///   within 0.2 dB of the largest (16, or 6 all in one 0.05 dB bin: a digital ceiling), few
-///   just below it, and the rest spread out below, over at least ``spreadLevels`` levels and
-///   at least one for every ``ceilingPerSpread`` at the ceiling; and no level under the top
-///   holds as many as it, as a sampled tone's do (``pileUp(polarity:top:atClipLevel:now:into:)``).
+/// - **Rule A, plateau kink.** A *lobe* is a maximal run of samples of one sign, `P` its peak. Its
+///   top region (samples >= 0.9 P around the peak) has width `w`; its edges fall from 0.9 P to
+///   0.6 P with secant slopes whose harmonic mean is `s`; `K = s * w / (0.4 P)` is about 1.5 for a
+///   smooth peak and 5 to 10 for a hard-clipped one. A lobe is flat when `K >= 3`, `w >= 3` and its
+///   top, estimated as a clip run, was cut by 0.5 dB or more (``cutAtLeast``), unless it is a
+///   square wave's, flat by nature (`K > 100`, or `K > 30` with edges within a sample: a synth's
+///   square reads 45 to 800, a sine cut 20 dB over 73); four flat lobes of one polarity within
+///   0.5 s, their peaks within 0.25 dB and not falling (or rising) lobe after lobe, raise an alarm,
+///   and so do five of the last eight within 3 s that span a second or more (drum hits a beat
+///   apart, ``longMinimum``). (The study took `s` across the 0.9 P crossing alone, one sample
+///   difference: under a little hiss that is mostly noise, and a swelling tone raised an alarm
+///   every crest.)
+/// - **Rule B, ceiling pile-up** (noise-like material and limiters, whose flat runs are too short
+///   for rule A): every 0.25 s, over the lobe peaks of the last second, many peaks sit within
+///   0.2 dB of the largest (16, or 6 all in one 0.05 dB bin: a digital ceiling), few just below it
+///   (or, for those 6 in one bin, few that follow one at the ceiling), and the rest spread out
+///   below, over at least ``spreadLevels`` levels and at least one for every ``ceilingPerSpread``
+///   at the ceiling; and no level under the top holds as many as it, as a sampled tone's do
+///   (``pileUp(polarity:top:atClipLevel:now:into:)``).
 /// - **Rule C, a smeared ceiling** (noise clipped before a converter's decimation filter: a
 ///   snare clipped in the analog stage). The filter leaves the cut lobes one or two samples
 ///   wide, too narrow for rule A, and rings their peaks over about half a dB, too spread for
@@ -61,6 +62,8 @@ struct FlatDetector {
     /// LSB is -6 dBFS; in an 8-bit file it is over full scale, and no lobe is judged.)
     let floor: Float
     let halfSecond: Int
+    /// Rule A's longer window (3 s, ``longMinimum``).
+    let longWindow: Int
     let second: Int
     let quarter: Int
 
@@ -72,6 +75,14 @@ struct FlatDetector {
         var ratio: Float?
     }
     static let recentCount = 8
+    /// Rule A over 3 s: flat lobes of one polarity at one level, of the last ``recentCount``,
+    /// that raise an alarm when the oldest of them ended a second or more before the newest.
+    /// Drums clipped before a converter flatten a lobe or two a hit, at one level hit after
+    /// hit, too few for four within half a second: sampled kits (FluidR3) converter-clipped
+    /// 6 dB over at -1 to -12 dBFS raised no flat event. Closer together, they are the short
+    /// window's to judge: a plucked string at 96 kHz put five at one level within 0.58 s,
+    /// never four within half a second.
+    static let longMinimum = 5
     private let recent: UnsafeMutablePointer<FlatLobe>
     private var recentNext = (0, 0)
     /// The end of the last lobe already counted into an event, per polarity.
@@ -239,6 +250,7 @@ struct FlatDetector {
         let lsb1024 = bits.map { Float(1024) / Float(Int64(1) << ($0 - 1)) } ?? 0
         floor = min(max(Float(Decibels.toAmplitude(-40)), lsb1024), 1)
         halfSecond = rate / 2
+        longWindow = 3 * rate
         second = rate
         quarter = max(rate / 4, 1)
         floorDB = 20 * log10(floor)
@@ -345,9 +357,8 @@ struct FlatDetector {
         into events: inout [Event]
     ) {
         guard ratio.map({ $0 >= Self.cutAtLeast }) ?? true else { return }
-        let base = recent + polarity * Self.recentCount
         let next = polarity == 0 ? recentNext.0 : recentNext.1
-        base[next] = FlatLobe(start: start, end: end, peak: peak, ratio: ratio)
+        recent[polarity * Self.recentCount + next] = FlatLobe(start: start, end: end, peak: peak, ratio: ratio)
         if polarity == 0 {
             recentNext.0 = (next + 1) % Self.recentCount
         } else {
@@ -355,29 +366,83 @@ struct FlatDetector {
         }
         let low = peak * 0.971_627  // -0.25 dB
         let high = peak * 1.029_201  // +0.25 dB
-        // The flat lobes of the last half second at this level; those not yet counted into
-        // an event are what an alarm adds.
+        // Four flat lobes at this level within half a second, or, where hits come a beat
+        // apart, five of the last eight within 3 s, over a second or more (``longMinimum``).
+        if ruleA(
+            polarity: polarity,
+            end: end,
+            start: start,
+            low: low,
+            high: high,
+            window: halfSecond,
+            minimum: 4,
+            spanning: 0,
+            atClipLevel: atClipLevel,
+            into: &events
+        ) {
+            return
+        }
+        _ = ruleA(
+            polarity: polarity,
+            end: end,
+            start: start,
+            low: low,
+            high: high,
+            window: longWindow,
+            minimum: Self.longMinimum,
+            spanning: second,
+            atClipLevel: atClipLevel,
+            into: &events
+        )
+    }
+
+    /// Rule A's alarm over `window` frames before `end`: `minimum` flat lobes of `polarity`
+    /// (the newest, from `start` to `end`, among them) peaking between `low` and `high`, the
+    /// oldest ending `spanning` frames or more before the newest, not gliding, near the top.
+    /// Whether it raised one.
+    private mutating func ruleA(
+        polarity: Int,
+        end: Int,
+        start: Int,
+        low: Float,
+        high: Float,
+        window: Int,
+        minimum: Int,
+        spanning: Int,
+        atClipLevel: Bool,
+        into events: inout [Event]
+    ) -> Bool {
+        let base = recent + polarity * Self.recentCount
+        let newest = ((polarity == 0 ? recentNext.0 : recentNext.1) + Self.recentCount - 1) % Self.recentCount
+        // The flat lobes of the window at this level; those not yet counted into an event are
+        // what an alarm adds.
         let counted = polarity == 0 ? countedThrough.0 : countedThrough.1
         var matching = 0
         var first = start
+        var oldestEnd = end
         var newLobes = 0
         var levelSum: Float = 0
         var tally = Overshoot.Tally()
         for k in 0..<Self.recentCount {
             let l = base[k]
-            guard end - l.end < halfSecond && l.peak >= low && l.peak <= high else { continue }
+            guard end - l.end < window && l.peak >= low && l.peak <= high else { continue }
             matching += 1
             first = min(first, l.start)
+            oldestEnd = min(oldestEnd, l.end)
             levelSum += l.peak
             if l.end > counted {
                 newLobes += 1
                 tally.add(l.ratio)
             }
         }
-        guard matching >= 4 && !Self.glides(base, newest: next, end: end, window: halfSecond, low: low, high: high)
-        else { return }
+        guard
+            matching >= minimum && end - oldestEnd >= spanning
+                && !Self.glides(base, newest: newest, end: end, window: window, low: low, high: high)
+        else { return false }
         let level = levelSum / Float(matching)
-        guard atClipLevel || hr_near_top(lane, Int32(polarity), Double(level), Self.underTopAtMost) != 0 else { return }
+        guard atClipLevel || hr_near_top(lane, Int32(polarity), Double(level), Self.underTopAtMost) != 0 else {
+            return false
+        }
         if polarity == 0 { countedThrough.0 = end } else { countedThrough.1 = end }
         alarm(
             polarity: polarity,
@@ -389,6 +454,7 @@ struct FlatDetector {
             atClipLevel: atClipLevel,
             into: &events
         )
+        return true
     }
 
     /// A lobe at the clip level that holds a clip run ended, the first for a second: clip
@@ -459,8 +525,8 @@ struct FlatDetector {
     /// Whether an alarm still to come, judged after `now` (a quarter's end), could start
     /// within a second of event `b`'s last alarm and so extend it (SPEC: flat events merge
     /// within 1 s). The event stays unwritten until none can. Alarms reach back: rule B's a
-    /// second from the quarter it judges (the next is a quarter on), rule A's half a second
-    /// of lobes, a held alarm at the clip level a second more, and rule C's 3 s of bursts, to
+    /// second from the quarter it judges (the next is a quarter on), rule A's 3 s
+    /// of flat lobes, a held alarm at the clip level a second more, and rule C's 3 s of bursts, to
     /// the first of three at one level, which may be one found already. (Closed a second after
     /// its last alarm, an event was followed by one that began where it ended, or half a second
     /// after: 90 such pairs in the 2,172 takes of `bench/clipping-figures.py`, and six seconds
@@ -468,6 +534,11 @@ struct FlatDetector {
     private func mayStillMerge(_ b: Building, now: Int) -> Bool {
         let last = lastAlarmCountingHeld(after: b.lastAlarm)
         if now - last < (b.atClipLevel ? 2 * second + quarter : 2 * second - quarter) { return true }
+        // A flat lobe that starts within a second of the last alarm, and that a rule-A alarm
+        // still to come could reach back to (3 s).
+        for k in 0..<2 * Self.recentCount where recent[k].start - last < second && now - recent[k].end < longWindow {
+            return true
+        }
         // A burst found that starts within a second of the last alarm and that a burst still to
         // come (ending after now less the gap that closes one) could lie within 3 s of.
         let reach = now - Int(lane.pointee.burst_gap) - 3 * second
@@ -586,8 +657,15 @@ struct FlatDetector {
         // per polarity, which the 16 would miss.
         let sharp = topBin >= Self.sharpPileUpMinimum && 2 * total(counts, top - 2 * band, top - 1) <= topBin
         guard ceiling >= Self.pileUpMinimum || sharp else { return }
+        // Few peaks just short of the ceiling (0.2 to 0.4 dB under it): at most a quarter as
+        // many. A sharp pile-up may have more, as a mix whose loudest hits a stage cuts by under
+        // a dB has (some hits cut, a few that peaked just short): sampled band mixes (FluidR3)
+        // cut 6 dB over gave 7 in the bin and 2 just under, and raised no flat event. Then at
+        // most a quarter of its peaks may follow one at the ceiling: a vowel's pitch periods
+        // put equal crests in a row, and a few a hair under them (espeak speech: 6 in the bin,
+        // 1 under, 3 following one; the band's hits, 1).
         let near = total(counts, top - 2 * band, top - band - 1)
-        guard ceiling >= 4 * (near + 1) else { return }
+        guard ceiling >= 4 * (near + 1) || (sharp && 4 * total(preceded, top - band, top) <= ceiling) else { return }
         // The peaks 1 to 6 dB under the ceiling: enough of them, over enough levels.
         let (low, high) = (top - Int(6 / Self.binDB), top - Int(1 / Self.binDB))
         let spread = total(counts, low, high)
