@@ -147,7 +147,7 @@ void hr_clip_stretches(const float *x, const float *steps, size_t count, size_t 
                        const int32_t *codes, const int32_t *earlier_codes, ptrdiff_t first, size_t code_stride,
                        int32_t exact, hr_stretches *out);
 
-/// A lobe whose top is flat by rule A (plateau kink K >= 3, width >= 3 samples).
+/// A lobe whose top is flat by rule A (plateau kink K >= 3.3, width >= 3 samples).
 typedef struct {
     uint32_t lane;
     /// 0 positive, 1 negative; | 2 for a lobe at the clip level that holds a clip run.

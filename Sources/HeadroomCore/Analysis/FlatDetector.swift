@@ -7,15 +7,15 @@ import Foundation
 /// - **Rule A, plateau kink.** A *lobe* is a maximal run of samples of one sign, `P` its peak. Its
 ///   top region (samples >= 0.9 P around the peak) has width `w`; its edges fall from 0.9 P to
 ///   0.6 P with secant slopes whose harmonic mean is `s`; `K = s * w / (0.4 P)` is about 1.5 for a
-///   smooth peak and 5 to 10 for a hard-clipped one. A lobe is flat when `K >= 3`, `w >= 3` and its
-///   top, estimated as a clip run, was cut by 0.5 dB or more (``cutAtLeast``), unless it is a
-///   square wave's, flat by nature (`K > 100`, or `K > 30` with edges within a sample: a synth's
-///   square reads 45 to 800, a sine cut 20 dB over 73); four flat lobes of one polarity within
-///   0.5 s, their peaks within 0.25 dB and not falling (or rising) lobe after lobe, raise an alarm,
-///   and so do five of the last eight within 3 s that span a second or more (drum hits a beat
-///   apart, ``longMinimum``). (The study took `s` across the 0.9 P crossing alone, one sample
-///   difference: under a little hiss that is mostly noise, and a swelling tone raised an alarm
-///   every crest.)
+///   smooth peak and 5 to 10 for a hard-clipped one. A lobe is flat when `K >= 3.3` (the study's
+///   3.0 read a flute's crest as cut), `w >= 3` and its top, estimated as a clip run, was cut by
+///   0.5 dB or more (``cutAtLeast``), unless it is a square wave's, flat by nature (`K > 100`, or
+///   `K > 30` with edges within a sample: a synth's square reads 45 to 800, a sine cut 20 dB over
+///   73); four flat lobes of one polarity within 0.5 s, their peaks within 0.25 dB and not falling
+///   (or rising) lobe after lobe, raise an alarm, and so do five of the last eight within 3 s that
+///   span a second or more (drum hits a beat apart, ``longMinimum``). (The study took `s` across
+///   the 0.9 P crossing alone, one sample difference: under a little hiss that is mostly noise, and
+///   a swelling tone raised an alarm every crest.)
 /// - **Rule B, ceiling pile-up** (noise-like material and limiters, whose flat runs are too short
 ///   for rule A): every 0.25 s, over the lobe peaks of the last second, many peaks sit within
 ///   0.2 dB of the largest (16, or 6 all in one 0.05 dB bin: a digital ceiling), few just below it
