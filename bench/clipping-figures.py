@@ -232,6 +232,16 @@ def oversample(x, k):
     return np.convolve(up, lowpass_taps(0.45 * RATE, RATE * k, 8 * 31 + 1), mode="same")
 
 
+def clip_as(kind, y, c):
+    """`y` clipped at `c` as the flat-top table clips it: "hard" (both sides), "asymmetric" (the
+    negative side 3 dB lower) or "converter-like" (converter_clip)."""
+    if kind == "hard":
+        return np.clip(y, -c, c)
+    if kind == "asymmetric":
+        return np.clip(y, -c * 10 ** (-3 / 20), c)
+    return converter_clip(y, c)
+
+
 def converter_clip(x, level):
     """A converter-like clip: the analog signal (4x oversampled) clips at `level`, then the
     decimation filter (20 kHz) and the code clamp."""
@@ -342,14 +352,8 @@ def flat_table(material, binary, old, tmp):
             for d in drives:
                 y = x * c * 10 ** (d / 20)
                 for k in kinds:
-                    if k == "hard":
-                        z = np.clip(y, -c, c)
-                    elif k == "asymmetric":
-                        z = np.clip(y, -c * 10 ** (-3 / 20), c)
-                    else:
-                        z = converter_clip(y, c)
                     path = os.path.join(tmp, f"f-{kind}-{name}-{level}-{d}-{k}.wav".replace(" ", "_"))
-                    write(path, z)
+                    write(path, clip_as(k, y, c))
                     paths.setdefault((k, d), []).append(path)
                     at_level.setdefault((k, d), []).append(level)
     header = ["| clip | " + " | ".join(f"+{d} dB drive" for d in drives) + " |", "|---" * (len(drives) + 1) + "|"]
@@ -494,7 +498,7 @@ def highpass_table(material, binary, tmp):
             c = 10 ** (level / 20)
             for k, d in columns:
                 y = x * c * 10 ** (d / 20)
-                clipped.append(((k, d), kind, np.clip(y, -c, c) if k == "hard" else converter_clip(y, c)))
+                clipped.append(((k, d), kind, clip_as(k, y, c)))
     lines = ["| high-pass after the clip | " + " | ".join(f"{k}, +{d} dB" for k, d in columns) + " | clean takes with a flat event |", "|---" * (len(columns) + 2) + "|"]
     by_kind = ["| high-pass | " + " | ".join(kinds) + " |", "|---" * (len(kinds) + 1) + "|"]
     for label, hz, order in HIGHPASSES:

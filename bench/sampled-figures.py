@@ -212,8 +212,10 @@ def detection_tables(binaries, tmp, takes):
     levels, drives, clips = [-1, -3, -6, -12], [3, 6, 10], ["hard", "asymmetric", "converter-like"]
     found = {(n, k, d): 0 for n in binaries for k in clips for d in drives}
     missed = {n: {} for n in binaries}
-    items = [(i, k, seed) for i, k in enumerate(KINDS) if not k.startswith("drum machine") for seed in range(0, 2 * takes, 2)]
-    for index, kind, seed in items:  # the drum machines are the drummer's kit
+    # The drum machines are the drummer's kit; even seeds are dry takes.
+    kinds = [(i, k) for i, k in enumerate(KINDS) if not k.startswith("drum machine")]
+    items = [(i, k, seed) for i, k in kinds for seed in range(0, 2 * takes, 2)]
+    for index, kind, seed in items:
         x = figures.normalize(loudest(render(tmp, index, kind, seed, 60), 10))
         paths, keys = [], []
         for level in levels:
@@ -221,14 +223,8 @@ def detection_tables(binaries, tmp, takes):
             for d in drives:
                 y = x * c * 10 ** (d / 20)
                 for k in clips:
-                    if k == "hard":
-                        z = np.clip(y, -c, c)
-                    elif k == "asymmetric":
-                        z = np.clip(y, -c * 10 ** (-3 / 20), c)
-                    else:
-                        z = figures.converter_clip(y, c)
                     path = os.path.join(tmp, f"x{index}-{seed}-{level}-{d}-{k}.wav")
-                    figures.write(path, z)
+                    figures.write(path, figures.clip_as(k, y, c))
                     paths.append(path)
                     keys.append((k, d, level))
         for name, binary in binaries.items():
