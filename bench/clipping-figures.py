@@ -575,11 +575,14 @@ def plucked_alarms(binary, tmp, per):
     return alarm_table(binary, tmp, kinds, per)
 
 
-def alarm_table(binary, tmp, kinds, per):
+def alarm_table(binary, tmp, kinds, per, old=None):
     """`per` minutes of each of `kinds` (name: make(seconds, seed), or (make, rate)) in 60-s
-    files, peaks from -1 to -6 dBFS: the flat and clip events they raise."""
-    lines = ["| material | minutes | flat events | clip events |", "|---|---|---|---|"]
-    total_flat = 0
+    files, peaks from -1 to -6 dBFS: the flat and clip events they raise; with `old` (another
+    binary), its flat events beside."""
+    binaries = [binary] + ([old] if old else [])
+    before = " | flat events (before)" if old else ""
+    lines = [f"| material | minutes | flat events{before} | clip events |", "|---|---|---|---|" + ("---|" if old else "")]
+    total_flat = [0] * len(binaries)
     total_minutes = 0
     for name, make in kinds.items():
         make, rate = make if isinstance(make, tuple) else (make, RATE)
@@ -591,16 +594,16 @@ def alarm_table(binary, tmp, kinds, per):
             path = os.path.join(tmp, f"c-{name}-{m}.wav".replace(" ", "_").replace(",", ""))
             write(path, x, subtype="PCM_16" if "16-bit" in name else "PCM_24", rate=rate)
             paths.append(path)
-        got = analyze(binary, paths)
+        got = [analyze(b, paths) for b in binaries]
         for path in paths:  # an hour of 96 kHz noise is a gigabyte
             os.remove(path)
-        flat = sum(f for _, f, *_ in got)
-        clip = sum(c for c, *_ in got)
-        total_flat += flat
+        flat = [sum(f for _, f, *_ in g) for g in got]
+        clip = sum(c for c, *_ in got[0])
+        total_flat = [t + f for t, f in zip(total_flat, flat)]
         total_minutes += per
-        lines.append(f"| {name} | {per} | {flat} | {clip} |")
-    per_hour = total_flat / (total_minutes / 60)
-    lines.append(f"| **all** | **{total_minutes}** | **{total_flat}** ({per_hour:.1f} per hour) | |")
+        lines.append(f"| {name} | {per} | " + " | ".join(str(f) for f in flat) + f" | {clip} |")
+    cells = [f"**{t}** ({t / (total_minutes / 60):.1f} per hour)" for t in total_flat]
+    lines.append(f"| **all** | **{total_minutes}** | " + " | ".join(cells) + " | |")
     return lines
 
 

@@ -174,35 +174,11 @@ def loudest(x, seconds):
 # ---------------------------------------------------------------- the figures
 
 
-def clean_table(binaries, tmp, minutes):
-    """Flat and clip events on `minutes` 60-second takes of each kind, peaks -1 to -6 dBFS."""
-    names = list(binaries)
-    lines = ["| material | minutes | " + " | ".join(f"flat events{n}" for n in names) + " | clip events |"]
-    lines.append("|---|---|" + "---|" * len(names) + "---|")
-    totals = dict.fromkeys(names, 0)
-    for index, kind in enumerate(KINDS):
-        paths = []
-        for seed in range(minutes):
-            x = render(tmp, index, kind, seed, 60)
-            x = x / np.max(np.abs(x)) * 10 ** ((-1 - 5 * (seed % 3) / 2) / 20)
-            path = os.path.join(tmp, f"c{index}-{seed}.wav")
-            figures.write(path, x)
-            paths.append(path)
-        cells = []
-        clip = 0
-        for name, binary in binaries.items():
-            got = figures.analyze(binary, paths)
-            flat = sum(f for _, f, *_ in got)
-            totals[name] += flat
-            cells.append(str(flat))
-            clip = max(clip, sum(c for c, *_ in got))
-        lines.append(f"| {kind} | {minutes} | " + " | ".join(cells) + f" | {clip} |")
-        for path in paths:
-            os.remove(path)
-    total = minutes * len(KINDS)
-    cells = [f"**{totals[n]}** ({totals[n] / (total / 60):.1f} per hour)" for n in names]
-    lines.append(f"| **all** | **{total}** | " + " | ".join(cells) + " | |")
-    return lines
+def clean_table(binary, old, tmp, minutes):
+    """Flat and clip events on `minutes` 60-second takes of each kind, peaks -1 to -6 dBFS
+    (bench/clipping-figures.py's false-alarm table), `old`'s flat events beside."""
+    kinds = {kind: lambda s, seed, i=i, k=kind: render(tmp, i, k, seed, s) for i, kind in enumerate(KINDS)}
+    return figures.alarm_table(binary, tmp, kinds, minutes, old=old)
 
 
 def detection_tables(binaries, tmp, takes):
@@ -253,16 +229,29 @@ def detection_tables(binaries, tmp, takes):
     return lines
 
 
+def positive(text):
+    """A whole number of at least 1, for argparse."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of at least 1, not {text!r}")
+    return n
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--old", help="another headroom binary, counted beside (\"before\")")
     ap.add_argument("--binary", help="the headroom to measure (default: the release build)")
-    ap.add_argument("--minutes", type=int, default=3, help="clean minutes of each kind (default 3)")
-    ap.add_argument("--takes", type=int, default=2, help="dry takes of each kind to clip (default 2)")
+    ap.add_argument("--minutes", type=positive, default=3, help="clean minutes of each kind (default 3)")
+    ap.add_argument("--takes", type=positive, default=2, help="dry takes of each kind to clip (default 2)")
     args = ap.parse_args()
     binary = args.binary or figures.NEW
     if not os.path.exists(binary):
         sys.exit(f"no headroom at {binary} (build it: swift build -c release --product headroom)")
+    if args.old and not os.path.exists(args.old):
+        sys.exit(f"no headroom at {args.old} (--old)")
     if not shutil.which("fluidsynth") or not os.path.exists(SOUND_FONT):
         sys.exit("needs fluidsynth and the FluidR3 sound font (Debian: fluidsynth fluid-soundfont-gm)")
     binaries = {"": binary}
@@ -275,7 +264,7 @@ def main():
         print("stereo output as a mono take. No rule was chosen on this material.\n")
         print("### False alarms\n")
         print("60-second takes (odd ones with fluidsynth's reverb and chorus), peaks from -1 to -6 dBFS.\n")
-        print("\n".join(clean_table(binaries, tmp, args.minutes)))
+        print("\n".join(clean_table(binary, args.old, tmp, args.minutes)))
         print("\n### Flat tops: detection rate\n")
         print(f"The loudest 10 s of {args.takes} dry takes of each kind but the drum machines, clipped at")
         print("-1, -3, -6 and -12 dBFS as in the flat-top table above (hard, asymmetric, converter-like).")

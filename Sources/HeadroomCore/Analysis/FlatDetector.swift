@@ -371,7 +371,6 @@ struct FlatDetector {
         if ruleA(
             polarity: polarity,
             end: end,
-            start: start,
             low: low,
             high: high,
             window: halfSecond,
@@ -385,7 +384,6 @@ struct FlatDetector {
         _ = ruleA(
             polarity: polarity,
             end: end,
-            start: start,
             low: low,
             high: high,
             window: longWindow,
@@ -397,13 +395,12 @@ struct FlatDetector {
     }
 
     /// Rule A's alarm over `window` frames before `end`: `minimum` flat lobes of `polarity`
-    /// (the newest, from `start` to `end`, among them) peaking between `low` and `high`, the
+    /// (the newest, ending at `end`, among them) peaking between `low` and `high`, the
     /// oldest ending `spanning` frames or more before the newest, not gliding, near the top.
     /// Whether it raised one.
     private mutating func ruleA(
         polarity: Int,
         end: Int,
-        start: Int,
         low: Float,
         high: Float,
         window: Int,
@@ -418,7 +415,7 @@ struct FlatDetector {
         // what an alarm adds.
         let counted = polarity == 0 ? countedThrough.0 : countedThrough.1
         var matching = 0
-        var first = start
+        var first = end
         var oldestEnd = end
         var newLobes = 0
         var levelSum: Float = 0
@@ -522,15 +519,15 @@ struct FlatDetector {
         }
     }
 
-    /// Whether an alarm still to come, judged after `now` (a quarter's end), could start
-    /// within a second of event `b`'s last alarm and so extend it (SPEC: flat events merge
-    /// within 1 s). The event stays unwritten until none can. Alarms reach back: rule B's a
-    /// second from the quarter it judges (the next is a quarter on), rule A's 3 s
-    /// of flat lobes, a held alarm at the clip level a second more, and rule C's 3 s of bursts, to
-    /// the first of three at one level, which may be one found already. (Closed a second after
-    /// its last alarm, an event was followed by one that began where it ended, or half a second
-    /// after: 90 such pairs in the 2,172 takes of `bench/clipping-figures.py`, and six seconds
-    /// of clipped snare hits whose levels matched only now and then were two events.)
+    /// Whether an alarm still to come, judged after `now` (a quarter's end), could start within a
+    /// second of event `b`'s last alarm and so extend it (SPEC: flat events merge within 1 s). The
+    /// event stays unwritten until none can. Alarms reach back: rule B's a second from the quarter
+    /// it judges (the next is a quarter on), rule A's 3 s of flat lobes, a held alarm at the clip
+    /// level a second more, and rule C's 3 s of bursts, to the first of three at one level, which
+    /// may be one found already. (Closed a second after its last alarm, an event was followed by
+    /// one that began where it ended, or half a second after: 90 such pairs in the 2,172 takes of
+    /// `bench/clipping-figures.py`, and six seconds of clipped snare hits whose levels matched only
+    /// now and then were two events.)
     private func mayStillMerge(_ b: Building, now: Int) -> Bool {
         let last = lastAlarmCountingHeld(after: b.lastAlarm)
         if now - last < (b.atClipLevel ? 2 * second + quarter : 2 * second - quarter) { return true }
@@ -665,14 +662,15 @@ struct FlatDetector {
         // put equal crests in a row, and a few a hair under them (espeak speech: 6 in the bin,
         // 1 under, 3 following one; the band's hits, 1).
         let near = total(counts, top - 2 * band, top - band - 1)
-        guard ceiling >= 4 * (near + 1) || (sharp && 4 * total(preceded, top - band, top) <= ceiling) else { return }
+        let following = total(preceded, top - band, top)
+        guard ceiling >= 4 * (near + 1) || (sharp && 4 * following <= ceiling) else { return }
         // The peaks 1 to 6 dB under the ceiling: enough of them, over enough levels.
         let (low, high) = (top - Int(6 / Self.binDB), top - Int(1 / Self.binDB))
         let spread = total(counts, low, high)
         guard spread >= 6 else { return }
         guard spread * spread >= Self.spreadLevels * squaredCounts(low, high) else { return }
         guard ceiling <= Self.ceilingPerSpread * spread else { return }
-        guard total(preceded, top - band, top) * 2 <= ceiling else { return }
+        guard following * 2 <= ceiling else { return }
         guard !sampledTone() else { return }
         // The oldest quarter holding ceiling peaks starts the alarm, and the newest ends it (the
         // window is a second: ended where it was judged, an alarm ran on for up to three
