@@ -816,6 +816,31 @@ struct OverAndFlatTests {
     }
 
     @Test(
+        "noise cut by a digital ceiling: the flat event reads the ceiling's level to half a 0.05 dB bin",
+        arguments: [-1.0, -2.5, -4.33, -7.71, -11.98]
+    )
+    func pileUpLevel(ceilingDB: Double) throws {
+        // Near-Gaussian white noise, 2.2 standard deviations under the ceiling: most lobes
+        // a sample or two wide, which rule B's pile-up finds, its level from the bins the
+        // ceiling's peaks fill (the band's middle read each of these 0.05 to 0.1 dB low:
+        // -1.08 for -1.00). Driven 1.6 deviations under it, rule A's plateaus are found too,
+        // their level read from the peaks themselves, and the event has theirs.
+        let ceiling = Float(pow(10, ceilingDB / 20))
+        // Half a bin, and the log's rounding to 0.01 dB.
+        for (deviation, tolerance) in [(0.4, 0.031), (0.55, 0.005)] as [(Float, Double)] {
+            var noise = Noise(seed: 11)
+            let samples = (0..<(3 * Self.rate)).map { _ in
+                let x = (0..<4).reduce(Float(0)) { sum, _ in sum + Float(noise.next()) }
+                return min(max(deviation * ceiling * x, -ceiling), ceiling)
+            }
+            let (events, _) = analyze(samples, channels: 1, layout: .float32)
+            #expect(clips(events).isEmpty)
+            let flat = try #require(flats(events).first)
+            #expect(abs(flat.levelDBFS - ceilingDB) <= tolerance, "\(deviation): level \(flat.levelDBFS)")
+        }
+    }
+
+    @Test(
         "tops touching full scale for 3 s, then a ceiling at -3 dBFS: one event 0.5 s apart; 2 s apart, two, each where its material is",
         arguments: [0.5, 2.0]
     )

@@ -92,6 +92,8 @@ struct FlatDetector {
     // histograms per polarity; `preceded` counts peaks whose previous lobe of the same
     // polarity sat within 0.2 dB. They live in `lane`, which `hr_judge_lobes` fills.
     static let binDB: Float = 0.05
+    /// One bin, as a ratio of amplitudes.
+    static let binRatio = Float(Decibels.toAmplitude(Double(binDB)))
     /// Rule B: peaks at the ceiling within the last second needed for an alarm.
     static let pileUpMinimum = 16
     /// Rule B: the same when they sit in one bin, with at most half as many in the 0.35 dB
@@ -172,8 +174,14 @@ struct FlatDetector {
     /// A flat event built from alarms, not yet written.
     struct Building {
         var event: FlatEvent
-        /// The ceiling's level, linear: the highest of its alarms'.
+        /// The ceiling's level, linear: the highest of its alarms' read from lobe peaks (rules
+        /// A and C), 0 when it has none.
         var level: Float
+        /// The highest of its alarms' read from a pile-up's 0.05 dB bins (rule B), 0 when it
+        /// has none: to half a bin, so it is the event's level only where it lies a bin or
+        /// more over `level` (a pile-up at -1.00 dBFS reads -0.975 in its bin's middle, and
+        /// rule A's plateaus beside it -1.00).
+        var binnedLevel: Float = 0
         /// Its alarms were all rule A's on lobes at the clip level.
         var atClipLevel: Bool
         var over: Overshoot.Tally
@@ -190,6 +198,7 @@ struct FlatDetector {
             start: Int,
             end: Int,
             level: Float,
+            binned: Bool,
             lobes: Int,
             over: Overshoot.Tally,
             atClipLevel: Bool
@@ -203,12 +212,16 @@ struct FlatDetector {
                 lobes: lobes,
                 overDB: nil
             )
-            (self.level, self.atClipLevel, self.over, lastAlarm) = (level, atClipLevel, over, end)
+            (self.atClipLevel, self.over, lastAlarm) = (atClipLevel, over, end)
+            (self.level, binnedLevel) = binned ? (0, level) : (level, 0)
         }
+
+        /// The level the event reports, linear.
+        var reported: Float { binnedLevel > level * FlatDetector.binRatio ? binnedLevel : level }
 
         /// The ceiling's level in dBFS, to 0.01 dB. (Plus zero: a level a hair under full
         /// scale rounds to -0.0, which prints "-0.0 dBFS".)
-        var levelDBFS: Double { ((Decibels.fromAmplitude(Double(level)) ?? 0) * 100).rounded() / 100 + 0 }
+        var levelDBFS: Double { ((Decibels.fromAmplitude(Double(reported)) ?? 0) * 100).rounded() / 100 + 0 }
 
         /// Takes in a later event's alarms.
         mutating func merge(_ other: Building) {
@@ -217,6 +230,7 @@ struct FlatDetector {
             event.lobes += other.event.lobes
             if event.polarity != other.event.polarity { event.polarity = .both }
             level = max(level, other.level)
+            binnedLevel = max(binnedLevel, other.binnedLevel)
             atClipLevel = atClipLevel && other.atClipLevel
             over.merge(other.over)
             lastAlarm = max(lastAlarm, other.lastAlarm)
@@ -690,8 +704,26 @@ struct FlatDetector {
         let joining = keptTotal > 0 && joins(kept[keptTotal - 1], start: max(start, emittedThrough))
         let newPeaks = joining ? ceiling / 4 : ceiling
         guard atClipLevel else {
-            let level = Float(Decibels.toAmplitude(Double(floorDB + (Float(top) - Float(band) / 2 + 0.5) * Self.binDB)))
-            alarm(polarity: polarity, start: start, end: end, level: level, lobes: newPeaks, over: nil, into: &events)
+            // The ceiling's level: the middle of the bin its peaks' median falls in (the
+            // study's median of the alarming lobes, to half a bin). The band's middle read a
+            // digital ceiling at -1.00 dBFS, whose peaks fill the top bin, as -1.08.
+            var median = top
+            var above = total(counts, top, top)
+            while 2 * above < ceiling && median > top - band {
+                median -= 1
+                above += total(counts, median, median)
+            }
+            let level = Float(Decibels.toAmplitude(Double(floorDB + (Float(median) + 0.5) * Self.binDB)))
+            alarm(
+                polarity: polarity,
+                start: start,
+                end: end,
+                level: level,
+                binned: true,
+                lobes: newPeaks,
+                over: nil,
+                into: &events
+            )
             return
         }
         // At the clip level, a pile-up within a second of a clipped lobe is clip detection's:
@@ -823,6 +855,7 @@ struct FlatDetector {
         start: Int,
         end: Int,
         level: Float,
+        binned: Bool = false,
         lobes: Int,
         over: Overshoot.Tally?,
         atClipLevel: Bool = false,
@@ -839,6 +872,7 @@ struct FlatDetector {
             start: start,
             end: end,
             level: level,
+            binned: binned,
             lobes: lobes,
             over: over ?? Overshoot.Tally(),
             atClipLevel: atClipLevel
