@@ -75,7 +75,9 @@ struct ReviewCommand: ParsableCommand {
                     var review = try TakeReview.load(file: file, settings: settings) {
                         position?.show(done: $0, total: $1, rate: $2)
                     }
-                    if loudness {
+                    if loudness && FilePaths.readsOnce(file) {
+                        review.notes.append("\(file): read once, through a pipe: its loudness is not measured")
+                    } else if loudness {
                         review.measureLoudness {
                             position?.show(done: $0, total: $1, rate: $2, doing: "measured for loudness")
                         }

@@ -332,6 +332,55 @@ struct AnalyzeCommandTests {
         #expect(twice.status == 64 && twice.stderr.hasPrefix("headroom: - (standard input) can be given once"))
     }
 
+    @Test("a named pipe and a shell's <(...) given by name: read once, to the end, as the file (analyze and review)")
+    func namedPipe() throws {
+        let dir = scratchDirectory()
+        let wav = Self.takeWithClip(in: dir)
+        let fifo = dir + "/stream.wav"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let direct = try headroom("analyze", "--json", wav)
+        // A deadline on both sides (SIGKILL: children inherit the test process's blocked
+        // SIGTERM): the old build read the pipe to its end and then opened it again (for a
+        // cut-short WAV's note; review, for its loudness pass), and waited for a writer that
+        // had gone.
+        func fed(_ command: String) throws -> RunResult {
+            try run(
+                "/bin/bash",
+                [
+                    "-c",
+                    "timeout -s KILL 30 cat '\(wav)' > '\(fifo)' & timeout -s KILL 30 '\(headroomBinary)' \(command)",
+                ]
+            )
+        }
+        let analyzed = try fed("analyze --json '\(fifo)'")
+        #expect(analyzed.status == 0, "\(analyzed.stderr)")
+        #expect(
+            Self.unstamped(analyzed.stdout).split(separator: "\n").dropFirst()
+                == Self.unstamped(direct.stdout).split(separator: "\n").dropFirst()
+        )
+        // Review reads it once too: its events, and a note that its loudness (a second pass
+        // over the audio) is not measured.
+        let reviewed = try fed("review --json '\(fifo)'")
+        #expect(reviewed.status == 0, "\(reviewed.stderr)")
+        #expect(reviewed.stderr == "headroom: note: \(fifo): read once, through a pipe: its loudness is not measured\n")
+        let piped = try #require(reviewed.jsonLines.first)
+        let file = try #require(try headroom("review", "--json", wav).jsonLines.first)
+        func clips(_ line: [String: Any]) -> [Int] {
+            (line["channels"] as? [[String: Any]] ?? []).compactMap { $0["clip_events"] as? Int }
+        }
+        #expect(clips(piped) == clips(file) && clips(file).reduce(0, +) > 0)
+        #expect(piped["seconds"] as? Double == file["seconds"] as? Double)
+        let substituted = try run(
+            "/bin/bash",
+            ["-c", "timeout -s KILL 30 '\(headroomBinary)' analyze --json <(cat '\(wav)')"]
+        )
+        #expect(substituted.status == 0, "\(substituted.stderr)")
+        #expect(
+            Self.unstamped(substituted.stdout).split(separator: "\n").dropFirst()
+                == Self.unstamped(direct.stdout).split(separator: "\n").dropFirst()
+        )
+    }
+
     @Test("a WAV copy cut short: analyzed to where it ends, and a note says its data chunk runs past it")
     func cutShortCopy() throws {
         let dir = scratchDirectory()

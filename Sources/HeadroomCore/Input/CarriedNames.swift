@@ -18,7 +18,7 @@ public enum CarriedNames {
     /// position in the file from 1 to `channels` (``tracks(_:channels:)``) and a name; empty
     /// where there are none.
     public static func read(path: String, channels: Int) -> [Int: String] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // a named pipe: no names, no wait
         guard fd >= 0 else { return [:] }
         defer { close(fd) }
         guard let chunks = try? RIFFChunks(reading: fd, path: path), let offset = chunks.offset(of: "iXML"),

@@ -314,7 +314,7 @@ public struct TakeReview: Sendable {
     /// creation until the take is finished, its log's summary written and its cues and
     /// metadata in (TakeRegistry).
     public static func isBeingRecorded(_ file: String) -> Bool {
-        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        let fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         return flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK

@@ -171,7 +171,9 @@ public struct RIFFChunks {
     public private(set) var damage: Damage? = nil
 
     public init(path: String) throws(HeadroomError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Not blocking: a named pipe `analyze` has read to its end has no writer left, and
+        // would hold the open until one came (it reads as no WAV file: pread cannot).
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw Self.failure(path, "cannot open") }
         defer { close(fd) }
         try self.init(reading: fd, path: path)
