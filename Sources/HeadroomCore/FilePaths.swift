@@ -31,6 +31,14 @@ public enum FilePaths {
         return folder.isEmpty ? "." : folder
     }
 
+    /// Whether `path` (links followed) is a regular file; nil when it cannot be looked at (no
+    /// such file, a dangling link).
+    public static func isRegularFile(_ path: String) -> Bool? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return st.st_mode & S_IFMT == S_IFREG
+    }
+
     /// Whether `path` (links followed) is a pipe, a socket or a device, which can be read
     /// only once: a named pipe, or a shell's `<(...)` (`/dev/fd/63`). Its audio is gone once
     /// read, and with its writer gone a second open waits for another.

@@ -228,6 +228,23 @@ struct ReviewCommandTests {
     }
 
     @Test(
+        "a folder's walk reads files only: a named pipe called pipe.wav is passed over, a folder called sub.wav walked"
+    )
+    func folderWalkFilesOnly() throws {
+        let dir = scratchDirectory()
+        writeTone(dir + "/take.wav", seconds: 1)
+        #expect(mkfifo(dir + "/pipe.wav", 0o600) == 0)
+        try FileManager.default.createDirectory(atPath: dir + "/sub.wav", withIntermediateDirectories: true)
+        writeTone(dir + "/sub.wav/inner.wav", seconds: 1)
+        // SIGKILL at 30 s: children inherit the test process's blocked SIGTERM. The old build
+        // opened the pipe to analyze it, and waited for a writer for good.
+        let review = try run("/usr/bin/timeout", ["-s", "KILL", "30", headroomBinary, "review", "--json", dir])
+        #expect(review.status == 0, "\(review.stderr)")
+        let files = review.jsonLines.compactMap { $0["file"] as? String }.sorted()
+        #expect(files == [dir + "/sub.wav/inner.wav", dir + "/take.wav"], "\(files)")
+    }
+
+    @Test(
         "a damaged log's impossible lengths and frames (a summary of 1e300 s, a clip at frame 10^18) are named or shown, never a crash"
     )
     func impossibleNumbers() throws {

@@ -379,7 +379,11 @@ public struct TakeReview: Sendable {
                         let take = Self.take(forLog: full)
                         guard !take.exists else { continue }
                         full = take.path
-                    } else if !audioExtensions.contains(url.pathExtension.lowercased()) {
+                    } else if !audioExtensions.contains(url.pathExtension.lowercased())
+                        || FilePaths.isRegularFile(full) == false
+                    {
+                        // Only files: a named pipe called take.wav would be waited on for
+                        // good, and a folder called so is walked, not read.
                         continue
                     }
                     found.append(full.hasPrefix(prefix + "/") ? String(full.dropFirst(prefix.count + 1)) : full)
