@@ -38,16 +38,6 @@ public enum FilePaths {
         guard stat(path, &st) == 0 else { return nil }
         return st.st_mode & S_IFMT == S_IFREG
     }
-
-    /// Whether `path` (links followed) is a pipe, a socket or a device, which can be read
-    /// only once: a named pipe, or a shell's `<(...)` (`/dev/fd/63`). Its audio is gone once
-    /// read, and with its writer gone a second open waits for another.
-    public static func readsOnce(_ path: String) -> Bool {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return false }
-        let kind = st.st_mode & S_IFMT
-        return kind == S_IFIFO || kind == S_IFSOCK || kind == S_IFCHR
-    }
 }
 
 /// Which file a path or descriptor is (its device and inode), to tell the same file under

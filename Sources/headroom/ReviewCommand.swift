@@ -54,6 +54,14 @@ struct ReviewCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Takes, clip logs, or folders of takes.", valueName: "path"))
     var paths: [String]
 
+    func validate() throws {
+        if paths.contains(AudioFileReader.standardInput) {
+            throw ValidationError(
+                "review reads takes from files and folders, not standard input; `headroom analyze -` reads a stream"
+            )
+        }
+    }
+
     func run() throws {
         try reportingErrors {
             let settings = try analysis.settings()
@@ -72,12 +80,12 @@ struct ReviewCommand: ParsableCommand {
             ManyFiles.run(files, jobs: jobs.count, progress: "takes") { file -> Result<TakeReview, HeadroomError> in
                 Result { () throws(HeadroomError) in
                     defer { position?.clear() }
-                    var review = try TakeReview.load(file: file, settings: settings) {
+                    var review = try TakeReview.load(file: file, settings: settings, measuringLoudness: loudness) {
                         position?.show(done: $0, total: $1, rate: $2)
                     }
-                    if loudness && FilePaths.readsOnce(file) {
-                        review.notes.append("\(file): read once, through a pipe: its loudness is not measured")
-                    } else if loudness {
+                    // A take analyzed afresh was measured as it was read (a pipe can be read
+                    // only once); one with a log is read for it now.
+                    if loudness && review.programme == nil {
                         review.measureLoudness {
                             position?.show(done: $0, total: $1, rate: $2, doing: "measured for loudness")
                         }

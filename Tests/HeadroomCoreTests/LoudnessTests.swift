@@ -1,4 +1,5 @@
 import CEBUR128
+import CSndFile
 import Foundation
 import Testing
 
@@ -91,6 +92,41 @@ struct LoudnessTests {
             #expect(abs(try #require(channel.integratedLUFS) - integrated) < 0.01, "channel \(c)")
             #expect(abs(try #require(channel.rangeLU) - range) < 0.01, "channel \(c)")
         }
+    }
+
+    @Test(
+        "measured as a file is analyzed (one pass: review of a take without a log, or a pipe) equals a read of the file, to the bit",
+        arguments: [
+            Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_16), Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_24),
+            Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_32), Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_U8),
+            Int32(SF_FORMAT_WAV | SF_FORMAT_FLOAT), Int32(SF_FORMAT_WAV | SF_FORMAT_ULAW),
+            Int32(SF_FORMAT_FLAC | SF_FORMAT_PCM_24), Int32(SF_FORMAT_OGG | SF_FORMAT_VORBIS),
+        ]
+    )
+    func onePassEqualsFileRead(format: Int32) throws {
+        let (channels, rate) = (3, 48000)
+        let x = Self.material(channels: channels, rate: rate, seconds: 7.3, seed: 9)
+        let path = NSTemporaryDirectory() + "headroom-loudness-\(UUID().uuidString)"
+        defer { unlink(path) }
+        var info = SF_INFO(
+            frames: 0,
+            samplerate: Int32(rate),
+            channels: Int32(channels),
+            format: format,
+            sections: 0,
+            seekable: 0
+        )
+        let file = try #require(sf_open(path, Int32(SFM_WRITE), &info))
+        #expect(
+            x.withUnsafeBufferPointer { sf_writef_float(file, $0.baseAddress!, sf_count_t(x.count / channels)) } > 0
+        )
+        sf_close(file)
+        let analyzed = try #require(
+            try FileAnalysis.run(path: path, settings: Settings(), measuresLoudness: true).loudness
+        )
+        let read = try #require(LoudnessMeter.measure(path: path)).measured
+        #expect(analyzed == read)
+        #expect(read.programme.integratedLUFS != nil && read.channels.count == channels)
     }
 
     @Test("silence has no loudness; a 997 Hz sine at -20 dBFS on one channel reads -23.01 LUFS")

@@ -17,6 +17,8 @@ public struct FileAnalysis {
         public var lossyCodec: String?
         /// Every event, in the order written.
         public var events: [Event] = []
+        /// With `measuresLoudness`, the file's loudness, measured in the same pass.
+        public var loudness: Loudness.Measured? = nil
 
         /// For a lossy file (MP3, Vorbis, Opus) that clipped, the note (without "note: ") that
         /// its clips are found and how far over can read low (README: "What reads low").
@@ -37,6 +39,7 @@ public struct FileAnalysis {
         settings: Settings,
         blockFrames: Int = 4096,
         threads: Int = 1,
+        measuresLoudness: Bool = false,
         onProgress: FileProgress = { _, _, _ in },
         onLine: (JSONValue) -> Void = { _ in }
     ) throws(HeadroomError) -> Result {
@@ -84,12 +87,17 @@ public struct FileAnalysis {
             for event in analyzer.events { onLine(ClipLog.eventLine(event, names: names, rate: reader.rate)) }
             analyzer.events.removeAll(keepingCapacity: true)
         }
+        // Read once: a pipe (`-`, a named pipe, `<(...)`) cannot be read again for it.
+        let meter = measuresLoudness ? LoudnessMeter(channels: reader.channels, rate: reader.rate) : nil
         var n = reader.read(into: buffer, frames: blockFrames)
         while n > 0 {
             // The analyzer is built for blocks this size: it takes each in one piece and runs
             // `alongside` once.
             var following = 0
-            analyzer.process(buffer, frames: n) { _, _ in following = reader.read(into: next, frames: blockFrames) }
+            analyzer.process(buffer, frames: n) { block, frames in
+                meter?.add(block, frames: frames, layout: reader.layout)
+                following = reader.read(into: next, frames: blockFrames)
+            }
             drain()
             onProgress(analyzer.frameCount, reader.frames, reader.rate)
             swap(&buffer, &next)
@@ -116,7 +124,8 @@ public struct FileAnalysis {
             containerName: reader.containerName,
             encodingName: reader.encodingName,
             lossyCodec: reader.lossyCodec,
-            events: events
+            events: events,
+            loudness: meter?.measured
         )
     }
 }

@@ -20,6 +20,12 @@ public enum Loudness {
         /// Loudness range, LU; nil when too short or silent.
         public var rangeLU: Double?
     }
+
+    /// A file's loudness as one programme and per channel (from 0).
+    public struct Measured: Sendable, Equatable {
+        public var programme: ProgrammeLoudness.Figures
+        public var channels: [Channel]
+    }
 }
 
 /// The loudness of a take as one programme, the figures EBU Tech 3285 v2 puts in `bext`:
@@ -27,7 +33,8 @@ public enum Loudness {
 /// (3 s) loudness, read every 100 ms. Every channel counts with weight 1 (a multitrack take
 /// has no speaker layout). The recorder measures a take while it records it, from the floats
 /// libsndfile would read back from the file (the file itself where frames were dropped), and
-/// `review` from the file: both give the same figures.
+/// `review` from the file (a take without a log, as it analyzes it, the same way): all give
+/// the same figures.
 public enum ProgrammeLoudness {
     public struct Figures: Sendable, Equatable {
         public var integratedLUFS: Double?
@@ -63,6 +70,9 @@ public final class LoudnessMeter {
     private var filled = 0
     /// Sum of squares of the K-weighted signal per 100 ms segment: `energies[k * channels + c]`.
     private(set) var energies: [Double] = []
+    /// Frames of ``add(_:frames:layout:)`` converted to floats at a time, and room for them.
+    private static let convertFrames = 2048
+    private var converted: [Float]
 
     private struct Biquad {
         var b0, b1, b2, a1, a2: Double
@@ -101,6 +111,7 @@ public final class LoudnessMeter {
         ]
         state = Array(repeating: V(), count: groups * 4)
         sums = Array(repeating: V(), count: groups)
+        converted = Array(repeating: 0, count: Self.convertFrames * channels)
     }
 
     /// Measures the file at `path` (`onProgress`: how far it has got). Nil when it cannot be read.
@@ -114,6 +125,26 @@ public final class LoudnessMeter {
             onProgress(done, info.frames, info.rate)
         }
         return meter
+    }
+
+    /// Adds `frames` interleaved frames laid out as `layout` says, as the floats libsndfile
+    /// reads back from a file that stores them (``SampleLayout/readBack(_:count:into:)``), so
+    /// that loudness measured as frames are analyzed (a take as it is recorded, a file as
+    /// `review` analyzes it) is the file's to the last bit.
+    func add(_ samples: UnsafeRawPointer, frames: Int, layout: SampleLayout) {
+        var done = 0
+        while done < frames {
+            let n = min(frames - done, Self.convertFrames)
+            converted.withUnsafeMutableBufferPointer { floats in
+                layout.readBack(
+                    samples + done * channels * layout.bytesPerSample,
+                    count: n * channels,
+                    into: floats.baseAddress!
+                )
+                add(floats: floats.baseAddress!, frames: n)
+            }
+            done += n
+        }
     }
 
     /// Adds interleaved float frames (1.0 = full scale).
@@ -231,6 +262,11 @@ public final class LoudnessMeter {
     public func channel(_ c: Int) -> Loudness.Channel {
         let (integrated, range) = gated(segmentEnergies(c..<(c + 1)))
         return Loudness.Channel(integratedLUFS: integrated, rangeLU: range)
+    }
+
+    /// All channels as one programme, and each channel as its own.
+    public var measured: Loudness.Measured {
+        Loudness.Measured(programme: programme, channels: (0..<channels).map(channel))
     }
 
     /// All channels as one programme.

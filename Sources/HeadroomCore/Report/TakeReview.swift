@@ -80,12 +80,19 @@ public struct TakeReview: Sendable {
     public static func load(
         file: String,
         settings: Settings,
+        measuringLoudness: Bool = false,
         onProgress: FileProgress = { _, _, _ in }
     ) throws(HeadroomError) -> TakeReview {
         let logPath = logPath(for: file)
-        guard FileManager.default.fileExists(atPath: logPath) else {
-            return try analyzeAfresh(file: file, settings: settings, onProgress: onProgress)
+        func afresh() throws(HeadroomError) -> TakeReview {
+            try analyzeAfresh(
+                file: file,
+                settings: settings,
+                measuringLoudness: measuringLoudness,
+                onProgress: onProgress
+            )
         }
+        guard FileManager.default.fileExists(atPath: logPath) else { return try afresh() }
         let reader = try ClipLogReader(path: logPath)
         let recording = reader.summary == nil && isBeingRecorded(file)
         let exists = FileManager.default.fileExists(atPath: file)
@@ -128,7 +135,7 @@ public struct TakeReview: Sendable {
                     "\(logPath): no take header\(why), and its take \(file) is not there: nothing to review"
                 )
             }
-            var review = try analyzeAfresh(file: file, settings: settings, onProgress: onProgress)
+            var review = try afresh()
             review.notes = reader.problems + [mismatch ?? ""]
             return review
         }
@@ -300,13 +307,18 @@ public struct TakeReview: Sendable {
         )
     }
 
-    /// Adds the take's loudness, as a programme and per channel (reads the audio once more;
-    /// `onProgress`: how far it has got).
+    /// Adds the take's loudness, as a programme and per channel, reading the audio once more
+    /// (`onProgress`: how far it has got). A take analyzed afresh with `measuringLoudness` has
+    /// it already (``programme`` is set).
     public mutating func measureLoudness(onProgress: FileProgress = { _, _, _ in }) {
         guard let meter = LoudnessMeter.measure(path: file, onProgress: onProgress) else { return }
-        programme = meter.programme
-        for i in channels.indices where channels[i].channel - 1 < meter.channels {
-            channels[i].loudness = meter.channel(channels[i].channel - 1)
+        take(meter.measured)
+    }
+
+    private mutating func take(_ loudness: Loudness.Measured) {
+        programme = loudness.programme
+        for i in channels.indices where channels[i].channel - 1 < loudness.channels.count {
+            channels[i].loudness = loudness.channels[channels[i].channel - 1]
         }
     }
 
@@ -324,9 +336,15 @@ public struct TakeReview: Sendable {
     static func analyzeAfresh(
         file: String,
         settings: Settings,
+        measuringLoudness: Bool,
         onProgress: FileProgress
     ) throws(HeadroomError) -> TakeReview {
-        let result = try FileAnalysis.run(path: file, settings: settings, onProgress: onProgress)
+        let result = try FileAnalysis.run(
+            path: file,
+            settings: settings,
+            measuresLoudness: measuringLoudness,
+            onProgress: onProgress
+        )
         var review = TakeReview(
             file: file,
             log: nil,
@@ -340,6 +358,7 @@ public struct TakeReview: Sendable {
             names: result.header.names
         )
         review.audioSeconds = review.seconds
+        if let loudness = result.loudness { review.take(loudness) }
         if let note = result.lossyNote(path: file) { review.notes.append(note) }
         return review
     }

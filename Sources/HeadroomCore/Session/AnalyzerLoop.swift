@@ -61,8 +61,6 @@ final class AnalyzerLoop: @unchecked Sendable {
     /// True while the frames being analyzed are not the take's: silence analyzed for frames
     /// the take has (`dropped`), or frames the take lost (the writer fell behind).
     private var framesDifferFromTake = false
-    private let loudnessFloats: UnsafeMutablePointer<Float>
-    private let loudnessFrames = 2048
 
     init(
         ring: SPSCRing,
@@ -107,12 +105,10 @@ final class AnalyzerLoop: @unchecked Sendable {
         wasClipping = Array(repeating: false, count: channels)
         zeros = .allocate(byteCount: zeroFrames * channels * format.bytesPerSample, alignment: 64)
         zeros.initializeMemory(as: UInt8.self, repeating: 0, count: zeroFrames * channels * format.bytesPerSample)
-        loudnessFloats = .allocate(capacity: loudnessFrames * channels)
     }
 
     deinit {
         zeros.deallocate()
-        loudnessFloats.deallocate()
     }
 
     func run() {
@@ -509,7 +505,7 @@ final class AnalyzerLoop: @unchecked Sendable {
             if let loudness {
                 // On this thread while the second analyzer thread has its share of the block.
                 analyzer!.process(payload + done * frameBytes, frames: n) { block, frames in
-                    self.measure(block, frames: frames, into: loudness)
+                    loudness.add(block, frames: frames, layout: self.layout)
                 }
             } else {
                 analyzer!.process(payload + done * frameBytes, frames: n)
@@ -522,19 +518,6 @@ final class AnalyzerLoop: @unchecked Sendable {
                 logMarkers(upTo: globalFrame)
                 closeTake(complete: true)
             }
-        }
-    }
-
-    /// Feeds `frames` of the capture format to the take's loudness meter, as the floats
-    /// libsndfile reads back from the take (``SampleLayout/readBack(_:count:into:)``), so
-    /// live and file figures are the same to the last bit.
-    private func measure(_ src: UnsafeRawPointer, frames: Int, into meter: LoudnessMeter) {
-        var done = 0
-        while done < frames {
-            let n = min(frames - done, loudnessFrames)
-            layout.readBack(src + done * channels * format.bytesPerSample, count: n * channels, into: loudnessFloats)
-            meter.add(floats: loudnessFloats, frames: n)
-            done += n
         }
     }
 
