@@ -107,10 +107,12 @@ static void bin_lobes(hr_lobes *p, size_t count, hr_flat_lane *const *lanes, siz
 
 // Files the first `count` lobes into their channels' rule-B histograms, in order, and lists
 // those 3 samples or longer at lobes->longer; returns how many it listed. `rows[j]` is the
-// histogram row being filled for lane j / 2, polarity j % 2; `previous[j]` its last bin and
+// histogram row being filled for lane j / 2, polarity j % 2 (`sums[j]` its peaks' sums);
+// `previous[j]` its last bin and
 // `top[j]` its highest so far under the clip level (rule B looks for a pile-up at the clip
 // level apart: FlatDetector.pileUp).
-static size_t file_lobes(hr_lobes *p, size_t count, uint16_t *const *rows, int32_t *previous, int32_t *top) {
+static size_t file_lobes(hr_lobes *p, size_t count, uint16_t *const *rows, float *const *sums, int32_t *previous,
+                         int32_t *top) {
     size_t longer = 0;
     for (size_t r = 0; r < count; r++) {
         const int32_t c = p->code[r];
@@ -119,6 +121,7 @@ static size_t file_lobes(hr_lobes *p, size_t count, uint16_t *const *rows, int32
         uint16_t *slot = rows[j] + 2 * k;
         slot[0] += 1;
         slot[1] += (uint16_t)(abs(k - previous[j]) <= 4);
+        sums[j][k] += p->peak[r];
         previous[j] = k;
         top[j] = below && k > top[j] ? k : top[j];
         p->longer[longer] = (uint32_t)r;
@@ -297,6 +300,7 @@ typedef struct {
     float floor[16], ceiling[16];
     int32_t lane_code[16], previous[32], top[32];
     uint16_t *rows[32];
+    float *sums[32];
 } track_lanes;
 
 static void open_lanes(track_lanes *t, hr_flat_lane *const *lanes, int width) {
@@ -306,8 +310,9 @@ static void open_lanes(track_lanes *t, hr_flat_lane *const *lanes, int width) {
         t->ceiling[l] = lane ? lane->ceiling : 0.0f;
         t->lane_code[l] = l << 17;
         for (int polarity = 0; polarity < 2; polarity++) {
-            t->rows[2 * l + polarity] =
-                lane ? lane->counts + 2 * (size_t)(polarity * 4 + lane->quarter) * (size_t)lane->bins : NULL;
+            const size_t slot = (size_t)(polarity * 4 + (lane ? lane->quarter : 0));
+            t->rows[2 * l + polarity] = lane ? lane->counts + 2 * slot * (size_t)lane->bins : NULL;
+            t->sums[2 * l + polarity] = lane ? lane->sums + slot * (size_t)lane->bins : NULL;
             t->previous[2 * l + polarity] = lane ? lane->previous_bin[polarity] : 0;
             t->top[2 * l + polarity] = -1;
         }
@@ -321,7 +326,7 @@ static size_t close_lanes(track_lanes *t, hr_lobes *p, size_t pending, hr_flat_l
                           int64_t block_start) {
     bin_lobes(p, pending, lanes, (size_t)width);
     burst_lobes(p, pending, lanes, (size_t)width, block_start);
-    const size_t longer = file_lobes(p, pending, t->rows, t->previous, t->top);
+    const size_t longer = file_lobes(p, pending, t->rows, t->sums, t->previous, t->top);
     for (int l = 0; l < width; l++) {
         hr_flat_lane *lane = lanes[l];
         if (!lane) continue;

@@ -79,7 +79,8 @@ struct LobeTrackerTests {
 
     /// The kernel at `width` lanes a vector, over `x` in blocks of the given sizes, as the
     /// analyzer calls it: the lobes it lists (3 samples or longer), how many loud lobes it
-    /// filed per lane and polarity (the histograms' totals), and the open lobes at the end.
+    /// filed per lane and polarity (the histograms' totals) and their peaks' sum (the
+    /// histograms' sums, from which a pile-up's level is read), and the open lobes at the end.
     static func track(
         _ x: [Float],
         channels: Int,
@@ -87,7 +88,7 @@ struct LobeTrackerTests {
         blocks: [Int],
         gate: Float
     ) -> (
-        longer: [Lobe], filed: [Int], open: [Open]
+        longer: [Lobe], filed: [Int], filedPeaks: [Double], open: [Open]
     ) {
         let groups = (channels + width - 1) / width
         let frames = x.count / channels
@@ -181,12 +182,16 @@ struct LobeTrackerTests {
         lobes.deallocate()
         lanes.deallocate()
         // Rule B's histograms hold every loud lobe filed: [polarity][quarter][bin], a count and
-        // a `preceded` count interleaved; the quarter stays 0 here.
+        // a `preceded` count interleaved, and beside them the peaks' sums; the quarter stays 0
+        // here.
         var filed: [Int] = []
+        var filedPeaks: [Double] = []
         for d in detectors {
             for polarity in 0..<2 {
                 let row = d.lane.pointee.counts + 2 * polarity * 4 * d.bins
                 filed.append((0..<d.bins).reduce(0) { $0 + Int(row[2 * $1]) })
+                let sums = d.lane.pointee.sums + polarity * 4 * d.bins
+                filedPeaks.append((0..<d.bins).reduce(0) { $0 + Double(sums[$1]) })
             }
         }
         let open = (0..<channels).map { c -> Open in
@@ -199,7 +204,7 @@ struct LobeTrackerTests {
                 gate: state[row + 4 * width]
             )
         }
-        return (listed, filed, open)
+        return (listed, filed, filedPeaks, open)
     }
 
     /// Sixteen channels of what breaks a lobe tracker: zeros and negative zeros inside lobes
@@ -259,6 +264,15 @@ struct LobeTrackerTests {
             var filed = [Int](repeating: 0, count: 2 * channels)
             for lobe in reference.all { filed[2 * lobe.lane + (lobe.negative ? 1 : 0)] += 1 }
             #expect(kernel.filed == filed, "blocks of \(blocks)")
+            var peaks = [Double](repeating: 0, count: 2 * channels)
+            for lobe in reference.all { peaks[2 * lobe.lane + (lobe.negative ? 1 : 0)] += Double(lobe.peak) }
+            // Summed per bin in floats, in the kernel's order.
+            let apart = zip(kernel.filedPeaks, peaks).enumerated().first { abs($1.0 - $1.1) > 1e-4 * max($1.1, 1) }
+            if let (j, (mine, walked)) = apart {
+                Issue.record(
+                    "blocks of \(blocks), lane \(j / 2) polarity \(j % 2): peaks sum to \(mine), the walk's \(walked)"
+                )
+            }
             for c in 0..<channels where kernel.open[c] != reference.open[c] {
                 Issue.record("blocks of \(blocks), lane \(c): left \(kernel.open[c]), the walk \(reference.open[c])")
             }

@@ -33,6 +33,9 @@ typedef struct {
     /// counts[2 * slot]; interleaved with them, at counts[2 * slot + 1], the peaks whose
     /// previous lobe of the same polarity sat within 0.2 dB.
     uint16_t *counts;
+    /// The same peaks summed (linear), per [polarity][quarter][bins] at sums[slot * bins + bin]:
+    /// a pile-up's level is the mean of the peaks in its median's bin, not the bin's middle.
+    float *sums;
     int32_t bins;
     /// The quarter second being filled (0...3).
     int32_t quarter;

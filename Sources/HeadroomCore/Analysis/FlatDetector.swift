@@ -90,7 +90,8 @@ struct FlatDetector {
 
     // Rule B: lobe peaks per 0.05 dB bin from `floorDB` to 0 dBFS, in four quarter-second
     // histograms per polarity; `preceded` counts peaks whose previous lobe of the same
-    // polarity sat within 0.2 dB. They live in `lane`, which `hr_judge_lobes` fills.
+    // polarity sat within 0.2 dB, and `sums` adds up each bin's peaks. They live in `lane`,
+    // which `hr_track_lobes` fills.
     static let binDB: Float = 0.05
     /// One bin, as a ratio of amplitudes.
     static let binRatio = Float(Decibels.toAmplitude(Double(binDB)))
@@ -127,6 +128,7 @@ struct FlatDetector {
     let lane: UnsafeMutablePointer<hr_flat_lane>
     private let counts: UnsafeMutablePointer<UInt16>
     private let preceded: UnsafeMutablePointer<UInt16>
+    private let sums: UnsafeMutablePointer<Float>
     private var quarterIndex: Int { Int(lane.pointee.quarter) }
     private var quarterStart = 0
     /// The loudest sample of each of the last four quarters, for the 6 dB gate.
@@ -177,10 +179,11 @@ struct FlatDetector {
         /// The ceiling's level, linear: the highest of its alarms' read from lobe peaks (rules
         /// A and C), 0 when it has none.
         var level: Float
-        /// The highest of its alarms' read from a pile-up's 0.05 dB bins (rule B), 0 when it
-        /// has none: to half a bin, so it is the event's level only where it lies a bin or
-        /// more over `level` (a pile-up at -1.00 dBFS reads -0.975 in its bin's middle, and
-        /// rule A's plateaus beside it -1.00).
+        /// The highest of its alarms' read from a pile-up (rule B), 0 when it has none: the
+        /// mean of the peaks in the 0.05 dB bin that holds their median, so within a bin of
+        /// that median. It is the event's level only where it lies a bin or more over `level`
+        /// (where a pile-up and plateaus are found together, the plateaus' peaks say where
+        /// the tops were cut).
         var binnedLevel: Float = 0
         /// Its alarms were all rule A's on lobes at the clip level.
         var atClipLevel: Bool
@@ -277,6 +280,8 @@ struct FlatDetector {
         counts = .allocate(capacity: 2 * 2 * 4 * bins)
         counts.initialize(repeating: 0, count: 2 * 2 * 4 * bins)
         preceded = counts + 1
+        sums = .allocate(capacity: 2 * 4 * bins)
+        sums.initialize(repeating: 0, count: 2 * 4 * bins)
         bursts = .allocate(capacity: Self.burstCount)
         bursts.initialize(repeating: Burst(), count: Self.burstCount)
         held = .allocate(capacity: Self.heldCount)
@@ -290,6 +295,7 @@ struct FlatDetector {
         lane.initialize(
             to: hr_flat_lane(
                 counts: counts,
+                sums: sums,
                 bins: Int32(bins),
                 quarter: 0,
                 previous_bin: (-100, -100),
@@ -315,6 +321,7 @@ struct FlatDetector {
         kept.deinitialize(count: keptTotal)
         kept.deallocate()
         counts.deallocate()
+        sums.deallocate()
         bursts.deallocate()
         lane.pointee.bursts.deallocate()
         lane.pointee.found.deallocate()
@@ -527,6 +534,7 @@ struct FlatDetector {
         for polarity in 0..<2 {
             let at = (polarity * 4 + quarterIndex) * bins
             (counts + 2 * at).update(repeating: 0, count: 2 * bins)
+            (sums + at).update(repeating: 0, count: bins)
             withUnsafeMutableBytes(of: &lane.pointee.top) {
                 $0.storeBytes(of: -1, toByteOffset: (polarity * 4 + quarterIndex) * 4, as: Int32.self)
             }
@@ -704,16 +712,21 @@ struct FlatDetector {
         let joining = keptTotal > 0 && joins(kept[keptTotal - 1], start: max(start, emittedThrough))
         let newPeaks = joining ? ceiling / 4 : ceiling
         guard atClipLevel else {
-            // The ceiling's level: the middle of the bin its peaks' median falls in (the
-            // study's median of the alarming lobes, to half a bin). The band's middle read a
-            // digital ceiling at -1.00 dBFS, whose peaks fill the top bin, as -1.08.
+            // The ceiling's level: the mean of the peaks in the bin its peaks' median falls in
+            // (the study's median of the alarming lobes; a digital ceiling's peaks are all
+            // one value). The band's middle read a ceiling at -1.00 dBFS as -1.08, and the
+            // bin's middle as -0.97 or -0.98 (-1.00 is a bin's lower edge).
             var median = top
             var above = total(counts, top, top)
             while 2 * above < ceiling && median > top - band {
                 median -= 1
                 above += total(counts, median, median)
             }
-            let level = Float(Decibels.toAmplitude(Double(floorDB + (Float(median) + 0.5) * Self.binDB)))
+            let inBin = total(counts, median, median)
+            let level =
+                inBin > 0
+                ? (0..<4).reduce(Float(0)) { $0 + sums[(polarity * 4 + $1) * bins + median] } / Float(inBin)
+                : Float(Decibels.toAmplitude(Double(floorDB + (Float(median) + 0.5) * Self.binDB)))
             alarm(
                 polarity: polarity,
                 start: start,
