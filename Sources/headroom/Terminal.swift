@@ -24,6 +24,10 @@ extension Headroom {
     /// exit 64. Help, `--version` and exit codes go out as ArgumentParser gives them.
     static func exitReporting(_ error: Error) -> Never {
         guard exitCode(for: error) == .validationFailure, !(error is ExitCode) else { exit(withError: error) }
+        if let word = CommandLine.arguments.dropFirst().first, let text = notACommand(word) {
+            Terminal.error(text)
+            exit(withError: ExitCode.validationFailure)
+        }
         // "The value 'abc' is invalid for '--rate <hz>'" and its "Help:  --rate <hz>  ..." line.
         let text = message(for: error).split(separator: "\n").map {
             $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
@@ -32,6 +36,47 @@ extension Headroom {
         if first.hasSuffix(".") { first.removeLast() }
         Terminal.error("\(first); \(helpHint)")
         exit(withError: ExitCode.validationFailure)
+    }
+
+    /// The error for a first word that is no command (`headroom recrod`), naming the commands
+    /// it may be a slip for (a letter or two off, the start of one, or another form of the
+    /// word: `recording`, `analysis`), or all of them; nil for a command, an option or `help`.
+    /// The parser's own sentence was "unexpected argument".
+    static func notACommand(_ word: String) -> String? {
+        let names = configuration.subcommands.map { $0._commandName }
+        guard !word.hasPrefix("-"), word != "help", !names.contains(word) else { return nil }
+        let typed = word.lowercased()
+        let near = names.filter { name in
+            let shared = zip(typed, name).prefix { $0 == $1 }.count
+            return (typed.count >= 2 && name.hasPrefix(typed)) || shared >= 5
+                || slips(typed, name) <= min(2, max(1, typed.count / 3))
+        }
+        let hint = "see 'headroom --help'"
+        guard !near.isEmpty else {
+            return "'\(word)' is not a command (\(names.joined(separator: ", "))); \(hint)"
+        }
+        let guesses = near.map { "'\($0)'" }.joined(separator: " or ")
+        return "'\(word)' is not a command; did you mean \(guesses)? \(hint)"
+    }
+
+    /// Typing slips between `a` and `b`: letters left out, added, changed, or two swapped
+    /// (optimal string alignment distance).
+    static func slips(_ a: String, _ b: String) -> Int {
+        let (x, y) = (Array(a), Array(b))
+        guard !x.isEmpty, !y.isEmpty else { return max(x.count, y.count) }
+        var d = [[Int]](repeating: [Int](repeating: 0, count: y.count + 1), count: x.count + 1)
+        for i in 0...x.count { d[i][0] = i }
+        for j in 0...y.count { d[0][j] = j }
+        for i in 1...x.count {
+            for j in 1...y.count {
+                let change = x[i - 1] == y[j - 1] ? 0 : 1
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + change)
+                if i > 1 && j > 1 && x[i - 1] == y[j - 2] && x[i - 2] == y[j - 1] {
+                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+                }
+            }
+        }
+        return d[x.count][y.count]
     }
 
     /// Where to read more about the command line just given: `see 'headroom record --help'`.

@@ -130,7 +130,25 @@ struct HelpTests {
                 ["calibrate", "--seconds", "0"],
                 "headroom: --seconds must be more than 0 and at most 86400 (a day); got 0; see 'headroom calibrate --help'"
             ),
-            (["bogus"], "headroom: unexpected argument 'bogus'; see 'headroom --help'"),
+            (
+                ["bogus"],
+                "headroom: 'bogus' is not a command (record, calibrate, review, analyze, devices); see 'headroom --help'"
+            ),
+            // A slip of the keyboard, the start of a command, another form of its word.
+            (
+                ["recrod", "--duration", "5"],
+                "headroom: 'recrod' is not a command; did you mean 'record'? see 'headroom --help'"
+            ),
+            (["re"], "headroom: 're' is not a command; did you mean 'record' or 'review'? see 'headroom --help'"),
+            (
+                ["analyse", "x.wav"],
+                "headroom: 'analyse' is not a command; did you mean 'analyze'? see 'headroom --help'"
+            ),
+            (
+                ["calibration"],
+                "headroom: 'calibration' is not a command; did you mean 'calibrate'? see 'headroom --help'"
+            ),
+            (["Devices"], "headroom: 'Devices' is not a command; did you mean 'devices'? see 'headroom --help'"),
             // A file named like a command is not the command the hint names.
             (
                 ["analyze", "--jobs", "x", "record"],
