@@ -38,20 +38,26 @@ extension Headroom {
         exit(withError: ExitCode.validationFailure)
     }
 
-    /// The error for a first word that is no command (`headroom recrod`), naming the commands
-    /// it may be a slip for (a letter or two off, the start of one, or another form of the
-    /// word: `recording`, `analysis`), or all of them; nil for a command, an option or `help`.
-    /// The parser's own sentence was "unexpected argument".
+    /// The error for a first word that is no command: a file or folder (`headroom take.wav`)
+    /// says how to review it; a slip (`headroom recrod`) names the commands it may be meant
+    /// for (a letter or two off, the start of one, or another form of the word: `recording`,
+    /// `analysis`), and anything else lists them all. nil for a command, an option or `help`.
+    /// (The parser's own sentence was "unexpected argument 'recrod'".)
     static func notACommand(_ word: String) -> String? {
         let names = configuration.subcommands.map { $0._commandName }
         guard !word.hasPrefix("-"), word != "help", !names.contains(word) else { return nil }
+        let hint = "see 'headroom --help'"
+        if FileManager.default.fileExists(atPath: word) {
+            let plain = word.allSatisfy { $0.isLetter || $0.isNumber || "._-/+,:@%".contains($0) }
+            let quoted = plain ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+            return "'\(word)' is not a command; to review it: headroom review \(quoted); \(hint)"
+        }
         let typed = word.lowercased()
         let near = names.filter { name in
             let shared = zip(typed, name).prefix { $0 == $1 }.count
             return (typed.count >= 2 && name.hasPrefix(typed)) || shared >= 5
                 || slips(typed, name) <= min(2, max(1, typed.count / 3))
         }
-        let hint = "see 'headroom --help'"
         guard !near.isEmpty else {
             return "'\(word)' is not a command (\(names.joined(separator: ", "))); \(hint)"
         }

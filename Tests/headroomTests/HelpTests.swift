@@ -181,7 +181,19 @@ struct HelpTests {
                 "headroom: the value 'S8' is invalid for '--format <format>'. Please provide one of 'S16_LE', 'S24_3LE', 'S24_LE', 'S32_LE' or 'FLOAT_LE'; see 'headroom record --help'"
             ),
         ]
-        for (arguments, line) in cases {
+        // A take or a folder of them given with no command: review's.
+        let dir = scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let take = dir + "/take 1.wav"
+        #expect(FileManager.default.createFile(atPath: take, contents: Data()))
+        let named: [([String], String)] = [
+            (
+                [take],
+                "headroom: '\(take)' is not a command; to review it: headroom review '\(take)'; see 'headroom --help'"
+            ),
+            ([dir], "headroom: '\(dir)' is not a command; to review it: headroom review \(dir); see 'headroom --help'"),
+        ]
+        for (arguments, line) in cases + named {
             let r = try run(headroomBinary, arguments)
             #expect(r.status == 64, "\(arguments)")
             #expect(r.stderr == line + "\n", "\(arguments)")
