@@ -128,6 +128,39 @@ struct MonitorTests {
         }
     }
 
+    @Test(
+        "the metrics come in a fixed order: families by name, channels 1 to 12 in turn, where the registry shuffled them"
+    )
+    func metricsOrder() throws {
+        let dir = scratchDirectory()
+        var m = Material(frames: 48000, channels: 12)
+        for f in stride(from: 100, to: 48000, by: 50) {
+            for c in 0..<12 { m.values[f * 12 + c] = 0.3 }
+        }
+        let r = try recordOnFileRig(
+            m,
+            seconds: 1,
+            dir: dir + "/takes",
+            extra: ["--metrics-file", dir + "/headroom.prom"]
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = try String(contentsOfFile: dir + "/headroom.prom", encoding: .utf8).split(separator: "\n")
+        let families = lines.filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) }
+        #expect(families.count >= 15 && families == families.sorted(), "\(families)")
+        // Each family's head, then its series.
+        for (i, line) in lines.enumerated() where line.hasPrefix("# TYPE ") {
+            let name = line.split(separator: " ")[2]
+            #expect(lines[(i + 1)...].prefix { !$0.hasPrefix("#") }.allSatisfy { $0.hasPrefix(name) }, "\(name)")
+        }
+        for family in ["headroom_channel_peak_dbfs", "headroom_clip_events_total", "headroom_channel_gain_proposal_db"]
+        {
+            let channels = lines.filter { $0.hasPrefix(family + "{") }.compactMap { line in
+                line.split(separator: "channel=\"").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) }
+            }
+            #expect(channels == Array(1...12), "\(family): \(channels)")
+        }
+    }
+
     @Test("a channel at a 24-bit converter's largest code (-0.000001 dBFS) reads 0.0 dBFS in the metrics, not -0.0")
     func noNegativeZero() throws {
         let dir = scratchDirectory()

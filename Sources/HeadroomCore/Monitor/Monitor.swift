@@ -168,8 +168,43 @@ public final class Monitor: Sendable {
         return (try? encoder.encode(status)) ?? Data("{}".utf8)
     }
 
-    /// `/metrics` and `--metrics-file`: the Prometheus text exposition format.
-    public var exposition: String { registry.emitToString() }
+    /// `/metrics` and `--metrics-file`: the Prometheus text exposition format, in a fixed
+    /// order (``ordered(_:)``).
+    public var exposition: String { Self.ordered(registry.emitToString()) }
+
+    /// An exposition with its families in name order and each family's series in label
+    /// order, numbers as numbers (channel 2 before channel 10), as node_exporter writes
+    /// them. swift-prometheus writes them in its dictionaries' order, which changes from
+    /// run to run: a person reading `/metrics` or the textfile, or comparing two, found
+    /// channel 2 above channel 1 and the families shuffled.
+    static func ordered(_ text: String) -> String {
+        var families: [(name: Substring, head: [Substring], series: [Substring])] = []
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("# ") {
+                // "# HELP name ..." and "# TYPE name ...": a family's head, before its series.
+                let name = line.split(separator: " ", maxSplits: 3).dropFirst(2).first ?? ""
+                if families.last.map({ $0.name != name || !$0.series.isEmpty }) ?? true {
+                    families.append((name, [], []))
+                }
+                families[families.count - 1].head.append(line)
+            } else if families.isEmpty {
+                families.append(("", [], [line]))
+            } else {
+                families[families.count - 1].series.append(line)
+            }
+        }
+        // A series' identity is all but its value (the text after the last space).
+        func identity(_ line: Substring) -> Substring { line[..<(line.lastIndex(of: " ") ?? line.endIndex)] }
+        var out = ""
+        for family in families.sorted(by: { $0.name < $1.name }) {
+            for line in family.head { out += line + "\n" }
+            let series = family.series.sorted {
+                String(identity($0)).compare(String(identity($1)), options: .numeric) == .orderedAscending
+            }
+            for line in series { out += line + "\n" }
+        }
+        return out
+    }
 
     // MARK: - Prometheus
 
