@@ -12,7 +12,11 @@ struct DevicesCommand: ParsableCommand {
         let cards = DeviceList.cards()
         var out = "Sound cards:\n"
         if cards.isEmpty {
-            out += "  none found (no sound card is connected, or ALSA has no driver for it)\n"
+            if let hint = DeviceList.permissionHint() {
+                out += "  \(hint)\n"
+            } else {
+                out += "  none found (no sound card is connected, or ALSA has no driver for it)\n"
+            }
         }
         for card in cards {
             out += "  card \(card.index): \(card.id) (\(card.name))\n"

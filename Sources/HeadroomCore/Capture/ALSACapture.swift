@@ -28,8 +28,13 @@ public final class ALSACapture: CaptureSource {
     /// What an error from `snd_pcm_open` most often means, where its text alone does not say.
     /// For a PCM from ALSA's own list (`listed`), whose name is known, ENOENT gets none: a
     /// missing plugin or card is all it can mean, and the list says so in its words.
+    /// Where this user may not open the cards, ALSA's error (no such file or device, or
+    /// permission denied) says so.
     public static func openHint(_ code: Int32, listed: Bool = false) -> String {
-        switch -code {
+        if !listed && [ENOENT, ENODEV, EACCES, EPERM].contains(-code), let hint = DeviceList.permissionHint() {
+            return " (\(hint))"
+        }
+        return switch -code {
         case EBUSY:
             " (another program has it: a sound server? see \"Recording on a PipeWire or PulseAudio desktop\" in the README; `fuser -v /dev/snd/*` names it)"
         case EHOSTDOWN, ECONNREFUSED: " (the sound server this PCM goes through is not running)"

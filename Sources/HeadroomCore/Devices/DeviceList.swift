@@ -32,6 +32,28 @@ public enum DeviceList {
         public var pcms: [PCM]
     }
 
+    /// The sound cards' control devices in `dir` that this user may not open. ALSA then
+    /// sees no card at all, as if none were plugged in: `arecord -l` says "no soundcards
+    /// found", and `hw:0` is "No such file or directory". The usual cause: a user not in the
+    /// `audio` group, logged in without a seat (ssh, a service, a script run by cron).
+    public static func forbiddenCards(in dir: String = "/dev/snd") -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
+        return names.filter { $0.hasPrefix("controlC") }.sorted().filter { name in
+            access(dir + "/" + name, R_OK) != 0 && (errno == EACCES || errno == EPERM)
+        }
+    }
+
+    /// What to do when this user may not open the sound cards (``forbiddenCards(in:)``);
+    /// nil when it may, or there are none.
+    public static func permissionHint(in dir: String = "/dev/snd") -> String? {
+        let forbidden = forbiddenCards(in: dir)
+        guard let first = forbidden.first else { return nil }
+        let user = getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) } ?? "$USER"
+        let cards = forbidden.count == 1 ? "the sound card" : "\(forbidden.count) sound cards"
+        return
+            "this user may not open \(cards) (\(dir)/\(first): permission denied): add it to the audio group, sudo usermod -aG audio \(user), and log in again"
+    }
+
     /// The sound cards, in ALSA's order.
     public static func cards() -> [Card] {
         var cards: [Card] = []
