@@ -17,7 +17,8 @@ public enum Loudness {
     public struct Channel: Sendable, Equatable {
         /// Integrated loudness, LUFS; nil when the channel is silent or gated out.
         public var integratedLUFS: Double?
-        /// Loudness range, LU; nil when too short or silent.
+        /// Loudness range, LU; nil when the channel is silent or gated out, and 0 when it
+        /// holds no 3 s block that passes the gates (a take under 3 s), as libebur128 gives.
         public var rangeLU: Double?
     }
 
