@@ -22,6 +22,22 @@ struct DevicesCommandTests {
         #expect(shared.count <= 1 && (shared.isEmpty || lines.last == shared[0]), "\(r.stdout)")
         let named = shared.first.map { $0.split(separator: ": ").last!.split(separator: ", ").map(String.init) } ?? []
         for name in named { #expect(!lines.contains { $0.hasPrefix("  \(name)  ") || $0 == "  \(name)" }, "\(name)") }
+        // A sound server this user cannot reach (none runs in its runtime folder): said
+        // shortly, once per PCM; `record` says more (RecordFileRigTests.badInput).
+        let runtime = scratchDirectory()
+        let unreachable = try headroom(
+            "devices",
+            environment: ["XDG_RUNTIME_DIR": runtime, "PIPEWIRE_RUNTIME_DIR": runtime]
+        )
+        let pipewire = unreachable.stdout.split(separator: "\n").drop { !$0.hasPrefix("  pipewire  ") }.dropFirst()
+            .first
+        #expect(
+            pipewire?.hasSuffix(
+                ": \(String(cString: strerror(EHOSTDOWN))) (its sound server is not running for this user)"
+            )
+                == true,
+            "\(unreachable.stdout)"
+        )
     }
 
     /// Runs headroom as nobody (65534) in a mount namespace of its own whose /dev is a tmpfs

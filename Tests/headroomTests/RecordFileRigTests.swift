@@ -549,7 +549,9 @@ struct RecordFileRigTests {
         #expect(server.status == 69)
         #expect(
             server.stderr.hasPrefix("headroom: cannot open capture device pipewire: ")
-                && server.stderr.contains("(the sound server this PCM goes through is not running)"),
+                && server.stderr.contains(
+                    "(the sound server this PCM goes through is not running for this user; a desktop's runs in its own user's session, out of reach of sudo and other users)"
+                ),
             "\(server.stderr)"
         )
         // A --dir that cannot be made: the system's reason, as `mkdir -p` gives it, and which

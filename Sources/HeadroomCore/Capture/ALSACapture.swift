@@ -27,7 +27,8 @@ public final class ALSACapture: CaptureSource {
 
     /// What an error from `snd_pcm_open` most often means, where its text alone does not say.
     /// For a PCM from ALSA's own list (`listed`), whose name is known, ENOENT gets none: a
-    /// missing plugin or card is all it can mean, and the list says so in its words.
+    /// missing plugin or card is all it can mean, and the list says so in its words; and a
+    /// server out of reach is said shortly, since the list says it of each PCM through it.
     /// Where this user may not open the cards, ALSA's error (no such file or device, or
     /// permission denied) says so.
     public static func openHint(_ code: Int32, listed: Bool = false) -> String {
@@ -37,7 +38,12 @@ public final class ALSACapture: CaptureSource {
         return switch -code {
         case EBUSY:
             " (another program has it: a sound server? see \"Recording on a PipeWire or PulseAudio desktop\" in the README; `fuser -v /dev/snd/*` names it)"
-        case EHOSTDOWN, ECONNREFUSED: " (the sound server this PCM goes through is not running)"
+        // Not running, or not for this user: a desktop's PipeWire or PulseAudio runs in the
+        // session of the user logged in at it, which root (sudo) and other users cannot reach.
+        case EHOSTDOWN, ECONNREFUSED:
+            listed
+                ? " (its sound server is not running for this user)"
+                : " (the sound server this PCM goes through is not running for this user; a desktop's runs in its own user's session, out of reach of sudo and other users)"
         case ENOENT where !listed: " (no card or PCM by that name, or a plugin it needs is missing)"
         default: ""
         }
