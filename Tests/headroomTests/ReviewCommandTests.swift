@@ -571,6 +571,64 @@ struct ReviewCommandTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: killed)).count == audioEnd + 6000)
     }
 
+    @Test(
+        "a take without a log starts when its bext says (a field recorder's WAV, written here by ffmpeg; a headroom take whose log is gone), on the recorder's clock; none without a bext"
+    )
+    func startedFromBext() throws {
+        let dir = scratchDirectory()
+        let plain = dir + "/plain.wav"
+        writeTone(plain, seconds: 1)
+        // EBU Tech 3285 lets the separators vary: "2026:11:20" and "14.05.33" are the same time.
+        let cases: [(String, String, String, String?)] = [
+            ("zoom", "2026-11-20", "14:05:33", "2026-11-20T14:05:33"),
+            ("colons", "2026:11:20", "14.05.33", "2026-11-20T14:05:33"),
+            ("blank", "", "", nil),
+            ("nonsense", "2026-13-40", "25:61:00", nil),
+        ]
+        for (name, date, time, _) in cases {
+            let r = try run(
+                "/usr/bin/ffmpeg",
+                [
+                    "-loglevel", "error", "-i", plain, "-c:a", "copy", "-write_bext", "1", "-metadata",
+                    "originator=ZOOM F8n", "-metadata", "origination_date=\(date)", "-metadata",
+                    "origination_time=\(time)", dir + "/\(name).wav",
+                ]
+            )
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let review = try headroom("review", "--json", dir)
+        #expect(review.status == 0, "\(review.stderr)")
+        var started: [String: Any] = [:]
+        for line in review.jsonLines {
+            let file = ((line["file"] as? String ?? "") as NSString).lastPathComponent
+            started[file] = line["started"]
+        }
+        for (name, _, _, expected) in cases {
+            #expect(started["\(name).wav"] as? String == expected, "\(name): \(started)")
+            if expected == nil { #expect(started["\(name).wav"] is NSNull, "\(name): \(started)") }
+        }
+        #expect(started["plain.wav"] is NSNull, "\(started)")
+        let table = try headroom("review", dir + "/zoom.wav")
+        #expect(table.stdout.contains("  2026-11-20 14:05:33  "), "\(table.stdout)")
+        // A headroom take whose log is gone: its own bext, the local time its recorder began.
+        let (take, log, recorded) = try recordFileTake(
+            Material.stereoSecond(clips: []),
+            seconds: 1,
+            dir: dir + "/takes"
+        )
+        #expect(recorded.status == 0, "\(recorded.stderr)")
+        let logged = try #require(try headroom("review", "--json", take).jsonLines.first?["started"] as? String)
+        try FileManager.default.removeItem(atPath: log)
+        let alone = try #require(try headroom("review", "--json", take).jsonLines.first?["started"] as? String)
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let utc = try #require(iso.date(from: logged))
+        let local = DateFormatter()
+        local.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        local.timeZone = .current
+        #expect(alone == local.string(from: utc), "the log's \(logged), the bext's \(alone)")
+    }
+
     @Test("a log that went through Windows (its lines end in CRLF) reads as it was written")
     func crlfLog() throws {
         let dir = scratchDirectory()

@@ -18,6 +18,9 @@ public final class AudioFileReader {
     /// The lossy codec the samples were decoded from ("MP3", "Vorbis", "Opus"), nil for PCM and
     /// lossless files: a clipped recording after lossy coding reads low on how far over it went.
     public let lossyCodec: String?
+    /// When the recording began by the file's `bext` chunk (``BroadcastInfo/started``): a
+    /// field recorder's WAV, or a take whose log is gone; nil without one.
+    public let originated: String?
     private var file: OpaquePointer?
 
     /// The path that means standard input, as for sox and aplay.
@@ -105,6 +108,7 @@ public final class AudioFileReader {
         containerName = Self.containerName(container)
         encodingName = Self.encodingName(subtype)
         lossyCodec = Self.lossyCodec(subtype)
+        originated = BroadcastInfo.read(from: handle)?.started
         guard Analyzer.channelRange.contains(channels) else {
             sf_close(handle)
             file = nil

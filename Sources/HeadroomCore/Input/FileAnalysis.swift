@@ -19,6 +19,8 @@ public struct FileAnalysis {
         public var events: [Event] = []
         /// With `measuresLoudness`, the file's loudness, measured in the same pass.
         public var loudness: Loudness.Measured? = nil
+        /// ``AudioFileReader/originated``.
+        public var originated: String? = nil
 
         /// For a lossy file (MP3, Vorbis, Opus) that clipped, the note (without "note: ") that
         /// its clips are found and how far over can read low (README: "What reads low").
@@ -125,7 +127,8 @@ public struct FileAnalysis {
             encodingName: reader.encodingName,
             lossyCodec: reader.lossyCodec,
             events: events,
-            loudness: meter?.measured
+            loudness: meter?.measured,
+            originated: reader.originated
         )
     }
 }

@@ -24,6 +24,9 @@ public struct TakeReview: Sendable {
     /// Seconds of audio the take's file holds, as libsndfile reads it: less than `seconds`
     /// in a copy cut short; nil when the file is missing or cannot be read.
     public var audioSeconds: Double? = nil
+    /// When the take began: its log's, UTC to the millisecond (`2026-11-24T15:30:00.000Z`); for
+    /// a take without a log, the BWF `bext` date and time it carries, on its recorder's clock
+    /// (`2026-11-20T14:05:33`, no zone); nil without either.
     public var started: String?
     public var rate: Int
     /// The summary's `complete` (false when the log was cut off).
@@ -349,7 +352,7 @@ public struct TakeReview: Sendable {
             file: file,
             log: nil,
             seconds: Double(result.frames) / Double(result.header.rate),
-            started: nil,
+            started: result.originated,
             rate: result.header.rate,
             complete: true,
             logState: .missing,

@@ -69,6 +69,28 @@ public struct BroadcastInfo: Sendable, Equatable {
         return info
     }
 
+    /// When the recording began, `yyyy-mm-ddThh:mm:ss` on the recorder's clock (no time zone:
+    /// BWF's date and time are local), from the origination date and time; nil where they do
+    /// not hold one. EBU Tech 3285 lets the fields' separators be any of `-_:/. `, and other
+    /// recorders use them.
+    public var started: String? {
+        let date = Array(originationDate.utf8)
+        let time = Array(originationTime.utf8)
+        guard date.count == 10, time.count == 8 else { return nil }
+        func number(_ bytes: [UInt8], _ range: Range<Int>) -> Int? {
+            guard bytes[range].allSatisfy({ (48...57).contains($0) }) else { return nil }
+            return Int(String(decoding: bytes[range], as: UTF8.self))
+        }
+        let separators = Set("-_:/. ".utf8)
+        guard [4, 7].allSatisfy({ separators.contains(date[$0]) }),
+            [2, 5].allSatisfy({ separators.contains(time[$0]) }),
+            let year = number(date, 0..<4), let month = number(date, 5..<7), let day = number(date, 8..<10),
+            let hour = number(time, 0..<2), let minute = number(time, 3..<5), let second = number(time, 6..<8),
+            year > 0, (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60
+        else { return nil }
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d", year, month, day, hour, minute, second)
+    }
+
     /// Reads the `bext` chunk of an open file, if it has one.
     static func read(from file: OpaquePointer) -> BroadcastInfo? {
         var info = SF_BROADCAST_INFO()
