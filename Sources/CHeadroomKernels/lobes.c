@@ -107,10 +107,9 @@ static void bin_lobes(hr_lobes *p, size_t count, hr_flat_lane *const *lanes, siz
 
 // Files the first `count` lobes into their channels' rule-B histograms, in order, and lists
 // those 3 samples or longer at lobes->longer; returns how many it listed. `rows[j]` is the
-// histogram row being filled for lane j / 2, polarity j % 2 (`sums[j]` its peaks' sums);
-// `previous[j]` its last bin and
-// `top[j]` its highest so far under the clip level (rule B looks for a pile-up at the clip
-// level apart: FlatDetector.pileUp).
+// histogram row being filled for lane j / 2, polarity j % 2, `sums[j]` its peaks' sums per
+// bin, `previous[j]` its last bin and `top[j]` its highest so far under the clip level (rule
+// B looks for a pile-up at the clip level apart: FlatDetector.pileUp).
 static size_t file_lobes(hr_lobes *p, size_t count, uint16_t *const *rows, float *const *sums, int32_t *previous,
                          int32_t *top) {
     size_t longer = 0;

@@ -579,6 +579,7 @@ struct ReviewCommandTests {
         let plain = dir + "/plain.wav"
         writeTone(plain, seconds: 1)
         // EBU Tech 3285 lets the separators vary: "2026:11:20" and "14.05.33" are the same time.
+        // A date that is no date is none.
         let cases: [(String, String, String, String?)] = [
             ("zoom", "2026-11-20", "14:05:33", "2026-11-20T14:05:33"),
             ("colons", "2026:11:20", "14.05.33", "2026-11-20T14:05:33"),

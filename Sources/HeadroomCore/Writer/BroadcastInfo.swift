@@ -71,8 +71,8 @@ public struct BroadcastInfo: Sendable, Equatable {
 
     /// When the recording began, `yyyy-mm-ddThh:mm:ss` on the recorder's clock (no time zone:
     /// BWF's date and time are local), from the origination date and time; nil where they do
-    /// not hold one. EBU Tech 3285 lets the fields' separators be any of `-_:/. `, and other
-    /// recorders use them.
+    /// not hold one. Between the numbers any separator will do: EBU Tech 3285 allows any and
+    /// recommends one of `-_:. ` (`2026:11:20`, `14.05.33`).
     public var started: String? {
         let date = Array(originationDate.utf8)
         let time = Array(originationTime.utf8)
@@ -81,9 +81,8 @@ public struct BroadcastInfo: Sendable, Equatable {
             guard bytes[range].allSatisfy({ (48...57).contains($0) }) else { return nil }
             return Int(String(decoding: bytes[range], as: UTF8.self))
         }
-        let separators = Set("-_:/. ".utf8)
-        guard [4, 7].allSatisfy({ separators.contains(date[$0]) }),
-            [2, 5].allSatisfy({ separators.contains(time[$0]) }),
+        func separator(_ byte: UInt8) -> Bool { !(48...57).contains(byte) }
+        guard separator(date[4]), separator(date[7]), separator(time[2]), separator(time[5]),
             let year = number(date, 0..<4), let month = number(date, 5..<7), let day = number(date, 8..<10),
             let hour = number(time, 0..<2), let minute = number(time, 3..<5), let second = number(time, 6..<8),
             year > 0, (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60
