@@ -25,6 +25,12 @@ public enum FilePaths {
             "\(path): \(what) by that name (a name that is not UTF-8 reaches headroom with \u{FFFD} in place of its bytes: rename it to UTF-8, e.g. convmv -f latin1 -t utf8 --notest NAME)"
     }
 
+    /// `path` as one word for a shell, in single quotes (a quote inside as `'\''`), for a
+    /// command line a message suggests.
+    public static func shellQuoted(_ path: String) -> String {
+        "'" + path.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
     /// The folder to open or `stat` for `path`: ``folder(of:)``, and `"."` for a bare name.
     public static func directory(of path: String) -> String {
         let folder = folder(of: path)

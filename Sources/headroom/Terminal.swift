@@ -49,8 +49,8 @@ extension Headroom {
         let hint = "see 'headroom --help'"
         if FileManager.default.fileExists(atPath: word) {
             let plain = word.allSatisfy { $0.isLetter || $0.isNumber || "._-/+,:@%".contains($0) }
-            let quoted = plain ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
-            return "'\(word)' is not a command; to review it: headroom review \(quoted); \(hint)"
+            return
+                "'\(word)' is not a command; to review it: headroom review \(plain ? word : FilePaths.shellQuoted(word)); \(hint)"
         }
         let typed = word.lowercased()
         let near = names.filter { name in

@@ -93,8 +93,6 @@ struct FlatDetector {
     // polarity sat within 0.2 dB, and `sums` adds up each bin's peaks. They live in `lane`,
     // which `hr_track_lobes` fills.
     static let binDB: Float = 0.05
-    /// One bin, as a ratio of amplitudes.
-    static let binRatio = Float(Decibels.toAmplitude(Double(binDB)))
     /// Rule B: peaks at the ceiling within the last second needed for an alarm.
     static let pileUpMinimum = 16
     /// Rule B: the same when they sit in one bin, with at most half as many in the 0.35 dB
@@ -176,15 +174,9 @@ struct FlatDetector {
     /// A flat event built from alarms, not yet written.
     struct Building {
         var event: FlatEvent
-        /// The ceiling's level, linear: the highest of its alarms' read from lobe peaks (rules
-        /// A and C), 0 when it has none.
+        /// The ceiling's level, linear: the highest of its alarms', each read from lobe peaks
+        /// (the plateaus' or bursts' mean, or a pile-up's mean in its median's bin).
         var level: Float
-        /// The highest of its alarms' read from a pile-up (rule B), 0 when it has none: the
-        /// mean of the peaks in the 0.05 dB bin that holds their median, so within a bin of
-        /// that median. It is the event's level only where it lies a bin or more over `level`
-        /// (where a pile-up and plateaus are found together, the plateaus' peaks say where
-        /// the tops were cut).
-        var binnedLevel: Float = 0
         /// Its alarms were all rule A's on lobes at the clip level.
         var atClipLevel: Bool
         var over: Overshoot.Tally
@@ -201,7 +193,6 @@ struct FlatDetector {
             start: Int,
             end: Int,
             level: Float,
-            binned: Bool,
             lobes: Int,
             over: Overshoot.Tally,
             atClipLevel: Bool
@@ -215,16 +206,12 @@ struct FlatDetector {
                 lobes: lobes,
                 overDB: nil
             )
-            (self.atClipLevel, self.over, lastAlarm) = (atClipLevel, over, end)
-            (self.level, binnedLevel) = binned ? (0, level) : (level, 0)
+            (self.level, self.atClipLevel, self.over, lastAlarm) = (level, atClipLevel, over, end)
         }
-
-        /// The level the event reports, linear.
-        var reported: Float { binnedLevel > level * FlatDetector.binRatio ? binnedLevel : level }
 
         /// The ceiling's level in dBFS, to 0.01 dB. (Plus zero: a level a hair under full
         /// scale rounds to -0.0, which prints "-0.0 dBFS".)
-        var levelDBFS: Double { ((Decibels.fromAmplitude(Double(reported)) ?? 0) * 100).rounded() / 100 + 0 }
+        var levelDBFS: Double { ((Decibels.fromAmplitude(Double(level)) ?? 0) * 100).rounded() / 100 + 0 }
 
         /// Takes in a later event's alarms.
         mutating func merge(_ other: Building) {
@@ -233,7 +220,6 @@ struct FlatDetector {
             event.lobes += other.event.lobes
             if event.polarity != other.event.polarity { event.polarity = .both }
             level = max(level, other.level)
-            binnedLevel = max(binnedLevel, other.binnedLevel)
             atClipLevel = atClipLevel && other.atClipLevel
             over.merge(other.over)
             lastAlarm = max(lastAlarm, other.lastAlarm)
@@ -722,17 +708,15 @@ struct FlatDetector {
                 median -= 1
                 above += total(counts, median, median)
             }
-            let inBin = total(counts, median, median)
-            let level =
-                inBin > 0
-                ? (0..<4).reduce(Float(0)) { $0 + sums[(polarity * 4 + $1) * bins + median] } / Float(inBin)
-                : Float(Decibels.toAmplitude(Double(floorDB + (Float(median) + 0.5) * Self.binDB)))
+            // (`top` holds peaks, and the walk stops only where one more bin's peaks tip the
+            // count: the median's bin is never empty.)
+            let sum = (0..<4).reduce(Float(0)) { $0 + sums[(polarity * 4 + $1) * bins + median] }
+            let level = sum / Float(total(counts, median, median))
             alarm(
                 polarity: polarity,
                 start: start,
                 end: end,
                 level: level,
-                binned: true,
                 lobes: newPeaks,
                 over: nil,
                 into: &events
@@ -868,7 +852,6 @@ struct FlatDetector {
         start: Int,
         end: Int,
         level: Float,
-        binned: Bool = false,
         lobes: Int,
         over: Overshoot.Tally?,
         atClipLevel: Bool = false,
@@ -885,7 +868,6 @@ struct FlatDetector {
             start: start,
             end: end,
             level: level,
-            binned: binned,
             lobes: lobes,
             over: over ?? Overshoot.Tally(),
             atClipLevel: atClipLevel

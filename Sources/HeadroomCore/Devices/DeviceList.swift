@@ -36,7 +36,7 @@ public enum DeviceList {
     /// sees no card at all, as if none were plugged in: `arecord -l` says "no soundcards
     /// found", and `hw:0` is "No such file or directory". The usual cause: a user not in the
     /// `audio` group, logged in without a seat (ssh, a service, a script run by cron).
-    public static func forbiddenCards(in dir: String = "/dev/snd") -> [String] {
+    private static func forbiddenCards(in dir: String) -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
         return names.filter { $0.hasPrefix("controlC") }.sorted().filter { name in
             access(dir + "/" + name, R_OK) != 0 && (errno == EACCES || errno == EPERM)

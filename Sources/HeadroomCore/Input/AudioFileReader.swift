@@ -37,8 +37,8 @@ public final class AudioFileReader {
     static func decodeHint(_ path: String) -> String {
         let ext = (path as NSString).pathExtension.lowercased()
         guard undecodable.contains(ext) else { return "" }
-        let quoted = "'" + path.replacingOccurrences(of: "'", with: "'\\''") + "'"
-        return "; decode it first: ffmpeg -i \(quoted) -c:a pcm_f32le -f wav - | headroom analyze -"
+        return
+            "; decode it first: ffmpeg -i \(FilePaths.shellQuoted(path)) -c:a pcm_f32le -f wav - | headroom analyze -"
     }
 
     /// Opens `path` for reading (``standardInput``: standard input); a missing, unreadable
