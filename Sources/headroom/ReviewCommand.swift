@@ -67,20 +67,25 @@ struct ReviewCommand: ParsableCommand {
             let settings = try analysis.settings()
             var reviews: [TakeReview] = []
             var failure: HeadroomError.Code? = nil
-            let files = try TakeReview.takes(in: paths)
+            let takes = try TakeReview.takes(in: paths)
             // Outputs are checked before any work: a report named after a take (a glob after
             // --html) is refused, and nothing is written.
-            let inputs = paths + files + files.map(TakeReview.logPath(for:))
+            let inputs = paths + takes.map(\.file) + takes.map(\.log)
             if let html { try TextFile.check(html, option: "--html", inputs: inputs, force: force) }
             // Takes are read (and those without a log analyzed) several at once.
             let loudness = json || html != nil
             // One take on a terminal: where its analysis (without a log) and its loudness pass
             // have got to.
-            let position = files.count == 1 ? FilePosition() : nil
-            ManyFiles.run(files, jobs: jobs.count, progress: "takes") { file -> Result<TakeReview, HeadroomError> in
+            let position = takes.count == 1 ? FilePosition() : nil
+            ManyFiles.run(takes, jobs: jobs.count, progress: "takes") { take -> Result<TakeReview, HeadroomError> in
                 Result { () throws(HeadroomError) in
                     defer { position?.clear() }
-                    var review = try TakeReview.load(file: file, settings: settings, measuringLoudness: loudness) {
+                    var review = try TakeReview.load(
+                        file: take.file,
+                        log: take.log,
+                        settings: settings,
+                        measuringLoudness: loudness
+                    ) {
                         position?.show(done: $0, total: $1, rate: $2)
                     }
                     // A take analyzed afresh was measured as it was read (a pipe can be read

@@ -447,6 +447,70 @@ struct ReviewCommandTests {
     }
 
     @Test(
+        "a take renamed after recording (WAV, FLAC) keeps its log, named as a file, in its folder or by its log; a copy, and a take whose length the log does not match, do not"
+    )
+    func renamedTakes() throws {
+        let dir = scratchDirectory()
+        // A clip of two samples, an over only by --clip-run 2: the log has it, and an analysis
+        // afresh (three samples by default) does not.
+        let m = Material.stereoSecond(clips: [(1, 1000, 2)])
+        for (name, format) in [("a", "wav"), ("b", "flac"), ("c", "wav"), ("take-x", "wav")] {
+            let r = try recordOnFileRig(
+                m,
+                seconds: 1,
+                dir: dir,
+                extra: ["--name", name, "--file-format", format, "--clip-run", "2"]
+            )
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let longer = try recordOnFileRig(
+            Material(frames: 96000, channels: 2),
+            seconds: 2,
+            dir: dir,
+            extra: ["--name", "take-y"]
+        )
+        #expect(longer.status == 0, "\(longer.stderr)")
+        let fm = FileManager.default
+        try fm.moveItem(atPath: dir + "/a.wav", toPath: dir + "/Verse vox 3.wav")
+        try fm.moveItem(atPath: dir + "/b.flac", toPath: dir + "/bass.flac")
+        try fm.copyItem(atPath: dir + "/c.wav", toPath: dir + "/c copy.wav")
+        // take-y's audio says it is take-x, whose take is gone: but the log's length is not
+        // its length.
+        try fm.removeItem(atPath: dir + "/take-x.wav")
+        var y = bytes(dir + "/take-y.wav")
+        let scene = try #require(y.range(of: Data("<SCENE>take-y</SCENE>".utf8)))
+        y.replaceSubrange(scene, with: Data("<SCENE>take-x</SCENE>".utf8))
+        try y.write(to: URL(fileURLWithPath: dir + "/z.wav"))
+        try fm.removeItem(atPath: dir + "/take-y.wav")
+        try fm.removeItem(atPath: dir + "/take-y.clips.jsonl")
+
+        let r = try headroom("review", dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = r.stdout.split(separator: "\n").map(String.init)
+        func row(_ file: String) -> String? { rows.first { $0.hasPrefix(file + " ") } }
+        for file in ["Verse vox 3.wav", "bass.flac", "c.wav"] {
+            #expect(row(file)?.hasSuffix("complete") == true && row(file)?.contains("x1") == true, "\(rows)")
+        }
+        #expect(row("c copy.wav")?.hasSuffix("no log (analyzed)") == true, "\(rows)")
+        #expect(row("z.wav")?.hasSuffix("no log (analyzed)") == true, "\(rows)")
+        #expect(row("take-x.wav")?.hasSuffix("audio missing") == true, "\(rows)")
+        // No row for the renamed takes' old names.
+        #expect(row("a.wav") == nil && row("b.wav") == nil && rows.count == 7, "\(rows)")
+
+        // Named as a file, or by its log: the same pair.
+        for path in [dir + "/Verse vox 3.wav", dir + "/a.clips.jsonl"] {
+            let json = try headroom("review", "--json", path).jsonLines
+            #expect(json.count == 1)
+            #expect(json.first?["file"] as? String == dir + "/Verse vox 3.wav")
+            #expect(json.first?["log"] as? String == dir + "/a.clips.jsonl")
+            #expect(json.first?["log_state"] as? String == "complete")
+        }
+        let labels = try headroom("review", "--labels", dir + "/bass.flac")
+        #expect(labels.status == 0, "\(labels.stderr)")
+        #expect(String(decoding: bytes(dir + "/bass.labels.txt"), as: UTF8.self).contains("CLIP ch2 R: 2 samples"))
+    }
+
+    @Test(
         "a log whose take is gone: listed from the log as 'audio missing', with a note; in --json too; a take named in capitals is there"
     )
     func audioMissing() throws {

@@ -1,3 +1,4 @@
+import CSndFile
 import Foundation
 import Glibc
 
@@ -18,14 +19,50 @@ public enum CarriedNames {
     /// position in the file from 1 to `channels` (``tracks(_:channels:)``) and a name; empty
     /// where there are none.
     public static func read(path: String, channels: Int) -> [Int: String] {
+        guard let document = ixml(path) else { return [:] }
+        return tracks(document, channels: channels)
+    }
+
+    /// The name a take was recorded under, as the file still says it once renamed: a WAV or
+    /// RF64 file's iXML `SCENE` (headroom's takes; a field recorder's scene), or the title a
+    /// FLAC or CAF take's tags give (libsndfile's `SF_STR_TITLE`). Nil where there is none.
+    public static func takeName(path: String) -> String? {
+        let name: String?
+        if isRIFF(path) {
+            guard let document = ixml(path) else { return nil }
+            let reader = TrackReader()
+            let parser = XMLParser(data: document)
+            parser.delegate = reader
+            name = parser.parse() ? reader.scene : nil
+        } else {
+            var info = SF_INFO()
+            guard let f = sf_open(path, Int32(SFM_READ), &info) else { return nil }
+            defer { sf_close(f) }
+            name = sf_get_string(f, Int32(SF_STR_TITLE)).map { String(cString: $0) }
+        }
+        let trimmed = name?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    /// Whether `path` starts as a WAV or RF64 file does.
+    private static func isRIFF(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var magic = [UInt8](repeating: 0, count: 4)
+        return pread(fd, &magic, 4, 0) == 4 && (magic == Array("RIFF".utf8) || magic == Array("RF64".utf8))
+    }
+
+    /// The iXML document of the WAV or RF64 file at `path`, up to its first NUL.
+    private static func ixml(_ path: String) -> Data? {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // a named pipe: no names, no wait
-        guard fd >= 0 else { return [:] }
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
         guard let chunks = try? RIFFChunks(reading: fd, path: path), let offset = chunks.offset(of: "iXML"),
             let size = chunks.size(of: "iXML"), size <= longestChunk,
             let bytes = RIFFChunks.read(fd, Int(size), at: offset)
-        else { return [:] }
-        return tracks(Data(bytes.prefix { $0 != 0 }), channels: channels)
+        else { return nil }
+        return Data(bytes.prefix { $0 != 0 })
     }
 
     /// The tracks of an iXML document (`TRACK_LIST/TRACK`), each at its `INTERLEAVE_INDEX`:
@@ -50,9 +87,11 @@ public enum CarriedNames {
         return names
     }
 
-    /// Collects each `TRACK`'s `CHANNEL_INDEX`, `INTERLEAVE_INDEX` and `NAME` text.
+    /// Collects each `TRACK`'s `CHANNEL_INDEX`, `INTERLEAVE_INDEX` and `NAME` text, and the
+    /// document's `SCENE`.
     private final class TrackReader: NSObject, XMLParserDelegate {
         var tracks: [(index: String, interleave: String, name: String)] = []
+        var scene = ""
         private var path: [String] = []
         private var track: (index: String, interleave: String, name: String)?
 
@@ -68,6 +107,7 @@ public enum CarriedNames {
         }
 
         func parser(_ parser: XMLParser, foundCharacters string: String) {
+            if path == ["BWFXML", "SCENE"] { scene += string }
             guard track != nil, path.dropLast().last == "TRACK" else { return }
             switch path.last {
             case "CHANNEL_INDEX": track!.index += string

@@ -78,15 +78,16 @@ public struct TakeReview: Sendable {
             || ending != nil
     }
 
-    /// Reviews the take at `file` with its log beside it (`<take>.clips.jsonl`), or analyzes
-    /// it afresh when the log is missing (`onProgress`: how far that analysis has got).
+    /// Reviews the take at `file` with its log (`log`, or the one beside it, `<take>.clips.jsonl`),
+    /// or analyzes it afresh when the log is missing (`onProgress`: how far that analysis has got).
     public static func load(
         file: String,
+        log: String? = nil,
         settings: Settings,
         measuringLoudness: Bool = false,
         onProgress: FileProgress = { _, _, _ in }
     ) throws(HeadroomError) -> TakeReview {
-        let logPath = logPath(for: file)
+        let logPath = log ?? logPath(for: file)
         func afresh() throws(HeadroomError) -> TakeReview {
             try analyzeAfresh(
                 file: file,
@@ -370,10 +371,22 @@ public struct TakeReview: Sendable {
         (file as NSString).deletingPathExtension + ".clips.jsonl"
     }
 
-    /// The audio files under `paths` (folders are searched recursively), in order; a clip
-    /// log named on its own, or found in a folder without its take, stands for its take. A
-    /// path that does not exist is exit 66.
-    public static func takes(in paths: [String]) throws(HeadroomError) -> [String] {
+    /// A take to review and the clip log that speaks for it.
+    public struct Listed: Sendable, Equatable {
+        public var file: String
+        public var log: String
+    }
+
+    /// The audio files under `paths` (folders are searched recursively), in order, each with
+    /// its log; a clip log named on its own, or found in a folder without its take, stands for
+    /// its take, or for that take renamed (``pairingRenamed(_:)``). A path that does not
+    /// exist is exit 66.
+    public static func takes(in paths: [String]) throws(HeadroomError) -> [Listed] {
+        pairingRenamed(try files(in: paths))
+    }
+
+    /// The audio files under `paths`, and the takes the logs found without theirs stand for.
+    private static func files(in paths: [String]) throws(HeadroomError) -> [String] {
         var out: [String] = []
         for path in paths {
             var isDir: ObjCBool = false
@@ -419,6 +432,67 @@ public struct TakeReview: Sendable {
             }
         }
         return out
+    }
+
+    /// Each of `files` with its log, where a take renamed after it was recorded (in a file
+    /// manager, `take-20261205-210203.wav` to `verse vox 3.wav`) keeps the log it was recorded
+    /// with: the log beside it under the name the take still carries (``CarriedNames/takeName(path:)``),
+    /// when that log's own take is gone and the log agrees with the audio (its take's name,
+    /// rate and channels, and once it has a summary, its length). The log then stands for the
+    /// renamed take, and is not listed again as a take whose audio is missing; named on its
+    /// own, it brings in the renamed take from its folder. A take copied under another name,
+    /// its original still there, is analyzed afresh.
+    static func pairingRenamed(_ files: [String]) -> [Listed] {
+        let fm = FileManager.default
+        var listed = files.map { Listed(file: $0, log: logPath(for: $0)) }
+        // Logs listed for a take that is not there, and where.
+        var orphans: [String: Int] = [:]
+        for (i, l) in listed.enumerated() where !fm.fileExists(atPath: l.file) && fm.fileExists(atPath: l.log) {
+            orphans[l.log] = orphans[l.log] ?? i
+        }
+        // Each log goes to one take (a file listed twice is the same take).
+        var claimed: [String: String] = [:]
+        // The log without its take that speaks for `file`, a take without its own log.
+        func log(for file: String) -> String? {
+            if let log = claimed.first(where: { $0.value == file })?.key { return log }
+            guard !fm.fileExists(atPath: logPath(for: file)), let name = CarriedNames.takeName(path: file),
+                !name.contains("/"), name != ".", name != ".."
+            else { return nil }
+            let log = ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
+                name + ".clips.jsonl"
+            )
+            guard claimed[log] == nil, fm.fileExists(atPath: log), !take(forLog: log).exists,
+                let reader = try? ClipLogReader(path: log),
+                let header = reader.header, (header.file as NSString).deletingPathExtension == name,
+                let audio = AudioFile.info(file), audio.rate == header.rate, audio.channels == header.channels,
+                reader.summary.map({ $0.frames == audio.frames }) ?? true
+            else { return nil }
+            return log
+        }
+        for i in listed.indices where FilePaths.isRegularFile(listed[i].file) == true {
+            if let log = log(for: listed[i].file) {
+                listed[i].log = log
+                claimed[log] = listed[i].file
+            }
+        }
+        // A log whose renamed take was not listed (the log was named on its own): its folder's
+        // audio files.
+        let listedFiles = Set(files)
+        for (orphan, i) in orphans.sorted(by: { $0.value < $1.value }) where claimed[orphan] == nil {
+            let folder = (orphan as NSString).deletingLastPathComponent
+            let entries = (try? fm.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder)) ?? []
+            for entry in entries.sorted()
+            where audioExtensions.contains((entry as NSString).pathExtension.lowercased()) {
+                let file = folder.isEmpty ? entry : (folder as NSString).appendingPathComponent(entry)
+                guard !listedFiles.contains(file), FilePaths.isRegularFile(file) == true, log(for: file) == orphan
+                else { continue }
+                listed[i] = Listed(file: file, log: orphan)
+                claimed[orphan] = file
+                break
+            }
+        }
+        // The missing takes whose logs went to their renamed takes.
+        return listed.filter { l in claimed[l.log] == nil || fm.fileExists(atPath: l.file) }
     }
 
     /// The extensions of the audio files a folder's takes are looked for by.
