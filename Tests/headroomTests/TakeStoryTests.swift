@@ -183,6 +183,30 @@ struct TakeStoryTests {
         }
     }
 
+    @Test("cue markers are numbered as they stand in the take, where the log lists events as they end")
+    func cuesInTakeOrder() throws {
+        let dir = scratchDirectory()
+        // ch1's clips at 0.10 s and 0.15 s are one event, which ends after ch2's at 0.12 s.
+        var m = Material(frames: 48000, channels: 2)
+        m.clip(channel: 0, frame: 4800, length: 4)
+        m.clip(channel: 1, frame: 5760, length: 4)
+        m.clip(channel: 0, frame: 7200, length: 4)
+        let (take, log, r) = try recordFileTake(m, seconds: 1, dir: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let logged = String(decoding: bytes(log), as: UTF8.self).split(separator: "\n")
+            .filter { $0.contains("\"type\":\"clip\"") }.map { $0.contains("\"channel\":2") ? 2 : 1 }
+        #expect(logged == [2, 1], "the log lists ch2's clip first")
+        let probe = try run("/usr/bin/ffprobe", ["-v", "error", "-show_chapters", "-of", "json", take])
+        let chapters = try #require(
+            (try JSONSerialization.jsonObject(with: Data(probe.stdout.utf8)) as? [String: Any])?["chapters"]
+                as? [[String: Any]]
+        )
+        let titles = chapters.compactMap { ($0["tags"] as? [String: Any])?["title"] as? String }
+        #expect(titles.count == 2 && titles[0].hasPrefix("clip ch1") && titles[1].hasPrefix("clip ch2"), "\(titles)")
+        let starts = chapters.compactMap { ($0["start"] as? Int) }
+        #expect(starts == [4800, 5760], "\(probe.stdout)")
+    }
+
     @Test(
         "--on-take-closed runs after the take is finished, with take and log; a failing command is reported, not fatal"
     )

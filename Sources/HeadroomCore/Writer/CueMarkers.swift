@@ -27,9 +27,15 @@ public enum CueMarkers {
         }
     }
 
-    /// Appends `markers` to the closed RIFF/RF64 file at `path`. Does nothing for none.
+    /// Appends `markers` to the closed RIFF/RF64 file at `path`, numbered in the order they
+    /// stand in the take (a log lists an event when it ends: a long clip after the short one
+    /// that began inside it, and ffprobe's chapters and an editor's marker list by number).
+    /// Does nothing for none.
     public static func append(_ markers: [Marker], to path: String) throws(HeadroomError) {
         guard !markers.isEmpty else { return }
+        let markers = markers.enumerated().sorted { a, b in
+            (a.element.frame, a.offset) < (b.element.frame, b.offset)
+        }.map(\.element)
         try RIFFChunks.append(cueChunk(markers) + labelList(markers), to: path)
     }
 
