@@ -8,6 +8,13 @@ import Synchronization
 enum Main {
     static func main() {
         Terminal.prepareProcess()
+        // `headroom help recrod`: the parser's help command shows the overview for a name it
+        // does not know, with exit 0.
+        let words = CommandLine.arguments.dropFirst()
+        if words.first == "help", let word = words.dropFirst().first, let text = Headroom.notACommand(word) {
+            Terminal.error(text)
+            Headroom.exit(withError: ExitCode.validationFailure)
+        }
         do {
             var command = try Headroom.parseAsRoot()
             try command.run()
@@ -34,7 +41,9 @@ extension Headroom {
         }.filter { !$0.isEmpty }.joined(separator: "; ")
         var first = text.prefix(1).lowercased() + text.dropFirst()
         if first.hasSuffix(".") { first.removeLast() }
-        Terminal.error("\(first); \(helpHint)")
+        // "unknown option '--chanels'; did you mean '--channels'? see ...", as for a command.
+        first = first.replacingOccurrences(of: ". Did you mean ", with: "; did you mean ")
+        Terminal.error(first + (first.hasSuffix("?") ? " " : "; ") + helpHint)
         exit(withError: ExitCode.validationFailure)
     }
 

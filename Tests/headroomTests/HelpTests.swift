@@ -149,6 +149,12 @@ struct HelpTests {
                 "headroom: 'calibration' is not a command; did you mean 'calibrate'? see 'headroom --help'"
             ),
             (["Devices"], "headroom: 'Devices' is not a command; did you mean 'devices'? see 'headroom --help'"),
+            (["help", "recrod"], "headroom: 'recrod' is not a command; did you mean 'record'? see 'headroom --help'"),
+            // An option a letter off: the parser's guess, in the same sentence.
+            (
+                ["record", "--chanels", "3"],
+                "headroom: unknown option '--chanels'; did you mean '--channels'? see 'headroom record --help'"
+            ),
             // A file named like a command is not the command the hint names.
             (
                 ["analyze", "--jobs", "x", "record"],
@@ -202,6 +208,8 @@ struct HelpTests {
         // Help and --version are not errors: stdout, exit 0.
         let help = try headroom("record", "--help")
         #expect(help.status == 0 && help.stdout.hasPrefix("OVERVIEW: Record takes") && help.stderr.isEmpty)
+        let helpReview = try headroom("help", "review")
+        #expect(helpReview.status == 0 && helpReview.stdout.hasPrefix("OVERVIEW: Summarize takes"))
         let version = try headroom("--version")
         #expect(version.status == 0 && version.stdout == "0.1.0\n")
     }
