@@ -620,6 +620,42 @@ struct DeletedTakeTests {
         #expect(r.recorder.stderr.contains("while recording"))
     }
 
+    @Test(
+        "the take renamed while recording (a file manager): finished under its new name, with its cues, iXML, loudness and hook, and review pairs it with its log"
+    )
+    func fileRenamed() throws {
+        let hooked = scratchDirectory() + "/hooked"
+        let r = try RigRecording(
+            "mv",
+            seconds: 3,
+            clipEvery: 24000,
+            arguments: ["--format", "FLOAT_LE", "--name", "t", "--on-take-closed", "echo \"$1\" > \(hooked)"]
+        )
+        defer { r.stop() }
+        #expect(waitForAudio(in: r.out, seconds: 0.5))
+        let renamed = r.out + "/verse 1.wav"
+        #expect(rename(r.out + "/t.wav", renamed) == 0)
+        #expect(waitForAudio(in: r.out, seconds: 1.0))
+        kill(r.recorder.pid, SIGINT)
+        #expect(r.recorder.wait(seconds: 10) == 0, "\(r.recorder.stderr)")
+        let stderr = r.recorder.stderr
+        #expect(
+            stderr.contains("\(r.out)/t.wav was renamed to \(renamed) while recording; finished there"),
+            "\(stderr)"
+        )
+        #expect(stderr.contains("take \(renamed) (log \(r.out)/t.clips.jsonl)"))
+        #expect(!stderr.contains("no take"))
+        let chunks = try TakeStoryTests.chunks(renamed)
+        #expect(chunks["cue "] != nil && chunks["iXML"] != nil, "\(chunks.keys)")
+        #expect(String(decoding: chunks["iXML"] ?? Data(), as: UTF8.self).contains("<SCENE>t</SCENE>"))
+        // bext version 2: the loudness went in.
+        #expect(chunks["bext"].map { $0[$0.startIndex + 346] } == 2)
+        #expect((try? String(contentsOfFile: hooked, encoding: .utf8)) == renamed + "\n")
+        let review = try headroom("review", "--json", r.out).jsonLines
+        #expect(review.count == 1)
+        #expect(review.first?["file"] as? String == renamed && review.first?["log_state"] as? String == "complete")
+    }
+
     @Test("the take file deleted: the log says disk, exit 74")
     func fileDeleted() throws {
         let r = try RigRecording("rm", seconds: 3)

@@ -242,6 +242,16 @@ final class TakeRegistry: Sendable {
         finisher.async { [self] in
             defer { finishing.leave() }
             if take.writerFailure != nil, discardUnwritten(take) { return }
+            // A take renamed while it recorded (in a file manager) is finished under its new
+            // name: the writer wrote through its descriptor, and the name is only a way to it.
+            var take = take
+            if let renamed = renamed(take) {
+                problems.withLock {
+                    $0.append("\(take.file) was renamed to \(renamed) while recording; finished there")
+                }
+                take.file = renamed
+                state.withLock { $0.takes[take.index].file = renamed }
+            }
             do throws(HeadroomError) {
                 if addCues {
                     // Cues and iXML first: a recorder stopped before the loudness is measured
@@ -267,6 +277,29 @@ final class TakeRegistry: Sendable {
             if lock >= 0 { close(lock) }
             hook?.run(take: take.file, log: take.log, complete: take.complete)
         }
+    }
+
+    /// The take's file under its new name when it was renamed (or moved within its file
+    /// system) since it was created, found through the descriptor its lock holds; nil while
+    /// it is where it was made, or when it cannot be found (deleted: the writer says so).
+    /// In its folder still, the name keeps the folder as `--dir` gave it.
+    private func renamed(_ take: Take) -> String? {
+        guard let identity = take.fileIdentity, FileIdentity(path: take.file, regularOnly: true) != identity else {
+            return nil
+        }
+        let lock = state.withLock { $0.lockFDs[take.index] }
+        guard lock >= 0 else { return nil }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/fd/\(lock)", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        let path = String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard path.hasPrefix("/"), FileIdentity(path: path, regularOnly: true) == identity else { return nil }
+        let folder = FilePaths.directory(of: take.file)
+        let name = (path as NSString).lastPathComponent
+        if FileIdentity(path: folder) == FileIdentity(path: (path as NSString).deletingLastPathComponent) {
+            return FilePaths.folder(of: take.file).isEmpty ? name : (folder as NSString).appendingPathComponent(name)
+        }
+        return path
     }
 
     /// Removes a take that holds no audio because the disk failed before any of it was
