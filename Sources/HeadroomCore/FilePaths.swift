@@ -37,6 +37,27 @@ public enum FilePaths {
         return folder.isEmpty ? "." : folder
     }
 
+    /// The absolute path the file or folder open on `descriptor` has now (it may have been
+    /// renamed since it was opened), as the kernel keeps it (`/proc/self/fd`); nil when it
+    /// has none (deleted) or cannot be read.
+    public static func currentPath(of descriptor: Int32) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/fd/\(descriptor)", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        let path = String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return path.hasPrefix("/") && !path.hasSuffix(" (deleted)") ? path : nil
+    }
+
+    /// An absolute path as a person gave its kind: relative to the working folder when
+    /// `given` was relative and `absolute` lies inside that folder.
+    public static func shown(_ absolute: String, like given: String) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return absolute }
+        let here = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard !given.hasPrefix("/"), here != "/", absolute.hasPrefix(here + "/") else { return absolute }
+        return String(absolute.dropFirst(here.count + 1))
+    }
+
     /// Whether `path` (links followed) is a regular file; nil when it cannot be looked at (no
     /// such file, a dangling link).
     public static func isRegularFile(_ path: String) -> Bool? {

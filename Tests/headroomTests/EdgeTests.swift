@@ -656,6 +656,40 @@ struct DeletedTakeTests {
         #expect(review.first?["file"] as? String == renamed && review.first?["log_state"] as? String == "complete")
     }
 
+    @Test(
+        "the takes' folder renamed while recording: the take goes on (it ended, exit 74, as if the folder were removed), is finished there with its log, and the next parts follow it"
+    )
+    func folderRenamed() throws {
+        let r = try RigRecording(
+            "mvdir",
+            seconds: 3,
+            clipEvery: 24000,
+            arguments: ["--format", "FLOAT_LE", "--name", "t-%n", "--max-take-seconds", "1"]
+        )
+        defer { r.stop() }
+        #expect(waitForAudio(in: r.out, seconds: 0.2))
+        let moved = r.dir + "/gig 2026-12-05"
+        #expect(rename(r.out, moved) == 0)
+        // Parts 2 and 3 in the renamed folder, the third under way.
+        #expect(waitForAudio(in: moved, seconds: 0.2, ending: "-003.wav"), "\(r.recorder.stderr)")
+        kill(r.recorder.pid, SIGINT)
+        #expect(r.recorder.wait(seconds: 10) == 0, "\(r.recorder.stderr)")
+        let stderr = r.recorder.stderr
+        #expect(
+            stderr.contains("\(r.out) was renamed to \(moved) while recording; the next takes go there"),
+            "\(stderr)"
+        )
+        #expect(stderr.contains("take \(moved)/t-001.wav (log \(moved)/t-001.clips.jsonl)"))
+        #expect(!FileManager.default.fileExists(atPath: r.out))
+        let review = try headroom("review", "--json", moved).jsonLines
+        #expect(review.count >= 3, "\(review)")
+        #expect(review.allSatisfy { $0["log_state"] as? String == "complete" && $0["audio_seconds"] != nil })
+        // The parts follow each other with no frame lost: each but the last is a second long.
+        let seconds = review.compactMap { $0["audio_seconds"] as? Double }
+        #expect(seconds.dropLast().allSatisfy { $0 == 1.0 }, "\(seconds)")
+        #expect(try TakeStoryTests.chunks(moved + "/t-001.wav")["iXML"] != nil)
+    }
+
     @Test("the take file deleted: the log says disk, exit 74")
     func fileDeleted() throws {
         let r = try RigRecording("rm", seconds: 3)

@@ -3,7 +3,8 @@ import Foundation
 /// Turns `--name` (strftime codes plus `%n`, a take counter) into take file names inside
 /// `--dir`, never overwriting an existing take and never leaving the folder.
 public struct TakeNamer: Sendable {
-    public let directory: String
+    /// `--dir`, or where it went when it was renamed while recording (``TakeRegistry``).
+    public private(set) var directory: String
     public let template: String
     public let fileFormat: TakeFileFormat
     private var counter = 0
@@ -45,6 +46,10 @@ public struct TakeNamer: Sendable {
             )
         }
     }
+
+    /// The takes' folder was renamed (or moved within its file system) to `directory`: the
+    /// next takes go there.
+    mutating func moved(to directory: String) { self.directory = directory }
 
     /// The longest file name `directory` takes, asked of the nearest folder that exists
     /// (`--dir` may not be created yet: it is checked before anything is made).

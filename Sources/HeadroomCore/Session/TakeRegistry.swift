@@ -52,6 +52,8 @@ final class TakeRegistry: Sendable {
         var logFDs: [Int32] = []
         /// Each take's lock (a descriptor of its own, read-only), held until it is finished.
         var lockFDs: [Int32] = []
+        /// The takes' folder, held open from the first take on: where it is now.
+        var folderFD: Int32 = -1
     }
 
     private let state: Mutex<State>
@@ -96,6 +98,13 @@ final class TakeRegistry: Sendable {
                     startDate: date
                 )
                 var fds: (file: Int32, log: Int32, lock: Int32) = (-1, -1, -1)
+                if let moved = Self.movedFolder(&s) {
+                    let from = s.namer.directory
+                    s.namer.moved(to: moved)
+                    problems.withLock {
+                        $0.append("\(from) was renamed to \(moved) while recording; the next takes go there")
+                    }
+                }
                 do throws(HeadroomError) {
                     let created = try Self.create(
                         namer: &s.namer,
@@ -138,8 +147,24 @@ final class TakeRegistry: Sendable {
 
     deinit {
         state.withLock { s in
-            for fd in s.fileFDs + s.logFDs + s.lockFDs where fd >= 0 { close(fd) }
+            for fd in s.fileFDs + s.logFDs + s.lockFDs + [s.folderFD] where fd >= 0 { close(fd) }
         }
+    }
+
+    /// Where the takes' folder is now, when it was renamed or moved within its file system
+    /// since the first take (a person tidying up while a long recording runs): found through
+    /// the descriptor held on it. nil while its path still names it, and when it is gone (the
+    /// next take then fails to be created, as it would have).
+    private static func movedFolder(_ s: inout State) -> String? {
+        let path = s.namer.directory.isEmpty ? "." : s.namer.directory
+        guard s.folderFD >= 0 else {
+            s.folderFD = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            return nil
+        }
+        guard let held = FileIdentity(descriptor: s.folderFD), FileIdentity(path: path) != held,
+            let now = FilePaths.currentPath(of: s.folderFD), FileIdentity(path: now) == held
+        else { return nil }
+        return FilePaths.shown(now, like: path)
     }
 
     /// Creates the next free take name's file and log, both or neither. The take file is
@@ -250,7 +275,11 @@ final class TakeRegistry: Sendable {
                     $0.append("\(take.file) was renamed to \(renamed) while recording; finished there")
                 }
                 take.file = renamed
-                state.withLock { $0.takes[take.index].file = renamed }
+                if let log = Self.log(of: take, besides: renamed) { take.log = log }
+                state.withLock { [take] in
+                    $0.takes[take.index].file = take.file
+                    $0.takes[take.index].log = take.log
+                }
             }
             do throws(HeadroomError) {
                 if addCues {
@@ -288,18 +317,26 @@ final class TakeRegistry: Sendable {
             return nil
         }
         let lock = state.withLock { $0.lockFDs[take.index] }
-        guard lock >= 0 else { return nil }
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/fd/\(lock)", &buffer, buffer.count - 1)
-        guard n > 0 else { return nil }
-        let path = String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard path.hasPrefix("/"), FileIdentity(path: path, regularOnly: true) == identity else { return nil }
+        guard lock >= 0, let path = FilePaths.currentPath(of: lock),
+            FileIdentity(path: path, regularOnly: true) == identity
+        else { return nil }
         let folder = FilePaths.directory(of: take.file)
         let name = (path as NSString).lastPathComponent
         if FileIdentity(path: folder) == FileIdentity(path: (path as NSString).deletingLastPathComponent) {
             return FilePaths.folder(of: take.file).isEmpty ? name : (folder as NSString).appendingPathComponent(name)
         }
-        return path
+        return FilePaths.shown(path, like: take.file)
+    }
+
+    /// Where the take's log is now: where it was made, or beside the take where the take
+    /// went (their folder renamed); nil when it is in neither place.
+    private static func log(of take: Take, besides file: String) -> String? {
+        guard let identity = take.logIdentity else { return nil }
+        if FileIdentity(path: take.log, regularOnly: true) == identity { return take.log }
+        let beside = (FilePaths.directory(of: file) as NSString).appendingPathComponent(
+            (take.log as NSString).lastPathComponent
+        )
+        return FileIdentity(path: beside, regularOnly: true) == identity ? beside : nil
     }
 
     /// Removes a take that holds no audio because the disk failed before any of it was

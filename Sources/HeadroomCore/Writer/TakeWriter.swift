@@ -178,14 +178,13 @@ public final class TakeWriter {
         }
     }
 
-    /// Why the take can no longer be found on disk (deleted, or its folder removed), or
-    /// nil while it is there: writing on into a deleted file would lose the take.
+    /// Why the take can no longer be found on disk (deleted, or its folder removed with it),
+    /// or nil while it is there: writing on into a deleted file would lose the take. A take
+    /// renamed, or whose folder was renamed, is still there under its new name.
     public func missing() -> String? {
         guard file != nil else { return nil }
         var st = stat()
         if fstat(fd, &st) == 0 && st.st_nlink == 0 { return "\(path) was deleted while recording" }
-        var dir = stat()
-        if stat(FilePaths.directory(of: path), &dir) != 0 { return "the folder of \(path) was removed while recording" }
         return nil
     }
 
