@@ -191,8 +191,9 @@ struct LiveRecording {
             let now = MonotonicClock.now()
             if now - lastDiskCheck >= 1 {
                 lastDiskCheck = now
+                let directory = session.directory
                 diskLeft = Self.diskSecondsLeft(
-                    directory: settings.directory,
+                    directory: directory,
                     rate: snapshot.rate,
                     bytesPerFrame: takeBytesPerFrame
                 )
@@ -201,11 +202,11 @@ struct LiveRecording {
                     if left < 300 && !diskWarned.five {
                         diskWarned = (true, true)
                         warnings.append(
-                            "DISK: \(Int(left / 60)) min \(Int(left) % 60) s of recording left on \(settings.directory)"
+                            "DISK: \(Int(left / 60)) min \(Int(left) % 60) s of recording left on \(directory)"
                         )
                     } else if left < 1800 && !diskWarned.thirty {
                         diskWarned.thirty = true
-                        warnings.append("DISK: \(Int(left / 60)) min of recording left on \(settings.directory)")
+                        warnings.append("DISK: \(Int(left / 60)) min of recording left on \(directory)")
                     }
                 }
             }

@@ -326,6 +326,9 @@ public final class RecordingSession: @unchecked Sendable {
     /// Frames captured since the recording started.
     public var currentFrame: Int { capture.frameCount.load(ordering: .relaxed) }
 
+    /// The folder takes go to: `--dir`, or its new name when it was renamed while recording.
+    public var directory: String { registry.directory }
+
     /// Whether `--on-take-closed` was given.
     public var hasTakeHook: Bool { registry.hook != nil }
 

@@ -156,12 +156,18 @@ final class TakeRegistry: Sendable {
     /// the descriptor held on it. nil while its path still names it, and when it is gone (the
     /// next take then fails to be created, as it would have).
     private static func movedFolder(_ s: inout State) -> String? {
-        let path = s.namer.directory.isEmpty ? "." : s.namer.directory
         guard s.folderFD >= 0 else {
-            s.folderFD = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            s.folderFD = open(s.namer.directory.isEmpty ? "." : s.namer.directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             return nil
         }
-        guard let held = FileIdentity(descriptor: s.folderFD), FileIdentity(path: path) != held,
+        return renamedFolder(s)
+    }
+
+    /// The held folder's path, when `--dir` (or the name it was last followed to) no longer
+    /// names it.
+    private static func renamedFolder(_ s: State) -> String? {
+        let path = s.namer.directory.isEmpty ? "." : s.namer.directory
+        guard s.folderFD >= 0, let held = FileIdentity(descriptor: s.folderFD), FileIdentity(path: path) != held,
             let now = FilePaths.currentPath(of: s.folderFD), FileIdentity(path: now) == held
         else { return nil }
         return FilePaths.shown(now, like: path)
@@ -235,6 +241,9 @@ final class TakeRegistry: Sendable {
     }
 
     var all: [Take] { state.withLock { $0.takes } }
+
+    /// The folder takes go to, under its name now (``movedFolder(_:)``).
+    var directory: String { state.withLock { s in Self.renamedFolder(s) ?? s.namer.directory } }
 
     /// The takes that were kept (every take but those removed as never written).
     var kept: [Take] { all.filter { !$0.discarded } }
