@@ -690,6 +690,36 @@ struct DeletedTakeTests {
         #expect(try TakeStoryTests.chunks(moved + "/t-001.wav")["iXML"] != nil)
     }
 
+    @Test(
+        "the log deleted while recording (a tidy-up): written again within a second, every line, and the take goes on to its summary"
+    )
+    func logDeleted() throws {
+        let r = try RigRecording(
+            "rmlog",
+            seconds: 3,
+            clipEvery: 24000,
+            arguments: ["--format", "FLOAT_LE", "--name", "t"]
+        )
+        defer { r.stop() }
+        let log = r.out + "/t.clips.jsonl"
+        // Deleted once the log has lines beyond its header (clips every half second).
+        #expect(eventually { logLines(log).contains { $0["type"] as? String == "clip" } })
+        let before = String(decoding: bytes(log), as: UTF8.self)
+        #expect(unlink(log) == 0)
+        #expect(eventually(5) { FileManager.default.fileExists(atPath: log) }, "\(r.recorder.stderr)")
+        #expect(waitForAudio(in: r.out, seconds: 2.5))
+        kill(r.recorder.pid, SIGINT)
+        #expect(r.recorder.wait(seconds: 10) == 0, "\(r.recorder.stderr)")
+        #expect(r.recorder.stderr.contains("LOG: \(log) was deleted while recording; written again"))
+        let after = String(decoding: bytes(log), as: UTF8.self)
+        #expect(after.hasPrefix(before), "the lines from before it was deleted, as they were")
+        let lines = logLines(log)
+        #expect(lines.first?["type"] as? String == "take" && lines.last?["type"] as? String == "summary")
+        let clips = lines.filter { $0["type"] as? String == "clip" }.count
+        let counted = (lines.last?["channels"] as? [[String: Any]])?.reduce(0) { $0 + ($1["clip_events"] as? Int ?? 0) }
+        #expect(clips == counted && clips > 1, "\(clips) clip lines, \(String(describing: counted)) in the summary")
+    }
+
     @Test("the take file deleted: the log says disk, exit 74")
     func fileDeleted() throws {
         let r = try RigRecording("rm", seconds: 3)

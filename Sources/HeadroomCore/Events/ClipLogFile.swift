@@ -69,6 +69,57 @@ public final class ClipLogFile {
         if fd >= 0 { fdatasync(fd) }
     }
 
+    /// A log deleted while its take records (a tidy-up that took it for clutter, `find -name
+    /// '*.jsonl' -delete`) is written again at its path, every line so far, and goes on
+    /// there: the take's events, losses and markers are not lost with it. Checked once a
+    /// second, with ``sync()``. Returns what to tell the user when it was deleted.
+    public func restoreIfDeleted() -> String? {
+        var st = stat()
+        guard fd >= 0, failure == nil, fstat(fd, &st) == 0, st.st_nlink == 0 else { return nil }
+        // The deleted file is still there behind the descriptor: its lines, read back.
+        let old = open("/proc/self/fd/\(fd)", O_RDONLY | O_CLOEXEC)
+        var lines = [UInt8](repeating: 0, count: size)
+        var got = 0
+        if old >= 0 {
+            while got < size {
+                let n = lines.withUnsafeMutableBytes { pread(old, $0.baseAddress! + got, size - got, off_t(got)) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                got += n
+            }
+            Glibc.close(old)
+        }
+        let new = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0o644)
+        guard got == size, new >= 0 else {
+            let why = new < 0 ? String(cString: strerror(errno)) : "its lines could not be read back"
+            if new >= 0 { Glibc.close(new) }
+            failure = "deleted while recording, and not written again (\(why))"
+            return "LOG: \(path) was deleted while recording and could not be written again (\(why))"
+        }
+        var written = 0
+        while written < size {
+            let n = lines.withUnsafeBytes { Glibc.write(new, $0.baseAddress! + written, size - written) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            written += n
+        }
+        guard written == size else {
+            let why = String(cString: strerror(errno))
+            Glibc.close(new)
+            unlink(path)
+            failure = "deleted while recording, and not written again (\(why))"
+            return "LOG: \(path) was deleted while recording and could not be written again (\(why))"
+        }
+        // The same descriptor number, on the new file (closed on exec, as it was): the next
+        // line goes there.
+        dup2(new, fd)
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        Glibc.close(new)
+        reservedTo = 0
+        reserveAhead()
+        return "LOG: \(path) was deleted while recording; written again, every line, and the take goes on"
+    }
+
     public func close() {
         if fd >= 0 {
             // Gives back the disk held past the end: truncating to the size it has frees

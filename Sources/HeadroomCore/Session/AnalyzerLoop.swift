@@ -172,6 +172,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         let now = MonotonicClock.now()
         if now - lastSync >= 1 {
             log?.sync()
+            if let note = log?.restoreIfDeleted() { warn(note) }
             lastSync = now
         }
     }
