@@ -1,5 +1,6 @@
 import CSndFile
 import Foundation
+import HeadroomCore
 import Testing
 
 // The edges a take must survive in ordinary use (issue 9): a report flag before a glob,
@@ -710,7 +711,9 @@ struct DeletedTakeTests {
         #expect(waitForAudio(in: r.out, seconds: 2.5))
         kill(r.recorder.pid, SIGINT)
         #expect(r.recorder.wait(seconds: 10) == 0, "\(r.recorder.stderr)")
-        #expect(r.recorder.stderr.contains("LOG: \(log) was deleted while recording; written again"))
+        let warning = try #require(r.recorder.stderr.split(separator: "\n").first { $0.hasPrefix("LOG: ") })
+        #expect(warning.hasPrefix("LOG: \(log) was deleted while recording; written again"))
+        #expect(Systemd.priority(of: String(warning)) == 4, "a warning in the journal")
         let after = String(decoding: bytes(log), as: UTF8.self)
         #expect(after.hasPrefix(before), "the lines from before it was deleted, as they were")
         let lines = logLines(log)

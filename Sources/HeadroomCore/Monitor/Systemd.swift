@@ -52,7 +52,7 @@ public enum Systemd {
     /// The syslog priority of a line headroom writes: 3 errors, 4 clip, flat and loss
     /// warnings, 5 hot, 6 status and notes (SPEC).
     public static func priority(of line: String) -> Int {
-        let warnings = ["CLIP", "FLAT", "XRUN", "GAP", "DROPPED", "DEVICE LOST", "DISK", "PATH"]
+        let warnings = ["CLIP", "FLAT", "XRUN", "GAP", "DROPPED", "DEVICE LOST", "DISK", "LOG", "PATH"]
         if warnings.contains(where: { line.hasPrefix($0) }) { return 4 }
         if line.hasPrefix("HOT") { return 5 }
         if line.hasPrefix("headroom: ") {
