@@ -447,14 +447,14 @@ struct ReviewCommandTests {
     }
 
     @Test(
-        "a take renamed after recording (WAV, FLAC) keeps its log, named as a file, in its folder or by its log; a copy, and a take whose length the log does not match, do not"
+        "a take renamed after recording (WAV, FLAC), or moved to another folder reviewed, keeps its log, named as a file, in its folder or by its log; a copy, and a take whose length the log does not match, do not"
     )
     func renamedTakes() throws {
         let dir = scratchDirectory()
         // A clip of two samples, an over only by --clip-run 2: the log has it, and an analysis
         // afresh (three samples by default) does not.
         let m = Material.stereoSecond(clips: [(1, 1000, 2)])
-        for (name, format) in [("a", "wav"), ("b", "flac"), ("c", "wav"), ("take-x", "wav")] {
+        for (name, format) in [("a", "wav"), ("b", "flac"), ("c", "wav"), ("d", "wav"), ("take-x", "wav")] {
             let r = try recordOnFileRig(
                 m,
                 seconds: 1,
@@ -474,6 +474,9 @@ struct ReviewCommandTests {
         try fm.moveItem(atPath: dir + "/a.wav", toPath: dir + "/Verse vox 3.wav")
         try fm.moveItem(atPath: dir + "/b.flac", toPath: dir + "/bass.flac")
         try fm.copyItem(atPath: dir + "/c.wav", toPath: dir + "/c copy.wav")
+        // Moved to another folder of those reviewed, and renamed.
+        try fm.createDirectory(atPath: dir + "/keepers", withIntermediateDirectories: false)
+        try fm.moveItem(atPath: dir + "/d.wav", toPath: dir + "/keepers/d final.wav")
         // take-y's audio says it is take-x, whose take is gone: but the log's length is not
         // its length.
         try fm.removeItem(atPath: dir + "/take-x.wav")
@@ -488,14 +491,14 @@ struct ReviewCommandTests {
         #expect(r.status == 0, "\(r.stderr)")
         let rows = r.stdout.split(separator: "\n").map(String.init)
         func row(_ file: String) -> String? { rows.first { $0.hasPrefix(file + " ") } }
-        for file in ["Verse vox 3.wav", "bass.flac", "c.wav"] {
+        for file in ["Verse vox 3.wav", "bass.flac", "c.wav", "d final.wav"] {
             #expect(row(file)?.hasSuffix("complete") == true && row(file)?.contains("x1") == true, "\(rows)")
         }
         #expect(row("c copy.wav")?.hasSuffix("no log (analyzed)") == true, "\(rows)")
         #expect(row("z.wav")?.hasSuffix("no log (analyzed)") == true, "\(rows)")
         #expect(row("take-x.wav")?.hasSuffix("audio missing") == true, "\(rows)")
         // No row for the renamed takes' old names.
-        #expect(row("a.wav") == nil && row("b.wav") == nil && rows.count == 7, "\(rows)")
+        #expect(row("a.wav") == nil && row("b.wav") == nil && row("d.wav") == nil && rows.count == 8, "\(rows)")
 
         // Named as a file, or by its log: the same pair.
         for path in [dir + "/Verse vox 3.wav", dir + "/a.clips.jsonl"] {

@@ -438,7 +438,8 @@ public struct TakeReview: Sendable {
     /// manager, `take-20261205-210203.wav` to `verse vox 3.wav`) keeps the log it was recorded
     /// with: the log beside it under the name the take still carries (``CarriedNames/takeName(path:)``),
     /// when that log's own take is gone and the log agrees with the audio (its take's name,
-    /// rate and channels, and once it has a summary, its length). The log then stands for the
+    /// rate and channels, and once it has a summary, its length); for a take moved to another
+    /// of the folders reviewed, such a log there with its summary. The log then stands for the
     /// renamed take, and is not listed again as a take whose audio is missing; named on its
     /// own, it brings in the renamed take from its folder. A take copied under another name,
     /// its original still there, is analyzed afresh.
@@ -450,24 +451,31 @@ public struct TakeReview: Sendable {
         for (i, l) in listed.enumerated() where !fm.fileExists(atPath: l.file) && fm.fileExists(atPath: l.log) {
             orphans[l.log] = orphans[l.log] ?? i
         }
+        // Those logs by name, for a take moved to another of the folders reviewed.
+        var orphansByName: [String: [String]] = [:]
+        for log in orphans.keys.sorted() { orphansByName[(log as NSString).lastPathComponent, default: []].append(log) }
         // Each log goes to one take (a file listed twice is the same take).
         var claimed: [String: String] = [:]
-        // The log without its take that speaks for `file`, a take without its own log.
+        // The log without its take that speaks for `file`, a take without its own log: the
+        // one beside it, or one listed in another folder that has its summary.
         func log(for file: String) -> String? {
             if let log = claimed.first(where: { $0.value == file })?.key { return log }
             guard !fm.fileExists(atPath: logPath(for: file)), let name = CarriedNames.takeName(path: file),
                 !name.contains("/"), name != ".", name != ".."
             else { return nil }
-            let log = ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
+            let beside = ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
                 name + ".clips.jsonl"
             )
-            guard claimed[log] == nil, fm.fileExists(atPath: log), !take(forLog: log).exists,
-                let reader = try? ClipLogReader(path: log),
-                let header = reader.header, (header.file as NSString).deletingPathExtension == name,
-                let audio = AudioFile.info(file), audio.rate == header.rate, audio.channels == header.channels,
-                reader.summary.map({ $0.frames == audio.frames }) ?? true
-            else { return nil }
-            return log
+            let elsewhere = (orphansByName[name + ".clips.jsonl"] ?? []).filter { $0 != beside }
+            return ([beside] + elsewhere).first { log in
+                guard claimed[log] == nil, fm.fileExists(atPath: log), !take(forLog: log).exists,
+                    let reader = try? ClipLogReader(path: log),
+                    let header = reader.header, (header.file as NSString).deletingPathExtension == name,
+                    let audio = AudioFile.info(file), audio.rate == header.rate, audio.channels == header.channels
+                else { return false }
+                guard let summary = reader.summary else { return log == beside }
+                return summary.frames == audio.frames
+            }
         }
         for i in listed.indices where FilePaths.isRegularFile(listed[i].file) == true {
             if let log = log(for: listed[i].file) {
