@@ -8,7 +8,8 @@ struct ReviewCommand: ParsableCommand {
         abstract: "Summarize takes and their clip logs (table, events, JSON, Audacity labels, HTML).",
         discussion: """
             Takes files and folders (searched recursively) and pairs each take with its \
-            <take>.clips.jsonl. Takes with problems sort first. A take without a log is analyzed afresh.
+            <take>.clips.jsonl (a take renamed since it was recorded, with the log of the name it \
+            carries). Takes with problems sort first. A take without a log is analyzed afresh.
             """
     )
 
