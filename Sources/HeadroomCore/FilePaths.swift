@@ -58,6 +58,17 @@ public enum FilePaths {
         return String(absolute.dropFirst(here.count + 1))
     }
 
+    /// Where the symbolic link at `path` points, when nothing is there; nil for anything else.
+    public static func danglingLink(_ path: String) -> String? {
+        var st = stat()
+        guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFLNK, stat(path, &st) != 0, errno == ENOENT else {
+            return nil
+        }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        return n > 0 ? String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+    }
+
     /// Whether `path` (links followed) is a regular file; nil when it cannot be looked at (no
     /// such file, a dangling link).
     public static func isRegularFile(_ path: String) -> Bool? {

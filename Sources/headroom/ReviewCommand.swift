@@ -68,7 +68,7 @@ struct ReviewCommand: ParsableCommand {
             let settings = try analysis.settings()
             var reviews: [TakeReview] = []
             var failure: HeadroomError.Code? = nil
-            let takes = try TakeReview.takes(in: paths)
+            let takes = try TakeReview.takes(in: paths) { Terminal.error("note: \($0)") }
             // Outputs are checked before any work: a report named after a take (a glob after
             // --html) is refused, and nothing is written.
             let inputs = paths + takes.map(\.file) + takes.map(\.log)

@@ -228,7 +228,7 @@ struct ReviewCommandTests {
     }
 
     @Test(
-        "a folder's walk reads files only: a named pipe called pipe.wav is passed over, a folder called sub.wav walked"
+        "a folder's walk reads files only: a named pipe called pipe.wav is passed over, a folder called sub.wav walked, a link to nothing passed over with a note"
     )
     func folderWalkFilesOnly() throws {
         let dir = scratchDirectory()
@@ -236,12 +236,18 @@ struct ReviewCommandTests {
         #expect(mkfifo(dir + "/pipe.wav", 0o600) == 0)
         try FileManager.default.createDirectory(atPath: dir + "/sub.wav", withIntermediateDirectories: true)
         writeTone(dir + "/sub.wav/inner.wav", seconds: 1)
+        // A link to a take that is gone (an external disk not mounted): passed over with a note.
+        #expect(symlink("/media/card/take-9.wav", dir + "/linked.wav") == 0)
         // SIGKILL at 30 s: children inherit the test process's blocked SIGTERM. The old build
         // opened the pipe to analyze it, and waited for a writer for good.
         let review = try run("/usr/bin/timeout", ["-s", "KILL", "30", headroomBinary, "review", "--json", dir])
         #expect(review.status == 0, "\(review.stderr)")
         let files = review.jsonLines.compactMap { $0["file"] as? String }.sorted()
         #expect(files == [dir + "/sub.wav/inner.wav", dir + "/take.wav"], "\(files)")
+        #expect(
+            review.stderr
+                == "headroom: note: \(dir)/linked.wav: a link to /media/card/take-9.wav, which is not there; passed over\n"
+        )
     }
 
     @Test(

@@ -381,12 +381,16 @@ public struct TakeReview: Sendable {
     /// its log; a clip log named on its own, or found in a folder without its take, stands for
     /// its take, or for that take renamed (``pairingRenamed(_:)``). A path that does not
     /// exist is exit 66.
-    public static func takes(in paths: [String]) throws(HeadroomError) -> [Listed] {
-        pairingRenamed(try files(in: paths))
+    /// A link in a folder that leads nowhere is passed over, and `passedOver` told why.
+    public static func takes(
+        in paths: [String],
+        passedOver: (String) -> Void = { _ in }
+    ) throws(HeadroomError) -> [Listed] {
+        pairingRenamed(try files(in: paths, passedOver: passedOver))
     }
 
     /// The audio files under `paths`, and the takes the logs found without theirs stand for.
-    private static func files(in paths: [String]) throws(HeadroomError) -> [String] {
+    private static func files(in paths: [String], passedOver: (String) -> Void) throws(HeadroomError) -> [String] {
         var out: [String] = []
         for path in paths {
             var isDir: ObjCBool = false
@@ -421,7 +425,14 @@ public struct TakeReview: Sendable {
                         // good, and a folder called so is walked, not read.
                         continue
                     }
-                    found.append(full.hasPrefix(prefix + "/") ? String(full.dropFirst(prefix.count + 1)) : full)
+                    let relative = full.hasPrefix(prefix + "/") ? String(full.dropFirst(prefix.count + 1)) : full
+                    if let target = FilePaths.danglingLink(full) {
+                        // Not a take, and not one that cannot be read: a link to nothing.
+                        let shown = (path as NSString).appendingPathComponent(relative)
+                        passedOver("\(shown): a link to \(target), which is not there; passed over")
+                        continue
+                    }
+                    found.append(relative)
                 }
                 if let unreadable { throw HeadroomError(.noInput, unreadable) }
                 out += found.sorted().map { (path as NSString).appendingPathComponent($0) }
