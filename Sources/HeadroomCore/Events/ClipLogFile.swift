@@ -89,13 +89,13 @@ public final class ClipLogFile {
             }
             Glibc.close(old)
         }
-        let new = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0o644)
-        guard got == size, new >= 0 else {
-            let why = new < 0 ? String(cString: strerror(errno)) : "its lines could not be read back"
-            if new >= 0 { Glibc.close(new) }
+        func givenUp(_ why: String) -> String {
             failure = "deleted while recording, and not written again (\(why))"
             return "LOG: \(path) was deleted while recording and could not be written again (\(why))"
         }
+        guard got == size else { return givenUp("its lines could not be read back") }
+        let new = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0o644)
+        guard new >= 0 else { return givenUp(String(cString: strerror(errno))) }
         var written = 0
         while written < size {
             let n = lines.withUnsafeBytes { Glibc.write(new, $0.baseAddress! + written, size - written) }
@@ -107,8 +107,7 @@ public final class ClipLogFile {
             let why = String(cString: strerror(errno))
             Glibc.close(new)
             unlink(path)
-            failure = "deleted while recording, and not written again (\(why))"
-            return "LOG: \(path) was deleted while recording and could not be written again (\(why))"
+            return givenUp(why)
         }
         // The same descriptor number, on the new file (closed on exec, as it was): the next
         // line goes there.
