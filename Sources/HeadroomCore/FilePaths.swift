@@ -41,11 +41,16 @@ public enum FilePaths {
     /// renamed since it was opened), as the kernel keeps it (`/proc/self/fd`); nil when it
     /// has none (deleted) or cannot be read.
     public static func currentPath(of descriptor: Int32) -> String? {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/fd/\(descriptor)", &buffer, buffer.count - 1)
-        guard n > 0 else { return nil }
-        let path = String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let path = target(of: "/proc/self/fd/\(descriptor)") else { return nil }
         return path.hasPrefix("/") && !path.hasSuffix(" (deleted)") ? path : nil
+    }
+
+    /// What the symbolic link at `path` holds (readlink(2)); nil for anything else.
+    static func target(of path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// An absolute path as a person gave its kind: relative to the working folder when
@@ -64,9 +69,7 @@ public enum FilePaths {
         guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFLNK, stat(path, &st) != 0, errno == ENOENT else {
             return nil
         }
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink(path, &buffer, buffer.count - 1)
-        return n > 0 ? String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+        return target(of: path) ?? "?"
     }
 
     /// Whether `path` (links followed) is a regular file; nil when it cannot be looked at (no

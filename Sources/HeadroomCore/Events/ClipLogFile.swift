@@ -78,32 +78,16 @@ public final class ClipLogFile {
         guard fd >= 0, failure == nil, fstat(fd, &st) == 0, st.st_nlink == 0 else { return nil }
         // The deleted file is still there behind the descriptor: its lines, read back.
         let old = open("/proc/self/fd/\(fd)", O_RDONLY | O_CLOEXEC)
-        var lines = [UInt8](repeating: 0, count: size)
-        var got = 0
-        if old >= 0 {
-            while got < size {
-                let n = lines.withUnsafeMutableBytes { pread(old, $0.baseAddress! + got, size - got, off_t(got)) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                got += n
-            }
-            Glibc.close(old)
-        }
+        let lines = old >= 0 ? RIFFChunks.read(old, size, at: 0) : nil
+        if old >= 0 { Glibc.close(old) }
         func givenUp(_ why: String) -> String {
             failure = "deleted while recording, and not written again (\(why))"
             return "LOG: \(path) was deleted while recording and could not be written again (\(why))"
         }
-        guard got == size else { return givenUp("its lines could not be read back") }
+        guard let lines else { return givenUp("its lines could not be read back") }
         let new = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0o644)
         guard new >= 0 else { return givenUp(String(cString: strerror(errno))) }
-        var written = 0
-        while written < size {
-            let n = lines.withUnsafeBytes { Glibc.write(new, $0.baseAddress! + written, size - written) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            written += n
-        }
-        guard written == size else {
+        guard RIFFChunks.write(new, Data(lines), at: 0) else {
             let why = String(cString: strerror(errno))
             Glibc.close(new)
             unlink(path)

@@ -27,30 +27,17 @@ public enum CarriedNames {
     /// RF64 file's iXML `SCENE` (headroom's takes; a field recorder's scene), or the title a
     /// FLAC or CAF take's tags give (libsndfile's `SF_STR_TITLE`). Nil where there is none.
     public static func takeName(path: String) -> String? {
-        let name: String?
-        if isRIFF(path) {
-            guard let document = ixml(path) else { return nil }
-            let reader = TrackReader()
-            let parser = XMLParser(data: document)
-            parser.delegate = reader
-            name = parser.parse() ? reader.scene : nil
+        var name = ""
+        if let document = ixml(path) {
+            name = TrackReader.parse(document)?.scene ?? ""
         } else {
             var info = SF_INFO()
             guard let f = sf_open(path, Int32(SFM_READ), &info) else { return nil }
             defer { sf_close(f) }
-            name = sf_get_string(f, Int32(SF_STR_TITLE)).map { String(cString: $0) }
+            name = sf_get_string(f, Int32(SF_STR_TITLE)).map { String(cString: $0) } ?? ""
         }
-        let trimmed = name?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         return trimmed.isEmpty ? nil : trimmed
-    }
-
-    /// Whether `path` starts as a WAV or RF64 file does.
-    private static func isRIFF(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var magic = [UInt8](repeating: 0, count: 4)
-        return pread(fd, &magic, 4, 0) == 4 && (magic == Array("RIFF".utf8) || magic == Array("RF64".utf8))
     }
 
     /// The iXML document of the WAV or RF64 file at `path`, up to its first NUL.
@@ -71,10 +58,7 @@ public enum CarriedNames {
     /// and 6 has interleave indices 1 to 4, and a mono file of track 3 has 1. A track
     /// without an interleave index is placed by its channel index (older writers).
     static func tracks(_ document: Data, channels: Int) -> [Int: String] {
-        let reader = TrackReader()
-        let parser = XMLParser(data: document)
-        parser.delegate = reader
-        guard parser.parse() else { return [:] }
+        guard let reader = TrackReader.parse(document) else { return [:] }
         var names: [Int: String] = [:]
         func number(_ text: String) -> Int? { Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) }
         for track in reader.tracks {
@@ -93,6 +77,14 @@ public enum CarriedNames {
         var tracks: [(index: String, interleave: String, name: String)] = []
         var scene = ""
         private var path: [String] = []
+
+        /// `document` read, or nil where it does not parse.
+        static func parse(_ document: Data) -> TrackReader? {
+            let reader = TrackReader()
+            let parser = XMLParser(data: document)
+            parser.delegate = reader
+            return parser.parse() ? reader : nil
+        }
         private var track: (index: String, interleave: String, name: String)?
 
         func parser(
