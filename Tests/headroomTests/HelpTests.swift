@@ -214,6 +214,66 @@ struct HelpTests {
         #expect(version.status == 0 && version.stdout == "0.1.0\n")
     }
 
+    @Test(
+        "arecord's, sox's and ffmpeg's habits get headroom's words: -o, -t, --max-file-time, a take file or a device named after the options"
+    )
+    func otherRecordersHabits() throws {
+        let cases: [([String], String)] = [
+            (["record", "-o", "x"], "unknown option '-o'; did you mean '--dir'?"),
+            (["record", "--output", "takes"], "unknown option '--output'; did you mean '--dir'?"),
+            (["record", "-t", "wav"], "unknown option '-t'; did you mean '--file-format'?"),
+            (
+                ["record", "--max-file-time", "60"],
+                "unknown option '--max-file-time'; did you mean '--max-take-seconds'?"
+            ),
+            (["record", "--period-size", "256"], "unknown option '--period-size'; did you mean '--period-frames'?"),
+            (["record", "--sample-rate", "44100"], "unknown option '--sample-rate'; did you mean '--rate'?"),
+            (["record", "-q"], "unknown option '-q'; did you mean '--headless'?"),
+            (["record", "--seconds", "5"], "unknown option '--seconds'; did you mean '--duration'?"),
+            // The same word means the other command's option where it has its own.
+            (["calibrate", "--duration", "20"], "unknown option '--duration'; did you mean '--seconds'?"),
+            // arecord's file argument, and ffmpeg's -o with one: the options that name takes.
+            (
+                ["record", "-D", "hw:1", "song.wav"],
+                "unexpected argument 'song.wav'; record names its takes itself: --name song"
+            ),
+            (
+                ["record", "/mnt/card/Day 2/verse.flac"],
+                "unexpected argument '/mnt/card/Day 2/verse.flac'; record names its takes itself: --dir '/mnt/card/Day 2' --name verse --file-format flac"
+            ),
+            (
+                ["record", "-o", "takes/song.caf"],
+                "unknown option '-o'; record names its takes itself: --dir takes --name song --file-format caf"
+            ),
+            (
+                ["record", "song.mp3"],
+                "unexpected argument 'song.mp3'; record names its takes itself (--dir, --name) and writes wav, rf64, w64, flac or caf"
+            ),
+            // A device named without -D.
+            (["record", "hw:1"], "unexpected argument 'hw:1'; did you mean '--device hw:1'?"),
+            (
+                ["calibrate", "plughw:CARD=USB,DEV=0"],
+                "unexpected argument 'plughw:CARD=USB,DEV=0'; did you mean '--device plughw:CARD=USB,DEV=0'?"
+            ),
+            (["record", "pipewire"], "unexpected argument 'pipewire'; did you mean '--device pipewire'?"),
+            // A file given to calibrate: analyze reads files.
+            (
+                ["calibrate", "soundcheck.wav"],
+                "unexpected argument 'soundcheck.wav'; calibrate listens to a device; for a file's levels: headroom analyze soundcheck.wav"
+            ),
+            // Nothing better to say than the parser: its sentence alone.
+            (["record", "foo"], "unexpected argument 'foo'"),
+            (["review", "--output", "x"], "unknown option '--output'"),
+        ]
+        for (arguments, sentence) in cases {
+            let r = try run(headroomBinary, arguments)
+            let command = arguments[0]
+            let line = "headroom: \(sentence)\(sentence.hasSuffix("?") ? " " : "; ")see 'headroom \(command) --help'\n"
+            #expect(r.status == 64, "\(arguments)")
+            #expect(r.stderr == line, "\(arguments)")
+        }
+    }
+
     @Test("each analyzer flag's help comes from its one declaration, and a bad value names the flag")
     func analyzerFlags() throws {
         let help = try headroom("analyze", "--help").stdout.replacingOccurrences(of: "\n", with: " ")

@@ -19,6 +19,19 @@ public struct TakeNamer: Sendable {
             template.count > ext.count && template.lowercased().hasSuffix(ext)
             ? String(template.dropLast(ext.count)) : template
         self.fileFormat = fileFormat
+        // `--name song.flac` with WAV takes would make song.flac.wav: a container asked for.
+        let asked = (self.template as NSString).pathExtension.lowercased()
+        if asked != fileFormat.fileExtension, TakeFileFormat.audioFileExtensions.contains(asked) {
+            let format = TakeFileFormat(rawValue: asked)
+            throw HeadroomError(
+                .usage,
+                "--name \"\(template)\" ends in .\(asked), but takes are \(fileFormat.rawValue) (--file-format); "
+                    + (format.map {
+                        "for \($0.rawValue) takes add --file-format \($0.rawValue), or leave .\(asked) out"
+                    }
+                        ?? "headroom writes \(TakeFileFormat.spelledOut): leave .\(asked) out")
+            )
+        }
         let sample = Self.expand(self.template, date: Date(), counter: 1)
         guard !template.isEmpty, !sample.isEmpty else {
             throw HeadroomError(.usage, "--name must not be empty")

@@ -7,6 +7,19 @@ public enum TakeFileFormat: String, CaseIterable, Sendable {
     /// The file name extension.
     public var fileExtension: String { rawValue }
 
+    /// "wav, rf64, w64, flac or caf", for errors.
+    public static var spelledOut: String {
+        let all = allCases.map(\.rawValue)
+        return all.dropLast().joined(separator: ", ") + " or " + all.last!
+    }
+
+    /// Extensions of audio files as people name them (lower case): a take name that ends in
+    /// one is a container asked for, not a part of the name.
+    public static let audioFileExtensions: Set<String> = Set(allCases.map(\.fileExtension)).union([
+        "wave", "bwf", "aif", "aiff", "aifc", "au", "snd", "voc", "raw", "pcm", "mp3", "ogg", "oga", "opus", "m4a",
+        "aac", "wma",
+    ])
+
     /// WAV is written as RF64 with libsndfile's auto-downgrade: a plain RIFF/WAVE file
     /// (with a JUNK chunk reserved for `ds64`) while it is under 4 GiB, so a killed take
     /// opens anywhere, and RF64 once it passes 4 GiB.
