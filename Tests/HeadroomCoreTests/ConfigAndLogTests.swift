@@ -295,7 +295,9 @@ struct ConfigTests {
         #expect(settings.fileFormat == "flac" && settings.layout == "stereo")
     }
 
-    @Test("the slips people make in TOML: text without quotes, a channel table numbered from 0, a ~ path")
+    @Test(
+        "the slips people make in TOML: text without quotes, a channel table numbered from 0 or one per command, a ~ path, a folder or Latin-1 text for a file"
+    )
     func slips() throws {
         let cases = [
             (
@@ -310,12 +312,36 @@ struct ConfigTests {
                 "margin = 3\n\n[channel.0]\ncontrol = \"Mic 1\"\n",
                 "h.toml:3: unknown table [channel.0]; tables are [channel.N] with N from 1 to 256"
             ),
+            // A section per command, as other tools' files have: the line of its header.
+            (
+                "# the USB recorder\n\n[record]\ndir = \"/srv/takes\"\n",
+                "h.toml:3: unknown table [record]; tables are [channel.N]; every command reads the same keys, written at the top (before any table)"
+            ),
+            ("margin = 3\n[meters]\nstyle = \"bar\"\n", "h.toml:2: unknown table [meters]; tables are [channel.N]"),
         ]
         for (text, message) in cases {
             #expect(throws: HeadroomError(.usage, message)) {
                 var settings = Settings()
                 try settings.apply(ConfigFile.parse(text, path: "h.toml"))
             }
+        }
+        // A file that cannot be a config file says why: a folder, text that is not UTF-8.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("headroom-config-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir + "/folder.toml", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(throws: HeadroomError(.noInput, "\(dir)/folder.toml: a folder, not a config file (a TOML file)")) {
+            try ConfigFile.load(path: dir + "/folder.toml")
+        }
+        // "Aufnahmen für" saved as Latin-1: ü is the byte FC.
+        let latin1 = Data("dir = \"/srv/Aufnahmen f".utf8) + Data([0xFC]) + Data("r\"\n".utf8)
+        #expect(FileManager.default.createFile(atPath: dir + "/latin1.toml", contents: latin1))
+        #expect(
+            throws: HeadroomError(.usage, "\(dir)/latin1.toml: not UTF-8 text; a config file is TOML, saved as UTF-8")
+        ) {
+            try ConfigFile.load(path: dir + "/latin1.toml")
+        }
+        #expect(throws: HeadroomError(.noInput, "\(dir)/none.toml: cannot read the config file: no such file")) {
+            try ConfigFile.load(path: dir + "/none.toml")
         }
         // A TOML string meets no shell: ~ is the home folder, not a folder named ~.
         var settings = Settings()

@@ -36,9 +36,15 @@ public struct ConfigFile: Sendable, Equatable {
     /// Reads and parses `path`; a missing file is ``HeadroomError/Code/noInput``, a
     /// malformed one ``HeadroomError/Code/usage``.
     public static func load(path: String) throws(HeadroomError) -> ConfigFile {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
-        else {
-            throw HeadroomError(.noInput, "\(path): cannot read the config file")
+        guard FilePaths.isRegularFile(path) != false else {
+            throw HeadroomError(.noInput, "\(path): a folder, not a config file (a TOML file)")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let why = access(path, F_OK) == 0 ? String(cString: strerror(EACCES)) : "no such file"
+            throw HeadroomError(.noInput, "\(path): cannot read the config file: \(why)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw HeadroomError(.usage, "\(path): not UTF-8 text; a config file is TOML, saved as UTF-8")
         }
         return try parse(text, path: path)
     }
@@ -108,10 +114,19 @@ public struct ConfigFile: Sendable, Equatable {
                 }
                 continue
             }
-            let line = lines.find(key, in: nil) ?? 0
             if value.table != nil {
-                throw HeadroomError(.usage, "\(path):\(line): unknown table [\(key)]; tables are [channel.N]")
+                // `[record]` over `dir = ...`: one file serves every command, its keys at the top.
+                let line = lines.header(key) ?? lines.find(key, in: nil) ?? 0
+                let commands = ["record", "calibrate", "review", "analyze", "devices"]
+                let top =
+                    commands.contains(key)
+                    ? "; every command reads the same keys, written at the top (before any table)" : ""
+                throw HeadroomError(
+                    .usage,
+                    "\(path):\(line): unknown table [\(key)]; tables are [channel.N]\(top)"
+                )
             }
+            let line = lines.find(key, in: nil) ?? 0
             config.values[key.replacingOccurrences(of: "-", with: "_")] = Entry(value: Self.value(value), line: line)
         }
         return config
