@@ -84,6 +84,20 @@ extension Headroom {
     static func habitHint(_ sentence: String) -> String? {
         let words = Array(CommandLine.arguments.dropFirst())
         guard let command = words.first, sentence.range(of: "did you mean") == nil else { return nil }
+        // `review --html takes/`: the one path went to --html as the report's name.
+        var html: String? = nil
+        for (i, word) in words.enumerated() {
+            if word == "--html" && i + 1 < words.count { html = words[i + 1] }
+            if word.hasPrefix("--html=") { html = String(word.dropFirst("--html=".count)) }
+        }
+        if command == "review", sentence.hasPrefix("missing expected argument"), let given = html {
+            var st = stat()
+            if stat(given, &st) == 0 {
+                let what = st.st_mode & S_IFMT == S_IFDIR ? "a folder" : "a file that is there"
+                return
+                    "--html takes the report's file name, and \(shellWord(given)) is \(what): headroom review --html report.html \(shellWord(given))"
+            }
+        }
         if let option = quoted(after: "unknown option '", in: sentence) {
             guard let meant = otherSpellings[command]?[option] else { return nil }
             // `-o song.wav`: the value says more than the option.

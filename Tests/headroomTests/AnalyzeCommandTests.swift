@@ -399,7 +399,7 @@ struct AnalyzeCommandTests {
         #expect(r.stderr.split(separator: "\n").count == 1 && !r.stderr.contains(whole + ":"))
     }
 
-    @Test("a phone's M4A, which libsndfile cannot read: the error gives the pipe that reads it, and it does")
+    @Test("a phone's M4A or raw PCM, which libsndfile cannot read: the error gives the pipe that reads it, and it does")
     func undecodableContainer() throws {
         let dir = scratchDirectory()
         let wav = Self.takeWithClip(in: dir)
@@ -427,6 +427,22 @@ struct AnalyzeCommandTests {
         try "not audio".write(toFile: junk, atomically: true, encoding: .utf8)
         let plain = try headroom("analyze", junk)
         #expect(plain.status == 66 && !plain.stderr.contains("ffmpeg"))
+        // arecord -t raw's samples: the sox line that gives them a header, pasted, reads them.
+        let raw = dir + "/take.raw"
+        let sox = try run("/usr/bin/sox", [wav, "-t", "raw", "-e", "signed", "-b", "24", raw])
+        #expect(sox.status == 0, "\(sox.stderr)")
+        let bare = try headroom("analyze", raw)
+        #expect(bare.status == 66)
+        let give = "raw PCM has no header to say its rate, channels and format: give it one, e.g. "
+        let rawLine = bare.stderr.trimmingCharacters(in: .newlines)
+        let soxLine = try #require(rawLine.range(of: give).map { String(rawLine[$0.upperBound...]) })
+        let fromRaw = try run(
+            "/bin/sh",
+            ["-c", soxLine.replacingOccurrences(of: "| headroom ", with: "| '\(headroomBinary)' ") + " 2>&1"],
+            cwd: dir
+        )
+        #expect(fromRaw.stdout.hasPrefix("-: WAV, PCM_24, 48000 Hz, 2 ch, 2.000 s"), "\(fromRaw.stdout)")
+        #expect(fromRaw.status == 0 && fromRaw.stdout.contains("<< CLIPPED"), "\(fromRaw.stdout)")
     }
 
     @Test("a bad option value: exit 64 and a sentence that says what is allowed")

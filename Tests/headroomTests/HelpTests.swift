@@ -265,7 +265,16 @@ struct HelpTests {
             (["record", "foo"], "unexpected argument 'foo'"),
             (["review", "--output", "x"], "unknown option '--output'"),
         ]
-        for (arguments, sentence) in cases {
+        // review's one folder taken by --html as the report's name.
+        let dir = scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let folder = [
+            (
+                ["review", "--html", dir],
+                "missing expected argument '<path> ...'; --html takes the report's file name, and \(dir) is a folder: headroom review --html report.html \(dir)"
+            )
+        ]
+        for (arguments, sentence) in cases + folder {
             let r = try run(headroomBinary, arguments)
             let command = arguments[0]
             let line = "headroom: \(sentence)\(sentence.hasSuffix("?") ? " " : "; ")see 'headroom \(command) --help'\n"

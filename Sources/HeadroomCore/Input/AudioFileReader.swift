@@ -33,9 +33,15 @@ public final class AudioFileReader {
     ]
 
     /// For a file in one of the ``undecodable`` containers: how to decode it into a pipe
-    /// (`; decode it first: ffmpeg -i 'memo.m4a' -c:a pcm_f32le -f wav - | headroom analyze -`); else "".
+    /// (`; decode it first: ffmpeg -i 'memo.m4a' -c:a pcm_f32le -f wav - | headroom analyze -`);
+    /// for raw PCM, how to give it a header; else "".
     static func decodeHint(_ path: String) -> String {
         let ext = (path as NSString).pathExtension.lowercased()
+        // arecord -t raw, a DAW's raw export: samples with nothing to say what they are.
+        if ["raw", "pcm", "s16", "s24", "s32", "f32"].contains(ext) {
+            return
+                "; raw PCM has no header to say its rate, channels and format: give it one, e.g. sox -t raw -r 48000 -c 2 -e signed -b 24 \(FilePaths.shellQuoted(path)) -t wav - | headroom analyze -"
+        }
         guard undecodable.contains(ext) else { return "" }
         return
             "; decode it first: ffmpeg -i \(FilePaths.shellQuoted(path)) -c:a pcm_f32le -f wav - | headroom analyze -"
