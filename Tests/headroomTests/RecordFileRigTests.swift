@@ -676,6 +676,26 @@ struct RecordFileRigTests {
         )
         #expect(reference.status == 66)
         #expect(reference.stderr.contains("not a calibration file"))
+        // A calibration file not made yet, or a folder, is not one that is wrong inside.
+        for (path, line) in [
+            ("levels.json", "levels.json: no such file (--reference names a calibrate --save file)"),
+            (rig.directory, "\(rig.directory): a folder, not a calibration file (--reference)"),
+        ] {
+            let r = try headroom(
+                "record",
+                "--device",
+                "testcap",
+                "--duration",
+                "1",
+                "--reference",
+                path,
+                "--dir",
+                rig.directory,
+                environment: rig.environment
+            )
+            #expect(r.status == 66)
+            #expect(r.stderr == "headroom: \(line)\n")
+        }
     }
 }
 

@@ -230,8 +230,16 @@ public struct Settings: Sendable, Equatable {
 
     /// The typical loud peak per channel (dBTP, 0-based) from a `calibrate --save` file.
     public static func referenceLevels(path: String) throws(HeadroomError) -> [Int: Double] {
-        guard let data = FileManager.default.contents(atPath: path),
-            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+        switch FilePaths.isRegularFile(path) {
+        case nil:
+            throw HeadroomError(.noInput, FilePaths.notFound(path) + " (--reference names a calibrate --save file)")
+        case false?: throw HeadroomError(.noInput, "\(path): a folder, not a calibration file (--reference)")
+        default: break
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw HeadroomError(.noInput, "\(path): cannot read it: \(String(cString: strerror(EACCES)))")
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
             object["type"] as? String == "calibration", let channels = object["channels"] as? [[String: Any]]
         else {
             throw HeadroomError(
