@@ -46,33 +46,13 @@ extension Headroom {
         let near = names.filter { name in
             let shared = zip(typed, name).prefix { $0 == $1 }.count
             return (typed.count >= 2 && name.hasPrefix(typed)) || shared >= 5
-                || slips(typed, name) <= min(2, max(1, typed.count / 3))
+                || Settings.slips(typed, name) <= min(2, max(1, typed.count / 3))
         }
         guard !near.isEmpty else {
             return "'\(word)' is not a command (\(names.joined(separator: ", "))); \(hint)"
         }
         let guesses = near.map { "'\($0)'" }.joined(separator: " or ")
         return "'\(word)' is not a command; did you mean \(guesses)? \(hint)"
-    }
-
-    /// Typing slips between `a` and `b`: letters left out, added, changed, or two swapped
-    /// (optimal string alignment distance).
-    static func slips(_ a: String, _ b: String) -> Int {
-        let (x, y) = (Array(a), Array(b))
-        guard !x.isEmpty, !y.isEmpty else { return max(x.count, y.count) }
-        var d = [[Int]](repeating: [Int](repeating: 0, count: y.count + 1), count: x.count + 1)
-        for i in 0...x.count { d[i][0] = i }
-        for j in 0...y.count { d[0][j] = j }
-        for i in 1...x.count {
-            for j in 1...y.count {
-                let change = x[i - 1] == y[j - 1] ? 0 : 1
-                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + change)
-                if i > 1 && j > 1 && x[i - 1] == y[j - 2] && x[i - 2] == y[j - 1] {
-                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
-                }
-            }
-        }
-        return d[x.count][y.count]
     }
 
     /// What someone used to another recorder meant, for the parser's "unknown option" and

@@ -97,7 +97,10 @@ struct ConfigTests {
                 "\(error?.message ?? "")"
             )
         }
-        #expect(Settings.editDistance("", "abc") == 3 && Settings.editDistance("kitten", "sitting") == 3)
+        #expect(
+            Settings.slips("", "abc") == 3 && Settings.slips("kitten", "sitting") == 3
+                && Settings.slips("recrod", "record") == 1
+        )
         // Every key the list suggests is one the file takes: a wrong value is refused for its
         // value, never as an unknown key.
         for key in Settings.configKeys {

@@ -206,26 +206,30 @@ public struct Settings: Sendable, Equatable {
         let spelled = key.lowercased().replacingOccurrences(of: "-", with: "_")
         if configKeys.contains(spelled) { return spelled }
         let most = spelled.count <= 4 ? 1 : 2
-        let near = configKeys.map { ($0, editDistance(spelled, $0)) }.filter { $0.1 <= most }
+        let near = configKeys.map { ($0, slips(spelled, $0)) }.filter { $0.1 <= most }
         guard let best = near.map(\.1).min(), near.filter({ $0.1 == best }).count == 1 else { return nil }
         return near.first { $0.1 == best }?.0
     }
 
-    /// Levenshtein distance: the fewest letters added, removed or changed to turn `a` into `b`.
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a)
-        let b = Array(b)
-        var row = Array(0...b.count)
-        for i in 1...max(a.count, 1) where !a.isEmpty {
-            var diagonal = row[0]
-            row[0] = i
-            for j in 1...max(b.count, 1) where !b.isEmpty {
-                let above = row[j]
-                row[j] = min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1))
-                diagonal = above
+    /// Typing slips between `a` and `b`: letters left out, added, changed, or two swapped
+    /// (optimal string alignment distance), for guesses at what a mistyped key, option or
+    /// command was meant to be.
+    public static func slips(_ a: String, _ b: String) -> Int {
+        let (x, y) = (Array(a), Array(b))
+        guard !x.isEmpty, !y.isEmpty else { return max(x.count, y.count) }
+        var d = [[Int]](repeating: [Int](repeating: 0, count: y.count + 1), count: x.count + 1)
+        for i in 0...x.count { d[i][0] = i }
+        for j in 0...y.count { d[0][j] = j }
+        for i in 1...x.count {
+            for j in 1...y.count {
+                let change = x[i - 1] == y[j - 1] ? 0 : 1
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + change)
+                if i > 1 && j > 1 && x[i - 1] == y[j - 2] && x[i - 2] == y[j - 1] {
+                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+                }
             }
         }
-        return a.isEmpty ? b.count : row[b.count]
+        return d[x.count][y.count]
     }
 
     /// The typical loud peak per channel (dBTP, 0-based) from a `calibrate --save` file.
