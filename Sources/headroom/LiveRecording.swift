@@ -90,12 +90,24 @@ struct LiveRecording {
     }
 
     func run() -> RecordingSession.Outcome {
-        let interactive = !headless && Terminal.drawable(STDOUT_FILENO) && isatty(STDIN_FILENO) == 1
+        // The meter and the keys are the terminal's foreground job's: `headroom record ... &`
+        // leaves the shell its terminal (warnings come as lines, no status lines), and `fg`
+        // brings them up; a terminal that hung up never does again.
+        let terminal = !headless && Terminal.drawable(STDOUT_FILENO) && isatty(STDIN_FILENO) == 1
+        var hungUp = false
         let statusInterval: Double = headless ? 60 : 10
-        var meter = interactive ? MeterView(settings: settings.analysis, mode: .record) : nil
-        meter?.references = references
-        if let startNote { meter?.message = startNote }
-        var keyboard = interactive ? RawKeyboard() : nil
+        var meter: MeterView? = nil
+        var keyboard: RawKeyboard? = nil
+        func takeTerminal() {
+            meter = MeterView(settings: settings.analysis, mode: .record)
+            meter?.references = references
+            if let startNote { meter?.message = startNote }
+            keyboard = RawKeyboard()
+        }
+        if terminal && Terminal.inForeground { takeTerminal() }
+        if terminal && meter == nil {
+            Terminal.line("note: recording in the background: warnings come here; fg shows the meter and takes keys")
+        }
         session.start()
         var noted = false
         var lastStatus = MonotonicClock.now()
@@ -128,6 +140,15 @@ struct LiveRecording {
             stopping = true
         }
         while !session.isFinished {
+            if terminal && !hungUp && Terminal.inForeground != (keyboard != nil) {
+                if keyboard == nil {
+                    takeTerminal()
+                } else {
+                    keyboard?.restore()
+                    meter?.finish()
+                    (keyboard, meter) = (nil, nil)
+                }
+            }
             if let k = keyboard {
                 var input = k.read(timeoutMilliseconds: 66, orAttention: session.attentionDescriptor)
                 if let bytes = draft, case .key(let character)? = input {
@@ -170,6 +191,7 @@ struct LiveRecording {
                     // The take goes on; its warnings are in its log.
                     keyboard = nil
                     meter = nil
+                    hungUp = true
                 }
             } else {
                 session.waitForAttention(seconds: 0.1)
@@ -237,10 +259,12 @@ struct LiveRecording {
                 } else {
                     meter = nil
                     keyboard = nil
+                    hungUp = true
                 }
             } else {
                 for w in warnings { Terminal.line(w) }
-                if MonotonicClock.now() - lastStatus >= statusInterval {
+                // A background job's status lines would run through the shell's.
+                if !(terminal && !hungUp) && MonotonicClock.now() - lastStatus >= statusInterval {
                     lastStatus = MonotonicClock.now()
                     Terminal.line(MeterView.statusLine(snapshot))
                 }

@@ -126,6 +126,11 @@ enum Terminal {
         drawable(STDOUT_FILENO) && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
     }
 
+    /// Whether this process's group has the terminal on stdin: false for a job started
+    /// with `&` until `fg` (whose reads of the terminal fail, and whose drawing would run
+    /// through the shell's lines).
+    static var inForeground: Bool { tcgetpgrp(STDIN_FILENO) == getpgrp() }
+
     /// Whether `fd` is a terminal that takes escape sequences: not one whose `TERM` is
     /// `dumb` (Emacs's shell buffer, some IDE consoles), which would show them as text.
     /// There the meter, the colours and the status lines give way to plain lines, as

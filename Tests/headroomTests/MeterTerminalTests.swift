@@ -169,6 +169,49 @@ struct MeterTerminalTests {
         }
     }
 
+    @Test(
+        "a recording started as a shell's background job (&) leaves the shell its terminal: lines, no meter; fg brings the meter and the keys"
+    )
+    func backgroundJob() throws {
+        let dir = scratchDirectory()
+        _ = writeNoiseWav(dir + "/in.wav", seconds: 2, level: 0.05, clipEvery: 48000)
+        let rig = try JackRig(name: "bgjob", wav: dir + "/in.wav", channels: 2)
+        defer { rig.stop() }
+        let tmux = try Tmux(
+            command: "bash --norc --noprofile -i",
+            environment: rig.environment.merging(["NO_COLOR": "1", "PS1": "$ "]) { $1 },
+            name: "bgjob",
+            size: (120, 30)
+        )
+        defer { tmux.stop() }
+        #expect(tmux.waitFor { $0.contains("$") } != nil, "the shell's prompt")
+        tmux.keys("'\(headroomBinary)' record --device testlive --names Vox,Bass --dir '\(dir)/takes' --name t &")
+        tmux.keys("Enter")
+        // The overs still come, as lines among the shell's.
+        let background = try #require(
+            tmux.waitFor { $0.contains("note: recording in the background") && $0.contains("CLIP: ch1 Vox") },
+            "\(tmux.screen())"
+        )
+        #expect(!background.contains("REC  t.wav") && !background.contains("keys: r"), "\(background)")
+        // The shell is the terminal's: what is typed echoes and runs.
+        tmux.keys("echo shell-\\ok")
+        tmux.keys("Enter")
+        let shell = try #require(tmux.waitFor { $0.split(separator: "\n").contains("shell-ok") }, "\(tmux.screen())")
+        #expect(!shell.contains("REC  t.wav"), "\(shell)")
+        // fg: the meter, and the keys work.
+        tmux.keys("fg")
+        tmux.keys("Enter")
+        let front = try #require(
+            tmux.waitFor { $0.contains("REC  t.wav") && $0.contains("keys: r") },
+            "\(tmux.screen())"
+        )
+        #expect(front.contains("CLIP"), "the overs from the background are latched: \(front)")
+        tmux.keys("q")
+        #expect(tmux.waitFor { $0.contains("headroom: take ") } != nil, "\(tmux.screen())")
+        let log = try String(contentsOfFile: dir + "/takes/t.clips.jsonl", encoding: .utf8)
+        #expect(log.contains("\"type\":\"clip\"") && log.contains("\"type\":\"summary\""))
+    }
+
     @Test("on a terminal whose TERM is dumb (Emacs's shell): plain lines, as through a pipe, and no escape sequence")
     func dumbTerminal() throws {
         let m = Material.stereoSecond(clips: [(1, 20000, 4)])
