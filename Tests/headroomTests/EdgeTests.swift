@@ -412,7 +412,7 @@ struct TakeNameTests {
     }
 
     @Test(
-        "a name given with the container's extension gets it once, the log beside it; a hidden name is refused before the device opens"
+        "a name given with the container's extension gets it once, the log beside it; another container's, or a hidden name, is refused before the device opens"
     )
     func extensionGiven() throws {
         let rig = FileRig(bytes: Material(frames: 4800, channels: 2).bytes("S24_3LE"))
@@ -427,13 +427,16 @@ struct TakeNameTests {
         #expect(try record("take-%n.wav").status == 0)
         #expect(try record("Scene 4.WAV").status == 0)
         #expect(try record("mix.flac", "--file-format", "flac").status == 0)
-        // An extension of another container stays part of the name.
-        #expect(try record("notes.flac").status == 0)
+        // Another container's extension asks for that container: said, and nothing made
+        // (notes.flac.wav would be a WAV named like a FLAC).
+        let other = try record("notes.flac")
+        #expect(other.status == 64)
+        #expect(other.stderr.contains("for flac takes add --file-format flac, or leave .flac out"), "\(other.stderr)")
         let made = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
         #expect(
             made == [
-                "Scene 4.clips.jsonl", "Scene 4.wav", "mix.clips.jsonl", "mix.flac", "notes.flac.clips.jsonl",
-                "notes.flac.wav", "take-001.clips.jsonl", "take-001.wav",
+                "Scene 4.clips.jsonl", "Scene 4.wav", "mix.clips.jsonl", "mix.flac", "take-001.clips.jsonl",
+                "take-001.wav",
             ],
             "\(made)"
         )
