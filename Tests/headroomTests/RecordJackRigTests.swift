@@ -22,6 +22,38 @@ struct RecordJackRigTests {
         #expect(summary["frames"] as? Int == frames)
     }
 
+    @Test("a channel that stays hot (a held note, a tone, feedback) is shouted while it lasts, not only once it stops")
+    func sustainedHot() throws {
+        // Noise to 0.8 on both channels (its true peak over 0 dBTP, no sample at full scale):
+        // over -3 dBTP every few frames, one hot burst for good.
+        let r = try RigRecording(
+            "hot",
+            seconds: 4,
+            level: 0.8,
+            arguments: ["--format", "FLOAT_LE", "--names", "Vox,Gtr"]
+        )
+        defer { r.stop() }
+        let deadline = Date().addingTimeInterval(20)
+        var said: [String] = []
+        while Date() < deadline && said.count < 2 {
+            said = r.recorder.stderr.split(separator: "\n").map(String.init).filter { $0.hasSuffix(", still hot") }
+            usleep(50_000)
+        }
+        #expect(r.recorder.wait(seconds: 0) == nil, "said while recording: \(r.recorder.stderr)")
+        #expect(said.count == 2, "\(r.recorder.stderr)")
+        for (line, name) in zip(said.sorted(), ["ch1 Vox", "ch2 Gtr"]) {
+            #expect(line.hasPrefix("HOT: \(name) at ") && line.contains(" dBTP since 00:00:00.0"), "\(line)")
+        }
+        kill(r.recorder.pid, SIGINT)
+        #expect(r.recorder.wait(seconds: 10) == 0, "\(r.recorder.stderr)")
+        // Once per burst; the log's hot events are the bursts, closed at the end of the take.
+        let lines = r.recorder.stderr.split(separator: "\n")
+        #expect(lines.filter { $0.hasSuffix(", still hot") }.count == 2, "\(r.recorder.stderr)")
+        let (_, log) = try r.take()
+        #expect(log.filter { $0["type"] as? String == "hot" }.count == 2)
+        #expect(lines.filter { $0.hasPrefix("HOT: ") && $0.contains(" reached ") }.count == 2, "\(r.recorder.stderr)")
+    }
+
     @Test("three channels, and six: every channel of the take is its own port's, sample for sample")
     func oddChannelCounts() throws {
         // The rig pads the player's file to a power of two channels (JackRig.playable):

@@ -382,6 +382,10 @@ public final class Analyzer {
         levels.qualifiedRuns = d.qualifiedRuns
         levels.clippingSince = d.clippingSince
         levels.isClipping = d.isClipping
+        if d.burstOpen && !d.burstHasClip {
+            levels.hotSince = d.burstStart
+            levels.hotTruePeak = d.burstTruePeak
+        }
         let flat = flats[c].figures
         levels.flatEvents = flat.events
         let newest = flats[c].newest
@@ -1466,6 +1470,10 @@ public struct ChannelLevels: Sendable, Equatable {
     public var clippingSince: Int?
     /// A clip run or event is in progress.
     public var isClipping = false
+    /// The hot burst going on that holds no clip: its first frame (nil: none), and its
+    /// largest true peak so far, linear.
+    public var hotSince: Int?
+    public var hotTruePeak: Float = 0
     /// Flat events, counting one still open (never ahead of the log, never going back).
     public var flatEvents = 0
     /// The newest flat event, numbered from 1 as events open (0: none yet). A higher number

@@ -45,6 +45,8 @@ final class AnalyzerLoop: @unchecked Sendable {
     private var recentPeaks: [(value: Float, time: Double)]
     private var sessionClipEvents: [Int]
     private var wasClipping: [Bool]
+    /// The first frame of the hot burst a "still hot" line named, per channel (-1: none).
+    private var hotLines: [Int]
     private var lastSync = 0.0
     /// The capture PCM's chain, for the `take` header.
     private let path: [String]
@@ -103,6 +105,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         recentPeaks = Array(repeating: (0, 0), count: channels)
         sessionClipEvents = Array(repeating: 0, count: channels)
         wasClipping = Array(repeating: false, count: channels)
+        hotLines = Array(repeating: -1, count: channels)
         zeros = .allocate(byteCount: zeroFrames * channels * format.bytesPerSample, alignment: 64)
         zeros.initializeMemory(as: UInt8.self, repeating: 0, count: zeroFrames * channels * format.bytesPerSample)
     }
@@ -189,6 +192,7 @@ final class AnalyzerLoop: @unchecked Sendable {
             takeRuns[c] = 0
             takeFlats[c] = 0
             takeFlatLines[c] = 0
+            hotLines[c] = -1
         }
         loudness = registry.addCues ? LoudnessMeter(channels: channels, rate: rate) : nil
         analyzer = Analyzer(
@@ -541,6 +545,17 @@ final class AnalyzerLoop: @unchecked Sendable {
                 }
             }
             wasClipping[c] = levels.isClipping
+            // A burst that goes on (a held note, a tone, feedback) has its HOT line when it
+            // ends; one that has lasted a second is shouted then too, once.
+            if let since = levels.hotSince, hotLines[c] != since, !levels.isClipping,
+                analyzer.frameCount - since >= rate
+            {
+                hotLines[c] = since
+                let peak = Decibels.fromAmplitude(Double(levels.hotTruePeak)).map(Decibels.text) ?? "?"
+                warn(
+                    "HOT: \(EventText.channel(c, names: names)) at \(peak) dBTP since \(Self.timecode(since, rate: rate)), still hot"
+                )
+            }
             // Counted as the log will have them (a later alarm can join events opened), and a
             // line for each new event (not for one already joined to an earlier one).
             sessionFlats[c] += levels.flatEvents - takeFlats[c]
