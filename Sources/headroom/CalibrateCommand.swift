@@ -91,7 +91,9 @@ struct CalibrateCommand: ParsableCommand {
                 names: names,
                 seconds: seconds
             )
-            let interactive = Terminal.drawable(STDOUT_FILENO) && isatty(STDIN_FILENO) == 1 && !json
+            // A background job (`&`) leaves the terminal to the shell: the plain lines.
+            let interactive =
+                Terminal.drawable(STDOUT_FILENO) && isatty(STDIN_FILENO) == 1 && Terminal.inForeground && !json
             if !interactive { Terminal.error("listening to \(settings.device) for \(String(format: "%g", seconds)) s") }
             var meter = interactive ? MeterView(settings: settings.analysis, mode: .soundcheck(seconds: seconds)) : nil
             var keyboard = interactive ? RawKeyboard() : nil

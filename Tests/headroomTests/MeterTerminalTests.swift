@@ -170,7 +170,7 @@ struct MeterTerminalTests {
     }
 
     @Test(
-        "a recording started as a shell's background job (&) leaves the shell its terminal: lines, no meter; fg brings the meter and the keys"
+        "record and calibrate started as a shell's background job (&) leave the shell its terminal: lines, no meter; fg brings record's meter and keys"
     )
     func backgroundJob() throws {
         let dir = scratchDirectory()
@@ -210,6 +210,12 @@ struct MeterTerminalTests {
         #expect(tmux.waitFor { $0.contains("headroom: take ") } != nil, "\(tmux.screen())")
         let log = try String(contentsOfFile: dir + "/takes/t.clips.jsonl", encoding: .utf8)
         #expect(log.contains("\"type\":\"clip\"") && log.contains("\"type\":\"summary\""))
+        // calibrate in the background: its plain lines and its table, no soundcheck meter.
+        tmux.keys("clear; '\(headroomBinary)' calibrate --device testlive --names Vox,Bass --seconds 2 &")
+        tmux.keys("Enter")
+        let table = try #require(tmux.waitFor { $0.contains("proposal") && $0.contains("Bass") }, "\(tmux.screen())")
+        #expect(table.contains("listening to testlive for 2 s"), "\(table)")
+        #expect(!table.contains("keys: q"), "\(table)")
     }
 
     @Test("on a terminal whose TERM is dumb (Emacs's shell): plain lines, as through a pipe, and no escape sequence")
