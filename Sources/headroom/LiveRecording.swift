@@ -273,12 +273,26 @@ struct LiveRecording {
         // A label still being typed when the recording ended was logged with what was
         // typed: its prompt gives way to the latest line.
         meter?.labelDraft = nil
-        if var m = meter, session.hasTakeHook {
-            m.message = "waiting for --on-take-closed to finish"
-            _ = m.draw(session.snapshot())
-            meter = m
+        // A hook that hangs (an rsync to a server gone) never keeps the recorder: after a
+        // second of waiting it says so, and Ctrl-C (any end signal) leaves it running.
+        var asked = 0
+        let outcome = session.outcome {
+            asked += 1
+            if asked == 10 {
+                let waiting = "waiting for --on-take-closed to finish (Ctrl-C leaves it running)"
+                if var m = meter {
+                    m.message = waiting
+                    _ = m.draw(session.snapshot())
+                    meter = m
+                } else {
+                    Terminal.line(waiting)
+                }
+            }
+            return Self.nextSignal(seconds: 0) == .end
         }
-        let outcome = session.outcome()
+        for left in outcome.hooksLeftRunning {
+            Terminal.error("left --on-take-closed running for \(left); what it ends with is not reported")
+        }
         monitor?.update(session.snapshot(), recording: false, diskSecondsLeft: diskLeft)
         if outcome.reason == .deviceLost { monitor?.deviceLost() }
         writeMetricsFile()

@@ -283,4 +283,55 @@ struct TakeStoryTests {
         )
         #expect(try String(contentsOfFile: dir + "/args", encoding: .utf8) == "\(inline)|\(log)|")
     }
+
+    @Test(
+        "a hook that hangs (an rsync to a server gone) never keeps the recorder: it says it waits, Ctrl-C leaves it running, SIGTERM stops it, it holds none of the recorder's files"
+    )
+    func hangingHook() throws {
+        let rig = FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE"))
+        let recorder = try BackgroundRecorder(
+            [
+                "record", "-D", "testcap", "--duration", "1", "--dir", rig.directory + "/takes", "--name", "t",
+                "--on-take-closed", "exec sleep 600 # $1",
+            ],
+            environment: rig.environment,
+            directory: rig.directory
+        )
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline && !recorder.stderr.contains("waiting for --on-take-closed") { usleep(50_000) }
+        #expect(
+            recorder.stderr.contains("waiting for --on-take-closed to finish (Ctrl-C leaves it running)\n"),
+            "\(recorder.stderr)"
+        )
+        kill(recorder.pid, SIGINT)
+        #expect(recorder.wait(seconds: 10) == 0, "\(recorder.stderr)")
+        // The hook is left running, named with its pid; it is this test's to stop.
+        let said = try #require(
+            recorder.stderr.split(separator: "\n").first {
+                $0.hasPrefix("headroom: left --on-take-closed running for t.wav (pid ")
+            },
+            "\(recorder.stderr)"
+        )
+        let pid = try #require(Int32(said.split(separator: "(pid ")[1].prefix { $0.isNumber }))
+        #expect(kill(pid, 0) == 0, "the hook still runs")
+        // It holds stdin, stdout and stderr only: not the take, its log or their locks, the
+        // device, nor the descriptor this test's Process watches to see the recorder end.
+        let held = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").sorted()
+        #expect(held == ["0", "1", "2"], "\(held)")
+        // SIGTERM stops it (systemd's stop, a hook's own `timeout`): the recorder's blocked and
+        // ignored signals are not the hook's.
+        kill(pid, SIGTERM)
+        func gone() -> Bool {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+            return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+        }
+        let stopBy = Date().addingTimeInterval(5)
+        while !gone() && Date() < stopBy { usleep(20_000) }
+        #expect(gone(), "SIGTERM stops the hook")
+        if !gone() { kill(pid, SIGKILL) }
+        #expect(said.hasSuffix("); what it ends with is not reported"))
+        #expect(recorder.stderr.contains("headroom: take \(rig.directory)/takes/t.wav (log "))
+        let log = logLines(rig.directory + "/takes/t.clips.jsonl")
+        #expect(log.last?["type"] as? String == "summary" && log.last?["complete"] as? Bool == true)
+    }
 }

@@ -221,6 +221,10 @@ static inline void hr_spin_pause(void) {
 /// waiting for the disk (`sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)`). 0 or -1/errno.
 int hr_start_writeback(int fd);
 
+/// Adds to the `posix_spawn_file_actions_t` at `actions` the closing of every descriptor from
+/// `from` up (`posix_spawn_file_actions_addclosefrom_np`). 0 or an errno.
+int hr_spawn_close_from(void *actions, int from);
+
 /// The `statfs` type of the file system `path` is on (0x4d44 for FAT), or -1/errno.
 long hr_file_system_type(const char *path);
 

@@ -108,6 +108,9 @@ public final class RecordingSession: @unchecked Sendable {
         /// Clip logs, in order.
         public var logs: [String]
         public var clipEvents: Int
+        /// `--on-take-closed` commands left running when the recorder was told to end while
+        /// it waited for them: "take.wav (pid 123)".
+        public var hooksLeftRunning: [String] = []
         /// SPEC's exit code: 0, or 74 after a device loss or a disk failure.
         public var exitCode: Int32 {
             switch reason {
@@ -338,11 +341,16 @@ public final class RecordingSession: @unchecked Sendable {
     /// Waits up to `seconds` for the recording to end; true when it has.
     public func wait(seconds: Double) -> Bool { done.wait(timeout: .now() + seconds) == .success }
 
-    /// Waits for the end and says how it went.
-    public func outcome() -> Outcome {
+    /// Whether an `--on-take-closed` command is still running.
+    public var takeHookRunning: Bool { registry.hook?.isRunning ?? false }
+
+    /// Waits for the end and says how it went. The takes are always finished first; the
+    /// `--on-take-closed` commands still running are waited for until `leaveHooks()` (asked
+    /// about ten times a second: an end signal) says to leave them running.
+    public func outcome(leaveHooks: () -> Bool = { false }) -> Outcome {
         done.wait()
         registry.waitFinished()
-        registry.hook?.waitAll()
+        let left = registry.hook?.waitAll(leavingWhen: leaveHooks) ?? []
         let takes = registry.kept
         let reason =
             analyzer.endReason ?? EndReason(rawValue: capture.requestedEnd.load(ordering: .relaxed)) ?? .stopped
@@ -350,7 +358,8 @@ public final class RecordingSession: @unchecked Sendable {
             reason: reason,
             takes: takes.map(\.file),
             logs: takes.map(\.log),
-            clipEvents: takes.reduce(0) { $0 + $1.clipEvents }
+            clipEvents: takes.reduce(0) { $0 + $1.clipEvents },
+            hooksLeftRunning: left
         )
     }
 

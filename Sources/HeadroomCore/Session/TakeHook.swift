@@ -1,3 +1,4 @@
+import CHeadroomKernels
 import Foundation
 import Synchronization
 
@@ -10,11 +11,13 @@ import Synchronization
 /// append the take's audio, and the log once more, to all.jsonl). It runs beside the recording,
 /// never on the capture path, and the next take does not wait for it. A command that fails
 /// is reported (with the last line it printed) and the recording goes on; at the end the
-/// recorder waits for the commands still running.
+/// recorder waits for the commands still running, unless told to leave them running.
 public final class TakeHook: Sendable {
     public let command: String
     private let group = DispatchGroup()
     private let reports = Mutex<[String]>([])
+    /// Commands running: their shell's pid and the take's file name.
+    private let running = Mutex<[Int32: String]>([:])
 
     /// Nil for an empty (or blank) command: no hook, so that `--on-take-closed ''` or
     /// `on_take_closed = ""` turns off one a config file read earlier set (run, it would have
@@ -25,39 +28,120 @@ public final class TakeHook: Sendable {
     }
 
     func run(take: String, log: String, complete: Bool) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", Self.namesPaths(command) ? command : command + " \"$@\"", "headroom", take, log]
-        process.environment = ProcessInfo.processInfo.environment.merging([
+        let script = Self.namesPaths(command) ? command : command + " \"$@\""
+        let environment = ProcessInfo.processInfo.environment.merging([
             "HEADROOM_TAKE": take, "HEADROOM_LOG": log, "HEADROOM_COMPLETE": complete ? "1" : "0",
         ]) { $1 }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
         let name = (take as NSString).lastPathComponent
+        var output: (read: Int32, write: Int32) = (-1, -1)
+        let pid: pid_t
         do {
-            try process.run()
+            output = try Self.pipe()
+            pid = try Self.spawn(
+                ["/bin/sh", "-c", script, "headroom", take, log],
+                environment: environment.map { "\($0.key)=\($0.value)" },
+                output: output.write
+            )
+            close(output.write)
         } catch {
+            if output.read >= 0 {
+                close(output.read)
+                close(output.write)
+            }
             reports.withLock { $0.append("--on-take-closed: cannot run /bin/sh for \(name): \(error)") }
             return
         }
         group.enter()
+        running.withLock { $0[pid] = name }
+        let printing = output.read
         let thread = Thread { [self] in
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            let status = process.terminationStatus
-            if process.terminationReason != .exit || status != 0 {
+            let printed = Self.readToEnd(printing, keepingLast: 2000)
+            close(printing)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            // waitpid's status: the low 7 bits the signal that killed it (0: it exited), the
+            // next byte the exit code.
+            let (signal, code) = (status & 0x7F, (status >> 8) & 0xFF)
+            if signal != 0 || code != 0 {
                 let last =
-                    String(decoding: data.suffix(2000), as: UTF8.self)
+                    String(decoding: printed, as: UTF8.self)
                     .splitLines().last { !$0.isEmpty }.map { ": " + DisplayText.escaped(String($0)) } ?? ""
-                let how = process.terminationReason == .exit ? "exited \(status)" : "was killed by signal \(status)"
+                let how = signal == 0 ? "exited \(code)" : "was killed by signal \(signal)"
                 reports.withLock { $0.append("--on-take-closed \(how) for \(name)\(last)") }
             }
+            _ = running.withLock { $0.removeValue(forKey: pid) }
             group.leave()
         }
         thread.name = "headroom-hook"
         thread.start()
+    }
+
+    struct SpawnError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// A pipe whose ends are closed in the command (close-on-exec; its output end is given to
+    /// it as stdout and stderr).
+    private static func pipe() throws(SpawnError) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        guard Glibc.pipe(&fds) == 0 else { throw SpawnError(description: String(cString: strerror(errno))) }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return (fds[0], fds[1])
+    }
+
+    /// Starts `argv` as a command of its own: every signal at its default and none blocked
+    /// (the recorder blocks and ignores most: inherited, a hook's `timeout 60 rsync ...` could
+    /// not stop rsync, nor systemd's SIGTERM the hook), in a process group of its own (the
+    /// terminal's Ctrl-C is the recorder's to take, not the upload's), stdin on /dev/null,
+    /// stdout and stderr into `output`, and no other descriptor of the recorder's.
+    private static func spawn(_ argv: [String], environment: [String], output: Int32) throws(SpawnError) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, output, 1)
+        posix_spawn_file_actions_adddup2(&actions, output, 2)
+        // Nothing else of the recorder's: its device, its take files and their locks, a
+        // --listen socket, or a descriptor its own parent waits on to see it end.
+        hr_spawn_close_from(&actions, 3)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var every = sigset_t()
+        sigemptyset(&every)
+        for signal in 1...__libc_current_sigrtmax() where signal != SIGKILL && signal != SIGSTOP {
+            sigaddset(&every, signal)
+        }
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &every)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(
+            &attributes,
+            Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP)
+        )
+        let arguments = argv.map { strdup($0) } + [nil]
+        let variables = environment.map { strdup($0) } + [nil]
+        defer { for p in arguments + variables { free(p) } }
+        var pid = pid_t()
+        let failed = posix_spawn(&pid, argv[0], &actions, &attributes, arguments, variables)
+        guard failed == 0 else { throw SpawnError(description: String(cString: strerror(failed))) }
+        return pid
+    }
+
+    /// Reads `fd` to its end, keeping the last `limit` bytes.
+    private static func readToEnd(_ fd: Int32, keepingLast limit: Int) -> [UInt8] {
+        var kept: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            kept += buffer.prefix(n)
+            if kept.count > 2 * limit { kept.removeFirst(kept.count - limit) }
+        }
+        return Array(kept.suffix(limit))
     }
 
     /// Whether `command` names the take or the log itself: `$1`, `$2`, `$@` or `$*` (braced or
@@ -75,6 +159,19 @@ public final class TakeHook: Sendable {
         }
     }
 
-    /// Waits for every command still running.
-    func waitAll() { group.wait() }
+    /// Whether a command is still running.
+    var isRunning: Bool { !running.withLock { $0.isEmpty } }
+
+    /// Waits for every command still running, or until `leave()` (asked about ten times a
+    /// second) says to stop waiting: then the commands still running are left to run (each
+    /// in its own process group, so the terminal's Ctrl-C does not reach them), and returned
+    /// as "take.wav (pid 123)".
+    func waitAll(leavingWhen leave: () -> Bool) -> [String] {
+        while group.wait(timeout: .now() + 0.1) == .timedOut {
+            if leave() {
+                return running.withLock { $0.sorted { $0.key < $1.key }.map { "\($0.value) (pid \($0.key))" } }
+            }
+        }
+        return []
+    }
 }
