@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 
 /// Path arithmetic that Foundation on Linux gets wrong.
@@ -70,6 +71,32 @@ public enum FilePaths {
             return nil
         }
         return target(of: path) ?? "?"
+    }
+
+    /// What a small file a person named holds (a config file, a calibration file), or why
+    /// it cannot be read, for an error in the caller's words.
+    public enum Contents {
+        case data(Data)
+        /// No such file (or a link to nothing).
+        case missing
+        case folder
+        /// The system's reason: "Permission denied".
+        case unreadable(String)
+    }
+
+    public static func contents(of path: String) -> Contents {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            return errno == ENOENT || errno == ENOTDIR ? .missing : .unreadable(String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR { return .folder }
+        do {
+            return .data(try FileHandle(fileDescriptor: fd, closeOnDealloc: false).readToEnd() ?? Data())
+        } catch {
+            return .unreadable(String(cString: strerror(errno)))
+        }
     }
 
     /// Whether `path` (links followed) is a regular file; nil when it cannot be looked at (no

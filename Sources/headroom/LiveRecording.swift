@@ -264,7 +264,8 @@ struct LiveRecording {
             } else {
                 for w in warnings { Terminal.line(w) }
                 // A background job's status lines would run through the shell's.
-                if !(terminal && !hungUp) && MonotonicClock.now() - lastStatus >= statusInterval {
+                let inBackground = terminal && !hungUp
+                if !inBackground && MonotonicClock.now() - lastStatus >= statusInterval {
                     lastStatus = MonotonicClock.now()
                     Terminal.line(MeterView.statusLine(snapshot))
                 }

@@ -65,12 +65,9 @@ extension Headroom {
         let words = Array(CommandLine.arguments.dropFirst())
         guard let command = words.first, sentence.range(of: "did you mean") == nil else { return nil }
         // `review --html takes/`: the one path went to --html as the report's name.
-        var html: String? = nil
-        for (i, word) in words.enumerated() {
-            if word == "--html" && i + 1 < words.count { html = words[i + 1] }
-            if word.hasPrefix("--html=") { html = String(word.dropFirst("--html=".count)) }
-        }
-        if command == "review", sentence.hasPrefix("missing expected argument"), let given = html {
+        if command == "review", sentence.hasPrefix("missing expected argument"),
+            let given = value(of: "--html", in: words)
+        {
             var st = stat()
             if stat(given, &st) == 0 {
                 let what = st.st_mode & S_IFMT == S_IFDIR ? "a folder" : "a file that is there"
@@ -81,9 +78,7 @@ extension Headroom {
         if let option = quoted(after: "unknown option '", in: sentence) {
             guard let meant = otherSpellings[command]?[option] else { return nil }
             // `-o song.wav`: the value says more than the option.
-            if let at = words.firstIndex(of: option), at + 1 < words.count, command == "record",
-                let take = takeFileHint(words[at + 1])
-            {
+            if command == "record", let given = value(of: option, in: words), let take = takeFileHint(given) {
                 return take
             }
             return "did you mean '\(meant)'?"
@@ -164,6 +159,16 @@ extension Headroom {
     /// A word as a shell takes it back: quoted only when it has to be.
     static func shellWord(_ word: String) -> String {
         word.allSatisfy { $0.isLetter || $0.isNumber || "._-/+,:@%".contains($0) } ? word : FilePaths.shellQuoted(word)
+    }
+
+    /// The value given to `option` (`--html r.html` or `--html=r.html`; the last of several).
+    private static func value(of option: String, in words: [String]) -> String? {
+        var value: String? = nil
+        for (i, word) in words.enumerated() {
+            if word == option && i + 1 < words.count { value = words[i + 1] }
+            if word.hasPrefix(option + "=") { value = String(word.dropFirst(option.count + 1)) }
+        }
+        return value
     }
 
     /// The text between `prefix` and the next `'`: `unknown option '-o'` -> `-o`.

@@ -556,8 +556,12 @@ struct RecordFileRigTests {
         )
         // A --dir that cannot be made: the system's reason, as `mkdir -p` gives it, and which
         // folder where it is not the last.
-        func recordInto(_ dir: String) throws -> RunResult {
-            try headroom("record", "--device", "testcap", "--duration", "1", "--dir", dir, environment: rig.environment)
+        func recordInto(_ dir: String, _ extra: String...) throws -> RunResult {
+            try run(
+                headroomBinary,
+                ["record", "--device", "testcap", "--duration", "1", "--dir", dir] + extra,
+                environment: rig.environment
+            )
         }
         let dir = try recordInto("/proc/headroom-takes")
         #expect(dir.status == 73)
@@ -595,20 +599,7 @@ struct RecordFileRigTests {
                 "headroom: --name \"%n.MP3\" ends in .mp3, but takes are flac (--file-format); headroom writes wav, rf64, w64, flac or caf: leave .mp3 out; see 'headroom record --help'\n"
             ),
         ] {
-            let r = try headroom(
-                "record",
-                "--device",
-                "testcap",
-                "--duration",
-                "1",
-                "--dir",
-                rig.directory,
-                "--name",
-                name,
-                "--file-format",
-                format,
-                environment: rig.environment
-            )
+            let r = try recordInto(rig.directory, "--name", name, "--file-format", format)
             #expect(r.status == 64)
             #expect(r.stderr == said)
         }
@@ -671,18 +662,7 @@ struct RecordFileRigTests {
             ("levels.json", "levels.json: no such file (--reference names a calibrate --save file)"),
             (rig.directory, "\(rig.directory): a folder, not a calibration file (--reference)"),
         ] {
-            let r = try headroom(
-                "record",
-                "--device",
-                "testcap",
-                "--duration",
-                "1",
-                "--reference",
-                path,
-                "--dir",
-                rig.directory,
-                environment: rig.environment
-            )
+            let r = try recordInto(rig.directory, "--reference", path)
             #expect(r.status == 66)
             #expect(r.stderr == "headroom: \(line)\n")
         }

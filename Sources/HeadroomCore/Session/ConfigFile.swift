@@ -36,12 +36,12 @@ public struct ConfigFile: Sendable, Equatable {
     /// Reads and parses `path`; a missing file is ``HeadroomError/Code/noInput``, a
     /// malformed one ``HeadroomError/Code/usage``.
     public static func load(path: String) throws(HeadroomError) -> ConfigFile {
-        guard FilePaths.isRegularFile(path) != false else {
-            throw HeadroomError(.noInput, "\(path): a folder, not a config file (a TOML file)")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let why = access(path, F_OK) == 0 ? String(cString: strerror(EACCES)) : "no such file"
-            throw HeadroomError(.noInput, "\(path): cannot read the config file: \(why)")
+        let data: Data
+        switch FilePaths.contents(of: path) {
+        case .data(let read): data = read
+        case .folder: throw HeadroomError(.noInput, "\(path): a folder, not a config file (a TOML file)")
+        case .missing: throw HeadroomError(.noInput, "\(path): cannot read the config file: no such file")
+        case .unreadable(let why): throw HeadroomError(.noInput, "\(path): cannot read the config file: \(why)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw HeadroomError(.usage, "\(path): not UTF-8 text; a config file is TOML, saved as UTF-8")

@@ -341,9 +341,6 @@ public final class RecordingSession: @unchecked Sendable {
     /// Waits up to `seconds` for the recording to end; true when it has.
     public func wait(seconds: Double) -> Bool { done.wait(timeout: .now() + seconds) == .success }
 
-    /// Whether an `--on-take-closed` command is still running.
-    public var takeHookRunning: Bool { registry.hook?.isRunning ?? false }
-
     /// Waits for the end and says how it went. The takes are always finished first; the
     /// `--on-take-closed` commands still running are waited for until `leaveHooks()` (asked
     /// about ten times a second: an end signal) says to leave them running.

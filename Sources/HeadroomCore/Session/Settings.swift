@@ -234,14 +234,13 @@ public struct Settings: Sendable, Equatable {
 
     /// The typical loud peak per channel (dBTP, 0-based) from a `calibrate --save` file.
     public static func referenceLevels(path: String) throws(HeadroomError) -> [Int: Double] {
-        switch FilePaths.isRegularFile(path) {
-        case nil:
+        let data: Data
+        switch FilePaths.contents(of: path) {
+        case .data(let read): data = read
+        case .missing:
             throw HeadroomError(.noInput, FilePaths.notFound(path) + " (--reference names a calibrate --save file)")
-        case false?: throw HeadroomError(.noInput, "\(path): a folder, not a calibration file (--reference)")
-        default: break
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw HeadroomError(.noInput, "\(path): cannot read it: \(String(cString: strerror(EACCES)))")
+        case .folder: throw HeadroomError(.noInput, "\(path): a folder, not a calibration file (--reference)")
+        case .unreadable(let why): throw HeadroomError(.noInput, "\(path): cannot read it: \(why)")
         }
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
             object["type"] as? String == "calibration", let channels = object["channels"] as? [[String: Any]]

@@ -159,9 +159,6 @@ public final class TakeHook: Sendable {
         }
     }
 
-    /// Whether a command is still running.
-    var isRunning: Bool { !running.withLock { $0.isEmpty } }
-
     /// Waits for every command still running, or until `leave()` (asked about ten times a
     /// second) says to stop waiting: then the commands still running are left to run (each
     /// in its own process group, so the terminal's Ctrl-C does not reach them), and returned
