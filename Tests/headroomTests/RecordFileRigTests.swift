@@ -137,6 +137,86 @@ struct RecordFileRigTests {
         #expect(UInt64(bext.time_reference_low) | UInt64(bext.time_reference_high) << 32 < 86400 * 48000)
     }
 
+    @Test(
+        "a channel that clips all evening: five lines, then one a minute that counts the rest; the log keeps every event"
+    )
+    func repeatedLines() throws {
+        // 200 s at 8 kHz: Vox clips every 0.25 s for 100 s, then once at 190 s, after a
+        // quiet minute; Kick runs hot (a short burst at 0.80 to 0.95) every 0.5 s for 100 s.
+        let rate = 8000
+        let frames = 200 * rate
+        var samples = [Int16](repeating: 0, count: frames * 2)
+        var state: UInt64 = 7
+        for f in 0..<frames {
+            samples[f * 2] = Int16(3000 * sin(Double(f) * 0.05))
+            samples[f * 2 + 1] = Int16(2000 * sin(Double(f) * 0.031))
+        }
+        for f in stride(from: 100, to: 100 * rate, by: rate / 4) + [190 * rate] {
+            for i in 0..<4 { samples[(f + i) * 2] = .max }
+        }
+        for f in stride(from: 300, to: 100 * rate, by: rate / 2) {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let peak = 0.80 + 0.15 * Double(state >> 11) / Double(1 << 53)
+            for i in 0..<9 { samples[(f + i) * 2 + 1] = Int16(32767 * peak * sin(Double.pi * Double(i + 1) / 10)) }
+        }
+        let rig = FileRig(bytes: samples.withUnsafeBytes { Data($0) })
+        let (r, log) = try rig.recordLog(
+            into: "takes",
+            "--rate",
+            "8000",
+            "--format",
+            "S16_LE",
+            "--duration",
+            "200",
+            "--names",
+            "Vox,Kick"
+        )
+        let lines = r.stderr.split(separator: "\n").map(String.init)
+
+        // Every clip and hot event is in the log.
+        let clips = log.filter { $0["type"] as? String == "clip" && $0["channel"] as? Int == 1 }
+        #expect(clips.count == 401)
+        let hots = log.filter { $0["type"] as? String == "hot" && $0["channel"] as? Int == 2 }
+        #expect(hots.count == 200)
+
+        // Five lines, one that says the rest are counted, counts that add up to the log's.
+        let voxLines = lines.filter { $0.hasPrefix("CLIP: ch1 Vox") || $0.hasPrefix("CLIP ch1 Vox") }
+        #expect(voxLines.count < 20, "\(voxLines)")
+        #expect(lines.filter { $0.hasPrefix("CLIP: ch1 Vox at ") }.count == 6)
+        #expect(lines.contains("CLIP: ch1 Vox at 00:03:10.000"), "after a quiet minute, a clip has its line again")
+        #expect(
+            lines.contains(
+                "CLIP: ch1 Vox clips again and again: from 00:00:01.263, one line a minute counts them (the take's log has each)"
+            )
+        )
+        // Five shown, the counted ones, and the one at 190 s.
+        let shown: Int = 5 + 1
+        let counted: Int = try counts(in: lines, prefix: "CLIP: ch1 Vox clipped ").reduce(0, +)
+        #expect(shown + counted == clips.count, "\(voxLines)")
+        #expect(lines.contains { $0.hasPrefix("CLIP: ch1 Vox clipped ") && $0.contains(": proposal -") })
+
+        let kickLines = lines.filter { $0.hasPrefix("HOT: ch2 Kick") }
+        #expect(kickLines.count < 12, "\(kickLines)")
+        let hotCounted: Int = try counts(in: lines, prefix: "HOT: ch2 Kick ran hot ").reduce(0, +)
+        #expect(5 + hotCounted == hots.count, "\(kickLines)")
+        // "up to" is the loudest of the events counted.
+        let loudest = try #require(hots.dropFirst(5).compactMap { $0["true_peak_dbtp"] as? Double }.max())
+        let said = kickLines.compactMap { line -> Double? in
+            guard let at = line.range(of: ", up to ") else { return nil }
+            return Double(line[at.upperBound...].prefix { $0 != " " })
+        }
+        #expect(said.max() == (loudest * 10).rounded() / 10, "\(kickLines)")
+    }
+
+    /// The counts in once-a-minute lines that start with `prefix` ("once more" is 1).
+    private func counts(in lines: [String], prefix: String) throws -> [Int] {
+        try lines.filter { $0.hasPrefix(prefix) }.map { line in
+            let rest = line.dropFirst(prefix.count)
+            if rest.hasPrefix("once more") { return 1 }
+            return try #require(Int(rest.prefix { $0.isNumber }), "\(line)")
+        }
+    }
+
     @Test("a 24-bit converter in S32_LE: its largest code clips, live and in the log, as its smallest does")
     func twentyFourBitConverterInS32() throws {
         var m = Material(frames: 48000 * 2, channels: 2)

@@ -47,6 +47,10 @@ final class AnalyzerLoop: @unchecked Sendable {
     private var wasClipping: [Bool]
     /// The first frame of the hot burst a "still hot" line named, per channel (-1: none).
     private var hotLines: [Int]
+    /// The lines a channel repeats held to one a minute, per take.
+    private var repeated: RepeatedWarnings
+    /// Whether the open clip event's CLIP line was held (its "how far over" line is too).
+    private var clipLineHeld: [Bool]
     private var lastSync = 0.0
     /// The capture PCM's chain, for the `take` header.
     private let path: [String]
@@ -106,6 +110,8 @@ final class AnalyzerLoop: @unchecked Sendable {
         sessionClipEvents = Array(repeating: 0, count: channels)
         wasClipping = Array(repeating: false, count: channels)
         hotLines = Array(repeating: -1, count: channels)
+        repeated = RepeatedWarnings(rate: rate)
+        clipLineHeld = Array(repeating: false, count: channels)
         zeros = .allocate(byteCount: zeroFrames * channels * format.bytesPerSample, alignment: 64)
         zeros.initializeMemory(as: UInt8.self, repeating: 0, count: zeroFrames * channels * format.bytesPerSample)
     }
@@ -193,6 +199,7 @@ final class AnalyzerLoop: @unchecked Sendable {
             takeFlats[c] = 0
             takeFlatLines[c] = 0
             hotLines[c] = -1
+            clipLineHeld[c] = false
         }
         loudness = registry.addCues ? LoudnessMeter(channels: channels, rate: rate) : nil
         analyzer = Analyzer(
@@ -240,9 +247,11 @@ final class AnalyzerLoop: @unchecked Sendable {
         trouble.droppedFrames += drop.frames
         emit(.dropped(frame: drop.frame, lostFrames: drop.frames))
         let seconds = String(format: "%.3f", Double(drop.frames) / Double(rate))
-        warn(
-            "DROPPED: the disk fell behind; \(drop.frames) frames (\(seconds) s) are silence in the take at \(Self.timecode(drop.frame, rate: rate))"
-        )
+        if shows(.init(kind: .dropped, channel: -1), at: drop.frame, frames: drop.frames) {
+            warn(
+                "DROPPED: the disk fell behind; \(drop.frames) frames (\(seconds) s) are silence in the take at \(Self.timecode(drop.frame, rate: rate))"
+            )
+        }
         shared.snapshot.withLock {
             $0.droppedFrames += drop.frames
             $0.drops += 1
@@ -283,6 +292,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         flushTakeDrop()
         analyzer.finish()
         drain()
+        for held in repeated.finish(at: boundary.frames) { warn(repeatedLine(held)) }
         if let ending { emit(ending) }
         let summaries = (0..<channels).map { analyzer.summary(channel: $0) }
         var metadata: TakeMetadata? = nil
@@ -473,9 +483,12 @@ final class AnalyzerLoop: @unchecked Sendable {
         }
         emit(event)
         let seconds = String(format: "%.3f", Double(header.lostFrames) / Double(rate))
-        warn(
-            "\(event.typeName.uppercased()): \(header.lostFrames) frames (\(seconds) s) lost at \(Self.timecode(boundary.frames, rate: rate))"
-        )
+        let kind = RepeatedWarnings.Kind(rawValue: event.typeName.uppercased()) ?? .gap
+        if shows(.init(kind: kind, channel: -1), at: boundary.frames, frames: header.lostFrames) {
+            warn(
+                "\(kind.rawValue): \(header.lostFrames) frames (\(seconds) s) lost at \(Self.timecode(boundary.frames, rate: rate))"
+            )
+        }
         shared.snapshot.withLock {
             switch header.loss {
             case .xrun:
@@ -540,15 +553,18 @@ final class AnalyzerLoop: @unchecked Sendable {
                 latched = true
                 // One line when a channel starts clipping, not one per over inside the same event.
                 if !wasClipping[c] {
-                    let at = Self.timecode(levels.clippingSince ?? analyzer.frameCount, rate: rate)
-                    warn("CLIP: \(EventText.channel(c, names: names)) at \(at)")
+                    let since = levels.clippingSince ?? analyzer.frameCount
+                    clipLineHeld[c] = !shows(.init(kind: .clip, channel: c), at: since)
+                    if !clipLineHeld[c] {
+                        warn("CLIP: \(EventText.channel(c, names: names)) at \(Self.timecode(since, rate: rate))")
+                    }
                 }
             }
             wasClipping[c] = levels.isClipping
             // A burst that goes on (a held note, a tone, feedback) has its HOT line when it
             // ends; one that has lasted a second is shouted then too, once.
             if let since = levels.hotSince, hotLines[c] != since, !levels.isClipping,
-                analyzer.frameCount - since >= rate
+                analyzer.frameCount - since >= rate, !repeated.isHolding(.init(kind: .hot, channel: c))
             {
                 hotLines[c] = since
                 let peak = Decibels.fromAmplitude(Double(levels.hotTruePeak)).map(Decibels.text) ?? "?"
@@ -567,9 +583,60 @@ final class AnalyzerLoop: @unchecked Sendable {
                 let cause = GainAdvisor.flatCause(levelDBFS: levels.flatLevelDBFS)
                 // When the flat tops began (the event's start_frame), not when they were seen:
                 // a pile-up at the clip level is judged a second after the tops it counts.
-                let at = Self.timecode(levels.flatStartFrame ?? analyzer.frameCount, rate: rate)
-                warn("FLAT: \(EventText.channel(c, names: names)) flat tops at \(level) dBFS: \(cause) at \(at)")
+                let start = levels.flatStartFrame ?? analyzer.frameCount
+                if shows(.init(kind: .flat, channel: c), at: start, worst: levels.flatLevelDBFS) {
+                    let at = Self.timecode(start, rate: rate)
+                    warn("FLAT: \(EventText.channel(c, names: names)) flat tops at \(level) dBFS: \(cause) at \(at)")
+                }
             }
+        }
+        for held in repeated.due(at: analyzer.frameCount) { warn(repeatedLine(held)) }
+    }
+
+    /// Whether an event's line is shown, or counted for a line a minute
+    /// (``RepeatedWarnings``); the line that says so comes in its place.
+    private func shows(_ key: RepeatedWarnings.Key, at frame: Int, worst: Double? = nil, frames: Int = 0) -> Bool {
+        switch repeated.admit(key, at: frame, worst: worst, frames: frames) {
+        case .show:
+            return true
+        case .held:
+            return false
+        case .holdFromNow:
+            let who = key.channel >= 0 ? "\(EventText.channel(key.channel, names: names)) " : ""
+            let what =
+                switch key.kind {
+                case .clip: "clips"
+                case .hot: "runs hot"
+                case .flat: "has flat tops"
+                case .xrun: "overruns"
+                case .gap: "has gaps"
+                case .dropped: "drops frames"
+                }
+            warn(
+                "\(key.kind.rawValue): \(who)\(what) again and again: from \(Self.timecode(frame, rate: rate)), one line a minute counts them (the take's log has each)"
+            )
+            return false
+        }
+    }
+
+    /// The once-a-minute line for events whose lines were held: how many, and how bad.
+    private func repeatedLine(_ held: RepeatedWarnings.Held) -> String {
+        let who = held.key.channel >= 0 ? "\(EventText.channel(held.key.channel, names: names)) " : ""
+        let times = held.count == 1 ? "once more" : "\(held.count) more times"
+        let span = "from \(Self.timecode(held.from, rate: rate)) to \(Self.timecode(held.to, rate: rate))"
+        let worst = held.worst.map(Decibels.text) ?? "?"
+        switch held.key.kind {
+        case .clip:
+            let proposal =
+                analyzer.map { SummaryTable.proposalText($0.summary(channel: held.key.channel).proposal) } ?? ""
+            return "CLIP: \(who)clipped \(times) \(span): proposal \(proposal)"
+        case .hot:
+            return "HOT: \(who)ran hot \(times) \(span), up to \(worst) dBTP"
+        case .flat:
+            return "FLAT: \(who)had flat tops \(times) \(span), at up to \(worst) dBFS"
+        case .xrun, .gap, .dropped:
+            let seconds = String(format: "%.3f", Double(held.frames) / Double(rate))
+            return "\(held.key.kind.rawValue): \(times) \(span), \(held.frames) frames (\(seconds) s) in all"
         }
     }
 
@@ -589,7 +656,7 @@ final class AnalyzerLoop: @unchecked Sendable {
                 case .about(let over): String(format: "%+.1f", over)
                 case .atLeast(let over): String(format: ">=%+.1f", over)
                 }
-            if let figure {
+            if let figure, !clipLineHeld[e.channel] {
                 let proposal = analyzer.map { SummaryTable.proposalText($0.summary(channel: e.channel).proposal) } ?? ""
                 warn(
                     "CLIP \(EventText.channel(e.channel, names: names)) \(figure) dB over at \(Self.timecode(e.startFrame, rate: rate)): proposal \(proposal)"
@@ -597,9 +664,11 @@ final class AnalyzerLoop: @unchecked Sendable {
             }
         case .hot(let e):
             sessionHotEvents[e.channel] += 1
-            warn(
-                "HOT: \(EventText.channel(e.channel, names: names)) reached \(Decibels.text(e.truePeakDBTP)) dBTP at \(Self.timecode(e.startFrame, rate: rate))"
-            )
+            if shows(.init(kind: .hot, channel: e.channel), at: e.startFrame, worst: e.truePeakDBTP) {
+                warn(
+                    "HOT: \(EventText.channel(e.channel, names: names)) reached \(Decibels.text(e.truePeakDBTP)) dBTP at \(Self.timecode(e.startFrame, rate: rate))"
+                )
+            }
         default:
             break
         }
