@@ -38,6 +38,22 @@ public enum FilePaths {
         return folder.isEmpty ? "." : folder
     }
 
+    /// `mkdir -p path` (mode 0777 less the umask): nil, or the first folder that could not
+    /// be made and why (errno). Foundation's own says "The operation could not be completed"
+    /// and not which folder.
+    public static func makeFolders(_ path: String) -> (folder: String, errno: Int32)? {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += prefix.isEmpty || prefix.hasSuffix("/") ? part : "/" + part
+            if mkdir(prefix, 0o777) != 0 && errno != EEXIST { return (prefix, errno) }
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return (path, ENOTDIR)
+        }
+        return nil
+    }
+
     /// The absolute path the file or folder open on `descriptor` has now (it may have been
     /// renamed since it was opened), as the kernel keeps it (`/proc/self/fd`); nil when it
     /// has none (deleted) or cannot be read.

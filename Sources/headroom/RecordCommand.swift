@@ -26,7 +26,7 @@ struct RecordCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Take name: strftime codes plus %n for a take counter (default take-%Y%m%d-%H%M%S).",
+            "Take name: strftime codes plus %n for a take counter; a / makes folders inside --dir (%Y-%m-%d/take-%H%M%S: a folder a day) (default take-%Y%m%d-%H%M%S).",
             valueName: "template"
         )
     )
@@ -279,7 +279,7 @@ struct RecordCommand: ParsableCommand {
                 guard settings.waitDevice, outcome.reason == .deviceLost, let last = outcome.takes.last else { break }
                 resumedFrom = URL(fileURLWithPath: last).lastPathComponent
                 if chainBase == nil, let first = outcome.takes.first {
-                    chainBase = URL(fileURLWithPath: first).deletingPathExtension().lastPathComponent
+                    chainBase = TakeNamer.followOnBase(of: first, directory: settings.directory)
                 }
                 chainIndex += 1
                 Terminal.error("waiting for \(settings.device) to come back (Ctrl-C to stop)")

@@ -168,3 +168,26 @@ struct UnwrittenTakeTests {
         #expect(try String(contentsOfFile: takes[2].file, encoding: .utf8) == "a person's")
     }
 }
+
+@Suite("A folder a day")
+struct DatedFolderTests {
+    @Test("--name %Y-%m-%d/take-%n: a take that begins after midnight goes into the new day's folder, made then")
+    func newDayNewFolder() throws {
+        let directory = try scratchFolder("dated")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var lastSecond = DateComponents(year: 2026, month: 12, day: 31, hour: 23, minute: 59, second: 59)
+        lastSecond.timeZone = .current
+        let start = try #require(Calendar(identifier: .gregorian).date(from: lastSecond))
+        let namer = try TakeNamer(directory: directory, template: "%Y-%m-%d/take-%n", fileFormat: .wav)
+        #expect(namer.makesFolders)
+        let registry = TakeRegistry(namer: namer, sessionStart: start, rate: 1000, channels: 1, addCues: false)
+        // The first take begins at 23:59:59, the second two seconds of audio later.
+        let takes = [registry.take(0, startFrame: 0), registry.take(1, startFrame: 2000)]
+        #expect(takes.map(\.file) == [directory + "/2026-12-31/take-001.wav", directory + "/2027-01-01/take-002.wav"])
+        #expect(takes.allSatisfy { FileManager.default.fileExists(atPath: $0.log) })
+        for k in 0..<2 {
+            close(registry.claimFile(k))
+            close(registry.claimLog(k))
+        }
+    }
+}

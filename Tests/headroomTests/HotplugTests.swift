@@ -158,10 +158,11 @@ struct HotplugTests {
         let r = try RigRecording(
             "resume",
             seconds: 3,
-            arguments: ["--format", "FLOAT_LE", "--headless", "--wait-device", "--name", "take-%n"]
+            arguments: ["--format", "FLOAT_LE", "--headless", "--wait-device", "--name", "day/take-%n"]
         )
         defer { r.stop() }
-        let (rig, rec, out, input) = (r.rig, r.recorder, r.out, r.input)
+        // In a folder --name makes (a folder a day), where the takes that follow on go too.
+        let (rig, rec, out, input) = (r.rig, r.recorder, r.out + "/day", r.input)
         #expect(waitForAudio(in: out, seconds: 1))
         rig.stop()  // the interface goes away
         // Wait for the recorder to notice and close the first take (its summary is written).

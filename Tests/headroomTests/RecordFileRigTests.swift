@@ -578,6 +578,79 @@ struct RecordFileRigTests {
         #expect(chunks.offset(of: "iXML") != nil)
     }
 
+    @Test(
+        "a folder a day: --name with a / makes the folder inside --dir; review finds its takes; --dir with % codes is refused"
+    )
+    func folderADay() throws {
+        let m = Material(frames: 48000 * 3, channels: 2)
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        let out = rig.directory + "/takes"
+        let r = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--dir",
+            out,
+            "--name",
+            "%Y-%m-%d/take-%n",
+            "--duration",
+            "2.5",
+            "--max-take-seconds",
+            "1",
+            environment: rig.environment
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        let days = try FileManager.default.contentsOfDirectory(atPath: out)
+        #expect(days.count == 1, "\(days)")
+        let day = try #require(days.first)
+        // The folder is the day the take's log says it began.
+        let started = try #require(logLines("\(out)/\(day)/take-001.clips.jsonl").first?["started"] as? String)
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let local = DateFormatter()
+        local.dateFormat = "yyyy-MM-dd"
+        #expect(try local.string(from: #require(iso.date(from: started))) == day)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: "\(out)/\(day)").sorted() == [
+                "take-001.clips.jsonl", "take-001.wav", "take-002.clips.jsonl", "take-002.wav",
+                "take-003.clips.jsonl", "take-003.wav",
+            ]
+        )
+        #expect(r.stderr.contains("headroom: take \(out)/\(day)/take-003.wav"))
+        let review = try headroom("review", "--json", out)
+        #expect(review.status == 0, "\(review.stderr)")
+        #expect(review.stdout.split(separator: "\n").count == 3)
+
+        // Names that would leave --dir, make hidden or empty names, or codes in a --dir not made yet.
+        let dated = rig.directory + "/new/%Y-%m-%d"
+        for (dir, name, said) in [
+            (out, "%Y/../../x", "would write outside --dir"),
+            (out, "/%Y/take", "would write outside --dir"),
+            (out, "%Y//take", "has an empty name between two slashes"),
+            (out, "%Y/", "has an empty name after its last /"),
+            (out, ".%Y/take", "would make hidden folders"),
+            (
+                dated, "take-%H%M",
+                "is one folder, taken as written (it would be made with the % codes in its name); for dated folders, put the codes in --name: --dir '\(rig.directory)/new' --name \"%Y-%m-%d/take-%H%M\""
+            ),
+        ] {
+            let refused = try headroom(
+                "record",
+                "--device",
+                "testcap",
+                "--dir",
+                dir,
+                "--name",
+                name,
+                environment: rig.environment
+            )
+            #expect(refused.status == 64, "\(name): \(refused.stderr)")
+            #expect(refused.stderr.contains(said), "\(refused.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: rig.directory + "/new"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out) == [day])
+    }
+
     @Test("bad input: one clear line and SPEC's exit code")
     func badInput() throws {
         let rig = FileRig(bytes: Material(frames: 4800, channels: 2).bytes("S24_3LE"))

@@ -212,7 +212,7 @@ public final class RecordingSession: @unchecked Sendable {
         guard !path.isEmpty else { throw HeadroomError(.usage, "--dir is empty: name a folder (. for this one)") }
         var isDirectory: ObjCBool = false
         if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            if let (folder, error) = makeFolders(path) {
+            if let (folder, error) = FilePaths.makeFolders(path) {
                 // As `mkdir -p` says it: the system's reason, and which folder, when it is not
                 // the last one.
                 let which = folder == path ? "" : "\(folder): "
@@ -230,22 +230,6 @@ public final class RecordingSession: @unchecked Sendable {
                 "cannot write takes into --dir \(path): \(String(cString: strerror(errno)))"
             )
         }
-    }
-
-    /// `mkdir -p path` (mode 0777 less the umask): nil, or the first folder that could not
-    /// be made and why (errno). Foundation's own says "The operation could not be completed"
-    /// and not which folder.
-    static func makeFolders(_ path: String) -> (folder: String, errno: Int32)? {
-        var prefix = path.hasPrefix("/") ? "/" : ""
-        for part in path.split(separator: "/") {
-            prefix += prefix.isEmpty || prefix.hasSuffix("/") ? part : "/" + part
-            if mkdir(prefix, 0o777) != 0 && errno != EEXIST { return (prefix, errno) }
-        }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            return (path, ENOTDIR)
-        }
-        return nil
     }
 
     /// Starts the three threads, named so `top -H` and `perf` tell them apart (Linux

@@ -9,9 +9,12 @@ public struct TakeNamer: Sendable {
     public let fileFormat: TakeFileFormat
     private var counter = 0
 
-    /// Checks the template; a name with `/` (or `..`) would escape `--dir` and is refused, and
-    /// so is a hidden one. The container's extension, given as people give it to arecord
-    /// (`--name take-%n.wav`), is the one the take gets, not a second one (`take-001.wav.wav`).
+    /// Checks the template. A `/` in it makes folders inside `--dir` (`%Y-%m-%d/take-%H%M%S`:
+    /// a folder a day, as field recorders keep them), made as takes need them; a name that
+    /// would leave `--dir` (`..`, a leading `/`) is refused, and so is a hidden one. The
+    /// container's extension, given as people give it to arecord (`--name take-%n.wav`), is
+    /// the one the take gets, not a second one (`take-001.wav.wav`). strftime codes in a
+    /// `--dir` not made yet are refused: it is one folder, taken as written.
     public init(directory: String, template: String, fileFormat: TakeFileFormat) throws(HeadroomError) {
         self.directory = directory
         let ext = "." + fileFormat.fileExtension
@@ -36,21 +39,38 @@ public struct TakeNamer: Sendable {
         guard !template.isEmpty, !sample.isEmpty else {
             throw HeadroomError(.usage, "--name must not be empty")
         }
-        guard !sample.contains("/"), sample != ".", sample != ".." else {
+        let parts = sample.split(separator: "/", omittingEmptySubsequences: false)
+        guard !sample.hasPrefix("/"), !parts.contains(where: { $0 == "." || $0 == ".." }) else {
             throw HeadroomError(
                 .usage,
                 "--name \"\(template)\" would write outside --dir (\(sample)); use --dir for the folder and --name for the file name"
             )
         }
-        guard !sample.hasPrefix(".") else {
+        guard !parts.contains(where: \.isEmpty) else {
             throw HeadroomError(
                 .usage,
-                "--name \"\(template)\" would make hidden files (\(sample)\(ext)), which ls and file managers do not show"
+                "--name \"\(template)\" has an empty name \(sample.hasSuffix("/") ? "after its last /" : "between two slashes") (\(sample)); a / makes a folder inside --dir, and the take's name follows it"
+            )
+        }
+        guard !parts.contains(where: { $0.hasPrefix(".") }) else {
+            throw HeadroomError(
+                .usage,
+                "--name \"\(template)\" would make hidden \(parts.last!.hasPrefix(".") ? "files" : "folders") (\(sample)\(ext)), which ls and file managers do not show"
+            )
+        }
+        if !FileManager.default.fileExists(atPath: directory), let coded = Self.datedFolder(directory) {
+            throw HeadroomError(
+                .usage,
+                "--dir \"\(directory)\" is one folder, taken as written (it would be made with the % codes in its name); for dated folders, put the codes in --name: --dir \(FilePaths.shellQuoted(coded.folder)) --name \"\(coded.codes)/\(template)\""
             )
         }
         // The longest name a take of this template gets: its log (`.clips.jsonl`), after a
-        // `-NN` suffix for a name already taken, and review's `.labels.txt` is shorter.
-        let longest = sample.utf8.count + 4 + ".clips.jsonl".utf8.count
+        // `-NN` suffix for a name already taken, and review's `.labels.txt` is shorter; or a
+        // folder's name, where it is longer.
+        let longest = max(
+            parts.last!.utf8.count + 4 + ".clips.jsonl".utf8.count,
+            parts.dropLast().map(\.utf8.count).max() ?? 0
+        )
         let allowed = Self.nameMax(directory)
         if longest > allowed {
             throw HeadroomError(
@@ -58,6 +78,28 @@ public struct TakeNamer: Sendable {
                 "--name \"\(String(template.prefix(40)))...\" makes file names of \(longest) bytes with \".clips.jsonl\"; \(directory) allows at most \(allowed)"
             )
         }
+    }
+
+    /// Whether takes go into folders inside `--dir` that are made as they are needed.
+    public var makesFolders: Bool { template.contains("/") }
+
+    /// `--dir` split where strftime would first change it (`takes/%Y-%m-%d`: `takes` and
+    /// `%Y-%m-%d`); nil when it has no codes.
+    static func datedFolder(_ directory: String) -> (folder: String, codes: String)? {
+        let parts = directory.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard let i = parts.firstIndex(where: { expand($0, date: Date(), counter: 1) != $0 }) else { return nil }
+        let folder = parts[..<i].joined(separator: "/")
+        return (folder.isEmpty ? (directory.hasPrefix("/") ? "/" : ".") : folder, parts[i...].joined(separator: "/"))
+    }
+
+    /// The name, within `--dir`, that takes following on from `take` after a reconnect are
+    /// named after (`take-003` for `take-003-2`), with the folders `--name` made
+    /// (`2026-12-06/take-003`), so they go beside it.
+    public static func followOnBase(of take: String, directory: String) -> String {
+        let folder = directory.hasSuffix("/") ? directory : directory + "/"
+        let inside =
+            take.hasPrefix(folder) ? String(take.dropFirst(folder.count)) : URL(fileURLWithPath: take).lastPathComponent
+        return (inside as NSString).deletingPathExtension
     }
 
     /// The takes' folder was renamed (or moved within its file system) to `directory`: the

@@ -187,6 +187,13 @@ final class TakeRegistry: Sendable {
         for _ in 0..<10_000 {
             let base = namer.next(date: date)
             let file = base + "." + fileExtension
+            // A folder a day (`--name %Y-%m-%d/take-%H%M%S`): made when its first take begins.
+            if namer.makesFolders, let (folder, error) = FilePaths.makeFolders(FilePaths.directory(of: base)) {
+                throw HeadroomError(
+                    .cantCreate,
+                    "cannot create \(file): \(folder): \(String(cString: strerror(error)))"
+                )
+            }
             // Read and write: the writer reads the take back where a full disk cut a write short.
             let fileFD = open(file, flags & ~O_WRONLY | O_RDWR, 0o644)
             if fileFD < 0 {
