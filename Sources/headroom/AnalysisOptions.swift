@@ -9,25 +9,55 @@ struct AnalysisOptions: ParsableArguments {
     // number is taken as it comes (`.unconditional`), as in the other commands: levels in
     // dBFS are negative, and a negative value where none is allowed gets the range error,
     // not "missing value".
-    @Option(name: .customLong(AnalysisSetting.targetPeak.flag), parsing: .unconditional, help: .of(.targetPeak))
+    @Option(
+        name: .customLong(AnalysisSetting.targetPeak.flag),
+        parsing: .unconditional,
+        help: .of(.targetPeak),
+        transform: AnalysisSetting.targetPeak.parsed
+    )
     var targetPeak: Double?
 
-    @Option(name: .customLong(AnalysisSetting.tolerance.flag), parsing: .unconditional, help: .of(.tolerance))
+    @Option(
+        name: .customLong(AnalysisSetting.tolerance.flag),
+        parsing: .unconditional,
+        help: .of(.tolerance),
+        transform: AnalysisSetting.tolerance.parsed
+    )
     var tolerance: Double?
 
-    @Option(name: .customLong(AnalysisSetting.margin.flag), parsing: .unconditional, help: .of(.margin))
+    @Option(
+        name: .customLong(AnalysisSetting.margin.flag),
+        parsing: .unconditional,
+        help: .of(.margin),
+        transform: AnalysisSetting.margin.parsed
+    )
     var margin: Double?
 
-    @Option(name: .customLong(AnalysisSetting.signalFloor.flag), parsing: .unconditional, help: .of(.signalFloor))
+    @Option(
+        name: .customLong(AnalysisSetting.signalFloor.flag),
+        parsing: .unconditional,
+        help: .of(.signalFloor),
+        transform: AnalysisSetting.signalFloor.parsed
+    )
     var signalFloor: Double?
 
-    @Option(name: .customLong(AnalysisSetting.clipLevel.flag), parsing: .unconditional, help: .of(.clipLevel))
+    @Option(
+        name: .customLong(AnalysisSetting.clipLevel.flag),
+        parsing: .unconditional,
+        help: .of(.clipLevel),
+        transform: AnalysisSetting.clipLevel.parsed
+    )
     var clipLevel: Double?
 
     @Option(name: .customLong(AnalysisSetting.clipRun.flag), parsing: .unconditional, help: .of(.clipRun))
     var clipRun: Int?
 
-    @Option(name: .customLong(AnalysisSetting.clipHold.flag), parsing: .unconditional, help: .of(.clipHold))
+    @Option(
+        name: .customLong(AnalysisSetting.clipHold.flag),
+        parsing: .unconditional,
+        help: .of(.clipHold),
+        transform: AnalysisSetting.clipHold.parsed
+    )
     var clipHold: Double?
 
     @Option(help: ArgumentHelp("Channel names, comma-separated, e.g. \"Kick,Snare,Vox\".", valueName: "names"))
@@ -60,6 +90,14 @@ struct AnalysisOptions: ParsableArguments {
             throw HeadroomError(.usage, "--\(error.key) \(error.message)\(source)")
         }
         return settings
+    }
+}
+
+extension AnalysisSetting {
+    /// The flag's value as ``value(of:)`` reads it, or the parser's error saying which forms it takes.
+    @Sendable func parsed(_ text: String) throws -> Double {
+        guard let value = value(of: text) else { throw ValidationError("give \(forms)") }
+        return value
     }
 }
 

@@ -45,7 +45,8 @@ struct CalibrateCommand: ParsableCommand {
     @Option(
         name: .customLong("max-step"),
         parsing: .unconditional,
-        help: ArgumentHelp("With --apply: change no control by more than this at once (default 12).", valueName: "dB")
+        help: ArgumentHelp("With --apply: change no control by more than this at once (default 12).", valueName: "dB"),
+        transform: Settings.parsedDecibels
     )
     var maxStepGiven: Double?
     var maxStep: Double { maxStepGiven ?? 12 }

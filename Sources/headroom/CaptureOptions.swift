@@ -33,7 +33,8 @@ struct CaptureOptions: ParsableArguments {
     @Option(
         name: [.customShort("r"), .long],
         parsing: .unconditional,
-        help: ArgumentHelp("Sample rate, Hz (default 48000).", valueName: "hz")
+        help: ArgumentHelp("Sample rate, Hz or kHz: 48000, 48k, 44.1k (default 48000).", valueName: "hz"),
+        transform: Settings.parsedRate
     )
     var rate: Int?
 

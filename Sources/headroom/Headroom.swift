@@ -38,4 +38,16 @@ extension Settings {
         guard let value = seconds(text) else { throw ValidationError("give \(secondsForms)") }
         return value
     }
+
+    /// `--max-step`: dB as ``Settings/decibels(_:)`` reads them.
+    static func parsedDecibels(_ text: String) throws -> Double {
+        guard let value = decibels(text) else { throw ValidationError("give a number of dB (12, 12dB)") }
+        return value
+    }
+
+    /// `--rate`: Hz or kHz as ``Settings/hertz(_:)`` reads them.
+    static func parsedRate(_ text: String) throws -> Int {
+        guard let value = hertz(text) else { throw ValidationError("give Hz (48000) or kHz (48k, 44.1k)") }
+        return value
+    }
 }

@@ -388,6 +388,51 @@ struct ConfigTests {
         }
     }
 
+    @Test("levels, rates and holds as people write them, with their units; in the file as in the flags")
+    func withUnits() throws {
+        let levels: [(String, Double)] = [
+            ("-6", -6), ("-6dB", -6), ("-6 dBFS", -6), ("-1 dBTP", -1), ("+3 dB", 3), ("3DB", 3), (" -0.5dbfs ", -0.5),
+        ]
+        for (text, dB) in levels { #expect(Settings.decibels(text) == dB, "\(text)") }
+        for text in ["", "dB", "six", "-6 dBu", "inf dB", "nan", "0x10"] {
+            #expect(Settings.decibels(text) == nil, "\(text)")
+        }
+        let rates: [(String, Int)] = [
+            ("48000", 48000), ("48000Hz", 48000), ("48k", 48000), ("44.1k", 44100), ("44.1 kHz", 44100),
+            ("22.05k", 22050), ("88.2K", 88200), ("48", 48000), ("44.1", 44100), ("96", 96000), ("-1", -1), ("0", 0),
+        ]
+        for (text, hz) in rates { #expect(Settings.hertz(text) == hz, "\(text)") }
+        for text in ["", "k", "fast", "48kk", "44.1005k", "44100.5", "1e9k"] {
+            #expect(Settings.hertz(text) == nil, "\(text)")
+        }
+        #expect(AnalysisSetting.clipHold.value(of: "100ms") == 0.1)
+        #expect(AnalysisSetting.clipHold.value(of: "0.25") == 0.25)
+        #expect(AnalysisSetting.clipRun.value(of: "3") == 3)
+        #expect(AnalysisSetting.clipRun.value(of: "3.5") == nil)
+
+        var settings = Settings()
+        let file = "rate = \"44.1k\"\ntarget_peak = \"-8 dBTP\"\nmargin = \"4dB\"\nclip_hold = \"50ms\"\n"
+        try settings.apply(ConfigFile.parse(file, path: "u.toml"))
+        #expect(settings.rate == 44100)
+        #expect(settings.analysis.targetPeakDBTP == -8 && settings.analysis.marginDB == 4)
+        #expect(settings.analysis.clipHoldSeconds == 0.05)
+        try settings.apply(ConfigFile.parse("rate = 96\n", path: "u.toml"))
+        #expect(settings.rate == 96000)
+        #expect(
+            throws: HeadroomError(
+                .usage,
+                "u.toml:1: rate must be a rate in Hz (48000) or kHz (48, \"44.1k\"); got \"fast\""
+            )
+        ) {
+            try settings.apply(ConfigFile.parse("rate = \"fast\"\n", path: "u.toml"))
+        }
+        #expect(
+            throws: HeadroomError(.usage, "u.toml:1: margin must be a number of dB (-6, -6dB, -6 dB); got \"lots\"")
+        ) {
+            try settings.apply(ConfigFile.parse("margin = \"lots\"\n", path: "u.toml"))
+        }
+    }
+
     @Test("out-of-range settings say what is allowed")
     func validation() {
         var s = AnalysisSettings()

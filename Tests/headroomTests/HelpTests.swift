@@ -119,7 +119,7 @@ struct HelpTests {
             (["record", "--bogus"], "headroom: unknown option '--bogus'; see 'headroom record --help'"),
             (
                 ["record", "--rate", "abc"],
-                "headroom: the value 'abc' is invalid for '--rate <hz>'; see 'headroom record --help'"
+                "headroom: the value 'abc' is invalid for '--rate <hz>': give Hz (48000) or kHz (48k, 44.1k); see 'headroom record --help'"
             ),
             (["analyze"], "headroom: missing expected argument '<file> ...'; see 'headroom analyze --help'"),
             (
@@ -161,8 +161,8 @@ struct HelpTests {
                 "headroom: the value 'x' is invalid for '--jobs <n>'; see 'headroom analyze --help'"
             ),
             (
-                ["record", "--rate", "100"],
-                "headroom: --rate must be between 8000 and 384000 Hz; got 100; see 'headroom record --help'"
+                ["record", "--rate", "4800"],
+                "headroom: --rate must be between 8000 and 384000 Hz; got 4800; see 'headroom record --help'"
             ),
             // A negative number is a value out of range, not a missing one.
             (

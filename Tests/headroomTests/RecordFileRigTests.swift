@@ -651,6 +651,52 @@ struct RecordFileRigTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: out) == [day])
     }
 
+    @Test("rates, levels and holds typed with their units (44.1k, -8dB, 50ms) are read as meant; text is refused")
+    func valuesWithUnits() throws {
+        let rig = FileRig(bytes: Material(frames: 4410, channels: 2).bytes("S24_3LE"))
+        let (r, log) = try rig.recordLog(
+            into: "takes",
+            "--rate",
+            "44.1k",
+            "--duration",
+            "0.1",
+            "--target-peak",
+            "-8dB",
+            "--margin",
+            "4 dB",
+            "--signal-floor",
+            "-60dBFS",
+            "--clip-hold",
+            "50ms"
+        )
+        #expect(!r.stderr.contains("runs at"), "\(r.stderr)")
+        let header = try #require(log.first)
+        #expect(header["rate"] as? Int == 44100)
+        let settings = try #require(header["settings"] as? [String: Any])
+        #expect(settings["target_peak"] as? Double == -8)
+        #expect(settings["margin"] as? Double == 4)
+        #expect(settings["signal_floor"] as? Double == -60)
+        #expect(settings["clip_hold"] as? Double == 0.05)
+        for (option, value, said) in [
+            (
+                "--rate", "fast",
+                "headroom: the value 'fast' is invalid for '--rate <hz>': give Hz (48000) or kHz (48k, 44.1k)"
+            ),
+            (
+                "--margin", "lots",
+                "headroom: the value 'lots' is invalid for '--margin <dB>': give a number of dB (-6, -6dB, -6 dB)"
+            ),
+            (
+                "--clip-hold", "a bit",
+                "headroom: the value 'a bit' is invalid for '--clip-hold <seconds>': give seconds (0.1) or milliseconds (100ms)"
+            ),
+        ] {
+            let refused = try headroom("record", "--device", "testcap", option, value, environment: rig.environment)
+            #expect(refused.status == 64)
+            #expect(refused.stderr.hasPrefix(said), "\(refused.stderr)")
+        }
+    }
+
     @Test("bad input: one clear line and SPEC's exit code")
     func badInput() throws {
         let rig = FileRig(bytes: Material(frames: 4800, channels: 2).bytes("S24_3LE"))

@@ -81,6 +81,31 @@ public struct AnalysisSetting: Sendable {
         range.contains(value) && (!whole || value == value.rounded())
     }
 
+    /// A value as people write it, with or without its unit: `-6`, `-6dB`, `-6 dBTP` for
+    /// levels and gains, `0.1`, `100ms` for `clip_hold`, `3` for `clip_run`; nil for anything
+    /// else. The range is checked apart (``admits(_:)``), so `-60dB` is out of range, not
+    /// unreadable.
+    public func value(of text: String) -> Double? {
+        if unit.hasPrefix("dB") { return Settings.decibels(text) }
+        if unit == "seconds" {
+            // Milliseconds here, where a hold is a fraction of a second (not for --duration,
+            // where 15ms is more likely a slip for 15m).
+            let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+            if t.hasSuffix("ms") {
+                return Settings.seconds(String(t.dropLast(2))).map { $0 / 1000 }
+            }
+            return Settings.seconds(text)
+        }
+        return Int(text.trimmingCharacters(in: .whitespaces)).map(Double.init)
+    }
+
+    /// The forms ``value(of:)`` reads, for its error.
+    public var forms: String {
+        if unit.hasPrefix("dB") { return "a number of dB (-6, -6dB, -6 \(unit))" }
+        if unit == "seconds" { return "seconds (0.1) or milliseconds (100ms)" }
+        return "a whole number of \(unit)"
+    }
+
     /// "Where peaks should sit (default -6 dBTP)."
     public var help: String {
         let value = get(AnalysisSettings())

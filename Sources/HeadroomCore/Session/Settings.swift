@@ -120,7 +120,19 @@ public struct Settings: Sendable, Equatable {
                 return value
             }
             if let setting = AnalysisSetting.all.first(where: { $0.key == key }) {
-                let value = setting.whole ? Double(try integer()) : try number()
+                // A number, or text with its unit ("-6 dBTP", "100ms"), as the flags take them.
+                var value: Double
+                if case .string(let text) = entry.value {
+                    guard let parsed = setting.value(of: text) else {
+                        throw HeadroomError(
+                            .usage,
+                            "\(at) must be \(setting.forms); got \"\(DisplayText.escaped(text))\""
+                        )
+                    }
+                    value = parsed
+                } else {
+                    value = setting.whole ? Double(try integer()) : try number()
+                }
                 guard setting.admits(value) else {
                     throw HeadroomError(.usage, "\(at) must be \(setting.allowed); got \(Self.shown(value))")
                 }
@@ -135,7 +147,22 @@ public struct Settings: Sendable, Equatable {
                 default: throw HeadroomError(.usage, "\(at) must be a list of strings")
                 }
             case "device": device = try string()
-            case "rate": rate = try Self.rateLimit.checked(integer(), at)
+            case "rate":
+                // 48000, 48, "48k", "44.1 kHz": as the flag takes them.
+                let text: String? =
+                    switch entry.value {
+                    case .string(let text): text
+                    case .number(let d): String(d)
+                    default: nil
+                    }
+                guard let hz = text.flatMap(Self.hertz) else {
+                    let got =
+                        if case .string(let text) = entry.value { "; got \"\(DisplayText.escaped(text))\"" } else {
+                            Self.found(entry.value)
+                        }
+                    throw HeadroomError(.usage, "\(at) must be a rate in Hz (48000) or kHz (48, \"44.1k\")\(got)")
+                }
+                rate = try Self.rateLimit.checked(hz, at)
             case "channels": channels = try Self.channelLimit.checked(integer(), at)
             case "format": format = try oneOf(SampleFormat.allCases.map(\.rawValue)) { SampleFormat(name: $0) != nil }
             case "period_frames": periodFrames = try Self.periodLimit.checked(integer(), at)
@@ -309,6 +336,38 @@ public struct Settings: Sendable, Equatable {
     /// `duration` and `max_take_seconds`.
     public static let durationLimit = SecondsLimit(least: 0, leastAllowed: false)
     public static let takeLimit = SecondsLimit(least: 1, leastAllowed: true)
+
+    /// A level or a gain as people write it: `-6`, `-6dB`, `-6 dBFS`, `-1 dBTP`, `+3 dB`.
+    public static func decibels(_ text: String) -> Double? {
+        var t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if let unit = ["dbfs", "dbtp", "db"].first(where: { t.hasSuffix($0) }) {
+            t = String(t.dropLast(unit.count)).trimmingCharacters(in: .whitespaces)
+        }
+        // A decimal number (not "inf", "nan" or hex, which Double also reads).
+        guard !t.isEmpty, t.allSatisfy({ "0123456789.+-e".contains($0) }) else { return nil }
+        return Double(t)
+    }
+
+    /// A sample rate as people write it: `48000`, `48000Hz`, `48k`, `44.1k`, `44.1 kHz`
+    /// (sox's way), and a number under 1000 as kHz (`48`, `44.1`, `96`: aplay's way, where
+    /// no rate is that low). A rate that is not a whole number of Hz (`44.15k`), or text,
+    /// is nil; a negative or zero one is left to the range check.
+    public static func hertz(_ text: String) -> Int? {
+        var t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if t.hasSuffix("hz") { t = String(t.dropLast(2)).trimmingCharacters(in: .whitespaces) }
+        let kilo = t.hasSuffix("k")
+        if kilo { t = String(t.dropLast()).trimmingCharacters(in: .whitespaces) }
+        guard !t.isEmpty, t.allSatisfy({ "0123456789.-".contains($0) }), let value = Double(t) else { return nil }
+        return hertz(value, kilo: kilo)
+    }
+
+    /// `value` Hz, or kHz (`kilo`, or under 1000); nil when not a whole number of Hz.
+    static func hertz(_ value: Double, kilo: Bool = false) -> Int? {
+        let hz = kilo || (value > 0 && value < 1000) ? value * 1000 : value
+        let whole = hz.rounded()
+        guard abs(hz - whole) < 1e-6, abs(whole) < 1e9 else { return nil }
+        return Int(whole)
+    }
 
     /// A length of time as a person types it: seconds (`90`, `1.5`), a clock (`1:30`,
     /// `1:30:00`, `0:00:02.5`, as sox and ffmpeg read one), or numbers with units (`90s`,
