@@ -135,9 +135,40 @@ struct LiveRecording {
         // (and handed to the session as it is typed: a recording that ends meanwhile logs
         // the marker with it).
         var draft: [UInt8]? = nil
+        // A disk that stops answering (a network share gone, a failing disk) holds the
+        // writer in one call; the take cannot be finished until it answers. Said once it has
+        // lasted 2 s; an end signal while it lasts, once the recording is stopping, leaves
+        // without waiting for it (exit 74), where nothing but SIGKILL ended the recorder.
+        var stall = (said: false, longest: 0.0, leaveOffered: false)
+        let leaveHint = "Ctrl-C again leaves now; the take keeps what the disk took"
+        func say(_ line: String) {
+            if var m = meter {
+                m.message = line
+                _ = m.draw(session.snapshot())
+                meter = m
+            } else {
+                Terminal.line(line)
+            }
+        }
+        func leave() -> Never {
+            keyboard?.restore()
+            meter?.finish()
+            let take = session.snapshot().takeName
+            Terminal.error(
+                "left \(take) unfinished (the disk has not answered for \(Int(session.diskStalledSeconds)) s): it holds what the disk took before, its header counting to about a second before that; a write the disk still holds keeps this process until the disk answers or is unmounted"
+            )
+            Systemd.notify("STATUS=stopped (the disk stopped answering)")
+            // Not exit(): nothing more may wait on that disk, the stuck threads included.
+            _exit(HeadroomError.Code.io.rawValue)
+        }
         func stop() {
+            if stopping && stall.leaveOffered { leave() }
             if !stopping { session.stop() }
             stopping = true
+            if stall.said && !stall.leaveOffered {
+                stall.leaveOffered = true
+                say("DISK: waiting for the disk to take the rest of \(session.snapshot().takeName) (\(leaveHint))")
+            }
         }
         while !session.isFinished {
             if terminal && !hungUp && Terminal.inForeground != (keyboard != nil) {
@@ -211,6 +242,21 @@ struct LiveRecording {
             var warnings = session.takeWarnings()
             let snapshot = session.snapshot()
             let now = MonotonicClock.now()
+            let stalled = session.diskStalledSeconds
+            if stalled >= 2 {
+                stall.longest = stalled
+                if !stall.said {
+                    stall.said = true
+                    stall.leaveOffered = stopping
+                    warnings.append(
+                        "DISK: a write to \(snapshot.takeName) has not returned for \(Int(stalled)) s (a network share gone? a failing disk?); "
+                            + (stopping ? leaveHint : "the frames wait in memory")
+                    )
+                }
+            } else if stall.said {
+                warnings.append(String(format: "DISK: the disk answers again, after %.1f s", stall.longest))
+                stall = (false, 0, false)
+            }
             if now - lastDiskCheck >= 1 {
                 lastDiskCheck = now
                 let directory = session.directory

@@ -313,6 +313,14 @@ public final class RecordingSession: @unchecked Sendable {
     /// Frames captured since the recording started.
     public var currentFrame: Int { capture.frameCount.load(ordering: .relaxed) }
 
+    /// Seconds the writer has been in one call to the disk (a write, a header update, a
+    /// close), 0 between calls: a disk that stopped answering (a network share gone, a
+    /// failing disk) shows here while the rest of the recorder goes on.
+    public var diskStalledSeconds: Double {
+        let began = Double(bitPattern: writer.diskCallBegan.load(ordering: .relaxed))
+        return began == 0 ? 0 : max(0, MonotonicClock.now() - began)
+    }
+
     /// The folder takes go to: `--dir`, or its new name when it was renamed while recording.
     public var directory: String { registry.directory }
 

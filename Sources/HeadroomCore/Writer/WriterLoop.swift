@@ -1,5 +1,6 @@
 import CSndFile
 import Foundation
+import Synchronization
 
 /// The writer thread: takes blocks from the writer ring and writes them to take files,
 /// silence where frames were lost, a new file at each split, the header brought up to
@@ -29,6 +30,17 @@ final class WriterLoop: @unchecked Sendable {
     private var failure: String?
     private var failed: Bool { failure != nil }
     private var lastHeaderUpdate = 0.0
+    /// When the disk call under way began (``MonotonicClock`` seconds, as bits), 0 between
+    /// calls: a write, a header update or a close that does not return (a network share
+    /// gone, a failing disk) shows as a call that has lasted, for the session to say so.
+    let diskCallBegan = Atomic<UInt64>(0)
+
+    /// Runs a call that goes to the disk, stamped in ``diskCallBegan`` while it runs.
+    private func onDisk<T, E: Error>(_ call: () throws(E) -> T) throws(E) -> T {
+        diskCallBegan.store(MonotonicClock.now().bitPattern, ordering: .relaxed)
+        defer { diskCallBegan.store(0, ordering: .relaxed) }
+        return try call()
+    }
 
     init(
         ring: SPSCRing,
@@ -101,7 +113,7 @@ final class WriterLoop: @unchecked Sendable {
     private func tick() {
         let now = MonotonicClock.now()
         if now - lastHeaderUpdate >= 1 {
-            writer?.updateHeader()
+            if let writer { onDisk { writer.updateHeader() } }
             lastHeaderUpdate = now
             // A take deleted under the recorder (or its folder removed) would swallow the
             // rest of the session: end it as a disk failure instead.
@@ -120,10 +132,12 @@ final class WriterLoop: @unchecked Sendable {
             let n = boundary.fit(frames - done)
             if !failed, let writer {
                 do {
-                    if let payload {
-                        try writer.write(payload + done * frameBytes, frames: n)
-                    } else {
-                        try writer.writeSilence(frames: n)
+                    try onDisk { () throws(HeadroomError) in
+                        if let payload {
+                            try writer.write(payload + done * frameBytes, frames: n)
+                        } else {
+                            try writer.writeSilence(frames: n)
+                        }
                     }
                 } catch {
                     fail(error.message)
@@ -136,12 +150,12 @@ final class WriterLoop: @unchecked Sendable {
     }
 
     private func openTake() {
-        let take = registry.take(takeIndex, startFrame: globalFrame)
+        let take = onDisk { registry.take(takeIndex, startFrame: globalFrame) }
         boundary.startTake()
         guard !failed else { return }
         do throws(HeadroomError) {
             if let error = take.error { throw error }
-            writer = try makeWriter(take)
+            writer = try onDisk { () throws(HeadroomError) in try makeWriter(take) }
         } catch {
             fail(error.message)
         }
@@ -179,7 +193,7 @@ final class WriterLoop: @unchecked Sendable {
 
     private func closeTake() {
         if let writer {
-            do { try writer.close() } catch {
+            do { try onDisk { () throws(HeadroomError) in try writer.close() } } catch {
                 fail(error.message)
             }
         }

@@ -1,0 +1,171 @@
+import CSndFile
+import Foundation
+import Testing
+
+/// A folder served through the kernel's FUSE (Debian's python3-fusepy) that passes every
+/// call to a folder of its own, except that writes to a `.wav` file past its first MiB
+/// hang while the file `hold` exists: a network share that stops answering, a failing disk.
+final class HoldingFolder {
+    let mount: String
+    let backing: String
+    let hold: String
+    private let server = Process()
+
+    static let script = """
+        import errno, os, sys, time
+        from fusepy import FUSE, FuseOSError, Operations
+
+        class HoldFS(Operations):
+            def __init__(self, root, hold):
+                self.root, self.hold = root, hold
+            def _p(self, path):
+                return os.path.join(self.root, path.lstrip('/'))
+            def getattr(self, path, fh=None):
+                st = os.lstat(self._p(path))
+                keys = ('st_atime', 'st_ctime', 'st_gid', 'st_mode', 'st_mtime', 'st_nlink', 'st_size', 'st_uid')
+                return {k: getattr(st, k) for k in keys}
+            def readdir(self, path, fh):
+                return ['.', '..'] + os.listdir(self._p(path))
+            def access(self, path, mode):
+                if not os.access(self._p(path), mode):
+                    raise FuseOSError(errno.EACCES)
+            def mkdir(self, path, mode): os.mkdir(self._p(path), mode)
+            def create(self, path, mode, fi=None): return os.open(self._p(path), os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
+            def open(self, path, flags): return os.open(self._p(path), flags)
+            def read(self, path, size, offset, fh): return os.pread(fh, size, offset)
+            def write(self, path, data, offset, fh):
+                while path.endswith('.wav') and offset >= 1 << 20 and os.path.exists(self.hold):
+                    time.sleep(0.02)
+                return os.pwrite(fh, data, offset)
+            def truncate(self, path, length, fh=None): os.truncate(self._p(path), length)
+            def flush(self, path, fh): return 0
+            def release(self, path, fh): os.close(fh)
+            def fsync(self, path, datasync, fh): os.fsync(fh)
+            def unlink(self, path): os.unlink(self._p(path))
+            def rename(self, old, new): os.rename(self._p(old), self._p(new))
+            def chmod(self, path, mode): os.chmod(self._p(path), mode)
+            def utimens(self, path, times=None): os.utime(self._p(path), times)
+            def statfs(self, path):
+                s = os.statvfs(self._p(path))
+                keys = ('f_bavail', 'f_bfree', 'f_blocks', 'f_bsize', 'f_favail', 'f_ffree', 'f_files', 'f_flag',
+                        'f_frsize', 'f_namemax')
+                return {k: getattr(s, k) for k in keys}
+
+        FUSE(HoldFS(sys.argv[1], sys.argv[3]), sys.argv[2], foreground=True)
+        """
+
+    init(in directory: String) throws {
+        mount = directory + "/share"
+        backing = directory + "/disk"
+        hold = directory + "/hold"
+        for folder in [mount, backing] {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        }
+        let script = directory + "/holdfs.py"
+        try Self.script.write(toFile: script, atomically: true, encoding: .utf8)
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        server.arguments = [script, backing, mount, hold]
+        server.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        server.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try server.run()
+        let deadline = Date().addingTimeInterval(10)
+        while !isMounted && server.isRunning && Date() < deadline { usleep(20_000) }
+        guard isMounted else {
+            stop()
+            throw RigError("the FUSE folder did not mount at \(mount)")
+        }
+    }
+
+    var isMounted: Bool {
+        let mounts = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
+        return mounts.split(separator: "\n").contains { $0.split(separator: " ").dropFirst().first == Substring(mount) }
+    }
+
+    /// Writes past the first MiB of a take hang from now until ``answer()``.
+    func stopAnswering() { FileManager.default.createFile(atPath: hold, contents: nil) }
+    func answer() { try? FileManager.default.removeItem(atPath: hold) }
+
+    /// Answers whatever waits, unmounts (lazily when a file is still open there: a
+    /// recorder the test is leaving behind), and stops the server by its pid.
+    func stop() {
+        answer()
+        if isMounted, (try? run("/bin/umount", [mount]))?.status != 0 { _ = try? run("/bin/umount", ["-l", mount]) }
+        if server.isRunning { kill(server.processIdentifier, SIGTERM) }
+        let deadline = Date().addingTimeInterval(3)
+        while server.isRunning && Date() < deadline { usleep(20_000) }
+        if server.isRunning { kill(server.processIdentifier, SIGKILL) }
+        server.waitUntilExit()
+    }
+}
+
+@Suite("A disk that stops answering (a FUSE folder that holds writes)")
+struct DiskStallTests {
+    /// Waits (polling, bounded) until the recorder's stderr contains `text`.
+    func waitFor(_ text: String, in recorder: BackgroundRecorder, seconds: Double = 15) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !recorder.stderr.contains(text) && Date() < deadline { usleep(20_000) }
+        return recorder.stderr.contains(text)
+    }
+
+    @Test(
+        "a write that does not return is said, and so is the disk answering again; Ctrl-C then waits for it, and again leaves (exit 74) with what the disk took"
+    )
+    func stalls() throws {
+        // A minute of a quiet tone, read unpaced: the recorder is far ahead of the disk.
+        let frames = 60 * 48000
+        var samples = [Int16](repeating: 0, count: frames * 2)
+        for f in 0..<frames { samples[2 * f] = Int16(3000 * sin(Double(f) * 0.05)) }
+        for f in 0..<frames { samples[2 * f + 1] = samples[2 * f] }
+        let rig = FileRig(bytes: samples.withUnsafeBytes { Data($0) })
+        let folder = try HoldingFolder(in: rig.directory)
+        defer { folder.stop() }
+        func record(_ name: String) throws -> BackgroundRecorder {
+            try BackgroundRecorder(
+                [
+                    "record", "--device", "testcap", "--format", "S16_LE", "--duration", "60", "--dir",
+                    folder.mount + "/takes", "--name", name,
+                ],
+                environment: rig.environment,
+                directory: rig.directory + "/" + name
+            )
+        }
+        try FileManager.default.createDirectory(atPath: rig.directory + "/again", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: rig.directory + "/gone", withIntermediateDirectories: true)
+
+        // The disk stops answering for a while and comes back: said, and the take is whole.
+        folder.stopAnswering()
+        let again = try record("again")
+        #expect(waitFor("DISK: a write to again.wav has not returned for 2 s", in: again), "\(again.stderr)")
+        folder.answer()
+        #expect(again.wait(seconds: 30) == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("DISK: the disk answers again, after "), "\(again.stderr)")
+        var info = SF_INFO()
+        if let file = sf_open(folder.backing + "/takes/again.wav", Int32(SFM_READ), &info) { sf_close(file) }
+        #expect(info.frames == Int64(frames))
+
+        // The disk stops answering for good: Ctrl-C says it waits, and a second one leaves.
+        folder.stopAnswering()
+        let gone = try record("gone")
+        #expect(waitFor("DISK: a write to gone.wav has not returned for 2 s", in: gone), "\(gone.stderr)")
+        kill(gone.pid, SIGINT)
+        #expect(
+            waitFor(
+                "DISK: waiting for the disk to take the rest of gone.wav (Ctrl-C again leaves now; the take keeps what the disk took)",
+                in: gone,
+                seconds: 5
+            ),
+            "\(gone.stderr)"
+        )
+        kill(gone.pid, SIGINT)
+        #expect(waitFor("headroom: left gone.wav unfinished (the disk has not answered for ", in: gone, seconds: 5))
+        // A write the disk holds keeps the process (its thread cannot be killed) until the
+        // disk answers; then it ends at once, 74, without finishing the take.
+        folder.answer()
+        #expect(gone.wait(seconds: 10) == 74, "\(gone.stderr)")
+        // What the disk took opens as a WAV file.
+        var left = SF_INFO()
+        let file = sf_open(folder.backing + "/takes/gone.wav", Int32(SFM_READ), &left)
+        #expect(file != nil && left.channels == 2)
+        if let file { sf_close(file) }
+    }
+}
