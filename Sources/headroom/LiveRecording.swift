@@ -248,6 +248,7 @@ struct LiveRecording {
                 if !stall.said {
                     stall.said = true
                     stall.leaveOffered = stopping
+                    Systemd.notify("STATUS=the disk has not answered for \(Int(stalled)) s (\(snapshot.takeName))")
                     warnings.append(
                         "DISK: a write to \(snapshot.takeName) has not returned for \(Int(stalled)) s (a network share gone? a failing disk?); "
                             + (stopping ? leaveHint : "the frames wait in memory")
@@ -255,6 +256,7 @@ struct LiveRecording {
                 }
             } else if stall.said {
                 warnings.append(String(format: "DISK: the disk answers again, after %.1f s", stall.longest))
+                Systemd.notify("STATUS=recording \(snapshot.takeName) from \(settings.device)")
                 stall = (false, 0, false)
             }
             if now - lastDiskCheck >= 1 {
@@ -325,16 +327,7 @@ struct LiveRecording {
         var asked = 0
         let outcome = session.outcome {
             asked += 1
-            if asked == 10 {
-                let waiting = "waiting for --on-take-closed to finish (Ctrl-C leaves it running)"
-                if var m = meter {
-                    m.message = waiting
-                    _ = m.draw(session.snapshot())
-                    meter = m
-                } else {
-                    Terminal.line(waiting)
-                }
-            }
+            if asked == 10 { say("waiting for --on-take-closed to finish (Ctrl-C leaves it running)") }
             return Self.nextSignal(seconds: 0) == .end
         }
         for left in outcome.hooksLeftRunning {

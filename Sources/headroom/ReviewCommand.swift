@@ -206,7 +206,8 @@ struct ReviewCommand: ParsableCommand {
             ],
             alignments: Array(repeating: .left, count: 9)
         )
-        for r in reviews {
+        let names = TakeReview.shownNames(reviews.map(\.file))
+        for (r, name) in zip(reviews, names) {
             // "Vox x2 +4.0 dB": how often, and how far over (">=" where only a bound is known).
             let clipped = r.channels.filter { $0.clipEvents > 0 }.map { c in
                 "\(Self.who(c)) x\(c.clipEvents)"
@@ -227,7 +228,7 @@ struct ReviewCommand: ParsableCommand {
                     }
                 }
             table.add([
-                (r.file as NSString).lastPathComponent, EventText.timecode(seconds: r.seconds),
+                name, EventText.timecode(seconds: r.seconds),
                 r.started.map { String($0.prefix(19)).replacingOccurrences(of: "T", with: " ") } ?? "-",
                 clipped.isEmpty ? "-" : clipped, flat.isEmpty ? "-" : flat,
                 // Without a summary only the events' true peaks are known: none is not silence.

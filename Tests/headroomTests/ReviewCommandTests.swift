@@ -519,6 +519,32 @@ struct ReviewCommandTests {
         #expect(String(decoding: bytes(dir + "/bass.labels.txt"), as: UTF8.self).contains("CLIP ch2 R: 2 samples"))
     }
 
+    @Test("takes of one name in two days' folders are told apart by their folder, in the table and the HTML report")
+    func sameNameTwoDays() throws {
+        let dir = scratchDirectory()
+        let m = Material.stereoSecond(clips: [])
+        for name in ["2026-12-05/take-%n", "2026-12-06/take-%n", "solo"] {
+            let r = try recordOnFileRig(m, seconds: 1, dir: dir, extra: ["--name", name])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let r = try headroom("review", dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let names = r.stdout.split(separator: "\n").dropFirst().map { String($0.prefix { $0 != " " }) }
+        #expect(names.sorted() == ["2026-12-05/take-001.wav", "2026-12-06/take-001.wav", "solo.wav"], "\(r.stdout)")
+        let html = try headroom("review", "--html", dir + "/report.html", dir)
+        #expect(html.status == 0, "\(html.stderr)")
+        let page = String(decoding: bytes(dir + "/report.html"), as: UTF8.self)
+        for name in ["2026-12-05/take-001.wav", "2026-12-06/take-001.wav", "solo.wav"] {
+            #expect(page.contains("data-file=\"\(name)\""), "\(name)")
+        }
+        #expect(
+            TakeReview.shownNames(["a/x.wav", "b/x.wav", "y.wav", "c/d/z.wav", "e/d/z.wav"]) == [
+                "a/x.wav", "b/x.wav", "y.wav", "c/d/z.wav", "e/d/z.wav",
+            ]
+        )
+        #expect(TakeReview.shownNames(["t/a/x.wav", "t/b/y.wav"]) == ["x.wav", "y.wav"])
+    }
+
     @Test(
         "a log whose take is gone: listed from the log as 'audio missing', with a note; in --json too; a take named in capitals is there"
     )

@@ -37,13 +37,13 @@ public enum HTMLReport {
             <span style="color:#d50000">clip events</span>, <span style="color:#aa00ff">flat tops</span> (clipping below full scale) and <span style="color:#ff9800">hot events</span> marked.</p>
 
             """
-        for (index, r) in reviews.enumerated() { html += take(r, index: index, settings: settings) }
+        let names = TakeReview.shownNames(reviews.map(\.file))
+        for (index, r) in reviews.enumerated() { html += take(r, name: names[index], index: index, settings: settings) }
         html += "</body></html>\n"
         return html
     }
 
-    static func take(_ r: TakeReview, index: Int, settings: AnalysisSettings) -> String {
-        let name = (r.file as NSString).lastPathComponent
+    static func take(_ r: TakeReview, name: String, index: Int, settings: AnalysisSettings) -> String {
         // A take that only ran hot (true peaks in the margin, no clip) is not called clean.
         let status =
             if r.hasProblems {

@@ -367,6 +367,25 @@ public struct TakeReview: Sendable {
         return review
     }
 
+    /// The names the table and the report show for `files`: each file's name, or, where two
+    /// share one (`take-001.wav` in each day's folder of `--name %Y-%m-%d/take-%n`), as many
+    /// of their folders as tell them apart (`2026-12-05/take-001.wav`).
+    public static func shownNames(_ files: [String]) -> [String] {
+        let parts = files.map { $0.split(separator: "/").map(String.init) }
+        var depth = Array(repeating: 1, count: files.count)
+        while true {
+            let names = parts.indices.map { parts[$0].suffix(depth[$0]).joined(separator: "/") }
+            var grew = false
+            for same in Dictionary(grouping: names.indices, by: { names[$0] }).values where same.count > 1 {
+                for i in same where depth[i] < parts[i].count {
+                    depth[i] += 1
+                    grew = true
+                }
+            }
+            if !grew { return names }
+        }
+    }
+
     public static func logPath(for file: String) -> String {
         (file as NSString).deletingPathExtension + ".clips.jsonl"
     }
