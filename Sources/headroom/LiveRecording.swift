@@ -140,7 +140,13 @@ struct LiveRecording {
         // lasted 2 s; an end signal while it lasts, once the recording is stopping, leaves
         // without waiting for it (exit 74), where nothing but SIGKILL ended the recorder.
         var stall = (said: false, longest: 0.0, leaveOffered: false)
-        let leaveHint = "Ctrl-C again leaves now; the take keeps what the disk took"
+        // On the meter the line stays under it until the disk answers (the events the
+        // stop closes would write over it), and it fits a narrow window.
+        var stallNotice: String? = nil
+        func leaveHint() -> String {
+            meter != nil
+                ? "q or Ctrl-C again leaves now" : "Ctrl-C again leaves now (the take keeps what the disk took)"
+        }
         func say(_ line: String) {
             if var m = meter {
                 m.message = line
@@ -155,7 +161,7 @@ struct LiveRecording {
             meter?.finish()
             let take = session.snapshot().takeName
             Terminal.error(
-                "left \(take) unfinished (the disk has not answered for \(Int(session.diskStalledSeconds)) s): it holds what the disk took before, its header counting to about a second before that; a write the disk still holds keeps this process until the disk answers or is unmounted"
+                "left \(take) unfinished: the disk has not answered for \(Int(session.diskStalledSeconds)) s; the take holds what it took, and this process ends once the disk answers or is unmounted"
             )
             Systemd.notify("STATUS=stopped (the disk stopped answering)")
             // Not exit(): nothing more may wait on that disk, the stuck threads included.
@@ -167,7 +173,9 @@ struct LiveRecording {
             stopping = true
             if stall.said && !stall.leaveOffered {
                 stall.leaveOffered = true
-                say("DISK: waiting for the disk to take the rest of \(session.snapshot().takeName) (\(leaveHint))")
+                stallNotice =
+                    "DISK: waiting for the disk to take the rest of \(session.snapshot().takeName); \(leaveHint())"
+                say(stallNotice!)
             }
         }
         while !session.isFinished {
@@ -250,14 +258,19 @@ struct LiveRecording {
                     stall.leaveOffered = stopping
                     Systemd.notify("STATUS=the disk has not answered for \(Int(stalled)) s (\(snapshot.takeName))")
                     warnings.append(
-                        "DISK: a write to \(snapshot.takeName) has not returned for \(Int(stalled)) s (a network share gone? a failing disk?); "
-                            + (stopping ? leaveHint : "the frames wait in memory")
+                        "DISK: a write to \(snapshot.takeName) has not returned for \(Int(stalled)) s (a share gone? a failing disk?); frames wait in memory"
                     )
+                    if stopping {
+                        stallNotice =
+                            "DISK: waiting for the disk to take the rest of \(snapshot.takeName); \(leaveHint())"
+                        warnings.append(stallNotice!)
+                    }
                 }
             } else if stall.said {
                 warnings.append(String(format: "DISK: the disk answers again, after %.1f s", stall.longest))
                 Systemd.notify("STATUS=recording \(snapshot.takeName) from \(settings.device)")
                 stall = (false, 0, false)
+                stallNotice = nil
             }
             if now - lastDiskCheck >= 1 {
                 lastDiskCheck = now
@@ -302,6 +315,7 @@ struct LiveRecording {
             if var m = meter {
                 m.diskSecondsLeft = diskLeft
                 for w in warnings { m.message = w }
+                if let stallNotice { m.message = stallNotice }
                 if m.draw(snapshot) {
                     meter = m
                 } else {

@@ -150,14 +150,14 @@ struct DiskStallTests {
         kill(gone.pid, SIGINT)
         #expect(
             waitFor(
-                "DISK: waiting for the disk to take the rest of gone.wav (Ctrl-C again leaves now; the take keeps what the disk took)",
+                "DISK: waiting for the disk to take the rest of gone.wav; Ctrl-C again leaves now (the take keeps what the disk took)",
                 in: gone,
                 seconds: 5
             ),
             "\(gone.stderr)"
         )
         kill(gone.pid, SIGINT)
-        #expect(waitFor("headroom: left gone.wav unfinished (the disk has not answered for ", in: gone, seconds: 5))
+        #expect(waitFor("headroom: left gone.wav unfinished: the disk has not answered for ", in: gone, seconds: 5))
         // A write the disk holds keeps the process (its thread cannot be killed) until the
         // disk answers; then it ends at once, 74, without finishing the take.
         folder.answer()
