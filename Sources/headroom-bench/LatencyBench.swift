@@ -78,12 +78,14 @@ enum LatencyBench {
         settings.directory = NSTemporaryDirectory() + "headroom-latency-\(getpid())"
         try? FileManager.default.createDirectory(atPath: settings.directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: settings.directory) }
-        let config = RecordingSession.Configuration(
+        var config = RecordingSession.Configuration(
             settings: settings,
             fileFormat: .wav,
             names: ["L", "R"],
             deviceName: "scripted"
         )
+        // A clip every quarter second: each one's line is timed, none held to one a minute.
+        config.everyLine = true
         let session: RecordingSession
         do {
             session = try RecordingSession(source: source, configuration: config)

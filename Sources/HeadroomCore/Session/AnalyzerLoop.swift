@@ -47,8 +47,10 @@ final class AnalyzerLoop: @unchecked Sendable {
     private var wasClipping: [Bool]
     /// The first frame of the hot burst a "still hot" line named, per channel (-1: none).
     private var hotLines: [Int]
-    /// The lines a channel repeats held to one a minute, per take.
+    /// The lines a channel repeats held to one a minute, per take (unless not
+    /// `holdsRepeatedLines`).
     private var repeated: RepeatedWarnings
+    private let holdsRepeatedLines: Bool
     /// Whether the open clip event's CLIP line was held (its "how far over" line is too).
     private var clipLineHeld: [Bool]
     private var lastSync = 0.0
@@ -82,6 +84,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         maxTakeFrames: Int?,
         channelMask: UInt32 = 0,
         resumedFrom: String?,
+        holdsRepeatedLines: Bool = true,
         shared: SessionShared
     ) {
         self.ring = ring
@@ -111,6 +114,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         wasClipping = Array(repeating: false, count: channels)
         hotLines = Array(repeating: -1, count: channels)
         repeated = RepeatedWarnings(rate: rate)
+        self.holdsRepeatedLines = holdsRepeatedLines
         clipLineHeld = Array(repeating: false, count: channels)
         zeros = .allocate(byteCount: zeroFrames * channels * format.bytesPerSample, alignment: 64)
         zeros.initializeMemory(as: UInt8.self, repeating: 0, count: zeroFrames * channels * format.bytesPerSample)
@@ -596,6 +600,7 @@ final class AnalyzerLoop: @unchecked Sendable {
     /// Whether an event's line is shown, or counted for a line a minute
     /// (``RepeatedWarnings``); the line that says so comes in its place.
     private func shows(_ key: RepeatedWarnings.Key, at frame: Int, worst: Double? = nil, frames: Int = 0) -> Bool {
+        guard holdsRepeatedLines else { return true }
         switch repeated.admit(key, at: frame, worst: worst, frames: frames) {
         case .show:
             return true

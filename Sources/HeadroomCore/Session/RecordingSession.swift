@@ -91,6 +91,9 @@ public final class RecordingSession: @unchecked Sendable {
         public var channelMask: UInt32 = 0
         /// Test hook: runs on the writer thread before each block is written.
         public var beforeWrite: (@Sendable () -> Void)?
+        /// Every warning line, none held to one a minute (``RepeatedWarnings``): for the
+        /// latency benchmark, which times each clip's line.
+        public var everyLine = false
 
         public init(settings: Settings, fileFormat: TakeFileFormat, names: [String], deviceName: String) {
             self.settings = settings
@@ -201,6 +204,7 @@ public final class RecordingSession: @unchecked Sendable {
             maxTakeFrames: configuration.maxTakeFrames,
             channelMask: configuration.channelMask,
             resumedFrom: configuration.resumedFrom,
+            holdsRepeatedLines: !configuration.everyLine,
             shared: shared
         )
     }
