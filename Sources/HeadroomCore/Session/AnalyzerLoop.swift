@@ -296,7 +296,10 @@ final class AnalyzerLoop: @unchecked Sendable {
         flushTakeDrop()
         analyzer.finish()
         drain()
-        for held in repeated.finish(at: boundary.frames) { warn(repeatedLine(held)) }
+        // Said as the take closes, when the next take may already be on the meter and in the
+        // journal's names: these name theirs.
+        let closingName = take.map { URL(fileURLWithPath: $0.file).lastPathComponent }
+        for held in repeated.finish(at: boundary.frames) { warn(repeatedLine(held, take: closingName)) }
         if let ending { emit(ending) }
         let summaries = (0..<channels).map { analyzer.summary(channel: $0) }
         var metadata: TakeMetadata? = nil
@@ -625,10 +628,12 @@ final class AnalyzerLoop: @unchecked Sendable {
     }
 
     /// The once-a-minute line for events whose lines were held: how many, and how bad.
-    private func repeatedLine(_ held: RepeatedWarnings.Held) -> String {
+    private func repeatedLine(_ held: RepeatedWarnings.Held, take: String? = nil) -> String {
         let who = held.key.channel >= 0 ? "\(EventText.channel(held.key.channel, names: names)) " : ""
         let times = held.count == 1 ? "once more" : "\(held.count) more times"
-        let span = "from \(Self.timecode(held.from, rate: rate)) to \(Self.timecode(held.to, rate: rate))"
+        let span =
+            "from \(Self.timecode(held.from, rate: rate)) to \(Self.timecode(held.to, rate: rate))"
+            + (take.map { " of \($0)" } ?? "")
         let worst = held.worst.map(Decibels.text) ?? "?"
         switch held.key.kind {
         case .clip:
