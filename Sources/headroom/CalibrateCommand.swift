@@ -92,19 +92,38 @@ struct CalibrateCommand: ParsableCommand {
                 names: names,
                 seconds: seconds
             )
-            // A background job (`&`) leaves the terminal to the shell: the plain lines.
-            let interactive =
-                Terminal.drawable(STDOUT_FILENO) && isatty(STDIN_FILENO) == 1 && Terminal.inForeground && !json
-            if !interactive { Terminal.error("listening to \(settings.device) for \(String(format: "%g", seconds)) s") }
-            var meter = interactive ? MeterView(settings: settings.analysis, mode: .soundcheck(seconds: seconds)) : nil
-            var keyboard = interactive ? RawKeyboard() : nil
+            // A background job (`&`) leaves the terminal to the shell: the plain lines; `fg`
+            // brings up the soundcheck meter and `q` (as `record` does), and a terminal that
+            // hung up never does again.
+            let terminal = Terminal.drawable(STDOUT_FILENO) && isatty(STDIN_FILENO) == 1 && !json
+            var meter: MeterView? = nil
+            var keyboard: RawKeyboard? = nil
+            var hungUp = false
+            var drew = false
+            func takeTerminal() {
+                meter = MeterView(settings: settings.analysis, mode: .soundcheck(seconds: seconds))
+                keyboard = RawKeyboard()
+                drew = true
+            }
+            if terminal && Terminal.inForeground { takeTerminal() }
+            if meter == nil { Terminal.error("listening to \(settings.device) for \(String(format: "%g", seconds)) s") }
             session.start()
             while !session.isFinished {
+                if terminal && !hungUp && Terminal.inForeground != (keyboard != nil) {
+                    if keyboard == nil {
+                        takeTerminal()
+                    } else {
+                        keyboard?.restore()
+                        meter?.finish()
+                        (keyboard, meter) = (nil, nil)
+                    }
+                }
                 switch keyboard?.read(timeoutMilliseconds: 66) {
                 case .key("q"), .key("Q"): session.stop()
                 case .gone:
                     keyboard = nil
                     meter = nil
+                    hungUp = true
                 default: break
                 }
                 if LiveRecording.nextSignal(seconds: keyboard == nil ? 0.1 : 0) == .end { session.stop() }
@@ -117,7 +136,7 @@ struct CalibrateCommand: ParsableCommand {
             meter?.finish()
             keyboard?.restore()
             // The meter's first draw cleared the screen: the notes from before go beside the results.
-            if interactive { for note in [pathWarning, namesNote].compactMap({ $0 }) { Terminal.line(note) } }
+            if drew { for note in [pathWarning, namesNote].compactMap({ $0 }) { Terminal.line(note) } }
             let (results, reason) = session.finish()
             if reason == .deviceLost || reason == .deviceError {
                 throw HeadroomError(.io, "\(settings.device) stopped delivering frames during the soundcheck")

@@ -170,7 +170,7 @@ struct MeterTerminalTests {
     }
 
     @Test(
-        "record and calibrate started as a shell's background job (&) leave the shell its terminal: lines, no meter; fg brings record's meter and keys"
+        "record and calibrate started as a shell's background job (&) leave the shell its terminal: lines, no meter; fg brings the meter and keys"
     )
     func backgroundJob() throws {
         let dir = scratchDirectory()
@@ -210,12 +210,21 @@ struct MeterTerminalTests {
         #expect(tmux.waitFor { $0.contains("headroom: take ") } != nil, "\(tmux.screen())")
         let log = try String(contentsOfFile: dir + "/takes/t.clips.jsonl", encoding: .utf8)
         #expect(log.contains("\"type\":\"clip\"") && log.contains("\"type\":\"summary\""))
-        // calibrate in the background: its plain lines and its table, no soundcheck meter.
-        tmux.keys("clear; '\(headroomBinary)' calibrate --device testlive --names Vox,Bass --seconds 2 &")
+        // calibrate in the background: its plain line, no soundcheck meter; fg brings the
+        // meter, and q ends the soundcheck with its table.
+        tmux.keys("clear; '\(headroomBinary)' calibrate --device testlive --names Vox,Bass --seconds 60 &")
         tmux.keys("Enter")
-        let table = try #require(tmux.waitFor { $0.contains("proposal") && $0.contains("Bass") }, "\(tmux.screen())")
-        #expect(table.contains("listening to testlive for 2 s"), "\(table)")
-        #expect(!table.contains("keys: q"), "\(table)")
+        let listening = try #require(tmux.waitFor { $0.contains("listening to testlive for 60 s") }, "\(tmux.screen())")
+        #expect(!listening.contains("SOUNDCHECK") && !listening.contains("keys: q"), "\(listening)")
+        tmux.keys("fg")
+        tmux.keys("Enter")
+        let soundcheck = try #require(
+            tmux.waitFor { $0.contains("SOUNDCHECK") && $0.contains("Bass") },
+            "\(tmux.screen())"
+        )
+        #expect(soundcheck.contains("listening: play as loud"), "\(soundcheck)")
+        tmux.keys("q")
+        #expect(tmux.waitFor { $0.contains("proposal") && $0.contains("true peak dBTP") } != nil, "\(tmux.screen())")
     }
 
     @Test("on a terminal whose TERM is dumb (Emacs's shell): plain lines, as through a pipe, and no escape sequence")
