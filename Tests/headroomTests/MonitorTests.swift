@@ -212,6 +212,13 @@ struct MonitorTests {
         // promtool: the shipped scrape config and rules, and what /metrics serves.
         let rules = try run("/usr/bin/promtool", ["check", "rules", Self.root + "/monitoring/headroom-alerts.yml"])
         #expect(rules.status == 0, "\(rules.stdout)\(rules.stderr)")
+        // The rules' own unit tests: series as /metrics serves them, the alerts they raise.
+        let ruleTests = try run(
+            "/usr/bin/promtool",
+            ["test", "rules", "headroom-alerts.test.yml"],
+            cwd: Self.root + "/monitoring"
+        )
+        #expect(ruleTests.status == 0, "\(ruleTests.stdout)\(ruleTests.stderr)")
         let config = try run("/usr/bin/promtool", ["check", "config", Self.root + "/monitoring/prometheus.yml"])
         #expect(config.status == 0, "\(config.stdout)\(config.stderr)")
         let metrics = try #require(httpGet("http://127.0.0.1:\(portA)/metrics")?.body)
