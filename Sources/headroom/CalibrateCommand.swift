@@ -109,10 +109,8 @@ struct CalibrateCommand: ParsableCommand {
             if meter == nil { Terminal.error("listening to \(settings.device) for \(String(format: "%g", seconds)) s") }
             session.start()
             while !session.isFinished {
-                if terminal && !hungUp && Terminal.inForeground != (keyboard != nil) {
-                    if keyboard == nil {
-                        takeTerminal()
-                    } else {
+                if terminal && !hungUp {
+                    Terminal.followForeground(holding: keyboard != nil, take: takeTerminal) {
                         keyboard?.restore()
                         meter?.finish()
                         (keyboard, meter) = (nil, nil)

@@ -138,14 +138,15 @@ struct LiveRecording {
         // A disk that stops answering (a network share gone, a failing disk) holds the
         // writer in one call; the take cannot be finished until it answers. Said once it has
         // lasted 2 s; an end signal while it lasts, once the recording is stopping, leaves
-        // without waiting for it (exit 74), where nothing but SIGKILL ended the recorder.
+        // without waiting for it (exit 74).
         var stall = (said: false, longest: 0.0, leaveOffered: false)
         // On the meter the line stays under it until the disk answers (the events the
         // stop closes would write over it), and it fits a narrow window.
         var stallNotice: String? = nil
-        func leaveHint() -> String {
-            meter != nil
-                ? "q or Ctrl-C again leaves now" : "Ctrl-C again leaves now (the take keeps what the disk took)"
+        func waitingNotice(_ take: String) -> String {
+            "DISK: waiting for the disk to take the rest of \(take); "
+                + (meter != nil
+                    ? "q or Ctrl-C again leaves now" : "Ctrl-C again leaves now (the take keeps what the disk took)")
         }
         func say(_ line: String) {
             if var m = meter {
@@ -173,16 +174,13 @@ struct LiveRecording {
             stopping = true
             if stall.said && !stall.leaveOffered {
                 stall.leaveOffered = true
-                stallNotice =
-                    "DISK: waiting for the disk to take the rest of \(session.snapshot().takeName); \(leaveHint())"
+                stallNotice = waitingNotice(session.snapshot().takeName)
                 say(stallNotice!)
             }
         }
         while !session.isFinished {
-            if terminal && !hungUp && Terminal.inForeground != (keyboard != nil) {
-                if keyboard == nil {
-                    takeTerminal()
-                } else {
+            if terminal && !hungUp {
+                Terminal.followForeground(holding: keyboard != nil, take: takeTerminal) {
                     keyboard?.restore()
                     meter?.finish()
                     (keyboard, meter) = (nil, nil)
@@ -261,14 +259,15 @@ struct LiveRecording {
                         "DISK: a write to \(snapshot.takeName) has not returned for \(Int(stalled)) s (a share gone? a failing disk?); frames wait in memory"
                     )
                     if stopping {
-                        stallNotice =
-                            "DISK: waiting for the disk to take the rest of \(snapshot.takeName); \(leaveHint())"
+                        stallNotice = waitingNotice(snapshot.takeName)
                         warnings.append(stallNotice!)
                     }
                 }
             } else if stall.said {
                 warnings.append(String(format: "DISK: the disk answers again, after %.1f s", stall.longest))
-                Systemd.notify("STATUS=recording \(snapshot.takeName) from \(settings.device)")
+                Systemd.notify(
+                    stopping ? "STATUS=stopping" : "STATUS=recording \(snapshot.takeName) from \(settings.device)"
+                )
                 stall = (false, 0, false)
                 stallNotice = nil
             }

@@ -131,6 +131,17 @@ enum Terminal {
     /// through the shell's lines).
     static var inForeground: Bool { tcgetpgrp(STDIN_FILENO) == getpgrp() }
 
+    /// For a live command that may be a background job: when the job has just come to the
+    /// foreground (`fg`) and does not hold the terminal, `take` it (meter, keys); when it has
+    /// just gone to the background (Ctrl-Z, `bg`) and holds it, `give` it back.
+    static func followForeground(holding: Bool, take: () -> Void, give: () -> Void) {
+        switch (inForeground, holding) {
+        case (true, false): take()
+        case (false, true): give()
+        default: break
+        }
+    }
+
     /// Whether `fd` is a terminal that takes escape sequences: not one whose `TERM` is
     /// `dumb` (Emacs's shell buffer, some IDE consoles), which would show them as text.
     /// There the meter, the colours and the status lines give way to plain lines, as

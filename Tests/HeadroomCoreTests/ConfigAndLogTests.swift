@@ -427,6 +427,14 @@ struct ConfigTests {
             try settings.apply(ConfigFile.parse("rate = \"fast\"\n", path: "u.toml"))
         }
         #expect(
+            throws: HeadroomError(
+                .usage,
+                "u.toml:1: rate must be a rate in Hz (48000) or kHz (48, \"44.1k\"); got 48000.5"
+            )
+        ) {
+            try settings.apply(ConfigFile.parse("rate = 48000.5\n", path: "u.toml"))
+        }
+        #expect(
             throws: HeadroomError(.usage, "u.toml:1: margin must be a number of dB (-6, -6dB, -6 dB); got \"lots\"")
         ) {
             try settings.apply(ConfigFile.parse("margin = \"lots\"\n", path: "u.toml"))

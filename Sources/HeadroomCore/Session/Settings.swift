@@ -157,8 +157,10 @@ public struct Settings: Sendable, Equatable {
                     }
                 guard let hz = text.flatMap(Self.hertz) else {
                     let got =
-                        if case .string(let text) = entry.value { "; got \"\(DisplayText.escaped(text))\"" } else {
-                            Self.found(entry.value)
+                        switch entry.value {
+                        case .string(let text): "; got \"\(DisplayText.escaped(text))\""
+                        case .number(let d): "; got \(Self.shown(d))"
+                        default: Self.found(entry.value)
                         }
                     throw HeadroomError(.usage, "\(at) must be a rate in Hz (48000) or kHz (48, \"44.1k\")\(got)")
                 }
