@@ -139,9 +139,10 @@ struct LiveRecording {
         // writer in one call; the take cannot be finished until it answers. Said once it has
         // lasted 2 s; an end signal while it lasts, once the recording is stopping, leaves
         // without waiting for it (exit 74).
-        var stall = (said: false, longest: 0.0, leaveOffered: false)
-        // On the meter the line stays under it until the disk answers (the events the
-        // stop closes would write over it), and it fits a narrow window.
+        var stall = (said: false, longest: 0.0)
+        // Set once leaving is offered (the stall goes on while stopping): on the meter the
+        // line stays under it until the disk answers (the events the stop closes would write
+        // over it), and it fits a narrow window.
         var stallNotice: String? = nil
         func waitingNotice(_ take: String) -> String {
             "DISK: waiting for the disk to take the rest of \(take); "
@@ -169,11 +170,10 @@ struct LiveRecording {
             _exit(HeadroomError.Code.io.rawValue)
         }
         func stop() {
-            if stopping && stall.leaveOffered { leave() }
+            if stopping && stallNotice != nil { leave() }
             if !stopping { session.stop() }
             stopping = true
-            if stall.said && !stall.leaveOffered {
-                stall.leaveOffered = true
+            if stall.said && stallNotice == nil {
                 stallNotice = waitingNotice(session.snapshot().takeName)
                 say(stallNotice!)
             }
@@ -253,7 +253,6 @@ struct LiveRecording {
                 stall.longest = stalled
                 if !stall.said {
                     stall.said = true
-                    stall.leaveOffered = stopping
                     Systemd.notify("STATUS=the disk has not answered for \(Int(stalled)) s (\(snapshot.takeName))")
                     warnings.append(
                         "DISK: a write to \(snapshot.takeName) has not returned for \(Int(stalled)) s (a share gone? a failing disk?); frames wait in memory"
@@ -268,7 +267,7 @@ struct LiveRecording {
                 Systemd.notify(
                     stopping ? "STATUS=stopping" : "STATUS=recording \(snapshot.takeName) from \(settings.device)"
                 )
-                stall = (false, 0, false)
+                stall = (false, 0)
                 stallNotice = nil
             }
             if now - lastDiskCheck >= 1 {

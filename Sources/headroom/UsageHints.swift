@@ -87,6 +87,13 @@ extension Headroom {
             quoted(after: "unexpected argument '", in: sentence)
             ?? quoted(after: "unexpected arguments: '", in: sentence)
         guard let word = unexpected else { return nil }
+        // `--margin 3 dB`, `--rate 44.1 kHz`: the space made the unit a word of its own.
+        if let i = words.firstIndex(of: word), i >= 2, words[i - 2].hasPrefix("-"), Double(words[i - 1]) != nil {
+            let unit = words[i...].prefix { unitWords.contains($0.lowercased()) }
+            if !unit.isEmpty {
+                return "a unit goes against its number: \(words[i - 2]) \(words[i - 1])\(unit.joined())"
+            }
+        }
         if looksLikeDevice(word) && (command == "record" || command == "calibrate") {
             return "did you mean '--device \(word)'?"
         }
@@ -97,6 +104,9 @@ extension Headroom {
         default: return nil
         }
     }
+
+    /// Units typed as words of their own after an option's value (`-6 dB FS`).
+    static let unitWords: Set<String> = ["db", "dbfs", "dbtp", "fs", "tp", "hz", "khz", "k", "ms", "s", "min", "h"]
 
     /// Options other recorders spell differently, by the command they were given to.
     static let otherSpellings: [String: [String: String]] = {

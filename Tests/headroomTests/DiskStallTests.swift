@@ -102,9 +102,7 @@ final class HoldingFolder {
 struct DiskStallTests {
     /// Waits (polling, bounded) until the recorder's stderr contains `text`.
     func waitFor(_ text: String, in recorder: BackgroundRecorder, seconds: Double = 15) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while !recorder.stderr.contains(text) && Date() < deadline { usleep(20_000) }
-        return recorder.stderr.contains(text)
+        eventually(seconds) { recorder.stderr.contains(text) }
     }
 
     @Test(

@@ -232,6 +232,19 @@ struct HelpTests {
             (["record", "--seconds", "5"], "unknown option '--seconds'; did you mean '--duration'?"),
             // The same word means the other command's option where it has its own.
             (["calibrate", "--duration", "20"], "unknown option '--duration'; did you mean '--seconds'?"),
+            // A unit typed as a word of its own.
+            (
+                ["record", "--margin", "3", "dB"],
+                "unexpected argument 'dB'; a unit goes against its number: --margin 3dB"
+            ),
+            (
+                ["calibrate", "--target-peak", "-6", "dB", "FS"],
+                "2 unexpected arguments: 'dB', 'FS'; a unit goes against its number: --target-peak -6dBFS"
+            ),
+            (
+                ["record", "--rate", "44.1", "kHz"],
+                "unexpected argument 'kHz'; a unit goes against its number: --rate 44.1kHz"
+            ),
             // arecord's file argument, and ffmpeg's -o with one: the options that name takes.
             (
                 ["record", "-D", "hw:1", "song.wav"],

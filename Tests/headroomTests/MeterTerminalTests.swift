@@ -185,26 +185,23 @@ struct MeterTerminalTests {
         )
         defer { tmux.stop() }
         #expect(tmux.waitFor { $0.contains("$") } != nil, "the shell's prompt")
-        tmux.keys("'\(headroomBinary)' record --device testlive --names Vox,Bass --dir '\(dir)/takes' --name t &")
-        tmux.keys("Enter")
+        /// Types `line` and Enter into the shell; the screen once it `shows` what is awaited.
+        func typed(_ line: String, until shows: (String) -> Bool) throws -> String {
+            tmux.keys(line)
+            tmux.keys("Enter")
+            let screen = tmux.waitFor(15, shows)
+            return try #require(screen, "\(tmux.screen())")
+        }
         // The overs still come, as lines among the shell's.
-        let background = try #require(
-            tmux.waitFor { $0.contains("note: recording in the background") && $0.contains("CLIP: ch1 Vox") },
-            "\(tmux.screen())"
-        )
+        let background = try typed(
+            "'\(headroomBinary)' record --device testlive --names Vox,Bass --dir '\(dir)/takes' --name t &"
+        ) { $0.contains("note: recording in the background") && $0.contains("CLIP: ch1 Vox") }
         #expect(!background.contains("REC  t.wav") && !background.contains("keys: r"), "\(background)")
         // The shell is the terminal's: what is typed echoes and runs.
-        tmux.keys("echo shell-\\ok")
-        tmux.keys("Enter")
-        let shell = try #require(tmux.waitFor { $0.split(separator: "\n").contains("shell-ok") }, "\(tmux.screen())")
+        let shell = try typed("echo shell-\\ok") { $0.split(separator: "\n").contains("shell-ok") }
         #expect(!shell.contains("REC  t.wav"), "\(shell)")
         // fg: the meter, and the keys work.
-        tmux.keys("fg")
-        tmux.keys("Enter")
-        let front = try #require(
-            tmux.waitFor { $0.contains("REC  t.wav") && $0.contains("keys: r") },
-            "\(tmux.screen())"
-        )
+        let front = try typed("fg") { $0.contains("REC  t.wav") && $0.contains("keys: r") }
         #expect(front.contains("CLIP"), "the overs from the background are latched: \(front)")
         tmux.keys("q")
         #expect(tmux.waitFor { $0.contains("headroom: take ") } != nil, "\(tmux.screen())")
@@ -212,16 +209,11 @@ struct MeterTerminalTests {
         #expect(log.contains("\"type\":\"clip\"") && log.contains("\"type\":\"summary\""))
         // calibrate in the background: its plain line, no soundcheck meter; fg brings the
         // meter, and q ends the soundcheck with its table.
-        tmux.keys("clear; '\(headroomBinary)' calibrate --device testlive --names Vox,Bass --seconds 60 &")
-        tmux.keys("Enter")
-        let listening = try #require(tmux.waitFor { $0.contains("listening to testlive for 60 s") }, "\(tmux.screen())")
+        let listening = try typed(
+            "clear; '\(headroomBinary)' calibrate --device testlive --names Vox,Bass --seconds 60 &"
+        ) { $0.contains("listening to testlive for 60 s") }
         #expect(!listening.contains("SOUNDCHECK") && !listening.contains("keys: q"), "\(listening)")
-        tmux.keys("fg")
-        tmux.keys("Enter")
-        let soundcheck = try #require(
-            tmux.waitFor { $0.contains("SOUNDCHECK") && $0.contains("Bass") },
-            "\(tmux.screen())"
-        )
+        let soundcheck = try typed("fg") { $0.contains("SOUNDCHECK") && $0.contains("Bass") }
         #expect(soundcheck.contains("listening: play as loud"), "\(soundcheck)")
         tmux.keys("q")
         #expect(tmux.waitFor { $0.contains("proposal") && $0.contains("true peak dBTP") } != nil, "\(tmux.screen())")

@@ -51,8 +51,6 @@ final class AnalyzerLoop: @unchecked Sendable {
     /// `holdsRepeatedLines`).
     private var repeated: RepeatedWarnings
     private let holdsRepeatedLines: Bool
-    /// Whether the open clip event's CLIP line was held (its "how far over" line is too).
-    private var clipLineHeld: [Bool]
     private var lastSync = 0.0
     /// The capture PCM's chain, for the `take` header.
     private let path: [String]
@@ -115,7 +113,6 @@ final class AnalyzerLoop: @unchecked Sendable {
         hotLines = Array(repeating: -1, count: channels)
         repeated = RepeatedWarnings(rate: rate)
         self.holdsRepeatedLines = holdsRepeatedLines
-        clipLineHeld = Array(repeating: false, count: channels)
         zeros = .allocate(byteCount: zeroFrames * channels * format.bytesPerSample, alignment: 64)
         zeros.initializeMemory(as: UInt8.self, repeating: 0, count: zeroFrames * channels * format.bytesPerSample)
     }
@@ -203,7 +200,6 @@ final class AnalyzerLoop: @unchecked Sendable {
             takeFlats[c] = 0
             takeFlatLines[c] = 0
             hotLines[c] = -1
-            clipLineHeld[c] = false
         }
         loudness = registry.addCues ? LoudnessMeter(channels: channels, rate: rate) : nil
         analyzer = Analyzer(
@@ -477,20 +473,20 @@ final class AnalyzerLoop: @unchecked Sendable {
 
     private func lost(_ header: AudioBlock) {
         let event: Event
+        let kind: RepeatedWarnings.Kind
         switch header.loss {
         case .xrun:
             trouble.xruns += 1
-            event = .xrun(frame: boundary.frames, lostFrames: header.lostFrames)
+            (event, kind) = (.xrun(frame: boundary.frames, lostFrames: header.lostFrames), .xrun)
         case .gap, .none:
             trouble.gaps += 1
-            event = .gap(frame: boundary.frames, lostFrames: header.lostFrames)
+            (event, kind) = (.gap(frame: boundary.frames, lostFrames: header.lostFrames), .gap)
         case .dropped:
             // The analyzer's ring overflowed: the take has these frames, the analysis does not.
-            event = .analysisDropped(frame: boundary.frames, lostFrames: header.lostFrames)
+            (event, kind) = (.analysisDropped(frame: boundary.frames, lostFrames: header.lostFrames), .dropped)
         }
         emit(event)
         let seconds = String(format: "%.3f", Double(header.lostFrames) / Double(rate))
-        let kind = RepeatedWarnings.Kind(rawValue: event.typeName.uppercased()) ?? .gap
         if shows(.init(kind: kind, channel: -1), at: boundary.frames, frames: header.lostFrames) {
             warn(
                 "\(kind.rawValue): \(header.lostFrames) frames (\(seconds) s) lost at \(Self.timecode(boundary.frames, rate: rate))"
@@ -561,8 +557,7 @@ final class AnalyzerLoop: @unchecked Sendable {
                 // One line when a channel starts clipping, not one per over inside the same event.
                 if !wasClipping[c] {
                     let since = levels.clippingSince ?? analyzer.frameCount
-                    clipLineHeld[c] = !shows(.init(kind: .clip, channel: c), at: since)
-                    if !clipLineHeld[c] {
+                    if shows(.init(kind: .clip, channel: c), at: since) {
                         warn("CLIP: \(EventText.channel(c, names: names)) at \(Self.timecode(since, rate: rate))")
                     }
                 }
@@ -666,7 +661,9 @@ final class AnalyzerLoop: @unchecked Sendable {
                 case .about(let over): String(format: "%+.1f", over)
                 case .atLeast(let over): String(format: ">=%+.1f", over)
                 }
-            if let figure, !clipLineHeld[e.channel] {
+            // Held with its CLIP line: holding starts at an event's first line and ends a
+            // minute after the last one held.
+            if let figure, !repeated.isHolding(.init(kind: .clip, channel: e.channel)) {
                 let proposal = analyzer.map { SummaryTable.proposalText($0.summary(channel: e.channel).proposal) } ?? ""
                 warn(
                     "CLIP \(EventText.channel(e.channel, names: names)) \(figure) dB over at \(Self.timecode(e.startFrame, rate: rate)): proposal \(proposal)"

@@ -149,13 +149,13 @@ public struct Settings: Sendable, Equatable {
             case "device": device = try string()
             case "rate":
                 // 48000, 48, "48k", "44.1 kHz": as the flag takes them.
-                let text: String? =
+                let given: Int? =
                     switch entry.value {
-                    case .string(let text): text
-                    case .number(let d): String(d)
+                    case .string(let text): Self.hertz(text)
+                    case .number(let d): Self.hertz(d)
                     default: nil
                     }
-                guard let hz = text.flatMap(Self.hertz) else {
+                guard let hz = given else {
                     let got =
                         switch entry.value {
                         case .string(let text): "; got \"\(DisplayText.escaped(text))\""
