@@ -4,7 +4,8 @@
 #   /etc/udev/rules.d/99-headroom.rules          stable card ids, start on plug-in
 #   /etc/systemd/system/headroom@.service        the hardened recording service
 #   /etc/headroom/fieldrec.toml                  an example per-interface config (kept if present)
-#   /usr/local/share/doc/headroom/README.md      what the unit's Documentation= points at
+#   /usr/local/share/doc/headroom/README.md      what the unit's Documentation= points at,
+#   /usr/local/share/doc/headroom/docs/*.md      with the guide and the clip log's description it links to
 #   /usr/local/share/man/man1/headroom*.1        a man page per command (the argument parser's
 #                                                manual plugin: swift package plugin generate-manual --multi-page)
 #   bash, zsh and fish completions               from headroom --generate-completion-script
@@ -17,7 +18,7 @@ mode="install"
 case "${1:-}" in
   --uninstall) mode="uninstall" ;;
   "") ;;
-  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "install.sh: unknown option $1 (use --uninstall)" >&2; exit 64 ;;
 esac
 
@@ -26,6 +27,8 @@ rules="$root/etc/udev/rules.d/99-headroom.rules"
 unit="$root/etc/systemd/system/headroom@.service"
 config="$root/etc/headroom/fieldrec.toml"
 readme="$root/usr/local/share/doc/headroom/README.md"
+docs=(guide.md clip-log.md clip-log.schema.json clipping.md)
+docdir="$root/usr/local/share/doc/headroom/docs"
 mandir="$root/usr/local/share/man/man1"
 completions=(
   "bash:$root/usr/local/share/bash-completion/completions/headroom"
@@ -42,9 +45,10 @@ reload() {
 }
 
 if [ "$mode" = "uninstall" ]; then
-  for f in "$rules" "$unit" "$binary" "$readme" "$mandir"/headroom.1 "$mandir"/headroom.*.1; do
+  for f in "$rules" "$unit" "$binary" "$readme" "${docs[@]/#/$docdir/}" "$mandir"/headroom.1 "$mandir"/headroom.*.1; do
     if [ -e "$f" ]; then rm -f "$f" && echo "removed $f"; fi
   done
+  rmdir "$docdir" "$(dirname "$docdir")" 2>/dev/null || true
   for c in "${completions[@]}"; do
     f="${c#*:}"
     if [ -e "$f" ]; then rm -f "$f" && echo "removed $f"; fi
@@ -63,6 +67,9 @@ install -D -m 0755 "$built" "$binary" && echo "installed $binary"
 install -D -m 0644 "$here/99-headroom.rules" "$rules" && echo "installed $rules"
 install -D -m 0644 "$here/headroom@.service" "$unit" && echo "installed $unit"
 install -D -m 0644 "$here/../README.md" "$readme" && echo "installed $readme"
+for d in "${docs[@]}"; do
+  install -D -m 0644 "$here/../docs/$d" "$docdir/$d" && echo "installed $docdir/$d"
+done
 if [ ! -d "$manuals" ] && command -v swift >/dev/null && [ -f "$here/../Package.swift" ]; then
   (cd "$here/.." && swift package plugin generate-manual --multi-page >/dev/null) || true
 fi

@@ -308,4 +308,75 @@ struct HelpTests {
         #expect(bad.status == 64)
         #expect(bad.stderr.contains("--clip-hold must be between 0 and 60 seconds"))
     }
+
+    /// The repository's root, where README.md and docs/ are.
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    @Test("every option a command's --help lists is in docs/guide.md, so the guide keeps up with the commands")
+    func guideCoversEveryOption() throws {
+        let guide = try String(contentsOfFile: Self.root + "/docs/guide.md", encoding: .utf8)
+        for command in ["record", "calibrate", "review", "analyze", "devices"] {
+            let help = try headroom(command, "--help").stdout
+            let options = help.split(separator: "\n").compactMap { line -> String? in
+                let words = line.split(separator: " ").map(String.init)
+                // "  --margin <dB>  ..." or "  -D, --device <pcm>  ...": the long name.
+                guard let long = words.first(where: { $0.hasPrefix("--") }), line.hasPrefix("  -") else { return nil }
+                return long.trimmingCharacters(in: CharacterSet(charactersIn: ","))
+            }
+            #expect(options.count > 1, "\(command)")
+            for option in options where option != "--help" && option != "--version" {
+                #expect(guide.contains("`\(option)`") || guide.contains("`\(option) "), "\(command) \(option)")
+            }
+        }
+    }
+
+    @Test("the README's and docs' links lead to files that are there, and to headings those files have")
+    func documentLinks() throws {
+        let documents =
+            ["README.md"]
+            + (try FileManager.default.contentsOfDirectory(atPath: Self.root + "/docs")).filter { $0.hasSuffix(".md") }
+            .map { "docs/" + $0 }
+        let link = /\]\(([^)\s]+)\)/
+        var checked = 0
+        for document in documents {
+            let text = try String(contentsOfFile: Self.root + "/" + document, encoding: .utf8)
+            let folder = (document as NSString).deletingLastPathComponent
+            for match in text.matches(of: link) {
+                let target = String(match.1)
+                if target.hasPrefix("http://") || target.hasPrefix("https://") { continue }
+                let parts = target.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).map(
+                    String.init
+                )
+                let file = parts[0].isEmpty ? document : (folder.isEmpty ? parts[0] : folder + "/" + parts[0])
+                let path = (Self.root + "/" + file as NSString).standardizingPath
+                #expect(FileManager.default.fileExists(atPath: path), "\(document): \(target)")
+                if parts.count == 2, let linked = try? String(contentsOfFile: path, encoding: .utf8) {
+                    #expect(Self.anchors(linked).contains(parts[1]), "\(document): \(target)")
+                }
+                checked += 1
+            }
+        }
+        #expect(checked > 20)
+    }
+
+    /// The anchors GitHub gives a Markdown file's headings: lower case, spaces to hyphens,
+    /// punctuation other than hyphens dropped.
+    static func anchors(_ markdown: String) -> Set<String> {
+        var inCode = false
+        var result = Set<String>()
+        for line in markdown.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("```") { inCode.toggle() }
+            guard !inCode, line.hasPrefix("#") else { continue }
+            let title = line.drop { $0 == "#" }.trimmingCharacters(in: .whitespaces).lowercased()
+            result.insert(
+                String(
+                    title.compactMap { c -> Character? in
+                        c == " " ? "-" : (c.isLetter || c.isNumber || c == "-" || c == "_") ? c : nil
+                    }
+                )
+            )
+        }
+        return result
+    }
 }

@@ -95,6 +95,8 @@ struct HotplugTests {
         }
         try FileManager.default.copyItem(at: binary, to: URL(fileURLWithPath: staging + "/.build/release/headroom"))
         try FileManager.default.copyItem(atPath: Self.udev + "/../README.md", toPath: staging + "/README.md")
+        // The documents the README links to, installed beside it.
+        try FileManager.default.copyItem(atPath: Self.udev + "/../docs", toPath: staging + "/docs")
         // The man pages, as the argument parser's manual plugin made them (bash .ci/test runs it).
         let manuals = Self.udev + "/../.build/plugins/GenerateManual/outputs/headroom"
         try #require(
@@ -124,6 +126,24 @@ struct HotplugTests {
             #expect(r.stdout.contains("installed \(root)\(installed)"))
         }
         #expect(FileManager.default.contentsEqual(atPath: root + "/usr/local/bin/headroom", andPath: headroomBinary))
+        // The unit's Documentation= pages, and what the README links to beside it.
+        let documents = [
+            "README.md", "docs/guide.md", "docs/clip-log.md", "docs/clip-log.schema.json", "docs/clipping.md",
+        ]
+        for d in documents {
+            #expect(
+                FileManager.default.contentsEqual(
+                    atPath: root + "/usr/local/share/doc/headroom/" + d,
+                    andPath: Self.udev + "/../" + d
+                ),
+                "\(d)"
+            )
+        }
+        let unit = try String(contentsOfFile: Self.udev + "/headroom@.service", encoding: .utf8)
+        let pointedAt = unit.split(separator: "\n").first { $0.hasPrefix("Documentation=") } ?? ""
+        for page in pointedAt.dropFirst("Documentation=".count).split(separator: " ") where page.hasPrefix("file:") {
+            #expect(FileManager.default.fileExists(atPath: root + page.dropFirst("file:".count)), "\(page)")
+        }
         #expect(FileManager.default.isExecutableFile(atPath: root + "/usr/local/bin/headroom"))
         let pages = [
             "headroom", "headroom.record", "headroom.calibrate", "headroom.review", "headroom.analyze",
@@ -147,6 +167,7 @@ struct HotplugTests {
         #expect(!FileManager.default.fileExists(atPath: root + "/etc/systemd/system/headroom@.service"))
         #expect(!FileManager.default.fileExists(atPath: root + "/usr/local/bin/headroom"))
         for file in pages + completions { #expect(!FileManager.default.fileExists(atPath: file), "\(file)") }
+        #expect(!FileManager.default.fileExists(atPath: root + "/usr/local/share/doc/headroom"))
         #expect(FileManager.default.fileExists(atPath: root + "/etc/headroom/fieldrec.toml"))  // settings are kept
         #expect(off.stdout.contains("removed"))
     }

@@ -14,7 +14,7 @@ struct RecordJackRigTests {
         #expect(frames > 48000 * 2)
         // Bit-exact capture: the take is the player's output, sample for sample. (Under load,
         // a JACK xrun inside the graph can repeat one 256-frame period and skip the next; the
-        // frame count stays right, so no ALSA client can see it: see the README.)
+        // frame count stays right, so no ALSA client can see it: docs/internals.md, "What the rigs taught".)
         expectPlayerOutput(samples, log: lines, of: r.input, channels: 2)
         let summary = try #require(lines.last)
         #expect(summary["type"] as? String == "summary")

@@ -23,7 +23,7 @@ public struct FileAnalysis {
         public var originated: String? = nil
 
         /// For a lossy file (MP3, Vorbis, Opus) that clipped, the note (without "note: ") that
-        /// its clips are found and how far over can read low (README: "What reads low").
+        /// its clips are found and how far over can read low (docs/clipping.md: "What reads low").
         public func lossyNote(path: String) -> String? {
             guard let lossyCodec, clipEvents > 0 else { return nil }
             return "\(DisplayText.escaped(path)) is lossy (\(lossyCodec)): its clips are found, but how far over "
