@@ -100,7 +100,7 @@ struct RecordCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Serve /metrics (Prometheus), /status (JSON) and a live meter page on this address (a bare port or localhost means 127.0.0.1, :PORT every interface). Off by default; read-only.",
+            "Serve /metrics (Prometheus), /status (JSON) and a live meter page on this address (a bare port or localhost means 127.0.0.1, :PORT every IPv4 address, [::]:PORT every address, IPv6 too). Off by default; read-only.",
             valueName: "addr:port"
         )
     )
@@ -213,9 +213,10 @@ struct RecordCommand: ParsableCommand {
             }
             var server: WebServer? = nil
             if let (host, port) = listenAddress, let monitor {
-                server = try WebServer(host: host, port: port, monitor: monitor)
-                try server?.start()
-                Terminal.error("serving /metrics, /status and the live page on http://\(host):\(port)/")
+                let web = try WebServer(host: host, port: port, monitor: monitor)
+                try web.start()
+                server = web
+                Terminal.error("serving /metrics, /status and the live page on http://\(web.authority)/")
             }
             defer { server?.stop() }
             var resumedFrom: String? = nil

@@ -66,14 +66,25 @@ struct MonitorTests {
             let parsed = try WebServer.parse(spec)
             #expect(parsed.host == host && parsed.port == port, "\(spec)")
         }
-        for spec in ["stage-box:9110", "[::1]:9110", "0.0.0.0:99999", "9110x", ":0", ""] {
-            #expect(throws: HeadroomError.self, "\(spec)") { try WebServer.parse(spec) }
+        for (spec, host, port) in [("[::1]:9110", "::1", 9110), ("[::]:9110", "::", 9110)] as [(String, String, UInt16)]
+        {
+            let parsed = try WebServer.parse(spec)
+            #expect(parsed.host == host && parsed.port == port, "\(spec)")
+            #expect(WebServer.authority(host: parsed.host, port: parsed.port) == spec)
         }
-        let ipv6 = Result { () throws(HeadroomError) in try WebServer.parse("[::1]:9110") }
-        if case .failure(let error) = ipv6 {
-            #expect(error.message.contains("IPv6 addresses are not served"), "\(error.message)")
-        } else {
-            Issue.record("[::1]:9110 was taken")
+        for (spec, says) in [
+            ("stage-box:9110", "stage-box is not an IP address"), ("0.0.0.0:99999", "give a port"),
+            ("9110x", "give a port"), (":0", "give a port"), ("", "give a port"),
+            ("::1:9110", "put an IPv6 address in brackets, as in a URL: [::1]:9110"), ("[::1]", "give a port"),
+            ("[::1:9110", "no closing ]"), ("[fe80::zz]:9110", "fe80::zz is not an IPv6 address"),
+            ("[127.0.0.1]:9110", "127.0.0.1 is not an IPv6 address"),
+        ] {
+            let result = Result { () throws(HeadroomError) in try WebServer.parse(spec) }
+            if case .failure(let error) = result {
+                #expect(error.message.contains(says), "\(spec): \(error.message)")
+            } else {
+                Issue.record("\(spec) was taken")
+            }
         }
     }
 
@@ -202,7 +213,8 @@ struct MonitorTests {
             directory: try Self.folder(dir + "/ra")
         )
         let b = try BackgroundRecorder(
-            ["record", "--device", "testlive", "--dir", dir + "/b", "--listen", String(portB)],
+            // Every address, IPv6 and IPv4: Prometheus scrapes it over IPv6, the test over IPv4.
+            ["record", "--device", "testlive", "--dir", dir + "/b", "--listen", "[::]:\(portB)"],
             environment: rigB.environment,
             directory: try Self.folder(dir + "/rb")
         )
@@ -233,7 +245,7 @@ struct MonitorTests {
         scrape_configs:
           - job_name: headroom
             static_configs:
-              - targets: ["127.0.0.1:\(portA)", "127.0.0.1:\(portB)"]
+              - targets: ["127.0.0.1:\(portA)", "[::1]:\(portB)"]
         """.write(toFile: dir + "/prometheus.yml", atomically: true, encoding: .utf8)
         let prometheus = try ServerProcess(
             "/usr/bin/prometheus",
@@ -266,12 +278,16 @@ struct MonitorTests {
             return sums.count == 2 && (sums["127.0.0.1:\(portA)"] ?? 0) > 0
         }
         #expect(seen, "\(sums)")
-        #expect(sums["127.0.0.1:\(portB)"] == 0)
+        #expect(sums["[::1]:\(portB)"] == 0)
         #expect(query("headroom_up").count == 2)
 
         for r in [a, b] { kill(r.pid, SIGINT) }
         #expect(a.wait(seconds: 15) == 0)
         #expect(b.wait(seconds: 15) == 0)
+        #expect(
+            b.stderr.contains("serving /metrics, /status and the live page on http://[::]:\(portB)/"),
+            "\(b.stderr)"
+        )
     }
 
     @Test("--metrics-file read by a real node_exporter (textfile collector): the values are the clip log's")

@@ -18,13 +18,34 @@ public final class WebServer: Sendable {
     private let server: HTTPServer
 
     /// `spec` is `ADDR:PORT` or a bare port (then 127.0.0.1); `localhost:PORT` is 127.0.0.1, and
-    /// `:PORT` every interface, as Prometheus and its exporters read `--web.listen-address`.
+    /// `:PORT` every IPv4 address, as Prometheus and its exporters read `--web.listen-address`.
+    /// An IPv6 address goes in brackets, as in a URL: `[::1]:PORT`, and `[::]:PORT` every
+    /// address, IPv6 and IPv4 alike (Linux's `bindv6only` is 0 unless someone set it).
     /// Throws a usage error for a bad one.
     public static func parse(_ spec: String) throws(HeadroomError) -> (host: String, port: UInt16) {
-        if spec.hasPrefix("[") || spec.filter({ $0 == ":" }).count > 1 {
+        let usage = "give a port (9110) or an address and a port (0.0.0.0:9110, [::]:9110)"
+        if spec.hasPrefix("[") {
+            guard let close = spec.firstIndex(of: "]") else {
+                throw HeadroomError(.usage, "--listen \(spec): the IPv6 address has no closing ]; \(usage)")
+            }
+            let host = String(spec[spec.index(after: spec.startIndex)..<close])
+            let rest = spec[spec.index(after: close)...]
+            guard rest.hasPrefix(":"), let port = UInt16(rest.dropFirst()), port > 0 else {
+                throw HeadroomError(.usage, "--listen \(spec): \(usage)")
+            }
+            var addr = in6_addr()
+            guard inet_pton(AF_INET6, host, &addr) == 1 else {
+                throw HeadroomError(.usage, "--listen \(spec): \(host) is not an IPv6 address (use [::1] or [::])")
+            }
+            return (host, port)
+        }
+        if spec.filter({ $0 == ":" }).count > 1 {
+            // Which colon is the port's? A URL's brackets say.
+            let port = spec.split(separator: ":").last.map(String.init) ?? "9110"
+            let host = spec.split(separator: ":", omittingEmptySubsequences: false).dropLast().joined(separator: ":")
             throw HeadroomError(
                 .usage,
-                "--listen \(spec): IPv6 addresses are not served; give an IPv4 one (127.0.0.1:9110, 0.0.0.0:9110)"
+                "--listen \(spec): put an IPv6 address in brackets, as in a URL: [\(host)]:\(port)"
             )
         }
         let parts = spec.split(separator: ":", omittingEmptySubsequences: false)
@@ -32,25 +53,37 @@ public final class WebServer: Sendable {
         if host == "localhost" { host = "127.0.0.1" }
         if host.isEmpty { host = "0.0.0.0" }
         guard parts.count <= 2, let port = UInt16(parts.last ?? ""), port > 0 else {
-            throw HeadroomError(.usage, "--listen \(spec): give a port (9110) or an address and a port (0.0.0.0:9110)")
+            throw HeadroomError(.usage, "--listen \(spec): \(usage)")
         }
         var addr = in_addr()
         guard inet_pton(AF_INET, host, &addr) == 1 else {
-            throw HeadroomError(.usage, "--listen \(spec): \(host) is not an IPv4 address (use 127.0.0.1 or 0.0.0.0)")
+            throw HeadroomError(
+                .usage,
+                "--listen \(spec): \(host) is not an IP address (use 127.0.0.1, 0.0.0.0, or [::] for IPv6 too)"
+            )
         }
         return (host, port)
     }
 
+    /// `host:port`, with an IPv6 host in brackets, as a URL has it.
+    public static func authority(host: String, port: UInt16) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    public var authority: String { Self.authority(host: host, port: port) }
+
     public init(host: String, port: UInt16, monitor: Monitor) throws(HeadroomError) {
         self.host = host
         self.port = port
-        let address: sockaddr_in
         do {
-            address = try .inet(ip4: host, port: port)
+            if host.contains(":") {
+                server = HTTPServer(address: try .inet6(ip6: host, port: port), timeout: 15, logger: .disabled)
+            } else {
+                server = HTTPServer(address: try .inet(ip4: host, port: port), timeout: 15, logger: .disabled)
+            }
         } catch {
-            throw HeadroomError(.usage, "--listen \(host):\(port): \(error)")
+            throw HeadroomError(.usage, "--listen \(Self.authority(host: host, port: port)): \(error)")
         }
-        server = HTTPServer(address: address, timeout: 15, logger: .disabled)
         self.monitor = monitor
     }
 
@@ -122,7 +155,7 @@ public final class WebServer: Sendable {
         thread.start()
         started.wait()
         if let why = failure.value {
-            throw HeadroomError(.cantCreate, "--listen \(host):\(port): cannot listen: \(why)")
+            throw HeadroomError(.cantCreate, "--listen \(authority): cannot listen: \(why)")
         }
     }
 
