@@ -28,6 +28,7 @@ struct AnalyzeCommand: ParsableCommand {
         if files.filter({ $0 == AudioFileReader.standardInput }).count > 1 {
             throw ValidationError("- (standard input) can be given once")
         }
+        try Headroom.validateFiles(files)
     }
 
     func run() throws {

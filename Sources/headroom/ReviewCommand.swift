@@ -61,6 +61,7 @@ struct ReviewCommand: ParsableCommand {
                 "review reads takes from files and folders, not standard input; `headroom analyze -` reads a stream"
             )
         }
+        try Headroom.validateFiles(paths)
     }
 
     func run() throws {

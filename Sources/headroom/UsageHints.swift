@@ -87,13 +87,7 @@ extension Headroom {
             quoted(after: "unexpected argument '", in: sentence)
             ?? quoted(after: "unexpected arguments: '", in: sentence)
         guard let word = unexpected else { return nil }
-        // `--margin 3 dB`, `--rate 44.1 kHz`: the space made the unit a word of its own.
-        if let i = words.firstIndex(of: word), i >= 2, words[i - 2].hasPrefix("-"), Double(words[i - 1]) != nil {
-            let unit = words[i...].prefix { unitWords.contains($0.lowercased()) }
-            if !unit.isEmpty {
-                return "a unit goes against its number: \(words[i - 2]) \(words[i - 1])\(unit.joined())"
-            }
-        }
+        if let joined = splitUnit(word, in: words) { return joined }
         if looksLikeDevice(word) && (command == "record" || command == "calibrate") {
             return "did you mean '--device \(word)'?"
         }
@@ -102,6 +96,29 @@ extension Headroom {
         case "calibrate" where audioExtension(of: word) != nil || FileManager.default.fileExists(atPath: word):
             return "calibrate listens to a device; for a file's levels: headroom analyze \(shellWord(word))"
         default: return nil
+        }
+    }
+
+    /// `--margin 3 dB`, `--rate 44.1 kHz`: the space made the unit a word of its own, which the
+    /// parser then takes for an argument. The hint joins them; nil where `word` is not such a
+    /// unit after an option's number.
+    static func splitUnit(_ word: String, in words: [String]) -> String? {
+        guard let i = words.firstIndex(of: word), i >= 2, words[i - 2].hasPrefix("-"), Double(words[i - 1]) != nil
+        else { return nil }
+        let unit = words[i...].prefix { unitWords.contains($0.lowercased()) }
+        return unit.isEmpty ? nil : "a unit goes against its number: \(words[i - 2]) \(words[i - 1])\(unit.joined())"
+    }
+
+    /// `analyze --margin 3 dB mix.wav`: `dB` is taken for a file to read, and is not one. The
+    /// commands that take files ask this before they read any.
+    static func validateFiles(_ files: [String]) throws {
+        let words = Array(CommandLine.arguments.dropFirst())
+        for file in files where !FileManager.default.fileExists(atPath: file) {
+            // The number before it went to an option (`--json 3 dB` reads two files).
+            guard let hint = splitUnit(file, in: words), let i = words.firstIndex(of: file),
+                !files.contains(words[i - 1])
+            else { continue }
+            throw ValidationError("\(file) is not a file: \(hint)")
         }
     }
 

@@ -245,6 +245,15 @@ struct HelpTests {
                 ["record", "--rate", "44.1", "kHz"],
                 "unexpected argument 'kHz'; a unit goes against its number: --rate 44.1kHz"
             ),
+            // Where files are the arguments, the unit is taken for one, and is not.
+            (
+                ["analyze", "--margin", "3", "dB", "mix.wav"],
+                "dB is not a file: a unit goes against its number: --margin 3dB"
+            ),
+            (
+                ["review", "--target-peak", "-6", "dB", "TP", "takes"],
+                "dB is not a file: a unit goes against its number: --target-peak -6dBTP"
+            ),
             // arecord's file argument, and ffmpeg's -o with one: the options that name takes.
             (
                 ["record", "-D", "hw:1", "song.wav"],
