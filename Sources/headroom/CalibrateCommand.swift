@@ -72,7 +72,7 @@ struct CalibrateCommand: ParsableCommand {
             let format = SampleFormat(name: settings.format)!
             // Before listening: a soundcheck is not thrown away for a file that cannot be saved.
             if let save { try TextFile.check(save, option: "--save", force: force) }
-            LiveRecording.takeOverSignals()
+            if let note = LiveRecording.takeOverSignals() { Terminal.error(note) }
             let source = try ALSACapture(
                 device: settings.device,
                 rate: settings.rate,

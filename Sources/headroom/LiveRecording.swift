@@ -20,8 +20,13 @@ struct LiveRecording {
     var startNote: String? = nil
 
     /// The signals that end a take cleanly (exit 0): Ctrl-C, `kill`, a terminal or ssh
-    /// session that hangs up, Ctrl-\\.
-    static let endSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+    /// session that hangs up, Ctrl-\\. A hang-up is not one under `nohup`.
+    static var endSignals: [Int32] { hangupIgnored ? [SIGINT, SIGTERM, SIGQUIT] : [SIGINT, SIGTERM, SIGHUP, SIGQUIT] }
+
+    /// SIGHUP came ignored (`nohup headroom record ...`): the person asked for the recording
+    /// to outlive the terminal, so a hang-up stays ignored. Set once, by ``takeOverSignals()``,
+    /// before any thread starts.
+    nonisolated(unsafe) private(set) static var hangupIgnored = false
 
     /// Every signal the main loop takes: the end signals, SIGUSR1 (close the take, start
     /// the next: arecord's convention) and SIGUSR2 (drop a marker).
@@ -45,13 +50,21 @@ struct LiveRecording {
     /// Call before any thread starts (the device's plugins start some): every thread
     /// blocks the handled signals, so only the main loop takes them, and the rest that
     /// could end a take are ignored. No catchable signal ends a take without closing it.
-    static func takeOverSignals() {
+    /// Returns a note to show where SIGHUP came ignored.
+    @discardableResult
+    static func takeOverSignals() -> String? {
+        // nohup's SIGHUP, ignored, stays so: the one disposition kept as it came.
+        let hangup = signal(SIGHUP, SIG_IGN)
+        hangupIgnored = unsafeBitCast(hangup, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
         // A background job of a script inherits SIGINT ignored, and an ignored signal never
         // becomes pending: restore the defaults so `kill -INT` still ends the take.
         for s in endSignals + [SIGUSR1, SIGUSR2] { signal(s, SIG_DFL) }
         var signals = handledSignals
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         for s in ignoredSignals { signal(s, SIG_IGN) }
+        guard hangupIgnored else { return nil }
+        return
+            "note: SIGHUP is ignored (nohup): the recording goes on when the terminal or ssh session goes away; end it with kill -INT \(getpid())"
     }
 
     /// What a signal taken by the main loop asks for.

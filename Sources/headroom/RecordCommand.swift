@@ -10,8 +10,8 @@ struct RecordCommand: ParsableCommand {
             On a terminal: one meter row per channel; keys r (reset peak holds and clip latches), \
             m (mark this moment, with an optional label), n (close the take and start the next), \
             q (stop). Otherwise one line per warning on stderr and a status line every 10 seconds. \
-            Ctrl-C, SIGTERM and SIGHUP end the take cleanly (exit 0); SIGUSR1 starts the next take \
-            and SIGUSR2 drops a marker. Each take gets <take>.clips.jsonl beside it.
+            Ctrl-C, SIGTERM and SIGHUP end the take cleanly (exit 0; under nohup a hang-up does \
+            not); SIGUSR1 starts the next take and SIGUSR2 drops a marker. Each take gets <take>.clips.jsonl beside it.
             """
     )
 
@@ -188,7 +188,7 @@ struct RecordCommand: ParsableCommand {
 
             // Before the device opens: plugins (ALSA's jack) start threads of their own,
             // and they must inherit SIGINT and SIGTERM blocked for a clean end of take.
-            LiveRecording.takeOverSignals()
+            let hangupNote = LiveRecording.takeOverSignals()
             // Notes go to stderr as they come; the first stays on the meter, whose first draw
             // clears the screen (names left over, then the rate, then the path).
             var startNote: String? = nil
@@ -196,6 +196,7 @@ struct RecordCommand: ParsableCommand {
                 Terminal.error(text)
                 startNote = startNote ?? text
             }
+            if let hangupNote { note(hangupNote) }
             if let names = settings.unusedNamesNote { note(names) }
             let names = ClipLog.channelNames(settings.names, channels: settings.channels)
             // One monitor for the life of the process: its counters go on across takes and

@@ -386,6 +386,42 @@ struct SignalTests {
     }
 }
 
+extension SignalTests {
+    @Test(
+        "under nohup a hang-up leaves the recording going (it ended the take), a note says how to end it, and SIGINT still does"
+    )
+    func nohup() throws {
+        let dir = scratchDirectory()
+        _ = writeNoiseWav(dir + "/in.wav", seconds: 3, level: 0.05)
+        let rig = try JackRig(name: "nohup", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let out = dir + "/takes"
+        let rec = try BackgroundRecorder(
+            ["record", "--device", "testlive", "--format", "FLOAT_LE", "--dir", out, "--name", "t"],
+            environment: rig.environment,
+            directory: dir,
+            through: "/usr/bin/nohup"
+        )
+        #expect(waitForAudio(in: out, seconds: 0.5))
+        #expect(
+            rec.stderr.contains(
+                "note: SIGHUP is ignored (nohup): the recording goes on when the terminal or ssh session goes away; end it with kill -INT \(rec.pid)"
+            ),
+            "\(rec.stderr)"
+        )
+        kill(rec.pid, SIGHUP)  // the ssh session drops
+        // A second of audio more: the recorder took no notice.
+        let before = fileSize(out + "/t.wav")
+        #expect(eventually { fileSize(out + "/t.wav") > before + 48000 * 8 }, "the take stopped growing: \(rec.stderr)")
+        #expect(kill(rec.pid, 0) == 0)
+        kill(rec.pid, SIGINT)
+        #expect(rec.wait(seconds: 10) == 0, "\(rec.stderr)")
+        let summary = try #require(logLines(out + "/t.clips.jsonl").last)
+        #expect(summary["type"] as? String == "summary")
+        #expect(headerFrames(out + "/t.wav") == summary["frames"] as? Int)
+    }
+}
+
 @Suite("Take names: created together, never lost, never shared")
 struct TakeNameTests {
     @Test("a name too long for the file system is refused before the device opens, nothing left behind")

@@ -157,11 +157,12 @@ final class BackgroundRecorder {
     let process = Process()
     let stderrFile: String
 
-    init(_ arguments: [String], environment: [String: String], directory: String) throws {
+    /// `through`: a program that runs the recorder (`/usr/bin/nohup`), nil for none.
+    init(_ arguments: [String], environment: [String: String], directory: String, through: String? = nil) throws {
         stderrFile = directory + "/stderr.txt"
         _ = FileManager.default.createFile(atPath: stderrFile, contents: nil)
-        process.executableURL = URL(fileURLWithPath: headroomBinary)
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: through ?? headroomBinary)
+        process.arguments = (through == nil ? [] : [headroomBinary]) + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
