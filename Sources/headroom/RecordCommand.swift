@@ -181,10 +181,14 @@ struct RecordCommand: ParsableCommand {
             // Checked now so these errors come before the device's, and before anything is
             // created; RecordingSession checks again when each take begins, which may be
             // hours later with --wait-device.
-            _ = try TakeNamer(directory: settings.directory, template: settings.nameTemplate, fileFormat: container)
+            // A folder that does not answer (a share gone) is said, not waited on without a word.
+            let (directory, template) = (settings.directory, settings.nameTemplate)
+            _ = try Self.answering(directory) { () throws(HeadroomError) in
+                try TakeNamer(directory: directory, template: template, fileFormat: container)
+            }
             // Rewritten every 5 s, so an earlier run's file is replaced; never audio, a clip log or a folder.
             if let path = settings.metricsFile { try TextFile.check(path, option: "--metrics-file", force: true) }
-            try RecordingSession.checkDirectory(settings.directory)
+            try Self.answering(directory) { () throws(HeadroomError) in try RecordingSession.checkDirectory(directory) }
 
             // Before the device opens: plugins (ALSA's jack) start threads of their own,
             // and they must inherit SIGINT and SIGTERM blocked for a clean end of take.
@@ -252,7 +256,8 @@ struct RecordCommand: ParsableCommand {
                 config.maxTakeFrames = settings.maxTakeSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
                 // A folder whose files stop short (FAT, ulimit -f): takes split before they
                 // would, rather than end in a write error that stops the recording.
-                if let limit = FileSizeLimit.of(directory: settings.directory) {
+                let directory = settings.directory
+                if let limit = try Self.answering(directory, { FileSizeLimit.of(directory: directory) }) {
                     let frames = limit.frames(bytesPerFrame: takeBytesPerFrame)
                     if config.maxTakeFrames.map({ frames < $0 }) ?? true {
                         config.maxTakeFrames = frames
@@ -267,7 +272,10 @@ struct RecordCommand: ParsableCommand {
                 config.resumedFrom = resumedFrom
                 config.onTakeClosed = settings.onTakeClosed
                 config.channelMask = channelLayout.channelMask
-                let session = try RecordingSession(source: source, configuration: config)
+                let configured = config
+                let session = try Self.answering(settings.directory) { () throws(HeadroomError) in
+                    try RecordingSession(source: source, configuration: configured)
+                }
                 outcome = LiveRecording(
                     session: session,
                     settings: takeSettings,
@@ -303,22 +311,9 @@ struct RecordCommand: ParsableCommand {
         seconds: Double,
         _ open: @escaping () throws(HeadroomError) -> ALSACapture
     ) throws(HeadroomError) -> Opening {
-        final class Slot: @unchecked Sendable {
-            let done = DispatchSemaphore(value: 0)
-            var result: Result<ALSACapture, HeadroomError>?
-        }
-        let slot = Slot()
-        nonisolated(unsafe) let open = open
-        Thread.detachNewThread {
-            do throws(HeadroomError) {
-                slot.result = .success(try open())
-            } catch {
-                slot.result = .failure(error)
-            }
-            slot.done.signal()
-        }
+        let call = Aside(open)
         let deadline = Date().addingTimeInterval(seconds)
-        while slot.done.wait(timeout: .now() + 0.05) == .timedOut {
+        while !call.finished(within: 0.05) {
             if LiveRecording.waitForEndSignal(seconds: 0) { return .stopped }
             if Date() > deadline {
                 throw HeadroomError(
@@ -327,12 +322,44 @@ struct RecordCommand: ParsableCommand {
                 )
             }
         }
-        switch slot.result! {
-        case .success(let source): return .opened(source)
-        case .failure(let error): throw error
-        }
+        return .opened(try call.result())
     }
 
+    /// Runs `work`, a call that touches the takes' folder before recording starts, on a
+    /// thread of its own. A folder on a share whose server went away, or on a failing disk,
+    /// holds such a call without end and without an error: after 2 s that is said, and the
+    /// recorder waits on, answering the end signals (once they are taken over): one leaves,
+    /// exit 74, with nothing recorded. (Once recording, the writer's stalls are said by
+    /// ``LiveRecording``.)
+    static func answering<T>(
+        _ directory: String,
+        _ work: @escaping () throws(HeadroomError) -> T
+    ) throws(HeadroomError) -> T {
+        let call = Aside(work)
+        let start = MonotonicClock.now()
+        var said = false
+        while !call.finished(within: 0.05) {
+            if LiveRecording.waitForEndSignal(seconds: 0) {
+                Terminal.error(
+                    "headroom: left without recording: \(directory) has not answered (a share gone? a failing disk?)"
+                )
+                // The call that holds the folder cannot be taken back; the process ends around it.
+                _exit(74)
+            }
+            if !said && MonotonicClock.now() - start >= 2 {
+                said = true
+                Terminal.error(
+                    "DISK: \(directory) has not answered for 2 s (a share gone? a failing disk?); recording starts when it does, Ctrl-C leaves"
+                )
+            }
+        }
+        if said {
+            Terminal.error(
+                "DISK: the disk answers again, after \(String(format: "%.1f", MonotonicClock.now() - start)) s"
+            )
+        }
+        return try call.result()
+    }
     /// Opens the capture device. With --wait-device a missing device is waited for
     /// (tried once a second); returns nil when SIGINT or SIGTERM arrives meanwhile.
     func openDevice(settings: Settings, format: SampleFormat) throws(HeadroomError) -> ALSACapture? {
@@ -368,4 +395,33 @@ struct RecordCommand: ParsableCommand {
             }
         }
     }
+}
+
+/// A call run on a thread of its own, for a caller that keeps answering signals while it
+/// waits: a device's library or a disk may hold the call for good.
+final class Aside<T>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var outcome: Result<T, HeadroomError>?
+
+    init(_ work: @escaping () throws(HeadroomError) -> T) {
+        nonisolated(unsafe) let work = work
+        Thread.detachNewThread {
+            do throws(HeadroomError) {
+                self.outcome = .success(try work())
+            } catch {
+                self.outcome = .failure(error)
+            }
+            self.done.signal()
+        }
+    }
+
+    /// True once the call has returned; waits up to `seconds` for it.
+    func finished(within seconds: Double) -> Bool {
+        guard done.wait(timeout: .now() + seconds) == .success else { return false }
+        done.signal()  // for the next look
+        return true
+    }
+
+    /// What the call returned or threw; only once ``finished(within:)`` is true.
+    func result() throws(HeadroomError) -> T { try outcome!.get() }
 }

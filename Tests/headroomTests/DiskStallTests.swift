@@ -5,6 +5,8 @@ import Testing
 /// A folder served through the kernel's FUSE (Debian's python3-fusepy) that passes every
 /// call to a folder of its own, except that writes to a `.wav` file past its first MiB
 /// hang while the file `hold` exists: a network share that stops answering, a failing disk.
+/// While `hold-create` exists, creating a `.wav` file hangs; while `hold-all` does, every
+/// call under `/takes` (a share gone before the recorder started).
 final class HoldingFolder {
     let mount: String
     let backing: String
@@ -20,17 +22,28 @@ final class HoldingFolder {
                 self.root, self.hold = root, hold
             def _p(self, path):
                 return os.path.join(self.root, path.lstrip('/'))
+            def _wait(self, path, creating=False):
+                while (path.startswith('/takes') and os.path.exists(self.hold + '-all')) or (
+                        creating and path.endswith('.wav') and os.path.exists(self.hold + '-create')):
+                    time.sleep(0.02)
             def getattr(self, path, fh=None):
+                self._wait(path)
                 st = os.lstat(self._p(path))
                 keys = ('st_atime', 'st_ctime', 'st_gid', 'st_mode', 'st_mtime', 'st_nlink', 'st_size', 'st_uid')
                 return {k: getattr(st, k) for k in keys}
             def readdir(self, path, fh):
+                self._wait(path)
                 return ['.', '..'] + os.listdir(self._p(path))
             def access(self, path, mode):
+                self._wait(path)
                 if not os.access(self._p(path), mode):
                     raise FuseOSError(errno.EACCES)
-            def mkdir(self, path, mode): os.mkdir(self._p(path), mode)
-            def create(self, path, mode, fi=None): return os.open(self._p(path), os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
+            def mkdir(self, path, mode):
+                self._wait(path)
+                os.mkdir(self._p(path), mode)
+            def create(self, path, mode, fi=None):
+                self._wait(path, creating=True)
+                return os.open(self._p(path), os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
             def open(self, path, flags): return os.open(self._p(path), flags)
             def read(self, path, size, offset, fh): return os.pread(fh, size, offset)
             def write(self, path, data, offset, fh):
@@ -46,6 +59,7 @@ final class HoldingFolder {
             def chmod(self, path, mode): os.chmod(self._p(path), mode)
             def utimens(self, path, times=None): os.utime(self._p(path), times)
             def statfs(self, path):
+                self._wait(path)
                 s = os.statvfs(self._p(path))
                 keys = ('f_bavail', 'f_bfree', 'f_blocks', 'f_bsize', 'f_favail', 'f_ffree', 'f_files', 'f_flag',
                         'f_frsize', 'f_namemax')
@@ -81,9 +95,22 @@ final class HoldingFolder {
         return mounts.split(separator: "\n").contains { $0.split(separator: " ").dropFirst().first == Substring(mount) }
     }
 
-    /// Writes past the first MiB of a take hang from now until ``answer()``.
-    func stopAnswering() { FileManager.default.createFile(atPath: hold, contents: nil) }
-    func answer() { try? FileManager.default.removeItem(atPath: hold) }
+    enum Held: String {
+        case writes = ""
+        case creates = "-create"
+        case everything = "-all"
+    }
+
+    /// Writes past the first MiB of a take, creating a take, or every call under `/takes`
+    /// hang from now until ``answer()``.
+    func stopAnswering(_ held: Held = .writes) {
+        FileManager.default.createFile(atPath: hold + held.rawValue, contents: nil)
+    }
+    func answer() {
+        for held in [Held.writes, .creates, .everything] {
+            try? FileManager.default.removeItem(atPath: hold + held.rawValue)
+        }
+    }
 
     /// Answers whatever waits, unmounts (lazily when a file is still open there: a
     /// recorder the test is leaving behind), and stops the server by its pid.
@@ -165,5 +192,54 @@ struct DiskStallTests {
         let file = sf_open(folder.backing + "/takes/gone.wav", Int32(SFM_READ), &left)
         #expect(file != nil && left.channels == 2)
         if let file { sf_close(file) }
+    }
+
+    @Test(
+        "a takes' folder that does not answer when recording starts is said after 2 s, and so is its answer; Ctrl-C while a take's creation hangs leaves, exit 74"
+    )
+    func silentAtStart() throws {
+        let rig = FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S16_LE"))
+        let folder = try HoldingFolder(in: rig.directory)
+        defer { folder.stop() }
+        try FileManager.default.createDirectory(atPath: folder.mount + "/takes", withIntermediateDirectories: true)
+        func record(_ name: String) throws -> BackgroundRecorder {
+            try FileManager.default.createDirectory(
+                atPath: rig.directory + "/" + name,
+                withIntermediateDirectories: true
+            )
+            return try BackgroundRecorder(
+                [
+                    "record", "--device", "testcap", "--format", "S16_LE", "--duration", "1", "--dir",
+                    folder.mount + "/takes", "--name", name,
+                ],
+                environment: rig.environment,
+                directory: rig.directory + "/" + name
+            )
+        }
+
+        // The share answers nothing under the folder (its server gone), then comes back.
+        folder.stopAnswering(.everything)
+        let back = try record("back")
+        #expect(
+            waitFor("DISK: \(folder.mount)/takes has not answered for 2 s (a share gone? a failing disk?)", in: back),
+            "\(back.stderr)"
+        )
+        folder.answer()
+        #expect(back.wait(seconds: 30) == 0, "\(back.stderr)")
+        #expect(back.stderr.contains("DISK: the disk answers again, after "), "\(back.stderr)")
+        var info = SF_INFO()
+        if let file = sf_open(folder.backing + "/takes/back.wav", Int32(SFM_READ), &info) { sf_close(file) }
+        #expect(info.frames == 48000)
+
+        // Creating the take hangs (signals are the recorder's by then): Ctrl-C leaves.
+        folder.stopAnswering(.creates)
+        let gone = try record("gone")
+        #expect(waitFor("DISK: \(folder.mount)/takes has not answered for 2 s", in: gone), "\(gone.stderr)")
+        kill(gone.pid, SIGINT)
+        #expect(
+            waitFor("headroom: left without recording: \(folder.mount)/takes has not answered", in: gone, seconds: 5)
+        )
+        folder.answer()  // a call FUSE holds may keep the process until it returns
+        #expect(gone.wait(seconds: 10) == 74, "\(gone.stderr)")
     }
 }
