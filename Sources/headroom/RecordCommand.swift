@@ -351,6 +351,7 @@ struct RecordCommand: ParsableCommand {
                 Terminal.error(
                     "DISK: \(directory) has not answered for 2 s (a share gone? a failing disk?); recording starts when it does, Ctrl-C leaves"
                 )
+                _ = Systemd.notify("STATUS=waiting for \(directory) to answer (a share gone? a failing disk?)")
             }
         }
         if said {
