@@ -341,21 +341,21 @@ struct RecordCommand: ParsableCommand {
         while !call.finished(within: 0.05) {
             if LiveRecording.waitForEndSignal(seconds: 0) {
                 Terminal.error(
-                    "headroom: left without recording: \(directory) has not answered (a share gone? a failing disk?)"
+                    "left without recording: \(directory) has not answered (a share gone? a failing disk?)"
                 )
                 // The call that holds the folder cannot be taken back; the process ends around it.
                 _exit(74)
             }
             if !said && MonotonicClock.now() - start >= 2 {
                 said = true
-                Terminal.error(
+                Terminal.line(
                     "DISK: \(directory) has not answered for 2 s (a share gone? a failing disk?); recording starts when it does, Ctrl-C leaves"
                 )
                 _ = Systemd.notify("STATUS=waiting for \(directory) to answer (a share gone? a failing disk?)")
             }
         }
         if said {
-            Terminal.error(
+            Terminal.line(
                 "DISK: the disk answers again, after \(String(format: "%.1f", MonotonicClock.now() - start)) s"
             )
         }
