@@ -29,23 +29,22 @@ struct LiveRecording {
     nonisolated(unsafe) private(set) static var hangupIgnored = false
 
     /// Every signal the main loop takes: the end signals, SIGUSR1 (close the take, start
-    /// the next: arecord's convention) and SIGUSR2 (drop a marker).
+    /// the next: arecord's convention), SIGUSR2 (drop a marker) and SIGTSTP (Ctrl-Z, which
+    /// would stop the recorder mid-take: said, not done).
     static var handledSignals: sigset_t {
         var signals = sigset_t()
         sigemptyset(&signals)
-        for s in endSignals + [SIGUSR1, SIGUSR2] { sigaddset(&signals, s) }
+        for s in endSignals + [SIGUSR1, SIGUSR2, SIGTSTP] { sigaddset(&signals, s) }
         return signals
     }
 
     /// Signals whose default action would end (or stop) the recorder without closing the
     /// take, and that mean nothing to it: ignored. SIGPIPE is a reader gone (EPIPE is
     /// handled where it happens); SIGXFSZ is a file-size limit, handled as a full disk;
-    /// SIGTSTP and the tty signals would stop a recorder mid-take (the device overruns).
+    /// the tty signals would stop a recorder mid-take (the device overruns).
     static let ignoredSignals: [Int32] =
-        [
-            SIGPIPE, SIGXFSZ, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT, SIGXCPU, SIGTSTP, SIGTTIN,
-            SIGTTOU,
-        ] + Array(__libc_current_sigrtmin()...__libc_current_sigrtmax())
+        [SIGPIPE, SIGXFSZ, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT, SIGXCPU, SIGTTIN, SIGTTOU]
+        + Array(__libc_current_sigrtmin()...__libc_current_sigrtmax())
 
     /// Call before any thread starts (the device's plugins start some): every thread
     /// blocks the handled signals, so only the main loop takes them, and the rest that
@@ -58,7 +57,7 @@ struct LiveRecording {
         hangupIgnored = unsafeBitCast(hangup, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
         // A background job of a script inherits SIGINT ignored, and an ignored signal never
         // becomes pending: restore the defaults so `kill -INT` still ends the take.
-        for s in endSignals + [SIGUSR1, SIGUSR2] { signal(s, SIG_DFL) }
+        for s in endSignals + [SIGUSR1, SIGUSR2, SIGTSTP] { signal(s, SIG_DFL) }
         var signals = handledSignals
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         for s in ignoredSignals { signal(s, SIG_IGN) }
@@ -70,6 +69,8 @@ struct LiveRecording {
     /// What a signal taken by the main loop asks for.
     enum Request: Equatable {
         case end, nextTake, marker
+        /// Ctrl-Z: a recorder stopped mid-take loses what the device overruns, so it goes on.
+        case suspend
     }
 
     /// Waits up to `seconds` for a handled signal.
@@ -79,6 +80,7 @@ struct LiveRecording {
         switch sigtimedwait(&signals, nil, &timeout) {
         case SIGUSR1: return .nextTake
         case SIGUSR2: return .marker
+        case SIGTSTP: return .suspend
         case let s where s > 0: return .end
         default: return nil
         }
@@ -250,6 +252,12 @@ struct LiveRecording {
             case .end: stop()
             case .nextTake: session.nextTake()
             case .marker: session.mark(label: nil)
+            case .suspend:
+                say(
+                    meter != nil
+                        ? "Ctrl-Z: no pausing mid-take; q ends the take (a pause would lose frames: the device overruns)"
+                        : "SIGTSTP: no pausing mid-take; SIGINT ends the take (a pause would lose frames: the device overruns)"
+                )
             case nil: break
             }
             if !noted && session.realtimeStatus == -1 {

@@ -157,6 +157,10 @@ struct MeterTerminalTests {
         let reset = try #require(tmux.waitFor { $0.contains("clip indicators reset") })
         #expect(reset.split(separator: "\n").first { $0.hasPrefix("  1 Vox") }.map { !$0.contains("CLIP 1") } ?? false)
 
+        // Ctrl-Z would stop the recorder mid-take: it says so and records on.
+        tmux.keys("C-z")
+        #expect(tmux.waitFor { $0.contains("Ctrl-Z: no pausing mid-take; q ends the take") } != nil)
+
         tmux.keys("n")
         #expect(tmux.waitFor { $0.hasPrefix("REC  take-002.wav") } != nil)
 
