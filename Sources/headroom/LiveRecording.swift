@@ -402,11 +402,16 @@ final class RawKeyboard {
         guard tcgetattr(STDIN_FILENO, &saved) == 0 else { return }
         var raw = saved
         raw.c_lflag &= ~tcflag_t(ICANON | ECHO)
+        // Ctrl-S (XOFF, a classic slip in PuTTY and xterm) would freeze the meter and then
+        // the main loop, blocked writing to it, with every key and Ctrl-C behind it: it is a
+        // key like any other while the meter runs (as in vim and less).
+        raw.c_iflag &= ~tcflag_t(IXON)
         withUnsafeMutableBytes(of: &raw.c_cc) { cc in
             cc[Int(VMIN)] = 0
             cc[Int(VTIME)] = 0
         }
         active = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0
+        if active { tcflow(STDIN_FILENO, TCOON) }  // output an XOFF had stopped goes on
     }
 
     enum Input: Equatable {

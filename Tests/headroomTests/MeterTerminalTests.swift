@@ -161,6 +161,18 @@ struct MeterTerminalTests {
         tmux.keys("C-z")
         #expect(tmux.waitFor { $0.contains("Ctrl-Z: no pausing mid-take; q ends the take") } != nil)
 
+        // Ctrl-S (XOFF) is a key, not a frozen meter: the take's time goes on a second and more.
+        func shownSeconds(_ pane: String) -> Double? {
+            guard let clock = pane.split(separator: " ").first(where: { $0.filter { $0 == ":" }.count == 2 }) else {
+                return nil
+            }
+            let parts = clock.split(separator: ":").compactMap { Double($0) }
+            return parts.count == 3 ? parts[0] * 3600 + parts[1] * 60 + parts[2] : nil
+        }
+        tmux.keys("C-s")
+        let frozen = try #require(tmux.waitFor { shownSeconds($0) != nil }.flatMap(shownSeconds))
+        #expect(tmux.waitFor { (shownSeconds($0) ?? 0) > frozen + 1 } != nil, "the meter froze at \(frozen) s")
+
         tmux.keys("n")
         #expect(tmux.waitFor { $0.hasPrefix("REC  take-002.wav") } != nil)
 
