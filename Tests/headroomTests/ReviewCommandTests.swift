@@ -5,6 +5,42 @@ import Testing
 
 @Suite("headroom review", .serialized)
 struct ReviewCommandTests {
+    @Test("a take's start in the table and the report is local time, as the take's name has it, not the log's UTC")
+    func localStart() throws {
+        let dir = scratchDirectory()
+        let berlin = ["TZ": "Europe/Berlin"]
+        let rig = FileRig(bytes: Material(frames: 4800, channels: 2).bytes("S24_3LE"))
+        let r = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--duration",
+            "0.1",
+            "--dir",
+            dir + "/takes",
+            environment: rig.environment.merging(berlin) { $1 }
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        let take = try #require(files(in: dir + "/takes", ending: ".wav").first)
+        let started = try #require(logLines(TakeLog.path(take)).first?["started"] as? String)
+        #expect(started.hasSuffix("Z"))  // the log keeps SPEC's UTC
+        // What Foundation makes of the log's time in Berlin.
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let date = try #require(iso.date(from: started))
+        let local = DateFormatter()
+        local.locale = Locale(identifier: "en_US_POSIX")
+        local.timeZone = TimeZone(identifier: "Europe/Berlin")
+        local.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        let expected = local.string(from: date)
+        let table = try headroom("review", dir + "/takes", environment: berlin)
+        #expect(table.stdout.contains("  \(expected)  "), "\(table.stdout)")
+        _ = try headroom("review", "--html", dir + "/report.html", dir + "/takes", environment: berlin)
+        let page = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
+        // With the zone as tzdata abbreviates it: CET, or CEST in summer.
+        #expect(page.contains("started \(expected) CE"), "\(expected)")
+    }
+
     /// A folder of takes made by headroom record: two through the file plugin (one clipped,
     /// one clean), one killed with SIGKILL on the JACK rig (its log cut off), and a copy of
     /// the clipped take without its log.
