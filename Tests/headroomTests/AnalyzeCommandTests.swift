@@ -443,6 +443,15 @@ struct AnalyzeCommandTests {
         )
         #expect(fromRaw.stdout.hasPrefix("-: WAV, PCM_24, 48000 Hz, 2 ch, 2.000 s"), "\(fromRaw.stdout)")
         #expect(fromRaw.status == 0 && fromRaw.stdout.contains("<< CLIPPED"), "\(fromRaw.stdout)")
+        // `analyze takes/*` takes in the clip logs beside the takes: review reads those.
+        let log = dir + "/take 3.clips.jsonl"
+        try #"{"type":"take","version":1}"#.write(toFile: log, atomically: true, encoding: .utf8)
+        let logged = try headroom("analyze", wav, log)
+        #expect(logged.status == 66 && logged.stdout.contains("<< CLIPPED"))
+        #expect(
+            logged.stderr.hasSuffix("; it is a clip log: `headroom review '\(log)'` reads it with its take\n"),
+            "\(logged.stderr)"
+        )
     }
 
     @Test("a bad option value: exit 64 and a sentence that says what is allowed")

@@ -42,6 +42,10 @@ public final class AudioFileReader {
             return
                 "; raw PCM has no header to say its rate, channels and format: give it one, e.g. sox -t raw -r 48000 -c 2 -e signed -b 24 \(FilePaths.shellQuoted(path)) -t wav - | headroom analyze -"
         }
+        // `analyze takes/*`: the clip logs came along with the takes.
+        if path.hasSuffix(".clips.jsonl") {
+            return "; it is a clip log: `headroom review \(FilePaths.shellQuoted(path))` reads it with its take"
+        }
         guard undecodable.contains(ext) else { return "" }
         return
             "; decode it first: ffmpeg -i \(FilePaths.shellQuoted(path)) -c:a pcm_f32le -f wav - | headroom analyze -"
