@@ -10,16 +10,8 @@ struct ReviewCommandTests {
         let dir = scratchDirectory()
         let berlin = ["TZ": "Europe/Berlin"]
         let rig = FileRig(bytes: Material(frames: 4800, channels: 2).bytes("S24_3LE"))
-        let r = try headroom(
-            "record",
-            "--device",
-            "testcap",
-            "--duration",
-            "0.1",
-            "--dir",
-            dir + "/takes",
-            environment: rig.environment.merging(berlin) { $1 }
-        )
+        let record = ["record", "--device", "testcap", "--duration", "0.1", "--dir", dir + "/takes"]
+        let r = try run(headroomBinary, record, environment: rig.environment.merging(berlin) { $1 })
         #expect(r.status == 0, "\(r.stderr)")
         let take = try #require(files(in: dir + "/takes", ending: ".wav").first)
         let started = try #require(logLines(TakeLog.path(take)).first?["started"] as? String)
