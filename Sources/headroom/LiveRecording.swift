@@ -66,6 +66,12 @@ struct LiveRecording {
             "note: SIGHUP is ignored (nohup): the recording goes on when the terminal or ssh session goes away; end it with kill -INT \(getpid())"
     }
 
+    /// The line for a disk that answers again after holding a call `seconds`, mid-take or
+    /// before the first frame.
+    static func diskAnswers(after seconds: Double) -> String {
+        String(format: "DISK: the disk answers again, after %.1f s", seconds)
+    }
+
     /// What a signal taken by the main loop asks for.
     enum Request: Equatable {
         case end, nextTake, marker
@@ -284,7 +290,7 @@ struct LiveRecording {
                     }
                 }
             } else if stall.said {
-                warnings.append(String(format: "DISK: the disk answers again, after %.1f s", stall.longest))
+                warnings.append(Self.diskAnswers(after: stall.longest))
                 Systemd.notify(
                     stopping ? "STATUS=stopping" : "STATUS=recording \(snapshot.takeName) from \(settings.device)"
                 )

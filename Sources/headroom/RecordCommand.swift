@@ -256,7 +256,6 @@ struct RecordCommand: ParsableCommand {
                 config.maxTakeFrames = settings.maxTakeSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
                 // A folder whose files stop short (FAT, ulimit -f): takes split before they
                 // would, rather than end in a write error that stops the recording.
-                let directory = settings.directory
                 if let limit = try Self.answering(directory, { FileSizeLimit.of(directory: directory) }) {
                     let frames = limit.frames(bytesPerFrame: takeBytesPerFrame)
                     if config.maxTakeFrames.map({ frames < $0 }) ?? true {
@@ -273,7 +272,7 @@ struct RecordCommand: ParsableCommand {
                 config.onTakeClosed = settings.onTakeClosed
                 config.channelMask = channelLayout.channelMask
                 let configured = config
-                let session = try Self.answering(settings.directory) { () throws(HeadroomError) in
+                let session = try Self.answering(directory) { () throws(HeadroomError) in
                     try RecordingSession(source: source, configuration: configured)
                 }
                 outcome = LiveRecording(
@@ -344,7 +343,7 @@ struct RecordCommand: ParsableCommand {
                     "left without recording: \(directory) has not answered (a share gone? a failing disk?)"
                 )
                 // The call that holds the folder cannot be taken back; the process ends around it.
-                _exit(74)
+                _exit(HeadroomError.Code.io.rawValue)
             }
             if !said && MonotonicClock.now() - start >= 2 {
                 said = true
@@ -354,11 +353,7 @@ struct RecordCommand: ParsableCommand {
                 _ = Systemd.notify("STATUS=waiting for \(directory) to answer (a share gone? a failing disk?)")
             }
         }
-        if said {
-            Terminal.line(
-                "DISK: the disk answers again, after \(String(format: "%.1f", MonotonicClock.now() - start)) s"
-            )
-        }
+        if said { Terminal.line(LiveRecording.diskAnswers(after: MonotonicClock.now() - start)) }
         return try call.result()
     }
     /// Opens the capture device. With --wait-device a missing device is waited for

@@ -230,7 +230,7 @@ struct ReviewCommand: ParsableCommand {
                 }
             table.add([
                 name, EventText.timecode(seconds: r.seconds),
-                r.started.map { ClipLog.localTime($0) } ?? "-",
+                r.started.map { EventText.localTime($0) } ?? "-",
                 clipped.isEmpty ? "-" : clipped, flat.isEmpty ? "-" : flat,
                 // Without a summary only the events' true peaks are known: none is not silence.
                 r.worstTruePeakDBTP == nil && !r.logState.isWhole ? "-" : SummaryTable.db(r.worstTruePeakDBTP),

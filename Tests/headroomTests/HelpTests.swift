@@ -318,9 +318,7 @@ struct HelpTests {
         #expect(bad.stderr.contains("--clip-hold must be between 0 and 60 seconds"))
     }
 
-    /// The repository's root, where README.md and docs/ are.
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
+    static let root = repositoryRoot
 
     @Test("every option a command's --help lists is in docs/guide.md, so the guide keeps up with the commands")
     func guideCoversEveryOption() throws {

@@ -5,8 +5,7 @@ import Testing
 /// hotplug (--wait-device).
 @Suite("udev and systemd: arm on plug-in, survive unplugging", .serialized)
 struct HotplugTests {
-    static let udev = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("udev").path
+    static let udev = repositoryRoot + "/udev"
 
     @Test(
         "the rules use only keys and operators udev knows, quote every value, select only sound devices, and ask for the unit's service"

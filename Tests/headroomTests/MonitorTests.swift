@@ -77,7 +77,8 @@ struct MonitorTests {
             ("9110x", "give a port"), (":0", "give a port"), ("", "give a port"),
             ("::1:9110", "put an IPv6 address in brackets, as in a URL: [::1]:9110"), ("[::1]", "give a port"),
             ("[::1:9110", "no closing ]"), ("[fe80::zz]:9110", "fe80::zz is not an IPv6 address"),
-            ("[127.0.0.1]:9110", "127.0.0.1 is not an IPv6 address"),
+            ("[127.0.0.1]:9110", "127.0.0.1 is not an IPv6 address"), ("[]:9110", "no address in the brackets"),
+            ("::", "give a port"),
         ] {
             let result = Result { () throws(HeadroomError) in try WebServer.parse(spec) }
             if case .failure(let error) = result {
@@ -192,8 +193,7 @@ struct MonitorTests {
         #expect(!metrics.contains(" -0.0\n"), "\(metrics)")
     }
 
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
+    static let root = repositoryRoot
 
     @Test(
         "a real Prometheus scrapes two recorders on two JACK rigs: clip events on the clipping one only; promtool accepts the shipped files and /metrics"

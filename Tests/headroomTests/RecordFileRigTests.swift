@@ -585,18 +585,10 @@ struct RecordFileRigTests {
         let m = Material(frames: 48000 * 3, channels: 2)
         let rig = FileRig(bytes: m.bytes("S24_3LE"))
         let out = rig.directory + "/takes"
-        let r = try headroom(
-            "record",
-            "--device",
-            "testcap",
-            "--dir",
-            out,
-            "--name",
-            "%Y-%m-%d/take-%n",
-            "--duration",
-            "2.5",
-            "--max-take-seconds",
-            "1",
+        let record = ["record", "--device", "testcap", "--dir", out, "--name", "%Y-%m-%d/take-%n"]
+        let r = try run(
+            headroomBinary,
+            record + ["--duration", "2.5", "--max-take-seconds", "1"],
             environment: rig.environment
         )
         #expect(r.status == 0, "\(r.stderr)")

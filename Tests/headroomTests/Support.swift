@@ -10,6 +10,10 @@ let headroomBinary: String = {
     return dir.appendingPathComponent("headroom").path
 }()
 
+/// The repository's root (README.md, docs/, udev/, monitoring/), from this file's place in it.
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
 struct RunResult {
     var status: Int32
     var stdout: String

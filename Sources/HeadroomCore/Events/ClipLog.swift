@@ -223,23 +223,6 @@ public enum ClipLog {
         )
     }
 
-    /// A take's start as a person reads it beside its name: a log's UTC ``timestamp(_:)`` in
-    /// this machine's time zone, as the take's name has it (`take-20261206-052356.wav`, started
-    /// `2026-12-06 05:23:56` in Berlin, not the log's `04:23:56.422Z`), with the zone's
-    /// abbreviation where `zone` is asked for; a BWF start (local already, on the recorder's
-    /// clock, no zone) as it is.
-    public static func localTime(_ started: String, zone: Bool = false) -> String {
-        guard let date = date(from: started) else {
-            return String(started.prefix(19)).replacingOccurrences(of: "T", with: " ")
-        }
-        var t = time_t(date.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        localtime_r(&t, &parts)
-        var text = [CChar](repeating: 0, count: 64)
-        let written = strftime(&text, text.count, zone ? "%Y-%m-%d %H:%M:%S %Z" : "%Y-%m-%d %H:%M:%S", &parts)
-        return String(decoding: text.prefix(written).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
     /// Whether `name` is channel `c`'s number (`c` from 0) or empty: the default name of a
     /// channel nobody named, which a display shows as the number alone ("ch3", not "ch3 3").
     public static func isNumberOnly(_ name: String, channel c: Int) -> Bool {

@@ -35,20 +35,22 @@ public final class WebServer: Sendable {
             }
             var addr = in6_addr()
             guard inet_pton(AF_INET6, host, &addr) == 1 else {
-                throw HeadroomError(.usage, "--listen \(spec): \(host) is not an IPv6 address (use [::1] or [::])")
+                let what = host.isEmpty ? "no address in the brackets" : "\(host) is not an IPv6 address"
+                throw HeadroomError(.usage, "--listen \(spec): \(what) (use [::1] or [::])")
             }
             return (host, port)
         }
-        if spec.filter({ $0 == ":" }).count > 1 {
+        let parts = spec.split(separator: ":", omittingEmptySubsequences: false)
+        if parts.count > 2 {
             // Which colon is the port's? A URL's brackets say.
-            let port = spec.split(separator: ":").last.map(String.init) ?? "9110"
-            let host = spec.split(separator: ":", omittingEmptySubsequences: false).dropLast().joined(separator: ":")
+            guard let port = UInt16(parts.last!), port > 0 else {
+                throw HeadroomError(.usage, "--listen \(spec): \(usage)")
+            }
             throw HeadroomError(
                 .usage,
-                "--listen \(spec): put an IPv6 address in brackets, as in a URL: [\(host)]:\(port)"
+                "--listen \(spec): put an IPv6 address in brackets, as in a URL: [\(parts.dropLast().joined(separator: ":"))]:\(port)"
             )
         }
-        let parts = spec.split(separator: ":", omittingEmptySubsequences: false)
         var host = parts.count == 2 ? String(parts[0]) : "127.0.0.1"
         if host == "localhost" { host = "127.0.0.1" }
         if host.isEmpty { host = "0.0.0.0" }

@@ -10,6 +10,23 @@ public enum EventText {
         return String(format: "%02ld:%02ld:%02ld.%03ld", ms / 3_600_000, ms / 60000 % 60, ms / 1000 % 60, ms % 1000)
     }
 
+    /// A take's start as a person reads it beside its name: a log's UTC ``ClipLog/timestamp(_:)`` in
+    /// this machine's time zone, as the take's name has it (`take-20261206-052356.wav`, started
+    /// `2026-12-06 05:23:56` in Berlin, not the log's `04:23:56.422Z`), with the zone's
+    /// abbreviation where `zone` is asked for; a BWF start (local already, on the recorder's
+    /// clock, no zone) as it is.
+    public static func localTime(_ started: String, zone: Bool = false) -> String {
+        guard let date = ClipLog.date(from: started) else {
+            return String(started.prefix(19)).replacingOccurrences(of: "T", with: " ")
+        }
+        var t = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        localtime_r(&t, &parts)
+        var text = [CChar](repeating: 0, count: 64)
+        let written = strftime(&text, text.count, zone ? "%Y-%m-%d %H:%M:%S %Z" : "%Y-%m-%d %H:%M:%S", &parts)
+        return String(decoding: text.prefix(written).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Where an event starts and ends, seconds; nil for lines that are not events (gain).
     public static func span(_ e: Event, rate: Int) -> (start: Double, end: Double)? {
         let r = Double(rate)

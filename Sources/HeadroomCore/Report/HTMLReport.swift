@@ -56,7 +56,7 @@ public enum HTMLReport {
         var out = "<section class=\"take\" id=\"take-\(index)\" data-file=\"\(DisplayText.markup(name))\">\n"
         out +=
             "<h2>\(DisplayText.markup(name)) — \(status)</h2>\n<p class=\"meta\">\(EventText.timecode(seconds: r.seconds))"
-        if let s = r.started { out += ", started \(DisplayText.markup(ClipLog.localTime(s, zone: true)))" }
+        if let s = r.started { out += ", started \(DisplayText.markup(EventText.localTime(s, zone: true)))" }
         out +=
             ", log: \(DisplayText.markup(r.logState.rawValue)); xruns \(r.xruns), gaps \(r.gaps), dropped frames \(r.droppedFrames)"
         if let e = r.ending { out += "; <span class=\"bad\">\(DisplayText.markup(e))</span>" }
