@@ -66,6 +66,8 @@ struct CalibrateCommand: ParsableCommand {
     }
 
     func run() throws {
+        // A terminal or journal that stops taking output must not hold the live loop.
+        Terminal.writeAside()
         try reportingErrors {
             var settings = try analysis.settings()
             try capture.apply(to: &settings)

@@ -188,6 +188,7 @@ struct LiveRecording {
             )
             Systemd.notify("STATUS=stopped (the disk stopped answering)")
             // Not exit(): nothing more may wait on that disk, the stuck threads included.
+            Terminal.finishOutput()
             _exit(HeadroomError.Code.io.rawValue)
         }
         func stop() {

@@ -150,7 +150,8 @@ struct MeterView {
         lastClips = s.channels.map(\.latchedClips)
         lastFlats = s.channels.map(\.flatEvents)
         // A resized window is cleared, so nothing of the old layout stays on screen.
-        var out = first || columns != lastWidth || rows != lastHeight ? "\u{1B}[2J\u{1B}[?25l" : ""
+        let clears = first || columns != lastWidth || rows != lastHeight
+        var out = clears ? "\u{1B}[2J\u{1B}[?25l" : ""
         first = false
         lastWidth = columns
         lastHeight = rows
@@ -242,7 +243,9 @@ struct MeterView {
             line(&out, Self.keys(Self.soundcheckKeys, columns: columns))
         }
         out += "\u{1B}[J"
-        return Terminal.draw(out)
+        // Every frame redraws all it shows: one the terminal has no room for yet can be left
+        // out, but not one that clears the screen.
+        return Terminal.draw(out, skippable: !clears)
     }
 
     /// "CLIP 3", "CLIP 12k" (at most ``Layout/clipWidth`` characters), or "CLIP" alone while

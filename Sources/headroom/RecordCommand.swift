@@ -117,6 +117,8 @@ struct RecordCommand: ParsableCommand {
     var metricsFile: String?
 
     func run() throws {
+        // A terminal or journal that stops taking output must not hold the live loop.
+        Terminal.writeAside()
         try reportingErrors {
             var settings = try analysis.settings()
             try capture.apply(to: &settings)
@@ -343,6 +345,7 @@ struct RecordCommand: ParsableCommand {
                     "left without recording: \(directory) has not answered (a share gone? a failing disk?)"
                 )
                 // The call that holds the folder cannot be taken back; the process ends around it.
+                Terminal.finishOutput()
                 _exit(HeadroomError.Code.io.rawValue)
             }
             if !said && MonotonicClock.now() - start >= 2 {

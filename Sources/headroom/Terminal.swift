@@ -101,8 +101,10 @@ enum Terminal {
     }
 
     /// Terminal drawing (the meter's escape sequences) as it is; false once stdout is gone.
-    static func draw(_ text: String) -> Bool {
-        write(STDOUT_FILENO, text, gone: stdoutGone)
+    /// A `skippable` frame (one that redraws all it shows) is left out while the terminal
+    /// is behind (see ``writeAside()``).
+    static func draw(_ text: String, skippable: Bool = false) -> Bool {
+        write(STDOUT_FILENO, text, gone: stdoutGone, skippable: skippable)
     }
 
     /// False once stdout has gone away.
@@ -150,13 +152,62 @@ enum Terminal {
         isatty(fd) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
     }
 
-    /// Writes all of `text`, retrying short writes and EINTR; on EPIPE, EIO, EBADF (or any
-    /// other failure) the stream is marked gone and false returned.
-    private static func write(_ fd: Int32, _ text: String, gone: borrowing Atomic<Bool>) -> Bool {
+    /// From here on (for the live commands, `record` and `calibrate`) stdout and stderr are
+    /// written by a thread of their own (``OutputThread``), so that a terminal or a journal
+    /// that stops taking output (an ssh link stalled, a terminal server stopped, journald
+    /// busy) holds that thread and not the recorder's main loop: Ctrl-C, `kill`, systemd's
+    /// stop and its watchdog, the web page and the metrics go on, and so does the take. What
+    /// is queued is written before the process exits, unless the output takes nothing for
+    /// ``OutputThread/patience`` seconds.
+    static func writeAside() {
+        aside.withLock { thread in
+            guard thread == nil else { return }
+            thread = OutputThread { fd, bytes in
+                var bytes = bytes
+                if !writeNow(fd, &bytes) { markGone(fd) }
+            }
+            atexit { Terminal.finishOutput() }
+        }
+    }
+
+    /// Waits for what the output thread still holds (see ``writeAside()``); for an exit
+    /// that does not run `atexit` (`_exit`).
+    static func finishOutput() {
+        aside.withLock { $0 }?.drain()
+    }
+
+    private static let aside = Mutex<OutputThread?>(nil)
+
+    private static func markGone(_ fd: Int32) {
+        if fd == STDOUT_FILENO {
+            stdoutGone.store(true, ordering: .relaxed)
+        } else {
+            stderrGone.store(true, ordering: .relaxed)
+        }
+    }
+
+    private static func write(
+        _ fd: Int32,
+        _ text: String,
+        gone: borrowing Atomic<Bool>,
+        skippable: Bool = false
+    ) -> Bool {
         guard !gone.load(ordering: .relaxed) else { return false }
         var bytes = Array(text.utf8)
+        if let thread = aside.withLock({ $0 }) {
+            thread.enqueue(fd, bytes, skippable: skippable)
+            return true
+        }
+        let ok = writeNow(fd, &bytes)
+        if !ok { gone.store(true, ordering: .relaxed) }
+        return ok
+    }
+
+    /// Writes all of `bytes`, retrying short writes and EINTR; false on EPIPE, EIO, EBADF
+    /// (or any other failure): the caller marks the stream gone.
+    private static func writeNow(_ fd: Int32, _ bytes: inout [UInt8]) -> Bool {
         var offset = 0
-        let ok = bytes.withUnsafeMutableBytes { buffer -> Bool in
+        return bytes.withUnsafeMutableBytes { buffer -> Bool in
             while offset < buffer.count {
                 let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
                 if n < 0 && (errno == EINTR || errno == EAGAIN) {
@@ -168,8 +219,89 @@ enum Terminal {
             }
             return true
         }
-        if !ok { gone.store(true, ordering: .relaxed) }
-        return ok
+    }
+}
+
+/// The thread that writes a live command's stdout and stderr (``Terminal/writeAside()``), in
+/// the order they were asked for. While it is behind (a write has not returned, or more
+/// waits), a meter frame is left out: the next one redraws everything. Lines wait, up to
+/// ``limit`` bytes; beyond that they are counted, and said in one line once output flows
+/// again (every event is in the take's clip log).
+final class OutputThread: @unchecked Sendable {
+    /// Bytes of lines held for an output that takes nothing.
+    static let limit = 1 << 20
+    /// Seconds the exit waits for an output that takes nothing.
+    static let patience = 2.0
+
+    private struct Queue {
+        var items: [(fd: Int32, bytes: [UInt8])] = []
+        var bytes = 0
+        var writing = false
+        var dropped = 0
+        var behind: Bool { writing || !items.isEmpty }
+    }
+    private let queue = Mutex(Queue())
+    private let wake = DispatchSemaphore(value: 0)
+    private let progressed = DispatchSemaphore(value: 0)
+
+    init(write: @escaping @Sendable (Int32, [UInt8]) -> Void) {
+        let thread = Thread { [self] in run(write) }
+        thread.name = "headroom-output"
+        // Signals are the main loop's: the thread starts with them all blocked (it inherits
+        // the mask it is started with, and the recorder takes the signals after this).
+        var all = sigset_t()
+        var was = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_SETMASK, &all, &was)
+        thread.start()
+        pthread_sigmask(SIG_SETMASK, &was, nil)
+    }
+
+    private func run(_ write: (Int32, [UInt8]) -> Void) {
+        while true {
+            wake.wait()
+            while let item = queue.withLock({ q -> (fd: Int32, bytes: [UInt8])? in
+                guard !q.items.isEmpty else { return nil }
+                q.writing = true
+                return q.items.removeFirst()
+            }) {
+                write(item.fd, item.bytes)
+                queue.withLock { q in
+                    q.writing = false
+                    q.bytes -= item.bytes.count
+                }
+                progressed.signal()
+            }
+        }
+    }
+
+    func enqueue(_ fd: Int32, _ bytes: [UInt8], skippable: Bool) {
+        let queued = queue.withLock { q -> Bool in
+            if skippable && q.behind { return false }
+            guard q.bytes + bytes.count <= Self.limit else {
+                q.dropped += 1
+                return false
+            }
+            if q.dropped > 0 && !q.behind {
+                let note =
+                    "headroom: \(q.dropped) lines not shown: the output took nothing for a while (the clip log has every event)\n"
+                q.items.append((STDERR_FILENO, Array(note.utf8)))
+                q.bytes += note.utf8.count
+                q.dropped = 0
+            }
+            q.items.append((fd, bytes))
+            q.bytes += bytes.count
+            return true
+        }
+        if queued { wake.signal() }
+    }
+
+    /// Returns once everything queued is written, or once the output has taken nothing for
+    /// ``patience`` seconds.
+    func drain() {
+        while queue.withLock({ $0.behind }) {
+            if progressed.wait(timeout: .now() + Self.patience) == .timedOut { return }
+        }
     }
 }
 

@@ -1,7 +1,10 @@
 import CSndFile
 import Foundation
 import HeadroomCore
+import Synchronization
 import Testing
+
+@testable import headroom
 
 // The edges a take must survive in ordinary use (issue 9): a report flag before a glob,
 // a terminal or a reader that goes away, stray signals, names that cannot be made or that
@@ -253,6 +256,41 @@ enum TakeLog {
     static func path(_ take: String) -> String { (take as NSString).deletingPathExtension + ".clips.jsonl" }
 }
 
+@Suite("The live commands' output thread")
+struct OutputThreadTests {
+    @Test(
+        "while a write is held: meter frames are left out, lines wait in order, past the limit they are counted and said once output flows"
+    )
+    func heldOutput() {
+        let written = Mutex<[String]>([])
+        let gate = DispatchSemaphore(value: 0)
+        let output = OutputThread { fd, bytes in
+            if bytes.first == UInt8(ascii: "H") { gate.wait() }  // the terminal takes nothing
+            written.withLock { $0.append("\(fd):" + String(decoding: bytes, as: UTF8.self)) }
+        }
+        output.enqueue(2, Array("HELD".utf8), skippable: false)
+        output.enqueue(1, Array("frame".utf8), skippable: true)
+        output.enqueue(2, Array("CLIP".utf8), skippable: false)
+        let line = [UInt8](repeating: UInt8(ascii: "x"), count: OutputThread.limit / 4)
+        for _ in 0..<6 { output.enqueue(2, line, skippable: false) }
+        gate.signal()
+        output.drain()
+        output.enqueue(2, Array("after".utf8), skippable: false)
+        output.drain()
+        output.enqueue(1, Array("frame".utf8), skippable: true)
+        output.drain()
+        let lines = written.withLock { $0 }
+        #expect(lines.first == "2:HELD" && lines[1] == "2:CLIP")
+        #expect(lines.filter { $0 == "1:frame" }.count == 1 && lines.last == "1:frame")
+        #expect(lines.filter { $0.hasPrefix("2:xxx") }.count == 3)
+        #expect(
+            lines.suffix(3).first
+                == "2:headroom: 3 lines not shown: the output took nothing for a while (the clip log has every event)\n"
+        )
+        #expect(lines.suffix(2).first == "2:after")
+    }
+}
+
 @Suite("Outputs that go away are not fatal", .serialized)
 struct GoneOutputTests {
     @Test("a tmux session killed mid-take: the header's frame count equals the log summary's")
@@ -285,6 +323,59 @@ struct GoneOutputTests {
         #expect(eventually { headerFrames(take) == summary["frames"] as? Int })
         #expect(headerFrames(take) == summary["frames"] as? Int)
         #expect((summary["frames"] as? Int ?? 0) > 24000)
+    }
+
+    @Test(
+        "a terminal that takes no output (its tmux server stopped, as a stalled ssh link): kill -INT still ends the take with its summary, and the recorder exits"
+    )
+    func terminalStalled() throws {
+        let dir = scratchDirectory()
+        _ = writeNoiseWav(dir + "/in.wav", seconds: 3, level: 0.05, clipEvery: 24000)
+        let rig = try JackRig(name: "stall", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let out = dir + "/takes"
+        let pidFile = dir + "/pid"
+        let tmux = try MeterTerminalTests.Tmux(
+            command: "sh -c 'echo $$ > \(pidFile); exec \(headroomBinary) record --device testlive --dir \(out)'",
+            environment: rig.environment,
+            name: "stall",
+            pane: true
+        )
+        defer { tmux.stop() }
+        #expect(tmux.waitFor { $0.hasPrefix("REC ") } != nil, "\(tmux.screen())")
+        let pid = try #require(
+            pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))
+        )
+        let server = try #require(
+            pid_t(
+                try run("/usr/bin/tmux", ["display-message", "-p", "-t", tmux.session, "#{pid}"]).stdout
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            )
+        )
+        // The terminal stops reading: the pane's buffer fills with meter frames until one of
+        // the recorder's threads waits in write(2) on stdout or stderr.
+        kill(server, SIGSTOP)
+        defer { kill(server, SIGCONT) }
+        func writingToTerminal() -> Bool {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+            return tasks.contains { task in
+                let call = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/syscall", encoding: .utf8)) ?? ""
+                return call.hasPrefix("1 0x1 ") || call.hasPrefix("1 0x2 ")
+            }
+        }
+        #expect(eventually { writingToTerminal() }, "the recorder never waited on its terminal")
+        kill(pid, SIGINT)
+        // Its parent (the tmux server) is stopped and cannot reap it: exited is a zombie.
+        func exited() -> Bool {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+            return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+        }
+        #expect(eventually { exited() }, "SIGINT did not end a recorder whose terminal takes no output")
+        let take = try #require(files(in: out, ending: ".wav").first)
+        let summary = try #require(logLines(TakeLog.path(take)).last)
+        #expect(summary["type"] as? String == "summary")
+        #expect(headerFrames(take) == summary["frames"] as? Int)
+        #expect((summary["frames"] as? Int ?? 0) > 48000)
     }
 
     @Test(
