@@ -102,6 +102,7 @@ struct CalibrateCommand: ParsableCommand {
             var keyboard: RawKeyboard? = nil
             var hungUp = false
             var drew = false
+            var suspendedUntil = 0.0
             func takeTerminal() {
                 meter = MeterView(settings: settings.analysis, mode: .soundcheck(seconds: seconds))
                 keyboard = RawKeyboard()
@@ -126,10 +127,23 @@ struct CalibrateCommand: ParsableCommand {
                     hungUp = true
                 default: break
                 }
-                if LiveRecording.nextSignal(seconds: keyboard == nil ? 0.1 : 0) == .end { session.stop() }
+                switch LiveRecording.nextSignal(seconds: keyboard == nil ? 0.1 : 0) {
+                case .end: session.stop()
+                case .suspend:
+                    // Ctrl-Z: a soundcheck stopped midway would miss the loudest moment.
+                    if meter != nil {
+                        suspendedUntil = MonotonicClock.now() + 4
+                    } else {
+                        Terminal.line("SIGTSTP: no pausing the soundcheck; SIGINT ends it early, with its results")
+                    }
+                default: break
+                }
                 if var m = meter {
                     let snap = session.snapshot()
-                    m.message = "listening: play as loud as the session will get"
+                    m.message =
+                        MonotonicClock.now() < suspendedUntil
+                        ? "Ctrl-Z: no pausing the soundcheck; q ends it early, with its results"
+                        : "listening: play as loud as the session will get"
                     meter = m.draw(snap) ? m : nil
                 }
             }

@@ -231,6 +231,8 @@ struct MeterTerminalTests {
         #expect(!listening.contains("SOUNDCHECK") && !listening.contains("keys: q"), "\(listening)")
         let soundcheck = try typed("fg") { $0.contains("SOUNDCHECK") && $0.contains("Bass") }
         #expect(soundcheck.contains("listening: play as loud"), "\(soundcheck)")
+        tmux.keys("C-z")
+        #expect(tmux.waitFor { $0.contains("Ctrl-Z: no pausing the soundcheck; q ends it early") } != nil)
         tmux.keys("q")
         #expect(tmux.waitFor { $0.contains("proposal") && $0.contains("true peak dBTP") } != nil, "\(tmux.screen())")
     }
