@@ -142,6 +142,7 @@ struct LiveRecording {
         var lastMetricsFile = 0.0
         var lastDiskCheck = 0.0
         var diskLeft: Double? = nil
+        var diskCheck: Aside<(directory: String, left: Double?)>? = nil
         var diskWarned = (thirty: false, five: false)
         func writeMetricsFile() {
             guard let metricsFile, let monitor else { return }
@@ -298,25 +299,34 @@ struct LiveRecording {
                 stall = (false, 0)
                 stallNotice = nil
             }
-            if now - lastDiskCheck >= 1 {
-                lastDiskCheck = now
-                let directory = session.directory
-                diskLeft = Self.diskSecondsLeft(
-                    directory: directory,
-                    rate: snapshot.rate,
-                    bytesPerFrame: takeBytesPerFrame
-                )
-                // Warned once at 30 and once at 5 minutes of disk left (journal, meter, page, metrics).
-                if let left = diskLeft {
-                    if left < 300 && !diskWarned.five {
-                        diskWarned = (true, true)
-                        warnings.append(
-                            "DISK: \(Int(left / 60)) min \(Int(left) % 60) s of recording left on \(directory)"
-                        )
-                    } else if left < 1800 && !diskWarned.thirty {
-                        diskWarned.thirty = true
-                        warnings.append("DISK: \(Int(left / 60)) min of recording left on \(directory)")
+            // The free space, once a second, asked aside: a takes' folder that stops
+            // answering (a share gone) holds that call, not this loop.
+            if let check = diskCheck, check.finished(within: 0) {
+                diskCheck = nil
+                if let (directory, left) = try? check.result() {
+                    diskLeft = left
+                    // Warned once at 30 and once at 5 minutes of disk left (journal, meter, page, metrics).
+                    if let left {
+                        if left < 300 && !diskWarned.five {
+                            diskWarned = (true, true)
+                            warnings.append(
+                                "DISK: \(Int(left / 60)) min \(Int(left) % 60) s of recording left on \(directory)"
+                            )
+                        } else if left < 1800 && !diskWarned.thirty {
+                            diskWarned.thirty = true
+                            warnings.append("DISK: \(Int(left / 60)) min of recording left on \(directory)")
+                        }
                     }
+                }
+            }
+            if diskCheck == nil && now - lastDiskCheck >= 1 {
+                lastDiskCheck = now
+                let (session, rate, bytesPerFrame) = (session, snapshot.rate, takeBytesPerFrame)
+                diskCheck = Aside {
+                    let directory = session.directory
+                    return (
+                        directory, Self.diskSecondsLeft(directory: directory, rate: rate, bytesPerFrame: bytesPerFrame)
+                    )
                 }
             }
             monitor?.update(snapshot, recording: !stopping, diskSecondsLeft: diskLeft)

@@ -44,16 +44,23 @@ final class HoldingFolder {
             def create(self, path, mode, fi=None):
                 self._wait(path, creating=True)
                 return os.open(self._p(path), os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
-            def open(self, path, flags): return os.open(self._p(path), flags)
+            def open(self, path, flags):
+                self._wait(path)
+                return os.open(self._p(path), flags)
             def read(self, path, size, offset, fh): return os.pread(fh, size, offset)
             def write(self, path, data, offset, fh):
                 while path.endswith('.wav') and offset >= 1 << 20 and os.path.exists(self.hold):
                     time.sleep(0.02)
+                self._wait(path)
                 return os.pwrite(fh, data, offset)
-            def truncate(self, path, length, fh=None): os.truncate(self._p(path), length)
+            def truncate(self, path, length, fh=None):
+                self._wait(path)
+                os.truncate(self._p(path), length)
             def flush(self, path, fh): return 0
             def release(self, path, fh): os.close(fh)
-            def fsync(self, path, datasync, fh): os.fsync(fh)
+            def fsync(self, path, datasync, fh):
+                self._wait(path)
+                os.fsync(fh)
             def unlink(self, path): os.unlink(self._p(path))
             def rename(self, old, new): os.rename(self._p(old), self._p(new))
             def chmod(self, path, mode): os.chmod(self._p(path), mode)
@@ -192,6 +199,39 @@ struct DiskStallTests {
         let file = sf_open(folder.backing + "/takes/gone.wav", Int32(SFM_READ), &left)
         #expect(file != nil && left.channels == 2)
         if let file { sf_close(file) }
+    }
+
+    @Test(
+        "a share gone mid-take (every call under the folder hangs, the log's too): the analysis and the warnings go on, the disk is said, and once it answers the take ends with its whole log"
+    )
+    func goneMidTake() throws {
+        let dir = scratchDirectory()
+        MeterTerminalTests.writeClippedBursts(dir + "/in.wav")
+        let rig = try JackRig(name: "share", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let folder = try HoldingFolder(in: dir)
+        defer { folder.stop() }
+        try FileManager.default.createDirectory(atPath: folder.mount + "/takes", withIntermediateDirectories: true)
+        let recorder = try BackgroundRecorder(
+            ["record", "--device", "testlive", "--dir", folder.mount + "/takes", "--name", "mid"],
+            environment: rig.environment,
+            directory: dir
+        )
+        #expect(waitFor("CLIP: ch1", in: recorder), "\(recorder.stderr)")
+        folder.stopAnswering(.everything)
+        #expect(waitFor("DISK: a write to mid.wav has not returned for 2 s", in: recorder), "\(recorder.stderr)")
+        // The share stays gone a second longer: longer than the analyzer's ring holds (2 s),
+        // within what the writer's does (4 s).
+        usleep(1_000_000)
+        folder.answer()
+        #expect(waitFor("DISK: the disk answers again, after ", in: recorder), "\(recorder.stderr)")
+        kill(recorder.pid, SIGINT)
+        #expect(recorder.wait(seconds: 15) == 0, "\(recorder.stderr)")
+        let log = logLines(folder.backing + "/takes/mid.clips.jsonl")
+        #expect(log.last?["type"] as? String == "summary")
+        // The analyzer never waited on the log's disk: nothing went unanalyzed.
+        let unanalyzed = log.filter { $0["type"] as? String == "dropped" && $0["in"] as? String == "analysis" }
+        #expect(unanalyzed.isEmpty, "\(unanalyzed)")
     }
 
     @Test(

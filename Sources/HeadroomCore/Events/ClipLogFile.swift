@@ -1,13 +1,26 @@
 import CHeadroomKernels
 import Foundation
+import Synchronization
 
 /// A clip log on disk: each line is written with one `write(2)` as soon as it is known,
 /// so a log cut short by a crash still parses line by line; `sync()` pushes it to the disk.
-public final class ClipLogFile {
+///
+/// The calls to the disk are made on a queue of the log's own, in order: a takes' folder
+/// that stops answering (a share gone, a failing disk) holds that queue, not the analyzer,
+/// which goes on analyzing and warning while the lines wait in memory. Only ``close()``
+/// waits for them.
+public final class ClipLogFile: @unchecked Sendable {
     public let path: String
+    /// Touched only on `queue` (and in `deinit`, once nothing is queued).
     private var fd: Int32
+    private let queue = DispatchQueue(label: "headroom-log")
+    private let failed = Mutex<String?>(nil)
     /// Set after the first failed write (disk full); later lines are not attempted.
-    public private(set) var failure: String?
+    public var failure: String? { failed.withLock { $0 } }
+    /// What ``sync()`` found to tell the user (a log deleted and written again).
+    private let notes = Mutex<[String]>([])
+    /// A ``sync()`` is queued and has not run yet: a disk that does not answer gets one.
+    private let syncQueued = Atomic<Bool>(false)
     /// Bytes written, and how far the disk is held for the log (see ``reserve``).
     private var size = 0
     /// ``TakeRegistry`` held the first ``reserve`` bytes as it created the log.
@@ -43,37 +56,57 @@ public final class ClipLogFile {
         }
     }
 
-    deinit { close() }
+    deinit { closeNow() }
 
-    /// Appends one line.
+    /// Appends one line (written in turn on the log's queue).
     public func append(_ line: JSONValue) {
+        let bytes = Array((line.encoded() + "\n").utf8)
+        queue.async { self.write(bytes) }
+    }
+
+    private func write(_ line: [UInt8]) {
         guard fd >= 0, failure == nil else { return }
-        var bytes = Array((line.encoded() + "\n").utf8)
+        var bytes = line
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 {
-                failure = String(cString: strerror(errno))
+                let why = String(cString: strerror(errno))
+                failed.withLock { $0 = why }
                 return
             }
             offset += n
         }
         size += bytes.count
-        bytes.removeAll()
         reserveAhead()
     }
 
-    /// Flushes the log to the disk (once a second while recording, and at the end).
+    /// Flushes the log to the disk (once a second while recording, and at the end), and
+    /// writes it again where it was deleted (``restoreIfDeleted()``); what that has to tell
+    /// comes from ``takeNotes()``.
     public func sync() {
-        if fd >= 0 { fdatasync(fd) }
+        guard !syncQueued.exchange(true, ordering: .relaxed) else { return }
+        queue.async {
+            self.syncQueued.store(false, ordering: .relaxed)
+            if self.fd >= 0 { fdatasync(self.fd) }
+            if let note = self.restoreIfDeleted() { self.notes.withLock { $0.append(note) } }
+        }
+    }
+
+    /// What the syncs so far found to tell the user, once.
+    public func takeNotes() -> [String] {
+        notes.withLock { n in
+            defer { n.removeAll() }
+            return n
+        }
     }
 
     /// A log deleted while its take records (a tidy-up that took it for clutter, `find -name
     /// '*.jsonl' -delete`) is written again at its path, every line so far, and goes on
     /// there: the take's events, losses and markers are not lost with it. Checked once a
     /// second, with ``sync()``. Returns what to tell the user when it was deleted.
-    public func restoreIfDeleted() -> String? {
+    private func restoreIfDeleted() -> String? {
         var st = stat()
         guard fd >= 0, failure == nil, fstat(fd, &st) == 0, st.st_nlink == 0 else { return nil }
         // The deleted file is still there behind the descriptor: its lines, read back.
@@ -81,7 +114,7 @@ public final class ClipLogFile {
         let lines = old >= 0 ? RIFFChunks.read(old, size, at: 0) : nil
         if old >= 0 { Glibc.close(old) }
         func givenUp(_ why: String) -> String {
-            failure = "deleted while recording, and not written again (\(why))"
+            failed.withLock { $0 = "deleted while recording, and not written again (\(why))" }
             return "LOG: \(path) was deleted while recording and could not be written again (\(why))"
         }
         guard let lines else { return givenUp("its lines could not be read back") }
@@ -103,7 +136,13 @@ public final class ClipLogFile {
         return "LOG: \(path) was deleted while recording; written again, every line, and the take goes on"
     }
 
+    /// Writes what waits, gives back the disk held past the end, syncs and closes: waits
+    /// for the disk.
     public func close() {
+        queue.sync { closeNow() }
+    }
+
+    private func closeNow() {
         if fd >= 0 {
             // Gives back the disk held past the end: truncating to the size it has frees
             // the blocks beyond it.

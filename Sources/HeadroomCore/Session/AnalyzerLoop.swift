@@ -182,7 +182,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         let now = MonotonicClock.now()
         if now - lastSync >= 1 {
             log?.sync()
-            if let note = log?.restoreIfDeleted() { warn(note) }
+            for note in log?.takeNotes() ?? [] { warn(note) }
             lastSync = now
         }
     }

@@ -160,15 +160,15 @@ final class TakeRegistry: Sendable {
             s.folderFD = open(s.namer.directory.isEmpty ? "." : s.namer.directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             return nil
         }
-        return renamedFolder(s)
+        return renamedFolder(folder: s.folderFD, directory: s.namer.directory)
     }
 
     /// The held folder's path, when `--dir` (or the name it was last followed to) no longer
     /// names it.
-    private static func renamedFolder(_ s: State) -> String? {
-        let path = s.namer.directory.isEmpty ? "." : s.namer.directory
-        guard s.folderFD >= 0, let held = FileIdentity(descriptor: s.folderFD), FileIdentity(path: path) != held,
-            let now = FilePaths.currentPath(of: s.folderFD), FileIdentity(path: now) == held
+    private static func renamedFolder(folder: Int32, directory: String) -> String? {
+        let path = directory.isEmpty ? "." : directory
+        guard folder >= 0, let held = FileIdentity(descriptor: folder), FileIdentity(path: path) != held,
+            let now = FilePaths.currentPath(of: folder), FileIdentity(path: now) == held
         else { return nil }
         return FilePaths.shown(now, like: path)
     }
@@ -250,7 +250,12 @@ final class TakeRegistry: Sendable {
     var all: [Take] { state.withLock { $0.takes } }
 
     /// The folder takes go to, under its name now (``movedFolder(_:)``).
-    var directory: String { state.withLock { s in Self.renamedFolder(s) ?? s.namer.directory } }
+    /// The folder takes go to now. Its calls to the disk are made outside the lock: a
+    /// folder that stops answering holds only the caller, not the writer and the analyzer.
+    var directory: String {
+        let (folder, directory) = state.withLock { s in (s.folderFD, s.namer.directory) }
+        return Self.renamedFolder(folder: folder, directory: directory) ?? directory
+    }
 
     /// The takes that were kept (every take but those removed as never written).
     var kept: [Take] { all.filter { !$0.discarded } }
