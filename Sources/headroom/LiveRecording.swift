@@ -300,8 +300,21 @@ struct LiveRecording {
                 stallNotice = nil
             }
             // The free space, once a second, asked aside: a takes' folder that stops
-            // answering (a share gone) holds that call, not this loop.
-            if let check = diskCheck, check.finished(within: 0) {
+            // answering (a share gone) holds that call, not this loop; a disk that answers
+            // does within the 0.1 s it is given as it is asked, so its answer is used at once.
+            var asked = false
+            if diskCheck == nil && now - lastDiskCheck >= 1 {
+                lastDiskCheck = now
+                asked = true
+                let (session, rate, bytesPerFrame) = (session, snapshot.rate, takeBytesPerFrame)
+                diskCheck = Aside {
+                    let directory = session.directory
+                    return (
+                        directory, Self.diskSecondsLeft(directory: directory, rate: rate, bytesPerFrame: bytesPerFrame)
+                    )
+                }
+            }
+            if let check = diskCheck, check.finished(within: asked ? 0.1 : 0) {
                 diskCheck = nil
                 if let (directory, left) = try? check.result() {
                     diskLeft = left
@@ -317,16 +330,6 @@ struct LiveRecording {
                             warnings.append("DISK: \(Int(left / 60)) min of recording left on \(directory)")
                         }
                     }
-                }
-            }
-            if diskCheck == nil && now - lastDiskCheck >= 1 {
-                lastDiskCheck = now
-                let (session, rate, bytesPerFrame) = (session, snapshot.rate, takeBytesPerFrame)
-                diskCheck = Aside {
-                    let directory = session.directory
-                    return (
-                        directory, Self.diskSecondsLeft(directory: directory, rate: rate, bytesPerFrame: bytesPerFrame)
-                    )
                 }
             }
             monitor?.update(snapshot, recording: !stopping, diskSecondsLeft: diskLeft)
