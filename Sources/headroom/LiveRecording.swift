@@ -144,13 +144,22 @@ struct LiveRecording {
         var diskLeft: Double? = nil
         var diskCheck: Aside<(directory: String, left: Double?)>? = nil
         var diskWarned = (thirty: false, five: false)
-        func writeMetricsFile() {
-            guard let metricsFile, let monitor else { return }
-            do throws(HeadroomError) {
-                try MetricsFile.write(monitor.exposition, to: metricsFile)
-            } catch {
-                Terminal.error(error.message)
-            }
+        // The metrics file is written aside too: its fsync can take seconds on a card the
+        // take keeps busy, and its folder can stop answering. A write that has not finished
+        // when the next is due is left to finish; the next one carries the newer figures.
+        var metricsWrite: Aside<Void>? = nil
+        func metricsWritten(within seconds: Double) -> Bool {
+            guard let write = metricsWrite else { return true }
+            guard write.finished(within: seconds) else { return false }
+            metricsWrite = nil
+            do throws(HeadroomError) { try write.result() } catch { Terminal.error(error.message) }
+            return true
+        }
+        func writeMetricsFile(waiting seconds: Double = 0) {
+            guard let metricsFile, let monitor, metricsWritten(within: seconds) else { return }
+            let text = monitor.exposition
+            metricsWrite = Aside { () throws(HeadroomError) in try MetricsFile.write(text, to: metricsFile) }
+            _ = metricsWritten(within: seconds)
         }
         var stopping = false
         // The `m` key: the moment is taken at once; the label is typed while the meter runs
@@ -388,7 +397,11 @@ struct LiveRecording {
         }
         monitor?.update(session.snapshot(), recording: false, diskSecondsLeft: diskLeft)
         if outcome.reason == .deviceLost { monitor?.deviceLost() }
-        writeMetricsFile()
+        // The last figures, waited for (a folder that does not answer gets 2 s, and a line).
+        writeMetricsFile(waiting: 2)
+        if metricsWrite != nil, let metricsFile {
+            Terminal.error("--metrics-file \(metricsFile): the disk did not answer; the file may hold older figures")
+        }
         Systemd.notify("STATUS=stopped (\(outcome.reason))")
         if var m = meter, m.draw(session.snapshot()) { m.finish() }
         // Whatever came after the last frame (a hook's failure) goes below the meter.

@@ -235,6 +235,49 @@ struct DiskStallTests {
     }
 
     @Test(
+        "a --metrics-file folder that stops answering holds only its writes: Ctrl-C ends the take, and the end says the file may be old"
+    )
+    func metricsFolderGone() throws {
+        let dir = scratchDirectory()
+        _ = writeNoiseWav(dir + "/in.wav", seconds: 2, level: 0.05)
+        let rig = try JackRig(name: "prom", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        let folder = try HoldingFolder(in: dir)
+        defer { folder.stop() }
+        try FileManager.default.createDirectory(atPath: folder.mount + "/takes", withIntermediateDirectories: true)
+        let metrics = folder.mount + "/takes/headroom.prom"
+        let recorder = try BackgroundRecorder(
+            ["record", "--device", "testlive", "--dir", dir + "/takes", "--name", "t", "--metrics-file", metrics],
+            environment: rig.environment,
+            directory: dir
+        )
+        #expect(eventually { FileManager.default.fileExists(atPath: folder.backing + "/takes/headroom.prom") })
+        folder.stopAnswering(.everything)
+        // The next write (every 5 s) waits on the folder: a thread of the recorder sleeps in FUSE.
+        func waitingOnFUSE() -> Bool {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(recorder.pid)/task")) ?? []
+            return tasks.contains { task in
+                let wchan =
+                    (try? String(contentsOfFile: "/proc/\(recorder.pid)/task/\(task)/wchan", encoding: .utf8)) ?? ""
+                return wchan.contains("fuse") || wchan == "request_wait_answer"
+            }
+        }
+        #expect(eventually(20) { waitingOnFUSE() }, "no write to the metrics file waited")
+        kill(recorder.pid, SIGINT)
+        #expect(
+            waitFor(
+                "headroom: --metrics-file \(metrics): the disk did not answer; the file may hold older figures",
+                in: recorder
+            ),
+            "\(recorder.stderr)"
+        )
+        #expect(recorder.stderr.contains("headroom: take \(dir)/takes/t.wav"), "\(recorder.stderr)")
+        folder.answer()  // the held call keeps the process until it returns
+        #expect(recorder.wait(seconds: 10) == 0, "\(recorder.stderr)")
+        #expect(logLines(dir + "/takes/t.clips.jsonl").last?["type"] as? String == "summary")
+    }
+
+    @Test(
         "a takes' folder that does not answer when recording starts is said after 2 s, and so is its answer; Ctrl-C while a take's creation hangs leaves, exit 74"
     )
     func silentAtStart() throws {
