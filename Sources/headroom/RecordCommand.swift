@@ -189,7 +189,11 @@ struct RecordCommand: ParsableCommand {
                 try TakeNamer(directory: directory, template: template, fileFormat: container)
             }
             // Rewritten every 5 s, so an earlier run's file is replaced; never audio, a clip log or a folder.
-            if let path = settings.metricsFile { try TextFile.check(path, option: "--metrics-file", force: true) }
+            if let path = settings.metricsFile {
+                try Self.answering(FilePaths.directory(of: path)) { () throws(HeadroomError) in
+                    try TextFile.check(path, option: "--metrics-file", force: true)
+                }
+            }
             try Self.answering(directory) { () throws(HeadroomError) in try RecordingSession.checkDirectory(directory) }
 
             // Before the device opens: plugins (ALSA's jack) start threads of their own,
@@ -212,7 +216,12 @@ struct RecordCommand: ParsableCommand {
                 ? Monitor(device: settings.device, settings: settings.analysis) : nil
             // A metrics file that cannot be written is known before anything records (exit 73),
             // not a line every 5 s into the take.
-            if let path = settings.metricsFile, let monitor { try MetricsFile.write(monitor.exposition, to: path) }
+            if let path = settings.metricsFile, let monitor {
+                let text = monitor.exposition
+                try Self.answering(FilePaths.directory(of: path)) { () throws(HeadroomError) in
+                    try MetricsFile.write(text, to: path)
+                }
+            }
             if let path = settings.metricsFile, !path.hasSuffix(".prom") {
                 note(
                     "note: --metrics-file \(path): node_exporter's textfile collector reads only files whose names end in .prom"

@@ -235,7 +235,7 @@ struct DiskStallTests {
     }
 
     @Test(
-        "a --metrics-file folder that stops answering holds only its writes: Ctrl-C ends the take, and the end says the file may be old"
+        "a --metrics-file folder that does not answer: at the start said as the takes' folder is; mid-take it holds only its writes, Ctrl-C ends the take, and the end says the file may be old"
     )
     func metricsFolderGone() throws {
         let dir = scratchDirectory()
@@ -246,12 +246,20 @@ struct DiskStallTests {
         defer { folder.stop() }
         try FileManager.default.createDirectory(atPath: folder.mount + "/takes", withIntermediateDirectories: true)
         let metrics = folder.mount + "/takes/headroom.prom"
+        // Gone when the recorder starts: said, and the recording starts once it answers.
+        folder.stopAnswering(.everything)
         let recorder = try BackgroundRecorder(
             ["record", "--device", "testlive", "--dir", dir + "/takes", "--name", "t", "--metrics-file", metrics],
             environment: rig.environment,
             directory: dir
         )
+        #expect(
+            waitFor("DISK: \(folder.mount)/takes has not answered for 2 s", in: recorder),
+            "\(recorder.stderr)"
+        )
+        folder.answer()
         #expect(eventually { FileManager.default.fileExists(atPath: folder.backing + "/takes/headroom.prom") })
+        // Gone mid-take.
         folder.stopAnswering(.everything)
         // The next write (every 5 s) waits on the folder: a thread of the recorder sleeps in FUSE.
         func waitingOnFUSE() -> Bool {
