@@ -293,27 +293,51 @@ struct OutputThreadTests {
 
 @Suite("Outputs that go away are not fatal", .serialized)
 struct GoneOutputTests {
+    /// A recorder on the JACK rig (3 s of noise clipping every half second) that is a tmux
+    /// pane's process, as a login shell's foreground job is the one a hangup reaches;
+    /// `pid()` reads the pid it wrote once it runs.
+    struct PaneRecorder {
+        let rig: JackRig
+        let tmux: MeterTerminalTests.Tmux
+        let takes: String
+        let pidFile: String
+
+        init(_ name: String, arguments: String) throws {
+            let dir = scratchDirectory()
+            _ = writeNoiseWav(dir + "/in.wav", seconds: 3, level: 0.05, clipEvery: 24000)
+            rig = try JackRig(name: name, wav: dir + "/in.wav")
+            takes = dir + "/takes"
+            pidFile = dir + "/pid"
+            do {
+                tmux = try MeterTerminalTests.Tmux(
+                    command:
+                        "sh -c 'echo $$ > \(pidFile); exec \(headroomBinary) record --device testlive \(arguments) --dir \(takes)'",
+                    environment: rig.environment,
+                    name: name,
+                    pane: true
+                )
+            } catch {
+                rig.stop()
+                throw error
+            }
+        }
+
+        func pid() throws -> pid_t {
+            try #require(
+                pid_t(
+                    try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                )
+            )
+        }
+    }
+
     @Test("a tmux session killed mid-take: the header's frame count equals the log summary's")
     func terminalKilled() throws {
-        let dir = scratchDirectory()
-        _ = writeNoiseWav(dir + "/in.wav", seconds: 3, level: 0.05, clipEvery: 24000)
-        let rig = try JackRig(name: "hup", wav: dir + "/in.wav")
-        defer { rig.stop() }
-        let out = dir + "/takes"
-        // The recorder is the pane's process (as a login shell's foreground job is the one
-        // the hangup reaches), and says its pid.
-        let pidFile = dir + "/pid"
-        let tmux = try MeterTerminalTests.Tmux(
-            command:
-                "sh -c 'echo $$ > \(pidFile); exec \(headroomBinary) record --device testlive --format FLOAT_LE --dir \(out)'",
-            environment: rig.environment,
-            name: "gone",
-            pane: true
-        )
+        let recorder = try PaneRecorder("gone", arguments: "--format FLOAT_LE")
+        defer { recorder.rig.stop() }
+        let (tmux, out) = (recorder.tmux, recorder.takes)
         #expect(tmux.waitFor { $0.contains("CLIP 2") } != nil)
-        let pid = try #require(
-            pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))
-        )
+        let pid = try recorder.pid()
         tmux.stop()  // the terminal goes away under the recorder: SIGHUP, then EIO on every write
         #expect(eventually { kill(pid, 0) != 0 }, "the recorder is still running")
         let take = try #require(files(in: out, ending: ".wav").first)
@@ -329,23 +353,12 @@ struct GoneOutputTests {
         "a terminal that takes no output (its tmux server stopped, as a stalled ssh link): kill -INT still ends the take with its summary, and the recorder exits"
     )
     func terminalStalled() throws {
-        let dir = scratchDirectory()
-        _ = writeNoiseWav(dir + "/in.wav", seconds: 3, level: 0.05, clipEvery: 24000)
-        let rig = try JackRig(name: "stall", wav: dir + "/in.wav")
-        defer { rig.stop() }
-        let out = dir + "/takes"
-        let pidFile = dir + "/pid"
-        let tmux = try MeterTerminalTests.Tmux(
-            command: "sh -c 'echo $$ > \(pidFile); exec \(headroomBinary) record --device testlive --dir \(out)'",
-            environment: rig.environment,
-            name: "stall",
-            pane: true
-        )
+        let recorder = try PaneRecorder("stall", arguments: "")
+        defer { recorder.rig.stop() }
+        let (tmux, out) = (recorder.tmux, recorder.takes)
         defer { tmux.stop() }
         #expect(tmux.waitFor { $0.hasPrefix("REC ") } != nil, "\(tmux.screen())")
-        let pid = try #require(
-            pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))
-        )
+        let pid = try recorder.pid()
         let server = try #require(
             pid_t(
                 try run("/usr/bin/tmux", ["display-message", "-p", "-t", tmux.session, "#{pid}"]).stdout
