@@ -1,6 +1,9 @@
+import FlyingFox
 import Foundation
-import HeadroomCore
+import Synchronization
 import Testing
+
+@testable import HeadroomCore
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -57,6 +60,95 @@ final class ServerProcess {
 /// read by a real node_exporter, the live page in headless Chromium, systemd's protocol.
 @Suite("Watching recorders from elsewhere", .serialized)
 struct MonitorTests {
+    /// Opens `url` in headless Chromium, driven over DevTools' pipe (fds 3 and 4), keeps it
+    /// open `seconds` of real time, and reads the take time the page shows and the one
+    /// `/status` gives just after.
+    static func pageKeptOpen(
+        _ url: String,
+        seconds: Double,
+        in dir: String
+    ) throws -> (shown: Double, takeSeconds: Double) {
+        let script = dir + "/devtools.py"
+        try """
+        import fcntl, json, os, subprocess, sys, time, urllib.request
+        url, seconds = sys.argv[1], float(sys.argv[2])
+        to_chrome_r, to_chrome_w = os.pipe()
+        from_chrome_r, from_chrome_w = os.pipe()
+        # Chromium reads commands on fd 3 and writes on fd 4: the pipe ends go above them first.
+        low = (to_chrome_r, from_chrome_w)
+        to_chrome_r, from_chrome_w = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in low)
+        for fd in low: os.close(fd)
+        def child_fds():
+            os.dup2(to_chrome_r, 3); os.dup2(from_chrome_w, 4)
+        chrome = subprocess.Popen(["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+            "--remote-debugging-pipe", "about:blank"], preexec_fn=child_fds, pass_fds=(3, 4),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(to_chrome_r); os.close(from_chrome_w)
+        buf, n = b"", 0
+        def call(method, params, session=None):
+            global buf, n
+            n += 1
+            msg = {"id": n, "method": method, "params": params}
+            if session: msg["sessionId"] = session
+            os.write(to_chrome_w, json.dumps(msg).encode() + b"\\0")
+            while True:
+                while b"\\0" not in buf:
+                    chunk = os.read(from_chrome_r, 65536)
+                    if not chunk: raise SystemExit("chromium went away")
+                    buf += chunk
+                line, buf = buf.split(b"\\0", 1)
+                reply = json.loads(line)
+                if reply.get("id") == n:
+                    if "error" in reply: raise SystemExit(str(reply["error"]))
+                    return reply["result"]
+        try:
+            target = call("Target.createTarget", {"url": url})["targetId"]
+            session = call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            time.sleep(seconds)  # the page stays open this long: what is tested
+            shown = call("Runtime.evaluate", {"expression": "document.getElementById('time').textContent"},
+                session)["result"].get("value")
+            status = json.load(urllib.request.urlopen(url + "status"))
+            print(shown, status["take_seconds"])
+        finally:
+            chrome.kill(); chrome.wait()
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        let r = try run("/usr/bin/python3", [script, url, String(seconds)])
+        let words = r.stdout.split(separator: " ")
+        // The page's clock: mm:ss.t, or h:mm:ss.t.
+        let shown = words.first.map { $0.split(separator: ":").reduce(0.0) { $0 * 60 + (Double($1) ?? .nan) } }
+        guard r.status == 0, words.count == 2, let shown,
+            let take = Double(words[1].trimmingCharacters(in: .whitespacesAndNewlines))
+        else { throw RigError("the page could not be read: \(r.stdout) \(r.stderr)") }
+        return (shown, take)
+    }
+
+    @Test(
+        "the live page's feed sends a page that stops answering (a phone asleep with it open) no more than its window, and goes on when it answers: the server's queue stays bounded"
+    )
+    func stalledPage() async throws {
+        let monitor = Monitor(device: "test", settings: AnalysisSettings())
+        var snapshot = MeterSnapshot(channels: [.init(name: "Vox")], rate: 48000)
+        snapshot.takeName = "t.wav"
+        monitor.update(snapshot, recording: true, diskSecondsLeft: nil)
+        let (page, answer) = AsyncStream<WSMessage>.makeStream()
+        let feed = try await LiveFeed(monitor: monitor).makeMessages(for: page)
+        let received = SendableCounter()
+        let reader = Task {
+            for await _ in feed { received.add() }
+        }
+        defer { reader.cancel() }
+        func count() -> Int { received.value }
+        // The page answers nothing: the feed stops at its window, however long it waits.
+        #expect(eventually { count() == LiveFeed.window })
+        try await Task.sleep(for: .seconds(1))  // ten more statuses' time
+        #expect(count() == LiveFeed.window)
+        // It answers three: three more come, and no more.
+        for _ in 0..<3 { answer.yield(.text("a")) }
+        #expect(eventually { count() == LiveFeed.window + 3 })
+        try await Task.sleep(for: .seconds(1))
+        #expect(count() == LiveFeed.window + 3)
+    }
+
     @Test("--listen reads addresses as Prometheus's exporters do, and names what it cannot read")
     func listenAddresses() throws {
         for (spec, host, port) in [
@@ -439,6 +531,11 @@ struct MonitorTests {
         )
         #expect(shot.status == 0)
 
+        // The page kept open 5 s in a real browser (DevTools over a pipe) follows the take: it
+        // answers each status, so the feed's window never closes on it (a page that did not
+        // would stop at 2 s).
+        let followed = try Self.pageKeptOpen("http://127.0.0.1:\(port)/", seconds: 5, in: dir)
+        #expect(abs(followed.shown - followed.takeSeconds) < 1, "\(followed)")
         // 100 clients at once: every one answered (or refused), and the take goes on whole.
         let group = DispatchGroup()
         let answered = SendableCounter()

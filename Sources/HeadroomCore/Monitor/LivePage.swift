@@ -4,7 +4,8 @@
 /// above -margin), with the target band marked and the hot zone tinted; a 3-second peak hold,
 /// clip and flat latches with their counts (tap a channel to clear its latch on this page), the
 /// proposal, the take, the time, disk left and losses. It reads `/live`, a WebSocket sending
-/// the status 10 times a second, and reconnects by itself.
+/// the status 10 times a second, answers each status it is sent (``LiveFeed``'s window), and
+/// reconnects by itself.
 enum LivePage {
     static func html(device: String) -> String {
         let title = DisplayText.markup(device)
@@ -94,7 +95,7 @@ enum LivePage {
               const ws=new WebSocket((location.protocol==="https:"?"wss://":"ws://")+location.host+"/live");
               const conn=document.getElementById("conn");
               ws.onopen=()=>{ conn.textContent="live"; conn.className=""; };
-              ws.onmessage=e=>show(JSON.parse(e.data));
+              ws.onmessage=e=>{ ws.send("a"); show(JSON.parse(e.data)); };
               ws.onclose=()=>{ conn.textContent="reconnecting"; conn.className="down"; setTimeout(connect,1000); };
               ws.onerror=()=>ws.close();
             }

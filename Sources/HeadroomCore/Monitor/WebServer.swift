@@ -1,6 +1,7 @@
 import FlyingFox
 import FlyingSocks
 import Foundation
+import Synchronization
 
 /// `record --listen ADDR:PORT`: a read-only HTTP server on its own thread and Swift tasks
 /// (FlyingFox: plain sockets and `epoll`, no SwiftNIO), serving from the ``Monitor``:
@@ -184,20 +185,48 @@ public final class WebServer: Sendable {
 }
 
 /// The live page's feed: the status as JSON, 10 times a second, until the page goes away.
+/// The page answers each status with a message of its own, and no more than ``window``
+/// statuses go unanswered: a page that stops reading without closing (a phone asleep with
+/// the page open, a link that stalls) is sent nothing more until it answers again. Without
+/// that, every status since would wait in the server's send queue, unbounded (a 32-channel
+/// recorder grew 55 KB a second, 200 MB an hour, towards being killed mid-take).
 struct LiveFeed: WSMessageHandler {
     let monitor: Monitor
+    /// Statuses sent and not answered, at most: two seconds of them.
+    static let window = 20
+
+    /// A count several tasks share (statuses sent less those answered).
+    final class Counter: Sendable {
+        let count = Atomic<Int>(0)
+    }
 
     func makeMessages(for client: AsyncStream<WSMessage>) async throws -> AsyncStream<WSMessage> {
         let m = monitor
+        let unanswered = Counter()
         return AsyncStream { continuation in
             let sender = Task {
                 while !Task.isCancelled {
-                    continuation.yield(.text(String(decoding: m.statusJSON, as: UTF8.self)))
+                    if unanswered.count.load(ordering: .relaxed) < Self.window {
+                        unanswered.count.add(1, ordering: .relaxed)
+                        continuation.yield(.text(String(decoding: m.statusJSON, as: UTF8.self)))
+                    }
                     try? await Task.sleep(nanoseconds: 100_000_000)
                 }
             }
             let watcher = Task {
-                for await _ in client {}  // the page closed the socket
+                for await _ in client {  // an answer; more answers than statuses widen nothing
+                    var n = unanswered.count.load(ordering: .relaxed)
+                    while n > 0 {
+                        let (done, now) = unanswered.count.compareExchange(
+                            expected: n,
+                            desired: n - 1,
+                            ordering: .relaxed
+                        )
+                        if done { break }
+                        n = now
+                    }
+                }
+                // The page closed the socket.
                 sender.cancel()
                 continuation.finish()
             }
