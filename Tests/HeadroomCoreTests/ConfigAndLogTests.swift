@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import HeadroomCore
@@ -500,6 +501,44 @@ struct ClipLogTests {
     func names() {
         #expect(ClipLog.channelNames([], channels: 2) == ["L", "R"])
         #expect(ClipLog.channelNames(["Kick"], channels: 3) == ["Kick", "2", "3"])
+    }
+}
+
+@Suite("A clip log whose disk does not answer (ClipLogFile)")
+struct ClipLogFileTests {
+    @Test(
+        "lines wait for a write that does not return, in order, up to 16 MiB; past that they are counted, and said once the disk answers"
+    )
+    func waitingLines() throws {
+        // A pipe nobody reads stands for the disk: once its 64 KiB are full, a write waits.
+        var ends: [Int32] = [-1, -1]
+        #expect(pipe(&ends) == 0)
+        let log = ClipLogFile(fd: ends[1], path: "t.clips.jsonl", channels: 2)
+        let padding = String(repeating: "x", count: 1000)
+        let lines = 20_000  // 20 MB
+        for i in 0..<lines { log.append(.object([("n", .int(i)), ("pad", .string(padding))])) }
+        // The disk answers: everything that waited comes out, in order.
+        let reader = FileHandle(fileDescriptor: ends[0], closeOnDealloc: true)
+        let drained = Mutex(Data())
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            drained.withLock { $0 = reader.readDataToEndOfFile() }
+            done.signal()
+        }.start()
+        log.sync()
+        log.close()  // the end of the pipe: the reader reaches it
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        let written = drained.withLock { $0 }.split(separator: UInt8(ascii: "\n")).map { line in
+            (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any]
+        }
+        let numbers = written.compactMap { $0?["n"] as? Int }
+        #expect(numbers.count == written.count && numbers == Array(0..<numbers.count))
+        #expect(numbers.count * 1020 >= ClipLogFile.waitingLimit && numbers.count < lines)
+        #expect(
+            log.takeNotes() == [
+                "LOG: t.clips.jsonl: \(lines - numbers.count) lines not written while the disk did not answer (16 MiB of them waited); the summary counts every event"
+            ]
+        )
     }
 }
 

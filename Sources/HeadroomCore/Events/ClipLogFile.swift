@@ -7,7 +7,8 @@ import Synchronization
 ///
 /// The calls to the disk are made on a queue of the log's own, in order: a takes' folder
 /// that stops answering (a share gone, a failing disk) holds that queue, not the analyzer,
-/// which goes on analyzing and warning while the lines wait in memory. Only ``close()``
+/// which goes on analyzing and warning while the lines wait in memory (up to ``waitingLimit``
+/// bytes; past that they are counted, and said once the disk answers). Only ``close()``
 /// waits for them.
 public final class ClipLogFile: @unchecked Sendable {
     public let path: String
@@ -21,6 +22,12 @@ public final class ClipLogFile: @unchecked Sendable {
     private let notes = Mutex<[String]>([])
     /// A ``sync()`` is queued and has not run yet: a disk that does not answer gets one.
     private let syncQueued = Atomic<Bool>(false)
+    /// Bytes of lines waiting for the disk, at most (a channel clipping all night on a share
+    /// that went away must not grow the recorder until it is killed).
+    static let waitingLimit = 16 << 20
+    private let waiting = Atomic<Int>(0)
+    /// Lines not written because ``waitingLimit`` bytes already waited.
+    private let unwritten = Atomic<Int>(0)
     /// Bytes written, and how far the disk is held for the log (see ``reserve``).
     private var size = 0
     /// ``TakeRegistry`` held the first ``reserve`` bytes as it created the log.
@@ -61,7 +68,15 @@ public final class ClipLogFile: @unchecked Sendable {
     /// Appends one line (written in turn on the log's queue).
     public func append(_ line: JSONValue) {
         let bytes = Array((line.encoded() + "\n").utf8)
-        queue.async { self.write(bytes) }
+        guard waiting.add(bytes.count, ordering: .relaxed).newValue <= Self.waitingLimit else {
+            waiting.subtract(bytes.count, ordering: .relaxed)
+            unwritten.add(1, ordering: .relaxed)
+            return
+        }
+        queue.async {
+            self.write(bytes)
+            self.waiting.subtract(bytes.count, ordering: .relaxed)
+        }
     }
 
     private func write(_ line: [UInt8]) {
@@ -91,6 +106,14 @@ public final class ClipLogFile: @unchecked Sendable {
             self.syncQueued.store(false, ordering: .relaxed)
             if self.fd >= 0 { fdatasync(self.fd) }
             if let note = self.restoreIfDeleted() { self.notes.withLock { $0.append(note) } }
+            let lost = self.unwritten.exchange(0, ordering: .relaxed)
+            if lost > 0 {
+                self.notes.withLock {
+                    $0.append(
+                        "LOG: \(self.path): \(lost) lines not written while the disk did not answer (16 MiB of them waited); the summary counts every event"
+                    )
+                }
+            }
         }
     }
 
