@@ -106,14 +106,18 @@ public final class ClipLogFile: @unchecked Sendable {
             self.syncQueued.store(false, ordering: .relaxed)
             if self.fd >= 0 { fdatasync(self.fd) }
             if let note = self.restoreIfDeleted() { self.notes.withLock { $0.append(note) } }
-            let lost = self.unwritten.exchange(0, ordering: .relaxed)
-            if lost > 0 {
-                self.notes.withLock {
-                    $0.append(
-                        "LOG: \(self.path): \(lost) lines not written while the disk did not answer (16 MiB of them waited); the summary counts every event"
-                    )
-                }
-            }
+            self.noteUnwritten()
+        }
+    }
+
+    /// Lines counted past ``waitingLimit`` since the last note, as a note.
+    private func noteUnwritten() {
+        let lost = unwritten.exchange(0, ordering: .relaxed)
+        guard lost > 0 else { return }
+        notes.withLock {
+            $0.append(
+                "LOG: \(path): \(lost) lines not written while the disk did not answer (16 MiB of them waited); the summary counts every event"
+            )
         }
     }
 
@@ -160,9 +164,12 @@ public final class ClipLogFile: @unchecked Sendable {
     }
 
     /// Writes what waits, gives back the disk held past the end, syncs and closes: waits
-    /// for the disk.
+    /// for the disk. What it has to tell comes from ``takeNotes()``.
     public func close() {
-        queue.sync { closeNow() }
+        queue.sync {
+            noteUnwritten()
+            closeNow()
+        }
     }
 
     private func closeNow() {

@@ -381,6 +381,7 @@ final class AnalyzerLoop: @unchecked Sendable {
                 )
             )
             c.log?.close()
+            for note in c.log?.takeNotes() ?? [] { warn(note) }
             if let failure = c.log?.failure { warn("\(c.logPath): \(failure)") }
             registry.analyzerClosed(
                 c.index,

@@ -249,9 +249,9 @@ final class TakeRegistry: Sendable {
 
     var all: [Take] { state.withLock { $0.takes } }
 
-    /// The folder takes go to, under its name now (``movedFolder(_:)``).
-    /// The folder takes go to now. Its calls to the disk are made outside the lock: a
-    /// folder that stops answering holds only the caller, not the writer and the analyzer.
+    /// The folder takes go to, under its name now (``movedFolder(_:)``). Its calls to the disk
+    /// are made outside the lock: a folder that stops answering holds only the caller, not the
+    /// writer and the analyzer.
     var directory: String {
         let (folder, directory) = state.withLock { s in (s.folderFD, s.namer.directory) }
         return Self.renamedFolder(folder: folder, directory: directory) ?? directory
