@@ -198,8 +198,7 @@ struct LiveRecording {
             )
             Systemd.notify("STATUS=stopped (the disk stopped answering)")
             // Not exit(): nothing more may wait on that disk, the stuck threads included.
-            Terminal.finishOutput()
-            _exit(HeadroomError.Code.io.rawValue)
+            Terminal.leave(.io)
         }
         func stop() {
             if stopping && stallNotice != nil { leave() }

@@ -354,8 +354,7 @@ struct RecordCommand: ParsableCommand {
                     "left without recording: \(directory) has not answered (a share gone? a failing disk?)"
                 )
                 // The call that holds the folder cannot be taken back; the process ends around it.
-                Terminal.finishOutput()
-                _exit(HeadroomError.Code.io.rawValue)
+                Terminal.leave(.io)
             }
             if !said && MonotonicClock.now() - start >= 2 {
                 said = true

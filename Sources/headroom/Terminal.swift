@@ -21,16 +21,41 @@ enum Main {
         } catch {
             Headroom.exitReporting(error)
         }
+        // `calibrate --json > levels.json` on a full disk: what the command printed is not
+        // all there, and exit 0 would say it is.
+        Terminal.finishOutput()
+        if let failure = Terminal.stdoutFailure {
+            Terminal.error("cannot write stdout: \(failure); what was printed is cut short")
+            exit(HeadroomError.Code.io.rawValue)
+        }
     }
 }
 
 /// stdout and stderr, written with `write(2)` so that an output that goes away is not
 /// fatal. A reader that quit (`| head`: EPIPE), a terminal that hung up (ssh dropped, tmux
 /// killed: EIO) or a closed descriptor (EBADF) means nobody is watching: that stream is
-/// marked gone and later writes to it are dropped, and a recording goes on to its end.
+/// marked gone and later writes to it are dropped, and a recording goes on to its end. Any
+/// other failure of stdout (a file on a full disk: ENOSPC) is a result lost: the stream is
+/// marked gone as well, and the command ends with exit 74 saying so (``stdoutFailure``).
 enum Terminal {
     private static let stdoutGone = Atomic<Bool>(false)
     private static let stderrGone = Atomic<Bool>(false)
+    /// errno of a stdout write that failed other than by its reader going away; 0: none.
+    private static let stdoutErrno = Atomic<Int32>(0)
+
+    /// Why stdout could not be written, when it failed other than by its reader going away.
+    static var stdoutFailure: String? {
+        let code = stdoutErrno.load(ordering: .relaxed)
+        return code == 0 ? nil : String(cString: strerror(code))
+    }
+
+    /// Ends the process at once (`_exit`: no `atexit`, nothing more that could wait on a
+    /// disk that does not answer), after what is queued for the terminal, as far as it
+    /// takes it (``finishOutput()``).
+    static func leave(_ code: HeadroomError.Code) -> Never {
+        finishOutput()
+        _exit(code.rawValue)
+    }
 
     /// Runs first: SIGPIPE ignored (a closed pipe is an EPIPE to handle, not a death), and
     /// fds 0-2 held open on /dev/null when they were closed (`2>&-`), so the next file
@@ -164,7 +189,7 @@ enum Terminal {
             guard thread == nil else { return }
             thread = OutputThread { fd, bytes in
                 var bytes = bytes
-                if !writeNow(fd, &bytes) { markGone(fd) }
+                if !writeNow(fd, &bytes) { markGone(fd, errno) }
             }
             atexit { Terminal.finishOutput() }
         }
@@ -178,9 +203,11 @@ enum Terminal {
 
     private static let aside = Mutex<OutputThread?>(nil)
 
-    private static func markGone(_ fd: Int32) {
+    /// Marks `fd` gone after a write failed with `error`.
+    private static func markGone(_ fd: Int32, _ error: Int32) {
         if fd == STDOUT_FILENO {
             stdoutGone.store(true, ordering: .relaxed)
+            if ![EPIPE, EIO, EBADF].contains(error) { stdoutErrno.store(error, ordering: .relaxed) }
         } else {
             stderrGone.store(true, ordering: .relaxed)
         }
@@ -199,7 +226,7 @@ enum Terminal {
             return true
         }
         let ok = writeNow(fd, &bytes)
-        if !ok { gone.store(true, ordering: .relaxed) }
+        if !ok { markGone(fd, errno) }
         return ok
     }
 

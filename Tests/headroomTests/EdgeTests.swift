@@ -443,6 +443,34 @@ struct GoneOutputTests {
     }
 }
 
+extension GoneOutputTests {
+    @Test(
+        "stdout into a file on a full disk (/dev/full): exit 74 and a line that says so, not exit 0 with the result cut short"
+    )
+    func stdoutFull() throws {
+        let dir = scratchDirectory()
+        let (take, _, _) = try recordFileTake(Material.stereoSecond(clips: [(0, 100, 4)]), seconds: 1, dir: dir)
+        let rig = FileRig(bytes: Material.stereoSecond(clips: []).bytes("S24_3LE"))
+        for arguments in [
+            ["analyze", "--json", take], ["review", take],
+            ["calibrate", "-D", "testcap", "--seconds", "0.5", "--json"],
+        ] {
+            let r = try run(
+                "/bin/bash",
+                ["-c", "\"$@\" >/dev/full", headroomBinary, headroomBinary] + arguments,
+                environment: rig.environment
+            )
+            #expect(r.status == 74, "\(arguments): \(r.stderr)")
+            #expect(
+                r.stderr.contains(
+                    "headroom: cannot write stdout: No space left on device; what was printed is cut short"
+                ),
+                "\(arguments): \(r.stderr)"
+            )
+        }
+    }
+}
+
 @Suite("Signals: every catchable one has a meaning", .serialized)
 struct SignalTests {
     @Test(
