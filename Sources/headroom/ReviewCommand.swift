@@ -36,6 +36,12 @@ struct ReviewCommand: ParsableCommand {
     )
     var cues = false
 
+    @Flag(
+        help:
+            "Finish WAV takes whose recorder was killed: count the audio written after their header was last brought up to date, and add their cue markers."
+    )
+    var repair = false
+
     @Flag(help: "Replace an existing report or labels file (never an audio file, a clip log or an input).")
     var force = false
 
@@ -74,6 +80,8 @@ struct ReviewCommand: ParsableCommand {
             // --html) is refused, and nothing is written.
             let inputs = paths + takes.map(\.file) + takes.map(\.log)
             if let html { try TextFile.check(html, option: "--html", inputs: inputs, force: force) }
+            // Killed takes are finished first, so that what follows reviews all of their audio.
+            let repaired = repair ? Set(takes.filter { Self.repair($0) }.map(\.file)) : []
             // Takes are read (and those without a log analyzed) several at once.
             let loudness = json || html != nil
             // One take on a terminal: where its analysis (without a log) and its loudness pass
@@ -176,8 +184,8 @@ struct ReviewCommand: ParsableCommand {
                     }
                 }
             }
-            if cues {
-                for r in reviews { try Self.writeCues(r) }
+            if cues || repair {
+                for r in reviews where cues || repaired.contains(r.file) { try Self.writeCues(r) }
             }
             if let html {
                 try TextFile.write(
@@ -246,6 +254,39 @@ struct ReviewCommand: ParsableCommand {
 
     static func cueMarkers(_ n: Int) -> String { n == 1 ? "1 cue marker" : "\(n) cue markers" }
 
+    /// Counts into its header the audio a killed recorder wrote into a WAV/RF64 take after it
+    /// last brought the header up to date (``UncountedAudio``). Only a take whose log stops
+    /// without a summary (its recorder was killed) and that no recorder has open; true when
+    /// there was audio to count.
+    static func repair(_ take: TakeReview.Listed) -> Bool {
+        guard let reader = try? ClipLogReader(path: take.log), reader.header != nil, reader.summary == nil else {
+            return false
+        }
+        let fd = open(take.file, O_RDWR | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            Terminal.error("\(take.file): still being recorded; left as it is")
+            return false
+        }
+        guard let uncounted = UncountedAudio.find(fd), let rate = reader.header?.rate, rate > 0 else { return false }
+        do throws(HeadroomError) {
+            try uncounted.count(fd, path: take.file)
+        } catch {
+            Terminal.error(error.message)
+            return false
+        }
+        Terminal.error(
+            String(
+                format: "%@: counted %.3f s of audio written after its header was last brought up to date; it holds %@",
+                take.file,
+                Double(uncounted.frames) / Double(rate),
+                EventText.timecode(seconds: Double(uncounted.countedFrames + uncounted.frames) / Double(rate))
+            )
+        )
+        return true
+    }
+
     /// Adds the clip events' cue markers to a WAV/RF64 take that has none. A take that a
     /// recorder still has open (it holds a lock on it) is left alone.
     static func writeCues(_ r: TakeReview) throws(HeadroomError) {
@@ -262,7 +303,11 @@ struct ReviewCommand: ParsableCommand {
         }
         if let damage = chunks.damage {
             // What is appended after a chunk cut short would be read as its bytes: audio.
-            Terminal.error("\(r.file): \(damage); no cue markers added, the file left as it is")
+            let repairable = UncountedAudio.find(path: r.file) != nil
+            Terminal.error(
+                "\(r.file): \(damage); no cue markers added, the file left as it is"
+                    + (repairable ? " (`headroom review --repair` counts that audio in and adds them)" : "")
+            )
             return
         }
         if chunks.cuePoints > 0 {

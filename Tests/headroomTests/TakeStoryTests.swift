@@ -51,6 +51,24 @@ struct TakeStoryTests {
         return out
     }
 
+    /// The ids of a RIFF/RF64 file's chunks, in the order they stand.
+    static func chunkOrder(_ path: String) throws -> [String] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        func u32(_ i: Int) -> Int { (0..<4).reduce(0) { $0 | Int(data[i + $1]) << (8 * $1) } }
+        var ids: [String] = []
+        var offset = 12
+        var dataSize = 0
+        while offset + 8 <= data.count {
+            let id = String(decoding: data[offset..<(offset + 4)], as: UTF8.self)
+            var size = u32(offset + 4)
+            if id == "ds64" { dataSize = (0..<8).reduce(0) { $0 | Int(data[offset + 16 + $1]) << (8 * $1) } }
+            if id == "data" && size == 0xFFFF_FFFF { size = dataSize }
+            ids.append(id)
+            offset += 8 + size + size % 2
+        }
+        return ids
+    }
+
     static func int16(_ d: Data, _ at: Int) -> Int {
         Int(Int16(bitPattern: UInt16(d[d.startIndex + at]) | UInt16(d[d.startIndex + at + 1]) << 8))
     }
@@ -116,6 +134,11 @@ struct TakeStoryTests {
         #expect(names == Self.names)
         #expect(try doc.nodes(forXPath: "/BWFXML/TRACK_LIST/TRACK_COUNT").first?.stringValue == "4")
         #expect(try doc.nodes(forXPath: "/BWFXML/SPEED/FILE_SAMPLE_RATE").first?.stringValue == "48000")
+
+        // One iXML, ahead of the audio: written with the first header, not again at the end.
+        let order = try Self.chunkOrder(take)
+        #expect(order.filter { $0 == "iXML" }.count == 1, "\(order)")
+        #expect(order.firstIndex(of: "iXML")! < order.firstIndex(of: "data")!, "\(order)")
 
         // WAVE_FORMAT_EXTENSIBLE with no speaker positions.
         let fmt = try #require(chunks["fmt "])
@@ -282,6 +305,42 @@ struct TakeStoryTests {
                 == Data(contentsOf: URL(fileURLWithPath: log))
         )
         #expect(try String(contentsOfFile: dir + "/args", encoding: .utf8) == "\(inline)|\(log)|")
+    }
+
+    @Test(
+        "a take whose recorder was killed still names its channels and itself (iXML in its first header): analyze shows the names, and renamed, review pairs it with its log; WAV and RF64",
+        arguments: ["wav", "rf64"]
+    )
+    func killedTakeCarriesNames(fileFormat: String) throws {
+        let r = try RigRecording(
+            "story-killed-\(fileFormat)",
+            seconds: 4,
+            arguments: ["--format", "FLOAT_LE", "--file-format", fileFormat, "--name", "t", "--names", "Boom,Lav 2"]
+        )
+        defer { r.stop() }
+        #expect(waitForAudio(in: r.out, seconds: 1.5, ending: "." + fileFormat))
+        kill(r.recorder.pid, SIGKILL)
+        _ = r.recorder.wait(seconds: 10)
+        let take = r.out + "/t." + fileFormat
+        let order = try Self.chunkOrder(take)
+        #expect(order.contains("iXML") && order.firstIndex(of: "iXML")! < order.firstIndex(of: "data")!, "\(order)")
+        #expect(!order.contains("cue "), "\(order)")  // what only the end can give, it does not have
+        // What a person sees: analyze, given no --names, names the channels from the take.
+        let analyzed = try headroom("analyze", take)
+        #expect(analyzed.status == 0, "\(analyzed.stderr)")
+        for name in ["Boom", "Lav 2"] {
+            #expect(analyzed.stdout.contains(name), "\(analyzed.stdout)")
+        }
+        // Renamed in a file manager after the session, it still finds its log by the name it
+        // carries: one row, cut off, not a take without a log and a log without its take.
+        let renamed = r.out + "/verse vox 3." + fileFormat
+        #expect(rename(take, renamed) == 0)
+        let reviewed = try headroom("review", "--json", r.out)
+        let rows = reviewed.jsonLines
+        #expect(rows.count == 1, "\(reviewed.stdout)\n\(reviewed.stderr)")
+        #expect(rows.first?["file"] as? String == renamed, "\(rows)")
+        #expect(rows.first?["log"] as? String == r.out + "/t.clips.jsonl", "\(rows)")
+        #expect(rows.first?["log_state"] as? String == "cut_off", "\(rows)")
     }
 
     @Test(

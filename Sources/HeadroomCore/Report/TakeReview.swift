@@ -220,6 +220,16 @@ public struct TakeReview: Sendable {
         review.audioSeconds = held.map { Double($0.frames) / Double($0.rate) }
         if exists && !recording { review.checkAudio(held: held, loggedFrames: reader.summary?.frames) }
         if reader.summary == nil && !recording && held != nil {
+            if let uncounted = UncountedAudio.find(path: file) {
+                review.notes.append(
+                    String(
+                        format:
+                            "%@: %.3f s of audio its recorder wrote after it last brought the header up to date (it was killed) is in the file but not counted: players, and this review, leave it out; `headroom review --repair` counts it in",
+                        file,
+                        Double(uncounted.frames) / Double(header.rate)
+                    )
+                )
+            }
             review.analyzeCutOff(settings: header.settings, base: settings, onProgress: onProgress)
         }
         return review

@@ -300,21 +300,17 @@ final class AnalyzerLoop: @unchecked Sendable {
         let summaries = (0..<channels).map { analyzer.summary(channel: $0) }
         var metadata: TakeMetadata? = nil
         if let t = take, registry.addCues {
-            let file = URL(fileURLWithPath: t.file).standardizedFileURL
             metadata = TakeMetadata(
+                take: t.file,
+                start: t.startDate,
+                number: takeIndex + 1,
                 names: names,
                 rate: rate,
                 bitDepth: layout.bits ?? 32,
-                project: file.deletingLastPathComponent().lastPathComponent,
-                takeName: file.deletingPathExtension().lastPathComponent,
-                takeNumber: takeIndex + 1,
-                timeReference: BroadcastInfo(start: t.startDate, rate: rate, description: "", reference: "")
-                    .timeReference,
-                fileUID: BroadcastInfo.uniqueReference(start: t.startDate, path: t.file),
-                loudness: loudness?.programme,  // nil: measured from the file (TakeRegistry.finish)
-                maxTruePeakDBTP: summaries.compactMap(\.truePeakDBTP).max(),
                 channelMask: channelMask
             )
+            metadata?.loudness = loudness?.programme  // nil: measured from the file (TakeRegistry.finish)
+            metadata?.maxTruePeakDBTP = summaries.compactMap(\.truePeakDBTP).max()
         }
         closing.append(
             ClosingTake(

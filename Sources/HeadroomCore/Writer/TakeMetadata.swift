@@ -5,10 +5,11 @@ import Foundation
 /// the speed and timestamp that follow from `bext`), `bext` version 2 with the loudness of
 /// EBU Tech 3285 v2, and channel mask 0 (multitrack: no speaker positions).
 ///
-/// While the take records, libsndfile owns the header and rewrites it every second, so all
-/// of this is added when both the writer and the analyzer have closed the take: a take
-/// killed before then still opens (with `bext` version 1 and no loudness, which is not a
-/// claim of 0 LUFS).
+/// The iXML is known before the first frame, so the writer hands it to libsndfile with the
+/// first header, which libsndfile rewrites every second with it: a take whose recorder was
+/// killed still names its channels and itself. The rest is added when both the writer and
+/// the analyzer have closed the take: a take killed before then still opens (with `bext`
+/// version 1 and no loudness, which is not a claim of 0 LUFS).
 public struct TakeMetadata: Sendable, Equatable {
     public var names: [String]
     public var rate: Int
@@ -51,6 +52,34 @@ public struct TakeMetadata: Sendable, Equatable {
         self.loudness = loudness
         self.maxTruePeakDBTP = maxTruePeakDBTP
         self.channelMask = channelMask
+    }
+
+    /// The metadata of the take recorded into `file` from `start`, the `number`th of the
+    /// recording; loudness and true peak are added when it closes. The writer puts its iXML
+    /// into the take's first header, the analyzer its loudness into `bext` at the end.
+    public init(
+        take file: String,
+        start: Date,
+        number: Int,
+        names: [String],
+        rate: Int,
+        bitDepth: Int,
+        channelMask: UInt32 = 0
+    ) {
+        let url = URL(fileURLWithPath: file).standardizedFileURL
+        self.init(
+            names: names,
+            rate: rate,
+            bitDepth: bitDepth,
+            project: url.deletingLastPathComponent().lastPathComponent,
+            takeName: url.deletingPathExtension().lastPathComponent,
+            takeNumber: number,
+            timeReference: BroadcastInfo(start: start, rate: rate, description: "", reference: "").timeReference,
+            fileUID: BroadcastInfo.uniqueReference(start: start, path: file),
+            loudness: nil,
+            maxTruePeakDBTP: nil,
+            channelMask: channelMask
+        )
     }
 
     /// The iXML document (iXML 2.10), laid out as Sound Devices and Zoom recorders write it.
@@ -107,8 +136,9 @@ public struct TakeMetadata: Sendable, Equatable {
         ]
     }
 
-    /// Adds the metadata to the closed WAV/RF64 take at `path`: iXML appended, `bext`
-    /// patched in place to version 2 with the loudness, the channel mask set to 0.
+    /// Adds the metadata to the closed WAV/RF64 take at `path`: `bext` patched in place to
+    /// version 2 with the loudness, the channel mask set, and iXML appended where the take
+    /// has none yet (its writer puts it in the first header).
     public func apply(to path: String) throws(HeadroomError) {
         let chunks = try RIFFChunks(path: path)
         let fd = open(path, O_RDWR | O_CLOEXEC)

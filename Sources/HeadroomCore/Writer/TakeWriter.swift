@@ -44,7 +44,8 @@ public final class TakeWriter {
         rate: Int,
         channels: Int,
         broadcastInfo: BroadcastInfo?,
-        tags: [Int32: String] = [:]
+        tags: [Int32: String] = [:],
+        ixml: String? = nil
     ) throws(HeadroomError) {
         self.path = path
         self.format = format
@@ -79,6 +80,23 @@ public final class TakeWriter {
             sf_command(handle, Int32(SFC_SET_BROADCAST_INFO), &bext, Int32(MemoryLayout<SF_BROADCAST_INFO>.size))
         }
         for (key, value) in tags.sorted(by: { $0.key < $1.key }) { sf_set_string(handle, key, value) }
+        if let ixml {
+            // Before the first frame: libsndfile keeps the chunk (a copy) in every header it
+            // writes from here on, ahead of the data. It pads a chunk to 4 bytes with NULs,
+            // which an XML parser may refuse after the document; whitespace it may not.
+            var body = Array(ixml.utf8)
+            while body.count % 4 != 0 { body.append(UInt8(ascii: "\n")) }
+            var chunk = SF_CHUNK_INFO()
+            withUnsafeMutableBytes(of: &chunk.id) { id in
+                for (i, c) in "iXML".utf8.enumerated() { id[i] = c }
+            }
+            chunk.id_size = 4
+            chunk.datalen = UInt32(body.count)
+            body.withUnsafeMutableBytes { bytes in
+                chunk.data = bytes.baseAddress
+                _ = sf_set_chunk(handle, &chunk)
+            }
+        }
         rawLayout = [.wav, .rf64, .w64].contains(fileFormat) && format != .s24
         scratch = .allocate(capacity: scratchFrames * channels)
         zeros = .allocate(byteCount: scratchFrames * channels * 4, alignment: 16)

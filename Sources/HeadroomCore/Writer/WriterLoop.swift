@@ -179,6 +179,16 @@ final class WriterLoop: @unchecked Sendable {
             Int32(SF_STR_COMMENT):
                 "\(description); channels: \(channelList); originator reference \(bext.originatorReference); time reference \(bext.timeReference) samples since midnight",
         ]
+        // WAV and RF64: the iXML (the channel names, the take's own name) in the first header,
+        // so that a take whose recorder is killed still carries them.
+        let ixml = TakeMetadata(
+            take: take.file,
+            start: take.startDate,
+            number: take.index + 1,
+            names: names,
+            rate: rate,
+            bitDepth: format.layout.bits ?? 32
+        ).ixml
         return try TakeWriter(
             fd: registry.claimFile(take.index),
             path: take.file,
@@ -187,7 +197,8 @@ final class WriterLoop: @unchecked Sendable {
             rate: rate,
             channels: channels,
             broadcastInfo: bext,
-            tags: fileFormat.carriesTags ? tags : [:]
+            tags: fileFormat.carriesTags ? tags : [:],
+            ixml: fileFormat.isRIFF ? ixml : nil
         )
     }
 

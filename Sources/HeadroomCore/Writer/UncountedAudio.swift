@@ -1,0 +1,121 @@
+import Foundation
+
+/// The audio a killed recorder wrote into a WAV or RF64 take after it last brought the
+/// header up to date (libsndfile rewrites it every second): whole frames on disk past the
+/// end of the `data` chunk, which every reader stops at. `review` says they are there and
+/// `review --repair` counts them into the header, so the take holds everything it was
+/// given, as it would have had its recorder closed it.
+///
+/// Found only in the shape that recorder leaves: the header's chunks end with `data` (the
+/// RIFF size says the file ends where the audio the header counts ends) and the file goes
+/// on past it. A finished take's appended chunks (cues, iXML) are counted in its RIFF size,
+/// so they are never taken for audio.
+public struct UncountedAudio: Sendable, Equatable {
+    /// The frames the header counts, and the whole frames past them.
+    public let countedFrames: Int
+    public let frames: Int
+    public let blockAlign: Int
+    let isRF64: Bool
+    let dataOffset: UInt64
+    let dataSize: UInt64
+    /// Where `fact`'s sample length is, when the take has one.
+    let factOffset: UInt64?
+
+    /// What the take open at `fd` holds past its header's count, or nil where it holds
+    /// nothing there (or is not in that shape).
+    public static func find(_ fd: Int32) -> UncountedAudio? {
+        func read(_ count: Int, at offset: UInt64) -> [UInt8]? { RIFFChunks.read(fd, count, at: offset) }
+        func u16(_ b: [UInt8], _ i: Int) -> UInt64 { UInt64(b[i]) | UInt64(b[i + 1]) << 8 }
+        func u32(_ b: [UInt8], _ i: Int) -> UInt64 { (0..<4).reduce(0) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
+        func u64(_ b: [UInt8], _ i: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
+        var st = stat()
+        guard fstat(fd, &st) == 0, let head = read(12, at: 0), Array(head[8..<12]) == Array("WAVE".utf8) else {
+            return nil
+        }
+        let kind = String(decoding: head[0..<4], as: UTF8.self)
+        guard kind == "RIFF" || kind == "RF64" else { return nil }
+        let length = UInt64(st.st_size)
+        var riffEnd = u32(head, 4) + 8
+        var ds64Data: UInt64? = nil
+        var blockAlign: UInt64 = 0
+        var factOffset: UInt64? = nil
+        var offset: UInt64 = 12
+        while offset + 8 <= length, let chunk = read(8, at: offset) {
+            let id = String(decoding: chunk[0..<4], as: UTF8.self)
+            var size = u32(chunk, 4)
+            switch id {
+            case "ds64":
+                guard let ds = read(16, at: offset + 8) else { return nil }
+                riffEnd = u64(ds, 0) + 8
+                ds64Data = u64(ds, 8)
+            case "fmt ":
+                guard size >= 16, let fmt = read(16, at: offset + 8) else { return nil }
+                blockAlign = u16(fmt, 12)
+            case "fact" where size >= 4:
+                factOffset = offset + 8
+            case "data":
+                if size == 0xFFFF_FFFF, let real = ds64Data { size = real }
+                guard blockAlign > 0 else { return nil }
+                let end = offset + 8 + size
+                // The header ends with this chunk, and the file goes on past it by a frame or more.
+                guard kind == "RF64" || size != 0xFFFF_FFFF, riffEnd == end + size % 2, length >= end + blockAlign
+                else { return nil }
+                let frames = Int((length - end) / blockAlign)
+                return UncountedAudio(
+                    countedFrames: Int(size / blockAlign),
+                    frames: frames,
+                    blockAlign: Int(blockAlign),
+                    isRF64: kind == "RF64",
+                    dataOffset: offset + 8,
+                    dataSize: size,
+                    factOffset: factOffset
+                )
+            default:
+                break
+            }
+            offset += 8 + size + size % 2
+        }
+        return nil
+    }
+
+    /// What the take at `path` holds past its header's count, or nil.
+    public static func find(path: String) -> UncountedAudio? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return find(fd)
+    }
+
+    /// Counts the frames into the header of the take open (read-write) at `fd`: the data
+    /// chunk's size (and `ds64`'s), the RIFF size and `fact`'s length; a part of a frame past
+    /// the last whole one is dropped. The audio itself is not touched.
+    public func count(_ fd: Int32, path: String) throws(HeadroomError) {
+        let size = dataSize + UInt64(frames * blockAlign)
+        let end = dataOffset + size
+        let riffSize = end + size % 2 - 8
+        let total = UInt64(countedFrames + frames)
+        guard isRF64 || riffSize <= UInt64(UInt32.max) else {
+            throw HeadroomError(.io, "\(path): its audio runs past what a WAV header can count (4 GiB); left as it is")
+        }
+        func failed() -> HeadroomError { RIFFChunks.failure(path, "cannot count its audio into the header") }
+        guard ftruncate(fd, off_t(end)) == 0 else { throw failed() }
+        if size % 2 == 1, !RIFFChunks.write(fd, Data([0]), at: end) { throw failed() }
+        let written: Bool
+        if isRF64 {
+            // ds64: RIFF size, data size, sample count (after "RF64", size, "WAVE", "ds64", size).
+            written =
+                RIFFChunks.write(fd, RIFFChunks.le64(riffSize), at: 20)
+                && RIFFChunks.write(fd, RIFFChunks.le64(size), at: 28)
+                && RIFFChunks.write(fd, RIFFChunks.le64(total), at: 36)
+        } else {
+            written =
+                RIFFChunks.write(fd, RIFFChunks.le32(UInt32(riffSize)), at: 4)
+                && RIFFChunks.write(fd, RIFFChunks.le32(UInt32(size)), at: dataOffset - 4)
+        }
+        guard written else { throw failed() }
+        if let factOffset, let fact = RIFFChunks.read(fd, 4, at: factOffset), fact != [0xFF, 0xFF, 0xFF, 0xFF] {
+            guard RIFFChunks.write(fd, RIFFChunks.le32(UInt32(clamping: total)), at: factOffset) else { throw failed() }
+        }
+        guard fsync(fd) == 0 else { throw failed() }
+    }
+}
