@@ -38,7 +38,7 @@ struct ReviewCommand: ParsableCommand {
 
     @Flag(
         help:
-            "Finish WAV takes whose recorder was killed: count the audio written after their header was last brought up to date, and add their cue markers."
+            "Finish takes whose recorder was killed: count the audio written after their header was last brought up to date, and add a WAV take's cue markers."
     )
     var repair = false
 
@@ -81,7 +81,7 @@ struct ReviewCommand: ParsableCommand {
             let inputs = paths + takes.map(\.file) + takes.map(\.log)
             if let html { try TextFile.check(html, option: "--html", inputs: inputs, force: force) }
             // Killed takes are finished first, so that what follows reviews all of their audio.
-            let repaired = repair ? Set(takes.filter { Self.repair($0) }.map(\.file)) : []
+            let repairedWAVs = repair ? Set(takes.filter { Self.repair($0) }.map(\.file)) : []
             // Takes are read (and those without a log analyzed) several at once.
             let loudness = json || html != nil
             // One take on a terminal: where its analysis (without a log) and its loudness pass
@@ -185,7 +185,7 @@ struct ReviewCommand: ParsableCommand {
                 }
             }
             if cues || repair {
-                for r in reviews where cues || repaired.contains(r.file) { try Self.writeCues(r) }
+                for r in reviews where cues || repairedWAVs.contains(r.file) { try Self.writeCues(r) }
             }
             if let html {
                 try TextFile.write(
@@ -254,10 +254,10 @@ struct ReviewCommand: ParsableCommand {
 
     static func cueMarkers(_ n: Int) -> String { n == 1 ? "1 cue marker" : "\(n) cue markers" }
 
-    /// Counts into its header the audio a killed recorder wrote into a WAV/RF64 take after it
-    /// last brought the header up to date (``UncountedAudio``). Only a take whose log stops
-    /// without a summary (its recorder was killed) and that no recorder has open; true when
-    /// there was audio to count.
+    /// Counts into its header the audio a killed recorder wrote into a WAV, RF64 or FLAC take
+    /// after it last brought the header up to date (``UncountedAudio``). Only a take whose log
+    /// stops without a summary (its recorder was killed) and that no recorder has open; true
+    /// when there was audio to count and the take takes cue markers.
     static func repair(_ take: TakeReview.Listed) -> Bool {
         guard let reader = try? ClipLogReader(path: take.log), reader.header != nil, reader.summary == nil else {
             return false
@@ -284,7 +284,7 @@ struct ReviewCommand: ParsableCommand {
                 EventText.timecode(seconds: Double(uncounted.countedFrames + uncounted.frames) / Double(rate))
             )
         )
-        return true
+        return uncounted.takesCues
     }
 
     /// Adds the clip events' cue markers to a WAV/RF64 take that has none. A take that a

@@ -224,7 +224,7 @@ public struct TakeReview: Sendable {
                 review.notes.append(
                     String(
                         format:
-                            "%@: %.3f s of audio its recorder wrote after it last brought the header up to date (it was killed) is in the file but not counted: players, and this review, leave it out; `headroom review --repair` counts it in",
+                            "%@: %.3f s of audio its recorder wrote after it last brought the header up to date (it was killed) is in the file but not counted: libsndfile, sox and this review leave it out; `headroom review --repair` counts it in",
                         file,
                         Double(uncounted.frames) / Double(header.rate)
                     )

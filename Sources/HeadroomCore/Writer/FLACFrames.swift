@@ -30,6 +30,20 @@ enum FLACFrames {
         return samples
     }
 
+    /// The samples a FLAC take's STREAMINFO counts and those its whole frames hold, where it
+    /// holds more: the take of a recorder killed between two of ``LiveLength``'s updates (or
+    /// before the first). Nil otherwise.
+    static func uncounted(_ fd: Int32) -> (counted: Int, held: Int)? {
+        var st = stat()
+        guard fstat(fd, &st) == 0, let (info, audioStart) = metadata(fd), audioStart < Int(st.st_size),
+            let last = lastWholeFrame(fd, from: audioStart, to: Int(st.st_size), fixedBlockSize: info.fixedBlockSize)?
+                .last
+        else { return nil }
+        let b = info.bytes
+        let counted = Int(b[13] & 0x0F) << 32 | Int(b[14]) << 24 | Int(b[15]) << 16 | Int(b[16]) << 8 | Int(b[17])
+        return last.samples > counted ? (counted, last.samples) : nil
+    }
+
     /// A FLAC take's length in its STREAMINFO, kept up to date while it is written (from
     /// ``TakeWriter/updateHeader()``, once a second): libFLAC writes it only when the stream
     /// is finished, so a take whose recorder was killed would say no length at all. Between

@@ -1,29 +1,41 @@
 import Foundation
 
-/// The audio a killed recorder wrote into a WAV or RF64 take after it last brought the
-/// header up to date (libsndfile rewrites it every second): whole frames on disk past the
-/// end of the `data` chunk, which every reader stops at. `review` says they are there and
-/// `review --repair` counts them into the header, so the take holds everything it was
-/// given, as it would have had its recorder closed it.
+/// The audio a killed recorder wrote into a take after it last brought the header up to date
+/// (once a second): whole frames on disk past what the header counts, where libsndfile, sox
+/// and most players stop. `review` says they are there and `review --repair` counts them in,
+/// so the take holds everything it was given, as it would have had its recorder closed it.
 ///
-/// Found only in the shape that recorder leaves: the header's chunks end with `data` (the
-/// RIFF size says the file ends where the audio the header counts ends) and the file goes
-/// on past it. A finished take's appended chunks (cues, iXML) are counted in its RIFF size,
-/// so they are never taken for audio.
+/// - WAV and RF64: found only in the shape libsndfile leaves, the header's chunks ending with
+///   `data` (the RIFF size says the file ends where the audio the header counts ends) and the
+///   file going on past it. A finished take's appended chunks (cues, iXML) are counted in its
+///   RIFF size, so they are never taken for audio.
+/// - FLAC: STREAMINFO's length (``FLACFrames/LiveLength``) short of the whole frames the
+///   file holds (each frame's CRCs checked).
 public struct UncountedAudio: Sendable, Equatable {
     /// The frames the header counts, and the whole frames past them.
     public let countedFrames: Int
     public let frames: Int
-    public let blockAlign: Int
-    let isRF64: Bool
-    let dataOffset: UInt64
-    let dataSize: UInt64
-    /// Where `fact`'s sample length is, when the take has one.
-    let factOffset: UInt64?
+    /// Where a WAV/RF64 take's counts are; nil for FLAC.
+    let riff: RIFF?
+
+    struct RIFF: Sendable, Equatable {
+        let isRF64: Bool
+        let blockAlign: Int
+        let dataOffset: UInt64
+        let dataSize: UInt64
+        /// Where `fact`'s sample length is, when the take has one.
+        let factOffset: UInt64?
+    }
+
+    /// Whether the take takes cue markers once its audio is counted (WAV and RF64).
+    public var takesCues: Bool { riff != nil }
 
     /// What the take open at `fd` holds past its header's count, or nil where it holds
     /// nothing there (or is not in that shape).
     public static func find(_ fd: Int32) -> UncountedAudio? {
+        if let (counted, held) = FLACFrames.uncounted(fd) {
+            return UncountedAudio(countedFrames: counted, frames: held - counted, riff: nil)
+        }
         func read(_ count: Int, at offset: UInt64) -> [UInt8]? { RIFFChunks.read(fd, count, at: offset) }
         func u16(_ b: [UInt8], _ i: Int) -> UInt64 { UInt64(b[i]) | UInt64(b[i + 1]) << 8 }
         func u32(_ b: [UInt8], _ i: Int) -> UInt64 { (0..<4).reduce(0) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
@@ -64,11 +76,13 @@ public struct UncountedAudio: Sendable, Equatable {
                 return UncountedAudio(
                     countedFrames: Int(size / blockAlign),
                     frames: frames,
-                    blockAlign: Int(blockAlign),
-                    isRF64: kind == "RF64",
-                    dataOffset: offset + 8,
-                    dataSize: size,
-                    factOffset: factOffset
+                    riff: RIFF(
+                        isRF64: kind == "RF64",
+                        blockAlign: Int(blockAlign),
+                        dataOffset: offset + 8,
+                        dataSize: size,
+                        factOffset: factOffset
+                    )
                 )
             default:
                 break
@@ -87,9 +101,16 @@ public struct UncountedAudio: Sendable, Equatable {
     }
 
     /// Counts the frames into the header of the take open (read-write) at `fd`: the data
-    /// chunk's size (and `ds64`'s), the RIFF size and `fact`'s length; a part of a frame past
-    /// the last whole one is dropped. The audio itself is not touched.
+    /// chunk's size (and `ds64`'s), the RIFF size and `fact`'s length, or STREAMINFO's; a
+    /// part of a frame past the last whole one is dropped. The audio itself is not touched.
     public func count(_ fd: Int32, path: String) throws(HeadroomError) {
+        guard let riff else {
+            guard try FLACFrames.trimCutShort(fd, path: path) == countedFrames + frames, fsync(fd) == 0 else {
+                throw HeadroomError(.io, "\(path): cannot count its audio into the header")
+            }
+            return
+        }
+        let (isRF64, blockAlign, dataOffset, dataSize) = (riff.isRF64, riff.blockAlign, riff.dataOffset, riff.dataSize)
         let size = dataSize + UInt64(frames * blockAlign)
         let end = dataOffset + size
         let riffSize = end + size % 2 - 8
@@ -113,7 +134,9 @@ public struct UncountedAudio: Sendable, Equatable {
                 && RIFFChunks.write(fd, RIFFChunks.le32(UInt32(size)), at: dataOffset - 4)
         }
         guard written else { throw failed() }
-        if let factOffset, let fact = RIFFChunks.read(fd, 4, at: factOffset), fact != [0xFF, 0xFF, 0xFF, 0xFF] {
+        if let factOffset = riff.factOffset, let fact = RIFFChunks.read(fd, 4, at: factOffset),
+            fact != [0xFF, 0xFF, 0xFF, 0xFF]
+        {
             guard RIFFChunks.write(fd, RIFFChunks.le32(UInt32(clamping: total)), at: factOffset) else { throw failed() }
         }
         guard fsync(fd) == 0 else { throw failed() }
