@@ -81,7 +81,15 @@ struct ReviewCommand: ParsableCommand {
             let inputs = paths + takes.map(\.file) + takes.map(\.log)
             if let html { try TextFile.check(html, option: "--html", inputs: inputs, force: force) }
             // Killed takes are finished first, so that what follows reviews all of their audio.
-            let repairedWAVs = repair ? Set(takes.filter { Self.repair($0) }.map(\.file)) : []
+            var repairedWAVs: Set<String> = []
+            for take in repair ? takes : [] {
+                do throws(HeadroomError) {
+                    if try Self.repair(take) { repairedWAVs.insert(take.file) }
+                } catch {
+                    Terminal.error(error.message)
+                    failure = failure ?? error.code
+                }
+            }
             // Takes are read (and those without a log analyzed) several at once.
             let loudness = json || html != nil
             // One take on a terminal: where its analysis (without a log) and its loudness pass
@@ -258,24 +266,29 @@ struct ReviewCommand: ParsableCommand {
     /// after it last brought the header up to date (``UncountedAudio``). Only a take whose log
     /// stops without a summary (its recorder was killed) and that no recorder has open; true
     /// when there was audio to count and the take takes cue markers.
-    static func repair(_ take: TakeReview.Listed) -> Bool {
-        guard let reader = try? ClipLogReader(path: take.log), reader.header != nil, reader.summary == nil else {
-            return false
-        }
-        let fd = open(take.file, O_RDWR | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+    static func repair(_ take: TakeReview.Listed) throws(HeadroomError) -> Bool {
+        guard let reader = try? ClipLogReader(path: take.log), let rate = reader.header?.rate, rate > 0,
+            reader.summary == nil
+        else { return false }
+        let lock = open(take.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard lock >= 0 else { return false }
+        defer { close(lock) }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
             Terminal.error("\(take.file): still being recorded; left as it is")
             return false
         }
-        guard let uncounted = UncountedAudio.find(fd), let rate = reader.header?.rate, rate > 0 else { return false }
-        do throws(HeadroomError) {
-            try uncounted.count(fd, path: take.file)
-        } catch {
-            Terminal.error(error.message)
-            return false
+        guard let uncounted = UncountedAudio.find(lock) else { return false }
+        // A take this user may read but not write (the recorder's service user's): said, not
+        // passed over.
+        let fd = open(take.file, O_RDWR | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else {
+            throw HeadroomError(
+                .io,
+                "\(take.file): cannot open it to count its audio in: \(String(cString: strerror(errno)))"
+            )
         }
+        defer { close(fd) }
+        try uncounted.count(fd, path: take.file)
         Terminal.error(
             String(
                 format: "%@: counted %.3f s of audio written after its header was last brought up to date; it holds %@",

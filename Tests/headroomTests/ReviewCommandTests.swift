@@ -243,6 +243,19 @@ struct ReviewCommandTests {
             #expect(try Data(contentsOf: URL(fileURLWithPath: take)) == before)
         }
 
+        // Someone who may read the take but not write it (the recorder's service user owns it)
+        // is told so, and the exit says it: not passed over in silence.
+        let refused = try run(
+            "/usr/bin/setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", headroomBinary, "review", "--repair", r.out]
+        )
+        #expect(refused.status == 74, "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("headroom: \(take): cannot open it to count its audio in: Permission denied"),
+            "\(refused.stderr)"
+        )
+        #expect(try Data(contentsOf: URL(fileURLWithPath: take)) == before)
+
         let repaired = try headroom("review", "--repair", "--json", r.out)
         #expect(repaired.status == 0, "\(repaired.stderr)")
         let said = String(
