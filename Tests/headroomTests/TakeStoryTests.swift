@@ -309,6 +309,7 @@ struct TakeStoryTests {
 
     @Test(
         "a take whose recorder was killed still names its channels and itself (iXML in its first header): analyze shows the names, and renamed, review pairs it with its log; WAV and RF64",
+        .serialized,  // one JACK rig at a time: the cases of a test run in parallel otherwise
         arguments: ["wav", "rf64"]
     )
     func killedTakeCarriesNames(fileFormat: String) throws {
