@@ -233,6 +233,10 @@ struct ReviewCommandTests {
             Double(uncounted.frames) / 48000
         )
         #expect(plain.stderr.contains(note), "\(plain.stderr)")
+        // The report says it too, read where no terminal is (a phone).
+        #expect(try headroom("review", "--html", r.dir + "/report.html", r.out).status == 0)
+        let page = try String(contentsOfFile: r.dir + "/report.html", encoding: .utf8)
+        #expect(page.contains("<p class=\"note\">" + note.dropFirst("note: \(take): ".count) + "</p>"), "\(page)")
         if !flac {
             // --cues alone leaves it as it is, and says what would.
             let cues = try headroom("review", "--cues", r.out)

@@ -23,7 +23,7 @@ public enum HTMLReport {
             .wide{overflow-x:auto}
             .lane{margin:4px 0;display:flex;gap:8px;align-items:flex-start} .lane span{flex:0 0 110px;color:#444}
             svg{background:#fff;border:1px solid #ccc;flex:0 1 auto;min-width:0;max-width:100%;height:auto}
-            .legend{color:#666;font-size:12px}
+            .legend{color:#666;font-size:12px} .note{color:#8a4b00;font-size:13px;margin:6px 0;overflow-wrap:anywhere}
             @media (max-width:600px){body{margin:12px} .lane{display:block} .lane span{display:block} svg{width:100%}
             table.channels,table.channels tbody{display:block} table.channels tr:first-child{display:none}
             table.channels tr{display:flex;flex-wrap:wrap;column-gap:14px;padding:6px 0;border-bottom:1px solid #ddd}
@@ -60,8 +60,16 @@ public enum HTMLReport {
         out +=
             ", log: \(DisplayText.markup(r.logState.rawValue)); xruns \(r.xruns), gaps \(r.gaps), dropped frames \(r.droppedFrames)"
         if let e = r.ending { out += "; <span class=\"bad\">\(DisplayText.markup(e))</span>" }
+        out += "</p>\n"
+        // What review says about the take on stderr (a log cut off, audio not counted, a take
+        // renamed): on the page too, which is read where no terminal is; under the take's
+        // heading, without its path.
+        for note in r.notes where !note.isEmpty {
+            let text = note.hasPrefix(r.file + ": ") ? String(note.dropFirst(r.file.count + 2)) : note
+            out += "<p class=\"note\">\(DisplayText.markup(DisplayText.escaped(text)))</p>\n"
+        }
         out +=
-            "</p>\n<div class=\"wide\"><table class=\"channels\"><tr><th>ch</th><th>name</th><th>true peak dBTP</th><th>headroom dB</th><th>clips</th><th>over dB</th><th>flat tops</th><th>hot</th><th>LUFS</th><th>LRA LU</th></tr>\n"
+            "<div class=\"wide\"><table class=\"channels\"><tr><th>ch</th><th>name</th><th>true peak dBTP</th><th>headroom dB</th><th>clips</th><th>over dB</th><th>flat tops</th><th>hot</th><th>LUFS</th><th>LRA LU</th></tr>\n"
         for c in r.channels {
             out +=
                 "<tr\(c.clipEvents > 0 || c.flatEvents > 0 ? " class=\"clipped\"" : "")><td>\(c.channel)</td><td>\(DisplayText.markup(c.name))</td>"
