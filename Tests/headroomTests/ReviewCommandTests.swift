@@ -174,11 +174,12 @@ struct ReviewCommandTests {
     }
 
     @Test(
-        "review --repair finishes a take whose recorder was killed: the audio written after its header was last brought up to date is counted in, bit for bit, as libsndfile, sox and review read it, and a WAV's cue markers added; plain review says that audio is there; a second run changes nothing; WAV, RF64 and FLAC",
-        arguments: ["wav", "rf64", "flac"]
+        "review --repair finishes a take whose recorder was killed: the audio written after its header was last brought up to date is counted in, bit for bit, as libsndfile, sox and review read it, and a WAV's cue markers added; plain review says that audio is there; a second run changes nothing; WAV, RF64, W64 and FLAC",
+        arguments: ["wav", "rf64", "w64", "flac"]
     )
     func repairKilled(fileFormat: String) throws {
         let flac = fileFormat == "flac"
+        let cued = fileFormat == "wav" || fileFormat == "rf64"  // the containers that take cue markers
         // Channel 1 clips every 0.25 s: events for the cue markers.
         let r = try RigRecording(
             "review-repair-\(fileFormat)",
@@ -216,7 +217,13 @@ struct ReviewCommandTests {
                 Array($0.bindMemory(to: Int32.self))
             }
         } else {
-            let dataOffset = Int(try #require(try RIFFChunks(path: take).offset(of: "data")))
+            // W64's data chunk: "data" and the rest of its GUID, a 64-bit size, then the audio.
+            let w64Data =
+                Data("data".utf8) + Data([0xF3, 0xAC, 0xD3, 0x11, 0x8C, 0xD1, 0x00, 0xC0, 0x4F, 0x8E, 0xDB, 0x8A])
+            let dataOffset =
+                fileFormat == "w64"
+                ? try #require(before.range(of: w64Data)).lowerBound + 24
+                : Int(try #require(try RIFFChunks(path: take).offset(of: "data")))
             held = before[dataOffset..<min(dataOffset + total * 8, before.count)].withUnsafeBytes {
                 Array($0.bindMemory(to: Int32.self))
             }
@@ -237,7 +244,7 @@ struct ReviewCommandTests {
         #expect(try headroom("review", "--html", r.dir + "/report.html", r.out).status == 0)
         let page = try String(contentsOfFile: r.dir + "/report.html", encoding: .utf8)
         #expect(page.contains("<p class=\"note\">" + note.dropFirst("note: \(take): ".count) + "</p>"), "\(page)")
-        if !flac {
+        if cued {
             // --cues alone leaves it as it is, and says what would.
             let cues = try headroom("review", "--cues", r.out)
             #expect(
@@ -270,8 +277,8 @@ struct ReviewCommandTests {
             EventText.timecode(seconds: Double(total) / 48000)
         )
         #expect(repaired.stderr.contains(said), "\(repaired.stderr)")
-        // A WAV gets its cue markers; a FLAC take, which has none, no complaint about them.
-        #expect(repaired.stderr.contains("headroom: \(take): wrote ") == !flac, "\(repaired.stderr)")
+        // A WAV gets its cue markers; a W64 or FLAC take, which has none, no complaint about them.
+        #expect(repaired.stderr.contains("headroom: \(take): wrote ") == cued, "\(repaired.stderr)")
         #expect(!repaired.stderr.contains("not counted") && !repaired.stderr.contains("skipped"), "\(repaired.stderr)")
         let row = try #require(repaired.jsonLines.first)
         #expect(row["log_state"] as? String == "cut_off", "\(row)")
@@ -294,7 +301,7 @@ struct ReviewCommandTests {
             sox.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == String(total),
             "\(sox.stdout)\(sox.stderr)"
         )
-        if !flac {
+        if cued {
             let order = try TakeStoryTests.chunkOrder(take)
             #expect(order.contains("cue "), "\(order)")
             #expect(order.firstIndex(of: "data")! < order.firstIndex(of: "cue ")!, "\(order)")

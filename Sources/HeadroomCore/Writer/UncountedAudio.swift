@@ -9,17 +9,19 @@ import Foundation
 ///   `data` (the RIFF size says the file ends where the audio the header counts ends) and the
 ///   file going on past it. A finished take's appended chunks (cues, iXML) are counted in its
 ///   RIFF size, so they are never taken for audio.
+/// - W64: the same shape in its GUID chunks (64-bit sizes that count their 24-byte headers).
 /// - FLAC: STREAMINFO's length (``FLACFrames/LiveLength``) short of the whole frames the
 ///   file holds (each frame's CRCs checked).
 public struct UncountedAudio: Sendable, Equatable {
     /// The frames the header counts, and the whole frames past them.
     public let countedFrames: Int
     public let frames: Int
-    /// Where a WAV/RF64 take's counts are; nil for FLAC.
+    /// Where a WAV/RF64/W64 take's counts are; nil for FLAC.
     let riff: RIFF?
 
     struct RIFF: Sendable, Equatable {
-        let isRF64: Bool
+        enum Kind: Sendable { case riff, rf64, w64 }
+        let kind: Kind
         let blockAlign: Int
         let dataOffset: UInt64
         let dataSize: UInt64
@@ -28,7 +30,7 @@ public struct UncountedAudio: Sendable, Equatable {
     }
 
     /// Whether the take takes cue markers once its audio is counted (WAV and RF64).
-    public var takesCues: Bool { riff != nil }
+    public var takesCues: Bool { riff.map { $0.kind != .w64 } ?? false }
 
     /// What the take open at `fd` holds past its header's count, or nil where it holds
     /// nothing there (or is not in that shape).
@@ -41,9 +43,9 @@ public struct UncountedAudio: Sendable, Equatable {
         func u32(_ b: [UInt8], _ i: Int) -> UInt64 { (0..<4).reduce(0) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
         func u64(_ b: [UInt8], _ i: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
         var st = stat()
-        guard fstat(fd, &st) == 0, let head = read(12, at: 0), Array(head[8..<12]) == Array("WAVE".utf8) else {
-            return nil
-        }
+        guard fstat(fd, &st) == 0 else { return nil }
+        if let w64 = findW64(fd, length: UInt64(st.st_size)) { return w64 }
+        guard let head = read(12, at: 0), Array(head[8..<12]) == Array("WAVE".utf8) else { return nil }
         let kind = String(decoding: head[0..<4], as: UTF8.self)
         guard kind == "RIFF" || kind == "RF64" else { return nil }
         let length = UInt64(st.st_size)
@@ -77,7 +79,7 @@ public struct UncountedAudio: Sendable, Equatable {
                     countedFrames: Int(size / blockAlign),
                     frames: frames,
                     riff: RIFF(
-                        isRF64: kind == "RF64",
+                        kind: kind == "RF64" ? .rf64 : .riff,
                         blockAlign: Int(blockAlign),
                         dataOffset: offset + 8,
                         dataSize: size,
@@ -88,6 +90,52 @@ public struct UncountedAudio: Sendable, Equatable {
                 break
             }
             offset += 8 + size + size % 2
+        }
+        return nil
+    }
+
+    /// W64: "riff" and its GUID, the file's size (64 bits), "wave" and its GUID, then chunks
+    /// of a 16-byte GUID (its first four bytes the id) and a 64-bit size that counts the
+    /// chunk's own 24 bytes, each starting on 8 bytes.
+    private static func findW64(_ fd: Int32, length: UInt64) -> UncountedAudio? {
+        let riffGUID: [UInt8] = [
+            0x72, 0x69, 0x66, 0x66, 0x2E, 0x91, 0xCF, 0x11, 0xA5, 0xD6, 0x28, 0xDB, 0x04, 0xC1, 0x00, 0x00,
+        ]
+        func u64(_ b: [UInt8], _ i: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
+        guard let head = RIFFChunks.read(fd, 40, at: 0), Array(head[0..<16]) == riffGUID,
+            Array(head[24..<28]) == Array("wave".utf8)
+        else { return nil }
+        let riffEnd = u64(head, 16)
+        var blockAlign: UInt64 = 0
+        var factOffset: UInt64? = nil
+        var offset: UInt64 = 40
+        while offset + 24 <= length, let chunk = RIFFChunks.read(fd, 24, at: offset) {
+            let size = u64(chunk, 16)
+            guard size >= 24 else { return nil }
+            switch String(decoding: chunk[0..<4], as: UTF8.self) {
+            case "fmt ":
+                guard let fmt = RIFFChunks.read(fd, 16, at: offset + 24) else { return nil }
+                blockAlign = UInt64(fmt[12]) | UInt64(fmt[13]) << 8
+            case "fact" where size >= 32:
+                factOffset = offset + 24
+            case "data":
+                let end = offset + size
+                guard blockAlign > 0, riffEnd == end, length >= end + blockAlign else { return nil }
+                return UncountedAudio(
+                    countedFrames: Int((size - 24) / blockAlign),
+                    frames: Int((length - end) / blockAlign),
+                    riff: RIFF(
+                        kind: .w64,
+                        blockAlign: Int(blockAlign),
+                        dataOffset: offset + 24,
+                        dataSize: size - 24,
+                        factOffset: factOffset
+                    )
+                )
+            default:
+                break
+            }
+            offset += (size + 7) & ~7
         }
         return nil
     }
@@ -110,19 +158,28 @@ public struct UncountedAudio: Sendable, Equatable {
             }
             return
         }
-        let (isRF64, blockAlign, dataOffset, dataSize) = (riff.isRF64, riff.blockAlign, riff.dataOffset, riff.dataSize)
+        let (kind, blockAlign, dataOffset, dataSize) = (riff.kind, riff.blockAlign, riff.dataOffset, riff.dataSize)
         let size = dataSize + UInt64(frames * blockAlign)
         let end = dataOffset + size
         let riffSize = end + size % 2 - 8
         let total = UInt64(countedFrames + frames)
-        guard isRF64 || riffSize <= UInt64(UInt32.max) else {
+        guard kind != .riff || riffSize <= UInt64(UInt32.max) else {
             throw HeadroomError(.io, "\(path): its audio runs past what a WAV header can count (4 GiB); left as it is")
         }
         func failed() -> HeadroomError { RIFFChunks.failure(path, "cannot count its audio into the header") }
         guard ftruncate(fd, off_t(end)) == 0 else { throw failed() }
+        if kind == .w64 {
+            // The file's size, the data chunk's (with its 24 bytes), fact's frames (64 bits).
+            guard RIFFChunks.write(fd, RIFFChunks.le64(end), at: 16),
+                RIFFChunks.write(fd, RIFFChunks.le64(size + 24), at: dataOffset - 8),
+                riff.factOffset.map({ RIFFChunks.write(fd, RIFFChunks.le64(total), at: $0) }) ?? true,
+                fsync(fd) == 0
+            else { throw failed() }
+            return
+        }
         if size % 2 == 1, !RIFFChunks.write(fd, Data([0]), at: end) { throw failed() }
         let written: Bool
-        if isRF64 {
+        if kind == .rf64 {
             // ds64: RIFF size, data size, sample count (after "RF64", size, "WAVE", "ds64", size).
             written =
                 RIFFChunks.write(fd, RIFFChunks.le64(riffSize), at: 20)
