@@ -200,6 +200,7 @@ struct ReviewCommandTests {
                 found = u
             } else {
                 kill(r.recorder.pid, SIGCONT)
+                usleep(20_000)  // let it record on between looks
             }
         }
         kill(r.recorder.pid, SIGKILL)
