@@ -262,7 +262,7 @@ struct ReviewCommand: ParsableCommand {
 
     static func cueMarkers(_ n: Int) -> String { n == 1 ? "1 cue marker" : "\(n) cue markers" }
 
-    /// Counts into its header the audio a killed recorder wrote into a WAV, RF64 or FLAC take
+    /// Counts into its header the audio a killed recorder wrote into a WAV, RF64, W64 or FLAC take
     /// after it last brought the header up to date (``UncountedAudio``). Only a take whose log
     /// stops without a summary (its recorder was killed) and that no recorder has open; true
     /// when there was audio to count and the take takes cue markers.

@@ -116,7 +116,7 @@ public final class ClipLogFile: @unchecked Sendable {
         guard lost > 0 else { return }
         notes.withLock {
             $0.append(
-                "LOG: \(path): \(lost) lines not written while the disk did not answer (16 MiB of them waited); the summary counts every event"
+                "LOG: \(path): \(lost) lines not written while the disk did not answer (\(Self.waitingLimit >> 20) MiB of them waited); the summary counts every event"
             )
         }
     }

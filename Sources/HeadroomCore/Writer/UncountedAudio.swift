@@ -45,6 +45,8 @@ public struct UncountedAudio: Sendable, Equatable {
         var st = stat()
         guard fstat(fd, &st) == 0 else { return nil }
         if let w64 = findW64(fd, length: UInt64(st.st_size)) { return w64 }
+        // The header's chunks only, up to `data` (``RIFFChunks`` walks on into the audio past
+        // it, where a killed take's silence reads as padding 8 bytes at a time).
         guard let head = read(12, at: 0), Array(head[8..<12]) == Array("WAVE".utf8) else { return nil }
         let kind = String(decoding: head[0..<4], as: UTF8.self)
         guard kind == "RIFF" || kind == "RF64" else { return nil }
@@ -72,8 +74,7 @@ public struct UncountedAudio: Sendable, Equatable {
                 guard blockAlign > 0 else { return nil }
                 let end = offset + 8 + size
                 // The header ends with this chunk, and the file goes on past it by a frame or more.
-                guard kind == "RF64" || size != 0xFFFF_FFFF, riffEnd == end + size % 2, length >= end + blockAlign
-                else { return nil }
+                guard riffEnd == end + size % 2, length >= end + blockAlign else { return nil }
                 let frames = Int((length - end) / blockAlign)
                 return UncountedAudio(
                     countedFrames: Int(size / blockAlign),
