@@ -193,7 +193,9 @@ struct ReviewCommand: ParsableCommand {
                 }
             }
             if cues || repair {
-                for r in reviews where cues || repairedWAVs.contains(r.file) { try Self.writeCues(r) }
+                for r in reviews where cues || repairedWAVs.contains(r.file) {
+                    Terminal.error(try KilledTakes.writeCues(r))
+                }
             }
             if let html {
                 try TextFile.write(
@@ -260,75 +262,27 @@ struct ReviewCommand: ParsableCommand {
         return table.render() + (reviews.isEmpty ? "(no takes)\n" : "")
     }
 
-    static func cueMarkers(_ n: Int) -> String { n == 1 ? "1 cue marker" : "\(n) cue markers" }
-
     /// Counts into its header the audio a killed recorder wrote into a WAV, RF64, W64 or FLAC take
-    /// after it last brought the header up to date (``UncountedAudio``). Only a take whose log
-    /// stops without a summary (its recorder was killed) and that no recorder has open; true
+    /// after it last brought the header up to date (``KilledTakes/countIn(file:log:)``); true
     /// when there was audio to count and the take takes cue markers.
     static func repair(_ take: TakeReview.Listed) throws(HeadroomError) -> Bool {
-        guard let reader = try? ClipLogReader(path: take.log), let rate = reader.header?.rate, rate > 0,
-            reader.summary == nil
-        else { return false }
-        let lock = open(take.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard lock >= 0 else { return false }
-        defer { close(lock) }
-        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+        switch try KilledTakes.countIn(file: take.file, log: take.log) {
+        case nil:
+            return false
+        case .beingRecorded:
             Terminal.error("\(take.file): still being recorded; left as it is")
             return false
-        }
-        guard let uncounted = UncountedAudio.find(lock) else { return false }
-        // A take this user may read but not write (the recorder's service user's): said, not
-        // passed over.
-        let fd = open(take.file, O_RDWR | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else {
-            throw HeadroomError(
-                .io,
-                "\(take.file): cannot open it to count its audio in: \(String(cString: strerror(errno)))"
-            )
-        }
-        defer { close(fd) }
-        try uncounted.count(fd, path: take.file)
-        Terminal.error(
-            String(
-                format: "%@: counted %.3f s of audio written after its header was last brought up to date; it holds %@",
-                take.file,
-                Double(uncounted.frames) / Double(rate),
-                EventText.timecode(seconds: Double(uncounted.countedFrames + uncounted.frames) / Double(rate))
-            )
-        )
-        return uncounted.takesCues
-    }
-
-    /// Adds the clip events' cue markers to a WAV/RF64 take that has none. A take that a
-    /// recorder still has open (it holds a lock on it) is left alone.
-    static func writeCues(_ r: TakeReview) throws(HeadroomError) {
-        let lock = open(r.file, O_RDONLY | O_CLOEXEC)
-        guard lock >= 0 else { return }
-        defer { close(lock) }
-        if flock(lock, LOCK_EX | LOCK_NB) != 0 {
-            Terminal.error("\(r.file): still being recorded; cue markers are added when its take closes")
-            return
-        }
-        guard let info = AudioFile.info(r.file), info.isRIFF, let chunks = try? RIFFChunks(path: r.file) else {
-            Terminal.error("\(r.file): cue markers go into WAV/RF64 takes only; skipped")
-            return
-        }
-        if let damage = chunks.damage {
-            // What is appended after a chunk cut short would be read as its bytes: audio.
-            let repairable = UncountedAudio.find(path: r.file) != nil
+        case .counted(let seconds, let holds, let takesCues):
             Terminal.error(
-                "\(r.file): \(damage); no cue markers added, the file left as it is"
-                    + (repairable ? " (`headroom review --repair` counts that audio in and adds them)" : "")
+                String(
+                    format:
+                        "%@: counted %.3f s of audio written after its header was last brought up to date; it holds %@",
+                    take.file,
+                    seconds,
+                    EventText.timecode(seconds: holds)
+                )
             )
-            return
+            return takesCues
         }
-        if chunks.cuePoints > 0 {
-            Terminal.error("\(r.file): already has \(cueMarkers(chunks.cuePoints)); left as it is")
-            return
-        }
-        let markers = r.events.compactMap { CueMarkers.Marker($0, names: r.names, rate: r.rate) }
-        try CueMarkers.append(markers, to: r.file)
-        Terminal.error("\(r.file): wrote \(cueMarkers(markers.count))")
     }
 }

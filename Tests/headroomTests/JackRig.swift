@@ -1,5 +1,6 @@
 import CSndFile
 import Foundation
+import HeadroomCore
 import Testing
 
 /// JACK's dummy backend as a paced, real-time capture device (SPEC: *Testing without
@@ -214,6 +215,22 @@ func waitForAudio(
         usleep(50_000)
     }
     return false
+}
+
+/// Stops the recorder `pid` (SIGSTOP) once `take` holds at least `frames` past what its header
+/// counts, as a recorder killed then leaves it: stopped, it cannot bring the header up to date
+/// between the look and what the caller does next (SIGKILL, or SIGCONT). Between looks it
+/// records on. What is uncounted then, or nil when the take never got there (the recorder is
+/// then left running).
+func stopLeavingUncounted(_ pid: pid_t, take: String, frames: Int, timeout: Double = 20) -> UncountedAudio? {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        kill(pid, SIGSTOP)
+        if let u = UncountedAudio.find(path: take), u.frames >= frames { return u }
+        kill(pid, SIGCONT)
+        usleep(20_000)  // let it record on between looks
+    }
+    return nil
 }
 
 /// The set-up most real-time tests share: a scratch folder, a noise file looped by a JACK

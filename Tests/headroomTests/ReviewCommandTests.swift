@@ -190,19 +190,8 @@ struct ReviewCommandTests {
         defer { r.stop() }
         let take = r.out + "/t." + fileFormat
         #expect(waitForAudio(in: r.out, seconds: 1.5, bytesPerFrame: flac ? 5 : 8, ending: "." + fileFormat))
-        // Killed while stopped, once the file holds at least 0.1 s past what its header
-        // counts: stopped, it cannot bring the header up to date between the look and the kill.
-        var found: UncountedAudio? = nil
-        let deadline = Date().addingTimeInterval(20)
-        while found == nil && Date() < deadline {
-            kill(r.recorder.pid, SIGSTOP)
-            if let u = UncountedAudio.find(path: take), u.frames >= 4800 {
-                found = u
-            } else {
-                kill(r.recorder.pid, SIGCONT)
-                usleep(20_000)  // let it record on between looks
-            }
-        }
+        // Killed once the file holds at least 0.1 s past what its header counts.
+        let found = stopLeavingUncounted(r.recorder.pid, take: take, frames: 4800)
         kill(r.recorder.pid, SIGKILL)
         _ = r.recorder.wait(seconds: 10)
         let uncounted = try #require(found)

@@ -1,5 +1,7 @@
+import CSndFile
 import Foundation
 import FoundationXML
+import HeadroomCore
 import Testing
 
 /// Takes that carry their own story once they leave the folder: iXML with the channel
@@ -342,6 +344,104 @@ struct TakeStoryTests {
         #expect(rows.first?["file"] as? String == renamed, "\(rows)")
         #expect(rows.first?["log"] as? String == r.out + "/t.clips.jsonl", "\(rows)")
         #expect(rows.first?["log_state"] as? String == "cut_off", "\(rows)")
+    }
+
+    @Test(
+        "a recorder started where a killed one recorded finishes the take it left (its last second counted in, its cue markers, --on-take-closed with HEADROOM_COMPLETE=0), once, in --name's dated folders, and never a take another recorder is recording"
+    )
+    func recorderFinishesKilledTake() throws {
+        // Channel 1 clips every 0.25 s: events for the cue markers. Takes go a folder a day.
+        let named = ["--name", "%Y-%m-%d/t"]
+        let r = try RigRecording(
+            "story-finish-killed",
+            seconds: 4,
+            clipEvery: 12000,
+            arguments: ["--format", "FLOAT_LE"] + named
+        )
+        defer { r.stop() }
+        let hooks = r.dir + "/hooks.txt"
+        let hook = ["--on-take-closed", "echo \"$HEADROOM_TAKE $HEADROOM_COMPLETE\" >> \(hooks)"]
+        func takes() -> [String] {
+            (FileManager.default.enumerator(atPath: r.out)?.allObjects as? [String] ?? []).filter {
+                $0.hasSuffix(".wav")
+            }.sorted().map { r.out + "/" + $0 }
+        }
+        var waited = Date().addingTimeInterval(20)
+        while takes().isEmpty && Date() < waited { usleep(50_000) }
+        let killed = try #require(takes().first)
+        #expect(waitForAudio(in: (killed as NSString).deletingLastPathComponent, seconds: 1.5))
+        // Killed once its file holds at least 0.1 s past what its header counts.
+        let found = stopLeavingUncounted(r.recorder.pid, take: killed, frames: 4800)
+        kill(r.recorder.pid, SIGKILL)
+        _ = r.recorder.wait(seconds: 10)
+        let uncounted = try #require(found)
+        let total = uncounted.countedFrames + uncounted.frames
+        let folder = (killed as NSString).deletingLastPathComponent
+        let shown = (folder as NSString).lastPathComponent + "/t.wav"
+
+        // The service restarts: a recorder in the same folder finishes the killed take while it
+        // records its own, and its hook ships it, saying it is not complete.
+        let cwd = r.dir + "/restarted"
+        try FileManager.default.createDirectory(atPath: cwd, withIntermediateDirectories: true)
+        let restarted = try BackgroundRecorder(
+            ["record", "--device", "testlive", "--channels", "2", "--dir", r.out, "--format", "FLOAT_LE"]
+                + ["--name", "%Y-%m-%d/live"] + hook,
+            environment: r.rig.environment,
+            directory: cwd
+        )
+        waited = Date().addingTimeInterval(20)
+        while !((try? String(contentsOfFile: hooks, encoding: .utf8)) ?? "").contains(killed) && Date() < waited {
+            usleep(50_000)
+        }
+        #expect(try String(contentsOfFile: hooks, encoding: .utf8) == "\(killed) 0\n")
+        var info = SF_INFO()
+        if let file = sf_open(killed, Int32(SFM_READ), &info) { sf_close(file) }
+        #expect(Int(info.frames) == total, "\(info.frames) frames read, \(total) written")
+        let order = try Self.chunkOrder(killed)
+        #expect(order.firstIndex(of: "data")! < (order.firstIndex(of: "cue ") ?? -1), "\(order)")
+        let cues = try RIFFChunks(path: killed).cuePoints
+        #expect(cues > 0)
+
+        // Stopped with audio past its header's count, the live take looks like a killed one
+        // but for its lock: a third recorder started now (on a device of its own: the JACK
+        // server waits for the stopped one) leaves it as it is, and does not finish the
+        // killed take again.
+        let live = try #require(takes().first { $0.hasSuffix("/live.wav") })
+        #expect(stopLeavingUncounted(restarted.pid, take: live, frames: 480) != nil)
+        let before = try Data(contentsOf: URL(fileURLWithPath: live))
+        let killedBefore = try Data(contentsOf: URL(fileURLWithPath: killed))
+        let device = FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE"))
+        let third = try run(
+            headroomBinary,
+            ["record", "--device", "testcap", "--channels", "2", "--dir", r.out, "--headless", "--duration", "0.5"]
+                + named + hook,
+            environment: device.environment
+        )
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: live)) == before, "the live take is untouched")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: killed)) == killedBefore)
+        #expect(!third.stderr.contains("killed"), "\(third.stderr)")
+        kill(restarted.pid, SIGCONT)
+        kill(restarted.pid, SIGINT)
+        #expect(restarted.wait(seconds: 20) == 0, "\(restarted.stderr)")
+        let said = String(
+            format:
+                "%@: left cut off by a recorder that was killed; counted in the %.3f s written after its header was last brought up to date (it holds %@), wrote %@\n",
+            shown,
+            Double(uncounted.frames) / 48000,
+            EventText.timecode(seconds: Double(total) / 48000),
+            KilledTakes.cueMarkers(cues)
+        )
+        #expect(restarted.stderr.contains(said), "\(restarted.stderr)")
+        // Each take's hook ran once: the killed one's as not complete, the third recorder's
+        // as complete, the live one's when its own recorder closed it.
+        let ran = try String(contentsOfFile: hooks, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(ran.count == 3, "\(ran)")
+        #expect(Set(ran.map { $0.dropLast(2) }) == ["\(killed)", "\(folder)/live.wav", "\(folder)/t-2.wav"], "\(ran)")
+        #expect(ran.contains("\(killed) 0") && ran.contains("\(folder)/t-2.wav 1"), "\(ran)")
+        #expect(
+            logLines(live.replacingOccurrences(of: ".wav", with: ".clips.jsonl")).last?["type"] as? String == "summary"
+        )
     }
 
     @Test(

@@ -252,6 +252,8 @@ public final class RecordingSession: @unchecked Sendable {
             threads.append(thread)
             thread.start()
         }
+        // Once per recorder, not again for each take that follows a reconnect.
+        if configuration.resumedFrom == nil { registry.finishLeftBehind(settings: configuration.settings) }
     }
 
     /// Names the calling thread (`/proc/thread-self/comm`, what `pthread_setname_np` does;

@@ -391,6 +391,25 @@ final class TakeRegistry: Sendable {
         return true
     }
 
+    /// Finishes, on the finisher and before any take of this recording, the takes a killed
+    /// recorder left in this recording's folder and the folders its `--name` makes
+    /// (``KilledTakes``): their audio counted in, a WAV take's cue markers written, and
+    /// `--on-take-closed` run for each with `HEADROOM_COMPLETE=0`. An unattended recorder
+    /// restarted after a power cut so ships the take the cut left, as it ships every other.
+    func finishLeftBehind(settings: Settings) {
+        let (directory, depth) = state.withLock { s in (s.namer.directory, s.namer.template.count { $0 == "/" }) }
+        finishing.enter()
+        finisher.async { [self] in
+            defer { finishing.leave() }
+            let own = Set(all.map(\.file))
+            for take in KilledTakes.leftBehind(in: directory, depth: depth, excluding: own) {
+                let (lines, finished) = KilledTakes.finish(take, in: directory, settings: settings)
+                problems.withLock { $0 += lines }
+                if finished { hook?.run(take: take.file, log: take.log, complete: false) }
+            }
+        }
+    }
+
     /// Waits until every closed take is finished (and its hook started).
     func waitFinished() { finishing.wait() }
 }

@@ -1,0 +1,174 @@
+import Foundation
+
+/// Takes whose recorder was killed (an OOM kill, a service's stop timeout, a power cut): the
+/// log stops without its summary, the audio written since the header was last brought up to
+/// date (up to a second) is on disk but not counted, a WAV take has no cue markers, and its
+/// `--on-take-closed` command never ran. `review --repair` finishes them by hand; a recorder
+/// started in their folder finishes them itself (``leftBehind(in:depth:excluding:)``), so
+/// that an unattended recorder restarted after a power cut ships every take.
+public enum KilledTakes {
+    /// What counting a take's audio in found.
+    public enum Counted: Sendable, Equatable {
+        /// A recorder holds the take's lock: it is being recorded (or finished) now.
+        case beingRecorded
+        /// `seconds` of audio were counted in; the take now holds `holds` seconds, and takes
+        /// cue markers (WAV, RF64) or not (W64, FLAC).
+        case counted(seconds: Double, holds: Double, takesCues: Bool)
+    }
+
+    /// Counts into its header the audio a killed recorder wrote into a WAV, RF64, W64 or FLAC
+    /// take after it last brought the header up to date (``UncountedAudio``). Only a take
+    /// whose log stops without a summary and that no recorder has open; nil when there is
+    /// nothing to count. A take this user may read but not write (the recorder's service
+    /// user's) throws: said, not passed over.
+    public static func countIn(file: String, log: String) throws(HeadroomError) -> Counted? {
+        guard let reader = try? ClipLogReader(path: log), let rate = reader.header?.rate, rate > 0,
+            reader.summary == nil
+        else { return nil }
+        let lock = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard lock >= 0 else { return nil }
+        defer { close(lock) }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else { return .beingRecorded }
+        guard let uncounted = UncountedAudio.find(lock) else { return nil }
+        let fd = open(file, O_RDWR | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else {
+            throw HeadroomError(
+                .io,
+                "\(file): cannot open it to count its audio in: \(String(cString: strerror(errno)))"
+            )
+        }
+        defer { close(fd) }
+        try uncounted.count(fd, path: file)
+        return .counted(
+            seconds: Double(uncounted.frames) / Double(rate),
+            holds: Double(uncounted.countedFrames + uncounted.frames) / Double(rate),
+            takesCues: uncounted.takesCues
+        )
+    }
+
+    /// Adds a review's events as cue markers to a WAV/RF64 take that has none; what was done
+    /// (or why not), as a line to show. A take a recorder still has open (it holds a lock on
+    /// it) is left alone.
+    public static func writeCues(_ r: TakeReview) throws(HeadroomError) -> String {
+        let lock = open(r.file, O_RDONLY | O_CLOEXEC)
+        guard lock >= 0 else { return "\(r.file): cannot open it: \(String(cString: strerror(errno)))" }
+        defer { close(lock) }
+        if flock(lock, LOCK_EX | LOCK_NB) != 0 {
+            return "\(r.file): still being recorded; cue markers are added when its take closes"
+        }
+        guard let info = AudioFile.info(r.file), info.isRIFF, let chunks = try? RIFFChunks(path: r.file) else {
+            return "\(r.file): cue markers go into WAV/RF64 takes only; skipped"
+        }
+        if let damage = chunks.damage {
+            // What is appended after a chunk cut short would be read as its bytes: audio.
+            let repairable = UncountedAudio.find(path: r.file) != nil
+            return "\(r.file): \(damage); no cue markers added, the file left as it is"
+                + (repairable ? " (`headroom review --repair` counts that audio in and adds them)" : "")
+        }
+        if chunks.cuePoints > 0 { return "\(r.file): already has \(cueMarkers(chunks.cuePoints)); left as it is" }
+        let markers = r.events.compactMap { CueMarkers.Marker($0, names: r.names, rate: r.rate) }
+        try CueMarkers.append(markers, to: r.file)
+        return "\(r.file): wrote \(cueMarkers(markers.count))"
+    }
+
+    public static func cueMarkers(_ n: Int) -> String { n == 1 ? "1 cue marker" : "\(n) cue markers" }
+
+    /// The takes a killed recorder left in `directory` and its folders down to `depth` (the
+    /// folders `--name` makes: `%Y-%m-%d/take-%H%M%S` is 1): a take beside its own log, the
+    /// log without its summary, no recorder holding the take, and audio in it past what its
+    /// header counts. Once counted in (by a recorder or `review --repair`) a take is not
+    /// found again. Takes renamed or moved since are `review --repair`'s.
+    static func leftBehind(in directory: String, depth: Int, excluding: Set<String>) -> [TakeReview.Listed] {
+        var found: [TakeReview.Listed] = []
+        func walk(_ folder: String, _ depth: Int) {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder)
+            else { return }
+            let path = { (name: String) in folder.isEmpty ? name : (folder as NSString).appendingPathComponent(name) }
+            let audio = Dictionary(
+                names.filter {
+                    TakeFileFormat.audioFileExtensions.contains(($0 as NSString).pathExtension.lowercased())
+                }
+                .map { (($0 as NSString).deletingPathExtension, $0) },
+                uniquingKeysWith: { a, b in min(a, b) }
+            )
+            for name in names.sorted() where !name.hasPrefix(".") {
+                if name.hasSuffix(".clips.jsonl") {
+                    guard let take = audio[String(name.dropLast(".clips.jsonl".count))] else { continue }
+                    let file = path(take)
+                    // The cheap looks first: a folder holds a year of finished takes, and
+                    // finding a FLAC take's whole frames reads all of it.
+                    guard !excluding.contains(file), !endsWithSummary(path(name)),
+                        FilePaths.isRegularFile(file) == true,
+                        let reader = try? ClipLogReader(path: path(name)), reader.header != nil, reader.summary == nil,
+                        !TakeReview.isBeingRecorded(file), UncountedAudio.find(path: file) != nil
+                    else { continue }
+                    found.append(TakeReview.Listed(file: file, log: path(name)))
+                } else if depth > 0 {
+                    var isFolder: ObjCBool = false
+                    if FileManager.default.fileExists(atPath: path(name), isDirectory: &isFolder), isFolder.boolValue {
+                        walk(path(name), depth - 1)
+                    }
+                }
+            }
+        }
+        walk(directory, depth)
+        return found
+    }
+
+    /// Whether the log's last line is its summary, as the recorder writes it (read from its
+    /// last 64 KiB; a log written otherwise is read whole, by ``ClipLogReader``).
+    static func endsWithSummary(_ log: String) -> Bool {
+        let fd = open(log, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_size > 0 else { return false }
+        let count = Int(min(st.st_size, 65536))
+        let tail = RIFFChunks.read(fd, count, at: UInt64(st.st_size) - UInt64(count)) ?? []
+        let lines = tail.split(separator: UInt8(ascii: "\n")).filter { $0 != [UInt8(ascii: "\r")] }
+        return lines.last?.starts(with: Array(#"{"type":"summary""#.utf8)) ?? false
+    }
+
+    /// Finishes a take ``leftBehind(in:depth:excluding:)`` found in `directory`: its audio counted in, then
+    /// (WAV, RF64) its cue markers from a review of all of it; the lines to show, and whether
+    /// it was finished (false: a recorder took it meanwhile, or the disk refused).
+    static func finish(
+        _ take: TakeReview.Listed,
+        in directory: String,
+        settings: Settings
+    ) -> (
+        lines: [String], finished: Bool
+    ) {
+        // Named as in `--dir`: `2026-12-05/take-030000.wav`.
+        var shown = Substring(take.file)
+        if shown.hasPrefix(directory) { shown = shown.dropFirst(directory.count).drop { $0 == "/" } }
+        let name = String(shown)
+        let counted: Counted?
+        do throws(HeadroomError) {
+            counted = try countIn(file: take.file, log: take.log)
+        } catch {
+            return (
+                ["\(name): left cut off by a recorder that was killed, and cannot be finished: \(error.message)"], false
+            )
+        }
+        guard case .counted(let seconds, let holds, let takesCues) = counted else { return ([], false) }
+        var line = String(
+            format:
+                "%@: left cut off by a recorder that was killed; counted in the %.3f s written after its header was last brought up to date (it holds %@)",
+            name,
+            seconds,
+            EventText.timecode(seconds: holds)
+        )
+        if takesCues {
+            do throws(HeadroomError) {
+                let review = try TakeReview.load(file: take.file, log: take.log, settings: settings)
+                let said = try writeCues(review)
+                line +=
+                    said.hasPrefix("\(take.file): wrote ") ? ", " + said.dropFirst("\(take.file): ".count) : "; " + said
+            } catch {
+                line += "; no cue markers: \(error.message)"
+            }
+        }
+        return ([line], true)
+    }
+}
