@@ -38,7 +38,7 @@ struct ReviewCommand: ParsableCommand {
 
     @Flag(
         help:
-            "Finish takes whose recorder was killed: count the audio written after their header was last brought up to date, and add a WAV take's cue markers."
+            "Finish takes whose recorder was killed: count the audio written after their header was last brought up to date, and add a WAV take's cue markers and loudness (bext)."
     )
     var repair = false
 
@@ -92,6 +92,7 @@ struct ReviewCommand: ParsableCommand {
             }
             // Takes are read (and those without a log analyzed) several at once.
             let loudness = json || html != nil
+            let repaired = repairedWAVs
             // One take on a terminal: where its analysis (without a log) and its loudness pass
             // have got to.
             let position = takes.count == 1 ? FilePosition() : nil
@@ -102,13 +103,14 @@ struct ReviewCommand: ParsableCommand {
                         file: take.file,
                         log: take.log,
                         settings: settings,
-                        measuringLoudness: loudness
+                        // A repaired take's loudness goes into its bext.
+                        measuringLoudness: loudness || repaired.contains(take.file)
                     ) {
                         position?.show(done: $0, total: $1, rate: $2)
                     }
                     // A take analyzed afresh was measured as it was read (a pipe can be read
                     // only once); one with a log is read for it now.
-                    if loudness && review.programme == nil {
+                    if (loudness || repaired.contains(take.file)) && review.programme == nil {
                         review.measureLoudness {
                             position?.show(done: $0, total: $1, rate: $2, doing: "measured for loudness")
                         }
@@ -195,6 +197,9 @@ struct ReviewCommand: ParsableCommand {
             if cues || repair {
                 for r in reviews where cues || repairedWAVs.contains(r.file) {
                     Terminal.error(try KilledTakes.writeCues(r))
+                    if repairedWAVs.contains(r.file), let said = try KilledTakes.writeLoudness(r) {
+                        Terminal.error(said)
+                    }
                 }
             }
             if let html {

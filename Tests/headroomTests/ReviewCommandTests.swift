@@ -174,7 +174,7 @@ struct ReviewCommandTests {
     }
 
     @Test(
-        "review --repair finishes a take whose recorder was killed: the audio written after its header was last brought up to date is counted in, bit for bit, as libsndfile, sox and review read it, and a WAV's cue markers added; plain review says that audio is there; a second run changes nothing; WAV, RF64, W64 and FLAC",
+        "review --repair finishes a take whose recorder was killed: the audio written after its header was last brought up to date is counted in, bit for bit, as libsndfile, sox and review read it, and a WAV's cue markers and bext loudness added; plain review says that audio is there; a second run changes nothing; WAV, RF64, W64 and FLAC",
         arguments: ["wav", "rf64", "w64", "flac"]
     )
     func repairKilled(fileFormat: String) throws {
@@ -295,6 +295,11 @@ struct ReviewCommandTests {
             let order = try TakeStoryTests.chunkOrder(take)
             #expect(order.contains("cue "), "\(order)")
             #expect(order.firstIndex(of: "data")! < order.firstIndex(of: "cue ")!, "\(order)")
+            // bext version 2 with the loudness review measures, as a take its recorder closed.
+            let bext = try #require(try TakeStoryTests.chunks(take)["bext"])
+            #expect(TakeStoryTests.int16(bext, 346) == 2)
+            try TakeStoryTests.expectBextLoudness(bext, of: take)
+            #expect(repaired.stderr.contains("headroom: \(take): wrote its loudness into bext ("), "\(repaired.stderr)")
         }
 
         // Once finished, there is nothing more to count or mark.

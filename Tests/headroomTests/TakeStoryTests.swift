@@ -347,7 +347,7 @@ struct TakeStoryTests {
     }
 
     @Test(
-        "a recorder started where a killed one recorded finishes the take it left (its last second counted in, its cue markers, --on-take-closed with HEADROOM_COMPLETE=0), once, in --name's dated folders, and never a take another recorder is recording"
+        "a recorder started where a killed one recorded finishes the take it left (its last second counted in, its cue markers and bext loudness, --on-take-closed with HEADROOM_COMPLETE=0), once, in --name's dated folders, and never a take another recorder is recording"
     )
     func recorderFinishesKilledTake() throws {
         // Channel 1 clips every 0.25 s: events for the cue markers. Takes go a folder a day.
@@ -401,6 +401,10 @@ struct TakeStoryTests {
         #expect(order.firstIndex(of: "data")! < (order.firstIndex(of: "cue ") ?? -1), "\(order)")
         let cues = try RIFFChunks(path: killed).cuePoints
         #expect(cues > 0)
+        // bext version 2 with the loudness review measures, as a take its recorder closed.
+        let bext = try #require(try Self.chunks(killed)["bext"])
+        #expect(Self.int16(bext, 346) == 2)
+        try Self.expectBextLoudness(bext, of: killed)
 
         // Stopped with audio past its header's count, the live take looks like a killed one
         // but for its lock: a third recorder started now (on a device of its own: the JACK
@@ -424,13 +428,19 @@ struct TakeStoryTests {
         kill(restarted.pid, SIGCONT)
         kill(restarted.pid, SIGINT)
         #expect(restarted.wait(seconds: 20) == 0, "\(restarted.stderr)")
+        let integrated = try #require(
+            (try headroom("review", "--json", killed).jsonLines.first?["programme"] as? [String: Any])?[
+                "integrated_lufs"
+            ] as? Double
+        )
         let said = String(
             format:
-                "%@: left cut off by a recorder that was killed; counted in the %.3f s written after its header was last brought up to date (it holds %@), wrote %@\n",
+                "%@: left cut off by a recorder that was killed; counted in the %.3f s written after its header was last brought up to date (it holds %@), wrote %@ and its loudness into bext (%.1f LUFS)\n",
             shown,
             Double(uncounted.frames) / 48000,
             EventText.timecode(seconds: Double(total) / 48000),
-            KilledTakes.cueMarkers(cues)
+            KilledTakes.cueMarkers(cues),
+            integrated
         )
         #expect(restarted.stderr.contains(said), "\(restarted.stderr)")
         // Each take's hook ran once: the killed one's as not complete, the third recorder's

@@ -71,6 +71,22 @@ public enum KilledTakes {
         return "\(r.file): wrote \(cueMarkers(markers.count))"
     }
 
+    /// Writes the loudness a review measured (``TakeReview/programme``) into the `bext` of a
+    /// WAV/RF64 take whose recorder was killed before it could: version 2, as a recorder that
+    /// closed it would have left it. What was done, as a line to show; nil where the review
+    /// has no loudness or the take no `bext`.
+    public static func writeLoudness(_ r: TakeReview) throws(HeadroomError) -> String? {
+        guard let programme = r.programme else { return nil }
+        let lock = open(r.file, O_RDONLY | O_CLOEXEC)
+        guard lock >= 0 else { return nil }
+        defer { close(lock) }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0,
+            try TakeMetadata.writeLoudness(programme, maxTruePeakDBTP: r.worstTruePeakDBTP, to: r.file)
+        else { return nil }
+        let integrated = programme.integratedLUFS.map { String(format: " (%.1f LUFS)", $0) } ?? ""
+        return "\(r.file): wrote its loudness into bext\(integrated)"
+    }
+
     public static func cueMarkers(_ n: Int) -> String { n == 1 ? "1 cue marker" : "\(n) cue markers" }
 
     /// The takes a killed recorder left in `directory` and its folders down to `depth` (the
@@ -130,7 +146,7 @@ public enum KilledTakes {
     }
 
     /// Finishes a take ``leftBehind(in:depth:excluding:)`` found in `directory`: its audio counted in, then
-    /// (WAV, RF64) its cue markers from a review of all of it; the lines to show, and whether
+    /// (WAV, RF64) its cue markers and its loudness in `bext` from a review of all of it; the lines to show, and whether
     /// it was finished (false: a recorder took it meanwhile, or the disk refused).
     static func finish(
         _ take: TakeReview.Listed,
@@ -161,12 +177,24 @@ public enum KilledTakes {
         )
         if takesCues {
             do throws(HeadroomError) {
-                let review = try TakeReview.load(file: take.file, log: take.log, settings: settings)
-                let said = try writeCues(review)
-                line +=
-                    said.hasPrefix("\(take.file): wrote ") ? ", " + said.dropFirst("\(take.file): ".count) : "; " + said
+                var review = try TakeReview.load(
+                    file: take.file,
+                    log: take.log,
+                    settings: settings,
+                    measuringLoudness: true
+                )
+                if review.programme == nil { review.measureLoudness() }
+                // "wrote 14 cue markers and its loudness into bext (-16.2 LUFS)"; what was not
+                // written, with its reason.
+                let said = [try writeCues(review), try writeLoudness(review)].compactMap { $0 }
+                let wrote = said.filter { $0.hasPrefix("\(take.file): wrote ") }
+                if !wrote.isEmpty {
+                    line +=
+                        ", wrote " + wrote.map { $0.dropFirst("\(take.file): wrote ".count) }.joined(separator: " and ")
+                }
+                for other in said where !wrote.contains(other) { line += "; " + other }
             } catch {
-                line += "; no cue markers: \(error.message)"
+                line += "; \(error.message)"
             }
         }
         return ([line], true)

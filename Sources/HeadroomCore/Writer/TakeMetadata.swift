@@ -9,7 +9,8 @@ import Foundation
 /// first header, which libsndfile rewrites every second with it: a take whose recorder was
 /// killed still names its channels and itself. The rest is added when both the writer and
 /// the analyzer have closed the take: a take killed before then still opens (with `bext`
-/// version 1 and no loudness, which is not a claim of 0 LUFS).
+/// version 1 and no loudness, which is not a claim of 0 LUFS) until it is finished
+/// (``KilledTakes``), which writes its loudness.
 public struct TakeMetadata: Sendable, Equatable {
     public var names: [String]
     public var rate: Int
@@ -125,7 +126,9 @@ public struct TakeMetadata: Sendable, Equatable {
 
     /// `bext` v2's loudness fields: value x 100, rounded, as a signed 16-bit word; 0x7fff
     /// where there is no value (EBU Tech 3285 v2).
-    var loudnessWords: [UInt16] {
+    var loudnessWords: [UInt16] { Self.loudnessWords(loudness, maxTruePeakDBTP: maxTruePeakDBTP) }
+
+    static func loudnessWords(_ loudness: ProgrammeLoudness.Figures?, maxTruePeakDBTP: Double?) -> [UInt16] {
         func word(_ v: Double?) -> UInt16 {
             guard let v, v.isFinite else { return 0x7FFF }
             return UInt16(bitPattern: Int16(clamping: Int((v * 100).rounded())))
@@ -136,6 +139,35 @@ public struct TakeMetadata: Sendable, Equatable {
         ]
     }
 
+    /// Patches `bext` (where the take has one of full length) to version 2 with `words`
+    /// (``loudnessWords``).
+    private static func writeLoudness(_ words: [UInt16], into fd: Int32, chunks: RIFFChunks) throws(HeadroomError) {
+        guard let bext = chunks.offset(of: "bext"), chunks.size(of: "bext") ?? 0 >= 422 else { return }
+        var bytes = Data()
+        for w in words { bytes += RIFFChunks.le16(w) }
+        // Version at 346; the five loudness words at 412..421 (after the 64-byte UMID).
+        guard RIFFChunks.write(fd, RIFFChunks.le16(2), at: bext + 346), RIFFChunks.write(fd, bytes, at: bext + 412)
+        else { throw RIFFChunks.failure(chunks.path, "cannot write the loudness into bext") }
+    }
+
+    /// Writes the loudness a review measured into the `bext` of a WAV/RF64 take whose recorder
+    /// was killed before it could (``KilledTakes``): version 2, as the recorder would have
+    /// left it. The rest of its metadata (its iXML, its channel mask) is as its first header
+    /// had it. False where the take has no `bext` to patch.
+    public static func writeLoudness(
+        _ loudness: ProgrammeLoudness.Figures,
+        maxTruePeakDBTP: Double?,
+        to path: String
+    ) throws(HeadroomError) -> Bool {
+        let chunks = try RIFFChunks(path: path)
+        guard chunks.size(of: "bext") ?? 0 >= 422 else { return false }
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw RIFFChunks.failure(path, "cannot reopen the take") }
+        defer { close(fd) }
+        try writeLoudness(Self.loudnessWords(loudness, maxTruePeakDBTP: maxTruePeakDBTP), into: fd, chunks: chunks)
+        return true
+    }
+
     /// Adds the metadata to the closed WAV/RF64 take at `path`: `bext` patched in place to
     /// version 2 with the loudness, the channel mask set, and iXML appended where the take
     /// has none yet (its writer puts it in the first header).
@@ -144,14 +176,7 @@ public struct TakeMetadata: Sendable, Equatable {
         let fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw RIFFChunks.failure(path, "cannot reopen the take") }
         defer { close(fd) }
-        if loudness != nil, let bext = chunks.offset(of: "bext"), chunks.size(of: "bext") ?? 0 >= 422 {
-            var words = Data()
-            for w in loudnessWords { words += RIFFChunks.le16(w) }
-            // Version at 346; the five loudness words at 412..421 (after the 64-byte UMID).
-            guard RIFFChunks.write(fd, RIFFChunks.le16(2), at: bext + 346),
-                RIFFChunks.write(fd, words, at: bext + 412)
-            else { throw RIFFChunks.failure(path, "cannot write the loudness into bext") }
-        }
+        if loudness != nil { try Self.writeLoudness(loudnessWords, into: fd, chunks: chunks) }
         if let fmt = chunks.offset(of: "fmt "), chunks.size(of: "fmt ") ?? 0 >= 40 {
             // WAVE_FORMAT_EXTENSIBLE: libsndfile sets speaker positions from the channel
             // count (4 channels read as "quad"); a multitrack take has none, a --layout its own.
