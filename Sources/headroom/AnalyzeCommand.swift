@@ -117,6 +117,12 @@ struct AnalyzeCommand: ParsableCommand {
                     "note: \(DisplayText.escaped(path)): \(damage); analyzed the \(seconds) s it holds"
                 )
             }
+            // A take whose recorder was killed: what is on disk past its header's count.
+            if path != AudioFileReader.standardInput, let uncounted = KilledTakes.uncounted(path) {
+                let seconds = Double(uncounted.frames) / Double(result.header.rate)
+                let note = KilledTakes.notCounted(path, seconds: seconds, leftOutBy: "this analysis")
+                outcome.notes.append("note: " + DisplayText.escaped(note))
+            }
             if let beyond = Settings.namesBeyond(settings.names, channels: result.header.channels) {
                 outcome.notes.append("note: \(DisplayText.escaped(path)): \(beyond.text); the rest are not used")
             }

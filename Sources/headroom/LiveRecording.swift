@@ -416,6 +416,9 @@ struct LiveRecording {
             }
         }
         if !outcome.takes.contains(where: Self.exists) { Terminal.error("no take was written") }
+        // Said on the meter's one message line as it happened, where the next warning soon
+        // replaced it: said again once the meter is gone.
+        if terminal { for line in outcome.finishedLeftBehind { Terminal.error(line) } }
         return outcome
     }
 

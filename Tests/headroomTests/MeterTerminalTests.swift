@@ -300,6 +300,41 @@ struct MeterTerminalTests {
         #expect(tmux.waitFor { $0.contains("EXIT=0") } != nil)
     }
 
+    @Test(
+        "a take a killed recorder left, finished as the next one starts, is said again once the meter is gone: the meter's one message line soon shows the next warning"
+    )
+    func finishedLeftBehindAfterMeter() throws {
+        // Channel 1 clips every 0.25 s: warnings that take the meter's message line.
+        let r = try RigRecording(
+            "meter-killed",
+            seconds: 2,
+            clipEvery: 12000,
+            arguments: ["--format", "FLOAT_LE", "--name", "t"]
+        )
+        defer { r.stop() }
+        #expect(waitForAudio(in: r.out, seconds: 0.5))
+        let found = stopLeavingUncounted(r.recorder.pid, take: r.out + "/t.wav", frames: 2400)
+        kill(r.recorder.pid, SIGKILL)
+        _ = r.recorder.wait(seconds: 10)
+        #expect(found != nil)
+        let tmux = try Tmux(
+            command:
+                "\(headroomBinary) record --device testlive --channels 2 --format FLOAT_LE --dir \(r.out) --name t --duration 1",
+            environment: r.rig.environment.merging(["NO_COLOR": "1"]) { $1 },
+            name: "killed",
+            size: (300, 30)
+        )
+        let end = try #require(tmux.waitFor(30) { $0.contains("EXIT=") })
+        #expect(end.contains("EXIT=0"), "\(end)")
+        // Below the meter, after the take it recorded: the take it finished.
+        let lines = end.split(separator: "\n")
+        let recorded = lines.firstIndex { $0.hasPrefix("headroom: take \(r.out)/t-2.wav") }
+        let finished = lines.firstIndex {
+            $0.hasPrefix("headroom: t.wav: left cut off by a recorder that was killed; counted in the ")
+        }
+        #expect(recorded != nil && finished != nil && recorded! < finished!, "\(end)")
+    }
+
     /// A JACK rig playing `wav` (looped) and `headroom <arguments>` on its `testlive` device in
     /// a tmux window of `size`, colours off. The rig is the caller's to stop.
     static func meterOnRig(

@@ -230,6 +230,13 @@ struct ReviewCommandTests {
             Double(uncounted.frames) / 48000
         )
         #expect(plain.stderr.contains(note), "\(plain.stderr)")
+        // analyze says so too, of the take it reads.
+        let analyzed = try headroom("analyze", take)
+        #expect(analyzed.status == 0, "\(analyzed.stderr)")
+        #expect(
+            analyzed.stderr.contains(note.replacingOccurrences(of: "this review", with: "this analysis")),
+            "\(analyzed.stderr)"
+        )
         // The report says it too, read where no terminal is (a phone).
         #expect(try headroom("review", "--html", r.dir + "/report.html", r.out).status == 0)
         let page = try String(contentsOfFile: r.dir + "/report.html", encoding: .utf8)
@@ -301,6 +308,8 @@ struct ReviewCommandTests {
             try TakeStoryTests.expectBextLoudness(bext, of: take)
             #expect(repaired.stderr.contains("headroom: \(take): wrote its loudness into bext ("), "\(repaired.stderr)")
         }
+
+        #expect(!(try headroom("analyze", take).stderr.contains("not counted")))
 
         // Once finished, there is nothing more to count or mark.
         let after = try Data(contentsOf: URL(fileURLWithPath: take))

@@ -222,11 +222,10 @@ public struct TakeReview: Sendable {
         if reader.summary == nil && !recording && held != nil {
             if let uncounted = UncountedAudio.find(path: file) {
                 review.notes.append(
-                    String(
-                        format:
-                            "%@: %.3f s of audio its recorder wrote after it last brought the header up to date (it was killed) is in the file but not counted: libsndfile, sox and this review leave it out; `headroom review --repair` counts it in",
+                    KilledTakes.notCounted(
                         file,
-                        Double(uncounted.frames) / Double(header.rate)
+                        seconds: Double(uncounted.frames) / Double(header.rate),
+                        leftOutBy: "this review"
                     )
                 )
             }

@@ -111,12 +111,7 @@ public enum KilledTakes {
                 if name.hasSuffix(".clips.jsonl") {
                     guard let take = audio[String(name.dropLast(".clips.jsonl".count))] else { continue }
                     let file = path(take)
-                    // The cheap looks first: a folder holds a year of finished takes, and
-                    // finding a FLAC take's whole frames reads all of it.
-                    guard !excluding.contains(file), !endsWithSummary(path(name)),
-                        FilePaths.isRegularFile(file) == true,
-                        let reader = try? ClipLogReader(path: path(name)), reader.header != nil, reader.summary == nil,
-                        !TakeReview.isBeingRecorded(file), UncountedAudio.find(path: file) != nil
+                    guard !excluding.contains(file), FilePaths.isRegularFile(file) == true, uncounted(file) != nil
                     else { continue }
                     found.append(TakeReview.Listed(file: file, log: path(name)))
                 } else if depth > 0 {
@@ -129,6 +124,29 @@ public enum KilledTakes {
         }
         walk(directory, depth)
         return found
+    }
+
+    /// The audio past its header's count in `file`, a take whose log (beside it) stops without
+    /// a summary and that no recorder has open: its recorder was killed. Nil for any other file.
+    public static func uncounted(_ file: String) -> UncountedAudio? {
+        // The cheap looks first: a folder holds a year of finished takes, and finding a FLAC
+        // take's whole frames reads all of it.
+        let log = TakeReview.logPath(for: file)
+        guard FilePaths.isRegularFile(log) == true, !endsWithSummary(log), !TakeReview.isBeingRecorded(file),
+            let reader = try? ClipLogReader(path: log), reader.header != nil, reader.summary == nil
+        else { return nil }
+        return UncountedAudio.find(path: file)
+    }
+
+    /// What a note says of such a take: `what` ("this review") leaves that audio out.
+    public static func notCounted(_ file: String, seconds: Double, leftOutBy what: String) -> String {
+        String(
+            format:
+                "%@: %.3f s of audio its recorder wrote after it last brought the header up to date (it was killed) is in the file but not counted: libsndfile, sox and %@ leave it out; `headroom review --repair` counts it in",
+            file,
+            seconds,
+            what
+        )
     }
 
     /// Whether the log's last line is its summary, as the recorder writes it (read from its
@@ -145,26 +163,28 @@ public enum KilledTakes {
         return lines.last?.starts(with: Array(#"{"type":"summary""#.utf8)) ?? false
     }
 
-    /// Finishes a take ``leftBehind(in:depth:excluding:)`` found in `directory`: its audio counted in, then
-    /// (WAV, RF64) its cue markers and its loudness in `bext` from a review of all of it; the lines to show, and whether
-    /// it was finished (false: a recorder took it meanwhile, or the disk refused).
-    static func finish(
-        _ take: TakeReview.Listed,
-        in directory: String,
-        settings: Settings
-    ) -> (
-        lines: [String], finished: Bool
-    ) {
+    /// The lines to show, and whether the take was finished.
+    typealias Finished = (lines: [String], finished: Bool)
+
+    /// Finishes a take ``leftBehind(in:depth:excluding:)`` found in `directory`: its audio
+    /// counted in, then (WAV, RF64) its cue markers and its loudness in `bext` from a review of
+    /// all of it. Not finished: a recorder took it meanwhile, or the disk refused.
+    static func finish(_ take: TakeReview.Listed, in directory: String, settings: Settings) -> Finished {
         // Named as in `--dir`: `2026-12-05/take-030000.wav`.
         var shown = Substring(take.file)
         if shown.hasPrefix(directory) { shown = shown.dropFirst(directory.count).drop { $0 == "/" } }
         let name = String(shown)
+        // The error without the take's path, which the line begins with.
+        func reason(_ error: HeadroomError) -> String {
+            error.message.hasPrefix(take.file + ": ")
+                ? String(error.message.dropFirst(take.file.count + 2)) : error.message
+        }
         let counted: Counted?
         do throws(HeadroomError) {
             counted = try countIn(file: take.file, log: take.log)
         } catch {
             return (
-                ["\(name): left cut off by a recorder that was killed, and cannot be finished: \(error.message)"], false
+                ["\(name): left cut off by a recorder that was killed, and cannot be finished: \(reason(error))"], false
             )
         }
         guard case .counted(let seconds, let holds, let takesCues) = counted else { return ([], false) }
@@ -194,7 +214,7 @@ public enum KilledTakes {
                 }
                 for other in said where !wrote.contains(other) { line += "; " + other }
             } catch {
-                line += "; \(error.message)"
+                line += "; \(reason(error))"
             }
         }
         return ([line], true)

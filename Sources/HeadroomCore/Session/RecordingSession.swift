@@ -114,6 +114,8 @@ public final class RecordingSession: @unchecked Sendable {
         /// `--on-take-closed` commands left running when the recorder was told to end while
         /// it waited for them: "take.wav (pid 123)".
         public var hooksLeftRunning: [String] = []
+        /// What finishing the takes a killed recorder left in the folder did, a line a take.
+        public var finishedLeftBehind: [String] = []
         /// SPEC's exit code: 0, or 74 after a device loss or a disk failure.
         public var exitCode: Int32 {
             switch reason {
@@ -354,7 +356,8 @@ public final class RecordingSession: @unchecked Sendable {
             takes: takes.map(\.file),
             logs: takes.map(\.log),
             clipEvents: takes.reduce(0) { $0 + $1.clipEvents },
-            hooksLeftRunning: left
+            hooksLeftRunning: left,
+            finishedLeftBehind: registry.leftBehind.withLock { $0 }
         )
     }
 

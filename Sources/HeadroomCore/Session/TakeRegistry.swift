@@ -65,6 +65,9 @@ final class TakeRegistry: Sendable {
     let fileExtension: String
     /// Problems finishing takes (cues, metadata, the hook); the session shows them as warnings.
     let problems = Mutex<[String]>([])
+    /// What finishing the takes a killed recorder left did (``finishLeftBehind(settings:)``),
+    /// also among the problems: said again when the recording ends.
+    let leftBehind = Mutex<[String]>([])
     /// `--on-take-closed`: a shell command run with the take and its log once both are closed.
     let hook: TakeHook?
     /// Finishing takes (loudness, cues, metadata, the hook) runs here, one take after
@@ -405,6 +408,7 @@ final class TakeRegistry: Sendable {
             for take in KilledTakes.leftBehind(in: directory, depth: depth, excluding: own) {
                 let (lines, finished) = KilledTakes.finish(take, in: directory, settings: settings)
                 problems.withLock { $0 += lines }
+                leftBehind.withLock { $0 += lines }
                 if finished { hook?.run(take: take.file, log: take.log, complete: false) }
             }
         }
