@@ -310,7 +310,7 @@ struct TakeStoryTests {
     }
 
     @Test(
-        "a take whose recorder was killed still names its channels and itself (iXML in its first header): analyze shows the names, and renamed, review pairs it with its log; WAV and RF64",
+        "a take whose recorder was killed still names its channels and itself (iXML in its first header) and has no speaker positions: analyze shows the names, and renamed, review pairs it with its log; WAV and RF64",
         .serialized,  // one JACK rig at a time: the cases of a test run in parallel otherwise
         arguments: ["wav", "rf64"]
     )
@@ -328,6 +328,11 @@ struct TakeStoryTests {
         let order = try Self.chunkOrder(take)
         #expect(order.contains("iXML") && order.firstIndex(of: "iXML")! < order.firstIndex(of: "data")!, "\(order)")
         #expect(!order.contains("cue "), "\(order)")  // what only the end can give, it does not have
+        // No speaker positions (libsndfile writes "stereo" into each header it writes).
+        let fmt = try #require(try Self.chunks(take)["fmt "])
+        #expect(Self.int16(fmt, 0) == -2 && fmt[fmt.startIndex + 20..<fmt.startIndex + 24].allSatisfy { $0 == 0 })
+        let probe = try run("/usr/bin/ffprobe", ["-v", "error", "-show_entries", "stream=channel_layout", take])
+        #expect(!probe.stdout.contains("stereo"), "\(probe.stdout)")
         // What a person sees: analyze, given no --names, names the channels from the take.
         let analyzed = try headroom("analyze", take)
         #expect(analyzed.status == 0, "\(analyzed.stderr)")

@@ -185,6 +185,7 @@ public final class RecordingSession: @unchecked Sendable {
             maxTakeFrames: configuration.maxTakeFrames,
             description: "headroom take from \(configuration.deviceName)",
             names: configuration.names,
+            channelMask: configuration.channelMask,
             onFailure: { failure in
                 shared.diskFailure.withLock { if $0 == nil { $0 = failure } }
                 capture.stop(.disk)

@@ -24,6 +24,8 @@ public final class TakeWriter {
     private var cutShort = false
     /// A FLAC take's length, written into its header as it grows.
     private var flacLength = FLACFrames.LiveLength()
+    /// A WAV/RF64 take's speaker mask, put back after each header libsndfile writes.
+    private let channelMask: UInt32?
     /// Bytes written since the kernel was last asked to start writing the file out.
     private var unflushedBytes = 0
     /// Every this many bytes, the file's dirty pages are handed to the disk
@@ -45,9 +47,11 @@ public final class TakeWriter {
         channels: Int,
         broadcastInfo: BroadcastInfo?,
         tags: [Int32: String] = [:],
-        ixml: String? = nil
+        ixml: String? = nil,
+        channelMask: UInt32? = nil
     ) throws(HeadroomError) {
         self.path = path
+        self.channelMask = channelMask
         self.format = format
         self.fileFormat = fileFormat
         self.channels = channels
@@ -193,6 +197,30 @@ public final class TakeWriter {
             if !cutShort { flacLength.update(fd) }
         } else {
             sf_command(file, Int32(SFC_UPDATE_HEADER_NOW), nil, 0)
+            holdChannelMask()
+        }
+    }
+
+    /// libsndfile writes WAVE_FORMAT_EXTENSIBLE's speaker mask from the channel count (2
+    /// channels "stereo", 4 "quad") each time it writes the header, and offers no way to say
+    /// "none": the take's own mask (0 for a multitrack take, ``ChannelLayout``) is put back
+    /// after each update, so a take whose recorder is killed carries it too. (The close's
+    /// header gets it from ``TakeMetadata/apply(to:)``.)
+    private func holdChannelMask() {
+        guard let channelMask else { return }
+        // The header's chunks only, up to `data` (past it is audio, whose silence would read
+        // as padding to walk 8 bytes at a time).
+        var offset: UInt64 = 12
+        for _ in 0..<16 {
+            guard let chunk = RIFFChunks.read(fd, 8, at: offset) else { return }
+            let id = String(decoding: chunk[0..<4], as: UTF8.self)
+            let size = (0..<4).reduce(UInt64(0)) { $0 | UInt64(chunk[4 + $1]) << (8 * $1) }
+            if id == "data" { return }
+            if id == "fmt " {
+                if size >= 40 { _ = RIFFChunks.write(fd, RIFFChunks.le32(channelMask), at: offset + 8 + 20) }
+                return
+            }
+            offset += 8 + size + size % 2
         }
     }
 

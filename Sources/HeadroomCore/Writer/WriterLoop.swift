@@ -16,6 +16,8 @@ final class WriterLoop: @unchecked Sendable {
     let description: String
     /// Channel names, for the tags of FLAC and the other non-RIFF containers.
     let names: [String]
+    /// A WAV/RF64 take's speaker mask (``ChannelLayout``), held in its header as it is written.
+    let channelMask: UInt32
     /// Called (once) with why, when a write fails; the session stops capture.
     let onFailure: @Sendable (String) -> Void
     /// Test hook: called before each block is written (a test can stall it).
@@ -52,6 +54,7 @@ final class WriterLoop: @unchecked Sendable {
         maxTakeFrames: Int?,
         description: String,
         names: [String] = [],
+        channelMask: UInt32 = 0,
         onFailure: @escaping @Sendable (String) -> Void,
         beforeWrite: (@Sendable () -> Void)?
     ) {
@@ -64,6 +67,7 @@ final class WriterLoop: @unchecked Sendable {
         boundary = TakeBoundary(maxFrames: maxTakeFrames)
         self.description = description
         self.names = names
+        self.channelMask = channelMask
         self.onFailure = onFailure
         self.beforeWrite = beforeWrite
     }
@@ -198,7 +202,8 @@ final class WriterLoop: @unchecked Sendable {
             channels: channels,
             broadcastInfo: bext,
             tags: fileFormat.carriesTags ? tags : [:],
-            ixml: fileFormat.isRIFF ? ixml : nil
+            ixml: fileFormat.isRIFF ? ixml : nil,
+            channelMask: fileFormat.isRIFF ? channelMask : nil
         )
     }
 
