@@ -348,6 +348,27 @@ public struct RIFFChunks {
     }
 
     /// `count` bytes of `fd` at `offset`, or nil where the file has fewer.
+    /// The chunks of the header of the RIFF/RF64 WAVE file open at `fd`, in order, up to and
+    /// including `data` and not past it: where each one's body starts, and the 32-bit size
+    /// its header gives (`data`'s is 0xFFFFFFFF in RF64, where `ds64` has it). A take being
+    /// written, or one whose recorder was killed, has audio past what `data` counts, whose
+    /// silence ``init(reading:path:)`` would walk as padding 8 bytes at a time.
+    static func headerChunks(_ fd: Int32) -> [(id: String, offset: UInt64, size: UInt64)] {
+        guard let head = read(fd, 12, at: 0), Array(head[8..<12]) == Array("WAVE".utf8),
+            head[0..<4].elementsEqual("RIFF".utf8) || head[0..<4].elementsEqual("RF64".utf8)
+        else { return [] }
+        var chunks: [(id: String, offset: UInt64, size: UInt64)] = []
+        var offset: UInt64 = 12
+        while let chunk = read(fd, 8, at: offset) {
+            let id = String(decoding: chunk[0..<4], as: UTF8.self)
+            let size = (0..<4).reduce(UInt64(0)) { $0 | UInt64(chunk[4 + $1]) << (8 * $1) }
+            chunks.append((id, offset + 8, size))
+            if id == "data" { break }
+            offset += 8 + size + size % 2
+        }
+        return chunks
+    }
+
     static func read(_ fd: Int32, _ count: Int, at offset: UInt64) -> [UInt8]? {
         guard count >= 0 else { return nil }
         var bytes = [UInt8](repeating: 0, count: count)

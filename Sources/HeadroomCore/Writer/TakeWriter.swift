@@ -207,21 +207,10 @@ public final class TakeWriter {
     /// after each update, so a take whose recorder is killed carries it too. (The close's
     /// header gets it from ``TakeMetadata/apply(to:)``.)
     private func holdChannelMask() {
-        guard let channelMask else { return }
-        // The header's chunks only, up to `data` (past it is audio, whose silence would read
-        // as padding to walk 8 bytes at a time).
-        var offset: UInt64 = 12
-        for _ in 0..<16 {
-            guard let chunk = RIFFChunks.read(fd, 8, at: offset) else { return }
-            let id = String(decoding: chunk[0..<4], as: UTF8.self)
-            let size = (0..<4).reduce(UInt64(0)) { $0 | UInt64(chunk[4 + $1]) << (8 * $1) }
-            if id == "data" { return }
-            if id == "fmt " {
-                if size >= 40 { _ = RIFFChunks.write(fd, RIFFChunks.le32(channelMask), at: offset + 8 + 20) }
-                return
-            }
-            offset += 8 + size + size % 2
-        }
+        guard let channelMask, let fmt = RIFFChunks.headerChunks(fd).first(where: { $0.id == "fmt " }),
+            fmt.size >= 40
+        else { return }
+        _ = RIFFChunks.write(fd, RIFFChunks.le32(channelMask), at: fmt.offset + 20)
     }
 
     /// Why the take can no longer be found on disk (deleted, or its folder removed with it),

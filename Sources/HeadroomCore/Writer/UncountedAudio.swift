@@ -45,44 +45,38 @@ public struct UncountedAudio: Sendable, Equatable {
         var st = stat()
         guard fstat(fd, &st) == 0 else { return nil }
         if let w64 = findW64(fd, length: UInt64(st.st_size)) { return w64 }
-        // The header's chunks only, up to `data` (``RIFFChunks`` walks on into the audio past
-        // it, where a killed take's silence reads as padding 8 bytes at a time).
-        guard let head = read(12, at: 0), Array(head[8..<12]) == Array("WAVE".utf8) else { return nil }
-        let kind = String(decoding: head[0..<4], as: UTF8.self)
-        guard kind == "RIFF" || kind == "RF64" else { return nil }
+        // The header's chunks only, up to `data`.
+        let chunks = RIFFChunks.headerChunks(fd)
+        guard !chunks.isEmpty, let head = read(8, at: 0) else { return nil }
         let length = UInt64(st.st_size)
         var riffEnd = u32(head, 4) + 8
         var ds64Data: UInt64? = nil
         var blockAlign: UInt64 = 0
         var factOffset: UInt64? = nil
-        var offset: UInt64 = 12
-        while offset + 8 <= length, let chunk = read(8, at: offset) {
-            let id = String(decoding: chunk[0..<4], as: UTF8.self)
-            var size = u32(chunk, 4)
+        for (id, offset, size) in chunks {
             switch id {
             case "ds64":
-                guard let ds = read(16, at: offset + 8) else { return nil }
+                guard let ds = read(16, at: offset) else { return nil }
                 riffEnd = u64(ds, 0) + 8
                 ds64Data = u64(ds, 8)
             case "fmt ":
-                guard size >= 16, let fmt = read(16, at: offset + 8) else { return nil }
+                guard size >= 16, let fmt = read(16, at: offset) else { return nil }
                 blockAlign = u16(fmt, 12)
             case "fact" where size >= 4:
-                factOffset = offset + 8
+                factOffset = offset
             case "data":
-                if size == 0xFFFF_FFFF, let real = ds64Data { size = real }
+                let size = size == 0xFFFF_FFFF ? ds64Data ?? size : size
                 guard blockAlign > 0 else { return nil }
-                let end = offset + 8 + size
+                let end = offset + size
                 // The header ends with this chunk, and the file goes on past it by a frame or more.
                 guard riffEnd == end + size % 2, length >= end + blockAlign else { return nil }
-                let frames = Int((length - end) / blockAlign)
                 return UncountedAudio(
                     countedFrames: Int(size / blockAlign),
-                    frames: frames,
+                    frames: Int((length - end) / blockAlign),
                     riff: RIFF(
-                        kind: kind == "RF64" ? .rf64 : .riff,
+                        kind: head[0..<4].elementsEqual("RF64".utf8) ? .rf64 : .riff,
                         blockAlign: Int(blockAlign),
-                        dataOffset: offset + 8,
+                        dataOffset: offset,
                         dataSize: size,
                         factOffset: factOffset
                     )
@@ -90,7 +84,6 @@ public struct UncountedAudio: Sendable, Equatable {
             default:
                 break
             }
-            offset += 8 + size + size % 2
         }
         return nil
     }
