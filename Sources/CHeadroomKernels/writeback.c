@@ -1,7 +1,9 @@
-// The Linux calls the writer needs that Swift's Glibc module does not export
-// (sync_file_range and fallocate are GNU extensions; statfs's header is not in the module).
+// The Linux and glibc calls the recorder needs that Swift's Glibc module does not export
+// (sync_file_range and fallocate are GNU extensions; statfs's and mallopt's headers are not
+// in the module).
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/vfs.h>
 
 #include "CHeadroomKernels.h"
@@ -16,3 +18,5 @@ long hr_file_system_type(const char *path) {
     struct statfs fs;
     return statfs(path, &fs) == 0 ? (long)fs.f_type : -1;
 }
+
+int hr_map_blocks_from(size_t bytes) { return mallopt(M_MMAP_THRESHOLD, (int)bytes); }

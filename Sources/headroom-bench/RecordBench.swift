@@ -205,20 +205,30 @@ enum RecordBench {
     static func memory() {
         let (dir, env) = rig(channels: 2, rate: 48000, seconds: 600, format: "S24_3LE")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var results: [(Int, Int)] = []
-        for minutes in [1, 10] {
-            let r = spawn(
-                [
-                    headroomBinary, "record", "--device", "benchcap", "--duration", String(minutes * 60), "--dir",
-                    dir + "/m\(minutes)",
-                ],
-                env: env
-            )
-            precondition(r.status == 0, "headroom record failed: \(r.status)")
-            results.append((minutes, r.maxRSSKiB))
+        // One take of 1 and of 10 minutes, then the same in one-second takes (60 and 600): a
+        // recorder that splits its takes for weeks must not grow with them.
+        var results: [(label: String, kib: Int)] = []
+        for split in [false, true] {
+            for minutes in [1, 10] {
+                let r = spawn(
+                    [
+                        headroomBinary, "record", "--device", "benchcap", "--duration", String(minutes * 60), "--dir",
+                        dir + "/m\(minutes)\(split ? "s" : "")",
+                    ] + (split ? ["--max-take-seconds", "1"] : []),
+                    env: env
+                )
+                precondition(r.status == 0, "headroom record failed: \(r.status)")
+                results.append((split ? "\(minutes * 60) one-second takes" : "\(minutes)-minute take", r.maxRSSKiB))
+            }
         }
         print("headroom record peak memory (2 ch S24_3LE, file plugin, unpaced):")
-        for (m, kib) in results { print(String(format: "  %2d-minute take: %6.1f MiB", m, Double(kib) / 1024)) }
-        print(String(format: "  10-minute / 1-minute = %.3f", Double(results[1].1) / Double(results[0].1)))
+        for (label, kib) in results {
+            print(
+                "  " + label.padding(toLength: 24, withPad: " ", startingAt: 0)
+                    + String(format: "%6.1f MiB", Double(kib) / 1024)
+            )
+        }
+        print(String(format: "  10-minute / 1-minute take = %.3f", Double(results[1].kib) / Double(results[0].kib)))
+        print(String(format: "  600 / 60 takes           = %.3f", Double(results[3].kib) / Double(results[2].kib)))
     }
 }

@@ -381,6 +381,37 @@ struct RecordFileRigTests {
     }
 
     @Test(
+        "a recorder that splits takes day after day keeps its memory: from its 500th one-second take to its 2,500th, at most 5 KB more per take (it was about 21 KB)"
+    )
+    func memoryAcrossTakes() throws {
+        // One second of a tone, 8 kHz mono, which the file plugin reads again and again.
+        let tone = (0..<8000).map { Int16(3000 * sin(2 * Double.pi * 440 * Double($0) / 8000)) }
+        let rig = FileRig(bytes: tone.withUnsafeBufferPointer { Data(buffer: $0) })
+        let out = rig.directory + "/takes"
+        let recorder = try BackgroundRecorder(
+            [
+                "record", "--device", "testcap", "--rate", "8000", "--channels", "1", "--format", "S16_LE",
+                "--max-take-seconds", "1", "--duration", "3000", "--headless", "--dir", out,
+            ],
+            environment: rig.environment,
+            directory: rig.directory
+        )
+        // The recorder's resident memory once it has made `takes` takes (KB, /proc).
+        func resident(after takes: Int) throws -> Int {
+            let deadline = Date().addingTimeInterval(120)
+            while files(in: out, ending: ".wav").count < takes && Date() < deadline { usleep(20_000) }
+            let status = try String(contentsOfFile: "/proc/\(recorder.pid)/status", encoding: .utf8)
+            let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
+            return try #require(Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]))
+        }
+        let early = try resident(after: 500)
+        let late = try resident(after: 2500)
+        kill(recorder.pid, SIGTERM)
+        #expect(recorder.wait(seconds: 60) == 0, "\(recorder.stderr.suffix(2000))")
+        #expect((late - early) / 2000 <= 5, "\(early) KB at take 500, \(late) KB at take 2,500")
+    }
+
+    @Test(
         "a folder whose files stop short (ulimit -f, as FAT's 4 GiB): takes split before the limit, every frame kept, exit 0"
     )
     func fileSizeLimit() throws {

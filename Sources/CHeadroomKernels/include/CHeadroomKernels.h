@@ -238,4 +238,9 @@ int hr_cell_width(uint32_t scalar);
 /// the file system cannot).
 int hr_reserve(int fd, long long offset, long long length);
 
+/// glibc's malloc: blocks of `bytes` and more are mapped on their own, and given back to the
+/// system when freed (`mallopt(M_MMAP_THRESHOLD)`; set, glibc no longer raises the threshold
+/// as such blocks are freed). 1 on success.
+int hr_map_blocks_from(size_t bytes);
+
 #endif

@@ -1,3 +1,4 @@
+import CHeadroomKernels
 import Foundation
 import Glibc
 import Synchronization
@@ -139,6 +140,12 @@ public final class RecordingSession: @unchecked Sendable {
     public init(source: any CaptureSource, configuration: Configuration) throws(HeadroomError) {
         self.source = source
         self.configuration = configuration
+        // A recorder runs for weeks, and each take has an analyzer, a loudness meter and a
+        // writer of its own: blocks of tens to hundreds of KB, made and freed take after take
+        // among small ones that live on. glibc's heap kept their space, split and never given
+        // back (about 25 KB more per take for 2 channels, 45 KB for 32: 6.7 GB after 250,000
+        // one-second takes); mapped on their own, they go back to the system as each take ends.
+        _ = hr_map_blocks_from(32 << 10)
         let settings = configuration.settings
         try Self.checkDirectory(settings.directory)
         let namer = try TakeNamer(

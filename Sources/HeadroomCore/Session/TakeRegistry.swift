@@ -322,9 +322,14 @@ final class TakeRegistry: Sendable {
             } catch {
                 problems.withLock { $0.append(error.message) }
             }
-            // Finished: no longer "recording" to review, and open to its --cues.
+            // Finished: no longer "recording" to review, and open to its --cues. Its cue
+            // markers (one per event: a channel that clipped all night has thousands) are in
+            // the file now, and not kept for the weeks a recorder may run on.
             let lock = state.withLock { s in
-                defer { s.lockFDs[take.index] = -1 }
+                defer {
+                    s.lockFDs[take.index] = -1
+                    s.takes[take.index].markers = []
+                }
                 return s.lockFDs[take.index]
             }
             if lock >= 0 { close(lock) }
