@@ -250,7 +250,9 @@ struct RigRecording {
         channels: Int = 2,
         clipEvery: Int? = nil,
         level: Float = 0.4,
-        arguments: [String] = ["--format", "FLOAT_LE"]
+        arguments: [String] = ["--format", "FLOAT_LE"],
+        environment: [String: String] = [:],
+        through: String? = nil
     )
         throws
     {
@@ -268,8 +270,9 @@ struct RigRecording {
         do {
             recorder = try BackgroundRecorder(
                 ["record", "--device", "testlive", "--channels", String(channels), "--dir", out] + arguments,
-                environment: rig.environment,
-                directory: dir
+                environment: rig.environment.merging(environment) { $1 },
+                directory: dir,
+                through: through
             )
         } catch {
             rig.stop()

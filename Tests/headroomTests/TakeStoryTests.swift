@@ -352,6 +352,66 @@ struct TakeStoryTests {
     }
 
     @Test(
+        "takes are named and dated by the system's clock as each begins: a clock set while recording (NTP at boot, on a recorder with no clock of its own) names the takes after it by the right day, and their logs and bext say so"
+    )
+    func takesFollowTheClock() throws {
+        // The recorder's clock starts three days behind, as a Raspberry Pi's does until NTP
+        // sets it (libfaketime, which reads the file again at every call; the monotonic clock
+        // is left alone).
+        let clock = scratchDirectory() + "/clock"
+        try "-3d\n".write(toFile: clock, atomically: true, encoding: .utf8)
+        let r = try RigRecording(
+            "story-clock",
+            seconds: 4,
+            arguments: ["--format", "FLOAT_LE", "--max-take-seconds", "1", "--name", "%Y-%m-%d/take-%H%M%S"],
+            environment: [
+                "LD_PRELOAD": "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+                "FAKETIME_TIMESTAMP_FILE": clock,
+                "FAKETIME_NO_CACHE": "1",
+                "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+            ],
+            // Through a C program: started with libfaketime preloaded straight from this
+            // process (or from python3, or a shell's `&`), the recorder saw no arguments and
+            // printed the overview; through env (or timeout, or strace) it records.
+            through: "/usr/bin/env"
+        )
+        defer { r.stop() }
+        let day = DateFormatter()
+        day.dateFormat = "yyyy-MM-dd"
+        day.timeZone = .current
+        let behind = r.out + "/" + day.string(from: Date().addingTimeInterval(-3 * 86400))
+        let today = r.out + "/" + day.string(from: Date())
+        func waitForTakes(in folder: String, count: Int) -> Bool {
+            let deadline = Date().addingTimeInterval(20)
+            while files(in: folder, ending: ".wav").count < count && Date() < deadline { usleep(20_000) }
+            return files(in: folder, ending: ".wav").count >= count
+        }
+        #expect(waitForTakes(in: behind, count: 1), "\(r.recorder.stderr)")
+        // NTP sets the clock.
+        try "+0\n".write(toFile: clock, atomically: true, encoding: .utf8)
+        #expect(waitForTakes(in: today, count: 2), "\(r.recorder.stderr)")
+        kill(r.recorder.pid, SIGTERM)
+        #expect(r.recorder.wait(seconds: 20) == 0, "\(r.recorder.stderr)")
+        let stamps = ISO8601DateFormatter()
+        stamps.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let taken = files(in: today, ending: ".wav")
+        #expect(taken.count >= 2)
+        for take in taken {
+            let header = try #require(logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl")).first)
+            let stamp = try #require(header["started"] as? String)
+            let started = try #require(stamps.date(from: stamp))
+            #expect(abs(started.timeIntervalSinceNow) < 60, "\(take): started \(started)")
+            var info = SF_INFO()
+            let file = try #require(sf_open(take, Int32(SFM_READ), &info))
+            defer { sf_close(file) }
+            var bext = SF_BROADCAST_INFO()
+            _ = sf_command(file, Int32(SFC_GET_BROADCAST_INFO), &bext, Int32(MemoryLayout<SF_BROADCAST_INFO>.size))
+            let date = withUnsafeBytes(of: &bext.origination_date) { String(decoding: $0.prefix(10), as: UTF8.self) }
+            #expect(date == (today as NSString).lastPathComponent, "\(take)")
+        }
+    }
+
+    @Test(
         "a recorder started where a killed one recorded finishes the take it left (its last second counted in, its cue markers and bext loudness, --on-take-closed with HEADROOM_COMPLETE=0), once, in --name's dated folders, and never a take another recorder is recording"
     )
     func recorderFinishesKilledTake() throws {

@@ -42,6 +42,9 @@ public final class CaptureThread: @unchecked Sendable {
     public let frameCount = Atomic<Int>(0)
     /// 1 once the loop runs with real-time priority, -1 when the system refused it.
     public let realtime = Atomic<Int>(0)
+    /// True once the source is known to run ahead of the clock (ALSA's `file` plugin, a
+    /// test rig): its frames are then its only time.
+    public let unpaced = Atomic<Bool>(false)
 
     private let scratch: UnsafeMutableRawPointer
     private let frameBytes: Int
@@ -104,6 +107,7 @@ public final class CaptureThread: @unchecked Sendable {
         var frameIndex = 0
         var split = false
         var detector = LossDetector(rate: source.rate, periodFrames: source.periodFrames, start: MonotonicClock.now())
+        var unpacedSaid = false
         defer {
             let lost = detector.lossAtEnd(deviceGone: end == .deviceLost || end == .deviceError)
             publishHeld(lost: lost.frames, after: lost.after, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
@@ -149,6 +153,10 @@ public final class CaptureThread: @unchecked Sendable {
                     writerLoss.add(lost, .xrun)
                     analyzerLoss.add(lost, .xrun)
                     frameIndex += lost
+                }
+                if detector.unpaced && !unpacedSaid {
+                    unpacedSaid = true
+                    unpaced.store(true, ordering: .relaxed)
                 }
                 publish(
                     n,

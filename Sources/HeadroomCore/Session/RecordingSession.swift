@@ -159,17 +159,18 @@ public final class RecordingSession: @unchecked Sendable {
         func slots(_ seconds: Double) -> Int { max(8, Int(seconds * Double(rate) / Double(source.periodFrames)) + 1) }
         let writerRing = SPSCRing(slots: slots(configuration.writerRingSeconds), slotBytes: slotBytes)
         let analyzerRing = SPSCRing(slots: slots(configuration.analyzerRingSeconds), slotBytes: slotBytes)
-        capture = CaptureThread(
+        let captureThread = CaptureThread(
             source: source,
             writerRing: writerRing,
             analyzerRing: analyzerRing,
             frameLimit: configuration.frameLimit,
             stallSeconds: configuration.stallSeconds
         )
+        capture = captureThread
+        let started = Date()
         registry = TakeRegistry(
             namer: namer,
-            sessionStart: Date(),
-            rate: rate,
+            dateOfFrame: { Self.date(ofFrame: $0, rate: rate, started: started, capture: captureThread) },
             channels: source.channels,
             addCues: configuration.fileFormat.isRIFF,
             hook: configuration.onTakeClosed.flatMap { TakeHook(command: $0) }
@@ -217,6 +218,21 @@ public final class RecordingSession: @unchecked Sendable {
             holdsRepeatedLines: !configuration.everyLine,
             shared: shared
         )
+    }
+
+    /// When `frame` was captured, by the system's clock: the clock now, less the audio
+    /// captured since. Each take is named, and its log and `bext` dated, by it. Counting
+    /// frames from the start instead put a take weeks into a recording as far off as the
+    /// device's crystal had drifted (100 ppm: 4 minutes a month), and kept a clock that was
+    /// wrong when the recording started wrong to its end (a Raspberry Pi has no clock of its
+    /// own: it starts from the time it was last shut down until NTP sets it). An unpaced
+    /// source (ALSA's `file` plugin) has no time but its frames: the start plus them.
+    static func date(ofFrame frame: Int, rate: Int, started: Date, capture: CaptureThread) -> Date {
+        if capture.unpaced.load(ordering: .relaxed) {
+            return started.addingTimeInterval(Double(frame) / Double(rate))
+        }
+        let since = max(0, capture.frameCount.load(ordering: .relaxed) - frame)
+        return Date().addingTimeInterval(-Double(since) / Double(rate))
     }
 
     /// `--dir` must exist (it is created when missing) and be writable: exit 73 otherwise

@@ -57,8 +57,8 @@ final class TakeRegistry: Sendable {
     }
 
     private let state: Mutex<State>
-    let sessionStart: Date
-    let rate: Int
+    /// When a frame of the recording was captured (``RecordingSession/date(ofFrame:)``).
+    let dateOfFrame: @Sendable (Int) -> Date
     /// The disk each log holds ahead as it is created (``ClipLogFile/reserve(channels:)``).
     let logReserve: Int
     let addCues: Bool
@@ -77,10 +77,15 @@ final class TakeRegistry: Sendable {
     private let finishing = DispatchGroup()
     private let writerDone = DispatchSemaphore(value: 0)
 
-    init(namer: TakeNamer, sessionStart: Date, rate: Int, channels: Int, addCues: Bool, hook: TakeHook? = nil) {
+    init(
+        namer: TakeNamer,
+        dateOfFrame: @escaping @Sendable (Int) -> Date,
+        channels: Int,
+        addCues: Bool,
+        hook: TakeHook? = nil
+    ) {
         state = Mutex(State(namer: namer))
-        self.sessionStart = sessionStart
-        self.rate = rate
+        self.dateOfFrame = dateOfFrame
         logReserve = ClipLogFile.reserve(channels: channels)
         self.addCues = addCues
         self.hook = hook
@@ -91,7 +96,7 @@ final class TakeRegistry: Sendable {
     func take(_ index: Int, startFrame: Int) -> Take {
         state.withLock { s in
             while s.takes.count <= index {
-                let date = sessionStart.addingTimeInterval(Double(startFrame) / Double(rate))
+                let date = dateOfFrame(startFrame)
                 var take = Take(
                     index: s.takes.count,
                     base: "",
