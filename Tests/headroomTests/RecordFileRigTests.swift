@@ -398,8 +398,7 @@ struct RecordFileRigTests {
         )
         // The recorder's resident memory once it has made `takes` takes (KB, /proc).
         func resident(after takes: Int) throws -> Int {
-            let deadline = Date().addingTimeInterval(120)
-            while files(in: out, ending: ".wav").count < takes && Date() < deadline { usleep(20_000) }
+            #expect(waitForFiles(in: out, ending: ".wav", count: takes, timeout: 120))
             let status = try String(contentsOfFile: "/proc/\(recorder.pid)/status", encoding: .utf8)
             let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
             return try #require(Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]))

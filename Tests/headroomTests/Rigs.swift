@@ -130,3 +130,10 @@ func files(in dir: String, ending suffix: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(suffix) }.sorted()
         .map { dir + "/" + $0 }
 }
+
+/// Waits (polling, bounded) until `dir` holds `count` files ending in `suffix`; whether it did.
+func waitForFiles(in dir: String, ending suffix: String, count: Int, timeout: Double = 20) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while files(in: dir, ending: suffix).count < count && Date() < deadline { usleep(20_000) }
+    return files(in: dir, ending: suffix).count >= count
+}

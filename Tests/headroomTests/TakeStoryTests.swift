@@ -381,15 +381,10 @@ struct TakeStoryTests {
         day.timeZone = .current
         let behind = r.out + "/" + day.string(from: Date().addingTimeInterval(-3 * 86400))
         let today = r.out + "/" + day.string(from: Date())
-        func waitForTakes(in folder: String, count: Int) -> Bool {
-            let deadline = Date().addingTimeInterval(20)
-            while files(in: folder, ending: ".wav").count < count && Date() < deadline { usleep(20_000) }
-            return files(in: folder, ending: ".wav").count >= count
-        }
-        #expect(waitForTakes(in: behind, count: 1), "\(r.recorder.stderr)")
+        #expect(waitForFiles(in: behind, ending: ".wav", count: 1), "\(r.recorder.stderr)")
         // NTP sets the clock.
         try "+0\n".write(toFile: clock, atomically: true, encoding: .utf8)
-        #expect(waitForTakes(in: today, count: 2), "\(r.recorder.stderr)")
+        #expect(waitForFiles(in: today, ending: ".wav", count: 2), "\(r.recorder.stderr)")
         kill(r.recorder.pid, SIGTERM)
         #expect(r.recorder.wait(seconds: 20) == 0, "\(r.recorder.stderr)")
         let stamps = ISO8601DateFormatter()

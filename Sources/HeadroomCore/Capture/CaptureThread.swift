@@ -107,7 +107,6 @@ public final class CaptureThread: @unchecked Sendable {
         var frameIndex = 0
         var split = false
         var detector = LossDetector(rate: source.rate, periodFrames: source.periodFrames, start: MonotonicClock.now())
-        var unpacedSaid = false
         defer {
             let lost = detector.lossAtEnd(deviceGone: end == .deviceLost || end == .deviceError)
             publishHeld(lost: lost.frames, after: lost.after, writerLoss: &writerLoss, analyzerLoss: &analyzerLoss)
@@ -154,10 +153,7 @@ public final class CaptureThread: @unchecked Sendable {
                     analyzerLoss.add(lost, .xrun)
                     frameIndex += lost
                 }
-                if detector.unpaced && !unpacedSaid {
-                    unpacedSaid = true
-                    unpaced.store(true, ordering: .relaxed)
-                }
+                if detector.unpaced && !unpaced.load(ordering: .relaxed) { unpaced.store(true, ordering: .relaxed) }
                 publish(
                     n,
                     slot: slot,
