@@ -139,6 +139,9 @@ struct LiveRecording {
         var lastPing = 0.0
         var lastFrames = -1
         var lastTake = ""
+        // The takes said as they closed (a recorder with no meter: a service's journal gets
+        // each take as it lands), not said again at the end.
+        var said = Set<String>()
         var lastMetricsFile = 0.0
         var lastDiskCheck = 0.0
         var diskLeft: Double? = nil
@@ -283,6 +286,7 @@ struct LiveRecording {
                 if meter != nil { meter?.message = note } else { Terminal.error(note) }
             }
             var warnings = session.takeWarnings()
+            let closed = session.finishedTakes()
             let snapshot = session.snapshot()
             let now = MonotonicClock.now()
             let stalled = session.diskStalledSeconds
@@ -372,6 +376,10 @@ struct LiveRecording {
                 }
             } else {
                 for w in warnings { Terminal.line(w) }
+                for (file, log) in closed {
+                    Self.sayTake(file, log)
+                    said.insert(file)
+                }
                 // A background job's status lines would run through the shell's.
                 let inBackground = terminal && !hungUp
                 if !inBackground && MonotonicClock.now() - lastStatus >= statusInterval {
@@ -406,20 +414,31 @@ struct LiveRecording {
         // Whatever came after the last frame (a hook's failure) goes below the meter.
         for w in session.takeWarnings() { Terminal.line(w) }
         keyboard?.restore()
-        // Name only what is there: a take or log that could not be made is not reported as made.
-        for (file, log) in zip(outcome.takes, outcome.logs) {
-            switch (Self.exists(file), Self.exists(log)) {
-            case (true, true): Terminal.error("take \(file) (log \(log))")
-            case (true, false): Terminal.error("take \(file) (no log)")
-            case (false, true): Terminal.error("no take written (log \(log))")
-            case (false, false): break
-            }
+        // The takes not said as they closed. A month of one-minute takes is 43,000 of them,
+        // which would bury the meter's last lines and run into journald's rate limit: past
+        // 20, the last 10, after any of the others that lack a file or a log.
+        let unsaid = zip(outcome.takes, outcome.logs).filter { !said.contains($0.0) }
+        let earlier = unsaid.count > 20 ? unsaid.dropLast(10) : []
+        for (file, log) in earlier where !(Self.exists(file) && Self.exists(log)) { Self.sayTake(file, log) }
+        if let first = earlier.first, let last = earlier.last {
+            Terminal.error("\(earlier.count) takes from \(first.0) to \(last.0), and the last 10:")
         }
+        for (file, log) in unsaid.dropFirst(earlier.count) { Self.sayTake(file, log) }
         if !outcome.takes.contains(where: Self.exists) { Terminal.error("no take was written") }
         // Said on the meter's one message line as it happened, where the next warning soon
         // replaced it: said again once the meter is gone.
         if terminal { for line in outcome.finishedLeftBehind { Terminal.error(line) } }
         return outcome
+    }
+
+    /// One take, as made: a take or log that could not be made is not reported as made.
+    private static func sayTake(_ file: String, _ log: String) {
+        switch (exists(file), exists(log)) {
+        case (true, true): Terminal.error("take \(file) (log \(log))")
+        case (true, false): Terminal.error("take \(file) (no log)")
+        case (false, true): Terminal.error("no take written (log \(log))")
+        case (false, false): break
+        }
     }
 
     private static func exists(_ path: String) -> Bool {

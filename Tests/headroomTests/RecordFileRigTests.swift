@@ -411,6 +411,53 @@ struct RecordFileRigTests {
     }
 
     @Test(
+        "with no meter each take is said as it closes, once; on a terminal the end lists the last 10 of many"
+    )
+    func takesSaidAsTheyClose() throws {
+        let tone = (0..<8000).map { Int16(3000 * sin(2 * Double.pi * 440 * Double($0) / 8000)) }
+        let rig = FileRig(bytes: tone.withUnsafeBufferPointer { Data(buffer: $0) })
+        let options = [
+            "record", "--device", "testcap", "--rate", "8000", "--channels", "1", "--format", "S16_LE",
+            "--max-take-seconds", "1",
+        ]
+        // A service's journal: the first takes are there while the recorder still runs.
+        let out = rig.directory + "/takes"
+        let recorder = try BackgroundRecorder(
+            options + ["--duration", "100000", "--headless", "--dir", out],
+            environment: rig.environment,
+            directory: rig.directory
+        )
+        let first = "headroom: take \(out)/"
+        let deadline = Date().addingTimeInterval(30)
+        func saidSoFar() -> Int { recorder.stderr.components(separatedBy: first).count - 1 }
+        while saidSoFar() < 20 && Date() < deadline { usleep(20_000) }
+        #expect(saidSoFar() >= 20 && recorder.wait(seconds: 0) == nil, "\(recorder.stderr.suffix(2000))")
+        kill(recorder.pid, SIGTERM)
+        #expect(recorder.wait(seconds: 60) == 0, "\(recorder.stderr.suffix(2000))")
+        let said = recorder.stderr.split(separator: "\n").filter { $0.hasPrefix(first) }
+        let takes = files(in: out, ending: ".wav")
+        #expect(takes.count > 20 && said.count == takes.count, "\(takes.count) takes, \(said.count) said")
+        for take in takes {
+            let log = take.replacingOccurrences(of: ".wav", with: ".clips.jsonl")
+            #expect(said.filter { $0 == "headroom: take \(take) (log \(log))" }.count == 1, "\(take)")
+        }
+
+        // A terminal, 30 takes: after the meter, the first and last of the first 20, then the
+        // last 10 named.
+        let screen = try onTerminal(
+            options + ["--duration", "30", "--dir", rig.directory + "/day"],
+            in: rig.directory,
+            environment: rig.environment,
+            sourceLocation: #_sourceLocation
+        )
+        let day = files(in: rig.directory + "/day", ending: ".wav")
+        try #require(day.count == 30)
+        let named = screen.components(separatedBy: "\r\n").filter { $0.hasPrefix("headroom: take ") }
+        #expect(named == day.suffix(10).map { "headroom: take \($0) (log \($0.dropLast(4)).clips.jsonl)" })
+        #expect(screen.contains("headroom: 20 takes from \(day[0]) to \(day[19]), and the last 10:\r\n"), "\(screen)")
+    }
+
+    @Test(
         "a folder whose files stop short (ulimit -f, as FAT's 4 GiB): takes split before the limit, every frame kept, exit 0"
     )
     func fileSizeLimit() throws {

@@ -77,12 +77,17 @@ func onTerminal(
     try onTerminal(arguments, in: dir, sourceLocation: sourceLocation)
 }
 
-func onTerminal(_ arguments: [String], in dir: String, sourceLocation: SourceLocation) throws -> String {
+func onTerminal(
+    _ arguments: [String],
+    in dir: String,
+    environment: [String: String] = [:],
+    sourceLocation: SourceLocation
+) throws -> String {
     let typescript = dir + "/typescript"
     // One shell command for script: each word quoted.
     let command = ([headroomBinary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
         .joined(separator: " ")
-    let r = try run("/usr/bin/script", ["-qec", command, typescript])
+    let r = try run("/usr/bin/script", ["-qec", command, typescript], environment: environment)
     #expect(r.status == 0, "\(r.stderr)", sourceLocation: sourceLocation)
     return try String(contentsOfFile: typescript, encoding: .utf8)
 }

@@ -430,6 +430,15 @@ public final class RecordingSession: @unchecked Sendable {
         return lines
     }
 
+    /// The takes finished since the last call (file and log, by their names now), oldest
+    /// first: cue markers and metadata in, `--on-take-closed` started.
+    public func finishedTakes() -> [(file: String, log: String)] {
+        registry.finished.withLock { f in
+            defer { f.removeAll() }
+            return f
+        }
+    }
+
     /// 1 when the capture thread runs with real-time priority, -1 when refused, 0 not yet known.
     public var realtimeStatus: Int { capture.realtime.load(ordering: .relaxed) }
 }

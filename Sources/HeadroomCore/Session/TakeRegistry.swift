@@ -68,6 +68,9 @@ final class TakeRegistry: Sendable {
     /// What finishing the takes a killed recorder left did (``finishLeftBehind(settings:)``),
     /// also among the problems: said again when the recording ends.
     let leftBehind = Mutex<[String]>([])
+    /// The takes finished since the session last asked (``RecordingSession/finishedTakes()``),
+    /// under their names now: a recorder with no meter says each as it closes.
+    let finished = Mutex<[(file: String, log: String)]>([])
     /// `--on-take-closed`: a shell command run with the take and its log once both are closed.
     let hook: TakeHook?
     /// Finishing takes (loudness, cues, metadata, the hook) runs here, one take after
@@ -338,6 +341,7 @@ final class TakeRegistry: Sendable {
                 return s.lockFDs[take.index]
             }
             if lock >= 0 { close(lock) }
+            finished.withLock { $0.append((take.file, take.log)) }
             hook?.run(take: take.file, log: take.log, complete: take.complete)
         }
     }
