@@ -402,6 +402,18 @@ struct LiveRecording {
         for left in outcome.hooksLeftRunning {
             Terminal.error("left --on-take-closed running for \(left); what it ends with is not reported")
         }
+        // Those still waiting their turn (one runs at a time) never ran: named, to be run by hand.
+        if let first = outcome.hooksNotRun.first, let last = outcome.hooksNotRun.last, outcome.hooksNotRun.count > 10 {
+            Terminal.error(
+                "--on-take-closed not run for \(outcome.hooksNotRun.count) takes, \(first) to \(last): they waited their turn when the recorder was told to end"
+            )
+        } else {
+            for take in outcome.hooksNotRun {
+                Terminal.error(
+                    "--on-take-closed not run for \(take): it waited its turn when the recorder was told to end"
+                )
+            }
+        }
         monitor?.update(session.snapshot(), recording: false, diskSecondsLeft: diskLeft)
         if outcome.reason == .deviceLost { monitor?.deviceLost() }
         // The last figures, waited for (a folder that does not answer gets 2 s, and a line).

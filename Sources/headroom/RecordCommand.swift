@@ -92,7 +92,7 @@ struct RecordCommand: ParsableCommand {
     @Option(
         name: .customLong("on-take-closed"),
         help: ArgumentHelp(
-            "A shell command run after each take and its log are closed, with their paths as arguments unless it names them itself ($1, $2, \"$@\", $HEADROOM_TAKE, $HEADROOM_LOG; HEADROOM_COMPLETE is set too): an rsync, a checksum, an upload. Also run, with HEADROOM_COMPLETE=0, for a take a killed recorder left in --dir, once this one has finished it. Never delays recording; a failure is reported and recording goes on.",
+            "A shell command run after each take and its log are closed, with their paths as arguments unless it names them itself ($1, $2, \"$@\", $HEADROOM_TAKE, $HEADROOM_LOG; HEADROOM_COMPLETE is set too): an rsync, a checksum, an upload. Also run, with HEADROOM_COMPLETE=0, for a take a killed recorder left in --dir, once this one has finished it. One runs at a time, in take order; never delays recording; a failure is reported and recording goes on.",
             valueName: "command"
         )
     )

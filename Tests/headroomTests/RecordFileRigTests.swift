@@ -458,6 +458,38 @@ struct RecordFileRigTests {
     }
 
     @Test(
+        "a take that cannot be created mid-recording (its --name folder cannot be made): the takes before it are finished, nothing is made after it, exit 74"
+    )
+    func takeNotCreated() throws {
+        let tone = (0..<8000 * 5).map { Int16(3000 * sin(2 * Double.pi * 440 * Double($0) / 8000)) }
+        let rig = FileRig(bytes: tone.withUnsafeBufferPointer { Data(buffer: $0) })
+        let out = rig.directory + "/takes"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        // A file where the second take's folder should go (as a full disk refuses a day's folder).
+        FileManager.default.createFile(atPath: out + "/002", contents: Data())
+        let ran = rig.directory + "/ran"
+        let r = try run(
+            headroomBinary,
+            [
+                "record", "--device", "testcap", "--rate", "8000", "--channels", "1", "--format", "S16_LE",
+                "--duration", "5", "--max-take-seconds", "1", "--dir", out, "--name", "%n/t", "--on-take-closed",
+                "echo \"$1\" >> '\(ran)'",
+            ],
+            environment: rig.environment
+        )
+        // The writer went on closing takes it had never opened, and stopped the recorder
+        // (an index past the registry's end: exit 132) before the first take was finished.
+        #expect(r.status == 74, "\(r.stderr)")
+        #expect(r.stderr.contains("DISK: cannot create \(out)/002/t.wav: \(out)/002: Not a directory\n"), "\(r.stderr)")
+        #expect(r.stderr.contains("headroom: take \(out)/001/t.wav (log \(out)/001/t.clips.jsonl)\n"))
+        #expect(try String(contentsOfFile: ran, encoding: .utf8) == "\(out)/001/t.wav\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == ["001", "002"])
+        let audio = try #require(readAudio(out + "/001/t.wav"))
+        #expect(firstDifference(audio.samples, tone.prefix(8000).map { Int32($0) << 16 }) == nil)
+        #expect(logLines(out + "/001/t.clips.jsonl").last?["complete"] as? Bool == true)
+    }
+
+    @Test(
         "a folder whose files stop short (ulimit -f, as FAT's 4 GiB): takes split before the limit, every frame kept, exit 0"
     )
     func fileSizeLimit() throws {

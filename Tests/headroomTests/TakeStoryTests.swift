@@ -564,4 +564,90 @@ struct TakeStoryTests {
         let log = logLines(rig.directory + "/takes/t.clips.jsonl")
         #expect(log.last?["type"] as? String == "summary" && log.last?["complete"] as? Bool == true)
     }
+
+    @Test(
+        "hooks run one at a time, in the order the takes closed: one that hangs holds only those after it and says so, never the recorder's descriptors; at the end those still waiting are named"
+    )
+    func hooksInTurn() throws {
+        let tone = (0..<8000).map { Int16(3000 * sin(2 * Double.pi * 440 * Double($0) / 8000)) }
+        let rig = FileRig(bytes: tone.withUnsafeBufferPointer { Data(buffer: $0) })
+        let ran = rig.directory + "/ran"
+        // The hooks that sleep write their pids here, to be stopped whatever the test finds.
+        let sleepers = rig.directory + "/sleepers"
+        defer {
+            let pids = (try? String(contentsOfFile: sleepers, encoding: .utf8)) ?? ""
+            for pid in pids.split(separator: "\n").compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
+        }
+        let options = [
+            "record", "-D", "testcap", "--rate", "8000", "-c", "1", "--format", "S16_LE", "--max-take-seconds", "1",
+            "--name", "t-%n",
+        ]
+        // The first take's upload hangs (a server gone); the others say they ran.
+        let recorder = try BackgroundRecorder(
+            options + [
+                "--duration", "15", "--dir", rig.directory + "/a", "--on-take-closed",
+                "case \"$1\" in *t-001.wav) echo $$ >> '\(sleepers)'; exec sleep 600;; esac; echo \"$1\" >> '\(ran)'",
+            ],
+            environment: rig.environment,
+            directory: rig.directory
+        )
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline && !recorder.stderr.contains("10 takes wait for it") { usleep(20_000) }
+        let said = try #require(
+            recorder.stderr.split(separator: "\n").first {
+                $0.hasPrefix("--on-take-closed has not finished for t-001.wav (pid ")
+            },
+            "\(recorder.stderr)"
+        )
+        #expect(said.hasSuffix("): 10 takes wait for it (one command runs at a time)"), "\(said)")
+        let hung = try #require(Int32(said.split(separator: "(pid ")[1].prefix { $0.isNumber }))
+        // One command at a time: the hung one is the recorder's only child, and none after it ran.
+        let children = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(recorder.pid)/task").flatMap {
+            try String(contentsOfFile: "/proc/\(recorder.pid)/task/\($0)/children", encoding: .utf8).split(
+                separator: " "
+            )
+        }
+        #expect(children == ["\(hung)"], "\(children)")
+        #expect(!FileManager.default.fileExists(atPath: ran))
+        // Stopped (by hand, or its own timeout), the rest run in order and the recorder ends.
+        kill(hung, SIGTERM)
+        #expect(recorder.wait(seconds: 30) == 0, "\(recorder.stderr)")
+        #expect(
+            recorder.stderr.contains("--on-take-closed was killed by signal 15 for t-001.wav\n"),
+            "\(recorder.stderr)"
+        )
+        let order = try String(contentsOfFile: ran, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(order == files(in: rig.directory + "/a", ending: ".wav").dropFirst().map { $0 }, "\(order)")
+        #expect(order.count == 14)
+
+        // Told to end while takes wait their turn: the one running is left running, the
+        // others are named, never run.
+        let out = rig.directory + "/b"
+        let ending = try BackgroundRecorder(
+            options + [
+                "--duration", "5", "--dir", out, "--on-take-closed", "echo $$ >> '\(sleepers)'; exec sleep 600 # $1",
+            ],
+            environment: rig.environment,
+            directory: rig.directory
+        )
+        let waitBy = Date().addingTimeInterval(20)
+        while Date() < waitBy && !ending.stderr.contains("waiting for --on-take-closed") { usleep(20_000) }
+        kill(ending.pid, SIGINT)
+        #expect(ending.wait(seconds: 10) == 0, "\(ending.stderr)")
+        let left = try #require(
+            ending.stderr.split(separator: "\n").first {
+                $0.hasPrefix("headroom: left --on-take-closed running for t-001.wav (pid ")
+            },
+            "\(ending.stderr)"
+        )
+        kill(try #require(Int32(left.split(separator: "(pid ")[1].prefix { $0.isNumber })), SIGTERM)
+        for n in 2...5 {
+            #expect(
+                ending.stderr.contains(
+                    "headroom: --on-take-closed not run for \(out)/t-00\(n).wav: it waited its turn when the recorder was told to end\n"
+                ),
+                "\(ending.stderr)"
+            )
+        }
+    }
 }

@@ -115,6 +115,9 @@ public final class RecordingSession: @unchecked Sendable {
         /// `--on-take-closed` commands left running when the recorder was told to end while
         /// it waited for them: "take.wav (pid 123)".
         public var hooksLeftRunning: [String] = []
+        /// The takes whose `--on-take-closed` command had not started then (they run one at a
+        /// time): never run.
+        public var hooksNotRun: [String] = []
         /// What finishing the takes a killed recorder left in the folder did, a line a take.
         public var finishedLeftBehind: [String] = []
         /// SPEC's exit code: 0, or 74 after a device loss or a disk failure.
@@ -371,7 +374,7 @@ public final class RecordingSession: @unchecked Sendable {
     public func outcome(leaveHooks: () -> Bool = { false }) -> Outcome {
         done.wait()
         registry.waitFinished()
-        let left = registry.hook?.waitAll(leavingWhen: leaveHooks) ?? []
+        let hooks = registry.hook?.waitAll(leavingWhen: leaveHooks) ?? (leftRunning: [], notRun: [])
         let takes = registry.kept
         let reason =
             analyzer.endReason ?? EndReason(rawValue: capture.requestedEnd.load(ordering: .relaxed)) ?? .stopped
@@ -380,7 +383,8 @@ public final class RecordingSession: @unchecked Sendable {
             takes: takes.map(\.file),
             logs: takes.map(\.log),
             clipEvents: takes.reduce(0) { $0 + $1.clipEvents },
-            hooksLeftRunning: left,
+            hooksLeftRunning: hooks.leftRunning,
+            hooksNotRun: hooks.notRun,
             finishedLeftBehind: registry.leftBehind.withLock { $0 }
         )
     }

@@ -12,12 +12,29 @@ import Synchronization
 /// never on the capture path, and the next take does not wait for it. A command that fails
 /// is reported (with the last line it printed) and the recording goes on; at the end the
 /// recorder waits for the commands still running, unless told to leave them running.
+///
+/// The commands run one at a time, in the order their takes closed. Started as each take
+/// closed, an upload that hangs (an rsync to a server gone, with no `--timeout`) left one more
+/// process, thread and pipe behind with every take: after a day of one-minute takes the
+/// recorder ran out of descriptors, and the next takes could not be opened. In a queue, one
+/// that hangs holds only the commands after it, and says so as they wait.
 public final class TakeHook: Sendable {
     public let command: String
+    /// Entered for each take given, left once its command has ended (or will never run).
     private let group = DispatchGroup()
     private let reports = Mutex<[String]>([])
-    /// Commands running: their shell's pid and the take's file name.
-    private let running = Mutex<[Int32: String]>([:])
+    private let queue = Mutex<Queue>(Queue())
+
+    private struct Queue {
+        /// The takes whose command has not started, in the order they closed.
+        var waiting: [(take: String, log: String, complete: Bool)] = []
+        /// The command running: its shell's pid (0 while it starts) and the take's file name.
+        var running: (pid: Int32, name: String)?
+        /// How many takes waited for the command running when that was last said (10, 100...).
+        var saidWaiting = 0
+        /// Told to stop waiting at the end: nothing more starts.
+        var closed = false
+    }
 
     /// Nil for an empty (or blank) command: no hook, so that `--on-take-closed ''` or
     /// `on_take_closed = ""` turns off one a config file read earlier set (run, it would have
@@ -27,7 +44,37 @@ public final class TakeHook: Sendable {
         self.command = command
     }
 
+    /// Queues the command for a take that closed; it starts when the ones before it have
+    /// ended.
     func run(take: String, log: String, complete: Bool) {
+        group.enter()
+        let said = queue.withLock { q -> String? in
+            q.waiting.append((take, log, complete))
+            guard let running = q.running, running.pid > 0, q.waiting.count >= max(10, q.saidWaiting * 10) else {
+                return nil
+            }
+            q.saidWaiting = q.waiting.count
+            return
+                "--on-take-closed has not finished for \(running.name) (pid \(running.pid)): \(q.waiting.count) takes wait for it (one command runs at a time)"
+        }
+        if let said { reports.withLock { $0.append(said) } }
+        startNext()
+    }
+
+    /// Starts the next command waiting, when none runs.
+    private func startNext() {
+        while let next = queue.withLock({ q -> (take: String, log: String, complete: Bool)? in
+            guard q.running == nil, !q.closed, !q.waiting.isEmpty else { return nil }
+            q.running = (0, "")
+            return q.waiting.removeFirst()
+        }) {
+            if start(take: next.take, log: next.log, complete: next.complete) { return }
+        }
+    }
+
+    /// Starts one command, and a thread that waits for it to end, reports how it ended and
+    /// starts the next; false when it could not be started (reported).
+    private func start(take: String, log: String, complete: Bool) -> Bool {
         let script = Self.namesPaths(command) ? command : command + " \"$@\""
         let environment = ProcessInfo.processInfo.environment.merging([
             "HEADROOM_TAKE": take, "HEADROOM_LOG": log, "HEADROOM_COMPLETE": complete ? "1" : "0",
@@ -49,10 +96,11 @@ public final class TakeHook: Sendable {
                 close(output.write)
             }
             reports.withLock { $0.append("--on-take-closed: cannot run /bin/sh for \(name): \(error)") }
-            return
+            queue.withLock { $0.running = nil }
+            group.leave()
+            return false
         }
-        group.enter()
-        running.withLock { $0[pid] = name }
+        queue.withLock { $0.running = (pid, name) }
         let printing = output.read
         let thread = Thread { [self] in
             let printed = Self.readToEnd(printing, keepingLast: 2000)
@@ -69,11 +117,16 @@ public final class TakeHook: Sendable {
                 let how = signal == 0 ? "exited \(code)" : "was killed by signal \(signal)"
                 reports.withLock { $0.append("--on-take-closed \(how) for \(name)\(last)") }
             }
-            _ = running.withLock { $0.removeValue(forKey: pid) }
+            queue.withLock { q in
+                q.running = nil
+                q.saidWaiting = 0
+            }
+            startNext()
             group.leave()
         }
         thread.name = "headroom-hook"
         thread.start()
+        return true
     }
 
     struct SpawnError: Error, CustomStringConvertible {
@@ -159,16 +212,24 @@ public final class TakeHook: Sendable {
         }
     }
 
-    /// Waits for every command still running, or until `leave()` (asked about ten times a
-    /// second) says to stop waiting: then the commands still running are left to run (each
-    /// in its own process group, so the terminal's Ctrl-C does not reach them), and returned
-    /// as "take.wav (pid 123)".
-    func waitAll(leavingWhen leave: () -> Bool) -> [String] {
+    /// Waits for every command, the one running and those waiting, or until `leave()` (asked
+    /// about ten times a second) says to stop waiting: then the command running is left to run
+    /// (in its own process group, so the terminal's Ctrl-C does not reach it), returned as
+    /// "take.wav (pid 123)", and the takes whose command had not started are returned by
+    /// their paths.
+    func waitAll(leavingWhen leave: () -> Bool) -> (leftRunning: [String], notRun: [String]) {
         while group.wait(timeout: .now() + 0.1) == .timedOut {
             if leave() {
-                return running.withLock { $0.sorted { $0.key < $1.key }.map { "\($0.value) (pid \($0.key))" } }
+                let (running, waiting) = queue.withLock { q in
+                    q.closed = true
+                    defer { q.waiting = [] }
+                    return (q.running, q.waiting)
+                }
+                for _ in waiting { group.leave() }
+                let left = running.flatMap { $0.pid > 0 ? "\($0.name) (pid \($0.pid))" : nil }
+                return (left.map { [$0] } ?? [], waiting.map(\.take))
             }
         }
-        return []
+        return ([], [])
     }
 }

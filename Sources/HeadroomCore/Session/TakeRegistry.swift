@@ -54,6 +54,9 @@ final class TakeRegistry: Sendable {
         var lockFDs: [Int32] = []
         /// The takes' folder, held open from the first take on: where it is now.
         var folderFD: Int32 = -1
+        /// Writing failed (``endCreating()``): the takes the last frames still pass through
+        /// are not created.
+        var ended = false
     }
 
     private let state: Mutex<State>
@@ -117,6 +120,10 @@ final class TakeRegistry: Sendable {
                     }
                 }
                 do throws(HeadroomError) {
+                    if s.ended {
+                        take.discarded = true
+                        throw HeadroomError(.io, "not created: writing had failed")
+                    }
                     let created = try Self.create(
                         namer: &s.namer,
                         date: date,
@@ -139,6 +146,10 @@ final class TakeRegistry: Sendable {
             return s.takes[index]
         }
     }
+
+    /// Writing failed and the recording is ending: no more takes are created (a file and a
+    /// log, in a folder `--name` makes, only to be removed as never written).
+    func endCreating() { state.withLock { $0.ended = true } }
 
     /// The take file's descriptor, for the writer (once; -1 when it could not be created).
     func claimFile(_ index: Int) -> Int32 {
@@ -298,6 +309,9 @@ final class TakeRegistry: Sendable {
         finishing.enter()
         finisher.async { [self] in
             defer { finishing.leave() }
+            // Never created (its error is the writer's failure, said): nothing to finish, and
+            // no command to run for a file that is not there.
+            if take.error != nil { return }
             if take.writerFailure != nil, discardUnwritten(take) { return }
             // A take renamed while it recorded (in a file manager) is finished under its new
             // name: the writer wrote through its descriptor, and the name is only a way to it.

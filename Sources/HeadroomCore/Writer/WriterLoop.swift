@@ -25,6 +25,11 @@ final class WriterLoop: @unchecked Sendable {
 
     private var writer: TakeWriter?
     private var takeIndex = 0
+    /// Take `takeIndex` is in the registry and not yet closed. After a failure no writer is
+    /// made, but each take the frames still pass through is registered and closed all the
+    /// same (and removed as never written): closing one never registered stopped the
+    /// recorder (an index past the registry's end) when the analyzer had not yet reached it.
+    private var opened = false
     private var boundary: TakeBoundary
     private var globalFrame = 0
     /// Why writing failed (then nothing more is written, and each take closed from here on
@@ -77,6 +82,7 @@ final class WriterLoop: @unchecked Sendable {
     /// with nothing left behind.
     func prepareFirstTake() throws(HeadroomError) {
         let take = registry.take(0, startFrame: 0)
+        opened = true
         if let error = take.error { throw error }
         do {
             writer = try makeWriter(take)
@@ -89,7 +95,7 @@ final class WriterLoop: @unchecked Sendable {
     }
 
     func run() {
-        if writer == nil { openTake() }
+        if !opened { openTake() }
         while true {
             guard let (header, payload) = ring.next(timeoutMilliseconds: 250) else {
                 tick()
@@ -103,7 +109,7 @@ final class WriterLoop: @unchecked Sendable {
             if header.isLast { break }
             tick()
         }
-        if writer != nil || boundary.frames > 0 { closeTake() }
+        if opened { closeTake() }
         registry.writerFinished()
     }
 
@@ -111,6 +117,7 @@ final class WriterLoop: @unchecked Sendable {
     private func fail(_ message: String) {
         guard !failed else { return }
         failure = message
+        registry.endCreating()
         onFailure(message)
     }
 
@@ -132,7 +139,7 @@ final class WriterLoop: @unchecked Sendable {
         let frameBytes = channels * format.bytesPerSample
         var done = 0
         while done < frames {
-            if writer == nil && !failed { openTake() }
+            if !opened { openTake() }
             let n = boundary.fit(frames - done)
             if !failed, let writer {
                 do {
@@ -155,6 +162,7 @@ final class WriterLoop: @unchecked Sendable {
 
     private func openTake() {
         let take = onDisk { registry.take(takeIndex, startFrame: globalFrame) }
+        opened = true
         boundary.startTake()
         guard !failed else { return }
         do throws(HeadroomError) {
@@ -217,8 +225,11 @@ final class WriterLoop: @unchecked Sendable {
         // handed to libFLAC (the frame it was encoding).
         let frames = writer?.frames ?? 0
         writer = nil
-        registry.writerClosed(takeIndex, frames: frames, failure: failure)
-        takeIndex += 1
+        if opened {
+            registry.writerClosed(takeIndex, frames: frames, failure: failure)
+            takeIndex += 1
+            opened = false
+        }
         boundary.startTake()
     }
 }
