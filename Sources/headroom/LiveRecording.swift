@@ -392,28 +392,10 @@ struct LiveRecording {
         // typed: its prompt gives way to the latest line.
         meter?.labelDraft = nil
         // A hook that hangs (an rsync to a server gone) never keeps the recorder: after a
-        // second of waiting it says so, and Ctrl-C (any end signal) leaves it running.
-        var asked = 0
-        let outcome = session.outcome {
-            asked += 1
-            if asked == 10 { say("waiting for --on-take-closed to finish (Ctrl-C leaves it running)") }
-            return Self.nextSignal(seconds: 0) == .end
-        }
-        for left in outcome.hooksLeftRunning {
-            Terminal.error("left --on-take-closed running for \(left); what it ends with is not reported")
-        }
-        // Those still waiting their turn (one runs at a time) never ran: named, to be run by hand.
-        if let first = outcome.hooksNotRun.first, let last = outcome.hooksNotRun.last, outcome.hooksNotRun.count > 10 {
-            Terminal.error(
-                "--on-take-closed not run for \(outcome.hooksNotRun.count) takes, \(first) to \(last): they waited their turn when the recorder was told to end"
-            )
-        } else {
-            for take in outcome.hooksNotRun {
-                Terminal.error(
-                    "--on-take-closed not run for \(take): it waited its turn when the recorder was told to end"
-                )
-            }
-        }
+        // second of waiting it says so, and Ctrl-C (any end signal) leaves it running. With
+        // --wait-device a lost device is not kept waiting for them either.
+        let outcome = session.outcome(deviceComesBack: settings.waitDevice, leaveHooks: Self.leavingHooks(say))
+        Self.sayHooks(leftRunning: outcome.hooksLeftRunning, notRun: outcome.hooksNotRun)
         monitor?.update(session.snapshot(), recording: false, diskSecondsLeft: diskLeft)
         if outcome.reason == .deviceLost { monitor?.deviceLost() }
         // The last figures, waited for (a folder that does not answer gets 2 s, and a line).
@@ -441,6 +423,36 @@ struct LiveRecording {
         // replaced it: said again once the meter is gone.
         if terminal { for line in outcome.finishedLeftBehind { Terminal.error(line) } }
         return outcome
+    }
+
+    /// Asked about ten times a second while `--on-take-closed` commands are waited for: after
+    /// a second it says so; true once an end signal says to leave them.
+    static func leavingHooks(_ say: @escaping (String) -> Void) -> () -> Bool {
+        var asked = 0
+        return {
+            asked += 1
+            if asked == 10 { say("waiting for --on-take-closed to finish (Ctrl-C leaves it running)") }
+            return nextSignal(seconds: 0) == .end
+        }
+    }
+
+    /// Names the command left running and the takes whose command never ran (they waited
+    /// their turn: one runs at a time), to be run by hand.
+    static func sayHooks(leftRunning: [String], notRun: [String]) {
+        for left in leftRunning {
+            Terminal.error("left --on-take-closed running for \(left); what it ends with is not reported")
+        }
+        if let first = notRun.first, let last = notRun.last, notRun.count > 10 {
+            Terminal.error(
+                "--on-take-closed not run for \(notRun.count) takes, \(first) to \(last): they waited their turn when the recorder was told to end"
+            )
+        } else {
+            for take in notRun {
+                Terminal.error(
+                    "--on-take-closed not run for \(take): it waited its turn when the recorder was told to end"
+                )
+            }
+        }
     }
 
     /// One take, as made: a take or log that could not be made is not reported as made.

@@ -235,6 +235,16 @@ struct RecordCommand: ParsableCommand {
                 Terminal.error("serving /metrics, /status and the live page on http://\(web.authority)/")
             }
             defer { server?.stop() }
+            // One queue of --on-take-closed commands for the whole recording, across device
+            // reconnects: waited for here when the recorder ends while a lost device was
+            // awaited (each session waits for it otherwise).
+            let takeHook = settings.onTakeClosed.flatMap { TakeHook(command: $0) }
+            defer {
+                if let takeHook {
+                    let left = takeHook.waitAll(leavingWhen: LiveRecording.leavingHooks { Terminal.error($0) })
+                    LiveRecording.sayHooks(leftRunning: left.leftRunning, notRun: left.notRun)
+                }
+            }
             var resumedFrom: String? = nil
             var chainBase: String? = nil
             var chainIndex = 1
@@ -280,7 +290,7 @@ struct RecordCommand: ParsableCommand {
                     }
                 }
                 config.resumedFrom = resumedFrom
-                config.onTakeClosed = settings.onTakeClosed
+                config.takeHook = takeHook
                 config.channelMask = channelLayout.channelMask
                 let configured = config
                 let session = try Self.answering(directory) { () throws(HeadroomError) in

@@ -236,4 +236,59 @@ struct HotplugTests {
         expectPlayerOutput(audio.samples, log: next, of: input, channels: 2)
         #expect(rec.stderr.contains("waiting for testlive"))
     }
+
+    @Test(
+        "a device lost while an upload runs: the recorder waits for the device at once, not for the upload, and the uploads run in take order across the reconnect"
+    )
+    func reconnectDuringUpload() throws {
+        // The first take's command hangs (a server gone) until this test stops it; the others
+        // say they ran. Its pid is written down so that it is stopped whatever happens.
+        let side = scratchDirectory()
+        let (sleepers, ran) = (side + "/sleepers", side + "/ran")
+        defer {
+            let pids = (try? String(contentsOfFile: sleepers, encoding: .utf8)) ?? ""
+            for pid in pids.split(separator: "\n").compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
+        }
+        let hook =
+            "case \"$1\" in *take-001.wav) echo $$ >> '\(sleepers)'; exec sleep 600;; esac; echo \"$1\" >> '\(ran)'"
+        let r = try RigRecording(
+            "upload",
+            seconds: 3,
+            arguments: [
+                "--format", "FLOAT_LE", "--headless", "--wait-device", "--name", "take-%n", "--on-take-closed", hook,
+            ]
+        )
+        defer { r.stop() }
+        let (rig, rec, out) = (r.rig, r.recorder, r.out)
+        #expect(waitForAudio(in: out, seconds: 1))
+        rig.stop()  // the interface goes away while nothing has been uploaded
+        let deadline = Date().addingTimeInterval(15)
+        while !rec.stderr.contains("waiting for testlive to come back") && Date() < deadline { usleep(50_000) }
+        #expect(rec.stderr.contains("waiting for testlive to come back"), "\(rec.stderr)")
+        #expect(!rec.stderr.contains("waiting for --on-take-closed"), "\(rec.stderr)")
+        // The first take's command is running; it has not held up the wait for the device.
+        let hung = try #require(
+            Int32((try? String(contentsOfFile: sleepers, encoding: .utf8))?.split(separator: "\n").first ?? ""),
+            "\(rec.stderr)"
+        )
+        try rig.startServer()  // and comes back: the recorder follows on in a new take
+        let appeared = Date().addingTimeInterval(20)
+        func followOn() -> String? {
+            files(in: out, ending: ".wav").first {
+                !$0.hasSuffix("take-001.wav")
+                    && ((try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) ?? 0) > 8 * 48000
+            }
+        }
+        while followOn() == nil && Date() < appeared { usleep(50_000) }
+        let second = try #require(followOn(), "\(rec.stderr)")
+        // The upload is given up on (its own timeout, or by hand); the rest run in order.
+        kill(hung, SIGTERM)
+        kill(rec.pid, SIGINT)
+        #expect(rec.wait(seconds: 20) == 0, "\(rec.stderr)")
+        #expect(rec.stderr.contains("--on-take-closed was killed by signal 15 for take-001.wav\n"), "\(rec.stderr)")
+        let order = try String(contentsOfFile: ran, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(order.last == second, "\(order)")
+        #expect(!order.contains(out + "/take-001.wav"), "\(order)")
+        #expect(Set(order).count == order.count && order.allSatisfy { FileManager.default.fileExists(atPath: $0) })
+    }
 }

@@ -86,8 +86,11 @@ public final class RecordingSession: @unchecked Sendable {
         public var stallSeconds: Double = 2
         /// The take this recording follows on from (after a device came back).
         public var resumedFrom: String?
-        /// `--on-take-closed`: a shell command run with each take and its log once closed.
-        public var onTakeClosed: String?
+        /// `--on-take-closed`: the command run with each take and its log once closed. The
+        /// recorder's, not the session's: with `--wait-device` the sessions before and after a
+        /// reconnect share its queue, so their commands run in take order and a device that
+        /// comes back never waits for an upload.
+        public var takeHook: TakeHook?
         /// The WAVE_FORMAT_EXTENSIBLE channel mask of finished takes (`--layout`; 0: multitrack).
         public var channelMask: UInt32 = 0
         /// Test hook: runs on the writer thread before each block is written.
@@ -176,7 +179,7 @@ public final class RecordingSession: @unchecked Sendable {
             dateOfFrame: { Self.date(ofFrame: $0, rate: rate, started: started, capture: captureThread) },
             channels: source.channels,
             addCues: configuration.fileFormat.isRIFF,
-            hook: configuration.onTakeClosed.flatMap { TakeHook(command: $0) }
+            hook: configuration.takeHook
         )
         shared = SessionShared(
             snapshot: MeterSnapshot(
@@ -369,15 +372,19 @@ public final class RecordingSession: @unchecked Sendable {
     public func wait(seconds: Double) -> Bool { done.wait(timeout: .now() + seconds) == .success }
 
     /// Waits for the end and says how it went. The takes are always finished first; the
-    /// `--on-take-closed` commands still running are waited for until `leaveHooks()` (asked
-    /// about ten times a second: an end signal) says to leave them running.
-    public func outcome(leaveHooks: () -> Bool = { false }) -> Outcome {
+    /// `--on-take-closed` commands still running or waiting are waited for until
+    /// `leaveHooks()` (asked about ten times a second: an end signal) says to leave them. Not
+    /// when the device was lost and `deviceComesBack` (`--wait-device`): the recorder goes
+    /// back to waiting for the device at once, and its queue of commands runs on.
+    public func outcome(deviceComesBack: Bool = false, leaveHooks: () -> Bool = { false }) -> Outcome {
         done.wait()
         registry.waitFinished()
-        let hooks = registry.hook?.waitAll(leavingWhen: leaveHooks) ?? (leftRunning: [], notRun: [])
-        let takes = registry.kept
         let reason =
             analyzer.endReason ?? EndReason(rawValue: capture.requestedEnd.load(ordering: .relaxed)) ?? .stopped
+        let waitForHooks = !(deviceComesBack && reason == .deviceLost)
+        let hooks =
+            (waitForHooks ? registry.hook?.waitAll(leavingWhen: leaveHooks) : nil) ?? (leftRunning: [], notRun: [])
+        let takes = registry.kept
         return Outcome(
             reason: reason,
             takes: takes.map(\.file),

@@ -217,7 +217,7 @@ public final class TakeHook: Sendable {
     /// (in its own process group, so the terminal's Ctrl-C does not reach it), returned as
     /// "take.wav (pid 123)", and the takes whose command had not started are returned by
     /// their paths.
-    func waitAll(leavingWhen leave: () -> Bool) -> (leftRunning: [String], notRun: [String]) {
+    public func waitAll(leavingWhen leave: () -> Bool) -> (leftRunning: [String], notRun: [String]) {
         while group.wait(timeout: .now() + 0.1) == .timedOut {
             if leave() {
                 let (running, waiting) = queue.withLock { q in
