@@ -218,6 +218,8 @@ public final class TakeHook: Sendable {
     /// "take.wav (pid 123)", and the takes whose command had not started are returned by
     /// their paths.
     public func waitAll(leavingWhen leave: () -> Bool) -> (leftRunning: [String], notRun: [String]) {
+        // Left once already (and said): the command left running is not waited for again.
+        if queue.withLock({ $0.closed }) { return ([], []) }
         while group.wait(timeout: .now() + 0.1) == .timedOut {
             if leave() {
                 let (running, waiting) = queue.withLock { q in
