@@ -384,9 +384,8 @@ struct RecordFileRigTests {
         "a recorder that splits takes day after day keeps its memory: from its 500th one-second take to its 2,500th, at most 5 KB more per take (it was about 21 KB)"
     )
     func memoryAcrossTakes() throws {
-        // One second of a tone, 8 kHz mono, which the file plugin reads again and again.
-        let tone = (0..<8000).map { Int16(3000 * sin(2 * Double.pi * 440 * Double($0) / 8000)) }
-        let rig = FileRig(bytes: tone.withUnsafeBufferPointer { Data(buffer: $0) })
+        // One second of a tone, 8 kHz mono (past its end, the null plugin's buffer).
+        let rig = FileRig.tone().rig
         let out = rig.directory + "/takes"
         let recorder = try BackgroundRecorder(
             [
@@ -414,8 +413,7 @@ struct RecordFileRigTests {
         "with no meter each take is said as it closes, once; on a terminal the end lists the last 10 of many"
     )
     func takesSaidAsTheyClose() throws {
-        let tone = (0..<8000).map { Int16(3000 * sin(2 * Double.pi * 440 * Double($0) / 8000)) }
-        let rig = FileRig(bytes: tone.withUnsafeBufferPointer { Data(buffer: $0) })
+        let rig = FileRig.tone().rig
         let options = [
             "record", "--device", "testcap", "--rate", "8000", "--channels", "1", "--format", "S16_LE",
             "--max-take-seconds", "1",
@@ -461,8 +459,7 @@ struct RecordFileRigTests {
         "a take that cannot be created mid-recording (its --name folder cannot be made): the takes before it are finished, nothing is made after it, exit 74"
     )
     func takeNotCreated() throws {
-        let tone = (0..<8000 * 5).map { Int16(3000 * sin(2 * Double.pi * 440 * Double($0) / 8000)) }
-        let rig = FileRig(bytes: tone.withUnsafeBufferPointer { Data(buffer: $0) })
+        let (rig, tone) = FileRig.tone(seconds: 5)
         let out = rig.directory + "/takes"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         // A file where the second take's folder should go (as a full disk refuses a day's folder).

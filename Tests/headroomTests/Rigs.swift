@@ -50,6 +50,23 @@ struct FileRig {
     }
 }
 
+extension FileRig {
+    /// A 440 Hz tone, 8 kHz mono S16_LE, `seconds` long: the rig for many short takes
+    /// (`--rate 8000 --channels 1 --format S16_LE`), and its samples.
+    static func tone(seconds: Int = 1) -> (rig: FileRig, samples: [Int16]) {
+        let tone = (0..<8000 * seconds).map { Int16(3000 * sin(2 * Double.pi * 440 * Double($0) / 8000)) }
+        return (FileRig(bytes: tone.withUnsafeBufferPointer { Data(buffer: $0) }), tone)
+    }
+}
+
+/// The pid a line of `text` names ("... (pid 123) ..."): the first line that starts with `prefix`.
+func pidNamed(in text: String, lineStartingWith prefix: String) -> Int32? {
+    guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }),
+        let after = line.split(separator: "(pid ").dropFirst().first
+    else { return nil }
+    return Int32(after.prefix { $0.isNumber })
+}
+
 /// A float sample as alsa-lib's `lfloat` plugin turns it into a 32-bit code (plugin_ops.h:
 /// 1.0 and over the largest code, -1.0 and under the smallest, else scaled by 2^31 and
 /// truncated); the 16- and 24-bit formats keep its top bits.

@@ -536,13 +536,8 @@ struct TakeStoryTests {
         kill(recorder.pid, SIGINT)
         #expect(recorder.wait(seconds: 10) == 0, "\(recorder.stderr)")
         // The hook is left running, named with its pid; it is this test's to stop.
-        let said = try #require(
-            recorder.stderr.split(separator: "\n").first {
-                $0.hasPrefix("headroom: left --on-take-closed running for t.wav (pid ")
-            },
-            "\(recorder.stderr)"
-        )
-        let pid = try #require(Int32(said.split(separator: "(pid ")[1].prefix { $0.isNumber }))
+        let said = "headroom: left --on-take-closed running for t.wav (pid "
+        let pid = try #require(pidNamed(in: recorder.stderr, lineStartingWith: said), "\(recorder.stderr)")
         #expect(kill(pid, 0) == 0, "the hook still runs")
         // It holds stdin, stdout and stderr only: not the take, its log or their locks, the
         // device, nor the descriptor this test's Process watches to see the recorder end.
@@ -559,7 +554,7 @@ struct TakeStoryTests {
         while !gone() && Date() < stopBy { usleep(20_000) }
         #expect(gone(), "SIGTERM stops the hook")
         if !gone() { kill(pid, SIGKILL) }
-        #expect(said.hasSuffix("); what it ends with is not reported"))
+        #expect(recorder.stderr.contains("\(said)\(pid)); what it ends with is not reported\n"))
         #expect(recorder.stderr.contains("headroom: take \(rig.directory)/takes/t.wav (log "))
         let log = logLines(rig.directory + "/takes/t.clips.jsonl")
         #expect(log.last?["type"] as? String == "summary" && log.last?["complete"] as? Bool == true)
@@ -569,8 +564,7 @@ struct TakeStoryTests {
         "hooks run one at a time, in the order the takes closed: one that hangs holds only those after it and says so, never the recorder's descriptors; at the end those still waiting are named"
     )
     func hooksInTurn() throws {
-        let tone = (0..<8000).map { Int16(3000 * sin(2 * Double.pi * 440 * Double($0) / 8000)) }
-        let rig = FileRig(bytes: tone.withUnsafeBufferPointer { Data(buffer: $0) })
+        let rig = FileRig.tone().rig
         let ran = rig.directory + "/ran"
         // The hooks that sleep write their pids here, to be stopped whatever the test finds.
         let sleepers = rig.directory + "/sleepers"
@@ -593,14 +587,9 @@ struct TakeStoryTests {
         )
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline && !recorder.stderr.contains("10 takes wait for it") { usleep(20_000) }
-        let said = try #require(
-            recorder.stderr.split(separator: "\n").first {
-                $0.hasPrefix("--on-take-closed has not finished for t-001.wav (pid ")
-            },
-            "\(recorder.stderr)"
-        )
-        #expect(said.hasSuffix("): 10 takes wait for it (one command runs at a time)"), "\(said)")
-        let hung = try #require(Int32(said.split(separator: "(pid ")[1].prefix { $0.isNumber }))
+        let said = "--on-take-closed has not finished for t-001.wav (pid "
+        let hung = try #require(pidNamed(in: recorder.stderr, lineStartingWith: said), "\(recorder.stderr)")
+        #expect(recorder.stderr.contains("\(said)\(hung)): 10 takes wait for it (one command runs at a time)\n"))
         // One command at a time: the hung one is the recorder's only child, and none after it ran.
         let children = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(recorder.pid)/task").flatMap {
             try String(contentsOfFile: "/proc/\(recorder.pid)/task/\($0)/children", encoding: .utf8).split(
@@ -634,13 +623,8 @@ struct TakeStoryTests {
         while Date() < waitBy && !ending.stderr.contains("waiting for --on-take-closed") { usleep(20_000) }
         kill(ending.pid, SIGINT)
         #expect(ending.wait(seconds: 10) == 0, "\(ending.stderr)")
-        let left = try #require(
-            ending.stderr.split(separator: "\n").first {
-                $0.hasPrefix("headroom: left --on-take-closed running for t-001.wav (pid ")
-            },
-            "\(ending.stderr)"
-        )
-        kill(try #require(Int32(left.split(separator: "(pid ")[1].prefix { $0.isNumber })), SIGTERM)
+        let left = "headroom: left --on-take-closed running for t-001.wav (pid "
+        #expect(pidNamed(in: ending.stderr, lineStartingWith: left) != nil, "\(ending.stderr)")
         for n in 2...5 {
             #expect(
                 ending.stderr.contains(
