@@ -391,11 +391,7 @@ struct LiveRecording {
         // A label still being typed when the recording ended was logged with what was
         // typed: its prompt gives way to the latest line.
         meter?.labelDraft = nil
-        // A hook that hangs (an rsync to a server gone) never keeps the recorder: after a
-        // second of waiting it says so, and Ctrl-C (any end signal) leaves it running. With
-        // --wait-device a lost device is not kept waiting for them either.
-        let outcome = session.outcome(deviceComesBack: settings.waitDevice, leaveHooks: Self.leavingHooks(say))
-        Self.sayHooks(leftRunning: outcome.hooksLeftRunning, notRun: outcome.hooksNotRun)
+        let outcome = session.outcome()
         monitor?.update(session.snapshot(), recording: false, diskSecondsLeft: diskLeft)
         if outcome.reason == .deviceLost { monitor?.deviceLost() }
         // The last figures, waited for (a folder that does not answer gets 2 s, and a line).
@@ -425,20 +421,18 @@ struct LiveRecording {
         return outcome
     }
 
-    /// Asked about ten times a second while `--on-take-closed` commands are waited for: after
-    /// a second it says so; true once an end signal says to leave them.
-    static func leavingHooks(_ say: @escaping (String) -> Void) -> () -> Bool {
+    /// Waits, as the recorder ends, for the `--on-take-closed` commands running and waiting:
+    /// after a second it says so, and an end signal (Ctrl-C, SIGTERM, SIGHUP) leaves the one
+    /// running running, named with its pid, and names the takes whose command never ran (to
+    /// be run by hand). A hook that hangs (an rsync to a server gone) never keeps the recorder.
+    static func waitForHooks(_ hook: TakeHook) {
         var asked = 0
-        return {
+        let (leftRunning, notRun) = hook.waitAll {
             asked += 1
-            if asked == 10 { say("waiting for --on-take-closed to finish (Ctrl-C leaves it running)") }
+            if asked == 10 { Terminal.error("waiting for --on-take-closed to finish (Ctrl-C leaves it running)") }
             return nextSignal(seconds: 0) == .end
         }
-    }
-
-    /// Names the command left running and the takes whose command never ran (they waited
-    /// their turn: one runs at a time), to be run by hand.
-    static func sayHooks(leftRunning: [String], notRun: [String]) {
+        for line in hook.failures() { Terminal.line(line) }
         for left in leftRunning {
             Terminal.error("left --on-take-closed running for \(left); what it ends with is not reported")
         }

@@ -236,15 +236,10 @@ struct RecordCommand: ParsableCommand {
             }
             defer { server?.stop() }
             // One queue of --on-take-closed commands for the whole recording, across device
-            // reconnects: waited for here when the recorder ends while a lost device was
-            // awaited (each session waits for it otherwise).
+            // reconnects (a device lost under --wait-device is waited for at once, not the
+            // uploads), waited for once, as the recorder ends.
             let takeHook = settings.onTakeClosed.flatMap { TakeHook(command: $0) }
-            defer {
-                if let takeHook {
-                    let left = takeHook.waitAll(leavingWhen: LiveRecording.leavingHooks { Terminal.error($0) })
-                    LiveRecording.sayHooks(leftRunning: left.leftRunning, notRun: left.notRun)
-                }
-            }
+            defer { if let takeHook { LiveRecording.waitForHooks(takeHook) } }
             var resumedFrom: String? = nil
             var chainBase: String? = nil
             var chainIndex = 1

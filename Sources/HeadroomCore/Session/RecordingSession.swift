@@ -115,12 +115,6 @@ public final class RecordingSession: @unchecked Sendable {
         /// Clip logs, in order.
         public var logs: [String]
         public var clipEvents: Int
-        /// `--on-take-closed` commands left running when the recorder was told to end while
-        /// it waited for them: "take.wav (pid 123)".
-        public var hooksLeftRunning: [String] = []
-        /// The takes whose `--on-take-closed` command had not started then (they run one at a
-        /// time): never run.
-        public var hooksNotRun: [String] = []
         /// What finishing the takes a killed recorder left in the folder did, a line a take.
         public var finishedLeftBehind: [String] = []
         /// SPEC's exit code: 0, or 74 after a device loss or a disk failure.
@@ -362,36 +356,27 @@ public final class RecordingSession: @unchecked Sendable {
     /// The folder takes go to: `--dir`, or its new name when it was renamed while recording.
     public var directory: String { registry.directory }
 
-    /// Whether `--on-take-closed` was given.
-    public var hasTakeHook: Bool { registry.hook != nil }
-
     /// True once every thread has finished.
     public var isFinished: Bool { done.wait(timeout: .now()) == .success }
 
     /// Waits up to `seconds` for the recording to end; true when it has.
     public func wait(seconds: Double) -> Bool { done.wait(timeout: .now() + seconds) == .success }
 
-    /// Waits for the end and says how it went. The takes are always finished first; the
-    /// `--on-take-closed` commands still running or waiting are waited for until
-    /// `leaveHooks()` (asked about ten times a second: an end signal) says to leave them. Not
-    /// when the device was lost and `deviceComesBack` (`--wait-device`): the recorder goes
-    /// back to waiting for the device at once, and its queue of commands runs on.
-    public func outcome(deviceComesBack: Bool = false, leaveHooks: () -> Bool = { false }) -> Outcome {
+    /// Waits for the end and says how it went, once every take is finished (its
+    /// `--on-take-closed` command queued: the recorder that owns the ``TakeHook`` waits for
+    /// those, once, when it ends, so that a device lost under `--wait-device` is waited for
+    /// at once).
+    public func outcome() -> Outcome {
         done.wait()
         registry.waitFinished()
+        let takes = registry.kept
         let reason =
             analyzer.endReason ?? EndReason(rawValue: capture.requestedEnd.load(ordering: .relaxed)) ?? .stopped
-        let waitForHooks = !(deviceComesBack && reason == .deviceLost)
-        let hooks =
-            (waitForHooks ? registry.hook?.waitAll(leavingWhen: leaveHooks) : nil) ?? (leftRunning: [], notRun: [])
-        let takes = registry.kept
         return Outcome(
             reason: reason,
             takes: takes.map(\.file),
             logs: takes.map(\.log),
             clipEvents: takes.reduce(0) { $0 + $1.clipEvents },
-            hooksLeftRunning: hooks.leftRunning,
-            hooksNotRun: hooks.notRun,
             finishedLeftBehind: registry.leftBehind.withLock { $0 }
         )
     }

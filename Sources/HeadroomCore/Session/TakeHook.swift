@@ -25,10 +25,14 @@ public final class TakeHook: Sendable {
     private let reports = Mutex<[String]>([])
     private let queue = Mutex<Queue>(Queue())
 
+    private typealias Job = (take: String, log: String, complete: Bool)
+
     private struct Queue {
         /// The takes whose command has not started, in the order they closed.
-        var waiting: [(take: String, log: String, complete: Bool)] = []
-        /// The command running: its shell's pid (0 while it starts) and the take's file name.
+        var waiting: [Job] = []
+        /// A thread is running the commands in turn (it ends once none waits).
+        var working = false
+        /// The command running: its shell's pid and the take's file name.
         var running: (pid: Int32, name: String)?
         /// How many takes waited for the command running when that was last said (10, 100...).
         var saidWaiting = 0
@@ -48,36 +52,50 @@ public final class TakeHook: Sendable {
     /// ended.
     func run(take: String, log: String, complete: Bool) {
         group.enter()
-        let said = queue.withLock { q -> String? in
+        let (said, startWorking) = queue.withLock { q -> (String?, Bool) in
             q.waiting.append((take, log, complete))
-            guard let running = q.running, running.pid > 0, q.waiting.count >= max(10, q.saidWaiting * 10) else {
-                return nil
+            defer { q.working = true }
+            guard let running = q.running, q.waiting.count >= max(10, q.saidWaiting * 10) else {
+                return (nil, !q.working)
             }
             q.saidWaiting = q.waiting.count
-            return
-                "--on-take-closed has not finished for \(running.name) (pid \(running.pid)): \(q.waiting.count) takes wait for it (one command runs at a time)"
+            return (
+                "--on-take-closed has not finished for \(running.name) (pid \(running.pid)): \(q.waiting.count) takes wait for it (one command runs at a time)",
+                !q.working
+            )
         }
         if let said { reports.withLock { $0.append(said) } }
-        startNext()
-    }
-
-    /// Starts the next command waiting, when none runs.
-    private func startNext() {
-        while let next = queue.withLock({ q -> (take: String, log: String, complete: Bool)? in
-            guard q.running == nil, !q.closed, !q.waiting.isEmpty else { return nil }
-            q.running = (0, "")
-            return q.waiting.removeFirst()
-        }) {
-            if start(take: next.take, log: next.log, complete: next.complete) { return }
+        if startWorking {
+            let thread = Thread { [self] in work() }
+            thread.name = "headroom-hook"
+            thread.start()
         }
     }
 
-    /// Starts one command, and a thread that waits for it to end, reports how it ended and
-    /// starts the next; false when it could not be started (reported).
-    private func start(take: String, log: String, complete: Bool) -> Bool {
+    /// The commands waiting, one after another, until none waits (or the recorder leaves them).
+    private func work() {
+        while let job = queue.withLock({ q -> Job? in
+            guard !q.closed, !q.waiting.isEmpty else {
+                q.working = false
+                return nil
+            }
+            return q.waiting.removeFirst()
+        }) {
+            execute(job)
+            queue.withLock { q in
+                q.running = nil
+                q.saidWaiting = 0
+            }
+            group.leave()
+        }
+    }
+
+    /// Runs one command to its end and reports how it ended, when it failed.
+    private func execute(_ job: Job) {
+        let (take, log) = (job.take, job.log)
         let script = Self.namesPaths(command) ? command : command + " \"$@\""
         let environment = ProcessInfo.processInfo.environment.merging([
-            "HEADROOM_TAKE": take, "HEADROOM_LOG": log, "HEADROOM_COMPLETE": complete ? "1" : "0",
+            "HEADROOM_TAKE": take, "HEADROOM_LOG": log, "HEADROOM_COMPLETE": job.complete ? "1" : "0",
         ]) { $1 }
         let name = (take as NSString).lastPathComponent
         var output: (read: Int32, write: Int32) = (-1, -1)
@@ -96,37 +114,23 @@ public final class TakeHook: Sendable {
                 close(output.write)
             }
             reports.withLock { $0.append("--on-take-closed: cannot run /bin/sh for \(name): \(error)") }
-            queue.withLock { $0.running = nil }
-            group.leave()
-            return false
+            return
         }
         queue.withLock { $0.running = (pid, name) }
-        let printing = output.read
-        let thread = Thread { [self] in
-            let printed = Self.readToEnd(printing, keepingLast: 2000)
-            close(printing)
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            // waitpid's status: the low 7 bits the signal that killed it (0: it exited), the
-            // next byte the exit code.
-            let (signal, code) = (status & 0x7F, (status >> 8) & 0xFF)
-            if signal != 0 || code != 0 {
-                let last =
-                    String(decoding: printed, as: UTF8.self)
-                    .splitLines().last { !$0.isEmpty }.map { ": " + DisplayText.escaped(String($0)) } ?? ""
-                let how = signal == 0 ? "exited \(code)" : "was killed by signal \(signal)"
-                reports.withLock { $0.append("--on-take-closed \(how) for \(name)\(last)") }
-            }
-            queue.withLock { q in
-                q.running = nil
-                q.saidWaiting = 0
-            }
-            startNext()
-            group.leave()
+        let printed = Self.readToEnd(output.read, keepingLast: 2000)
+        close(output.read)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // waitpid's status: the low 7 bits the signal that killed it (0: it exited), the
+        // next byte the exit code.
+        let (signal, code) = (status & 0x7F, (status >> 8) & 0xFF)
+        if signal != 0 || code != 0 {
+            let last =
+                String(decoding: printed, as: UTF8.self)
+                .splitLines().last { !$0.isEmpty }.map { ": " + DisplayText.escaped(String($0)) } ?? ""
+            let how = signal == 0 ? "exited \(code)" : "was killed by signal \(signal)"
+            reports.withLock { $0.append("--on-take-closed \(how) for \(name)\(last)") }
         }
-        thread.name = "headroom-hook"
-        thread.start()
-        return true
     }
 
     struct SpawnError: Error, CustomStringConvertible {
@@ -205,7 +209,7 @@ public final class TakeHook: Sendable {
     }
 
     /// Failures since the last call.
-    func failures() -> [String] {
+    public func failures() -> [String] {
         reports.withLock { r in
             defer { r.removeAll() }
             return r
@@ -218,8 +222,6 @@ public final class TakeHook: Sendable {
     /// "take.wav (pid 123)", and the takes whose command had not started are returned by
     /// their paths.
     public func waitAll(leavingWhen leave: () -> Bool) -> (leftRunning: [String], notRun: [String]) {
-        // Left once already (and said): the command left running is not waited for again.
-        if queue.withLock({ $0.closed }) { return ([], []) }
         while group.wait(timeout: .now() + 0.1) == .timedOut {
             if leave() {
                 let (running, waiting) = queue.withLock { q in
@@ -228,8 +230,7 @@ public final class TakeHook: Sendable {
                     return (q.running, q.waiting)
                 }
                 for _ in waiting { group.leave() }
-                let left = running.flatMap { $0.pid > 0 ? "\($0.name) (pid \($0.pid))" : nil }
-                return (left.map { [$0] } ?? [], waiting.map(\.take))
+                return (running.map { ["\($0.name) (pid \($0.pid))"] } ?? [], waiting.map(\.take))
             }
         }
         return ([], [])
