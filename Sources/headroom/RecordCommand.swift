@@ -26,7 +26,7 @@ struct RecordCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Take name: strftime codes plus %n for a take counter; a / makes folders inside --dir (%Y-%m-%d/take-%H%M%S: a folder a day) (default take-%Y%m%d-%H%M%S).",
+            "Take name: strftime codes plus %n for a take counter (on from the highest number already there); a / makes folders inside --dir (%Y-%m-%d/take-%H%M%S: a folder a day) (default take-%Y%m%d-%H%M%S).",
             valueName: "template"
         )
     )

@@ -196,3 +196,33 @@ struct DatedFolderTests {
         }
     }
 }
+
+@Suite("The take counter")
+struct TakeCounterTests {
+    @Test(
+        "%n goes on from the highest number in its folder: a deleted take-003 is not reused, dated names, other numbers and a file in a folder's place do not count"
+    )
+    func afterTheHighest() throws {
+        let directory = try scratchFolder("counter")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func touch(_ names: String...) {
+            for name in names { FileManager.default.createFile(atPath: directory + "/" + name, contents: Data()) }
+        }
+        var namer = try TakeNamer(directory: directory, template: "take-%n", fileFormat: .wav)
+        #expect(namer.next() == directory + "/take-001")
+        // take-001 to take-005 were recorded and take-003, a false start, deleted.
+        touch("take-001.wav", "take-001.clips.jsonl", "take-002.wav", "take-004.wav", "take-005.clips.jsonl")
+        namer = try TakeNamer(directory: directory, template: "take-%n", fileFormat: .wav)
+        #expect(namer.next() == directory + "/take-006")
+        // A reconnect's part counts; a date, another width and a longer word do not.
+        touch("take-007-2.wav", "take-20261206-162931.wav", "take-0099.wav", "take-010x.wav", "take-012.labels.txt")
+        #expect(namer.next() == directory + "/take-013")
+        #expect(namer.next() == directory + "/take-014")
+        // Counted folders: 002 and 004 are folders of takes, 009 is a file a person put there.
+        try FileManager.default.createDirectory(atPath: directory + "/sets/002", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory + "/sets/004", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: directory + "/sets/009", contents: Data())
+        var sets = try TakeNamer(directory: directory + "/sets", template: "%n/take", fileFormat: .flac)
+        #expect(sets.next() == directory + "/sets/005/take")
+    }
+}

@@ -120,8 +120,11 @@ public struct TakeNamer: Sendable {
     }
 
     /// The next take's path without extension (`dir/take-20261124-153000`), free of existing files.
+    /// `%n` goes on from the highest number already in its folder (`take-006` after take-005,
+    /// even where take-003 was deleted): takes sort in the order they were recorded.
     public mutating func next(date: Date = Date()) -> String {
         let usesCounter = template.contains("%n")
+        if usesCounter { counter = max(counter, highestCounter(date: date)) }
         while true {
             counter += 1
             // `--dir takes/` (a shell's completion) names takes/take-..., not takes//take-...
@@ -136,6 +139,50 @@ public struct TakeNamer: Sendable {
             while exists(base + "-\(suffix)") { suffix += 1 }
             return base + "-\(suffix)"
         }
+    }
+
+    /// The highest `%n` among the names already where the next one goes: the first part of the
+    /// name with `%n` in it, matched against the entries of the folder it goes in (`take-%n`:
+    /// take-005.wav, take-005.clips.jsonl, take-005-2.wav after a reconnect; `%n/take`: the
+    /// folders 005 and 006, not a file named 007). 0 when there are none.
+    func highestCounter(date: Date) -> Int {
+        let marker = "\u{2}N\u{2}"
+        let expanded = Self.expand(template.replacingOccurrences(of: "%n", with: marker), date: date, counter: 0)
+        let parts = expanded.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard let i = parts.firstIndex(where: { $0.contains(marker) }) else { return 0 }
+        let pieces = parts[i].components(separatedBy: marker)
+        let (prefix, after, last) = (pieces[0], pieces[1], pieces.count == 2)
+        let folder = ([directory.isEmpty ? "." : directory] + parts[..<i]).joined(separator: "/")
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return 0 }
+        var highest = 0
+        for entry in entries where entry.hasPrefix(prefix) {
+            let rest = entry.dropFirst(prefix.count)
+            let digits = rest.prefix(while: { $0.isASCII && $0.isNumber })
+            // As %n writes them (001, 1234), and not a date's 8 digits (take-20261206-...).
+            guard (3...6).contains(digits.count), let n = Int(digits), String(format: "%03d", n) == digits else {
+                continue
+            }
+            let tail = rest.dropFirst(digits.count)
+            guard tail.hasPrefix(after) else { continue }
+            if i < parts.count - 1 {
+                // A folder of takes (`%n/take`).
+                var st = stat()
+                guard !last || tail.count == after.count, lstat(folder + "/" + entry, &st) == 0,
+                    st.st_mode & S_IFMT == S_IFDIR
+                else { continue }
+            } else if last {
+                // The take, its log, its labels, a part after a reconnect (-2).
+                let end = tail.dropFirst(after.count)
+                let suffix = end.hasPrefix("-") ? end.dropFirst().prefix(while: { $0.isASCII && $0.isNumber }) : ""
+                let more = end.dropFirst(end.hasPrefix("-") ? 1 + suffix.count : 0)
+                guard
+                    end.isEmpty || end.hasPrefix(".")
+                        || (suffix.count >= 1 && suffix.count <= 3 && (more.isEmpty || more.hasPrefix(".")))
+                else { continue }
+            }
+            highest = max(highest, n)
+        }
+        return highest
     }
 
     /// The take file and its clip log both count: neither may be overwritten, and a
