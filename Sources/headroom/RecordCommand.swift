@@ -243,10 +243,12 @@ struct RecordCommand: ParsableCommand {
             var resumedFrom: String? = nil
             var chainBase: String? = nil
             var chainIndex = 1
+            /// When the device went away, under --wait-device.
+            var lostAt: Double? = nil
             var outcome: RecordingSession.Outcome
             while true {
                 // nil: stopped (SIGINT, SIGTERM) while waiting for the device.
-                guard let source = try openDevice(settings: settings, format: format) else { return }
+                guard let source = try openDevice(settings: settings, format: format, lostAt: lostAt) else { return }
                 if source.rate != settings.rate {
                     note(
                         "note: \(settings.device) runs at \(source.rate) Hz, not \(settings.rate) Hz; recording at \(source.rate) Hz"
@@ -308,6 +310,7 @@ struct RecordCommand: ParsableCommand {
                 }
                 chainIndex += 1
                 Terminal.error("waiting for \(settings.device) to come back (Ctrl-C to stop)")
+                lostAt = MonotonicClock.now()
             }
             if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
         }
@@ -373,9 +376,22 @@ struct RecordCommand: ParsableCommand {
         return try call.result()
     }
     /// Opens the capture device. With --wait-device a missing device is waited for
-    /// (tried once a second); returns nil when SIGINT or SIGTERM arrives meanwhile.
-    func openDevice(settings: Settings, format: SampleFormat) throws(HeadroomError) -> ALSACapture? {
+    /// (tried once a second); returns nil when SIGINT or SIGTERM arrives meanwhile. Each
+    /// reason it cannot be opened is said once, as it first comes: a card plugged back in
+    /// that refuses the settings (another interface on the same name, at 44.1 kHz only) is
+    /// said, not waited on under the line that said it was missing.
+    /// Once it opens after a wait, that is said too, so a journal does not end on "waiting"
+    /// until the next take closes; `lostAt` is when the device went away mid-recording.
+    func openDevice(
+        settings: Settings,
+        format: SampleFormat,
+        lostAt: Double? = nil
+    ) throws(HeadroomError)
+        -> ALSACapture?
+    {
         var said = false
+        var reasons: Set<String> = []
+        let waitingSince = lostAt ?? MonotonicClock.now()
         while true {
             do {
                 func open() throws(HeadroomError) -> ALSACapture {
@@ -394,12 +410,19 @@ struct RecordCommand: ParsableCommand {
                     quiet ? try DeviceList.withStderrSilenced(open) : try open()
                 }
                 switch try Self.bounded(seconds: 15, attempt) {
-                case .opened(let source): return source
+                case .opened(let source):
+                    if said || lostAt != nil {
+                        let seconds = String(format: "%.1f", MonotonicClock.now() - waitingSince)
+                        Terminal.error(
+                            "\(settings.device) \(lostAt == nil ? "is there" : "is back") after \(seconds) s; recording\(lostAt == nil ? "" : " again")"
+                        )
+                    }
+                    return source
                 case .stopped: return nil
                 }
             } catch {
                 guard settings.waitDevice, error.code == .unavailable else { throw error }
-                if !said {
+                if reasons.insert(error.message).inserted {
                     Terminal.error("waiting for \(settings.device): \(error.message)")
                     said = true
                 }

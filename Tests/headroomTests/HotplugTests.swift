@@ -238,6 +238,49 @@ struct HotplugTests {
     }
 
     @Test(
+        "--wait-device: a device back under its name that refuses the settings (44.1 kHz only) is said, not waited on in silence; the right one back is said and recorded"
+    )
+    func backRefusing() throws {
+        let dir = scratchDirectory()
+        _ = writeNoiseWav(dir + "/in.wav", seconds: 3, channels: 2, level: 0.4)
+        let rig = try JackRig(name: "refuse", wav: dir + "/in.wav")
+        defer { rig.stop() }
+        // ALSA's jack plugin itself, with no plug in front to resample: it offers the server's rate.
+        let rec = try BackgroundRecorder(
+            [
+                "record", "--device", "jackraw", "--format", "FLOAT_LE", "--dir", dir + "/takes", "--headless",
+                "--wait-device", "--name", "take-%n",
+            ],
+            environment: rig.environment,
+            directory: dir
+        )
+        func said(_ text: String) -> Bool { eventually(20) { rec.stderr.contains(text) } }
+        #expect(waitForAudio(in: dir + "/takes", seconds: 1))
+        rig.stop()  // unplugged
+        #expect(said("waiting for jackraw to come back"), "\(rec.stderr)")
+        #expect(said("waiting for jackraw: cannot open capture device jackraw"), "\(rec.stderr)")
+        try rig.startServer(rate: 44100)  // another interface, plugged in under its name
+        #expect(
+            said(
+                "waiting for jackraw: jackraw cannot capture at 48000 Hz (nearest it offers: 44100 Hz); use --rate 44100\n"
+            ),
+            "\(rec.stderr)"
+        )
+        rig.stop()
+        try rig.startServer()  // the right one again
+        #expect(said("jackraw is back after "), "\(rec.stderr)")
+        #expect(
+            eventually(20) { files(in: dir + "/takes", ending: ".wav").contains { $0.hasSuffix("take-001-2.wav") } }
+        )
+        kill(rec.pid, SIGINT)
+        #expect(rec.wait(seconds: 10) == 0, "\(rec.stderr)")
+        // Each reason once, however many times a second the device was tried.
+        #expect(rec.stderr.components(separatedBy: "cannot capture at 48000 Hz").count == 2, "\(rec.stderr)")
+        let log = logLines(dir + "/takes/take-001-2.clips.jsonl")
+        #expect(log.contains { $0["type"] as? String == "resumed" } && log.last?["type"] as? String == "summary")
+    }
+
+    @Test(
         "a device lost while an upload runs: the recorder waits for the device at once, not for the upload, and the uploads run in take order across the reconnect"
     )
     func reconnectDuringUpload() throws {

@@ -42,11 +42,12 @@ final class JackRig {
         try startServer()
     }
 
-    /// Starts jackd and the player (again, after ``stop()`` or ``killServer()``).
-    func startServer() throws {
+    /// Starts jackd and the player (again, after ``stop()`` or ``killServer()``); at another
+    /// `rate`, another interface plugged in under the same name.
+    func startServer(rate: Int = 48000) throws {
         jackd = try Self.launch(
             "/usr/bin/jackd",
-            ["-n", server, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", String(period)],
+            ["-n", server, "--no-realtime", "-d", "dummy", "-r", String(rate), "-p", String(period)],
             environment
         )
         // jack_wait returns once the server is up. JACK_NO_START_SERVER: the tools must never
