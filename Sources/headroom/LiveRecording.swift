@@ -133,7 +133,8 @@ struct LiveRecording {
         var noted = false
         var lastStatus = MonotonicClock.now()
         // systemd: ready once the device is open and capture starts; the watchdog is fed
-        // only while frames keep arriving.
+        // while frames keep arriving (and, outside this loop, while the device is waited for and
+        // the last take finished).
         Systemd.notify("READY=1\nSTATUS=recording from \(settings.device)")
         let watchdog = Systemd.watchdogSeconds
         var lastPing = 0.0
@@ -391,7 +392,9 @@ struct LiveRecording {
         // A label still being typed when the recording ended was logged with what was
         // typed: its prompt gives way to the latest line.
         meter?.labelDraft = nil
-        let outcome = session.outcome()
+        // Under systemd's watchdog, finishing the last take (its loudness read back, its cue
+        // markers) is progress too: without a word for WatchdogSec, systemd would kill it.
+        let outcome = Systemd.keepingAlive { session.outcome() }
         monitor?.update(session.snapshot(), recording: false, diskSecondsLeft: diskLeft)
         if outcome.reason == .deviceLost { monitor?.deviceLost() }
         // The last figures, waited for (a folder that does not answer gets 2 s, and a line).
@@ -399,7 +402,15 @@ struct LiveRecording {
         if metricsWrite != nil, let metricsFile {
             Terminal.error("--metrics-file \(metricsFile): the disk did not answer; the file may hold older figures")
         }
-        Systemd.notify("STATUS=stopped (\(outcome.reason))")
+        let why =
+            switch outcome.reason {
+            case .stopped: "stopped"
+            case .duration: "--duration reached"
+            case .deviceLost: "the device went away"
+            case .deviceError: "the device failed"
+            case .disk: "the disk failed"
+            }
+        Systemd.notify("STATUS=stopped (\(why))")
         if var m = meter, m.draw(session.snapshot()) { m.finish() }
         // Whatever came after the last frame (a hook's failure) goes below the meter.
         for w in session.takeWarnings() { Terminal.line(w) }

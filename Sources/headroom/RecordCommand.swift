@@ -239,7 +239,12 @@ struct RecordCommand: ParsableCommand {
             // reconnects (a device lost under --wait-device is waited for at once, not the
             // uploads), waited for once, as the recorder ends.
             let takeHook = settings.onTakeClosed.flatMap { TakeHook(command: $0) }
-            defer { if let takeHook { LiveRecording.waitForHooks(takeHook) } }
+            defer {
+                // To systemd: the recorder is ending (its watchdog, fed while frames arrive,
+                // no longer applies: TimeoutStopSec bounds the uploads waited for).
+                Systemd.notify("STOPPING=1")
+                if let takeHook { LiveRecording.waitForHooks(takeHook) }
+            }
             var resumedFrom: String? = nil
             var chainBase: String? = nil
             var chainIndex = 1
@@ -426,6 +431,9 @@ struct RecordCommand: ParsableCommand {
                     Terminal.error("waiting for \(settings.device): \(error.message)")
                     said = true
                 }
+                // To systemd: waiting for the device is this service's work (ready, so that
+                // TimeoutStartSec does not end it), and it is alive while it does (WatchdogSec).
+                Systemd.notify("READY=1\nSTATUS=waiting for \(settings.device)\nWATCHDOG=1")
                 if LiveRecording.waitForEndSignal(seconds: 1) { return nil }
             }
         }

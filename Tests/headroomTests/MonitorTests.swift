@@ -640,24 +640,12 @@ struct MonitorTests {
         #expect(latency < 0.5, "clip at \(captured), on /status at \(seen!): \(latency) s")
     }
 
-    @Test("under systemd: READY=1, STATUS and WATCHDOG=1 on NOTIFY_SOCKET; journal lines carry priorities and the take")
+    @Test(
+        "under systemd: READY=1, STATUS and WATCHDOG=1 on NOTIFY_SOCKET, STOPPING=1 as it ends; journal lines carry priorities and the take"
+    )
     func systemd() throws {
         let dir = scratchDirectory()
-        let socketPath = dir + "/notify"
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        #expect(fd >= 0)
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in socketPath.utf8.enumerated() { raw[i] = b }
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        #expect(bound == 0)
+        let notify = try NotifySocket(dir + "/notify")
         var m = Material(frames: 48000 * 2, channels: 2)
         m.clip(channel: 0, frame: 24000, length: 5)
         let rig = FileRig(bytes: m.bytes("S24_3LE"))
@@ -670,13 +658,85 @@ struct MonitorTests {
         p.executableURL = URL(fileURLWithPath: headroomBinary)
         p.arguments = ["record", "--device", "testcap", "--duration", "2", "--dir", dir + "/takes", "--name", "t"]
         p.environment = ProcessInfo.processInfo.environment.merging(rig.environment) { $1 }.merging([
-            "NOTIFY_SOCKET": socketPath, "WATCHDOG_USEC": "200000", "JOURNAL_STREAM": "\(st.st_dev):\(st.st_ino)",
+            "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000", "JOURNAL_STREAM": "\(st.st_dev):\(st.st_ino)",
         ]) { $1 }
         p.standardError = FileHandle(forWritingAtPath: errPath)
         p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         try p.run()
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
+        let messages = notify.received()
+        #expect(messages.first?.hasPrefix("READY=1") == true, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("STATUS=recording t.wav") })
+        #expect(messages.contains("WATCHDOG=1"))
+        // Ending by itself (--duration), it says so: systemd's watchdog no longer applies while
+        // the last take is finished and its upload waited for.
+        #expect(messages.last == "STOPPING=1", "\(messages)")
+        let lines = try String(contentsOfFile: errPath, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.allSatisfy { $0.hasPrefix("<") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("<4>CLIP: ch1") && $0.hasSuffix("[t.wav]") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("<6>headroom: take") })
+    }
+
+    @Test(
+        "under systemd with --wait-device: waiting for the device is being ready and alive (READY=1, STATUS, WATCHDOG=1 while it waits), so neither TimeoutStartSec nor WatchdogSec ends it"
+    )
+    func systemdWaiting() throws {
+        let dir = scratchDirectory()
+        let notify = try NotifySocket(dir + "/notify")
+        let rig = FileRig(bytes: Material(frames: 4800, channels: 2).bytes("S16_LE"))
+        // A card that is not plugged in: the wait the unit's --wait-device makes after an unplug.
+        let rec = try BackgroundRecorder(
+            ["record", "--device", "hw:CARD=nothere", "--headless", "--wait-device", "--dir", dir + "/takes"],
+            environment: rig.environment.merging(["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "3000000"]) { $1 },
+            directory: dir
+        )
+        var messages: [String] = []
+        // The unit's WatchdogSec is 10 s; fed every second or so, three pings come within 10 s.
+        #expect(
+            eventually(20) {
+                messages += notify.received()
+                return messages.filter { $0.contains("WATCHDOG=1") }.count >= 3
+            },
+            "\(messages) \(rec.stderr)"
+        )
+        #expect(messages.first?.hasPrefix("READY=1\nSTATUS=waiting for hw:CARD=nothere") == true, "\(messages)")
+        kill(rec.pid, SIGTERM)
+        #expect(rec.wait(seconds: 10) == 0, "\(rec.stderr)")
+        #expect(notify.received().last == "STOPPING=1")
+    }
+
+    static func folder(_ path: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
+
+/// A datagram socket standing in for systemd's NOTIFY_SOCKET: what the recorder tells it.
+final class NotifySocket {
+    let path: String
+    private let fd: Int32
+
+    init(_ path: String) throws {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in path.utf8.enumerated() { raw[i] = b }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard fd >= 0, bound == 0 else { throw RigError("cannot bind \(path)") }
+    }
+
+    deinit { close(fd) }
+
+    /// The messages received since the last call, oldest first.
+    func received() -> [String] {
         var messages: [String] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
@@ -684,18 +744,7 @@ struct MonitorTests {
             guard n > 0 else { break }
             messages.append(String(decoding: buffer[0..<n], as: UTF8.self))
         }
-        #expect(messages.first?.hasPrefix("READY=1") == true, "\(messages)")
-        #expect(messages.contains { $0.hasPrefix("STATUS=recording t.wav") })
-        #expect(messages.contains("WATCHDOG=1"))
-        let lines = try String(contentsOfFile: errPath, encoding: .utf8).split(separator: "\n").map(String.init)
-        #expect(lines.allSatisfy { $0.hasPrefix("<") }, "\(lines)")
-        #expect(lines.contains { $0.hasPrefix("<4>CLIP: ch1") && $0.hasSuffix("[t.wav]") }, "\(lines)")
-        #expect(lines.contains { $0.hasPrefix("<6>headroom: take") })
-    }
-
-    static func folder(_ path: String) throws -> String {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
+        return messages
     }
 }
 

@@ -40,6 +40,27 @@ public enum Systemd {
         return usec / 1e6
     }
 
+    /// Runs `body`, telling the watchdog all is well every third of its interval meanwhile:
+    /// for work that is progress although no frame arrives (the last take's loudness, read
+    /// back at about a second per minute of 8 channels, once capture has ended). Without a
+    /// watchdog, just `body`.
+    public static func keepingAlive<T>(_ body: () throws -> T) rethrows -> T {
+        guard let seconds = watchdogSeconds else { return try body() }
+        let done = DispatchSemaphore(value: 0)
+        let ended = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            while done.wait(timeout: .now() + seconds / 3) == .timedOut { notify("WATCHDOG=1") }
+            ended.signal()
+        }
+        thread.name = "headroom-watchdog"
+        thread.start()
+        defer {
+            done.signal()
+            ended.wait()
+        }
+        return try body()
+    }
+
     /// True when stderr is the journal (`JOURNAL_STREAM` names stderr's device and inode):
     /// then lines carry a syslog priority prefix (`<4>`) that journald reads.
     public static let stderrIsJournal: Bool = {
