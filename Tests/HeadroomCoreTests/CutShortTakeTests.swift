@@ -214,8 +214,10 @@ struct TakeCounterTests {
         touch("take-001.wav", "take-001.clips.jsonl", "take-002.wav", "take-004.wav", "take-005.clips.jsonl")
         namer = try TakeNamer(directory: directory, template: "take-%n", fileFormat: .wav)
         #expect(namer.next() == directory + "/take-006")
-        // A reconnect's part counts; a date, another width and a longer word do not.
+        // A reconnect's part counts; a date, another width and a longer word do not. (The
+        // folder is looked at once, as a recorder starts: the next recorder sees these.)
         touch("take-007-2.wav", "take-20261206-162931.wav", "take-0099.wav", "take-010x.wav", "take-012.labels.txt")
+        namer = try TakeNamer(directory: directory, template: "take-%n", fileFormat: .wav)
         #expect(namer.next() == directory + "/take-013")
         #expect(namer.next() == directory + "/take-014")
         // Counted folders: 002 and 004 are folders of takes, 009 is a file a person put there.

@@ -8,6 +8,9 @@ public struct TakeNamer: Sendable {
     public let template: String
     public let fileFormat: TakeFileFormat
     private var counter = 0
+    /// The folder whose `%n` numbers the counter has been brought past (looked at once: a
+    /// month of one-minute takes is 86,000 files to list before every take).
+    private var counted: String?
 
     /// Checks the template. A `/` in it makes folders inside `--dir` (`%Y-%m-%d/take-%H%M%S`:
     /// a folder a day, as field recorders keep them), made as takes need them; a name that
@@ -124,7 +127,10 @@ public struct TakeNamer: Sendable {
     /// even where take-003 was deleted): takes sort in the order they were recorded.
     public mutating func next(date: Date = Date()) -> String {
         let usesCounter = template.contains("%n")
-        if usesCounter { counter = max(counter, highestCounter(date: date)) }
+        if usesCounter, let (folder, highest) = highestCounter(date: date, unlessIn: counted) {
+            counted = folder
+            counter = max(counter, highest)
+        }
         while true {
             counter += 1
             // `--dir takes/` (a shell's completion) names takes/take-..., not takes//take-...
@@ -144,16 +150,18 @@ public struct TakeNamer: Sendable {
     /// The highest `%n` among the names already where the next one goes: the first part of the
     /// name with `%n` in it, matched against the entries of the folder it goes in (`take-%n`:
     /// take-005.wav, take-005.clips.jsonl, take-005-2.wav after a reconnect; `%n/take`: the
-    /// folders 005 and 006, not a file named 007). 0 when there are none.
-    func highestCounter(date: Date) -> Int {
+    /// folders 005 and 006, not a file named 007), 0 when there are none; nil when that folder
+    /// is `scanned` (or the name has no `%n`).
+    func highestCounter(date: Date, unlessIn scanned: String? = nil) -> (folder: String, highest: Int)? {
         let marker = "\u{2}N\u{2}"
         let expanded = Self.expand(template.replacingOccurrences(of: "%n", with: marker), date: date, counter: 0)
         let parts = expanded.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        guard let i = parts.firstIndex(where: { $0.contains(marker) }) else { return 0 }
+        guard let i = parts.firstIndex(where: { $0.contains(marker) }) else { return nil }
         let pieces = parts[i].components(separatedBy: marker)
         let (prefix, after, last) = (pieces[0], pieces[1], pieces.count == 2)
         let folder = ([directory.isEmpty ? "." : directory] + parts[..<i]).joined(separator: "/")
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return 0 }
+        guard folder != scanned else { return nil }
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return (folder, 0) }
         var highest = 0
         for entry in entries where entry.hasPrefix(prefix) {
             let rest = entry.dropFirst(prefix.count)
@@ -182,7 +190,7 @@ public struct TakeNamer: Sendable {
             }
             highest = max(highest, n)
         }
-        return highest
+        return (folder, highest)
     }
 
     /// The take file and its clip log both count: neither may be overwritten, and a
