@@ -3,6 +3,23 @@ import Glibc
 
 /// Path arithmetic that Foundation on Linux gets wrong.
 public enum FilePaths {
+    /// Whether take `a` was recorded before take `b`, as their names tell: numbers by their
+    /// value (t-999 before t-1000, as `ls -v`), and a take before the one that follows on from
+    /// it (take-003 before take-003-2, where `.` sorts after `-`).
+    public static func recordedBefore(_ a: String, _ b: String) -> Bool {
+        // The extension off by hand: NSString's path methods trap on some short paths here.
+        func base(_ p: String) -> String {
+            guard let dot = p.lastIndex(of: "."), !p[dot...].contains("/") else { return p }
+            return String(p[..<dot])
+        }
+        let (x, y) = (base(a), base(b))
+        switch x.compare(y, options: .numeric) {
+        case .orderedAscending: return true
+        case .orderedDescending: return false
+        case .orderedSame: return a < b
+        }
+    }
+
     /// The folder part of `path`, as `NSString.deletingLastPathComponent` gives it: `""` for
     /// a bare name, `"/"` for a name in the root, trailing slashes ignored. Without it:
     /// swift-corelibs-foundation traps on a path of one character (`"o"`, `"o/"`, `"."`), and

@@ -9,7 +9,7 @@ struct ReviewCommand: ParsableCommand {
         discussion: """
             Takes files and folders (searched recursively) and pairs each take with its \
             <take>.clips.jsonl (a take renamed since it was recorded, with the log of the name it \
-            carries). Takes with problems sort first. A take without a log is analyzed afresh.
+            carries). Takes with problems sort first, then in recording order. A take without a log is analyzed afresh.
             """
     )
 

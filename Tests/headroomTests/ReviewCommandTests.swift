@@ -719,6 +719,24 @@ struct ReviewCommandTests {
     }
 
     @Test(
+        "a folder's takes come in recording order: t-999 before t-1000 (past 999 takes of %n), a take before the one that follows on from it after a reconnect"
+    )
+    func recordingOrder() throws {
+        let dir = scratchDirectory()
+        let m = Material.stereoSecond(clips: [])
+        for name in ["t-1000-2", "t-999", "t-1000", "t-998"] {
+            let r = try recordOnFileRig(m, seconds: 1, dir: dir, extra: ["--name", name])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let r = try headroom("review", "--json", dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let order = r.jsonLines.compactMap { ($0["file"] as? String).map { ($0 as NSString).lastPathComponent } }
+        #expect(order == ["t-998.wav", "t-999.wav", "t-1000.wav", "t-1000-2.wav"], "\(r.stdout)")
+        #expect(FilePaths.recordedBefore("2026-12-05/take-001.wav", "2026-12-06/take-001.wav"))
+        #expect(!FilePaths.recordedBefore("take-20261206-162931-2.wav", "take-20261206-162931.wav"))
+    }
+
+    @Test(
         "a log whose take is gone: listed from the log as 'audio missing', with a note; in --json too; a take named in capitals is there"
     )
     func audioMissing() throws {

@@ -463,7 +463,7 @@ public struct TakeReview: Sendable {
                     found.append(relative)
                 }
                 if let unreadable { throw HeadroomError(.noInput, unreadable) }
-                out += found.sorted().map { (path as NSString).appendingPathComponent($0) }
+                out += found.sorted(by: FilePaths.recordedBefore).map { (path as NSString).appendingPathComponent($0) }
             } else if path.hasSuffix(".clips.jsonl") {
                 out.append(take(forLog: path).path)
             } else {
