@@ -253,7 +253,8 @@ struct RecordCommand: ParsableCommand {
             var outcome: RecordingSession.Outcome
             while true {
                 // nil: stopped (SIGINT, SIGTERM) while waiting for the device.
-                guard let source = try openDevice(settings: settings, format: format, lostAt: lostAt) else { return }
+                guard let source = try openDevice(settings: settings, format: format, lostAt: lostAt, monitor: monitor)
+                else { return }
                 if source.rate != settings.rate {
                     note(
                         "note: \(settings.device) runs at \(source.rate) Hz, not \(settings.rate) Hz; recording at \(source.rate) Hz"
@@ -390,10 +391,9 @@ struct RecordCommand: ParsableCommand {
     func openDevice(
         settings: Settings,
         format: SampleFormat,
-        lostAt: Double? = nil
-    ) throws(HeadroomError)
-        -> ALSACapture?
-    {
+        lostAt: Double? = nil,
+        monitor: Monitor? = nil
+    ) throws(HeadroomError) -> ALSACapture? {
         var said = false
         var reasons: Set<String> = []
         let waitingSince = lostAt ?? MonotonicClock.now()
@@ -434,6 +434,7 @@ struct RecordCommand: ParsableCommand {
                 // To systemd: waiting for the device is this service's work (ready, so that
                 // TimeoutStartSec does not end it), and it is alive while it does (WatchdogSec).
                 Systemd.notify("READY=1\nSTATUS=waiting for \(settings.device)\nWATCHDOG=1")
+                monitor?.waitingForDevice()
                 if LiveRecording.waitForEndSignal(seconds: 1) { return nil }
             }
         }

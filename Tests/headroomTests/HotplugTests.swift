@@ -238,7 +238,7 @@ struct HotplugTests {
     }
 
     @Test(
-        "--wait-device: a device back under its name that refuses the settings (44.1 kHz only) is said, not waited on in silence; the right one back is said and recorded"
+        "--wait-device: a device back under its name that refuses the settings (44.1 kHz only) is said, not waited on in silence; the right one back is said and recorded; /status says it waits, with no level held up"
     )
     func backRefusing() throws {
         let dir = scratchDirectory()
@@ -246,10 +246,11 @@ struct HotplugTests {
         let rig = try JackRig(name: "refuse", wav: dir + "/in.wav")
         defer { rig.stop() }
         // ALSA's jack plugin itself, with no plug in front to resample: it offers the server's rate.
+        let port = testPort(7)
         let rec = try BackgroundRecorder(
             [
                 "record", "--device", "jackraw", "--format", "FLOAT_LE", "--dir", dir + "/takes", "--headless",
-                "--wait-device", "--name", "take-%n",
+                "--wait-device", "--name", "take-%n", "--listen", String(port),
             ],
             environment: rig.environment,
             directory: dir
@@ -259,6 +260,16 @@ struct HotplugTests {
         rig.stop()  // unplugged
         #expect(said("waiting for jackraw to come back"), "\(rec.stderr)")
         #expect(said("waiting for jackraw: cannot open capture device jackraw"), "\(rec.stderr)")
+        // A phone watching the page sees it waiting, and no bar held up by the last block's level.
+        func status() -> [String: Any]? {
+            httpGet("http://127.0.0.1:\(port)/status").flatMap {
+                try? JSONSerialization.jsonObject(with: Data($0.body.utf8)) as? [String: Any]
+            }
+        }
+        let waiting = try #require(status())
+        #expect(waiting["waiting_for_device"] as? Bool == true && waiting["recording"] as? Bool == false, "\(waiting)")
+        let channels = try #require(waiting["channels"] as? [[String: Any]])
+        #expect(channels.count == 2 && channels.allSatisfy { $0["level_dbfs"] == nil }, "\(channels)")
         try rig.startServer(rate: 44100)  // another interface, plugged in under its name
         #expect(
             said(
@@ -269,6 +280,15 @@ struct HotplugTests {
         rig.stop()
         try rig.startServer()  // the right one again
         #expect(said("jackraw is back after "), "\(rec.stderr)")
+        var again: [String: Any]? = nil
+        #expect(
+            eventually(20) {
+                again = status()
+                return (again?["channels"] as? [[String: Any]])?.first?["level_dbfs"] != nil
+            },
+            "\(String(describing: again))"
+        )
+        #expect(again?["waiting_for_device"] as? Bool == false && again?["recording"] as? Bool == true)
         #expect(
             eventually(20) { files(in: dir + "/takes", ending: ".wav").contains { $0.hasSuffix("take-001-2.wav") } }
         )

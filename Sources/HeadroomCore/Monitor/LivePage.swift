@@ -21,7 +21,7 @@ enum LivePage {
             #scale{position:relative;height:16px;margin:0 12px 4px;font-size:11px;color:#999;font-variant-numeric:tabular-nums}
             #scale span{position:absolute;top:0;transform:translateX(-50%)}
             #scale span:first-child{transform:none} #scale span:last-child{transform:translateX(-100%)}
-            header b{font-size:17px} .rec{color:#f44;font-weight:700} .idle{color:#999;font-weight:700}
+            header b{font-size:17px} .rec{color:#f44;font-weight:700} .idle{color:#999;font-weight:700} .wait{color:#fb0;font-weight:700}
             #conn{margin-left:auto;color:#999} #conn.down{color:#fb0}
             .ch{padding:8px 12px;border-bottom:1px solid #333}
             .row{display:flex;justify-content:space-between;gap:8px;flex-wrap:wrap}
@@ -65,13 +65,14 @@ enum LivePage {
               return el;
             }
             function show(s){
-              document.getElementById("state").textContent=s.recording?"REC":"stopped";
-              document.getElementById("state").className=s.recording?"rec":"idle";
+              const state=document.getElementById("state");
+              state.textContent=s.recording?"REC":s.waiting_for_device?"waiting for the device":"stopped";
+              state.className=s.recording?"rec":s.waiting_for_device?"wait":"idle";
               document.getElementById("take").textContent=s.take;
               document.getElementById("time").textContent=clock(s.take_seconds);
               const d=s.disk_seconds_left;
               document.getElementById("disk").textContent=d==null?"":"disk "+(d>=3600?Math.floor(d/3600)+"h"+String(Math.floor(d/60)%60).padStart(2,"0")+"m":Math.floor(d/60)+"m"+String(Math.floor(d)%60).padStart(2,"0")+"s")+" left";
-              document.getElementById("loss").textContent="xruns "+s.xruns+", gaps "+s.gaps+", dropped "+s.dropped_frames;
+              document.getElementById("loss").textContent="xruns "+s.xruns+", gaps "+s.gaps+", dropped "+s.dropped_frames+(s.device_lost?", device lost "+s.device_lost:"");
               const now=Date.now();
               for(const c of s.channels){
                 const el=row(c), k=c.channel;

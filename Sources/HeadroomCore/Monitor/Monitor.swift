@@ -13,7 +13,8 @@ public final class Monitor: Sendable {
     public struct Channel: Sendable, Encodable {
         public var channel: Int
         public var name: String
-        /// dBFS of the last ~100 ms (the bar) and of the last second; null for silence.
+        /// dBFS of the last ~100 ms (the bar) and of the last second; null for silence, and
+        /// for the bar while nothing is recorded.
         public var level_dbfs: Double?
         public var peak_dbfs: Double?
         public var true_peak_dbtp: Double?
@@ -32,6 +33,8 @@ public final class Monitor: Sendable {
     public struct Status: Sendable, Encodable {
         public var device: String
         public var recording = false
+        /// The device is away (unplugged, not there yet) and `--wait-device` waits for it.
+        public var waiting_for_device = false
         public var take = ""
         public var take_seconds = 0.0
         public var takes = 0
@@ -114,6 +117,7 @@ public final class Monitor: Sendable {
 
             var status = st.status
             status.recording = recording
+            status.waiting_for_device = false
             status.take = s.takeName
             status.take_seconds = Double(s.takeFrames) / Double(max(s.rate, 1))
             status.takes = max(status.takes, s.takes)
@@ -126,7 +130,9 @@ public final class Monitor: Sendable {
                 return Channel(
                     channel: c + 1,
                     name: ch.name,
-                    level_dbfs: Self.round(Decibels.fromAmplitude(Double(ch.blockTruePeak))),
+                    // The last block's level stays in the snapshot once capture has ended: a
+                    // bar held up by it would show signal from a device that is gone.
+                    level_dbfs: recording ? Self.round(Decibels.fromAmplitude(Double(ch.blockTruePeak))) : nil,
                     peak_dbfs: Self.round(Decibels.fromAmplitude(Double(ch.peakLastSecond))),
                     true_peak_dbtp: Self.round(tp),
                     headroom_db: Self.round(tp.map { -$0 }),
@@ -152,6 +158,17 @@ public final class Monitor: Sendable {
         let status = state.withLock { st -> Status in
             st.status.device_lost += 1
             st.status.recording = false
+            return st.status
+        }
+        export(status)
+    }
+
+    /// `--wait-device` waits for the device (gone mid-recording, or not there at the start).
+    public func waitingForDevice() {
+        let status = state.withLock { st -> Status in
+            st.status.recording = false
+            st.status.waiting_for_device = true
+            for c in st.status.channels.indices { st.status.channels[c].level_dbfs = nil }
             return st.status
         }
         export(status)
