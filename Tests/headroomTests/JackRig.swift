@@ -227,11 +227,32 @@ func stopLeavingUncounted(_ pid: pid_t, take: String, frames: Int, timeout: Doub
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         kill(pid, SIGSTOP)
+        waitStopped(pid)
         if let u = UncountedAudio.find(path: take), u.frames >= frames { return u }
         kill(pid, SIGCONT)
         usleep(20_000)  // let it record on between looks
     }
     return nil
+}
+
+/// Waits (up to 5 s) until every thread of `pid` has stopped: kill(SIGSTOP) returns before
+/// they do, and a writer thread on the other core can finish a write or two after it (seen on
+/// CI: a take read just after the signal had grown when read again).
+func waitStopped(_ pid: pid_t) {
+    let deadline = Date().addingTimeInterval(5)
+    while Date() < deadline {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        let stopped = tasks.allSatisfy { task in
+            // The state follows the command name's closing parenthesis: "pid (comm) T ...".
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return true }  // gone
+            let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
+            return state == "T" || state == "t"
+        }
+        if stopped { return }
+        usleep(1_000)
+    }
 }
 
 /// The set-up most real-time tests share: a scratch folder, a noise file looped by a JACK
