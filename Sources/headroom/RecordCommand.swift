@@ -247,7 +247,9 @@ struct RecordCommand: ParsableCommand {
             }
             var resumedFrom: String? = nil
             var chainBase: String? = nil
-            var chainIndex = 1
+            var chainIndex = 2
+            /// The audio recorded before a reconnect, seconds.
+            var recordedSeconds = 0.0
             /// When the device went away, under --wait-device.
             var lostAt: Double? = nil
             var outcome: RecordingSession.Outcome
@@ -265,18 +267,16 @@ struct RecordCommand: ParsableCommand {
                 {
                     note(warning)
                 }
-                var takeSettings = settings
-                if let chainBase {
-                    // The take after a reconnect follows on from the first: take-003 -> take-003-2.
-                    takeSettings.nameTemplate = chainBase.replacingOccurrences(of: "%", with: "%%") + "-\(chainIndex)"
-                }
                 var config = RecordingSession.Configuration(
-                    settings: takeSettings,
+                    settings: settings,
                     fileFormat: container,
                     names: names,
                     deviceName: settings.device
                 )
-                config.frameLimit = settings.durationSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
+                // --duration counts audio: after a reconnect, what is left of it.
+                config.frameLimit = settings.durationSeconds.map {
+                    max(1, Int((($0 - recordedSeconds) * Double(source.rate)).rounded()))
+                }
                 config.maxTakeFrames = settings.maxTakeSeconds.map { Int(($0 * Double(source.rate)).rounded()) }
                 // A folder whose files stop short (FAT, ulimit -f): takes split before they
                 // would, rather than end in a write error that stops the recording.
@@ -293,6 +293,9 @@ struct RecordCommand: ParsableCommand {
                     }
                 }
                 config.resumedFrom = resumedFrom
+                // The take after a reconnect follows on from the one the loss cut (take-003 ->
+                // take-003-2); the takes after it (--max-take-seconds) are named as ever.
+                config.followOnName = chainBase.map { "\($0)-\(chainIndex)" }
                 config.takeHook = takeHook
                 config.channelMask = channelLayout.channelMask
                 let configured = config
@@ -301,7 +304,7 @@ struct RecordCommand: ParsableCommand {
                 }
                 outcome = LiveRecording(
                     session: session,
-                    settings: takeSettings,
+                    settings: settings,
                     takeBytesPerFrame: takeBytesPerFrame,
                     headless: settings.headless,
                     references: references,
@@ -309,12 +312,17 @@ struct RecordCommand: ParsableCommand {
                     metricsFile: settings.metricsFile,
                     startNote: startNote
                 ).run()
+                recordedSeconds += Double(outcome.frames) / Double(source.rate)
                 guard settings.waitDevice, outcome.reason == .deviceLost, let last = outcome.takes.last else { break }
                 resumedFrom = URL(fileURLWithPath: last).lastPathComponent
-                if chainBase == nil, let first = outcome.takes.first {
-                    chainBase = TakeNamer.followOnBase(of: first, directory: settings.directory)
+                // A follow-on cut in turn (a device that comes and goes) is followed on from the
+                // same take: take-003-2, take-003-3.
+                let cut = TakeNamer.followOnBase(of: last, directory: settings.directory)
+                if let chainBase, cut == "\(chainBase)-\(chainIndex)" {
+                    chainIndex += 1
+                } else {
+                    (chainBase, chainIndex) = (cut, 2)
                 }
-                chainIndex += 1
                 Terminal.error("waiting for \(settings.device) to come back (Ctrl-C to stop)")
                 lostAt = MonotonicClock.now()
             }

@@ -301,6 +301,36 @@ struct HotplugTests {
     }
 
     @Test(
+        "--wait-device with --max-take-seconds and --duration: the take after a reconnect follows on from the one the loss cut (take-002-2), the parts after it are numbered on, and --duration counts the audio, not the sessions"
+    )
+    func partsAcrossAReconnect() throws {
+        let r = try RigRecording(
+            "parts",
+            seconds: 3,
+            arguments: [
+                "--format", "FLOAT_LE", "--headless", "--wait-device", "--name", "take-%n", "--max-take-seconds", "1",
+                "--duration", "4",
+            ]
+        )
+        defer { r.stop() }
+        let (rig, rec, out) = (r.rig, r.recorder, r.out)
+        // Half a second into the second part, the interface goes away, and comes back.
+        #expect(waitForAudio(in: out, seconds: 0.5, ending: "take-002.wav"))
+        rig.stop()
+        #expect(eventually(20) { rec.stderr.contains("waiting for testlive to come back") }, "\(rec.stderr)")
+        try rig.startServer()
+        // It ends by itself once 4 s of audio are in the takes, across the two sessions.
+        #expect(rec.wait(seconds: 30) == 0, "\(rec.stderr)")
+        let takes = files(in: out, ending: ".wav").map { ($0 as NSString).lastPathComponent }
+        #expect(takes.contains("take-002-2.wav") && takes.contains("take-003.wav"), "\(takes)")
+        #expect(!takes.contains { $0.hasPrefix("take-001-") }, "\(takes)")
+        let frames = files(in: out, ending: ".wav").map { (readFloats($0)?.samples.count ?? 0) / 2 }
+        #expect(frames.reduce(0, +) == 4 * 48000, "\(zip(takes, frames).map { "\($0) \($1)" })")
+        let next = logLines(out + "/take-002-2.clips.jsonl")
+        #expect(next.first { $0["type"] as? String == "resumed" }?["previous"] as? String == "take-002.wav")
+    }
+
+    @Test(
         "a device lost while an upload runs: the recorder waits for the device at once, not for the upload, and the uploads run in take order across the reconnect"
     )
     func reconnectDuringUpload() throws {

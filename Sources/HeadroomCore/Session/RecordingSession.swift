@@ -86,6 +86,9 @@ public final class RecordingSession: @unchecked Sendable {
         public var stallSeconds: Double = 2
         /// The take this recording follows on from (after a device came back).
         public var resumedFrom: String?
+        /// The first take's name within `--dir`, without extension, when it follows on from
+        /// the take a device loss cut (`take-003-2`); the takes after it follow `--name`.
+        public var followOnName: String?
         /// `--on-take-closed`: the command run with each take and its log once closed. The
         /// recorder's, not the session's: with `--wait-device` the sessions before and after a
         /// reconnect share its queue, so their commands run in take order and a device that
@@ -115,6 +118,8 @@ public final class RecordingSession: @unchecked Sendable {
         /// Clip logs, in order.
         public var logs: [String]
         public var clipEvents: Int
+        /// Frames captured (the takes hold them, less any the disk refused).
+        public var frames = 0
         /// What finishing the takes a killed recorder left in the folder did, a line a take.
         public var finishedLeftBehind: [String] = []
         /// SPEC's exit code: 0, or 74 after a device loss or a disk failure.
@@ -148,11 +153,12 @@ public final class RecordingSession: @unchecked Sendable {
         _ = hr_map_blocks_from(32 << 10)
         let settings = configuration.settings
         try Self.checkDirectory(settings.directory)
-        let namer = try TakeNamer(
+        var namer = try TakeNamer(
             directory: settings.directory,
             template: settings.nameTemplate,
             fileFormat: configuration.fileFormat
         )
+        namer.followOn = configuration.followOnName
         let rate = source.rate
         let frameBytes = source.channels * source.format.bytesPerSample
         let slotBytes = source.periodFrames * frameBytes
@@ -377,6 +383,7 @@ public final class RecordingSession: @unchecked Sendable {
             takes: takes.map(\.file),
             logs: takes.map(\.log),
             clipEvents: takes.reduce(0) { $0 + $1.clipEvents },
+            frames: currentFrame,
             finishedLeftBehind: registry.leftBehind.withLock { $0 }
         )
     }

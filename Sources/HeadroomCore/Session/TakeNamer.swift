@@ -11,6 +11,9 @@ public struct TakeNamer: Sendable {
     /// The folder whose `%n` numbers the counter has been brought past (looked at once: a
     /// month of one-minute takes is 86,000 files to list before every take).
     private var counted: String?
+    /// The next take's name as it is (no strftime, no counter), once: the take that follows
+    /// on from one a device loss cut (`take-003-2`, or `2026-12-06/take-003-2`).
+    public var followOn: String?
 
     /// Checks the template. A `/` in it makes folders inside `--dir` (`%Y-%m-%d/take-%H%M%S`:
     /// a folder a day, as field recorders keep them), made as takes need them; a name that
@@ -126,6 +129,15 @@ public struct TakeNamer: Sendable {
     /// `%n` goes on from the highest number already in its folder (`take-006` after take-005,
     /// even where take-003 was deleted): takes sort in the order they were recorded.
     public mutating func next(date: Date = Date()) -> String {
+        let folder = directory.hasSuffix("/") ? directory : directory + "/"
+        if let name = followOn {
+            followOn = nil
+            let base = folder + name
+            if !exists(base) { return base }
+            var suffix = 2
+            while exists(base + "-\(suffix)") { suffix += 1 }
+            return base + "-\(suffix)"
+        }
         let usesCounter = template.contains("%n")
         if usesCounter, let (folder, highest) = highestCounter(date: date, unlessIn: counted) {
             counted = folder
@@ -134,7 +146,6 @@ public struct TakeNamer: Sendable {
         while true {
             counter += 1
             // `--dir takes/` (a shell's completion) names takes/take-..., not takes//take-...
-            let folder = directory.hasSuffix("/") ? directory : directory + "/"
             let base = folder + Self.expand(template, date: date, counter: counter)
             if usesCounter {
                 if !exists(base) { return base }
