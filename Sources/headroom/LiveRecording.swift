@@ -92,12 +92,18 @@ struct LiveRecording {
         }
     }
 
-    /// Waits up to `seconds` for a signal that ends the recording (SIGUSR1 and SIGUSR2
-    /// mean nothing while there is no take); true when one came.
+    /// Waits up to `seconds` for a signal that ends the recording; true when one came.
+    /// SIGUSR1 and SIGUSR2 mean nothing while there is no take, and say so (a marker button
+    /// pressed while the interface is unplugged is not placed, and its owner hears of it).
     static func waitForEndSignal(seconds: Double) -> Bool {
         let deadline = MonotonicClock.now() + seconds
         repeat {
-            if nextSignal(seconds: max(0, deadline - MonotonicClock.now())) == .end { return true }
+            switch nextSignal(seconds: max(0, deadline - MonotonicClock.now())) {
+            case .end: return true
+            case .marker: Terminal.error("note: SIGUSR2: no take is being recorded, so no marker was placed")
+            case .nextTake: Terminal.error("note: SIGUSR1: no take is being recorded, so none was started")
+            case .suspend, nil: break
+            }
         } while MonotonicClock.now() < deadline
         return false
     }

@@ -427,7 +427,7 @@ struct RecordCommand: ParsableCommand {
                     if said || lostAt != nil {
                         let seconds = String(format: "%.1f", MonotonicClock.now() - waitingSince)
                         Terminal.error(
-                            "\(settings.device) \(lostAt == nil ? "is there" : "is back") after \(seconds) s; recording\(lostAt == nil ? "" : " again")"
+                            "recording\(lostAt == nil ? "" : " again"): \(settings.device) \(lostAt == nil ? "is there" : "is back") after \(seconds) s"
                         )
                     }
                     return source

@@ -279,7 +279,7 @@ struct HotplugTests {
         )
         rig.stop()
         try rig.startServer()  // the right one again
-        #expect(said("jackraw is back after "), "\(rec.stderr)")
+        #expect(said("headroom: recording again: jackraw is back after "), "\(rec.stderr)")
         var again: [String: Any]? = nil
         #expect(
             eventually(20) {

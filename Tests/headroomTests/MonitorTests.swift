@@ -701,9 +701,25 @@ struct MonitorTests {
             "\(messages) \(rec.stderr)"
         )
         #expect(messages.first?.hasPrefix("READY=1\nSTATUS=waiting for hw:CARD=nothere") == true, "\(messages)")
+        // A marker asked for meanwhile (a button wired to kill -USR2) is not placed, and says so.
+        kill(rec.pid, SIGUSR2)
+        #expect(
+            eventually(10) {
+                rec.stderr.contains("headroom: note: SIGUSR2: no take is being recorded, so no marker was placed\n")
+            },
+            "\(rec.stderr)"
+        )
         kill(rec.pid, SIGTERM)
         #expect(rec.wait(seconds: 10) == 0, "\(rec.stderr)")
         #expect(notify.received().last == "STOPPING=1")
+        // In the journal these are notices, not errors (`journalctl -p err` stays on what failed).
+        for line in [
+            "headroom: waiting for hw:CARD=fieldrec to come back (Ctrl-C to stop)",
+            "headroom: recording again: hw:CARD=fieldrec is back after 41.3 s",
+            "headroom: note: SIGUSR2: no take is being recorded, so no marker was placed",
+        ] {
+            #expect(Systemd.priority(of: line) == 6, "\(line)")
+        }
     }
 
     static func folder(_ path: String) throws -> String {

@@ -78,7 +78,7 @@ public enum Systemd {
         if line.hasPrefix("HOT") { return 5 }
         if line.hasPrefix("headroom: ") {
             let rest = line.dropFirst("headroom: ".count)
-            let quiet = ["take ", "note", "waiting", "listening", "wrote", "serving"]
+            let quiet = ["take ", "note", "waiting", "recording", "listening", "wrote", "serving"]
             return quiet.contains(where: { rest.hasPrefix($0) }) ? 6 : 3
         }
         return 6
