@@ -129,33 +129,30 @@ public struct TakeNamer: Sendable {
     /// `%n` goes on from the highest number already in its folder (`take-006` after take-005,
     /// even where take-003 was deleted): takes sort in the order they were recorded.
     public mutating func next(date: Date = Date()) -> String {
+        // `--dir takes/` (a shell's completion) names takes/take-..., not takes//take-...
         let folder = directory.hasSuffix("/") ? directory : directory + "/"
         if let name = followOn {
             followOn = nil
-            let base = folder + name
-            if !exists(base) { return base }
-            var suffix = 2
-            while exists(base + "-\(suffix)") { suffix += 1 }
-            return base + "-\(suffix)"
+            return free(folder + name)
         }
-        let usesCounter = template.contains("%n")
-        if usesCounter, let (folder, highest) = highestCounter(date: date, unlessIn: counted) {
-            counted = folder
+        guard template.contains("%n") else { return free(folder + Self.expand(template, date: date, counter: 0)) }
+        if let (scanned, highest) = highestCounter(date: date, unlessIn: counted) {
+            counted = scanned
             counter = max(counter, highest)
         }
         while true {
             counter += 1
-            // `--dir takes/` (a shell's completion) names takes/take-..., not takes//take-...
             let base = folder + Self.expand(template, date: date, counter: counter)
-            if usesCounter {
-                if !exists(base) { return base }
-                continue
-            }
             if !exists(base) { return base }
-            var suffix = 2
-            while exists(base + "-\(suffix)") { suffix += 1 }
-            return base + "-\(suffix)"
         }
+    }
+
+    /// `base`, or where a take has it, the first of `base-2`, `base-3`... that is free.
+    private func free(_ base: String) -> String {
+        guard exists(base) else { return base }
+        var suffix = 2
+        while exists(base + "-\(suffix)") { suffix += 1 }
+        return base + "-\(suffix)"
     }
 
     /// The highest `%n` among the names already where the next one goes: the first part of the
