@@ -390,12 +390,14 @@ struct RecordCommand: ParsableCommand {
         return try call.result()
     }
     /// Opens the capture device. With --wait-device a missing device is waited for
-    /// (tried once a second); returns nil when SIGINT or SIGTERM arrives meanwhile. Each
-    /// reason it cannot be opened is said once, as it first comes: a card plugged back in
-    /// that refuses the settings (another interface on the same name, at 44.1 kHz only) is
-    /// said, not waited on under the line that said it was missing.
-    /// Once it opens after a wait, that is said too, so a journal does not end on "waiting"
-    /// until the next take closes; `lostAt` is when the device went away mid-recording.
+    /// (tried once a second); returns nil when SIGINT or SIGTERM arrives meanwhile.
+    ///
+    /// Each reason it cannot be opened is said once, as it first comes: a card plugged back
+    /// in that refuses the settings (another interface on the same name, at 44.1 kHz only) is
+    /// said, not waited on under the line that said it was missing. Once it opens after a
+    /// wait, that is said too, so a journal does not end on "waiting" until the next take
+    /// closes; `lostAt` is when the device went away mid-recording. While it waits, systemd
+    /// and `monitor` hear of it.
     func openDevice(
         settings: Settings,
         format: SampleFormat,
