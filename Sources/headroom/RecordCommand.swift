@@ -404,7 +404,7 @@ struct RecordCommand: ParsableCommand {
         lostAt: Double? = nil,
         monitor: Monitor? = nil
     ) throws(HeadroomError) -> ALSACapture? {
-        var said = false
+        /// The reasons said so far (none: the first try).
         var reasons: Set<String> = []
         let waitingSince = lostAt ?? MonotonicClock.now()
         while true {
@@ -420,13 +420,13 @@ struct RecordCommand: ParsableCommand {
                     )
                 }
                 // Retries stay quiet: the first failure was said once, in one line.
-                let quiet = said
+                let quiet = !reasons.isEmpty
                 let attempt = { () throws(HeadroomError) -> ALSACapture in
                     quiet ? try DeviceList.withStderrSilenced(open) : try open()
                 }
                 switch try Self.bounded(seconds: 15, attempt) {
                 case .opened(let source):
-                    if said || lostAt != nil {
+                    if !reasons.isEmpty || lostAt != nil {
                         let seconds = String(format: "%.1f", MonotonicClock.now() - waitingSince)
                         Terminal.error(
                             "recording\(lostAt == nil ? "" : " again"): \(settings.device) \(lostAt == nil ? "is there" : "is back") after \(seconds) s"
@@ -439,7 +439,6 @@ struct RecordCommand: ParsableCommand {
                 guard settings.waitDevice, error.code == .unavailable else { throw error }
                 if reasons.insert(error.message).inserted {
                     Terminal.error("waiting for \(settings.device): \(error.message)")
-                    said = true
                 }
                 // To systemd: waiting for the device is this service's work (ready, so that
                 // TimeoutStartSec does not end it), and it is alive while it does (WatchdogSec).
