@@ -325,9 +325,40 @@ struct RecordCommand: ParsableCommand {
                 }
                 Terminal.error("waiting for \(settings.device) to come back (Ctrl-C to stop)")
                 lostAt = MonotonicClock.now()
+                // Not opened again before the lost one is closed: a close and an open at once
+                // left libjack unable to open the device again within the process.
+                let capture = session.capture
+                switch Systemd.keepingAlive({
+                    Self.closing(seconds: 15) { capture.sourceClosed.load(ordering: .acquiring) }
+                }) {
+                case .closed: break
+                case .stopped: return
+                case .stuck:
+                    Terminal.error(
+                        "note: closing \(settings.device) has not returned in 15 s (its driver or plugin is stuck); trying to open it again regardless"
+                    )
+                }
             }
             if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
         }
+    }
+
+    enum Closing {
+        case closed
+        case stopped
+        case stuck
+    }
+
+    /// Waits up to `seconds` for the device a recording lost to be closed (its close runs
+    /// aside, and a plugin can hold it: libjack's, on the server gone), answering SIGINT and
+    /// SIGTERM meanwhile.
+    static func closing(seconds: Double, _ isClosed: () -> Bool) -> Closing {
+        let deadline = MonotonicClock.now() + seconds
+        while !isClosed() {
+            if LiveRecording.waitForEndSignal(seconds: 0.02) { return .stopped }
+            if MonotonicClock.now() > deadline { return .stuck }
+        }
+        return .closed
     }
 
     enum Opening {

@@ -323,6 +323,32 @@ struct ScriptedCaptureTests {
         #expect(!source.closed)  // still stuck, and the recording ended anyway
     }
 
+    @Test(
+        "a lost device counts as closed once its close has returned, not before (the recorder opens it again only then); one stopped is closed as the recording ends"
+    )
+    func closedWhenClosed() throws {
+        let gate = DispatchSemaphore(value: 0)
+        let source = ScriptedSource([.periods(10), .unplug], closeGate: gate)
+        let session = try source.session()
+        session.start()
+        #expect(try session.outcomeAtEnd().reason == .deviceLost)
+        let capture = session.capture
+        func closed() -> Bool { capture.sourceClosed.load(ordering: .acquiring) }
+        #expect(!closed())
+        gate.signal()
+        let deadline = Date().addingTimeInterval(5)
+        while !closed() && Date() < deadline { usleep(1000) }
+        #expect(closed() && source.closed)
+
+        let stopped = ScriptedSource([.periods(10)])
+        let ended = try stopped.session()
+        ended.start()
+        ended.stop()
+        _ = try ended.outcomeAtEnd()
+        let stoppedClosed = ended.capture.sourceClosed.load(ordering: .acquiring)
+        #expect(stoppedClosed && stopped.closed)
+    }
+
     @Test("a suspend is resumed and counted as an xrun")
     func suspend() throws {
         let (_, lines, source) = try record([.periods(5), .suspend, .periods(5), .unplug])

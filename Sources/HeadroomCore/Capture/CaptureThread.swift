@@ -45,6 +45,11 @@ public final class CaptureThread: @unchecked Sendable {
     /// True once the source is known to run ahead of the clock (ALSA's `file` plugin, a
     /// test rig): its frames are then its only time.
     public let unpaced = Atomic<Bool>(false)
+    /// True once the source's close has returned, after the loop ended. A device that went
+    /// away is closed aside (see `publishEnd`), and is not to be opened again before: libjack
+    /// shares its state between a client's close and the next client's open, and a driver
+    /// keeps an exclusive device busy until it is closed.
+    public let sourceClosed = Atomic<Bool>(false)
 
     private let scratch: UnsafeMutableRawPointer
     private let frameBytes: Int
@@ -308,7 +313,10 @@ public final class CaptureThread: @unchecked Sendable {
     /// regardless.
     private func publishEnd(_ reason: EndReason, frameIndex: Int, writerLoss: PendingLoss, analyzerLoss: PendingLoss) {
         let lost = reason == .deviceLost || reason == .deviceError
-        if !lost { source.close() }
+        if !lost {
+            source.close()
+            sourceClosed.store(true, ordering: .releasing)
+        }
         defer {
             if lost { closeSourceDetached() }
         }
@@ -354,7 +362,9 @@ public final class CaptureThread: @unchecked Sendable {
             &thread,
             nil,
             { context in
-                Unmanaged<CaptureThread>.fromOpaque(context!).takeRetainedValue().source.close()
+                let capture = Unmanaged<CaptureThread>.fromOpaque(context!).takeRetainedValue()
+                capture.source.close()
+                capture.sourceClosed.store(true, ordering: .releasing)
                 return nil
             },
             retained.toOpaque()
@@ -364,6 +374,7 @@ public final class CaptureThread: @unchecked Sendable {
         } else {
             retained.release()
             source.close()
+            sourceClosed.store(true, ordering: .releasing)
         }
     }
 }
