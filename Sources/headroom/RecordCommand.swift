@@ -393,7 +393,9 @@ struct RecordCommand: ParsableCommand {
     /// holds such a call without end and without an error: after 2 s that is said, and the
     /// recorder waits on, answering the end signals (once they are taken over): one leaves,
     /// exit 74, with nothing recorded. (Once recording, the writer's stalls are said by
-    /// ``LiveRecording``.)
+    /// ``LiveRecording``.) Under systemd the recorder is alive meanwhile (`WATCHDOG=1`): a
+    /// share that is slow to come back after a device reconnect is waited for, as the device
+    /// was, not ended by `WatchdogSec`.
     static func answering<T>(
         _ directory: String,
         _ work: @escaping () throws(HeadroomError) -> T
@@ -401,7 +403,13 @@ struct RecordCommand: ParsableCommand {
         let call = Aside(work)
         let start = MonotonicClock.now()
         var said = false
+        let pingEvery = Systemd.watchdogSeconds.map { $0 / 3 }
+        var pinged = start
         while !call.finished(within: 0.05) {
+            if let pingEvery, MonotonicClock.now() - pinged >= pingEvery {
+                pinged = MonotonicClock.now()
+                _ = Systemd.notify("WATCHDOG=1")
+            }
             if LiveRecording.waitForEndSignal(seconds: 0) {
                 Terminal.error(
                     "left without recording: \(directory) has not answered (a share gone? a failing disk?)"

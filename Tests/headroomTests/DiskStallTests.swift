@@ -286,13 +286,14 @@ struct DiskStallTests {
     }
 
     @Test(
-        "a takes' folder that does not answer when recording starts is said after 2 s, and so is its answer; Ctrl-C while a take's creation hangs leaves, exit 74"
+        "a takes' folder that does not answer when recording starts is said after 2 s, and so is its answer, and systemd's watchdog is fed meanwhile; Ctrl-C while a take's creation hangs leaves, exit 74"
     )
     func silentAtStart() throws {
         let rig = FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S16_LE"))
         let folder = try HoldingFolder(in: rig.directory)
         defer { folder.stop() }
         try FileManager.default.createDirectory(atPath: folder.mount + "/takes", withIntermediateDirectories: true)
+        let notify = try NotifySocket(rig.directory + "/notify")
         func record(_ name: String) throws -> BackgroundRecorder {
             try FileManager.default.createDirectory(
                 atPath: rig.directory + "/" + name,
@@ -303,7 +304,9 @@ struct DiskStallTests {
                     "record", "--device", "testcap", "--format", "S16_LE", "--duration", "1", "--dir",
                     folder.mount + "/takes", "--name", name,
                 ],
-                environment: rig.environment,
+                environment: rig.environment.merging(["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "3000000"]) {
+                    $1
+                },
                 directory: rig.directory + "/" + name
             )
         }
@@ -315,6 +318,16 @@ struct DiskStallTests {
             waitFor("DISK: \(folder.mount)/takes has not answered for 2 s (a share gone? a failing disk?)", in: back),
             "\(back.stderr)"
         )
+        // Under systemd it is alive meanwhile: the watchdog (3 s here) is fed, and the status says why.
+        var messages: [String] = []
+        #expect(
+            eventually(20) {
+                messages += notify.received()
+                return messages.filter { $0 == "WATCHDOG=1" }.count >= 3
+            },
+            "\(messages)"
+        )
+        #expect(messages.contains("STATUS=waiting for \(folder.mount)/takes to answer (a share gone? a failing disk?)"))
         folder.answer()
         #expect(back.wait(seconds: 30) == 0, "\(back.stderr)")
         #expect(back.stderr.contains("DISK: the disk answers again, after "), "\(back.stderr)")
