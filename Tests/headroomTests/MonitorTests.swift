@@ -717,9 +717,12 @@ struct MonitorTests {
             "headroom: waiting for hw:CARD=fieldrec to come back (Ctrl-C to stop)",
             "headroom: recording again: hw:CARD=fieldrec is back after 41.3 s",
             "headroom: note: SIGUSR2: no take is being recorded, so no marker was placed",
+            "headroom: 1190 takes from take-0001.wav to take-1190.wav, and the last 10:",
         ] {
             #expect(Systemd.priority(of: line) == 6, "\(line)")
         }
+        #expect(Systemd.priority(of: "headroom: cannot create --dir /srv/takes: Permission denied") == 3)
+        #expect(Systemd.priority(of: "headroom: 2 takes from a share that failed") == 3)
     }
 
     static func folder(_ path: String) throws -> String {

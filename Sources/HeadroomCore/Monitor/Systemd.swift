@@ -79,7 +79,11 @@ public enum Systemd {
         if line.hasPrefix("headroom: ") {
             let rest = line.dropFirst("headroom: ".count)
             let quiet = ["take ", "note", "waiting", "recording", "listening", "wrote", "serving"]
-            return quiet.contains(where: { rest.hasPrefix($0) }) ? 6 : 3
+            // "1190 takes from take-0001.wav to take-1190.wav, and the last 10:", before a list.
+            let listing =
+                rest.first?.isNumber == true && rest.drop(while: \.isNumber).hasPrefix(" takes from ")
+                && rest.hasSuffix(", and the last 10:")
+            return listing || quiet.contains(where: { rest.hasPrefix($0) }) ? 6 : 3
         }
         return 6
     }
