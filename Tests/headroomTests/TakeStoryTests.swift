@@ -376,6 +376,15 @@ struct TakeStoryTests {
             through: "/usr/bin/env"
         )
         defer { r.stop() }
+        // libfaketime's shared clock, made in /dev/shm by the first process it is loaded in (env,
+        // which becomes the recorder), is left there by the exec: removed once the recorder has
+        // ended (stopped by its pid if an expectation failed first).
+        defer {
+            if r.recorder.wait(seconds: 0) == nil { kill(r.recorder.pid, SIGKILL) }
+            if r.recorder.wait(seconds: 10) != nil {
+                for name in ["faketime_shm_", "sem.faketime_sem_"] { unlink("/dev/shm/\(name)\(r.recorder.pid)") }
+            }
+        }
         let day = DateFormatter()
         day.dateFormat = "yyyy-MM-dd"
         day.timeZone = .current
