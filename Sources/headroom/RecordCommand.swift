@@ -325,8 +325,9 @@ struct RecordCommand: ParsableCommand {
                 }
                 Terminal.error("waiting for \(settings.device) to come back (Ctrl-C to stop)")
                 lostAt = MonotonicClock.now()
-                // Not opened again before the lost one is closed: a close and an open at once
-                // left libjack unable to open the device again within the process.
+                // Not opened again before the lost one is closed: libjack keeps one set of
+                // globals for a client closing and one opening, and a recorder whose new open
+                // overlapped the old close never opened the device again (once, on CI).
                 let capture = session.capture
                 switch Systemd.keepingAlive({
                     Self.closing(seconds: 15) { capture.sourceClosed.load(ordering: .acquiring) }
