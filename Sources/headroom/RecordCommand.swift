@@ -330,11 +330,11 @@ struct RecordCommand: ParsableCommand {
                 // overlapped the old close never opened the device again (once, on CI).
                 let capture = session.capture
                 switch Systemd.keepingAlive({
-                    Self.closing(seconds: 15) { capture.sourceClosed.load(ordering: .acquiring) }
+                    Self.waitAnswering(seconds: 15) { capture.sourceClosed.load(ordering: .acquiring) }
                 }) {
-                case .closed: break
+                case .done: break
                 case .stopped: return
-                case .stuck:
+                case .timedOut:
                     Terminal.error(
                         "note: closing \(settings.device) has not returned in 15 s (its driver or plugin is stuck); trying to open it again regardless"
                     )
@@ -344,22 +344,22 @@ struct RecordCommand: ParsableCommand {
         }
     }
 
-    enum Closing {
-        case closed
+    enum Waited {
+        case done
         case stopped
-        case stuck
+        case timedOut
     }
 
-    /// Waits up to `seconds` for the device a recording lost to be closed (its close runs
-    /// aside, and a plugin can hold it: libjack's, on the server gone), answering SIGINT and
-    /// SIGTERM meanwhile.
-    static func closing(seconds: Double, _ isClosed: () -> Bool) -> Closing {
+    /// Waits until `done` (looked at about 50 times a second) is true, up to `seconds`,
+    /// answering SIGINT and SIGTERM meanwhile: for a device's open or close, which its
+    /// library can hold for good.
+    static func waitAnswering(seconds: Double, until done: () -> Bool) -> Waited {
         let deadline = MonotonicClock.now() + seconds
-        while !isClosed() {
+        while !done() {
             if LiveRecording.waitForEndSignal(seconds: 0.02) { return .stopped }
-            if MonotonicClock.now() > deadline { return .stuck }
+            if MonotonicClock.now() > deadline { return .timedOut }
         }
-        return .closed
+        return .done
     }
 
     enum Opening {
@@ -376,17 +376,15 @@ struct RecordCommand: ParsableCommand {
         _ open: @escaping () throws(HeadroomError) -> ALSACapture
     ) throws(HeadroomError) -> Opening {
         let call = Aside(open)
-        let deadline = Date().addingTimeInterval(seconds)
-        while !call.finished(within: 0.05) {
-            if LiveRecording.waitForEndSignal(seconds: 0) { return .stopped }
-            if Date() > deadline {
-                throw HeadroomError(
-                    .unavailable,
-                    "opening the device has not returned in \(String(format: "%g", seconds)) s: its driver or plugin is stuck; restart headroom"
-                )
-            }
+        switch waitAnswering(seconds: seconds, until: { call.finished(within: 0) }) {
+        case .done: return .opened(try call.result())
+        case .stopped: return .stopped
+        case .timedOut:
+            throw HeadroomError(
+                .unavailable,
+                "opening the device has not returned in \(String(format: "%g", seconds)) s: its driver or plugin is stuck; restart headroom"
+            )
         }
-        return .opened(try call.result())
     }
 
     /// Runs `work`, a call that touches the takes' folder before recording starts, on a
@@ -404,26 +402,22 @@ struct RecordCommand: ParsableCommand {
         let call = Aside(work)
         let start = MonotonicClock.now()
         var said = false
-        let pingEvery = Systemd.watchdogSeconds.map { $0 / 3 }
-        var pinged = start
-        while !call.finished(within: 0.05) {
-            if let pingEvery, MonotonicClock.now() - pinged >= pingEvery {
-                pinged = MonotonicClock.now()
-                _ = Systemd.notify("WATCHDOG=1")
-            }
-            if LiveRecording.waitForEndSignal(seconds: 0) {
-                Terminal.error(
-                    "left without recording: \(directory) has not answered (a share gone? a failing disk?)"
-                )
-                // The call that holds the folder cannot be taken back; the process ends around it.
-                Terminal.leave(.io)
-            }
-            if !said && MonotonicClock.now() - start >= 2 {
-                said = true
-                Terminal.line(
-                    "DISK: \(directory) has not answered for 2 s (a share gone? a failing disk?); recording starts when it does, Ctrl-C leaves"
-                )
-                _ = Systemd.notify("STATUS=waiting for \(directory) to answer (a share gone? a failing disk?)")
+        Systemd.keepingAlive {
+            while !call.finished(within: 0.05) {
+                if LiveRecording.waitForEndSignal(seconds: 0) {
+                    Terminal.error(
+                        "left without recording: \(directory) has not answered (a share gone? a failing disk?)"
+                    )
+                    // The call that holds the folder cannot be taken back; the process ends around it.
+                    Terminal.leave(.io)
+                }
+                if !said && MonotonicClock.now() - start >= 2 {
+                    said = true
+                    Terminal.line(
+                        "DISK: \(directory) has not answered for 2 s (a share gone? a failing disk?); recording starts when it does, Ctrl-C leaves"
+                    )
+                    _ = Systemd.notify("STATUS=waiting for \(directory) to answer (a share gone? a failing disk?)")
+                }
             }
         }
         if said { Terminal.line(LiveRecording.diskAnswers(after: MonotonicClock.now() - start)) }

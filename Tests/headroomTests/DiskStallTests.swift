@@ -134,11 +134,6 @@ final class HoldingFolder {
 
 @Suite("A disk that stops answering (a FUSE folder that holds writes)")
 struct DiskStallTests {
-    /// Waits (polling, bounded) until the recorder's stderr contains `text`.
-    func waitFor(_ text: String, in recorder: BackgroundRecorder, seconds: Double = 15) -> Bool {
-        eventually(seconds) { recorder.stderr.contains(text) }
-    }
-
     @Test(
         "a write that does not return is said, and so is the disk answering again; Ctrl-C then waits for it, and again leaves (exit 74) with what the disk took"
     )
@@ -319,14 +314,8 @@ struct DiskStallTests {
             "\(back.stderr)"
         )
         // Under systemd it is alive meanwhile: the watchdog (3 s here) is fed, and the status says why.
-        var messages: [String] = []
-        #expect(
-            eventually(20) {
-                messages += notify.received()
-                return messages.filter { $0 == "WATCHDOG=1" }.count >= 3
-            },
-            "\(messages)"
-        )
+        let (pinged, messages) = notify.untilPinged(3)
+        #expect(pinged, "\(messages)")
         #expect(messages.contains("STATUS=waiting for \(folder.mount)/takes to answer (a share gone? a failing disk?)"))
         folder.answer()
         #expect(back.wait(seconds: 30) == 0, "\(back.stderr)")

@@ -255,7 +255,7 @@ struct HotplugTests {
             environment: rig.environment,
             directory: dir
         )
-        func said(_ text: String) -> Bool { eventually(20) { rec.stderr.contains(text) } }
+        func said(_ text: String) -> Bool { waitFor(text, in: rec, seconds: 20) }
         #expect(waitForAudio(in: dir + "/takes", seconds: 1))
         rig.stop()  // unplugged
         #expect(said("waiting for jackraw to come back"), "\(rec.stderr)")
@@ -317,7 +317,7 @@ struct HotplugTests {
         // Half a second into the second part, the interface goes away, and comes back.
         #expect(waitForAudio(in: out, seconds: 0.5, ending: "take-002.wav"))
         rig.stop()
-        #expect(eventually(20) { rec.stderr.contains("waiting for testlive to come back") }, "\(rec.stderr)")
+        #expect(waitFor("waiting for testlive to come back", in: rec, seconds: 20), "\(rec.stderr)")
         try rig.startServer()
         // It ends by itself once 4 s of audio are in the takes, across the two sessions.
         #expect(rec.wait(seconds: 30) == 0, "\(rec.stderr)")

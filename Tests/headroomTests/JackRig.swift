@@ -196,6 +196,11 @@ final class BackgroundRecorder {
     }
 }
 
+/// Waits (polling, bounded) until `recorder` has said `text` on stderr.
+func waitFor(_ text: String, in recorder: BackgroundRecorder, seconds: Double = 15) -> Bool {
+    eventually(seconds) { recorder.stderr.contains(text) }
+}
+
 /// Waits (polling, bounded) until the take file in `dir` holds `seconds` of audio at
 /// `bytesPerFrame`: the recorder is then known to be recording.
 func waitForAudio(

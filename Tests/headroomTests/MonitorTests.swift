@@ -691,22 +691,14 @@ struct MonitorTests {
             environment: rig.environment.merging(["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "3000000"]) { $1 },
             directory: dir
         )
-        var messages: [String] = []
         // The unit's WatchdogSec is 10 s; fed every second or so, three pings come within 10 s.
-        #expect(
-            eventually(20) {
-                messages += notify.received()
-                return messages.filter { $0.contains("WATCHDOG=1") }.count >= 3
-            },
-            "\(messages) \(rec.stderr)"
-        )
+        let (pinged, messages) = notify.untilPinged(3)
+        #expect(pinged, "\(messages) \(rec.stderr)")
         #expect(messages.first?.hasPrefix("READY=1\nSTATUS=waiting for hw:CARD=nothere") == true, "\(messages)")
         // A marker asked for meanwhile (a button wired to kill -USR2) is not placed, and says so.
         kill(rec.pid, SIGUSR2)
         #expect(
-            eventually(10) {
-                rec.stderr.contains("headroom: note: SIGUSR2: no take is being recorded, so no marker was placed\n")
-            },
+            waitFor("headroom: note: SIGUSR2: no take is being recorded, so no marker was placed\n", in: rec),
             "\(rec.stderr)"
         )
         kill(rec.pid, SIGTERM)
@@ -753,6 +745,17 @@ final class NotifySocket {
     }
 
     deinit { close(fd) }
+
+    /// Reads messages until `count` of them have fed the watchdog (`WATCHDOG=1`, alone or
+    /// with others), up to `seconds`: whether they did, and every message read, oldest first.
+    func untilPinged(_ count: Int, seconds: Double = 20) -> (pinged: Bool, messages: [String]) {
+        var messages: [String] = []
+        let pinged = eventually(seconds) {
+            messages += received()
+            return messages.filter { $0.split(separator: "\n").contains("WATCHDOG=1") }.count >= count
+        }
+        return (pinged, messages)
+    }
 
     /// The messages received since the last call, oldest first.
     func received() -> [String] {
