@@ -62,9 +62,11 @@ struct MeterView {
         var proposal: Bool
         var headroom = true
         var nameCells = 12
+        var truePeak = true
 
         /// Widths: "  1 " + name + " " + [bar] + hold + TP + headroom + clip + proposal.
-        static let fixed = 4 + 12 + 1 + 2 + 9 + headroomWidth + 2 + clipWidth
+        static let fixed = 4 + 12 + 1 + 2 + truePeakWidth + headroomWidth + 2 + clipWidth
+        static let truePeakWidth = 9
         /// "CLIP 9999", "FLAT 12k".
         static let clipWidth = 9
         static let holdWidth = 6
@@ -75,6 +77,7 @@ struct MeterView {
         var width: Int {
             Self.fixed - (12 - nameCells) + barCells + (hold ? Self.holdWidth : 0)
                 - (headroom ? 0 : Self.headroomWidth) + (proposal ? Self.proposalWidth : 0)
+                - (truePeak ? 0 : Self.truePeakWidth)
         }
 
         /// The widest layout that fits `columns` (one column spare, so no row touches the
@@ -83,7 +86,8 @@ struct MeterView {
         /// headroom column goes (it is the true peak's negative), then names shorten to
         /// ``shortestName``. A channel stays one row down to 46 columns; under that the bar
         /// shortens to ``narrowestBar`` and then the names go (the number stays), so a row
-        /// fits down to 34 columns.
+        /// fits down to 34 columns; under that the true peak goes too, and the number, a bar
+        /// and the CLIP or FLAT latch fit down to 25 (what is still wider is cut at the edge).
         static func fitting(_ columns: Int) -> Layout {
             let room = columns - 1
             let full = Layout(barCells: fullBarCells, hold: true, proposal: true)
@@ -100,6 +104,10 @@ struct MeterView {
             if narrow.barCells == shortestBar { narrow.nameCells = max(shortestName, 12 - (narrow.width - room)) }
             if narrow.width > room { narrow.barCells = max(narrowestBar, shortestBar - (narrow.width - room)) }
             if narrow.width > room { narrow.nameCells = max(0, narrow.nameCells - (narrow.width - room)) }
+            if narrow.width > room {
+                narrow.truePeak = false
+                narrow.barCells = min(shortestBar, narrow.barCells + room - narrow.width)
+            }
             return narrow
         }
     }
@@ -157,24 +165,33 @@ struct MeterView {
         lastHeight = rows
         out += "\u{1B}[H"
         let elapsed = Self.clock(Double(s.takeFrames) / Double(s.rate))
-        let losses = ["xruns \(s.xruns)", "gaps \(s.gaps)", "dropped \(s.droppedFrames)"]
+        // What a narrow window keeps of the status line: the state and the time first, then
+        // losses that happened, the take's name, the disk, and the counts that are still 0.
+        let losses = [("xruns", s.xruns), ("gaps", s.gaps), ("dropped", s.droppedFrames)].map { name, count in
+            ("\(name) \(count)", count > 0 ? 2 : 5)
+        }
         switch mode {
         case .record:
             let status = Self.fit(
-                ["REC", DisplayText.escaped(s.takeName), elapsed, "disk \(Self.diskTimeLeft(diskSecondsLeft)) left"]
-                    + losses,
+                [("REC", 0), (DisplayText.escaped(s.takeName), 3), (elapsed, 1)]
+                    + [("disk \(Self.diskTimeLeft(diskSecondsLeft)) left", 4)] + losses,
                 columns: columns
             )
             line(&out, paint("REC", "1;31") + status.dropFirst(3))
         case .soundcheck(let seconds):
-            let status = Self.fit(["SOUNDCHECK", elapsed + " of " + Self.clock(seconds)] + losses, columns: columns)
+            let status = Self.fit(
+                [("SOUNDCHECK", 0), (elapsed + " of " + Self.clock(seconds), 1)] + losses,
+                columns: columns
+            )
             line(&out, paint("SOUNDCHECK", "1;33") + status.dropFirst(10))
         }
         var heading =
             " ch " + Self.pad(DisplayText.prefix("name", cells: layout.nameCells), -layout.nameCells) + " "
             + Self.scale(cells: layout.barCells)
         if layout.hold { heading += "  hold" }
-        heading += "  TP dBTP" + (layout.headroom ? "  headroom" : "") + "  " + Self.pad("clips", -Layout.clipWidth)
+        heading +=
+            (layout.truePeak ? "  TP dBTP" : "") + (layout.headroom ? "  headroom" : "") + "  "
+            + Self.pad("clips", -Layout.clipWidth)
         if layout.proposal { heading += "  proposal" }
         line(&out, heading)
         for (i, ch) in s.channels.enumerated() {
@@ -209,7 +226,8 @@ struct MeterView {
                 clipLit(i)
                 ? paint(Self.pad(Self.latch("CLIP", clips), width), "1;37;41")
                 : flatLit(i) ? paint(Self.pad(Self.latch("FLAT", flats), width), "1;37;45") : Self.pad("-", width)
-            row += "  " + Self.pad(Self.db(ch.takeTruePeak), 7) + (layout.headroom ? "  " + headroom : "") + "  " + clip
+            if layout.truePeak { row += "  " + Self.pad(Self.db(ch.takeTruePeak), 7) }
+            row += (layout.headroom ? "  " + headroom : "") + "  " + clip
             if layout.proposal {
                 row += "  " + Self.proposal(ch.proposal, room: columns - 1 - (layout.width - Layout.proposalWidth) - 2)
             }
@@ -308,6 +326,57 @@ struct MeterView {
         return out
     }
 
+    /// The parts that fit in `columns - 1`, joined by two spaces in their order: the lowest
+    /// rank first, and a part that does not fit leaves room for one of a later rank that does.
+    static func fit(_ parts: [(text: String, rank: Int)], columns: Int) -> String {
+        var kept = Set<Int>()
+        var full = Set<Int>()
+        var used = -2
+        for (i, part) in parts.enumerated().sorted(by: { ($0.element.rank, $0.offset) < ($1.element.rank, $1.offset) })
+        {
+            let width = DisplayText.cells(part.text) + 2
+            // Parts of one rank are kept as a run from their first ("xruns 0  gaps 0", not
+            // "gaps 0" alone).
+            if full.contains(part.rank) || used + width > columns - 1 {
+                full.insert(part.rank)
+                continue
+            }
+            used += width
+            kept.insert(i)
+        }
+        return parts.indices.filter(kept.contains).map { parts[$0].text }.joined(separator: "  ")
+    }
+
+    /// `text` cut to `cells` columns, its escape sequences (colours) kept and not counted: the
+    /// last resort for a window narrower than any layout, where a wrapped line would scroll
+    /// the header away.
+    static func cut(_ text: String, cells room: Int) -> String {
+        guard DisplayText.cells(text) > room || text.contains("\u{1B}") else { return text }
+        var out = ""
+        var used = 0
+        var escape = false
+        var cut = false
+        for character in text {
+            if escape {
+                out.append(character)
+                // A CSI sequence ends at its final byte, @ to ~ (after ESC and [).
+                if character != "[", let ascii = character.asciiValue, (0x40...0x7E).contains(ascii) { escape = false }
+            } else if character == "\u{1B}" {
+                out.append(character)
+                escape = true
+            } else if !cut {
+                let width = DisplayText.cells(String(character))
+                if used + width > room {
+                    cut = true
+                } else {
+                    used += width
+                    out.append(character)
+                }
+            }
+        }
+        return out
+    }
+
     /// `text` cut to `columns - 1` at a word boundary, with "..." when cut.
     static func words(_ text: String, columns: Int) -> String {
         guard DisplayText.cells(text) > columns - 1 else { return text }
@@ -389,8 +458,9 @@ struct MeterView {
         color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
     }
 
+    /// One line of the screen, never wider than the window less a column.
     private func line(_ out: inout String, _ text: String) {
-        out += text + "\u{1B}[K\n"
+        out += Self.cut(text, cells: lastWidth - 1) + "\u{1B}[K\n"
     }
 
     /// Scale labels over a bar of `barCells` (-60 ... 0 dBFS); short bars get fewer labels.

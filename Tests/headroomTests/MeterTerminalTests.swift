@@ -419,6 +419,31 @@ struct MeterTerminalTests {
     }
 
     @Test(
+        "a window narrower than any full row (26 x 8: a split pane): the state, the time and the CLIP latch stay in view, nothing wraps the header away"
+    )
+    func narrowerThanARow() throws {
+        let dir = scratchDirectory()
+        Self.writeClippedBursts(dir + "/in.wav")
+        let (rig, tmux) = try Self.meterOnRig(
+            "narrow",
+            wav: dir + "/in.wav",
+            arguments: "record --device testlive --names 'Lead vocal,Bass DI' --dir \(dir)/takes",
+            size: (26, 8)
+        )
+        defer { rig.stop() }
+        let screen = try #require(tmux.waitFor { $0.contains("CLIP 2") })
+        tmux.keys("q")
+        let lines = screen.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines.allSatisfy { $0.count < 26 }, "\(lines.map(\.count))\n\(screen)")
+        // The take's name gives way to the time: "REC  00:00:02.1  xruns 0".
+        #expect(lines[0].hasPrefix("REC  00:00:0"), "\(screen)")
+        #expect(lines[1].hasPrefix(" ch ") && lines[1].hasSuffix("clips"), "\(screen)")
+        #expect(lines[2].hasPrefix("  1 ") && lines[2].contains("]  CLIP 2"), "\(screen)")
+        #expect(lines[3].hasPrefix("  2 ") && lines[3].hasSuffix("-"), "\(screen)")
+        #expect(tmux.waitFor { $0.contains("EXIT=0") } != nil)
+    }
+
+    @Test(
         "a name in Japanese (two columns a character) keeps the meter's columns: bars aligned, no row wraps",
         arguments: [(100, 20), (50, 20)]
     )
@@ -611,5 +636,41 @@ struct MeterTextTests {
             #expect(layout.barCells >= MeterView.narrowestBar)
         }
         #expect(MeterView.Layout.fitting(40).nameCells > 0 && MeterView.Layout.fitting(34).nameCells == 0)
+        // Narrower still (a split pane): the true peak goes, the latch stays.
+        for columns in 25..<34 {
+            let layout = MeterView.Layout.fitting(columns)
+            #expect(layout.width <= columns - 1 && !layout.truePeak, "\(columns): \(layout)")
+            #expect(layout.barCells >= MeterView.narrowestBar)
+        }
+        #expect(MeterView.Layout.fitting(34).truePeak)
+    }
+
+    @Test("the status line keeps what matters most as the window narrows, in its order")
+    func statusParts() {
+        let parts = [("REC", 0), ("take-20261206-204757.wav", 3), ("00:01:02.3", 1), ("disk 2h left", 4)]
+        let losses = [("xruns 0", 5), ("gaps 2", 2), ("dropped 0", 5)]
+        let name = "take-20261206-204757.wav"
+        #expect(
+            MeterView.fit(parts + losses, columns: 100)
+                == "REC  \(name)  00:01:02.3  disk 2h left  xruns 0  gaps 2  dropped 0"
+        )
+        #expect(MeterView.fit(parts + losses, columns: 80) == "REC  \(name)  00:01:02.3  disk 2h left  xruns 0  gaps 2")
+        // A part that does not fit leaves room for a later rank.
+        #expect(MeterView.fit(parts + losses, columns: 40) == "REC  00:01:02.3  disk 2h left  gaps 2")
+        #expect(MeterView.fit(parts + losses, columns: 30) == "REC  00:01:02.3  gaps 2")
+        // Parts of one rank stay a run from its first: never "gaps 0" without "xruns 0".
+        let zero = parts + [("xruns 0", 5), ("gaps 0", 5)]
+        #expect(MeterView.fit(zero, columns: 39) == "REC  00:01:02.3  disk 2h left  xruns 0")
+        #expect(MeterView.fit(zero, columns: 38) == "REC  00:01:02.3  disk 2h left")
+        #expect(MeterView.fit(parts, columns: 4) == "REC")
+    }
+
+    @Test("a line cut to the window keeps its colours and ends them")
+    func cutLines() {
+        let red = "\u{1B}[1;31mREC\u{1B}[0m  take-1.wav"
+        #expect(MeterView.cut(red, cells: 40) == red)
+        #expect(MeterView.cut(red, cells: 5) == "\u{1B}[1;31mREC\u{1B}[0m  ")
+        #expect(MeterView.cut("\u{1B}[1;37;41mCLIP 3\u{1B}[0m", cells: 4) == "\u{1B}[1;37;41mCLIP\u{1B}[0m")
+        #expect(MeterView.cut("歌歌歌", cells: 5) == "歌歌")
     }
 }
