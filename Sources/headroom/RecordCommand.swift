@@ -344,6 +344,9 @@ struct RecordCommand: ParsableCommand {
         }
     }
 
+    /// How long a device's open may take before the recorder takes it for stuck.
+    static let openSeconds = 15.0
+
     enum Waited {
         case done
         case stopped
@@ -365,26 +368,38 @@ struct RecordCommand: ParsableCommand {
     enum Opening {
         case opened(ALSACapture)
         case stopped
+        /// The open has not returned in the time given, and may never.
+        case stuck
     }
 
     /// Runs `open` on a thread of its own and waits for it, up to `seconds`, while still
-    /// answering SIGINT and SIGTERM. A device's library can hang for good once the
-    /// device has gone away (libjack after jackd died mid-take): then the recorder says so
-    /// and ends, instead of hanging without a word.
+    /// answering SIGINT and SIGTERM, and alive to systemd's watchdog. A device's library can
+    /// hang for good once the device has gone away (libjack after jackd died mid-take): then
+    /// the recorder says so and ends (``stuckOpen(_:seconds:)``), instead of hanging without
+    /// a word.
     static func bounded(
         seconds: Double,
         _ open: @escaping () throws(HeadroomError) -> ALSACapture
     ) throws(HeadroomError) -> Opening {
         let call = Aside(open)
-        switch waitAnswering(seconds: seconds, until: { call.finished(within: 0) }) {
+        switch Systemd.keepingAlive({ waitAnswering(seconds: seconds, until: { call.finished(within: 0) }) }) {
         case .done: return .opened(try call.result())
         case .stopped: return .stopped
-        case .timedOut:
-            throw HeadroomError(
-                .unavailable,
-                "opening the device has not returned in \(String(format: "%g", seconds)) s: its driver or plugin is stuck; restart headroom"
-            )
+        case .timedOut: return .stuck
         }
+    }
+
+    /// Why a recorder ends when its device's open has not returned, even under
+    /// `--wait-device`: the call that holds the driver or plugin cannot be taken back, and
+    /// another open in the same process meets the same stuck library (or waits on it for
+    /// good). A fresh process can open the device; the unit's `Restart=` starts one (exit
+    /// 69 is not among its `RestartPreventExitStatus`), where its watchdog would have killed
+    /// this one with a core dump.
+    static func stuckOpen(_ device: String, seconds: Double) -> HeadroomError {
+        HeadroomError(
+            .unavailable,
+            "opening \(device) has not returned in \(String(format: "%g", seconds)) s: its driver or plugin is stuck, and only a new process can open it again; start headroom again (under systemd, Restart= does)"
+        )
     }
 
     /// Runs `work`, a call that touches the takes' folder before recording starts, on a
@@ -440,9 +455,10 @@ struct RecordCommand: ParsableCommand {
     ) throws(HeadroomError) -> ALSACapture? {
         /// The reasons said so far (none: the first try).
         var reasons: Set<String> = []
+        var stuck = false
         let waitingSince = lostAt ?? MonotonicClock.now()
         while true {
-            do {
+            do throws(HeadroomError) {
                 func open() throws(HeadroomError) -> ALSACapture {
                     try ALSACapture(
                         device: settings.device,
@@ -458,7 +474,10 @@ struct RecordCommand: ParsableCommand {
                 let attempt = { () throws(HeadroomError) -> ALSACapture in
                     quiet ? try DeviceList.withStderrSilenced(open) : try open()
                 }
-                switch try Self.bounded(seconds: 15, attempt) {
+                switch try Self.bounded(seconds: Self.openSeconds, attempt) {
+                case .stuck:
+                    stuck = true
+                    throw Self.stuckOpen(settings.device, seconds: Self.openSeconds)
                 case .opened(let source):
                     if !reasons.isEmpty || lostAt != nil {
                         let seconds = String(format: "%.1f", MonotonicClock.now() - waitingSince)
@@ -470,7 +489,7 @@ struct RecordCommand: ParsableCommand {
                 case .stopped: return nil
                 }
             } catch {
-                guard settings.waitDevice, error.code == .unavailable else { throw error }
+                guard settings.waitDevice, error.code == .unavailable, !stuck else { throw error }
                 if reasons.insert(error.message).inserted {
                     Terminal.error("waiting for \(settings.device): \(error.message)")
                 }

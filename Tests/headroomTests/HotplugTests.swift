@@ -384,4 +384,41 @@ struct HotplugTests {
         #expect(!order.contains(out + "/take-001.wav"), "\(order)")
         #expect(Set(order).count == order.count && order.allSatisfy { FileManager.default.fileExists(atPath: $0) })
     }
+
+    @Test(
+        "under --wait-device an open that never returns (a file plugin's input, a pipe nobody writes) ends the recorder, exit 69, alive to the watchdog meanwhile, for a fresh start to open it"
+    )
+    func stuckOpenUnderWaitDevice() throws {
+        let rig = FileRig(bytes: Material(frames: 4800, channels: 2).bytes("S16_LE"))
+        // alsa-lib's file plugin opens its infile as the PCM opens: a FIFO with no writer
+        // holds that open inside snd_pcm_open, as a driver or plugin that is stuck does.
+        let infile = rig.directory + "/in.raw"
+        try FileManager.default.removeItem(atPath: infile)
+        #expect(mkfifo(infile, 0o600) == 0)
+        let notify = try NotifySocket(rig.directory + "/notify")
+        let recorder = try BackgroundRecorder(
+            [
+                "record", "--headless", "--wait-device", "--device", "testcap", "--format", "S16_LE", "--dir",
+                rig.directory + "/takes",
+            ],
+            environment: rig.environment.merging(["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "3000000"]) { $1 },
+            directory: rig.directory
+        )
+        // Alive to systemd while the open is waited for (a watchdog of 3 s: a ping a second).
+        let (pinged, messages) = notify.untilPinged(5)
+        #expect(pinged, "\(messages)\n\(recorder.stderr)")
+        let status = recorder.wait(seconds: 40)
+        #expect(status == 69, "\(recorder.stderr)")
+        #expect(
+            recorder.stderr.contains(
+                "headroom: opening testcap has not returned in 15 s: its driver or plugin is stuck, and only a new process can open it again"
+            ),
+            "\(recorder.stderr)"
+        )
+        #expect(!recorder.stderr.contains("waiting for testcap"), "\(recorder.stderr)")
+        #expect(
+            !FileManager.default.fileExists(atPath: rig.directory + "/takes")
+                || files(in: rig.directory + "/takes", ending: ".wav").isEmpty
+        )
+    }
 }
