@@ -407,9 +407,10 @@ struct RecordCommand: ParsableCommand {
     /// holds such a call without end and without an error: after 2 s that is said, and the
     /// recorder waits on, answering the end signals (once they are taken over): one leaves,
     /// exit 74, with nothing recorded. (Once recording, the writer's stalls are said by
-    /// ``LiveRecording``.) Under systemd the recorder is alive meanwhile (`WATCHDOG=1`): a
-    /// share that is slow to come back after a device reconnect is waited for, as the device
-    /// was, not ended by `WatchdogSec`.
+    /// ``LiveRecording``.) Under systemd the recorder is alive meanwhile (`WATCHDOG=1`), and
+    /// ready once it has said so: a share that is slow to come back, at boot or after a
+    /// device reconnect, is waited for as the device is, not ended by `WatchdogSec` or
+    /// `TimeoutStartSec`.
     static func answering<T>(
         _ directory: String,
         _ work: @escaping () throws(HeadroomError) -> T
@@ -431,7 +432,11 @@ struct RecordCommand: ParsableCommand {
                     Terminal.line(
                         "DISK: \(directory) has not answered for 2 s (a share gone? a failing disk?); recording starts when it does, Ctrl-C leaves"
                     )
-                    _ = Systemd.notify("STATUS=waiting for \(directory) to answer (a share gone? a failing disk?)")
+                    // Ready, as while a device is waited for: a share that is slow to come back at
+                    // boot is this service's work to wait for, not a start that TimeoutStartSec ends.
+                    _ = Systemd.notify(
+                        "READY=1\nSTATUS=waiting for \(directory) to answer (a share gone? a failing disk?)"
+                    )
                 }
             }
         }

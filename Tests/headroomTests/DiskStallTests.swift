@@ -316,7 +316,12 @@ struct DiskStallTests {
         // Under systemd it is alive meanwhile: the watchdog (3 s here) is fed, and the status says why.
         let (pinged, messages) = notify.untilPinged(3)
         #expect(pinged, "\(messages)")
-        #expect(messages.contains("STATUS=waiting for \(folder.mount)/takes to answer (a share gone? a failing disk?)"))
+        // Ready, as for a device waited for, so that TimeoutStartSec does not end the wait.
+        #expect(
+            messages.contains(
+                "READY=1\nSTATUS=waiting for \(folder.mount)/takes to answer (a share gone? a failing disk?)"
+            )
+        )
         folder.answer()
         #expect(back.wait(seconds: 30) == 0, "\(back.stderr)")
         #expect(back.stderr.contains("DISK: the disk answers again, after "), "\(back.stderr)")
