@@ -171,15 +171,17 @@ struct CalibrateCommand: ParsableCommand {
                 Terminal.out(object.encoded() + "\n")
             } else {
                 Terminal.out(Self.table(results, mapping: mapping, maxStep: maxStep, columns: Terminal.stdoutColumns))
+                // Beside the table, as wide as the terminal is (no word broken at its edge).
+                let columns = Terminal.stdoutColumns
                 if controls.isEmpty {
-                    Terminal.out(
-                        "\n\(settings.device): no capture controls with dB information; set the gains on the interface itself.\n"
-                    )
+                    let note =
+                        "\(settings.device): no capture controls with dB information; set the gains on the interface itself."
+                    Terminal.out("\n" + TextTable.paragraph(note, columns: columns) + "\n")
                 } else if mapping.allSatisfy({ $0 == nil }) {
                     let list = controls.map { "\"\($0.name)\"" }.joined(separator: ", ")
-                    Terminal.out(
-                        "\nCapture controls on \(mixer!.card): \(list). Map them with [channel.N] control = \"...\" in the config.\n"
-                    )
+                    let note =
+                        "Capture controls on \(mixer!.card): \(list). Map them with [channel.N] control = \"...\" in the config."
+                    Terminal.out("\n" + TextTable.paragraph(note, columns: columns) + "\n")
                 }
             }
             // The result is on screen before it is saved: a save that fails loses nothing.

@@ -179,10 +179,10 @@ struct MeterView {
             )
             line(&out, paint("REC", "1;31") + status.dropFirst(3))
         case .soundcheck(let seconds):
-            let status = Self.fit(
-                [("SOUNDCHECK", 0), (elapsed + " of " + Self.clock(seconds), 1)] + losses,
-                columns: columns
-            )
+            // "00:00:04.1 of 00:00:30.0", or the time alone where that does not fit.
+            let whole = elapsed + " of " + Self.clock(seconds)
+            let time = DisplayText.cells("SOUNDCHECK  " + whole) <= columns - 1 ? whole : elapsed
+            let status = Self.fit([("SOUNDCHECK", 0), (time, 1)] + losses, columns: columns)
             line(&out, paint("SOUNDCHECK", "1;33") + status.dropFirst(10))
         }
         var heading =

@@ -48,6 +48,9 @@ struct MeterTerminalTests {
         }
         func screen() -> String { (try? run("/usr/bin/tmux", ["capture-pane", "-t", session, "-p"]).stdout) ?? "" }
         func keys(_ k: String) { _ = try? run("/usr/bin/tmux", ["send-keys", "-t", session, k]) }
+        func resize(_ columns: Int, _ rows: Int) {
+            _ = try? run("/usr/bin/tmux", ["resize-window", "-t", session, "-x", String(columns), "-y", String(rows)])
+        }
         /// Polls the screen until `predicate` holds (bounded).
         func waitFor(_ timeout: Double = 15, _ predicate: (String) -> Bool) -> String? {
             let deadline = Date().addingTimeInterval(timeout)
@@ -531,6 +534,14 @@ struct MeterTerminalTests {
         #expect(lines[0].contains(" of 00:00:30.0  xruns 0"), "\(lines[0])")
         #expect(!screen.contains("REC") && !screen.contains("disk") && !screen.contains("next take"))
         #expect(lines.contains("keys: q end the soundcheck now and show the proposals"))
+        // In a narrow window the time stays, without its "of".
+        tmux.resize(34, 24)
+        let narrow = try #require(
+            tmux.waitFor { $0.hasPrefix("SOUNDCHECK") && !$0.contains(" of ") },
+            "\(tmux.screen())"
+        )
+        #expect(narrow.hasPrefix("SOUNDCHECK  00:00:"), "\(narrow)")
+        tmux.resize(100, 24)
         tmux.keys("q")
         let end = try #require(tmux.waitFor { $0.contains("EXIT=") })
         #expect(end.contains("EXIT=0") && end.contains("clipped") && end.contains("lower 10.0 dB"), "\(end)")
@@ -663,6 +674,16 @@ struct MeterTextTests {
         #expect(MeterView.fit(zero, columns: 39) == "REC  00:01:02.3  disk 2h left  xruns 0")
         #expect(MeterView.fit(zero, columns: 38) == "REC  00:01:02.3  disk 2h left")
         #expect(MeterView.fit(parts, columns: 4) == "REC")
+    }
+
+    @Test("a note beside a table is as wide as the terminal, broken at spaces; through a pipe it is one line")
+    func paragraphs() {
+        let note = "hw:CARD=USB: no capture controls with dB information; set the gains on the interface itself."
+        #expect(TextTable.paragraph(note, columns: nil) == note)
+        #expect(TextTable.paragraph(note, columns: 200) == note)
+        let lines = TextTable.paragraph(note, columns: 34).split(separator: "\n")
+        #expect(lines.count == 3 && lines.allSatisfy { $0.count <= 33 }, "\(lines)")
+        #expect(lines.joined(separator: " ") == note)
     }
 
     @Test("a line cut to the window keeps its colours and ends them")

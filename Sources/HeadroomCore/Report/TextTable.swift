@@ -77,13 +77,20 @@ public struct TextTable {
     }
 
     /// Records (arrays of lines) as text, a blank line between them.
+    /// A paragraph for a terminal `columns` wide, broken at spaces short of the last column;
+    /// as it is where there is no terminal (nil: a pipe, a file).
+    public static func paragraph(_ text: String, columns: Int?) -> String {
+        guard let columns, columns > 1 else { return text }
+        return wrap(text, cells: columns - 1).joined(separator: "\n")
+    }
+
     public static func text(_ records: [[String]]) -> String {
         records.map { $0.map { $0 + "\n" }.joined() }.joined(separator: "\n")
     }
 
     /// `text` in lines of at most `cells`, broken at spaces; a word longer than a line is
     /// cut where the line ends.
-    static func wrap(_ text: String, cells: Int) -> [String] {
+    public static func wrap(_ text: String, cells: Int) -> [String] {
         var lines: [String] = []
         var line = ""
         for word in text.split(separator: " ", omittingEmptySubsequences: false).map(String.init) {
