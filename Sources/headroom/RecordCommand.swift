@@ -461,6 +461,10 @@ struct RecordCommand: ParsableCommand {
         /// The reasons said so far (none: the first try).
         var reasons: Set<String> = []
         var stuck = false
+        // A quiet try holds stderr on /dev/null until its open returns, which a stuck one
+        // never does: the line that says so goes to this copy of it.
+        let stderrCopy = dup(STDERR_FILENO)
+        defer { if stderrCopy >= 0 { close(stderrCopy) } }
         let waitingSince = lostAt ?? MonotonicClock.now()
         while true {
             do throws(HeadroomError) {
@@ -482,6 +486,7 @@ struct RecordCommand: ParsableCommand {
                 switch try Self.bounded(seconds: Self.openSeconds, attempt) {
                 case .stuck:
                     stuck = true
+                    if quiet && stderrCopy >= 0 { dup2(stderrCopy, STDERR_FILENO) }
                     throw Self.stuckOpen(settings.device, seconds: Self.openSeconds)
                 case .opened(let source):
                     if !reasons.isEmpty || lostAt != nil {

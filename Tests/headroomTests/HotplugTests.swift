@@ -390,11 +390,11 @@ struct HotplugTests {
     )
     func stuckOpenUnderWaitDevice() throws {
         let rig = FileRig(bytes: Material(frames: 4800, channels: 2).bytes("S16_LE"))
-        // alsa-lib's file plugin opens its infile as the PCM opens: a FIFO with no writer
-        // holds that open inside snd_pcm_open, as a driver or plugin that is stuck does.
+        // alsa-lib's file plugin opens its infile as the PCM opens: missing, the device is
+        // not there; a FIFO with no writer holds the open inside snd_pcm_open, as a driver or
+        // plugin that is stuck does.
         let infile = rig.directory + "/in.raw"
         try FileManager.default.removeItem(atPath: infile)
-        #expect(mkfifo(infile, 0o600) == 0)
         let notify = try NotifySocket(rig.directory + "/notify")
         let recorder = try BackgroundRecorder(
             [
@@ -404,7 +404,12 @@ struct HotplugTests {
             environment: rig.environment.merging(["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "3000000"]) { $1 },
             directory: rig.directory
         )
+        // Missing first: waited for, and each try after the first is quiet (stderr silenced
+        // around it); then the try that never returns.
+        #expect(waitFor("headroom: waiting for testcap: ", in: recorder), "\(recorder.stderr)")
+        #expect(mkfifo(infile, 0o600) == 0)
         // Alive to systemd while the open is waited for (a watchdog of 3 s: a ping a second).
+        _ = notify.received()
         let (pinged, messages) = notify.untilPinged(5)
         #expect(pinged, "\(messages)\n\(recorder.stderr)")
         let status = recorder.wait(seconds: 40)
@@ -415,7 +420,7 @@ struct HotplugTests {
             ),
             "\(recorder.stderr)"
         )
-        #expect(!recorder.stderr.contains("waiting for testcap"), "\(recorder.stderr)")
+        #expect(!recorder.stderr.contains("waiting for testcap: opening"), "\(recorder.stderr)")
         #expect(
             !FileManager.default.fileExists(atPath: rig.directory + "/takes")
                 || files(in: rig.directory + "/takes", ending: ".wav").isEmpty

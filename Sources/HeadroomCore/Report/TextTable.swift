@@ -76,7 +76,6 @@ public struct TextTable {
         Self.text(records(columns: columns, titleColumns: titleColumns, titles: titles))
     }
 
-    /// Records (arrays of lines) as text, a blank line between them.
     /// A paragraph for a terminal `columns` wide, broken at spaces short of the last column;
     /// as it is where there is no terminal (nil: a pipe, a file).
     public static func paragraph(_ text: String, columns: Int?) -> String {
@@ -84,6 +83,7 @@ public struct TextTable {
         return wrap(text, cells: columns - 1).joined(separator: "\n")
     }
 
+    /// Records (arrays of lines) as text, a blank line between them.
     public static func text(_ records: [[String]]) -> String {
         records.map { $0.map { $0 + "\n" }.joined() }.joined(separator: "\n")
     }
