@@ -124,7 +124,8 @@ struct AnalyzeCommand: ParsableCommand {
                 outcome.notes.append("note: " + DisplayText.escaped(note))
             }
             if let beyond = Settings.namesBeyond(settings.names, channels: result.header.channels) {
-                outcome.notes.append("note: \(DisplayText.escaped(path)): \(beyond.text); the rest are not used")
+                let unused = !beyond.sparse ? "the rest are" : beyond.unused == 1 ? "it is" : "they are"
+                outcome.notes.append("note: \(DisplayText.escaped(path)): \(beyond.text); \(unused) not used")
             }
             outcome.clipped = result.clipEvents > 0
             if let note = result.lossyNote(path: path) { outcome.notes.append("note: " + note) }

@@ -67,6 +67,33 @@ struct ConfigTests {
         }
     }
 
+    @Test("names past the channels recorded are said: counted where they run on, by channel where a config leaves gaps")
+    func namesPastTheChannels() throws {
+        var settings = Settings()
+        settings.names = ["Kick", "Snare", "Vox"]
+        #expect(
+            settings.unusedNamesNote
+                == "note: 3 channel names for 2 channels (Kick, Snare); to use all 3, add --channels 3"
+        )
+        settings.names = ["Kick", "Snare", ""]
+        #expect(settings.unusedNamesNote == nil)
+        try settings.apply(
+            ConfigFile.parse("[channel.1]\nname = \"Vox\"\n[channel.9]\nname = \"Room\"", path: "a.toml")
+        )
+        #expect(
+            settings.unusedNamesNote
+                == "note: a name for channel 9 (Room), with 2 channels (Vox, Snare); to use it, add --channels 9"
+        )
+        settings.names = ["Vox", "", "", "", "Amb L", "Amb R"]
+        settings.channels = 4
+        #expect(
+            settings.unusedNamesNote
+                == "note: names for channels 5 and 6 (Amb L, Amb R), with 4 channels (Vox, 2, 3, 4); to use them, add --channels 6"
+        )
+        settings.channels = 6
+        #expect(settings.unusedNamesNote == nil)
+    }
+
     @Test("an unknown key is refused with the file, line and key")
     func unknownKey() {
         #expect(

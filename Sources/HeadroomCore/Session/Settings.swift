@@ -443,18 +443,34 @@ public struct Settings: Sendable, Equatable {
     /// unrecorded without a word); nil when every name given is used.
     public var unusedNamesNote: String? {
         Self.namesBeyond(names, channels: channels).map {
-            "note: \($0.text); to use all \($0.given), add --channels \($0.given)"
+            "note: \($0.text); to use \($0.unused == 1 && $0.sparse ? "it" : $0.sparse ? "them" : "all \($0.given)"), add --channels \($0.given)"
         }
     }
 
-    /// "3 channel names for 2 channels (Kick, Snare)" and how many names were given, when
-    /// more are given than `channels` (a trailing empty name counts for none); else nil.
-    public static func namesBeyond(_ names: [String], channels: Int) -> (text: String, given: Int)? {
+    /// "3 channel names for 2 channels (Kick, Snare)", or where a config names channels with
+    /// gaps between ([channel.1] and [channel.9]) "a name for channel 9 (Room), with 2
+    /// channels (Vox, R)"; with how many channels the names reach (`given`), how many of
+    /// them go unused and whether there are gaps (a trailing empty name counts for none); nil
+    /// when every name is used.
+    public static func namesBeyond(
+        _ names: [String],
+        channels: Int
+    ) -> (text: String, given: Int, unused: Int, sparse: Bool)? {
         let given = (names.lastIndex { !$0.isEmpty } ?? -1) + 1
         guard given > channels else { return nil }
-        let used = ClipLog.channelNames(names, channels: channels).joined(separator: ", ")
+        let used = DisplayText.escaped(ClipLog.channelNames(names, channels: channels).joined(separator: ", "))
         let plural = channels == 1 ? "" : "s"
-        return ("\(given) channel names for \(channels) channel\(plural) (\(DisplayText.escaped(used)))", given)
+        let beyond = (channels..<given).filter { !names[$0].isEmpty }
+        guard names[..<given].contains(where: \.isEmpty) else {
+            return ("\(given) channel names for \(channels) channel\(plural) (\(used))", given, beyond.count, false)
+        }
+        let numbers = beyond.map { String($0 + 1) }
+        let which =
+            beyond.count == 1
+            ? "a name for channel \(numbers[0])"
+            : "names for channels \(numbers.dropLast().joined(separator: ", ")) and \(numbers.last!)"
+        let unused = DisplayText.escaped(beyond.map { names[$0] }.joined(separator: ", "))
+        return ("\(which) (\(unused)), with \(channels) channel\(plural) (\(used))", given, beyond.count, true)
     }
 
     /// `"Kick, Snare,Vox"` to `["Kick", "Snare", "Vox"]`.
