@@ -131,6 +131,7 @@ struct ReviewCommand: ParsableCommand {
             reviews = reviews.enumerated().sorted { a, b in
                 a.element.hasProblems != b.element.hasProblems ? a.element.hasProblems : a.offset < b.offset
             }.map(\.element)
+            let reviewed = reviews.count
             if onlyProblems { reviews = reviews.filter(\.hasProblems) }
 
             if events {
@@ -166,7 +167,9 @@ struct ReviewCommand: ParsableCommand {
             } else if json {
                 for r in reviews { Terminal.out(r.jsonLine.encoded() + "\n") }
             } else {
-                Terminal.out(Self.table(reviews, columns: Terminal.stdoutColumns))
+                // "(no takes)" would say there were none to review.
+                let none = reviewed > 0 ? "(no problems in \(reviewed) take\(reviewed == 1 ? "" : "s"))" : "(no takes)"
+                Terminal.out(Self.table(reviews, columns: Terminal.stdoutColumns, none: none))
             }
             if labels {
                 for r in reviews {
@@ -222,8 +225,9 @@ struct ReviewCommand: ParsableCommand {
         ClipLog.isNumberOnly(c.name, channel: c.channel - 1) ? "ch\(c.channel)" : c.name
     }
 
-    /// One row per take; on a terminal `columns` wide too narrow for that, one record per take.
-    static func table(_ reviews: [TakeReview], columns: Int? = nil) -> String {
+    /// One row per take; on a terminal `columns` wide too narrow for that, one record per take;
+    /// `none` where there is no take to show.
+    static func table(_ reviews: [TakeReview], columns: Int? = nil, none: String = "(no takes)") -> String {
         var table = TextTable(
             header: [
                 "take", "duration", "started", "clipped", "flat tops", "worst TP", "hot", "xruns/gaps/dropped", "ended",
@@ -262,9 +266,9 @@ struct ReviewCommand: ParsableCommand {
             ])
         }
         if let columns, !table.fits(columns) {
-            return reviews.isEmpty ? "(no takes)\n" : table.renderRecords(columns: columns)
+            return reviews.isEmpty ? none + "\n" : table.renderRecords(columns: columns)
         }
-        return table.render() + (reviews.isEmpty ? "(no takes)\n" : "")
+        return table.render() + (reviews.isEmpty ? none + "\n" : "")
     }
 
     /// Counts into its header the audio a killed recorder wrote into a WAV, RF64, W64 or FLAC take

@@ -537,6 +537,9 @@ struct ReviewCommandTests {
 
         let problems = try headroom("review", "--only-problems", takes)
         #expect(!problems.stdout.contains("b-clean.wav"))
+        // A clean take alone: none of its problems, not "no takes".
+        let none = try headroom("review", "--only-problems", takes + "/b-clean.wav")
+        #expect(none.status == 0 && none.stdout.hasSuffix("\n(no problems in 1 take)\n"), "\(none.stdout)")
 
         // SPEC's --fail-on-clip, as analyze has it: exit 1 after the same output, where a take clipped.
         let failing = try headroom("review", "--fail-on-clip", takes)
