@@ -378,19 +378,26 @@ struct MeterTerminalTests {
         writeAudio(path, samples: samples, channels: 2)
     }
 
+    /// ``meterOnRig(_:wav:channels:arguments:size:)`` playing ``writeClippedBursts(_:throughout:)``'s
+    /// two channels, from a scratch folder of its own: `command` is the command line after
+    /// `headroom` (a `record` writes its takes into `<folder>/takes`).
+    static func meterOnBursts(
+        _ name: String,
+        size: (Int, Int),
+        command: String = "record --device testlive --names 'Lead vocal,Bass DI'"
+    ) throws -> (rig: JackRig, tmux: Tmux) {
+        let dir = scratchDirectory()
+        writeClippedBursts(dir + "/in.wav")
+        let takes = command.hasPrefix("record") ? " --dir \(dir)/takes" : ""
+        return try meterOnRig(name, wav: dir + "/in.wav", arguments: command + takes, size: size)
+    }
+
     @Test(
         "the meter fits the terminal: one row per channel from 40 to 160 columns, the proposal as it fits, nothing cut mid-word, q always among the keys",
         arguments: [(40, 16), (50, 20), (80, 24), (100, 30), (160, 50)]
     )
     func fits(width: Int, height: Int) throws {
-        let dir = scratchDirectory()
-        Self.writeClippedBursts(dir + "/in.wav")
-        let (rig, tmux) = try Self.meterOnRig(
-            "fit\(width)",
-            wav: dir + "/in.wav",
-            arguments: "record --device testlive --names 'Lead vocal,Bass DI' --dir \(dir)/takes",
-            size: (width, height)
-        )
+        let (rig, tmux) = try Self.meterOnBursts("fit\(width)", size: (width, height))
         defer { rig.stop() }
         // Three bursts: the latch counts clip events (as the log and review do), not the overs in them.
         let screen = try #require(tmux.waitFor { $0.contains("CLIP 3 ") || $0.contains("CLIP 3\n") })
@@ -425,14 +432,7 @@ struct MeterTerminalTests {
         "a window narrower than any full row (26 x 8: a split pane): the state, the time and the CLIP latch stay in view, nothing wraps the header away"
     )
     func narrowerThanARow() throws {
-        let dir = scratchDirectory()
-        Self.writeClippedBursts(dir + "/in.wav")
-        let (rig, tmux) = try Self.meterOnRig(
-            "narrow",
-            wav: dir + "/in.wav",
-            arguments: "record --device testlive --names 'Lead vocal,Bass DI' --dir \(dir)/takes",
-            size: (26, 8)
-        )
+        let (rig, tmux) = try Self.meterOnBursts("narrow", size: (26, 8))
         defer { rig.stop() }
         let screen = try #require(tmux.waitFor { $0.contains("CLIP 2") })
         tmux.keys("q")
@@ -451,13 +451,10 @@ struct MeterTerminalTests {
         arguments: [(100, 20), (50, 20)]
     )
     func wideNames(width: Int, height: Int) throws {
-        let dir = scratchDirectory()
-        Self.writeClippedBursts(dir + "/in.wav")
-        let (rig, tmux) = try Self.meterOnRig(
+        let (rig, tmux) = try Self.meterOnBursts(
             "wide\(width)",
-            wav: dir + "/in.wav",
-            arguments: "record --device testlive --names 'ボーカル,Bass' --dir \(dir)/takes",
-            size: (width, height)
+            size: (width, height),
+            command: "record --device testlive --names 'ボーカル,Bass'"
         )
         defer { rig.stop() }
         let screen = try #require(tmux.waitFor { $0.contains("CLIP 1") })
@@ -519,13 +516,10 @@ struct MeterTerminalTests {
 
     @Test("calibrate's soundcheck meter: its own header and keys, not a recording's")
     func soundcheck() throws {
-        let dir = scratchDirectory()
-        Self.writeClippedBursts(dir + "/in.wav")
-        let (rig, tmux) = try Self.meterOnRig(
+        let (rig, tmux) = try Self.meterOnBursts(
             "check",
-            wav: dir + "/in.wav",
-            arguments: "calibrate --device testlive --names Vox,Gtr --seconds 30",
-            size: (100, 24)
+            size: (100, 24),
+            command: "calibrate --device testlive --names Vox,Gtr --seconds 30"
         )
         defer { rig.stop() }
         let screen = try #require(tmux.waitFor { $0.contains("CLIP 2") })
