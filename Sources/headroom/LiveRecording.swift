@@ -142,6 +142,14 @@ struct LiveRecording {
         // while frames keep arriving (and, outside this loop, while the device is waited for and
         // the last take finished).
         Systemd.notify("READY=1\nSTATUS=recording from \(settings.device)")
+        // Without a terminal (a service's journal, a pipe, a log file): what it records, and
+        // where, as arecord's "Recording WAVE ..." says; each take is said as it closes.
+        if !terminal {
+            let source = session.source
+            Terminal.error(
+                "recording \(settings.device) (\(source.channels) ch, \(source.rate) Hz, \(source.format.rawValue)) into \(session.firstTake)"
+            )
+        }
         let watchdog = Systemd.watchdogSeconds
         var lastPing = 0.0
         var lastFrames = -1

@@ -9,7 +9,8 @@ struct RecordCommand: ParsableCommand {
         discussion: """
             On a terminal: one meter row per channel; keys r (reset peak holds and clip latches), \
             m (mark this moment, with an optional label), n (close the take and start the next), \
-            q (stop). Otherwise one line per warning on stderr and a status line every 10 seconds. \
+            q (stop). Otherwise, on stderr, a line saying what it records into which take, one line per \
+            warning and a status line every 10 seconds. \
             Ctrl-C, SIGTERM and SIGHUP end the take cleanly (exit 0; under nohup a hang-up does \
             not); SIGUSR1 starts the next take and SIGUSR2 drops a marker. Each take gets <take>.clips.jsonl beside it.
             """

@@ -439,6 +439,9 @@ struct RecordFileRigTests {
             let log = take.replacingOccurrences(of: ".wav", with: ".clips.jsonl")
             #expect(said.filter { $0 == "headroom: take \(take) (log \(log))" }.count == 1, "\(take)")
         }
+        // Its first line, as arecord's: what it records, and into which take.
+        let opening = "headroom: recording testcap (1 ch, 8000 Hz, S16_LE) into \(takes[0])\n"
+        #expect(recorder.stderr.hasPrefix(opening), "\(recorder.stderr.prefix(300))")
 
         // A terminal, 30 takes: after the meter, the first and last of the first 20, then the
         // last 10 named.
@@ -452,6 +455,7 @@ struct RecordFileRigTests {
         try #require(day.count == 30)
         let named = screen.components(separatedBy: "\r\n").filter { $0.hasPrefix("headroom: take ") }
         #expect(named == day.suffix(10).map { "headroom: take \($0) (log \($0.dropLast(4)).clips.jsonl)" })
+        #expect(!screen.contains("headroom: recording testcap"), "the meter says it: \(screen)")
         #expect(screen.contains("headroom: 20 takes from \(day[0]) to \(day[19]), and the last 10:\r\n"), "\(screen)")
     }
 

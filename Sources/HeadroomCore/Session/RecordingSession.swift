@@ -134,6 +134,8 @@ public final class RecordingSession: @unchecked Sendable {
     public let source: any CaptureSource
     public let configuration: Configuration
     public let capture: CaptureThread
+    /// The path of the recording's first take, created before it starts.
+    public let firstTake: String
     private let registry: TakeRegistry
     private let shared: SessionShared
     private let writer: WriterLoop
@@ -206,7 +208,7 @@ public final class RecordingSession: @unchecked Sendable {
             },
             beforeWrite: configuration.beforeWrite
         )
-        try writer.prepareFirstTake()
+        firstTake = try writer.prepareFirstTake()
         analyzer = AnalyzerLoop(
             ring: analyzerRing,
             registry: registry,

@@ -80,7 +80,9 @@ final class WriterLoop: @unchecked Sendable {
     /// Creates the first take before capture starts, so that a take that cannot be made
     /// (a full disk, a name the file system refuses) is an error before the first frame,
     /// with nothing left behind.
-    func prepareFirstTake() throws(HeadroomError) {
+    /// Creates the first take (its path), so that a folder that refuses it is said before
+    /// recording starts.
+    func prepareFirstTake() throws(HeadroomError) -> String {
         let take = registry.take(0, startFrame: 0)
         opened = true
         if let error = take.error { throw error }
@@ -92,6 +94,7 @@ final class WriterLoop: @unchecked Sendable {
             throw error
         }
         boundary.startTake()
+        return take.file
     }
 
     func run() {
