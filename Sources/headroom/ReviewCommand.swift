@@ -207,7 +207,7 @@ struct ReviewCommand: ParsableCommand {
             }
             if let html {
                 try TextFile.write(
-                    HTMLReport.render(reviews, settings: settings.analysis),
+                    TextFile.sealed(HTMLReport.render(reviews, settings: settings.analysis)),
                     to: html,
                     option: "--html",
                     inputs: inputs,

@@ -109,6 +109,23 @@ struct OutputSafetyTests {
         #expect(try String(contentsOfFile: html, encoding: .utf8) == "made by a person")
         #expect(try headroom("review", "--force", "--html", html, dir).status == 0)
         #expect(try String(contentsOfFile: html, encoding: .utf8).contains("<html"))
+        // Its own report, run again after the next take: brought up to date without --force.
+        let (third, _, _) = try recordFileTake(m, seconds: 1, dir: dir, extra: ["--name", "take-%n"])
+        let update = try headroom("review", "--html", html, dir)
+        #expect(update.status == 0 && update.stderr == "headroom: wrote \(html)\n", "\(update.stderr)")
+        let name = (third as NSString).lastPathComponent
+        let report = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(!takes.contains(third) && report.contains(name), "\(name)")
+        // Edited by a person since, it is theirs again.
+        let edited = try String(contentsOfFile: html, encoding: .utf8).replacingOccurrences(
+            of: "<body>",
+            with: "<body><p>mic 2 was the ribbon</p>"
+        )
+        try edited.write(toFile: html, atomically: true, encoding: .utf8)
+        let kept = try headroom("review", "--html", html, dir)
+        #expect(kept.status == 73)
+        #expect(kept.stderr.contains("headroom wrote it, but it has been changed since; add --force"), "\(kept.stderr)")
+        #expect(try String(contentsOfFile: html, encoding: .utf8) == edited)
         // --force never extends to audio.
         #expect(try headroom("review", "--force", "--html", takes[0], takes[1]).status == 73)
         #expect(takes.map(bytes) == before)

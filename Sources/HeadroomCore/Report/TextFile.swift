@@ -11,21 +11,25 @@ extension StringProtocol {
 
 /// Writes a report file (HTML, labels, a calibration). Outputs never replace inputs or
 /// audio: a path that is an audio file, a clip log, or one of the paths being read is
-/// refused, and any other existing file is replaced only with `--force` (SPEC's exit 73).
+/// refused, and any other existing file is replaced only with `--force` (SPEC's exit 73),
+/// or when it is a report headroom sealed and nobody has changed since (``sealed(_:)``).
 /// So `review --html takes/*.wav`, where the shell made the first take the report's
-/// name, refuses instead of turning a take into HTML.
+/// name, refuses instead of turning a take into HTML, and `review --html report.html
+/// takes` after the next session brings its own report up to date.
 public enum TextFile {
     /// Checks that `path` may be written (before any work is done, so a slip costs nothing).
     /// - Parameters:
     ///   - option: the option that named the file (`--html`), for the message.
     ///   - inputs: the files being read; none of them may be the output.
     ///   - force: an existing file that is none of the above may be replaced.
+    /// - Returns: whether a file is there to be replaced (`force`, or one headroom sealed).
+    @discardableResult
     public static func check(
         _ path: String,
         option: String,
         inputs: [String] = [],
         force: Bool
-    ) throws(HeadroomError) {
+    ) throws(HeadroomError) -> Bool {
         guard !path.isEmpty else { throw HeadroomError(.usage, "\(option) is empty: name a file") }
         var st = stat()
         guard lstat(path, &st) == 0 else {
@@ -34,7 +38,7 @@ public enum TextFile {
             if stat(folder, &dir) != 0 {
                 throw HeadroomError(.cantCreate, "cannot write \(path): the folder \(folder) does not exist")
             }
-            return
+            return false
         }
         let refuse = { (why: String) in HeadroomError(.cantCreate, "\(option) \(path): \(why); nothing was written") }
         // A folder first: `--html takes takes` is a folder, whichever else it is.
@@ -44,7 +48,47 @@ public enum TextFile {
         }
         if isAudio(path) { throw refuse("that is an audio file, and headroom never writes over audio") }
         if isClipLog(path) { throw refuse("that is a clip log, and headroom never writes over one") }
-        if !force { throw refuse("the file exists; add --force to replace it") }
+        if !force && !isSealed(path) {
+            throw refuse(
+                isSealed(path, anyContent: true)
+                    ? "headroom wrote it, but it has been changed since; add --force to replace it"
+                    : "the file exists; add --force to replace it"
+            )
+        }
+        return true
+    }
+
+    /// `text` (a report headroom writes: HTML) with a last line that seals it: a comment
+    /// holding a hash of what comes before. A later run finds the file its own and unchanged
+    /// (``isSealed(_:anyContent:)``) and replaces it without `--force`; a report a person
+    /// edited, or any other file, still needs `--force`.
+    public static func sealed(_ text: String) -> String {
+        text + sealPrefix + seal(Array(text.utf8)) + " -->\n"
+    }
+
+    private static let sealPrefix = "<!-- written by headroom; its hash: "
+
+    /// FNV-1a, 64 bits, in hex: enough to see an edit, not meant to resist a forger.
+    private static func seal(_ bytes: some Sequence<UInt8>) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// Whether `path` is a regular file that ends in headroom's seal over what it holds
+    /// (`anyContent`: whatever the hash says, so an edited report can be told apart).
+    static func isSealed(_ path: String, anyContent: Bool = false) -> Bool {
+        var st = stat()
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size < 256 << 20,
+            let data = FileManager.default.contents(atPath: path)
+        else { return false }
+        let bytes = Array(data)
+        guard bytes.last == 0x0A, let start = bytes.dropLast().lastIndex(of: 0x0A).map({ $0 + 1 }) ?? Optional(0)
+        else { return false }
+        let last = String(decoding: bytes[start...], as: UTF8.self)
+        guard last.hasPrefix(sealPrefix), last.hasSuffix(" -->\n") else { return false }
+        return anyContent || last == sealPrefix + seal(bytes[..<start]) + " -->\n"
     }
 
     /// Writes `text` to `path` after ``check(_:option:inputs:force:)``, through a temporary
@@ -62,7 +106,7 @@ public enum TextFile {
         force: Bool
     ) throws(HeadroomError) -> Bool {
         if holds(text, at: path) { return false }
-        try check(path, option: option, inputs: inputs, force: force)
+        let replacing = try check(path, option: option, inputs: inputs, force: force)
         var template = Array((FilePaths.directory(of: path) + "/.headroom-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
@@ -86,8 +130,9 @@ public enum TextFile {
         if failure == nil && fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
         close(fd)
         if failure == nil {
-            // Without --force, link(2) fails if the name was taken meanwhile: never replaced.
-            let placed = force ? rename(temporary, path) == 0 : link(temporary, path) == 0
+            // Where nothing was there to replace, link(2) fails if the name was taken
+            // meanwhile: never replaced.
+            let placed = replacing ? rename(temporary, path) == 0 : link(temporary, path) == 0
             if !placed { failure = String(cString: strerror(errno)) }
         }
         unlink(temporary)
