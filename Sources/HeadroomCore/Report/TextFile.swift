@@ -84,8 +84,8 @@ public enum TextFile {
             let data = FileManager.default.contents(atPath: path)
         else { return false }
         let bytes = Array(data)
-        guard bytes.last == 0x0A, let start = bytes.dropLast().lastIndex(of: 0x0A).map({ $0 + 1 }) ?? Optional(0)
-        else { return false }
+        guard bytes.last == 0x0A else { return false }
+        let start = bytes.dropLast().lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
         let last = String(decoding: bytes[start...], as: UTF8.self)
         guard last.hasPrefix(sealPrefix), last.hasSuffix(" -->\n") else { return false }
         return anyContent || last == sealPrefix + seal(bytes[..<start]) + " -->\n"

@@ -79,9 +79,7 @@ final class WriterLoop: @unchecked Sendable {
 
     /// Creates the first take before capture starts, so that a take that cannot be made
     /// (a full disk, a name the file system refuses) is an error before the first frame,
-    /// with nothing left behind.
-    /// Creates the first take (its path), so that a folder that refuses it is said before
-    /// recording starts.
+    /// with nothing left behind; its path.
     func prepareFirstTake() throws(HeadroomError) -> String {
         let take = registry.take(0, startFrame: 0)
         opened = true
