@@ -507,7 +507,7 @@ struct RecordCommand: ParsableCommand {
                 // To systemd: waiting for the device is this service's work (ready, so that
                 // TimeoutStartSec does not end it), and it is alive while it does (WatchdogSec).
                 Systemd.notify("READY=1\nSTATUS=waiting for \(settings.device)\nWATCHDOG=1")
-                monitor?.waitingForDevice()
+                monitor?.waitingForDevice(reason: error.message, seconds: MonotonicClock.now() - waitingSince)
                 if LiveRecording.waitForEndSignal(seconds: 1) { return nil }
             }
         }

@@ -238,7 +238,7 @@ struct HotplugTests {
     }
 
     @Test(
-        "--wait-device: a device back under its name that refuses the settings (44.1 kHz only) is said, not waited on in silence; the right one back is said and recorded; /status says it waits, with no level held up"
+        "--wait-device: a device back under its name that refuses the settings (44.1 kHz only) is said, not waited on in silence; the right one back is said and recorded; /status and the page say it waits and why, with no level held up"
     )
     func backRefusing() throws {
         let dir = scratchDirectory()
@@ -277,6 +277,29 @@ struct HotplugTests {
             ),
             "\(rec.stderr)"
         )
+        // The page says why it waits, and for how long: a phone sees the wrong interface.
+        var refusing: [String: Any]? = nil
+        #expect(
+            eventually {
+                refusing = status()
+                return (refusing?["waiting_reason"] as? String)?.contains("cannot capture at 48000 Hz") == true
+            },
+            "\(String(describing: refusing))"
+        )
+        #expect((refusing?["waiting_seconds"] as? Double ?? 0) > 0, "\(String(describing: refusing))")
+        func page() throws -> String {
+            try run(
+                "/usr/bin/chromium",
+                [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=2500", "--dump-dom",
+                    "http://127.0.0.1:\(port)/",
+                ]
+            ).stdout
+        }
+        // (The page can be dumped before the feed's first message: asked again, up to three times.)
+        var shown = try page()
+        for _ in 0..<3 where !shown.contains("cannot capture at 48000 Hz") { shown = try page() }
+        #expect(shown.contains("waiting for the device") && shown.contains("cannot capture at 48000 Hz"), "\(shown)")
         rig.stop()
         try rig.startServer()  // the right one again
         #expect(said("headroom: recording again: jackraw is back after "), "\(rec.stderr)")
@@ -289,6 +312,7 @@ struct HotplugTests {
             "\(String(describing: again))"
         )
         #expect(again?["waiting_for_device"] as? Bool == false && again?["recording"] as? Bool == true)
+        #expect(again?["waiting_reason"] == nil && again?["waiting_seconds"] == nil)
         #expect(
             eventually(20) { files(in: dir + "/takes", ending: ".wav").contains { $0.hasSuffix("take-001-2.wav") } }
         )

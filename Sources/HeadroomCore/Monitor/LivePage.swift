@@ -68,8 +68,9 @@ enum LivePage {
               const state=document.getElementById("state");
               state.textContent=s.recording?"REC":s.waiting_for_device?"waiting for the device":"stopped";
               state.className=s.recording?"rec":s.waiting_for_device?"wait":"idle";
-              document.getElementById("take").textContent=s.take;
-              document.getElementById("time").textContent=clock(s.take_seconds);
+              const waiting=s.waiting_for_device&&s.waiting_reason!=null;
+              document.getElementById("take").textContent=waiting?s.waiting_reason:s.take;
+              document.getElementById("time").textContent=clock(waiting?s.waiting_seconds:s.take_seconds);
               const d=s.disk_seconds_left;
               document.getElementById("disk").textContent=d==null?"":"disk "+(d>=3600?Math.floor(d/3600)+"h"+String(Math.floor(d/60)%60).padStart(2,"0")+"m":Math.floor(d/60)+"m"+String(Math.floor(d)%60).padStart(2,"0")+"s")+" left";
               document.getElementById("loss").textContent="xruns "+s.xruns+", gaps "+s.gaps+", dropped "+s.dropped_frames+(s.device_lost?", device lost "+s.device_lost:"");

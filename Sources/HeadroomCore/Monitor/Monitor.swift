@@ -35,6 +35,10 @@ public final class Monitor: Sendable {
         public var recording = false
         /// The device is away (unplugged, not there yet) and `--wait-device` waits for it.
         public var waiting_for_device = false
+        /// While it waits: why the device cannot be opened (the latest reason) and for how long
+        /// it has waited, seconds.
+        public var waiting_reason: String?
+        public var waiting_seconds: Double?
         public var take = ""
         public var take_seconds = 0.0
         public var takes = 0
@@ -118,6 +122,8 @@ public final class Monitor: Sendable {
             var status = st.status
             status.recording = recording
             status.waiting_for_device = false
+            status.waiting_reason = nil
+            status.waiting_seconds = nil
             status.take = s.takeName
             status.take_seconds = Double(s.takeFrames) / Double(max(s.rate, 1))
             status.takes = max(status.takes, s.takes)
@@ -163,11 +169,14 @@ public final class Monitor: Sendable {
         export(status)
     }
 
-    /// `--wait-device` waits for the device (gone mid-recording, or not there at the start).
-    public func waitingForDevice() {
+    /// `--wait-device` waits for the device (gone mid-recording, or not there at the start):
+    /// why it cannot be opened, and for how many seconds it has been waited for.
+    public func waitingForDevice(reason: String, seconds: Double) {
         let status = state.withLock { st -> Status in
             st.status.recording = false
             st.status.waiting_for_device = true
+            st.status.waiting_reason = reason
+            st.status.waiting_seconds = (seconds * 10).rounded() / 10
             for c in st.status.channels.indices { st.status.channels[c].level_dbfs = nil }
             return st.status
         }
