@@ -287,18 +287,7 @@ struct HotplugTests {
             "\(String(describing: refusing))"
         )
         #expect((refusing?["waiting_seconds"] as? Double ?? 0) > 0, "\(String(describing: refusing))")
-        func page() throws -> String {
-            try run(
-                "/usr/bin/chromium",
-                [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=2500", "--dump-dom",
-                    "http://127.0.0.1:\(port)/",
-                ]
-            ).stdout
-        }
-        // (The page can be dumped before the feed's first message: asked again, up to three times.)
-        var shown = try page()
-        for _ in 0..<3 where !shown.contains("cannot capture at 48000 Hz") { shown = try page() }
+        let shown = try livePageDOM(port: port) { $0.contains("cannot capture at 48000 Hz") }
         #expect(shown.contains("waiting for the device") && shown.contains("cannot capture at 48000 Hz"), "\(shown)")
         rig.stop()
         try rig.startServer()  // the right one again

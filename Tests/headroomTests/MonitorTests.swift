@@ -491,20 +491,7 @@ struct MonitorTests {
         )
         #expect(eventually { httpGet("http://127.0.0.1:\(port)/status")?.status == 200 })
         #expect(waitForAudio(in: dir + "/takes", seconds: 1))
-        func page() throws -> String {
-            try run(
-                "/usr/bin/chromium",
-                [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=2500", "--dump-dom",
-                    "http://127.0.0.1:\(port)/",
-                ]
-            ).stdout
-        }
-        // Chromium's virtual-time budget runs on its own clock, not the WebSocket's: on a busy
-        // machine the page can be dumped before the feed's first message has drawn the
-        // channels. Ask again (up to three times) before judging what it drew.
-        var first = try page()
-        for _ in 0..<3 where !first.contains(">live<") || !first.contains("1 Vox") { first = try page() }
+        let first = try livePageDOM(port: port) { $0.contains(">live<") && $0.contains("1 Vox") }
         #expect(first.contains("class=\"latch clip\""), "ch1 clips every 0.2 s: its latch is lit")
         #expect(first.contains("1 Vox") && first.contains("2 Bass"))
         #expect(first.contains(">live<"), "the WebSocket feed connected")
@@ -518,8 +505,7 @@ struct MonitorTests {
         )
         let fills = first.matches(of: #/class="fill" style="([^"]*)"/#).map { String($0.1) }
         #expect(fills.first?.contains("rgb(239, 83, 80)") == true, "\(fills)")
-        var second = try page()
-        for _ in 0..<3 where widths(second) == widths(first) { second = try page() }
+        let second = try livePageDOM(port: port) { widths($0) != widths(first) }
         #expect(widths(second) != widths(first), "the bars move while the rig plays")
         let shot = try run(
             "/usr/bin/chromium",
@@ -724,6 +710,25 @@ struct MonitorTests {
 }
 
 /// A datagram socket standing in for systemd's NOTIFY_SOCKET: what the recorder tells it.
+/// The live page on `port` as Chromium draws it (its DOM). Chromium's virtual-time budget runs
+/// on its own clock, not the WebSocket's: on a busy machine the page can be dumped before the
+/// feed's first message has drawn it, so it is asked again (up to three times) until `drawn`
+/// holds; the last dump either way, for the caller to judge.
+func livePageDOM(port: Int, until drawn: (String) -> Bool) throws -> String {
+    func dump() throws -> String {
+        try run(
+            "/usr/bin/chromium",
+            [
+                "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=2500", "--dump-dom",
+                "http://127.0.0.1:\(port)/",
+            ]
+        ).stdout
+    }
+    var page = try dump()
+    for _ in 0..<3 where !drawn(page) { page = try dump() }
+    return page
+}
+
 final class NotifySocket {
     let path: String
     private let fd: Int32
