@@ -354,9 +354,10 @@ struct RecordCommand: ParsableCommand {
         case timedOut
     }
 
-    /// Waits until `done` (looked at about 50 times a second) is true, up to `seconds`,
-    /// answering SIGINT and SIGTERM meanwhile: for a device's open or close, which its
-    /// library can hold for good.
+    /// Waits until `done` is true, up to `seconds`, answering SIGINT and SIGTERM meanwhile
+    /// (looked for 20 ms at a time, between looks at `done`, which may wait a while itself:
+    /// an ``Aside`` call's `finished(within:)`): for a device's open or close, or a folder,
+    /// which a library or a disk can hold for good.
     static func waitAnswering(seconds: Double, until done: () -> Bool) -> Waited {
         let deadline = MonotonicClock.now() + seconds
         while !done() {
@@ -377,14 +378,20 @@ struct RecordCommand: ParsableCommand {
     /// answering SIGINT and SIGTERM, and alive to systemd's watchdog. A device's library can
     /// hang for good once the device has gone away (libjack after jackd died mid-take): then
     /// the recorder says so and ends (``stuckOpen(_:seconds:)``), instead of hanging without
-    /// a word.
+    /// a word. `quiet`: stderr goes to /dev/null while the open is waited for (libjack's lines
+    /// on every retry) and comes back when the wait ends, whether or not the open has returned.
     static func bounded(
         seconds: Double,
+        quiet: Bool = false,
         _ open: @escaping () throws(HeadroomError) -> ALSACapture
     ) throws(HeadroomError) -> Opening {
-        let call = Aside(open)
-        switch Systemd.keepingAlive({ waitAnswering(seconds: seconds, until: { call.finished(within: 0) }) }) {
-        case .done: return .opened(try call.result())
+        var call: Aside<ALSACapture>? = nil
+        let wait = {
+            call = Aside(open)
+            return Systemd.keepingAlive { waitAnswering(seconds: seconds) { call!.finished(within: 0.02) } }
+        }
+        switch quiet ? DeviceList.withStderrSilenced(wait) : wait() {
+        case .done: return .opened(try call!.result())
         case .stopped: return .stopped
         case .timedOut: return .stuck
         }
@@ -418,28 +425,27 @@ struct RecordCommand: ParsableCommand {
     ) throws(HeadroomError) -> T {
         let call = Aside(work)
         let start = MonotonicClock.now()
-        var said = false
-        Systemd.keepingAlive {
-            while !call.finished(within: 0.05) {
-                if LiveRecording.waitForEndSignal(seconds: 0) {
-                    Terminal.error(
-                        "left without recording: \(directory) has not answered (a share gone? a failing disk?)"
-                    )
-                    // The call that holds the folder cannot be taken back; the process ends around it.
-                    Terminal.leave(.io)
-                }
-                if !said && MonotonicClock.now() - start >= 2 {
-                    said = true
-                    Terminal.line(
-                        "DISK: \(directory) has not answered for 2 s (a share gone? a failing disk?); recording starts when it does, Ctrl-C leaves"
-                    )
-                    // Ready, as while a device is waited for: a share that is slow to come back at
-                    // boot is this service's work to wait for, not a start that TimeoutStartSec ends.
-                    _ = Systemd.notify(
-                        "READY=1\nSTATUS=waiting for \(directory) to answer (a share gone? a failing disk?)"
-                    )
-                }
+        let answered = { call.finished(within: 0.02) }
+        let said = Systemd.keepingAlive { () -> Bool in
+            var waited = waitAnswering(seconds: 2, until: answered)
+            let said = waited == .timedOut
+            if said {
+                Terminal.line(
+                    "DISK: \(directory) has not answered for 2 s (a share gone? a failing disk?); recording starts when it does, Ctrl-C leaves"
+                )
+                // Ready, as while a device is waited for: a share that is slow to come back at
+                // boot is this service's work to wait for, not a start that TimeoutStartSec ends.
+                _ = Systemd.notify(
+                    "READY=1\nSTATUS=waiting for \(directory) to answer (a share gone? a failing disk?)"
+                )
+                waited = waitAnswering(seconds: .infinity, until: answered)
             }
+            if waited == .stopped {
+                Terminal.error("left without recording: \(directory) has not answered (a share gone? a failing disk?)")
+                // The call that holds the folder cannot be taken back; the process ends around it.
+                Terminal.leave(.io)
+            }
+            return said
         }
         if said { Terminal.line(LiveRecording.diskAnswers(after: MonotonicClock.now() - start)) }
         return try call.result()
@@ -462,10 +468,6 @@ struct RecordCommand: ParsableCommand {
         /// The reasons said so far (none: the first try).
         var reasons: Set<String> = []
         var stuck = false
-        // A quiet try holds stderr on /dev/null until its open returns, which a stuck one
-        // never does: the line that says so goes to this copy of it.
-        let stderrCopy = dup(STDERR_FILENO)
-        defer { if stderrCopy >= 0 { close(stderrCopy) } }
         let waitingSince = lostAt ?? MonotonicClock.now()
         while true {
             do throws(HeadroomError) {
@@ -480,14 +482,9 @@ struct RecordCommand: ParsableCommand {
                     )
                 }
                 // Retries stay quiet: the first failure was said once, in one line.
-                let quiet = !reasons.isEmpty
-                let attempt = { () throws(HeadroomError) -> ALSACapture in
-                    quiet ? try DeviceList.withStderrSilenced(open) : try open()
-                }
-                switch try Self.bounded(seconds: Self.openSeconds, attempt) {
+                switch try Self.bounded(seconds: Self.openSeconds, quiet: !reasons.isEmpty, open) {
                 case .stuck:
                     stuck = true
-                    if quiet && stderrCopy >= 0 { dup2(stderrCopy, STDERR_FILENO) }
                     throw Self.stuckOpen(settings.device, seconds: Self.openSeconds)
                 case .opened(let source):
                     if !reasons.isEmpty || lostAt != nil {
