@@ -36,7 +36,7 @@ struct RecordCommand: ParsableCommand {
     @Option(
         name: .customLong("file-format"),
         help: ArgumentHelp(
-            "Container for takes (default wav). wav and rf64 carry names, loudness and markers; flac (up to 8 channels, 24 bits) and caf names only; w64 the audio alone.",
+            "Container for takes (default wav). wav, rf64 and flac (up to 8 channels, 24 bits) carry names, loudness and markers; caf names only; w64 the audio alone.",
             valueName: "format"
         )
     )

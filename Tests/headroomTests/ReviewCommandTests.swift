@@ -274,8 +274,9 @@ struct ReviewCommandTests {
             EventText.timecode(seconds: Double(total) / 48000)
         )
         #expect(repaired.stderr.contains(said), "\(repaired.stderr)")
-        // A WAV gets its cue markers; a W64 or FLAC take, which has none, no complaint about them.
-        #expect(repaired.stderr.contains("headroom: \(take): wrote ") == cued, "\(repaired.stderr)")
+        // A WAV gets its cue markers, a FLAC take its chapters and loudness in its tags; a W64
+        // take, which has none, no complaint about them.
+        #expect(repaired.stderr.contains("headroom: \(take): wrote ") == (cued || flac), "\(repaired.stderr)")
         #expect(!repaired.stderr.contains("not counted") && !repaired.stderr.contains("skipped"), "\(repaired.stderr)")
         let row = try #require(repaired.jsonLines.first)
         #expect(row["log_state"] as? String == "cut_off", "\(row)")
@@ -307,6 +308,34 @@ struct ReviewCommandTests {
             #expect(TakeStoryTests.int16(bext, 346) == 2)
             try TakeStoryTests.expectBextLoudness(bext, of: take)
             #expect(repaired.stderr.contains("headroom: \(take): wrote its loudness into bext ("), "\(repaired.stderr)")
+        }
+        if flac {
+            // A chapter per event of the review, as ffprobe reads them, and the loudness it
+            // measured as ReplayGain tags.
+            let events = try #require(repaired.jsonLines.first?["channels"] as? [[String: Any]])
+                .compactMap { $0["clip_events"] as? Int }.reduce(0, +)
+            let lufs = try #require((row["programme"] as? [String: Any])?["integrated_lufs"] as? Double)
+            #expect(events > 0)
+            let wrote = "headroom: \(take): wrote \(events) chapter markers and its loudness ("
+            let said = try #require(repaired.stderr.components(separatedBy: "\n").first { $0.hasPrefix(wrote) })
+            #expect(said.hasSuffix(" LUFS) into its tags"), "\(said)")
+            #expect(abs((Double(said.dropFirst(wrote.count).prefix { $0 != " " }) ?? 0) - lufs) <= 0.051, "\(said)")
+            let probe = try run(
+                "/usr/bin/ffprobe",
+                ["-v", "error", "-show_chapters", "-show_format", "-of", "json", take]
+            )
+            let probed = try #require(try JSONSerialization.jsonObject(with: Data(probe.stdout.utf8)) as? [String: Any])
+            let titles = (probed["chapters"] as? [[String: Any]])?.compactMap {
+                ($0["tags"] as? [String: String])?["title"]
+            }
+            #expect(
+                titles?.count == events && titles?.allSatisfy { $0.hasPrefix("clip ch1 ") } == true,
+                "\(probe.stdout)"
+            )
+            let tags = (probed["format"] as? [String: Any])?["tags"] as? [String: String] ?? [:]
+            let gain = Double(tags["REPLAYGAIN_TRACK_GAIN"]?.dropLast(3) ?? "")
+            #expect(abs((gain ?? 0) - (-18 - lufs)) <= 0.011, "\(tags)")
+            #expect(tags["comment"]?.hasSuffix("samples since midnight") == true, "\(tags)")
         }
 
         #expect(!(try headroom("analyze", take).stderr.contains("not counted")))
@@ -795,10 +824,12 @@ struct ReviewCommandTests {
             takes[name] = "\(dir)/\(name).\(format)"
         }
         // Copies that stopped a quarter of the way: about 0.25 s of audio survives in each, not the clip.
+        // (A FLAC take's audio starts after the room its tags keep: a quarter of its frames.)
         for name in ["b-cut", "c-cut", "d-broken", "e-cut"] {
             let path = takes[name]!
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            try data.prefix(data.count / 4).write(to: URL(fileURLWithPath: path))
+            let audio = name == "e-cut" ? try TakeStoryTests.flacBlocks(path).reduce(4) { $0 + 4 + $1.size } : 0
+            try data.prefix(audio + (data.count - audio) / 4).write(to: URL(fileURLWithPath: path))
         }
         let r = try headroom("review", dir)
         #expect(r.status == 0, "\(r.stderr)")

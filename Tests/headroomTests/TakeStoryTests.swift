@@ -208,6 +208,57 @@ struct TakeStoryTests {
         }
     }
 
+    @Test(
+        "a FLAC take carries a chapter per event and its loudness as ReplayGain tags (ffprobe reads them), written into room its comment kept: the audio is not moved; review --cues leaves it as it is"
+    )
+    func flacChaptersAndLoudness() throws {
+        let dir = scratchDirectory()
+        let take = try Self.record(in: dir, fileFormat: "flac")
+        let probe = try run("/usr/bin/ffprobe", ["-v", "error", "-show_chapters", "-show_format", "-of", "json", take])
+        let probed = try #require(try JSONSerialization.jsonObject(with: Data(probe.stdout.utf8)) as? [String: Any])
+        let chapters = try #require(probed["chapters"] as? [[String: Any]], "\(probe.stdout)")
+        let titles = chapters.compactMap { ($0["tags"] as? [String: Any])?["title"] as? String }
+        #expect(titles.first?.hasPrefix("clip ch1 Kick") == true, "\(titles)")
+        #expect(titles.contains { $0.hasPrefix("hot ch3 Bass") }, "\(titles)")
+        #expect(chapters.first?["start_time"] as? String == "1.000000", "\(probe.stdout)")
+        // The loudness review measures from the file, as ReplayGain 2.0 gives it (to -18 LUFS).
+        let review = try #require(try headroom("review", "--json", take).jsonLines.first)
+        let programme = try #require(review["programme"] as? [String: Any])
+        let lufs = try #require(programme["integrated_lufs"] as? Double)
+        let peak = try #require(programme["max_true_peak_dbtp"] as? Double)
+        let tags = (probed["format"] as? [String: Any])?["tags"] as? [String: String] ?? [:]
+        let gain = Double(tags["REPLAYGAIN_TRACK_GAIN"]?.dropLast(3) ?? "")
+        #expect(abs((gain ?? 0) - (-18 - lufs)) <= 0.011, "\(tags)")
+        #expect(abs(20 * log10(Double(tags["REPLAYGAIN_TRACK_PEAK"] ?? "") ?? 0) - peak) <= 0.011, "\(tags)")
+        #expect(tags["REPLAYGAIN_REFERENCE_LOUDNESS"] == "-18.00 LUFS", "\(tags)")
+        // The room is gone from the comment, and left as padding: the audio starts where it did.
+        #expect(tags["comment"]?.hasSuffix("samples since midnight") == true, "\(tags)")
+        let blocks = try Self.flacBlocks(take)
+        #expect(blocks.map(\.type) == [0, 4, 1], "\(blocks)")
+        #expect(blocks.count == 3 && blocks[1].size + 4 + blocks[2].size > 64 * 1024, "\(blocks)")
+        let sox = try run("/usr/bin/sox", ["--i", "-s", take])
+        #expect(sox.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "192000", "\(sox.stdout)\(sox.stderr)")
+        let before = try Data(contentsOf: URL(fileURLWithPath: take))
+        let r = try headroom("review", "--cues", take)
+        #expect(r.stderr.contains("\(take): already has \(titles.count) chapter markers; left as it is"), "\(r.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: take)) == before)
+    }
+
+    /// A FLAC file's metadata blocks: type and size, in order.
+    static func flacBlocks(_ path: String) throws -> [(type: UInt8, size: Int)] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        var blocks: [(type: UInt8, size: Int)] = []
+        var at = 4
+        while at + 4 <= data.count {
+            let h = data[at]
+            let size = Int(data[at + 1]) << 16 | Int(data[at + 2]) << 8 | Int(data[at + 3])
+            blocks.append((h & 0x7F, size))
+            at += 4 + size
+            if h & 0x80 != 0 { break }
+        }
+        return blocks
+    }
+
     @Test("cue markers are numbered as they stand in the take, where the log lists events as they end")
     func cuesInTakeOrder() throws {
         let dir = scratchDirectory()

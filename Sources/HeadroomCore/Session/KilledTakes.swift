@@ -56,8 +56,9 @@ public enum KilledTakes {
         if flock(lock, LOCK_EX | LOCK_NB) != 0 {
             return "\(r.file): still being recorded; cue markers are added when its take closes"
         }
+        if let chapters = FLACTags.chapters(r.file) { return try writeChapters(r, had: chapters) }
         guard let info = AudioFile.info(r.file), info.isRIFF, let chunks = try? RIFFChunks(path: r.file) else {
-            return "\(r.file): cue markers go into WAV/RF64 takes only; skipped"
+            return "\(r.file): cue markers go into WAV, RF64 and FLAC takes only; skipped"
         }
         if let damage = chunks.damage {
             // What is appended after a chunk cut short would be read as its bytes: audio.
@@ -71,12 +72,38 @@ public enum KilledTakes {
         return "\(r.file): wrote \(cueMarkers(markers.count))"
     }
 
+    /// A FLAC take's markers, as chapters, and its loudness, into its tags (``FLACTags``),
+    /// where it has no chapters yet.
+    private static func writeChapters(_ r: TakeReview, had: Int) throws(HeadroomError) -> String {
+        if had > 0 { return "\(r.file): already has \(chapterMarkers(had)); left as it is" }
+        let markers = r.events.compactMap { CueMarkers.Marker($0, names: r.names, rate: r.rate) }
+        guard
+            let written = try FLACTags.finish(
+                r.file,
+                markers: markers,
+                rate: r.rate,
+                loudness: r.programme,
+                maxTruePeakDBTP: r.worstTruePeakDBTP
+            )
+        else { return "\(r.file): its tags have no room for markers (written by an earlier headroom); skipped" }
+        var said = "\(r.file): wrote "
+        said +=
+            written.chapters == written.markers
+            ? chapterMarkers(written.chapters) : "\(written.chapters) of \(chapterMarkers(written.markers))"
+        if written.loudness, let lufs = r.programme?.integratedLUFS {
+            said += String(format: " and its loudness (%.1f LUFS)", lufs)
+        }
+        return said + " into its tags"
+    }
+
+    static func chapterMarkers(_ n: Int) -> String { n == 1 ? "1 chapter marker" : "\(n) chapter markers" }
+
     /// Writes the loudness a review measured (``TakeReview/programme``) into the `bext` of a
     /// WAV/RF64 take whose recorder was killed before it could: version 2, as a recorder that
     /// closed it would have left it. What was done, as a line to show; nil where the review
     /// has no loudness or the take no `bext`.
     public static func writeLoudness(_ r: TakeReview) throws(HeadroomError) -> String? {
-        guard let programme = r.programme else { return nil }
+        guard let programme = r.programme, AudioFile.info(r.file)?.isRIFF == true else { return nil }
         let lock = open(r.file, O_RDONLY | O_CLOEXEC)
         guard lock >= 0 else { return nil }
         defer { close(lock) }

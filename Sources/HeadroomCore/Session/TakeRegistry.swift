@@ -31,7 +31,8 @@ final class TakeRegistry: Sendable {
         var frames = 0
         var complete = false
         var clipEvents = 0
-        /// iXML, loudness and the rest, from the analyzer (WAV/RF64 takes).
+        /// iXML, loudness and the rest, from the analyzer (WAV/RF64 takes; a FLAC take's
+        /// loudness).
         var metadata: TakeMetadata?
         /// Why the files could not be created (then there is neither).
         var error: HeadroomError?
@@ -66,6 +67,7 @@ final class TakeRegistry: Sendable {
     let logReserve: Int
     let addCues: Bool
     let fileExtension: String
+    let isFLAC: Bool
     /// Problems finishing takes (cues, metadata, the hook); the session shows them as warnings.
     let problems = Mutex<[String]>([])
     /// What finishing the takes a killed recorder left did (``finishLeftBehind(settings:)``),
@@ -96,6 +98,7 @@ final class TakeRegistry: Sendable {
         self.addCues = addCues
         self.hook = hook
         fileExtension = namer.fileFormat.fileExtension
+        isFLAC = namer.fileFormat == .flac
     }
 
     /// Take `index`, named and created (file and log) when first asked for.
@@ -301,7 +304,7 @@ final class TakeRegistry: Sendable {
     }
 
     /// Both threads are done with the take: its cue markers and metadata go into it
-    /// (WAV/RF64), with the programme loudness the analyzer thread measured (or, where it
+    /// (WAV/RF64; a FLAC take's chapters and loudness into its tags), with the programme loudness the analyzer thread measured (or, where it
     /// could not, measured here from the file, as `review` measures it), then
     /// `--on-take-closed` runs. Queued on the finisher, never run on the capture, writer or
     /// analyzer threads.
@@ -328,7 +331,23 @@ final class TakeRegistry: Sendable {
                 }
             }
             do throws(HeadroomError) {
-                if addCues {
+                if addCues && isFLAC, let metadata = take.metadata {
+                    // Chapters and loudness in one write of the comment's bytes.
+                    let written = try FLACTags.finish(
+                        take.file,
+                        markers: take.markers,
+                        rate: metadata.rate,
+                        loudness: metadata.loudness ?? ProgrammeLoudness.measure(path: take.file),
+                        maxTruePeakDBTP: metadata.maxTruePeakDBTP
+                    )
+                    if let written, written.chapters < written.markers {
+                        problems.withLock {
+                            $0.append(
+                                "\(take.file): \(written.chapters) of its \(written.markers) markers fit in its tags; the clip log has them all"
+                            )
+                        }
+                    }
+                } else if addCues {
                     // Cues and iXML first: a recorder stopped before the loudness is measured
                     // (a service's stop timeout) still leaves them, with bext version 1.
                     try CueMarkers.append(take.markers, to: take.file)

@@ -39,6 +39,10 @@ public enum TakeFileFormat: String, CaseIterable, Sendable {
     /// whose takes are the audio alone.
     var carriesTags: Bool { self == .flac || self == .caf }
 
+    /// WAV and RF64 carry a cue marker per event and the loudness in `bext`; FLAC a chapter
+    /// per event and the loudness in its tags (``FLACTags``).
+    var carriesMarkers: Bool { isRIFF || self == .flac }
+
     /// The most channels a take in the container can have: FLAC's eight; the others hold more
     /// than headroom records.
     public var maxChannels: Int { self == .flac ? 8 : Analyzer.channelRange.upperBound }

@@ -29,8 +29,9 @@ public struct UncountedAudio: Sendable, Equatable {
         let factOffset: UInt64?
     }
 
-    /// Whether the take takes cue markers once its audio is counted (WAV and RF64).
-    public var takesCues: Bool { riff.map { $0.kind != .w64 } ?? false }
+    /// Whether the take takes markers once its audio is counted (WAV and RF64 as cues,
+    /// FLAC as chapters in its tags).
+    public var takesCues: Bool { riff.map { $0.kind != .w64 } ?? true }
 
     /// What the take open at `fd` holds past its header's count, or nil where it holds
     /// nothing there (or is not in that shape).

@@ -184,13 +184,16 @@ final class WriterLoop: @unchecked Sendable {
         // FLAC and CAF have no bext or iXML: what fits goes into their tags (Vorbis comments
         // for FLAC) before the first frame, the only time libsndfile writes them. W64 gets
         // none (libsndfile has no strings for it).
+        // A FLAC take's comment keeps room after it for its markers and loudness, written
+        // into the same bytes when it closes (``FLACTags``).
         let channelList = names.enumerated().map { "\($0.offset + 1) \($0.element)" }.joined(separator: ", ")
+        let comment =
+            "\(description); channels: \(channelList); originator reference \(bext.originatorReference); time reference \(bext.timeReference) samples since midnight"
         let tags: [Int32: String] = [
             Int32(SF_STR_TITLE): URL(fileURLWithPath: take.base).lastPathComponent,
             Int32(SF_STR_SOFTWARE): "headroom",
             Int32(SF_STR_DATE): bext.originationDate + "T" + bext.originationTime,
-            Int32(SF_STR_COMMENT):
-                "\(description); channels: \(channelList); originator reference \(bext.originatorReference); time reference \(bext.timeReference) samples since midnight",
+            Int32(SF_STR_COMMENT): fileFormat == .flac ? FLACTags.reserving(comment) : comment,
         ]
         // WAV and RF64: the iXML (the channel names, the take's own name) in the first header,
         // so that a take whose recorder is killed still carries them.

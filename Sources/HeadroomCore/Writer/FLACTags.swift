@@ -1,0 +1,186 @@
+import Foundation
+
+/// Markers and loudness for a finished FLAC take, in its Vorbis comment: a chapter per event
+/// (`CHAPTER001=00:01:02.345`, `CHAPTER001NAME=clip ch1 Vox +4.0 dB`: the Vorbis chapter
+/// extension, which ffprobe reads as chapters) and the take's loudness as ReplayGain 2.0 tags
+/// (`REPLAYGAIN_TRACK_GAIN` to -18 LUFS, `REPLAYGAIN_TRACK_PEAK` its largest true peak,
+/// `REPLAYGAIN_TRACK_RANGE` its loudness range, as loudgain and rsgain write them).
+///
+/// libsndfile writes a FLAC file's tags once, before the first frame, and the events are known
+/// only as the take goes on. So the take's comment is written with room after it
+/// (``reserving(_:)``: spaces, where a killed take's comment keeps them), and once the take is
+/// closed the comment block is written again in the same bytes, the room left over as a
+/// PADDING block: the take is never moved or copied.
+public enum FLACTags {
+    /// The room the comment holds for what is added when the take closes: about 1,000
+    /// markers (`clip ch1 Vox +4.0 dB`: 66 bytes with its time).
+    static let reserve = 64 * 1024
+    /// The Vorbis chapter extension numbers chapters with three digits.
+    static let mostChapters = 999
+
+    /// The take's comment with its room after it.
+    static func reserving(_ comment: String) -> String { comment + String(repeating: " ", count: reserve) }
+
+    /// What ``finish(_:markers:rate:loudness:maxTruePeakDBTP:)`` wrote.
+    public struct Written: Sendable, Equatable {
+        /// Chapters written, of the markers given (the rest did not fit, or came after 999).
+        public var chapters: Int
+        public var markers: Int
+        public var loudness: Bool
+    }
+
+    /// Writes `markers` as chapters (in the order they stand in the take) and the loudness
+    /// into the closed FLAC take at `path`, in the room its comment keeps; chapters and
+    /// ReplayGain tags it already has are replaced. Markers that do not fit are left to the
+    /// clip log. Nil where the file is not a FLAC stream with a comment this can rewrite.
+    @discardableResult
+    public static func finish(
+        _ path: String,
+        markers: [CueMarkers.Marker],
+        rate: Int,
+        loudness: ProgrammeLoudness.Figures?,
+        maxTruePeakDBTP: Double?
+    ) throws(HeadroomError) -> Written? {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw RIFFChunks.failure(path, "cannot reopen the take") }
+        defer { close(fd) }
+        guard let room = commentRoom(fd), let (vendor, old) = parseComment(room.body) else { return nil }
+        var entries = old.filter { !isOurs($0) }.map { entry in
+            // The room the recorder kept after its comment goes; the comment stays.
+            key(entry) == "comment" ? String(entry.reversed().drop(while: { $0 == " " }).reversed()) : entry
+        }
+        let gain = loudness?.integratedLUFS.flatMap { $0.isFinite ? -18 - $0 : nil }
+        if let gain {
+            entries.append(String(format: "REPLAYGAIN_TRACK_GAIN=%+.2f dB", gain))
+            if let peak = maxTruePeakDBTP, peak.isFinite {
+                entries.append(String(format: "REPLAYGAIN_TRACK_PEAK=%.6f", pow(10, peak / 20)))
+            }
+            if let range = loudness?.rangeLU, range.isFinite {
+                entries.append(String(format: "REPLAYGAIN_TRACK_RANGE=%.2f dB", range))
+            }
+            entries.append("REPLAYGAIN_REFERENCE_LOUDNESS=-18.00 LUFS")
+        }
+        let ordered = markers.enumerated().sorted { a, b in
+            (a.element.frame, a.offset) < (b.element.frame, b.offset)
+        }.map(\.element)
+        var chapters: [String] = []
+        for (i, m) in ordered.prefix(mostChapters).enumerated() {
+            let number = String(format: "%03d", i + 1)
+            chapters += [
+                "CHAPTER\(number)=\(chapterTime(frame: m.frame, rate: rate))", "CHAPTER\(number)NAME=\(m.label)",
+            ]
+        }
+        // As many chapters as fit, from the first: a block is the room, or the room less
+        // a PADDING block's header.
+        var kept = chapters.count
+        var body = commentBlock(vendor: vendor, entries + chapters)
+        while body.count != room.body.count && body.count + 4 > room.body.count && kept > 0 {
+            kept -= 2
+            body = commentBlock(vendor: vendor, entries + chapters.prefix(kept))
+        }
+        // No room at all (a comment written without it: an earlier headroom's, another
+        // program's): the file is left as it is.
+        guard body.count == room.body.count || body.count + 4 <= room.body.count, kept > 0 || chapters.isEmpty
+        else { return nil }
+        var bytes = blockHeader(type: 4, last: room.last && body.count == room.body.count, size: body.count) + body
+        if body.count < room.body.count {
+            let padding = room.body.count - body.count - 4
+            bytes += blockHeader(type: 1, last: room.last, size: padding) + [UInt8](repeating: 0, count: padding)
+        }
+        let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(room.offset)) }
+        guard written == bytes.count, fsync(fd) == 0 else {
+            throw RIFFChunks.failure(path, "cannot write its markers and loudness into its tags")
+        }
+        return Written(chapters: kept / 2, markers: markers.count, loudness: gain != nil)
+    }
+
+    /// The chapters a FLAC take's comment holds (`CHAPTERnnn` keys); nil where it is not a
+    /// FLAC stream.
+    public static func chapters(_ path: String) -> Int? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard let room = commentRoom(fd), let (_, entries) = parseComment(room.body) else { return nil }
+        return entries.filter { key($0).hasPrefix("chapter") && !key($0).hasSuffix("name") }.count
+    }
+
+    /// `HH:MM:SS.mmm`, the chapter extension's time.
+    static func chapterTime(frame: Int, rate: Int) -> String {
+        let ms = Int((Double(frame) * 1000 / Double(max(rate, 1))).rounded())
+        return String(format: "%02d:%02d:%02d.%03d", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+    }
+
+    /// The keys headroom writes when a take closes (Vorbis keys are case-insensitive).
+    private static func isOurs(_ entry: String) -> Bool {
+        let k = key(entry)
+        return (k.hasPrefix("chapter") && k.dropFirst(7).prefix(3).allSatisfy(\.isNumber)) || k.hasPrefix("replaygain_")
+    }
+
+    private static func key(_ entry: String) -> String {
+        String(entry.prefix(while: { $0 != "=" })).lowercased()
+    }
+
+    /// The VORBIS_COMMENT block and the PADDING blocks right after it: where it starts (its
+    /// header), its bytes and theirs together, and whether the last of them is the last block.
+    private static func commentRoom(_ fd: Int32) -> (offset: Int, body: [UInt8], last: Bool)? {
+        guard read(fd, 4, at: 0) == Array("fLaC".utf8) else { return nil }
+        var offset = 4
+        var found: (offset: Int, size: Int, last: Bool)? = nil
+        while true {
+            guard let header = read(fd, 4, at: offset) else { return nil }
+            let type = header[0] & 0x7F
+            let last = header[0] & 0x80 != 0
+            let size = Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+            if type == 4 && found == nil {
+                found = (offset, size, last)
+            } else if type == 1, let f = found, f.offset + 4 + f.size == offset, !f.last {
+                found = (f.offset, f.size + 4 + size, last)  // padding after it: room too
+            } else if found != nil {
+                break
+            }
+            offset += 4 + size
+            if last { break }
+        }
+        guard let found, let vorbis = read(fd, found.size, at: found.offset + 4) else { return nil }
+        return (found.offset, vorbis, found.last)
+    }
+
+    /// The vendor string and the entries of a Vorbis comment (little-endian lengths); what
+    /// follows its last entry (padding read with it) is not part of it.
+    private static func parseComment(_ bytes: [UInt8]) -> (vendor: [UInt8], entries: [String])? {
+        var at = 0
+        func length() -> Int? {
+            guard at + 4 <= bytes.count else { return nil }
+            defer { at += 4 }
+            return Int(bytes[at]) | Int(bytes[at + 1]) << 8 | Int(bytes[at + 2]) << 16 | Int(bytes[at + 3]) << 24
+        }
+        guard let vendorLength = length(), at + vendorLength <= bytes.count else { return nil }
+        let vendor = Array(bytes[at..<at + vendorLength])
+        at += vendorLength
+        guard let count = length() else { return nil }
+        var entries: [String] = []
+        for _ in 0..<count {
+            guard let n = length(), at + n <= bytes.count else { return nil }
+            entries.append(String(decoding: bytes[at..<at + n], as: UTF8.self))
+            at += n
+        }
+        return (vendor, entries)
+    }
+
+    private static func commentBlock(vendor: [UInt8], _ entries: [String]) -> [UInt8] {
+        func le32(_ n: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: n >> (8 * $0)) } }
+        var out = le32(vendor.count) + vendor + le32(entries.count)
+        for e in entries { out += le32(e.utf8.count) + Array(e.utf8) }
+        return out
+    }
+
+    private static func blockHeader(type: UInt8, last: Bool, size: Int) -> [UInt8] {
+        [type | (last ? 0x80 : 0), UInt8(size >> 16 & 0xFF), UInt8(size >> 8 & 0xFF), UInt8(size & 0xFF)]
+    }
+
+    private static func read(_ fd: Int32, _ count: Int, at offset: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
+        return n == count ? bytes : nil
+    }
+}
