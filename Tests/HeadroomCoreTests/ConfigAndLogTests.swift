@@ -43,9 +43,36 @@ struct ConfigTests {
             [channel.4]
             bogus = "x"
             """
-        #expect(throws: HeadroomError(.usage, "t.toml:9: unknown key \"bogus\" in [channel.4]; use name or control")) {
+        #expect(
+            throws: HeadroomError(
+                .usage,
+                "t.toml:9: unknown key \"bogus\" in [channel.4]; a channel takes name and control"
+            )
+        ) {
             var settings = Settings()
             try settings.apply(ConfigFile.parse(text, path: "t.toml"))
+        }
+        // A setting written under a channel is said to be one for every channel, whatever its
+        // value (it was "must be a quoted string" for a number); a name must be text.
+        #expect(
+            throws: HeadroomError(
+                .usage,
+                "t.toml:9: unknown key \"target_peak\" in [channel.4]; a channel takes name and control; target_peak applies to every channel: write it at the top, before any table"
+            )
+        ) {
+            var settings = Settings()
+            try settings.apply(
+                ConfigFile.parse(
+                    text.replacingOccurrences(of: "bogus = \"x\"", with: "target_peak = -3"),
+                    path: "t.toml"
+                )
+            )
+        }
+        #expect(throws: HeadroomError(.usage, "t.toml:9: channel.4.name must be a quoted string, not a number")) {
+            var settings = Settings()
+            try settings.apply(
+                ConfigFile.parse(text.replacingOccurrences(of: "bogus = \"x\"", with: "name = 3"), path: "t.toml")
+            )
         }
         var settings = Settings()
         try settings.apply(ConfigFile.parse(text.replacingOccurrences(of: "bogus", with: "name"), path: "t.toml"))

@@ -199,22 +199,28 @@ public struct Settings: Sendable, Equatable {
         }
         for (channel, table) in config.channels {
             for (key, entry) in table {
+                // The key first: `target_peak = -3` under a channel is a setting in the wrong
+                // place, not a name that should have been quoted.
+                guard key == "name" || key == "control" else {
+                    let top =
+                        Self.configKeys.contains(key)
+                        ? "; \(key) applies to every channel: write it at the top, before any table" : ""
+                    throw HeadroomError(
+                        .usage,
+                        "\(config.path):\(entry.line): unknown key \"\(DisplayText.escaped(key))\" in [channel.\(channel)]; a channel takes name and control\(top)"
+                    )
+                }
                 guard case .string(let s) = entry.value else {
                     throw HeadroomError(
                         .usage,
-                        "\(config.path):\(entry.line): channel.\(channel).\(key) must be a quoted string"
+                        "\(config.path):\(entry.line): channel.\(channel).\(key) must be a quoted string\(Self.found(entry.value))"
                     )
                 }
-                switch key {
-                case "name":
+                if key == "name" {
                     while names.count < channel { names.append("") }
                     names[channel - 1] = s
-                case "control": controls[channel - 1] = s
-                default:
-                    throw HeadroomError(
-                        .usage,
-                        "\(config.path):\(entry.line): unknown key \"\(key)\" in [channel.\(channel)]; use name or control"
-                    )
+                } else {
+                    controls[channel - 1] = s
                 }
             }
         }
