@@ -101,6 +101,19 @@ struct FLACTagsTests {
         #expect(try Self.readBack(path).samples == samples)
     }
 
+    @Test("the channel names a FLAC take's comment gives, each to the next channel's number: a name may hold a comma")
+    func commentNames() {
+        let comment =
+            "headroom take from hw:CARD=USB; channels: 1 Vox, lead, 2 Gtr 2, 3 , 4 Room; originator reference ZZHDR1; time reference 5 samples since midnight"
+        #expect(CarriedNames.commentNames(comment, channels: 4) == [0: "Vox, lead", 1: "Gtr 2", 3: "Room"])
+        #expect(
+            CarriedNames.commentNames(comment + String(repeating: " ", count: 100), channels: 2) == [
+                0: "Vox, lead", 1: "Gtr 2, 3 , 4 Room",
+            ]
+        )
+        #expect(CarriedNames.commentNames("a take", channels: 2).isEmpty)
+    }
+
     @Test("a comment with no room (a FLAC take an earlier headroom wrote, any other FLAC file) is left as it is")
     func noRoom() throws {
         let (path, _) = try Self.flac(comment: "a take")

@@ -163,7 +163,7 @@ struct TakeStoryTests {
     }
 
     @Test(
-        "analyze names a take's channels as it carries them (iXML), where --names does not; a FLAC take, which has no iXML, is numbered"
+        "analyze names a take's channels as it carries them (iXML; a FLAC take's comment), where --names does not"
     )
     func analyzeReadsTheNames() throws {
         let dir = scratchDirectory()
@@ -175,8 +175,19 @@ struct TakeStoryTests {
         // --names wins where it names a channel; the take's names fill the rest.
         let given = try headroom("analyze", "--json", "--names", "BD,,Bass DI", take)
         #expect(given.jsonLines.first?["names"] as? [String] == ["BD", "Snare", "Bass DI", "Vox & Amp"])
+        // A FLAC take, which has no iXML, names them in its comment; another program's FLAC
+        // file with the same words is numbered.
         let flac = try Self.record(in: dir + "/f", fileFormat: "flac")
-        #expect(try headroom("analyze", "--json", flac).jsonLines.first?["names"] as? [String] == ["1", "2", "3", "4"])
+        #expect(try headroom("analyze", "--json", flac).jsonLines.first?["names"] as? [String] == Self.names)
+        let other = dir + "/other.flac"
+        let copied = try run(
+            "/usr/bin/ffmpeg",
+            ["-v", "error", "-i", flac, "-c", "copy", "-metadata", "software=", "-metadata", "encoder=", other]
+        )
+        #expect(copied.status == 0, "\(copied.stderr)")
+        #expect(
+            try headroom("analyze", "--json", other).jsonLines.first?["names"] as? [String] == ["1", "2", "3", "4"]
+        )
     }
 
     @Test("--layout names a speaker layout: its mask goes into the take; one that does not fit is exit 64")

@@ -8,7 +8,8 @@ import FoundationXML
 
 /// The channel names a WAV or RF64 file carries in its iXML chunk's track list: headroom's
 /// takes (`--names`), and those of field recorders that write iXML (Sound Devices, Zoom,
-/// Sonosax...). `analyze` names a file's channels with them where `--names` does not.
+/// Sonosax...); a headroom FLAC or CAF take's, in its comment. `analyze` names a file's
+/// channels with them where `--names` does not.
 /// Names are a courtesy: a file without them, or with an iXML chunk that does not parse, is
 /// read all the same, its channels numbered.
 public enum CarriedNames {
@@ -19,8 +20,46 @@ public enum CarriedNames {
     /// position in the file from 1 to `channels` (``tracks(_:channels:)``) and a name; empty
     /// where there are none.
     public static func read(path: String, channels: Int) -> [Int: String] {
-        guard let document = ixml(path) else { return [:] }
+        guard let document = ixml(path) else { return tagged(path, channels: channels) }
         return tracks(document, channels: channels)
+    }
+
+    /// The names in a FLAC or CAF take's comment, as headroom writes it (`headroom take from
+    /// DEV; channels: 1 Vox, 2 Gtr; originator reference ...`), for a file whose software tag
+    /// says headroom; empty otherwise.
+    static func tagged(_ path: String, channels: Int) -> [Int: String] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // a named pipe: no names, no wait
+        guard fd >= 0 else { return [:] }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return [:] }
+        var info = SF_INFO()
+        guard let f = sf_open_fd(fd, Int32(SFM_READ), &info, 0) else { return [:] }
+        defer { sf_close(f) }
+        let tag = { (key: Int32) in sf_get_string(f, key).map { String(cString: $0) } ?? "" }
+        guard tag(Int32(SF_STR_SOFTWARE)).hasPrefix("headroom") else { return [:] }
+        return commentNames(tag(Int32(SF_STR_COMMENT)), channels: channels)
+    }
+
+    /// `1 Vox, 2 Gtr` between `; channels: ` and `; originator reference`: each name runs to
+    /// the next channel's number (a name may hold a comma).
+    static func commentNames(_ comment: String, channels: Int) -> [Int: String] {
+        guard let start = comment.range(of: "; channels: "),
+            let end = comment.range(of: "; originator reference ", options: .backwards),
+            start.upperBound <= end.lowerBound
+        else { return [:] }
+        var rest = comment[start.upperBound..<end.lowerBound]
+        var names: [Int: String] = [:]
+        for c in 1...max(channels, 1) {
+            guard rest.hasPrefix("\(c) ") else { break }
+            rest = rest.dropFirst("\(c) ".count)
+            let next = c < channels ? rest.range(of: ", \(c + 1) ") : nil
+            let name = next.map { rest[..<$0.lowerBound] } ?? rest
+            if !name.isEmpty { names[c - 1] = String(name) }
+            guard let next else { break }
+            rest = rest[next.lowerBound...].dropFirst(2)
+        }
+        return names
     }
 
     /// The name a take was recorded under, as the file still says it once renamed: a WAV or
