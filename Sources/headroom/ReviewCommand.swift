@@ -81,10 +81,11 @@ struct ReviewCommand: ParsableCommand {
             let inputs = paths + takes.map(\.file) + takes.map(\.log)
             if let html { try TextFile.check(html, option: "--html", inputs: inputs, force: force) }
             // Killed takes are finished first, so that what follows reviews all of their audio.
-            var repairedWAVs: Set<String> = []
+            // Those that take markers (WAV and RF64 cues, FLAC chapters) get them after.
+            var repairedMarked: Set<String> = []
             for take in repair ? takes : [] {
                 do throws(HeadroomError) {
-                    if try Self.repair(take) { repairedWAVs.insert(take.file) }
+                    if try Self.repair(take) { repairedMarked.insert(take.file) }
                 } catch {
                     Terminal.error(error.message)
                     failure = failure ?? error.code
@@ -92,7 +93,7 @@ struct ReviewCommand: ParsableCommand {
             }
             // Takes are read (and those without a log analyzed) several at once.
             let loudness = json || html != nil
-            let repaired = repairedWAVs
+            let repaired = repairedMarked
             // One take on a terminal: where its analysis (without a log) and its loudness pass
             // have got to.
             let position = takes.count == 1 ? FilePosition() : nil
@@ -103,7 +104,7 @@ struct ReviewCommand: ParsableCommand {
                         file: take.file,
                         log: take.log,
                         settings: settings,
-                        // A repaired take's loudness goes into its bext.
+                        // A repaired take's loudness goes into its bext (or its FLAC tags).
                         measuringLoudness: loudness || repaired.contains(take.file)
                     ) {
                         position?.show(done: $0, total: $1, rate: $2)
@@ -198,9 +199,9 @@ struct ReviewCommand: ParsableCommand {
                 }
             }
             if cues || repair {
-                for r in reviews where cues || repairedWAVs.contains(r.file) {
+                for r in reviews where cues || repairedMarked.contains(r.file) {
                     Terminal.error(try KilledTakes.writeCues(r))
-                    if repairedWAVs.contains(r.file), let said = try KilledTakes.writeLoudness(r) {
+                    if repairedMarked.contains(r.file), let said = try KilledTakes.writeLoudness(r) {
                         Terminal.error(said)
                     }
                 }

@@ -12,7 +12,7 @@ public enum KilledTakes {
         /// A recorder holds the take's lock: it is being recorded (or finished) now.
         case beingRecorded
         /// `seconds` of audio were counted in; the take now holds `holds` seconds, and takes
-        /// cue markers (WAV, RF64) or not (W64, FLAC).
+        /// markers (WAV and RF64 cues, FLAC chapters) or not (W64).
         case counted(seconds: Double, holds: Double, takesCues: Bool)
     }
 

@@ -304,9 +304,9 @@ final class TakeRegistry: Sendable {
     }
 
     /// Both threads are done with the take: its cue markers and metadata go into it
-    /// (WAV/RF64; a FLAC take's chapters and loudness into its tags), with the programme loudness the analyzer thread measured (or, where it
-    /// could not, measured here from the file, as `review` measures it), then
-    /// `--on-take-closed` runs. Queued on the finisher, never run on the capture, writer or
+    /// (WAV/RF64; a FLAC take's chapters and loudness into its tags), with the programme
+    /// loudness the analyzer thread measured (or, where it could not, measured here from the
+    /// file, as `review` measures it), then `--on-take-closed` runs. Queued on the finisher, never run on the capture, writer or
     /// analyzer threads.
     private func finish(_ take: Take) {
         finishing.enter()

@@ -182,10 +182,10 @@ final class WriterLoop: @unchecked Sendable {
             reference: BroadcastInfo.uniqueReference(start: take.startDate, path: take.file)
         )
         // FLAC and CAF have no bext or iXML: what fits goes into their tags (Vorbis comments
-        // for FLAC) before the first frame, the only time libsndfile writes them. W64 gets
-        // none (libsndfile has no strings for it).
-        // A FLAC take's comment keeps room after it for its markers and loudness, written
-        // into the same bytes when it closes (``FLACTags``).
+        // for FLAC) before the first frame, the only time libsndfile writes them; a FLAC
+        // take's comment keeps room after it for its markers and loudness, written into the
+        // same bytes when it closes (``FLACTags``). W64 gets none (libsndfile has no strings
+        // for it).
         let channelList = names.enumerated().map { "\($0.offset + 1) \($0.element)" }.joined(separator: ", ")
         let comment =
             "\(description); channels: \(channelList); originator reference \(bext.originatorReference); time reference \(bext.timeReference) samples since midnight"
