@@ -56,6 +56,7 @@ struct FLACTagsTests {
     func fitsTheRoom() throws {
         let (path, samples) = try Self.flac(comment: FLACTags.reserving("a take"))
         defer { unlink(path) }
+        #expect(FLACTags.look(path)?.chapters == 0 && FLACTags.look(path)?.room == true)
         let size = try Data(contentsOf: URL(fileURLWithPath: path)).count
         // Out of order, as a log lists events when they end; 2,000 of them, with long labels.
         let markers = (0..<2000).reversed().map {
@@ -72,7 +73,7 @@ struct FLACTagsTests {
         )
         #expect(written.markers == 2000 && written.loudness)
         #expect(written.chapters > 400 && written.chapters < 999, "\(written)")
-        #expect(FLACTags.chapters(path) == written.chapters)
+        #expect(FLACTags.look(path)?.chapters == written.chapters && FLACTags.look(path)?.room == false)
         let once = try Data(contentsOf: URL(fileURLWithPath: path))
         #expect(once.count == size, "written in place")
         let (back, comment) = try Self.readBack(path)
@@ -90,6 +91,9 @@ struct FLACTagsTests {
         #expect(tags["REPLAYGAIN_TRACK_GAIN"] == "+5.46 dB" && tags["REPLAYGAIN_TRACK_RANGE"] == "4.20 dB", "\(tags)")
         #expect(tags["REPLAYGAIN_TRACK_PEAK"] == "0.891251", "\(tags)")
         _ = try FLACTags.finish(path, markers: markers, rate: 48000, loudness: loudness, maxTruePeakDBTP: -1)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == once)
+        // No loudness given (a review that did not measure it): the tags it has are kept.
+        _ = try FLACTags.finish(path, markers: markers, rate: 48000, loudness: nil, maxTruePeakDBTP: nil)
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == once)
 
         // Short markers: chapter 999 is the last a reader numbers.
@@ -122,10 +126,10 @@ struct FLACTagsTests {
         let marker = CueMarkers.Marker(frame: 0, label: "clip ch1 +3.0 dB")
         #expect(try FLACTags.finish(path, markers: [marker], rate: 48000, loudness: nil, maxTruePeakDBTP: nil) == nil)
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
-        #expect(FLACTags.chapters(path) == 0)
+        #expect(FLACTags.look(path)?.chapters == 0 && FLACTags.look(path)?.room == false)
         let wav = NSTemporaryDirectory() + "headroom-tags-\(UUID().uuidString).wav"
         defer { unlink(wav) }
         FileManager.default.createFile(atPath: wav, contents: Data("RIFF".utf8))
-        #expect(FLACTags.chapters(wav) == nil)
+        #expect(FLACTags.look(wav) == nil)
     }
 }

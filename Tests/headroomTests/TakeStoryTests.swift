@@ -253,6 +253,22 @@ struct TakeStoryTests {
         let r = try headroom("review", "--cues", take)
         #expect(r.stderr.contains("\(take): already has \(titles.count) chapter markers; left as it is"), "\(r.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: take)) == before)
+        // A take with no events is finished too: --cues leaves it, its loudness tags kept
+        // (they went, when a review that does not measure loudness wrote its tags again).
+        let clean = try recordOnFileRig(
+            Material(frames: 48000, channels: 2),
+            seconds: 1,
+            dir: dir + "/clean",
+            extra: ["--name", "c", "--file-format", "flac"]
+        )
+        #expect(clean.status == 0, "\(clean.stderr)")
+        let quiet = dir + "/clean/c.flac"
+        let quietBefore = try Data(contentsOf: URL(fileURLWithPath: quiet))
+        let again = try headroom("review", "--cues", quiet)
+        #expect(again.stderr.contains("\(quiet): finished, with no events to mark; left as it is"), "\(again.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: quiet)) == quietBefore)
+        let kept = try run("/usr/bin/ffprobe", ["-v", "error", "-show_entries", "format_tags", "-of", "json", quiet])
+        #expect(kept.stdout.contains("REPLAYGAIN_TRACK_GAIN"), "\(kept.stdout)")
     }
 
     /// A FLAC file's metadata blocks: type and size, in order.

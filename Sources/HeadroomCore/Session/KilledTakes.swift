@@ -56,7 +56,7 @@ public enum KilledTakes {
         if flock(lock, LOCK_EX | LOCK_NB) != 0 {
             return "\(r.file): still being recorded; cue markers are added when its take closes"
         }
-        if let chapters = FLACTags.chapters(r.file) { return try writeChapters(r, had: chapters) }
+        if let tags = FLACTags.look(r.file) { return try writeChapters(r, tags) }
         guard let info = AudioFile.info(r.file), info.isRIFF, let chunks = try? RIFFChunks(path: r.file) else {
             return "\(r.file): cue markers go into WAV, RF64 and FLAC takes only; skipped"
         }
@@ -73,9 +73,20 @@ public enum KilledTakes {
     }
 
     /// A FLAC take's markers, as chapters, and its loudness, into its tags (``FLACTags``),
-    /// where it has no chapters yet.
-    private static func writeChapters(_ r: TakeReview, had: Int) throws(HeadroomError) -> String {
-        if had > 0 { return "\(r.file): already has \(chapterMarkers(had)); left as it is" }
+    /// where its comment still keeps the room for them: a take its recorder did not finish.
+    private static func writeChapters(
+        _ r: TakeReview,
+        _ tags: (chapters: Int, room: Bool)
+    ) throws(HeadroomError)
+        -> String
+    {
+        if tags.chapters > 0 { return "\(r.file): already has \(chapterMarkers(tags.chapters)); left as it is" }
+        if !tags.room { return "\(r.file): finished, with no events to mark; left as it is" }
+        if UncountedAudio.find(path: r.file) != nil {
+            // Finished now, it would be finished without the audio past its header's count.
+            return
+                "\(r.file): its recorder was killed before it finished it; no chapters added, the file left as it is (`headroom review --repair` counts its last audio in and adds them)"
+        }
         let markers = r.events.compactMap { CueMarkers.Marker($0, names: r.names, rate: r.rate) }
         guard
             let written = try FLACTags.finish(

@@ -30,9 +30,10 @@ public enum FLACTags {
     }
 
     /// Writes `markers` as chapters (in the order they stand in the take) and the loudness
-    /// into the closed FLAC take at `path`, in the room its comment keeps; chapters and
-    /// ReplayGain tags it already has are replaced. Markers that do not fit are left to the
-    /// clip log. Nil where the file is not a FLAC stream with a comment this can rewrite.
+    /// into the closed FLAC take at `path`, in the room its comment keeps; chapters it already
+    /// has are replaced, and its ReplayGain tags where `loudness` is given. Markers that do not
+    /// fit are left to the clip log. Nil where the file is not a FLAC stream with a comment
+    /// this can rewrite.
     @discardableResult
     public static func finish(
         _ path: String,
@@ -45,11 +46,11 @@ public enum FLACTags {
         guard fd >= 0 else { throw RIFFChunks.failure(path, "cannot reopen the take") }
         defer { close(fd) }
         guard let room = commentRoom(fd), let (vendor, old) = parseComment(room.body) else { return nil }
-        var entries = old.filter { !isOurs($0) }.map { entry in
+        let gain = loudness?.integratedLUFS.flatMap { $0.isFinite ? -18 - $0 : nil }
+        var entries = old.filter { !isChapter($0) && !(gain != nil && isReplayGain($0)) }.map { entry in
             // The room the recorder kept after its comment goes; the comment stays.
             key(entry) == "comment" ? String(entry.reversed().drop(while: { $0 == " " }).reversed()) : entry
         }
-        let gain = loudness?.integratedLUFS.flatMap { $0.isFinite ? -18 - $0 : nil }
         if let gain {
             entries.append(String(format: "REPLAYGAIN_TRACK_GAIN=%+.2f dB", gain))
             if let peak = maxTruePeakDBTP, peak.isFinite {
@@ -94,14 +95,15 @@ public enum FLACTags {
         return Written(chapters: kept / 2, markers: markers.count, loudness: gain != nil)
     }
 
-    /// The chapters a FLAC take's comment holds (`CHAPTERnnn` keys); nil where it is not a
-    /// FLAC stream.
-    public static func chapters(_ path: String) -> Int? {
+    /// What a FLAC file's comment holds: its chapters, and whether it still keeps the room a
+    /// recorder left for them (a take not finished yet). Nil where it is not a FLAC stream.
+    public static func look(_ path: String) -> (chapters: Int, room: Bool)? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         guard let room = commentRoom(fd), let (_, entries) = parseComment(room.body) else { return nil }
-        return entries.filter { key($0).hasPrefix("chapter") && !key($0).hasSuffix("name") }.count
+        let chapters = entries.filter { isChapter($0) && !key($0).hasSuffix("name") }.count
+        return (chapters, entries.contains { key($0) == "comment" && $0.hasSuffix("  ") })
     }
 
     /// `HH:MM:SS.mmm`, the chapter extension's time.
@@ -111,10 +113,12 @@ public enum FLACTags {
     }
 
     /// The keys headroom writes when a take closes (Vorbis keys are case-insensitive).
-    private static func isOurs(_ entry: String) -> Bool {
+    private static func isChapter(_ entry: String) -> Bool {
         let k = key(entry)
-        return (k.hasPrefix("chapter") && k.dropFirst(7).prefix(3).allSatisfy(\.isNumber)) || k.hasPrefix("replaygain_")
+        return k.hasPrefix("chapter") && k.count > 7 && k.dropFirst(7).prefix(3).allSatisfy(\.isNumber)
     }
+
+    private static func isReplayGain(_ entry: String) -> Bool { key(entry).hasPrefix("replaygain_") }
 
     private static func key(_ entry: String) -> String {
         String(entry.prefix(while: { $0 != "=" })).lowercased()
