@@ -32,7 +32,7 @@ struct ReviewCommand: ParsableCommand {
 
     @Flag(
         help:
-            "Write the cue markers (one per event: clips, flat tops, hot events, losses, marks) into WAV takes that have none, and FLAC takes' chapters and loudness tags."
+            "Write the cue markers (one per event: clips, flat tops, hot events, losses, marks) into WAV takes that have none, and as chapters into FLAC takes their recorder did not finish."
     )
     var cues = false
 
