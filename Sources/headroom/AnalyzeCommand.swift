@@ -124,8 +124,7 @@ struct AnalyzeCommand: ParsableCommand {
                 outcome.notes.append("note: " + DisplayText.escaped(note))
             }
             if let beyond = Settings.namesBeyond(settings.names, channels: result.header.channels) {
-                let unused = !beyond.sparse ? "the rest are" : beyond.unused == 1 ? "it is" : "they are"
-                outcome.notes.append("note: \(DisplayText.escaped(path)): \(beyond.text); \(unused) not used")
+                outcome.notes.append("note: \(DisplayText.escaped(path)): \(beyond.text); \(beyond.are) not used")
             }
             outcome.clipped = result.clipEvents > 0
             if let note = result.lossyNote(path: path) { outcome.notes.append("note: " + note) }

@@ -269,6 +269,23 @@ struct TakeStoryTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: quiet)) == quietBefore)
         let kept = try run("/usr/bin/ffprobe", ["-v", "error", "-show_entries", "format_tags", "-of", "json", quiet])
         #expect(kept.stdout.contains("REPLAYGAIN_TRACK_GAIN"), "\(kept.stdout)")
+        // Another program's FLAC file with a clip (no log: analyzed) has no room for chapters,
+        // and is told so, not "no events".
+        let foreign = dir + "/foreign.flac"
+        let made = try run(
+            "/usr/bin/sox",
+            ["-n", "-r", "48000", "-c", "1", "-b", "16", foreign, "synth", "1", "sine", "440", "gain", "+6"]
+        )
+        #expect(made.status == 0, "\(made.stderr)")
+        let foreignBefore = try Data(contentsOf: URL(fileURLWithPath: foreign))
+        let refused = try headroom("review", "--cues", foreign)
+        #expect(
+            refused.stderr.contains(
+                "\(foreign): its tags keep no room for chapters (headroom's recorder did not write it); 1 chapter marker not added, the file left as it is"
+            ),
+            "\(refused.stderr)"
+        )
+        #expect(try Data(contentsOf: URL(fileURLWithPath: foreign)) == foreignBefore)
     }
 
     /// A FLAC file's metadata blocks: type and size, in order.

@@ -28,17 +28,24 @@ public enum CarriedNames {
     /// DEV; channels: 1 Vox, 2 Gtr; originator reference ...`), for a file whose software tag
     /// says headroom; empty otherwise.
     static func tagged(_ path: String, channels: Int) -> [Int: String] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // a named pipe: no names, no wait
-        guard fd >= 0 else { return [:] }
+        let tags = strings(path, [Int32(SF_STR_SOFTWARE), Int32(SF_STR_COMMENT)])
+        guard tags[0].hasPrefix("headroom") else { return [:] }
+        return commentNames(tags[1], channels: channels)
+    }
+
+    /// libsndfile's strings `keys` of the regular file at `path` ("" for each it does not
+    /// have); none from a named pipe, which would be read away (or waited on).
+    private static func strings(_ path: String, _ keys: [Int32]) -> [String] {
+        let none = keys.map { _ in "" }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return none }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return [:] }
         var info = SF_INFO()
-        guard let f = sf_open_fd(fd, Int32(SFM_READ), &info, 0) else { return [:] }
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, let f = sf_open_fd(fd, Int32(SFM_READ), &info, 0)
+        else { return none }
         defer { sf_close(f) }
-        let tag = { (key: Int32) in sf_get_string(f, key).map { String(cString: $0) } ?? "" }
-        guard tag(Int32(SF_STR_SOFTWARE)).hasPrefix("headroom") else { return [:] }
-        return commentNames(tag(Int32(SF_STR_COMMENT)), channels: channels)
+        return keys.map { sf_get_string(f, $0).map { String(cString: $0) } ?? "" }
     }
 
     /// `1 Vox, 2 Gtr` between `; channels: ` and `; originator reference`: each name runs to
@@ -70,10 +77,7 @@ public enum CarriedNames {
         if let document = ixml(path) {
             name = TrackReader.parse(document)?.scene ?? ""
         } else {
-            var info = SF_INFO()
-            guard let f = sf_open(path, Int32(SFM_READ), &info) else { return nil }
-            defer { sf_close(f) }
-            name = sf_get_string(f, Int32(SF_STR_TITLE)).map { String(cString: $0) } ?? ""
+            name = strings(path, [Int32(SF_STR_TITLE)])[0]
         }
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         return trimmed.isEmpty ? nil : trimmed

@@ -67,9 +67,14 @@ public enum KilledTakes {
                 + (repairable ? " (`headroom review --repair` counts that audio in and adds them)" : "")
         }
         if chunks.cuePoints > 0 { return "\(r.file): already has \(cueMarkers(chunks.cuePoints)); left as it is" }
-        let markers = r.events.compactMap { CueMarkers.Marker($0, names: r.names, rate: r.rate) }
+        let markers = Self.markers(r)
         try CueMarkers.append(markers, to: r.file)
         return "\(r.file): wrote \(cueMarkers(markers.count))"
+    }
+
+    /// A marker for each of the review's events that gets one (cues, chapters).
+    private static func markers(_ r: TakeReview) -> [CueMarkers.Marker] {
+        r.events.compactMap { CueMarkers.Marker($0, names: r.names, rate: r.rate) }
     }
 
     /// A FLAC take's markers, as chapters, and its loudness, into its tags (``FLACTags``),
@@ -81,13 +86,19 @@ public enum KilledTakes {
         -> String
     {
         if tags.chapters > 0 { return "\(r.file): already has \(chapterMarkers(tags.chapters)); left as it is" }
-        if !tags.room { return "\(r.file): finished, with no events to mark; left as it is" }
+        let markers = Self.markers(r)
+        if !tags.room {
+            // Finished by its recorder with nothing to mark, or a FLAC file headroom's recorder
+            // did not write (another program's, an earlier headroom's).
+            return markers.isEmpty
+                ? "\(r.file): finished, with no events to mark; left as it is"
+                : "\(r.file): its tags keep no room for chapters (headroom's recorder did not write it); \(chapterMarkers(markers.count)) not added, the file left as it is"
+        }
         if UncountedAudio.find(path: r.file) != nil {
             // Finished now, it would be finished without the audio past its header's count.
             return
                 "\(r.file): its recorder was killed before it finished it; no chapters added, the file left as it is (`headroom review --repair` counts its last audio in and adds them)"
         }
-        let markers = r.events.compactMap { CueMarkers.Marker($0, names: r.names, rate: r.rate) }
         guard
             let written = try FLACTags.finish(
                 r.file,
@@ -96,7 +107,7 @@ public enum KilledTakes {
                 loudness: r.programme,
                 maxTruePeakDBTP: r.worstTruePeakDBTP
             )
-        else { return "\(r.file): its tags have no room for markers (written by an earlier headroom); skipped" }
+        else { return "\(r.file): its tags keep too little room for chapters; none added, the file left as it is" }
         var said = "\(r.file): wrote "
         said +=
             written.chapters == written.markers

@@ -449,26 +449,42 @@ public struct Settings: Sendable, Equatable {
     /// unrecorded without a word); nil when every name given is used.
     public var unusedNamesNote: String? {
         Self.namesBeyond(names, channels: channels).map {
-            "note: \($0.text); to use \($0.unused == 1 && $0.sparse ? "it" : $0.sparse ? "them" : "all \($0.given)"), add --channels \($0.given)"
+            "note: \($0.text); to use \($0.sparse ? $0.them : "all \($0.given)"), add --channels \($0.given)"
         }
     }
 
-    /// "3 channel names for 2 channels (Kick, Snare)", or where a config names channels with
-    /// gaps between ([channel.1] and [channel.9]) "a name for channel 9 (Room), with 2
-    /// channels (Vox, R)"; with how many channels the names reach (`given`), how many of
-    /// them go unused and whether there are gaps (a trailing empty name counts for none); nil
-    /// when every name is used.
-    public static func namesBeyond(
-        _ names: [String],
-        channels: Int
-    ) -> (text: String, given: Int, unused: Int, sparse: Bool)? {
+    /// Names given for channels past the ones recorded (``namesBeyond(_:channels:)``).
+    public struct NamesBeyond: Sendable, Equatable {
+        /// "3 channel names for 2 channels (Kick, Snare)", or where a config names channels
+        /// with gaps between ([channel.1] and [channel.9]) "a name for channel 9 (Room), with
+        /// 2 channels (Vox, R)".
+        public var text: String
+        /// How many channels the names reach.
+        public var given: Int
+        /// Whether there are gaps: the names past the channels are not simply "the rest".
+        public var sparse: Bool
+        /// The names past the channels, as a pronoun: "it" or "them".
+        public var them: String
+        /// "the rest are", "it is" or "they are" (not used).
+        public var are: String { !sparse ? "the rest are" : them == "it" ? "it is" : "they are" }
+    }
+
+    /// What ``NamesBeyond`` says of `names` against `channels` (a trailing empty name counts
+    /// for none); nil when every name is used.
+    public static func namesBeyond(_ names: [String], channels: Int) -> NamesBeyond? {
         let given = (names.lastIndex { !$0.isEmpty } ?? -1) + 1
         guard given > channels else { return nil }
         let used = DisplayText.escaped(ClipLog.channelNames(names, channels: channels).joined(separator: ", "))
         let plural = channels == 1 ? "" : "s"
         let beyond = (channels..<given).filter { !names[$0].isEmpty }
+        let them = beyond.count == 1 ? "it" : "them"
         guard names[..<given].contains(where: \.isEmpty) else {
-            return ("\(given) channel names for \(channels) channel\(plural) (\(used))", given, beyond.count, false)
+            return NamesBeyond(
+                text: "\(given) channel names for \(channels) channel\(plural) (\(used))",
+                given: given,
+                sparse: false,
+                them: them
+            )
         }
         let numbers = beyond.map { String($0 + 1) }
         let which =
@@ -476,7 +492,12 @@ public struct Settings: Sendable, Equatable {
             ? "a name for channel \(numbers[0])"
             : "names for channels \(numbers.dropLast().joined(separator: ", ")) and \(numbers.last!)"
         let unused = DisplayText.escaped(beyond.map { names[$0] }.joined(separator: ", "))
-        return ("\(which) (\(unused)), with \(channels) channel\(plural) (\(used))", given, beyond.count, true)
+        return NamesBeyond(
+            text: "\(which) (\(unused)), with \(channels) channel\(plural) (\(used))",
+            given: given,
+            sparse: true,
+            them: them
+        )
     }
 
     /// `"Kick, Snare,Vox"` to `["Kick", "Snare", "Vox"]`.
