@@ -36,7 +36,7 @@ struct CalibrateCommand: ParsableCommand {
     )
     var save: String?
 
-    @Flag(help: "With --save: replace an existing file (never an audio file or a clip log).")
+    @Flag(help: "With --save: replace a file headroom did not save, or one edited since (never audio or a clip log).")
     var force = false
 
     @Flag(help: "Set the mapped capture controls to the proposal.")
@@ -185,7 +185,7 @@ struct CalibrateCommand: ParsableCommand {
                 }
             }
             // The result is on screen before it is saved: a save that fails loses nothing.
-            if let save { try TextFile.write(object.encoded() + "\n", to: save, option: "--save", force: force) }
+            if let save { try TextFile.write(TextFile.sealed(json: object), to: save, option: "--save", force: force) }
             if apply { try applyProposals(results: results, mapping: mapping, mixer: mixer, device: settings.device) }
         }
     }

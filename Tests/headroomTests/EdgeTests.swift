@@ -167,6 +167,50 @@ struct OutputSafetyTests {
     }
 
     @Test(
+        "calibrate --save again replaces its own soundcheck (the gains were turned), and keeps one a person edited or made"
+    )
+    func calibrateSaveAgain() throws {
+        let dir = scratchDirectory()
+        let rig = FileRig(bytes: Material(frames: 48000, channels: 2).bytes("S24_3LE"))
+        let levels = dir + "/levels.json"
+        func soundcheck(_ seconds: String, _ extra: String...) throws -> RunResult {
+            try run(
+                headroomBinary,
+                ["calibrate", "--device", "testcap", "--seconds", seconds, "--json", "--save", levels] + extra,
+                environment: rig.environment
+            )
+        }
+        let first = try soundcheck("0.5")
+        #expect(first.status == 0, "\(first.stderr)")
+        let saved = try String(contentsOfFile: levels, encoding: .utf8)
+        // The object --json prints, sealed by one last member any JSON reader passes over.
+        let object = try #require(
+            JSONSerialization.jsonObject(with: Data(saved.utf8)) as? [String: Any]
+        )
+        #expect(object["type"] as? String == "calibration" && object["seconds"] as? Double == 0.5)
+        #expect(saved.hasPrefix(first.stdout.dropLast(2)) && saved.contains(",\"headroom_seal\":\""))
+        // The next soundcheck, as the proposal asks ("then run calibrate again"), replaces it.
+        let again = try soundcheck("0.25")
+        #expect(again.status == 0, "\(again.stderr)")
+        let replaced = try String(contentsOfFile: levels, encoding: .utf8)
+        #expect(replaced.contains("\"seconds\":0.25,"))
+        // One a person changed is kept, said before listening; --force replaces it.
+        let edited = replaced.replacingOccurrences(of: "\"name\":\"L\"", with: "\"name\":\"Vox\"")
+        try edited.write(toFile: levels, atomically: true, encoding: .utf8)
+        let kept = try soundcheck("0.5")
+        #expect(kept.status == 73)
+        #expect(kept.stderr.contains("headroom wrote it, but it has been changed since; add --force"), "\(kept.stderr)")
+        #expect(!kept.stderr.contains("listening"))
+        #expect(try String(contentsOfFile: levels, encoding: .utf8) == edited)
+        #expect(try soundcheck("0.5", "--force").status == 0)
+        #expect(try String(contentsOfFile: levels, encoding: .utf8).contains("\"seconds\":0.5,"))
+        // A file headroom did not write is kept too.
+        try "{\"type\":\"calibration\",\"channels\":[]}\n".write(toFile: levels, atomically: true, encoding: .utf8)
+        let foreign = try soundcheck("0.5")
+        #expect(foreign.status == 73 && foreign.stderr.contains("the file exists; add --force"), "\(foreign.stderr)")
+    }
+
+    @Test(
         "review --labels keeps a labels file a person edited unless --force, and leaves its own alone on a second run"
     )
     func labels() throws {

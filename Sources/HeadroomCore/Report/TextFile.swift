@@ -12,7 +12,8 @@ extension StringProtocol {
 /// Writes a report file (HTML, labels, a calibration). Outputs never replace inputs or
 /// audio: a path that is an audio file, a clip log, or one of the paths being read is
 /// refused, and any other existing file is replaced only with `--force` (SPEC's exit 73),
-/// or when it is a report headroom sealed and nobody has changed since (``sealed(_:)``).
+/// or when it is a report headroom sealed and nobody has changed since (``sealed(_:)``,
+/// ``sealed(json:)``).
 /// So `review --html takes/*.wav`, where the shell made the first take the report's
 /// name, refuses instead of turning a take into HTML, and `review --html report.html
 /// takes` after the next session brings its own report up to date.
@@ -68,6 +69,20 @@ public enum TextFile {
 
     private static let sealPrefix = "<!-- written by headroom; its hash: "
 
+    /// `object` (a JSON object headroom writes to a file: a `calibrate --save` soundcheck) on
+    /// one line, with a last member that seals it: `"headroom_seal"`, a hash of the object as
+    /// it reads without that member. JSON has no comments, and a member any reader skips keeps
+    /// the file the object SPEC prints (`record --reference`, jq and Python read it as
+    /// before). So the next soundcheck replaces the last (`calibrate --save levels.json` run
+    /// again after turning the gains), and one a person edited still needs `--force`.
+    public static func sealed(json object: JSONValue) -> String {
+        guard case .object(let pairs) = object else { return object.encoded() + "\n" }
+        let hash = seal(Array(object.encoded().utf8))
+        return JSONValue.object(pairs + [(jsonSealKey, .string(hash))]).encoded() + "\n"
+    }
+
+    private static let jsonSealKey = "headroom_seal"
+
     /// FNV-1a, 64 bits, in hex: enough to see an edit, not meant to resist a forger.
     private static func seal(_ bytes: some Sequence<UInt8>) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -87,8 +102,23 @@ public enum TextFile {
         guard bytes.last == 0x0A else { return false }
         let start = bytes.dropLast().lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
         let last = String(decoding: bytes[start...], as: UTF8.self)
+        if start == 0, let json = jsonSealed(bytes) { return anyContent || json }
         guard last.hasPrefix(sealPrefix), last.hasSuffix(" -->\n") else { return false }
         return anyContent || last == sealPrefix + seal(bytes[..<start]) + " -->\n"
+    }
+
+    /// For a one-line JSON object that ends in headroom's seal (``sealed(json:)``), whether
+    /// the hash is of what it holds; nil for anything else.
+    private static func jsonSealed(_ line: [UInt8]) -> Bool? {
+        // ,"headroom_seal":"0123456789abcdef"}\n
+        let tail = Array(",\"\(jsonSealKey)\":\"".utf8)
+        let end = line.count - 3 - 16
+        guard line.first == UInt8(ascii: "{"), end > tail.count,
+            line[(end - tail.count)..<end].elementsEqual(tail),
+            line[(line.count - 3)...].elementsEqual(Array("\"}\n".utf8))
+        else { return nil }
+        let hash = String(decoding: line[end..<(end + 16)], as: UTF8.self)
+        return hash == seal(line[..<(end - tail.count)] + [UInt8(ascii: "}")])
     }
 
     /// Writes `text` to `path` after ``check(_:option:inputs:force:)``, through a temporary
