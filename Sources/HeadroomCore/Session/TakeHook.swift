@@ -24,6 +24,9 @@ public final class TakeHook: Sendable {
     private let group = DispatchGroup()
     private let reports = Mutex<[String]>([])
     private let queue = Mutex<Queue>(Queue())
+    /// Called on the hook's thread between a take leaving the queue and its command starting
+    /// (tests: to hold a take there while the recorder is told to end).
+    private let beforeSpawn: (@Sendable () -> Void)?
 
     private typealias Job = (take: String, log: String, complete: Bool)
 
@@ -32,8 +35,9 @@ public final class TakeHook: Sendable {
         var waiting: [Job] = []
         /// A thread is running the commands in turn (it ends once none waits).
         var working = false
-        /// The command running: its shell's pid and the take's file name.
-        var running: (pid: Int32, name: String)?
+        /// The take taken from the queue: its command's shell's pid once started (nil before:
+        /// told to end then, the recorder names it among the takes whose command never ran).
+        var running: (pid: Int32?, job: Job)?
         /// How many takes waited for the command running when that was last said (10, 100...).
         var saidWaiting = 0
         /// Told to stop waiting at the end: nothing more starts.
@@ -43,9 +47,10 @@ public final class TakeHook: Sendable {
     /// Nil for an empty (or blank) command: no hook, so that `--on-take-closed ''` or
     /// `on_take_closed = ""` turns off one a config file read earlier set (run, it would have
     /// tried to execute the take itself).
-    public init?(command: String) {
+    public init?(command: String, beforeSpawn: (@Sendable () -> Void)? = nil) {
         guard !command.allSatisfy(\.isWhitespace) else { return nil }
         self.command = command
+        self.beforeSpawn = beforeSpawn
     }
 
     /// Queues the command for a take that closed; it starts when the ones before it have
@@ -55,12 +60,13 @@ public final class TakeHook: Sendable {
         let (said, startWorking) = queue.withLock { q -> (String?, Bool) in
             q.waiting.append((take, log, complete))
             defer { q.working = true }
-            guard let running = q.running, q.waiting.count >= max(10, q.saidWaiting * 10) else {
+            guard let running = q.running, let pid = running.pid, q.waiting.count >= max(10, q.saidWaiting * 10)
+            else {
                 return (nil, !q.working)
             }
             q.saidWaiting = q.waiting.count
             return (
-                "--on-take-closed has not finished for \(running.name) (pid \(running.pid)): \(q.waiting.count) takes wait for it (one command runs at a time)",
+                "--on-take-closed has not finished for \(Self.name(running.job)) (pid \(pid)): \(q.waiting.count) takes wait for it (one command runs at a time)",
                 !q.working
             )
         }
@@ -79,7 +85,9 @@ public final class TakeHook: Sendable {
                 q.working = false
                 return nil
             }
-            return q.waiting.removeFirst()
+            let job = q.waiting.removeFirst()
+            q.running = (nil, job)
+            return job
         }) {
             execute(job)
             queue.withLock { q in
@@ -97,26 +105,41 @@ public final class TakeHook: Sendable {
         let environment = ProcessInfo.processInfo.environment.merging([
             "HEADROOM_TAKE": take, "HEADROOM_LOG": log, "HEADROOM_COMPLETE": job.complete ? "1" : "0",
         ]) { $1 }
-        let name = (take as NSString).lastPathComponent
-        var output: (read: Int32, write: Int32) = (-1, -1)
-        let pid: pid_t
+        let name = Self.name(job)
+        let output: (read: Int32, write: Int32)
         do {
             output = try Self.pipe()
-            pid = try Self.spawn(
-                ["/bin/sh", "-c", script, "headroom", take, log],
-                environment: environment.map { "\($0.key)=\($0.value)" },
-                output: output.write
-            )
-            close(output.write)
         } catch {
-            if output.read >= 0 {
-                close(output.read)
-                close(output.write)
-            }
             reports.withLock { $0.append("--on-take-closed: cannot run /bin/sh for \(name): \(error)") }
             return
         }
-        queue.withLock { $0.running = (pid, name) }
+        beforeSpawn?()
+        // Started under the queue's lock, so that a recorder told to end (``waitAll``) finds
+        // the take either not started (and says so) or started with its pid, never between.
+        var failure: SpawnError? = nil
+        let started = queue.withLock { q -> pid_t? in
+            guard !q.closed else { return nil }
+            do throws(SpawnError) {
+                let pid = try Self.spawn(
+                    ["/bin/sh", "-c", script, "headroom", take, log],
+                    environment: environment.map { "\($0.key)=\($0.value)" },
+                    output: output.write
+                )
+                q.running = (pid, job)
+                return pid
+            } catch {
+                failure = error
+                return nil
+            }
+        }
+        close(output.write)
+        guard let pid = started else {
+            close(output.read)
+            if let failure {
+                reports.withLock { $0.append("--on-take-closed: cannot run /bin/sh for \(name): \(failure)") }
+            }
+            return
+        }
         let printed = Self.readToEnd(output.read, keepingLast: 2000)
         close(output.read)
         var status: Int32 = 0
@@ -132,6 +155,8 @@ public final class TakeHook: Sendable {
             reports.withLock { $0.append("--on-take-closed \(how) for \(name)\(last)") }
         }
     }
+
+    private static func name(_ job: Job) -> String { (job.take as NSString).lastPathComponent }
 
     struct SpawnError: Error, CustomStringConvertible {
         let description: String
@@ -219,8 +244,8 @@ public final class TakeHook: Sendable {
     /// Waits for every command, the one running and those waiting, or until `leave()` (asked
     /// about ten times a second) says to stop waiting: then the command running is left to run
     /// (in its own process group, so the terminal's Ctrl-C does not reach it), returned as
-    /// "take.wav (pid 123)", and the takes whose command had not started are returned by
-    /// their paths.
+    /// "take.wav (pid 123)", and the takes whose command had not started (one just taken from
+    /// the queue among them: it never will) are returned by their paths.
     public func waitAll(leavingWhen leave: () -> Bool) -> (leftRunning: [String], notRun: [String]) {
         while group.wait(timeout: .now() + 0.1) == .timedOut {
             if leave() {
@@ -230,7 +255,9 @@ public final class TakeHook: Sendable {
                     return (q.running, q.waiting)
                 }
                 for _ in waiting { group.leave() }
-                return (running.map { ["\($0.name) (pid \($0.pid))"] } ?? [], waiting.map(\.take))
+                guard let running else { return ([], waiting.map(\.take)) }
+                guard let pid = running.pid else { return ([], [running.job.take] + waiting.map(\.take)) }
+                return (["\(Self.name(running.job)) (pid \(pid))"], waiting.map(\.take))
             }
         }
         return ([], [])
