@@ -47,7 +47,12 @@ public final class TakeHook: Sendable {
     /// Nil for an empty (or blank) command: no hook, so that `--on-take-closed ''` or
     /// `on_take_closed = ""` turns off one a config file read earlier set (run, it would have
     /// tried to execute the take itself).
-    public init?(command: String, beforeSpawn: (@Sendable () -> Void)? = nil) {
+    public convenience init?(command: String) {
+        self.init(command: command, beforeSpawn: nil)
+    }
+
+    /// `beforeSpawn`: see the property (tests only).
+    init?(command: String, beforeSpawn: (@Sendable () -> Void)?) {
         guard !command.allSatisfy(\.isWhitespace) else { return nil }
         self.command = command
         self.beforeSpawn = beforeSpawn
