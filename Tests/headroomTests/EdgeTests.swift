@@ -189,6 +189,19 @@ struct OutputSafetyTests {
         )
         #expect(object["type"] as? String == "calibration" && object["seconds"] as? Double == 0.5)
         #expect(saved.hasPrefix(first.stdout.dropLast(2)) && saved.contains(",\"headroom_seal\":\""))
+        let reference = try headroom(
+            "record",
+            "--device",
+            "testcap",
+            "--duration",
+            "0.2",
+            "--dir",
+            dir,
+            "--reference",
+            levels,
+            environment: rig.environment
+        )
+        #expect(reference.status == 0, "\(reference.stderr)")
         // The next soundcheck, as the proposal asks ("then run calibrate again"), replaces it.
         let again = try soundcheck("0.25")
         #expect(again.status == 0, "\(again.stderr)")
