@@ -385,13 +385,14 @@ struct RecordCommand: ParsableCommand {
         quiet: Bool = false,
         _ open: @escaping () throws(HeadroomError) -> ALSACapture
     ) throws(HeadroomError) -> Opening {
-        var call: Aside<ALSACapture>? = nil
-        let wait = {
-            call = Aside(open)
-            return Systemd.keepingAlive { waitAnswering(seconds: seconds) { call!.finished(within: 0.02) } }
+        // The open starts inside the silence, so that what its library says goes there too.
+        let wait = { () -> (Waited, Aside<ALSACapture>) in
+            let call = Aside(open)
+            return (Systemd.keepingAlive { waitAnswering(seconds: seconds) { call.finished(within: 0.02) } }, call)
         }
-        switch quiet ? DeviceList.withStderrSilenced(wait) : wait() {
-        case .done: return .opened(try call!.result())
+        let (waited, call) = quiet ? DeviceList.withStderrSilenced(wait) : wait()
+        switch waited {
+        case .done: return .opened(try call.result())
         case .stopped: return .stopped
         case .timedOut: return .stuck
         }

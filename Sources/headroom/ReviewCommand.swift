@@ -282,7 +282,7 @@ struct ReviewCommand: ParsableCommand {
         case .beingRecorded:
             Terminal.error("\(take.file): still being recorded; left as it is")
             return false
-        case .counted(let seconds, let holds, let takesCues):
+        case .counted(let seconds, let holds, let takesMarkers):
             Terminal.error(
                 String(
                     format:
@@ -292,7 +292,7 @@ struct ReviewCommand: ParsableCommand {
                     EventText.timecode(seconds: holds)
                 )
             )
-            return takesCues
+            return takesMarkers
         }
     }
 }

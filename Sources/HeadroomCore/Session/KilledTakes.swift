@@ -13,7 +13,7 @@ public enum KilledTakes {
         case beingRecorded
         /// `seconds` of audio were counted in; the take now holds `holds` seconds, and takes
         /// markers (WAV and RF64 cues, FLAC chapters) or not (W64).
-        case counted(seconds: Double, holds: Double, takesCues: Bool)
+        case counted(seconds: Double, holds: Double, takesMarkers: Bool)
     }
 
     /// Counts into its header the audio a killed recorder wrote into a WAV, RF64, W64 or FLAC
@@ -42,7 +42,7 @@ public enum KilledTakes {
         return .counted(
             seconds: Double(uncounted.frames) / Double(rate),
             holds: Double(uncounted.countedFrames + uncounted.frames) / Double(rate),
-            takesCues: uncounted.takesCues
+            takesMarkers: uncounted.takesMarkers
         )
     }
 
@@ -236,7 +236,7 @@ public enum KilledTakes {
                 ["\(name): left cut off by a recorder that was killed, and cannot be finished: \(reason(error))"], false
             )
         }
-        guard case .counted(let seconds, let holds, let takesCues) = counted else { return ([], false) }
+        guard case .counted(let seconds, let holds, let takesMarkers) = counted else { return ([], false) }
         var line = String(
             format:
                 "%@: left cut off by a recorder that was killed; counted in the %.3f s written after its header was last brought up to date (it holds %@)",
@@ -244,7 +244,7 @@ public enum KilledTakes {
             seconds,
             EventText.timecode(seconds: holds)
         )
-        if takesCues {
+        if takesMarkers {
             do throws(HeadroomError) {
                 var review = try TakeReview.load(
                     file: take.file,

@@ -66,8 +66,7 @@ final class TakeRegistry: Sendable {
     /// The disk each log holds ahead as it is created (``ClipLogFile/reserve(channels:)``).
     let logReserve: Int
     let addCues: Bool
-    let fileExtension: String
-    let isFLAC: Bool
+    let fileFormat: TakeFileFormat
     /// Problems finishing takes (cues, metadata, the hook); the session shows them as warnings.
     let problems = Mutex<[String]>([])
     /// What finishing the takes a killed recorder left did (``finishLeftBehind(settings:)``),
@@ -97,8 +96,7 @@ final class TakeRegistry: Sendable {
         logReserve = ClipLogFile.reserve(channels: channels)
         self.addCues = addCues
         self.hook = hook
-        fileExtension = namer.fileFormat.fileExtension
-        isFLAC = namer.fileFormat == .flac
+        fileFormat = namer.fileFormat
     }
 
     /// Take `index`, named and created (file and log) when first asked for.
@@ -130,7 +128,7 @@ final class TakeRegistry: Sendable {
                     let created = try Self.create(
                         namer: &s.namer,
                         date: date,
-                        fileExtension: fileExtension,
+                        fileExtension: fileFormat.fileExtension,
                         logReserve: logReserve
                     )
                     (take.base, fds) = (created.base, (created.file, created.log, created.lock))
@@ -139,7 +137,7 @@ final class TakeRegistry: Sendable {
                 } catch {
                     take.error = error
                 }
-                take.file = take.base + "." + fileExtension
+                take.file = take.base + "." + fileFormat.fileExtension
                 take.log = take.base + ".clips.jsonl"
                 s.takes.append(take)
                 s.fileFDs.append(fds.file)
@@ -306,8 +304,8 @@ final class TakeRegistry: Sendable {
     /// Both threads are done with the take: its cue markers and metadata go into it
     /// (WAV/RF64; a FLAC take's chapters and loudness into its tags), with the programme
     /// loudness the analyzer thread measured (or, where it could not, measured here from the
-    /// file, as `review` measures it), then `--on-take-closed` runs. Queued on the finisher, never run on the capture, writer or
-    /// analyzer threads.
+    /// file, as `review` measures it), then `--on-take-closed` runs. Queued on the finisher,
+    /// never run on the capture, writer or analyzer threads.
     private func finish(_ take: Take) {
         finishing.enter()
         finisher.async { [self] in
@@ -331,7 +329,7 @@ final class TakeRegistry: Sendable {
                 }
             }
             do throws(HeadroomError) {
-                if addCues && isFLAC, let metadata = take.metadata {
+                if addCues && fileFormat == .flac, let metadata = take.metadata {
                     // Chapters and loudness in one write of the comment's bytes.
                     let written = try FLACTags.finish(
                         take.file,

@@ -100,19 +100,34 @@ enum FLACFrames {
     /// The STREAMINFO block (34 bytes) and its fixed block size, and where the frames
     /// start; nil for what is not a FLAC stream with its metadata all written.
     private static func metadata(_ fd: Int32) -> (info: (bytes: [UInt8], fixedBlockSize: Int), audioStart: Int)? {
+        guard let blocks = metadataBlocks(fd), let end = blocks.last, end.last,
+            let first = blocks.first(where: { $0.type == 0 }), let info = read(fd, 34, at: first.offset + 4)
+        else { return nil }
+        return ((info, Int(info[2]) << 8 | Int(info[3])), end.offset + 4 + end.size)
+    }
+
+    /// A metadata block: where its header is, its type (0 STREAMINFO, 1 PADDING, 4
+    /// VORBIS_COMMENT...), its size after the header, and whether it is the last.
+    struct Block {
+        let offset: Int
+        let type: UInt8
+        let size: Int
+        let last: Bool
+    }
+
+    /// The metadata blocks of the FLAC stream open at `fd`, in order, up to the last (or to a
+    /// header that cannot be read: a file cut inside them); nil where it is not a FLAC stream.
+    static func metadataBlocks(_ fd: Int32) -> [Block]? {
         // "fLaC", then metadata blocks (a flag for the last, a type, a 24-bit size).
         guard let magic = read(fd, 4, at: 0), magic == Array("fLaC".utf8) else { return nil }
+        var blocks: [Block] = []
         var offset = 4
-        var streamInfo: [UInt8]?
-        while true {
-            guard let header = read(fd, 4, at: offset) else { return nil }
+        while blocks.last?.last != true, let header = read(fd, 4, at: offset) {
             let size = Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
-            if header[0] & 0x7F == 0 { streamInfo = read(fd, 34, at: offset + 4) }
+            blocks.append(Block(offset: offset, type: header[0] & 0x7F, size: size, last: header[0] & 0x80 != 0))
             offset += 4 + size
-            if header[0] & 0x80 != 0 { break }
         }
-        guard let info = streamInfo else { return nil }
-        return ((info, Int(info[2]) << 8 | Int(info[3])), offset)
+        return blocks
     }
 
     /// Where the last whole frame in `bytes` ends (its header's CRC-8 and the frame's CRC-16
@@ -207,7 +222,7 @@ enum FLACFrames {
     }
 
     /// `count` bytes at `offset` (``RIFFChunks/read(_:_:at:)``, which the chunk walk reads with).
-    private static func read(_ fd: Int32, _ count: Int, at offset: Int) -> [UInt8]? {
+    static func read(_ fd: Int32, _ count: Int, at offset: Int) -> [UInt8]? {
         offset >= 0 ? RIFFChunks.read(fd, count, at: UInt64(offset)) : nil
     }
 

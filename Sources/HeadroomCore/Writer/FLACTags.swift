@@ -72,17 +72,18 @@ public enum FLACTags {
             ]
         }
         // As many chapters as fit, from the first: a block is the room, or the room less
-        // a PADDING block's header.
+        // a PADDING block's header. An entry is its length (4 bytes) and its text.
+        let fits = { (size: Int) in size == room.body.count || size + 4 <= room.body.count }
         var kept = chapters.count
-        var body = commentBlock(vendor: vendor, entries + chapters)
-        while body.count != room.body.count && body.count + 4 > room.body.count && kept > 0 {
+        var size = commentBlock(vendor: vendor, entries).count + chapters.reduce(0) { $0 + 4 + $1.utf8.count }
+        while !fits(size) && kept > 0 {
+            size -= chapters[(kept - 2)..<kept].reduce(0) { $0 + 4 + $1.utf8.count }
             kept -= 2
-            body = commentBlock(vendor: vendor, entries + chapters.prefix(kept))
         }
         // No room at all (a comment written without it: an earlier headroom's, another
         // program's): the file is left as it is.
-        guard body.count == room.body.count || body.count + 4 <= room.body.count, kept > 0 || chapters.isEmpty
-        else { return nil }
+        guard fits(size), kept > 0 || chapters.isEmpty else { return nil }
+        let body = commentBlock(vendor: vendor, entries + chapters.prefix(kept))
         var bytes = blockHeader(type: 4, last: room.last && body.count == room.body.count, size: body.count) + body
         if body.count < room.body.count {
             let padding = room.body.count - body.count - 4
@@ -127,26 +128,12 @@ public enum FLACTags {
     /// The VORBIS_COMMENT block and the PADDING blocks right after it: where it starts (its
     /// header), its bytes and theirs together, and whether the last of them is the last block.
     private static func commentRoom(_ fd: Int32) -> (offset: Int, body: [UInt8], last: Bool)? {
-        guard read(fd, 4, at: 0) == Array("fLaC".utf8) else { return nil }
-        var offset = 4
-        var found: (offset: Int, size: Int, last: Bool)? = nil
-        while true {
-            guard let header = read(fd, 4, at: offset) else { return nil }
-            let type = header[0] & 0x7F
-            let last = header[0] & 0x80 != 0
-            let size = Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
-            if type == 4 && found == nil {
-                found = (offset, size, last)
-            } else if type == 1, let f = found, f.offset + 4 + f.size == offset, !f.last {
-                found = (f.offset, f.size + 4 + size, last)  // padding after it: room too
-            } else if found != nil {
-                break
-            }
-            offset += 4 + size
-            if last { break }
-        }
-        guard let found, let vorbis = read(fd, found.size, at: found.offset + 4) else { return nil }
-        return (found.offset, vorbis, found.last)
+        guard let blocks = FLACFrames.metadataBlocks(fd), let first = blocks.firstIndex(where: { $0.type == 4 })
+        else { return nil }
+        let end = blocks[(first + 1)...].prefix { $0.type == 1 }.last ?? blocks[first]
+        let start = blocks[first].offset
+        guard let body = FLACFrames.read(fd, end.offset + end.size - start, at: start + 4) else { return nil }
+        return (start, body, end.last)
     }
 
     /// The vendor string and the entries of a Vorbis comment (little-endian lengths); what
@@ -180,11 +167,5 @@ public enum FLACTags {
 
     private static func blockHeader(type: UInt8, last: Bool, size: Int) -> [UInt8] {
         [type | (last ? 0x80 : 0), UInt8(size >> 16 & 0xFF), UInt8(size >> 8 & 0xFF), UInt8(size & 0xFF)]
-    }
-
-    private static func read(_ fd: Int32, _ count: Int, at offset: Int) -> [UInt8]? {
-        var bytes = [UInt8](repeating: 0, count: count)
-        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
-        return n == count ? bytes : nil
     }
 }

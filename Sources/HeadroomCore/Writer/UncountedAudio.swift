@@ -31,7 +31,7 @@ public struct UncountedAudio: Sendable, Equatable {
 
     /// Whether the take takes markers once its audio is counted (WAV and RF64 as cues,
     /// FLAC as chapters in its tags).
-    public var takesCues: Bool { riff.map { $0.kind != .w64 } ?? true }
+    public var takesMarkers: Bool { riff.map { $0.kind != .w64 } ?? true }
 
     /// What the take open at `fd` holds past its header's count, or nil where it holds
     /// nothing there (or is not in that shape).
