@@ -129,6 +129,33 @@ struct AnalyzeCommandTests {
     }
 
     @Test(
+        "a phone call's μ-law or A-law at its codec's largest code is clipped there, not a flat top under it",
+        arguments: [(Int32(SF_FORMAT_ULAW), -0.17), (Int32(SF_FORMAT_ALAW), -0.14)]
+    )
+    func companded(codec: Int32, ceiling: Double) throws {
+        let dir = scratchDirectory()
+        // A tone driven 6 dB past full scale, which the encoder holds at its largest code, and
+        // one at -20 dBFS.
+        func tone(_ gain: Double) -> [Int32] {
+            (0..<8000).map { i in
+                Int32(max(-1, min(1, gain * sin(2 * Double.pi * 440 * Double(i) / 8000))) * 2_147_483_647)
+            }
+        }
+        let (hot, quiet) = (dir + "/call.wav", dir + "/quiet.wav")
+        writeAudio(hot, samples: tone(2), channels: 1, rate: 8000, format: Int32(SF_FORMAT_WAV) | codec)
+        writeAudio(quiet, samples: tone(0.1), channels: 1, rate: 8000, format: Int32(SF_FORMAT_WAV) | codec)
+        let r = try headroom("analyze", "--json", hot)
+        let summary = r.jsonLines.last?["channels"] as? [[String: Any]]
+        #expect(summary?.first?["peak_dbfs"] as? Double == ceiling)
+        #expect(summary?.first?["clip_events"] as? Int == 1)
+        #expect(summary?.first?["flat_events"] as? Int == 0)
+        #expect(summary?.first?["reason"] as? String == "clipped")
+        let clean = try headroom("analyze", "--json", quiet).jsonLines.last?["channels"] as? [[String: Any]]
+        #expect(clean?.first?["clip_events"] as? Int == 0 && clean?.first?["flat_events"] as? Int == 0)
+        #expect(clean?.first?["reason"] as? String == "quiet")
+    }
+
+    @Test(
         "FLAC, W64, 16-bit and 8-bit files read the same events",
         arguments: [
             Int32(SF_FORMAT_FLAC | SF_FORMAT_PCM_24), Int32(SF_FORMAT_W64 | SF_FORMAT_PCM_24),

@@ -154,6 +154,9 @@ public final class Analyzer {
     ///     two groups or more: more than 16 channels on AVX, 8 else).
     ///   - converterBits: the converter's significant bits when they are fewer than the
     ///     layout's (``CaptureSource/converterBits``): samples clip at its full scale.
+    ///   - largestCode: a codec's largest magnitude in the layout's codes when it is under
+    ///     the layout's full scale (``AudioFileReader/largestCode``: G.711's μ-law, 32124 of
+    ///     32768): samples clip there.
     ///   - handoffSpin: with two threads, the seconds each spins waiting for the other before
     ///     it sleeps. A sleeper's wake-up costs tens of microseconds on a virtual machine, about
     ///     what a block's share of session material does. The default leaves the cores to a
@@ -168,6 +171,7 @@ public final class Analyzer {
         exactBlockPeaks: Bool = false,
         threads: Int = 1,
         converterBits: Int? = nil,
+        largestCode: Int? = nil,
         handoffSpin: Double = 30e-6
     ) {
         precondition(Self.channelRange.contains(channels), "channels must be in \(Self.channelRange)")
@@ -207,11 +211,16 @@ public final class Analyzer {
             // SPEC: the maximum code at 0 dBFS. Words wider than 24 bits clip within one
             // 24-bit step of it, as floats do: a 24-bit converter's codes in S32_LE (the
             // only format many USB interfaces offer), and a sound server's 0.99999988 made
-            // into S32, top out at 0x7FFFFF00, and SPEC's literal 0x7FFFFFFF never came.
+            // into S32, top out at 0x7FFFFF00, and SPEC's literal 0x7FFFFFFF never came. A
+            // codec's largest code is its maximum (μ-law's 32124).
             let maxCode =
-                significant > 24
-                ? Double((Int64(1) << (significant - 1)) - (Int64(1) << (significant - 24)))
-                : Double((Int64(1) << (significant - 1)) - 1)
+                if let largestCode, significant == bits {
+                    Double(largestCode)
+                } else if significant > 24 {
+                    Double((Int64(1) << (significant - 1)) - (Int64(1) << (significant - 24)))
+                } else {
+                    Double((Int64(1) << (significant - 1)) - 1)
+                }
             let code =
                 (clip * maxCode).rounded(.toNearestOrAwayFromZero) * Double(Int64(1) << (bits - significant))
             let fullScale = Double(Int64(1) << (bits - 1))

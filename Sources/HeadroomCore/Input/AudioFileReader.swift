@@ -12,6 +12,10 @@ public final class AudioFileReader {
     /// Frames in the file (as the header says); 0 when unknown (a stream on standard input).
     public let frames: Int
     public let layout: SampleLayout
+    /// The codec's largest magnitude, in the layout's codes, when it is under the layout's
+    /// full scale: G.711's μ-law decodes to at most 32124 and A-law to 32256 (of 32768), and
+    /// a stream at that code is clipped (SPEC's "maximum code"). `nil` for every other codec.
+    public let largestCode: Int?
     /// libsndfile's names for the container and the encoding, e.g. "WAV", "PCM_24".
     public let containerName: String
     public let encodingName: String
@@ -115,6 +119,7 @@ public final class AudioFileReader {
         frames = info.seekable == 0 || (unknown && path == Self.standardInput) ? 0 : AudioFile.length(info, path)
         let subtype = Int(info.format) & Int(SF_FORMAT_SUBMASK)
         layout = Self.layout(forSubtype: subtype)
+        largestCode = Self.largestCode(subtype)
         containerName = Self.containerName(container)
         encodingName = Self.encodingName(subtype)
         lossyCodec = Self.lossyCodec(subtype)
@@ -163,12 +168,22 @@ public final class AudioFileReader {
     static func layout(forSubtype subtype: Int) -> SampleLayout {
         switch subtype {
         case Int(SF_FORMAT_PCM_16), Int(SF_FORMAT_ALAC_16), Int(SF_FORMAT_DWVW_16): .int16
+        case Int(SF_FORMAT_ULAW), Int(SF_FORMAT_ALAW): .int16  // libsndfile's 16-bit tables, exact
         case Int(SF_FORMAT_PCM_24), Int(SF_FORMAT_ALAC_24), Int(SF_FORMAT_DWVW_24): .int32(bits: 24)
         case Int(SF_FORMAT_ALAC_20): .int32(bits: 20)
         case Int(SF_FORMAT_PCM_32), Int(SF_FORMAT_ALAC_32): .int32(bits: 32)
         case Int(SF_FORMAT_PCM_S8), Int(SF_FORMAT_PCM_U8): .int32(bits: 8)
         case Int(SF_FORMAT_DWVW_12): .int32(bits: 12)
         default: .float32
+        }
+    }
+
+    /// G.711's largest decoded magnitude (libsndfile's tables, as ITU-T G.711 gives them).
+    static func largestCode(_ subtype: Int) -> Int? {
+        switch subtype {
+        case Int(SF_FORMAT_ULAW): 32124
+        case Int(SF_FORMAT_ALAW): 32256
+        default: nil
         }
     }
 

@@ -71,6 +71,7 @@ public struct FileAnalysis {
             settings: settings.analysis,
             maxBlockFrames: blockFrames,
             threads: threads,
+            largestCode: reader.largestCode,
             handoffSpin: Analyzer.idleHandoffSpin
         )
         analyzer.splitsConversion = true  // nothing else wants the cores
