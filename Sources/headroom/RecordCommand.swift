@@ -191,7 +191,7 @@ struct RecordCommand: ParsableCommand {
             }
             // Rewritten every 5 s, so an earlier run's file is replaced; never audio, a clip log or a folder.
             if let path = settings.metricsFile {
-                try Self.answering(FilePaths.directory(of: path)) { () throws(HeadroomError) in
+                _ = try Self.answering(FilePaths.directory(of: path)) { () throws(HeadroomError) in
                     try TextFile.check(path, option: "--metrics-file", force: true)
                 }
             }

@@ -206,7 +206,7 @@ struct TakeCounterTests {
         let directory = try scratchFolder("counter")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         func touch(_ names: String...) {
-            for name in names { FileManager.default.createFile(atPath: directory + "/" + name, contents: Data()) }
+            for name in names { #expect(FileManager.default.createFile(atPath: directory + "/" + name, contents: Data())) }
         }
         var namer = try TakeNamer(directory: directory, template: "take-%n", fileFormat: .wav)
         #expect(namer.next() == directory + "/take-001")
@@ -223,7 +223,7 @@ struct TakeCounterTests {
         // Counted folders: 002 and 004 are folders of takes, 009 is a file a person put there.
         try FileManager.default.createDirectory(atPath: directory + "/sets/002", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: directory + "/sets/004", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: directory + "/sets/009", contents: Data())
+        #expect(FileManager.default.createFile(atPath: directory + "/sets/009", contents: Data()))
         var sets = try TakeNamer(directory: directory + "/sets", template: "%n/take", fileFormat: .flac)
         #expect(sets.next() == directory + "/sets/005/take")
     }

@@ -111,7 +111,7 @@ final class HoldingFolder {
     /// Writes past the first MiB of a take, creating a take, or every call under `/takes`
     /// hang from now until ``answer()``.
     func stopAnswering(_ held: Held = .writes) {
-        FileManager.default.createFile(atPath: hold + held.rawValue, contents: nil)
+        #expect(FileManager.default.createFile(atPath: hold + held.rawValue, contents: nil))
     }
     func answer() {
         for held in [Held.writes, .creates, .everything] {

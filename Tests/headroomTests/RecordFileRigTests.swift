@@ -467,7 +467,7 @@ struct RecordFileRigTests {
         let out = rig.directory + "/takes"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         // A file where the second take's folder should go (as a full disk refuses a day's folder).
-        FileManager.default.createFile(atPath: out + "/002", contents: Data())
+        #expect(FileManager.default.createFile(atPath: out + "/002", contents: Data()))
         let ran = rig.directory + "/ran"
         let r = try run(
             headroomBinary,
