@@ -206,7 +206,9 @@ struct TakeCounterTests {
         let directory = try scratchFolder("counter")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         func touch(_ names: String...) {
-            for name in names { #expect(FileManager.default.createFile(atPath: directory + "/" + name, contents: Data())) }
+            for name in names {
+                #expect(FileManager.default.createFile(atPath: directory + "/" + name, contents: Data()))
+            }
         }
         var namer = try TakeNamer(directory: directory, template: "take-%n", fileFormat: .wav)
         #expect(namer.next() == directory + "/take-001")
