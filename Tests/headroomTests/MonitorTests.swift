@@ -287,7 +287,7 @@ struct MonitorTests {
     static let root = repositoryRoot
 
     @Test(
-        "a real Prometheus scrapes two recorders on two JACK rigs: clip events on the clipping one only; promtool accepts the shipped files and /metrics"
+        "a real Prometheus scrapes two recorders on two JACK rigs: clip events on the clipping one only; promtool accepts the shipped files and /metrics; the Grafana dashboard's queries find both"
     )
     func prometheus() throws {
         let dir = scratchDirectory()
@@ -371,6 +371,25 @@ struct MonitorTests {
         #expect(seen, "\(sums)")
         #expect(sums["[::1]:\(portB)"] == 0)
         #expect(query("headroom_up").count == 2)
+
+        // The shipped Grafana dashboard: every panel's query, as Grafana sends it with all
+        // recorders chosen (its instance variable lists headroom_up's), finds both recorders.
+        let dashboard = try #require(
+            JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: Self.root + "/monitoring/grafana-dashboard.json"))
+            ) as? [String: Any]
+        )
+        let panels = try #require(dashboard["panels"] as? [[String: Any]])
+        let queries = panels.flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
+        #expect(queries.count >= panels.count)
+        for q in queries {
+            var instances: Set<String> = []
+            let both = eventually(20) {
+                instances = Set(query(q.replacingOccurrences(of: "$instance", with: ".+")).map(\.instance))
+                return instances == ["127.0.0.1:\(portA)", "[::1]:\(portB)"]
+            }
+            #expect(both, "\(q): \(instances)")
+        }
 
         for r in [a, b] { kill(r.pid, SIGINT) }
         #expect(a.wait(seconds: 15) == 0)
