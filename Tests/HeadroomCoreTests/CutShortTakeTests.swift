@@ -142,7 +142,7 @@ struct UnwrittenTakeTests {
         let directory = try scratchFolder("unwritten")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let namer = try TakeNamer(directory: directory, template: "t", fileFormat: .flac)
-        let registry = TakeRegistry(namer: namer, dateOfFrame: { _ in Date() }, channels: 2, addCues: false)
+        let registry = TakeRegistry(namer: namer, dateOfFrame: { _ in Date() }, channels: 2, addsMarkers: false)
         let takes = (0..<3).map { registry.take($0, startFrame: $0 * 48000) }
         // Take 1 holds audio; take 2's writer wrote its header, then the disk failed before
         // a frame; take 3's file is replaced by a person's before it is finished.
@@ -184,7 +184,7 @@ struct DatedFolderTests {
             namer: namer,
             dateOfFrame: { start.addingTimeInterval(Double($0) / 1000) },
             channels: 1,
-            addCues: false
+            addsMarkers: false
         )
         // The first take begins at 23:59:59, the second two seconds of audio later.
         let takes = [registry.take(0, startFrame: 0), registry.take(1, startFrame: 2000)]

@@ -201,7 +201,7 @@ final class AnalyzerLoop: @unchecked Sendable {
             takeFlatLines[c] = 0
             hotLines[c] = -1
         }
-        loudness = registry.addCues ? LoudnessMeter(channels: channels, rate: rate) : nil
+        loudness = registry.addsMarkers ? LoudnessMeter(channels: channels, rate: rate) : nil
         analyzer = Analyzer(
             channels: channels,
             rate: rate,
@@ -299,7 +299,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         if let ending { emit(ending) }
         let summaries = (0..<channels).map { analyzer.summary(channel: $0) }
         var metadata: TakeMetadata? = nil
-        if let t = take, registry.addCues {
+        if let t = take, registry.addsMarkers {
             metadata = TakeMetadata(
                 take: t.file,
                 start: t.startDate,

@@ -180,7 +180,7 @@ public final class RecordingSession: @unchecked Sendable {
             namer: namer,
             dateOfFrame: { Self.date(ofFrame: $0, rate: rate, started: started, capture: captureThread) },
             channels: source.channels,
-            addCues: configuration.fileFormat.carriesMarkers,
+            addsMarkers: configuration.fileFormat.carriesMarkers,
             hook: configuration.takeHook
         )
         shared = SessionShared(

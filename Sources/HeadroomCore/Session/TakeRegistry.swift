@@ -65,7 +65,8 @@ final class TakeRegistry: Sendable {
     let dateOfFrame: @Sendable (Int) -> Date
     /// The disk each log holds ahead as it is created (``ClipLogFile/reserve(channels:)``).
     let logReserve: Int
-    let addCues: Bool
+    /// Whether takes get their markers and loudness (``TakeFileFormat/carriesMarkers``).
+    let addsMarkers: Bool
     let fileFormat: TakeFileFormat
     /// Problems finishing takes (cues, metadata, the hook); the session shows them as warnings.
     let problems = Mutex<[String]>([])
@@ -88,13 +89,13 @@ final class TakeRegistry: Sendable {
         namer: TakeNamer,
         dateOfFrame: @escaping @Sendable (Int) -> Date,
         channels: Int,
-        addCues: Bool,
+        addsMarkers: Bool,
         hook: TakeHook? = nil
     ) {
         state = Mutex(State(namer: namer))
         self.dateOfFrame = dateOfFrame
         logReserve = ClipLogFile.reserve(channels: channels)
-        self.addCues = addCues
+        self.addsMarkers = addsMarkers
         self.hook = hook
         fileFormat = namer.fileFormat
     }
@@ -329,23 +330,26 @@ final class TakeRegistry: Sendable {
                 }
             }
             do throws(HeadroomError) {
-                if addCues && fileFormat == .flac, let metadata = take.metadata {
-                    // Chapters and loudness in one write of the comment's bytes.
-                    let written = try FLACTags.finish(
-                        take.file,
-                        markers: take.markers,
-                        rate: metadata.rate,
-                        loudness: metadata.loudness ?? ProgrammeLoudness.measure(path: take.file),
-                        maxTruePeakDBTP: metadata.maxTruePeakDBTP
-                    )
-                    if let written, written.chapters < written.markers {
+                if addsMarkers && fileFormat == .flac {
+                    // Chapters and loudness in one write of the comment's bytes (with the
+                    // analyzer's rate; never a RIFF chunk appended to a FLAC stream).
+                    if let metadata = take.metadata,
+                        let written = try FLACTags.finish(
+                            take.file,
+                            markers: take.markers,
+                            rate: metadata.rate,
+                            loudness: metadata.loudness ?? ProgrammeLoudness.measure(path: take.file),
+                            maxTruePeakDBTP: metadata.maxTruePeakDBTP
+                        ),
+                        written.chapters < written.markers
+                    {
                         problems.withLock {
                             $0.append(
                                 "\(take.file): \(written.chapters) of its \(written.markers) markers fit in its tags; the clip log has them all"
                             )
                         }
                     }
-                } else if addCues {
+                } else if addsMarkers {
                     // Cues and iXML first: a recorder stopped before the loudness is measured
                     // (a service's stop timeout) still leaves them, with bext version 1.
                     try CueMarkers.append(take.markers, to: take.file)

@@ -68,7 +68,8 @@ public enum FLACTags {
         for (i, m) in ordered.prefix(mostChapters).enumerated() {
             let number = String(format: "%03d", i + 1)
             chapters += [
-                "CHAPTER\(number)=\(chapterTime(frame: m.frame, rate: rate))", "CHAPTER\(number)NAME=\(m.label)",
+                "CHAPTER\(number)=\(EventText.timecode(seconds: Double(m.frame) / Double(rate)))",
+                "CHAPTER\(number)NAME=\(m.label)",
             ]
         }
         // As many chapters as fit, from the first: a block is the room, or the room less
@@ -105,12 +106,6 @@ public enum FLACTags {
         guard let room = commentRoom(fd), let (_, entries) = parseComment(room.body) else { return nil }
         let chapters = entries.filter { isChapter($0) && !key($0).hasSuffix("name") }.count
         return (chapters, entries.contains { key($0) == "comment" && $0.hasSuffix("  ") })
-    }
-
-    /// `HH:MM:SS.mmm`, the chapter extension's time.
-    static func chapterTime(frame: Int, rate: Int) -> String {
-        let ms = Int((Double(frame) * 1000 / Double(max(rate, 1))).rounded())
-        return String(format: "%02d:%02d:%02d.%03d", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
     }
 
     /// The keys headroom writes when a take closes (Vorbis keys are case-insensitive).
@@ -159,10 +154,9 @@ public enum FLACTags {
     }
 
     private static func commentBlock(vendor: [UInt8], _ entries: [String]) -> [UInt8] {
-        func le32(_ n: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: n >> (8 * $0)) } }
-        var out = le32(vendor.count) + vendor + le32(entries.count)
-        for e in entries { out += le32(e.utf8.count) + Array(e.utf8) }
-        return out
+        var out = RIFFChunks.le32(UInt32(vendor.count)) + vendor + RIFFChunks.le32(UInt32(entries.count))
+        for e in entries { out += RIFFChunks.le32(UInt32(e.utf8.count)) + Data(e.utf8) }
+        return [UInt8](out)
     }
 
     private static func blockHeader(type: UInt8, last: Bool, size: Int) -> [UInt8] {
