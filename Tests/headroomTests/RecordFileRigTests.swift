@@ -689,6 +689,89 @@ struct RecordFileRigTests {
     }
 
     @Test(
+        "a full disk with no room for the take's cue markers: the take is left whole without them and says so; review --cues adds them once there is room"
+    )
+    func fullDiskNoRoomForCues() throws {
+        // Both channels clip every 200 frames and every over is an event of its own
+        // (--clip-hold 0): over a thousand markers, more than the room the log's reserve
+        // frees when it closes.
+        var m = Material(frames: 6 * 48000, channels: 2)
+        for frame in stride(from: 100, to: m.frames - 3, by: 200) {
+            m.clip(channel: 0, frame: frame, length: 3)
+            m.clip(channel: 1, frame: frame + 50, length: 3, negative: true)
+        }
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        let out = rig.directory + "/takes"
+        let small = rig.directory + "/disk"
+        for dir in [out, small] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+        let r = try run(
+            "/usr/bin/unshare",
+            [
+                "--map-root-user", "--mount", "/bin/sh", "-c",
+                "mount -t tmpfs -o size=1m tmpfs \"$1\" || exit 99; \"$0\" record --device testcap --channels 2 --clip-hold 0 --duration 6 --dir \"$1\"; rc=$?; cp -a \"$1\"/. \"$2\"/; exit $rc",
+                headroomBinary, small, out,
+            ],
+            environment: rig.environment
+        )
+        #expect(r.status == 74, "\(r.stderr)")
+        #expect(r.stderr.contains("DISK:"), "\(r.stderr)")
+        let take = try #require(files(in: out, ending: ".wav").first)
+        #expect(
+            r.stderr.contains(
+                "\(take.replacingOccurrences(of: out, with: small)): cannot add its cue markers: No space left on device; the take is whole without them"
+            ),
+            "\(r.stderr)"
+        )
+        // The part of the cue chunk that fit was taken out again: the take's chunks end where
+        // the file does (a chunk cut short at its end made ffprobe refuse the whole take).
+        let chunks = try RIFFChunks(path: take)
+        #expect(chunks.damage == nil, "\(String(describing: chunks.damage))")
+        #expect(chunks.cuePoints == 0)
+        let probe = try run(
+            "/usr/bin/ffprobe",
+            ["-v", "error", "-show_entries", "stream=channels", "-of", "csv=p=0", take]
+        )
+        #expect(
+            probe.status == 0 && probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "2",
+            "\(probe.stderr)"
+        )
+        // The log's last room went to its end, not to clip lines: the disk line and the
+        // summary are there (it used to stop mid-line), and the events left out are said.
+        let lines = logLines(take.replacingOccurrences(of: ".wav", with: ".clips.jsonl"))
+        #expect(lines.contains { $0["type"] as? String == "disk" })
+        let summary = try #require(lines.last, "an empty log")
+        #expect(summary["type"] as? String == "summary")
+        let counted = (summary["channels"] as? [[String: Any]] ?? []).reduce(0) {
+            $0 + ($1["clip_events"] as? Int ?? 0)
+        }
+        let logged = lines.filter { $0["type"] as? String == "clip" }.count
+        #expect(counted > 1000 && logged < counted, "\(logged) of \(counted)")
+        #expect(
+            r.stderr.contains("\(counted - logged) clip, flat and hot events not written, the disk being full"),
+            "\(r.stderr)"
+        )
+        // With room again (the take copied off the full disk), review writes them all: the
+        // events the log lacks come from the take's audio.
+        let cues = try headroom("review", "--cues", take)
+        #expect(cues.status == 0, "\(cues.stderr)")
+        #expect(
+            cues.stderr.contains("its log has \(logged) of the \(counted) clip, flat and hot events"),
+            "\(cues.stderr)"
+        )
+        let written = try RIFFChunks(path: take)
+        #expect(written.damage == nil)
+        // One marker per over the take holds (the summary also counts the few the analyzer
+        // saw past the take's last frame, in periods the disk had no room for) and one for
+        // the disk's end.
+        let held = try #require(readAudio(take)).samples.count / 2
+        let overs = m.clipRuns.filter { $0.frame + $0.length <= held }.count
+        #expect(overs > logged && overs <= counted)
+        #expect(written.cuePoints == overs + 1, "\(cues.stdout)\(cues.stderr)")
+    }
+
+    @Test(
         "a folder a day: --name with a / makes the folder inside --dir; review finds its takes; --dir with % codes is refused"
     )
     func folderADay() throws {

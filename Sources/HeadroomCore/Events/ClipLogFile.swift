@@ -28,6 +28,10 @@ public final class ClipLogFile: @unchecked Sendable {
     private let waiting = Atomic<Int>(0)
     /// Lines not written because ``waitingLimit`` bytes already waited.
     private let unwritten = Atomic<Int>(0)
+    /// Clip, flat and hot lines not written since the last note: the disk was full.
+    private let unwrittenFindings = Atomic<Int>(0)
+    /// The last attempt to hold more disk found none free (touched only on `queue`).
+    private var diskFull = false
     /// Bytes written, and how far the disk is held for the log (see ``reserve``).
     private var size = 0
     /// ``TakeRegistry`` held the first ``reserve`` bytes as it created the log.
@@ -58,9 +62,20 @@ public final class ClipLogFile: @unchecked Sendable {
         guard fd >= 0, reservedTo >= 0, size + reserve / 2 > reservedTo else { return }
         if hr_reserve(fd, Int64(size), Int64(reserve)) == 0 {
             reservedTo = size + reserve
+            diskFull = false
         } else if errno == EOPNOTSUPP {
             reservedTo = -1
+        } else if errno == ENOSPC {
+            diskFull = true
         }
+    }
+
+    /// Whether a line is a clip, flat or hot event: what the summary counts and the take's
+    /// audio holds (a review finds them there again), unlike a loss, a marker or the end.
+    static func isFinding(_ line: JSONValue) -> Bool {
+        guard case .object(let fields) = line, case .string(let type)? = fields.first(where: { $0.0 == "type" })?.1
+        else { return false }
+        return type == "clip" || type == "flat" || type == "hot"
     }
 
     deinit { closeNow() }
@@ -68,19 +83,31 @@ public final class ClipLogFile: @unchecked Sendable {
     /// Appends one line (written in turn on the log's queue).
     public func append(_ line: JSONValue) {
         let bytes = Array((line.encoded() + "\n").utf8)
+        let finding = Self.isFinding(line)
         guard waiting.add(bytes.count, ordering: .relaxed).newValue <= Self.waitingLimit else {
             waiting.subtract(bytes.count, ordering: .relaxed)
             unwritten.add(1, ordering: .relaxed)
             return
         }
         queue.async {
-            self.write(bytes)
+            self.write(bytes, finding: finding)
             self.waiting.subtract(bytes.count, ordering: .relaxed)
         }
     }
 
-    private func write(_ line: [UInt8]) {
+    private func write(_ line: [UInt8], finding: Bool) {
         guard fd >= 0, failure == nil else { return }
+        // On a disk the take filled, the room held is kept for the lines its end needs (the
+        // disk line, losses, markers, the gain lines and the summary): a channel clipping
+        // every few milliseconds used it up with clip lines, and the log ended mid-line with
+        // no summary. Events are counted instead, and said at the end.
+        if finding && diskFull {
+            reserveAhead()
+            if diskFull {
+                unwrittenFindings.add(1, ordering: .relaxed)
+                return
+            }
+        }
         var bytes = line
         var offset = 0
         while offset < bytes.count {
@@ -89,6 +116,8 @@ public final class ClipLogFile: @unchecked Sendable {
             if n <= 0 {
                 let why = String(cString: strerror(errno))
                 failed.withLock { $0 = why }
+                // Not half a line at the end: the log still parses line by line.
+                if offset > 0 { _ = ftruncate(fd, off_t(size)) }
                 return
             }
             offset += n
@@ -110,14 +139,24 @@ public final class ClipLogFile: @unchecked Sendable {
         }
     }
 
-    /// Lines counted past ``waitingLimit`` since the last note, as a note.
+    /// Lines counted past ``waitingLimit``, and events not written on a full disk, since
+    /// the last note, as notes.
     private func noteUnwritten() {
         let lost = unwritten.exchange(0, ordering: .relaxed)
-        guard lost > 0 else { return }
-        notes.withLock {
-            $0.append(
-                "LOG: \(path): \(lost) lines not written while the disk did not answer (\(Self.waitingLimit >> 20) MiB of them waited); the summary counts every event"
-            )
+        if lost > 0 {
+            notes.withLock {
+                $0.append(
+                    "LOG: \(path): \(lost) lines not written while the disk did not answer (\(Self.waitingLimit >> 20) MiB of them waited); the summary counts every event"
+                )
+            }
+        }
+        let events = unwrittenFindings.exchange(0, ordering: .relaxed)
+        if events > 0 {
+            notes.withLock {
+                $0.append(
+                    "LOG: \(path): \(events) clip, flat and hot event\(events == 1 ? "" : "s") not written, the disk being full (its room kept for the summary, which counts every event); `headroom review` finds them in the take"
+                )
+            }
         }
     }
 

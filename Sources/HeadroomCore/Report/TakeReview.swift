@@ -231,7 +231,55 @@ public struct TakeReview: Sendable {
             }
             review.analyzeCutOff(settings: header.settings, base: settings, onProgress: onProgress)
         }
+        if let summary = reader.summary, held != nil {
+            let counted = summary.channels.reduce(0) { $0 + $1.clipEvents + ($1.hotEvents ?? 0) + ($1.flatEvents ?? 0) }
+            let logged = reader.events.filter(\.isFinding).count
+            if logged < counted {
+                review.analyzeUnwritten(
+                    logged: logged,
+                    counted: counted,
+                    settings: header.settings,
+                    base: settings,
+                    onProgress: onProgress
+                )
+            }
+        }
         return review
+    }
+
+    /// The take's audio analyzed afresh with the settings it was recorded with (the analyzer
+    /// the recorder ran, so the events its log has are among the result's).
+    private func analyzeAudio(
+        settings recorded: AnalysisSettings,
+        base: Settings,
+        onProgress: FileProgress
+    )
+        -> FileAnalysis.Result?
+    {
+        var own = base
+        own.analysis = recorded
+        own.names = names
+        return try? FileAnalysis.run(path: file, settings: own, onProgress: onProgress)
+    }
+
+    /// A log with a summary but fewer clip, flat and hot lines than it counts: lines its
+    /// recorder could not write (a disk the take filled keeps its last room for the summary;
+    /// a disk that stopped answering). The figures stay the summary's; the events come from
+    /// the audio, analyzed afresh, so `--events`, `--cues`, labels and the report have all.
+    private mutating func analyzeUnwritten(
+        logged: Int,
+        counted: Int,
+        settings recorded: AnalysisSettings,
+        base: Settings,
+        onProgress: FileProgress
+    ) {
+        guard let result = analyzeAudio(settings: recorded, base: base, onProgress: onProgress) else { return }
+        // In frame order, the log's own before the analysis' at the same frame.
+        events = (events.filter { !$0.isFinding } + result.events.filter(\.isFinding)).enumerated()
+            .sorted { ($0.element.frame, $0.offset) < ($1.element.frame, $1.offset) }.map(\.element)
+        notes.append(
+            "\(file): its log has \(logged) of the \(counted) clip, flat and hot events its summary counts (the rest were not written: a full disk?); its events are from its audio, analyzed afresh"
+        )
     }
 
     /// A log cut off (its recorder killed, or the machine lost power) has no summary, and
@@ -243,10 +291,7 @@ public struct TakeReview: Sendable {
     /// header lags its audio by up to a second, so events the log has past the audio's end
     /// are kept, and counted.
     private mutating func analyzeCutOff(settings recorded: AnalysisSettings, base: Settings, onProgress: FileProgress) {
-        var own = base
-        own.analysis = recorded
-        own.names = names
-        guard let result = try? FileAnalysis.run(path: file, settings: own, onProgress: onProgress) else { return }
+        guard let result = analyzeAudio(settings: recorded, base: base, onProgress: onProgress) else { return }
         seconds = Double(result.frames) / Double(rate)
         channels = Self.channels(of: result)
         func analyzers(_ e: Event) -> Bool {

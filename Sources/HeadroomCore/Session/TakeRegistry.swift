@@ -352,7 +352,17 @@ final class TakeRegistry: Sendable {
                 } else if addsMarkers {
                     // Cues and iXML first: a recorder stopped before the loudness is measured
                     // (a service's stop timeout) still leaves them, with bext version 1.
-                    try CueMarkers.append(take.markers, to: take.file)
+                    do throws(HeadroomError) {
+                        try CueMarkers.append(take.markers, to: take.file)
+                    } catch {
+                        // A disk the take filled: the loudness still goes into bext, in place.
+                        problems.withLock {
+                            $0.append(
+                                error.message
+                                    + "; its clip log has every event, and `headroom review --cues` adds them once there is room"
+                            )
+                        }
+                    }
                     if var metadata = take.metadata {
                         try metadata.apply(to: take.file)
                         if metadata.loudness == nil {

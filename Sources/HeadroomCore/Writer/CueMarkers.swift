@@ -36,7 +36,7 @@ public enum CueMarkers {
         let markers = markers.enumerated().sorted { a, b in
             (a.element.frame, a.offset) < (b.element.frame, b.offset)
         }.map(\.element)
-        try RIFFChunks.append(cueChunk(markers) + labelList(markers), to: path)
+        try RIFFChunks.append(cueChunk(markers) + labelList(markers), what: "its cue markers", to: path)
     }
 
     static func cueChunk(_ markers: [Marker]) -> Data {

@@ -188,7 +188,11 @@ public struct TakeMetadata: Sendable, Equatable {
             var body = Data(ixml.utf8)
             let size = body.count
             if size % 2 == 1 { body.append(0) }
-            try RIFFChunks.append(Data("iXML".utf8) + RIFFChunks.le32(UInt32(size)) + body, to: path)
+            try RIFFChunks.append(
+                Data("iXML".utf8) + RIFFChunks.le32(UInt32(size)) + body,
+                what: "its iXML (channel names)",
+                to: path
+            )
         }
     }
 }
@@ -311,8 +315,11 @@ public struct RIFFChunks {
 
     /// Appends whole chunks (`id`, size, body, padding) to the closed RIFF/RF64 file at
     /// `path` and fixes the RIFF size (in `ds64` for RF64). A file whose chunks do not end
-    /// where it does (``damage``) is left as it is.
-    public static func append(_ chunks: Data, to path: String) throws(HeadroomError) {
+    /// where it does (``damage``) is left as it is, and so is one the chunks do not fit on
+    /// (a full disk): what part of them went in is taken out again, since a chunk cut short
+    /// at a file's end makes readers (ffprobe) refuse the whole take. `what` names the
+    /// chunks for the error ("its cue markers").
+    public static func append(_ chunks: Data, what: String, to path: String) throws(HeadroomError) {
         if let damage = try RIFFChunks(path: path).damage {
             throw HeadroomError(.io, "\(path): \(damage); left as it is")
         }
@@ -324,25 +331,24 @@ public struct RIFFChunks {
             throw HeadroomError(.io, "\(path): not a WAV file")
         }
         let isRF64 = Array(header[0..<4]) == Array("RF64".utf8)
-        var end = UInt64(lseek(fd, 0, SEEK_END))
+        if isRF64 && Array(header[12..<16]) != Array("ds64".utf8) {
+            throw HeadroomError(.io, "\(path): RF64 without ds64")
+        }
+        let start = UInt64(lseek(fd, 0, SEEK_END))
         var data = Data()
-        if end % 2 == 1 { data.append(0) }  // chunks start on even offsets
+        if start % 2 == 1 { data.append(0) }  // chunks start on even offsets
         data += chunks
-        guard write(fd, data, at: end) else { throw failure(path, "cannot append to the take") }
-        end += UInt64(data.count)
-        let riffSize = end - 8
-        if isRF64 {
-            // RF64: the RIFF size lives in ds64 (after "RF64", size, "WAVE", "ds64", size).
-            guard Array(header[12..<16]) == Array("ds64".utf8) else {
-                throw HeadroomError(.io, "\(path): RF64 without ds64")
-            }
-            guard write(fd, le64(riffSize), at: 20) else { throw failure(path, "cannot append to the take") }
-        } else {
-            guard riffSize <= UInt64(UInt32.max) else {
-                ftruncate(fd, off_t(end - UInt64(data.count)))
-                throw HeadroomError(.io, "\(path): no room past 4 GiB in a RIFF file")
-            }
-            guard write(fd, le32(UInt32(riffSize)), at: 4) else { throw failure(path, "cannot append to the take") }
+        let end = start + UInt64(data.count)
+        if !isRF64 && end - 8 > UInt64(UInt32.max) {
+            throw HeadroomError(.io, "\(path): cannot add \(what): no room past 4 GiB in a RIFF file")
+        }
+        // RF64: the RIFF size lives in ds64 (after "RF64", size, "WAVE", "ds64", size).
+        guard write(fd, data, at: start),
+            isRF64 ? write(fd, le64(end - 8), at: 20) : write(fd, le32(UInt32(end - 8)), at: 4)
+        else {
+            let reason = String(cString: strerror(errno))
+            ftruncate(fd, off_t(start))
+            throw HeadroomError(.io, "\(path): cannot add \(what): \(reason); the take is whole without them")
         }
         fsync(fd)
     }
@@ -375,8 +381,20 @@ public struct RIFFChunks {
         return pread(fd, &bytes, count, off_t(offset)) == count ? bytes : nil
     }
 
+    /// Writes all of `data` at `offset`, in as many `pwrite`s as it takes: false, with
+    /// `errno` saying why, when one fails (a disk that fills part-way through a write takes
+    /// what fits, and only the next write says ENOSPC).
     static func write(_ fd: Int32, _ data: Data, at offset: UInt64) -> Bool {
-        data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) == $0.count }
+        data.withUnsafeBytes { bytes in
+            var done = 0
+            while done < bytes.count {
+                let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return false }
+                done += n
+            }
+            return true
+        }
     }
 
     static func failure(_ path: String, _ what: String) -> HeadroomError {
