@@ -99,9 +99,9 @@ public enum MetricsFile {
         guard fd >= 0 else {
             throw HeadroomError(.cantCreate, "--metrics-file \(path): \(String(cString: strerror(errno)))")
         }
-        let data = Array(text.utf8)
-        let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        let ok = written == data.count && fsync(fd) == 0
+        // All of it, however many writes that takes (a short write to a filling disk has no
+        // errno to name; the next one says ENOSPC).
+        let ok = RIFFChunks.write(fd, Data(text.utf8), at: 0) && fsync(fd) == 0
         close(fd)
         guard ok, rename(temporary, path) == 0 else {
             let why = String(cString: strerror(errno))

@@ -359,7 +359,7 @@ final class TakeRegistry: Sendable {
                         problems.withLock {
                             $0.append(
                                 error.message
-                                    + "; its clip log has every event, and `headroom review --cues` adds them once there is room"
+                                    + "; `headroom review --cues` adds them once there is room"
                             )
                         }
                     }
