@@ -620,6 +620,34 @@ struct RecordFileRigTests {
         )
     }
 
+    /// Records all of `m` through the file rig onto a disk of `size` (a tmpfs, mounted in a
+    /// mount namespace of the recorder's own, gone with it, so nothing is left mounted) that
+    /// fills: the result, the folder its contents were copied out to, and the disk's own path
+    /// (the one the recorder names). (A file-size limit, ulimit -f, does not stand in: the
+    /// recorder splits takes before one, as it does before FAT's 4 GiB.)
+    private func recordOnFullDisk(_ m: Material, size: String, _ extra: [String]) throws -> (RunResult, String, String)
+    {
+        let rig = FileRig(bytes: m.bytes("S24_3LE"))
+        let out = rig.directory + "/takes"
+        let disk = rig.directory + "/disk"
+        for dir in [out, disk] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+        let record =
+            (["record", "--device", "testcap", "--channels", "\(m.channels)"]
+            + ["--duration", "\(Double(m.frames) / 48000)"] + extra).joined(separator: " ")
+        let r = try run(
+            "/usr/bin/unshare",
+            [
+                "--map-root-user", "--mount", "/bin/sh", "-c",
+                "mount -t tmpfs -o size=\(size) tmpfs \"$1\" || exit 99; \"$0\" \(record) --dir \"$1\"; rc=$?; cp -a \"$1\"/. \"$2\"/; exit $rc",
+                headroomBinary, disk, out,
+            ],
+            environment: rig.environment
+        )
+        return (r, out, disk)
+    }
+
     @Test(
         "a full disk: the take is closed and valid, the log says disk, exit 74 (with 256 channels too, whose summary is 84 KB, and as FLAC)",
         arguments: [
@@ -628,25 +656,7 @@ struct RecordFileRigTests {
     )
     func fullDisk(channels: Int, disk size: String, fileFormat: String, seconds: Double) throws {
         let m = Material(frames: Int(seconds * 48000), channels: channels)
-        let rig = FileRig(bytes: m.bytes("S24_3LE"))
-        let out = rig.directory + "/takes"
-        let small = rig.directory + "/disk"
-        for dir in [out, small] {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        }
-        // A disk that fills: a small tmpfs, mounted in a mount namespace of the recorder's own
-        // (gone with it, so nothing is left mounted), whose contents are copied out after.
-        // (A file-size limit, ulimit -f, no longer stands in: the recorder splits takes
-        // before one, as it does before FAT's 4 GiB.)
-        let r = try run(
-            "/usr/bin/unshare",
-            [
-                "--map-root-user", "--mount", "/bin/sh", "-c",
-                "mount -t tmpfs -o size=\(size) tmpfs \"$1\" || exit 99; \"$0\" record --device testcap --channels \(channels) --duration \(Double(m.frames) / 48000) --file-format \(fileFormat) --dir \"$1\"; rc=$?; cp -a \"$1\"/. \"$2\"/; exit $rc",
-                headroomBinary, small, out,
-            ],
-            environment: rig.environment
-        )
+        let (r, out, _) = try recordOnFullDisk(m, size: size, ["--file-format", fileFormat])
         #expect(r.status == 74, "\(r.stderr)")
         #expect(r.stderr.contains("No space left on device"))
         #expect(r.stderr.contains("DISK:"))
@@ -700,21 +710,7 @@ struct RecordFileRigTests {
             m.clip(channel: 0, frame: frame, length: 3)
             m.clip(channel: 1, frame: frame + 50, length: 3, negative: true)
         }
-        let rig = FileRig(bytes: m.bytes("S24_3LE"))
-        let out = rig.directory + "/takes"
-        let small = rig.directory + "/disk"
-        for dir in [out, small] {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        }
-        let r = try run(
-            "/usr/bin/unshare",
-            [
-                "--map-root-user", "--mount", "/bin/sh", "-c",
-                "mount -t tmpfs -o size=1m tmpfs \"$1\" || exit 99; \"$0\" record --device testcap --channels 2 --clip-hold 0 --duration 6 --dir \"$1\"; rc=$?; cp -a \"$1\"/. \"$2\"/; exit $rc",
-                headroomBinary, small, out,
-            ],
-            environment: rig.environment
-        )
+        let (r, out, small) = try recordOnFullDisk(m, size: "1m", ["--clip-hold", "0"])
         #expect(r.status == 74, "\(r.stderr)")
         #expect(r.stderr.contains("DISK:"), "\(r.stderr)")
         let take = try #require(files(in: out, ending: ".wav").first)
