@@ -250,7 +250,7 @@ public struct TakeReview: Sendable {
     /// The take's audio analyzed afresh with the settings it was recorded with (the analyzer
     /// the recorder ran, so the events its log has are among the result's).
     private func analyzeAudio(
-        settings recorded: AnalysisSettings,
+        _ recorded: AnalysisSettings,
         base: Settings,
         onProgress: FileProgress
     )
@@ -273,7 +273,7 @@ public struct TakeReview: Sendable {
         base: Settings,
         onProgress: FileProgress
     ) {
-        guard let result = analyzeAudio(settings: recorded, base: base, onProgress: onProgress) else { return }
+        guard let result = analyzeAudio(recorded, base: base, onProgress: onProgress) else { return }
         // In frame order, the log's own before the analysis' at the same frame.
         events = (events.filter { !$0.isFinding } + result.events.filter(\.isFinding)).enumerated()
             .sorted { ($0.element.frame, $0.offset) < ($1.element.frame, $1.offset) }.map(\.element)
@@ -291,7 +291,7 @@ public struct TakeReview: Sendable {
     /// header lags its audio by up to a second, so events the log has past the audio's end
     /// are kept, and counted.
     private mutating func analyzeCutOff(settings recorded: AnalysisSettings, base: Settings, onProgress: FileProgress) {
-        guard let result = analyzeAudio(settings: recorded, base: base, onProgress: onProgress) else { return }
+        guard let result = analyzeAudio(recorded, base: base, onProgress: onProgress) else { return }
         seconds = Double(result.frames) / Double(rate)
         channels = Self.channels(of: result)
         func analyzers(_ e: Event) -> Bool {
