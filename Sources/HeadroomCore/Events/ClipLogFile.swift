@@ -65,7 +65,7 @@ public final class ClipLogFile: @unchecked Sendable {
             diskFull = false
         } else if errno == EOPNOTSUPP {
             reservedTo = -1
-        } else if errno == ENOSPC {
+        } else if errno == ENOSPC || errno == EDQUOT {
             diskFull = true
         }
     }
