@@ -224,7 +224,8 @@ public final class RecordingSession: @unchecked Sendable {
             channelMask: configuration.channelMask,
             resumedFrom: configuration.resumedFrom,
             holdsRepeatedLines: !configuration.everyLine,
-            shared: shared
+            shared: shared,
+            unpaced: { capture.unpaced.load(ordering: .relaxed) }
         )
     }
 
