@@ -221,6 +221,38 @@ struct EventCueTests {
     }
 
     @Test(
+        "a cue's position is 32 bits: markers past frame 2^32 - 1 (a take of more than 6 h at 192 kHz) are left out, not wrapped, and a region ends there"
+    )
+    func markersPastACuesReach() throws {
+        let path = NSTemporaryDirectory() + "headroom-reach-\(UUID().uuidString).wav"
+        defer { unlink(path) }
+        func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xFF) } }
+        let fmt: [UInt8] = [1, 0, 1, 0] + le32(192000) + le32(384000) + [2, 0, 16, 0]
+        let body: [UInt8] =
+            Array("WAVE".utf8) + Array("fmt ".utf8) + le32(16) + fmt + Array("data".utf8) + le32(4) + [1, 0, 2, 0]
+        try Data(Array("RIFF".utf8) + le32(body.count) + body).write(to: URL(fileURLWithPath: path))
+        let last = Int(UInt32.max)
+        let markers = [
+            CueMarkers.Marker(frame: last + 1, label: "clip ch1 past"),
+            CueMarkers.Marker(frame: 100, label: "clip ch1 early", length: 10),
+            CueMarkers.Marker(frame: last - 5, label: "hot ch2 last", length: 1000),
+            CueMarkers.Marker(frame: 1 << 33, label: "marker far"),
+        ]
+        #expect(try CueMarkers.append(markers, to: path) == 2)
+        #expect(try RIFFChunks(path: path).cuePoints == 2)
+        let (labels, regions) = try Self.labels(path)
+        #expect(labels == ["clip ch1 early", "hot ch2 last"])
+        #expect(regions == [1: 10, 2: 5])
+        // The positions as written: 100 and 2^32 - 6, not the frames the others wrapped to.
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let cue = try #require(data.range(of: Data("cue ".utf8))).lowerBound
+        func u32(_ i: Int) -> Int { (0..<4).reduce(0) { $0 | Int(data[i + $1]) << (8 * $1) } }
+        let positions: [Int] = [u32(cue + 16), u32(cue + 40)]
+        #expect(positions == [100, last - 5])
+        #expect(CueMarkers.outOfReach(2, rate: 192000).hasPrefix("2 of its markers lie past 6 h 12 min at 192000 Hz"))
+    }
+
+    @Test(
         "a WAV with a few stray bytes after its last chunk (part of a frame) takes no cues: they would start out of every reader's reach"
     )
     func strayBytesAfterTheLastChunk() throws {

@@ -68,8 +68,10 @@ public enum KilledTakes {
         }
         if chunks.cuePoints > 0 { return "\(r.file): already has \(cueMarkers(chunks.cuePoints)); left as it is" }
         let markers = Self.markers(r)
-        try CueMarkers.append(markers, to: r.file)
-        return "\(r.file): wrote \(cueMarkers(markers.count))"
+        let written = try CueMarkers.append(markers, to: r.file)
+        let left = markers.count - written
+        return "\(r.file): wrote \(cueMarkers(written))"
+            + (left > 0 ? "; \(CueMarkers.outOfReach(left, rate: r.rate))" : "")
     }
 
     /// A marker for each of the review's events that gets one (cues, chapters).

@@ -353,7 +353,16 @@ final class TakeRegistry: Sendable {
                     // Cues and iXML first: a recorder stopped before the loudness is measured
                     // (a service's stop timeout) still leaves them, with bext version 1.
                     do throws(HeadroomError) {
-                        try CueMarkers.append(take.markers, to: take.file)
+                        let written = try CueMarkers.append(take.markers, to: take.file)
+                        if written < take.markers.count,
+                            let rate = take.metadata?.rate ?? AudioFile.info(take.file)?.rate
+                        {
+                            problems.withLock {
+                                $0.append(
+                                    "\(take.file): \(CueMarkers.outOfReach(take.markers.count - written, rate: rate))"
+                                )
+                            }
+                        }
                     } catch {
                         // A disk the take filled: the loudness still goes into bext, in place.
                         problems.withLock {

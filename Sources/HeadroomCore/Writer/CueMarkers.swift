@@ -27,27 +27,47 @@ public enum CueMarkers {
         }
     }
 
+    /// The last frame a cue can point at: its position is 32 bits, in RF64 too (24 h 51 min
+    /// at 48 kHz, 6 h 12 min at 192 kHz).
+    public static let lastFrame = Int(UInt32.max)
+
     /// Appends `markers` to the closed RIFF/RF64 file at `path`, numbered in the order they
     /// stand in the take (a log lists an event when it ends: a long clip after the short one
     /// that began inside it, and ffprobe's chapters and an editor's marker list by number).
-    /// Does nothing for none.
-    public static func append(_ markers: [Marker], to path: String) throws(HeadroomError) {
-        guard !markers.isEmpty else { return }
-        let markers = markers.enumerated().sorted { a, b in
+    /// Markers past ``lastFrame`` are left out (written, they would point at the frame their
+    /// position wrapped to, hours earlier), and a region is cut at it. Returns how many were
+    /// written; does nothing for none.
+    @discardableResult
+    public static func append(_ markers: [Marker], to path: String) throws(HeadroomError) -> Int {
+        let markers = markers.enumerated().filter { (0...lastFrame).contains($0.element.frame) }.sorted { a, b in
             (a.element.frame, a.offset) < (b.element.frame, b.offset)
-        }.map(\.element)
+        }.map { m in
+            var marker = m.element
+            marker.length = max(0, min(marker.length, lastFrame - marker.frame))
+            return marker
+        }
+        guard !markers.isEmpty else { return 0 }
         try RIFFChunks.append(cueChunk(markers) + labelList(markers), what: "its cue markers", to: path)
+        return markers.count
+    }
+
+    /// What a take's note says of `count` markers past ``lastFrame``.
+    public static func outOfReach(_ count: Int, rate: Int) -> String {
+        let hours = Double(lastFrame) / Double(max(rate, 1)) / 3600
+        let reach = String(format: "%d h %02d min", Int(hours), Int((hours - hours.rounded(.down)) * 60))
+        return
+            "\(count) of its markers lie past \(reach) at \(rate) Hz, where a WAV cue cannot point (its clip log has them; --max-take-seconds keeps takes within reach)"
     }
 
     static func cueChunk(_ markers: [Marker]) -> Data {
         var body = le32(UInt32(markers.count))
         for (i, m) in markers.enumerated() {
             body += le32(UInt32(i + 1))  // cue point id
-            body += le32(UInt32(truncatingIfNeeded: m.frame))  // position (sample frames, play order)
+            body += le32(UInt32(m.frame))  // position (sample frames, play order)
             body += Data("data".utf8)
             body += le32(0)  // chunk start
             body += le32(0)  // block start
-            body += le32(UInt32(truncatingIfNeeded: m.frame))  // sample offset
+            body += le32(UInt32(m.frame))  // sample offset
         }
         return Data("cue ".utf8) + le32(UInt32(body.count)) + body
     }
@@ -66,7 +86,7 @@ public enum CueMarkers {
         // The regions after every label: ffmpeg stops reading `adtl` at the first `ltxt`.
         for (i, m) in markers.enumerated() where m.length > 0 {
             body += Data("ltxt".utf8) + le32(20) + le32(UInt32(i + 1))
-            body += le32(UInt32(truncatingIfNeeded: m.length)) + Data("rgn ".utf8) + Data(count: 8)
+            body += le32(UInt32(m.length)) + Data("rgn ".utf8) + Data(count: 8)
         }
         return Data("LIST".utf8) + le32(UInt32(body.count)) + body
     }
