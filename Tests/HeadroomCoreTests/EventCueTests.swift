@@ -220,17 +220,24 @@ struct EventCueTests {
         }
     }
 
+    static func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xFF) } }
+
+    /// A 16-bit mono WAV's bytes after its RIFF header: "WAVE", `fmt ` and `data`.
+    static func monoWAVBody(rate: Int, samples: [UInt8]) -> [UInt8] {
+        let fmt: [UInt8] = [1, 0, 1, 0] + le32(rate) + le32(2 * rate) + [2, 0, 16, 0]
+        let data: [UInt8] = samples.flatMap { (sample: UInt8) -> [UInt8] in [sample, 0] }
+        let head: [UInt8] = Array("WAVE".utf8) + Array("fmt ".utf8) + le32(16) + fmt
+        return head + Array("data".utf8) + le32(data.count) + data
+    }
+
     @Test(
         "a cue's position is 32 bits: markers past frame 2^32 - 1 (a take of more than 6 h at 192 kHz) are left out, not wrapped, and a region ends there"
     )
     func markersPastACuesReach() throws {
         let path = NSTemporaryDirectory() + "headroom-reach-\(UUID().uuidString).wav"
         defer { unlink(path) }
-        func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xFF) } }
-        let fmt: [UInt8] = [1, 0, 1, 0] + le32(192000) + le32(384000) + [2, 0, 16, 0]
-        let body: [UInt8] =
-            Array("WAVE".utf8) + Array("fmt ".utf8) + le32(16) + fmt + Array("data".utf8) + le32(4) + [1, 0, 2, 0]
-        try Data(Array("RIFF".utf8) + le32(body.count) + body).write(to: URL(fileURLWithPath: path))
+        let body = Self.monoWAVBody(rate: 192000, samples: [1, 2])
+        try Data(Array("RIFF".utf8) + Self.le32(body.count) + body).write(to: URL(fileURLWithPath: path))
         let last = Int(UInt32.max)
         let markers = [
             CueMarkers.Marker(frame: last + 1, label: "clip ch1 past"),
@@ -259,13 +266,9 @@ struct EventCueTests {
         let path = NSTemporaryDirectory() + "headroom-stray-\(UUID().uuidString).wav"
         defer { unlink(path) }
         // RIFF, fmt (16-bit mono, 48 kHz) and a data chunk of 4 frames, then 2 stray bytes.
-        func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xFF) } }
-        let fmt: [UInt8] = [1, 0, 1, 0] + le32(48000) + le32(96000) + [2, 0, 16, 0]
-        let body: [UInt8] =
-            Array("WAVE".utf8) + Array("fmt ".utf8) + le32(16) + fmt + Array("data".utf8) + le32(8)
-            + [1, 0, 2, 0, 3, 0, 4, 0]
+        let body = Self.monoWAVBody(rate: 48000, samples: [1, 2, 3, 4])
         for stray in [[], [0x12, 0x34], [0, 0]] as [[UInt8]] {
-            let bytes = Array("RIFF".utf8) + le32(body.count + stray.count) + body + stray
+            let bytes = Array("RIFF".utf8) + Self.le32(body.count + stray.count) + body + stray
             try Data(bytes).write(to: URL(fileURLWithPath: path))
             let chunks = try RIFFChunks(path: path)
             #expect(chunks.damage == (stray.isEmpty ? nil : .tail), "\(stray)")
