@@ -70,20 +70,18 @@ public final class ClipLogFile: @unchecked Sendable {
         }
     }
 
-    /// Whether a line is a clip, flat or hot event: what the summary counts and the take's
-    /// audio holds (a review finds them there again), unlike a loss, a marker or the end.
-    static func isFinding(_ line: JSONValue) -> Bool {
-        guard case .object(let fields) = line, case .string(let type)? = fields.first(where: { $0.0 == "type" })?.1
-        else { return false }
-        return type == "clip" || type == "flat" || type == "hot"
-    }
-
     deinit { closeNow() }
 
+    /// Appends an event's line: a clip, flat or hot event (``Event/isFinding``: what the
+    /// summary counts and the take's audio holds, so a review finds it there again) is the
+    /// one kind of line left out on a full disk.
+    public func append(_ event: Event, names: [String], rate: Int) {
+        append(ClipLog.eventLine(event, names: names, rate: rate), finding: event.isFinding)
+    }
+
     /// Appends one line (written in turn on the log's queue).
-    public func append(_ line: JSONValue) {
+    public func append(_ line: JSONValue, finding: Bool = false) {
         let bytes = Array((line.encoded() + "\n").utf8)
-        let finding = Self.isFinding(line)
         guard waiting.add(bytes.count, ordering: .relaxed).newValue <= Self.waitingLimit else {
             waiting.subtract(bytes.count, ordering: .relaxed)
             unwritten.add(1, ordering: .relaxed)

@@ -262,6 +262,12 @@ public struct TakeReview: Sendable {
         return try? FileAnalysis.run(path: file, settings: own, onProgress: onProgress)
     }
 
+    /// `events` in frame order, those given first before the others at the same frame (the
+    /// log's own before an analysis').
+    private static func inFrameOrder(_ events: [Event]) -> [Event] {
+        events.enumerated().sorted { ($0.element.frame, $0.offset) < ($1.element.frame, $1.offset) }.map(\.element)
+    }
+
     /// A log with a summary but fewer clip, flat and hot lines than it counts: lines its
     /// recorder could not write (a disk the take filled keeps its last room for the summary;
     /// a disk that stopped answering). The figures stay the summary's; the events come from
@@ -274,9 +280,7 @@ public struct TakeReview: Sendable {
         onProgress: FileProgress
     ) {
         guard let result = analyzeAudio(recorded, base: base, onProgress: onProgress) else { return }
-        // In frame order, the log's own before the analysis' at the same frame.
-        events = (events.filter { !$0.isFinding } + result.events.filter(\.isFinding)).enumerated()
-            .sorted { ($0.element.frame, $0.offset) < ($1.element.frame, $1.offset) }.map(\.element)
+        events = Self.inFrameOrder(events.filter { !$0.isFinding } + result.events.filter(\.isFinding))
         notes.append(
             "\(file): its log has \(logged) of the \(counted) clip, flat and hot events its summary counts (the rest were not written: a full disk?); its events are from its audio, analyzed afresh"
         )
@@ -301,9 +305,7 @@ public struct TakeReview: Sendable {
         // (Its proposals there are left out: the analysis makes its own.)
         let beyond = events.filter { $0.isFinding && $0.frame >= result.frames }
         for e in beyond { count(e) }
-        // In frame order, the log's own before the analysis' at the same frame.
-        events = (events.filter { !analyzers($0) } + result.events.filter(analyzers) + beyond).enumerated()
-            .sorted { ($0.element.frame, $0.offset) < ($1.element.frame, $1.offset) }.map(\.element)
+        events = Self.inFrameOrder(events.filter { !analyzers($0) } + result.events.filter(analyzers) + beyond)
         notes.append(
             "\(file): its log stops without a summary (the recorder was killed?); the channels' figures and clip, flat and hot events are from its audio, analyzed afresh\(beyond.isEmpty ? "" : ", and the \(beyond.count) its log has past the audio's end")"
         )

@@ -89,7 +89,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         resumedFrom: String?,
         holdsRepeatedLines: Bool = true,
         shared: SessionShared,
-        unpaced: @escaping @Sendable () -> Bool = { false }
+        unpaced: @escaping @Sendable () -> Bool
     ) {
         self.unpaced = unpaced
         self.ring = ring
@@ -290,7 +290,7 @@ final class AnalyzerLoop: @unchecked Sendable {
         /// An event that comes after the take's last frame was analyzed (a `disk` line, a
         /// marker asked for at its end): into its log, and a cue marker as every event gets.
         mutating func append(_ event: Event, names: [String], rate: Int) {
-            log?.append(ClipLog.eventLine(event, names: names, rate: rate))
+            log?.append(event, names: names, rate: rate)
             if let cue = CueMarkers.Marker(event, names: names, rate: rate) { markers.append(cue) }
         }
     }
@@ -654,7 +654,7 @@ final class AnalyzerLoop: @unchecked Sendable {
     }
 
     private func emit(_ event: Event) {
-        log?.append(ClipLog.eventLine(event, names: names, rate: rate))
+        log?.append(event, names: names, rate: rate)
         // Every event a person would look for is a labelled cue in the take (spans as regions).
         if let marker = CueMarkers.Marker(event, names: names, rate: rate) { markers.append(marker) }
         switch event {

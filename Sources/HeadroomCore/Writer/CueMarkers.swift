@@ -32,23 +32,27 @@ public enum CueMarkers {
     public static let lastFrame = Int(UInt32.max)
 
     /// Appends `markers` to the closed RIFF/RF64 file at `path`, numbered in the order they
-    /// stand in the take (a log lists an event when it ends: a long clip after the short one
-    /// that began inside it, and ffprobe's chapters and an editor's marker list by number).
+    /// stand in the take (``inTakeOrder(_:)``: ffprobe's chapters and an editor's marker list
+    /// go by number).
     /// Markers past ``lastFrame`` are left out (written, they would point at the frame their
     /// position wrapped to, hours earlier), and a region is cut at it. Returns how many were
     /// written; does nothing for none.
     @discardableResult
     public static func append(_ markers: [Marker], to path: String) throws(HeadroomError) -> Int {
-        let markers = markers.enumerated().filter { (0...lastFrame).contains($0.element.frame) }.sorted { a, b in
-            (a.element.frame, a.offset) < (b.element.frame, b.offset)
-        }.map { m in
-            var marker = m.element
+        let markers = inTakeOrder(markers.filter { (0...lastFrame).contains($0.frame) }).map { m in
+            var marker = m
             marker.length = max(0, min(marker.length, lastFrame - marker.frame))
             return marker
         }
         guard !markers.isEmpty else { return 0 }
         try RIFFChunks.append(cueChunk(markers) + labelList(markers), what: "its cue markers", to: path)
         return markers.count
+    }
+
+    /// `markers` in the order they stand in the take, those at one frame as they were given
+    /// (a log lists an event when it ends: a long clip after the short one that began inside it).
+    static func inTakeOrder(_ markers: [Marker]) -> [Marker] {
+        markers.enumerated().sorted { ($0.element.frame, $0.offset) < ($1.element.frame, $1.offset) }.map(\.element)
     }
 
     /// What a take's note says of `count` markers past ``lastFrame``.

@@ -61,9 +61,7 @@ public enum FLACTags {
             }
             entries.append("REPLAYGAIN_REFERENCE_LOUDNESS=-18.00 LUFS")
         }
-        let ordered = markers.enumerated().sorted { a, b in
-            (a.element.frame, a.offset) < (b.element.frame, b.offset)
-        }.map(\.element)
+        let ordered = CueMarkers.inTakeOrder(markers)
         var chapters: [String] = []
         for (i, m) in ordered.prefix(mostChapters).enumerated() {
             let number = String(format: "%03d", i + 1)
