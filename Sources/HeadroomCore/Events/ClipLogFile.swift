@@ -2,8 +2,9 @@ import CHeadroomKernels
 import Foundation
 import Synchronization
 
-/// A clip log on disk: each line is written with one `write(2)` as soon as it is known,
-/// so a log cut short by a crash still parses line by line; `sync()` pushes it to the disk.
+/// A clip log on disk: each line is written whole (``FileBytes/write(_:_:)``) as soon as
+/// it is known, so a log cut short by a crash still parses line by line; `sync()` pushes it
+/// to the disk.
 ///
 /// The calls to the disk are made on a queue of the log's own, in order: a takes' folder
 /// that stops answering (a share gone, a failing disk) holds that queue, not the analyzer,
@@ -106,21 +107,14 @@ public final class ClipLogFile: @unchecked Sendable {
                 return
             }
         }
-        var bytes = line
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 {
-                let why = String(cString: strerror(errno))
-                failed.withLock { $0 = why }
-                // Not half a line at the end: the log still parses line by line.
-                if offset > 0 { _ = ftruncate(fd, off_t(size)) }
-                return
-            }
-            offset += n
+        guard FileBytes.write(fd, line) else {
+            let why = String(cString: strerror(errno))
+            failed.withLock { $0 = why }
+            // Not half a line at the end: the log still parses line by line.
+            _ = ftruncate(fd, off_t(size))
+            return
         }
-        size += bytes.count
+        size += line.count
         reserveAhead()
     }
 
@@ -175,7 +169,7 @@ public final class ClipLogFile: @unchecked Sendable {
         guard fd >= 0, failure == nil, fstat(fd, &st) == 0, st.st_nlink == 0 else { return nil }
         // The deleted file is still there behind the descriptor: its lines, read back.
         let old = open("/proc/self/fd/\(fd)", O_RDONLY | O_CLOEXEC)
-        let lines = old >= 0 ? RIFFChunks.read(old, size, at: 0) : nil
+        let lines = old >= 0 ? FileBytes.read(old, size, at: 0) : nil
         if old >= 0 { Glibc.close(old) }
         func givenUp(_ why: String) -> String {
             failed.withLock { $0 = "deleted while recording, and not written again (\(why))" }
@@ -184,7 +178,7 @@ public final class ClipLogFile: @unchecked Sendable {
         guard let lines else { return givenUp("its lines could not be read back") }
         let new = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND | O_CLOEXEC, 0o644)
         guard new >= 0 else { return givenUp(String(cString: strerror(errno))) }
-        guard RIFFChunks.write(new, Data(lines), at: 0) else {
+        guard FileBytes.write(new, Data(lines), at: 0) else {
             let why = String(cString: strerror(errno))
             Glibc.close(new)
             unlink(path)

@@ -90,7 +90,7 @@ public enum CarriedNames {
         defer { close(fd) }
         guard let chunks = try? RIFFChunks(reading: fd, path: path), let offset = chunks.offset(of: "iXML"),
             let size = chunks.size(of: "iXML"), size <= longestChunk,
-            let bytes = RIFFChunks.read(fd, Int(size), at: offset)
+            let bytes = FileBytes.read(fd, Int(size), at: offset)
         else { return nil }
         return Data(bytes.prefix { $0 != 0 })
     }

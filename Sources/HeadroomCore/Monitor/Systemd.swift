@@ -101,7 +101,7 @@ public enum MetricsFile {
         }
         // All of it, however many writes that takes (a short write to a filling disk has no
         // errno to name; the next one says ENOSPC).
-        let ok = RIFFChunks.write(fd, Data(text.utf8), at: 0) && fsync(fd) == 0
+        let ok = FileBytes.write(fd, Data(text.utf8), at: 0) && fsync(fd) == 0
         close(fd)
         guard ok, rename(temporary, path) == 0 else {
             let why = String(cString: strerror(errno))

@@ -144,18 +144,7 @@ public enum TextFile {
         }
         let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var failure: String? = nil
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                failure = String(cString: strerror(errno))
-                break
-            }
-            offset += n
-        }
-        bytes.removeAll()
+        if !FileBytes.write(fd, Array(text.utf8)) { failure = String(cString: strerror(errno)) }
         fchmod(fd, 0o644)
         if failure == nil && fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
         close(fd)

@@ -209,7 +209,7 @@ public enum KilledTakes {
         var st = stat()
         guard fstat(fd, &st) == 0, st.st_size > 0 else { return false }
         let count = Int(min(st.st_size, 65536))
-        let tail = RIFFChunks.read(fd, count, at: UInt64(st.st_size) - UInt64(count)) ?? []
+        let tail = FileBytes.read(fd, count, at: UInt64(st.st_size) - UInt64(count)) ?? []
         let lines = tail.split(separator: UInt8(ascii: "\n")).filter { $0 != [UInt8(ascii: "\r")] }
         return lines.last?.starts(with: Array(#"{"type":"summary""#.utf8)) ?? false
     }

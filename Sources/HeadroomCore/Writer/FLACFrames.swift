@@ -221,9 +221,9 @@ enum FLACFrames {
         return (q + 1 - p, number, blockSize, b[p + 1] & 1 == 1)
     }
 
-    /// `count` bytes at `offset` (``RIFFChunks/read(_:_:at:)``, which the chunk walk reads with).
+    /// `count` bytes at `offset` (``FileBytes/read(_:_:at:)``), nil before the file's start.
     static func read(_ fd: Int32, _ count: Int, at offset: Int) -> [UInt8]? {
-        offset >= 0 ? RIFFChunks.read(fd, count, at: UInt64(offset)) : nil
+        offset >= 0 ? FileBytes.read(fd, count, at: UInt64(offset)) : nil
     }
 
     /// CRC-8, polynomial x^8 + x^2 + x + 1 (frame headers).

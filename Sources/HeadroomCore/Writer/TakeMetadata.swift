@@ -146,7 +146,7 @@ public struct TakeMetadata: Sendable, Equatable {
         var bytes = Data()
         for w in words { bytes += RIFFChunks.le16(w) }
         // Version at 346; the five loudness words at 412..421 (after the 64-byte UMID).
-        guard RIFFChunks.write(fd, RIFFChunks.le16(2), at: bext + 346), RIFFChunks.write(fd, bytes, at: bext + 412)
+        guard FileBytes.write(fd, RIFFChunks.le16(2), at: bext + 346), FileBytes.write(fd, bytes, at: bext + 412)
         else { throw RIFFChunks.failure(chunks.path, "cannot write the loudness into bext") }
     }
 
@@ -180,7 +180,7 @@ public struct TakeMetadata: Sendable, Equatable {
         if let fmt = chunks.offset(of: "fmt "), chunks.size(of: "fmt ") ?? 0 >= 40 {
             // WAVE_FORMAT_EXTENSIBLE: libsndfile sets speaker positions from the channel
             // count (4 channels read as "quad"); a multitrack take has none, a --layout its own.
-            guard RIFFChunks.write(fd, RIFFChunks.le32(channelMask), at: fmt + 20) else {
+            guard FileBytes.write(fd, RIFFChunks.le32(channelMask), at: fmt + 20) else {
                 throw RIFFChunks.failure(path, "cannot write the channel mask")
             }
         }
@@ -241,7 +241,7 @@ public struct RIFFChunks {
     /// The chunks of the file open at `fd` (read with `pread`; the offset is not moved).
     init(reading fd: Int32, path: String) throws(HeadroomError) {
         self.path = path
-        func read(_ count: Int, at offset: UInt64) -> [UInt8]? { Self.read(fd, count, at: offset) }
+        func read(_ count: Int, at offset: UInt64) -> [UInt8]? { FileBytes.read(fd, count, at: offset) }
         func u32(_ b: [UInt8], _ i: Int) -> UInt64 { (0..<4).reduce(0) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
         func u64(_ b: [UInt8], _ i: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
         guard let head = read(12, at: 0), Array(head[8..<12]) == Array("WAVE".utf8) else {
@@ -299,13 +299,15 @@ public struct RIFFChunks {
         var end = data.offset + data.size
         guard length > end + data.size % 2 else { return }
         if data.size % 2 == 1 {
-            guard write(fd, Data([0]), at: end) else { throw failure(path, "cannot trim the take") }
+            guard FileBytes.write(fd, Data([0]), at: end) else { throw failure(path, "cannot trim the take") }
             end += 1
         }
         guard ftruncate(fd, off_t(end)) == 0 else { throw failure(path, "cannot trim the take") }
         let riffSize = end - 8
         let written =
-            chunks.isRF64 ? write(fd, le64(riffSize), at: 20) : write(fd, le32(UInt32(clamping: riffSize)), at: 4)
+            chunks.isRF64
+            ? FileBytes.write(fd, le64(riffSize), at: 20)
+            : FileBytes.write(fd, le32(UInt32(clamping: riffSize)), at: 4)
         guard written else { throw failure(path, "cannot trim the take") }
     }
 
@@ -343,8 +345,8 @@ public struct RIFFChunks {
             throw HeadroomError(.io, "\(path): cannot add \(what): no room past 4 GiB in a RIFF file")
         }
         // RF64: the RIFF size lives in ds64 (after "RF64", size, "WAVE", "ds64", size).
-        guard write(fd, data, at: start),
-            isRF64 ? write(fd, le64(end - 8), at: 20) : write(fd, le32(UInt32(end - 8)), at: 4)
+        guard FileBytes.write(fd, data, at: start),
+            isRF64 ? FileBytes.write(fd, le64(end - 8), at: 20) : FileBytes.write(fd, le32(UInt32(end - 8)), at: 4)
         else {
             let reason = String(cString: strerror(errno))
             ftruncate(fd, off_t(start))
@@ -360,12 +362,12 @@ public struct RIFFChunks {
     /// written, or one whose recorder was killed, has audio past what `data` counts, whose
     /// silence ``init(reading:path:)`` would walk as padding 8 bytes at a time.
     static func headerChunks(_ fd: Int32) -> [(id: String, offset: UInt64, size: UInt64)] {
-        guard let head = read(fd, 12, at: 0), Array(head[8..<12]) == Array("WAVE".utf8),
+        guard let head = FileBytes.read(fd, 12, at: 0), Array(head[8..<12]) == Array("WAVE".utf8),
             head[0..<4].elementsEqual("RIFF".utf8) || head[0..<4].elementsEqual("RF64".utf8)
         else { return [] }
         var chunks: [(id: String, offset: UInt64, size: UInt64)] = []
         var offset: UInt64 = 12
-        while let chunk = read(fd, 8, at: offset) {
+        while let chunk = FileBytes.read(fd, 8, at: offset) {
             let id = String(decoding: chunk[0..<4], as: UTF8.self)
             let size = (0..<4).reduce(UInt64(0)) { $0 | UInt64(chunk[4 + $1]) << (8 * $1) }
             chunks.append((id, offset + 8, size))
@@ -373,28 +375,6 @@ public struct RIFFChunks {
             offset += 8 + size + size % 2
         }
         return chunks
-    }
-
-    static func read(_ fd: Int32, _ count: Int, at offset: UInt64) -> [UInt8]? {
-        guard count >= 0 else { return nil }
-        var bytes = [UInt8](repeating: 0, count: count)
-        return pread(fd, &bytes, count, off_t(offset)) == count ? bytes : nil
-    }
-
-    /// Writes all of `data` at `offset`, in as many `pwrite`s as it takes: false, with
-    /// `errno` saying why, when one fails (a disk that fills part-way through a write takes
-    /// what fits, and only the next write says ENOSPC).
-    static func write(_ fd: Int32, _ data: Data, at offset: UInt64) -> Bool {
-        data.withUnsafeBytes { bytes in
-            var done = 0
-            while done < bytes.count {
-                let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return false }
-                done += n
-            }
-            return true
-        }
     }
 
     static func failure(_ path: String, _ what: String) -> HeadroomError {

@@ -210,7 +210,7 @@ public final class TakeWriter {
         guard let channelMask, let fmt = RIFFChunks.headerChunks(fd).first(where: { $0.id == "fmt " }),
             fmt.size >= 40
         else { return }
-        _ = RIFFChunks.write(fd, RIFFChunks.le32(channelMask), at: fmt.offset + 20)
+        _ = FileBytes.write(fd, RIFFChunks.le32(channelMask), at: fmt.offset + 20)
     }
 
     /// Why the take can no longer be found on disk (deleted, or its folder removed with it),

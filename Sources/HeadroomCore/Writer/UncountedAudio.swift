@@ -39,7 +39,7 @@ public struct UncountedAudio: Sendable, Equatable {
         if let (counted, held) = FLACFrames.uncounted(fd) {
             return UncountedAudio(countedFrames: counted, frames: held - counted, riff: nil)
         }
-        func read(_ count: Int, at offset: UInt64) -> [UInt8]? { RIFFChunks.read(fd, count, at: offset) }
+        func read(_ count: Int, at offset: UInt64) -> [UInt8]? { FileBytes.read(fd, count, at: offset) }
         func u16(_ b: [UInt8], _ i: Int) -> UInt64 { UInt64(b[i]) | UInt64(b[i + 1]) << 8 }
         func u32(_ b: [UInt8], _ i: Int) -> UInt64 { (0..<4).reduce(0) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
         func u64(_ b: [UInt8], _ i: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
@@ -97,19 +97,19 @@ public struct UncountedAudio: Sendable, Equatable {
             0x72, 0x69, 0x66, 0x66, 0x2E, 0x91, 0xCF, 0x11, 0xA5, 0xD6, 0x28, 0xDB, 0x04, 0xC1, 0x00, 0x00,
         ]
         func u64(_ b: [UInt8], _ i: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[i + $1]) << (8 * $1) } }
-        guard let head = RIFFChunks.read(fd, 40, at: 0), Array(head[0..<16]) == riffGUID,
+        guard let head = FileBytes.read(fd, 40, at: 0), Array(head[0..<16]) == riffGUID,
             Array(head[24..<28]) == Array("wave".utf8)
         else { return nil }
         let riffEnd = u64(head, 16)
         var blockAlign: UInt64 = 0
         var factOffset: UInt64? = nil
         var offset: UInt64 = 40
-        while offset + 24 <= length, let chunk = RIFFChunks.read(fd, 24, at: offset) {
+        while offset + 24 <= length, let chunk = FileBytes.read(fd, 24, at: offset) {
             let size = u64(chunk, 16)
             guard size >= 24 else { return nil }
             switch String(decoding: chunk[0..<4], as: UTF8.self) {
             case "fmt ":
-                guard let fmt = RIFFChunks.read(fd, 16, at: offset + 24) else { return nil }
+                guard let fmt = FileBytes.read(fd, 16, at: offset + 24) else { return nil }
                 blockAlign = UInt64(fmt[12]) | UInt64(fmt[13]) << 8
             case "fact" where size >= 32:
                 factOffset = offset + 24
@@ -165,31 +165,31 @@ public struct UncountedAudio: Sendable, Equatable {
         guard ftruncate(fd, off_t(end)) == 0 else { throw failed() }
         if kind == .w64 {
             // The file's size, the data chunk's (with its 24 bytes), fact's frames (64 bits).
-            guard RIFFChunks.write(fd, RIFFChunks.le64(end), at: 16),
-                RIFFChunks.write(fd, RIFFChunks.le64(size + 24), at: dataOffset - 8),
-                riff.factOffset.map({ RIFFChunks.write(fd, RIFFChunks.le64(total), at: $0) }) ?? true,
+            guard FileBytes.write(fd, RIFFChunks.le64(end), at: 16),
+                FileBytes.write(fd, RIFFChunks.le64(size + 24), at: dataOffset - 8),
+                riff.factOffset.map({ FileBytes.write(fd, RIFFChunks.le64(total), at: $0) }) ?? true,
                 fsync(fd) == 0
             else { throw failed() }
             return
         }
-        if size % 2 == 1, !RIFFChunks.write(fd, Data([0]), at: end) { throw failed() }
+        if size % 2 == 1, !FileBytes.write(fd, Data([0]), at: end) { throw failed() }
         let written: Bool
         if kind == .rf64 {
             // ds64: RIFF size, data size, sample count (after "RF64", size, "WAVE", "ds64", size).
             written =
-                RIFFChunks.write(fd, RIFFChunks.le64(riffSize), at: 20)
-                && RIFFChunks.write(fd, RIFFChunks.le64(size), at: 28)
-                && RIFFChunks.write(fd, RIFFChunks.le64(total), at: 36)
+                FileBytes.write(fd, RIFFChunks.le64(riffSize), at: 20)
+                && FileBytes.write(fd, RIFFChunks.le64(size), at: 28)
+                && FileBytes.write(fd, RIFFChunks.le64(total), at: 36)
         } else {
             written =
-                RIFFChunks.write(fd, RIFFChunks.le32(UInt32(riffSize)), at: 4)
-                && RIFFChunks.write(fd, RIFFChunks.le32(UInt32(size)), at: dataOffset - 4)
+                FileBytes.write(fd, RIFFChunks.le32(UInt32(riffSize)), at: 4)
+                && FileBytes.write(fd, RIFFChunks.le32(UInt32(size)), at: dataOffset - 4)
         }
         guard written else { throw failed() }
-        if let factOffset = riff.factOffset, let fact = RIFFChunks.read(fd, 4, at: factOffset),
+        if let factOffset = riff.factOffset, let fact = FileBytes.read(fd, 4, at: factOffset),
             fact != [0xFF, 0xFF, 0xFF, 0xFF]
         {
-            guard RIFFChunks.write(fd, RIFFChunks.le32(UInt32(clamping: total)), at: factOffset) else { throw failed() }
+            guard FileBytes.write(fd, RIFFChunks.le32(UInt32(clamping: total)), at: factOffset) else { throw failed() }
         }
         guard fsync(fd) == 0 else { throw failed() }
     }
